@@ -1,0 +1,269 @@
+//! The pipeline: decode, read provenance, run the pixel detectors, fuse.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use image::DynamicImage;
+
+use crate::decode::{self, Format};
+use crate::detectors::{jpeg, provenance, DetectorOutput, FftPlans, PixelContext};
+use crate::metadata::{self, RawMetadata};
+use crate::report::{clamp01, DetectorKind, Heatmap, ImageFacts, Report};
+use crate::{fusion, Config, Error};
+
+/// A pixel detector's entry point.
+type PixelDetector = fn(&PixelContext<'_>) -> DetectorOutput;
+
+/// Side of a heatmap cell in pixels when no detector provides a map.
+const DEFAULT_CELL: u32 = 16;
+
+/// A reusable analyser: validates the `Config` once and keeps FFT plans
+/// between images.
+///
+/// `Analyzer` is `Send + Sync`: share one between threads (`&Analyzer`), or
+/// keep one per thread; both give identical results.
+#[derive(Debug)]
+pub struct Analyzer {
+    config: Config,
+    fft: FftPlans,
+}
+
+/// Where the pixels came from.
+struct Source<'a> {
+    format: Option<Format>,
+    meta: &'a RawMetadata,
+    file_bytes: Option<u64>,
+}
+
+impl Analyzer {
+    /// Validate `config` and build an analyser.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when a value is out of range.
+    pub fn new(config: Config) -> Result<Self, Error> {
+        config.validate()?;
+        Ok(Analyzer {
+            config,
+            fft: FftPlans::default(),
+        })
+    }
+
+    /// The validated configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Analyse a file.
+    ///
+    /// # Errors
+    /// `Io` when it cannot be read, `FileTooLarge`, and every error of
+    /// [`Analyzer::analyze_bytes`].
+    pub fn analyze_path(&self, path: &Path) -> Result<Report, Error> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        if size > self.config.max_file_bytes {
+            return Err(Error::FileTooLarge {
+                bytes: size,
+                limit: self.config.max_file_bytes,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        self.analyze_bytes(&bytes)
+    }
+
+    /// Analyse an encoded image (JPEG, PNG, WebP, TIFF, BMP or GIF).
+    ///
+    /// # Errors
+    /// `FileTooLarge`, `Unsupported` (HEIC/AVIF are named), `TooLarge` before
+    /// any pixel buffer is allocated, `Decode` for corrupt data.
+    pub fn analyze_bytes(&self, bytes: &[u8]) -> Result<Report, Error> {
+        let start = Instant::now();
+        let len = bytes.len() as u64;
+        if len > self.config.max_file_bytes {
+            return Err(Error::FileTooLarge {
+                bytes: len,
+                limit: self.config.max_file_bytes,
+            });
+        }
+        let format = decode::sniff(bytes)?;
+        let image = decode::decode(bytes, format, &self.config)?;
+        let decode_ms = ms_since(start);
+        let meta_start = Instant::now();
+        let meta = metadata::extract(bytes, format);
+        let meta_ms = ms_since(meta_start);
+        let source = Source {
+            format: Some(format),
+            meta: &meta,
+            file_bytes: Some(len),
+        };
+        let mut report = self.analyze_decoded(&image, &source)?;
+        report.timings_ms.insert("decode".into(), decode_ms);
+        report.timings_ms.insert("metadata".into(), meta_ms);
+        report.timings_ms.insert("total".into(), ms_since(start));
+        Ok(report)
+    }
+
+    /// Analyse decoded pixels. There is no file metadata, so provenance
+    /// findings are limited to its absence.
+    ///
+    /// # Errors
+    /// `TooLarge` over `Config::max_pixels`.
+    pub fn analyze_image(&self, image: &DynamicImage) -> Result<Report, Error> {
+        let start = Instant::now();
+        let meta = RawMetadata::default();
+        let source = Source {
+            format: None,
+            meta: &meta,
+            file_bytes: None,
+        };
+        let mut report = self.analyze_decoded(image, &source)?;
+        report.timings_ms.insert("total".into(), ms_since(start));
+        Ok(report)
+    }
+
+    fn analyze_decoded(&self, image: &DynamicImage, source: &Source<'_>) -> Result<Report, Error> {
+        let (width, height) = (image.width(), image.height());
+        decode::check_pixels(width, height, &self.config)?;
+        let mut timings = BTreeMap::new();
+        let start = Instant::now();
+
+        let quality = jpeg::estimate_quality(&source.meta.quant_tables);
+        let facts = ImageFacts {
+            format: source.format.map_or("raw", Format::name).to_string(),
+            width,
+            height,
+            file_bytes: source.file_bytes,
+            jpeg_quality: quality.map(|q| q.quality),
+        };
+
+        let t = Instant::now();
+        let prov = provenance::analyze(source.meta, width, height);
+        timings.insert(DetectorKind::Provenance.to_string(), ms_since(t));
+        let mut findings = prov.findings;
+        let mut features: BTreeMap<String, f32> = prov
+            .features
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+
+        // Shared pixel planes, computed once for every pixel detector.
+        let t = Instant::now();
+        let rgb = image.to_rgb8();
+        let luma = luma_plane(&rgb);
+        timings.insert("planes".into(), ms_since(t));
+        let ctx = PixelContext {
+            rgb: &rgb,
+            luma: &luma,
+            width,
+            height,
+            format: source.format,
+            quant_tables: &source.meta.quant_tables,
+            jpeg_quality: facts.jpeg_quality,
+            fft: &self.fft,
+        };
+
+        let pixel_detectors: &[(DetectorKind, PixelDetector)] = &[];
+        let mut maps = Vec::new();
+        let mut incomplete = Vec::new();
+        for &(kind, run) in pixel_detectors {
+            if self.over_budget(start) {
+                incomplete.push(kind);
+                continue;
+            }
+            let t = Instant::now();
+            let out = run(&ctx);
+            timings.insert(kind.to_string(), ms_since(t));
+            features.extend(
+                out.features
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), clamp01_or_raw(v))),
+            );
+            findings.extend(out.findings);
+            maps.extend(out.map);
+        }
+
+        let scores = fusion::class_scores(&findings);
+        let point = fusion::operating_point(self.config.max_false_alarm);
+        findings.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.code.cmp(&b.code))
+        });
+        let (verdict, deciding) = fusion::verdict(scores, &findings, point);
+        let heatmap = self.config.heatmap.then(|| fuse_maps(&maps, width, height));
+
+        Ok(Report {
+            score: clamp01(scores.ai_generated.max(scores.edited)),
+            verdict,
+            scores,
+            flag_threshold: point.flag,
+            authentic_threshold: point.authentic,
+            deciding,
+            findings,
+            provenance: prov.provenance,
+            image: facts,
+            reference: None,
+            features,
+            incomplete,
+            heatmap,
+            timings_ms: timings,
+        })
+    }
+
+    fn over_budget(&self, start: Instant) -> bool {
+        self.config.time_budget_ms > 0
+            && start.elapsed().as_millis() >= u128::from(self.config.time_budget_ms)
+    }
+}
+
+/// Features are raw measurements; only NaN and infinities are cleaned.
+fn clamp01_or_raw(v: f32) -> f32 {
+    if v.is_finite() {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// ITU-R BT.601 luma, f32 in 0..=255.
+fn luma_plane(rgb: &image::RgbImage) -> Vec<f32> {
+    rgb.pixels()
+        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+        .collect()
+}
+
+/// The fused heatmap: the per-cell maximum of the detectors' maps, resampled
+/// to the finest cell size among them.
+fn fuse_maps(maps: &[Heatmap], width: u32, height: u32) -> Heatmap {
+    let cell = maps.iter().map(|m| m.cell).min().unwrap_or(DEFAULT_CELL);
+    let mut fused = Heatmap::zeros(width, height, cell);
+    let gw = fused.grid_width;
+    for (i, v) in fused.values.iter_mut().enumerate() {
+        let gx = (i as u32 % gw) * cell + cell / 2;
+        let gy = (i as u32 / gw) * cell + cell / 2;
+        let (x, y) = (
+            gx.min(width.saturating_sub(1)),
+            gy.min(height.saturating_sub(1)),
+        );
+        *v = maps.iter().map(|m| m.at(x, y)).fold(0.0, f32::max);
+    }
+    fused
+}
+
+fn ms_since(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e6).round() / 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analyzer_is_send_and_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<Analyzer>();
+    }
+}

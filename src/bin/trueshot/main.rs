@@ -1,0 +1,36 @@
+//! The `trueshot` command-line tool.
+
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Tells whether photos are genuine camera photos, or generated or edited
+/// with AI or image tools, and shows where and why.
+#[derive(Parser, Debug)]
+#[command(name = "trueshot", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Analyse image files or directories (recursively) and print one record per file.
+    Scan(scan::ScanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("trueshot: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! `trueshot scan`: analyse files in parallel and print records.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use trueshot::{Analyzer, Config, Error, Report, Verdict};
+
+/// File extensions picked up when scanning a directory.
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "bmp", "gif", "heic", "heif",
+    "avif",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Readable, coloured on a terminal: the verdict first, then the findings.
+    Human,
+    /// One JSON array of records.
+    Json,
+    /// One JSON record per line, in completion order.
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Image files or directories (searched recursively for image extensions).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Write one 8-bit heatmap PNG per image here (255 = most suspicious, ≥128 = flagged).
+    #[arg(long, value_name = "DIR")]
+    pub heatmap_dir: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// A merchant's reference (listing) photo to compare against; repeatable.
+    #[arg(long, value_name = "IMG")]
+    pub reference: Vec<PathBuf>,
+    /// Target false-alarm rate on genuine photos for the verdict thresholds.
+    #[arg(long, value_name = "RATE", default_value_t = 0.01)]
+    pub max_false_alarm: f32,
+}
+
+pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
+    let mut config = Config::default();
+    config.max_false_alarm = args.max_false_alarm;
+    config.heatmap = args.heatmap_dir.is_some() || args.format == OutputFormat::Human;
+    let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
+    if !args.reference.is_empty() {
+        eprintln!("trueshot: --reference is not supported yet; the references are ignored");
+    }
+    if let Some(dir) = &args.heatmap_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create heatmap directory {}: {e}", dir.display()))?;
+    }
+    let files = collect_files(&args.paths);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+
+    let progress = if std::io::stderr().is_terminal() && files.len() > 1 {
+        ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} images {elapsed} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+
+    let stdout = Mutex::new(std::io::stdout());
+    let color = std::io::stdout().is_terminal();
+    let records: Vec<(usize, Value, bool)> = pool.install(|| {
+        files
+            .par_iter()
+            .enumerate()
+            .map(|(index, path)| {
+                let result = analyzer.analyze_path(path);
+                let ok = result.is_ok();
+                let record = to_record(path, &result, args.heatmap_dir.as_deref());
+                match args.format {
+                    OutputFormat::Jsonl => emit(&stdout, &progress, &format!("{record}\n")),
+                    OutputFormat::Human => {
+                        emit(&stdout, &progress, &human(path, &result, color));
+                    }
+                    OutputFormat::Json => {}
+                }
+                progress.inc(1);
+                (index, record, ok)
+            })
+            .collect()
+    });
+    progress.finish_and_clear();
+    if args.format == OutputFormat::Json {
+        let mut sorted = records.iter().collect::<Vec<_>>();
+        sorted.sort_by_key(|r| r.0);
+        let array = Value::Array(sorted.iter().map(|r| r.1.clone()).collect());
+        let text = serde_json::to_string_pretty(&array).map_err(|e| e.to_string())?;
+        println!("{text}");
+    }
+    let failed = records.iter().filter(|r| !r.2).count();
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn emit(stdout: &Mutex<std::io::Stdout>, progress: &ProgressBar, text: &str) {
+    progress.suspend(|| {
+        let mut out = match stdout.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // A closed pipe (`| head`) is not worth a panic; later writes fail too.
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    });
+}
+
+/// Files given directly are always analysed; directories contribute files
+/// with image extensions, recursively, in sorted order.
+fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        files.push(dir.to_path_buf()); // reported as an I/O error record
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, files);
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            files.push(path);
+        }
+    }
+}
+
+fn to_record(path: &Path, result: &Result<Report, Error>, heatmap_dir: Option<&Path>) -> Value {
+    let path_text = path.to_string_lossy();
+    match result {
+        Ok(report) => {
+            let mut record: Value =
+                serde_json::from_str(&report.to_json()).unwrap_or_else(|_| json!({}));
+            let heatmap_path = heatmap_dir.and_then(|dir| {
+                let map = report.heatmap()?;
+                let file = dir.join(heatmap_name(path));
+                map.to_gray_image().save(&file).ok()?;
+                Some(file.to_string_lossy().into_owned())
+            });
+            if let Some(obj) = record.as_object_mut() {
+                obj.insert("path".into(), json!(path_text));
+                obj.insert("heatmap".into(), json!(heatmap_path));
+                obj.insert("error".into(), Value::Null);
+            }
+            record
+        }
+        Err(error) => json!({
+            "path": path_text,
+            "score": null,
+            "verdict": null,
+            "findings": [],
+            "error": {"code": error.code(), "message": error.to_string(), "file": path_text},
+        }),
+    }
+}
+
+/// A heatmap file name unique per input path: the stem plus a hash of the path.
+fn heatmap_name(path: &Path) -> String {
+    // FNV-1a: stable across runs and platforms, unlike std's RandomState.
+    let hash = path
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    format!("{stem}.{:08x}.heatmap.png", hash as u32)
+}
+
+fn human(path: &Path, result: &Result<Report, Error>, color: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    };
+    let mut out = String::new();
+    match result {
+        Ok(report) => {
+            let (code, label) = match report.verdict() {
+                Verdict::Authentic => ("1;32", "AUTHENTIC"),
+                Verdict::Inconclusive => ("1;33", "INCONCLUSIVE"),
+                Verdict::Edited => ("1;31", "EDITED"),
+                Verdict::AiGenerated => ("1;35", "AI-GENERATED"),
+            };
+            out.push_str(&format!(
+                "{}  score {:.2}  {}\n",
+                paint(code, label),
+                report.score(),
+                path.display()
+            ));
+            for f in report
+                .findings()
+                .iter()
+                .filter(|f| f.score > 0.0 || f.region.is_some())
+            {
+                out.push_str(&format!(
+                    "  [{:.2}] {:<38} {}\n",
+                    f.score, f.code, f.message
+                ));
+            }
+            for f in report
+                .findings()
+                .iter()
+                .filter(|f| f.score == 0.0 && f.region.is_none())
+            {
+                out.push_str(&format!(
+                    "  {}\n",
+                    paint("2", &format!("       {:<38} {}", f.code, f.message))
+                ));
+            }
+        }
+        Err(error) => {
+            out.push_str(&format!(
+                "{}  {}  {}\n",
+                paint("1;31", "ERROR"),
+                path.display(),
+                error
+            ));
+        }
+    }
+    out
+}

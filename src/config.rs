@@ -1,0 +1,77 @@
+//! Analysis settings.
+
+use std::path::PathBuf;
+
+use crate::Error;
+
+/// Settings for an analysis. Build with [`Config::default`] and change the
+/// public fields; [`Analyzer::new`](crate::Analyzer::new) validates them once.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Images whose header declares more pixels than this are refused before
+    /// any pixel buffer is allocated. Range 1..=1_000_000_000. Default: `100_000_000`.
+    pub max_pixels: u64,
+    /// Inputs larger than this many bytes are refused unread.
+    /// Default: `256 MiB`.
+    pub max_file_bytes: u64,
+    /// Upper bound on memory the decoder may allocate, in bytes.
+    /// Default: `2 GiB`.
+    pub max_decoded_bytes: u64,
+    /// Compute the localisation heatmap. Default: `true`.
+    pub heatmap: bool,
+    /// Target false-alarm rate on genuine photos, in (0, 0.5]. The flagging
+    /// thresholds of the verdict are chosen for it. Default: `0.01` (1%).
+    pub max_false_alarm: f32,
+    /// A fusion model file (JSON) to use instead of the built-in one.
+    /// Default: `None`.
+    pub model_path: Option<PathBuf>,
+    /// Per-image time budget in milliseconds for the pixel detectors. When it
+    /// runs out, the remaining detectors are skipped and listed in
+    /// `Report::incomplete`. `0` means no budget. Default: `0`.
+    pub time_budget_ms: u64,
+    /// Worker threads for parallel work inside one image. `0` uses rayon's
+    /// global pool. Default: `0`.
+    pub threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_pixels: 100_000_000,
+            max_file_bytes: 256 << 20,
+            max_decoded_bytes: 2 << 30,
+            heatmap: true,
+            max_false_alarm: 0.01,
+            model_path: None,
+            time_budget_ms: 0,
+            threads: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Check every value is in range.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first field out of range.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |what: &str| Err(Error::InvalidConfig(what.to_string()));
+        if !(1..=1_000_000_000).contains(&self.max_pixels) {
+            return bad("max_pixels must be in 1..=1000000000");
+        }
+        if self.max_file_bytes == 0 {
+            return bad("max_file_bytes must be positive");
+        }
+        if self.max_decoded_bytes < 1 << 16 {
+            return bad("max_decoded_bytes must be at least 65536");
+        }
+        if !(self.max_false_alarm > 0.0 && self.max_false_alarm <= 0.5) {
+            return bad("max_false_alarm must be in (0, 0.5]");
+        }
+        if self.threads > 1024 {
+            return bad("threads must be at most 1024");
+        }
+        Ok(())
+    }
+}

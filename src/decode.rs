@@ -1,0 +1,237 @@
+//! Safe decoding: sniff the format from magic bytes, read the declared size
+//! from the header, refuse oversized images before any pixel buffer exists,
+//! then decode with the image crate under `Limits`.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageFormat};
+
+use crate::{Config, Error};
+
+/// Formats recognised by their magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JPEG (SOI marker).
+    Jpeg,
+    /// PNG.
+    Png,
+    /// WebP (RIFF/WEBP).
+    Webp,
+    /// TIFF, either byte order.
+    Tiff,
+    /// Windows bitmap.
+    Bmp,
+    /// GIF87a / GIF89a.
+    Gif,
+}
+
+impl Format {
+    /// Lower-case name, as in `ImageFacts::format`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpeg",
+            Format::Png => "png",
+            Format::Webp => "webp",
+            Format::Tiff => "tiff",
+            Format::Bmp => "bmp",
+            Format::Gif => "gif",
+        }
+    }
+
+    fn image_format(self) -> ImageFormat {
+        match self {
+            Format::Jpeg => ImageFormat::Jpeg,
+            Format::Png => ImageFormat::Png,
+            Format::Webp => ImageFormat::WebP,
+            Format::Tiff => ImageFormat::Tiff,
+            Format::Bmp => ImageFormat::Bmp,
+            Format::Gif => ImageFormat::Gif,
+        }
+    }
+}
+
+/// Identify the format from the first bytes.
+///
+/// # Errors
+/// `Error::Decode` for an empty file, `Error::Unsupported` for HEIC/AVIF (named)
+/// and for anything unrecognised.
+pub fn sniff(bytes: &[u8]) -> Result<Format, Error> {
+    if bytes.is_empty() {
+        return Err(Error::Decode("the file is empty".into()));
+    }
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    if starts(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(Format::Jpeg);
+    }
+    if starts(b"\x89PNG\r\n\x1a\n") {
+        return Ok(Format::Png);
+    }
+    if bytes.len() >= 12 && starts(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        return Ok(Format::Webp);
+    }
+    if starts(b"II*\0") || starts(b"MM\0*") {
+        return Ok(Format::Tiff);
+    }
+    if starts(b"GIF87a") || starts(b"GIF89a") {
+        return Ok(Format::Gif);
+    }
+    if starts(b"BM") && bytes.len() >= 26 {
+        return Ok(Format::Bmp);
+    }
+    // ISO-BMFF: a `ftyp` box whose brand names the format.
+    if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
+        let brand = &bytes[8..12];
+        let name = match brand {
+            b"avif" | b"avis" => "AVIF",
+            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
+                "HEIC/HEIF"
+            }
+            _ => "ISO base media (not an image trueshot reads)",
+        };
+        return Err(Error::Unsupported(format!(
+            "{name}; convert it to JPEG or PNG first"
+        )));
+    }
+    Err(Error::Unsupported(
+        "not a JPEG, PNG, WebP, TIFF, BMP or GIF file".into(),
+    ))
+}
+
+/// The dimensions the header declares, read without decoding pixels.
+///
+/// # Errors
+/// `Error::Decode` when the header is truncated or malformed.
+pub fn declared_dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), Error> {
+    let truncated = || Error::Decode(format!("truncated or malformed {} header", format.name()));
+    let le16 = |at: usize| -> Option<u32> {
+        Some(u32::from(u16::from_le_bytes(
+            bytes.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let be32 = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let le32 = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let dims = match format {
+        // IHDR is the first chunk: 8 signature + 4 length + 4 type.
+        Format::Png => (|| {
+            (bytes.get(12..16)? == b"IHDR").then_some(())?;
+            Some((be32(16)?, be32(20)?))
+        })(),
+        Format::Gif => (|| Some((le16(6)?, le16(8)?)))(),
+        Format::Bmp => (|| {
+            let header_size = le32(14)?;
+            if header_size == 12 {
+                Some((le16(18)?, le16(20)?))
+            } else {
+                let w = le32(18)? as i32;
+                let h = le32(22)? as i32;
+                Some((w.unsigned_abs(), h.unsigned_abs()))
+            }
+        })(),
+        Format::Jpeg => jpeg_sof_dimensions(bytes),
+        Format::Webp => webp_dimensions(bytes),
+        Format::Tiff => {
+            // The TIFF decoder reads the IFD only; it allocates no pixels here.
+            let reader = image::ImageReader::with_format(Cursor::new(bytes), ImageFormat::Tiff);
+            reader.into_dimensions().ok()
+        }
+    };
+    let (w, h) = dims.ok_or_else(truncated)?;
+    if w == 0 || h == 0 {
+        return Err(Error::Decode(format!(
+            "{} header declares a {w}x{h} image",
+            format.name()
+        )));
+    }
+    Ok((w, h))
+}
+
+/// Width and height from the first SOF marker (ITU T.81 B.2.2).
+fn jpeg_sof_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    crate::metadata::jpeg_segments(bytes).find_map(|(marker, seg)| {
+        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        let seg = seg.get(0..5).filter(|_| is_sof)?;
+        let h = u32::from(u16::from_be_bytes([seg[1], seg[2]]));
+        let w = u32::from(u16::from_be_bytes([seg[3], seg[4]]));
+        Some((w, h))
+    })
+}
+
+/// Width and height from the first VP8 / VP8L / VP8X chunk.
+fn webp_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let chunk = bytes.get(12..16)?;
+    let data = bytes.get(20..)?;
+    let le24 = |d: &[u8]| u32::from(d[0]) | u32::from(d[1]) << 8 | u32::from(d[2]) << 16;
+    match chunk {
+        b"VP8X" => {
+            let d = data.get(4..10)?;
+            Some((le24(&d[0..3]) + 1, le24(&d[3..6]) + 1))
+        }
+        b"VP8L" => {
+            let d = data.get(0..5)?;
+            if d[0] != 0x2F {
+                return None;
+            }
+            let bits = u32::from_le_bytes([d[1], d[2], d[3], d[4]]);
+            Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
+        }
+        b"VP8 " => {
+            let d = data.get(0..10)?;
+            if d[3..6] != [0x9D, 0x01, 0x2A] {
+                return None;
+            }
+            let w = u32::from(u16::from_le_bytes([d[6], d[7]]) & 0x3FFF);
+            let h = u32::from(u16::from_le_bytes([d[8], d[9]]) & 0x3FFF);
+            Some((w, h))
+        }
+        _ => None,
+    }
+}
+
+/// Check the declared size against the limits, then decode.
+///
+/// # Errors
+/// `TooLarge` before any allocation when the header declares too many
+/// pixels; `Decode` when the data is corrupt.
+pub fn decode(bytes: &[u8], format: Format, config: &Config) -> Result<DynamicImage, Error> {
+    let (width, height) = declared_dimensions(bytes, format)?;
+    check_pixels(width, height, config)?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(width.max(1));
+    limits.max_image_height = Some(height.max(1));
+    limits.max_alloc = Some(config.max_decoded_bytes);
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    reader.limits(limits);
+    // The image crate's decoders are not known to panic, but a panic here
+    // would take down a review service: treat one as a decode error.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode()));
+    match decoded {
+        Ok(Ok(image)) => Ok(image),
+        Ok(Err(image::ImageError::Limits(e))) => Err(Error::Decode(format!(
+            "decoding would exceed the memory limit: {e}"
+        ))),
+        Ok(Err(e)) => Err(Error::Decode(e.to_string())),
+        Err(_) => Err(Error::Decode("the decoder failed on malformed data".into())),
+    }
+}
+
+/// Refuse images over `Config::max_pixels`.
+///
+/// # Errors
+/// `Error::TooLarge`.
+pub fn check_pixels(width: u32, height: u32, config: &Config) -> Result<(), Error> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > config.max_pixels {
+        return Err(Error::TooLarge {
+            width,
+            height,
+            pixels,
+            limit: config.max_pixels,
+        });
+    }
+    Ok(())
+}

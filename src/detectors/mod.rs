@@ -1,0 +1,94 @@
+//! The detectors, one per module, and what they share.
+//!
+//! Each pixel detector is a function `run(&PixelContext) -> DetectorOutput`;
+//! the pipeline in [`crate::analyzer`] calls them in a fixed order.
+
+pub mod jpeg;
+pub mod provenance;
+
+use std::sync::Arc;
+
+use rustfft::{Fft, FftPlanner};
+
+use crate::decode::Format;
+use crate::metadata::QuantTable;
+use crate::report::{DetectorKind, Finding, Heatmap};
+
+/// What every pixel detector reads. Built once per image by the analyser.
+pub struct PixelContext<'a> {
+    /// The decoded image as 8-bit RGB, in stored orientation.
+    pub rgb: &'a image::RgbImage,
+    /// Luminance (ITU-R BT.601 weights) as f32 in 0..=255, row-major.
+    pub luma: &'a [f32],
+    /// Image width.
+    pub width: u32,
+    /// Image height.
+    pub height: u32,
+    /// The source format, when the input was a file.
+    pub format: Option<Format>,
+    /// JPEG quantisation tables from the file (empty if not JPEG).
+    pub quant_tables: &'a [QuantTable],
+    /// Estimated JPEG quality, when JPEG.
+    pub jpeg_quality: Option<u8>,
+    /// FFT plans shared between images.
+    pub fft: &'a FftPlans,
+}
+
+/// What a pixel detector returns.
+#[derive(Debug, Clone)]
+pub struct DetectorOutput {
+    /// Which detector.
+    pub kind: DetectorKind,
+    /// Named features (`detector.feature`) for the fusion model.
+    pub features: Vec<(&'static str, f32)>,
+    /// Evidence, each with its class and score.
+    pub findings: Vec<Finding>,
+    /// Localisation map in [0, 1] (≥ 0.5 flagged), when the detector can localise.
+    pub map: Option<Heatmap>,
+}
+
+impl DetectorOutput {
+    /// An output with nothing in it yet.
+    #[must_use]
+    pub fn empty(kind: DetectorKind) -> Self {
+        DetectorOutput {
+            kind,
+            features: Vec::new(),
+            findings: Vec::new(),
+            map: None,
+        }
+    }
+}
+
+/// Forward FFT plans of the sizes the detectors use, planned once per
+/// analyser and shared (plans are `Send + Sync`).
+pub struct FftPlans {
+    planner: std::sync::Mutex<FftPlanner<f32>>,
+}
+
+impl Default for FftPlans {
+    fn default() -> Self {
+        FftPlans {
+            planner: std::sync::Mutex::new(FftPlanner::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for FftPlans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FftPlans")
+    }
+}
+
+impl FftPlans {
+    /// The forward plan of length `n` (planned on first use, then cached by rustfft).
+    #[must_use]
+    pub fn forward(&self, n: usize) -> Arc<dyn Fft<f32>> {
+        let mut planner = match self.planner.lock() {
+            Ok(guard) => guard,
+            // A panic elsewhere while planning leaves the planner usable.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        planner.plan_fft_forward(n)
+    }
+}

@@ -1,0 +1,54 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+mod analyzer;
+mod config;
+pub mod decode;
+pub mod detectors;
+mod error;
+pub mod fusion;
+pub mod metadata;
+mod report;
+
+use std::path::Path;
+
+pub use analyzer::Analyzer;
+pub use config::Config;
+pub use error::{escape_untrusted, Error};
+pub use report::{
+    clamp01, AigcLabel, Class, DetectorKind, Finding, Heatmap, ImageFacts, Provenance,
+    ReferenceMatch, Region, Report, Scores, Transform, Verdict,
+};
+
+/// Analyse an image file.
+///
+/// # Errors
+/// See [`Analyzer::analyze_path`].
+pub fn analyze_path(path: impl AsRef<Path>, config: &Config) -> Result<Report, Error> {
+    Analyzer::new(config.clone())?.analyze_path(path.as_ref())
+}
+
+/// Analyse an encoded image held in memory.
+///
+/// # Errors
+/// See [`Analyzer::analyze_bytes`].
+pub fn analyze_bytes(bytes: &[u8], config: &Config) -> Result<Report, Error> {
+    Analyzer::new(config.clone())?.analyze_bytes(bytes)
+}
+
+/// Analyse decoded pixels (no file metadata).
+///
+/// ```
+/// # fn main() -> Result<(), trueshot::Error> {
+/// let image = image::RgbImage::new(64, 64).into();
+/// let report = trueshot::analyze_image(&image, &trueshot::Config::default())?;
+/// assert!((0.0..=1.0).contains(&report.score()));
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// See [`Analyzer::analyze_image`].
+pub fn analyze_image(image: &image::DynamicImage, config: &Config) -> Result<Report, Error> {
+    Analyzer::new(config.clone())?.analyze_image(image)
+}

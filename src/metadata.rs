@@ -1,0 +1,303 @@
+//! Walk the container of a JPEG, PNG, WebP or TIFF file and collect the raw
+//! metadata blocks: EXIF, XMP packets, C2PA JUMBF, text chunks, and the JPEG
+//! quantisation tables. Parsing their contents is left to the detectors.
+//!
+//! Every walk is bounded: lengths are checked against the buffer, the number
+//! of blocks and the bytes kept are capped, and compressed text is inflated
+//! with a size limit, so a crafted file cannot make us loop or allocate much.
+
+use crate::decode::Format;
+
+/// Text kept per block, in bytes; generator prompts are rarely longer.
+const MAX_TEXT_BYTES: usize = 1 << 20;
+/// Blocks visited per file before the walk stops.
+const MAX_BLOCKS: usize = 4096;
+/// C2PA bytes kept per file.
+const MAX_C2PA_BYTES: usize = 8 << 20;
+
+/// A JPEG quantisation table (ITU T.81 B.2.4.1), in natural (row-major) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuantTable {
+    /// Table slot 0..=3 (0 is luminance in every encoder we know).
+    pub id: u8,
+    /// 64 step sizes, row-major.
+    pub values: [u16; 64],
+}
+
+/// The JPEG frame header (SOF).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JpegFrame {
+    /// SOF marker type (0 = baseline, 2 = progressive, ...).
+    pub sof: u8,
+    /// Components: (id, horizontal sampling, vertical sampling, table id).
+    pub components: Vec<(u8, u8, u8, u8)>,
+}
+
+/// Raw metadata blocks found in a file.
+#[derive(Debug, Clone, Default)]
+pub struct RawMetadata {
+    /// TIFF-structured EXIF (JPEG APP1 `Exif`, PNG `eXIf`, WebP `EXIF`, or the TIFF file).
+    pub exif: Option<Vec<u8>>,
+    /// XMP packets as text.
+    pub xmp: Vec<String>,
+    /// C2PA JUMBF payload bytes, concatenated (JPEG APP11, PNG `caBX`, WebP `C2PA`).
+    pub c2pa: Vec<u8>,
+    /// Text chunks as (key, value): PNG tEXt/zTXt/iTXt, JPEG COM as `comment`.
+    pub text: Vec<(String, String)>,
+    /// JPEG quantisation tables.
+    pub quant_tables: Vec<QuantTable>,
+    /// JPEG frame header.
+    pub jpeg_frame: Option<JpegFrame>,
+}
+
+/// Collect the metadata blocks of a file of a known format.
+#[must_use]
+pub fn extract(bytes: &[u8], format: Format) -> RawMetadata {
+    let mut meta = RawMetadata::default();
+    match format {
+        Format::Jpeg => walk_jpeg(bytes, &mut meta),
+        Format::Png => walk_png(bytes, &mut meta),
+        Format::Webp => walk_webp(bytes, &mut meta),
+        Format::Tiff => meta.exif = Some(bytes[..bytes.len().min(MAX_TEXT_BYTES * 16)].to_vec()),
+        Format::Bmp | Format::Gif => {}
+    }
+    meta
+}
+
+/// Zig-zag scan order of ITU T.81 figure A.6: `ZIGZAG[k]` is the natural index
+/// of the k-th coefficient in the stream.
+pub const ZIGZAG: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+/// The marker segments of a JPEG before its first scan, as (marker, payload).
+///
+/// Like libjpeg, stray bytes between segments are skipped (some writers get
+/// a segment length wrong by a few bytes) rather than ending the walk.
+pub fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut pos = 2;
+    let mut count = 0;
+    std::iter::from_fn(move || loop {
+        count += 1;
+        if count > MAX_BLOCKS || pos + 4 > bytes.len() {
+            return None;
+        }
+        if bytes[pos] != 0xFF || bytes[pos + 1] == 0x00 || bytes[pos + 1] == 0xFF {
+            // Resynchronise on the next marker.
+            let next = bytes[pos + 1..]
+                .windows(2)
+                .position(|w| w[0] == 0xFF && w[1] != 0x00 && w[1] != 0xFF)?;
+            pos += 1 + next;
+            continue;
+        }
+        let marker = bytes[pos + 1];
+        if marker == 0xD8 || (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            pos += 2;
+            continue;
+        }
+        if marker == 0xD9 {
+            return None;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[pos + 2], bytes[pos + 3]]));
+        if len < 2 {
+            return None;
+        }
+        let end = (pos + 2 + len).min(bytes.len());
+        let payload = &bytes[pos + 4..end];
+        pos += 2 + len;
+        if marker == 0xDA {
+            pos = bytes.len(); // metadata precedes the first scan
+        }
+        return Some((marker, payload));
+    })
+}
+
+fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
+    const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+    for (marker, payload) in jpeg_segments(bytes) {
+        match marker {
+            0xE1 if payload.starts_with(b"Exif\0\0") && meta.exif.is_none() => {
+                meta.exif = Some(payload[6..].to_vec());
+            }
+            0xE1 if payload.starts_with(XMP_ID) => {
+                meta.xmp.push(text_of(&payload[XMP_ID.len()..]));
+            }
+            // APP11 JUMBF (ISO 19566-5): "JP", box instance (2), sequence (4), then box data.
+            // Continuation segments repeat the 8-byte LBox/TBox header; we keep it,
+            // which is harmless for the byte scans done on this buffer.
+            0xEB if payload.starts_with(b"JP") && payload.len() > 8 => {
+                push_c2pa(meta, &payload[8..]);
+            }
+            0xFE => meta.text.push(("comment".into(), text_of(payload))),
+            0xDB => parse_dqt(payload, &mut meta.quant_tables),
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                meta.jpeg_frame = parse_sof(marker - 0xC0, payload);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn parse_dqt(mut payload: &[u8], tables: &mut Vec<QuantTable>) {
+    while let Some(&pq_tq) = payload.first() {
+        let precision16 = pq_tq >> 4 == 1;
+        let id = pq_tq & 0x0F;
+        let size = if precision16 { 128 } else { 64 };
+        let Some(data) = payload.get(1..1 + size) else {
+            return;
+        };
+        let mut values = [0u16; 64];
+        for (k, &natural) in ZIGZAG.iter().enumerate() {
+            values[natural] = if precision16 {
+                u16::from_be_bytes([data[2 * k], data[2 * k + 1]])
+            } else {
+                u16::from(data[k])
+            };
+        }
+        tables.retain(|t| t.id != id);
+        if tables.len() < 4 {
+            tables.push(QuantTable { id, values });
+        }
+        payload = &payload[1 + size..];
+    }
+}
+
+fn parse_sof(sof: u8, payload: &[u8]) -> Option<JpegFrame> {
+    let count = usize::from(*payload.get(5)?);
+    let mut components = Vec::with_capacity(count.min(4));
+    for c in 0..count.min(4) {
+        let d = payload.get(6 + 3 * c..9 + 3 * c)?;
+        components.push((d[0], d[1] >> 4, d[1] & 0x0F, d[2]));
+    }
+    Some(JpegFrame { sof, components })
+}
+
+fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
+    let mut pos = 8;
+    let mut blocks = 0;
+    while pos + 8 <= bytes.len() && blocks < MAX_BLOCKS {
+        blocks += 1;
+        let len = u32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]])
+            as usize;
+        let kind = &bytes[pos + 4..pos + 8];
+        let start = pos + 8;
+        let Some(end) = start.checked_add(len).filter(|&e| e <= bytes.len()) else {
+            return;
+        };
+        let data = &bytes[start..end];
+        match kind {
+            b"tEXt" => {
+                if let Some((key, value)) = split_key(data) {
+                    meta.text.push((key, text_of(value)));
+                }
+            }
+            b"zTXt" => {
+                if let Some((key, rest)) = split_key(data) {
+                    // One compression-method byte (0 = zlib), then the stream.
+                    if let Some(value) = rest.get(1..).and_then(inflate_limited) {
+                        meta.text.push((key, value));
+                    }
+                }
+            }
+            b"iTXt" => {
+                if let Some((key, value)) = parse_itxt(data) {
+                    if key == "XML:com.adobe.xmp" {
+                        meta.xmp.push(value);
+                    } else {
+                        meta.text.push((key, value));
+                    }
+                }
+            }
+            b"eXIf" if meta.exif.is_none() => meta.exif = Some(data.to_vec()),
+            b"caBX" => {
+                push_c2pa(meta, data);
+            }
+            b"IEND" => return,
+            _ => {}
+        }
+        pos = end + 4; // skip CRC
+    }
+}
+
+fn parse_itxt(data: &[u8]) -> Option<(String, String)> {
+    let (key, rest) = split_key(data)?;
+    let compressed = *rest.first()? == 1;
+    let rest = rest.get(2..)?; // flag, method
+    let lang_end = rest.iter().position(|&b| b == 0)?;
+    let rest = &rest[lang_end + 1..];
+    let tkey_end = rest.iter().position(|&b| b == 0)?;
+    let text = &rest[tkey_end + 1..];
+    let value = if compressed {
+        inflate_limited(text)?
+    } else {
+        text_of(text)
+    };
+    Some((key, value))
+}
+
+fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
+    let mut pos = 12;
+    let mut blocks = 0;
+    while pos + 8 <= bytes.len() && blocks < MAX_BLOCKS {
+        blocks += 1;
+        let kind = &bytes[pos..pos + 4];
+        let len = u32::from_le_bytes([
+            bytes[pos + 4],
+            bytes[pos + 5],
+            bytes[pos + 6],
+            bytes[pos + 7],
+        ]) as usize;
+        let start = pos + 8;
+        let end = start.saturating_add(len).min(bytes.len());
+        let data = &bytes[start..end];
+        match kind {
+            b"EXIF" if meta.exif.is_none() => {
+                // Some writers keep the JPEG-style "Exif\0\0" prefix.
+                let data = data.strip_prefix(b"Exif\0\0").unwrap_or(data);
+                meta.exif = Some(data.to_vec());
+            }
+            b"XMP " => meta.xmp.push(text_of(data)),
+            b"C2PA" => {
+                push_c2pa(meta, data);
+            }
+            _ => {}
+        }
+        // Chunks are padded to an even size.
+        pos = start.saturating_add(len).saturating_add(len & 1);
+    }
+}
+
+fn split_key(data: &[u8]) -> Option<(String, &[u8])> {
+    let nul = data.iter().position(|&b| b == 0)?;
+    if nul == 0 || nul > 79 {
+        return None;
+    }
+    Some((latin1(&data[..nul]), &data[nul + 1..]))
+}
+
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Text of a block: UTF-8 when valid, else Latin-1; capped.
+fn text_of(bytes: &[u8]) -> String {
+    let bytes = &bytes[..bytes.len().min(MAX_TEXT_BYTES)];
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.trim_end_matches('\0').to_string(),
+        Err(_) => latin1(bytes),
+    }
+}
+
+fn inflate_limited(data: &[u8]) -> Option<String> {
+    miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, MAX_TEXT_BYTES)
+        .ok()
+        .map(|v| text_of(&v))
+}
+
+fn push_c2pa(meta: &mut RawMetadata, data: &[u8]) {
+    if meta.c2pa.len() < MAX_C2PA_BYTES {
+        meta.c2pa.extend_from_slice(data);
+    }
+}
