@@ -161,6 +161,16 @@ fn jpeg_sof_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     })
 }
 
+/// Whether an EOI marker follows the first start-of-scan. Inside entropy-coded
+/// data 0xFF is always stuffed (ITU T.81 F.1.2.3), so FF D9 there is the marker.
+fn jpeg_has_end_after_scan(bytes: &[u8]) -> bool {
+    // Walk the segments so that a thumbnail's SOS/EOI inside APP1 is skipped.
+    let scan = crate::metadata::jpeg_segments(bytes)
+        .find(|&(marker, _)| marker == 0xDA)
+        .map(|(_, payload)| payload.as_ptr() as usize - bytes.as_ptr() as usize);
+    scan.is_some_and(|at| bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
 /// Width and height from the first VP8 / VP8L / VP8X chunk.
 fn webp_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     let chunk = bytes.get(12..16)?;
@@ -200,6 +210,13 @@ fn webp_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 pub fn decode(bytes: &[u8], format: Format, config: &Config) -> Result<DynamicImage, Error> {
     let (width, height) = declared_dimensions(bytes, format)?;
     check_pixels(width, height, config)?;
+    if format == Format::Jpeg && !jpeg_has_end_after_scan(bytes) {
+        // The JPEG decoder fills a truncated scan with grey and succeeds;
+        // analysing invented pixels would be wrong, so refuse the file.
+        return Err(Error::Decode(
+            "truncated JPEG: no end-of-image marker after the scan data".into(),
+        ));
+    }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(width.max(1));
     limits.max_image_height = Some(height.max(1));

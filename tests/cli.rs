@@ -1,0 +1,107 @@
+//! The command-line contract of ../shared/corpus/README.md, on files made here.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn trueshot() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_trueshot"))
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("trueshot-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn bad_files_get_error_records_and_exit_1() {
+    let dir = temp_dir("mixed");
+    let good = jpeg(&camera_like(120, 90, 1), 90);
+    std::fs::write(dir.join("good.jpg"), &good).expect("write");
+    std::fs::write(dir.join("empty.jpg"), b"").expect("write");
+    std::fs::write(dir.join("random.png"), [0x5Au8; 4096]).expect("write");
+    std::fs::write(dir.join("truncated.jpg"), &good[..good.len() / 3]).expect("write");
+    let mut bomb = png(&camera_like(8, 8, 2));
+    bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    std::fs::write(dir.join("bomb.png"), &bomb).expect("write");
+    std::fs::write(dir.join("notes.txt"), b"not an image").expect("write");
+    let heat = dir.join("heat");
+
+    let out = trueshot()
+        .args(["scan", "--format", "jsonl", "--heatmap-dir"])
+        .arg(&heat)
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(records.len(), 5, "txt files are skipped in directories");
+    for r in &records {
+        let path = r["path"].as_str().expect("path");
+        if path.ends_with("good.jpg") {
+            assert!(r["error"].is_null());
+            let score = r["score"].as_f64().expect("score");
+            assert!((0.0..=1.0).contains(&score));
+            assert!(r["verdict"].is_string());
+            let map = image::open(r["heatmap"].as_str().expect("heatmap path")).expect("png");
+            assert_eq!((map.width(), map.height()), (120, 90));
+            assert_eq!(map.color(), image::ColorType::L8);
+        } else {
+            assert!(r["error"]["code"].is_string(), "{r}");
+            assert!(r["error"]["message"].is_string(), "{r}");
+        }
+    }
+    let code_of = |name: &str| {
+        records
+            .iter()
+            .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .map(|r| r["error"]["code"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(code_of("bomb.png").as_deref(), Some("too_large"));
+    assert_eq!(code_of("empty.jpg").as_deref(), Some("decode"));
+    assert_eq!(code_of("truncated.jpg").as_deref(), Some("decode"));
+    assert_eq!(code_of("random.png").as_deref(), Some("unsupported_format"));
+}
+
+#[test]
+fn all_good_exits_0_and_usage_error_exits_2() {
+    let dir = temp_dir("good");
+    let file = dir.join("a.png");
+    std::fs::write(&file, png(&camera_like(64, 64, 3))).expect("write");
+    let ok = trueshot()
+        .args(["scan", "--format", "json"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(ok.status.code(), Some(0));
+    let array: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("json array");
+    assert_eq!(array.as_array().map(Vec::len), Some(1));
+    let human = trueshot().args(["scan"]).arg(&file).output().expect("run");
+    assert_eq!(human.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.starts_with("AUTHENTIC") || text.starts_with("INCONCLUSIVE"),
+        "{text}"
+    );
+    let usage = trueshot()
+        .args(["scan", "--format", "xml"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(usage.status.code(), Some(2));
+    let nothing = trueshot().args(["scan"]).output().expect("run");
+    assert_eq!(nothing.status.code(), Some(2));
+}

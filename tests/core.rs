@@ -1,0 +1,311 @@
+//! The core contract: inputs, errors, provenance findings and verdicts on
+//! images made in code.
+
+mod common;
+
+use std::time::Instant;
+
+use common::*;
+use trueshot::{analyze_bytes, analyze_image, Config, Error, Verdict};
+
+fn codes(report: &trueshot::Report) -> Vec<&str> {
+    report.findings.iter().map(|f| f.code.as_str()).collect()
+}
+
+#[test]
+fn a_plain_photo_is_not_flagged_by_provenance() {
+    let bytes = jpeg(&camera_like(256, 192, 1), 92);
+    let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    assert!((0.0..=1.0).contains(&report.score));
+    assert!(!report.verdict.is_flagged(), "{:?}", report.findings);
+    assert_eq!(report.image.format, "jpeg");
+    assert_eq!((report.image.width, report.image.height), (256, 192));
+    assert_eq!(report.image.jpeg_quality, Some(92));
+    assert!(codes(&report).contains(&"provenance.no_camera_metadata"));
+}
+
+#[test]
+fn camera_exif_is_read_and_not_flagged() {
+    let tiff = exif_block(
+        &[
+            (0x010F, "Canon"),
+            (0x0110, "Canon EOS 5D"),
+            (0x0131, "Firmware 1.1"),
+        ],
+        Some((256, 192)),
+    );
+    let bytes = jpeg_with_segment(
+        &jpeg(&camera_like(256, 192, 2), 90),
+        0xE1,
+        &exif_app1(&tiff),
+    );
+    let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    assert_eq!(report.provenance.camera_make.as_deref(), Some("Canon"));
+    assert_eq!(
+        report.provenance.camera_model.as_deref(),
+        Some("Canon EOS 5D")
+    );
+    assert_eq!(report.provenance.exif_dimensions, Some((256, 192)));
+    assert!(codes(&report).contains(&"provenance.camera"));
+    assert!(!codes(&report).contains(&"provenance.exif_dimension_mismatch"));
+    assert!(!report.verdict.is_flagged());
+}
+
+#[test]
+fn exif_dimension_mismatch_is_weak_evidence() {
+    let tiff = exif_block(&[(0x010F, "Sony")], Some((4000, 3000)));
+    let bytes = jpeg_with_segment(
+        &jpeg(&camera_like(256, 192, 3), 90),
+        0xE1,
+        &exif_app1(&tiff),
+    );
+    let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    assert!(codes(&report).contains(&"provenance.exif_dimension_mismatch"));
+    assert!(!report.verdict.is_flagged());
+}
+
+#[test]
+fn editor_software_is_moderate_evidence() {
+    let tiff = exif_block(&[(0x0131, "Adobe Photoshop 25.1 (Windows)")], None);
+    let bytes = jpeg_with_segment(
+        &jpeg(&camera_like(128, 128, 4), 90),
+        0xE1,
+        &exif_app1(&tiff),
+    );
+    let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.code == "provenance.editor_software")
+        .expect("editor finding");
+    assert!(finding.score >= 0.3 && finding.score < report.flag_threshold);
+    assert_eq!(report.verdict, Verdict::Inconclusive);
+}
+
+fn assert_ai(bytes: &[u8], code: &str) {
+    let report = analyze_bytes(bytes, &Config::default()).expect("analysis");
+    assert!(
+        codes(&report).contains(&code),
+        "{code} missing: {:?}",
+        codes(&report)
+    );
+    assert_eq!(
+        report.verdict,
+        Verdict::AiGenerated,
+        "{:?}",
+        report.findings
+    );
+    assert!(report.score >= 0.99);
+    assert!(report.deciding.iter().any(|c| c == code));
+}
+
+#[test]
+fn automatic1111_parameters_in_png() {
+    let png = png_with_chunks(
+        &png(&camera_like(64, 64, 5)),
+        &[text_chunk(
+            "parameters",
+            "a cracked vase\nSteps: 20, Sampler: Euler a, CFG scale: 7",
+        )],
+    );
+    assert_ai(&png, "provenance.generator_parameters");
+}
+
+#[test]
+fn automatic1111_parameters_in_jpeg_user_comment() {
+    // UserComment (0x9286) is UNDEFINED; build it by hand in an Exif IFD.
+    let comment = b"ASCII\0\0\0Steps: 30, Sampler: DPM++ 2M, CFG scale: 5";
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend_from_slice(&0x8769u16.to_le_bytes());
+    tiff.extend_from_slice(&4u16.to_le_bytes());
+    tiff.extend_from_slice(&1u32.to_le_bytes());
+    tiff.extend_from_slice(&26u32.to_le_bytes()); // Exif IFD right after IFD0
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend_from_slice(&0x9286u16.to_le_bytes());
+    tiff.extend_from_slice(&7u16.to_le_bytes());
+    tiff.extend_from_slice(&(comment.len() as u32).to_le_bytes());
+    tiff.extend_from_slice(&44u32.to_le_bytes());
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    tiff.extend_from_slice(comment);
+    let bytes = jpeg_with_segment(&jpeg(&camera_like(64, 64, 6), 90), 0xE1, &exif_app1(&tiff));
+    assert_ai(&bytes, "provenance.generator_parameters");
+}
+
+#[test]
+fn comfyui_workflow_in_png() {
+    let png = png_with_chunks(
+        &png(&camera_like(64, 64, 7)),
+        &[text_chunk(
+            "prompt",
+            "{\"3\": {\"class_type\": \"KSampler\"}}",
+        )],
+    );
+    assert_ai(&png, "provenance.generator_parameters");
+}
+
+#[test]
+fn aigc_label_in_png_text_chunk() {
+    let png = png_with_chunks(
+        &png(&camera_like(64, 64, 8)),
+        &[text_chunk(
+            "AIGC",
+            r#"{"Label":"1","ContentProducer":"001191110108MA01","ProduceID":"x1"}"#,
+        )],
+    );
+    assert_ai(&png, "provenance.aigc_label");
+}
+
+#[test]
+fn aigc_label_in_jpeg_xmp_entity_escaped() {
+    let body = r#"<rdf:Description xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/" TC260:AIGC="{&quot;Label&quot;:&quot;1&quot;,&quot;ContentProducer&quot;:&quot;Doubao&quot;}"/>"#;
+    let bytes = jpeg_with_segment(&jpeg(&camera_like(64, 64, 9), 90), 0xE1, &xmp_app1(body));
+    assert_ai(&bytes, "provenance.aigc_label");
+    let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    let label = report.provenance.aigc_label.expect("label");
+    assert_eq!(label.content_producer.as_deref(), Some("Doubao"));
+}
+
+#[test]
+fn iptc_digital_source_type_in_png_xmp() {
+    let xmp = r#"<x:xmpmeta><rdf:RDF><rdf:Description Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"/></rdf:RDF></x:xmpmeta>"#;
+    let png = png_with_chunks(
+        &png(&camera_like(64, 64, 10)),
+        &[itxt_chunk("XML:com.adobe.xmp", xmp)],
+    );
+    assert_ai(&png, "provenance.digital_source_type");
+}
+
+#[test]
+fn composite_with_ai_is_edited() {
+    let body = r#"<rdf:Description><Iptc4xmpExt:DigitalSourceType>http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia</Iptc4xmpExt:DigitalSourceType></rdf:Description>"#;
+    let bytes = jpeg_with_segment(&jpeg(&camera_like(64, 64, 11), 90), 0xE1, &xmp_app1(body));
+    let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    assert_eq!(report.verdict, Verdict::Edited);
+}
+
+#[test]
+fn c2pa_manifest_in_jpeg_app11_with_ai_source() {
+    // A JUMBF box skeleton with CBOR text after the keys, as C2PA writes them.
+    let mut jumbf = b"JP\x00\x01\x00\x00\x00\x01\x00\x00\x00\x40jumbjumdc2pa".to_vec();
+    jumbf.extend_from_slice(b"claim_generator");
+    jumbf.push(0x60 + 11);
+    jumbf.extend_from_slice(b"DALL-E 3 v1");
+    jumbf.extend_from_slice(b"digitalSourceType");
+    let url = b"http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia";
+    jumbf.push(0x78);
+    jumbf.push(url.len() as u8);
+    jumbf.extend_from_slice(url);
+    let bytes = jpeg_with_segment(&jpeg(&camera_like(64, 64, 12), 90), 0xEB, &jumbf);
+    let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    assert!(report.provenance.c2pa_present);
+    assert_eq!(
+        report.provenance.c2pa_claim_generator.as_deref(),
+        Some("DALL-E 3 v1")
+    );
+    assert_eq!(report.verdict, Verdict::AiGenerated);
+}
+
+#[test]
+fn generator_named_as_software() {
+    let png = png_with_chunks(
+        &png(&camera_like(64, 64, 13)),
+        &[text_chunk("Software", "Midjourney v6")],
+    );
+    assert_ai(&png, "provenance.generator_software");
+}
+
+#[test]
+fn decoded_pixels_have_no_metadata() {
+    let report =
+        analyze_image(&camera_like(96, 80, 14).into(), &Config::default()).expect("analysis");
+    assert_eq!(report.image.format, "raw");
+    let map = report.heatmap.expect("heatmap on by default");
+    assert_eq!((map.width, map.height), (96, 80));
+    assert_eq!(map.upscaled().len(), 96 * 80);
+}
+
+#[test]
+fn errors_have_stable_codes() {
+    let cfg = Config::default();
+    let err = |b: &[u8]| analyze_bytes(b, &cfg).expect_err("must fail");
+    assert_eq!(err(b"").code(), "decode");
+    assert_eq!(err(&[0x13u8; 1000]).code(), "unsupported_format");
+    let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
+    let e = err(heic);
+    assert_eq!(e.code(), "unsupported_format");
+    assert!(e.to_string().contains("HEIC"));
+    let full = jpeg(&camera_like(128, 128, 15), 90);
+    assert_eq!(err(&full[..full.len() / 2]).code(), "decode");
+    assert_eq!(err(&full[..40]).code(), "decode");
+    let missing = trueshot::analyze_path("/nonexistent/claim.jpg", &cfg).expect_err("missing");
+    assert_eq!(missing.code(), "not_found");
+    assert!(matches!(missing, Error::Io { .. }));
+}
+
+#[test]
+fn huge_declared_png_is_refused_before_allocation() {
+    let small = png(&camera_like(8, 8, 16));
+    let mut bomb = small.clone();
+    bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let start = Instant::now();
+    let e = analyze_bytes(&bomb, &Config::default()).expect_err("too large");
+    assert!(start.elapsed().as_millis() < 100, "{:?}", start.elapsed());
+    assert!(matches!(
+        e,
+        Error::TooLarge {
+            width: 100_000,
+            height: 100_000,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn huge_declared_jpeg_is_refused() {
+    let mut bytes = jpeg(&camera_like(16, 16, 17), 90);
+    let sof = bytes
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("SOF0");
+    bytes[sof + 5..sof + 7].copy_from_slice(&65_500u16.to_be_bytes());
+    bytes[sof + 7..sof + 9].copy_from_slice(&65_500u16.to_be_bytes());
+    let e = analyze_bytes(&bytes, &Config::default()).expect_err("too large");
+    assert_eq!(e.code(), "too_large");
+}
+
+#[test]
+fn config_is_validated() {
+    let mut cfg = Config::default();
+    cfg.max_false_alarm = 0.0;
+    assert_eq!(
+        trueshot::Analyzer::new(cfg).expect_err("invalid").code(),
+        "invalid_config"
+    );
+    let mut cfg = Config::default();
+    cfg.max_pixels = 0;
+    assert!(trueshot::Analyzer::new(cfg).is_err());
+}
+
+#[test]
+fn same_input_same_report() {
+    let bytes = jpeg(&camera_like(200, 150, 18), 85);
+    let a = analyze_bytes(&bytes, &Config::default()).expect("a");
+    let b = analyze_bytes(&bytes, &Config::default()).expect("b");
+    assert_eq!(a.score.to_bits(), b.score.to_bits());
+    assert_eq!(a.findings, b.findings);
+    assert_eq!(a.heatmap, b.heatmap);
+}
+
+#[test]
+fn report_json_round_trips_without_heatmap_cells() {
+    let bytes = png(&camera_like(64, 48, 19));
+    let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
+    assert!(json.get("heatmap").is_none());
+    assert!(json["score"].is_number());
+    assert!(json["verdict"].is_string());
+    assert!(json["findings"][0]["message_zh"].is_string());
+}
