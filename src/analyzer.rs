@@ -27,6 +27,7 @@ const DEFAULT_CELL: u32 = 16;
 pub struct Analyzer {
     config: Config,
     fft: FftPlans,
+    model: fusion::Model,
 }
 
 /// Where the pixels came from.
@@ -43,9 +44,14 @@ impl Analyzer {
     /// [`Error::InvalidConfig`] when a value is out of range.
     pub fn new(config: Config) -> Result<Self, Error> {
         config.validate()?;
+        let model = match &config.model_path {
+            Some(path) => fusion::Model::load(path)?,
+            None => fusion::Model::builtin(),
+        };
         Ok(Analyzer {
             config,
             fft: FftPlans::default(),
+            model,
         })
     }
 
@@ -53,6 +59,12 @@ impl Analyzer {
     #[must_use]
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The fusion model in use (the built-in one unless `Config::model_path` is set).
+    #[must_use]
+    pub fn model(&self) -> &fusion::Model {
+        &self.model
     }
 
     /// Analyse a file.
@@ -185,23 +197,24 @@ impl Analyzer {
             maps.extend(out.map);
         }
 
-        let scores = fusion::class_scores(&findings);
-        let point = fusion::operating_point(self.config.max_false_alarm);
+        let fused = self
+            .model
+            .fuse(&features, &findings, self.config.max_false_alarm);
+        findings.extend(fused.findings);
         findings.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
                 .then_with(|| a.code.cmp(&b.code))
         });
-        let (verdict, deciding) = fusion::verdict(scores, &findings, point);
         let heatmap = self.config.heatmap.then(|| fuse_maps(&maps, width, height));
 
         Ok(Report {
-            score: clamp01(scores.ai_generated.max(scores.edited)),
-            verdict,
-            scores,
-            flag_threshold: point.flag,
-            authentic_threshold: point.authentic,
-            deciding,
+            score: clamp01(fused.score),
+            verdict: fused.verdict,
+            scores: fused.scores,
+            flag_threshold: fused.point.flag,
+            authentic_threshold: fused.point.authentic,
+            deciding: fused.deciding,
             findings,
             provenance: prov.provenance,
             image: facts,

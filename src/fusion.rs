@@ -1,52 +1,324 @@
-//! Fusion: combine the detectors' findings into per-class scores, one score
-//! and a verdict at the configured operating point.
+//! Fusion: combine the detectors' features and findings into per-class
+//! scores, one score and a verdict at the configured operating point.
+//!
+//! The pixel evidence goes through a fitted model: one L2-regularised
+//! logistic regression per class (`ai_generated`, `edited`) over the
+//! detectors' named features, standardised and clipped so that one extreme
+//! measurement cannot dominate. Declarations found in the metadata (an AIGC
+//! label, generator parameters) are not learned: they keep their fixed scores,
+//! and a class's score is the larger of the model's probability and the
+//! strongest declaration. Thresholds come from the scores of genuine photos
+//! (out-of-fold when fitted by `trueshot calibrate`), one pair per target
+//! false-alarm rate.
 
-use crate::report::{Class, Finding, Scores, Verdict};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::{clamp01, Class, DetectorKind, Finding, Scores, Verdict};
+use crate::Error;
+
+/// Standardised features are clipped to this many standard deviations.
+const Z_CLIP: f32 = 5.0;
+
+/// The shipped model, fitted on the development corpus by `trueshot calibrate`.
+const BUILTIN_MODEL: &str = include_str!("../models/default.json");
 
 /// Thresholds of the verdict. Scores ≥ `flag` are flagged; scores < `authentic`
 /// are authentic; in between is inconclusive.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct OperatingPoint {
+    /// The target false-alarm rate on genuine photos this point was chosen for.
+    pub max_false_alarm: f32,
     /// Flagging threshold.
     pub flag: f32,
     /// Upper bound of `authentic`.
     pub authentic: f32,
 }
 
-/// The operating point for a target false-alarm rate on genuine photos.
-#[must_use]
-pub fn operating_point(max_false_alarm: f32) -> OperatingPoint {
-    // Until a calibrated model exists, a declaration must be near-certain to
-    // flag, and the inconclusive band starts at moderate evidence. A looser
-    // false-alarm target lowers the flag threshold a little.
-    let flag = (0.9 - (max_false_alarm - 0.01).max(0.0)).clamp(0.5, 0.95);
-    OperatingPoint {
-        flag,
-        authentic: 0.3,
+/// One logistic head: `p = sigmoid(bias + Σ weights[i] * clip((x[i] - mean[i]) / scale[i]))`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Head {
+    /// Per-feature centre.
+    pub mean: Vec<f32>,
+    /// Per-feature spread (never 0).
+    pub scale: Vec<f32>,
+    /// Per-feature weight.
+    pub weights: Vec<f32>,
+    /// Intercept.
+    pub bias: f32,
+}
+
+impl Head {
+    /// The probability for a feature vector laid out as `Model::features`.
+    #[must_use]
+    pub fn predict(&self, x: &[f32]) -> f32 {
+        sigmoid(self.bias + self.contributions(x).iter().sum::<f32>())
+    }
+
+    /// Each feature's term of the linear predictor.
+    #[must_use]
+    pub fn contributions(&self, x: &[f32]) -> Vec<f32> {
+        x.iter()
+            .zip(&self.mean)
+            .zip(&self.scale)
+            .zip(&self.weights)
+            .map(|(((&v, &m), &s), &w)| w * standardise(v, m, s))
+            .collect()
     }
 }
 
-/// Per-class scores from the findings: the strongest evidence of each class.
-#[must_use]
-pub fn class_scores(findings: &[Finding]) -> Scores {
-    let best = |class: Class| {
-        findings
-            .iter()
-            .filter(|f| f.class == class)
-            .map(|f| f.score)
-            .fold(0.0, f32::max)
-    };
-    Scores {
-        ai_generated: best(Class::AiGenerated),
-        edited: best(Class::Edited),
+fn standardise(v: f32, mean: f32, scale: f32) -> f32 {
+    let v = if v.is_finite() { v } else { mean };
+    ((v - mean) / scale).clamp(-Z_CLIP, Z_CLIP)
+}
+
+fn sigmoid(t: f32) -> f32 {
+    1.0 / (1.0 + (-t).exp())
+}
+
+/// A fusion model: the feature layout, one head per class, and operating points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// Free text: what data, when, with which command.
+    pub description: String,
+    /// Feature names, in the order the heads expect them.
+    pub features: Vec<String>,
+    /// Head for `ai_generated`; `None` leaves the class to the findings alone.
+    pub ai_generated: Option<Head>,
+    /// Head for `edited`.
+    pub edited: Option<Head>,
+    /// Operating points, one per target false-alarm rate.
+    pub operating_points: Vec<OperatingPoint>,
+    /// Cross-validated figures recorded when the model was fitted.
+    #[serde(default)]
+    pub cross_validation: serde_json::Value,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::builtin()
     }
+}
+
+impl Model {
+    /// The model shipped inside the crate.
+    #[must_use]
+    pub fn builtin() -> Self {
+        serde_json::from_str::<Model>(BUILTIN_MODEL)
+            .ok()
+            .filter(|m| m.check().is_ok())
+            .unwrap_or_else(Model::uncalibrated)
+    }
+
+    /// No heads: each class score is the strongest finding of that class.
+    #[must_use]
+    pub fn uncalibrated() -> Self {
+        Model {
+            description: "uncalibrated: strongest finding per class".into(),
+            features: Vec::new(),
+            ai_generated: None,
+            edited: None,
+            operating_points: vec![OperatingPoint {
+                max_false_alarm: 0.01,
+                flag: 0.9,
+                authentic: 0.3,
+            }],
+            cross_validation: serde_json::Value::Null,
+        }
+    }
+
+    /// Load a model file written by `trueshot calibrate`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when it cannot be read or is inconsistent.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::InvalidConfig(format!("cannot read model file {}: {e}", path.display()))
+        })?;
+        let model: Model = serde_json::from_str(&text).map_err(|e| {
+            Error::InvalidConfig(format!("model file {} is not valid: {e}", path.display()))
+        })?;
+        model.check()?;
+        Ok(model)
+    }
+
+    /// Check the heads match the feature layout and the thresholds are sane.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`].
+    pub fn check(&self) -> Result<(), Error> {
+        let n = self.features.len();
+        for head in [&self.ai_generated, &self.edited].into_iter().flatten() {
+            if head.mean.len() != n || head.scale.len() != n || head.weights.len() != n {
+                return Err(Error::InvalidConfig(
+                    "model head does not match its feature list".into(),
+                ));
+            }
+            let finite = head
+                .mean
+                .iter()
+                .chain(&head.weights)
+                .chain(std::iter::once(&head.bias))
+                .all(|v| v.is_finite());
+            if !finite || head.scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                return Err(Error::InvalidConfig(
+                    "model head has non-finite values".into(),
+                ));
+            }
+        }
+        if self.operating_points.is_empty()
+            || self.operating_points.iter().any(|p| {
+                !(0.0..=1.0).contains(&p.flag)
+                    || !(0.0..=1.0).contains(&p.authentic)
+                    || p.authentic > p.flag
+            })
+        {
+            return Err(Error::InvalidConfig(
+                "model operating points must satisfy 0 <= authentic <= flag <= 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The operating point for a target false-alarm rate: the loosest stored
+    /// point whose rate does not exceed the target, else the strictest.
+    #[must_use]
+    pub fn operating_point(&self, max_false_alarm: f32) -> OperatingPoint {
+        let mut points = self.operating_points.clone();
+        points.sort_by(|a, b| a.max_false_alarm.total_cmp(&b.max_false_alarm));
+        points
+            .iter()
+            .rev()
+            .find(|p| p.max_false_alarm <= max_false_alarm + 1e-6)
+            .or(points.first())
+            .copied()
+            .unwrap_or(OperatingPoint {
+                max_false_alarm,
+                flag: 0.9,
+                authentic: 0.3,
+            })
+    }
+
+    /// The feature vector in this model's layout; missing features count as
+    /// the training mean (they contribute nothing).
+    #[must_use]
+    pub fn vector(&self, features: &BTreeMap<String, f32>) -> Vec<f32> {
+        self.features
+            .iter()
+            .map(|name| features.get(name).copied().unwrap_or(f32::NAN))
+            .collect()
+    }
+
+    /// Fuse one image's features and findings into scores and a verdict.
+    #[must_use]
+    pub fn fuse(
+        &self,
+        features: &BTreeMap<String, f32>,
+        findings: &[Finding],
+        max_false_alarm: f32,
+    ) -> Fused {
+        let point = self.operating_point(max_false_alarm);
+        let x = self.vector(features);
+        let mut model_findings = Vec::new();
+        let mut class_score = |head: &Option<Head>, class: Class| -> f32 {
+            let Some(head) = head else {
+                return strongest(findings, class, |_| true);
+            };
+            let declared = strongest(findings, class, |f| f.detector == DetectorKind::Provenance);
+            let p = head.predict(&x);
+            if p >= point.authentic {
+                model_findings.push(self.explain(head, &x, p, class));
+            }
+            p.max(declared)
+        };
+        let scores = Scores {
+            ai_generated: clamp01(class_score(&self.ai_generated, Class::AiGenerated)),
+            edited: clamp01(class_score(&self.edited, Class::Edited)),
+        };
+        let (verdict, deciding) = verdict(scores, findings, &model_findings, point);
+        Fused {
+            scores,
+            score: scores.ai_generated.max(scores.edited),
+            verdict,
+            deciding,
+            point,
+            findings: model_findings,
+        }
+    }
+
+    /// A finding that names the features that pushed the model's score up.
+    fn explain(&self, head: &Head, x: &[f32], p: f32, class: Class) -> Finding {
+        let mut terms: Vec<(f32, &str)> = head
+            .contributions(x)
+            .into_iter()
+            .zip(self.features.iter().map(String::as_str))
+            .filter(|(c, _)| *c > 0.0)
+            .collect();
+        terms.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let top: Vec<&str> = terms.iter().take(3).map(|t| t.1).collect();
+        let names = if top.is_empty() {
+            "none".to_string()
+        } else {
+            top.join(", ")
+        };
+        let (code, en, zh) = if class == Class::AiGenerated {
+            (
+                "fusion.pixel_evidence_ai",
+                "generated by AI",
+                "由人工智能生成",
+            )
+        } else {
+            ("fusion.pixel_evidence_edited", "edited", "经过编辑")
+        };
+        Finding::new(
+            DetectorKind::Fusion,
+            code,
+            p,
+            class,
+            format!(
+                "Taken together, the pixel measurements put the chance that the image was {en} at {:.0}%; the strongest contributions: {names}.",
+                p * 100.0
+            ),
+            format!(
+                "综合像素层面的测量，该图像{zh}的可能性约为 {:.0}%；贡献最大的特征：{names}。",
+                p * 100.0
+            ),
+        )
+    }
+}
+
+/// The outcome of fusion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fused {
+    /// Per-class scores.
+    pub scores: Scores,
+    /// The overall score (the larger class score).
+    pub score: f32,
+    /// The verdict at the operating point.
+    pub verdict: Verdict,
+    /// Codes of the findings that decided it.
+    pub deciding: Vec<String>,
+    /// The operating point used.
+    pub point: OperatingPoint,
+    /// Findings that explain the model's output.
+    pub findings: Vec<Finding>,
+}
+
+fn strongest(findings: &[Finding], class: Class, keep: impl Fn(&Finding) -> bool) -> f32 {
+    findings
+        .iter()
+        .filter(|f| f.class == class && keep(f))
+        .map(|f| f.score)
+        .fold(0.0, f32::max)
 }
 
 /// The verdict and the codes of the findings that decided it.
-#[must_use]
-pub fn verdict(
+fn verdict(
     scores: Scores,
     findings: &[Finding],
+    model_findings: &[Finding],
     point: OperatingPoint,
 ) -> (Verdict, Vec<String>) {
     let score = scores.ai_generated.max(scores.edited);
@@ -66,15 +338,244 @@ pub fn verdict(
     } else {
         Verdict::Authentic
     };
-    let floor = if verdict == Verdict::Authentic {
-        point.authentic
-    } else {
-        point.authentic.min(score)
-    };
-    let deciding = findings
+    if verdict == Verdict::Authentic {
+        return (verdict, Vec::new());
+    }
+    let deciding = model_findings
         .iter()
-        .filter(|f| f.class == class && f.score >= floor && f.score > 0.0)
+        .chain(findings)
+        .filter(|f| f.class == class && f.score >= point.authentic)
         .map(|f| f.code.clone())
         .collect();
     (verdict, deciding)
+}
+
+/// Fit one logistic head by iteratively reweighted least squares (Newton's
+/// method) with an L2 penalty `l2` on the weights, on features standardised
+/// by median and interquartile range. `weight` balances the classes.
+#[must_use]
+pub fn fit_head(rows: &[Vec<f32>], labels: &[bool], l2: f64) -> Head {
+    let n_features = rows.first().map_or(0, Vec::len);
+    let (mean, scale): (Vec<f32>, Vec<f32>) = (0..n_features)
+        .map(|j| robust_centre_scale(rows.iter().map(|r| r[j])))
+        .unzip();
+    let z: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(j, &v)| f64::from(standardise(v, mean[j], scale[j])))
+                .collect()
+        })
+        .collect();
+    let positives = labels.iter().filter(|&&y| y).count().max(1) as f64;
+    let negatives = labels.iter().filter(|&&y| !y).count().max(1) as f64;
+    let total = positives + negatives;
+    let sample_weight = |y: bool| {
+        if y {
+            total / (2.0 * positives)
+        } else {
+            total / (2.0 * negatives)
+        }
+    };
+    // Parameters: weights then bias (last).
+    let d = n_features + 1;
+    let mut beta = vec![0.0f64; d];
+    for _ in 0..50 {
+        let mut gradient = vec![0.0f64; d];
+        let mut hessian = vec![0.0f64; d * d];
+        for (zi, &yi) in z.iter().zip(labels) {
+            let t: f64 = zi.iter().zip(&beta).map(|(a, b)| a * b).sum::<f64>() + beta[d - 1];
+            let p = 1.0 / (1.0 + (-t).exp());
+            let w = sample_weight(yi);
+            let residual = w * (p - f64::from(u8::from(yi)));
+            let curvature = w * (p * (1.0 - p)).max(1e-9);
+            for a in 0..d {
+                let za = if a + 1 == d { 1.0 } else { zi[a] };
+                gradient[a] += residual * za;
+                for b in 0..d {
+                    let zb = if b + 1 == d { 1.0 } else { zi[b] };
+                    hessian[a * d + b] += curvature * za * zb;
+                }
+            }
+        }
+        for a in 0..d - 1 {
+            gradient[a] += l2 * beta[a];
+            hessian[a * d + a] += l2;
+        }
+        hessian[(d - 1) * d + d - 1] += 1e-6;
+        let Some(step) = solve(&mut hessian, &mut gradient, d) else {
+            break;
+        };
+        let mut largest = 0.0f64;
+        for (b, s) in beta.iter_mut().zip(&step) {
+            *b -= s;
+            largest = largest.max(s.abs());
+        }
+        if largest < 1e-7 {
+            break;
+        }
+    }
+    Head {
+        mean,
+        scale,
+        weights: beta[..d - 1].iter().map(|&b| b as f32).collect(),
+        bias: beta[d - 1] as f32,
+    }
+}
+
+/// Median and interquartile range (scaled to match a normal's standard
+/// deviation), robust to the outliers forensic features have.
+fn robust_centre_scale(values: impl Iterator<Item = f32>) -> (f32, f32) {
+    let mut v: Vec<f32> = values.filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return (0.0, 1.0);
+    }
+    v.sort_by(f32::total_cmp);
+    let q = |p: f32| v[((v.len() - 1) as f32 * p).round() as usize];
+    let median = q(0.5);
+    let iqr = (q(0.75) - q(0.25)) / 1.349;
+    let spread = if iqr > 1e-6 {
+        iqr
+    } else {
+        // Mostly constant features: fall back to the mean absolute deviation.
+        let mad = v.iter().map(|x| (x - median).abs()).sum::<f32>() / v.len() as f32;
+        if mad > 1e-6 {
+            mad
+        } else {
+            1.0
+        }
+    };
+    (median, spread)
+}
+
+/// Solve `a x = b` (a is d x d, row-major) by Gaussian elimination with
+/// partial pivoting. `None` when singular.
+fn solve(a: &mut [f64], b: &mut [f64], d: usize) -> Option<Vec<f64>> {
+    for col in 0..d {
+        let pivot =
+            (col..d).max_by(|&i, &j| a[i * d + col].abs().total_cmp(&a[j * d + col].abs()))?;
+        if a[pivot * d + col].abs() < 1e-12 {
+            return None;
+        }
+        if pivot != col {
+            for k in 0..d {
+                a.swap(pivot * d + k, col * d + k);
+            }
+            b.swap(pivot, col);
+        }
+        for row in col + 1..d {
+            let f = a[row * d + col] / a[col * d + col];
+            for k in col..d {
+                a[row * d + k] -= f * a[col * d + k];
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = vec![0.0; d];
+    for row in (0..d).rev() {
+        let s: f64 = (row + 1..d).map(|k| a[row * d + k] * x[k]).sum();
+        x[row] = (b[row] - s) / a[row * d + row];
+    }
+    Some(x)
+}
+
+/// Thresholds for a target false-alarm rate from the scores of genuine
+/// photos: `flag` is the smallest score that at most `rate` of them reach,
+/// nudged above the highest genuine score under it; `authentic` is the same
+/// for ten times the rate (at most `flag`).
+#[must_use]
+pub fn threshold_for(real_scores: &[f32], rate: f32) -> OperatingPoint {
+    let mut s: Vec<f32> = real_scores
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    s.sort_by(f32::total_cmp);
+    let cut = |r: f32| -> f32 {
+        if s.is_empty() {
+            return 0.5;
+        }
+        // Number of genuine photos allowed at or above the threshold.
+        let allowed = (r * s.len() as f32).floor() as usize;
+        let idx = s.len().saturating_sub(allowed + 1);
+        (s[idx] + 1e-4).min(1.0)
+    };
+    let flag = cut(rate).max(0.5);
+    let authentic = cut((rate * 10.0).min(0.5)).min(flag);
+    OperatingPoint {
+        max_false_alarm: rate,
+        flag,
+        authentic,
+    }
+}
+
+/// Area under the ROC curve (Mann-Whitney U, ties counted half).
+#[must_use]
+pub fn auc(negatives: &[f32], positives: &[f32]) -> Option<f32> {
+    if negatives.is_empty() || positives.is_empty() {
+        return None;
+    }
+    let mut wins = 0.0f64;
+    for &p in positives {
+        for &n in negatives {
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    Some((wins / (negatives.len() * positives.len()) as f64) as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_model_loads() {
+        let model = Model::builtin();
+        assert!(model.check().is_ok());
+        assert!(!model.operating_points.is_empty());
+    }
+
+    #[test]
+    fn logistic_fit_separates_a_separable_feature() {
+        let rows: Vec<Vec<f32>> = (0..200)
+            .map(|i| vec![i as f32, (i * 7 % 13) as f32])
+            .collect();
+        let labels: Vec<bool> = (0..200).map(|i| i >= 100).collect();
+        let head = fit_head(&rows, &labels, 1.0);
+        assert!(head.weights[0] > 0.5, "{head:?}");
+        assert!(head.weights[1].abs() < head.weights[0] / 4.0, "{head:?}");
+        assert!(head.predict(&[190.0, 3.0]) > 0.9);
+        assert!(head.predict(&[10.0, 3.0]) < 0.1);
+    }
+
+    #[test]
+    fn thresholds_respect_the_false_alarm_rate() {
+        let real: Vec<f32> = (0..200).map(|i| i as f32 / 400.0).collect();
+        let point = threshold_for(&real, 0.01);
+        let alarms = real.iter().filter(|&&s| s >= point.flag).count();
+        assert!(alarms <= 2, "{alarms} {point:?}");
+        assert!(point.authentic <= point.flag);
+    }
+
+    #[test]
+    fn auc_of_perfect_and_random_rankings() {
+        assert_eq!(auc(&[0.1, 0.2], &[0.3, 0.4]), Some(1.0));
+        assert_eq!(auc(&[0.5], &[0.5]), Some(0.5));
+        assert_eq!(auc(&[], &[0.5]), None);
+    }
+
+    #[test]
+    fn linear_solver_solves() {
+        let mut a = vec![2.0, 1.0, 1.0, 3.0];
+        let mut b = vec![3.0, 5.0];
+        let x = solve(&mut a, &mut b, 2).expect("solvable");
+        assert!((x[0] - 0.8).abs() < 1e-9 && (x[1] - 1.4).abs() < 1e-9);
+    }
 }

@@ -9,6 +9,7 @@ pub mod detectors;
 mod error;
 pub mod fusion;
 pub mod metadata;
+pub mod perturb;
 mod report;
 
 use std::path::Path;

@@ -1,5 +1,8 @@
 //! The `trueshot` command-line tool.
 
+mod calibrate;
+mod dataset;
+mod eval;
 mod scan;
 
 use std::process::ExitCode;
@@ -19,12 +22,18 @@ struct Cli {
 enum Command {
     /// Analyse image files or directories (recursively) and print one record per file.
     Scan(scan::ScanArgs),
+    /// Measure detection and localisation on a labelled corpus (labels.csv).
+    Eval(eval::EvalArgs),
+    /// Fit the fusion model on a labelled corpus and write it as JSON.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,318 @@
+//! `trueshot calibrate`: fit the fusion model on a labelled corpus, with
+//! k-fold cross-validation by source group, and write it as JSON.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+use trueshot::fusion::{auc, fit_head, threshold_for, Head, Model, OperatingPoint};
+use trueshot::perturb::{self, Perturbation};
+use trueshot::{Analyzer, Config, DetectorKind, Finding, Report};
+
+use crate::dataset::{self, Row, Sample};
+
+/// Training variants: the files as found plus what upload pipelines do.
+const DEFAULT_VARIANTS: &str =
+    "strip-metadata;jpeg:70-95;resize:1600,jpeg:70-95;crop:0.8-1.0,resize:1024,jpeg:70-95";
+/// False-alarm rates for which operating points are stored.
+const RATES: [f32; 5] = [0.005, 0.01, 0.02, 0.05, 0.1];
+/// L2 penalties tried by cross-validation.
+const PENALTIES: [f64; 4] = [0.3, 1.0, 3.0, 10.0];
+
+#[derive(Args, Debug)]
+pub struct CalibrateArgs {
+    /// labels.csv in the corpus format.
+    pub labels: PathBuf,
+    /// Where to write the model.
+    #[arg(short, long, value_name = "JSON")]
+    pub output: PathBuf,
+    /// Perturbed training variants, `;`-separated, each a perturbation list.
+    #[arg(long, value_name = "SPECS", default_value = DEFAULT_VARIANTS)]
+    pub variants: String,
+    /// Number of cross-validation folds.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+struct Data<'a> {
+    rows: &'a [Row],
+    samples: Vec<(&'a Sample, &'a Report, Vec<Finding>)>,
+    x: Vec<Vec<f32>>,
+    features: Vec<String>,
+}
+
+pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
+    if args.folds < 2 {
+        return Err("--folds must be at least 2".into());
+    }
+    let mut config = Config::default();
+    config.heatmap = false;
+    let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
+    let (base, rows) = dataset::read_labels(&args.labels)?;
+    let mut variants: Vec<(String, Vec<Perturbation>)> = vec![("as-found".into(), Vec::new())];
+    for spec in args
+        .variants
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        variants.push((
+            spec.to_string(),
+            perturb::parse(spec).map_err(|e| e.to_string())?,
+        ));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let samples = pool.install(|| dataset::analyse(&analyzer, &base, &rows, &variants));
+    eprintln!(
+        "calibrate: analysed {} samples in {:.0} s",
+        samples.len(),
+        started.elapsed().as_secs_f32()
+    );
+
+    let data = prepare(&rows, &samples);
+    let folds = assign_folds(&rows, args.folds);
+    // Choose the penalty by out-of-fold AUC, then record out-of-fold scores.
+    let mut best: Option<(f64, f32, Vec<f32>)> = None;
+    for &l2 in &PENALTIES {
+        let oof = out_of_fold(&data, &folds, args.folds, l2);
+        let quality = mean_auc(&data, &oof);
+        eprintln!("calibrate: l2 {l2}: mean out-of-fold AUC {quality:.4}");
+        if best.as_ref().is_none_or(|b| quality > b.1 + 1e-4) {
+            best = Some((l2, quality, oof));
+        }
+    }
+    let (l2, _, oof) = best.ok_or("no penalty evaluated")?;
+    let real_oof: Vec<f32> = data
+        .samples
+        .iter()
+        .zip(&oof)
+        .filter(|((s, _, _), _)| !rows[s.row].is_positive())
+        .map(|(_, &score)| score)
+        .collect();
+    let operating_points: Vec<OperatingPoint> =
+        RATES.iter().map(|&r| threshold_for(&real_oof, r)).collect();
+
+    let (ai, edited) = fit_heads(&data, &vec![true; data.samples.len()], l2);
+    let mut model = Model {
+        description: String::new(),
+        features: data.features.clone(),
+        ai_generated: Some(ai),
+        edited: Some(edited),
+        operating_points,
+        cross_validation: serde_json::Value::Null,
+    };
+    let in_sample: Vec<f32> = data
+        .samples
+        .iter()
+        .zip(&data.x)
+        .map(|((_, rep, f), _)| fused_score(&model, rep, f))
+        .collect();
+    let point = model.operating_point(0.01);
+    model.cross_validation = json!({
+        "folds": args.folds,
+        "grouping": "source repository; derived files join the group of their source",
+        "l2": l2,
+        "variants": variants.iter().map(|v| v.0.clone()).collect::<Vec<_>>(),
+        "operating_point_1pct": point,
+        "out_of_fold": figures(&data, &oof, point),
+        "in_sample": figures(&data, &in_sample, point),
+    });
+    model.description = format!(
+        "Fitted by `trueshot calibrate {}` on {} rows x {} variants ({} samples), {}; \
+         logistic heads over {} pixel features; operating points from out-of-fold scores of genuine photos.",
+        args.labels.display(),
+        rows.len(),
+        variants.len(),
+        data.samples.len(),
+        today(),
+        data.features.len()
+    );
+    model.check().map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&model).map_err(|e| e.to_string())?;
+    std::fs::write(&args.output, text + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&model.cross_validation).unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pixel features only: metadata is gone after any upload pipeline, and a
+/// model that learnt it would learn the file format, not the pixels.
+fn prepare<'a>(rows: &'a [Row], samples: &'a [Sample]) -> Data<'a> {
+    let ok: Vec<(&Sample, &Report, Vec<Finding>)> = samples
+        .iter()
+        .filter_map(|s| s.report.as_ref().ok().map(|r| (s, r)))
+        .map(|(s, r)| {
+            let findings = r
+                .findings
+                .iter()
+                .filter(|f| f.detector != DetectorKind::Fusion)
+                .cloned()
+                .collect();
+            (s, r, findings)
+        })
+        .collect();
+    let names: BTreeSet<&String> = ok
+        .iter()
+        .flat_map(|(_, r, _)| r.features.keys())
+        .filter(|k| !k.starts_with("provenance."))
+        .collect();
+    let features: Vec<String> = names.into_iter().cloned().collect();
+    let x = ok
+        .iter()
+        .map(|(_, r, _)| {
+            features
+                .iter()
+                .map(|k| r.features.get(k).copied().unwrap_or(f32::NAN))
+                .collect()
+        })
+        .collect();
+    Data {
+        rows,
+        samples: ok,
+        x,
+        features,
+    }
+}
+
+/// Folds by group: groups sorted by size, dealt to the currently smallest fold.
+fn assign_folds(rows: &[Row], k: usize) -> BTreeMap<String, usize> {
+    let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in rows {
+        *sizes.entry(r.group.as_str()).or_default() += 1;
+    }
+    let mut groups: Vec<(&str, usize)> = sizes.into_iter().collect();
+    groups.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let mut load = vec![0usize; k];
+    let mut out = BTreeMap::new();
+    for (g, n) in groups {
+        let fold = (0..k).min_by_key(|&f| (load[f], f)).unwrap_or(0);
+        load[fold] += n;
+        out.insert(g.to_string(), fold);
+    }
+    out
+}
+
+fn fit_heads(data: &Data<'_>, train: &[bool], l2: f64) -> (Head, Head) {
+    let fit = |positive: &str| {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for ((i, (s, _, _)), keep) in data.samples.iter().enumerate().zip(train) {
+            let label = &data.rows[s.row].label;
+            if *keep && (label == "real" || label == positive) {
+                x.push(data.x[i].clone());
+                y.push(label == positive);
+            }
+        }
+        fit_head(&x, &y, l2)
+    };
+    (fit("ai_generated"), fit("edited"))
+}
+
+fn fused_score(model: &Model, report: &Report, findings: &[Finding]) -> f32 {
+    model.fuse(&report.features, findings, 0.01).score
+}
+
+fn out_of_fold(data: &Data<'_>, folds: &BTreeMap<String, usize>, k: usize, l2: f64) -> Vec<f32> {
+    let fold_of: Vec<usize> = data
+        .samples
+        .iter()
+        .map(|(s, _, _)| folds.get(&data.rows[s.row].group).copied().unwrap_or(0))
+        .collect();
+    let mut oof = vec![0.0f32; data.samples.len()];
+    for fold in 0..k {
+        let train: Vec<bool> = fold_of.iter().map(|&f| f != fold).collect();
+        let (ai, edited) = fit_heads(data, &train, l2);
+        let model = Model {
+            description: String::new(),
+            features: data.features.clone(),
+            ai_generated: Some(ai),
+            edited: Some(edited),
+            operating_points: Model::uncalibrated().operating_points,
+            cross_validation: serde_json::Value::Null,
+        };
+        for (i, (_, report, findings)) in data.samples.iter().enumerate() {
+            if fold_of[i] == fold {
+                oof[i] = fused_score(&model, report, findings);
+            }
+        }
+    }
+    oof
+}
+
+/// Mean AUC over (set, variant) cells: what the penalty is chosen on.
+fn mean_auc(data: &Data<'_>, scores: &[f32]) -> f32 {
+    let cells = cells(data, scores);
+    let aucs: Vec<f32> = cells
+        .values()
+        .filter_map(|(neg, pos)| auc(neg, pos))
+        .collect();
+    aucs.iter().sum::<f32>() / aucs.len().max(1) as f32
+}
+
+type Cells = BTreeMap<(String, String), (Vec<f32>, Vec<f32>)>;
+
+fn cells(data: &Data<'_>, scores: &[f32]) -> Cells {
+    let mut cells: Cells = BTreeMap::new();
+    for ((s, _, _), &score) in data.samples.iter().zip(scores) {
+        let row = &data.rows[s.row];
+        let cell = cells
+            .entry((row.set.clone(), s.variant.clone()))
+            .or_default();
+        if row.is_positive() {
+            cell.1.push(score);
+        } else {
+            cell.0.push(score);
+        }
+    }
+    cells
+}
+
+fn figures(data: &Data<'_>, scores: &[f32], point: OperatingPoint) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = cells(data, scores)
+        .into_iter()
+        .map(|((set, variant), (neg, pos))| {
+            let share = |v: &[f32]| {
+                v.iter().filter(|&&s| s >= point.flag).count() as f32 / v.len().max(1) as f32
+            };
+            json!({
+                "set": set,
+                "variant": variant,
+                "n_real": neg.len(),
+                "n_positive": pos.len(),
+                "auc": auc(&neg, &pos),
+                "false_alarm_rate": share(&neg),
+                "detection_rate": share(&pos),
+            })
+        })
+        .collect();
+    json!(rows)
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the civil-from-days algorithm
+/// (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}

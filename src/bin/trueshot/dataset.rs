@@ -1,0 +1,181 @@
+//! A labelled corpus in the format of ../shared/corpus/README.md, and the
+//! analysis of every row (optionally perturbed), shared by `eval` and `calibrate`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use trueshot::perturb::{self, Perturbation};
+use trueshot::{Analyzer, Report};
+
+/// One row of labels.csv.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Row {
+    pub file: String,
+    pub label: String,
+    pub kind: String,
+    pub set: String,
+    #[serde(default)]
+    pub mask: String,
+    #[serde(default)]
+    pub source: String,
+    /// Cross-validation group, resolved after reading.
+    #[serde(skip)]
+    pub group: String,
+}
+
+impl Row {
+    pub fn is_positive(&self) -> bool {
+        self.label != "real"
+    }
+}
+
+/// Read labels.csv; paths are relative to its folder.
+pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut rows: Vec<Row> = reader
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{} is not in the labels format: {e}", path.display()))?;
+    resolve_groups(&mut rows);
+    Ok((base, rows))
+}
+
+/// Group rows that share an origin, so that cross-validation never tests on
+/// a near-duplicate of a training image: a repository (`owner/repo:path`)
+/// for found files; derived files (laundered copies, edits and their
+/// controls) join the group of the file their `source` names.
+fn resolve_groups(rows: &mut [Row]) {
+    let by_name: BTreeMap<String, String> = rows
+        .iter()
+        .map(|r| (basename(&r.file).to_string(), r.source.clone()))
+        .collect();
+    for row in rows.iter_mut() {
+        let mut source = row.source.clone();
+        for _ in 0..4 {
+            if let Some((repo, _)) = source.split_once(':') {
+                source = repo.to_string();
+                break;
+            }
+            match by_name.get(basename(&source)) {
+                Some(next) if *next != source => source = next.clone(),
+                _ => break,
+            }
+        }
+        row.group = if source.is_empty() {
+            row.file.clone()
+        } else {
+            source
+        };
+    }
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// One analysed sample.
+pub struct Sample {
+    pub row: usize,
+    pub variant: String,
+    pub report: Result<Report, String>,
+}
+
+/// Analyse every row under every variant (each a list of perturbation steps;
+/// an empty list is the file as found), in parallel, with a progress bar.
+pub fn analyse(
+    analyzer: &Analyzer,
+    base: &Path,
+    rows: &[Row],
+    variants: &[(String, Vec<Perturbation>)],
+) -> Vec<Sample> {
+    let jobs: Vec<(usize, usize)> = (0..rows.len())
+        .flat_map(|r| (0..variants.len()).map(move |v| (r, v)))
+        .collect();
+    let progress = progress_bar(jobs.len() as u64, "analysing");
+    let samples = jobs
+        .par_iter()
+        .map(|&(r, v)| {
+            let path = base.join(&rows[r].file);
+            let (name, steps) = &variants[v];
+            let report = std::fs::read(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))
+                .and_then(|bytes| {
+                    let seed = seed_of(&rows[r].file, name);
+                    perturb::apply(&bytes, steps, seed, analyzer.config())
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|bytes| analyzer.analyze_bytes(&bytes).map_err(|e| e.to_string()));
+            progress.inc(1);
+            Sample {
+                row: r,
+                variant: name.clone(),
+                report,
+            }
+        })
+        .collect();
+    progress.finish_and_clear();
+    samples
+}
+
+pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    use std::io::IsTerminal;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what} {{elapsed}} (eta {{eta}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// FNV-1a of the file and variant: the perturbation seed of a sample.
+fn seed_of(file: &str, variant: &str) -> u64 {
+    file.bytes()
+        .chain([0u8])
+        .chain(variant.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
+}
+
+/// Localisation F1 of a heatmap (≥ 0.5 flagged) against a mask (white = edited).
+pub fn localisation_f1(report: &Report, mask_path: &Path) -> Option<f32> {
+    let map = report.heatmap.as_ref()?;
+    let mask = image::open(mask_path).ok()?.to_luma8();
+    let (mw, mh) = mask.dimensions();
+    let values = map.upscaled();
+    let (w, h) = (map.width, map.height);
+    let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
+    for y in 0..mh {
+        for x in 0..mw {
+            // Nearest neighbour, as score.py resizes the heatmap to the mask.
+            let hx = (u64::from(x) * u64::from(w) / u64::from(mw)) as usize;
+            let hy = (u64::from(y) * u64::from(h) / u64::from(mh)) as usize;
+            let flagged = values
+                .get(hy * w as usize + hx)
+                .is_some_and(|&v| (v * 255.0).round() >= 128.0);
+            let truth = mask.get_pixel(x, y).0[0] > 127;
+            match (flagged, truth) {
+                (true, true) => tp += 1,
+                (true, false) => fp += 1,
+                (false, true) => fn_ += 1,
+                _ => {}
+            }
+        }
+    }
+    let denom = 2 * tp + fp + fn_;
+    Some(if denom == 0 {
+        1.0
+    } else {
+        (2 * tp) as f32 / denom as f32
+    })
+}

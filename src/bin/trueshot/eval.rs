@@ -1,0 +1,411 @@
+//! `trueshot eval`: detection and localisation figures on a labelled corpus.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use trueshot::fusion::auc;
+use trueshot::{Analyzer, Config, DetectorKind, Report};
+
+use crate::dataset::{self, Row, Sample};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EvalFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// labels.csv in the corpus format (file,label,kind,set,mask,source,generator).
+    pub labels: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = EvalFormat::Human)]
+    pub format: EvalFormat,
+    /// Write a ROC curve (one line per set) to this PNG.
+    #[arg(long, value_name = "PNG")]
+    pub roc: Option<PathBuf>,
+    /// Perturb every file first, e.g. `jpeg:70-95,resize:1600,strip-metadata,crop:0.8-1.0`.
+    #[arg(long, value_name = "STEPS")]
+    pub perturb: Option<String>,
+    /// Target false-alarm rate of the verdicts.
+    #[arg(long, value_name = "RATE", default_value_t = 0.01)]
+    pub max_false_alarm: f32,
+    /// A fusion model file to evaluate instead of the built-in one.
+    #[arg(long, value_name = "JSON")]
+    pub model: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KindFigures {
+    pub kind: String,
+    pub n: usize,
+    pub auc: Option<f32>,
+    pub detection_rate: Option<f32>,
+    pub localisation_f1: Option<f32>,
+    pub localisation_n: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SetFigures {
+    pub set: String,
+    pub n_real: usize,
+    pub n_positive: usize,
+    pub errors: usize,
+    pub auc: Option<f32>,
+    pub tpr_at_fpr_1: Option<f32>,
+    pub tpr_at_fpr_5: Option<f32>,
+    pub false_alarm_rate: Option<f32>,
+    pub detection_rate: Option<f32>,
+    pub kinds: Vec<KindFigures>,
+    pub detector_auc: BTreeMap<String, Option<f32>>,
+    pub mean_ms_per_image: f32,
+}
+
+pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
+    let mut config = Config::default();
+    config.max_false_alarm = args.max_false_alarm;
+    config.model_path.clone_from(&args.model);
+    let steps = match &args.perturb {
+        Some(spec) => trueshot::perturb::parse(spec).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    // Masks only line up with the pixels when the geometry is untouched.
+    let geometry_kept = steps.iter().all(|s| {
+        matches!(
+            s,
+            trueshot::perturb::Perturbation::Jpeg { .. }
+                | trueshot::perturb::Perturbation::StripMetadata
+        )
+    });
+    config.heatmap = geometry_kept;
+    let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
+    let (base, rows) = dataset::read_labels(&args.labels)?;
+    let variant = args.perturb.clone().unwrap_or_else(|| "as-found".into());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let samples =
+        pool.install(|| dataset::analyse(&analyzer, &base, &rows, &[(variant.clone(), steps)]));
+    let figures = figures(&rows, &samples, &base, geometry_kept);
+    if let Some(path) = &args.roc {
+        draw_roc(path, &rows, &samples)?;
+    }
+    let text = match args.format {
+        EvalFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
+            "labels": args.labels.to_string_lossy(),
+            "variant": variant,
+            "max_false_alarm": args.max_false_alarm,
+            "sets": figures,
+        }))
+        .map_err(|e| e.to_string())?,
+        EvalFormat::Markdown => markdown(&figures),
+        EvalFormat::Human => human(&figures, &variant),
+    };
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// True-positive rate at a false-positive rate, counted as score.py does.
+pub fn tpr_at_fpr(negatives: &[f32], positives: &[f32], fpr: f32) -> Option<f32> {
+    if negatives.is_empty() || positives.is_empty() {
+        return None;
+    }
+    let mut neg = negatives.to_vec();
+    neg.sort_by(f32::total_cmp);
+    let allowed = (fpr * neg.len() as f32).floor() as usize;
+    let threshold = if allowed < neg.len() {
+        neg[neg.len() - allowed - 1]
+    } else {
+        f32::NEG_INFINITY
+    };
+    Some(positives.iter().filter(|&&p| p > threshold).count() as f32 / positives.len() as f32)
+}
+
+fn rate(flags: impl Iterator<Item = bool>) -> Option<f32> {
+    let (n, k) = flags.fold((0usize, 0usize), |(n, k), f| (n + 1, k + usize::from(f)));
+    (n > 0).then(|| k as f32 / n as f32)
+}
+
+/// A detector's image-level score: its strongest finding.
+fn detector_score(report: &Report, kind: DetectorKind) -> f32 {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.detector == kind)
+        .map(|f| f.score)
+        .fold(0.0, f32::max)
+}
+
+pub fn figures(rows: &[Row], samples: &[Sample], base: &Path, with_masks: bool) -> Vec<SetFigures> {
+    let sets: BTreeSet<&str> = rows.iter().map(|r| r.set.as_str()).collect();
+    sets.into_iter()
+        .map(|set| {
+            let in_set: Vec<(&Row, &Sample)> = samples
+                .iter()
+                .map(|s| (&rows[s.row], s))
+                .filter(|(r, _)| r.set == set)
+                .collect();
+            let ok: Vec<(&Row, &Report)> = in_set
+                .iter()
+                .filter_map(|(r, s)| s.report.as_ref().ok().map(|rep| (*r, rep)))
+                .collect();
+            let scores = |pos: bool, kind: Option<&str>| -> Vec<f32> {
+                ok.iter()
+                    .filter(|(r, _)| r.is_positive() == pos && kind.is_none_or(|k| r.kind == k))
+                    .map(|(_, rep)| rep.score)
+                    .collect()
+            };
+            let (neg, pos) = (scores(false, None), scores(true, None));
+            let kinds: BTreeSet<&str> = ok
+                .iter()
+                .filter(|(r, _)| r.is_positive())
+                .map(|(r, _)| r.kind.as_str())
+                .collect();
+            let kinds = kinds
+                .into_iter()
+                .map(|kind| {
+                    let of_kind: Vec<&(&Row, &Report)> = ok
+                        .iter()
+                        .filter(|(r, _)| r.is_positive() && r.kind == kind)
+                        .collect();
+                    let f1s: Vec<f32> = if with_masks {
+                        of_kind
+                            .iter()
+                            .filter(|(r, _)| !r.mask.is_empty())
+                            .filter_map(|(r, rep)| {
+                                dataset::localisation_f1(rep, &base.join(&r.mask))
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    KindFigures {
+                        kind: kind.to_string(),
+                        n: of_kind.len(),
+                        auc: auc(&neg, &scores(true, Some(kind))),
+                        detection_rate: rate(
+                            of_kind.iter().map(|(_, rep)| rep.verdict.is_flagged()),
+                        ),
+                        localisation_f1: (!f1s.is_empty())
+                            .then(|| f1s.iter().sum::<f32>() / f1s.len() as f32),
+                        localisation_n: f1s.len(),
+                    }
+                })
+                .collect();
+            let detectors: BTreeSet<DetectorKind> = ok
+                .iter()
+                .flat_map(|(_, rep)| rep.findings.iter().map(|f| f.detector))
+                .collect();
+            let detector_auc = detectors
+                .into_iter()
+                .map(|kind| {
+                    let of = |p: bool| -> Vec<f32> {
+                        ok.iter()
+                            .filter(|(r, _)| r.is_positive() == p)
+                            .map(|(_, rep)| detector_score(rep, kind))
+                            .collect()
+                    };
+                    (kind.to_string(), auc(&of(false), &of(true)))
+                })
+                .collect();
+            let total_ms: f64 = ok
+                .iter()
+                .filter_map(|(_, rep)| rep.timings_ms.get("total"))
+                .sum();
+            SetFigures {
+                set: set.to_string(),
+                n_real: neg.len(),
+                n_positive: pos.len(),
+                errors: in_set.len() - ok.len(),
+                auc: auc(&neg, &pos),
+                tpr_at_fpr_1: tpr_at_fpr(&neg, &pos, 0.01),
+                tpr_at_fpr_5: tpr_at_fpr(&neg, &pos, 0.05),
+                false_alarm_rate: rate(
+                    ok.iter()
+                        .filter(|(r, _)| !r.is_positive())
+                        .map(|(_, rep)| rep.verdict.is_flagged()),
+                ),
+                detection_rate: rate(
+                    ok.iter()
+                        .filter(|(r, _)| r.is_positive())
+                        .map(|(_, rep)| rep.verdict.is_flagged()),
+                ),
+                kinds,
+                detector_auc,
+                mean_ms_per_image: if ok.is_empty() {
+                    0.0
+                } else {
+                    (total_ms / ok.len() as f64) as f32
+                },
+            }
+        })
+        .collect()
+}
+
+fn fmt(v: Option<f32>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
+}
+
+fn markdown(figures: &[SetFigures]) -> String {
+    let mut out = String::from(
+        "| set | real | positive | AUC | TPR@1% | TPR@5% | false alarms | detected | ms/image |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for f in figures {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |\n",
+            f.set,
+            f.n_real,
+            f.n_positive,
+            fmt(f.auc),
+            fmt(f.tpr_at_fpr_1),
+            fmt(f.tpr_at_fpr_5),
+            fmt(f.false_alarm_rate),
+            fmt(f.detection_rate),
+            f.mean_ms_per_image
+        ));
+    }
+    out.push_str(
+        "\n| set | kind | n | AUC | detected | localisation F1 (n) |\n|---|---|---|---|---|---|\n",
+    );
+    for f in figures {
+        for k in &f.kinds {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} ({}) |\n",
+                f.set,
+                k.kind,
+                k.n,
+                fmt(k.auc),
+                fmt(k.detection_rate),
+                fmt(k.localisation_f1),
+                k.localisation_n
+            ));
+        }
+    }
+    out.push_str("\n| set | detector | AUC |\n|---|---|---|\n");
+    for f in figures {
+        for (d, a) in &f.detector_auc {
+            out.push_str(&format!("| {} | {} | {} |\n", f.set, d, fmt(*a)));
+        }
+    }
+    out
+}
+
+fn human(figures: &[SetFigures], variant: &str) -> String {
+    let mut out = format!("variant: {variant}\n");
+    for f in figures {
+        out.push_str(&format!(
+            "\n{}: {} real, {} positive, {} errors\n  AUC {}  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  {:.0} ms/image\n",
+            f.set, f.n_real, f.n_positive, f.errors, fmt(f.auc), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
+            fmt(f.false_alarm_rate), fmt(f.detection_rate), f.mean_ms_per_image
+        ));
+        for k in &f.kinds {
+            out.push_str(&format!(
+                "  {:<12} n={:<4} AUC {}  detected {}  loc F1 {} (n={})\n",
+                k.kind,
+                k.n,
+                fmt(k.auc),
+                fmt(k.detection_rate),
+                fmt(k.localisation_f1),
+                k.localisation_n
+            ));
+        }
+        let det: Vec<String> = f
+            .detector_auc
+            .iter()
+            .map(|(d, a)| format!("{d} {}", fmt(*a)))
+            .collect();
+        out.push_str(&format!("  detector AUC: {}\n", det.join(", ")));
+    }
+    out
+}
+
+/// One ROC curve per set, drawn with plotters. Colours, in set order:
+/// blue, orange, green, red, purple, brown (listed on stderr).
+fn draw_roc(path: &Path, rows: &[Row], samples: &[Sample]) -> Result<(), String> {
+    use plotters::prelude::*;
+    const SIZE: u32 = 640;
+    let palette = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+    ];
+    let mut buffer = vec![255u8; (SIZE * SIZE * 3) as usize];
+    let sets: BTreeSet<&str> = rows.iter().map(|r| r.set.as_str()).collect();
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (SIZE, SIZE)).into_drawing_area();
+        let area = root.margin(20, 20, 20, 20);
+        let mut chart = ChartBuilder::on(&area)
+            .build_cartesian_2d(0f32..1f32, 0f32..1f32)
+            .map_err(|e| e.to_string())?;
+        for i in 0..=10 {
+            let t = i as f32 / 10.0;
+            let grid = RGBColor(225, 225, 225);
+            chart
+                .draw_series(LineSeries::new([(t, 0.0), (t, 1.0)], grid))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(LineSeries::new([(0.0, t), (1.0, t)], grid))
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                RGBColor(160, 160, 160),
+            ))
+            .map_err(|e| e.to_string())?;
+        for (i, set) in sets.iter().enumerate() {
+            let pairs: Vec<(bool, f32)> = samples
+                .iter()
+                .filter(|s| rows[s.row].set == *set)
+                .filter_map(|s| {
+                    s.report
+                        .as_ref()
+                        .ok()
+                        .map(|r| (rows[s.row].is_positive(), r.score))
+                })
+                .collect();
+            let color = palette[i % palette.len()];
+            chart
+                .draw_series(LineSeries::new(roc_points(&pairs), color.stroke_width(3)))
+                .map_err(|e| e.to_string())?;
+            eprintln!("roc: {set} drawn in rgb{:?}", (color.0, color.1, color.2));
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    image::RgbImage::from_raw(SIZE, SIZE, buffer)
+        .ok_or("ROC buffer has the wrong size")?
+        .save(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn roc_points(pairs: &[(bool, f32)]) -> Vec<(f32, f32)> {
+    let positives = pairs.iter().filter(|p| p.0).count().max(1) as f32;
+    let negatives = pairs.iter().filter(|p| !p.0).count().max(1) as f32;
+    let mut sorted = pairs.to_vec();
+    sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut points = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0.0, 0.0);
+    for (i, (positive, score)) in sorted.iter().enumerate() {
+        if *positive {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        if sorted.get(i + 1).is_none_or(|next| next.1 != *score) {
+            points.push((fp / negatives, tp / positives));
+        }
+    }
+    points.push((1.0, 1.0));
+    points
+}
