@@ -16,7 +16,7 @@ pub struct Config {
     /// Default: `256 MiB`.
     pub max_file_bytes: u64,
     /// Upper bound on memory the decoder may allocate, in bytes.
-    /// Default: `2 GiB`.
+    /// Default: `1 GiB`.
     pub max_decoded_bytes: u64,
     /// Compute the localisation heatmap. Default: `true`.
     pub heatmap: bool,
@@ -40,7 +40,7 @@ impl Default for Config {
         Config {
             max_pixels: 100_000_000,
             max_file_bytes: 256 << 20,
-            max_decoded_bytes: 2 << 30,
+            max_decoded_bytes: 1 << 30,
             heatmap: true,
             max_false_alarm: 0.01,
             model_path: None,

@@ -14,6 +14,9 @@ const MAX_TEXT_BYTES: usize = 1 << 20;
 const MAX_BLOCKS: usize = 4096;
 /// C2PA bytes kept per file.
 const MAX_C2PA_BYTES: usize = 8 << 20;
+/// XMP and text bytes kept per file, all blocks together: a crafted file
+/// with thousands of 64 KiB segments must not become gigabytes of strings.
+const MAX_KEPT_TEXT_BYTES: usize = 16 << 20;
 
 /// A JPEG quantisation table (ITU T.81 B.2.4.1), in natural (row-major) order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +51,28 @@ pub struct RawMetadata {
     pub quant_tables: Vec<QuantTable>,
     /// JPEG frame header.
     pub jpeg_frame: Option<JpegFrame>,
+    /// Bytes of XMP and text kept so far.
+    kept_text_bytes: usize,
+}
+
+impl RawMetadata {
+    fn has_text_room(&self) -> bool {
+        self.kept_text_bytes < MAX_KEPT_TEXT_BYTES
+    }
+
+    fn push_xmp(&mut self, xmp: String) {
+        if self.has_text_room() {
+            self.kept_text_bytes += xmp.len();
+            self.xmp.push(xmp);
+        }
+    }
+
+    fn push_text(&mut self, key: String, value: String) {
+        if self.has_text_room() {
+            self.kept_text_bytes += key.len() + value.len();
+            self.text.push((key, value));
+        }
+    }
 }
 
 /// Collect the metadata blocks of a file of a known format.
@@ -122,7 +147,7 @@ fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
                 meta.exif = Some(payload[6..].to_vec());
             }
             0xE1 if payload.starts_with(XMP_ID) => {
-                meta.xmp.push(text_of(&payload[XMP_ID.len()..]));
+                meta.push_xmp(text_of(&payload[XMP_ID.len()..]));
             }
             // APP11 JUMBF (ISO 19566-5): "JP", box instance (2), sequence (4), then box data.
             // Continuation segments repeat the 8-byte LBox/TBox header; we keep it,
@@ -130,7 +155,7 @@ fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
             0xEB if payload.starts_with(b"JP") && payload.len() > 8 => {
                 push_c2pa(meta, &payload[8..]);
             }
-            0xFE => meta.text.push(("comment".into(), text_of(payload))),
+            0xFE => meta.push_text("comment".into(), text_of(payload)),
             0xDB => parse_dqt(payload, &mut meta.quant_tables),
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
                 meta.jpeg_frame = parse_sof(marker - 0xC0, payload);
@@ -190,23 +215,23 @@ fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
         match kind {
             b"tEXt" => {
                 if let Some((key, value)) = split_key(data) {
-                    meta.text.push((key, text_of(value)));
+                    meta.push_text(key, text_of(value));
                 }
             }
             b"zTXt" => {
                 if let Some((key, rest)) = split_key(data) {
                     // One compression-method byte (0 = zlib), then the stream.
                     if let Some(value) = rest.get(1..).and_then(inflate_limited) {
-                        meta.text.push((key, value));
+                        meta.push_text(key, value);
                     }
                 }
             }
             b"iTXt" => {
                 if let Some((key, value)) = parse_itxt(data) {
                     if key == "XML:com.adobe.xmp" {
-                        meta.xmp.push(value);
+                        meta.push_xmp(value);
                     } else {
-                        meta.text.push((key, value));
+                        meta.push_text(key, value);
                     }
                 }
             }
@@ -258,7 +283,7 @@ fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
                 let data = data.strip_prefix(b"Exif\0\0").unwrap_or(data);
                 meta.exif = Some(data.to_vec());
             }
-            b"XMP " => meta.xmp.push(text_of(data)),
+            b"XMP " => meta.push_xmp(text_of(data)),
             b"C2PA" => {
                 push_c2pa(meta, data);
             }
