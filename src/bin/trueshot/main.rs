@@ -1,5 +1,6 @@
 //! The `trueshot` command-line tool.
 
+mod report;
 mod scan;
 
 use std::process::ExitCode;
@@ -19,12 +20,15 @@ struct Cli {
 enum Command {
     /// Analyse image files or directories (recursively) and print one record per file.
     Scan(scan::ScanArgs),
+    /// Write a self-contained HTML review page for one claim photo.
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => code,
