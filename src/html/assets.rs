@@ -102,12 +102,16 @@ footer{color:var(--muted);font-size:.8rem;margin-top:24px}
 .card .thumb{height:160px;background:#222 center/contain no-repeat;display:flex;align-items:center;justify-content:center}
 .card .thumb img{max-width:100%;max-height:160px;display:block}
 .card .body{padding:8px 12px 12px}
-.card .name{font-weight:600;font-size:.85rem;word-break:break-all}
+.card .body p{margin:4px 0}
+.card .name{font-weight:600;font-size:.9rem;word-break:break-all}
+.card .folder{color:var(--muted);font-size:.72rem;word-break:break-all;margin-bottom:0}
+.card.v-error .thumb{background:var(--line)}
+p.intro{margin-top:0}
 .badge{display:inline-flex;align-items:center;gap:5px;font-weight:700;font-size:.85rem}
 .badge svg{width:18px;height:18px}
 .card.v-authentic{border-top-color:var(--ok)}.card.v-inconclusive{border-top-color:#e0a800}.card.v-edited{border-top-color:var(--edit)}.card.v-ai_generated{border-top-color:var(--ai)}.card.v-error{border-top-color:var(--muted)}
-.card .badge.v-authentic{color:var(--ok)}.card .badge.v-inconclusive{color:var(--warn)}.card .badge.v-edited{color:var(--edit)}.card .badge.v-ai_generated{color:var(--ai)}
-.card.v-authentic,.card.v-inconclusive,.card.v-edited,.card.v-ai_generated{background-image:none}
+.b-authentic{color:var(--ok)}.b-inconclusive{color:var(--warn)}.b-edited{color:var(--edit)}.b-ai_generated{color:var(--ai)}
+.card.v-authentic,.card.v-inconclusive,.card.v-edited,.card.v-ai_generated{background:var(--card)}
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media print{
  body{max-width:none;padding:0;background:#fff}

@@ -8,7 +8,8 @@ use image::DynamicImage;
 
 use super::assets::{content_security_policy, CSS, SCRIPT, SCRIPT_SHA256};
 use super::{
-    bi, encode_href, escape_capped, jpeg_data_uri, verdict_icon, verdict_text, THUMBNAIL_SIDE,
+    bi, encode_href, escape_capped, jpeg_data_uri, verdict_icon, verdict_text, THUMBNAIL_QUALITY,
+    THUMBNAIL_SIDE,
 };
 use crate::report::{clamp01, Class, Verdict};
 use crate::Report;
@@ -58,7 +59,7 @@ impl IndexEntry {
             score: Some(clamp01(report.score)),
             summary,
             error: None,
-            thumbnail: image.and_then(|i| jpeg_data_uri(i, THUMBNAIL_SIDE)),
+            thumbnail: image.and_then(|i| jpeg_data_uri(i, THUMBNAIL_SIDE, THUMBNAIL_QUALITY)),
         }
     }
 
@@ -139,7 +140,7 @@ pub fn render_index(entries: &[IndexEntry]) -> String {
 <main>
 <section aria-labelledby="filters-title">
 <h2 id="filters-title" class="sr-only">{filters_title}</h2>
-<p>{summary}</p>
+<p class="intro">{summary}</p>
 <fieldset class="filters"><legend>{show}</legend>
 "#,
         csp = content_security_policy(SCRIPT_SHA256),
@@ -226,7 +227,7 @@ fn push_card(page: &mut String, entry: &IndexEntry) {
             let vt = verdict_text(v);
             let _ = write!(
                 page,
-                r#"<p class="badge v-{key}">{}{} · {:.2}</p>"#,
+                r#"<p class="badge b-{key}">{}{} · {:.2}</p>"#,
                 verdict_icon(v),
                 bi(vt.word.0, vt.word.1),
                 entry.score.unwrap_or(0.0)
@@ -240,11 +241,20 @@ fn push_card(page: &mut String, entry: &IndexEntry) {
             );
         }
     }
-    let _ = write!(
-        page,
-        r#"<p class="name">{}</p>"#,
-        escape_capped(&entry.name, 300)
-    );
+    // The file name stands out; its folder, often long and shared by the
+    // whole batch, is shown small above it.
+    let (folder, file) = match entry.name.rfind(['/', '\\']) {
+        Some(at) => entry.name.split_at(at + 1),
+        None => ("", entry.name.as_str()),
+    };
+    if !folder.is_empty() {
+        let _ = write!(
+            page,
+            r#"<p class="folder">{}</p>"#,
+            escape_capped(folder, 200)
+        );
+    }
+    let _ = write!(page, r#"<p class="name">{}</p>"#, escape_capped(file, 200));
     if let Some((en, zh)) = &entry.summary {
         let _ = write!(
             page,

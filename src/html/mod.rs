@@ -269,9 +269,16 @@ fn verdict_icon(verdict: Verdict) -> &'static str {
     }
 }
 
-/// A `data:` URI of the image as JPEG (quality 85), downscaled so its long
-/// side is at most `max_side`. Alpha is dropped: photos have none to show.
-fn jpeg_data_uri(image: &DynamicImage, max_side: u32) -> Option<String> {
+/// JPEG quality of the embedded photo: artefacts stay below what a reviewer
+/// notices at screen size.
+const PHOTO_QUALITY: u8 = 85;
+
+/// JPEG quality of index thumbnails, which only help to recognise a photo.
+const THUMBNAIL_QUALITY: u8 = 70;
+
+/// A `data:` URI of the image as JPEG, downscaled so its long side is at most
+/// `max_side`. Alpha is dropped: photos have none to show.
+fn jpeg_data_uri(image: &DynamicImage, max_side: u32, quality: u8) -> Option<String> {
     let (w, h) = image.dimensions();
     let small = if w.max(h) > max_side {
         image.resize(max_side, max_side, image::imageops::FilterType::Triangle)
@@ -280,7 +287,7 @@ fn jpeg_data_uri(image: &DynamicImage, max_side: u32) -> Option<String> {
     };
     let rgb = small.to_rgb8();
     let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
         .encode_image(&rgb)
         .ok()?;
     Some(data_uri("image/jpeg", &bytes))
@@ -305,7 +312,8 @@ fn data_uri(mime: &str, bytes: &[u8]) -> String {
 /// visible. Returns the URI and the share of the image width and height the
 /// grid covers (the last row and column of cells overhang the image).
 fn heatmap_overlay(map: &Heatmap, max_side: u32) -> Option<(String, f64, f64)> {
-    if map.width == 0 || map.height == 0 || map.values.is_empty() {
+    // Nothing would be visible: no overlay and no slider to confuse a reviewer.
+    if map.width == 0 || map.height == 0 || map.values.is_empty() || map.max() < 0.1 {
         return None;
     }
     let (gw, gh) = (map.grid_width.max(1), map.grid_height.max(1));
@@ -384,6 +392,10 @@ mod tests {
     #[test]
     fn overlay_covers_the_overhanging_grid() {
         let mut map = Heatmap::zeros(100, 50, 16);
+        assert!(
+            heatmap_overlay(&map, 1600).is_none(),
+            "empty map, no overlay"
+        );
         map.values[0] = 1.0;
         let (uri, cw, ch) = heatmap_overlay(&map, 1600).expect("overlay");
         assert!(uri.starts_with("data:image/png;base64,"));
@@ -394,7 +406,7 @@ mod tests {
     #[test]
     fn embedded_photo_is_downscaled() {
         let img = DynamicImage::ImageRgb8(image::RgbImage::new(400, 100));
-        let uri = jpeg_data_uri(&img, 200).expect("jpeg");
+        let uri = jpeg_data_uri(&img, 200, PHOTO_QUALITY).expect("jpeg");
         let b64 = uri.strip_prefix("data:image/jpeg;base64,").expect("prefix");
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64)

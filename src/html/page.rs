@@ -7,7 +7,8 @@ use imageproc::geometric_transformations::{warp_into, Interpolation, Projection}
 
 use super::assets::{content_security_policy, CSS, SCRIPT, SCRIPT_SHA256};
 use super::{
-    bi, escape_capped, heatmap_overlay, jpeg_data_uri, pct, verdict_icon, verdict_text, HtmlOptions,
+    bi, escape_capped, heatmap_overlay, jpeg_data_uri, pct, verdict_icon, verdict_text,
+    HtmlOptions, PHOTO_QUALITY,
 };
 use crate::report::{clamp01, Class, DetectorKind, Finding, Provenance, Region, Transform};
 use crate::{ReferenceMatch, Report};
@@ -85,7 +86,7 @@ pub fn render_html(report: &Report, image: &DynamicImage, options: &HtmlOptions<
         .collect();
 
     // Encoded once, shown in the main figure and beside the listing photo.
-    let claim_uri = jpeg_data_uri(image, side);
+    let claim_uri = jpeg_data_uri(image, side, PHOTO_QUALITY);
     page.push_str(r#"<div class="layout">"#);
     photo_figure(&mut page, report, image, claim_uri.as_deref(), &boxes, side);
     findings_section(&mut page, report);
@@ -460,8 +461,8 @@ fn reference_section(
             .and_then(|t| align_reference(listing, &t, k as f32, (out_w, out_h), side));
         let is_aligned = aligned.is_some();
         let left = match aligned {
-            Some(img) => jpeg_data_uri(&DynamicImage::ImageRgb8(img), side),
-            None => jpeg_data_uri(listing, side),
+            Some(img) => jpeg_data_uri(&DynamicImage::ImageRgb8(img), side, PHOTO_QUALITY),
+            None => jpeg_data_uri(listing, side, PHOTO_QUALITY),
         };
         let (left_title, left_dims) = if is_aligned {
             (
@@ -738,4 +739,72 @@ fn facts_section(page: &mut String, report: &Report) {
         f.jpeg_quality.map(|q| q.to_string()),
     );
     page.push_str("</tbody></table></section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dark listing photo with one bright pixel at (x, y).
+    fn dot(w: u32, h: u32, x: u32, y: u32) -> DynamicImage {
+        let mut img = image::RgbImage::new(w, h);
+        img.put_pixel(x, y, image::Rgb([255, 255, 255]));
+        DynamicImage::ImageRgb8(img)
+    }
+
+    fn brightest(img: &image::RgbImage) -> (u32, u32) {
+        let (mut best, mut at) = (0u32, (0, 0));
+        for (x, y, p) in img.enumerate_pixels() {
+            let v = u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
+            if v > best {
+                (best, at) = (v, (x, y));
+            }
+        }
+        at
+    }
+
+    fn transform(scale: f32, rotation_deg: f32, dx: f32, dy: f32, mirrored: bool) -> Transform {
+        Transform {
+            scale,
+            rotation_deg,
+            dx,
+            dy,
+            mirrored,
+        }
+    }
+
+    #[test]
+    fn alignment_applies_shift_scale_rotation_and_mirror() {
+        let listing = dot(100, 80, 20, 10);
+        let cases = [
+            // (transform, display scale, where the dot must land)
+            (transform(1.0, 0.0, 15.0, 5.0, false), 1.0, (35, 15)),
+            (transform(2.0, 0.0, 0.0, 0.0, false), 1.0, (40, 20)),
+            (transform(1.0, 0.0, 0.0, 0.0, false), 0.5, (10, 5)),
+            // Clockwise on screen: (20, 10) → (-10, 20), then shifted.
+            (transform(1.0, 90.0, 50.0, 0.0, false), 1.0, (40, 20)),
+            // Mirrored about the vertical axis of a 100-wide photo.
+            (transform(1.0, 0.0, 0.0, 0.0, true), 1.0, (80, 10)),
+        ];
+        for (t, k, expected) in cases {
+            let out = align_reference(&listing, &t, k, (100, 80), 1600).expect("aligned");
+            let (x, y) = brightest(&out);
+            assert!(
+                x.abs_diff(expected.0) <= 1 && y.abs_diff(expected.1) <= 1,
+                "{t:?} at scale {k}: dot at ({x}, {y}), expected {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn alignment_refuses_degenerate_transforms() {
+        let listing = dot(10, 10, 1, 1);
+        for t in [
+            transform(0.0, 0.0, 0.0, 0.0, false),
+            transform(f32::NAN, 0.0, 0.0, 0.0, false),
+            transform(1.0, f32::INFINITY, 0.0, 0.0, false),
+        ] {
+            assert!(align_reference(&listing, &t, 1.0, (10, 10), 1600).is_none());
+        }
+    }
 }
