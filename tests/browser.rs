@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use image::{DynamicImage, Rgb, RgbImage};
 use trueshot::{
     analyze_image, render_html, render_index, Class, Config, DetectorKind, Finding, Heatmap,
-    HtmlOptions, IndexEntry, Region, Verdict,
+    HtmlOptions, IndexEntry, ReferenceMatch, Region, Transform, Verdict,
 };
 
 fn find_chromium() -> Option<PathBuf> {
@@ -163,10 +163,51 @@ fn pages_render_in_headless_chromium() {
     std::fs::create_dir_all(&work).expect("temp dir");
 
     let image = photo();
-    let report = edited_report(&image);
+    let mut report = edited_report(&image);
+    // The listing photo: the claim without the pasted square, shifted by
+    // (-12, 8); the comparison found the shift and the changed square.
+    let listing = DynamicImage::ImageRgb8(RgbImage::from_fn(960, 640, |x, y| {
+        let (cx, cy) = (x + 12, y.saturating_sub(8));
+        if (cx / 40) % 2 == 0 && cy > 520 {
+            Rgb([40, 60, 90])
+        } else {
+            Rgb([(60 + cx / 6).min(255) as u8, (90 + cy / 8) as u8, 128])
+        }
+    }));
+    let mut reference = ReferenceMatch::default();
+    reference.derived = true;
+    reference.similarity = 0.88;
+    reference.index = Some(0);
+    reference.path = Some("listing/sku_7731_main.jpg".into());
+    reference.changed_fraction = 0.094;
+    reference.transform = Some(Transform {
+        scale: 1.0,
+        rotation_deg: 0.0,
+        dx: 12.0,
+        dy: -8.0,
+        mirrored: false,
+    });
+    report.reference = Some(reference);
+    report.findings.push(
+        Finding::new(
+            DetectorKind::Reference,
+            "reference.changed_region",
+            0.9,
+            Class::Edited,
+            "This area differs from the listing photo.".into(),
+            "该区域与商品原图不同。".into(),
+        )
+        .with_region(Region {
+            x: 360,
+            y: 200,
+            width: 240,
+            height: 240,
+        }),
+    );
     let options = HtmlOptions::default()
         .with_title("claims/2024-06/claim_1042.jpg")
-        .with_max_false_alarm(0.01);
+        .with_max_false_alarm(0.01)
+        .with_reference_image(&listing);
     let page_path = work.join("claim.html");
     std::fs::write(&page_path, render_html(&report, &image, &options)).expect("write page");
 
@@ -184,6 +225,10 @@ fn pages_render_in_headless_chromium() {
     assert!(dom.contains(r#"<img class="overlay" src="data:image/png;base64,"#));
     assert!(dom.contains(r#"<li id="finding-1">"#));
     assert!(dom.contains("does not match the rest of the photo"));
+    // The listing photo beside the claim, with the changed region boxed.
+    assert!(dom.contains("Listing photo, aligned to the claim"));
+    assert_eq!(dom.matches("<img class=\"photo\"").count(), 3);
+    assert_eq!(dom.matches("href=\"#finding-3\"").count(), 3);
     // The script set the overlay's opacity from the slider.
     assert!(dom.contains("opacity: 0.6"), "slider not applied");
 
@@ -195,11 +240,11 @@ fn pages_render_in_headless_chromium() {
         &page_path,
         &[
             format!("--screenshot={}", shot_path.display()),
-            "--window-size=1280,2000".to_string(),
+            "--window-size=1280,2600".to_string(),
         ],
     );
     let shot = image::open(&shot_path).expect("screenshot").to_rgb8();
-    assert_eq!(shot.dimensions(), (1280, 2000));
+    assert_eq!(shot.dimensions(), (1280, 2600));
     assert!(distinct_colours(&shot) > 500, "screenshot looks blank");
     // The edited band's red border (#b3261e).
     assert!(
