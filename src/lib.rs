@@ -8,6 +8,7 @@ pub mod decode;
 pub mod detectors;
 mod error;
 pub mod fusion;
+pub mod html;
 pub mod metadata;
 pub mod perturb;
 mod report;
@@ -17,6 +18,7 @@ use std::path::Path;
 pub use analyzer::Analyzer;
 pub use config::Config;
 pub use error::{escape_untrusted, Error};
+pub use html::{render_html, render_index, HtmlOptions, IndexEntry};
 pub use report::{
     clamp01, AigcLabel, Class, DetectorKind, Finding, Heatmap, ImageFacts, Provenance,
     ReferenceMatch, Region, Report, Scores, Transform, Verdict,

@@ -3,6 +3,7 @@
 mod calibrate;
 mod dataset;
 mod eval;
+mod report;
 mod scan;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Fit the fusion model on a labelled corpus and write it as JSON.
     Calibrate(calibrate::CalibrateArgs),
+    /// Write a self-contained HTML review page for one claim photo.
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,8 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 use trueshot::{Analyzer, Config, Error, Report, Verdict};
 
+use crate::report;
+
 /// File extensions picked up when scanning a directory.
 const IMAGE_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "bmp", "gif", "heic", "heif",
@@ -38,6 +40,9 @@ pub struct ScanArgs {
     /// Write one 8-bit heatmap PNG per image here (255 = most suspicious, ≥128 = flagged).
     #[arg(long, value_name = "DIR")]
     pub heatmap_dir: Option<PathBuf>,
+    /// Write one HTML review page per image here, plus `index.html` sorted by score.
+    #[arg(long, value_name = "DIR")]
+    pub html_dir: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -52,7 +57,8 @@ pub struct ScanArgs {
 pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
-    config.heatmap = args.heatmap_dir.is_some() || args.format == OutputFormat::Human;
+    config.heatmap =
+        args.heatmap_dir.is_some() || args.html_dir.is_some() || args.format == OutputFormat::Human;
     let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
     if !args.reference.is_empty() {
         eprintln!("trueshot: --reference is not supported yet; the references are ignored");
@@ -61,6 +67,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create heatmap directory {}: {e}", dir.display()))?;
     }
+    if let Some(dir) = &args.html_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create HTML directory {}: {e}", dir.display()))?;
+    }
+    let pages = Mutex::new(Vec::new());
     let files = collect_files(&args.paths);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
@@ -87,6 +98,13 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 let result = analyzer.analyze_path(path);
                 let ok = result.is_ok();
                 let record = to_record(path, &result, args.heatmap_dir.as_deref());
+                if let Some(dir) = &args.html_dir {
+                    let entry = report::write_scan_page(dir, path, &result, analyzer.config());
+                    match pages.lock() {
+                        Ok(mut guard) => guard.push(entry),
+                        Err(poisoned) => poisoned.into_inner().push(entry),
+                    }
+                }
                 match args.format {
                     OutputFormat::Jsonl => emit(&stdout, &progress, &format!("{record}\n")),
                     OutputFormat::Human => {
@@ -100,6 +118,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
             .collect()
     });
     progress.finish_and_clear();
+    if let Some(dir) = &args.html_dir {
+        // `render_index` sorts, so the completion order does not matter.
+        let pages = pages.into_inner().unwrap_or_else(|p| p.into_inner());
+        report::write_scan_index(dir, &pages)?;
+    }
     if args.format == OutputFormat::Json {
         let mut sorted = records.iter().collect::<Vec<_>>();
         sorted.sort_by_key(|r| r.0);

@@ -1,0 +1,155 @@
+//! `trueshot report`: one self-contained HTML review page per claim photo,
+//! and the pages and index of `trueshot scan --html-dir`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use image::DynamicImage;
+use trueshot::html::Lang;
+use trueshot::{decode, Analyzer, Config, Error, HtmlOptions, IndexEntry, Report};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    /// English.
+    En,
+    /// Simplified Chinese.
+    Zh,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The claim photo.
+    pub image: PathBuf,
+    /// A merchant's reference (listing) photo to compare against; repeatable.
+    #[arg(long, value_name = "IMG")]
+    pub reference: Vec<PathBuf>,
+    /// Where to write the page (`-` for standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Target false-alarm rate on genuine photos for the verdict thresholds.
+    #[arg(long, value_name = "RATE", default_value_t = 0.01)]
+    pub max_false_alarm: f32,
+    /// Language the page opens in (both are in the page, with a switch).
+    #[arg(long, value_enum, default_value_t = LangArg::En)]
+    pub lang: LangArg,
+}
+
+pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
+    let mut config = Config::default();
+    config.max_false_alarm = args.max_false_alarm;
+    config.heatmap = true;
+    let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
+    if !args.reference.is_empty() {
+        // The page shows `Report::reference` and the aligned listing photo as
+        // soon as the library compares with references; until then there is
+        // nothing to show.
+        eprintln!("trueshot: comparison with reference photos is not available yet; --reference is ignored");
+    }
+    let (report, image) = analyze_with_image(&analyzer, &args.image)
+        .map_err(|e| format!("{}: {e}", args.image.display()))?;
+    let lang = match args.lang {
+        LangArg::En => Lang::En,
+        LangArg::Zh => Lang::Zh,
+    };
+    let options = HtmlOptions::default()
+        .with_title(display_name(&args.image))
+        .with_max_false_alarm(args.max_false_alarm)
+        .with_lang(lang);
+    let page = trueshot::render_html(&report, &image, &options);
+    if args.output.as_os_str() == "-" {
+        std::io::stdout()
+            .write_all(page.as_bytes())
+            .map_err(|e| format!("cannot write the page: {e}"))?;
+    } else {
+        std::fs::write(&args.output, page)
+            .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Analyse a file and keep its decoded pixels for the page: the bytes are
+/// read once and decoded under the analyser's limits.
+fn analyze_with_image(analyzer: &Analyzer, path: &Path) -> Result<(Report, DynamicImage), Error> {
+    let report = analyzer.analyze_path(path)?;
+    // `analyze_path` checked the size; read again to decode the pixels the
+    // report describes (the analyser does not hand them out).
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let image = decode::decode(&bytes, decode::sniff(&bytes)?, analyzer.config())?;
+    Ok((report, image))
+}
+
+fn display_name(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// For `scan --html-dir`: write the page of one scanned file into `dir` and
+/// return its index entry. A file that failed gets an entry without a page.
+pub fn write_scan_page(
+    dir: &Path,
+    path: &Path,
+    result: &Result<Report, Error>,
+    config: &Config,
+) -> IndexEntry {
+    let name = display_name(path);
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => return IndexEntry::failed(name, error),
+    };
+    let image = match std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            decode::sniff(&b)
+                .and_then(|f| decode::decode(&b, f, config))
+                .map_err(|e| e.to_string())
+        }) {
+        Ok(image) => image,
+        Err(error) => return IndexEntry::failed(name, error),
+    };
+    let options = HtmlOptions::default()
+        .with_title(name.clone())
+        .with_max_false_alarm(config.max_false_alarm);
+    let page = trueshot::render_html(report, &image, &options);
+    let file = page_name(path);
+    match std::fs::write(dir.join(&file), page) {
+        Ok(()) => IndexEntry::new(name, Some(file), report, Some(&image)),
+        Err(e) => IndexEntry::failed(name, format!("cannot write the page: {e}")),
+    }
+}
+
+/// Write `index.html` of a batch into `dir`.
+pub fn write_scan_index(dir: &Path, entries: &[IndexEntry]) -> Result<(), String> {
+    let file = dir.join("index.html");
+    std::fs::write(&file, trueshot::render_index(entries))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))
+}
+
+/// A page file name unique per input path: the stem plus a hash of the path.
+fn page_name(path: &Path) -> String {
+    // FNV-1a: stable across runs and platforms, unlike std's RandomState.
+    let hash = path
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let stem: String = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    format!("{stem}.{:08x}.html", hash as u32)
+}

@@ -1,0 +1,343 @@
+//! The HTML review page and index: structure, self-containment, escaping of
+//! hostile metadata, determinism. Inputs are built in code.
+
+use image::{DynamicImage, Rgb, RgbImage};
+use trueshot::{
+    analyze_bytes, analyze_image, render_html, render_index, Class, Config, DetectorKind, Finding,
+    Heatmap, HtmlOptions, IndexEntry, ReferenceMatch, Region, Report, Transform, Verdict,
+};
+
+/// A script-injection payload that also tries to break out of an attribute.
+const PAYLOAD: &str =
+    r#"<script>alert(1)</script>"onerror=alert(2) x='<img src=x onerror=alert(3)>"#;
+
+fn gradient(width: u32, height: u32) -> DynamicImage {
+    DynamicImage::ImageRgb8(RgbImage::from_fn(width, height, |x, y| {
+        Rgb([(x * 255 / width) as u8, (y * 255 / height) as u8, 128])
+    }))
+}
+
+/// An "edited" report with one located finding, a hot heatmap block and a
+/// metadata note, built on a real analysis of `image`.
+fn edited_report(image: &DynamicImage) -> Report {
+    let mut report = analyze_image(image, &Config::default()).expect("analysis");
+    let (w, h) = (image.width(), image.height());
+    report.verdict = Verdict::Edited;
+    report.score = 0.93;
+    report.findings.insert(
+        0,
+        Finding::new(
+            DetectorKind::NoiseResidual,
+            "noise_residual.inconsistent",
+            0.93,
+            Class::Edited,
+            "The noise in this area does not match the rest of the photo.".into(),
+            "该区域的噪声与照片其余部分不一致。".into(),
+        )
+        .with_region(Region {
+            x: w / 4,
+            y: h / 4,
+            width: w / 4,
+            height: h / 4,
+        }),
+    );
+    report.deciding = vec!["noise_residual.inconsistent".into()];
+    let mut map = Heatmap::zeros(w, h, 16);
+    let gw = map.grid_width as usize;
+    for gy in 0..map.grid_height as usize {
+        for gx in 0..gw {
+            let (x, y) = (gx as u32 * 16, gy as u32 * 16);
+            if (w / 4..w / 2).contains(&x) && (h / 4..h / 2).contains(&y) {
+                map.values[gy * gw + gx] = 0.9;
+            }
+        }
+    }
+    report.heatmap = Some(map);
+    report
+}
+
+#[test]
+fn page_is_self_contained_and_has_every_part() {
+    let image = gradient(320, 240);
+    let report = edited_report(&image);
+    let options = HtmlOptions::default()
+        .with_title("claim.jpg")
+        .with_max_false_alarm(0.01);
+    let page = render_html(&report, &image, &options);
+
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<html lang=\"en\" class=\"show-en\">"));
+    // Verdict in words (both languages) and the operating point.
+    assert!(page.contains(r#"class="verdict v-edited""#));
+    assert!(page.contains(">Edited<") && page.contains(">已编辑<"));
+    assert!(page.contains("Suspicion score: <strong>0.93</strong>"));
+    assert!(page.contains(&format!("{:.2} or more is flagged", report.flag_threshold)));
+    assert!(page.contains("at most 1% false alarms"));
+    // Photo and heatmap as data URIs, a real slider, a numbered box linking
+    // to its finding, and the finding in both languages.
+    assert!(page.contains(r#"<img class="photo" src="data:image/jpeg;base64,"#));
+    assert!(page.contains(r#"<img class="overlay" src="data:image/png;base64,"#));
+    assert!(page.contains(r#"<input type="range" id="opacity""#));
+    assert!(page.contains(r##"href="#finding-1""##));
+    assert!(page.contains(r#"<li id="finding-1">"#));
+    assert!(page.contains("does not match the rest of the photo"));
+    assert!(page.contains("该区域的噪声与照片其余部分不一致"));
+    assert!(page.contains("decided the verdict"));
+    assert!(page.contains(r#"<button type="button" data-lang="zh""#));
+    // Provenance table with absent values stated.
+    assert!(page.contains("AIGC label (GB 45438-2025)"));
+    assert!(page.contains("Content Credentials (C2PA)"));
+    assert!(page.contains("not present"));
+    // No request can leave the page.
+    assert!(page.contains("default-src 'none'"));
+    for remote in [
+        "src=\"http",
+        "href=\"http",
+        "url(http",
+        "@import",
+        "src=\"//",
+    ] {
+        assert!(!page.contains(remote), "page references {remote}");
+    }
+    assert!(page.contains("@media print"));
+    // Without a reference match there is no comparison section.
+    assert!(!page.contains("reference-title"));
+}
+
+#[test]
+fn page_without_heatmap_or_findings_says_so() {
+    let image = gradient(64, 64);
+    let mut report = analyze_image(&image, &Config::default()).expect("analysis");
+    report.heatmap = None;
+    report.findings.clear();
+    let page = render_html(&report, &image, &HtmlOptions::default());
+    assert!(!page.contains("id=\"opacity\""));
+    assert!(page.contains("No area of the photo was flagged."));
+    assert!(page.contains("No findings."));
+    assert!(page.contains(&format!("class=\"verdict v-{}\"", report.verdict.as_str())));
+}
+
+#[test]
+fn page_opens_in_chinese_when_asked() {
+    let image = gradient(64, 64);
+    let report = analyze_image(&image, &Config::default()).expect("analysis");
+    let options = HtmlOptions::default().with_lang(trueshot::html::Lang::Zh);
+    let page = render_html(&report, &image, &options);
+    assert!(page.contains("<html lang=\"zh-Hans\" class=\"show-zh\">"));
+    assert!(page.contains(r#"data-lang="zh" aria-pressed="true""#));
+}
+
+#[test]
+fn pages_are_deterministic() {
+    let image = gradient(200, 150);
+    let report = edited_report(&image);
+    let a = render_html(&report, &image, &HtmlOptions::default());
+    let b = render_html(&report, &image, &HtmlOptions::default());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn large_photos_are_downscaled_to_keep_pages_small() {
+    let image = gradient(3000, 2000);
+    let report = edited_report(&image);
+    let page = render_html(&report, &image, &HtmlOptions::default());
+    // A 3000x2000 gradient at full size would be far bigger as JPEG base64.
+    assert!(page.len() < 400_000, "page is {} bytes", page.len());
+    let small = render_html(&report, &image, &HtmlOptions::default().with_max_side(200));
+    assert!(small.len() < page.len());
+}
+
+/// A TIFF-structured EXIF block (little endian) with Make, Model and
+/// Software set to `value`.
+fn exif_with(value: &str) -> Vec<u8> {
+    let tags = [0x010f_u16, 0x0110, 0x0131];
+    let text: Vec<u8> = value.bytes().chain([0]).collect();
+    let entries_end = 8 + 2 + tags.len() * 12 + 4;
+    let mut out = b"II*\0".to_vec();
+    out.extend(8u32.to_le_bytes());
+    out.extend((tags.len() as u16).to_le_bytes());
+    for (i, tag) in tags.iter().enumerate() {
+        out.extend(tag.to_le_bytes());
+        out.extend(2u16.to_le_bytes()); // ASCII
+        out.extend((text.len() as u32).to_le_bytes());
+        out.extend(((entries_end + i * text.len()) as u32).to_le_bytes());
+    }
+    out.extend(0u32.to_le_bytes()); // no next IFD
+    for _ in tags {
+        out.extend(&text);
+    }
+    out
+}
+
+/// A PNG whose text chunks and EXIF carry `PAYLOAD`.
+fn malicious_png() -> Vec<u8> {
+    let (w, h) = (64u32, 48u32);
+    let pixels = gradient(w, h).to_rgb8().into_raw();
+    let mut info = png::Info::with_size(w, h);
+    info.color_type = png::ColorType::Rgb;
+    info.bit_depth = png::BitDepth::Eight;
+    info.exif_metadata = Some(exif_with(PAYLOAD).into());
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::with_info(&mut bytes, info).expect("encoder");
+        encoder
+            .add_text_chunk("parameters".into(), format!("{PAYLOAD} Steps: 20"))
+            .expect("tEXt");
+        encoder
+            .add_itxt_chunk("Description".into(), PAYLOAD.into())
+            .expect("iTXt");
+        let mut writer = encoder.write_header().expect("header");
+        writer.write_image_data(&pixels).expect("pixels");
+    }
+    bytes
+}
+
+#[test]
+fn hostile_metadata_cannot_inject_markup() {
+    let bytes = malicious_png();
+    let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    // The payload must reach the report, or this test would prove nothing.
+    let p = &report.provenance;
+    assert!(p
+        .camera_make
+        .as_deref()
+        .is_some_and(|m| m.contains("<script>")));
+    assert!(p
+        .software
+        .as_deref()
+        .is_some_and(|m| m.contains("onerror=")));
+    assert!(p
+        .generator_parameters
+        .as_deref()
+        .is_some_and(|m| m.contains("<script>")));
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.message.contains("<script>")));
+
+    let image = image::load_from_memory(&bytes).expect("decode");
+    let mut reference = ReferenceMatch::default();
+    reference.path = Some(PAYLOAD.into());
+    let mut report = report;
+    report.reference = Some(reference);
+    let options = HtmlOptions::default()
+        .with_title(PAYLOAD)
+        .with_reference_image(&image);
+    let page = render_html(&report, &image, &options);
+    assert_no_injection(&page);
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;onerror=alert(2)"));
+
+    let entries = vec![
+        IndexEntry::new(
+            PAYLOAD,
+            Some("javascript:alert(1)//\"><b>x".into()),
+            &report,
+            Some(&image),
+        ),
+        IndexEntry::failed(PAYLOAD, PAYLOAD),
+    ];
+    let index = render_index(&entries);
+    assert_no_injection(&index);
+    assert!(!index.contains("href=\"javascript:"));
+}
+
+fn assert_no_injection(page: &str) {
+    // Exactly one script element: our own, allowed by its CSP hash.
+    assert_eq!(page.matches("<script").count(), 1, "extra <script> in page");
+    for bad in ["<script>alert", "\"onerror=", "<img src=x", "x='<"] {
+        assert!(!page.contains(bad), "page contains {bad:?}");
+    }
+    // The payload's words may appear as text, never inside a tag, where they
+    // would be an attribute: the last bracket before each one must be `>`.
+    for word in ["onerror", "alert("] {
+        for (at, _) in page.match_indices(word) {
+            let open = page[..at].rfind('<');
+            let close = page[..at].rfind('>');
+            assert!(
+                close > open,
+                "{word:?} inside a tag: {}",
+                &page[at.saturating_sub(300)..at + 50]
+            );
+        }
+    }
+}
+
+#[test]
+fn reference_match_is_shown_with_the_listing_photo_aligned() {
+    let claim = gradient(240, 160);
+    let listing = gradient(240, 160);
+    let mut report = edited_report(&claim);
+    report.findings.push(
+        Finding::new(
+            DetectorKind::Reference,
+            "reference.changed_region",
+            0.8,
+            Class::Edited,
+            "This area differs from the listing photo.".into(),
+            "该区域与商品原图不同。".into(),
+        )
+        .with_region(Region {
+            x: 10,
+            y: 10,
+            width: 40,
+            height: 30,
+        }),
+    );
+    let mut reference = ReferenceMatch::default();
+    reference.derived = true;
+    reference.similarity = 0.91;
+    reference.index = Some(0);
+    reference.changed_fraction = 0.042;
+    reference.transform = Some(Transform {
+        scale: 1.0,
+        rotation_deg: 2.0,
+        dx: 3.0,
+        dy: -1.0,
+        mirrored: false,
+    });
+    report.reference = Some(reference);
+
+    // Facts are shown even without the listing photo.
+    let facts_only = render_html(&report, &claim, &HtmlOptions::default());
+    assert!(facts_only.contains("reference-title"));
+    assert!(facts_only.contains("0.91") && facts_only.contains("4.2%"));
+    assert!(facts_only.contains("rotation 2.0°"));
+    assert!(!facts_only.contains("pair-figure"));
+
+    let options = HtmlOptions::default().with_reference_image(&listing);
+    let page = render_html(&report, &claim, &options);
+    assert!(page.contains("pair-figure"));
+    assert!(page.contains("Listing photo, aligned to the claim"));
+    // The changed region (finding 3 after sorting is not done here: it is the
+    // last finding) is boxed on both panels and on the main photo.
+    let n = report.findings.len();
+    assert_eq!(page.matches(&format!("href=\"#finding-{n}\"")).count(), 3);
+}
+
+#[test]
+fn index_sorts_by_score_and_offers_filters() {
+    let image = gradient(64, 64);
+    let mut low = analyze_image(&image, &Config::default()).expect("analysis");
+    low.score = 0.1;
+    low.verdict = Verdict::Authentic;
+    let high = edited_report(&image);
+    let entries = vec![
+        IndexEntry::failed("broken.jpg", "could not decode image"),
+        IndexEntry::new("low.jpg", Some("low.html".into()), &low, Some(&image)),
+        IndexEntry::new("high.jpg", Some("high.html".into()), &high, Some(&image)),
+    ];
+    let index = render_index(&entries);
+    let at = |s: &str| index.find(s).unwrap_or_else(|| panic!("{s} missing"));
+    assert!(at("high.jpg") < at("low.jpg") && at("low.jpg") < at("broken.jpg"));
+    assert!(index.contains(r#"<input type="checkbox" data-filter="edited" checked>"#));
+    assert!(index.contains(r#"<input type="checkbox" data-filter="authentic" checked>"#));
+    assert!(index.contains(r#"<input type="checkbox" data-filter="error" checked>"#));
+    assert!(!index.contains(r#"data-filter="ai_generated""#));
+    assert!(index.contains(r#"<li class="card v-edited" data-verdict="edited">"#));
+    assert!(index.contains(r#"<a class="link" href="high.html">"#));
+    assert_eq!(index.matches("src=\"data:image/jpeg;base64,").count(), 2);
+    // Order of the input does not matter.
+    let mut reversed = entries.clone();
+    reversed.reverse();
+    assert_eq!(render_index(&reversed), index);
+}
