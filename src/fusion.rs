@@ -1,7 +1,7 @@
 //! Fusion: combine the detectors' findings into per-class scores, one score
 //! and a verdict at the configured operating point.
 
-use crate::report::{Class, Finding, Scores, Verdict};
+use crate::report::{Class, DetectorKind, Finding, ReferenceMatch, Scores, Verdict};
 
 /// Thresholds of the verdict. Scores ≥ `flag` are flagged; scores < `authentic`
 /// are authentic; in between is inconclusive.
@@ -77,4 +77,51 @@ pub fn verdict(
         .map(|f| f.code.clone())
         .collect();
     (verdict, deciding)
+}
+
+/// The verdict rule of the reference comparison (issue 7), applied after
+/// [`verdict`]:
+/// - a claim derived from a reference photo with changed regions is
+///   `edited`, whatever the other detectors say: the pixel comparison with
+///   the source is direct evidence;
+/// - a claim derived without changes is the merchant's own photo: the blind
+///   edit evidence is superseded by the comparison (the edited score drops to
+///   0), so it is never `edited`, and the AI evidence still decides between
+///   `authentic`, `inconclusive` and `ai_generated`;
+/// - otherwise nothing changes.
+#[must_use]
+pub fn reference_verdict(
+    scores: Scores,
+    decided: (Verdict, Vec<String>),
+    findings: &[Finding],
+    reference: &ReferenceMatch,
+    point: OperatingPoint,
+) -> (Scores, Verdict, Vec<String>) {
+    if !reference.derived {
+        return (scores, decided.0, decided.1);
+    }
+    if reference.changed_fraction > 0.0 {
+        let deciding = findings
+            .iter()
+            .filter(|f| f.detector == DetectorKind::Reference && f.class == Class::Edited)
+            .map(|f| f.code.clone())
+            .fold(Vec::new(), |mut v, c| {
+                if !v.contains(&c) {
+                    v.push(c);
+                }
+                v
+            });
+        return (scores, Verdict::Edited, deciding);
+    }
+    let scores = Scores {
+        edited: 0.0,
+        ..scores
+    };
+    let rest: Vec<Finding> = findings
+        .iter()
+        .filter(|f| f.class != Class::Edited)
+        .cloned()
+        .collect();
+    let (verdict, deciding) = verdict(scores, &rest, point);
+    (scores, verdict, deciding)
 }

@@ -9,6 +9,7 @@ pub mod detectors;
 mod error;
 pub mod fusion;
 pub mod metadata;
+pub mod reference;
 mod report;
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use std::path::Path;
 pub use analyzer::Analyzer;
 pub use config::Config;
 pub use error::{escape_untrusted, Error};
+pub use reference::References;
 pub use report::{
     clamp01, AigcLabel, Class, DetectorKind, Finding, Heatmap, ImageFacts, Provenance,
     ReferenceMatch, Region, Report, Scores, Transform, Verdict,
