@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use image::DynamicImage;
@@ -9,6 +10,7 @@ use image::DynamicImage;
 use crate::decode::{self, Format};
 use crate::detectors::{jpeg, provenance, DetectorOutput, FftPlans, PixelContext};
 use crate::metadata::{self, RawMetadata};
+use crate::reference::{self, References};
 use crate::report::{clamp01, DetectorKind, Heatmap, ImageFacts, Report};
 use crate::{fusion, Config, Error};
 
@@ -28,6 +30,8 @@ pub struct Analyzer {
     config: Config,
     fft: FftPlans,
     model: fusion::Model,
+    /// The merchant's reference photos, compared with every claim (issue 7).
+    references: Option<Arc<References>>,
 }
 
 /// Where the pixels came from.
@@ -52,7 +56,19 @@ impl Analyzer {
             config,
             fft: FftPlans::default(),
             model,
+            references: None,
         })
+    }
+
+    /// Compare every analysed image with these reference (listing) photos:
+    /// the report gets `reference`, `reference.*` findings, the change map in
+    /// its heatmap, and a derived photo with changed regions is `edited`.
+    /// Pass an `Arc<References>` to share one catalogue between analysers.
+    #[must_use]
+    pub fn with_references(mut self, references: impl Into<Arc<References>>) -> Self {
+        let references = references.into();
+        self.references = (!references.is_empty()).then_some(references);
+        self
     }
 
     /// The validated configuration.
@@ -197,16 +213,36 @@ impl Analyzer {
             maps.extend(out.map);
         }
 
-        let fused = self
+        // Reference comparison (issue 7): its findings join the others and
+        // its verdict rule is applied after fusion.
+        let comparison = self.references.as_deref().and_then(|refs| {
+            let t = Instant::now();
+            let c = refs.compare(&rgb, &self.fft);
+            timings.insert(DetectorKind::Reference.to_string(), ms_since(t));
+            c
+        });
+        if let Some(c) = &comparison {
+            findings.extend(c.findings.iter().cloned());
+        }
+
+        let mut fused = self
             .model
             .fuse(&features, &findings, self.config.max_false_alarm);
-        findings.extend(fused.findings);
+        if let Some(c) = &comparison {
+            fused.apply_reference(&c.matched, &findings);
+        }
+        findings.extend(fused.findings.iter().cloned());
         findings.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
                 .then_with(|| a.code.cmp(&b.code))
         });
-        let heatmap = self.config.heatmap.then(|| fuse_maps(&maps, width, height));
+        let mut heatmap = self.config.heatmap.then(|| fuse_maps(&maps, width, height));
+        if let (Some(fused), Some(change)) =
+            (&heatmap, comparison.as_ref().and_then(|c| c.map.as_ref()))
+        {
+            heatmap = Some(reference::merge_heatmap(fused, change));
+        }
 
         Ok(Report {
             score: clamp01(fused.score),
@@ -218,7 +254,7 @@ impl Analyzer {
             findings,
             provenance: prov.provenance,
             image: facts,
-            reference: None,
+            reference: comparison.map(|c| c.matched),
             features,
             incomplete,
             heatmap,

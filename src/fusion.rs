@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{clamp01, Class, DetectorKind, Finding, Scores, Verdict};
+use crate::report::{clamp01, Class, DetectorKind, Finding, ReferenceMatch, Scores, Verdict};
 use crate::Error;
 
 /// Standardised features are clipped to this many standard deviations.
@@ -304,6 +304,46 @@ pub struct Fused {
     pub point: OperatingPoint,
     /// Findings that explain the model's output.
     pub findings: Vec<Finding>,
+}
+
+impl Fused {
+    /// The reference rule (issue 7): a claim derived from a listing photo
+    /// with changed regions is `edited`, whatever the other detectors say;
+    /// a derived claim without changes is the merchant's own photo, so no
+    /// editing evidence counts and the verdict is decided again without it
+    /// (never `edited`).
+    pub fn apply_reference(&mut self, reference: &ReferenceMatch, findings: &[Finding]) {
+        if !reference.derived {
+            return;
+        }
+        let from_reference =
+            |f: &&Finding| f.detector == DetectorKind::Reference && f.class == Class::Edited;
+        if reference.changed_fraction > 0.0 {
+            let strongest = findings
+                .iter()
+                .filter(from_reference)
+                .map(|f| f.score)
+                .fold(0.0, f32::max);
+            self.scores.edited = self.scores.edited.max(strongest);
+            self.score = self.scores.ai_generated.max(self.scores.edited);
+            self.verdict = Verdict::Edited;
+            self.deciding = Vec::new();
+            for f in findings.iter().filter(from_reference) {
+                if !self.deciding.contains(&f.code) {
+                    self.deciding.push(f.code.clone());
+                }
+            }
+            return;
+        }
+        self.scores.edited = 0.0;
+        self.score = self.scores.ai_generated;
+        let keep = |f: &&Finding| f.class != Class::Edited;
+        let rest: Vec<Finding> = findings.iter().filter(keep).cloned().collect();
+        self.findings.retain(|f| f.class != Class::Edited);
+        let (verdict, deciding) = verdict(self.scores, &rest, &self.findings, self.point);
+        self.verdict = verdict;
+        self.deciding = deciding;
+    }
 }
 
 fn strongest(findings: &[Finding], class: Class, keep: impl Fn(&Finding) -> bool) -> f32 {

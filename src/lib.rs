@@ -11,6 +11,7 @@ pub mod fusion;
 pub mod html;
 pub mod metadata;
 pub mod perturb;
+pub mod reference;
 mod report;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ pub use analyzer::Analyzer;
 pub use config::Config;
 pub use error::{escape_untrusted, Error};
 pub use html::{render_html, render_index, HtmlOptions, IndexEntry};
+pub use reference::References;
 pub use report::{
     clamp01, AigcLabel, Class, DetectorKind, Finding, Heatmap, ImageFacts, Provenance,
     ReferenceMatch, Region, Report, Scores, Transform, Verdict,

@@ -9,7 +9,9 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{json, Value};
-use trueshot::{Analyzer, Config, Error, Report, Verdict};
+use std::sync::Arc;
+
+use trueshot::{Analyzer, Config, Error, References, Report, Verdict};
 
 use crate::report;
 
@@ -49,6 +51,10 @@ pub struct ScanArgs {
     /// A merchant's reference (listing) photo to compare against; repeatable.
     #[arg(long, value_name = "IMG")]
     pub reference: Vec<PathBuf>,
+    /// A directory of reference photos (searched recursively); every claim is
+    /// matched against all of them.
+    #[arg(long, value_name = "DIR")]
+    pub reference_dir: Vec<PathBuf>,
     /// Target false-alarm rate on genuine photos for the verdict thresholds.
     #[arg(long, value_name = "RATE", default_value_t = 0.01)]
     pub max_false_alarm: f32,
@@ -59,10 +65,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     config.max_false_alarm = args.max_false_alarm;
     config.heatmap =
         args.heatmap_dir.is_some() || args.html_dir.is_some() || args.format == OutputFormat::Human;
-    let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
-    if !args.reference.is_empty() {
-        eprintln!("trueshot: --reference is not supported yet; the references are ignored");
-    }
+    let references = load_references(&args.reference, &args.reference_dir)?;
+    let analyzer = Analyzer::new(config)
+        .map_err(|e| e.to_string())?
+        .with_references(references);
     if let Some(dir) = &args.heatmap_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create heatmap directory {}: {e}", dir.display()))?;
@@ -136,6 +142,29 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Index every reference photo once; the catalogue is shared by all workers.
+/// An unreadable reference is a usage error: silently matching against a
+/// smaller catalogue would hide derived claims.
+fn load_references(files: &[PathBuf], dirs: &[PathBuf]) -> Result<Arc<References>, String> {
+    let mut paths = files.to_vec();
+    for dir in dirs {
+        if !dir.is_dir() {
+            return Err(format!(
+                "--reference-dir {} is not a directory",
+                dir.display()
+            ));
+        }
+        walk(dir, &mut paths);
+    }
+    let mut references = References::new();
+    for path in &paths {
+        references
+            .push_path(path)
+            .map_err(|e| format!("cannot load reference {}: {e}", path.display()))?;
+    }
+    Ok(Arc::new(references))
 }
 
 fn emit(stdout: &Mutex<std::io::Stdout>, progress: &ProgressBar, text: &str) {

@@ -1,0 +1,275 @@
+//! The change map of a claim against the reference aligned onto it.
+//!
+//! Both images are blurred (sigma 1 px at the working scale) so resampling
+//! and JPEG noise average out, the reference's exposure and colour are
+//! matched to the claim by a per-channel linear fit refitted on its inliers,
+//! and each claim pixel is compared with the *range* of the fitted reference
+//! over its 3x3 neighbourhood, so a residual sub-pixel misalignment at edges
+//! costs nothing. The threshold is a multiple of the noise scale estimated
+//! from the median absolute deviation of the differences (Hampel 1974), with
+//! a floor; regions grow by hysteresis (Canny 1986) and are cleaned by a
+//! morphological opening and a minimum area.
+
+use image::{GrayImage, Luma};
+use imageproc::distance_transform::Norm;
+use imageproc::region_labelling::{connected_components, Connectivity};
+
+use super::plane::{warp, Affine, Plane};
+
+/// Smallest difference, in 8-bit levels, ever called a change: re-encoding
+/// at JPEG quality 70 moves blurred pixels by a few levels at most.
+const FLOOR: f32 = 14.0;
+/// Noise-scale multiple of the threshold.
+const K_SIGMA: f32 = 6.0;
+/// Smallest region kept, as a share of the compared area (0.05%), and in
+/// pixels at the working scale.
+const MIN_AREA_FRACTION: f32 = 0.0005;
+const MIN_AREA_PIXELS: usize = 24;
+
+/// A changed region in working-scale pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Blob {
+    pub x0: usize,
+    pub y0: usize,
+    pub x1: usize,
+    pub y1: usize,
+    pub area: usize,
+    /// Mean difference over the threshold.
+    pub strength: f32,
+}
+
+/// The change map at working scale.
+#[derive(Debug, Clone)]
+pub(crate) struct ChangeMap {
+    pub w: usize,
+    pub h: usize,
+    /// Per pixel, in [0, 1]: ≥ 0.5 inside a changed region.
+    pub values: Vec<f32>,
+    /// Changed regions, largest first.
+    pub blobs: Vec<Blob>,
+    /// Changed pixels over compared pixels.
+    pub changed_fraction: f32,
+}
+
+/// Per-channel least squares `claim ≈ gain * reference + offset` over the
+/// pixels where `use_px` holds.
+fn fit(claim: &[f32], reference: &[f32], use_px: &[bool]) -> (f32, f32) {
+    let (mut n, mut sx, mut sy, mut sxx, mut sxy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for ((&c, &r), &ok) in claim.iter().zip(reference).zip(use_px) {
+        if ok {
+            let (x, y) = (f64::from(r), f64::from(c));
+            n += 1.0;
+            sx += x;
+            sy += y;
+            sxx += x * x;
+            sxy += x * y;
+        }
+    }
+    if n < 2.0 {
+        return (1.0, 0.0);
+    }
+    let var = sxx - sx * sx / n;
+    if var < 1e-6 {
+        return (1.0, ((sy - sx) / n) as f32);
+    }
+    // Colour changes worth matching are moderate; a wild gain means the fit
+    // is driven by the edit itself.
+    let gain = ((sxy - sx * sy / n) / var).clamp(0.25, 4.0);
+    let offset = (sy - gain * sx) / n;
+    (gain as f32, offset as f32)
+}
+
+fn median(values: &mut [f32]) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mid = values.len() / 2;
+    let (_, m, _) = values.select_nth_unstable_by(mid, f32::total_cmp);
+    *m
+}
+
+/// Compare `claim` (RGB planes at working scale) with `reference` (RGB planes
+/// of the reference at its stored scale) mapped by `affine` (reference →
+/// claim).
+pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Affine) -> ChangeMap {
+    let (w, h) = (claim[0].w, claim[0].h);
+    let empty = ChangeMap {
+        w,
+        h,
+        values: vec![0.0; w * h],
+        blobs: Vec::new(),
+        changed_fraction: 0.0,
+    };
+    let Some(inv) = affine.inverse() else {
+        return empty;
+    };
+    if w < 8 || h < 8 {
+        return empty;
+    }
+    let mut valid = vec![false; w * h];
+    let mut warped: Vec<Plane> = Vec::with_capacity(3);
+    for (c, plane) in reference.iter().enumerate() {
+        let (p, v) = warp(plane, &inv, w, h);
+        if c == 0 {
+            valid = v;
+        }
+        warped.push(p.blurred(1.0));
+    }
+    // Ignore a 3-pixel band at the edge of the overlap: interpolation there
+    // mixes in the outside.
+    let valid_img = GrayImage::from_fn(w as u32, h as u32, |x, y| {
+        Luma([if valid[y as usize * w + x as usize] {
+            255
+        } else {
+            0
+        }])
+    });
+    let inner = imageproc::morphology::erode(&valid_img, Norm::LInf, 3);
+    let inside: Vec<bool> = inner.pixels().map(|p| p[0] > 0).collect();
+    let compared = inside.iter().filter(|&&b| b).count();
+    if compared < 64 {
+        return empty;
+    }
+    let claim_b: Vec<Plane> = claim.iter().map(|p| p.blurred(1.0)).collect();
+
+    // Exposure and colour match: fit, then refit on the pixels the first fit
+    // explains, so painted damage does not bend the fit.
+    let mut fitted: Vec<Plane> = Vec::with_capacity(3);
+    for c in 0..3 {
+        let (g, o) = fit(&claim_b[c].data, &warped[c].data, &inside);
+        let res: Vec<f32> = claim_b[c]
+            .data
+            .iter()
+            .zip(&warped[c].data)
+            .map(|(&a, &b)| (a - (g * b + o)).abs())
+            .collect();
+        let mut sample: Vec<f32> = res
+            .iter()
+            .zip(&inside)
+            .filter(|(_, &ok)| ok)
+            .map(|(&r, _)| r)
+            .collect();
+        let cut = (median(&mut sample) * 3.0).max(4.0);
+        let inl: Vec<bool> = res
+            .iter()
+            .zip(&inside)
+            .map(|(&r, &ok)| ok && r <= cut)
+            .collect();
+        let (g, o) = fit(&claim_b[c].data, &warped[c].data, &inl);
+        let mut p = warped[c].clone();
+        p.data.iter_mut().for_each(|v| *v = g * *v + o);
+        fitted.push(p);
+    }
+
+    // Distance of each claim pixel from the fitted reference's 3x3 range.
+    let mut diff = vec![0.0f32; w * h];
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let i = y * w + x;
+            if !inside[i] {
+                continue;
+            }
+            let mut sq = 0.0f32;
+            for c in 0..3 {
+                let (mut lo, mut hi) = (f32::MAX, f32::MIN);
+                for yy in y - 1..=y + 1 {
+                    for xx in x - 1..=x + 1 {
+                        let v = fitted[c].data[yy * w + xx];
+                        lo = lo.min(v);
+                        hi = hi.max(v);
+                    }
+                }
+                let v = claim_b[c].data[i];
+                let e = if v < lo {
+                    lo - v
+                } else if v > hi {
+                    v - hi
+                } else {
+                    0.0
+                };
+                sq += e * e;
+            }
+            diff[i] = sq.sqrt();
+        }
+    }
+    let mut sample: Vec<f32> = diff
+        .iter()
+        .zip(&inside)
+        .filter(|(_, &ok)| ok)
+        .map(|(&d, _)| d)
+        .collect();
+    let med = median(&mut sample);
+    let mut dev: Vec<f32> = sample.iter().map(|d| (d - med).abs()).collect();
+    let sigma = 1.4826 * median(&mut dev);
+    let high = (med + K_SIGMA * sigma).max(FLOOR);
+    let low = high * 0.5;
+
+    // Hysteresis: strong seeds grow into connected weaker differences.
+    let weak = GrayImage::from_fn(w as u32, h as u32, |x, y| {
+        let i = y as usize * w + x as usize;
+        Luma([if inside[i] && diff[i] > low { 255 } else { 0 }])
+    });
+    let weak = imageproc::morphology::open(&weak, Norm::LInf, 1);
+    let labels = connected_components(&weak, Connectivity::Eight, Luma([0u8]));
+    let n_labels = labels.pixels().map(|p| p[0]).max().unwrap_or(0) as usize;
+    let mut seeded = vec![false; n_labels + 1];
+    let mut stats = vec![(usize::MAX, usize::MAX, 0usize, 0usize, 0usize, 0.0f32); n_labels + 1];
+    for (i, l) in labels.pixels().enumerate() {
+        let l = l[0] as usize;
+        if l == 0 {
+            continue;
+        }
+        let (x, y) = (i % w, i / w);
+        if diff[i] > high {
+            seeded[l] = true;
+        }
+        let s = &mut stats[l];
+        s.0 = s.0.min(x);
+        s.1 = s.1.min(y);
+        s.2 = s.2.max(x + 1);
+        s.3 = s.3.max(y + 1);
+        s.4 += 1;
+        s.5 += diff[i] / high;
+    }
+    let min_area = ((compared as f32 * MIN_AREA_FRACTION) as usize).max(MIN_AREA_PIXELS);
+    let keep: Vec<bool> = (0..=n_labels)
+        .map(|l| l > 0 && seeded[l] && stats[l].4 >= min_area)
+        .collect();
+    let mut blobs: Vec<Blob> = (1..=n_labels)
+        .filter(|&l| keep[l])
+        .map(|l| {
+            let s = stats[l];
+            Blob {
+                x0: s.0,
+                y0: s.1,
+                x1: s.2,
+                y1: s.3,
+                area: s.4,
+                strength: s.5 / s.4.max(1) as f32,
+            }
+        })
+        .collect();
+    blobs.sort_by(|a, b| b.area.cmp(&a.area).then((a.y0, a.x0).cmp(&(b.y0, b.x0))));
+
+    let mut changed = 0usize;
+    let values: Vec<f32> = labels
+        .pixels()
+        .enumerate()
+        .map(|(i, l)| {
+            let d = diff[i] / high;
+            if keep[l[0] as usize] {
+                changed += 1;
+                0.5 + 0.5 * ((d - 0.5) / 1.5).clamp(0.0, 1.0)
+            } else {
+                0.45 * d.clamp(0.0, 1.0)
+            }
+        })
+        .collect();
+    ChangeMap {
+        w,
+        h,
+        values,
+        blobs,
+        changed_fraction: changed as f32 / compared as f32,
+    }
+}

@@ -1,0 +1,598 @@
+//! Reference comparison: is the claim photo a (doctored) copy of one of the
+//! merchant's listing photos?
+//!
+//! The commonest refund fraud takes the merchant's own listing photo, paints
+//! damage on it and submits it. Against the listing, the doctoring is plain:
+//!
+//! 1. **Index** ([`hash`]): each reference gets perceptual DCT hashes over its
+//!    whole frame and over crop windows, once. A claim is hashed (as is and
+//!    mirrored) and the closest few references by Hamming distance are
+//!    shortlisted, so a catalogue of thousands costs microseconds.
+//! 2. **Registration** ([`register`]): Fourier-Mellin phase correlation
+//!    (Reddy & Chatterji 1996) for scale and rotation, phase correlation for
+//!    translation, then an NCC pattern search, at a long side of 256 px.
+//! 3. **Similarity**: the median, over textured 16x16 blocks, of the NCC of
+//!    band-passed (difference of Gaussians) luma of the aligned pair. A copy
+//!    matches to the pixel almost everywhere, so the median stays high even
+//!    with painted damage; another photo of the same object from another
+//!    angle cannot be aligned at the pixel level by one similarity transform,
+//!    and its fine structure decorrelates.
+//! 4. **Change map** ([`change`]): at a long side of 512 px, after matching
+//!    exposure and colour.
+
+mod change;
+mod hash;
+mod plane;
+mod register;
+
+use std::path::Path;
+
+use image::{DynamicImage, RgbImage};
+use rayon::prelude::*;
+
+use crate::detectors::FftPlans;
+use crate::error::escape_untrusted;
+use crate::report::{Class, DetectorKind, Finding, Heatmap, ReferenceMatch, Region, Transform};
+use crate::{Config, Error};
+use hash::Hash;
+use plane::{shrink, Affine, Plane};
+
+/// Long side of the registration planes (see [`register::N`]).
+const LO: u32 = register::N as u32;
+/// Long side of the change-map planes: fine enough to outline a crack, small
+/// enough to compare in a few milliseconds.
+const HI: u32 = 512;
+/// References verified by registration per claim (after the hash shortlist).
+const SHORTLIST: usize = 3;
+/// Hamming distance (of 63 bits) above which a candidate is not worth
+/// registering: unrelated images sit near 31.
+const MAX_HASH_DISTANCE: u32 = 24;
+/// Similarity at and above which the claim is derived from the reference.
+const DERIVED_SIMILARITY: f32 = 0.7;
+/// Share of the claim the reference must cover to be its source.
+const MIN_OVERLAP: f32 = 0.6;
+/// Side of the similarity blocks at the registration scale.
+const BLOCK: usize = 16;
+/// Largest number of per-region findings.
+const MAX_REGIONS: usize = 10;
+
+/// One indexed reference photo.
+#[derive(Clone)]
+struct Entry {
+    name: Option<String>,
+    width: u32,
+    height: u32,
+    /// RGB at long side ≤ `HI`.
+    hi: RgbImage,
+    /// Luma at long side ≤ `LO`.
+    lo: Plane,
+    /// Whole-frame and window hashes of `lo`.
+    hashes: Vec<Hash>,
+}
+
+/// An indexed catalogue of reference (listing) photos.
+///
+/// Each reference keeps about 0.8 MB (a 512-px RGB copy, a 256-px luma plane
+/// and 49 hashes). `References` is `Send + Sync`; share it between analysers
+/// through [`Analyzer::with_references`](crate::Analyzer::with_references)
+/// (which takes an `Arc`, so one catalogue serves every worker).
+///
+/// ```
+/// # fn main() -> Result<(), trueshot::Error> {
+/// let mut refs = trueshot::References::new();
+/// refs.push_image(&image::RgbImage::new(64, 48).into(), Some("listing-1".into()));
+/// let analyzer = trueshot::Analyzer::new(trueshot::Config::default())?.with_references(refs);
+/// let report = analyzer.analyze_image(&image::RgbImage::new(64, 48).into())?;
+/// assert!(report.reference.is_some());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct References {
+    entries: Vec<Entry>,
+}
+
+impl std::fmt::Debug for References {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("References")
+            .field("len", &self.entries.len())
+            .finish()
+    }
+}
+
+/// The outcome of comparing one claim with the catalogue.
+#[derive(Debug, Clone)]
+pub(crate) struct Comparison {
+    /// What goes into `Report::reference`.
+    pub matched: ReferenceMatch,
+    /// `reference.*` findings.
+    pub findings: Vec<Finding>,
+    /// The change map, when the claim is derived.
+    pub map: Option<Heatmap>,
+}
+
+/// A prepared claim.
+struct Claim {
+    width: u32,
+    height: u32,
+    hi: RgbImage,
+    lo: Plane,
+    spectrum: register::ClaimSpectrum,
+    hash: Hash,
+    hash_mirrored: Hash,
+}
+
+/// A verified candidate.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    index: usize,
+    mirrored: bool,
+    /// Reference (mirrored if so) working frame → claim working frame.
+    affine: Affine,
+    similarity: f32,
+    overlap: f32,
+}
+
+impl References {
+    /// An empty catalogue.
+    #[must_use]
+    pub fn new() -> Self {
+        References::default()
+    }
+
+    /// Decode and index an image file; its name is the path.
+    ///
+    /// # Errors
+    /// `Io`, `FileTooLarge`, `Unsupported`, `TooLarge` or `Decode`, as for
+    /// [`Analyzer::analyze_path`](crate::Analyzer::analyze_path) with the
+    /// default [`Config`].
+    pub fn push_path(&mut self, path: &Path) -> Result<(), Error> {
+        let config = Config::default();
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        if size > config.max_file_bytes {
+            return Err(Error::FileTooLarge {
+                bytes: size,
+                limit: config.max_file_bytes,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        self.push_bytes(&bytes, Some(path.to_string_lossy().into_owned()))
+    }
+
+    /// Decode and index an encoded image (JPEG, PNG, WebP, TIFF, BMP, GIF).
+    ///
+    /// # Errors
+    /// `FileTooLarge`, `Unsupported`, `TooLarge` or `Decode` under the default
+    /// [`Config`] limits.
+    pub fn push_bytes(&mut self, bytes: &[u8], name: Option<String>) -> Result<(), Error> {
+        let config = Config::default();
+        if bytes.len() as u64 > config.max_file_bytes {
+            return Err(Error::FileTooLarge {
+                bytes: bytes.len() as u64,
+                limit: config.max_file_bytes,
+            });
+        }
+        let format = crate::decode::sniff(bytes)?;
+        let image = crate::decode::decode(bytes, format, &config)?;
+        self.push_image(&image, name);
+        Ok(())
+    }
+
+    /// Index decoded pixels.
+    pub fn push_image(&mut self, image: &DynamicImage, name: Option<String>) {
+        let hi = shrink(&image.to_rgb8(), HI);
+        let lo = Plane::luma(&shrink(&hi, LO));
+        let hashes = hash::windows(&lo);
+        self.entries.push(Entry {
+            name,
+            width: image.width(),
+            height: image.height(),
+            hi,
+            lo,
+            hashes,
+        });
+    }
+
+    /// Number of references.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Compare a claim with the catalogue and return the best match (the
+    /// same value an [`Analyzer`](crate::Analyzer) with these references puts
+    /// in `Report::reference`). `None` when the catalogue is empty.
+    #[must_use]
+    pub fn best_match(&self, claim: &DynamicImage) -> Option<ReferenceMatch> {
+        self.compare(&claim.to_rgb8(), &FftPlans::default())
+            .map(|c| c.matched)
+    }
+
+    /// The shortlist: `(distance, index, mirrored)` of the closest
+    /// references by hash, closest first, ties by index.
+    fn shortlist(&self, claim: &Claim) -> Vec<(u32, usize, bool)> {
+        let mut all: Vec<(u32, usize, bool)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                let best = |h: Hash| {
+                    e.hashes
+                        .iter()
+                        .map(|&w| hash::distance(h, w))
+                        .min()
+                        .unwrap_or(64)
+                };
+                [
+                    (best(claim.hash), i, false),
+                    (best(claim.hash_mirrored), i, true),
+                ]
+            })
+            .filter(|&(d, _, _)| d <= MAX_HASH_DISTANCE)
+            .collect();
+        all.sort_unstable();
+        all.truncate(SHORTLIST);
+        all
+    }
+
+    /// Register and score one shortlisted reference.
+    fn verify(
+        &self,
+        claim: &Claim,
+        index: usize,
+        mirrored: bool,
+        plans: &FftPlans,
+    ) -> Option<Candidate> {
+        let entry = self.entries.get(index)?;
+        let reference = if mirrored {
+            entry.lo.flipped()
+        } else {
+            entry.lo.clone()
+        };
+        if reference.w < 8 || reference.h < 8 || claim.lo.w < 8 || claim.lo.h < 8 {
+            return None;
+        }
+        let reg = register::register(&claim.lo, &claim.spectrum, &reference, plans);
+        let (similarity, overlap) = similarity(&claim.lo, &reference, &reg.affine);
+        Some(Candidate {
+            index,
+            mirrored,
+            affine: reg.affine,
+            similarity,
+            overlap,
+        })
+    }
+
+    /// Compare a claim (decoded RGB) with every reference.
+    pub(crate) fn compare(&self, rgb: &RgbImage, plans: &FftPlans) -> Option<Comparison> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let claim = prepare(rgb, plans);
+        let shortlist = self.shortlist(&claim);
+        // Candidates are verified in parallel and reduced in shortlist order,
+        // so the result does not depend on scheduling.
+        let verified: Vec<Candidate> = shortlist
+            .par_iter()
+            .filter_map(|&(_, i, m)| self.verify(&claim, i, m, plans))
+            .collect();
+        let best = verified
+            .iter()
+            .fold(None::<&Candidate>, |best, c| match best {
+                Some(b) if b.similarity >= c.similarity => Some(b),
+                _ => Some(c),
+            });
+        Some(self.conclude(&claim, best.copied()))
+    }
+
+    fn conclude(&self, claim: &Claim, best: Option<Candidate>) -> Comparison {
+        let Some(best) = best else {
+            return no_match(0.0);
+        };
+        let derived = best.similarity >= DERIVED_SIMILARITY && best.overlap >= MIN_OVERLAP;
+        if !derived {
+            return no_match(best.similarity);
+        }
+        let Some(entry) = self.entries.get(best.index) else {
+            return no_match(0.0);
+        };
+        let ref_hi = if best.mirrored {
+            image::imageops::flip_horizontal(&entry.hi)
+        } else {
+            entry.hi.clone()
+        };
+        // Lift the working-scale map to the change-map scale on both sides.
+        let per_axis = |a: (usize, usize), b: (u32, u32)| {
+            Affine::scaling(
+                a.0 as f32 / b.0.max(1) as f32,
+                a.1 as f32 / b.1.max(1) as f32,
+            )
+        };
+        let claim_up = per_axis(
+            (claim.hi.width() as usize, claim.hi.height() as usize),
+            (claim.lo.w as u32, claim.lo.h as u32),
+        );
+        let ref_down = per_axis((entry.lo.w, entry.lo.h), ref_hi.dimensions());
+        let affine_hi = claim_up.compose(&best.affine.compose(&ref_down));
+        let claim_planes = [0, 1, 2].map(|c| Plane::channel(&claim.hi, c));
+        let ref_planes = [0, 1, 2].map(|c| Plane::channel(&ref_hi, c));
+        let map = change::change_map(&claim_planes, &ref_planes, &affine_hi);
+
+        // The transform in original pixels (reference → claim).
+        let claim_to_orig = per_axis(
+            (claim.width as usize, claim.height as usize),
+            claim.hi.dimensions(),
+        );
+        let orig_to_ref = per_axis(
+            (ref_hi.width() as usize, ref_hi.height() as usize),
+            (entry.width, entry.height),
+        );
+        let full = claim_to_orig.compose(&affine_hi.compose(&orig_to_ref));
+        let transform = Transform {
+            scale: (full.m[0] * full.m[3] - full.m[1] * full.m[2]).abs().sqrt(),
+            rotation_deg: full.m[2].atan2(full.m[0]).to_degrees(),
+            // With a mirror, the map acts on the mirrored reference
+            // (x → width - x): the origin lands at the claim's `t` after
+            // the mirror is applied.
+            dx: full.t[0],
+            dy: full.t[1],
+            mirrored: best.mirrored,
+        };
+
+        let name = entry.name.as_deref().map(|n| escape_untrusted(n, 120));
+        let label = name.clone().unwrap_or_else(|| format!("#{}", best.index));
+        let (fx, fy) = (
+            claim.width as f32 / map.w.max(1) as f32,
+            claim.height as f32 / map.h.max(1) as f32,
+        );
+        let regions: Vec<Region> = map
+            .blobs
+            .iter()
+            .map(|b| {
+                let x0 = (b.x0 as f32 * fx).floor() as u32;
+                let y0 = (b.y0 as f32 * fy).floor() as u32;
+                let x1 = ((b.x1 as f32 * fx).ceil() as u32).min(claim.width);
+                let y1 = ((b.y1 as f32 * fy).ceil() as u32).min(claim.height);
+                Region {
+                    x: x0,
+                    y: y0,
+                    width: x1.saturating_sub(x0).max(1),
+                    height: y1.saturating_sub(y0).max(1),
+                }
+            })
+            .collect();
+        let changed = !regions.is_empty();
+        let mut findings = Vec::new();
+        if changed {
+            let boxes = regions
+                .iter()
+                .take(MAX_REGIONS)
+                .map(|r| format!("({}, {}, {}x{})", r.x, r.y, r.width, r.height))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let union = regions.iter().skip(1).fold(regions[0], |u, r| {
+                let x1 = (u.x + u.width).max(r.x + r.width);
+                let y1 = (u.y + u.height).max(r.y + r.height);
+                let (x0, y0) = (u.x.min(r.x), u.y.min(r.y));
+                Region {
+                    x: x0,
+                    y: y0,
+                    width: x1 - x0,
+                    height: y1 - y0,
+                }
+            });
+            let pct = map.changed_fraction * 100.0;
+            findings.push(
+                Finding::new(
+                    DetectorKind::Reference,
+                    "reference.derived_edited",
+                    0.99,
+                    Class::Edited,
+                    format!(
+                        "This photo is a modified copy of the merchant's reference photo {label} (similarity {:.2}); {} changed region(s), {pct:.1}% of the area, at {boxes}.",
+                        best.similarity,
+                        regions.len()
+                    ),
+                    format!(
+                        "这张图片是商家商品图 {label} 的修改版本（相似度 {:.2}），改动区域共 {} 处，占画面 {pct:.1}%，位置：{boxes}。",
+                        best.similarity,
+                        regions.len()
+                    ),
+                )
+                .with_region(union),
+            );
+            for (r, b) in regions.iter().zip(&map.blobs).take(MAX_REGIONS) {
+                findings.push(
+                    Finding::new(
+                        DetectorKind::Reference,
+                        "reference.changed_region",
+                        (0.8 + 0.1 * b.strength).min(0.95),
+                        Class::Edited,
+                        format!(
+                            "Region ({}, {}, {}x{}) differs from the merchant's reference photo {label}.",
+                            r.x, r.y, r.width, r.height
+                        ),
+                        format!(
+                            "区域 ({}, {}, {}x{}) 与商家商品图 {label} 不同，是改动过的部分。",
+                            r.x, r.y, r.width, r.height
+                        ),
+                    )
+                    .with_region(*r),
+                );
+            }
+        } else {
+            findings.push(Finding::new(
+                DetectorKind::Reference,
+                "reference.derived_unchanged",
+                best.similarity,
+                Class::None,
+                format!(
+                    "This photo is the merchant's own reference photo {label} (similarity {:.2}), without changes: the buyer submitted the merchant's photo.",
+                    best.similarity
+                ),
+                format!(
+                    "这张图片就是商家自己的商品图 {label}（相似度 {:.2}），没有改动：买家提交的是商家的原图。",
+                    best.similarity
+                ),
+            ));
+        }
+        let heatmap = change_heatmap(&map, claim.width, claim.height);
+        Comparison {
+            matched: ReferenceMatch {
+                derived: true,
+                similarity: crate::clamp01(best.similarity),
+                index: Some(best.index),
+                path: name,
+                transform: Some(transform),
+                changed_fraction: if changed { map.changed_fraction } else { 0.0 },
+            },
+            findings,
+            map: Some(heatmap),
+        }
+    }
+}
+
+fn no_match(similarity: f32) -> Comparison {
+    Comparison {
+        matched: ReferenceMatch {
+            derived: false,
+            similarity: crate::clamp01(similarity),
+            ..ReferenceMatch::default()
+        },
+        findings: vec![Finding::new(
+            DetectorKind::Reference,
+            "reference.no_match",
+            0.0,
+            Class::None,
+            format!("No reference photo matches this photo (best similarity {similarity:.2})."),
+            format!("没有与这张图片匹配的商家商品图（最高相似度 {similarity:.2}）。"),
+        )],
+        map: None,
+    }
+}
+
+fn prepare(rgb: &RgbImage, plans: &FftPlans) -> Claim {
+    let hi = shrink(rgb, HI);
+    let lo = Plane::luma(&shrink(&hi, LO));
+    Claim {
+        width: rgb.width(),
+        height: rgb.height(),
+        spectrum: register::ClaimSpectrum::new(&lo, plans),
+        hash: hash::whole(&lo),
+        hash_mirrored: hash::whole(&lo.flipped()),
+        hi,
+        lo,
+    }
+}
+
+/// Difference of Gaussians: the band the similarity looks at (periods of
+/// roughly 4 to 12 px at 256 px), which JPEG at quality 70 keeps and a change
+/// of viewpoint moves.
+fn band(p: &Plane) -> Plane {
+    let fine = p.blurred(0.7);
+    let coarse = p.blurred(2.0);
+    Plane {
+        w: p.w,
+        h: p.h,
+        data: fine
+            .data
+            .iter()
+            .zip(&coarse.data)
+            .map(|(a, b)| a - b)
+            .collect(),
+    }
+}
+
+/// Similarity of the aligned pair in [0, 1] and the overlap fraction: the
+/// median block NCC of the band-passed luma over textured blocks fully
+/// covered by the reference (the global NCC when too few blocks qualify).
+fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
+    let Some(inv) = affine.inverse() else {
+        return (0.0, 0.0);
+    };
+    let cb = band(claim);
+    let rb = band(reference);
+    let (warped, valid) = plane::warp(&rb, &inv, claim.w, claim.h);
+    let overlap = valid.iter().filter(|&&v| v).count() as f32 / valid.len().max(1) as f32;
+    let mut scores = Vec::new();
+    for by in 0..claim.h / BLOCK {
+        for bx in 0..claim.w / BLOCK {
+            let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) =
+                (0.0f32, 0.0, 0.0, 0.0, 0.0, 0.0);
+            let mut full = true;
+            for y in by * BLOCK..(by + 1) * BLOCK {
+                for x in bx * BLOCK..(bx + 1) * BLOCK {
+                    let i = y * claim.w + x;
+                    full &= valid[i];
+                    let (a, b) = (cb.data[i], warped.data[i]);
+                    n += 1.0;
+                    sa += a;
+                    sb += b;
+                    saa += a * a;
+                    sbb += b * b;
+                    sab += a * b;
+                }
+            }
+            let va = saa - sa * sa / n;
+            let vb = sbb - sb * sb / n;
+            // Blocks with almost no band energy (flat areas) say nothing.
+            if !full || va / n < 1.0 {
+                continue;
+            }
+            let r = if vb > 1e-6 {
+                (sab - sa * sb / n) / (va * vb).sqrt()
+            } else {
+                0.0
+            };
+            scores.push(r);
+        }
+    }
+    let s = if scores.len() >= 6 {
+        let mid = scores.len() / 2;
+        let (_, m, _) = scores.select_nth_unstable_by(mid, f32::total_cmp);
+        *m
+    } else {
+        register::ncc(&cb, &rb, affine, 1).0
+    };
+    (crate::clamp01(s), overlap)
+}
+
+/// The change map as a [`Heatmap`] over the claim's original pixels, with
+/// cells about one change-map pixel wide.
+fn change_heatmap(map: &change::ChangeMap, width: u32, height: u32) -> Heatmap {
+    let long = width.max(height);
+    let cell = long.div_ceil(HI).max(1);
+    let mut out = Heatmap::zeros(width, height, cell);
+    let gw = out.grid_width as usize;
+    for (i, v) in out.values.iter_mut().enumerate() {
+        let cx = ((i % gw) as u32 * cell) as f32 + cell as f32 / 2.0;
+        let cy = ((i / gw) as u32 * cell) as f32 + cell as f32 / 2.0;
+        let mx = ((cx * map.w as f32 / width.max(1) as f32) as usize).min(map.w.saturating_sub(1));
+        let my = ((cy * map.h as f32 / height.max(1) as f32) as usize).min(map.h.saturating_sub(1));
+        *v = map.values.get(my * map.w + mx).copied().unwrap_or(0.0);
+    }
+    out
+}
+
+/// Merge the change map into the fused heatmap of a derived claim: the
+/// comparison with the source is direct evidence, so only its changed
+/// regions stay flagged; the other detectors' values are kept below 0.5.
+#[must_use]
+pub(crate) fn merge_heatmap(fused: &Heatmap, change: &Heatmap) -> Heatmap {
+    let mut out = change.clone();
+    let gw = out.grid_width as usize;
+    let cell = out.cell;
+    for (i, v) in out.values.iter_mut().enumerate() {
+        let x = ((i % gw) as u32 * cell + cell / 2).min(out.width.saturating_sub(1));
+        let y = ((i / gw) as u32 * cell + cell / 2).min(out.height.saturating_sub(1));
+        *v = v.max(fused.at(x, y).min(0.49));
+    }
+    out
+}

@@ -1,0 +1,208 @@
+//! A single-channel f32 image and the resampling shared by the reference
+//! modules. Coordinates are continuous: pixel `(i, j)` covers
+//! `[i, i+1) x [j, j+1)` and its centre is `(i + 0.5, j + 0.5)`, so a resize
+//! by `f` maps `x` to `f * x` exactly.
+
+use image::{ImageBuffer, Luma, RgbImage};
+
+/// A row-major f32 plane.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plane {
+    pub w: usize,
+    pub h: usize,
+    pub data: Vec<f32>,
+}
+
+impl Plane {
+    pub fn new(w: usize, h: usize) -> Self {
+        Plane {
+            w,
+            h,
+            data: vec![0.0; w * h],
+        }
+    }
+
+    /// ITU-R BT.601 luma of an RGB image, 0..=255.
+    pub fn luma(rgb: &RgbImage) -> Self {
+        let data = rgb
+            .pixels()
+            .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+            .collect();
+        Plane {
+            w: rgb.width() as usize,
+            h: rgb.height() as usize,
+            data,
+        }
+    }
+
+    /// One channel of an RGB image, 0..=255.
+    pub fn channel(rgb: &RgbImage, c: usize) -> Self {
+        Plane {
+            w: rgb.width() as usize,
+            h: rgb.height() as usize,
+            data: rgb.pixels().map(|p| f32::from(p[c])).collect(),
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.w + x]
+    }
+
+    /// Bilinear sample at continuous coordinates; `None` outside the plane
+    /// (half a pixel of border is clamped so the edge pixels are usable).
+    #[inline]
+    pub fn sample(&self, x: f32, y: f32) -> Option<f32> {
+        let (fx, fy) = (x - 0.5, y - 0.5);
+        if !(fx > -0.5 && fy > -0.5 && fx < self.w as f32 - 0.5 && fy < self.h as f32 - 0.5) {
+            return None;
+        }
+        let fx = fx.clamp(0.0, (self.w - 1) as f32);
+        let fy = fy.clamp(0.0, (self.h - 1) as f32);
+        let (x0, y0) = (fx as usize, fy as usize);
+        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
+        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+        let top = self.get(x0, y0) + (self.get(x1, y0) - self.get(x0, y0)) * ax;
+        let bottom = self.get(x0, y1) + (self.get(x1, y1) - self.get(x0, y1)) * ax;
+        Some(top + (bottom - top) * ay)
+    }
+
+    /// Gaussian blur (imageproc's separable kernel).
+    pub fn blurred(&self, sigma: f32) -> Self {
+        if self.data.is_empty() || sigma <= 0.0 {
+            return self.clone();
+        }
+        let Some(buf) = ImageBuffer::<Luma<f32>, Vec<f32>>::from_raw(
+            self.w as u32,
+            self.h as u32,
+            self.data.clone(),
+        ) else {
+            return self.clone();
+        };
+        let out = imageproc::filter::gaussian_blur_f32(&buf, sigma);
+        Plane {
+            w: self.w,
+            h: self.h,
+            data: out.into_raw(),
+        }
+    }
+
+    /// Mirror left-right.
+    pub fn flipped(&self) -> Self {
+        let mut data = Vec::with_capacity(self.data.len());
+        for row in self.data.chunks_exact(self.w.max(1)) {
+            data.extend(row.iter().rev());
+        }
+        Plane {
+            w: self.w,
+            h: self.h,
+            data,
+        }
+    }
+}
+
+/// Resize so the long side is at most `long`, keeping the aspect ratio;
+/// never upscales. Triangle filtering scales its support when shrinking, so
+/// the result is anti-aliased.
+pub(crate) fn shrink(rgb: &RgbImage, long: u32) -> RgbImage {
+    let (w, h) = rgb.dimensions();
+    let side = w.max(h);
+    if side <= long {
+        return rgb.clone();
+    }
+    let f = long as f64 / side as f64;
+    let nw = ((w as f64 * f).round() as u32).max(1);
+    let nh = ((h as f64 * f).round() as u32).max(1);
+    image::imageops::resize(rgb, nw, nh, image::imageops::FilterType::Triangle)
+}
+
+/// A 2-D affine map between continuous coordinate frames:
+/// `out = [a b; c d] * in + [tx, ty]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Affine {
+    pub m: [f32; 4],
+    pub t: [f32; 2],
+}
+
+impl Affine {
+    /// Scale `s`, rotation `theta` (radians, counter-clockwise on screen with
+    /// y down is clockwise visually; the sign convention is internal), then
+    /// translation.
+    pub fn similarity(s: f32, theta: f32, tx: f32, ty: f32) -> Self {
+        let (sn, cs) = theta.sin_cos();
+        Affine {
+            m: [s * cs, -s * sn, s * sn, s * cs],
+            t: [tx, ty],
+        }
+    }
+
+    #[inline]
+    pub fn apply(&self, x: f32, y: f32) -> (f32, f32) {
+        (
+            self.m[0] * x + self.m[1] * y + self.t[0],
+            self.m[2] * x + self.m[3] * y + self.t[1],
+        )
+    }
+
+    pub fn inverse(&self) -> Option<Self> {
+        let det = self.m[0] * self.m[3] - self.m[1] * self.m[2];
+        if !det.is_finite() || det.abs() < 1e-12 {
+            return None;
+        }
+        let m = [
+            self.m[3] / det,
+            -self.m[1] / det,
+            -self.m[2] / det,
+            self.m[0] / det,
+        ];
+        let t = [
+            -(m[0] * self.t[0] + m[1] * self.t[1]),
+            -(m[2] * self.t[0] + m[3] * self.t[1]),
+        ];
+        Some(Affine { m, t })
+    }
+
+    /// `self` after `first`: `x -> self(first(x))`.
+    pub fn compose(&self, first: &Affine) -> Self {
+        let a = &self.m;
+        let b = &first.m;
+        Affine {
+            m: [
+                a[0] * b[0] + a[1] * b[2],
+                a[0] * b[1] + a[1] * b[3],
+                a[2] * b[0] + a[3] * b[2],
+                a[2] * b[1] + a[3] * b[3],
+            ],
+            t: [
+                a[0] * first.t[0] + a[1] * first.t[1] + self.t[0],
+                a[2] * first.t[0] + a[3] * first.t[1] + self.t[1],
+            ],
+        }
+    }
+
+    /// Per-axis scaling `x -> (sx x, sy y)`.
+    pub fn scaling(sx: f32, sy: f32) -> Self {
+        Affine {
+            m: [sx, 0.0, 0.0, sy],
+            t: [0.0, 0.0],
+        }
+    }
+}
+
+/// Warp `src` into a `w x h` frame: `out(p) = src(inv(p))`, where `inv`
+/// maps output coordinates to source coordinates. Also returns the validity
+/// mask (1 where the source covers the output pixel).
+pub(crate) fn warp(src: &Plane, inv: &Affine, w: usize, h: usize) -> (Plane, Vec<bool>) {
+    let mut out = Plane::new(w, h);
+    let mut valid = vec![false; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (sx, sy) = inv.apply(x as f32 + 0.5, y as f32 + 0.5);
+            if let Some(v) = src.sample(sx, sy) {
+                out.data[y * w + x] = v;
+                valid[y * w + x] = true;
+            }
+        }
+    }
+    (out, valid)
+}

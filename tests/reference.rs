@@ -1,0 +1,388 @@
+//! Reference comparison (issue 7), on pairs built in code with the truth
+//! known by construction: a textured synthetic "listing" scene, claims made
+//! from it by crop, downscale, JPEG and painted damage, an unrelated scene,
+//! and the same scene rendered from another viewpoint.
+
+use image::{DynamicImage, Rgb, RgbImage};
+use trueshot::{Analyzer, Config, References, Report, Verdict};
+
+/// SplitMix64: a fixed, seedable generator so every run builds the same images.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+fn hash2(x: i64, y: i64, seed: u64) -> f32 {
+    let mut r = Rng(seed
+        ^ (x as u64).wrapping_mul(0x9e37_79b9)
+        ^ ((y as u64).wrapping_mul(0x85eb_ca6b) << 1));
+    r.unit()
+}
+
+/// Smooth lattice noise in scene units (so it moves with the object).
+fn value_noise(u: f32, v: f32, scale: f32, seed: u64) -> f32 {
+    let (x, y) = (u * scale, v * scale);
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let (sx, sy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
+    let (xi, yi) = (x0 as i64, y0 as i64);
+    let a = hash2(xi, yi, seed);
+    let b = hash2(xi + 1, yi, seed);
+    let c = hash2(xi, yi + 1, seed);
+    let d = hash2(xi + 1, yi + 1, seed);
+    let top = a + (b - a) * sx;
+    let bottom = c + (d - c) * sx;
+    top + (bottom - top) * sy
+}
+
+struct Shape {
+    cx: f32,
+    cy: f32,
+    r: f32,
+    square: bool,
+    color: [f32; 3],
+}
+
+/// The object: a gradient background, shapes and a texture, defined in
+/// scene coordinates [0, 1]^2.
+struct Scene {
+    seed: u64,
+    shapes: Vec<Shape>,
+    base: [f32; 3],
+}
+
+impl Scene {
+    fn new(seed: u64) -> Self {
+        let mut rng = Rng(seed);
+        let shapes = (0..14)
+            .map(|_| Shape {
+                cx: rng.unit(),
+                cy: rng.unit(),
+                r: 0.04 + 0.12 * rng.unit(),
+                square: rng.unit() > 0.5,
+                color: [
+                    40.0 + 180.0 * rng.unit(),
+                    40.0 + 180.0 * rng.unit(),
+                    40.0 + 180.0 * rng.unit(),
+                ],
+            })
+            .collect();
+        let base = [
+            80.0 + 80.0 * rng.unit(),
+            80.0 + 80.0 * rng.unit(),
+            80.0 + 80.0 * rng.unit(),
+        ];
+        Scene { seed, shapes, base }
+    }
+
+    fn color(&self, u: f32, v: f32) -> [f32; 3] {
+        let mut c = [
+            self.base[0] + 50.0 * u,
+            self.base[1] + 40.0 * v,
+            self.base[2] - 30.0 * u * v,
+        ];
+        for s in &self.shapes {
+            let (dx, dy) = ((u - s.cx).abs(), (v - s.cy).abs());
+            let inside = if s.square {
+                dx.max(dy) < s.r
+            } else {
+                dx * dx + dy * dy < s.r * s.r
+            };
+            if inside {
+                c = s.color;
+            }
+        }
+        let grain = 30.0 * (value_noise(u, v, 60.0, self.seed) - 0.5)
+            + 16.0 * (value_noise(u, v, 150.0, self.seed + 7) - 0.5)
+            + 10.0
+                * ((u * 90.0 + 4.0 * value_noise(u, v, 8.0, self.seed + 3))
+                    * std::f32::consts::TAU)
+                    .sin();
+        c.map(|x| x + grain)
+    }
+
+    /// Render `w x h` pixels; `to_scene` maps pixel centres to scene
+    /// coordinates; `light` scales the colours; `noise_seed` draws the
+    /// sensor noise.
+    fn render(
+        &self,
+        w: u32,
+        h: u32,
+        to_scene: impl Fn(f32, f32) -> (f32, f32),
+        light: f32,
+        noise_seed: u64,
+    ) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let (u, v) = to_scene(x as f32 + 0.5, y as f32 + 0.5);
+            let c = self.color(u, v);
+            let n = 6.0 * (hash2(i64::from(x), i64::from(y), noise_seed) - 0.5);
+            Rgb(c.map(|ch| (ch * light + n).round().clamp(0.0, 255.0) as u8))
+        })
+    }
+}
+
+const W: u32 = 640;
+const H: u32 = 480;
+
+fn listing(seed: u64) -> RgbImage {
+    Scene::new(seed).render(W, H, |x, y| (x / W as f32, y / H as f32), 1.0, seed + 100)
+}
+
+/// Crop `[x0, x0 + cw) x [y0, y0 + ch)`, then resize by `scale`.
+fn crop_scale(img: &RgbImage, x0: u32, y0: u32, cw: u32, ch: u32, scale: f32) -> RgbImage {
+    let crop = image::imageops::crop_imm(img, x0, y0, cw, ch).to_image();
+    let nw = (cw as f32 * scale).round() as u32;
+    let nh = (ch as f32 * scale).round() as u32;
+    image::imageops::resize(&crop, nw, nh, image::imageops::FilterType::CatmullRom)
+}
+
+fn jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+    img.write_with_encoder(encoder).expect("encode");
+    out
+}
+
+/// Paint a dark crack (a thick polyline) and a brown stain (a translucent
+/// ellipse); return the mask of painted pixels.
+fn paint_damage(img: &mut RgbImage) -> Vec<bool> {
+    let (w, h) = img.dimensions();
+    let mut mask = vec![false; (w * h) as usize];
+    let pts = [
+        (0.20, 0.30),
+        (0.28, 0.38),
+        (0.33, 0.36),
+        (0.40, 0.47),
+        (0.46, 0.50),
+    ];
+    for seg in pts.windows(2) {
+        let (a, b) = (seg[0], seg[1]);
+        for k in 0..=400 {
+            let t = k as f32 / 400.0;
+            let cx = (a.0 + (b.0 - a.0) * t) * w as f32;
+            let cy = (a.1 + (b.1 - a.1) * t) * h as f32;
+            for dy in -2i32..=2 {
+                for dx in -2i32..=2 {
+                    let (x, y) = (cx as i32 + dx, cy as i32 + dy);
+                    if x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h {
+                        img.put_pixel(x as u32, y as u32, Rgb([28, 24, 20]));
+                        mask[(y as u32 * w + x as u32) as usize] = true;
+                    }
+                }
+            }
+        }
+    }
+    let (ex, ey, rx, ry) = (
+        0.68 * w as f32,
+        0.65 * h as f32,
+        0.08 * w as f32,
+        0.06 * h as f32,
+    );
+    for y in 0..h {
+        for x in 0..w {
+            let (dx, dy) = ((x as f32 - ex) / rx, (y as f32 - ey) / ry);
+            if dx * dx + dy * dy < 1.0 {
+                let p = img.get_pixel_mut(x, y);
+                let stain = [120.0, 80.0, 30.0];
+                for c in 0..3 {
+                    p[c] = (0.4 * f32::from(p[c]) + 0.6 * stain[c]) as u8;
+                }
+                mask[(y * w + x) as usize] = true;
+            }
+        }
+    }
+    mask
+}
+
+fn analyzer(refs: References) -> Analyzer {
+    Analyzer::new(Config::default())
+        .expect("config")
+        .with_references(refs)
+}
+
+fn catalogue() -> References {
+    let mut refs = References::new();
+    refs.push_image(
+        &DynamicImage::ImageRgb8(listing(5)),
+        Some("other.jpg".into()),
+    );
+    refs.push_image(
+        &DynamicImage::ImageRgb8(listing(1)),
+        Some("listing.jpg".into()),
+    );
+    refs
+}
+
+fn f1(report: &Report, truth: &[bool]) -> f32 {
+    let map = report.heatmap().expect("heatmap").upscaled();
+    let (mut tp, mut fp, mut fneg) = (0.0f32, 0.0f32, 0.0f32);
+    for (&v, &t) in map.iter().zip(truth) {
+        match (v >= 0.5, t) {
+            (true, true) => tp += 1.0,
+            (true, false) => fp += 1.0,
+            (false, true) => fneg += 1.0,
+            _ => {}
+        }
+    }
+    2.0 * tp / (2.0 * tp + fp + fneg).max(1.0)
+}
+
+fn laundered() -> RgbImage {
+    // Crop to 85% at an offset, downscale to 60%.
+    crop_scale(&listing(1), 30, 40, 544, 408, 0.6)
+}
+
+#[test]
+fn painted_copy_is_derived_edited_and_the_map_finds_the_damage() {
+    let mut claim = laundered();
+    let mask = paint_damage(&mut claim);
+    let bytes = jpeg(&claim, 70);
+    let report = analyzer(catalogue())
+        .analyze_bytes(&bytes)
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(m.derived, "{m:?}");
+    assert_eq!(m.index, Some(1));
+    assert_eq!(m.path.as_deref(), Some("listing.jpg"));
+    assert!(m.changed_fraction > 0.01, "{m:?}");
+    let t = m.transform.expect("transform");
+    assert!((t.scale - 0.6).abs() < 0.02 && !t.mirrored, "{t:?}");
+    assert!(
+        (t.dx + 18.0).abs() < 2.0 && (t.dy + 24.0).abs() < 2.0,
+        "{t:?}"
+    );
+    assert_eq!(report.verdict(), Verdict::Edited);
+    assert!(report
+        .findings()
+        .iter()
+        .any(|f| f.code == "reference.derived_edited"
+            && f.region.is_some()
+            && f.message_zh.contains("修改版本")));
+    let score = f1(&report, &mask);
+    assert!(score >= 0.6, "F1 {score}");
+}
+
+#[test]
+fn unchanged_copy_with_colour_shift_is_derived_not_edited() {
+    let claim = laundered();
+    // Brighter and warmer: a moderate exposure and white-balance change.
+    let claim = RgbImage::from_fn(claim.width(), claim.height(), |x, y| {
+        let p = claim.get_pixel(x, y);
+        let f = |v: u8, g: f32, o: f32| (f32::from(v) * g + o).round().clamp(0.0, 255.0) as u8;
+        Rgb([f(p[0], 1.12, 8.0), f(p[1], 1.05, 4.0), f(p[2], 0.92, 0.0)])
+    });
+    let report = analyzer(catalogue())
+        .analyze_bytes(&jpeg(&claim, 70))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(m.derived && m.changed_fraction == 0.0, "{m:?}");
+    assert_ne!(report.verdict(), Verdict::Edited);
+    assert!(report
+        .findings()
+        .iter()
+        .any(|f| f.code == "reference.derived_unchanged"));
+    assert!(report.heatmap().expect("heatmap").max() < 0.5);
+}
+
+#[test]
+fn mirrored_copy_is_derived() {
+    let claim = image::imageops::flip_horizontal(&laundered());
+    let report = analyzer(catalogue())
+        .analyze_bytes(&jpeg(&claim, 80))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(m.derived, "{m:?}");
+    assert!(m.transform.is_some_and(|t| t.mirrored), "{m:?}");
+    assert_ne!(report.verdict(), Verdict::Edited);
+}
+
+#[test]
+fn unrelated_image_is_not_derived() {
+    let claim = listing(9);
+    let report = analyzer(catalogue())
+        .analyze_bytes(&jpeg(&claim, 85))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(!m.derived, "{m:?}");
+    assert!(report
+        .findings()
+        .iter()
+        .any(|f| f.code == "reference.no_match"));
+}
+
+#[test]
+fn same_object_from_another_viewpoint_is_not_derived() {
+    // The same scene seen under a perspective and shear, other lighting and
+    // fresh sensor noise: what an honest buyer photographs.
+    let scene = Scene::new(1);
+    let claim = scene.render(
+        560,
+        440,
+        |x, y| {
+            let (u, v) = (x / 560.0, y / 440.0);
+            let d = 1.0 + 0.18 * u - 0.06 * v;
+            (
+                (0.06 + 0.86 * u + 0.10 * v) / d + 0.05,
+                (0.08 + 0.84 * v + 0.05 * u) / d,
+            )
+        },
+        0.85,
+        777,
+    );
+    let report = analyzer(catalogue())
+        .analyze_bytes(&jpeg(&claim, 85))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(!m.derived, "{m:?}");
+    assert_ne!(report.verdict(), Verdict::Edited);
+}
+
+#[test]
+fn no_references_means_no_reference_field() {
+    let report = Analyzer::new(Config::default())
+        .expect("config")
+        .with_references(References::new())
+        .analyze_image(&DynamicImage::ImageRgb8(listing(1)))
+        .expect("analysis");
+    assert!(report.reference.is_none());
+}
+
+#[test]
+fn tiny_and_flat_inputs_do_not_panic() {
+    let mut refs = References::new();
+    refs.push_image(&DynamicImage::ImageRgb8(RgbImage::new(1, 1)), None);
+    refs.push_image(&DynamicImage::ImageRgb8(RgbImage::new(3, 200)), None);
+    refs.push_image(&DynamicImage::ImageRgb8(listing(1)), None);
+    assert!(refs.push_bytes(b"not an image", None).is_err());
+    let a = analyzer(refs);
+    for (w, h) in [(1, 1), (2, 300), (64, 64), (17, 13)] {
+        let r = a
+            .analyze_image(&DynamicImage::ImageRgb8(RgbImage::new(w, h)))
+            .expect("analysis");
+        assert!(r
+            .reference
+            .is_some_and(|m| (0.0..=1.0).contains(&m.similarity)));
+    }
+}
+
+#[test]
+fn results_are_deterministic() {
+    let mut claim = laundered();
+    paint_damage(&mut claim);
+    let bytes = jpeg(&claim, 70);
+    let a = analyzer(catalogue());
+    let r1 = a.analyze_bytes(&bytes).expect("analysis");
+    let r2 = a.analyze_bytes(&bytes).expect("analysis");
+    assert_eq!(r1.reference, r2.reference);
+    assert_eq!(r1.heatmap, r2.heatmap);
+}
