@@ -120,7 +120,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let edited = if compressed || flagged_share > 0.4 {
         0.0
     } else {
-        0.8 * reliable * ramp(largest, 0.0, 0.02)
+        0.6 * reliable * ramp(largest, 0.0, 0.02)
     };
     // Global: no trace at all in a high-quality image (PNG, or JPEG ≥ 95)
     // of at least 1 Mpx (down-scaling also erases it, so small images say
@@ -192,32 +192,54 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
 }
 
 /// The normalised `[(π, π), (π, 0), (0, π)]` components of every block, or
-/// `None` for blocks without information (flat or clipped).
+/// `None` for blocks without information (flat or clipped). Phase sums are
+/// taken once per 16x16 cell and a block adds its 2x2 cells, so each pixel
+/// is read once.
 fn block_components(
     green: &[f32],
     res: &[f32],
     w: usize,
     grid: BlockGrid,
 ) -> Vec<Option<[f32; 3]>> {
-    (0..grid.len())
+    let h = res.len() / w.max(1);
+    let (cw, ch) = (w / STRIDE, h / STRIDE);
+    // Per cell: the four phase sums of |r| and the clipped count.
+    let cells: Vec<[f32; 5]> = (0..ch)
         .into_par_iter()
-        .map(|i| {
-            let (x0, y0) = ((i % grid.nx) * STRIDE, (i / grid.nx) * STRIDE);
-            let mut m = [0.0f32; 4];
-            let mut clipped = 0usize;
-            for y in y0..y0 + BLOCK {
+        .flat_map_iter(|cy| {
+            let mut row_cells = vec![[0.0f32; 5]; cw];
+            for y in cy * STRIDE..(cy + 1) * STRIDE {
                 let row = &res[y * w..][..w];
                 let grow = &green[y * w..][..w];
-                for x in x0..x0 + BLOCK {
-                    m[(y & 1) * 2 + (x & 1)] += row[x].abs();
-                    clipped += usize::from(!(3.0..252.0).contains(&grow[x]));
+                for (cx, cell) in row_cells.iter_mut().enumerate() {
+                    for x in cx * STRIDE..(cx + 1) * STRIDE {
+                        cell[(y & 1) * 2 + (x & 1)] += row[x].abs();
+                        cell[4] += f32::from(u8::from(!(3.0..252.0).contains(&grow[x])));
+                    }
                 }
             }
-            let sum: f32 = m.iter().sum();
-            let n = (BLOCK * BLOCK) as f32;
+            row_cells
+        })
+        .collect();
+    let span = BLOCK / STRIDE;
+    let n = (BLOCK * BLOCK) as f32;
+    (0..grid.len())
+        .map(|i| {
+            let (bx, by) = (i % grid.nx, i / grid.nx);
+            let mut m = [0.0f32; 5];
+            for cy in by..by + span {
+                for cx in bx..bx + span {
+                    if let Some(c) = cells.get(cy * cw + cx) {
+                        for (a, v) in m.iter_mut().zip(c) {
+                            *a += v;
+                        }
+                    }
+                }
+            }
+            let sum: f32 = m[..4].iter().sum();
             // Mean |r| under 0.3 grey levels: flat (or quantised flat), no
             // interpolation to see. Clipping flattens the pattern too.
-            if sum / n < 0.3 || clipped as f32 > 0.02 * n {
+            if sum / n < 0.3 || m[4] > 0.02 * n {
                 return None;
             }
             Some([

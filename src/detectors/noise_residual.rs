@@ -16,9 +16,9 @@
 //! model to the per-brightness-bin medians, and map each block's deviation
 //! `d = ln(σ_block / σ_model(μ_block))` from the fit in robust z-units.
 //!
-//! Map value (cells of 16 px): ≥ 0.5 when a block's deviation is both ≥ 4
+//! Map value (cells of 16 px): ≥ 0.5 when a block's deviation is both ≥ 5
 //! robust standard deviations from the image's typical deviation and a
-//! factor ≥ 1.6 in σ (too clean or too noisy). The image-level score is the
+//! factor ≥ 2 in σ (too clean or too noisy). The image-level score is the
 //! mean of the strongest 1% of cells (at least 4), so a single odd block
 //! cannot raise it.
 
@@ -103,7 +103,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         if z.abs() > 3.0 {
             outliers += 1;
         }
-        let v = ramp(z.abs(), 2.0, 6.0).min(ramp(delta.abs(), 0.2, 0.74));
+        let v = ramp(z.abs(), 3.0, 7.0).min(ramp(delta.abs(), 0.35, 1.05));
         if v >= 0.5 {
             if delta < 0.0 {
                 clean += 1;
@@ -128,11 +128,15 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let flagged_share = flagged_cells as f32 / map.values.len().max(1) as f32;
     // Conservative: the strongest 1% must be clearly off the model, and the
     // flagged part must form a region (≥ 4 cells); an image where most blocks
-    // are off the model has no reference to be off from.
+    // are off the model has no reference to be off from. Measured on the dev
+    // corpus, a quarter of genuine photos have a region this strong (JPEG
+    // flattens smooth areas, lenses soften corners), so on its own this
+    // detector stays in the inconclusive band (≤ 0.6) until the calibrated
+    // fusion model weighs it with the others.
     let score = if regions.is_empty() || flagged_share > 0.5 {
-        0.5 * ramp(top, 0.3, 1.0)
+        0.3 * ramp(top, 0.5, 1.0)
     } else {
-        0.9 * ramp(top, 0.3, 1.0)
+        0.6 * ramp(top, 0.5, 1.0)
     };
 
     let n = valid.len() as f32;
