@@ -8,7 +8,10 @@ use std::time::Instant;
 use image::DynamicImage;
 
 use crate::decode::{self, Format};
-use crate::detectors::{jpeg, provenance, DetectorOutput, FftPlans, PixelContext};
+use crate::detectors::{
+    cfa, jpeg, noise_residual, provenance, residual, spectrum, DetectorOutput, FftPlans,
+    PixelContext,
+};
 use crate::metadata::{self, RawMetadata};
 use crate::reference::{self, References};
 use crate::report::{clamp01, DetectorKind, Heatmap, ImageFacts, Report};
@@ -181,10 +184,12 @@ impl Analyzer {
         let t = Instant::now();
         let rgb = image.to_rgb8();
         let luma = luma_plane(&rgb);
+        let residual = residual::laplacian_residual(&luma, width as usize, height as usize);
         timings.insert("planes".into(), ms_since(t));
         let ctx = PixelContext {
             rgb: &rgb,
             luma: &luma,
+            residual: &residual,
             width,
             height,
             format: source.format,
@@ -193,7 +198,11 @@ impl Analyzer {
             fft: &self.fft,
         };
 
-        let pixel_detectors: &[(DetectorKind, PixelDetector)] = &[];
+        let pixel_detectors: &[(DetectorKind, PixelDetector)] = &[
+            (DetectorKind::NoiseResidual, noise_residual::run),
+            (DetectorKind::Spectrum, spectrum::run),
+            (DetectorKind::Cfa, cfa::run),
+        ];
         let mut maps = Vec::new();
         let mut incomplete = Vec::new();
         for &(kind, run) in pixel_detectors {

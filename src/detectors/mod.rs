@@ -3,8 +3,12 @@
 //! Each pixel detector is a function `run(&PixelContext) -> DetectorOutput`;
 //! the pipeline in [`crate::analyzer`] calls them in a fixed order.
 
+pub mod cfa;
 pub mod jpeg;
+pub mod noise_residual;
 pub mod provenance;
+pub mod residual;
+pub mod spectrum;
 
 use std::sync::Arc;
 
@@ -20,6 +24,9 @@ pub struct PixelContext<'a> {
     pub rgb: &'a image::RgbImage,
     /// Luminance (ITU-R BT.601 weights) as f32 in 0..=255, row-major.
     pub luma: &'a [f32],
+    /// The shared noise residual of `luma` ([`residual::laplacian_residual`]),
+    /// computed once and read by the noise, spectrum and CFA detectors.
+    pub residual: &'a [f32],
     /// Image width.
     pub width: u32,
     /// Image height.
