@@ -165,7 +165,7 @@ impl Analyzer {
             fft: &self.fft,
         };
 
-        let pixel_detectors: &[(DetectorKind, PixelDetector)] = &[];
+        let pixel_detectors: &[(DetectorKind, PixelDetector)] = &[(DetectorKind::Jpeg, jpeg::run)];
         let mut maps = Vec::new();
         let mut incomplete = Vec::new();
         for &(kind, run) in pixel_detectors {
