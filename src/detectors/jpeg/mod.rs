@@ -43,6 +43,9 @@ const MIN_REGION_BLOCKS: usize = 6;
 const MAX_REGION_SHARE: f32 = 0.4;
 /// Global grid z-score from which the image shows a JPEG grid at all.
 const MIN_GRID_STRENGTH: f32 = 8.0;
+/// Share of grid windows off the global phase above which misalignment is
+/// global (a cropped earlier JPEG) rather than local.
+const MAX_MISALIGNED_SHARE: f32 = 0.25;
 /// Regions reported as boxes, largest first.
 const MAX_REGIONS: usize = 5;
 /// Pixels with a channel at 0 or 255 in a block from which its DCT no
@@ -111,11 +114,18 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let mut map = Heatmap::zeros(ctx.width, ctx.height, CELL);
     let gw = map.grid_width as usize;
 
-    // Grid misalignment, only where the image shows a grid at all.
+    // Grid misalignment, only where the image shows a grid at all, and only
+    // when a minority of windows disagree: a second grid across much of the
+    // image is the trace of a crop of an earlier JPEG, not a paste. In JPEG
+    // files the last compression re-imposes its own grid on every block, and
+    // on re-saved genuine photos the off-phase windows were as common as on
+    // edited ones (dev corpus), so there the grid is a feature only.
     let grid_share = if grid_visible {
-        for by in 0..grid.bh {
-            for bx in 0..grid.bw {
-                map.values[by * gw + bx] = grid.misaligned[by * grid.bw + bx];
+        if !is_jpeg && grid.misaligned_share <= MAX_MISALIGNED_SHARE {
+            for by in 0..grid.bh {
+                for bx in 0..grid.bw {
+                    map.values[by * gw + bx] = grid.misaligned[by * grid.bw + bx];
+                }
             }
         }
         grid.misaligned_share
@@ -178,9 +188,29 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     }
 
     // Flagged regions: connected flagged cells, small specks dropped.
-    let regions = components(&map, MIN_REGION_BLOCKS);
+    let all_flagged = map.values.iter().filter(|&&v| v >= 0.5).count();
+    let mut regions = components(&map, MIN_REGION_BLOCKS);
+    let largest = regions.first().map_or(0, |r| r.cells);
+    // Secondary regions much smaller than the main one are more likely
+    // misfits of the model than a second edit.
+    regions.retain(|r| r.cells * 4 >= largest);
+    regions.truncate(MAX_REGIONS);
+    let mut kept = vec![false; map.values.len()];
+    for r in &regions {
+        for &c in &r.members {
+            kept[c] = true;
+        }
+    }
+    for (v, &k) in map.values.iter_mut().zip(&kept) {
+        if !k {
+            *v = v.min(0.45);
+        }
+    }
     let flagged: usize = regions.iter().map(|r| r.cells).sum();
     let share = flagged as f32 / map.values.len().max(1) as f32;
+    // An edit is one or a few compact areas; flags scattered all over the
+    // image mean the model does not fit this photo, so they count against.
+    let dominance = flagged as f32 / all_flagged.max(1) as f32;
     if share > MAX_REGION_SHARE || regions.is_empty() {
         // Nothing local to report: clear the map below the flag level so a
         // global misfit is not painted as an edit.
@@ -188,7 +218,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
             *v = v.min(0.45);
         }
     } else {
-        for (i, r) in regions.iter().take(MAX_REGIONS).enumerate() {
+        for (i, r) in regions.iter().enumerate() {
             let single = r.members.iter().filter(|&&c| single_cells[c]).count();
             let (code, what, what_zh) = if single * 2 >= r.cells {
                 (
@@ -206,7 +236,8 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
             let area = r.cells as f32 / map.values.len() as f32;
             // Larger and stronger regions are stronger evidence; a region of
             // 1% of the image at full strength scores about 0.8.
-            let score = (r.mean * (1.0 - (-area / 0.006).exp())).clamp(0.0, 1.0);
+            let score =
+                (r.mean * (1.0 - (-area / 0.006).exp()) * dominance * dominance).clamp(0.0, 1.0);
             let message = format!(
                 "Region {} ({}x{} px at {},{}; {:.1}% of the image) was {what} (mean map value {:.2}).",
                 i + 1,
@@ -241,6 +272,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         }
     }
     out.features.push(("jpeg.flagged_share", share));
+    out.features.push(("jpeg.flag_dominance", dominance));
     if let Some(q) = quality.filter(|_| is_jpeg) {
         push_quality_finding(&mut out, q);
     }
