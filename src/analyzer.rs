@@ -202,6 +202,7 @@ impl Analyzer {
             (DetectorKind::NoiseResidual, noise_residual::run),
             (DetectorKind::Spectrum, spectrum::run),
             (DetectorKind::Cfa, cfa::run),
+            (DetectorKind::Jpeg, jpeg::run),
         ];
         let mut maps = Vec::new();
         let mut incomplete = Vec::new();

@@ -125,7 +125,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     // Global: no trace at all in a high-quality image (PNG, or JPEG ≥ 95)
     // of at least 1 Mpx (down-scaling also erases it, so small images say
     // nothing). Heavy in-camera processing removes the trace too: weak.
-    let high_quality = quality.map_or(true, |q| q >= 95);
+    let high_quality = quality.is_none_or(|q| q >= 95);
     let big = (w * h) >= 1_000_000;
     let generated = if high_quality && big {
         0.3 * (1.0 - ramp(z, 3.0, 10.0))

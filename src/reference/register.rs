@@ -350,7 +350,7 @@ pub(crate) fn register(
     // The magnitude spectrum is symmetric, so theta is known modulo pi.
     for angle in [theta, theta + std::f32::consts::PI] {
         let (affine, peak) = translation(claim, &spectrum.win, reference, scale, angle, plans);
-        if best.map_or(true, |(_, p)| peak > p) {
+        if best.is_none_or(|(_, p)| peak > p) {
             best = Some((affine, peak));
         }
     }

@@ -1,4 +1,4 @@
-//! JPEG: quantisation tables, quality, double compression and the 8x8 grid.
+//! IJG quantisation tables and the quality estimate.
 
 use crate::metadata::QuantTable;
 
@@ -38,10 +38,15 @@ pub struct QualityEstimate {
     pub standard: bool,
 }
 
-/// Estimate the quality from the luminance table (slot 0).
+/// Estimate the quality from the luminance table (slot 0); `None` when
+/// there is no table or it holds an invalid step of 0.
 #[must_use]
 pub fn estimate_quality(tables: &[QuantTable]) -> Option<QualityEstimate> {
     let luma = tables.iter().find(|t| t.id == 0).or(tables.first())?;
+    // A step of 0 is invalid (T.81 B.2.4.1): the table is garbage.
+    if luma.values.contains(&0) {
+        return None;
+    }
     let (quality, error) = (1..=100u8)
         .map(|q| {
             let reference = ijg_table(&IJG_LUMA, q);
@@ -53,9 +58,14 @@ pub fn estimate_quality(tables: &[QuantTable]) -> Option<QualityEstimate> {
             (q, error)
         })
         .min_by_key(|&(q, e)| (e, u8::MAX - q))?;
+    // Standard libraries scale the chroma table with the same factor.
+    let chroma_ok = tables
+        .iter()
+        .find(|t| t.id == 1)
+        .is_none_or(|t| t.values == ijg_table(&IJG_CHROMA, quality));
     Some(QualityEstimate {
         quality,
-        standard: error == 0,
+        standard: error == 0 && chroma_ok,
     })
 }
 

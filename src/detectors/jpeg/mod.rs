@@ -1,0 +1,456 @@
+//! JPEG forensics: quantisation tables, double compression, the 8x8 block
+//! grid and error level analysis.
+//!
+//! - **Tables** ([`estimate_quality`]): the IJG-equivalent quality and whether
+//!   the tables are the standard IJG ones (libjpeg, Pillow, editors, web
+//!   pipelines) or a camera's own. Re-saving is normal, so this is context only.
+//! - **Double compression** (Bianchi & Piva 2012; Lin et al. 2009): a photo
+//!   re-saved as JPEG keeps the periodic trace of its first quantisation in
+//!   the DCT histograms; content pasted or painted in before the re-save does
+//!   not. The map flags blocks that were compressed once inside a doubly
+//!   compressed image.
+//! - **Block grid** (Li, Yuan & Yu 2009): windows whose 8x8 grid is shifted
+//!   against the image's grid.
+//! - **Error level analysis** (Krawetz 2007): supporting map only.
+
+mod dct;
+mod double;
+mod ela;
+mod grid;
+mod tables;
+
+pub use tables::{estimate_quality, ijg_table, QualityEstimate, IJG_CHROMA, IJG_LUMA};
+
+use super::{DetectorOutput, PixelContext};
+use crate::decode::Format;
+use crate::report::{Class, DetectorKind, Finding, Heatmap, Region};
+
+/// Side of a map cell: one JPEG block.
+const CELL: u32 = 8;
+/// Smoothed log-likelihood (nats, summed over a 3x3 neighbourhood of blocks)
+/// at which a block is as likely singly as doubly compressed in the map:
+/// the map crosses 0.5 at `-SINGLE_LLR`, so a block needs clear evidence.
+const SINGLE_LLR: f32 = 6.0;
+/// Nats per unit of the map's logistic slope.
+const LLR_SLOPE: f32 = 3.0;
+/// Fewest doubly compressed frequencies for the image to count as doubly
+/// compressed (one frequency alone can be a misfit of the histogram).
+const MIN_MODELS: usize = 2;
+/// Smallest flagged region, in blocks (16 blocks = 1024 pixels).
+const MIN_REGION_BLOCKS: usize = 6;
+/// A flagged area above this share of the image is not a local edit: the
+/// whole image has one history and the model does not fit it.
+const MAX_REGION_SHARE: f32 = 0.4;
+/// Global grid z-score from which the image shows a JPEG grid at all.
+const MIN_GRID_STRENGTH: f32 = 8.0;
+/// Share of grid windows off the global phase above which misalignment is
+/// global (a cropped earlier JPEG) rather than local.
+const MAX_MISALIGNED_SHARE: f32 = 0.25;
+/// Regions reported as boxes, largest first.
+const MAX_REGIONS: usize = 5;
+/// Pixels with a channel at 0 or 255 in a block from which its DCT no
+/// longer follows the quantisation lattice.
+const MAX_CLIPPED: usize = 8;
+
+/// Run the JPEG detector.
+///
+/// Features (`jpeg.*`): `applicable` (1 = JPEG file, 0.5 = non-JPEG pixels
+/// with a visible JPEG grid, 0 = neither), `quality` (IJG-equivalent, 0 when
+/// unknown), `standard_table` (1 = IJG-scaled tables), `double_compression`
+/// (share of studied DCT frequencies with a previous quantisation),
+/// `dq_gain` (nats per coefficient), `single_share` (share of blocks flagged
+/// as singly compressed), `grid_strength`, `grid_misaligned_share`,
+/// `ela_outlier_share`.
+///
+/// The map has one cell per 8x8 block; 1.0 = most suspicious, ≥ 0.5 only
+/// for blocks with clear evidence. Findings of class `Edited` need local
+/// inconsistency; double compression of the whole image alone is reported
+/// with class `None`.
+#[must_use]
+pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
+    let mut out = DetectorOutput::empty(DetectorKind::Jpeg);
+    let (w, h) = (ctx.width as usize, ctx.height as usize);
+    if w < 16 || h < 16 || ctx.luma.len() < w * h {
+        out.features.push(("jpeg.applicable", 0.0));
+        return out;
+    }
+    let quality = estimate_quality(ctx.quant_tables);
+    let luma_table = ctx
+        .quant_tables
+        .iter()
+        .find(|t| t.id == 0)
+        .or(ctx.quant_tables.first())
+        .filter(|_| quality.is_some());
+    let is_jpeg = ctx.format == Some(Format::Jpeg) && luma_table.is_some();
+
+    let grid = grid::analyze(ctx.luma, w, h);
+    let grid_visible = grid.strength >= MIN_GRID_STRENGTH;
+    let applicable = if is_jpeg {
+        1.0
+    } else if grid_visible {
+        0.5
+    } else {
+        0.0
+    };
+    out.features.push(("jpeg.applicable", applicable));
+    out.features.push((
+        "jpeg.quality",
+        quality.map_or(0.0, |q| f32::from(q.quality)),
+    ));
+    out.features.push((
+        "jpeg.standard_table",
+        f32::from(u8::from(quality.is_some_and(|q| q.standard))),
+    ));
+    out.features.push(("jpeg.grid_strength", grid.strength));
+    // 0 when the grid sits where a JPEG decoded at its own origin puts it.
+    out.features.push((
+        "jpeg.grid_offset",
+        f32::from(u8::from(grid.phase != (7, 7))),
+    ));
+    if applicable == 0.0 {
+        return out;
+    }
+
+    let mut map = Heatmap::zeros(ctx.width, ctx.height, CELL);
+    let gw = map.grid_width as usize;
+
+    // Grid misalignment, only where the image shows a grid at all, and only
+    // when a minority of windows disagree: a second grid across much of the
+    // image is the trace of a crop of an earlier JPEG, not a paste. In JPEG
+    // files the last compression re-imposes its own grid on every block, and
+    // on re-saved genuine photos the off-phase windows were as common as on
+    // edited ones (dev corpus), so there the grid is a feature only.
+    let grid_share = if grid_visible {
+        if !is_jpeg && grid.misaligned_share <= MAX_MISALIGNED_SHARE {
+            for by in 0..grid.bh {
+                for bx in 0..grid.bw {
+                    map.values[by * gw + bx] = grid.misaligned[by * grid.bw + bx];
+                }
+            }
+        }
+        grid.misaligned_share
+    } else {
+        0.0
+    };
+    out.features
+        .push(("jpeg.grid_misaligned_share", grid_share));
+
+    // Double compression, on the file's own grid.
+    let mut dq_share = 0.0f32;
+    let mut single_share = 0.0f32;
+    let mut dq_gain = 0.0f32;
+    let mut single_cells = vec![false; map.values.len()];
+    if let (true, Some(table)) = (is_jpeg, luma_table) {
+        let (aligned, bw, bh) = dct::block_dct(ctx.luma, w, h, 0, 0);
+        let (shifted, _, _) = dct::block_dct(ctx.luma, w, h, 4, 4);
+        let skip = clipped_blocks(ctx.rgb, bw, bh);
+        let dq = double::analyze(&aligned, &shifted, &table.values, &skip);
+        dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
+        dq_gain = dq.mean_gain() as f32;
+        if dq.models.len() >= MIN_MODELS {
+            let smooth = box3(&dq.block_llr, bw, bh);
+            let mut flagged = 0usize;
+            for by in 0..bh {
+                for bx in 0..bw {
+                    let s = smooth[by * bw + bx];
+                    let v = 1.0 / (1.0 + ((s + SINGLE_LLR) / LLR_SLOPE).exp());
+                    let cell = by * gw + bx;
+                    if v >= 0.5 {
+                        flagged += 1;
+                        single_cells[cell] = true;
+                    }
+                    map.values[cell] = map.values[cell].max(v);
+                }
+            }
+            single_share = flagged as f32 / (bw * bh).max(1) as f32;
+        }
+        push_dq_finding(&mut out, &dq, dq_share);
+    }
+    out.features.push(("jpeg.double_compression", dq_share));
+    out.features.push(("jpeg.dq_gain", dq_gain));
+    out.features.push(("jpeg.single_share", single_share));
+
+    if let Some(e) = ela::analyze(ctx.luma, ctx.width, ctx.height) {
+        out.features
+            .push(("jpeg.ela_outlier_share", e.outlier_share));
+        // Supporting only: ELA lifts a block by at most 0.15 and only where
+        // another test already sees something.
+        for by in 0..e.bh {
+            for bx in 0..e.bw {
+                let cell = by * gw + bx;
+                let v = map.values[cell];
+                if v >= 0.3 {
+                    let lift = 0.15 * (e.excess[by * e.bw + bx] / 2.0).min(1.0);
+                    map.values[cell] = (v + lift).min(1.0);
+                }
+            }
+        }
+    }
+
+    // Flagged regions: connected flagged cells, small specks dropped.
+    let all_flagged = map.values.iter().filter(|&&v| v >= 0.5).count();
+    let mut regions = components(&map, MIN_REGION_BLOCKS);
+    let largest = regions.first().map_or(0, |r| r.cells);
+    // Secondary regions much smaller than the main one are more likely
+    // misfits of the model than a second edit.
+    regions.retain(|r| r.cells * 4 >= largest);
+    regions.truncate(MAX_REGIONS);
+    let mut kept = vec![false; map.values.len()];
+    for r in &regions {
+        for &c in &r.members {
+            kept[c] = true;
+        }
+    }
+    for (v, &k) in map.values.iter_mut().zip(&kept) {
+        if !k {
+            *v = v.min(0.45);
+        }
+    }
+    let flagged: usize = regions.iter().map(|r| r.cells).sum();
+    let share = flagged as f32 / map.values.len().max(1) as f32;
+    // An edit is one or a few compact areas; flags scattered all over the
+    // image mean the model does not fit this photo, so they count against.
+    let dominance = flagged as f32 / all_flagged.max(1) as f32;
+    if share > MAX_REGION_SHARE || regions.is_empty() {
+        // Nothing local to report: clear the map below the flag level so a
+        // global misfit is not painted as an edit.
+        for v in &mut map.values {
+            *v = v.min(0.45);
+        }
+    } else {
+        for (i, r) in regions.iter().enumerate() {
+            let single = r.members.iter().filter(|&&c| single_cells[c]).count();
+            let (code, what, what_zh) = if single * 2 >= r.cells {
+                (
+                    "jpeg.local_single_compression",
+                    "compressed once inside a doubly compressed JPEG",
+                    "在二次压缩的 JPEG 中只经过一次压缩",
+                )
+            } else {
+                (
+                    "jpeg.grid_misaligned",
+                    "with an 8x8 block grid shifted against the image's",
+                    "其 8x8 分块网格与全图网格错位",
+                )
+            };
+            let area = r.cells as f32 / map.values.len() as f32;
+            // Larger and stronger regions are stronger evidence; a region of
+            // 1% of the image at full strength scores about 0.8.
+            let score =
+                (r.mean * (1.0 - (-area / 0.006).exp()) * dominance * dominance).clamp(0.0, 1.0);
+            let message = format!(
+                "Region {} ({}x{} px at {},{}; {:.1}% of the image) was {what} (mean map value {:.2}).",
+                i + 1,
+                r.region.width,
+                r.region.height,
+                r.region.x,
+                r.region.y,
+                100.0 * area,
+                r.mean
+            );
+            let message_zh = format!(
+                "区域 {}（{}x{} 像素，位于 {},{}；占图像 {:.1}%）{what_zh}（热图均值 {:.2}）。",
+                i + 1,
+                r.region.width,
+                r.region.height,
+                r.region.x,
+                r.region.y,
+                100.0 * area,
+                r.mean
+            );
+            out.findings.push(
+                Finding::new(
+                    DetectorKind::Jpeg,
+                    code,
+                    score,
+                    Class::Edited,
+                    message,
+                    message_zh,
+                )
+                .with_region(r.region),
+            );
+        }
+    }
+    out.features.push(("jpeg.flagged_share", share));
+    out.features.push(("jpeg.flag_dominance", dominance));
+    if let Some(q) = quality.filter(|_| is_jpeg) {
+        push_quality_finding(&mut out, q);
+    }
+    out.map = Some(map);
+    out
+}
+
+/// Blocks with too many clipped pixels to follow the quantisation lattice.
+fn clipped_blocks(rgb: &image::RgbImage, bw: usize, bh: usize) -> Vec<bool> {
+    let width = rgb.width() as usize;
+    let raw = rgb.as_raw();
+    let mut out = vec![false; bw * bh];
+    for by in 0..bh {
+        for bx in 0..bw {
+            let mut clipped = 0usize;
+            for y in by * 8..by * 8 + 8 {
+                let start = (y * width + bx * 8) * 3;
+                if let Some(px) = raw.get(start..start + 24) {
+                    clipped += px
+                        .chunks_exact(3)
+                        .filter(|p| p.iter().any(|&c| c == 0 || c == 255))
+                        .count();
+                }
+            }
+            out[by * bw + bx] = clipped >= MAX_CLIPPED;
+        }
+    }
+    out
+}
+
+/// Sum over the 3x3 neighbourhood of each block (edges use what exists).
+fn box3(values: &[f32], bw: usize, bh: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; values.len()];
+    for by in 0..bh {
+        for bx in 0..bw {
+            let mut s = 0.0f32;
+            for y in by.saturating_sub(1)..(by + 2).min(bh) {
+                for x in bx.saturating_sub(1)..(bx + 2).min(bw) {
+                    s += values[y * bw + x];
+                }
+            }
+            out[by * bw + bx] = s;
+        }
+    }
+    out
+}
+
+/// A connected flagged area of the map.
+struct Component {
+    cells: usize,
+    mean: f32,
+    region: Region,
+    members: Vec<usize>,
+}
+
+/// 4-connected components of cells ≥ 0.5 with at least `min_cells` cells,
+/// largest first (ties by position, so the order is deterministic).
+fn components(map: &Heatmap, min_cells: usize) -> Vec<Component> {
+    let (gw, gh) = (map.grid_width as usize, map.grid_height as usize);
+    let mut seen = vec![false; map.values.len()];
+    let mut out = Vec::new();
+    for start in 0..map.values.len() {
+        if seen[start] || map.values[start] < 0.5 {
+            continue;
+        }
+        seen[start] = true;
+        let mut stack = vec![start];
+        let mut members = Vec::new();
+        while let Some(c) = stack.pop() {
+            members.push(c);
+            let (x, y) = (c % gw, c / gw);
+            let mut push = |n: usize| {
+                if !seen[n] && map.values[n] >= 0.5 {
+                    seen[n] = true;
+                    stack.push(n);
+                }
+            };
+            if x > 0 {
+                push(c - 1);
+            }
+            if x + 1 < gw {
+                push(c + 1);
+            }
+            if y > 0 {
+                push(c - gw);
+            }
+            if y + 1 < gh {
+                push(c + gw);
+            }
+        }
+        if members.len() < min_cells {
+            continue;
+        }
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        let mut sum = 0.0f32;
+        for &c in &members {
+            let (x, y) = (c % gw, c / gw);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            sum += map.values[c];
+        }
+        let cell = map.cell;
+        let (px, py) = (x0 as u32 * cell, y0 as u32 * cell);
+        let region = Region {
+            x: px,
+            y: py,
+            width: ((x1 as u32 + 1) * cell).min(map.width) - px,
+            height: ((y1 as u32 + 1) * cell).min(map.height) - py,
+        };
+        out.push(Component {
+            cells: members.len(),
+            mean: sum / members.len() as f32,
+            region,
+            members,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.cells
+            .cmp(&a.cells)
+            .then_with(|| (a.region.y, a.region.x).cmp(&(b.region.y, b.region.x)))
+    });
+    out
+}
+
+fn push_quality_finding(out: &mut DetectorOutput, q: QualityEstimate) {
+    let (kind, kind_zh) = if q.standard {
+        (
+            "standard IJG tables (libjpeg, Pillow, editors, web pipelines)",
+            "标准 IJG 量化表（libjpeg、Pillow、编辑软件、网页处理流程）",
+        )
+    } else {
+        (
+            "custom tables (typical of cameras)",
+            "自定义量化表（相机常见）",
+        )
+    };
+    out.findings.push(Finding::new(
+        DetectorKind::Jpeg,
+        "jpeg.quality",
+        0.0,
+        Class::None,
+        format!(
+            "JPEG quality about {} with {kind}; re-saving alone is not evidence of editing.",
+            q.quality
+        ),
+        format!(
+            "JPEG 质量约为 {}，使用{kind_zh}；仅重新保存不构成编辑证据。",
+            q.quality
+        ),
+    ));
+}
+
+fn push_dq_finding(out: &mut DetectorOutput, dq: &double::DoubleCompression, share: f32) {
+    if dq.models.len() < MIN_MODELS {
+        return;
+    }
+    let steps: Vec<String> = dq
+        .models
+        .iter()
+        .take(4)
+        .map(|m| format!("#{}: {}→{}", m.index, m.q1, m.q2))
+        .collect();
+    let steps = steps.join(", ");
+    out.findings.push(Finding::new(
+        DetectorKind::Jpeg,
+        "jpeg.double_compression",
+        share,
+        Class::None,
+        format!(
+            "The JPEG was compressed twice: {} of {} DCT frequencies keep a previous quantisation (steps {steps}; {:.0}% of coefficients). Re-saving alone is normal.",
+            dq.models.len(),
+            dq.studied,
+            100.0 * dq.mean_alpha()
+        ),
+        format!(
+            "该 JPEG 经过两次压缩：{} 个 DCT 频率中有 {} 个保留了先前的量化痕迹（步长 {steps}；{:.0}% 的系数）。仅重新保存属正常情况。",
+            dq.studied,
+            dq.models.len(),
+            100.0 * dq.mean_alpha()
+        ),
+    ));
+}

@@ -1,0 +1,224 @@
+//! The JPEG detector on images made in code, with the truth known by construction.
+
+use image::codecs::jpeg::JpegEncoder;
+use image::{ImageEncoder, RgbImage};
+use trueshot::decode::Format;
+use trueshot::detectors::{jpeg, DetectorOutput, FftPlans, PixelContext};
+use trueshot::metadata::{self, QuantTable};
+use trueshot::{Class, DetectorKind};
+
+/// A deterministic camera-like scene: smooth shading, edges and sensor-like
+/// noise, so that the DCT has many non-zero coefficients.
+fn scene(width: u32, height: u32, seed: u64) -> RgbImage {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut noise = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    };
+    RgbImage::from_fn(width, height, |x, y| {
+        let (fx, fy) = (x as f32, y as f32);
+        let base = 120.0
+            + 50.0 * (fx / 23.0 + seed as f32).sin() * (fy / 31.0).cos()
+            + 30.0 * ((fx + 2.0 * fy) / 9.0).sin();
+        let n = 24.0 * noise();
+        let v = |k: f32| (base * k + n).clamp(2.0, 253.0) as u8;
+        image::Rgb([v(1.0), v(0.9), v(0.8)])
+    })
+}
+
+fn encode_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, quality)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .expect("encode");
+    out
+}
+
+fn decode(bytes: &[u8]) -> RgbImage {
+    image::load_from_memory(bytes).expect("decode").to_rgb8()
+}
+
+fn luma(rgb: &RgbImage) -> Vec<f32> {
+    rgb.pixels()
+        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+        .collect()
+}
+
+/// Run the detector on decoded pixels with the given format and tables.
+fn run_on(rgb: &RgbImage, format: Format, tables: &[QuantTable]) -> DetectorOutput {
+    let l = luma(rgb);
+    let residual = trueshot::detectors::residual::laplacian_residual(
+        &l,
+        rgb.width() as usize,
+        rgb.height() as usize,
+    );
+    let fft = FftPlans::default();
+    let ctx = PixelContext {
+        rgb,
+        luma: &l,
+        residual: &residual,
+        width: rgb.width(),
+        height: rgb.height(),
+        format: Some(format),
+        quant_tables: tables,
+        jpeg_quality: jpeg::estimate_quality(tables).map(|q| q.quality),
+        fft: &fft,
+    };
+    jpeg::run(&ctx)
+}
+
+fn run_jpeg(bytes: &[u8]) -> DetectorOutput {
+    let tables = metadata::extract(bytes, Format::Jpeg).quant_tables;
+    run_on(&decode(bytes), Format::Jpeg, &tables)
+}
+
+fn feature(out: &DetectorOutput, name: &str) -> f32 {
+    out.features
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|&(_, v)| v)
+        .unwrap_or_else(|| panic!("feature {name} missing"))
+}
+
+#[test]
+fn q60_then_q90_is_double_compressed_and_once_is_not() {
+    let img = scene(384, 384, 1);
+    let once = encode_jpeg(&img, 90);
+    let twice = encode_jpeg(&decode(&encode_jpeg(&img, 60)), 90);
+
+    let single = run_jpeg(&once);
+    let double = run_jpeg(&twice);
+    assert_eq!(feature(&single, "jpeg.applicable"), 1.0);
+    assert_eq!(feature(&single, "jpeg.quality"), 90.0);
+    assert_eq!(feature(&single, "jpeg.standard_table"), 1.0);
+    assert!(
+        feature(&single, "jpeg.double_compression") < 0.15,
+        "single: {:?}",
+        single.features
+    );
+    assert!(
+        feature(&double, "jpeg.double_compression") > 0.5,
+        "double: {:?}",
+        double.features
+    );
+    assert!(double
+        .findings
+        .iter()
+        .any(|f| f.code == "jpeg.double_compression"));
+    // Re-saving alone is never evidence of editing.
+    for out in [&single, &double] {
+        assert!(
+            out.findings.iter().all(|f| f.class != Class::Edited),
+            "{:?}",
+            out.findings
+        );
+        let map = out.map.as_ref().expect("map");
+        assert!(map.max() < 0.5, "max {}", map.max());
+    }
+}
+
+#[test]
+fn never_compressed_patch_in_double_compressed_image_is_localised() {
+    let mut img = decode(&encode_jpeg(&scene(384, 384, 2), 60));
+    // Paste fresh, never-compressed content on the grid.
+    let patch = scene(96, 96, 7);
+    image::imageops::replace(&mut img, &patch, 160, 128);
+    let out = run_jpeg(&encode_jpeg(&img, 90));
+    let map = out.map.as_ref().expect("map");
+    let inside = map.at(208, 176);
+    assert!(inside >= 0.5, "inside {inside}");
+    let outside = [(40, 40), (340, 340), (40, 340), (340, 40)];
+    for (x, y) in outside {
+        assert!(map.at(x, y) < 0.5, "outside ({x},{y}) {}", map.at(x, y));
+    }
+    let finding = out
+        .findings
+        .iter()
+        .find(|f| f.code == "jpeg.local_single_compression")
+        .expect("finding");
+    assert_eq!(finding.class, Class::Edited);
+    let r = finding.region.expect("region");
+    assert!(r.x <= 176 && r.x + r.width >= 240 && r.y <= 144 && r.y + r.height >= 208);
+}
+
+#[test]
+fn block_pasted_off_the_grid_is_found() {
+    // Strong blocking in both the base and the patch source, saved losslessly.
+    let mut img = decode(&encode_jpeg(&scene(320, 320, 3), 30));
+    let source = decode(&encode_jpeg(&scene(160, 160, 9), 30));
+    let patch = image::imageops::crop_imm(&source, 0, 0, 128, 128).to_image();
+    // (99, 101): the patch's grid lands at phases 2 and 4, not 7.
+    image::imageops::replace(&mut img, &patch, 99, 101);
+    let out = run_on(&img, Format::Png, &[]);
+    assert_eq!(feature(&out, "jpeg.applicable"), 0.5);
+    let map = out.map.as_ref().expect("map");
+    assert!(map.at(163, 165) >= 0.5, "inside {}", map.at(163, 165));
+    for (x, y) in [(30, 30), (290, 290), (30, 290), (290, 30)] {
+        assert!(map.at(x, y) < 0.5, "outside ({x},{y}) {}", map.at(x, y));
+    }
+    assert!(out
+        .findings
+        .iter()
+        .any(|f| f.code == "jpeg.grid_misaligned" && f.class == Class::Edited));
+    assert!(feature(&out, "jpeg.grid_misaligned_share") > 0.0);
+}
+
+#[test]
+fn png_without_grid_is_not_applicable() {
+    let img = scene(128, 128, 4);
+    let out = run_on(&img, Format::Png, &[]);
+    assert_eq!(out.kind, DetectorKind::Jpeg);
+    assert_eq!(feature(&out, "jpeg.applicable"), 0.0);
+    assert!(out.map.is_none() && out.findings.is_empty());
+}
+
+#[test]
+fn garbage_tables_and_tiny_images_do_not_panic() {
+    let img = scene(64, 48, 5);
+    let zeros = QuantTable {
+        id: 0,
+        values: [0; 64],
+    };
+    let huge = QuantTable {
+        id: 0,
+        values: [u16::MAX; 64],
+    };
+    let ones = QuantTable {
+        id: 3,
+        values: [1; 64],
+    };
+    assert!(jpeg::estimate_quality(std::slice::from_ref(&zeros)).is_none());
+    assert!(jpeg::estimate_quality(&[]).is_none());
+    assert!(
+        !jpeg::estimate_quality(std::slice::from_ref(&huge))
+            .expect("est")
+            .standard
+    );
+    for tables in [vec![], vec![zeros], vec![huge], vec![ones]] {
+        let out = run_on(&img, Format::Jpeg, &tables);
+        assert!(out.findings.iter().all(|f| (0.0..=1.0).contains(&f.score)));
+    }
+    for (w, h) in [(1, 1), (7, 300), (17, 9), (16, 16)] {
+        let tiny = scene(w, h, 6);
+        let out = run_on(&tiny, Format::Jpeg, &[]);
+        assert!(out.findings.is_empty());
+    }
+}
+
+#[test]
+fn results_are_bit_identical_between_runs() {
+    let bytes = encode_jpeg(&decode(&encode_jpeg(&scene(200, 136, 8), 70)), 85);
+    let a = run_jpeg(&bytes);
+    let b = run_jpeg(&bytes);
+    assert_eq!(a.features, b.features);
+    assert_eq!(a.map, b.map);
+}
