@@ -7,6 +7,8 @@ mod config;
 pub mod decode;
 pub mod detectors;
 mod error;
+#[cfg(feature = "capi")]
+pub mod ffi;
 pub mod fusion;
 pub mod html;
 pub mod metadata;

@@ -1,0 +1,367 @@
+/*
+ * C test of the trueshot C ABI (include/trueshot.h). Built with `cc` and run
+ * by tests/ffi_c.rs against libtrueshot.so and libtrueshot.a, also under
+ * valgrind (scripts/test-capi). Self-contained: it makes its own image (a
+ * 24-bit BMP written from pixels it generates), so truth is known by
+ * construction.
+ *
+ * Usage: test_api [TMPDIR]
+ */
+#undef NDEBUG
+#include <assert.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trueshot.h"
+
+#define W 64
+#define H 48
+#define THREADS 8
+
+/* A sentinel that must survive failed calls: outputs are written only on success. */
+static trueshot_report *const UNTOUCHED = (trueshot_report *)&UNTOUCHED;
+
+static uint8_t *make_pixels(uint32_t w, uint32_t h, size_t stride) {
+    uint8_t *px = calloc(stride * h, 1);
+    assert(px);
+    uint32_t seed = 12345u;
+    for (uint32_t y = 0; y < h; y++) {
+        for (uint32_t x = 0; x < w; x++) {
+            seed = seed * 1664525u + 1013904223u; /* Numerical Recipes LCG */
+            uint8_t *p = px + y * stride + 3 * x;
+            p[0] = (uint8_t)(x * 4 + (seed >> 28));
+            p[1] = (uint8_t)(y * 5 + (seed >> 29));
+            p[2] = (uint8_t)((x + y) * 2 + (seed >> 30));
+        }
+    }
+    return px;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+    p[0] = v & 0xff; p[1] = (v >> 8) & 0xff; p[2] = (v >> 16) & 0xff; p[3] = v >> 24;
+}
+
+/* A bottom-up 24-bit BMP (BITMAPINFOHEADER) of packed RGB pixels. */
+static uint8_t *make_bmp(const uint8_t *rgb, uint32_t w, uint32_t h, size_t *len_out) {
+    size_t row = (3 * w + 3) & ~(size_t)3;
+    size_t len = 54 + row * h;
+    uint8_t *b = calloc(len, 1);
+    assert(b);
+    b[0] = 'B'; b[1] = 'M';
+    put32(b + 2, (uint32_t)len);
+    put32(b + 10, 54);
+    put32(b + 14, 40);
+    put32(b + 18, w);
+    put32(b + 22, h);
+    b[26] = 1;  /* planes */
+    b[28] = 24; /* bits per pixel */
+    put32(b + 34, (uint32_t)(row * h));
+    for (uint32_t y = 0; y < h; y++) {
+        uint8_t *dst = b + 54 + (size_t)(h - 1 - y) * row;
+        for (uint32_t x = 0; x < w; x++) {
+            const uint8_t *s = rgb + (size_t)y * 3 * w + 3 * x;
+            dst[3 * x] = s[2]; dst[3 * x + 1] = s[1]; dst[3 * x + 2] = s[0];
+        }
+    }
+    *len_out = len;
+    return b;
+}
+
+static char last_error[512];
+
+static const char *err(void) {
+    trueshot_last_error_message(last_error, sizeof last_error);
+    return last_error;
+}
+
+/* Check a failed analysis: expected status, untouched output, a message. */
+#define EXPECT_FAIL(call, want)                                                \
+    do {                                                                       \
+        trueshot_report *r_ = UNTOUCHED;                                       \
+        trueshot_report **out_ = &r_;                                          \
+        (void)out_;                                                            \
+        trueshot_status st_ = (call);                                          \
+        if (st_ != (want))                                                     \
+            fprintf(stderr, "%s:%d: got %d (%s) want %d\n", __FILE__, __LINE__, \
+                    (int)st_, err(), (int)(want));                             \
+        assert(st_ == (want));                                                 \
+        assert(r_ == UNTOUCHED);                                               \
+        assert(trueshot_last_error_message(NULL, 0) > 0);                     \
+    } while (0)
+
+/* Everything a report says that must be identical between runs (the JSON
+ * also holds wall-clock timings, so it is not compared byte for byte). */
+static int same_report(const trueshot_report *a, const trueshot_report *b) {
+    if (trueshot_report_score(a) != trueshot_report_score(b)) return 0;
+    if (trueshot_report_verdict(a) != trueshot_report_verdict(b)) return 0;
+    size_t n = trueshot_report_finding_count(a);
+    if (n != trueshot_report_finding_count(b)) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(trueshot_report_finding_code(a, i), trueshot_report_finding_code(b, i))) return 0;
+        if (trueshot_report_finding_score(a, i) != trueshot_report_finding_score(b, i)) return 0;
+    }
+    uint32_t w = trueshot_report_heatmap_width(a), h = trueshot_report_heatmap_height(a);
+    if (w != trueshot_report_heatmap_width(b) || h != trueshot_report_heatmap_height(b)) return 0;
+    const float *ha = trueshot_report_heatmap_data(a), *hb = trueshot_report_heatmap_data(b);
+    if ((ha == NULL) != (hb == NULL)) return 0;
+    return ha == NULL || memcmp(ha, hb, sizeof(float) * w * h) == 0;
+}
+
+static void check_report(const trueshot_report *r, uint32_t w, uint32_t h) {
+    float score = trueshot_report_score(r);
+    assert(score >= 0.0f && score <= 1.0f);
+    trueshot_verdict v = trueshot_report_verdict(r);
+    assert(v >= TRUESHOT_VERDICT_AUTHENTIC && v <= TRUESHOT_VERDICT_AI_GENERATED);
+    assert(strcmp(trueshot_verdict_str(v), "unknown") != 0);
+    const char *json = trueshot_report_json(r);
+    assert(json && json[0] == '{' && json[strlen(json) - 1] == '}');
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"verdict\":\"%s\"", trueshot_verdict_str(v));
+    assert(strstr(json, needle));
+    assert(trueshot_report_json(r) == json); /* owned by the report, stable */
+
+    size_t n = trueshot_report_finding_count(r);
+    for (size_t i = 0; i < n; i++) {
+        const char *code = trueshot_report_finding_code(r, i);
+        const char *det = trueshot_report_finding_detector(r, i);
+        assert(code && det && strncmp(code, det, strlen(det)) == 0);
+        float s = trueshot_report_finding_score(r, i);
+        assert(s >= 0.0f && s <= 1.0f);
+        assert(trueshot_report_finding_message(r, i));
+        assert(trueshot_report_finding_message_zh(r, i));
+        trueshot_class c = trueshot_report_finding_class(r, i);
+        assert(c == TRUESHOT_CLASS_NONE || c == TRUESHOT_CLASS_AI_GENERATED || c == TRUESHOT_CLASS_EDITED);
+        trueshot_region reg = {0, 0, 0, 0};
+        if (trueshot_report_finding_region(r, i, &reg))
+            assert(reg.width > 0 && reg.x + reg.width <= w && reg.y + reg.height <= h);
+    }
+    /* Past the end: nothing, never a crash. */
+    trueshot_region reg = {7, 7, 7, 7};
+    assert(trueshot_report_finding_code(r, n) == NULL);
+    assert(trueshot_report_finding_detector(r, n) == NULL);
+    assert(trueshot_report_finding_message(r, n) == NULL);
+    assert(trueshot_report_finding_message_zh(r, n) == NULL);
+    assert(trueshot_report_finding_score(r, n) == -1.0f);
+    assert(trueshot_report_finding_class(r, n) == TRUESHOT_CLASS_NONE);
+    assert(!trueshot_report_finding_region(r, n, &reg) && reg.x == 7);
+    assert(trueshot_report_finding_code(r, SIZE_MAX) == NULL);
+
+    assert(trueshot_report_heatmap_width(r) == w);
+    assert(trueshot_report_heatmap_height(r) == h);
+    const float *map = trueshot_report_heatmap_data(r);
+    assert(map);
+    for (size_t i = 0; i < (size_t)w * h; i++) assert(map[i] >= 0.0f && map[i] <= 1.0f);
+    assert(trueshot_report_heatmap_data(r) == map); /* computed once, kept */
+}
+
+struct job {
+    const trueshot_config *config;
+    const uint8_t *bytes;
+    size_t len;
+    const trueshot_report *reference;
+    int ok;
+};
+
+static void *worker(void *arg) {
+    struct job *job = arg;
+    job->ok = 1;
+    for (int round = 0; round < 2; round++) {
+        trueshot_report *r = NULL;
+        if (trueshot_analyze_bytes(job->config, job->bytes, job->len, &r) != TRUESHOT_STATUS_OK) {
+            job->ok = 0;
+            return NULL;
+        }
+        if (!same_report(r, job->reference)) job->ok = 0;
+        trueshot_report_free(r);
+        /* The last error is per thread: this thread's failure, not another's. */
+        static const uint8_t junk[] = "this is not an image at all";
+        trueshot_report *bad = UNTOUCHED;
+        if (trueshot_analyze_bytes(job->config, junk, sizeof junk, &bad) != TRUESHOT_STATUS_UNSUPPORTED_FORMAT)
+            job->ok = 0;
+        char msg[256];
+        trueshot_last_error_message(msg, sizeof msg);
+        if (!strstr(msg, "unsupported")) job->ok = 0;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    const char *tmpdir = argc > 1 ? argv[1] : "/tmp";
+
+    /* Version: header and library agree. */
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", TRUESHOT_VERSION_MAJOR, TRUESHOT_VERSION_MINOR,
+             TRUESHOT_VERSION_PATCH);
+    assert(strcmp(trueshot_version(), want) == 0);
+
+    /* Status names, including a number that is not in the enum. */
+    assert(strcmp(trueshot_status_str(TRUESHOT_STATUS_OK), "ok") == 0);
+    assert(strcmp(trueshot_status_str(TRUESHOT_STATUS_NULL_ARGUMENT), "null argument") == 0);
+    assert(strcmp(trueshot_status_str(TRUESHOT_STATUS_PANIC), "internal error (panic)") == 0);
+    assert(strcmp(trueshot_status_str(12345), "unknown status") == 0);
+    assert(strcmp(trueshot_status_str(-1), "unknown status") == 0);
+    assert(strcmp(trueshot_verdict_str(TRUESHOT_VERDICT_UNKNOWN), "unknown") == 0);
+    assert(strcmp(trueshot_verdict_str(TRUESHOT_VERDICT_AI_GENERATED), "ai_generated") == 0);
+
+    /* Inputs. */
+    uint8_t *packed = make_pixels(W, H, 3 * W);
+    size_t padded_stride = 3 * W + 13;
+    uint8_t *padded = make_pixels(W, H, padded_stride);
+    size_t bmp_len = 0;
+    uint8_t *bmp = make_bmp(packed, W, H, &bmp_len);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/trueshot_c_test_%ld.bmp", tmpdir, (long)getpid());
+    FILE *f = fopen(path, "wb");
+    assert(f && fwrite(bmp, 1, bmp_len, f) == bmp_len && fclose(f) == 0);
+
+    /* Config: defaults, valid and invalid setter values, NULLs. */
+    trueshot_config_free(NULL);
+    trueshot_report_free(NULL);
+    trueshot_config *config = trueshot_config_new();
+    assert(config);
+    assert(trueshot_config_set_max_false_alarm(config, 0.05f) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_max_false_alarm(config, 0.0f) == TRUESHOT_STATUS_INVALID_ARGUMENT);
+    assert(strstr(err(), "max_false_alarm"));
+    assert(trueshot_config_set_max_false_alarm(config, 0.9f) == TRUESHOT_STATUS_INVALID_ARGUMENT);
+    assert(trueshot_config_set_max_false_alarm(config, NAN) == TRUESHOT_STATUS_INVALID_ARGUMENT);
+    assert(trueshot_config_set_max_false_alarm(config, 0.01f) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_max_pixels(config, 0) == TRUESHOT_STATUS_INVALID_ARGUMENT);
+    assert(trueshot_config_set_max_pixels(config, 50000000) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_max_file_bytes(config, 0) == TRUESHOT_STATUS_INVALID_ARGUMENT);
+    assert(trueshot_config_set_max_file_bytes(config, 1 << 20) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_time_budget_ms(config, 0) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_heatmap(config, true) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_model_file(config, "/nonexistent/trueshot-model.json") == TRUESHOT_STATUS_NOT_FOUND);
+    assert(strstr(err(), "trueshot-model.json"));
+    assert(trueshot_config_set_model_file(config, NULL) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_max_false_alarm(NULL, 0.01f) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    assert(strstr(err(), "config"));
+    assert(trueshot_config_set_max_pixels(NULL, 1) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    assert(trueshot_config_set_max_file_bytes(NULL, 1) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    assert(trueshot_config_set_heatmap(NULL, true) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    assert(trueshot_config_set_time_budget_ms(NULL, 1) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    assert(trueshot_config_set_model_file(NULL, NULL) == TRUESHOT_STATUS_NULL_ARGUMENT);
+
+    /* A good file, the same bytes, and a NULL config (defaults). */
+    trueshot_report *from_file = NULL, *from_bytes = NULL, *from_defaults = NULL;
+    assert(trueshot_analyze_file(config, path, &from_file) == TRUESHOT_STATUS_OK);
+    check_report(from_file, W, H);
+    assert(strstr(trueshot_report_json(from_file), "\"format\":\"bmp\""));
+    assert(trueshot_analyze_bytes(config, bmp, bmp_len, &from_bytes) == TRUESHOT_STATUS_OK);
+    check_report(from_bytes, W, H);
+    assert(same_report(from_file, from_bytes));
+    assert(trueshot_analyze_bytes(NULL, bmp, bmp_len, &from_defaults) == TRUESHOT_STATUS_OK);
+    assert(same_report(from_file, from_defaults));
+
+    /* Raw pixels: packed and with row padding give the same report. */
+    trueshot_report *raw = NULL, *raw_padded = NULL;
+    assert(trueshot_analyze_rgb8(config, packed, W, H, 3 * W, &raw) == TRUESHOT_STATUS_OK);
+    check_report(raw, W, H);
+    assert(strstr(trueshot_report_json(raw), "\"format\":\"raw\""));
+    assert(trueshot_analyze_rgb8(NULL, padded, W, H, padded_stride, &raw_padded) == TRUESHOT_STATUS_OK);
+    assert(same_report(raw, raw_padded));
+
+    /* Heatmap switched off. */
+    trueshot_config *no_map = trueshot_config_new();
+    assert(trueshot_config_set_heatmap(no_map, false) == TRUESHOT_STATUS_OK);
+    trueshot_report *unmapped = NULL;
+    assert(trueshot_analyze_bytes(no_map, bmp, bmp_len, &unmapped) == TRUESHOT_STATUS_OK);
+    assert(trueshot_report_heatmap_width(unmapped) == 0 && trueshot_report_heatmap_height(unmapped) == 0);
+    assert(trueshot_report_heatmap_data(unmapped) == NULL);
+    assert(trueshot_report_score(unmapped) == trueshot_report_score(from_bytes));
+    trueshot_report_free(unmapped);
+
+    /* Error paths: each status, the output untouched, a message recorded. */
+    static const uint8_t junk[] = "GIF8? certainly not an image";
+    static const uint8_t truncated_png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H'};
+    EXPECT_FAIL(trueshot_analyze_file(config, "/nonexistent/claim.jpg", out_), TRUESHOT_STATUS_NOT_FOUND);
+    assert(strstr(err(), "/nonexistent/claim.jpg"));
+    EXPECT_FAIL(trueshot_analyze_file(config, "/", out_), TRUESHOT_STATUS_IO);
+    EXPECT_FAIL(trueshot_analyze_bytes(config, junk, sizeof junk, out_), TRUESHOT_STATUS_UNSUPPORTED_FORMAT);
+    EXPECT_FAIL(trueshot_analyze_bytes(config, truncated_png, sizeof truncated_png, out_), TRUESHOT_STATUS_DECODE);
+    EXPECT_FAIL(trueshot_analyze_bytes(config, bmp, 40, out_), TRUESHOT_STATUS_DECODE);
+    EXPECT_FAIL(trueshot_analyze_bytes(config, bmp, 0, out_), TRUESHOT_STATUS_DECODE);
+    trueshot_config *small = trueshot_config_new();
+    assert(trueshot_config_set_max_pixels(small, (uint64_t)W * H - 1) == TRUESHOT_STATUS_OK);
+    EXPECT_FAIL(trueshot_analyze_file(small, path, out_), TRUESHOT_STATUS_TOO_LARGE);
+    EXPECT_FAIL(trueshot_analyze_bytes(small, bmp, bmp_len, out_), TRUESHOT_STATUS_TOO_LARGE);
+    EXPECT_FAIL(trueshot_analyze_rgb8(small, packed, W, H, 3 * W, out_), TRUESHOT_STATUS_TOO_LARGE);
+    assert(trueshot_config_set_max_pixels(small, (uint64_t)W * H) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_max_file_bytes(small, bmp_len - 1) == TRUESHOT_STATUS_OK);
+    EXPECT_FAIL(trueshot_analyze_file(small, path, out_), TRUESHOT_STATUS_TOO_LARGE);
+    EXPECT_FAIL(trueshot_analyze_bytes(small, bmp, bmp_len, out_), TRUESHOT_STATUS_TOO_LARGE);
+    trueshot_config_free(small);
+    EXPECT_FAIL(trueshot_analyze_rgb8(config, packed, 0, H, 3 * W, out_), TRUESHOT_STATUS_INVALID_ARGUMENT);
+    EXPECT_FAIL(trueshot_analyze_rgb8(config, packed, W, 0, 3 * W, out_), TRUESHOT_STATUS_INVALID_ARGUMENT);
+    EXPECT_FAIL(trueshot_analyze_rgb8(config, packed, W, H, 3 * W - 1, out_), TRUESHOT_STATUS_INVALID_ARGUMENT);
+    EXPECT_FAIL(trueshot_analyze_rgb8(config, packed, 1, 3, SIZE_MAX, out_), TRUESHOT_STATUS_INVALID_ARGUMENT);
+
+    /* NULL arguments. */
+    EXPECT_FAIL(trueshot_analyze_file(config, NULL, out_), TRUESHOT_STATUS_NULL_ARGUMENT);
+    assert(strstr(err(), "path"));
+    EXPECT_FAIL(trueshot_analyze_bytes(config, NULL, 10, out_), TRUESHOT_STATUS_NULL_ARGUMENT);
+    EXPECT_FAIL(trueshot_analyze_rgb8(config, NULL, W, H, 3 * W, out_), TRUESHOT_STATUS_NULL_ARGUMENT);
+    assert(trueshot_analyze_file(config, path, NULL) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    assert(trueshot_analyze_bytes(config, bmp, bmp_len, NULL) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    assert(trueshot_analyze_rgb8(config, packed, W, H, 3 * W, NULL) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    trueshot_region reg = {1, 2, 3, 4};
+    assert(trueshot_report_score(NULL) == -1.0f);
+    assert(trueshot_report_verdict(NULL) == TRUESHOT_VERDICT_UNKNOWN);
+    assert(trueshot_report_json(NULL) == NULL);
+    assert(trueshot_report_finding_count(NULL) == 0);
+    assert(trueshot_report_finding_code(NULL, 0) == NULL);
+    assert(trueshot_report_finding_score(NULL, 0) == -1.0f);
+    assert(trueshot_report_finding_message(NULL, 0) == NULL);
+    assert(!trueshot_report_finding_region(NULL, 0, &reg) && reg.x == 1);
+    assert(!trueshot_report_finding_region(from_file, 0, NULL));
+    assert(trueshot_report_heatmap_width(NULL) == 0);
+    assert(trueshot_report_heatmap_height(NULL) == 0);
+    assert(trueshot_report_heatmap_data(NULL) == NULL);
+
+    /* The last error message: length query, truncation, NUL termination. */
+    EXPECT_FAIL(trueshot_analyze_bytes(config, junk, sizeof junk, out_), TRUESHOT_STATUS_UNSUPPORTED_FORMAT);
+    size_t full = trueshot_last_error_message(NULL, 0);
+    assert(full > 8);
+    char tiny[5];
+    memset(tiny, 'x', sizeof tiny);
+    assert(trueshot_last_error_message(tiny, sizeof tiny) == full);
+    assert(strlen(tiny) == 4);
+    char whole[512];
+    assert(trueshot_last_error_message(whole, sizeof whole) == full && strlen(whole) == full);
+    assert(strncmp(whole, tiny, 4) == 0);
+    assert(trueshot_last_error_message(tiny, 0) == full);
+
+    /* 8 threads sharing one config give identical results. */
+    pthread_t threads[THREADS];
+    struct job jobs[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i] = (struct job){config, bmp, bmp_len, from_bytes, 0};
+        assert(pthread_create(&threads[i], NULL, worker, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        assert(pthread_join(threads[i], NULL) == 0);
+        assert(jobs[i].ok);
+    }
+
+    /* Reports outlive the config that made them. */
+    trueshot_config_free(config);
+    trueshot_config_free(no_map);
+    check_report(from_file, W, H);
+
+    trueshot_report_free(from_file);
+    trueshot_report_free(from_bytes);
+    trueshot_report_free(from_defaults);
+    trueshot_report_free(raw);
+    trueshot_report_free(raw_padded);
+    remove(path);
+    free(bmp);
+    free(packed);
+    free(padded);
+    printf("test_api: all C API checks passed (trueshot %s)\n", trueshot_version());
+    return 0;
+}
