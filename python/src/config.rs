@@ -121,7 +121,7 @@ impl PyConfig {
         let c = &self.inner;
         let model = c.model_path.as_ref().map_or_else(
             || "None".to_string(),
-            |p| format!("{:?}", p.display().to_string()),
+            |p| crate::report::quoted(&p.display().to_string()),
         );
         format!(
             "Config(max_pixels={}, max_file_bytes={}, max_decoded_bytes={}, heatmap={}, \

@@ -85,9 +85,17 @@ pub fn to_pyerr(py: Python<'_>, error: trueshot::Error) -> PyErr {
         trueshot::Error::Io { path, source } => {
             // OSError(errno, strerror, filename) fills `.errno` and `.filename`
             // the way open() does.
+            // std appends " (os error N)" to strerror; Python shows the errno apart.
+            let text = source.to_string();
+            let strerror = match source.raw_os_error() {
+                Some(n) => text
+                    .trim_end_matches(&format!(" (os error {n})"))
+                    .to_string(),
+                None => text,
+            };
             let args = (
                 source.raw_os_error().unwrap_or(0),
-                source.to_string(),
+                strerror,
                 path.to_string_lossy().into_owned(),
             );
             match source.kind() {

@@ -15,6 +15,22 @@ fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bo
     py.import("json")?.call_method1("loads", (text,))
 }
 
+/// A string as Python's `repr` writes it (single quotes), for `__repr__`.
+pub fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for ch in text.chars() {
+        match ch {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 fn class_name(class: trueshot::Class) -> &'static str {
     match class {
         trueshot::Class::AiGenerated => "ai_generated",
@@ -89,11 +105,11 @@ impl PyFinding {
             |r| format!("({}, {}, {}, {})", r.x, r.y, r.width, r.height),
         );
         format!(
-            "Finding(code={:?}, score={:.3}, class_={:?}, region={region}, message={:?})",
-            self.inner.code,
+            "Finding(code={}, score={:.3}, class_={}, region={region}, message={})",
+            quoted(&self.inner.code),
             self.inner.score,
-            class_name(self.inner.class),
-            self.inner.message
+            quoted(class_name(self.inner.class)),
+            quoted(&self.inner.message)
         )
     }
 }
@@ -257,19 +273,21 @@ impl PyReport {
 
     fn __repr__(&self) -> String {
         let r = &self.inner;
-        let codes: Vec<&str> = r
+        // Informative findings (score 0) would only crowd the line.
+        let codes: Vec<String> = r
             .findings
             .iter()
             .filter(|f| f.score > 0.0)
-            .map(|f| f.code.as_str())
+            .map(|f| quoted(&f.code))
             .collect();
         format!(
-            "Report(verdict={:?}, score={:.3}, image='{} {}x{}', findings={codes:?}, heatmap={})",
-            r.verdict.as_str(),
+            "Report(verdict={}, score={:.3}, image='{} {}x{}', findings=[{}], heatmap={})",
+            quoted(r.verdict.as_str()),
             r.score,
             r.image.format,
             r.image.width,
             r.image.height,
+            codes.join(", "),
             if r.heatmap.is_some() { "yes" } else { "None" }
         )
     }

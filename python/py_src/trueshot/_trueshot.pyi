@@ -1,6 +1,7 @@
 """Type stubs of the native module. Checked by ``python -m mypy.stubtest trueshot._trueshot``."""
 
 import os
+import pathlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal, Protocol, Union, final, overload
 
@@ -61,7 +62,7 @@ class Config:
     @property
     def max_false_alarm(self) -> float: ...
     @property
-    def model_path(self) -> Union[str, os.PathLike[str], None]: ...
+    def model_path(self) -> Union[pathlib.Path, None]: ...
     @property
     def time_budget_ms(self) -> int: ...
     @property
