@@ -23,40 +23,58 @@ fn unsigned<T: TryFrom<i128>>(py: Python<'_>, name: &str, value: i128) -> PyResu
 
 #[pymethods]
 impl PyConfig {
+    /// Every argument left out (or None) keeps the Rust default, so the two
+    /// faces cannot drift apart; `repr(Config())` shows the values.
     #[new]
     #[pyo3(signature = (
         *,
-        max_pixels = 100_000_000,
-        max_file_bytes = 256 << 20,
-        max_decoded_bytes = 2 << 30,
-        heatmap = true,
-        max_false_alarm = 0.01,
+        max_pixels = None,
+        max_file_bytes = None,
+        max_decoded_bytes = None,
+        heatmap = None,
+        max_false_alarm = None,
         model_path = None,
-        time_budget_ms = 0,
-        threads = 0,
+        time_budget_ms = None,
+        threads = None,
     ))]
     #[allow(clippy::too_many_arguments)] // one keyword per Config field
     fn new(
         py: Python<'_>,
-        max_pixels: i128,
-        max_file_bytes: i128,
-        max_decoded_bytes: i128,
-        heatmap: bool,
-        max_false_alarm: f64,
+        max_pixels: Option<i128>,
+        max_file_bytes: Option<i128>,
+        max_decoded_bytes: Option<i128>,
+        heatmap: Option<bool>,
+        max_false_alarm: Option<f64>,
         model_path: Option<PathBuf>,
-        time_budget_ms: i128,
-        threads: i128,
+        time_budget_ms: Option<i128>,
+        threads: Option<i128>,
     ) -> PyResult<Self> {
         let mut inner = trueshot::Config::default();
-        inner.max_pixels = unsigned(py, "max_pixels", max_pixels)?;
-        inner.max_file_bytes = unsigned(py, "max_file_bytes", max_file_bytes)?;
-        inner.max_decoded_bytes = unsigned(py, "max_decoded_bytes", max_decoded_bytes)?;
-        inner.heatmap = heatmap;
-        // f64 -> f32 rounds; validate() then checks the range on what is used.
-        inner.max_false_alarm = max_false_alarm as f32;
-        inner.model_path = model_path;
-        inner.time_budget_ms = unsigned(py, "time_budget_ms", time_budget_ms)?;
-        inner.threads = unsigned(py, "threads", threads)?;
+        if let Some(v) = max_pixels {
+            inner.max_pixels = unsigned(py, "max_pixels", v)?;
+        }
+        if let Some(v) = max_file_bytes {
+            inner.max_file_bytes = unsigned(py, "max_file_bytes", v)?;
+        }
+        if let Some(v) = max_decoded_bytes {
+            inner.max_decoded_bytes = unsigned(py, "max_decoded_bytes", v)?;
+        }
+        if let Some(v) = heatmap {
+            inner.heatmap = v;
+        }
+        if let Some(v) = max_false_alarm {
+            // f64 -> f32 rounds; validate() then checks the value that is used.
+            inner.max_false_alarm = v as f32;
+        }
+        if model_path.is_some() {
+            inner.model_path = model_path;
+        }
+        if let Some(v) = time_budget_ms {
+            inner.time_budget_ms = unsigned(py, "time_budget_ms", v)?;
+        }
+        if let Some(v) = threads {
+            inner.threads = unsigned(py, "threads", v)?;
+        }
         inner
             .validate()
             .map_err(|e| crate::error::to_pyerr(py, e))?;

@@ -20,7 +20,8 @@ def make_pixels(height: int, width: int, channels: int, seed: int = 7) -> npt.ND
     pixels = np.clip(np.stack(planes, axis=-1), 0, 255).astype(np.uint8)
     if channels == 4:
         pixels[..., 3] = 255  # opaque: every face drops alpha the same way then
-    return pixels[..., 0] if channels == 1 else pixels
+    result: npt.NDArray[np.uint8] = pixels[..., 0] if channels == 1 else pixels
+    return result
 
 
 def png_bytes(pixels: npt.NDArray[np.uint8]) -> bytes:

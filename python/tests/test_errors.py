@@ -127,7 +127,7 @@ def test_invalid_config(kwargs: dict[str, Any]) -> None:
 
 def test_config_is_keyword_only() -> None:
     with pytest.raises(TypeError):
-        trueshot.Config(1000)  # type: ignore[misc]
+        trueshot.Config(1000)  # type: ignore[call-arg]
 
 
 def test_config_round_trip() -> None:
@@ -165,7 +165,7 @@ def test_reference_is_converted_then_not_implemented(tmp_path: pathlib.Path) -> 
         trueshot.analyze(pixels, reference=[pixels, png_bytes(pixels)])
     # A bad reference is reported as such, before the missing feature.
     with pytest.raises(TypeError):
-        trueshot.analyze(pixels, reference=[pixels, 3.5])
+        trueshot.analyze(pixels, reference=[pixels, 3.5])  # type: ignore[list-item]
 
 
 def test_analyze_many_errors() -> None:
@@ -178,3 +178,14 @@ def test_analyze_many_errors() -> None:
     assert isinstance(results[2], trueshot.UnsupportedFormatError)
     with pytest.raises(trueshot.InvalidConfigError):
         trueshot.analyze_many([good], threads=-1)
+
+
+def test_config_defaults_are_the_rust_defaults() -> None:
+    config = trueshot.Config()
+    assert config.max_pixels == 100_000_000
+    assert config.max_file_bytes == 256 << 20
+    assert config.max_decoded_bytes == 2 << 30
+    assert config.heatmap is True
+    assert config.max_false_alarm == pytest.approx(0.01)
+    assert config.model_path is None
+    assert (config.time_budget_ms, config.threads) == (0, 0)

@@ -8,6 +8,21 @@ from typing import Any, Final, Literal, Protocol, Union, final, overload
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "__version__",
+    "Config",
+    "DecodeError",
+    "Finding",
+    "ImageTooLargeError",
+    "InvalidConfigError",
+    "Report",
+    "TrueshotError",
+    "UnsupportedFormatError",
+    "analyze",
+    "analyze_many",
+    "write_heatmap_png",
+]
+
 __version__: Final[str]
 
 class _PILImage(Protocol):
@@ -42,15 +57,19 @@ class Config:
     def __new__(
         cls,
         *,
-        max_pixels: int = 100_000_000,
-        max_file_bytes: int = 268_435_456,
-        max_decoded_bytes: int = 2_147_483_648,
-        heatmap: bool = True,
-        max_false_alarm: float = 0.01,
+        max_pixels: Union[int, None] = None,
+        max_file_bytes: Union[int, None] = None,
+        max_decoded_bytes: Union[int, None] = None,
+        heatmap: Union[bool, None] = None,
+        max_false_alarm: Union[float, None] = None,
         model_path: Union[str, os.PathLike[str], None] = None,
-        time_budget_ms: int = 0,
-        threads: int = 0,
-    ) -> Config: ...
+        time_budget_ms: Union[int, None] = None,
+        threads: Union[int, None] = None,
+    ) -> Config:
+        """Analysis settings; an argument left out keeps the Rust default
+        (max_pixels=100_000_000, max_file_bytes=256 MiB, max_decoded_bytes=2 GiB,
+        heatmap=True, max_false_alarm=0.01, model_path=None, time_budget_ms=0,
+        threads=0). Raises InvalidConfigError for a value out of range."""
     @property
     def max_pixels(self) -> int: ...
     @property
@@ -67,7 +86,7 @@ class Config:
     def time_budget_ms(self) -> int: ...
     @property
     def threads(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class Finding:
