@@ -79,6 +79,18 @@ fn analyze_many<'py>(
             .filter(|&n| n <= 1024)
             .ok_or_else(|| invalid_config(py, format!("threads must be in 0..=1024, got {n}")))?,
     };
+    // A single image is iterable too (a str by character, an array by row):
+    // refuse it rather than analyse its pieces.
+    if images.is_instance_of::<pyo3::types::PyString>()
+        || images.is_instance_of::<pyo3::types::PyBytes>()
+        || images.is_instance_of::<pyo3::types::PyByteArray>()
+        || images.cast::<numpy::PyUntypedArray>().is_ok()
+    {
+        let kind = images.get_type().name()?;
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "analyze_many: expected an iterable of images, got one {kind}; use analyze() for one image"
+        )));
+    }
     let inputs: Vec<Input> = images
         .try_iter()?
         .map(|item| input::extract("analyze_many", &item?, analyzer.config()))

@@ -189,3 +189,10 @@ def test_config_defaults_are_the_rust_defaults() -> None:
     assert config.max_false_alarm == pytest.approx(0.01)
     assert config.model_path is None
     assert (config.time_budget_ms, config.threads) == (0, 0)
+
+
+@pytest.mark.parametrize("single", ["photo.jpg", b"\xff\xd8\xff", np.zeros((4, 4, 3), dtype=np.uint8)],
+                         ids=["str", "bytes", "array"])
+def test_analyze_many_refuses_a_single_image(single: Any) -> None:
+    with pytest.raises(TypeError, match="analyze_many: expected an iterable"):
+        trueshot.analyze_many(single)

@@ -6,6 +6,8 @@ Keep the snippet between the markers identical to the README's "Python" section.
 from __future__ import annotations
 
 import pathlib
+import re
+import textwrap
 
 import pytest
 from PIL import Image
@@ -34,3 +36,24 @@ def test_readme_example(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
     assert out.startswith(report.verdict)
     with Image.open("claim.heatmap.png") as heatmap:
         assert heatmap.size == (160, 120)
+
+
+def _snippet() -> str:
+    """The lines between the markers above, dedented."""
+    lines = pathlib.Path(__file__).read_text(encoding="utf-8").splitlines()
+    start = lines.index("    # START") + 1
+    end = lines.index("    # END")
+    return textwrap.dedent("\n".join(lines[start:end])).strip()
+
+
+def _python_blocks(readme: pathlib.Path) -> list[str]:
+    return [b.strip() for b in re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)]
+
+
+@pytest.mark.parametrize("readme", ["README.md", "../README.md"])
+def test_readme_shows_the_tested_snippet(readme: str) -> None:
+    path = pathlib.Path(__file__).resolve().parent.parent / readme
+    blocks = _python_blocks(path) if path.exists() else []
+    if readme == "../README.md" and not blocks:
+        pytest.skip("the repository README has no Python section yet")
+    assert _snippet() in blocks
