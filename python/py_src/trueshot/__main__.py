@@ -1,0 +1,189 @@
+"""``python -m trueshot scan``: the same scan as the ``trueshot`` command line.
+
+Same arguments and the same records (see the corpus README's command-line
+contract): one JSON object per file with ``path``, ``score``, ``verdict``,
+``findings``, ``error`` and, with ``--heatmap-dir``, ``heatmap``; exit status 0
+when every file was analysed, 1 when some failed, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO, Union
+
+from . import Config, Report, analyze_many, write_heatmap_png
+
+# File extensions picked up when scanning a directory (as in the Rust CLI).
+IMAGE_EXTENSIONS = frozenset(
+    "jpg jpeg jpe jfif png webp tif tiff bmp gif heic heif avif".split()
+)
+
+# Files analysed per call: big enough to keep every core busy, small enough
+# that records stream out while a large directory is scanned.
+BATCH = 64
+
+
+def collect_files(paths: list[str]) -> list[str]:
+    """Files given directly are always analysed; directories contribute files
+    with image extensions, recursively, in sorted order."""
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            _walk(path, files)
+        else:
+            files.append(path)
+    return files
+
+
+def _walk(directory: str, files: list[str]) -> None:
+    try:
+        entries = sorted(os.path.join(directory, e) for e in os.listdir(directory))
+    except OSError:
+        files.append(directory)  # reported as an I/O error record
+        return
+    for entry in entries:
+        if os.path.isdir(entry):
+            _walk(entry, files)
+        elif Path(entry).suffix[1:].lower() in IMAGE_EXTENSIONS:
+            files.append(entry)
+
+
+def heatmap_name(path: str) -> str:
+    """The stem plus an FNV-1a hash of the path: the Rust CLI's file name."""
+    h = 0xCBF29CE484222325
+    for byte in path.encode("utf-8", "replace"):
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(path).stem)[:80]
+    return f"{stem}.{h & 0xFFFFFFFF:08x}.heatmap.png"
+
+
+def to_record(path: str, result: Union[Report, BaseException], heatmap_dir: str | None) -> dict[str, Any]:
+    """The JSON record of one file, as the Rust CLI prints it."""
+    if isinstance(result, Report):
+        record: dict[str, Any] = result.to_dict()
+        heatmap = None
+        if heatmap_dir is not None and result.heatmap is not None:
+            target = os.path.join(heatmap_dir, heatmap_name(path))
+            try:
+                write_heatmap_png(result, target)
+                heatmap = target
+            except OSError:
+                heatmap = None
+        record["path"] = path
+        record["heatmap"] = heatmap
+        record["error"] = None
+        return record
+    code = getattr(result, "code", None) or "io"
+    return {
+        "path": path,
+        "score": None,
+        "verdict": None,
+        "findings": [],
+        "error": {"code": code, "message": str(result), "file": path},
+    }
+
+
+_LABELS = {
+    "authentic": ("1;32", "AUTHENTIC"),
+    "inconclusive": ("1;33", "INCONCLUSIVE"),
+    "edited": ("1;31", "EDITED"),
+    "ai_generated": ("1;35", "AI-GENERATED"),
+}
+
+
+def human(path: str, result: Union[Report, BaseException], color: bool) -> str:
+    """The readable form: the verdict first, then the findings."""
+
+    def paint(code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    if not isinstance(result, Report):
+        return f"{paint('1;31', 'ERROR')}  {path}  {result}\n"
+    code, label = _LABELS[result.verdict]
+    lines = [f"{paint(code, label)}  score {result.score:.2f}  {path}"]
+    findings = result.findings
+    for f in findings:
+        if f.score > 0.0 or f.region is not None:
+            lines.append(f"  [{f.score:.2f}] {f.code:<38} {f.message}")
+    for f in findings:
+        if f.score == 0.0 and f.region is None:
+            lines.append("  " + paint("2", f"       {f.code:<38} {f.message}"))
+    return "\n".join(lines) + "\n"
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m trueshot``."""
+    top = argparse.ArgumentParser(
+        prog="python -m trueshot",
+        description="Tell whether photos are genuine camera photos or AI-generated/edited.",
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    scan = commands.add_parser("scan", help="analyse files in parallel and print records")
+    scan.add_argument("paths", nargs="+", metavar="PATH",
+                      help="image files or directories (searched recursively)")
+    scan.add_argument("--format", choices=["human", "json", "jsonl"], default="human",
+                      help="output format (default: human)")
+    scan.add_argument("--heatmap-dir", metavar="DIR",
+                      help="write one 8-bit heatmap PNG per image here (255 = most suspicious)")
+    scan.add_argument("--threads", type=int, metavar="N",
+                      help="worker threads (default: one per core)")
+    scan.add_argument("--reference", action="append", default=[], metavar="IMG",
+                      help="merchant reference photo to compare against; repeatable")
+    scan.add_argument("--max-false-alarm", type=float, default=0.01, metavar="RATE",
+                      help="target false-alarm rate on genuine photos (default: 0.01)")
+    return top
+
+
+def scan(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``scan``; returns the exit status."""
+    config = Config(
+        max_false_alarm=args.max_false_alarm,
+        heatmap=args.heatmap_dir is not None or args.format == "human",
+    )
+    if args.reference:
+        print("trueshot: --reference is not supported yet; the references are ignored",
+              file=sys.stderr)
+    if args.heatmap_dir is not None:
+        os.makedirs(args.heatmap_dir, exist_ok=True)
+    files = collect_files(args.paths)
+    color = out.isatty()
+    records: list[dict[str, Any]] = []
+    failed = 0
+    for start in range(0, len(files), BATCH):
+        batch = files[start:start + BATCH]
+        results = analyze_many(batch, threads=args.threads, config=config,
+                               return_exceptions=True)
+        for path, result in zip(batch, results):
+            failed += not isinstance(result, Report)
+            if args.format == "human":
+                out.write(human(path, result, color))
+            else:
+                record = to_record(path, result, args.heatmap_dir)
+                if args.format == "jsonl":
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                else:
+                    records.append(record)
+        out.flush()
+    if args.format == "json":
+        out.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m trueshot``."""
+    args = parser().parse_args(argv)
+    try:
+        return scan(args, sys.stdout)
+    except BrokenPipeError:  # `| head`: not worth a traceback
+        return 0
+    except (ValueError, OSError) as error:  # bad --threads / --max-false-alarm, unwritable dir
+        print(f"trueshot: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Type stubs of the native module. Checked by ``python -m mypy.stubtest trueshot._trueshot``."""
+
+import os
+import pathlib
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, Literal, Protocol, Union, final, overload
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "__version__",
+    "Config",
+    "DecodeError",
+    "Finding",
+    "ImageTooLargeError",
+    "InvalidConfigError",
+    "Report",
+    "TrueshotError",
+    "UnsupportedFormatError",
+    "analyze",
+    "analyze_many",
+    "write_heatmap_png",
+]
+
+__version__: Final[str]
+
+class _PILImage(Protocol):
+    """What trueshot needs from a PIL image (Pillow itself is optional)."""
+
+    @property
+    def mode(self) -> str: ...
+    @property
+    def size(self) -> tuple[int, int]: ...
+    def convert(self, mode: str, /) -> Any: ...
+
+_Image = Union[str, os.PathLike[str], bytes, bytearray, npt.NDArray[np.uint8], _PILImage]
+_Verdict = Literal["authentic", "inconclusive", "edited", "ai_generated"]
+
+class TrueshotError(Exception):
+    """Base class of every error trueshot raises about an image or a setting."""
+
+class DecodeError(TrueshotError):
+    """The input claims to be an image but is truncated or corrupt."""
+
+class UnsupportedFormatError(TrueshotError):
+    """The bytes are not an image format trueshot reads (HEIC and AVIF are named)."""
+
+class ImageTooLargeError(TrueshotError):
+    """The image or file exceeds ``Config.max_pixels`` or ``Config.max_file_bytes``."""
+
+class InvalidConfigError(TrueshotError, ValueError):
+    """A Config value is out of range, or a model file is unusable."""
+
+@final
+class Config:
+    def __new__(
+        cls,
+        *,
+        max_pixels: Union[int, None] = None,
+        max_file_bytes: Union[int, None] = None,
+        max_decoded_bytes: Union[int, None] = None,
+        heatmap: Union[bool, None] = None,
+        max_false_alarm: Union[float, None] = None,
+        model_path: Union[str, os.PathLike[str], None] = None,
+        time_budget_ms: Union[int, None] = None,
+        threads: Union[int, None] = None,
+    ) -> Config:
+        """Analysis settings; an argument left out keeps the Rust default
+        (max_pixels=100_000_000, max_file_bytes=256 MiB, max_decoded_bytes=2 GiB,
+        heatmap=True, max_false_alarm=0.01, model_path=None, time_budget_ms=0,
+        threads=0). Raises InvalidConfigError for a value out of range."""
+    @property
+    def max_pixels(self) -> int: ...
+    @property
+    def max_file_bytes(self) -> int: ...
+    @property
+    def max_decoded_bytes(self) -> int: ...
+    @property
+    def heatmap(self) -> bool: ...
+    @property
+    def max_false_alarm(self) -> float: ...
+    @property
+    def model_path(self) -> Union[pathlib.Path, None]: ...
+    @property
+    def time_budget_ms(self) -> int: ...
+    @property
+    def threads(self) -> int: ...
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class Finding:
+    @property
+    def detector(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def class_(self) -> Literal["ai_generated", "edited", "none"]: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def message_zh(self) -> str: ...
+    @property
+    def region(self) -> Union[dict[str, int], None]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+@final
+class Report:
+    @property
+    def score(self) -> float: ...
+    @property
+    def verdict(self) -> _Verdict: ...
+    @property
+    def flagged(self) -> bool: ...
+    @property
+    def scores(self) -> dict[str, float]: ...
+    @property
+    def flag_threshold(self) -> float: ...
+    @property
+    def authentic_threshold(self) -> float: ...
+    @property
+    def deciding(self) -> list[str]: ...
+    @property
+    def findings(self) -> list[Finding]: ...
+    @property
+    def provenance(self) -> dict[str, Any]: ...
+    @property
+    def image(self) -> dict[str, Any]: ...
+    @property
+    def reference(self) -> Union[dict[str, Any], None]: ...
+    @property
+    def features(self) -> dict[str, float]: ...
+    @property
+    def incomplete(self) -> list[str]: ...
+    @property
+    def timings_ms(self) -> dict[str, float]: ...
+    @property
+    def heatmap(self) -> Union[npt.NDArray[np.float32], None]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+
+def analyze(
+    image: _Image,
+    *,
+    reference: Union[_Image, Sequence[_Image], None] = None,
+    config: Union[Config, None] = None,
+) -> Report: ...
+@overload
+def analyze_many(
+    images: Iterable[_Image],
+    *,
+    threads: Union[int, None] = None,
+    config: Union[Config, None] = None,
+    return_exceptions: Literal[False] = False,
+) -> list[Report]: ...
+@overload
+def analyze_many(
+    images: Iterable[_Image],
+    *,
+    threads: Union[int, None] = None,
+    config: Union[Config, None] = None,
+    return_exceptions: bool,
+) -> list[Union[Report, Exception]]: ...
+def write_heatmap_png(report: Report, path: Union[str, os.PathLike[str]]) -> None: ...

@@ -1,0 +1,156 @@
+//! `trueshot.Config`: the core `Config`, validated once when it is built.
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+
+use crate::error::invalid_config;
+
+/// Analysis settings. Every argument is keyword-only and mirrors a field of
+/// the Rust `trueshot::Config`; values are checked here, so a bad one raises
+/// `InvalidConfigError` (also a `ValueError`) before any image is read.
+#[pyclass(frozen, name = "Config", module = "trueshot")]
+#[derive(Clone)]
+pub struct PyConfig {
+    pub inner: trueshot::Config,
+}
+
+/// A Python int that must fit the field's unsigned type. Taking `i128`
+/// lets a negative value raise InvalidConfigError, not OverflowError.
+fn unsigned<T: TryFrom<i128>>(py: Python<'_>, name: &str, value: i128) -> PyResult<T> {
+    T::try_from(value).map_err(|_| invalid_config(py, format!("{name} is out of range: {value}")))
+}
+
+#[pymethods]
+impl PyConfig {
+    /// Every argument left out (or None) keeps the Rust default, so the two
+    /// faces cannot drift apart; `repr(Config())` shows the values.
+    #[new]
+    #[pyo3(signature = (
+        *,
+        max_pixels = None,
+        max_file_bytes = None,
+        max_decoded_bytes = None,
+        heatmap = None,
+        max_false_alarm = None,
+        model_path = None,
+        time_budget_ms = None,
+        threads = None,
+    ))]
+    #[allow(clippy::too_many_arguments)] // one keyword per Config field
+    fn new(
+        py: Python<'_>,
+        max_pixels: Option<i128>,
+        max_file_bytes: Option<i128>,
+        max_decoded_bytes: Option<i128>,
+        heatmap: Option<bool>,
+        max_false_alarm: Option<f64>,
+        model_path: Option<PathBuf>,
+        time_budget_ms: Option<i128>,
+        threads: Option<i128>,
+    ) -> PyResult<Self> {
+        let mut inner = trueshot::Config::default();
+        if let Some(v) = max_pixels {
+            inner.max_pixels = unsigned(py, "max_pixels", v)?;
+        }
+        if let Some(v) = max_file_bytes {
+            inner.max_file_bytes = unsigned(py, "max_file_bytes", v)?;
+        }
+        if let Some(v) = max_decoded_bytes {
+            inner.max_decoded_bytes = unsigned(py, "max_decoded_bytes", v)?;
+        }
+        if let Some(v) = heatmap {
+            inner.heatmap = v;
+        }
+        if let Some(v) = max_false_alarm {
+            // f64 -> f32 rounds; validate() then checks the value that is used.
+            inner.max_false_alarm = v as f32;
+        }
+        if model_path.is_some() {
+            inner.model_path = model_path;
+        }
+        if let Some(v) = time_budget_ms {
+            inner.time_budget_ms = unsigned(py, "time_budget_ms", v)?;
+        }
+        if let Some(v) = threads {
+            inner.threads = unsigned(py, "threads", v)?;
+        }
+        inner
+            .validate()
+            .map_err(|e| crate::error::to_pyerr(py, e))?;
+        Ok(PyConfig { inner })
+    }
+
+    /// Images whose header declares more pixels than this are refused.
+    #[getter]
+    fn max_pixels(&self) -> u64 {
+        self.inner.max_pixels
+    }
+
+    /// Inputs larger than this many bytes are refused unread.
+    #[getter]
+    fn max_file_bytes(&self) -> u64 {
+        self.inner.max_file_bytes
+    }
+
+    /// Upper bound on memory the decoder may allocate, in bytes.
+    #[getter]
+    fn max_decoded_bytes(&self) -> u64 {
+        self.inner.max_decoded_bytes
+    }
+
+    /// Whether the localisation heatmap is computed.
+    #[getter]
+    fn heatmap(&self) -> bool {
+        self.inner.heatmap
+    }
+
+    /// Target false-alarm rate on genuine photos, in (0, 0.5].
+    #[getter]
+    fn max_false_alarm(&self) -> f32 {
+        self.inner.max_false_alarm
+    }
+
+    /// A fusion model file to use instead of the built-in one, or None.
+    #[getter]
+    fn model_path(&self) -> Option<PathBuf> {
+        self.inner.model_path.clone()
+    }
+
+    /// Per-image time budget for the pixel detectors in ms; 0 = none.
+    #[getter]
+    fn time_budget_ms(&self) -> u64 {
+        self.inner.time_budget_ms
+    }
+
+    /// Worker threads inside one image; 0 = rayon's global pool.
+    #[getter]
+    fn threads(&self) -> usize {
+        self.inner.threads
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyConfig>()
+            .is_ok_and(|o| o.get().inner == self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        let c = &self.inner;
+        let model = c.model_path.as_ref().map_or_else(
+            || "None".to_string(),
+            |p| crate::report::quoted(&p.display().to_string()),
+        );
+        format!(
+            "Config(max_pixels={}, max_file_bytes={}, max_decoded_bytes={}, heatmap={}, \
+             max_false_alarm={}, model_path={model}, time_budget_ms={}, threads={})",
+            c.max_pixels,
+            c.max_file_bytes,
+            c.max_decoded_bytes,
+            if c.heatmap { "True" } else { "False" },
+            c.max_false_alarm,
+            c.time_budget_ms,
+            c.threads
+        )
+    }
+}

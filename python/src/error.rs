@@ -1,0 +1,137 @@
+//! Python exceptions, and the one mapping from `trueshot::Error` to them
+//! (polars `exceptions.rs`).
+
+use pyo3::exceptions::{
+    PyException, PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError,
+    PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+pyo3::create_exception!(
+    trueshot,
+    TrueshotError,
+    PyException,
+    "Base class of every error trueshot raises about an image or a setting."
+);
+pyo3::create_exception!(
+    trueshot,
+    DecodeError,
+    TrueshotError,
+    "The input claims to be an image but is truncated or corrupt."
+);
+pyo3::create_exception!(
+    trueshot,
+    UnsupportedFormatError,
+    TrueshotError,
+    "The bytes are not an image format trueshot reads (HEIC and AVIF are named)."
+);
+pyo3::create_exception!(
+    trueshot,
+    ImageTooLargeError,
+    TrueshotError,
+    "The image or file exceeds `Config.max_pixels` or `Config.max_file_bytes`."
+);
+
+/// `InvalidConfigError(TrueshotError, ValueError)`. `create_exception!` takes
+/// one base only, so the class is made with `type(name, bases, dict)` once.
+static INVALID_CONFIG: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// The `InvalidConfigError` class.
+pub fn invalid_config_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    INVALID_CONFIG
+        .get_or_try_init(py, || {
+            let bases = PyTuple::new(
+                py,
+                [
+                    py.get_type::<TrueshotError>().into_any(),
+                    py.get_type::<PyValueError>().into_any(),
+                ],
+            )?;
+            let dict = PyDict::new(py);
+            dict.set_item("__module__", "trueshot")?;
+            dict.set_item(
+                "__doc__",
+                "A Config value is out of range, or a model file is unusable. Also a ValueError.",
+            )?;
+            let class = py
+                .get_type::<PyType>()
+                .call1(("InvalidConfigError", bases, dict))?;
+            Ok::<_, PyErr>(class.cast_into::<PyType>()?.unbind())
+        })
+        .map(|class| class.bind(py))
+}
+
+/// An `InvalidConfigError` with `message`, tagged with the code `invalid_config`.
+pub fn invalid_config(py: Python<'_>, message: String) -> PyErr {
+    match invalid_config_type(py) {
+        Ok(class) => tagged(
+            py,
+            PyErr::from_type(class.clone(), message),
+            "invalid_config",
+        ),
+        Err(err) => err,
+    }
+}
+
+/// Convert a core error. This is the single place where a variant meets its
+/// Python class; `Error::code()` is attached as the `code` attribute, the
+/// same string as in the CLI's JSON records.
+pub fn to_pyerr(py: Python<'_>, error: trueshot::Error) -> PyErr {
+    let code = error.code();
+    let message = error.to_string();
+    let err = match &error {
+        trueshot::Error::Io { path, source } => {
+            // OSError(errno, strerror, filename) fills `.errno` and `.filename`
+            // the way open() does.
+            // std appends " (os error N)" to strerror; Python shows the errno apart.
+            let text = source.to_string();
+            let strerror = match source.raw_os_error() {
+                Some(n) => text
+                    .trim_end_matches(&format!(" (os error {n})"))
+                    .to_string(),
+                None => text,
+            };
+            let args = (
+                source.raw_os_error().unwrap_or(0),
+                strerror,
+                path.to_string_lossy().into_owned(),
+            );
+            match source.kind() {
+                std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(args),
+                std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(args),
+                std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(args),
+                _ => PyOSError::new_err(args),
+            }
+        }
+        trueshot::Error::Unsupported(_) => UnsupportedFormatError::new_err(message),
+        trueshot::Error::Decode(_) => DecodeError::new_err(message),
+        trueshot::Error::TooLarge { .. } | trueshot::Error::FileTooLarge { .. } => {
+            ImageTooLargeError::new_err(message)
+        }
+        trueshot::Error::InvalidConfig(_) => return invalid_config(py, message),
+        // `Error` is #[non_exhaustive]: a variant added to the core lands
+        // here, still a TrueshotError, until it gets its own class.
+        _ => TrueshotError::new_err(message),
+    };
+    tagged(py, err, code)
+}
+
+/// Set `code` on the exception instance. Failing to set it must not hide the
+/// original error, so that failure is ignored.
+fn tagged(py: Python<'_>, err: PyErr, code: &'static str) -> PyErr {
+    let _ = err.value(py).setattr("code", code);
+    err
+}
+
+/// An `OSError` (or subclass) for a failed read or write of `path`.
+pub fn io_error(py: Python<'_>, source: std::io::Error, path: &std::path::Path) -> PyErr {
+    to_pyerr(
+        py,
+        trueshot::Error::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
+}

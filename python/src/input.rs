@@ -1,0 +1,158 @@
+//! Python inputs (path, bytes, numpy array, PIL image) turned into owned Rust
+//! values while the GIL is held, so the analysis can run without it.
+
+use std::path::PathBuf;
+
+use image::DynamicImage;
+use numpy::{PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyString, PyTuple};
+
+/// One image, owned by Rust.
+pub enum Input {
+    /// A file to read (metadata and pixels).
+    Path(PathBuf),
+    /// An encoded file held in memory (metadata and pixels).
+    Bytes(Vec<u8>),
+    /// Decoded pixels (no file metadata).
+    Pixels(DynamicImage),
+}
+
+impl Input {
+    /// Run the analysis. Called without the GIL.
+    pub fn analyze(
+        &self,
+        analyzer: &trueshot::Analyzer,
+    ) -> Result<trueshot::Report, trueshot::Error> {
+        match self {
+            Input::Path(path) => analyzer.analyze_path(path),
+            Input::Bytes(bytes) => analyzer.analyze_bytes(bytes),
+            Input::Pixels(image) => analyzer.analyze_image(image),
+        }
+    }
+}
+
+/// Convert one image argument. `function` names the caller in messages
+/// (kornia: `"gaussian_blur: … got {c}"`).
+pub fn extract(
+    function: &str,
+    obj: &Bound<'_, PyAny>,
+    config: &trueshot::Config,
+) -> PyResult<Input> {
+    let py = obj.py();
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Ok(Input::Bytes(bytes.as_bytes().to_vec()));
+    }
+    if let Ok(bytes) = obj.cast::<PyByteArray>() {
+        return Ok(Input::Bytes(bytes.to_vec()));
+    }
+    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
+        // PathBuf extraction goes through os.fspath, as open() does.
+        return Ok(Input::Path(obj.extract::<PathBuf>()?));
+    }
+    if let Ok(array) = obj.cast::<PyUntypedArray>() {
+        return from_array(function, array, config);
+    }
+    if is_pil_image(obj)? {
+        // Duck-typed so Pillow stays optional. Modes numpy can take as they
+        // are keep their pixels bit for bit; the others ("P", "CMYK", "I;16",
+        // "LA", ...) are converted to RGB by Pillow's own rules.
+        let mode: String = obj.getattr("mode")?.extract()?;
+        let image = if matches!(mode.as_str(), "RGB" | "RGBA" | "L") {
+            obj.clone()
+        } else {
+            obj.call_method1("convert", ("RGB",))?
+        };
+        let array = py.import("numpy")?.call_method1("asarray", (image,))?;
+        let array = array.cast::<PyUntypedArray>().map_err(PyErr::from)?;
+        return from_array(function, array, config);
+    }
+    let kind = obj.get_type().name()?;
+    Err(PyTypeError::new_err(format!(
+        "{function}: expected a path (str or os.PathLike), bytes, a numpy uint8 array \
+         or a PIL image, got {kind}"
+    )))
+}
+
+/// One argument or a list/tuple of them (the `reference` argument).
+pub fn extract_many(
+    function: &str,
+    obj: &Bound<'_, PyAny>,
+    config: &trueshot::Config,
+) -> PyResult<Vec<Input>> {
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        obj.try_iter()?
+            .map(|item| extract(function, &item?, config))
+            .collect()
+    } else {
+        Ok(vec![extract(function, obj, config)?])
+    }
+}
+
+fn is_pil_image(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(obj.hasattr("convert")? && obj.hasattr("mode")? && obj.hasattr("size")?)
+}
+
+/// A numpy `uint8` array of shape (H, W), (H, W, 3) or (H, W, 4), any strides.
+fn from_array(
+    function: &str,
+    array: &Bound<'_, PyUntypedArray>,
+    config: &trueshot::Config,
+) -> PyResult<Input> {
+    let py = array.py();
+    let dtype = array.dtype();
+    if !dtype.is_equiv_to(&numpy::dtype::<u8>(py)) {
+        return Err(PyTypeError::new_err(format!(
+            "{function}: expected a uint8 array, got dtype {}",
+            dtype.str()?
+        )));
+    }
+    let shape = array.shape().to_vec();
+    let channels = match shape.as_slice() {
+        [_, _] => 1,
+        [_, _, c @ (3 | 4)] => *c,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "{function}: expected an array of shape (H, W), (H, W, 3) or (H, W, 4), \
+                 got {shape:?}"
+            )))
+        }
+    };
+    let (Ok(height), Ok(width)) = (u32::try_from(shape[0]), u32::try_from(shape[1])) else {
+        // Wider than any decodable image: report it as the decoder would.
+        let pixels = (shape[0] as u64).saturating_mul(shape[1] as u64);
+        let error = trueshot::Error::TooLarge {
+            width: u32::try_from(shape[1]).unwrap_or(u32::MAX),
+            height: u32::try_from(shape[0]).unwrap_or(u32::MAX),
+            pixels,
+            limit: config.max_pixels,
+        };
+        return Err(crate::error::to_pyerr(py, error));
+    };
+    if width == 0 || height == 0 {
+        return Err(PyValueError::new_err(format!(
+            "{function}: the image is empty ({width}x{height})"
+        )));
+    }
+    // Refuse before copying, as the decoder refuses before allocating.
+    trueshot::decode::check_pixels(width, height, config)
+        .map_err(|e| crate::error::to_pyerr(py, e))?;
+    let readonly: PyReadonlyArrayDyn<'_, u8> = array.extract()?;
+    let view = readonly.as_array();
+    // `iter` walks in logical (row-major) order, so any strides copy correctly.
+    let data: Vec<u8> = match view.as_slice() {
+        Some(slice) => slice.to_vec(),
+        None => view.iter().copied().collect(),
+    };
+    let image = match channels {
+        1 => image::GrayImage::from_raw(width, height, data).map(DynamicImage::ImageLuma8),
+        3 => image::RgbImage::from_raw(width, height, data).map(DynamicImage::ImageRgb8),
+        _ => image::RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8),
+    };
+    image.map(Input::Pixels).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "{function}: the array's size does not match its shape"
+        ))
+    })
+}

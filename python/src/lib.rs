@@ -1,0 +1,169 @@
+//! The native module `trueshot._trueshot`. The public package `trueshot`
+//! (py_src/trueshot/__init__.py) re-exports it. Inputs are copied into Rust
+//! values while the GIL is held; every analysis then runs with the GIL
+//! released (`Python::detach`), so other Python threads keep running.
+
+mod config;
+mod error;
+mod input;
+mod report;
+
+use std::path::PathBuf;
+
+use pyo3::exceptions::{PyNotImplementedError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use rayon::prelude::*;
+
+use crate::config::PyConfig;
+use crate::error::{
+    invalid_config, invalid_config_type, to_pyerr, DecodeError, ImageTooLargeError, TrueshotError,
+    UnsupportedFormatError,
+};
+use crate::input::Input;
+use crate::report::{PyFinding, PyReport};
+
+fn analyzer(py: Python<'_>, config: Option<&PyConfig>) -> PyResult<trueshot::Analyzer> {
+    let config = config.map(|c| c.inner.clone()).unwrap_or_default();
+    trueshot::Analyzer::new(config).map_err(|e| to_pyerr(py, e))
+}
+
+/// Analyse one image and return a Report.
+///
+/// `image` is a path (str or os.PathLike), the bytes of an encoded file, a
+/// numpy uint8 array of shape (H, W), (H, W, 3) or (H, W, 4), or a PIL
+/// image. Paths and bytes also give the file's metadata to the provenance
+/// detector; arrays and PIL images carry pixels only.
+#[pyfunction]
+#[pyo3(signature = (image, *, reference = None, config = None))]
+fn analyze(
+    py: Python<'_>,
+    image: &Bound<'_, PyAny>,
+    reference: Option<&Bound<'_, PyAny>>,
+    config: Option<PyRef<'_, PyConfig>>,
+) -> PyResult<PyReport> {
+    let analyzer = analyzer(py, config.as_deref())?;
+    let input = input::extract("analyze", image, analyzer.config())?;
+    if let Some(reference) = reference {
+        // Converted first so a bad reference reports its own error.
+        let _references = input::extract_many("analyze", reference, analyzer.config())?;
+        return Err(PyNotImplementedError::new_err(
+            "reference comparison is not available in this build",
+        ));
+    }
+    let result = py.detach(|| input.analyze(&analyzer));
+    result.map(PyReport::new).map_err(|e| to_pyerr(py, e))
+}
+
+/// Analyse many images in parallel (rayon, in Rust) and return the Reports
+/// in the order given.
+///
+/// `threads=None` (or 0) uses rayon's global pool, one worker per core; a
+/// number uses a pool of that size for this call. When an image fails, the
+/// error of the first failing image (by position) is raised, unless
+/// `return_exceptions=True`, which puts each exception in its place in the list.
+#[pyfunction]
+#[pyo3(signature = (images, *, threads = None, config = None, return_exceptions = false))]
+fn analyze_many<'py>(
+    py: Python<'py>,
+    images: &Bound<'py, PyAny>,
+    threads: Option<i64>,
+    config: Option<PyRef<'py, PyConfig>>,
+    return_exceptions: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let analyzer = analyzer(py, config.as_deref())?;
+    let threads = match threads {
+        None => 0,
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= 1024)
+            .ok_or_else(|| invalid_config(py, format!("threads must be in 0..=1024, got {n}")))?,
+    };
+    // A single image is iterable too (a str by character, an array by row):
+    // refuse it rather than analyse its pieces.
+    if images.is_instance_of::<pyo3::types::PyString>()
+        || images.is_instance_of::<pyo3::types::PyBytes>()
+        || images.is_instance_of::<pyo3::types::PyByteArray>()
+        || images.cast::<numpy::PyUntypedArray>().is_ok()
+    {
+        let kind = images.get_type().name()?;
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "analyze_many: expected an iterable of images, got one {kind}; use analyze() for one image"
+        )));
+    }
+    let inputs: Vec<Input> = images
+        .try_iter()?
+        .map(|item| input::extract("analyze_many", &item?, analyzer.config()))
+        .collect::<PyResult<_>>()?;
+
+    let results = py.detach(|| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {
+        let run = || -> Vec<_> { inputs.par_iter().map(|i| i.analyze(&analyzer)).collect() };
+        if threads == 0 {
+            Ok(run())
+        } else {
+            Ok(rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()?
+                .install(run))
+        }
+    });
+    let results = results.map_err(|e| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start worker threads: {e}"))
+    })?;
+
+    let out = PyList::empty(py);
+    for result in results {
+        match result {
+            Ok(report) => out.append(Py::new(py, PyReport::new(report))?)?,
+            Err(e) if return_exceptions => out.append(to_pyerr(py, e).into_value(py))?,
+            Err(e) => return Err(to_pyerr(py, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Write the report's heatmap as an 8-bit greyscale PNG at image resolution:
+/// 255 = most suspicious, 128 or more = flagged. The same file as the CLI's
+/// `--heatmap-dir`; needs no Pillow.
+#[pyfunction]
+#[pyo3(signature = (report, path))]
+fn write_heatmap_png(py: Python<'_>, report: PyRef<'_, PyReport>, path: PathBuf) -> PyResult<()> {
+    let Some(map) = report.inner.heatmap.as_ref() else {
+        return Err(PyValueError::new_err(
+            "write_heatmap_png: the report has no heatmap (Config(heatmap=False))",
+        ));
+    };
+    let result = py.detach(|| {
+        map.to_gray_image()
+            .save_with_format(&path, image::ImageFormat::Png)
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(image::ImageError::IoError(e)) => Err(error::io_error(py, e, &path)),
+        Err(e) => Err(pyo3::exceptions::PyOSError::new_err(format!(
+            "write_heatmap_png: cannot write {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+#[pymodule]
+fn _trueshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<PyConfig>()?;
+    m.add_class::<PyReport>()?;
+    m.add_class::<PyFinding>()?;
+    m.add_function(wrap_pyfunction!(analyze, m)?)?;
+    m.add_function(wrap_pyfunction!(analyze_many, m)?)?;
+    m.add_function(wrap_pyfunction!(write_heatmap_png, m)?)?;
+    m.add("TrueshotError", py.get_type::<TrueshotError>())?;
+    m.add("DecodeError", py.get_type::<DecodeError>())?;
+    m.add(
+        "UnsupportedFormatError",
+        py.get_type::<UnsupportedFormatError>(),
+    )?;
+    m.add("ImageTooLargeError", py.get_type::<ImageTooLargeError>())?;
+    m.add("InvalidConfigError", invalid_config_type(py)?)?;
+    Ok(())
+}

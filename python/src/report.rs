@@ -1,0 +1,294 @@
+//! `trueshot.Report` and `trueshot.Finding`: read-only views of the core's
+//! plain data. Nested data (provenance, image facts) becomes dicts through
+//! the same serde JSON the CLI prints, so every face spells fields alike.
+
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray2};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList};
+
+/// A serialisable value as plain Python objects (dict, list, str, float...).
+fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+/// A string as Python's `repr` writes it (single quotes), for `__repr__`.
+pub fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for ch in text.chars() {
+        match ch {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn class_name(class: trueshot::Class) -> &'static str {
+    match class {
+        trueshot::Class::AiGenerated => "ai_generated",
+        trueshot::Class::Edited => "edited",
+        trueshot::Class::None => "none",
+    }
+}
+
+/// One piece of evidence. `score` is in [0, 1]: 0.0 = no evidence, 1.0 = certain.
+#[pyclass(frozen, name = "Finding", module = "trueshot")]
+pub struct PyFinding {
+    inner: trueshot::Finding,
+}
+
+#[pymethods]
+impl PyFinding {
+    /// Stable id of the detector that found it (`"noise_residual"`).
+    #[getter]
+    fn detector(&self) -> &'static str {
+        self.inner.detector.as_str()
+    }
+
+    /// Stable machine-readable code, `detector.what` (`"provenance.aigc_label"`).
+    #[getter]
+    fn code(&self) -> &str {
+        &self.inner.code
+    }
+
+    /// Strength of the evidence in [0, 1].
+    #[getter]
+    fn score(&self) -> f32 {
+        self.inner.score
+    }
+
+    /// The class it speaks for: `"ai_generated"`, `"edited"` or `"none"`.
+    #[getter]
+    fn class_(&self) -> &'static str {
+        class_name(self.inner.class)
+    }
+
+    /// Explanation in English.
+    #[getter]
+    fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// Explanation in Simplified Chinese.
+    #[getter]
+    fn message_zh(&self) -> &str {
+        &self.inner.message_zh
+    }
+
+    /// `{"x", "y", "width", "height"}` in image pixels, or None when the
+    /// finding is about the whole image.
+    #[getter]
+    fn region<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner
+            .region
+            .as_ref()
+            .map(|r| to_python(py, r))
+            .transpose()
+    }
+
+    /// The finding as a dict, as in the JSON report.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        let region = self.inner.region.map_or_else(
+            || "None".to_string(),
+            |r| format!("({}, {}, {}, {})", r.x, r.y, r.width, r.height),
+        );
+        format!(
+            "Finding(code={}, score={:.3}, class_={}, region={region}, message={})",
+            quoted(&self.inner.code),
+            self.inner.score,
+            quoted(class_name(self.inner.class)),
+            quoted(&self.inner.message)
+        )
+    }
+}
+
+/// Everything an analysis found. All attributes are read-only.
+#[pyclass(frozen, name = "Report", module = "trueshot")]
+pub struct PyReport {
+    pub inner: trueshot::Report,
+    /// The upscaled heatmap, built on first access: at image resolution it
+    /// is 4 bytes per pixel, which a batch of reports should not pay unasked.
+    heatmap: PyOnceLock<Option<Py<PyArray2<f32>>>>,
+}
+
+impl PyReport {
+    pub fn new(inner: trueshot::Report) -> Self {
+        PyReport {
+            inner,
+            heatmap: PyOnceLock::new(),
+        }
+    }
+}
+
+#[pymethods]
+impl PyReport {
+    /// How likely the image is AI-generated or edited, in [0, 1]; higher = more suspicious.
+    #[getter]
+    fn score(&self) -> f32 {
+        self.inner.score
+    }
+
+    /// `"authentic"`, `"inconclusive"`, `"edited"` or `"ai_generated"`.
+    #[getter]
+    fn verdict(&self) -> &'static str {
+        self.inner.verdict.as_str()
+    }
+
+    /// Whether the verdict blocks a claim (`"edited"` or `"ai_generated"`).
+    #[getter]
+    fn flagged(&self) -> bool {
+        self.inner.verdict.is_flagged()
+    }
+
+    /// Per-class scores in [0, 1]: `{"ai_generated": ..., "edited": ...}`.
+    #[getter]
+    fn scores<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        dict.set_item("ai_generated", self.inner.scores.ai_generated)?;
+        dict.set_item("edited", self.inner.scores.edited)?;
+        Ok(dict)
+    }
+
+    /// The score at and above which the verdict is flagged.
+    #[getter]
+    fn flag_threshold(&self) -> f32 {
+        self.inner.flag_threshold
+    }
+
+    /// The score under which the verdict is `"authentic"`.
+    #[getter]
+    fn authentic_threshold(&self) -> f32 {
+        self.inner.authentic_threshold
+    }
+
+    /// Codes of the findings that decided the verdict.
+    #[getter]
+    fn deciding(&self) -> Vec<String> {
+        self.inner.deciding.clone()
+    }
+
+    /// Evidence, strongest first.
+    #[getter]
+    fn findings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items = self
+            .inner
+            .findings
+            .iter()
+            .map(|f| Py::new(py, PyFinding { inner: f.clone() }))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// What the file's metadata says (EXIF camera, software, C2PA, AIGC
+    /// label, generator...). Strings come from the file: treat them as untrusted.
+    #[getter]
+    fn provenance<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.provenance)
+    }
+
+    /// Facts about the input: format, width, height, file_bytes, jpeg_quality.
+    #[getter]
+    fn image<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.image)
+    }
+
+    /// Comparison with reference photos, or None when none were given.
+    #[getter]
+    fn reference<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner
+            .reference
+            .as_ref()
+            .map(|r| to_python(py, r))
+            .transpose()
+    }
+
+    /// Named detector features (`"detector.feature"`), the inputs of the fusion.
+    #[getter]
+    fn features(&self) -> std::collections::BTreeMap<String, f32> {
+        self.inner.features.clone()
+    }
+
+    /// Detectors skipped because the time budget ran out.
+    #[getter]
+    fn incomplete(&self) -> Vec<&'static str> {
+        self.inner.incomplete.iter().map(|k| k.as_str()).collect()
+    }
+
+    /// Wall time per stage, in milliseconds.
+    #[getter]
+    fn timings_ms(&self) -> std::collections::BTreeMap<String, f64> {
+        self.inner.timings_ms.clone()
+    }
+
+    /// The localisation map at image resolution: a read-only float32 array of
+    /// shape (height, width), values in [0, 1], 1.0 = most suspicious,
+    /// >= 0.5 = flagged. None when `Config(heatmap=False)`.
+    #[getter]
+    fn heatmap<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f32>>>> {
+        let cached = self.heatmap.get_or_try_init(py, || -> PyResult<_> {
+            let Some(map) = self.inner.heatmap.as_ref() else {
+                return Ok(None);
+            };
+            let shape = (map.height as usize, map.width as usize);
+            // Upscaling a large image takes a while: let other threads run.
+            let values = py.detach(|| {
+                map.upscaled()
+                    .into_iter()
+                    .map(trueshot::clamp01)
+                    .collect::<Vec<f32>>()
+            });
+            let array = Array2::from_shape_vec(shape, values)
+                .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?
+                .into_pyarray(py);
+            // Shared by every access, so it must not be changed in place.
+            array.getattr("flags")?.setattr("writeable", false)?;
+            Ok(Some(array.unbind()))
+        })?;
+        Ok(cached.as_ref().map(|a| a.bind(py).clone()))
+    }
+
+    /// The report as plain Python objects, as in the JSON record (the
+    /// heatmap cells are left out; use `heatmap`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?
+            .call_method1("loads", (self.inner.to_json(),))
+    }
+
+    /// The report as a JSON string, without the heatmap cells.
+    fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+
+    fn __repr__(&self) -> String {
+        let r = &self.inner;
+        // Informative findings (score 0) would only crowd the line.
+        let codes: Vec<String> = r
+            .findings
+            .iter()
+            .filter(|f| f.score > 0.0)
+            .map(|f| quoted(&f.code))
+            .collect();
+        format!(
+            "Report(verdict={}, score={:.3}, image='{} {}x{}', findings=[{}], heatmap={})",
+            quoted(r.verdict.as_str()),
+            r.score,
+            r.image.format,
+            r.image.width,
+            r.image.height,
+            codes.join(", "),
+            if r.heatmap.is_some() { "yes" } else { "None" }
+        )
+    }
+}

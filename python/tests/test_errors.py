@@ -1,0 +1,198 @@
+"""Every error maps to its exception, with the code of the CLI's JSON records."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+import pytest
+
+import trueshot
+from conftest import make_pixels, png_bytes
+
+
+def test_hierarchy() -> None:
+    for cls in (
+        trueshot.DecodeError,
+        trueshot.UnsupportedFormatError,
+        trueshot.ImageTooLargeError,
+        trueshot.InvalidConfigError,
+    ):
+        assert issubclass(cls, trueshot.TrueshotError)
+        assert cls.__module__ == "trueshot"
+    assert issubclass(trueshot.TrueshotError, Exception)
+    assert issubclass(trueshot.InvalidConfigError, ValueError)
+
+
+def test_missing_file(tmp_path: pathlib.Path) -> None:
+    missing = tmp_path / "nope.jpg"
+    with pytest.raises(FileNotFoundError) as info:
+        trueshot.analyze(missing)
+    assert info.value.filename == str(missing)
+    assert info.value.errno == 2
+    assert getattr(info.value, "code") == "not_found"
+
+
+def test_directory_is_an_os_error(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(OSError) as info:
+        trueshot.analyze(tmp_path)
+    assert getattr(info.value, "code") == "io"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root reads files whatever their mode")
+def test_permission_denied(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "secret.png"
+    path.write_bytes(png_bytes(make_pixels(8, 8, 3)))
+    path.chmod(0)
+    with pytest.raises(PermissionError):
+        trueshot.analyze(path)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares its size and holds no pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr
+    chunk += struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk
+
+
+@pytest.mark.parametrize(
+    ("data", "exception", "code"),
+    [
+        (b"", trueshot.DecodeError, "decode"),
+        (png_bytes(make_pixels(16, 16, 3))[:60], trueshot.DecodeError, "decode"),
+        (b"this is not an image at all", trueshot.UnsupportedFormatError, "unsupported_format"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", trueshot.UnsupportedFormatError,
+         "unsupported_format"),
+        (png_header_only(60_000, 60_000), trueshot.ImageTooLargeError, "too_large"),
+    ],
+    ids=["empty", "truncated", "garbage", "heic", "declared-too-large"],
+)
+def test_bad_bytes(data: bytes, exception: type[Exception], code: str) -> None:
+    with pytest.raises(exception) as info:
+        trueshot.analyze(data)
+    assert getattr(info.value, "code") == code
+
+
+def test_heic_is_named() -> None:
+    with pytest.raises(trueshot.UnsupportedFormatError, match="(?i)heic|heif"):
+        trueshot.analyze(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
+
+
+def test_too_many_pixels_in_an_array() -> None:
+    with pytest.raises(trueshot.ImageTooLargeError):
+        trueshot.analyze(make_pixels(20, 20, 3), config=trueshot.Config(max_pixels=399))
+    trueshot.analyze(make_pixels(20, 20, 3), config=trueshot.Config(max_pixels=400))
+
+
+def test_file_too_large(tmp_path: pathlib.Path) -> None:
+    data = png_bytes(make_pixels(16, 16, 3))
+    config = trueshot.Config(max_file_bytes=len(data) - 1)
+    with pytest.raises(trueshot.ImageTooLargeError):
+        trueshot.analyze(data, config=config)
+    path = tmp_path / "big.png"
+    path.write_bytes(data)
+    with pytest.raises(trueshot.ImageTooLargeError):
+        trueshot.analyze(path, config=config)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_pixels": 0},
+        {"max_pixels": -1},
+        {"max_pixels": 10**12},
+        {"max_file_bytes": 0},
+        {"max_decoded_bytes": 100},
+        {"max_false_alarm": 0.0},
+        {"max_false_alarm": 0.9},
+        {"max_false_alarm": float("nan")},
+        {"threads": 5000},
+        {"threads": -2},
+        {"time_budget_ms": -1},
+    ],
+    ids=repr,
+)
+def test_invalid_config(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(trueshot.InvalidConfigError) as info:
+        trueshot.Config(**kwargs)
+    assert isinstance(info.value, ValueError)
+    assert getattr(info.value, "code") == "invalid_config"
+
+
+def test_config_is_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        trueshot.Config(1000)  # type: ignore[call-arg]
+
+
+def test_config_round_trip() -> None:
+    config = trueshot.Config(max_pixels=1234, heatmap=False, max_false_alarm=0.05, threads=2)
+    assert (config.max_pixels, config.heatmap, config.threads) == (1234, False, 2)
+    assert config.max_false_alarm == pytest.approx(0.05)
+    assert config == trueshot.Config(max_pixels=1234, heatmap=False, max_false_alarm=0.05, threads=2)
+    assert "max_pixels=1234" in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("image", "exception", "match"),
+    [
+        (np.zeros((8, 8, 3), dtype=np.float32), TypeError, "uint8"),
+        (np.zeros((8, 8, 2), dtype=np.uint8), ValueError, "shape"),
+        (np.zeros((8,), dtype=np.uint8), ValueError, "shape"),
+        (np.zeros((0, 8, 3), dtype=np.uint8), ValueError, "empty"),
+        (42, TypeError, "got int"),
+        ([1, 2, 3], TypeError, "got list"),
+    ],
+    ids=["float32", "2-channels", "1-d", "empty", "int", "list"],
+)
+def test_bad_arguments(image: Any, exception: type[Exception], match: str) -> None:
+    with pytest.raises(exception, match=match) as info:
+        trueshot.analyze(image)
+    assert "analyze" in str(info.value)
+    assert not isinstance(info.value, trueshot.TrueshotError)
+
+
+def test_reference_is_converted_then_not_implemented(tmp_path: pathlib.Path) -> None:
+    pixels = make_pixels(16, 16, 3)
+    with pytest.raises(NotImplementedError, match="reference"):
+        trueshot.analyze(pixels, reference=pixels)
+    with pytest.raises(NotImplementedError):
+        trueshot.analyze(pixels, reference=[pixels, png_bytes(pixels)])
+    # A bad reference is reported as such, before the missing feature.
+    with pytest.raises(TypeError):
+        trueshot.analyze(pixels, reference=[pixels, 3.5])  # type: ignore[list-item]
+
+
+def test_analyze_many_errors() -> None:
+    good = make_pixels(16, 16, 3)
+    with pytest.raises(trueshot.DecodeError):
+        trueshot.analyze_many([good, b"", b"garbage"])
+    results = trueshot.analyze_many([good, b"", b"garbage"], return_exceptions=True)
+    assert isinstance(results[0], trueshot.Report)
+    assert isinstance(results[1], trueshot.DecodeError)
+    assert isinstance(results[2], trueshot.UnsupportedFormatError)
+    with pytest.raises(trueshot.InvalidConfigError):
+        trueshot.analyze_many([good], threads=-1)
+
+
+def test_config_defaults_are_the_rust_defaults() -> None:
+    config = trueshot.Config()
+    assert config.max_pixels == 100_000_000
+    assert config.max_file_bytes == 256 << 20
+    assert config.max_decoded_bytes == 2 << 30
+    assert config.heatmap is True
+    assert config.max_false_alarm == pytest.approx(0.01)
+    assert config.model_path is None
+    assert (config.time_budget_ms, config.threads) == (0, 0)
+
+
+@pytest.mark.parametrize("single", ["photo.jpg", b"\xff\xd8\xff", np.zeros((4, 4, 3), dtype=np.uint8)],
+                         ids=["str", "bytes", "array"])
+def test_analyze_many_refuses_a_single_image(single: Any) -> None:
+    with pytest.raises(TypeError, match="analyze_many: expected an iterable"):
+        trueshot.analyze_many(single)

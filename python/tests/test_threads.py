@@ -1,0 +1,61 @@
+"""The GIL is released during analysis: another Python thread keeps running.
+
+A helper thread records a timestamp about every millisecond. If the GIL were
+held while Rust works, it could only run just before the call enters Rust
+and just after it returns, so no timestamp would fall in the middle of the
+call. With the GIL released, timestamps cover the whole call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+
+import trueshot
+from conftest import make_pixels, png_bytes
+
+
+def stamps_during(call: Callable[[], object]) -> tuple[int, float]:
+    """Run `call` while a thread stamps the time; return the number of stamps
+    in the middle 60% of the call, and the call's duration in seconds."""
+    stamps: list[float] = []
+    stop = threading.Event()
+
+    def stamp() -> None:
+        while not stop.is_set():
+            stamps.append(time.perf_counter())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=stamp)
+    thread.start()
+    try:
+        time.sleep(0.02)  # let the thread get going
+        start = time.perf_counter()
+        call()
+        end = time.perf_counter()
+    finally:
+        stop.set()
+        thread.join()
+    low, high = start + 0.2 * (end - start), start + 0.8 * (end - start)
+    return sum(low < t < high for t in stamps), end - start
+
+
+def test_thread_runs_during_analyze() -> None:
+    # A large PNG (3072 x 3072): decoding and analysing it takes a while.
+    data = png_bytes(np.tile(make_pixels(256, 256, 3), (12, 12, 1)))
+    middle, elapsed = stamps_during(lambda: trueshot.analyze(data))
+    # The check means something only if the call is long against a time slice.
+    assert elapsed > 0.05, f"analysis took only {elapsed * 1e3:.1f} ms"
+    # Expect one stamp per ~1 ms of the middle window; ask for far fewer so a
+    # loaded machine passes. A held GIL gives 0.
+    assert middle >= 5, f"{middle} stamps in the middle of a {elapsed * 1e3:.0f} ms call"
+
+
+def test_thread_runs_during_analyze_many() -> None:
+    data = png_bytes(np.tile(make_pixels(256, 256, 3), (6, 6, 1)))  # 1536 x 1536
+    middle, elapsed = stamps_during(lambda: trueshot.analyze_many([data] * 4, threads=2))
+    assert elapsed > 0.05, f"analysis took only {elapsed * 1e3:.1f} ms"
+    assert middle >= 5, f"{middle} stamps in the middle of a {elapsed * 1e3:.0f} ms call"
