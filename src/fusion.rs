@@ -226,7 +226,10 @@ impl Model {
             let Some(head) = head else {
                 return strongest(findings, class, |_| true);
             };
-            let declared = strongest(findings, class, |f| f.detector == DetectorKind::Provenance);
+            let declared = on_scale(
+                strongest(findings, class, |f| f.detector == DetectorKind::Provenance),
+                point,
+            );
             let p = head.predict(&x);
             if p >= point.authentic {
                 model_findings.push(self.explain(head, &x, p, class));
@@ -343,6 +346,20 @@ impl Fused {
         let (verdict, deciding) = verdict(self.scores, &rest, &self.findings, self.point);
         self.verdict = verdict;
         self.deciding = deciding;
+    }
+}
+
+/// Metadata evidence has fixed meanings (0.99 decisive, 0.5 moderate), but
+/// the model's thresholds move with each fit: place the fixed levels on the
+/// model's scale, so that a declaration always flags and an editor tag is
+/// always inconclusive on its own.
+fn on_scale(declared: f32, point: OperatingPoint) -> f32 {
+    if declared >= 0.99 {
+        declared.max(point.flag)
+    } else if declared >= 0.5 {
+        declared.max((point.authentic + point.flag) / 2.0)
+    } else {
+        declared
     }
 }
 

@@ -179,3 +179,39 @@ pub fn localisation_f1(report: &Report, mask_path: &Path) -> Option<f32> {
         (2 * tp) as f32 / denom as f32
     })
 }
+
+/// Write samples as JSON lines (`row`, `variant`, `report` or `error`).
+pub fn save_samples(path: &Path, samples: &[Sample]) -> Result<(), String> {
+    let mut text = String::new();
+    for s in samples {
+        let line = match &s.report {
+            Ok(r) => serde_json::json!({"row": s.row, "variant": s.variant, "report": r}),
+            Err(e) => serde_json::json!({"row": s.row, "variant": s.variant, "error": e}),
+        };
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Read samples written by [`save_samples`].
+pub fn load_samples(path: &Path) -> Result<Vec<Sample>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    text.lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+            let row = v["row"].as_u64().ok_or("sample without row")? as usize;
+            let variant = v["variant"].as_str().unwrap_or("").to_string();
+            let report = match v.get("report") {
+                Some(r) => serde_json::from_value::<Report>(r.clone()).map_err(|e| e.to_string()),
+                None => Err(v["error"].as_str().unwrap_or("error").to_string()),
+            };
+            Ok(Sample {
+                row,
+                variant,
+                report,
+            })
+        })
+        .collect()
+}
