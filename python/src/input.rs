@@ -1,7 +1,9 @@
 //! Python inputs (path, bytes, numpy array, PIL image) turned into owned Rust
 //! values while the GIL is held, so the analysis can run without it.
 
-use std::path::PathBuf;
+use std::hash::{Hash as _, Hasher as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use image::DynamicImage;
 use numpy::{PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
@@ -9,26 +11,135 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyList, PyString, PyTuple};
 
-/// One image, owned by Rust.
+/// One image, owned by Rust. Bytes and pixels sit behind `Arc`s so that a
+/// report can keep them for `Report.to_html` without a copy.
+#[derive(Clone)]
 pub enum Input {
     /// A file to read (metadata and pixels).
     Path(PathBuf),
     /// An encoded file held in memory (metadata and pixels).
-    Bytes(Vec<u8>),
+    Bytes(Arc<[u8]>),
     /// Decoded pixels (no file metadata).
-    Pixels(DynamicImage),
+    Pixels(Arc<DynamicImage>),
+}
+
+/// What a report keeps of its input to draw the review page later. A file is
+/// not kept in memory (a batch of reports over a folder would hold the whole
+/// folder): its path and a digest are, and `to_html` reads it again and
+/// refuses a file that changed since. Bytes and pixels are shared with the
+/// caller's copy (`Arc`), so they cost nothing more than the input itself.
+#[derive(Clone)]
+pub enum Kept {
+    /// A file, with the length and digest of the bytes that were analysed.
+    Path {
+        path: PathBuf,
+        len: usize,
+        digest: u64,
+    },
+    /// An encoded file in memory, or decoded pixels.
+    Input(Input),
+}
+
+/// A digest to notice that a file changed between analysis and `to_html`.
+/// `DefaultHasher::new()` is the same function for every instance in one
+/// build, which is all this needs (it is never stored).
+fn digest(bytes: &[u8]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Read a file under `config`'s size limit, as `Analyzer::analyze_path` does.
+pub fn read_file(path: &Path, config: &trueshot::Config) -> Result<Vec<u8>, trueshot::Error> {
+    let io = |source| trueshot::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > config.max_file_bytes {
+        return Err(trueshot::Error::FileTooLarge {
+            bytes: size,
+            limit: config.max_file_bytes,
+        });
+    }
+    std::fs::read(path).map_err(io)
+}
+
+impl Kept {
+    /// The kept image decoded under `config`'s limits. A file is read again
+    /// and must still hold the bytes that were analysed.
+    pub fn decode(&self, config: &trueshot::Config) -> Result<DynamicImage, KeptError> {
+        let decode = |bytes: &[u8]| -> Result<DynamicImage, trueshot::Error> {
+            let format = trueshot::decode::sniff(bytes)?;
+            trueshot::decode::decode(bytes, format, config)
+        };
+        match self {
+            Kept::Path {
+                path,
+                len,
+                digest: d,
+            } => {
+                let bytes = read_file(path, config)?;
+                if bytes.len() != *len || digest(&bytes) != *d {
+                    return Err(KeptError::Changed(path.clone()));
+                }
+                Ok(decode(&bytes)?)
+            }
+            Kept::Input(Input::Bytes(bytes)) => Ok(decode(bytes)?),
+            Kept::Input(Input::Pixels(image)) => Ok(image.as_ref().clone()),
+            Kept::Input(Input::Path(path)) => Ok(decode(&read_file(path, config)?)?),
+        }
+    }
+}
+
+/// Why a kept image could not be had again.
+pub enum KeptError {
+    /// Reading or decoding failed.
+    Core(trueshot::Error),
+    /// The file no longer holds the analysed bytes.
+    Changed(PathBuf),
+}
+
+impl From<trueshot::Error> for KeptError {
+    fn from(e: trueshot::Error) -> Self {
+        KeptError::Core(e)
+    }
 }
 
 impl Input {
-    /// Run the analysis. Called without the GIL.
+    /// Run the analysis. Called without the GIL. Also returns what the
+    /// report keeps of the input.
     pub fn analyze(
         &self,
         analyzer: &trueshot::Analyzer,
-    ) -> Result<trueshot::Report, trueshot::Error> {
+    ) -> Result<(trueshot::Report, Kept), trueshot::Error> {
         match self {
-            Input::Path(path) => analyzer.analyze_path(path),
-            Input::Bytes(bytes) => analyzer.analyze_bytes(bytes),
-            Input::Pixels(image) => analyzer.analyze_image(image),
+            Input::Path(path) => {
+                // Read here rather than with `analyze_path`, so the digest is
+                // of the very bytes analysed.
+                let bytes = read_file(path, analyzer.config())?;
+                let report = analyzer.analyze_bytes(&bytes)?;
+                let kept = Kept::Path {
+                    path: path.clone(),
+                    len: bytes.len(),
+                    digest: digest(&bytes),
+                };
+                Ok((report, kept))
+            }
+            Input::Bytes(bytes) => Ok((analyzer.analyze_bytes(bytes)?, Kept::Input(self.clone()))),
+            Input::Pixels(image) => Ok((analyzer.analyze_image(image)?, Kept::Input(self.clone()))),
+        }
+    }
+
+    /// Add this image to a reference catalogue. Called without the GIL.
+    pub fn push_to(&self, references: &mut trueshot::References) -> Result<(), trueshot::Error> {
+        match self {
+            Input::Path(path) => references.push_path(path),
+            Input::Bytes(bytes) => references.push_bytes(bytes, None),
+            Input::Pixels(image) => {
+                references.push_image(image, None);
+                Ok(())
+            }
         }
     }
 }
@@ -42,10 +153,10 @@ pub fn extract(
 ) -> PyResult<Input> {
     let py = obj.py();
     if let Ok(bytes) = obj.cast::<PyBytes>() {
-        return Ok(Input::Bytes(bytes.as_bytes().to_vec()));
+        return Ok(Input::Bytes(Arc::from(bytes.as_bytes())));
     }
     if let Ok(bytes) = obj.cast::<PyByteArray>() {
-        return Ok(Input::Bytes(bytes.to_vec()));
+        return Ok(Input::Bytes(Arc::from(bytes.to_vec())));
     }
     if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
         // PathBuf extraction goes through os.fspath, as open() does.
@@ -150,7 +261,7 @@ fn from_array(
         3 => image::RgbImage::from_raw(width, height, data).map(DynamicImage::ImageRgb8),
         _ => image::RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8),
     };
-    image.map(Input::Pixels).ok_or_else(|| {
+    image.map(|i| Input::Pixels(Arc::new(i))).ok_or_else(|| {
         PyValueError::new_err(format!(
             "{function}: the array's size does not match its shape"
         ))

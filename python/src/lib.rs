@@ -9,8 +9,9 @@ mod input;
 mod report;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use pyo3::exceptions::{PyNotImplementedError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use rayon::prelude::*;
@@ -21,11 +22,39 @@ use crate::error::{
     UnsupportedFormatError,
 };
 use crate::input::Input;
-use crate::report::{PyFinding, PyReport};
+use crate::report::{PyFinding, PyReport, Shared};
 
 fn analyzer(py: Python<'_>, config: Option<&PyConfig>) -> PyResult<trueshot::Analyzer> {
     let config = config.map(|c| c.inner.clone()).unwrap_or_default();
     trueshot::Analyzer::new(config).map_err(|e| to_pyerr(py, e))
+}
+
+/// Convert the `reference` argument (one image or a list), index it into a
+/// catalogue with the GIL released, and attach it to `analyzer`. `None` and an
+/// empty list leave the analyser as it is. The inputs are returned too: a
+/// report keeps them to show the matched listing photo in `to_html`.
+fn with_references(
+    py: Python<'_>,
+    function: &str,
+    analyzer: trueshot::Analyzer,
+    reference: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(trueshot::Analyzer, Option<Arc<[Input]>>)> {
+    let Some(reference) = reference.filter(|r| !r.is_none()) else {
+        return Ok((analyzer, None));
+    };
+    let inputs = input::extract_many(function, reference, analyzer.config())?;
+    if inputs.is_empty() {
+        return Ok((analyzer, None));
+    }
+    let catalogue = py.detach(|| -> Result<_, trueshot::Error> {
+        let mut catalogue = trueshot::References::new();
+        for input in &inputs {
+            input.push_to(&mut catalogue)?;
+        }
+        Ok(catalogue)
+    });
+    let catalogue = catalogue.map_err(|e| to_pyerr(py, e))?;
+    Ok((analyzer.with_references(catalogue), Some(inputs.into())))
 }
 
 /// Analyse one image and return a Report.
@@ -34,6 +63,10 @@ fn analyzer(py: Python<'_>, config: Option<&PyConfig>) -> PyResult<trueshot::Ana
 /// numpy uint8 array of shape (H, W), (H, W, 3) or (H, W, 4), or a PIL
 /// image. Paths and bytes also give the file's metadata to the provenance
 /// detector; arrays and PIL images carry pixels only.
+///
+/// `reference` is the merchant's listing photo (same kinds), or a list of
+/// them: the report's `reference` then says whether the claim is derived from
+/// one, and a derived photo with changed regions is `edited`.
 #[pyfunction]
 #[pyo3(signature = (image, *, reference = None, config = None))]
 fn analyze(
@@ -44,15 +77,11 @@ fn analyze(
 ) -> PyResult<PyReport> {
     let analyzer = analyzer(py, config.as_deref())?;
     let input = input::extract("analyze", image, analyzer.config())?;
-    if let Some(reference) = reference {
-        // Converted first so a bad reference reports its own error.
-        let _references = input::extract_many("analyze", reference, analyzer.config())?;
-        return Err(PyNotImplementedError::new_err(
-            "reference comparison is not available in this build",
-        ));
-    }
+    let (analyzer, references) = with_references(py, "analyze", analyzer, reference)?;
+    let shared = Shared::new(analyzer.config(), references);
     let result = py.detach(|| input.analyze(&analyzer));
-    result.map(PyReport::new).map_err(|e| to_pyerr(py, e))
+    let (report, kept) = result.map_err(|e| to_pyerr(py, e))?;
+    Ok(PyReport::new(report, kept, shared))
 }
 
 /// Analyse many images in parallel (rayon, in Rust) and return the Reports
@@ -62,11 +91,13 @@ fn analyze(
 /// number uses a pool of that size for this call. When an image fails, the
 /// error of the first failing image (by position) is raised, unless
 /// `return_exceptions=True`, which puts each exception in its place in the list.
+/// `reference` (one image or a list) is compared with every image.
 #[pyfunction]
-#[pyo3(signature = (images, *, threads = None, config = None, return_exceptions = false))]
+#[pyo3(signature = (images, *, reference = None, threads = None, config = None, return_exceptions = false))]
 fn analyze_many<'py>(
     py: Python<'py>,
     images: &Bound<'py, PyAny>,
+    reference: Option<&Bound<'py, PyAny>>,
     threads: Option<i64>,
     config: Option<PyRef<'py, PyConfig>>,
     return_exceptions: bool,
@@ -95,6 +126,8 @@ fn analyze_many<'py>(
         .try_iter()?
         .map(|item| input::extract("analyze_many", &item?, analyzer.config()))
         .collect::<PyResult<_>>()?;
+    let (analyzer, references) = with_references(py, "analyze_many", analyzer, reference)?;
+    let shared = Shared::new(analyzer.config(), references);
 
     let results = py.detach(|| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {
         let run = || -> Vec<_> { inputs.par_iter().map(|i| i.analyze(&analyzer)).collect() };
@@ -114,7 +147,9 @@ fn analyze_many<'py>(
     let out = PyList::empty(py);
     for result in results {
         match result {
-            Ok(report) => out.append(Py::new(py, PyReport::new(report))?)?,
+            Ok((report, kept)) => {
+                out.append(Py::new(py, PyReport::new(report, kept, shared.clone()))?)?;
+            }
             Err(e) if return_exceptions => out.append(to_pyerr(py, e).into_value(py))?,
             Err(e) => return Err(to_pyerr(py, e)),
         }

@@ -2,11 +2,17 @@
 //! plain data. Nested data (provenance, image facts) becomes dicts through
 //! the same serde JSON the CLI prints, so every face spells fields alike.
 
+use std::sync::Arc;
+
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use crate::error::to_pyerr;
+use crate::input::{Input, Kept, KeptError};
 
 /// A serialisable value as plain Python objects (dict, list, str, float...).
 fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
@@ -114,6 +120,25 @@ impl PyFinding {
     }
 }
 
+const _: () = assert!(trueshot::html::DEFAULT_MAX_SIDE == 1600);
+
+/// What every report of one call shares: the settings it was made with and
+/// the reference photos it was compared with (for `to_html`).
+#[derive(Clone)]
+pub struct Shared {
+    config: Arc<trueshot::Config>,
+    references: Option<Arc<[Input]>>,
+}
+
+impl Shared {
+    pub fn new(config: &trueshot::Config, references: Option<Arc<[Input]>>) -> Self {
+        Shared {
+            config: Arc::new(config.clone()),
+            references,
+        }
+    }
+}
+
 /// Everything an analysis found. All attributes are read-only.
 #[pyclass(frozen, name = "Report", module = "trueshot")]
 pub struct PyReport {
@@ -121,14 +146,29 @@ pub struct PyReport {
     /// The upscaled heatmap, built on first access: at image resolution it
     /// is 4 bytes per pixel, which a batch of reports should not pay unasked.
     heatmap: PyOnceLock<Option<Py<PyArray2<f32>>>>,
+    /// The input, to draw the review page (see `Kept` for what that costs).
+    kept: Kept,
+    shared: Shared,
 }
 
 impl PyReport {
-    pub fn new(inner: trueshot::Report) -> Self {
+    pub fn new(inner: trueshot::Report, kept: Kept, shared: Shared) -> Self {
         PyReport {
             inner,
             heatmap: PyOnceLock::new(),
+            kept,
+            shared,
         }
+    }
+}
+
+fn kept_error(py: Python<'_>, error: KeptError) -> PyErr {
+    match error {
+        KeptError::Core(e) => to_pyerr(py, e),
+        KeptError::Changed(path) => PyRuntimeError::new_err(format!(
+            "to_html: {} changed since it was analysed",
+            path.display()
+        )),
     }
 }
 
@@ -257,6 +297,92 @@ impl PyReport {
             Ok(Some(array.unbind()))
         })?;
         Ok(cached.as_ref().map(|a| a.bind(py).clone()))
+    }
+
+    /// The heatmap as an 8-bit greyscale PNG at image resolution (255 = most
+    /// suspicious, 128 or more = flagged), the same file as the CLI's
+    /// `--heatmap-dir`; None when `Config(heatmap=False)`.
+    fn heatmap_png<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let Some(map) = self.inner.heatmap.as_ref() else {
+            return Ok(None);
+        };
+        let png = py.detach(|| {
+            let mut out = std::io::Cursor::new(Vec::new());
+            map.to_gray_image()
+                .write_to(&mut out, image::ImageFormat::Png)
+                .map(|()| out.into_inner())
+        });
+        let png = png.map_err(|e| PyRuntimeError::new_err(format!("heatmap_png: {e}")))?;
+        Ok(Some(PyBytes::new(py, &png)))
+    }
+
+    /// The self-contained HTML review page of this report (English and
+    /// Chinese, no network access, every file string escaped), as the CLI's
+    /// `trueshot report` writes it. `title` is shown at the top (e.g. the
+    /// file name), `lang` is the language it opens in (`"en"` or `"zh"`),
+    /// `max_side` the long side of the embedded photo (64..=8192).
+    ///
+    /// A path input is read again and must be unchanged; bytes and arrays
+    /// were kept by the report. With a reference, the matched listing photo
+    /// is shown beside the claim.
+    // A literal default, so that the signature Python sees (and stubtest
+    // checks) shows it; the assertion keeps it equal to the core's.
+    #[pyo3(signature = (*, title = None, lang = "en", max_side = 1600))]
+    fn to_html(
+        &self,
+        py: Python<'_>,
+        title: Option<String>,
+        lang: &str,
+        max_side: u32,
+    ) -> PyResult<String> {
+        let lang = match lang {
+            "en" => trueshot::html::Lang::En,
+            "zh" => trueshot::html::Lang::Zh,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "to_html: lang must be \"en\" or \"zh\", got {}",
+                    quoted(other)
+                )))
+            }
+        };
+        if !(64..=8192).contains(&max_side) {
+            return Err(PyValueError::new_err(format!(
+                "to_html: max_side must be in 64..=8192, got {max_side}"
+            )));
+        }
+        let config = &self.shared.config;
+        let listing = self
+            .inner
+            .reference
+            .as_ref()
+            .and_then(|r| r.index)
+            .and_then(|i| self.shared.references.as_ref()?.get(i).cloned());
+        let page = py.detach(|| -> Result<String, KeptError> {
+            let image = self.kept.decode(config)?;
+            // References were decoded under the default limits; so again.
+            let listing = listing
+                .map(|input| Kept::Input(input).decode(&trueshot::Config::default()))
+                .transpose()?;
+            let mut options = trueshot::HtmlOptions::default()
+                .with_lang(lang)
+                .with_max_side(max_side)
+                .with_max_false_alarm(config.max_false_alarm);
+            // A file's name is the natural title; bytes and arrays have none.
+            let title = title.or_else(|| match &self.kept {
+                Kept::Path { path, .. } => {
+                    path.file_name().map(|n| n.to_string_lossy().into_owned())
+                }
+                Kept::Input(_) => None,
+            });
+            if let Some(title) = title {
+                options = options.with_title(title);
+            }
+            if let Some(listing) = listing.as_ref() {
+                options = options.with_reference_image(listing);
+            }
+            Ok(trueshot::render_html(&self.inner, &image, &options))
+        });
+        page.map_err(|e| kept_error(py, e))
     }
 
     /// The report as plain Python objects, as in the JSON record (the

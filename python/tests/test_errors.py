@@ -157,15 +157,12 @@ def test_bad_arguments(image: Any, exception: type[Exception], match: str) -> No
     assert not isinstance(info.value, trueshot.TrueshotError)
 
 
-def test_reference_is_converted_then_not_implemented(tmp_path: pathlib.Path) -> None:
+def test_bad_reference_kinds() -> None:
     pixels = make_pixels(16, 16, 3)
-    with pytest.raises(NotImplementedError, match="reference"):
-        trueshot.analyze(pixels, reference=pixels)
-    with pytest.raises(NotImplementedError):
-        trueshot.analyze(pixels, reference=[pixels, png_bytes(pixels)])
-    # A bad reference is reported as such, before the missing feature.
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="analyze"):
         trueshot.analyze(pixels, reference=[pixels, 3.5])  # type: ignore[list-item]
+    with pytest.raises(trueshot.DecodeError):
+        trueshot.analyze_many([pixels], reference=[png_bytes(pixels)[:40]])
 
 
 def test_analyze_many_errors() -> None:
@@ -184,7 +181,7 @@ def test_config_defaults_are_the_rust_defaults() -> None:
     config = trueshot.Config()
     assert config.max_pixels == 100_000_000
     assert config.max_file_bytes == 256 << 20
-    assert config.max_decoded_bytes == 2 << 30
+    assert config.max_decoded_bytes == 1 << 30
     assert config.heatmap is True
     assert config.max_false_alarm == pytest.approx(0.01)
     assert config.model_path is None

@@ -38,11 +38,38 @@ def test_readme_example(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
         assert heatmap.size == (160, 120)
 
 
-def _snippet() -> str:
+def test_readme_reference_example(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from test_reference import claim, listing
+
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(listing(5)).save("listing-1.png")
+    Image.fromarray(listing(1)).save("listing-2.png")
+    pathlib.Path("claim.jpg").write_bytes(claim(listing(1), damage=True))
+
+    # START reference
+    import trueshot
+
+    report = trueshot.analyze("claim.jpg", reference=["listing-1.png", "listing-2.png"])
+    match = report.reference  # None without a reference
+    if match is not None and match["derived"]:
+        print(f"made from listing #{match['index']}: {match['changed_fraction']:.1%} changed")
+    print(report.verdict)  # a derived photo with painted damage is "edited"
+    with open("claim.html", "w", encoding="utf-8") as page:  # self-contained, EN + 中文
+        page.write(report.to_html(title="claim.jpg"))
+    # END reference
+
+    out = capsys.readouterr().out
+    assert out == f"made from listing #1: {match['changed_fraction']:.1%} changed\nedited\n"  # type: ignore[index]
+    assert "Edited" in pathlib.Path("claim.html").read_text(encoding="utf-8")
+
+
+def _snippet(name: str = "") -> str:
     """The lines between the markers above, dedented."""
     lines = pathlib.Path(__file__).read_text(encoding="utf-8").splitlines()
-    start = lines.index("    # START") + 1
-    end = lines.index("    # END")
+    suffix = f" {name}" if name else ""
+    start = lines.index(f"    # START{suffix}") + 1
+    end = lines.index(f"    # END{suffix}")
     return textwrap.dedent("\n".join(lines[start:end])).strip()
 
 
@@ -51,9 +78,13 @@ def _python_blocks(readme: pathlib.Path) -> list[str]:
 
 
 @pytest.mark.parametrize("readme", ["README.md", "../README.md"])
-def test_readme_shows_the_tested_snippet(readme: str) -> None:
+@pytest.mark.parametrize("name", ["", "reference"])
+def test_readme_shows_the_tested_snippet(readme: str, name: str) -> None:
     path = pathlib.Path(__file__).resolve().parent.parent / readme
     blocks = _python_blocks(path) if path.exists() else []
-    if readme == "../README.md" and not blocks:
-        pytest.skip("the repository README has no Python section yet")
-    assert _snippet() in blocks
+    # Until the repository README has a section with this example, skip; once
+    # it has one, it must be the tested snippet.
+    marker = "reference=" if name else "trueshot.analyze("
+    if readme == "../README.md" and not any(marker in b for b in blocks):
+        pytest.skip("the repository README has no such Python example yet")
+    assert _snippet(name) in blocks

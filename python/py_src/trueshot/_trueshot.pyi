@@ -67,7 +67,7 @@ class Config:
         threads: Union[int, None] = None,
     ) -> Config:
         """Analysis settings; an argument left out keeps the Rust default
-        (max_pixels=100_000_000, max_file_bytes=256 MiB, max_decoded_bytes=2 GiB,
+        (max_pixels=100_000_000, max_file_bytes=256 MiB, max_decoded_bytes=1 GiB,
         heatmap=True, max_false_alarm=0.01, model_path=None, time_budget_ms=0,
         threads=0). Raises InvalidConfigError for a value out of range."""
     @property
@@ -138,6 +138,14 @@ class Report:
     def timings_ms(self) -> dict[str, float]: ...
     @property
     def heatmap(self) -> Union[npt.NDArray[np.float32], None]: ...
+    def heatmap_png(self) -> Union[bytes, None]: ...
+    def to_html(
+        self,
+        *,
+        title: Union[str, None] = None,
+        lang: Literal["en", "zh"] = "en",
+        max_side: int = 1600,
+    ) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
     def to_json(self) -> str: ...
 
@@ -151,6 +159,7 @@ def analyze(
 def analyze_many(
     images: Iterable[_Image],
     *,
+    reference: Union[_Image, Sequence[_Image], None] = None,
     threads: Union[int, None] = None,
     config: Union[Config, None] = None,
     return_exceptions: Literal[False] = False,
@@ -159,6 +168,7 @@ def analyze_many(
 def analyze_many(
     images: Iterable[_Image],
     *,
+    reference: Union[_Image, Sequence[_Image], None] = None,
     threads: Union[int, None] = None,
     config: Union[Config, None] = None,
     return_exceptions: bool,

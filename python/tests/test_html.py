@@ -1,0 +1,92 @@
+"""`Report.to_html()`: the self-contained review page."""
+
+from __future__ import annotations
+
+import io
+import pathlib
+from typing import Any
+
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+import trueshot
+from conftest import make_pixels, png_bytes
+
+WORDS = {
+    "authentic": "Authentic",
+    "inconclusive": "Inconclusive",
+    "edited": "Edited",
+    "ai_generated": "AI-generated",
+}
+ATTACK = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
+
+
+def png_with_parameters(text: str) -> bytes:
+    """A PNG whose AUTOMATIC1111 `parameters` chunk holds `text`: the
+    provenance detector calls it AI-generated and quotes the text."""
+    info = PngInfo()
+    info.add_text("parameters", text)
+    out = io.BytesIO()
+    Image.fromarray(make_pixels(96, 128, 3)).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def test_page_names_the_verdict_and_escapes_file_strings() -> None:
+    report = trueshot.analyze(png_with_parameters(f"{ATTACK} Steps: 20, Sampler: Euler"))
+    assert report.verdict == "ai_generated"
+    page = report.to_html(title="<b>claim</b>.png")
+    assert page.startswith("<!DOCTYPE html>")
+    assert WORDS[report.verdict] in page
+    # The attack is shown as text, never as markup.
+    assert "<script>alert" not in page
+    assert "onerror=alert(1)>" not in page
+    assert "&lt;script&gt;alert(&quot;pwned&quot;)" in page
+    assert "<b>claim</b>" not in page and "&lt;b&gt;claim&lt;/b&gt;.png" in page
+
+
+@pytest.mark.parametrize("kind", ["path", "bytes", "array"])
+def test_every_input_kind_renders(kind: str, tmp_path: pathlib.Path) -> None:
+    pixels = make_pixels(64, 80, 3)
+    path = tmp_path / "claim.png"
+    path.write_bytes(png_bytes(pixels))
+    images: dict[str, Any] = {"path": str(path), "bytes": png_bytes(pixels), "array": pixels}
+    image = images[kind]
+    report = trueshot.analyze(image)
+    page = report.to_html(lang="zh")
+    assert WORDS[report.verdict] in page
+    assert 'lang="zh-Hans"' in page
+    if kind == "path":
+        assert "claim.png" in page  # the file name is the default title
+    # Deterministic: the same report gives the same bytes.
+    assert page == report.to_html(lang="zh")
+
+
+def test_changed_or_missing_file(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "claim.png"
+    path.write_bytes(png_bytes(make_pixels(64, 80, 3)))
+    report = trueshot.analyze(path)
+    path.write_bytes(png_bytes(make_pixels(64, 80, 3, seed=8)))
+    with pytest.raises(RuntimeError, match="changed since it was analysed"):
+        report.to_html()
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        report.to_html()
+
+
+def test_bad_options() -> None:
+    report = trueshot.analyze(make_pixels(32, 32, 3))
+    with pytest.raises(ValueError, match="lang"):
+        report.to_html(lang="fr")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_side"):
+        report.to_html(max_side=10)
+
+
+def test_heatmap_png() -> None:
+    report = trueshot.analyze(make_pixels(50, 70, 3))
+    png = report.heatmap_png()
+    assert png is not None
+    with Image.open(io.BytesIO(png)) as decoded:
+        assert decoded.mode == "L" and decoded.size == (70, 50)
+    no_map = trueshot.analyze(make_pixels(50, 70, 3), config=trueshot.Config(heatmap=False))
+    assert no_map.heatmap_png() is None

@@ -1,0 +1,189 @@
+"""trueshot.spark on a local Spark (local[2]): the rows must equal what
+trueshot.analyze says about the same files. Skipped only when pyspark is not
+importable; scripts/test-python installs it, so CI runs these."""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("pyspark")
+
+from pyspark.sql import SparkSession  # noqa: E402
+
+import trueshot  # noqa: E402
+from conftest import make_pixels, png_bytes  # noqa: E402
+from trueshot.spark import result_schema, scan_dataframe  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[SparkSession]:
+    # The workers must run this interpreter, which has trueshot installed.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("trueshot-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "8")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def jpeg_bytes(seed: int, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(make_pixels(96, 128, 3, seed=seed)).save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """Good images of several kinds, a truncated JPEG and a text file named .jpg."""
+    root = tmp_path_factory.mktemp("claims")
+    (root / "sub").mkdir()
+    for seed in range(4):
+        (root / f"photo{seed}.jpg").write_bytes(jpeg_bytes(seed, 70 + 5 * seed))
+    (root / "sub" / "screenshot.png").write_bytes(png_bytes(make_pixels(80, 100, 3, seed=9)))
+    (root / "sub" / "broken.jpg").write_bytes(jpeg_bytes(11)[:300])
+    (root / "notes.jpg").write_bytes(b"this is not an image at all\n" * 4)
+    return root
+
+
+def f32(value: Any) -> Any:
+    """Floats as the float32 Spark stores (Report.reference comes through
+    JSON, so its floats are the shortest decimal of a float32)."""
+    if isinstance(value, dict):
+        return {k: f32(v) for k, v in value.items() if v is not None}
+    if isinstance(value, float):
+        return float(np.float32(value))
+    return value
+
+
+def expected(image: Any, reference: Any = None, *, heatmap: bool = True) -> dict[str, Any]:
+    """What the row must hold, from trueshot.analyze."""
+    try:
+        report = trueshot.analyze(image, reference=reference)
+    except Exception as exc:
+        return {"error": getattr(exc, "code", None)}
+    return {
+        "score": report.score,
+        "verdict": report.verdict,
+        "scores": report.scores,
+        "findings": [(f.code, f.score, f.message, f.message_zh) for f in report.findings],
+        "reference": f32(report.reference),
+        "heatmap_png": report.heatmap_png() if heatmap else None,
+        "error": None,
+    }
+
+
+def actual(row: Any) -> dict[str, Any]:
+    if row["error"] is not None:
+        assert row["score"] is None and row["verdict"] is None and row["findings"] is None
+        assert row["error"]["message"]
+        return {"error": row["error"]["code"]}
+    reference = row["reference"]
+    if reference is not None:
+        # The JSON report leaves out empty optional fields; so does expected().
+        reference = f32(reference.asDict(recursive=True))
+    return {
+        "score": row["score"],
+        "verdict": row["verdict"],
+        "scores": row["scores"],
+        "findings": [(f["code"], f["score"], f["message"], f["message_zh"]) for f in row["findings"]],
+        "reference": reference,
+        "heatmap_png": bytes(row["heatmap_png"]) if "heatmap_png" in row else None,
+        "error": None,
+    }
+
+
+def local(uri: str) -> str:
+    assert uri.startswith("file:")
+    return uri[len("file:") :].replace("///", "/", 1) if uri.startswith("file:///") else uri[5:]
+
+
+def test_binary_input_equals_analyze(spark: SparkSession, folder: pathlib.Path) -> None:
+    images = (
+        spark.read.format("binaryFile")
+        .option("recursiveFileLookup", "true")
+        .load(str(folder))
+        .select("path", "content")
+        .repartition(2)
+    )
+    scanned = scan_dataframe(images, content_col="content", heatmaps=True, batch_size=3)
+    added = [f.name for f in result_schema(heatmaps=True).fields]
+    assert scanned.columns == ["path", "content", *added]
+    rows = scanned.collect()
+    assert len(rows) == 7
+    errors = 0
+    for row in rows:
+        want = expected(bytes(row["content"]))
+        got = actual(row)
+        assert got == want, row["path"]
+        errors += got["error"] is not None
+    by_name = {pathlib.Path(local(r["path"])).name: r for r in rows}
+    assert by_name["broken.jpg"]["error"]["code"] == "decode"
+    assert by_name["notes.jpg"]["error"]["code"] == "unsupported_format"
+    assert errors == 2
+
+
+def test_path_input_equals_analyze(spark: SparkSession, folder: pathlib.Path) -> None:
+    paths = sorted(str(p) for p in folder.rglob("*") if p.is_file())
+    cells = [p if i % 2 else pathlib.Path(p).as_uri() for i, p in enumerate(paths)]
+    cells += [str(folder / "missing.jpg"), None]  # type: ignore[list-item]
+    df = spark.createDataFrame([(c,) for c in cells], "file string")
+    rows = scan_dataframe(df, path_col="file", batch_size=2).collect()
+    assert [r["file"] for r in rows] == cells
+    for path, row in zip(paths, rows):
+        assert actual(row) == expected(path, heatmap=False), path
+    assert rows[-2]["error"]["code"] == "not_found"
+    assert rows[-1]["error"]["code"] == "missing_input"
+
+
+def test_reference_column(spark: SparkSession, folder: pathlib.Path) -> None:
+    listing = make_pixels(120, 160, 3, seed=21)
+    listing_path = folder.parent / "listing.png"
+    listing_path.write_bytes(png_bytes(listing))
+    crop = Image.fromarray(listing).crop((10, 10, 150, 110))
+    out = io.BytesIO()
+    crop.save(out, format="JPEG", quality=85)
+    claim = out.getvalue()
+    other = jpeg_bytes(3)
+    data = [
+        (claim, str(listing_path)),
+        (other, str(listing_path)),
+        (claim, None),
+        (claim, "/nonexistent/listing.png"),
+    ]
+    df = spark.createDataFrame(data, "content binary, listing string")
+    rows = scan_dataframe(df, content_col="content", reference_col="listing").collect()
+    for (image, reference), row in zip(data, rows):
+        assert actual(row) == expected(image, reference, heatmap=False), reference
+    assert rows[0]["reference"] is not None and rows[2]["reference"] is None
+    assert rows[3]["error"]["code"] == "not_found"
+
+
+def test_arguments_are_checked_on_the_driver(spark: SparkSession) -> None:
+    df = spark.createDataFrame([("a.jpg",)], "file string")
+    with pytest.raises(ValueError, match="path_col or content_col"):
+        scan_dataframe(df)
+    with pytest.raises(ValueError, match="no column"):
+        scan_dataframe(df, path_col="nope")
+    with pytest.raises(ValueError, match="batch_size"):
+        scan_dataframe(df, path_col="file", batch_size=0)
+    with pytest.raises(trueshot.InvalidConfigError):
+        scan_dataframe(df, path_col="file", config={"max_false_alarm": 2.0})
+    clash = spark.createDataFrame([("a.jpg", 1.0)], "file string, score double")
+    with pytest.raises(ValueError, match="already has"):
+        scan_dataframe(clash, path_col="file")
