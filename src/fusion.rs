@@ -401,7 +401,14 @@ fn verdict(
     let deciding = model_findings
         .iter()
         .chain(findings)
-        .filter(|f| f.class == class && f.score >= point.authentic)
+        .filter(|f| {
+            let level = if f.detector == DetectorKind::Provenance {
+                on_scale(f.score, point)
+            } else {
+                f.score
+            };
+            f.class == class && level >= point.authentic
+        })
         .map(|f| f.code.clone())
         .collect();
     (verdict, deciding)
