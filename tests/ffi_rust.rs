@@ -108,7 +108,11 @@ fn config_setters_validate() {
             trueshot_config_set_model_file(config, c"/no/such/model.json".as_ptr()),
             NotFound
         );
-        assert_eq!(trueshot_config_set_model_file(config, c"/".as_ptr()), Ok);
+        // A directory is not a model file.
+        assert_eq!(
+            trueshot_config_set_model_file(config, c"/".as_ptr()),
+            InvalidArgument
+        );
         assert_eq!(trueshot_config_set_model_file(config, ptr::null()), Ok);
 
         assert_eq!(
