@@ -169,6 +169,72 @@ typedef struct {
   uint32_t height;
 } trueshot_region;
 
+/**
+ * A similarity transform from the reference (listing) photo to the claim:
+ * mirror horizontally (when `mirrored`), scale, rotate clockwise by
+ * `rotation_deg` about the origin, then translate by (`dx`, `dy`) pixels.
+ */
+typedef struct {
+  /**
+   * Scale factor (claim pixels per reference pixel).
+   */
+  float scale;
+  /**
+   * Rotation in degrees, clockwise on screen.
+   */
+  float rotation_deg;
+  /**
+   * Horizontal translation in claim pixels.
+   */
+  float dx;
+  /**
+   * Vertical translation in claim pixels.
+   */
+  float dy;
+  /**
+   * Whether the reference was mirrored left-right first.
+   */
+  bool mirrored;
+} trueshot_transform;
+
+/**
+ * How the claim relates to the reference photos of its config (see
+ * `trueshot_config_add_reference_file`), read with `trueshot_report_reference`.
+ * Plain data: copy it freely.
+ */
+typedef struct {
+  /**
+   * Whether the claim is derived from a reference photo (a crop, rescale,
+   * re-encode or edit of it).
+   */
+  bool derived;
+  /**
+   * Similarity to the best-matching reference, in [0, 1].
+   */
+  float similarity;
+  /**
+   * Whether `index` is set.
+   */
+  bool has_index;
+  /**
+   * Index of the best-matching reference, in the order they were added.
+   */
+  size_t index;
+  /**
+   * Share of the claim's area that differs from the reference, in [0, 1];
+   * the changed regions are `reference.*` findings and in the heatmap.
+   */
+  float changed_fraction;
+  /**
+   * Whether `transform` is set (it is estimated for derived claims).
+   */
+  bool has_transform;
+  /**
+   * The estimated reference → claim transform.
+   */
+  trueshot_transform transform;
+} trueshot_reference_match;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -287,6 +353,56 @@ trueshot_status trueshot_config_set_time_budget_ms(trueshot_config *config, uint
  * NUL-terminated string.
  */
 trueshot_status trueshot_config_set_model_file(trueshot_config *config, const char *path);
+
+/**
+ * Add a reference (listing) photo from the image file at `path`
+ * (NUL-terminated; bytes as the operating system takes them). Every later
+ * analysis with this config compares the claim with all references: the
+ * report then says whether the claim is derived from one
+ * (`trueshot_report_reference`), a derived photo with changed regions is
+ * `EDITED`, and the heatmap shows the changes. The file is read, decoded and
+ * indexed now (within the default limits) and its bytes are kept for the
+ * HTML page; its name in reports is `path`. Statuses as for
+ * `trueshot_analyze_file`; on failure the config is unchanged. Default: no
+ * references.
+ *
+ * # Safety
+ * `config` as for `trueshot_config_set_max_false_alarm`; `path` NULL or a
+ * NUL-terminated string.
+ */
+trueshot_status trueshot_config_add_reference_file(trueshot_config *config, const char *path);
+
+/**
+ * Add a reference photo from an encoded image in memory: `len` bytes at
+ * `data`, copied during the call (free or reuse the buffer afterwards).
+ * `name` is how reports name it: UTF-8, copied, may be NULL (no name).
+ * Otherwise as `trueshot_config_add_reference_file`.
+ *
+ * # Safety
+ * `config` as for `trueshot_config_set_max_false_alarm`; `data` NULL or
+ * readable for `len` bytes; `name` NULL or NUL-terminated.
+ */
+trueshot_status trueshot_config_add_reference_bytes(trueshot_config *config,
+                                                    const uint8_t *data,
+                                                    size_t len,
+                                                    const char *name);
+
+/**
+ * Remove every reference photo from `config`. Reports already made keep
+ * what they matched.
+ *
+ * # Safety
+ * As for `trueshot_config_set_max_false_alarm`.
+ */
+trueshot_status trueshot_config_clear_references(trueshot_config *config);
+
+/**
+ * The number of reference photos in `config`; 0 for NULL.
+ *
+ * # Safety
+ * `config` NULL or live.
+ */
+size_t trueshot_config_reference_count(const trueshot_config *config);
 
 /**
  * Analyse the image file at `path` (JPEG, PNG, WebP, TIFF, BMP or GIF).
@@ -483,6 +599,41 @@ uint32_t trueshot_report_heatmap_height(const trueshot_report *report);
  * `report` NULL or live.
  */
 const float *trueshot_report_heatmap_data(const trueshot_report *report);
+
+/**
+ * The comparison with the config's reference photos: writes `*match_out`
+ * and returns `true` when the config had references; returns `false` and
+ * leaves `*match_out` alone when it had none or a pointer is NULL.
+ *
+ * # Safety
+ * `report` NULL or live; `match_out` NULL or writable.
+ */
+bool trueshot_report_reference(const trueshot_report *report, trueshot_reference_match *match_out);
+
+/**
+ * The name of the best-matching reference photo (its path, or the name
+ * given to `trueshot_config_add_reference_bytes`), UTF-8, owned by the
+ * report. NULL when there is no match, it has no name, or `report` is NULL.
+ *
+ * # Safety
+ * `report` NULL or live.
+ */
+const char *trueshot_report_reference_name(const trueshot_report *report);
+
+/**
+ * The review page for this report, the same self-contained HTML page as
+ * `trueshot report` writes (photo with heatmap overlay and numbered regions,
+ * findings in English and Chinese, provenance table and, with references,
+ * the listing photo aligned beside the claim). UTF-8, NUL-terminated, owned
+ * by the report and valid until it is freed. Built on the first call (which
+ * decodes the kept photo again, so it takes about as long as decoding) and
+ * kept; safe to call from several threads. Every string taken from the file
+ * is HTML-escaped. NULL for a NULL report or if the page cannot be made.
+ *
+ * # Safety
+ * `report` NULL or live.
+ */
+const char *trueshot_report_html(const trueshot_report *report);
 
 #ifdef __cplusplus
 }  // extern "C"

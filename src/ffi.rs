@@ -36,13 +36,13 @@ pub(crate) mod panic;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use image::{DynamicImage, RgbImage};
 
 use self::panic::{ffi_boundary, try_mut, try_ref};
-use crate::{Analyzer, Class, Config, Error, Report, Verdict};
+use crate::{html, Analyzer, Class, Config, Error, References, Report, Verdict};
 
 /// The result of every fallible call. The numbers are part of the ABI: never
 /// reorder, never reuse; new codes take new numbers.
@@ -115,6 +115,48 @@ pub struct trueshot_region {
     pub height: u32,
 }
 
+/// A similarity transform from the reference (listing) photo to the claim:
+/// mirror horizontally (when `mirrored`), scale, rotate clockwise by
+/// `rotation_deg` about the origin, then translate by (`dx`, `dy`) pixels.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct trueshot_transform {
+    /// Scale factor (claim pixels per reference pixel).
+    pub scale: f32,
+    /// Rotation in degrees, clockwise on screen.
+    pub rotation_deg: f32,
+    /// Horizontal translation in claim pixels.
+    pub dx: f32,
+    /// Vertical translation in claim pixels.
+    pub dy: f32,
+    /// Whether the reference was mirrored left-right first.
+    pub mirrored: bool,
+}
+
+/// How the claim relates to the reference photos of its config (see
+/// `trueshot_config_add_reference_file`), read with `trueshot_report_reference`.
+/// Plain data: copy it freely.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct trueshot_reference_match {
+    /// Whether the claim is derived from a reference photo (a crop, rescale,
+    /// re-encode or edit of it).
+    pub derived: bool,
+    /// Similarity to the best-matching reference, in [0, 1].
+    pub similarity: f32,
+    /// Whether `index` is set.
+    pub has_index: bool,
+    /// Index of the best-matching reference, in the order they were added.
+    pub index: usize,
+    /// Share of the claim's area that differs from the reference, in [0, 1];
+    /// the changed regions are `reference.*` findings and in the heatmap.
+    pub changed_fraction: f32,
+    /// Whether `transform` is set (it is estimated for derived claims).
+    pub has_transform: bool,
+    /// The estimated reference → claim transform.
+    pub transform: trueshot_transform,
+}
+
 /// Analysis settings (opaque). Create with `trueshot_config_new`, change with
 /// the `trueshot_config_set_*` functions, free with `trueshot_config_free`.
 /// Passing NULL where a `const trueshot_config *` is expected means the
@@ -123,11 +165,25 @@ pub struct trueshot_config {
     // The validated analyser, rebuilt by each setter so that a bad value is
     // refused at the setter and analysis can share it between threads
     // (`Analyzer` is Send + Sync and keeps its FFT plans between images).
-    // Reference photos (`trueshot_config_add_reference_*`) will live here too.
     analyzer: Analyzer,
+    // The reference catalogue the analyser compares claims with, shared
+    // (not copied) by the analyser; empty means no comparison.
+    references: Arc<References>,
+    // The encoded bytes of each reference, in catalogue order, so that a
+    // report's HTML page can show the matched listing photo. Shared with
+    // the reports that matched them, which may outlive the config.
+    reference_sources: Vec<Arc<[u8]>>,
 }
 
 impl trueshot_config {
+    fn with_analyzer(analyzer: Analyzer) -> Self {
+        trueshot_config {
+            analyzer,
+            references: Arc::new(References::new()),
+            reference_sources: Vec::new(),
+        }
+    }
+
     /// Apply `change` to a copy of the settings, validate, and keep it only
     /// if valid, so a refused setter leaves the config as it was.
     fn update(&mut self, change: impl FnOnce(&mut Config)) -> trueshot_status {
@@ -135,10 +191,34 @@ impl trueshot_config {
         change(&mut config);
         match Analyzer::new(config) {
             Ok(analyzer) => {
-                self.analyzer = analyzer;
+                self.analyzer = analyzer.with_references(Arc::clone(&self.references));
                 trueshot_status::Ok
             }
             Err(e) => set_last_error(&e),
+        }
+    }
+
+    /// Index one more reference photo (encoded `bytes`); on failure the
+    /// config is unchanged.
+    fn add_reference(&mut self, bytes: Vec<u8>, name: Option<String>) -> trueshot_status {
+        let mut references = References::clone(&self.references);
+        if let Err(e) = references.push_bytes(&bytes, name) {
+            return set_last_error(&e);
+        }
+        self.reference_sources.push(bytes.into());
+        self.set_references(references);
+        trueshot_status::Ok
+    }
+
+    fn set_references(&mut self, references: References) {
+        self.references = Arc::new(references);
+        // `with_references` consumes the analyser; a default one stands in for
+        // the moment. Rebuilding from the config instead would reload the
+        // model file, which could fail (or differ) if it changed on disk.
+        let placeholder = Analyzer::new(Config::default());
+        if let Ok(placeholder) = placeholder {
+            let analyzer = std::mem::replace(&mut self.analyzer, placeholder);
+            self.analyzer = analyzer.with_references(Arc::clone(&self.references));
         }
     }
 }
@@ -150,9 +230,57 @@ pub struct trueshot_report {
     report: Report,
     json: CString,
     findings: Vec<FindingStrings>,
+    reference_name: Option<CString>,
     // Upscaled on first request: at image resolution it takes 4 bytes per
     // pixel, which callers that never read the map should not pay.
     heatmap: OnceLock<Vec<f32>>,
+    page: PageSource,
+    // Rendered on first request (`None` if the kept photo no longer decodes).
+    html: OnceLock<Option<CString>>,
+}
+
+/// What a report keeps to render its HTML page later. Encoded inputs are
+/// kept as they came (a copy costs a memcpy, decoding again happens only if
+/// the page is asked for); raw pixels are kept at most `PAGE_SIDE` on the
+/// long side, which is all the page shows.
+struct PageSource {
+    photo: PagePhoto,
+    title: Option<String>,
+    limits: Config,
+    listing: Option<Arc<[u8]>>,
+}
+
+enum PagePhoto {
+    Encoded(Vec<u8>),
+    Pixels {
+        image: RgbImage,
+        width: u32,
+        height: u32,
+    },
+}
+
+/// Long side of the photo embedded in the page (`html::DEFAULT_MAX_SIDE`).
+const PAGE_SIDE: u32 = html::DEFAULT_MAX_SIDE;
+
+impl PagePhoto {
+    fn pixels(image: RgbImage) -> Self {
+        let (width, height) = image.dimensions();
+        let image = if width.max(height) > PAGE_SIDE {
+            let k = f64::from(PAGE_SIDE) / f64::from(width.max(height));
+            let w = ((f64::from(width) * k).round() as u32).max(1);
+            let h = ((f64::from(height) * k).round() as u32).max(1);
+            // Area averaging: fast, and sharp enough for a page that shows
+            // the photo at this size.
+            image::imageops::thumbnail(&image, w, h)
+        } else {
+            image
+        };
+        PagePhoto::Pixels {
+            image,
+            width,
+            height,
+        }
+    }
 }
 
 struct FindingStrings {
@@ -163,7 +291,7 @@ struct FindingStrings {
 }
 
 impl trueshot_report {
-    fn new(report: Report) -> Self {
+    fn new(report: Report, page: PageSource) -> Self {
         let findings = report
             .findings
             .iter()
@@ -174,16 +302,69 @@ impl trueshot_report {
                 message_zh: c_string(&f.message_zh),
             })
             .collect();
+        let reference_name = report
+            .reference
+            .as_ref()
+            .and_then(|m| m.path.as_deref())
+            .map(c_string);
         trueshot_report {
             json: c_string(&report.to_json()),
             findings,
+            reference_name,
             heatmap: OnceLock::new(),
+            page,
+            html: OnceLock::new(),
             report,
         }
     }
 
     fn finding(&self, index: usize) -> Option<(&crate::Finding, &FindingStrings)> {
         Some((self.report.findings.get(index)?, self.findings.get(index)?))
+    }
+
+    /// Render the review page (the same page as `trueshot report`).
+    fn render_page(&self) -> Option<CString> {
+        let page = &self.page;
+        let image = match &page.photo {
+            PagePhoto::Encoded(bytes) => {
+                let format = crate::decode::sniff(bytes).ok()?;
+                crate::decode::decode(bytes, format, &page.limits).ok()?
+            }
+            PagePhoto::Pixels {
+                image,
+                width,
+                height,
+            } => {
+                // The page places the heatmap and the region boxes in the
+                // image's own pixel frame, so give it the analysed size; it
+                // shrinks the photo back to `PAGE_SIDE` when encoding.
+                let image = if image.dimensions() == (*width, *height) {
+                    image.clone()
+                } else {
+                    image::imageops::resize(
+                        image,
+                        *width,
+                        *height,
+                        image::imageops::FilterType::Nearest,
+                    )
+                };
+                DynamicImage::ImageRgb8(image)
+            }
+        };
+        let listing = page.listing.as_deref().and_then(|bytes| {
+            let format = crate::decode::sniff(bytes).ok()?;
+            crate::decode::decode(bytes, format, &Config::default()).ok()
+        });
+        let mut options = html::HtmlOptions::default()
+            .with_max_side(PAGE_SIDE)
+            .with_max_false_alarm(page.limits.max_false_alarm);
+        if let Some(title) = &page.title {
+            options = options.with_title(title.clone());
+        }
+        if let Some(listing) = &listing {
+            options = options.with_reference_image(listing);
+        }
+        Some(c_string(&html::render_html(&self.report, &image, &options)))
     }
 }
 
@@ -256,18 +437,48 @@ fn analyzer_of(config: Option<&trueshot_config>) -> Result<&Analyzer, Error> {
 }
 
 /// Hand a finished analysis to C: on success box the report into
-/// `*report_out`, otherwise record the error and leave `*report_out` alone.
+/// `*report_out`, together with what its HTML page needs, otherwise record
+/// the error and leave `*report_out` alone.
 fn deliver(
     result: Result<Report, Error>,
+    config: Option<&trueshot_config>,
+    photo: impl FnOnce() -> PagePhoto,
+    title: Option<String>,
     report_out: &mut *mut trueshot_report,
 ) -> trueshot_status {
     match result {
         Ok(report) => {
-            *report_out = Box::into_raw(Box::new(trueshot_report::new(report)));
+            let listing = config.and_then(|c| {
+                let index = report.reference.as_ref()?.index?;
+                c.reference_sources.get(index).cloned()
+            });
+            let limits = match analyzer_of(config) {
+                Ok(analyzer) => analyzer.config().clone(),
+                Err(_) => Config::default(),
+            };
+            let page = PageSource {
+                photo: photo(),
+                title,
+                limits,
+                listing,
+            };
+            *report_out = Box::into_raw(Box::new(trueshot_report::new(report, page)));
             trueshot_status::Ok
         }
         Err(e) => set_last_error(&e),
     }
+}
+
+/// Read a file of at most `limit` bytes, checking the size before reading
+/// (as `Analyzer::analyze_path` does), so the caller can keep the bytes.
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    if size > limit {
+        return Err(Error::FileTooLarge { bytes: size, limit });
+    }
+    std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
 const VERSION: &CStr =
@@ -359,7 +570,7 @@ pub unsafe extern "C" fn trueshot_last_error_message(buf: *mut c_char, len: usiz
 pub extern "C" fn trueshot_config_new() -> *mut trueshot_config {
     ffi_boundary! {
         match Analyzer::new(Config::default()) {
-            Ok(analyzer) => Box::into_raw(Box::new(trueshot_config { analyzer })),
+            Ok(analyzer) => Box::into_raw(Box::new(trueshot_config::with_analyzer(analyzer))),
             Err(e) => {
                 set_last_error(&e);
                 std::ptr::null_mut()
@@ -488,11 +699,118 @@ pub unsafe extern "C" fn trueshot_config_set_model_file(
             Ok(path) => path,
             Err(status) => return status,
         };
-        // Check now so a typo fails at setup, not on the first upload.
-        if let Err(e) = std::fs::File::open(&path) {
-            return set_last_error(&Error::Io { path, source: e });
+        // Check now so a typo fails at setup, not on the first upload. A
+        // directory opens fine on Unix, so ask for a regular file.
+        match std::fs::metadata(&path) {
+            Err(e) => return set_last_error(&Error::Io { path, source: e }),
+            Ok(meta) if !meta.is_file() => {
+                return invalid_argument(&format!(
+                    "model file {} is not a regular file",
+                    path.display()
+                ));
+            }
+            Ok(_) => {}
         }
+        // `Analyzer::new` loads and checks the model: a file that is not a
+        // valid model gives INVALID_ARGUMENT and a message saying why.
         config.update(|c| c.model_path = Some(path))
+    }
+}
+
+/// Add a reference (listing) photo from the image file at `path`
+/// (NUL-terminated; bytes as the operating system takes them). Every later
+/// analysis with this config compares the claim with all references: the
+/// report then says whether the claim is derived from one
+/// (`trueshot_report_reference`), a derived photo with changed regions is
+/// `EDITED`, and the heatmap shows the changes. The file is read, decoded and
+/// indexed now (within the default limits) and its bytes are kept for the
+/// HTML page; its name in reports is `path`. Statuses as for
+/// `trueshot_analyze_file`; on failure the config is unchanged. Default: no
+/// references.
+///
+/// # Safety
+/// `config` as for `trueshot_config_set_max_false_alarm`; `path` NULL or a
+/// NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_add_reference_file(
+    config: *mut trueshot_config,
+    path: *const c_char,
+) -> trueshot_status {
+    ffi_boundary! {
+        let config = try_mut!(config);
+        let path = try_ref!(path);
+        // SAFETY: `path` is non-NULL and the caller promises NUL termination.
+        let path = match path_from_c(unsafe { CStr::from_ptr(path) }) {
+            Ok(path) => path,
+            Err(status) => return status,
+        };
+        let bytes = match read_limited(&path, Config::default().max_file_bytes) {
+            Ok(bytes) => bytes,
+            Err(e) => return set_last_error(&e),
+        };
+        config.add_reference(bytes, Some(path.to_string_lossy().into_owned()))
+    }
+}
+
+/// Add a reference photo from an encoded image in memory: `len` bytes at
+/// `data`, copied during the call (free or reuse the buffer afterwards).
+/// `name` is how reports name it: UTF-8, copied, may be NULL (no name).
+/// Otherwise as `trueshot_config_add_reference_file`.
+///
+/// # Safety
+/// `config` as for `trueshot_config_set_max_false_alarm`; `data` NULL or
+/// readable for `len` bytes; `name` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_add_reference_bytes(
+    config: *mut trueshot_config,
+    data: *const u8,
+    len: usize,
+    name: *const c_char,
+) -> trueshot_status {
+    ffi_boundary! {
+        let config = try_mut!(config);
+        if data.is_null() {
+            set_last_error_null("data");
+            return trueshot_status::NullArgument;
+        }
+        if len > isize::MAX as usize {
+            return invalid_argument("len is larger than any buffer can be");
+        }
+        // SAFETY: `data` is non-NULL, the caller promises `len` readable
+        // bytes, and `len <= isize::MAX` was checked above.
+        let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+        // SAFETY: the caller promises a non-NULL `name` is NUL-terminated.
+        let name = (!name.is_null())
+            .then(|| unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned());
+        config.add_reference(bytes.to_vec(), name)
+    }
+}
+
+/// Remove every reference photo from `config`. Reports already made keep
+/// what they matched.
+///
+/// # Safety
+/// As for `trueshot_config_set_max_false_alarm`.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_clear_references(
+    config: *mut trueshot_config,
+) -> trueshot_status {
+    ffi_boundary! {
+        let config = try_mut!(config);
+        config.reference_sources.clear();
+        config.set_references(References::new());
+        trueshot_status::Ok
+    }
+}
+
+/// The number of reference photos in `config`; 0 for NULL.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_reference_count(config: *const trueshot_config) -> usize {
+    ffi_boundary! {
+        try_ref!(config).references.len()
     }
 }
 
@@ -537,8 +855,15 @@ pub unsafe extern "C" fn trueshot_analyze_file(
         };
         // SAFETY: the caller promises a non-NULL `config` is live.
         let config = unsafe { config.as_ref() };
-        let result = analyzer_of(config).and_then(|a| a.analyze_path(&path));
-        deliver(result, report_out)
+        // Read here rather than through `Analyzer::analyze_path` (which does
+        // the same checks) so the report can keep the bytes for its page.
+        let mut bytes = Vec::new();
+        let result = analyzer_of(config).and_then(|a| {
+            bytes = read_limited(&path, a.config().max_file_bytes)?;
+            a.analyze_bytes(&bytes)
+        });
+        let title = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        deliver(result, config, || PagePhoto::Encoded(bytes), title, report_out)
     }
 }
 
@@ -571,7 +896,7 @@ pub unsafe extern "C" fn trueshot_analyze_bytes(
         // SAFETY: the caller promises a non-NULL `config` is live.
         let config = unsafe { config.as_ref() };
         let result = analyzer_of(config).and_then(|a| a.analyze_bytes(bytes));
-        deliver(result, report_out)
+        deliver(result, config, || PagePhoto::Encoded(bytes.to_vec()), None, report_out)
     }
 }
 
@@ -634,7 +959,13 @@ pub unsafe extern "C" fn trueshot_analyze_rgb8(
         let Some(image) = RgbImage::from_raw(width, height, packed) else {
             return invalid_argument("pixel buffer has the wrong size");
         };
-        deliver(analyzer.analyze_image(&DynamicImage::ImageRgb8(image)), report_out)
+        let image = DynamicImage::ImageRgb8(image);
+        let result = analyzer.analyze_image(&image);
+        let photo = || match image {
+            DynamicImage::ImageRgb8(rgb) => PagePhoto::pixels(rgb),
+            other => PagePhoto::pixels(other.to_rgb8()),
+        };
+        deliver(result, config, photo, None, report_out)
     }
 }
 
@@ -875,6 +1206,81 @@ pub unsafe extern "C" fn trueshot_report_heatmap_data(
             Some(map) => report.heatmap.get_or_init(|| map.upscaled()).as_ptr(),
             None => std::ptr::null(),
         }
+    }
+}
+
+/// The comparison with the config's reference photos: writes `*match_out`
+/// and returns `true` when the config had references; returns `false` and
+/// leaves `*match_out` alone when it had none or a pointer is NULL.
+///
+/// # Safety
+/// `report` NULL or live; `match_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_report_reference(
+    report: *const trueshot_report,
+    match_out: *mut trueshot_reference_match,
+) -> bool {
+    ffi_boundary! {
+        let report = try_ref!(report);
+        let match_out = try_mut!(match_out);
+        let Some(m) = &report.report.reference else {
+            return false;
+        };
+        let transform = m.transform.map(|t| trueshot_transform {
+            scale: t.scale,
+            rotation_deg: t.rotation_deg,
+            dx: t.dx,
+            dy: t.dy,
+            mirrored: t.mirrored,
+        });
+        *match_out = trueshot_reference_match {
+            derived: m.derived,
+            similarity: m.similarity,
+            has_index: m.index.is_some(),
+            index: m.index.unwrap_or(0),
+            changed_fraction: m.changed_fraction,
+            has_transform: transform.is_some(),
+            transform: transform.unwrap_or_default(),
+        };
+        true
+    }
+}
+
+/// The name of the best-matching reference photo (its path, or the name
+/// given to `trueshot_config_add_reference_bytes`), UTF-8, owned by the
+/// report. NULL when there is no match, it has no name, or `report` is NULL.
+///
+/// # Safety
+/// `report` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_report_reference_name(
+    report: *const trueshot_report,
+) -> *const c_char {
+    ffi_boundary! {
+        try_ref!(report).reference_name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr())
+    }
+}
+
+/// The review page for this report, the same self-contained HTML page as
+/// `trueshot report` writes (photo with heatmap overlay and numbered regions,
+/// findings in English and Chinese, provenance table and, with references,
+/// the listing photo aligned beside the claim). UTF-8, NUL-terminated, owned
+/// by the report and valid until it is freed. Built on the first call (which
+/// decodes the kept photo again, so it takes about as long as decoding) and
+/// kept; safe to call from several threads. Every string taken from the file
+/// is HTML-escaped. NULL for a NULL report or if the page cannot be made.
+///
+/// # Safety
+/// `report` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_report_html(report: *const trueshot_report) -> *const c_char {
+    ffi_boundary! {
+        let report = try_ref!(report);
+        report
+            .html
+            .get_or_init(|| report.render_page())
+            .as_ref()
+            .map_or(std::ptr::null(), |page| page.as_ptr())
     }
 }
 

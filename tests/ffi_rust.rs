@@ -108,7 +108,11 @@ fn config_setters_validate() {
             trueshot_config_set_model_file(config, c"/no/such/model.json".as_ptr()),
             NotFound
         );
-        assert_eq!(trueshot_config_set_model_file(config, c"/".as_ptr()), Ok);
+        // A directory is not a model file.
+        assert_eq!(
+            trueshot_config_set_model_file(config, c"/".as_ptr()),
+            InvalidArgument
+        );
         assert_eq!(trueshot_config_set_model_file(config, ptr::null()), Ok);
 
         assert_eq!(
@@ -372,4 +376,327 @@ fn threads_share_a_config_with_identical_results() {
     assert!(results.windows(2).all(|w| w[0] == w[1]));
     // SAFETY (test): no thread uses it any more.
     unsafe { trueshot_config_free(config as *mut _) };
+}
+
+/// A textured "listing" scene: a gradient, three sinusoidal textures, a
+/// dozen flat rectangles placed by a fixed LCG, and a little sensor noise.
+/// tests/c/test_api.c builds the same kind of scene in C.
+fn listing_scene(w: u32, h: u32) -> image::RgbImage {
+    let mut seed = 2024u32;
+    let mut next = move || {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223); // Numerical Recipes LCG
+        seed >> 8
+    };
+    let rects: Vec<[u32; 7]> = (0..12)
+        .map(|_| {
+            let (x, y) = (next() % w, next() % h);
+            let (rw, rh) = (20 + next() % (w / 5), 20 + next() % (h / 5));
+            [
+                x,
+                y,
+                rw,
+                rh,
+                40 + next() % 180,
+                40 + next() % 180,
+                40 + next() % 180,
+            ]
+        })
+        .collect();
+    let mut noise = 99u32;
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32, y as f32);
+        let tex = 14.0 * (fx * 0.21 + 3.0 * (fy * 0.05).sin()).sin()
+            + 10.0 * (fy * 0.17 + 2.0 * (fx * 0.03).sin()).sin()
+            + 8.0 * ((fx + fy) * 0.09).sin();
+        let mut c = [
+            60.0 + 120.0 * fx / w as f32,
+            80.0 + 90.0 * fy / h as f32,
+            150.0 - 60.0 * fx / w as f32,
+        ];
+        for r in &rects {
+            if x >= r[0] && x < r[0] + r[2] && y >= r[1] && y < r[1] + r[3] {
+                c = [r[4] as f32, r[5] as f32, r[6] as f32];
+            }
+        }
+        noise = noise.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let n = (noise >> 29) as f32 - 3.5;
+        image::Rgb(c.map(|v| (v + tex + n).round().clamp(0.0, 255.0) as u8))
+    })
+}
+
+/// The listing cropped at (40, 30) to 400x300, with two dark patches
+/// painted on it (a doctored claim photo), as PNG.
+fn doctored_crop(listing: &image::RgbImage) -> Vec<u8> {
+    let mut claim = image::imageops::crop_imm(listing, 40, 30, 400, 300).to_image();
+    for (x0, y0, w, h) in [(150, 100, 70, 50), (280, 200, 50, 40)] {
+        for y in y0..y0 + h {
+            for x in x0..x0 + w {
+                claim.put_pixel(x, y, image::Rgb([30, 26, 22]));
+            }
+        }
+    }
+    encode_png(&claim)
+}
+
+fn encode_png(img: &image::RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn references_make_a_doctored_crop_derived_and_edited() {
+    let listing = listing_scene(480, 360);
+    let listing_png = encode_png(&listing);
+    let other_png = encode_png(&image::imageops::rotate90(&listing_scene(360, 480)));
+    let claim = doctored_crop(&listing);
+    let dir = tempfile::tempdir().unwrap();
+    let listing_path = dir.path().join("listing.png");
+    std::fs::write(&listing_path, &listing_png).unwrap();
+    let listing_c = std::ffi::CString::new(listing_path.to_str().unwrap()).unwrap();
+    // SAFETY (test): every pointer is live or deliberately NULL.
+    unsafe {
+        let config = trueshot_config_new();
+        assert_eq!(trueshot_config_reference_count(config), 0);
+        assert_eq!(trueshot_config_reference_count(ptr::null()), 0);
+        // Bad references: exact statuses, config unchanged.
+        let junk = b"not an image";
+        assert_eq!(
+            trueshot_config_add_reference_bytes(config, junk.as_ptr(), junk.len(), ptr::null()),
+            trueshot_status::UnsupportedFormat
+        );
+        assert_eq!(
+            trueshot_config_add_reference_bytes(config, ptr::null(), 3, ptr::null()),
+            trueshot_status::NullArgument
+        );
+        assert_eq!(
+            trueshot_config_add_reference_bytes(
+                ptr::null_mut(),
+                junk.as_ptr(),
+                junk.len(),
+                ptr::null()
+            ),
+            trueshot_status::NullArgument
+        );
+        assert_eq!(
+            trueshot_config_add_reference_file(config, c"/nonexistent/listing.png".as_ptr()),
+            trueshot_status::NotFound
+        );
+        assert!(last_error().contains("/nonexistent/listing.png"));
+        assert_eq!(
+            trueshot_config_add_reference_file(config, ptr::null()),
+            trueshot_status::NullArgument
+        );
+        assert_eq!(
+            trueshot_config_clear_references(ptr::null_mut()),
+            trueshot_status::NullArgument
+        );
+        assert_eq!(trueshot_config_reference_count(config), 0);
+
+        // Without references: no match is written.
+        let mut report = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_bytes(config, claim.as_ptr(), claim.len(), &mut report),
+            trueshot_status::Ok
+        );
+        let mut m = trueshot_reference_match {
+            similarity: 7.0,
+            ..Default::default()
+        };
+        assert!(!trueshot_report_reference(report, &mut m));
+        assert_eq!(m.similarity, 7.0);
+        assert!(trueshot_report_reference_name(report).is_null());
+        trueshot_report_free(report);
+
+        // An unrelated reference first (index 0), then the listing (index 1).
+        assert_eq!(
+            trueshot_config_add_reference_bytes(
+                config,
+                other_png.as_ptr(),
+                other_png.len(),
+                c"other.png".as_ptr()
+            ),
+            trueshot_status::Ok
+        );
+        assert_eq!(
+            trueshot_config_add_reference_file(config, listing_c.as_ptr()),
+            trueshot_status::Ok
+        );
+        assert_eq!(trueshot_config_reference_count(config), 2);
+        let mut report = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_bytes(config, claim.as_ptr(), claim.len(), &mut report),
+            trueshot_status::Ok
+        );
+        assert!(trueshot_report_reference(report, &mut m));
+        assert!(m.derived, "{m:?}");
+        assert!(m.has_index && m.index == 1, "{m:?}");
+        assert!(
+            m.changed_fraction > 0.01 && m.changed_fraction < 0.5,
+            "{m:?}"
+        );
+        assert!((0.0..=1.0).contains(&m.similarity), "{m:?}");
+        assert!(m.has_transform, "{m:?}");
+        let t = m.transform;
+        // Crop at (40, 30), no rescale: listing → claim is a shift by (-40, -30).
+        assert!((t.scale - 1.0).abs() < 0.03 && !t.mirrored, "{t:?}");
+        assert!(
+            (t.dx + 40.0).abs() < 3.0 && (t.dy + 30.0).abs() < 3.0,
+            "{t:?}"
+        );
+        assert_eq!(
+            text(trueshot_report_reference_name(report)),
+            listing_path.to_str().unwrap()
+        );
+        assert_eq!(trueshot_report_verdict(report), trueshot_verdict::Edited);
+        assert!(!trueshot_report_reference(report, ptr::null_mut()));
+        assert!(!trueshot_report_reference(ptr::null(), &mut m));
+
+        // Its page shows the listing photo beside the claim.
+        let page = text(trueshot_report_html(report));
+        assert!(page.contains("Edited"), "verdict word missing");
+        assert!(page.contains("Listing photo, aligned to the claim"));
+
+        // Cleared: the next analysis has no reference; the old report keeps its.
+        assert_eq!(
+            trueshot_config_clear_references(config),
+            trueshot_status::Ok
+        );
+        assert_eq!(trueshot_config_reference_count(config), 0);
+        let mut plain = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_bytes(config, claim.as_ptr(), claim.len(), &mut plain),
+            trueshot_status::Ok
+        );
+        assert!(!trueshot_report_reference(plain, &mut m));
+        trueshot_config_free(config);
+        assert!(trueshot_report_reference(report, &mut m) && m.derived);
+        trueshot_report_free(plain);
+        trueshot_report_free(report);
+    }
+}
+
+/// What a crafted upload might hide in a PNG text chunk.
+const PAYLOAD: &str = "<script>alert('x')</script><img src=x onerror=alert(1)>";
+
+fn png_with_parameters(text: &str) -> Vec<u8> {
+    let (w, h) = (96u32, 64u32);
+    let pixels = listing_scene(w, h).into_raw();
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .add_text_chunk("parameters".into(), text.into())
+            .unwrap();
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&pixels).unwrap();
+    }
+    bytes
+}
+
+#[test]
+fn html_page_has_the_verdict_and_escapes_metadata() {
+    let bytes = png_with_parameters(&format!("{PAYLOAD} Steps: 20, Sampler: Euler a"));
+    let pixels = listing_scene(96, 64);
+    // SAFETY (test): every pointer is live or deliberately NULL.
+    unsafe {
+        assert!(trueshot_report_html(ptr::null()).is_null());
+        let mut report = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_bytes(ptr::null(), bytes.as_ptr(), bytes.len(), &mut report),
+            trueshot_status::Ok
+        );
+        // The payload reached the report (else the test would prove nothing).
+        assert!(text(trueshot_report_json(report)).contains("onerror"));
+        let page_ptr = trueshot_report_html(report);
+        let page = text(page_ptr);
+        assert_eq!(trueshot_report_html(report), page_ptr, "built once, kept");
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        let word = match trueshot_report_verdict(report) {
+            trueshot_verdict::Authentic => "Authentic",
+            trueshot_verdict::Inconclusive => "Inconclusive",
+            trueshot_verdict::Edited => "Edited",
+            trueshot_verdict::AiGenerated => "AI-generated",
+            trueshot_verdict::Unknown => unreachable!(),
+        };
+        assert!(page.contains(word), "verdict word {word} missing");
+        assert!(
+            page.contains("&lt;script&gt;alert("),
+            "payload not shown escaped"
+        );
+        assert!(!page.contains("<script>alert("), "payload not escaped");
+        assert!(!page.contains("<img src=x"), "payload not escaped");
+        assert!(page.contains("data:image/jpeg;base64,"), "photo missing");
+        trueshot_report_free(report);
+
+        // Raw pixels have a page too, at the analysed size.
+        let mut raw = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_rgb8(ptr::null(), pixels.as_ptr(), 96, 64, 96 * 3, &mut raw),
+            trueshot_status::Ok
+        );
+        let page = text(trueshot_report_html(raw));
+        assert!(page.contains(r#"width="96" height="64""#), "photo size");
+        trueshot_report_free(raw);
+    }
+}
+
+#[test]
+fn large_raw_pixels_keep_a_small_copy_for_the_page() {
+    let pixels = listing_scene(2000, 500);
+    // SAFETY (test): live pointers.
+    unsafe {
+        let config = trueshot_config_new();
+        assert_eq!(
+            trueshot_config_set_heatmap(config, false),
+            trueshot_status::Ok
+        );
+        let mut raw = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_rgb8(config, pixels.as_ptr(), 2000, 500, 2000 * 3, &mut raw),
+            trueshot_status::Ok
+        );
+        let page = text(trueshot_report_html(raw));
+        assert!(page.contains(r#"width="2000" height="500""#), "photo size");
+        trueshot_report_free(raw);
+        trueshot_config_free(config);
+    }
+}
+
+#[test]
+fn model_file_must_be_a_regular_valid_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_c = std::ffi::CString::new(dir.path().to_str().unwrap()).unwrap();
+    let bad = dir.path().join("bad-model.json");
+    std::fs::write(&bad, "{\"not\": \"a model\"").unwrap();
+    let bad_c = std::ffi::CString::new(bad.to_str().unwrap()).unwrap();
+    // SAFETY (test): live pointers.
+    unsafe {
+        let config = trueshot_config_new();
+        assert_eq!(
+            trueshot_config_set_model_file(config, dir_c.as_ptr()),
+            trueshot_status::InvalidArgument
+        );
+        assert!(
+            last_error().contains("not a regular file"),
+            "{}",
+            last_error()
+        );
+        assert_eq!(
+            trueshot_config_set_model_file(config, bad_c.as_ptr()),
+            trueshot_status::InvalidArgument
+        );
+        assert!(last_error().contains("model"), "{}", last_error());
+        // The config still works, with the built-in model.
+        let png = png_bytes(64, 48);
+        let mut report = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_bytes(config, png.as_ptr(), png.len(), &mut report),
+            trueshot_status::Ok
+        );
+        trueshot_report_free(report);
+        trueshot_config_free(config);
+    }
 }

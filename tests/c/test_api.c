@@ -72,6 +72,88 @@ static uint8_t *make_bmp(const uint8_t *rgb, uint32_t w, uint32_t h, size_t *len
     return b;
 }
 
+/* CRC-32 of PNG chunks (ISO-HDLC), bitwise: only for a few header bytes. */
+static uint32_t crc32_png(const uint8_t *p, size_t n) {
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = (crc & 1) ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
+    }
+    return ~crc;
+}
+
+static void put32be(uint8_t *p, uint32_t v) {
+    p[0] = v >> 24; p[1] = (v >> 16) & 0xff; p[2] = (v >> 8) & 0xff; p[3] = v & 0xff;
+}
+
+/* A decompression bomb's front: PNG signature + IHDR declaring w x h RGB. */
+static size_t make_png_bomb(uint8_t out[33], uint32_t w, uint32_t h) {
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    memcpy(out, sig, 8);
+    put32be(out + 8, 13);
+    memcpy(out + 12, "IHDR", 4);
+    put32be(out + 16, w);
+    put32be(out + 20, h);
+    out[24] = 8; out[25] = 2; out[26] = 0; out[27] = 0; out[28] = 0;
+    put32be(out + 29, crc32_png(out + 12, 17));
+    return 33;
+}
+
+/* A textured "listing" scene, as listing_scene() in tests/ffi_rust.rs: a
+ * gradient, three sinusoidal textures, a dozen flat rectangles placed by a
+ * fixed LCG, and a little sensor noise. Packed RGB. */
+static uint8_t *make_scene(uint32_t w, uint32_t h) {
+    uint32_t seed = 2024u, rects[12][7];
+    for (int i = 0; i < 12; i++) {
+        uint32_t v[7];
+        for (int k = 0; k < 7; k++) {
+            seed = seed * 1664525u + 1013904223u;
+            v[k] = seed >> 8;
+        }
+        rects[i][0] = v[0] % w; rects[i][1] = v[1] % h;
+        rects[i][2] = 20 + v[2] % (w / 5); rects[i][3] = 20 + v[3] % (h / 5);
+        rects[i][4] = 40 + v[4] % 180; rects[i][5] = 40 + v[5] % 180; rects[i][6] = 40 + v[6] % 180;
+    }
+    uint8_t *px = malloc((size_t)w * h * 3);
+    assert(px);
+    uint32_t noise = 99u;
+    for (uint32_t y = 0; y < h; y++) {
+        for (uint32_t x = 0; x < w; x++) {
+            float fx = (float)x, fy = (float)y;
+            float tex = 14.0f * sinf(fx * 0.21f + 3.0f * sinf(fy * 0.05f)) +
+                        10.0f * sinf(fy * 0.17f + 2.0f * sinf(fx * 0.03f)) +
+                        8.0f * sinf((fx + fy) * 0.09f);
+            float c[3] = {60.0f + 120.0f * fx / w, 80.0f + 90.0f * fy / h, 150.0f - 60.0f * fx / w};
+            for (int i = 0; i < 12; i++)
+                if (x >= rects[i][0] && x < rects[i][0] + rects[i][2] && y >= rects[i][1] &&
+                    y < rects[i][1] + rects[i][3])
+                    for (int k = 0; k < 3; k++) c[k] = (float)rects[i][4 + k];
+            noise = noise * 1664525u + 1013904223u;
+            float n = (float)(noise >> 29) - 3.5f;
+            for (int k = 0; k < 3; k++) {
+                float v = roundf(c[k] + tex + n);
+                px[((size_t)y * w + x) * 3 + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+    }
+    return px;
+}
+
+static void write_file(const char *path, const uint8_t *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    assert(f && fwrite(data, 1, len, f) == len && fclose(f) == 0);
+}
+
+static const char *verdict_word(trueshot_verdict v) {
+    switch (v) {
+    case TRUESHOT_VERDICT_AUTHENTIC: return "Authentic";
+    case TRUESHOT_VERDICT_INCONCLUSIVE: return "Inconclusive";
+    case TRUESHOT_VERDICT_EDITED: return "Edited";
+    case TRUESHOT_VERDICT_AI_GENERATED: return "AI-generated";
+    default: return "?";
+    }
+}
+
 static char last_error[512];
 
 static const char *err(void) {
@@ -190,6 +272,44 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* Stress (issue 9): mixed good and hostile inputs, many threads, one config. */
+#define STRESS_ITEMS 25
+struct stress_input {
+    const uint8_t *bytes;
+    size_t len;
+    trueshot_status want;
+};
+
+struct stress_job {
+    const trueshot_config *config;
+    const struct stress_input *inputs;
+    size_t n_inputs;
+    const trueshot_report *good; /* the single-threaded report of the good input */
+    int offset;
+    int ok;
+};
+
+static void *stress_worker(void *arg) {
+    struct stress_job *job = arg;
+    job->ok = 1;
+    for (int k = 0; k < STRESS_ITEMS; k++) {
+        const struct stress_input *in = &job->inputs[(size_t)(k + job->offset) % job->n_inputs];
+        trueshot_report *r = UNTOUCHED;
+        trueshot_status st = trueshot_analyze_bytes(job->config, in->bytes, in->len, &r);
+        if (st != in->want) {
+            fprintf(stderr, "stress: got %d want %d\n", (int)st, (int)in->want);
+            job->ok = 0;
+        }
+        if (st == TRUESHOT_STATUS_OK) {
+            if (!same_report(r, job->good)) job->ok = 0;
+            trueshot_report_free(r);
+        } else if (r != UNTOUCHED || trueshot_last_error_message(NULL, 0) == 0) {
+            job->ok = 0;
+        }
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     const char *tmpdir = argc > 1 ? argv[1] : "/tmp";
 
@@ -239,6 +359,16 @@ int main(int argc, char **argv) {
     assert(trueshot_config_set_model_file(config, "/nonexistent/trueshot-model.json") == TRUESHOT_STATUS_NOT_FOUND);
     assert(strstr(err(), "trueshot-model.json"));
     assert(trueshot_config_set_model_file(config, NULL) == TRUESHOT_STATUS_OK);
+    /* A directory, and a file that is not a model: refused, with a reason. */
+    assert(trueshot_config_set_model_file(config, tmpdir) == TRUESHOT_STATUS_INVALID_ARGUMENT);
+    assert(strstr(err(), "not a regular file"));
+    char model_path[1024];
+    snprintf(model_path, sizeof model_path, "%s/trueshot_c_test_%ld.model.json", tmpdir, (long)getpid());
+    static const char not_a_model[] = "{\"heads\": 42";
+    write_file(model_path, (const uint8_t *)not_a_model, sizeof not_a_model - 1);
+    assert(trueshot_config_set_model_file(config, model_path) == TRUESHOT_STATUS_INVALID_ARGUMENT);
+    assert(strstr(err(), "model"));
+    remove(model_path);
     assert(trueshot_config_set_max_false_alarm(NULL, 0.01f) == TRUESHOT_STATUS_NULL_ARGUMENT);
     assert(strstr(err(), "config"));
     assert(trueshot_config_set_max_pixels(NULL, 1) == TRUESHOT_STATUS_NULL_ARGUMENT);
@@ -336,6 +466,89 @@ int main(int argc, char **argv) {
     assert(strncmp(whole, tiny, 4) == 0);
     assert(trueshot_last_error_message(tiny, 0) == full);
 
+    /* The HTML review page: the verdict word, built once and kept. */
+    const char *page = trueshot_report_html(from_file);
+    assert(page && strncmp(page, "<!DOCTYPE html>", 15) == 0);
+    assert(strstr(page, verdict_word(trueshot_report_verdict(from_file))));
+    assert(strstr(page, "data:image/jpeg;base64,"));
+    assert(trueshot_report_html(from_file) == page);
+    assert(trueshot_report_html(raw) != NULL);
+    assert(trueshot_report_html(NULL) == NULL);
+
+    /* References: a listing photo and a doctored crop of it (two dark
+     * patches painted on) are derived and EDITED. */
+    {
+        const uint32_t lw = 480, lh = 360, cw = 400, ch = 300;
+        uint8_t *scene = make_scene(lw, lh);
+        size_t listing_len = 0;
+        uint8_t *listing = make_bmp(scene, lw, lh, &listing_len);
+        char listing_path[1024];
+        snprintf(listing_path, sizeof listing_path, "%s/trueshot_c_listing_%ld.bmp", tmpdir, (long)getpid());
+        write_file(listing_path, listing, listing_len);
+        uint8_t *crop = malloc((size_t)cw * ch * 3);
+        assert(crop);
+        for (uint32_t y = 0; y < ch; y++)
+            memcpy(crop + (size_t)y * cw * 3, scene + ((size_t)(y + 30) * lw + 40) * 3, (size_t)cw * 3);
+        static const uint32_t patches[2][4] = {{150, 100, 70, 50}, {280, 200, 50, 40}};
+        for (int p = 0; p < 2; p++)
+            for (uint32_t y = patches[p][1]; y < patches[p][1] + patches[p][3]; y++)
+                for (uint32_t x = patches[p][0]; x < patches[p][0] + patches[p][2]; x++) {
+                    uint8_t *q = crop + ((size_t)y * cw + x) * 3;
+                    q[0] = 30; q[1] = 26; q[2] = 22;
+                }
+        size_t claim_len = 0;
+        uint8_t *claim = make_bmp(crop, cw, ch, &claim_len);
+
+        trueshot_config *refs = trueshot_config_new();
+        assert(trueshot_config_reference_count(refs) == 0);
+        assert(trueshot_config_add_reference_bytes(refs, junk, sizeof junk, "junk") == TRUESHOT_STATUS_UNSUPPORTED_FORMAT);
+        assert(trueshot_config_add_reference_file(refs, "/nonexistent/listing.bmp") == TRUESHOT_STATUS_NOT_FOUND);
+        assert(trueshot_config_add_reference_file(refs, NULL) == TRUESHOT_STATUS_NULL_ARGUMENT);
+        assert(trueshot_config_add_reference_bytes(refs, NULL, 4, NULL) == TRUESHOT_STATUS_NULL_ARGUMENT);
+        assert(trueshot_config_add_reference_bytes(NULL, bmp, bmp_len, NULL) == TRUESHOT_STATUS_NULL_ARGUMENT);
+        assert(trueshot_config_reference_count(refs) == 0);
+        /* An unrelated reference (index 0, no name), then the listing (index 1). */
+        assert(trueshot_config_add_reference_bytes(refs, bmp, bmp_len, NULL) == TRUESHOT_STATUS_OK);
+        assert(trueshot_config_add_reference_file(refs, listing_path) == TRUESHOT_STATUS_OK);
+        assert(trueshot_config_reference_count(refs) == 2);
+
+        trueshot_report *doctored = NULL;
+        assert(trueshot_analyze_bytes(refs, claim, claim_len, &doctored) == TRUESHOT_STATUS_OK);
+        trueshot_reference_match m;
+        memset(&m, 0, sizeof m);
+        assert(trueshot_report_reference(doctored, &m));
+        if (!(m.derived && m.has_index && m.index == 1))
+            fprintf(stderr, "reference: derived %d index %zu sim %.3f changed %.3f\n", (int)m.derived,
+                    m.index, m.similarity, m.changed_fraction);
+        assert(m.derived && m.has_index && m.index == 1);
+        assert(m.changed_fraction > 0.01f && m.changed_fraction < 0.5f);
+        assert(m.has_transform && fabsf(m.transform.scale - 1.0f) < 0.03f && !m.transform.mirrored);
+        assert(fabsf(m.transform.dx + 40.0f) < 3.0f && fabsf(m.transform.dy + 30.0f) < 3.0f);
+        assert(strcmp(trueshot_report_reference_name(doctored), listing_path) == 0);
+        assert(trueshot_report_verdict(doctored) == TRUESHOT_VERDICT_EDITED);
+        const char *dpage = trueshot_report_html(doctored);
+        assert(dpage && strstr(dpage, "Edited") && strstr(dpage, "Listing photo, aligned to the claim"));
+        assert(!trueshot_report_reference(doctored, NULL));
+
+        /* Cleared: no comparison any more; reports outlive the config. */
+        assert(trueshot_config_clear_references(refs) == TRUESHOT_STATUS_OK);
+        assert(trueshot_config_reference_count(refs) == 0);
+        trueshot_report *plain = NULL;
+        assert(trueshot_analyze_bytes(refs, bmp, bmp_len, &plain) == TRUESHOT_STATUS_OK);
+        trueshot_reference_match untouched = m;
+        assert(!trueshot_report_reference(plain, &untouched) && untouched.index == m.index);
+        assert(trueshot_report_reference_name(plain) == NULL);
+        trueshot_config_free(refs);
+        assert(trueshot_report_reference(doctored, &m) && m.derived);
+        trueshot_report_free(plain);
+        trueshot_report_free(doctored);
+        remove(listing_path);
+        free(claim);
+        free(crop);
+        free(listing);
+        free(scene);
+    }
+
     /* 8 threads sharing one config give identical results. */
     pthread_t threads[THREADS];
     struct job jobs[THREADS];
@@ -346,6 +559,33 @@ int main(int argc, char **argv) {
     for (int i = 0; i < THREADS; i++) {
         assert(pthread_join(threads[i], NULL) == 0);
         assert(jobs[i].ok);
+    }
+
+    /* Stress: 8 threads x 25 mixed inputs (good, truncated, junk, a PNG
+     * declaring 60000x60000, empty), each with its exact status. */
+    {
+        uint8_t bomb[33];
+        size_t bomb_len = make_png_bomb(bomb, 60000, 60000);
+        static const uint8_t empty[1] = {0};
+        const struct stress_input inputs[] = {
+            {bmp, bmp_len, TRUESHOT_STATUS_OK},
+            {bmp, bmp_len / 2, TRUESHOT_STATUS_DECODE},
+            {junk, sizeof junk, TRUESHOT_STATUS_UNSUPPORTED_FORMAT},
+            {bomb, bomb_len, TRUESHOT_STATUS_TOO_LARGE},
+            {empty, 0, TRUESHOT_STATUS_DECODE},
+            {truncated_png, sizeof truncated_png, TRUESHOT_STATUS_DECODE},
+        };
+        size_t n_inputs = sizeof inputs / sizeof inputs[0];
+        pthread_t stress_threads[THREADS];
+        struct stress_job stress_jobs[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            stress_jobs[i] = (struct stress_job){config, inputs, n_inputs, from_bytes, i, 0};
+            assert(pthread_create(&stress_threads[i], NULL, stress_worker, &stress_jobs[i]) == 0);
+        }
+        for (int i = 0; i < THREADS; i++) {
+            assert(pthread_join(stress_threads[i], NULL) == 0);
+            assert(stress_jobs[i].ok);
+        }
     }
 
     /* Reports outlive the config that made them. */
