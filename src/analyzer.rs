@@ -9,8 +9,8 @@ use image::DynamicImage;
 
 use crate::decode::{self, Format};
 use crate::detectors::{
-    cfa, jpeg, noise_residual, provenance, residual, spectrum, DetectorOutput, FftPlans,
-    PixelContext,
+    cfa, jpeg, local_consistency, noise_residual, provenance, residual, spectrum, texture_stats,
+    DetectorOutput, FftPlans, PixelContext,
 };
 use crate::metadata::{self, RawMetadata};
 use crate::reference::{self, References};
@@ -203,6 +203,8 @@ impl Analyzer {
             (DetectorKind::Spectrum, spectrum::run),
             (DetectorKind::Cfa, cfa::run),
             (DetectorKind::Jpeg, jpeg::run),
+            (DetectorKind::TextureStats, texture_stats::run),
+            (DetectorKind::LocalConsistency, local_consistency::run),
         ];
         let mut maps = Vec::new();
         let mut incomplete = Vec::new();

@@ -63,6 +63,11 @@ pub enum DetectorKind {
     Reference,
     /// The fusion step that combines the others.
     Fusion,
+    /// Global residual statistics: co-occurrences, cross-channel
+    /// correlation, noise across scales.
+    TextureStats,
+    /// Blocks whose noise does not follow their texture and colour.
+    LocalConsistency,
 }
 
 impl DetectorKind {
@@ -77,6 +82,8 @@ impl DetectorKind {
             DetectorKind::Jpeg => "jpeg",
             DetectorKind::Reference => "reference",
             DetectorKind::Fusion => "fusion",
+            DetectorKind::TextureStats => "texture_stats",
+            DetectorKind::LocalConsistency => "local_consistency",
         }
     }
 }

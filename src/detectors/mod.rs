@@ -5,10 +5,12 @@
 
 pub mod cfa;
 pub mod jpeg;
+pub mod local_consistency;
 pub mod noise_residual;
 pub mod provenance;
 pub mod residual;
 pub mod spectrum;
+pub mod texture_stats;
 
 use std::sync::Arc;
 

@@ -388,6 +388,8 @@ fn detector_name(kind: DetectorKind) -> (&'static str, &'static str) {
         DetectorKind::Jpeg => ("JPEG compression", "JPEG 压缩"),
         DetectorKind::Reference => ("Comparison with the listing photo", "与商品原图对比"),
         DetectorKind::Fusion => ("Combined evidence", "综合证据"),
+        DetectorKind::TextureStats => ("Residual statistics", "残差统计"),
+        DetectorKind::LocalConsistency => ("Local consistency", "局部一致性"),
     }
 }
 

@@ -1,0 +1,335 @@
+//! Local consistency: blocks whose noise does not match their own texture
+//! and colour, against the image's own robust distribution.
+//!
+//! Per 32x32 block (stride 16) we measure the luma residual level `s`
+//! (mean |Laplacian residual|), the texture `g` (mean gradient magnitude)
+//! and the chroma residual `c` (mean |Laplacian of R−G| + |Laplacian of B−G|).
+//! In one camera photo, residual level follows texture, and chroma noise
+//! follows luma noise, by the same law everywhere (one sensor, one
+//! demosaicing, one compression). A painted stain or crack is smooth where
+//! its surroundings are textured, a splice brings another camera's noise,
+//! inpainting is too clean: their blocks fall off the image's own fit.
+//! This is the local-inconsistency principle of Mahdian & Saic 2009 ("Using
+//! noise inconsistencies for blind image forensics", IVC 27(10)) and of
+//! Cozzolino, Poggi & Verdoliva 2015 ("Splicebuster", IEEE WIFS), here
+//! with two hand-made block descriptors and robust z-scores (median/MAD)
+//! instead of a learned feature model:
+//! - `z_noise`: robust z of `ln s − (α + β ln g)`, the residual level
+//!   against the least-squares fit on texture;
+//! - `z_chroma`: robust z of `ln c − (α' + β' ln s)`;
+//! - `z_level`: robust z of `ln s` itself, on its low side only (too clean).
+//!
+//! Map (cells of 16 px): `ramp(max(|z_noise|, |z_chroma|, −z_level), 4, 8)`, kept only
+//! for the largest compact outlier region (≤ 25% of the image); everything
+//! else is capped below 0.5, since a genuine photo has scattered outliers.
+
+use rayon::prelude::*;
+
+use super::residual::{
+    blocks_to_heatmap, flagged_regions, median_in_place, quantile_in_place, ramp, BlockGrid,
+};
+use super::{DetectorOutput, PixelContext};
+use crate::report::{Class, DetectorKind, Finding};
+
+/// Block side in pixels.
+const BLOCK: usize = 32;
+/// Block step: each 16 px cell is seen by 4 blocks.
+const STRIDE: usize = 16;
+/// Largest share of the image one flagged region may cover: beyond it there
+/// is no "rest of the image" to be inconsistent with.
+const MAX_REGION_SHARE: f32 = 0.25;
+
+/// Run the detector.
+#[must_use]
+pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
+    let mut out = DetectorOutput::empty(DetectorKind::LocalConsistency);
+    let (w, h) = (ctx.width as usize, ctx.height as usize);
+    let grid = BlockGrid::new(w, h, BLOCK, STRIDE);
+    if grid.len() < 16
+        || ctx.luma.len() != w * h
+        || ctx.residual.len() != w * h
+        || ctx.rgb.len() != w * h * 3
+    {
+        return out;
+    }
+    let (cw, ch) = (w / STRIDE, h / STRIDE);
+    let rgb: &[u8] = ctx.rgb.as_raw();
+    // Per cell: [Σ|r|, Σ gradient, Σ chroma residual].
+    let cells: Vec<[f32; 3]> = (0..ch)
+        .into_par_iter()
+        .flat_map_iter(|cy| cell_row(ctx.luma, ctx.residual, rgb, w, h, cw, cy))
+        .collect();
+    let n = (BLOCK * BLOCK) as f32;
+    let span = BLOCK / STRIDE;
+    let blocks: Vec<[f32; 3]> = (0..grid.len())
+        .map(|i| {
+            let (bx, by) = (i % grid.nx, i / grid.nx);
+            let mut acc = [0.0f32; 3];
+            for cy in by..by + span {
+                for cx in bx..bx + span {
+                    if let Some(c) = cells.get(cy * cw + cx) {
+                        for (a, v) in acc.iter_mut().zip(c) {
+                            *a += v;
+                        }
+                    }
+                }
+            }
+            // Logs with floors at the 8-bit quantisation level, so that
+            // flat blocks do not reach -inf.
+            [
+                (acc[0] / n + 0.3).ln(),
+                (acc[1] / n + 0.5).ln(),
+                (acc[2] / n + 0.3).ln(),
+            ]
+        })
+        .collect();
+    let ls: Vec<f32> = blocks.iter().map(|b| b[0]).collect();
+    let lg: Vec<f32> = blocks.iter().map(|b| b[1]).collect();
+    let lc: Vec<f32> = blocks.iter().map(|b| b[2]).collect();
+    let z_noise = robust_z(&fit_residuals(&lg, &ls));
+    let z_chroma = robust_z(&fit_residuals(&ls, &lc));
+    // Too clean against the image's own noise level: the fit on texture
+    // cannot see a flat painted patch (no texture, no noise lies on the
+    // line), but its residual level falls far below the rest.
+    let z_level = robust_z(&ls);
+    let score: Vec<f32> = z_noise
+        .iter()
+        .zip(&z_chroma)
+        .zip(&z_level)
+        .map(|((a, b), c)| a.abs().max(b.abs()).max(-c))
+        .collect();
+
+    let values: Vec<Option<f32>> = score.iter().map(|&z| Some(ramp(z, 4.0, 8.0))).collect();
+    let mut map = blocks_to_heatmap(&values, grid, ctx.width, ctx.height);
+    let regions = flagged_regions(&map, 0.5, 2);
+    let total_cells = map.values.len().max(1);
+    let keep = regions
+        .first()
+        .filter(|r| (r.1 as f32) <= MAX_REGION_SHARE * total_cells as f32)
+        .copied();
+    // Only the largest compact region stays flagged.
+    let (gw, cell) = (map.grid_width as usize, map.cell);
+    for (i, v) in map.values.iter_mut().enumerate() {
+        let inside = keep.is_some_and(|(r, _)| {
+            let (x, y) = ((i % gw) as u32 * cell, (i / gw) as u32 * cell);
+            x >= r.x && y >= r.y && x < r.x + r.width && y < r.y + r.height
+        });
+        if !inside {
+            *v = v.min(0.49);
+        }
+    }
+
+    let mut sorted = score.clone();
+    let p99 = quantile_in_place(&mut sorted, 0.99);
+    let outliers = score.iter().filter(|&&z| z > 4.0).count() as f32 / score.len() as f32;
+    let mut zn: Vec<f32> = z_noise.iter().map(|z| -z).collect();
+    let clean_p99 = quantile_in_place(&mut zn, 0.99);
+    let mut zc: Vec<f32> = z_chroma.iter().map(|z| z.abs()).collect();
+    let chroma_p99 = quantile_in_place(&mut zc, 0.99);
+    let region_share = keep.map_or(0.0, |r| r.1 as f32 / total_cells as f32);
+    let region_strength = keep.map_or(0.0, |(r, _)| {
+        let (x0, y0) = ((r.x / cell) as usize, (r.y / cell) as usize);
+        let (x1, y1) = (
+            ((r.x + r.width).div_ceil(cell)) as usize,
+            ((r.y + r.height).div_ceil(cell)) as usize,
+        );
+        let mut best = 0.0f32;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                if let Some(v) = map.values.get(y * gw + x) {
+                    best = best.max(*v);
+                }
+            }
+        }
+        best
+    });
+    out.features.extend([
+        ("local_consistency.z_p99", p99),
+        ("local_consistency.outlier_share", outliers),
+        ("local_consistency.clean_z_p99", clean_p99),
+        ("local_consistency.chroma_z_p99", chroma_p99),
+        ("local_consistency.region_share", region_share),
+        ("local_consistency.region_strength", region_strength),
+    ]);
+    if let Some((region, cells)) = keep {
+        // Conservative on its own (≤ 0.6, the inconclusive band): the
+        // calibrated fusion weighs it with the rest.
+        let s = 0.6 * region_strength;
+        out.findings.push(
+            Finding::new(
+                DetectorKind::LocalConsistency,
+                "local_consistency.region",
+                s,
+                Class::Edited,
+                format!(
+                    "Region of {cells} cells whose noise or colour noise does not follow the rest of the photo (block z up to {p99:.1})."
+                ),
+                format!("该区域（{cells} 个单元）的噪声或色彩噪声与照片其余部分不一致（块 z 值最高 {p99:.1}）。"),
+            )
+            .with_region(region),
+        );
+    }
+    out.map = Some(map);
+    out
+}
+
+/// The sums of one row of 16 px cells: `[Σ|r|, Σ(|∂x| + |∂y|), Σ chroma |Laplacian|]`.
+fn cell_row(
+    luma: &[f32],
+    res: &[f32],
+    rgb: &[u8],
+    w: usize,
+    h: usize,
+    cw: usize,
+    cy: usize,
+) -> Vec<[f32; 3]> {
+    let mut row_cells = vec![[0.0f32; 3]; cw];
+    // Chroma planes R−G and B−G at pixel (x, y), mirrored at borders.
+    let chroma = |x: usize, y: usize| {
+        let i = (y * w + x) * 3;
+        let g = f32::from(rgb[i + 1]);
+        (f32::from(rgb[i]) - g, f32::from(rgb[i + 2]) - g)
+    };
+    for y in cy * STRIDE..(cy + 1) * STRIDE {
+        let (yu, yd) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        let row = &luma[y * w..][..w];
+        let up = &luma[yu * w..][..w];
+        let down = &luma[yd * w..][..w];
+        let rrow = &res[y * w..][..w];
+        for (cx, cell) in row_cells.iter_mut().enumerate() {
+            for x in cx * STRIDE..(cx + 1) * STRIDE {
+                let (xl, xr) = (x.saturating_sub(1), (x + 1).min(w - 1));
+                cell[0] += rrow[x].abs();
+                cell[1] += (row[xr] - row[xl]).abs() + (down[x] - up[x]).abs();
+                let (c0, c1) = chroma(x, y);
+                let n = [chroma(xl, y), chroma(xr, y), chroma(x, yu), chroma(x, yd)];
+                let a = c0 - 0.25 * n.iter().map(|p| p.0).sum::<f32>();
+                let b = c1 - 0.25 * n.iter().map(|p| p.1).sum::<f32>();
+                cell[2] += a.abs() + b.abs();
+            }
+        }
+    }
+    row_cells
+}
+
+/// Residuals of the least-squares line `y ≈ α + β x`.
+fn fit_residuals(x: &[f32], y: &[f32]) -> Vec<f32> {
+    let n = x.len().max(1) as f64;
+    let mx = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let my = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let (mut sxx, mut sxy) = (0.0f64, 0.0f64);
+    for (&a, &b) in x.iter().zip(y) {
+        sxx += (f64::from(a) - mx).powi(2);
+        sxy += (f64::from(a) - mx) * (f64::from(b) - my);
+    }
+    let beta = if sxx > 1e-9 { sxy / sxx } else { 0.0 };
+    x.iter()
+        .zip(y)
+        .map(|(&a, &b)| (f64::from(b) - my - beta * (f64::from(a) - mx)) as f32)
+        .collect()
+}
+
+/// Robust z-scores `(v − median) / (1.4826 · MAD)`, with the spread floored
+/// at 0.1 (in log units, ~10%) so that a very uniform image does not turn
+/// estimation error into many sigmas.
+fn robust_z(values: &[f32]) -> Vec<f32> {
+    let mut tmp = values.to_vec();
+    let med = median_in_place(&mut tmp);
+    let mut dev: Vec<f32> = values.iter().map(|v| (v - med).abs()).collect();
+    let scale = (1.4826 * median_in_place(&mut dev)).max(0.1);
+    values.iter().map(|v| (v - med) / scale).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detectors::residual::laplacian_residual;
+    use crate::detectors::FftPlans;
+    use image::RgbImage;
+
+    fn noise(seed: &mut u64) -> f32 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        (*seed % 10_000) as f32 / 10_000.0 - 0.5
+    }
+
+    fn run_on(img: &RgbImage) -> DetectorOutput {
+        let luma: Vec<f32> = img
+            .pixels()
+            .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+            .collect();
+        let (w, h) = img.dimensions();
+        let res = laplacian_residual(&luma, w as usize, h as usize);
+        let fft = FftPlans::default();
+        let ctx = PixelContext {
+            rgb: img,
+            luma: &luma,
+            residual: &res,
+            width: w,
+            height: h,
+            format: None,
+            quant_tables: &[],
+            jpeg_quality: None,
+            fft: &fft,
+        };
+        run(&ctx)
+    }
+
+    /// A noisy textured "camera" image with a flat painted patch at
+    /// (128..192, 64..128): the map flags the patch and nothing far from it.
+    #[test]
+    fn painted_flat_patch_is_flagged_and_the_rest_is_not() {
+        let (w, h) = (256u32, 256u32);
+        let mut seed = 5u64;
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            let base = 120.0 + 30.0 * ((x as f32 * 0.07).sin() + (y as f32 * 0.05).cos());
+            let painted = (128..192).contains(&x) && (64..128).contains(&y);
+            let n = if painted {
+                0.0
+            } else {
+                16.0 * noise(&mut seed)
+            };
+            let v = |o: f32| (base + o + n).clamp(0.0, 255.0) as u8;
+            if painted {
+                image::Rgb([150, 90, 60])
+            } else {
+                image::Rgb([v(10.0), v(0.0), v(-10.0)])
+            }
+        });
+        let out = run_on(&img);
+        let map = out.map.expect("map");
+        assert!(map.at(160, 96) >= 0.5, "{}", map.at(160, 96));
+        for (x, y) in [(20, 20), (230, 230), (20, 230), (230, 20)] {
+            assert!(map.at(x, y) < 0.5, "({x},{y}) {}", map.at(x, y));
+        }
+        assert!(!out.findings.is_empty());
+    }
+
+    #[test]
+    fn uniform_noise_is_not_flagged() {
+        let mut seed = 9u64;
+        let img = RgbImage::from_fn(200, 160, |_, _| {
+            let mut c = || (128.0 + 30.0 * noise(&mut seed)) as u8;
+            image::Rgb([c(), c(), c()])
+        });
+        let out = run_on(&img);
+        let map = out.map.expect("map");
+        assert!(map.values.iter().all(|&v| v < 0.5));
+    }
+
+    #[test]
+    fn tiny_and_odd_sizes_do_not_panic() {
+        for (w, h) in [(1, 1), (3, 80), (80, 3), (47, 47), (97, 65), (130, 33)] {
+            let mut seed = 1u64;
+            let img = RgbImage::from_fn(w, h, |_, _| {
+                let v = (128.0 + 50.0 * noise(&mut seed)) as u8;
+                image::Rgb([v, v, v])
+            });
+            let a = run_on(&img);
+            let b = run_on(&img);
+            assert_eq!(a.features, b.features);
+            assert!(a.features.iter().all(|f| f.1.is_finite()));
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! Global statistics of the noise residual: co-occurrences, cross-channel
+//! correlation and noise level across scales.
+//!
+//! Camera photos and generated images differ less in what they show than
+//! in how neighbouring samples of their high-pass residual relate:
+//! - **Co-occurrence (SPAM).** Joint histograms of adjacent pairs of
+//!   truncated, quantised residuals, symmetrised by sign and direction,
+//!   after the subtractive pixel adjacency model of Pevný, Bas & Fridrich
+//!   2010 ("Steganalysis by subtractive pixel adjacency matrix", IEEE TIFS
+//!   5(2)) and the rich models of Fridrich & Kodovský 2012 (IEEE TIFS 7(3));
+//!   co-occurrences separate GAN images from photos (Nataraj et al. 2019,
+//!   "Detecting GAN generated fake images using co-occurrence matrices",
+//!   Electronic Imaging). We keep two compact sets of 9 orbits each (first
+//!   order differences and the shared Laplacian residual, truncated to ±2),
+//!   not thousands of features: the calibration set is small.
+//! - **Cross-channel correlation.** Demosaicing interpolates each colour
+//!   from its neighbours, so the R, G and B residuals of a camera photo are
+//!   strongly correlated (Gunturk et al. 2002, "Color plane interpolation
+//!   using alternating projections", IEEE TIP 11(9)); a generator decodes
+//!   colour through its own network (a VAE in latent diffusion) and a
+//!   painted edit adds colour without sensor noise. We report the R–G and
+//!   B–G correlations and the chroma-to-luma residual ratio.
+//! - **Noise level across scales.** The residual σ of smooth blocks at full
+//!   resolution and after 2x2 binning. White sensor noise halves; the
+//!   spatially correlated noise of demosaicing, resampling and generation
+//!   does not (Pyatykh, Hesser & Zheng 2013, "Image noise level estimation by
+//!   principal component analysis", IEEE TIP 22(2), on noise that is not
+//!   white across scales).
+//! - **Shape and cleanliness.** Kurtosis of the residual and the share of
+//!   near-zero residual samples: generated and inpainted areas are too clean.
+//!
+//! All features are image-level; the detector has no map and no finding of
+//! its own: its numbers only make sense to the calibrated fusion model.
+//! Sums are integer counts or per-row partial sums added in row order, so
+//! results do not depend on the number of rayon threads.
+
+use rayon::prelude::*;
+
+use super::residual::{laplacian_residual, median_in_place, quantile_in_place};
+use super::{DetectorOutput, PixelContext};
+use crate::report::DetectorKind;
+
+/// Truncation of the quantised residual (values are clamped to ±T), as in
+/// SPAM's second-order model with T = 2: larger T adds sparse cells.
+const T: i32 = 2;
+/// Side of the co-occurrence table.
+const SIDE: usize = (2 * T + 1) as usize;
+/// Channel residuals are clipped to ±this many levels, so that the edges
+/// (correlated in every image) do not dominate the correlations.
+const CHANNEL_CLIP: f32 = 6.0;
+/// Pixels the row statistics read at most (see [`run`]).
+const ROW_BUDGET: usize = 1_000_000;
+/// Block side for the noise level across scales.
+const BLOCK: usize = 32;
+
+/// Orbit names follow [`orbit`]'s order.
+/// Feature names of the first-order-difference co-occurrence orbits.
+const SPAM1_NAMES: [&str; 9] = [
+    "texture_stats.d1_0_0",
+    "texture_stats.d1_0_1",
+    "texture_stats.d1_0_2",
+    "texture_stats.d1_1_1",
+    "texture_stats.d1_1_m1",
+    "texture_stats.d1_2_2",
+    "texture_stats.d1_2_m2",
+    "texture_stats.d1_1_2",
+    "texture_stats.d1_1_m2",
+];
+
+/// Feature names of the Laplacian-residual co-occurrence orbits.
+const SPAM2_NAMES: [&str; 9] = [
+    "texture_stats.lap_0_0",
+    "texture_stats.lap_0_1",
+    "texture_stats.lap_0_2",
+    "texture_stats.lap_1_1",
+    "texture_stats.lap_1_m1",
+    "texture_stats.lap_2_2",
+    "texture_stats.lap_2_m2",
+    "texture_stats.lap_1_2",
+    "texture_stats.lap_1_m2",
+];
+
+/// Which orbit a pair belongs to (index into the feature-name tables).
+fn orbit(a: i32, b: i32) -> usize {
+    // Canonical member: flip the sign so that the first non-zero of the
+    // sorted-by-magnitude pair is positive, then order by magnitude.
+    let (a, b) = if a.abs() < b.abs() || (a.abs() == b.abs() && a < b) {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    // Now |a| ≥ |b|; make a ≥ 0 (or b ≥ 0 when a == 0).
+    let (a, b) = if a < 0 || (a == 0 && b < 0) {
+        (-a, -b)
+    } else {
+        (a, b)
+    };
+    // (a, b) with a ≥ |b| ≥ 0 in sign pattern; map to the table's names
+    // written as (small, large) or (small, -large).
+    match (a, b) {
+        (0, 0) => 0,
+        (1, 0) => 1,
+        (2, 0) => 2,
+        (1, 1) => 3,
+        (1, -1) => 4,
+        (2, 2) => 5,
+        (2, -2) => 6,
+        (2, 1) => 7,
+        _ => 8, // (2, -1)
+    }
+}
+
+/// Per-row partial sums, added in row order.
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    spam1: [u64; SIDE * SIDE],
+    spam2: [u64; SIDE * SIDE],
+    /// Sums of rR, rG, rB, rR², rG², rB², rR·rG, rB·rG.
+    chan: [f64; 8],
+    chan_n: u64,
+    /// Sums of r², r⁴ of the luma residual (clipped), count of |r| < 0.5.
+    luma: [f64; 2],
+    near_zero: u64,
+    luma_n: u64,
+}
+
+impl Acc {
+    fn add(mut self, o: &Acc) -> Acc {
+        for (a, b) in self.spam1.iter_mut().zip(&o.spam1) {
+            *a += b;
+        }
+        for (a, b) in self.spam2.iter_mut().zip(&o.spam2) {
+            *a += b;
+        }
+        for (a, b) in self.chan.iter_mut().zip(&o.chan) {
+            *a += b;
+        }
+        for (a, b) in self.luma.iter_mut().zip(&o.luma) {
+            *a += b;
+        }
+        self.chan_n += o.chan_n;
+        self.near_zero += o.near_zero;
+        self.luma_n += o.luma_n;
+        self
+    }
+}
+
+fn quant(v: f32) -> i32 {
+    (v.round() as i32).clamp(-T, T)
+}
+
+fn cell(a: i32, b: i32) -> usize {
+    ((a + T) as usize) * SIDE + (b + T) as usize
+}
+
+/// Run the detector.
+#[must_use]
+pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
+    let mut out = DetectorOutput::empty(DetectorKind::TextureStats);
+    let (w, h) = (ctx.width as usize, ctx.height as usize);
+    // Below 8x8 there are too few pairs for any statistic to mean something.
+    if w < 8
+        || h < 8
+        || ctx.luma.len() != w * h
+        || ctx.residual.len() != w * h
+        || ctx.rgb.len() != w * h * 3
+    {
+        return out;
+    }
+    let luma = ctx.luma;
+    let res = ctx.residual;
+    let rgb: &[u8] = ctx.rgb.as_raw();
+    // Above one megapixel, every `step`-th row is enough: the statistics
+    // are averages over hundreds of thousands of pairs either way, and the
+    // cost stays near that of a 1 MP image.
+    let step = (w * h).div_ceil(ROW_BUDGET).max(1);
+    let rows: Vec<Acc> = (1..h - 1)
+        .into_par_iter()
+        .filter(|y| y % step == 0 || step == 1)
+        .map(|y| row_acc(luma, res, rgb, w, y))
+        .collect();
+    let acc = rows.iter().fold(Acc::default(), |a, r| a.add(r));
+
+    push_orbits(&mut out, &acc.spam1, &SPAM1_NAMES);
+    push_orbits(&mut out, &acc.spam2, &SPAM2_NAMES);
+
+    let n = acc.chan_n.max(1) as f64;
+    let c = acc.chan;
+    let (mr, mg, mb) = (c[0] / n, c[1] / n, c[2] / n);
+    let vr = (c[3] / n - mr * mr).max(1e-9);
+    let vg = (c[4] / n - mg * mg).max(1e-9);
+    let vb = (c[5] / n - mb * mb).max(1e-9);
+    let crg = c[6] / n - mr * mg;
+    let cbg = c[7] / n - mb * mg;
+    let rg_corr = crg / (vr * vg).sqrt();
+    let bg_corr = cbg / (vb * vg).sqrt();
+    // Chroma residual (R−G, B−G) against the green residual, in σ.
+    let chroma = ((vr + vg - 2.0 * crg).max(0.0) + (vb + vg - 2.0 * cbg).max(0.0)) / 2.0;
+    let chroma_ratio = (chroma / vg).sqrt();
+
+    let ln = acc.luma_n.max(1) as f64;
+    let m2 = acc.luma[0] / ln;
+    let m4 = acc.luma[1] / ln;
+    let kurtosis = if m2 > 1e-9 { m4 / (m2 * m2) } else { 0.0 };
+    let near_zero = acc.near_zero as f64 / ln;
+
+    let (sigma_low, scale_ratio) = scale_stats(luma, res, w, h);
+
+    out.features.extend([
+        ("texture_stats.rg_corr", rg_corr as f32),
+        ("texture_stats.bg_corr", bg_corr as f32),
+        ("texture_stats.chroma_ratio", chroma_ratio as f32),
+        (
+            "texture_stats.log_kurtosis",
+            (kurtosis.max(1e-3)).ln() as f32,
+        ),
+        ("texture_stats.near_zero", near_zero as f32),
+        ("texture_stats.log_sigma_low", sigma_low.max(0.05).ln()),
+        ("texture_stats.scale_ratio", scale_ratio),
+    ]);
+    out
+}
+
+/// Orbit probabilities as `log10(p + 1e-5)`: the orbits span four orders of
+/// magnitude, and a logistic model is linear in its inputs.
+fn push_orbits(out: &mut DetectorOutput, table: &[u64; SIDE * SIDE], names: &[&'static str; 9]) {
+    let mut orbits = [0u64; 9];
+    for a in -T..=T {
+        for b in -T..=T {
+            orbits[orbit(a, b)] += table[cell(a, b)];
+        }
+    }
+    let total = orbits.iter().sum::<u64>().max(1) as f64;
+    for (name, count) in names.iter().zip(orbits) {
+        out.features
+            .push((name, (count as f64 / total + 1e-5).log10() as f32));
+    }
+}
+
+/// The sums of one interior row `y` (1 ≤ y < h − 1).
+fn row_acc(luma: &[f32], res: &[f32], rgb: &[u8], w: usize, y: usize) -> Acc {
+    let mut acc = Acc::default();
+    let row = &luma[y * w..][..w];
+    let up = &luma[(y - 1) * w..][..w];
+    let down = &luma[(y + 1) * w..][..w];
+    let rrow = &res[y * w..][..w];
+    let rdown = &res[(y + 1) * w..][..w];
+    let px = |yy: usize, x: usize, c: usize| f32::from(rgb[(yy * w + x) * 3 + c]);
+    let mut chan_row = [0.0f64; 8];
+    for x in 1..w - 1 {
+        // First-order differences: pairs of consecutive horizontal
+        // differences and of consecutive vertical differences (SPAM).
+        let dh0 = quant(row[x] - row[x - 1]);
+        let dh1 = quant(row[x + 1] - row[x]);
+        let dv0 = quant(row[x] - up[x]);
+        let dv1 = quant(down[x] - row[x]);
+        acc.spam1[cell(dh0, dh1)] += 1;
+        acc.spam1[cell(dv0, dv1)] += 1;
+        // Laplacian residual: horizontal and vertical neighbour pairs.
+        let r = quant(rrow[x]);
+        acc.spam2[cell(r, quant(rrow[x + 1]))] += 1;
+        acc.spam2[cell(r, quant(rdown[x]))] += 1;
+
+        let rv = rrow[x].clamp(-32.0, 32.0);
+        let r2 = f64::from(rv * rv);
+        acc.luma[0] += r2;
+        acc.luma[1] += r2 * r2;
+        acc.near_zero += u64::from(rrow[x].abs() < 0.5);
+        acc.luma_n += 1;
+
+        let mut cres = [0.0f32; 3];
+        for (c, out) in cres.iter_mut().enumerate() {
+            let lap = px(y, x, c)
+                - 0.25 * (px(y - 1, x, c) + px(y + 1, x, c) + px(y, x - 1, c) + px(y, x + 1, c));
+            *out = lap.clamp(-CHANNEL_CLIP, CHANNEL_CLIP);
+        }
+        let (cr, cg, cb) = (f64::from(cres[0]), f64::from(cres[1]), f64::from(cres[2]));
+        chan_row[0] += cr;
+        chan_row[1] += cg;
+        chan_row[2] += cb;
+        chan_row[3] += cr * cr;
+        chan_row[4] += cg * cg;
+        chan_row[5] += cb * cb;
+        chan_row[6] += cr * cg;
+        chan_row[7] += cb * cg;
+    }
+    acc.chan = chan_row;
+    acc.chan_n = (w - 2) as u64;
+    acc
+}
+
+/// Noise level of the smoothest blocks at full resolution, and its ratio
+/// after 2x2 binning: `(σ_p10, median over blocks of σ_2 / σ_1)`, with σ the
+/// mean absolute Laplacian residual. Returns `(0, 0)` on images too small
+/// for one block.
+fn scale_stats(luma: &[f32], res: &[f32], w: usize, h: usize) -> (f32, f32) {
+    let (nx, ny) = (w / BLOCK, h / BLOCK);
+    if nx == 0 || ny == 0 {
+        return (0.0, 0.0);
+    }
+    let (w2, h2) = (w / 2, h / 2);
+    let binned: Vec<f32> = (0..h2)
+        .flat_map(|y| {
+            (0..w2).map(move |x| {
+                let i = 2 * y * w + 2 * x;
+                0.25 * (luma[i] + luma[i + 1] + luma[i + w] + luma[i + w + 1])
+            })
+        })
+        .collect();
+    let res2 = laplacian_residual(&binned, w2, h2);
+    if res2.len() != w2 * h2 {
+        return (0.0, 0.0);
+    }
+    let half = BLOCK / 2;
+    let blocks: Vec<(f32, f32)> = (0..nx * ny)
+        .into_par_iter()
+        .map(|i| {
+            let (bx, by) = (i % nx, i / nx);
+            let mut s1 = 0.0f32;
+            for y in by * BLOCK..(by + 1) * BLOCK {
+                s1 += res[y * w + bx * BLOCK..][..BLOCK]
+                    .iter()
+                    .map(|v| v.abs())
+                    .sum::<f32>();
+            }
+            let mut s2 = 0.0f32;
+            for y in by * half..(by + 1) * half {
+                s2 += res2[y * w2 + bx * half..][..half]
+                    .iter()
+                    .map(|v| v.abs())
+                    .sum::<f32>();
+            }
+            (s1 / (BLOCK * BLOCK) as f32, s2 / (half * half) as f32)
+        })
+        .collect();
+    let mut s1: Vec<f32> = blocks.iter().map(|b| b.0).collect();
+    let sigma_low = quantile_in_place(&mut s1, 0.1);
+    // Ratios only where there is noise to measure (above 8-bit quantisation).
+    let mut ratios: Vec<f32> = blocks
+        .iter()
+        .filter(|b| b.0 > 0.25)
+        .map(|b| b.1 / b.0)
+        .collect();
+    let ratio = median_in_place(&mut ratios);
+    (sigma_low, ratio)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detectors::FftPlans;
+    use image::RgbImage;
+
+    /// The 9 orbits of a 5x5 pair table under `(a, b) → (-a, -b)` and
+    /// `(a, b) → (b, a)`, named by their canonical member. Symmetrising keeps
+    /// the features stable (Pevný et al. 2010, §3) and divides their number.
+    const ORBITS: [(i32, i32); 9] = [
+        (0, 0),
+        (0, 1),
+        (0, 2),
+        (1, 1),
+        (1, -1),
+        (2, 2),
+        (2, -2),
+        (1, 2),
+        (1, -2),
+    ];
+
+    /// A tiny deterministic generator (xorshift) so tests need no RNG crate.
+    fn noise(seed: &mut u64) -> f32 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        (*seed % 10_000) as f32 / 10_000.0 - 0.5
+    }
+
+    fn features(img: &RgbImage) -> std::collections::BTreeMap<&'static str, f32> {
+        let luma: Vec<f32> = img
+            .pixels()
+            .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+            .collect();
+        let (w, h) = img.dimensions();
+        let res = laplacian_residual(&luma, w as usize, h as usize);
+        let fft = FftPlans::default();
+        let ctx = PixelContext {
+            rgb: img,
+            luma: &luma,
+            residual: &res,
+            width: w,
+            height: h,
+            format: None,
+            quant_tables: &[],
+            jpeg_quality: None,
+            fft: &fft,
+        };
+        run(&ctx).features.into_iter().collect()
+    }
+
+    #[test]
+    fn orbits_are_symmetric_and_cover_the_table() {
+        let mut seen = [0usize; 9];
+        for a in -T..=T {
+            for b in -T..=T {
+                let o = orbit(a, b);
+                assert_eq!(o, orbit(-a, -b));
+                assert_eq!(o, orbit(b, a));
+                seen[o] += 1;
+            }
+        }
+        assert_eq!(seen, [1, 4, 4, 2, 2, 2, 2, 4, 4]);
+        for (i, &(a, b)) in ORBITS.iter().enumerate() {
+            assert_eq!(orbit(a, b), i);
+        }
+    }
+
+    #[test]
+    fn correlated_channel_noise_is_told_from_independent_noise() {
+        let (w, h) = (96u32, 96u32);
+        let mut seed = 7u64;
+        let shared = RgbImage::from_fn(w, h, |_, _| {
+            let n = 128.0 + 20.0 * noise(&mut seed);
+            let v = n.clamp(0.0, 255.0) as u8;
+            image::Rgb([v, v, v])
+        });
+        let independent = RgbImage::from_fn(w, h, |_, _| {
+            let mut c = || (128.0 + 20.0 * noise(&mut seed)).clamp(0.0, 255.0) as u8;
+            image::Rgb([c(), c(), c()])
+        });
+        let a = features(&shared);
+        let b = features(&independent);
+        assert!(a["texture_stats.rg_corr"] > 0.99, "{a:?}");
+        assert!(b["texture_stats.rg_corr"].abs() < 0.2, "{b:?}");
+        assert!(a["texture_stats.chroma_ratio"] < 0.05);
+        assert!(b["texture_stats.chroma_ratio"] > 1.0);
+    }
+
+    #[test]
+    fn white_noise_halves_across_scales_and_flat_images_are_clean() {
+        let (w, h) = (128u32, 128u32);
+        let mut seed = 11u64;
+        let white = RgbImage::from_fn(w, h, |_, _| {
+            let v = (128.0 + 40.0 * noise(&mut seed)).clamp(0.0, 255.0) as u8;
+            image::Rgb([v, v, v])
+        });
+        let f = features(&white);
+        // 2x2 binning divides white-noise σ by 2.
+        let r = f["texture_stats.scale_ratio"];
+        assert!((0.4..0.6).contains(&r), "{r}");
+        let flat = RgbImage::from_pixel(w, h, image::Rgb([90, 90, 90]));
+        let g = features(&flat);
+        assert!(g["texture_stats.near_zero"] > 0.99);
+        assert!(g["texture_stats.d1_0_0"] > -0.01);
+        assert!(f["texture_stats.d1_0_0"] < -1.0);
+    }
+
+    #[test]
+    fn tiny_and_odd_sizes_do_not_panic_and_are_deterministic() {
+        for (w, h) in [(1, 1), (1, 9), (9, 1), (7, 7), (8, 8), (33, 31), (65, 17)] {
+            let mut seed = 3u64;
+            let img = RgbImage::from_fn(w, h, |_, _| {
+                let v = (128.0 + 50.0 * noise(&mut seed)) as u8;
+                image::Rgb([v, v.wrapping_add(3), v / 2])
+            });
+            let a = features(&img);
+            let b = features(&img);
+            assert_eq!(a, b);
+            assert!(a.values().all(|v| v.is_finite()));
+        }
+    }
+}
