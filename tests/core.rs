@@ -80,7 +80,10 @@ fn editor_software_is_moderate_evidence() {
         .expect("editor finding");
     assert!(finding.score >= 0.3 && finding.score < report.flag_threshold);
     assert_eq!(report.verdict, Verdict::Inconclusive);
-    assert_eq!(report.deciding, vec!["provenance.editor_software".to_string()]);
+    assert_eq!(
+        report.deciding,
+        vec!["provenance.editor_software".to_string()]
+    );
 }
 
 fn assert_ai(bytes: &[u8], code: &str) {
