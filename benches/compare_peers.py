@@ -98,10 +98,11 @@ def main():
     ap.add_argument("photos", nargs="*")
     args = ap.parse_args()
 
-    photos = list(args.photos)
+    photos = [os.path.abspath(p) for p in args.photos]
+    args.trueshot = os.path.abspath(args.trueshot)
     if args.largest:
         n, root = int(args.largest[0]), args.largest[1]
-        found = [f for ext in ("jpg", "jpeg", "JPG", "JPEG")
+        found = [os.path.abspath(f) for ext in ("jpg", "jpeg", "JPG", "JPEG")
                  for f in glob.glob(os.path.join(root, "**", f"*.{ext}"), recursive=True)]
         found.sort(key=lambda f: (-Image.open(f).size[0] * Image.open(f).size[1], f))
         photos += found[:n]
@@ -111,6 +112,9 @@ def main():
         make_12mp(p)
         photos.append(p)
 
+    # pyIFD's ELA writes tmpResave.jpg into the working directory: keep it
+    # out of the repository.
+    os.chdir(tmp)
     peers = peer_functions()
     cols = ["pillow", "trueshot", *PEERS]
     totals = {c: 0.0 for c in cols}
