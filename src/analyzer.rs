@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use image::DynamicImage;
+use rayon::prelude::*;
 
 use crate::decode::{self, Format};
 use crate::detectors::{
@@ -35,6 +36,11 @@ pub struct Analyzer {
     model: fusion::Model,
     /// The merchant's reference photos, compared with every claim (issue 7).
     references: Option<Arc<References>>,
+    /// The analyser's own worker pool when `Config::threads > 0`; `None`
+    /// runs the per-image parallel work in the caller's rayon pool (the
+    /// global one, or the pool a batch driver `install`ed, which is how the
+    /// CLI's `--threads` bounds both file-level and in-image parallelism).
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 /// Where the pixels came from.
@@ -55,11 +61,22 @@ impl Analyzer {
             Some(path) => fusion::Model::load(path)?,
             None => fusion::Model::builtin(),
         };
+        let pool = match config.threads {
+            0 => None,
+            n => Some(Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("trueshot-{i}"))
+                    .build()
+                    .map_err(|e| Error::InvalidConfig(format!("cannot start {n} threads: {e}")))?,
+            )),
+        };
         Ok(Analyzer {
             config,
             fft: FftPlans::default(),
             model,
             references: None,
+            pool,
         })
     }
 
@@ -156,6 +173,17 @@ impl Analyzer {
     }
 
     fn analyze_decoded(&self, image: &DynamicImage, source: &Source<'_>) -> Result<Report, Error> {
+        // Every parallel loop below (rows, blocks, tiles) runs in the
+        // analyser's pool when it has one. Results do not depend on the
+        // number of threads: each loop writes disjoint outputs and reduces
+        // in a fixed order.
+        match &self.pool {
+            Some(pool) => pool.install(|| self.analyze_pixels(image, source)),
+            None => self.analyze_pixels(image, source),
+        }
+    }
+
+    fn analyze_pixels(&self, image: &DynamicImage, source: &Source<'_>) -> Result<Report, Error> {
         let (width, height) = (image.width(), image.height());
         decode::check_pixels(width, height, &self.config)?;
         let mut timings = BTreeMap::new();
@@ -182,12 +210,18 @@ impl Analyzer {
 
         // Shared pixel planes, computed once for every pixel detector.
         let t = Instant::now();
-        let rgb = image.to_rgb8();
-        let luma = luma_plane(&rgb);
+        // Borrow the decoded buffer when it already is 8-bit RGB (most JPEGs)
+        // instead of copying width x height x 3 bytes.
+        let rgb: std::borrow::Cow<'_, image::RgbImage> = match image.as_rgb8() {
+            Some(rgb) => std::borrow::Cow::Borrowed(rgb),
+            None => std::borrow::Cow::Owned(image.to_rgb8()),
+        };
+        let rgb = rgb.as_ref();
+        let luma = luma_plane(rgb);
         let residual = residual::laplacian_residual(&luma, width as usize, height as usize);
         timings.insert("planes".into(), ms_since(t));
         let ctx = PixelContext {
-            rgb: &rgb,
+            rgb,
             luma: &luma,
             residual: &residual,
             width,
@@ -229,7 +263,7 @@ impl Analyzer {
         // its verdict rule is applied after fusion.
         let comparison = self.references.as_deref().and_then(|refs| {
             let t = Instant::now();
-            let c = refs.compare(&rgb, &self.fft);
+            let c = refs.compare(rgb, &self.fft);
             timings.insert(DetectorKind::Reference.to_string(), ms_since(t));
             c
         });
@@ -290,10 +324,23 @@ fn clamp01_or_raw(v: f32) -> f32 {
 }
 
 /// ITU-R BT.601 luma, f32 in 0..=255.
+///
+/// Rows in parallel (rayon); every value is computed by the same expression
+/// whatever the thread count, so the plane is bit-identical.
 fn luma_plane(rgb: &image::RgbImage) -> Vec<f32> {
-    rgb.pixels()
-        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
-        .collect()
+    let width = rgb.width() as usize;
+    let mut luma = vec![0.0f32; width * rgb.height() as usize];
+    if width == 0 {
+        return luma;
+    }
+    luma.par_chunks_mut(width)
+        .zip(rgb.as_raw().par_chunks(width * 3))
+        .for_each(|(out, row)| {
+            for (o, p) in out.iter_mut().zip(row.chunks_exact(3)) {
+                *o = 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
+            }
+        });
+    luma
 }
 
 /// The fused heatmap: the per-cell maximum of the detectors' maps, resampled
@@ -321,6 +368,32 @@ fn ms_since(t: Instant) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_pool_gives_the_same_bits_for_any_thread_count() {
+        let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(96, 80, |x, y| {
+            let v = ((x * 31 + y * 17) ^ (x * y)) % 251;
+            image::Rgb([v as u8, (v / 2) as u8, (255 - v) as u8])
+        }));
+        let run = |threads| {
+            let config = Config {
+                threads,
+                ..Config::default()
+            };
+            let report = Analyzer::new(config)
+                .and_then(|a| a.analyze_image(&image))
+                .expect("analyze");
+            let bits: Vec<(String, u32)> = report
+                .features
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_bits()))
+                .collect();
+            (bits, report.score.to_bits(), report.heatmap)
+        };
+        let one = run(1);
+        assert_eq!(one, run(3));
+        assert_eq!(one, run(0));
+    }
 
     #[test]
     fn analyzer_is_send_and_sync() {

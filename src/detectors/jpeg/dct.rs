@@ -35,6 +35,7 @@ pub fn block_dct(
     height: usize,
     ox: usize,
     oy: usize,
+    max_sum: usize,
 ) -> (Vec<Block>, usize, usize) {
     let bw = width.saturating_sub(ox) / 8;
     let bh = height.saturating_sub(oy) / 8;
@@ -42,6 +43,8 @@ pub fn block_dct(
         return (Vec::new(), 0, 0);
     }
     let b = basis();
+    let max_sum = max_sum.min(14);
+    let umax = (max_sum + 1).min(8);
     let mut out = vec![[0.0f32; 64]; bw * bh];
     // Each block is computed alone, so the parallel split cannot change a bit.
     out.par_chunks_mut(bw).enumerate().for_each(|(by, row)| {
@@ -51,12 +54,15 @@ pub fn block_dct(
             let mut tmp = [[0.0f32; 8]; 8];
             for (y, t) in tmp.iter_mut().enumerate() {
                 let line = &luma[(y0 + y) * width + x0..(y0 + y) * width + x0 + 8];
-                for (u, tu) in t.iter_mut().enumerate() {
+                for (u, tu) in t.iter_mut().enumerate().take(umax) {
                     *tu = line.iter().zip(&b[u]).map(|(&p, &c)| (p - 128.0) * c).sum();
                 }
             }
-            for v in 0..8 {
-                for u in 0..8 {
+            // Only the frequencies the caller reads (u + v <= max_sum); the
+            // others stay 0. Each computed one is summed exactly as in the
+            // full transform, so it has the same bits.
+            for v in 0..umax {
+                for u in 0..(max_sum + 1 - v).min(8) {
                     coef[v * 8 + u] = (0..8).map(|y| tmp[y][u] * b[v][y]).sum();
                 }
             }
@@ -76,7 +82,7 @@ mod tests {
         for (i, v) in luma.iter_mut().enumerate() {
             *v = ((i * 37 + 11) % 251) as f32;
         }
-        let (blocks, bw, bh) = block_dct(&luma, 16, 8, 8, 0);
+        let (blocks, bw, bh) = block_dct(&luma, 16, 8, 8, 0, 14);
         assert_eq!((bw, bh), (1, 1));
         for v in 0..8 {
             for u in 0..8 {
@@ -97,8 +103,23 @@ mod tests {
     }
 
     #[test]
+    fn partial_transform_has_the_same_bits() {
+        let luma: Vec<f32> = (0..24 * 16).map(|i| ((i * 53 + 7) % 241) as f32).collect();
+        let (full, ..) = block_dct(&luma, 24, 16, 4, 4, 14);
+        let (part, ..) = block_dct(&luma, 24, 16, 4, 4, 5);
+        for (f, p) in full.iter().zip(&part) {
+            for v in 0..8 {
+                for u in 0..8 {
+                    let want = if u + v <= 5 { f[v * 8 + u] } else { 0.0 };
+                    assert_eq!(p[v * 8 + u].to_bits(), want.to_bits());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn too_small_gives_nothing() {
-        assert_eq!(block_dct(&[0.0; 49], 7, 7, 0, 0).0.len(), 0);
-        assert_eq!(block_dct(&[0.0; 3], 8, 8, 0, 0).0.len(), 0);
+        assert_eq!(block_dct(&[0.0; 49], 7, 7, 0, 0, 14).0.len(), 0);
+        assert_eq!(block_dct(&[0.0; 3], 8, 8, 0, 0, 14).0.len(), 0);
     }
 }

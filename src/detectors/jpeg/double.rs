@@ -21,6 +21,9 @@ use crate::metadata::ZIGZAG;
 /// AC frequencies studied, in zig-zag order (the low ones carry most
 /// non-zero coefficients; Bianchi & Piva use the first 6 to 15).
 const FREQS: std::ops::RangeInclusive<usize> = 1..=15;
+/// Largest `u + v` among the zig-zag positions in [`FREQS`] (position 15
+/// is the first with `u + v = 5`): the block DCT computes only these.
+pub const MAX_UV_SUM: usize = 5;
 /// Histogram half-range in quantised units.
 const RANGE: i32 = 40;
 /// Fewest non-zero coefficients for a frequency to be studied.
@@ -81,19 +84,38 @@ impl DoubleCompression {
 }
 
 fn bin(c: f32, q: u16) -> i32 {
-    (c / f32::from(q)).round() as i32
+    round_i32(c / f32::from(q))
 }
 
-/// Histogram of the non-zero quantised values of one frequency.
-fn histogram(blocks: &[Block], index: usize, q: u16) -> Vec<f64> {
-    let mut h = vec![0.0f64; (2 * RANGE + 1) as usize];
+/// `x.round() as i32` (half away from zero, saturating, NaN → 0) without
+/// the libm `roundf` call, which dominated the histogram loops. `x - trunc(x)`
+/// is exact in f32, so the comparison with 0.5 decides exactly as `round`.
+fn round_i32(x: f32) -> i32 {
+    let t = x as i32;
+    let frac = x - t as f32;
+    if frac >= 0.5 {
+        t.saturating_add(1)
+    } else if frac <= -0.5 {
+        t.saturating_sub(1)
+    } else {
+        t
+    }
+}
+
+/// Histograms of the non-zero quantised values of every studied
+/// `(index, q)`, in one pass over the blocks (each block is read once
+/// instead of once per frequency).
+fn histograms(blocks: &[Block], studied: &[(usize, u16)]) -> Vec<Vec<f64>> {
+    let mut hs = vec![vec![0.0f64; (2 * RANGE + 1) as usize]; studied.len()];
     for b in blocks {
-        let x = bin(b[index], q);
-        if x != 0 && x.abs() <= RANGE {
-            h[(x + RANGE) as usize] += 1.0;
+        for (h, &(index, q)) in hs.iter_mut().zip(studied) {
+            let x = bin(b[index], q);
+            if x != 0 && x.abs() <= RANGE {
+                h[(x + RANGE) as usize] += 1.0;
+            }
         }
     }
-    h
+    hs
 }
 
 /// `n(x)` for steps `q1` then `q2`: how many `q1` bins round into `x`,
@@ -156,17 +178,16 @@ pub fn analyze(
         block_llr: vec![0.0; aligned.len()],
         ..DoubleCompression::default()
     };
-    for k in FREQS {
-        let index = ZIGZAG[k];
-        let q2 = table[index];
-        // Step 1 leaves only decoder noise to study; very coarse steps leave
-        // almost no non-zero coefficients.
-        if !(2..=60).contains(&q2) {
-            continue;
-        }
-        let h = histogram(aligned, index, q2);
+    // Step 1 leaves only decoder noise to study; very coarse steps leave
+    // almost no non-zero coefficients.
+    let studied: Vec<(usize, u16)> = FREQS
+        .map(|k| (ZIGZAG[k], table[ZIGZAG[k]]))
+        .filter(|&(_, q2)| (2..=60).contains(&q2))
+        .collect();
+    let aligned_h = histograms(aligned, &studied);
+    let shifted_h = histograms(shifted, &studied);
+    for ((&(index, q2), h), h0) in studied.iter().zip(aligned_h).zip(shifted_h) {
         let total: f64 = h.iter().sum();
-        let h0 = histogram(shifted, index, q2);
         let total0: f64 = h0.iter().sum();
         if total < MIN_COUNT || total0 < MIN_COUNT / 2.0 {
             continue;
@@ -232,6 +253,42 @@ pub fn analyze(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_round_matches_round() {
+        let mut values = vec![
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.499_999_97,
+            -0.499_999_97,
+            8_388_607.5,
+            16_777_217.0,
+            2.147_483_6e9,
+            3e9,
+            -3e9,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MAX,
+            f32::MIN,
+        ];
+        values.extend((0..20_000).map(|i| (i as f32 - 10_000.0) * 0.013_7));
+        for v in values {
+            assert_eq!(round_i32(v), v.round() as i32, "{v}");
+        }
+    }
+
+    #[test]
+    fn uv_sum_covers_the_studied_frequencies() {
+        let max = FREQS.map(|k| ZIGZAG[k] % 8 + ZIGZAG[k] / 8).max();
+        assert_eq!(max, Some(MAX_UV_SUM));
+    }
 
     #[test]
     fn periodic_factor_has_empty_bins_when_q1_is_coarser() {

@@ -141,8 +141,9 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let mut dq_gain = 0.0f32;
     let mut single_cells = vec![false; map.values.len()];
     if let (true, Some(table)) = (is_jpeg, luma_table) {
-        let (aligned, bw, bh) = dct::block_dct(ctx.luma, w, h, 0, 0);
-        let (shifted, _, _) = dct::block_dct(ctx.luma, w, h, 4, 4);
+        // Only the frequencies the double-compression test studies.
+        let (aligned, bw, bh) = dct::block_dct(ctx.luma, w, h, 0, 0, double::MAX_UV_SUM);
+        let (shifted, _, _) = dct::block_dct(ctx.luma, w, h, 4, 4, double::MAX_UV_SUM);
         let skip = clipped_blocks(ctx.rgb, bw, bh);
         let dq = double::analyze(&aligned, &shifted, &table.values, &skip);
         dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
