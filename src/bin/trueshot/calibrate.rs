@@ -19,6 +19,20 @@ const DEFAULT_VARIANTS: &str =
     "strip-metadata;jpeg:70-95;resize:1600,jpeg:70-95;crop:0.8-1.0,resize:1024,jpeg:70-95";
 /// False-alarm rates for which operating points are stored.
 const RATES: [f32; 5] = [0.005, 0.01, 0.02, 0.05, 0.1];
+/// Features no head may use: they describe the file (format, quality
+/// setting, size, where a peak sits) rather than measure evidence, and in a
+/// corpus those correlate with the class for reasons that do not hold
+/// elsewhere ("the AI images are small PNGs").
+const DESCRIPTORS: &[&str] = &[
+    "jpeg.applicable",
+    "jpeg.quality",
+    "jpeg.standard_table",
+    "spectrum.tiles",
+    "spectrum.tile_size",
+    "spectrum.peak_fx",
+    "spectrum.peak_fy",
+    "noise_residual.top_cells",
+];
 /// Feature prefixes the `ai_generated` head may not use. JPEG measurements
 /// (quality, tables, grid) say which format the file is in, and found AI
 /// images are mostly PNG while camera photos are JPEG: a head that learnt
@@ -206,7 +220,7 @@ fn prepare<'a>(rows: &'a [Row], samples: &'a [Sample]) -> Data<'a> {
     let names: BTreeSet<&String> = ok
         .iter()
         .flat_map(|(_, r, _)| r.features.keys())
-        .filter(|k| !k.starts_with("provenance."))
+        .filter(|k| !k.starts_with("provenance.") && !DESCRIPTORS.contains(&k.as_str()))
         .collect();
     let features: Vec<String> = names.into_iter().cloned().collect();
     let x = ok
