@@ -271,9 +271,12 @@ impl Analyzer {
             findings.extend(c.findings.iter().cloned());
         }
 
-        let mut fused = self
-            .model
-            .fuse(&features, &findings, self.config.max_false_alarm);
+        let mut fused = self.model.fuse(
+            &features,
+            &findings,
+            self.config.max_false_alarm,
+            u64::from(width) * u64::from(height),
+        );
         if let Some(c) = &comparison {
             fused.apply_reference(&c.matched, &findings);
         }

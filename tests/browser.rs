@@ -98,7 +98,9 @@ fn edited_report(image: &DynamicImage) -> trueshot::Report {
     let mut report = analyze_image(image, &Config::default()).expect("analysis");
     // Keep the page's numbering independent of what the pixel detectors say
     // about this synthetic picture: only the metadata findings stay.
-    report.findings.retain(|f| f.detector == DetectorKind::Provenance);
+    report
+        .findings
+        .retain(|f| f.detector == DetectorKind::Provenance);
     report.verdict = Verdict::Edited;
     report.score = 0.94;
     report.findings.insert(
