@@ -42,31 +42,34 @@ fn cc() -> Option<String> {
 }
 
 /// The directory holding libtrueshot.{so,a}, after building them once per
-/// test process with the same target dir and profile as this test, so no
-/// separate build tree is made (if the tests were themselves built with
-/// `--features capi`, this build has nothing to do).
+/// test process with this test's profile, in a target directory of their
+/// own (`<target>/capi-libs`): a plain `cargo build` resolves features
+/// without the dev-dependencies, so its crates differ from the test build's,
+/// and two builds of one crate side by side break rustdoc's doctests.
 fn lib_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         // This executable is <target>/<profile>/deps/ffi_c-<hash>.
         let exe = std::env::current_exe().unwrap();
         let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let target_dir = profile_dir.parent().unwrap();
+        let target_dir = profile_dir.parent().unwrap().join("capi-libs");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build
             .current_dir(root())
-            .env("CARGO_TARGET_DIR", target_dir)
+            .env("CARGO_TARGET_DIR", &target_dir)
             .args(["build", "--lib", "--features", "capi"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        if release {
             build.arg("--release");
         }
         let status = build.status().expect("run cargo build");
         assert!(status.success(), "cargo build --features capi failed");
+        let lib_dir = target_dir.join(if release { "release" } else { "debug" });
         for lib in ["libtrueshot.so", "libtrueshot.a"] {
-            assert!(profile_dir.join(lib).is_file(), "{lib} was not built");
+            assert!(lib_dir.join(lib).is_file(), "{lib} was not built");
         }
-        profile_dir
+        lib_dir
     })
 }
 
