@@ -243,8 +243,6 @@ fn robust_z(values: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detectors::residual::laplacian_residual;
-    use crate::detectors::FftPlans;
     use image::RgbImage;
 
     fn noise(seed: &mut u64) -> f32 {
@@ -255,25 +253,7 @@ mod tests {
     }
 
     fn run_on(img: &RgbImage) -> DetectorOutput {
-        let luma: Vec<f32> = img
-            .pixels()
-            .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
-            .collect();
-        let (w, h) = img.dimensions();
-        let res = laplacian_residual(&luma, w as usize, h as usize);
-        let fft = FftPlans::default();
-        let ctx = PixelContext {
-            rgb: img,
-            luma: &luma,
-            residual: &res,
-            width: w,
-            height: h,
-            format: None,
-            quant_tables: &[],
-            jpeg_quality: None,
-            fft: &fft,
-        };
-        run(&ctx)
+        crate::detectors::run_on_pixels(img, run)
     }
 
     /// A noisy textured "camera" image with a flat painted patch at

@@ -101,3 +101,31 @@ impl FftPlans {
         planner.plan_fft_forward(n)
     }
 }
+
+/// Run a pixel detector on decoded RGB pixels the way the analyser does for
+/// an image with no file behind it (no format, no JPEG tables). For tests.
+#[cfg(test)]
+pub(crate) fn run_on_pixels(
+    img: &image::RgbImage,
+    run: fn(&PixelContext<'_>) -> DetectorOutput,
+) -> DetectorOutput {
+    let luma: Vec<f32> = img
+        .pixels()
+        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+        .collect();
+    let (w, h) = img.dimensions();
+    let residual = residual::laplacian_residual(&luma, w as usize, h as usize);
+    let fft = FftPlans::default();
+    let ctx = PixelContext {
+        rgb: img,
+        luma: &luma,
+        residual: &residual,
+        width: w,
+        height: h,
+        format: None,
+        quant_tables: &[],
+        jpeg_quality: None,
+        fft: &fft,
+    };
+    run(&ctx)
+}

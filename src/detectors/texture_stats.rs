@@ -348,7 +348,6 @@ fn scale_stats(luma: &[f32], res: &[f32], w: usize, h: usize) -> (f32, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detectors::FftPlans;
     use image::RgbImage;
 
     /// The 9 orbits of a 5x5 pair table under `(a, b) → (-a, -b)` and
@@ -375,25 +374,10 @@ mod tests {
     }
 
     fn features(img: &RgbImage) -> std::collections::BTreeMap<&'static str, f32> {
-        let luma: Vec<f32> = img
-            .pixels()
-            .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
-            .collect();
-        let (w, h) = img.dimensions();
-        let res = laplacian_residual(&luma, w as usize, h as usize);
-        let fft = FftPlans::default();
-        let ctx = PixelContext {
-            rgb: img,
-            luma: &luma,
-            residual: &res,
-            width: w,
-            height: h,
-            format: None,
-            quant_tables: &[],
-            jpeg_quality: None,
-            fft: &fft,
-        };
-        run(&ctx).features.into_iter().collect()
+        crate::detectors::run_on_pixels(img, run)
+            .features
+            .into_iter()
+            .collect()
     }
 
     #[test]
