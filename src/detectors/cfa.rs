@@ -29,9 +29,7 @@
 
 use rayon::prelude::*;
 
-use super::residual::{
-    blocks_to_heatmap, channel_plane, flagged_regions, laplacian_residual, ramp, BlockGrid,
-};
+use super::residual::{blocks_to_heatmap, flagged_regions, laplacian_row, mirror, ramp, BlockGrid};
 use super::{DetectorOutput, PixelContext};
 use crate::report::{Class, DetectorKind, Finding};
 
@@ -54,12 +52,10 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         out.features.push(("cfa.score", 0.0));
         return out;
     }
-    let green = channel_plane(ctx.rgb, 1);
-    let res = laplacian_residual(&green, w, h);
-    if res.len() != w * h {
+    if ctx.rgb.len() != w * h * 3 {
         return out;
     }
-    let comps = block_components(&green, &res, w, grid);
+    let comps = block_components(ctx.rgb.as_raw(), w, h, grid);
     let informative: Vec<[f32; 3]> = comps.iter().flatten().copied().collect();
     let nb = informative.len();
     if nb < 16 {
@@ -194,23 +190,30 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
 /// The normalised `[(π, π), (π, 0), (0, π)]` components of every block, or
 /// `None` for blocks without information (flat or clipped). Phase sums are
 /// taken once per 16x16 cell and a block adds its 2x2 cells, so each pixel
-/// is read once.
-fn block_components(
-    green: &[f32],
-    res: &[f32],
-    w: usize,
-    grid: BlockGrid,
-) -> Vec<Option<[f32; 3]>> {
-    let h = res.len() / w.max(1);
+/// is read once. The green residual ([`laplacian_row`]) is computed row by
+/// row from `rgb` (`w` x `h`, 8-bit RGB) and never stored whole.
+fn block_components(rgb: &[u8], w: usize, h: usize, grid: BlockGrid) -> Vec<Option<[f32; 3]>> {
     let (cw, ch) = (w / STRIDE, h / STRIDE);
+    let green_row = |y: usize, out: &mut [f32]| {
+        for (o, p) in out
+            .iter_mut()
+            .zip(rgb[y * w * 3..][..w * 3].chunks_exact(3))
+        {
+            *o = f32::from(p[1]);
+        }
+    };
     // Per cell: the four phase sums of |r| and the clipped count.
     let cells: Vec<[f32; 5]> = (0..ch)
         .into_par_iter()
         .flat_map_iter(|cy| {
             let mut row_cells = vec![[0.0f32; 5]; cw];
+            let (mut up, mut grow, mut down, mut row) =
+                (vec![0.0; w], vec![0.0; w], vec![0.0; w], vec![0.0; w]);
             for y in cy * STRIDE..(cy + 1) * STRIDE {
-                let row = &res[y * w..][..w];
-                let grow = &green[y * w..][..w];
+                green_row(mirror(y as isize - 1, h), &mut up);
+                green_row(y, &mut grow);
+                green_row(mirror(y as isize + 1, h), &mut down);
+                laplacian_row(&up, &grow, &down, &mut row);
                 for (cx, cell) in row_cells.iter_mut().enumerate() {
                     for x in cx * STRIDE..(cx + 1) * STRIDE {
                         cell[(y & 1) * 2 + (x & 1)] += row[x].abs();

@@ -184,27 +184,39 @@ fn cell_row(
     cy: usize,
 ) -> Vec<[f32; 3]> {
     let mut row_cells = vec![[0.0f32; 3]; cw];
-    // Chroma planes R−G and B−G at pixel (x, y), mirrored at borders.
-    let chroma = |x: usize, y: usize| {
-        let i = (y * w + x) * 3;
-        let g = f32::from(rgb[i + 1]);
-        (f32::from(rgb[i]) - g, f32::from(rgb[i + 2]) - g)
+    // Chroma planes R−G and B−G of one row, computed once per row rather
+    // than once per use (each pixel is a neighbour four times).
+    let chroma_row = |y: usize, a: &mut [f32], b: &mut [f32]| {
+        for ((p, ca), cb) in rgb[y * w * 3..][..w * 3].chunks_exact(3).zip(a).zip(b) {
+            let g = f32::from(p[1]);
+            *ca = f32::from(p[0]) - g;
+            *cb = f32::from(p[2]) - g;
+        }
     };
+    let mut planes = vec![0.0f32; 6 * w];
     for y in cy * STRIDE..(cy + 1) * STRIDE {
         let (yu, yd) = (y.saturating_sub(1), (y + 1).min(h - 1));
         let row = &luma[y * w..][..w];
         let up = &luma[yu * w..][..w];
         let down = &luma[yd * w..][..w];
         let rrow = &res[y * w..][..w];
+        // Rows up, here and down of both chroma planes, mirrored at borders
+        // by clamping as before.
+        let (a_up, rest) = planes.split_at_mut(w);
+        let (a_mid, rest) = rest.split_at_mut(w);
+        let (a_down, rest) = rest.split_at_mut(w);
+        let (b_up, rest) = rest.split_at_mut(w);
+        let (b_mid, b_down) = rest.split_at_mut(w);
+        chroma_row(yu, a_up, b_up);
+        chroma_row(y, a_mid, b_mid);
+        chroma_row(yd, a_down, b_down);
         for (cx, cell) in row_cells.iter_mut().enumerate() {
             for x in cx * STRIDE..(cx + 1) * STRIDE {
                 let (xl, xr) = (x.saturating_sub(1), (x + 1).min(w - 1));
                 cell[0] += rrow[x].abs();
                 cell[1] += (row[xr] - row[xl]).abs() + (down[x] - up[x]).abs();
-                let (c0, c1) = chroma(x, y);
-                let n = [chroma(xl, y), chroma(xr, y), chroma(x, yu), chroma(x, yd)];
-                let a = c0 - 0.25 * n.iter().map(|p| p.0).sum::<f32>();
-                let b = c1 - 0.25 * n.iter().map(|p| p.1).sum::<f32>();
+                let a = a_mid[x] - 0.25 * (a_mid[xl] + a_mid[xr] + a_up[x] + a_down[x]);
+                let b = b_mid[x] - 0.25 * (b_mid[xl] + b_mid[xr] + b_up[x] + b_down[x]);
                 cell[2] += a.abs() + b.abs();
             }
         }

@@ -52,26 +52,35 @@ pub fn laplacian_residual(plane: &[f32], width: usize, height: usize) -> Vec<f32
             let up = &plane[mirror(y as isize - 1, height) * width..][..width];
             let row = &plane[y * width..][..width];
             let down = &plane[mirror(y as isize + 1, height) * width..][..width];
-            let at =
-                |x: usize, left: f32, right: f32| row[x] - 0.25 * (up[x] + down[x] + left + right);
-            // Interior without index mirroring, so the loop vectorises; the
-            // two border columns mirror. Same expression, same bits.
-            if width >= 3 {
-                for (x, o) in row_out.iter_mut().enumerate().take(width - 1).skip(1) {
-                    *o = at(x, row[x - 1], row[x + 1]);
-                }
-            }
-            for x in [0, width - 1] {
-                let left = row[mirror(x as isize - 1, width)];
-                let right = row[mirror(x as isize + 1, width)];
-                row_out[x] = at(x, left, right);
-            }
+            laplacian_row(up, row, down, row_out);
         });
     out
 }
 
+/// One row of [`laplacian_residual`]: `row` with the rows above and below
+/// it (already mirrored at the image border) into `out`, all of one width.
+pub fn laplacian_row(up: &[f32], row: &[f32], down: &[f32], out: &mut [f32]) {
+    let width = row.len();
+    if width == 0 || up.len() != width || down.len() != width || out.len() != width {
+        return;
+    }
+    let at = |x: usize, left: f32, right: f32| row[x] - 0.25 * (up[x] + down[x] + left + right);
+    // Interior without index mirroring, so the loop vectorises; the two
+    // border columns mirror. Same expression, same bits.
+    if width >= 3 {
+        for (x, o) in out.iter_mut().enumerate().take(width - 1).skip(1) {
+            *o = at(x, row[x - 1], row[x + 1]);
+        }
+    }
+    for x in [0, width - 1] {
+        let left = row[mirror(x as isize - 1, width)];
+        let right = row[mirror(x as isize + 1, width)];
+        out[x] = at(x, left, right);
+    }
+}
+
 /// Mirror an index into `0..n` (`-1 → 1`, `n → n - 2`), for borders.
-fn mirror(i: isize, n: usize) -> usize {
+pub fn mirror(i: isize, n: usize) -> usize {
     let n = n as isize;
     if n <= 1 {
         return 0;
@@ -79,13 +88,6 @@ fn mirror(i: isize, n: usize) -> usize {
     let i = if i < 0 { -i } else { i };
     let i = if i >= n { 2 * (n - 1) - i } else { i };
     i.clamp(0, n - 1) as usize
-}
-
-/// One channel of an RGB image as f32 in 0..=255, row-major.
-#[must_use]
-pub fn channel_plane(rgb: &image::RgbImage, channel: usize) -> Vec<f32> {
-    let c = channel.min(2);
-    rgb.pixels().map(|p| f32::from(p[c])).collect()
 }
 
 /// Median of a slice, reordering it. `0.0` when empty. Uses a total order

@@ -6,11 +6,23 @@
 
 use rayon::prelude::*;
 
-/// Coefficients of one 8x8 block, natural (row-major) order.
-pub type Block = [f32; 64];
+use crate::metadata::ZIGZAG;
 
-/// The orthonormal DCT-II basis: `BASIS[u][x] = a(u) cos((2x + 1) u pi / 16)`.
-fn basis() -> [[f32; 8]; 8] {
+/// Zig-zag positions kept by [`low_frequencies`]: DC and the first 15 AC
+/// coefficients, all the double-compression test reads.
+pub const LOW: usize = 16;
+
+/// The first [`LOW`] coefficients of one 8x8 block, in zig-zag order.
+pub type LowBlock = [f32; LOW];
+
+/// The orthonormal DCT-II basis: `BASIS[u][x] = a(u) cos((2x + 1) u pi / 16)`,
+/// computed once.
+fn basis() -> &'static [[f32; 8]; 8] {
+    static BASIS: std::sync::OnceLock<[[f32; 8]; 8]> = std::sync::OnceLock::new();
+    BASIS.get_or_init(make_basis)
+}
+
+fn make_basis() -> [[f32; 8]; 8] {
     let mut b = [[0.0f32; 8]; 8];
     for (u, row) in b.iter_mut().enumerate() {
         let a = if u == 0 {
@@ -25,46 +37,89 @@ fn basis() -> [[f32; 8]; 8] {
     b
 }
 
-/// The DCT of every whole 8x8 block of `luma` (row-major, `width` wide) on
-/// the grid that starts at (`ox`, `oy`), level-shifted by 128 as in T.81.
-/// Returns the blocks row by row and the grid size (blocks across, down).
+/// The basis transposed, `[x][u]`, so that the inner loops below run over
+/// eight independent outputs and vectorise.
+fn basis_t() -> &'static [[f32; 8]; 8] {
+    static BASIS_T: std::sync::OnceLock<[[f32; 8]; 8]> = std::sync::OnceLock::new();
+    BASIS_T.get_or_init(|| {
+        let b = basis();
+        let mut t = [[0.0f32; 8]; 8];
+        for (u, row) in b.iter().enumerate() {
+            for (x, &v) in row.iter().enumerate() {
+                t[x][u] = v;
+            }
+        }
+        t
+    })
+}
+
+/// The separable transform of the block at (`x0`, `y0`), rows `v < vmax`
+/// of the output only. Rows first: `tmp[y][u] = sum_x (f(x, y) - 128)
+/// B[u][x]`, then `coef[v][u] = sum_y tmp[y][u] B[v][y]`; every sum runs
+/// over x (or y) in order, so a coefficient has the same bits whatever
+/// `vmax` is.
+fn transform(luma: &[f32], width: usize, x0: usize, y0: usize, vmax: usize) -> [[f32; 8]; 8] {
+    let (b, bt) = (basis(), basis_t());
+    let mut tmp = [[0.0f32; 8]; 8];
+    for (y, t) in tmp.iter_mut().enumerate() {
+        let line = &luma[(y0 + y) * width + x0..][..8];
+        for (&p, bx) in line.iter().zip(bt) {
+            let p = p - 128.0;
+            for (tu, &c) in t.iter_mut().zip(bx) {
+                *tu += p * c;
+            }
+        }
+    }
+    let mut coef = [[0.0f32; 8]; 8];
+    for (row, bv) in coef.iter_mut().zip(b).take(vmax) {
+        for (t, &c) in tmp.iter().zip(bv) {
+            for (o, &tu) in row.iter_mut().zip(t) {
+                *o += tu * c;
+            }
+        }
+    }
+    coef
+}
+
+/// The full DCT of the 8x8 block of `luma` (row-major, `width` wide) whose
+/// top-left pixel is (`x0`, `y0`), level-shifted by 128 as in T.81; natural
+/// (row-major) order. The caller guarantees the block lies inside `luma`.
 #[must_use]
-pub fn block_dct(
+pub fn block(luma: &[f32], width: usize, x0: usize, y0: usize) -> [f32; 64] {
+    let coef = transform(luma, width, x0, y0, 8);
+    let mut out = [0.0f32; 64];
+    for (o, row) in out.chunks_exact_mut(8).zip(&coef) {
+        o.copy_from_slice(row);
+    }
+    out
+}
+
+/// The first [`LOW`] zig-zag coefficients of every whole 8x8 block of
+/// `luma` on the grid that starts at (`ox`, `oy`). Returns the blocks row
+/// by row and the grid size (blocks across, down). Only these 16 of the 64
+/// coefficients are computed and stored: a quarter of the memory.
+#[must_use]
+pub fn low_frequencies(
     luma: &[f32],
     width: usize,
     height: usize,
     ox: usize,
     oy: usize,
-    max_sum: usize,
-) -> (Vec<Block>, usize, usize) {
+) -> (Vec<LowBlock>, usize, usize) {
     let bw = width.saturating_sub(ox) / 8;
     let bh = height.saturating_sub(oy) / 8;
     if bw == 0 || bh == 0 || luma.len() < width * height {
         return (Vec::new(), 0, 0);
     }
-    let b = basis();
-    let max_sum = max_sum.min(14);
-    let umax = (max_sum + 1).min(8);
-    let mut out = vec![[0.0f32; 64]; bw * bh];
+    // Zig-zag positions 0..16 have u + v <= 5, so v stays under 6.
+    let vmax = 6;
+    let mut out = vec![[0.0f32; LOW]; bw * bh];
     // Each block is computed alone, so the parallel split cannot change a bit.
     out.par_chunks_mut(bw).enumerate().for_each(|(by, row)| {
         for (bx, coef) in row.iter_mut().enumerate() {
-            let (x0, y0) = (ox + bx * 8, oy + by * 8);
-            // Rows first: tmp[y][u] = sum_x f(x, y) B[u][x].
-            let mut tmp = [[0.0f32; 8]; 8];
-            for (y, t) in tmp.iter_mut().enumerate() {
-                let line = &luma[(y0 + y) * width + x0..(y0 + y) * width + x0 + 8];
-                for (u, tu) in t.iter_mut().enumerate().take(umax) {
-                    *tu = line.iter().zip(&b[u]).map(|(&p, &c)| (p - 128.0) * c).sum();
-                }
-            }
-            // Only the frequencies the caller reads (u + v <= max_sum); the
-            // others stay 0. Each computed one is summed exactly as in the
-            // full transform, so it has the same bits.
-            for v in 0..umax {
-                for u in 0..(max_sum + 1 - v).min(8) {
-                    coef[v * 8 + u] = (0..8).map(|y| tmp[y][u] * b[v][y]).sum();
-                }
+            let full = transform(luma, width, ox + bx * 8, oy + by * 8, vmax);
+            for (k, c) in coef.iter_mut().enumerate() {
+                *c = full[ZIGZAG[k] / 8][ZIGZAG[k] % 8];
             }
         }
     });
@@ -82,8 +137,7 @@ mod tests {
         for (i, v) in luma.iter_mut().enumerate() {
             *v = ((i * 37 + 11) % 251) as f32;
         }
-        let (blocks, bw, bh) = block_dct(&luma, 16, 8, 8, 0, 14);
-        assert_eq!((bw, bh), (1, 1));
+        let coef = block(&luma, 16, 8, 0);
         for v in 0..8 {
             for u in 0..8 {
                 let c = |k: usize| if k == 0 { 1.0 / 2f64.sqrt() } else { 1.0 };
@@ -97,29 +151,27 @@ mod tests {
                     }
                 }
                 let expected = 0.25 * c(u) * c(v) * s;
-                assert!((f64::from(blocks[0][v * 8 + u]) - expected).abs() < 1e-2);
+                assert!((f64::from(coef[v * 8 + u]) - expected).abs() < 1e-2);
             }
         }
     }
 
     #[test]
-    fn partial_transform_has_the_same_bits() {
+    fn low_frequencies_have_the_bits_of_the_full_transform() {
         let luma: Vec<f32> = (0..24 * 16).map(|i| ((i * 53 + 7) % 241) as f32).collect();
-        let (full, ..) = block_dct(&luma, 24, 16, 4, 4, 14);
-        let (part, ..) = block_dct(&luma, 24, 16, 4, 4, 5);
-        for (f, p) in full.iter().zip(&part) {
-            for v in 0..8 {
-                for u in 0..8 {
-                    let want = if u + v <= 5 { f[v * 8 + u] } else { 0.0 };
-                    assert_eq!(p[v * 8 + u].to_bits(), want.to_bits());
-                }
+        let (low, bw, bh) = low_frequencies(&luma, 24, 16, 4, 4);
+        assert_eq!((bw, bh), (2, 1));
+        for (bx, l) in low.iter().enumerate() {
+            let full = block(&luma, 24, 4 + bx * 8, 4);
+            for (k, &c) in l.iter().enumerate() {
+                assert_eq!(c.to_bits(), full[ZIGZAG[k]].to_bits(), "block {bx} k {k}");
             }
         }
     }
 
     #[test]
     fn too_small_gives_nothing() {
-        assert_eq!(block_dct(&[0.0; 49], 7, 7, 0, 0, 14).0.len(), 0);
-        assert_eq!(block_dct(&[0.0; 3], 8, 8, 0, 0, 14).0.len(), 0);
+        assert_eq!(low_frequencies(&[0.0; 49], 7, 7, 0, 0).0.len(), 0);
+        assert_eq!(low_frequencies(&[0.0; 3], 8, 8, 0, 0).0.len(), 0);
     }
 }

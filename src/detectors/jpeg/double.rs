@@ -15,15 +15,12 @@
 //! blocks that were compressed once (pasted, painted or generated content
 //! inside a doubly compressed photo) get a negative log-ratio.
 
-use super::dct::Block;
+use super::dct::{LowBlock, LOW};
 use crate::metadata::ZIGZAG;
 
 /// AC frequencies studied, in zig-zag order (the low ones carry most
 /// non-zero coefficients; Bianchi & Piva use the first 6 to 15).
 const FREQS: std::ops::RangeInclusive<usize> = 1..=15;
-/// Largest `u + v` among the zig-zag positions in [`FREQS`] (position 15
-/// is the first with `u + v = 5`): the block DCT computes only these.
-pub const MAX_UV_SUM: usize = 5;
 /// Histogram half-range in quantised units.
 const RANGE: i32 = 40;
 /// Fewest non-zero coefficients for a frequency to be studied.
@@ -90,7 +87,7 @@ fn bin(c: f32, q: u16) -> i32 {
 /// `x.round() as i32` (half away from zero, saturating, NaN → 0) without
 /// the libm `roundf` call, which dominated the histogram loops. `x - trunc(x)`
 /// is exact in f32, so the comparison with 0.5 decides exactly as `round`.
-fn round_i32(x: f32) -> i32 {
+pub(super) fn round_i32(x: f32) -> i32 {
     let t = x as i32;
     let frac = x - t as f32;
     if frac >= 0.5 {
@@ -103,13 +100,13 @@ fn round_i32(x: f32) -> i32 {
 }
 
 /// Histograms of the non-zero quantised values of every studied
-/// `(index, q)`, in one pass over the blocks (each block is read once
+/// `(zig-zag position, q)`, in one pass over the blocks (each block is read once
 /// instead of once per frequency).
-fn histograms(blocks: &[Block], studied: &[(usize, u16)]) -> Vec<Vec<f64>> {
+fn histograms(blocks: &[LowBlock], studied: &[(usize, u16)]) -> Vec<Vec<f64>> {
     let mut hs = vec![vec![0.0f64; (2 * RANGE + 1) as usize]; studied.len()];
     for b in blocks {
-        for (h, &(index, q)) in hs.iter_mut().zip(studied) {
-            let x = bin(b[index], q);
+        for (h, &(k, q)) in hs.iter_mut().zip(studied) {
+            let x = bin(b[k], q);
             if x != 0 && x.abs() <= RANGE {
                 h[(x + RANGE) as usize] += 1.0;
             }
@@ -169,8 +166,8 @@ fn fit_mixture(h: &[f64], p0: &[f64], p1: &[f64]) -> (f64, f64) {
 /// grid moved by (4, 4). `skip[b]` marks blocks to leave at 0 (clipped).
 #[must_use]
 pub fn analyze(
-    aligned: &[Block],
-    shifted: &[Block],
+    aligned: &[LowBlock],
+    shifted: &[LowBlock],
     table: &[u16; 64],
     skip: &[bool],
 ) -> DoubleCompression {
@@ -181,12 +178,13 @@ pub fn analyze(
     // Step 1 leaves only decoder noise to study; very coarse steps leave
     // almost no non-zero coefficients.
     let studied: Vec<(usize, u16)> = FREQS
-        .map(|k| (ZIGZAG[k], table[ZIGZAG[k]]))
+        .filter(|&k| k < LOW)
+        .map(|k| (k, table[ZIGZAG[k]]))
         .filter(|&(_, q2)| (2..=60).contains(&q2))
         .collect();
     let aligned_h = histograms(aligned, &studied);
     let shifted_h = histograms(shifted, &studied);
-    for ((&(index, q2), h), h0) in studied.iter().zip(aligned_h).zip(shifted_h) {
+    for ((&(k, q2), h), h0) in studied.iter().zip(aligned_h).zip(shifted_h) {
         let total: f64 = h.iter().sum();
         let total0: f64 = h0.iter().sum();
         if total < MIN_COUNT || total0 < MIN_COUNT / 2.0 {
@@ -234,13 +232,13 @@ pub fn analyze(
             continue;
         }
         for ((llr, b), &s) in result.block_llr.iter_mut().zip(aligned).zip(skip) {
-            let x = bin(b[index], q2);
+            let x = bin(b[k], q2);
             if !s && x != 0 && x.abs() <= RANGE {
                 *llr += log_ratio[(x + RANGE) as usize];
             }
         }
         result.models.push(FrequencyModel {
-            index,
+            index: ZIGZAG[k],
             q2,
             q1,
             alpha,
@@ -285,9 +283,8 @@ mod tests {
     }
 
     #[test]
-    fn uv_sum_covers_the_studied_frequencies() {
-        let max = FREQS.map(|k| ZIGZAG[k] % 8 + ZIGZAG[k] / 8).max();
-        assert_eq!(max, Some(MAX_UV_SUM));
+    fn the_low_blocks_hold_every_studied_frequency() {
+        assert!(*FREQS.end() < LOW);
     }
 
     #[test]

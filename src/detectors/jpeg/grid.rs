@@ -40,41 +40,70 @@ pub struct GridAnalysis {
     pub visible_windows: usize,
 }
 
-/// Excess jump at the boundary after position `i` of a line, capped.
-fn excess(line: &[f32], i: usize) -> f32 {
-    let d = |a: usize| (line[a + 1] - line[a]).abs().min(JUMP_CAP);
-    if i == 0 || i + 2 >= line.len() {
-        return 0.0;
+/// Capped absolute differences of neighbouring samples: `out[i] = min(|b[i]
+/// - a[i]|, JUMP_CAP)`.
+fn capped_jumps(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, &p), &q) in out.iter_mut().zip(a).zip(b) {
+        *o = (q - p).abs().min(JUMP_CAP);
     }
-    d(i) - 0.5 * (d(i - 1) + d(i + 1))
+}
+
+/// Excess of each jump over the mean of its two neighbours,
+/// `out[i] = mid[i] - (before[i] + after[i]) / 2`.
+fn excess(before: &[f32], mid: &[f32], after: &[f32], out: &mut [f32]) {
+    for (((o, &m), &b), &a) in out.iter_mut().zip(mid).zip(before).zip(after) {
+        *o = m - 0.5 * (b + a);
+    }
 }
 
 /// Per 8x8 block (absolute grid from the image origin), the summed excess
 /// jumps of each horizontal phase (0..8) and vertical phase (8..16), then
 /// the summed squares of all horizontal (16) and vertical (17) excesses.
+/// The excess at the first and the last boundary of a line counts as 0.
 fn block_profiles(luma: &[f32], width: usize, height: usize) -> (Vec<[f32; 18]>, usize, usize) {
     let (bw, bh) = (width / 8, height / 8);
     let mut out = vec![[0.0f32; 18]; bw * bh];
     if bw == 0 || bh == 0 {
         return (out, bw, bh);
     }
-    let at = |x: usize, y: usize| luma[y * width + x];
-    let vexcess = |x: usize, y: usize| {
-        if y == 0 || y + 2 >= height {
-            return 0.0;
-        }
-        let d = |a: usize| (at(x, a + 1) - at(x, a)).abs().min(JUMP_CAP);
-        d(y) - 0.5 * (d(y - 1) + d(y + 1))
-    };
-    out.par_chunks_mut(bw).enumerate().for_each(|(by, row)| {
-        for (bx, prof) in row.iter_mut().enumerate() {
-            for y in by * 8..by * 8 + 8 {
-                let line = &luma[y * width..(y + 1) * width];
+    let row = |y: usize| &luma[y * width..(y + 1) * width];
+    // Rows are computed as whole lines so the loops vectorise; each block
+    // still adds its own values in the same order, so the sums do not
+    // depend on the split.
+    out.par_chunks_mut(bw).enumerate().for_each(|(by, blocks)| {
+        let mut dx = vec![0.0f32; width - 1];
+        let mut horizontal = vec![0.0f32; width];
+        let mut vertical = vec![0.0f32; width];
+        // Vertical jumps of the rows y - 1, y and y + 1.
+        let mut dy = [
+            vec![0.0f32; width],
+            vec![0.0f32; width],
+            vec![0.0f32; width],
+        ];
+        for y in by * 8..by * 8 + 8 {
+            capped_jumps(&row(y)[..width - 1], &row(y)[1..], &mut dx);
+            horizontal.fill(0.0);
+            if width >= 3 {
+                excess(
+                    &dx[..width - 2],
+                    &dx[1..],
+                    &dx[2..],
+                    &mut horizontal[1..width - 2],
+                );
+            }
+            vertical.fill(0.0);
+            if y >= 1 && y + 2 < height {
+                for (k, d) in dy.iter_mut().enumerate() {
+                    capped_jumps(row(y + k - 1), row(y + k), d);
+                }
+                excess(&dy[0], &dy[1], &dy[2], &mut vertical);
+            }
+            for (bx, prof) in blocks.iter_mut().enumerate() {
                 for p in 0..8 {
-                    let e = excess(line, bx * 8 + p);
+                    let e = horizontal[bx * 8 + p];
                     prof[p] += e;
                     prof[16] += e * e;
-                    let e = vexcess(bx * 8 + p, y);
+                    let e = vertical[bx * 8 + p];
                     prof[8 + (y % 8)] += e;
                     prof[17] += e * e;
                 }

@@ -142,8 +142,8 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let mut single_cells = vec![false; map.values.len()];
     if let (true, Some(table)) = (is_jpeg, luma_table) {
         // Only the frequencies the double-compression test studies.
-        let (aligned, bw, bh) = dct::block_dct(ctx.luma, w, h, 0, 0, double::MAX_UV_SUM);
-        let (shifted, _, _) = dct::block_dct(ctx.luma, w, h, 4, 4, double::MAX_UV_SUM);
+        let (aligned, bw, bh) = dct::low_frequencies(ctx.luma, w, h, 0, 0);
+        let (shifted, _, _) = dct::low_frequencies(ctx.luma, w, h, 4, 4);
         let skip = clipped_blocks(ctx.rgb, bw, bh);
         let dq = double::analyze(&aligned, &shifted, &table.values, &skip);
         dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
@@ -171,7 +171,9 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     out.features.push(("jpeg.dq_gain", dq_gain));
     out.features.push(("jpeg.single_share", single_share));
 
-    if let Some(e) = ela::analyze(ctx.luma, ctx.width, ctx.height) {
+    // ELA is wanted only where another test already sees something.
+    let supported = |bx: usize, by: usize| map.values.get(by * gw + bx).is_some_and(|&v| v >= 0.3);
+    if let Some(e) = ela::analyze(ctx.luma, ctx.width, ctx.height, supported) {
         out.features
             .push(("jpeg.ela_outlier_share", e.outlier_share));
         // Supporting only: ELA lifts a block by at most 0.15 and only where
