@@ -24,6 +24,13 @@ use crate::Error;
 /// flagged was about 256 x 192.
 pub const MIN_PIXELS_TO_FLAG: u64 = 256 * 256;
 
+/// Factor on the scores of a photo whose metadata names a camera and shows
+/// no later processing, when the scores are already under the authentic
+/// threshold. Intact camera EXIF is evidence of a camera original, but it
+/// can be forged, so it only orders photos already judged authentic: it
+/// never changes a verdict, and an image that any test flags keeps its score.
+const CAMERA_DISCOUNT: f32 = 0.5;
+
 /// Standardised features are clipped to this many standard deviations.
 const Z_CLIP: f32 = 5.0;
 
@@ -258,6 +265,26 @@ impl Model {
         if small && verdict.is_flagged() && !declared_flag {
             // The score stays as measured; only the verdict is held back.
             verdict = Verdict::Inconclusive;
+        }
+        let mut scores = scores;
+        let score = scores.ai_generated.max(scores.edited);
+        if verdict == Verdict::Authentic && score < point.authentic && camera_original(findings) {
+            scores.ai_generated *= CAMERA_DISCOUNT;
+            scores.edited *= CAMERA_DISCOUNT;
+            model_findings.push(Finding::new(
+                DetectorKind::Fusion,
+                "fusion.camera_provenance",
+                0.0,
+                Class::None,
+                format!(
+                    "The metadata names a camera and shows no later processing, and the pixel evidence is under the authentic threshold: the score is lowered from {score:.2} to {:.2}. Metadata can be forged, so this never changes a verdict.",
+                    score * CAMERA_DISCOUNT
+                ),
+                format!(
+                    "元数据记录了相机且没有后期处理的迹象，像素证据也低于真实阈值：分数由 {score:.2} 降为 {:.2}。元数据可以伪造，因此这一点从不改变结论。",
+                    score * CAMERA_DISCOUNT
+                ),
+            ));
         }
         Fused {
             scores,
@@ -592,6 +619,19 @@ pub fn threshold_for(real_scores: &[f32], rate: f32) -> OperatingPoint {
     }
 }
 
+/// Whether the provenance findings describe a camera original: EXIF names a
+/// camera, and no metadata finding points to editing, cropping or generation.
+fn camera_original(findings: &[Finding]) -> bool {
+    let provenance = || {
+        findings
+            .iter()
+            .filter(|f| f.detector == DetectorKind::Provenance)
+    };
+    provenance().any(|f| f.code == "provenance.camera")
+        && !provenance()
+            .any(|f| f.score > 0.0 && matches!(f.class, Class::Edited | Class::AiGenerated))
+}
+
 /// Area under the ROC curve (Mann-Whitney U, ties counted half).
 #[must_use]
 pub fn auc(negatives: &[f32], positives: &[f32]) -> Option<f32> {
@@ -645,6 +685,67 @@ mod tests {
         let tiny = model.fuse(&features, &[], 0.01, 200 * 150);
         assert_eq!(tiny.verdict, Verdict::Inconclusive);
         assert_eq!(tiny.score.to_bits(), large.score.to_bits());
+    }
+
+    #[test]
+    fn camera_provenance_lowers_only_authentic_scores() {
+        let model = Model {
+            description: String::new(),
+            features: vec!["x".into()],
+            ai_generated: Some(Head {
+                mean: vec![0.0],
+                scale: vec![1.0],
+                weights: vec![1.0],
+                bias: 0.0,
+            }),
+            edited: None,
+            operating_points: vec![OperatingPoint {
+                max_false_alarm: 0.01,
+                flag: 0.9,
+                authentic: 0.5,
+            }],
+            cross_validation: serde_json::Value::Null,
+        };
+        let finding = |code: &str, score: f32, class: Class| {
+            Finding::new(
+                DetectorKind::Provenance,
+                code,
+                score,
+                class,
+                String::new(),
+                String::new(),
+            )
+        };
+        let camera = [finding("provenance.camera", 0.0, Class::None)];
+        let edited_camera = [
+            finding("provenance.camera", 0.0, Class::None),
+            finding("provenance.editor_software", 0.5, Class::Edited),
+        ];
+        let features = |x: f32| BTreeMap::from([("x".to_string(), x)]);
+        let fuse =
+            |x: f32, findings: &[Finding]| model.fuse(&features(x), findings, 0.01, 1_000_000);
+
+        // Under the authentic threshold: halved, verdict kept, explained.
+        let plain = fuse(-1.0, &[]);
+        let with_camera = fuse(-1.0, &camera);
+        assert_eq!(plain.verdict, Verdict::Authentic);
+        assert_eq!(with_camera.verdict, Verdict::Authentic);
+        assert!((with_camera.score - plain.score * CAMERA_DISCOUNT).abs() < 1e-6);
+        assert!(with_camera
+            .findings
+            .iter()
+            .any(|f| f.code == "fusion.camera_provenance"));
+        // Metadata showing processing: no discount.
+        let edited = fuse(-1.0, &edited_camera);
+        assert!(edited.score >= plain.score);
+        // Inconclusive or flagged: the camera changes nothing.
+        for x in [0.5, 3.0] {
+            let plain = fuse(x, &[]);
+            let with_camera = fuse(x, &camera);
+            assert_ne!(plain.verdict, Verdict::Authentic);
+            assert_eq!(with_camera.verdict, plain.verdict);
+            assert_eq!(with_camera.score.to_bits(), plain.score.to_bits());
+        }
     }
 
     #[test]
