@@ -442,7 +442,13 @@ pub fn html_unescape(s: &str) -> String {
         while let Some(amp) = rest.find('&') {
             out.push_str(&rest[..amp]);
             rest = &rest[amp..];
-            let Some(semi) = rest[..rest.len().min(12)].find(';') else {
+            // Search bytes, not a str slice: byte 12 may fall inside a
+            // multi-byte character (found by the aigc_label fuzz target).
+            // ';' is ASCII, so its position is a character boundary.
+            let Some(semi) = rest.as_bytes()[..rest.len().min(12)]
+                .iter()
+                .position(|&b| b == b';')
+            else {
                 out.push('&');
                 rest = &rest[1..];
                 continue;
@@ -741,6 +747,16 @@ mod tests {
         );
         assert_eq!(xmp_values(xmp, "Other"), vec!["http://x/y"]);
         assert!(xmp_values(xmp, "Missing").is_empty());
+    }
+
+    /// Regression (aigc_label fuzz target): a multi-byte character within
+    /// 12 bytes after '&' made the entity search slice inside it.
+    #[test]
+    fn unescape_survives_multibyte_text_after_an_ampersand() {
+        assert_eq!(html_unescape("&ééééééé;"), "&ééééééé;");
+        let emoji = "a&\u{1F600}\u{1F600}\u{1F600};b";
+        assert_eq!(html_unescape(emoji), emoji);
+        assert_eq!(html_unescape("é&amp;é&#x4E2D;"), "é&é中");
     }
 
     #[test]
