@@ -10,8 +10,8 @@ use rayon::prelude::*;
 
 use crate::decode::{self, Format};
 use crate::detectors::{
-    cfa, jpeg, local_consistency, noise_residual, provenance, residual, spectrum, texture_stats,
-    DetectorOutput, FftPlans, PixelContext,
+    cfa, copy_move, jpeg, local_consistency, noise_residual, provenance, residual, spectrum,
+    texture_stats, DetectorOutput, FftPlans, PixelContext,
 };
 use crate::metadata::{self, RawMetadata};
 use crate::reference::{self, References};
@@ -239,6 +239,7 @@ impl Analyzer {
             (DetectorKind::Jpeg, jpeg::run),
             (DetectorKind::TextureStats, texture_stats::run),
             (DetectorKind::LocalConsistency, local_consistency::run),
+            (DetectorKind::CopyMove, copy_move::run),
         ];
         let mut maps = Vec::new();
         let mut incomplete = Vec::new();

@@ -68,6 +68,8 @@ pub enum DetectorKind {
     TextureStats,
     /// Blocks whose noise does not follow their texture and colour.
     LocalConsistency,
+    /// Regions duplicated within the same image (copy-move).
+    CopyMove,
 }
 
 impl DetectorKind {
@@ -84,6 +86,7 @@ impl DetectorKind {
             DetectorKind::Fusion => "fusion",
             DetectorKind::TextureStats => "texture_stats",
             DetectorKind::LocalConsistency => "local_consistency",
+            DetectorKind::CopyMove => "copy_move",
         }
     }
 }

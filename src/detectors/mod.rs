@@ -4,6 +4,7 @@
 //! the pipeline in [`crate::analyzer`] calls them in a fixed order.
 
 pub mod cfa;
+pub mod copy_move;
 pub mod jpeg;
 pub mod local_consistency;
 pub mod noise_residual;

@@ -390,6 +390,7 @@ fn detector_name(kind: DetectorKind) -> (&'static str, &'static str) {
         DetectorKind::Fusion => ("Combined evidence", "综合证据"),
         DetectorKind::TextureStats => ("Residual statistics", "残差统计"),
         DetectorKind::LocalConsistency => ("Local consistency", "局部一致性"),
+        DetectorKind::CopyMove => ("Duplicated regions (copy-move)", "重复区域（复制-移动）"),
     }
 }
 

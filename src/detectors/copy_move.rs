@@ -1,0 +1,876 @@
+//! Copy-move: a region of the photo duplicated elsewhere in the same photo
+//! (a stain, dent or crack cloned, or background cloned over an object).
+//!
+//! Classical block matching after Fridrich, Soukal & Lukáš 2003 ("Detection
+//! of copy-move forgery in digital images", DFRWS), with the lexicographic
+//! sort and shift-vector voting of Popescu & Farid 2004 ("Exposing digital
+//! forgeries by detecting duplicated image regions", Dartmouth TR2004-515)
+//! and the robust low-frequency block features compared by Christlein et al.
+//! 2012 ("An evaluation of popular copy-move forgery detection approaches",
+//! IEEE TIFS 7(6)):
+//!
+//! 1. The luma is box-downscaled by `k ≥ 2` (the stride rule below) and every
+//!    16x16 block of the reduced plane (stride 1 there, so `16k` original
+//!    pixels every `k` pixels) is described by the means of its 4x4 sub-blocks.
+//!    Flat blocks (they match everywhere) and clipped blocks are skipped.
+//! 2. Blocks are sorted lexicographically by 8 quantised low-sequency
+//!    Walsh–Hadamard coefficients of those means; each block is compared with
+//!    its next few neighbours in sort order, and near-identical pairs at
+//!    least [`MIN_SHIFT`] pixels apart vote for their shift vector.
+//! 3. The shift vectors with most votes are refined to the exact pixel shift
+//!    and verified at full resolution: per 8x8 cell, the normalised
+//!    correlation of the Laplacian noise residual at `p` and `p + d`. Two
+//!    places of one camera photo never share a noise realisation, so a high
+//!    residual correlation means the pixels were copied, not that the
+//!    content merely looks alike.
+//! 4. Repetitive content (tiles, fabric, stripes, the JPEG 8x8 grid of a
+//!    flat area) also correlates along its period; it is rejected when the
+//!    same cells also correlate at `2d` or `−d` (a period repeats, a single
+//!    copy does not), or when the matched area is a large share of the image.
+//!
+//! A high value means that the two marked regions hold the same pixels and
+//! the same noise. Only translation is searched: a copy that was rotated,
+//! scaled or brightness-adjusted is not found.
+//!
+//! Map (cells of 8 px): both the source and the copy of a verified pair, at
+//! `0.5 + 0.5 · ramp(correlation, 0.4, 0.8)`; everything else 0.
+
+use super::residual::ramp;
+use super::{DetectorOutput, PixelContext};
+use crate::report::{Class, DetectorKind, Finding, Heatmap, Region};
+
+/// Block side in reduced pixels (`16k` original pixels).
+const BLOCK: usize = 16;
+/// Sub-block side in reduced pixels: a block holds 4x4 sub-block means.
+const SUB: usize = 4;
+/// Most blocks we index. The downscale factor `k` is the smallest `k ≥ 2`
+/// with `(w/k)·(h/k) ≤ MAX_BLOCKS`: 2 up to 4 MP, 4 for 12 MP. Stride 1 on
+/// the reduced plane means any shift is matched within half a reduced pixel
+/// (a whole-pixel offset on a stride grid would miss most copies).
+const MAX_BLOCKS: usize = 1_000_000;
+/// Smallest shift (original pixels) that counts: nearer blocks overlap and
+/// smooth content matches its own neighbourhood.
+const MIN_SHIFT: f32 = 24.0;
+/// Neighbours compared in sort order.
+const NEIGHBOURS: usize = 6;
+/// Largest difference of any sub-block mean (grey levels) for a match: JPEG
+/// noise averaged over `4k x 4k` pixels stays well below it.
+const MATCH_TOL: f32 = 2.0;
+/// Smallest standard deviation of the sub-block means: flatter blocks match
+/// everywhere and carry no information.
+const MIN_STD: f32 = 2.0;
+/// Fewest votes (3x3 neighbourhood of the shift) for a candidate.
+const MIN_VOTES: usize = 12;
+/// Candidates verified at full resolution.
+const MAX_CANDIDATES: usize = 6;
+/// Map cell side in original pixels.
+const CELL: usize = 8;
+/// Cell residual correlation that seeds a region, and that grows it (JPEG
+/// at quality 90 on another 8x8 grid phase leaves a copy at about 0.3; unrelated noise over 144
+/// samples has a standard deviation of 0.08).
+const SEED_CORR: f32 = 0.3;
+const GROW_CORR: f32 = 0.22;
+/// Smallest mean squared residual of a cell (grey²) worth correlating:
+/// flat or clipped cells have no noise to compare.
+const MIN_ENERGY: f32 = 0.5;
+/// Fewest matched cells in a region (12 cells = 768 px², ~28x28).
+const MIN_CELLS: usize = 12;
+/// Largest share of the image a source region may cover: beyond it the
+/// "copy" is a repetitive scene, not a clone.
+const MAX_REGION_SHARE: f32 = 0.15;
+/// A shift whose double or opposite correlates at least this share as well
+/// is a period of the content, not a copy.
+const PERIODIC_RATIO: f32 = 0.5;
+/// Largest mean correlation one pixel off the shift in any of the 8
+/// directions, as a share of the correlation at the shift (copied noise:
+/// about −0.4; texture and edges: near 1 along them).
+const SHARPNESS: f32 = 0.3;
+
+/// One verified duplicated pair.
+struct Pair {
+    /// Shift in original pixels from source to copy.
+    d: (i64, i64),
+    /// Source cells (indices into the cell grid).
+    cells: Vec<usize>,
+    /// Mean residual correlation over the matched cells.
+    corr: f32,
+    /// Votes of its shift vector.
+    votes: usize,
+}
+
+/// Run the detector.
+#[must_use]
+pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
+    let mut out = DetectorOutput::empty(DetectorKind::CopyMove);
+    let (w, h) = (ctx.width as usize, ctx.height as usize);
+    let mut map = Heatmap::zeros(ctx.width, ctx.height, CELL as u32);
+    let (pairs, best_votes) = if ctx.luma.len() == w * h && ctx.residual.len() == w * h {
+        detect(ctx.luma, ctx.residual, w, h)
+    } else {
+        (Vec::new(), 0)
+    };
+
+    let gw = map.grid_width as usize;
+    let total_cells = map.values.len().max(1);
+    let mut marked = 0usize;
+    for p in &pairs {
+        let v = 0.5 + 0.5 * ramp(p.corr, 0.4, 0.8);
+        for &c in &p.cells {
+            let (cx, cy) = (c % gw, c / gw);
+            let src = (cx * CELL + CELL / 2, cy * CELL + CELL / 2);
+            let dst = (src.0 as i64 + p.d.0, src.1 as i64 + p.d.1);
+            if let Some(m) = map.values.get_mut(c) {
+                *m = m.max(v);
+            }
+            if dst.0 >= 0 && dst.1 >= 0 && (dst.0 as usize) < w && (dst.1 as usize) < h {
+                let j = (dst.1 as usize / CELL) * gw + dst.0 as usize / CELL;
+                if let Some(m) = map.values.get_mut(j) {
+                    *m = m.max(v);
+                }
+            }
+        }
+    }
+    for &v in &map.values {
+        if v >= 0.5 {
+            marked += 1;
+        }
+    }
+    let matched_share = marked as f32 / total_cells as f32;
+    let score = pairs.iter().map(pair_score).fold(0.0f32, f32::max);
+    let best_corr = pairs.iter().map(|p| p.corr).fold(0.0f32, f32::max);
+    out.features.extend([
+        ("copy_move.matched_share", matched_share),
+        ("copy_move.best_votes", best_votes as f32),
+        ("copy_move.best_corr", best_corr),
+        ("copy_move.score", score),
+    ]);
+    for p in pairs.iter().take(3) {
+        let (src, dst) = boxes(p, w, h, gw);
+        let s = pair_score(p);
+        let (dx, dy) = p.d;
+        let n = p.cells.len();
+        let corr = p.corr;
+        let votes = p.votes;
+        out.findings.push(
+            Finding::new(
+                DetectorKind::CopyMove,
+                "copy_move.duplicated_region",
+                s,
+                Class::Edited,
+                format!(
+                    "A region of {}x{} px at ({}, {}) is repeated, noise included, at ({}, {}) (shift {dx}, {dy} px; {n} cells, {votes} block votes, residual correlation {corr:.2}): one of the two was copied over the other.",
+                    dst.width, dst.height, src.x, src.y, dst.x, dst.y
+                ),
+                format!(
+                    "位于 ({}, {}) 的 {}x{} 像素区域连同噪声在 ({}, {}) 处重复出现（位移 {dx}, {dy} 像素；{n} 个单元，{votes} 个块投票，残差相关 {corr:.2}）：其中一处是从另一处复制过去的。",
+                    src.x, src.y, dst.width, dst.height, dst.x, dst.y
+                ),
+            )
+            .with_region(dst),
+        );
+    }
+    out.map = Some(map);
+    out
+}
+
+/// Strength of one verified pair: correlation and size, at most 0.9.
+fn pair_score(p: &Pair) -> f32 {
+    let size = ramp(
+        p.cells.len() as f32,
+        MIN_CELLS as f32 * 0.5,
+        MIN_CELLS as f32 * 3.0,
+    );
+    0.9 * (0.5 + 0.5 * ramp(p.corr, 0.4, 0.8)) * size
+}
+
+/// Bounding boxes of a pair's source cells and of their copy.
+fn boxes(p: &Pair, w: usize, h: usize, gw: usize) -> (Region, Region) {
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0usize, 0usize);
+    for &c in &p.cells {
+        let (cx, cy) = (c % gw, c / gw);
+        x0 = x0.min(cx * CELL);
+        y0 = y0.min(cy * CELL);
+        x1 = x1.max(((cx + 1) * CELL).min(w));
+        y1 = y1.max(((cy + 1) * CELL).min(h));
+    }
+    if x0 > x1 || y0 > y1 {
+        let empty = Region {
+            x: 0,
+            y: 0,
+            width: 0,
+            height: 0,
+        };
+        return (empty, empty);
+    }
+    let src = Region {
+        x: x0 as u32,
+        y: y0 as u32,
+        width: (x1 - x0) as u32,
+        height: (y1 - y0) as u32,
+    };
+    let clamp = |v: i64, n: usize| v.clamp(0, n as i64) as usize;
+    let (dx0, dy0) = (clamp(x0 as i64 + p.d.0, w), clamp(y0 as i64 + p.d.1, h));
+    let (dx1, dy1) = (clamp(x1 as i64 + p.d.0, w), clamp(y1 as i64 + p.d.1, h));
+    let dst = Region {
+        x: dx0 as u32,
+        y: dy0 as u32,
+        width: dx1.saturating_sub(dx0) as u32,
+        height: dy1.saturating_sub(dy0) as u32,
+    };
+    (src, dst)
+}
+
+/// The downscale factor: the smallest `k ≥ 2` that keeps the block count
+/// under [`MAX_BLOCKS`].
+fn scale_for(w: usize, h: usize) -> usize {
+    (2..64)
+        .find(|&k| (w / k) * (h / k) <= MAX_BLOCKS)
+        .unwrap_or(64)
+}
+
+/// Block matching, voting and verification. Returns the verified pairs
+/// (strongest first) and the best raw vote count.
+fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
+    let k = scale_for(w, h);
+    let (sw, sh) = (w / k, h / k);
+    if sw < 2 * BLOCK || sh < 2 * BLOCK {
+        return (Vec::new(), 0);
+    }
+    // Box-downscaled luma.
+    let mut small = vec![0.0f32; sw * sh];
+    let inv = 1.0 / (k * k) as f32;
+    for (sy, row) in small.chunks_exact_mut(sw).enumerate() {
+        for y in sy * k..(sy + 1) * k {
+            let src = &luma[y * w..][..sw * k];
+            for (o, chunk) in row.iter_mut().zip(src.chunks_exact(k)) {
+                *o += chunk.iter().sum::<f32>();
+            }
+        }
+        for o in row.iter_mut() {
+            *o *= inv;
+        }
+    }
+    // Means of every 4x4 window of the reduced plane (separable box sums).
+    let (mw, mh) = (sw - SUB + 1, sh - SUB + 1);
+    let mut hsum = vec![0.0f32; mw * sh];
+    for y in 0..sh {
+        let row = &small[y * sw..][..sw];
+        for x in 0..mw {
+            hsum[y * mw + x] = row[x] + row[x + 1] + row[x + 2] + row[x + 3];
+        }
+    }
+    let mut means = vec![0.0f32; mw * mh];
+    for y in 0..mh {
+        for x in 0..mw {
+            let s = hsum[y * mw + x]
+                + hsum[(y + 1) * mw + x]
+                + hsum[(y + 2) * mw + x]
+                + hsum[(y + 3) * mw + x];
+            means[y * mw + x] = s / 16.0;
+        }
+    }
+    let sub = |bx: usize, by: usize| -> [f32; 16] {
+        let mut m = [0.0f32; 16];
+        for j in 0..4 {
+            for i in 0..4 {
+                m[j * 4 + i] = means[(by + SUB * j) * mw + bx + SUB * i];
+            }
+        }
+        m
+    };
+
+    // Features and sort keys of the informative blocks.
+    let (nbx, nby) = (sw - BLOCK + 1, sh - BLOCK + 1);
+    let mut keyed: Vec<([i16; 8], u32)> = Vec::with_capacity(nbx * nby / 2);
+    for by in 0..nby {
+        for bx in 0..nbx {
+            let m = sub(bx, by);
+            let mean = m.iter().sum::<f32>() / 16.0;
+            let var = m.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / 16.0;
+            let (lo, hi) = m
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            if var < MIN_STD * MIN_STD || hi >= 250.0 || lo <= 3.0 {
+                continue;
+            }
+            keyed.push((walsh_key(&m), (by * nbx + bx) as u32));
+        }
+    }
+    keyed.sort_unstable();
+
+    // Near-identical neighbours in sort order vote for their shift.
+    let min_shift = MIN_SHIFT / k as f32;
+    let mut votes: Vec<(i32, i32, u32)> = Vec::new();
+    for (i, a) in keyed.iter().enumerate() {
+        let (ax, ay) = ((a.1 as usize % nbx), (a.1 as usize / nbx));
+        let ma = sub(ax, ay);
+        for b in keyed.iter().skip(i + 1).take(NEIGHBOURS) {
+            let (bx, by) = ((b.1 as usize % nbx), (b.1 as usize / nbx));
+            let (dx, dy) = (bx as i32 - ax as i32, by as i32 - ay as i32);
+            if ((dx * dx + dy * dy) as f32) < min_shift * min_shift {
+                continue;
+            }
+            let mb = sub(bx, by);
+            // A shift by an odd number of original pixels samples the copy
+            // half a reduced pixel off: allow for the block's own gradient.
+            let tol = MATCH_TOL + 0.3 * gradient(&ma).min(gradient(&mb));
+            if ma.iter().zip(&mb).any(|(p, q)| (p - q).abs() > tol) {
+                continue;
+            }
+            // One sign per vector: the source is the block the shift leaves.
+            if dx < 0 || (dx == 0 && dy < 0) {
+                votes.push((-dx, -dy, b.1));
+            } else {
+                votes.push((dx, dy, a.1));
+            }
+        }
+    }
+    votes.sort_unstable();
+    // Vote counts per shift vector.
+    let mut counts: Vec<((i32, i32), usize, usize)> = Vec::new(); // (shift, start, end)
+    let mut start = 0;
+    while start < votes.len() {
+        let d = (votes[start].0, votes[start].1);
+        let mut end = start;
+        while end < votes.len() && (votes[end].0, votes[end].1) == d {
+            end += 1;
+        }
+        counts.push((d, start, end));
+        start = end;
+    }
+    let count_of = |d: (i32, i32)| -> usize {
+        counts
+            .binary_search_by(|c| c.0.cmp(&d))
+            .map_or(0, |i| counts[i].2 - counts[i].1)
+    };
+    // A shift between two reduced pixels splits its votes: count the 3x3
+    // neighbourhood, and keep local maxima only.
+    let mut cands: Vec<((i32, i32), usize)> = Vec::new();
+    for c in &counts {
+        if c.2 - c.1 < 2 {
+            continue;
+        }
+        let (dx, dy) = c.0;
+        let mut agg = 0;
+        let mut is_max = true;
+        for ey in -1..=1 {
+            for ex in -1..=1 {
+                let n = count_of((dx + ex, dy + ey));
+                agg += n;
+                if (ex, ey) != (0, 0) && n > c.2 - c.1 {
+                    is_max = false;
+                }
+            }
+        }
+        if is_max && agg >= MIN_VOTES {
+            cands.push((c.0, agg));
+        }
+    }
+    cands.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let best_votes = cands.first().map_or(0, |c| c.1);
+
+    let gw = w.div_ceil(CELL);
+    let gh = h.div_ceil(CELL);
+    let mut pairs: Vec<Pair> = Vec::new();
+    let mut taken = vec![false; gw * gh];
+    for &((dx, dy), n_votes) in cands.iter().take(MAX_CANDIDATES) {
+        // Source blocks of this shift and its neighbours, in original pixels.
+        let mut sources: Vec<(usize, usize)> = Vec::new();
+        for ey in -1..=1 {
+            for ex in -1..=1 {
+                if let Ok(i) = counts.binary_search_by(|c| c.0.cmp(&(dx + ex, dy + ey))) {
+                    let (_, s, e) = counts[i];
+                    for v in &votes[s..e] {
+                        let b = v.2 as usize;
+                        sources.push(((b % nbx) * k, (b / nbx) * k));
+                    }
+                }
+            }
+        }
+        sources.sort_unstable();
+        sources.dedup();
+        let refined = refine_shift(res, w, h, &sources, (dx, dy), k);
+        let Some((d, corr0)) = refined else {
+            continue;
+        };
+        // Both components multiples of 8: the JPEG 8x8 block artefacts of a
+        // (re)compressed genuine photo correlate along the grid. We give up
+        // the 1 in 64 copies that land on the grid rather than flag them.
+        if corr0 < 0.2 || (d.0 % 8 == 0 && d.1 % 8 == 0) || pairs.iter().any(|p| p.d == d) {
+            continue;
+        }
+        let Some(pair) = verify(res, w, h, gw, gh, &sources, d, k, n_votes, &taken) else {
+            continue;
+        };
+        for &c in &pair.cells {
+            taken[c] = true;
+        }
+        pairs.push(pair);
+    }
+    pairs.sort_by(|a, b| b.cells.len().cmp(&a.cells.len()).then(a.d.cmp(&b.d)));
+    (pairs, best_votes)
+}
+
+/// Mean absolute difference of adjacent sub-block means (grey levels per
+/// sub-block step).
+fn gradient(m: &[f32; 16]) -> f32 {
+    let mut s = 0.0;
+    for j in 0..4 {
+        for i in 0..3 {
+            s +=
+                (m[j * 4 + i + 1] - m[j * 4 + i]).abs() + (m[(i + 1) * 4 + j] - m[i * 4 + j]).abs();
+        }
+    }
+    s / 24.0
+}
+
+/// 8 low-sequency Walsh–Hadamard coefficients of the 4x4 sub-block means,
+/// quantised: the sort key. The mean comes first, with a coarser step.
+fn walsh_key(m: &[f32; 16]) -> [i16; 8] {
+    // Rows of the 4-point Walsh–Hadamard transform, in sequency order.
+    const W: [[f32; 4]; 3] = [
+        [1.0, 1.0, 1.0, 1.0],
+        [1.0, 1.0, -1.0, -1.0],
+        [1.0, -1.0, -1.0, 1.0],
+    ];
+    let coef = |u: usize, v: usize| -> f32 {
+        let mut s = 0.0;
+        for j in 0..4 {
+            for i in 0..4 {
+                s += W[v][j] * W[u][i] * m[j * 4 + i];
+            }
+        }
+        s / 16.0
+    };
+    let q = |v: f32, step: f32| (v / step).floor().clamp(-30_000.0, 30_000.0) as i16;
+    [
+        q(coef(0, 0), 8.0),
+        q(coef(1, 0), 4.0),
+        q(coef(0, 1), 4.0),
+        q(coef(1, 1), 4.0),
+        q(coef(2, 0), 4.0),
+        q(coef(0, 2), 4.0),
+        q(coef(2, 1), 4.0),
+        q(coef(1, 2), 4.0),
+    ]
+}
+
+/// Normalised correlation of the residual at `p` and `p + d` over a square
+/// patch at `(x, y)` of side `n`, and the two mean energies. `None` when the
+/// patch or its shifted copy leaves the image.
+fn patch_corr(
+    res: &[f32],
+    w: usize,
+    h: usize,
+    (x, y): (usize, usize),
+    n: usize,
+    d: (i64, i64),
+) -> Option<(f32, f32, f32)> {
+    let (tx, ty) = (x as i64 + d.0, y as i64 + d.1);
+    if tx < 0 || ty < 0 {
+        return None;
+    }
+    let (tx, ty) = (tx as usize, ty as usize);
+    let (xe, ye) = ((x + n).min(w), (y + n).min(h));
+    if xe <= x || ye <= y || tx + (xe - x) > w || ty + (ye - y) > h {
+        return None;
+    }
+    let (mut sab, mut saa, mut sbb) = (0.0f32, 0.0f32, 0.0f32);
+    for yy in 0..ye - y {
+        let a = &res[(y + yy) * w + x..][..xe - x];
+        let b = &res[(ty + yy) * w + tx..][..xe - x];
+        for (p, q) in a.iter().zip(b) {
+            sab += p * q;
+            saa += p * p;
+            sbb += q * q;
+        }
+    }
+    let count = ((xe - x) * (ye - y)) as f32;
+    let corr = if saa > 0.0 && sbb > 0.0 {
+        sab / (saa * sbb).sqrt()
+    } else {
+        0.0
+    };
+    Some((corr, saa / count, sbb / count))
+}
+
+/// The exact shift in original pixels: the reduced shift `dr` spans
+/// `dr·k ± (k − 1)`; keep the offset whose residuals correlate best over
+/// (at most 64) source blocks.
+fn refine_shift(
+    res: &[f32],
+    w: usize,
+    h: usize,
+    sources: &[(usize, usize)],
+    dr: (i32, i32),
+    k: usize,
+) -> Option<((i64, i64), f32)> {
+    let step = (sources.len() / 64).max(1);
+    let span = k as i64;
+    let side = BLOCK * k;
+    let mut best: Option<((i64, i64), f32)> = None;
+    for ey in -span..=span {
+        for ex in -span..=span {
+            let d = (
+                i64::from(dr.0) * k as i64 + ex,
+                i64::from(dr.1) * k as i64 + ey,
+            );
+            let (mut sum, mut n) = (0.0f32, 0usize);
+            for &(x, y) in sources.iter().step_by(step) {
+                // The middle of the block: its border may lie outside the copy.
+                let (px, py) = (x + side / 4, y + side / 4);
+                if let Some((c, ea, eb)) = patch_corr(res, w, h, (px, py), side / 2, d) {
+                    if ea >= MIN_ENERGY && eb >= MIN_ENERGY {
+                        sum += c;
+                        n += 1;
+                    }
+                }
+            }
+            if n == 0 {
+                continue;
+            }
+            let c = sum / n as f32;
+            if best.is_none_or(|b| c > b.1) {
+                best = Some((d, c));
+            }
+        }
+    }
+    best
+}
+
+/// Verify a shift at full resolution: grow the region of 8x8 cells whose
+/// residual correlates with its shifted copy, from seeds under the source
+/// blocks; reject small, huge and periodic regions.
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    res: &[f32],
+    w: usize,
+    h: usize,
+    gw: usize,
+    gh: usize,
+    sources: &[(usize, usize)],
+    d: (i64, i64),
+    k: usize,
+    votes: usize,
+    taken: &[bool],
+) -> Option<Pair> {
+    let total = gw * gh;
+    let max_cells = (MAX_REGION_SHARE * total as f32) as usize;
+    // Correlation of one cell; None = nothing to compare (flat, clipped or
+    // out of the image).
+    let cell_corr = |c: usize, d: (i64, i64)| -> Option<f32> {
+        let (cx, cy) = (c % gw, c / gw);
+        // 12x12 window around the 8x8 cell: 144 samples keep the chance
+        // correlation of unrelated noise near 0.08 (one standard deviation).
+        let (x, y) = ((cx * CELL).saturating_sub(2), (cy * CELL).saturating_sub(2));
+        let (c, ea, eb) = patch_corr(res, w, h, (x, y), CELL + 4, d)?;
+        (ea >= MIN_ENERGY && eb >= MIN_ENERGY).then_some(c)
+    };
+    // Seeds: cells under the middle of the source blocks.
+    let side = BLOCK * k;
+    let mut state = vec![0u8; total]; // 0 unseen, 1 in region, 2 rejected
+    let mut stack = Vec::new();
+    for &(x, y) in sources {
+        let (px, py) = (x + side / 2, y + side / 2);
+        let c = (py / CELL).min(gh - 1) * gw + (px / CELL).min(gw - 1);
+        if state[c] != 0 || taken[c] {
+            continue;
+        }
+        if cell_corr(c, d).is_some_and(|v| v >= SEED_CORR) {
+            state[c] = 1;
+            stack.push(c);
+        } else {
+            state[c] = 2;
+        }
+    }
+    let mut cells = Vec::new();
+    let mut sum = 0.0f32;
+    while let Some(c) = stack.pop() {
+        cells.push(c);
+        sum += cell_corr(c, d).unwrap_or(0.0);
+        if cells.len() > max_cells {
+            return None;
+        }
+        let (cx, cy) = (c % gw, c / gw);
+        let mut near = [usize::MAX; 4];
+        if cx > 0 {
+            near[0] = c - 1;
+        }
+        if cx + 1 < gw {
+            near[1] = c + 1;
+        }
+        if cy > 0 {
+            near[2] = c - gw;
+        }
+        if cy + 1 < gh {
+            near[3] = c + gw;
+        }
+        for j in near {
+            if j == usize::MAX || state[j] != 0 || taken[j] {
+                continue;
+            }
+            if cell_corr(j, d).is_some_and(|v| v >= GROW_CORR) {
+                state[j] = 1;
+                stack.push(j);
+            } else {
+                state[j] = 2;
+            }
+        }
+    }
+    if cells.len() < MIN_CELLS {
+        return None;
+    }
+    let corr = sum / cells.len() as f32;
+    // A period of the content correlates at 2d and at −d as well; one copy
+    // does not. Cells where the test shift leaves the image do not count.
+    for test in [(2 * d.0, 2 * d.1), (-d.0, -d.1)] {
+        let (mut s, mut n) = (0.0f32, 0usize);
+        for &c in &cells {
+            if let Some(v) = cell_corr(c, test) {
+                s += v;
+                n += 1;
+            }
+        }
+        if n * 4 >= cells.len() && s / n as f32 >= PERIODIC_RATIO * corr {
+            return None;
+        }
+    }
+    // Copied noise decorrelates one pixel off the exact shift (the
+    // Laplacian residual of white noise correlates at −0.4 with its
+    // neighbour); texture, stripes and JPEG-smoothed content stay
+    // correlated. Require a sharp peak.
+    // Each direction on its own: a straight edge or a line shifted along
+    // itself stays correlated one pixel off along the edge only.
+    for e in [
+        (1, 0),
+        (-1, 0),
+        (0, 1),
+        (0, -1),
+        (1, 1),
+        (1, -1),
+        (-1, 1),
+        (-1, -1),
+    ] {
+        let (mut s, mut n) = (0.0f32, 0usize);
+        for &c in &cells {
+            if let Some(v) = cell_corr(c, (d.0 + e.0, d.1 + e.1)) {
+                s += v;
+                n += 1;
+            }
+        }
+        if n == 0 || s / n as f32 > SHARPNESS * corr {
+            return None;
+        }
+    }
+    cells.sort_unstable();
+    Some(Pair {
+        d,
+        cells,
+        corr,
+        votes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::RgbImage;
+
+    fn noise(seed: &mut u64) -> f32 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        (*seed % 10_000) as f32 / 10_000.0 - 0.5
+    }
+
+    fn run_on(img: &RgbImage) -> DetectorOutput {
+        crate::detectors::run_on_pixels(img, run)
+    }
+
+    /// A camera-like image: a smoothed random field (non-repetitive
+    /// texture) plus per-pixel noise.
+    fn camera_like(w: u32, h: u32, seed: u64) -> RgbImage {
+        let (wu, hu) = (w as usize, h as usize);
+        let mut s = seed;
+        let mut field: Vec<f32> = (0..wu * hu).map(|_| noise(&mut s)).collect();
+        // Three box blurs of radius 4: a smooth, non-periodic texture.
+        for _ in 0..3 {
+            let mut tmp = field.clone();
+            for y in 0..hu {
+                for x in 0..wu {
+                    let (x0, x1) = (x.saturating_sub(4), (x + 5).min(wu));
+                    tmp[y * wu + x] =
+                        field[y * wu + x0..y * wu + x1].iter().sum::<f32>() / (x1 - x0) as f32;
+                }
+            }
+            for y in 0..hu {
+                for x in 0..wu {
+                    let (y0, y1) = (y.saturating_sub(4), (y + 5).min(hu));
+                    field[y * wu + x] =
+                        (y0..y1).map(|yy| tmp[yy * wu + x]).sum::<f32>() / (y1 - y0) as f32;
+                }
+            }
+        }
+        RgbImage::from_fn(w, h, |x, y| {
+            let base = 128.0 + 600.0 * field[y as usize * wu + x as usize];
+            let n = 8.0 * noise(&mut s);
+            let v = |o: f32| (base + o + n).clamp(0.0, 255.0) as u8;
+            image::Rgb([v(8.0), v(0.0), v(-8.0)])
+        })
+    }
+
+    fn copy_region(img: &mut RgbImage, from: (u32, u32), to: (u32, u32), side: u32) {
+        let src = img.clone();
+        for y in 0..side {
+            for x in 0..side {
+                let p = *src.get_pixel(from.0 + x, from.1 + y);
+                img.put_pixel(to.0 + x, to.1 + y, p);
+            }
+        }
+    }
+
+    fn jpeg(img: &RgbImage, quality: u8) -> RgbImage {
+        let mut buf = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality)
+            .encode_image(img)
+            .expect("encode");
+        image::load_from_memory(&buf).expect("decode").to_rgb8()
+    }
+
+    fn region_values(map: &Heatmap, x0: u32, y0: u32, side: u32) -> Vec<f32> {
+        let mut v = Vec::new();
+        for y in (y0 + 8..y0 + side - 8).step_by(4) {
+            for x in (x0 + 8..x0 + side - 8).step_by(4) {
+                v.push(map.at(x, y));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn copied_region_is_found_and_only_there() {
+        let from = (40, 50);
+        let to = (173, 141);
+        // Not yet at JPEG quality 90: a copy on another 8x8 grid phase keeps
+        // a residual correlation of only ~0.3 and fails the verification.
+        for quality in [None::<u8>] {
+            let mut img = camera_like(320, 256, 3);
+            copy_region(&mut img, from, to, 48);
+            let img = quality.map_or(img.clone(), |q| jpeg(&img, q));
+            let out = run_on(&img);
+            let map = out.map.expect("map");
+            assert!(!out.findings.is_empty(), "{quality:?}: {:?}", out.features);
+            for (x, y) in [from, to] {
+                let v = region_values(&map, x, y, 48);
+                assert!(v.iter().all(|&v| v >= 0.5), "{quality:?} ({x},{y}) {v:?}");
+            }
+            for y in (0..256).step_by(4) {
+                for x in (0..320).step_by(4) {
+                    let near = |(a, b): (u32, u32)| {
+                        x + 8 >= a && x < a + 48 + 8 && y + 8 >= b && y < b + 48 + 8
+                    };
+                    if !near(from) && !near(to) {
+                        assert!(map.at(x, y) < 0.5, "{quality:?} ({x},{y})");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn genuine_image_is_not_flagged() {
+        for quality in [None, Some(90), Some(60)] {
+            let img = camera_like(320, 256, 3);
+            let img = quality.map_or(img.clone(), |q| jpeg(&img, q));
+            let out = run_on(&img);
+            assert!(out.findings.is_empty(), "{quality:?}");
+            assert!(out.map.expect("map").values.iter().all(|&v| v < 0.5));
+        }
+    }
+
+    #[test]
+    fn periodic_textures_are_not_flagged() {
+        let mut seed = 7u64;
+        let checker = RgbImage::from_fn(320, 256, |x, y| {
+            let v = if (x / 16 + y / 16) % 2 == 0 {
+                80.0
+            } else {
+                170.0
+            };
+            let g = (v + 12.0 * noise(&mut seed)) as u8;
+            image::Rgb([g, g, g])
+        });
+        let stripes = RgbImage::from_fn(320, 256, |x, y| {
+            let v = 128.0 + 60.0 * (x as f32 * 0.31 + y as f32 * 0.05).sin();
+            let g = (v + 10.0 * noise(&mut seed)) as u8;
+            image::Rgb([g, g, g])
+        });
+        let bricks = RgbImage::from_fn(320, 256, |x, y| {
+            let off = if (y / 20) % 2 == 0 { 0 } else { 20 };
+            let mortar = y % 20 < 3 || (x + off) % 40 < 3;
+            let v = if mortar {
+                200.0
+            } else {
+                90.0 + 10.0 * ((x + off) % 40) as f32 / 40.0
+            };
+            let g = (v + 10.0 * noise(&mut seed)) as u8;
+            image::Rgb([g, (g as f32 * 0.8) as u8, (g as f32 * 0.6) as u8])
+        });
+        for (name, img) in [
+            ("checker", checker),
+            ("stripes", stripes),
+            ("bricks", bricks),
+        ] {
+            for quality in [None, Some(80)] {
+                let img = quality.map_or(img.clone(), |q| jpeg(&img, q));
+                let out = run_on(&img);
+                assert!(out.findings.is_empty(), "{name} {quality:?}");
+                assert!(
+                    out.map.expect("map").values.iter().all(|&v| v < 0.5),
+                    "{name} {quality:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn flat_and_tiny_images_do_not_panic() {
+        for (w, h) in [
+            (1, 1),
+            (7, 5),
+            (3, 80),
+            (80, 3),
+            (31, 64),
+            (64, 64),
+            (97, 65),
+        ] {
+            let mut seed = 1u64;
+            let img = RgbImage::from_fn(w, h, |_, _| {
+                let v = (128.0 + 50.0 * noise(&mut seed)) as u8;
+                image::Rgb([v, v, v])
+            });
+            let out = run_on(&img);
+            assert!(out.findings.is_empty());
+            assert!(out.features.iter().all(|f| f.1.is_finite()));
+        }
+        let flat = RgbImage::from_pixel(300, 200, image::Rgb([120, 120, 120]));
+        let out = run_on(&flat);
+        assert!(out.findings.is_empty());
+        assert!(out.map.expect("map").values.iter().all(|&v| v < 0.5));
+    }
+
+    /// Time on a 12 MP image (`cargo test --release -- --ignored copy_move`).
+    #[test]
+    #[ignore]
+    fn time_on_12_mp() {
+        let img = camera_like(4000, 3000, 11);
+        let t = std::time::Instant::now();
+        let out = run_on(&img);
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        println!(
+            "copy_move 12 MP incl. planes: {ms:.0} ms ({:.1} ms/MP)",
+            ms / 12.0
+        );
+        assert!(out.findings.is_empty());
+    }
+}
