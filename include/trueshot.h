@@ -332,6 +332,15 @@ trueshot_status trueshot_config_set_max_file_bytes(trueshot_config *config, uint
 trueshot_status trueshot_config_set_heatmap(trueshot_config *config, bool enabled);
 
 /**
+ * Also run the copy-move detector (`true`); off by default because it
+ * costs more than the rest of the analysis. Default: `false`.
+ *
+ * # Safety
+ * As for `trueshot_config_set_max_false_alarm`.
+ */
+trueshot_status trueshot_config_set_copy_move(trueshot_config *config, bool enabled);
+
+/**
  * Per-image time budget for the pixel detectors, in milliseconds; when it
  * runs out the remaining detectors are skipped and listed as `incomplete`
  * in the JSON. 0 means no budget. Default: 0.

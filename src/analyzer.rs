@@ -244,6 +244,9 @@ impl Analyzer {
         let mut maps = Vec::new();
         let mut incomplete = Vec::new();
         for &(kind, run) in pixel_detectors {
+            if kind == DetectorKind::CopyMove && !self.config.copy_move {
+                continue;
+            }
             if self.over_budget(start) {
                 incomplete.push(kind);
                 continue;

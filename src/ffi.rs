@@ -659,6 +659,21 @@ pub unsafe extern "C" fn trueshot_config_set_heatmap(
     }
 }
 
+/// Also run the copy-move detector (`true`); off by default because it
+/// costs more than the rest of the analysis. Default: `false`.
+///
+/// # Safety
+/// As for `trueshot_config_set_max_false_alarm`.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_set_copy_move(
+    config: *mut trueshot_config,
+    enabled: bool,
+) -> trueshot_status {
+    ffi_boundary! {
+        try_mut!(config).update(|c| c.copy_move = enabled)
+    }
+}
+
 /// Per-image time budget for the pixel detectors, in milliseconds; when it
 /// runs out the remaining detectors are skipped and listed as `incomplete`
 /// in the JSON. 0 means no budget. Default: 0.

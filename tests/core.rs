@@ -313,3 +313,18 @@ fn report_json_round_trips_without_heatmap_cells() {
     assert!(json["verdict"].is_string());
     assert!(json["findings"][0]["message_zh"].is_string());
 }
+
+#[test]
+fn copy_move_runs_only_when_asked() {
+    let bytes = jpeg(&camera_like(320, 240, 5), 92);
+    let off = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    assert!(!off.timings_ms.contains_key("copy_move"));
+    assert!(!off.features.keys().any(|k| k.starts_with("copy_move.")));
+    let mut config = Config::default();
+    config.copy_move = true;
+    let on = analyze_bytes(&bytes, &config).expect("analysis");
+    assert!(on.timings_ms.contains_key("copy_move"));
+    assert!(on.features.contains_key("copy_move.score"));
+    // A photo without a copy: the detector adds nothing to the verdict.
+    assert_eq!(on.verdict, off.verdict);
+}

@@ -73,8 +73,15 @@ fn lib_dir() -> &'static Path {
     })
 }
 
+/// Run `cmd` to success and return its standard output. The programs find
+/// the library of [`lib_dir`] first: `cargo test` puts its own target
+/// directories on `LD_LIBRARY_PATH`, which outranks the rpath, and a
+/// libtrueshot.so built there without the `capi` feature lacks the C symbols.
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let out = cmd
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -198,6 +205,7 @@ fn c_example_builds_and_runs() {
     // A missing file is reported, with the status name, and a nonzero exit.
     let missing = Command::new(&exe)
         .arg(dir.path().join("missing.png"))
+        .env("LD_LIBRARY_PATH", lib_dir())
         .output()
         .unwrap();
     assert!(!missing.status.success());

@@ -36,6 +36,7 @@ impl PyConfig {
         model_path = None,
         time_budget_ms = None,
         threads = None,
+        copy_move = None,
     ))]
     #[allow(clippy::too_many_arguments)] // one keyword per Config field
     fn new(
@@ -48,6 +49,7 @@ impl PyConfig {
         model_path: Option<PathBuf>,
         time_budget_ms: Option<i128>,
         threads: Option<i128>,
+        copy_move: Option<bool>,
     ) -> PyResult<Self> {
         let mut inner = trueshot::Config::default();
         if let Some(v) = max_pixels {
@@ -74,6 +76,9 @@ impl PyConfig {
         }
         if let Some(v) = threads {
             inner.threads = unsigned(py, "threads", v)?;
+        }
+        if let Some(v) = copy_move {
+            inner.copy_move = v;
         }
         inner
             .validate()
@@ -129,6 +134,12 @@ impl PyConfig {
         self.inner.threads
     }
 
+    /// Whether the copy-move detector runs (off by default: costly).
+    #[getter]
+    fn copy_move(&self) -> bool {
+        self.inner.copy_move
+    }
+
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
             .cast::<PyConfig>()
@@ -143,14 +154,16 @@ impl PyConfig {
         );
         format!(
             "Config(max_pixels={}, max_file_bytes={}, max_decoded_bytes={}, heatmap={}, \
-             max_false_alarm={}, model_path={model}, time_budget_ms={}, threads={})",
+             max_false_alarm={}, model_path={model}, time_budget_ms={}, threads={}, \
+             copy_move={})",
             c.max_pixels,
             c.max_file_bytes,
             c.max_decoded_bytes,
             if c.heatmap { "True" } else { "False" },
             c.max_false_alarm,
             c.time_budget_ms,
-            c.threads
+            c.threads,
+            if c.copy_move { "True" } else { "False" }
         )
     }
 }

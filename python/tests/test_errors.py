@@ -136,6 +136,9 @@ def test_config_round_trip() -> None:
     assert config.max_false_alarm == pytest.approx(0.05)
     assert config == trueshot.Config(max_pixels=1234, heatmap=False, max_false_alarm=0.05, threads=2)
     assert "max_pixels=1234" in repr(config)
+    assert not config.copy_move
+    assert trueshot.Config(copy_move=True).copy_move
+    assert "copy_move=True" in repr(trueshot.Config(copy_move=True))
 
 
 @pytest.mark.parametrize(

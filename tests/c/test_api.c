@@ -406,6 +406,17 @@ int main(int argc, char **argv) {
     assert(trueshot_report_score(unmapped) == trueshot_report_score(from_bytes));
     trueshot_report_free(unmapped);
 
+    /* Copy-move detector switched on: its timing appears in the JSON. */
+    trueshot_config *with_copy_move = trueshot_config_new();
+    assert(trueshot_config_set_copy_move(with_copy_move, true) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_copy_move(NULL, true) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    trueshot_report *copy_moved = NULL;
+    assert(trueshot_analyze_bytes(with_copy_move, bmp, bmp_len, &copy_moved) == TRUESHOT_STATUS_OK);
+    assert(strstr(trueshot_report_json(copy_moved), "\"copy_move\""));
+    assert(!strstr(trueshot_report_json(from_bytes), "\"copy_move\""));
+    trueshot_report_free(copy_moved);
+    trueshot_config_free(with_copy_move);
+
     /* Error paths: each status, the output untouched, a message recorded. */
     static const uint8_t junk[] = "GIF8? certainly not an image";
     static const uint8_t truncated_png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H'};

@@ -65,11 +65,13 @@ class Config:
         model_path: Union[str, os.PathLike[str], None] = None,
         time_budget_ms: Union[int, None] = None,
         threads: Union[int, None] = None,
+        copy_move: Union[bool, None] = None,
     ) -> Config:
         """Analysis settings; an argument left out keeps the Rust default
         (max_pixels=100_000_000, max_file_bytes=256 MiB, max_decoded_bytes=1 GiB,
         heatmap=True, max_false_alarm=0.01, model_path=None, time_budget_ms=0,
-        threads=0). Raises InvalidConfigError for a value out of range."""
+        threads=0, copy_move=False). Raises InvalidConfigError for a value out
+        of range."""
     @property
     def max_pixels(self) -> int: ...
     @property
@@ -86,6 +88,8 @@ class Config:
     def time_budget_ms(self) -> int: ...
     @property
     def threads(self) -> int: ...
+    @property
+    def copy_move(self) -> bool: ...
     def __eq__(self, other: object, /) -> bool: ...
 
 @final

@@ -58,11 +58,16 @@ pub struct ScanArgs {
     /// Target false-alarm rate on genuine photos for the verdict thresholds.
     #[arg(long, value_name = "RATE", default_value_t = 0.01)]
     pub max_false_alarm: f32,
+    /// Also run the copy-move detector (off by default: it costs more than
+    /// the rest of the analysis).
+    #[arg(long)]
+    pub copy_move: bool,
 }
 
 pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
+    config.copy_move = args.copy_move;
     config.heatmap =
         args.heatmap_dir.is_some() || args.html_dir.is_some() || args.format == OutputFormat::Human;
     let references = load_references(&args.reference, &args.reference_dir)?;
