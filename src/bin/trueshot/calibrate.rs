@@ -129,9 +129,10 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         restrict(&all, &chosen)
     };
     // Choose the penalty by out-of-fold AUC, then record out-of-fold scores.
+    let uncalibrated = Model::uncalibrated().operating_points;
     let mut best: Option<(f64, f32, Vec<f32>)> = None;
     for &l2 in &PENALTIES {
-        let oof = out_of_fold(&data, &folds, args.folds, l2);
+        let oof = out_of_fold(&data, &folds, args.folds, l2, &uncalibrated);
         let quality = mean_auc(&data, &oof);
         eprintln!("calibrate: l2 {l2}: mean out-of-fold AUC {quality:.4}");
         if best.as_ref().is_none_or(|b| quality > b.1 + 1e-4) {
@@ -154,6 +155,10 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         })
         .collect();
 
+    // The reported out-of-fold figures fuse with the final operating points,
+    // as the shipped model does (the camera-provenance rule reads the
+    // authentic threshold).
+    let oof = out_of_fold(&data, &folds, args.folds, l2, &operating_points);
     let (ai, edited) = fit_heads(&data, &vec![true; data.samples.len()], l2);
     let mut model = Model {
         description: String::new(),
@@ -278,7 +283,16 @@ fn select_features(
                 let sub = restrict(data, &columns);
                 (
                     j,
-                    mean_auc(&sub, &out_of_fold(&sub, folds, k, SELECTION_L2)),
+                    mean_auc(
+                        &sub,
+                        &out_of_fold(
+                            &sub,
+                            folds,
+                            k,
+                            SELECTION_L2,
+                            &Model::uncalibrated().operating_points,
+                        ),
+                    ),
                 )
             })
             .collect();
@@ -359,7 +373,15 @@ fn fused_score(model: &Model, report: &Report, findings: &[Finding]) -> f32 {
     model.fuse(&report.features, findings, 0.01, pixels).score
 }
 
-fn out_of_fold(data: &Data<'_>, folds: &BTreeMap<String, usize>, k: usize, l2: f64) -> Vec<f32> {
+/// Out-of-fold fused scores: each fold scored by heads fitted on the
+/// others, fused at `points`.
+fn out_of_fold(
+    data: &Data<'_>,
+    folds: &BTreeMap<String, usize>,
+    k: usize,
+    l2: f64,
+    points: &[OperatingPoint],
+) -> Vec<f32> {
     let fold_of: Vec<usize> = data
         .samples
         .iter()
@@ -374,7 +396,7 @@ fn out_of_fold(data: &Data<'_>, folds: &BTreeMap<String, usize>, k: usize, l2: f
             features: data.features.clone(),
             ai_generated: Some(ai),
             edited: Some(edited),
-            operating_points: Model::uncalibrated().operating_points,
+            operating_points: points.to_vec(),
             cross_validation: serde_json::Value::Null,
         };
         for (i, (_, report, findings)) in data.samples.iter().enumerate() {
