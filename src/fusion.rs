@@ -664,21 +664,26 @@ mod tests {
         assert!(!model.operating_points.is_empty());
     }
 
-    #[test]
-    fn pixel_model_alone_cannot_flag_a_tiny_image() {
-        let model = Model {
+    /// A model with one feature `x` and an `ai_generated` head of `weight`.
+    fn one_feature_model(weight: f32, operating_points: Vec<OperatingPoint>) -> Model {
+        Model {
             description: String::new(),
             features: vec!["x".into()],
             ai_generated: Some(Head {
                 mean: vec![0.0],
                 scale: vec![1.0],
-                weights: vec![5.0],
+                weights: vec![weight],
                 bias: 0.0,
             }),
             edited: None,
-            operating_points: Model::uncalibrated().operating_points,
+            operating_points,
             cross_validation: serde_json::Value::Null,
-        };
+        }
+    }
+
+    #[test]
+    fn pixel_model_alone_cannot_flag_a_tiny_image() {
+        let model = one_feature_model(5.0, Model::uncalibrated().operating_points);
         let features = BTreeMap::from([("x".to_string(), 3.0f32)]);
         let large = model.fuse(&features, &[], 0.01, 1_000_000);
         assert_eq!(large.verdict, Verdict::AiGenerated);
@@ -689,23 +694,12 @@ mod tests {
 
     #[test]
     fn camera_provenance_lowers_only_authentic_scores() {
-        let model = Model {
-            description: String::new(),
-            features: vec!["x".into()],
-            ai_generated: Some(Head {
-                mean: vec![0.0],
-                scale: vec![1.0],
-                weights: vec![1.0],
-                bias: 0.0,
-            }),
-            edited: None,
-            operating_points: vec![OperatingPoint {
-                max_false_alarm: 0.01,
-                flag: 0.9,
-                authentic: 0.5,
-            }],
-            cross_validation: serde_json::Value::Null,
+        let point = OperatingPoint {
+            max_false_alarm: 0.01,
+            flag: 0.9,
+            authentic: 0.5,
         };
+        let model = one_feature_model(1.0, vec![point]);
         let finding = |code: &str, score: f32, class: Class| {
             Finding::new(
                 DetectorKind::Provenance,

@@ -674,14 +674,8 @@ fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detectors::test_noise as noise;
     use image::RgbImage;
-
-    fn noise(seed: &mut u64) -> f32 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        (*seed % 10_000) as f32 / 10_000.0 - 0.5
-    }
 
     fn run_on(img: &RgbImage) -> DetectorOutput {
         crate::detectors::run_on_pixels(img, run)

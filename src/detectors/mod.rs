@@ -105,6 +105,16 @@ impl FftPlans {
 
 /// Run a pixel detector on decoded RGB pixels the way the analyser does for
 /// an image with no file behind it (no format, no JPEG tables). For tests.
+/// Uniform noise in [-0.5, 0.5) from a xorshift sequence, for the
+/// detectors' tests (the same seed gives the same images everywhere).
+#[cfg(test)]
+pub(crate) fn test_noise(seed: &mut u64) -> f32 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    (*seed % 10_000) as f32 / 10_000.0 - 0.5
+}
+
 #[cfg(test)]
 pub(crate) fn run_on_pixels(
     img: &image::RgbImage,
