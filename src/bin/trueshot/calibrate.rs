@@ -130,7 +130,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
     };
     // Choose the penalty by out-of-fold AUC, then record out-of-fold scores.
     let uncalibrated = Model::uncalibrated().operating_points;
-    let mut best: Option<(f64, f32, Vec<f32>)> = None;
+    let mut best: Option<(f64, f32, Vec<Scored>)> = None;
     for &l2 in &PENALTIES {
         let oof = out_of_fold(&data, &folds, args.folds, l2, &uncalibrated);
         let quality = mean_auc(&data, &oof);
@@ -145,7 +145,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         .iter()
         .zip(&oof)
         .filter(|((s, _, _), _)| !rows[s.row].is_positive())
-        .map(|(_, &score)| score)
+        .map(|(_, &(score, _))| score)
         .collect();
     let operating_points: Vec<OperatingPoint> = RATES
         .iter()
@@ -168,11 +168,11 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         operating_points,
         cross_validation: serde_json::Value::Null,
     };
-    let in_sample: Vec<f32> = data
+    let in_sample: Vec<Scored> = data
         .samples
         .iter()
         .zip(&data.x)
-        .map(|((_, rep, f), _)| fused_score(&model, rep, f))
+        .map(|((_, rep, f), _)| fused(&model, rep, f))
         .collect();
     let point = model.operating_point(0.01);
     model.cross_validation = json!({
@@ -181,8 +181,8 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         "l2": l2,
         "variants": variants.iter().map(|v| v.0.clone()).collect::<Vec<_>>(),
         "operating_point_1pct": point,
-        "out_of_fold": figures(&data, &oof, point),
-        "in_sample": figures(&data, &in_sample, point),
+        "out_of_fold": figures(&data, &oof),
+        "in_sample": figures(&data, &in_sample),
     });
     model.description = format!(
         "Fitted by `trueshot calibrate {}` on {} rows x {} variants ({} samples), {}; \
@@ -368,9 +368,14 @@ fn expand(head: &Head, columns: &[usize], n: usize) -> Head {
     full
 }
 
-fn fused_score(model: &Model, report: &Report, findings: &[Finding]) -> f32 {
+/// A sample's fused score and whether its verdict at 1% is flagged (the
+/// verdict also holds back small images, which a score threshold does not).
+type Scored = (f32, bool);
+
+fn fused(model: &Model, report: &Report, findings: &[Finding]) -> Scored {
     let pixels = u64::from(report.image.width) * u64::from(report.image.height);
-    model.fuse(&report.features, findings, 0.01, pixels).score
+    let fused = model.fuse(&report.features, findings, 0.01, pixels);
+    (fused.score, fused.verdict.is_flagged())
 }
 
 /// Out-of-fold fused scores: each fold scored by heads fitted on the
@@ -381,13 +386,13 @@ fn out_of_fold(
     k: usize,
     l2: f64,
     points: &[OperatingPoint],
-) -> Vec<f32> {
+) -> Vec<Scored> {
     let fold_of: Vec<usize> = data
         .samples
         .iter()
         .map(|(s, _, _)| folds.get(&data.rows[s.row].group).copied().unwrap_or(0))
         .collect();
-    let mut oof = vec![0.0f32; data.samples.len()];
+    let mut oof = vec![(0.0f32, false); data.samples.len()];
     for fold in 0..k {
         let train: Vec<bool> = fold_of.iter().map(|&f| f != fold).collect();
         let (ai, edited) = fit_heads(data, &train, l2);
@@ -401,7 +406,7 @@ fn out_of_fold(
         };
         for (i, (_, report, findings)) in data.samples.iter().enumerate() {
             if fold_of[i] == fold {
-                oof[i] = fused_score(&model, report, findings);
+                oof[i] = fused(&model, report, findings);
             }
         }
     }
@@ -409,20 +414,24 @@ fn out_of_fold(
 }
 
 /// Mean AUC over (set, variant) cells: what the penalty is chosen on.
-fn mean_auc(data: &Data<'_>, scores: &[f32]) -> f32 {
-    let cells = cells(data, scores);
+fn mean_auc(data: &Data<'_>, scored: &[Scored]) -> f32 {
+    let cells = cells(data, scored);
     let aucs: Vec<f32> = cells
         .values()
-        .filter_map(|(neg, pos)| auc(neg, pos))
+        .filter_map(|(neg, pos)| auc(&scores(neg), &scores(pos)))
         .collect();
     aucs.iter().sum::<f32>() / aucs.len().max(1) as f32
 }
 
-type Cells = BTreeMap<(String, String), (Vec<f32>, Vec<f32>)>;
+fn scores(scored: &[Scored]) -> Vec<f32> {
+    scored.iter().map(|s| s.0).collect()
+}
 
-fn cells(data: &Data<'_>, scores: &[f32]) -> Cells {
+type Cells = BTreeMap<(String, String), (Vec<Scored>, Vec<Scored>)>;
+
+fn cells(data: &Data<'_>, scored: &[Scored]) -> Cells {
     let mut cells: Cells = BTreeMap::new();
-    for ((s, _, _), &score) in data.samples.iter().zip(scores) {
+    for ((s, _, _), &score) in data.samples.iter().zip(scored) {
         let row = &data.rows[s.row];
         let cell = cells
             .entry((row.set.clone(), s.variant.clone()))
@@ -436,19 +445,19 @@ fn cells(data: &Data<'_>, scores: &[f32]) -> Cells {
     cells
 }
 
-fn figures(data: &Data<'_>, scores: &[f32], point: OperatingPoint) -> serde_json::Value {
-    let rows: Vec<serde_json::Value> = cells(data, scores)
+/// Per (set, variant): AUC, and the verdicts' false-alarm and detection rates.
+fn figures(data: &Data<'_>, scored: &[Scored]) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = cells(data, scored)
         .into_iter()
         .map(|((set, variant), (neg, pos))| {
-            let share = |v: &[f32]| {
-                v.iter().filter(|&&s| s >= point.flag).count() as f32 / v.len().max(1) as f32
-            };
+            let share =
+                |v: &[Scored]| v.iter().filter(|s| s.1).count() as f32 / v.len().max(1) as f32;
             json!({
                 "set": set,
                 "variant": variant,
                 "n_real": neg.len(),
                 "n_positive": pos.len(),
-                "auc": auc(&neg, &pos),
+                "auc": auc(&scores(&neg), &scores(&pos)),
                 "false_alarm_rate": share(&neg),
                 "detection_rate": share(&pos),
             })
