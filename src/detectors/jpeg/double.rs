@@ -87,32 +87,38 @@ fn bin(c: f32, q: u16) -> i32 {
 /// `x.round() as i32` (half away from zero, saturating, NaN → 0) without
 /// the libm `roundf` call, which dominated the histogram loops. `x - trunc(x)`
 /// is exact in f32, so the comparison with 0.5 decides exactly as `round`.
+/// Branch-free: the rounding direction depends on the data, and
+/// mispredicted branches dominated the histogram loops.
 pub(super) fn round_i32(x: f32) -> i32 {
     let t = x as i32;
     let frac = x - t as f32;
-    if frac >= 0.5 {
-        t.saturating_add(1)
-    } else if frac <= -0.5 {
-        t.saturating_sub(1)
-    } else {
-        t
-    }
+    t.saturating_add(i32::from(frac >= 0.5))
+        .saturating_sub(i32::from(frac <= -0.5))
+}
+
+/// Histogram slot of a quantised value, and whether it counts (non-zero and
+/// within ±[`RANGE`]); out-of-range values map to a clamped slot that the
+/// caller adds 0 to, so the loops need no data-dependent branch.
+fn slot(x: i32) -> (usize, bool) {
+    let counts = x != 0 && x.abs() <= RANGE;
+    ((x.clamp(-RANGE, RANGE) + RANGE) as usize, counts)
 }
 
 /// Histograms of the non-zero quantised values of every studied
 /// `(zig-zag position, q)`, in one pass over the blocks (each block is read once
 /// instead of once per frequency).
 fn histograms(blocks: &[LowBlock], studied: &[(usize, u16)]) -> Vec<Vec<f64>> {
-    let mut hs = vec![vec![0.0f64; (2 * RANGE + 1) as usize]; studied.len()];
+    let mut counts = vec![[0u32; (2 * RANGE + 1) as usize]; studied.len()];
     for b in blocks {
-        for (h, &(k, q)) in hs.iter_mut().zip(studied) {
-            let x = bin(b[k], q);
-            if x != 0 && x.abs() <= RANGE {
-                h[(x + RANGE) as usize] += 1.0;
-            }
+        for (h, &(k, q)) in counts.iter_mut().zip(studied) {
+            let (i, counted) = slot(bin(b[k], q));
+            h[i] += u32::from(counted);
         }
     }
-    hs
+    counts
+        .iter()
+        .map(|h| h.iter().map(|&c| f64::from(c)).collect())
+        .collect()
 }
 
 /// `n(x)` for steps `q1` then `q2`: how many `q1` bins round into `x`,
@@ -232,9 +238,9 @@ pub fn analyze(
             continue;
         }
         for ((llr, b), &s) in result.block_llr.iter_mut().zip(aligned).zip(skip) {
-            let x = bin(b[k], q2);
-            if !s && x != 0 && x.abs() <= RANGE {
-                *llr += log_ratio[(x + RANGE) as usize];
+            let (i, counted) = slot(bin(b[k], q2));
+            if counted && !s {
+                *llr += log_ratio[i];
             }
         }
         result.models.push(FrequencyModel {
