@@ -201,7 +201,8 @@ impl trueshot_config {
     /// Index one more reference photo (encoded `bytes`); on failure the
     /// config is unchanged.
     fn add_reference(&mut self, bytes: Vec<u8>, name: Option<String>) -> trueshot_status {
-        let mut references = References::clone(&self.references);
+        let mut references =
+            References::clone(&self.references).with_limits(self.analyzer.config());
         if let Err(e) = references.push_bytes(&bytes, name) {
             return set_last_error(&e);
         }

@@ -386,3 +386,30 @@ fn results_are_deterministic() {
     assert_eq!(r1.reference, r2.reference);
     assert_eq!(r1.heatmap, r2.heatmap);
 }
+
+#[test]
+fn references_are_decoded_under_the_given_limits() {
+    let bytes = jpeg(&listing(1), 90);
+    let (w, h) = listing(1).dimensions();
+    let mut strict = Config::default();
+    strict.max_pixels = u64::from(w) * u64::from(h) - 1;
+    let mut refused = References::new().with_limits(&strict);
+    let err = refused
+        .push_bytes(&bytes, None)
+        .expect_err("over max_pixels");
+    assert_eq!(err.code(), "too_large");
+    strict.max_pixels = u64::from(w) * u64::from(h);
+    strict.max_file_bytes = bytes.len() as u64 - 1;
+    let err = References::new()
+        .with_limits(&strict)
+        .push_bytes(&bytes, None)
+        .expect_err("over max_file_bytes");
+    assert_eq!(err.code(), "too_large");
+    // The default limits take it.
+    let mut default = References::new();
+    default
+        .push_bytes(&bytes, None)
+        .expect("within the default limits");
+    assert_eq!(default.len(), 1);
+    assert!(refused.is_empty());
+}

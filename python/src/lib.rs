@@ -47,7 +47,7 @@ fn with_references(
         return Ok((analyzer, None));
     }
     let catalogue = py.detach(|| -> Result<_, trueshot::Error> {
-        let mut catalogue = trueshot::References::new();
+        let mut catalogue = trueshot::References::new().with_limits(analyzer.config());
         for input in &inputs {
             input.push_to(&mut catalogue)?;
         }

@@ -89,6 +89,8 @@ struct Entry {
 #[derive(Clone, Default)]
 pub struct References {
     entries: Vec<Entry>,
+    /// Limits for decoding references (file bytes, pixels, decoded bytes).
+    limits: Config,
 }
 
 impl std::fmt::Debug for References {
@@ -133,20 +135,30 @@ struct Candidate {
 }
 
 impl References {
-    /// An empty catalogue.
+    /// An empty catalogue; references are decoded under the default
+    /// [`Config`] limits.
     #[must_use]
     pub fn new() -> Self {
         References::default()
+    }
+
+    /// Decode the references pushed from now on under the limits of
+    /// `config` (`max_file_bytes`, `max_pixels`, `max_decoded_bytes`), as
+    /// the claims analysed with it are.
+    #[must_use]
+    pub fn with_limits(mut self, config: &Config) -> Self {
+        self.limits = config.clone();
+        self
     }
 
     /// Decode and index an image file; its name is the path.
     ///
     /// # Errors
     /// `Io`, `FileTooLarge`, `Unsupported`, `TooLarge` or `Decode`, as for
-    /// [`Analyzer::analyze_path`](crate::Analyzer::analyze_path) with the
-    /// default [`Config`].
+    /// [`Analyzer::analyze_path`](crate::Analyzer::analyze_path) under this
+    /// catalogue's limits.
     pub fn push_path(&mut self, path: &Path) -> Result<(), Error> {
-        let config = Config::default();
+        let config = &self.limits;
         let size = std::fs::metadata(path)
             .map_err(|e| Error::io(path, e))?
             .len();
@@ -163,10 +175,10 @@ impl References {
     /// Decode and index an encoded image (JPEG, PNG, WebP, TIFF, BMP, GIF).
     ///
     /// # Errors
-    /// `FileTooLarge`, `Unsupported`, `TooLarge` or `Decode` under the default
-    /// [`Config`] limits.
+    /// `FileTooLarge`, `Unsupported`, `TooLarge` or `Decode` under this
+    /// catalogue's limits.
     pub fn push_bytes(&mut self, bytes: &[u8], name: Option<String>) -> Result<(), Error> {
-        let config = Config::default();
+        let config = &self.limits;
         if bytes.len() as u64 > config.max_file_bytes {
             return Err(Error::FileTooLarge {
                 bytes: bytes.len() as u64,
@@ -174,7 +186,7 @@ impl References {
             });
         }
         let format = crate::decode::sniff(bytes)?;
-        let image = crate::decode::decode(bytes, format, &config)?;
+        let image = crate::decode::decode(bytes, format, config)?;
         self.push_image(&image, name);
         Ok(())
     }

@@ -70,7 +70,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     config.copy_move = args.copy_move;
     config.heatmap =
         args.heatmap_dir.is_some() || args.html_dir.is_some() || args.format == OutputFormat::Human;
-    let references = load_references(&args.reference, &args.reference_dir)?;
+    let references = load_references(&args.reference, &args.reference_dir, &config)?;
     let analyzer = Analyzer::new(config)
         .map_err(|e| e.to_string())?
         .with_references(references);
@@ -152,7 +152,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
 /// Index every reference photo once; the catalogue is shared by all workers.
 /// An unreadable reference is a usage error: silently matching against a
 /// smaller catalogue would hide derived claims.
-fn load_references(files: &[PathBuf], dirs: &[PathBuf]) -> Result<Arc<References>, String> {
+fn load_references(
+    files: &[PathBuf],
+    dirs: &[PathBuf],
+    config: &Config,
+) -> Result<Arc<References>, String> {
     let mut paths = files.to_vec();
     for dir in dirs {
         if !dir.is_dir() {
@@ -163,7 +167,7 @@ fn load_references(files: &[PathBuf], dirs: &[PathBuf]) -> Result<Arc<References
         }
         walk(dir, &mut paths);
     }
-    let mut references = References::new();
+    let mut references = References::new().with_limits(config);
     for path in &paths {
         references
             .push_path(path)
