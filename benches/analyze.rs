@@ -19,7 +19,10 @@ use image::{ImageFormat, RgbImage};
 use trueshot::decode::Format;
 use trueshot::detectors::residual::laplacian_residual;
 use trueshot::detectors::PixelContext;
-use trueshot::detectors::{cfa, jpeg, noise_residual, spectrum, DetectorOutput, FftPlans};
+use trueshot::detectors::{
+    cfa, copy_move, jpeg, local_consistency, noise_residual, spectrum, texture_stats,
+    DetectorOutput, FftPlans,
+};
 use trueshot::{Analyzer, Config};
 
 #[path = "../tests/common/mod.rs"]
@@ -36,6 +39,18 @@ const SIZES: [(&str, u32, u32); 3] = [
 const QUALITY: u8 = 92;
 
 type Detector = fn(&PixelContext<'_>) -> DetectorOutput;
+
+/// Every pixel detector, benched alone (copy_move runs only when
+/// `Config::copy_move` is set).
+const DETECTORS: [(&str, Detector); 7] = [
+    ("noise_residual", noise_residual::run),
+    ("spectrum", spectrum::run),
+    ("cfa", cfa::run),
+    ("jpeg", jpeg::run),
+    ("texture_stats", texture_stats::run),
+    ("local_consistency", local_consistency::run),
+    ("copy_move", copy_move::run),
+];
 
 fn single_thread() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -124,13 +139,7 @@ fn bench_detectors(
         jpeg_quality: jpeg::estimate_quality(&meta.quant_tables).map(|q| q.quality),
         fft: &fft,
     };
-    let detectors: [(&str, Detector); 4] = [
-        ("noise_residual", noise_residual::run),
-        ("spectrum", spectrum::run),
-        ("cfa", cfa::run),
-        ("jpeg", jpeg::run),
-    ];
-    for (id, run) in detectors {
+    for (id, run) in DETECTORS {
         group.bench_function(format!("{id}_{name}"), |b| {
             b.iter(|| pool.install(|| run(black_box(&ctx))));
         });
@@ -170,17 +179,9 @@ fn print_ratios() {
             continue;
         };
         let mp = f64::from(w) * f64::from(h) / 1e6;
-        let ids = [
-            "decode",
-            "full",
-            "fresh_analyzer",
-            "full_THREADS",
-            "planes",
-            "noise_residual",
-            "spectrum",
-            "cfa",
-            "jpeg",
-        ];
+        let ids = ["decode", "full", "fresh_analyzer", "full_THREADS", "planes"]
+            .into_iter()
+            .chain(DETECTORS.iter().map(|d| d.0));
         for id in ids {
             let full = if id == "full_THREADS" {
                 format!("full_{name}_threads_all")
