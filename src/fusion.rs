@@ -44,7 +44,7 @@ const CAMERA_DISCOUNT: f32 = 0.5;
 /// while 9 of 61 added-damage edits reach 0.66-0.98; the noise-inconsistency
 /// regions (`local_consistency`, `noise_residual`) fire on 12-24% of genuine
 /// photos and stay with the model.
-const LOCAL_EVIDENCE: &[&str] = &["jpeg.local_single_compression"];
+const LOCAL_EVIDENCE: &[&str] = &["jpeg.local_single_compression", "jpeg.local_lattice_break"];
 
 /// Local evidence score from which it lifts the `edited` score.
 const LOCAL_EVIDENCE_MIN: f32 = 0.5;

@@ -222,3 +222,83 @@ fn results_are_bit_identical_between_runs() {
     assert_eq!(a.features, b.features);
     assert_eq!(a.map, b.map);
 }
+
+/// A decoded JPEG stored as PNG, cropped by `(dx, dy)` so that its lattice
+/// sits off the origin, with fresh (never compressed) content pasted at
+/// `(px, py)` when `patch` is true.
+fn decoded_jpeg_as_png(dx: u32, dy: u32, patch: Option<(i64, i64)>) -> RgbImage {
+    let decoded = decode(&encode_jpeg(&scene(400, 400, 5), 75));
+    let mut img = image::imageops::crop_imm(&decoded, dx, dy, 384, 384).to_image();
+    if let Some((px, py)) = patch {
+        image::imageops::replace(&mut img, &scene(96, 96, 11), px, py);
+    }
+    img
+}
+
+#[test]
+fn content_changed_after_decoding_a_jpeg_is_off_its_lattice() {
+    let untouched = run_on(&decoded_jpeg_as_png(3, 5, None), Format::Png, &[]);
+    assert!(feature(&untouched, "jpeg.lattice_steps") > 0.2);
+    assert_eq!(feature(&untouched, "jpeg.applicable"), 0.5);
+    assert!(untouched.findings.iter().all(|f| f.class != Class::Edited));
+    assert!(untouched.map.as_ref().expect("map").max() < 0.5);
+
+    let edited = run_on(
+        &decoded_jpeg_as_png(3, 5, Some((150, 170))),
+        Format::Png,
+        &[],
+    );
+    let map = edited.map.as_ref().expect("map");
+    assert!(map.at(198, 218) >= 0.5, "inside {}", map.at(198, 218));
+    for (x, y) in [(40, 40), (340, 340), (40, 340), (340, 40)] {
+        assert!(map.at(x, y) < 0.5, "outside ({x},{y}) {}", map.at(x, y));
+    }
+    let finding = edited
+        .findings
+        .iter()
+        .find(|f| f.code == "jpeg.local_lattice_break")
+        .expect("finding");
+    assert_eq!(finding.class, Class::Edited);
+    let r = finding.region.expect("region");
+    assert!(r.x <= 166 && r.x + r.width >= 230 && r.y <= 186 && r.y + r.height >= 250);
+}
+
+#[test]
+fn pixels_that_never_were_a_jpeg_have_no_lattice() {
+    let out = run_on(&scene(384, 384, 6), Format::Png, &[]);
+    assert_eq!(feature(&out, "jpeg.lattice_steps"), 0.0);
+}
+
+#[test]
+fn lattice_break_sends_the_image_to_review_but_does_not_flag_it() {
+    let png = |img: &RgbImage| {
+        let mut out = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut out)
+            .write_image(
+                img.as_raw(),
+                img.width(),
+                img.height(),
+                image::ExtendedColorType::Rgb8,
+            )
+            .expect("encode");
+        out
+    };
+    let config = trueshot::Config::default();
+    let edited =
+        trueshot::analyze_bytes(&png(&decoded_jpeg_as_png(0, 0, Some((150, 170)))), &config)
+            .expect("report");
+    assert!(edited.scores.edited >= edited.authentic_threshold);
+    assert!(edited.scores.edited < edited.flag_threshold);
+    assert!(
+        edited
+            .deciding
+            .iter()
+            .any(|c| c == "jpeg.local_lattice_break")
+            || edited.verdict != trueshot::Verdict::Inconclusive,
+        "{:?}",
+        edited.deciding
+    );
+    let untouched =
+        trueshot::analyze_bytes(&png(&decoded_jpeg_as_png(0, 0, None)), &config).expect("report");
+    assert!(untouched.scores.edited < edited.scores.edited);
+}

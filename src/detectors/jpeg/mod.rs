@@ -11,12 +11,17 @@
 //!   compressed image.
 //! - **Block grid** (Li, Yuan & Yu 2009): windows whose 8x8 grid is shifted
 //!   against the image's grid.
+//! - **Quantisation lattice** (Fan & de Queiroz 2003), for pixels stored
+//!   without their JPEG file (PNG, WebP, ...): a decoded JPEG keeps its DCT
+//!   coefficients on multiples of the steps; content changed after the
+//!   decoding falls off the lattice. The map flags those blocks.
 //! - **Error level analysis** (Krawetz 2007): supporting map only.
 
 mod dct;
 mod double;
 mod ela;
 mod grid;
+mod lattice;
 mod tables;
 
 pub use tables::{estimate_quality, ijg_table, QualityEstimate, IJG_CHROMA, IJG_LUMA};
@@ -60,7 +65,8 @@ const MAX_CLIPPED: usize = 8;
 /// (share of studied DCT frequencies with a previous quantisation),
 /// `dq_gain` (nats per coefficient), `single_share` (share of blocks flagged
 /// as singly compressed), `grid_strength`, `grid_misaligned_share`,
-/// `ela_outlier_share`.
+/// `ela_outlier_share`, `lattice_steps` (for pixels without their JPEG
+/// file: share of the 15 low AC frequencies that keep a quantisation lattice).
 ///
 /// The map has one cell per 8x8 block; 1.0 = most suspicious, ≥ 0.5 only
 /// for blocks with clear evidence. Findings of class `Edited` need local
@@ -85,13 +91,35 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
 
     let grid = grid::analyze(ctx.luma, w, h);
     let grid_visible = grid.strength >= MIN_GRID_STRENGTH;
+    // Pixels without their JPEG file: look for the lattice on the grid the
+    // blocking shows (a crop moves it), else on the image's origin.
+    let lattice = if is_jpeg {
+        None
+    } else {
+        let (ox, oy) = if grid_visible {
+            (
+                (usize::from(grid.phase.0) + 1) % 8,
+                (usize::from(grid.phase.1) + 1) % 8,
+            )
+        } else {
+            (0, 0)
+        };
+        let (blocks, bw, bh) = dct::low_frequencies(ctx.luma, w, h, ox, oy);
+        lattice::analyze(&blocks).map(|l| (l, bw, bh, ox, oy))
+    };
     let applicable = if is_jpeg {
         1.0
-    } else if grid_visible {
+    } else if grid_visible || lattice.is_some() {
         0.5
     } else {
         0.0
     };
+    out.features.push((
+        "jpeg.lattice_steps",
+        lattice
+            .as_ref()
+            .map_or(0.0, |(l, ..)| l.steps.len() as f32 / 15.0),
+    ));
     out.features.push(("jpeg.applicable", applicable));
     out.features.push((
         "jpeg.quality",
@@ -113,6 +141,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
 
     let mut map = Heatmap::zeros(ctx.width, ctx.height, CELL);
     let gw = map.grid_width as usize;
+    let mut grid_cells = vec![false; map.values.len()];
 
     // Grid misalignment, only where the image shows a grid at all, and only
     // when a minority of windows disagree: a second grid across much of the
@@ -124,7 +153,9 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         if !is_jpeg && grid.misaligned_share <= MAX_MISALIGNED_SHARE {
             for by in 0..grid.bh {
                 for bx in 0..grid.bw {
-                    map.values[by * gw + bx] = grid.misaligned[by * grid.bw + bx];
+                    let v = grid.misaligned[by * grid.bw + bx];
+                    map.values[by * gw + bx] = v;
+                    grid_cells[by * gw + bx] = v >= 0.5;
                 }
             }
         }
@@ -144,7 +175,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         // Only the frequencies the double-compression test studies.
         let (aligned, bw, bh) = dct::low_frequencies(ctx.luma, w, h, 0, 0);
         let (shifted, _, _) = dct::low_frequencies(ctx.luma, w, h, 4, 4);
-        let skip = clipped_blocks(ctx.rgb, bw, bh);
+        let skip = clipped_blocks(ctx.rgb, bw, bh, 0, 0);
         let dq = double::analyze(&aligned, &shifted, &table.values, &skip);
         dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
         dq_gain = dq.mean_gain() as f32;
@@ -166,6 +197,33 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
             single_share = flagged as f32 / (bw * bh).max(1) as f32;
         }
         push_dq_finding(&mut out, &dq, dq_share);
+    }
+    // Off the lattice of a decoded JPEG, block by block, on the same scale
+    // as the double-compression log-likelihoods.
+    let mut lattice_cells = vec![false; map.values.len()];
+    if let Some((lat, bw, bh, ox, oy)) = &lattice {
+        let skip = clipped_blocks(ctx.rgb, *bw, *bh, *ox, *oy);
+        let llr: Vec<f32> = lat
+            .block_llr
+            .iter()
+            .zip(&skip)
+            .map(|(&v, &clipped)| if clipped { 0.0 } else { v })
+            .collect();
+        let smooth = box3(&llr, *bw, *bh);
+        let gh = map.grid_height as usize;
+        for by in 0..*bh {
+            for bx in 0..*bw {
+                let s = smooth[by * bw + bx];
+                let v = 1.0 / (1.0 + ((s + SINGLE_LLR) / LLR_SLOPE).exp());
+                // The map's cells sit on the origin's grid: the block's centre decides.
+                let (cx, cy) = ((ox + bx * 8 + 4) / 8, (oy + by * 8 + 4) / 8);
+                if cx < gw && cy < gh {
+                    let cell = cy * gw + cx;
+                    lattice_cells[cell] |= v >= 0.5;
+                    map.values[cell] = map.values[cell].max(v);
+                }
+            }
+        }
     }
     out.features.push(("jpeg.double_compression", dq_share));
     out.features.push(("jpeg.dq_gain", dq_gain));
@@ -223,7 +281,17 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     } else {
         for (i, r) in regions.iter().enumerate() {
             let single = r.members.iter().filter(|&&c| single_cells[c]).count();
-            let (code, what, what_zh) = if single * 2 >= r.cells {
+            let off_lattice = r.members.iter().filter(|&&c| lattice_cells[c]).count();
+            let off_grid = r.members.iter().filter(|&&c| grid_cells[c]).count();
+            // A paste from another JPEG is off both the lattice and the
+            // grid: the grid names it more precisely.
+            let (code, what, what_zh) = if off_lattice * 2 >= r.cells && off_grid * 2 < r.cells {
+                (
+                    "jpeg.local_lattice_break",
+                    "changed after the image was decoded from a JPEG (off the quantisation lattice the rest keeps)",
+                    "在图像从 JPEG 解码之后被改动（不符合其余部分保留的量化格点）",
+                )
+            } else if single * 2 >= r.cells {
                 (
                     "jpeg.local_single_compression",
                     "compressed once inside a doubly compressed JPEG",
@@ -284,15 +352,15 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
 }
 
 /// Blocks with too many clipped pixels to follow the quantisation lattice.
-fn clipped_blocks(rgb: &image::RgbImage, bw: usize, bh: usize) -> Vec<bool> {
+fn clipped_blocks(rgb: &image::RgbImage, bw: usize, bh: usize, ox: usize, oy: usize) -> Vec<bool> {
     let width = rgb.width() as usize;
     let raw = rgb.as_raw();
     let mut out = vec![false; bw * bh];
     for by in 0..bh {
         for bx in 0..bw {
             let mut clipped = 0usize;
-            for y in by * 8..by * 8 + 8 {
-                let start = (y * width + bx * 8) * 3;
+            for y in oy + by * 8..oy + by * 8 + 8 {
+                let start = (y * width + ox + bx * 8) * 3;
                 if let Some(px) = raw.get(start..start + 24) {
                     clipped += px
                         .chunks_exact(3)
