@@ -419,8 +419,8 @@ impl Fused {
 
 /// Metadata evidence has fixed meanings (0.99 decisive, 0.5 moderate), but
 /// the model's thresholds move with each fit: place the fixed levels on the
-/// model's scale, so that a declaration always flags and an editor tag is
-/// always inconclusive on its own.
+/// model's scale, so that a declaration always flags and moderate evidence
+/// (a declared composite) is always inconclusive on its own.
 fn on_scale(declared: f32, point: OperatingPoint) -> f32 {
     if declared >= 0.99 {
         declared.max(point.flag)

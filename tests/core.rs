@@ -6,7 +6,7 @@ mod common;
 use std::time::Instant;
 
 use common::*;
-use trueshot::{analyze_bytes, analyze_image, Config, Error, Verdict};
+use trueshot::{analyze_bytes, analyze_image, Class, Config, Error, Verdict};
 
 fn codes(report: &trueshot::Report) -> Vec<&str> {
     report.findings.iter().map(|f| f.code.as_str()).collect()
@@ -65,25 +65,27 @@ fn exif_dimension_mismatch_is_weak_evidence() {
 }
 
 #[test]
-fn editor_software_is_moderate_evidence() {
+fn editor_software_is_reported_but_does_not_send_to_review_alone() {
+    let pixels = jpeg(&camera_like(128, 128, 4), 90);
     let tiff = exif_block(&[(0x0131, "Adobe Photoshop 25.1 (Windows)")], None);
-    let bytes = jpeg_with_segment(
-        &jpeg(&camera_like(128, 128, 4), 90),
-        0xE1,
-        &exif_app1(&tiff),
-    );
+    let bytes = jpeg_with_segment(&pixels, 0xE1, &exif_app1(&tiff));
     let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
     let finding = report
         .findings
         .iter()
         .find(|f| f.code == "provenance.editor_software")
         .expect("editor finding");
-    assert!(finding.score >= 0.3 && finding.score < report.flag_threshold);
-    assert_eq!(report.verdict, Verdict::Inconclusive);
+    assert_eq!(finding.class, Class::Edited);
+    assert!(finding.score > 0.0 && finding.score < report.authentic_threshold);
+    // The tag raises the edited score at most to its own level.
+    let plain = analyze_bytes(&pixels, &Config::default()).expect("analysis");
     assert_eq!(
-        report.deciding,
-        vec!["provenance.editor_software".to_string()]
+        report.scores.edited.to_bits(),
+        plain.scores.edited.max(finding.score).to_bits()
     );
+    if plain.verdict == Verdict::Authentic {
+        assert_eq!(report.verdict, Verdict::Authentic);
+    }
 }
 
 fn assert_ai(bytes: &[u8], code: &str) {
