@@ -184,8 +184,7 @@ fn cell_row(
     cy: usize,
 ) -> Vec<[f32; 3]> {
     let mut row_cells = vec![[0.0f32; 3]; cw];
-    // Chroma planes R−G and B−G of one row, computed once per row rather
-    // than once per use (each pixel is a neighbour four times).
+    // Chroma planes R−G and B−G of one row.
     let chroma_row = |y: usize, a: &mut [f32], b: &mut [f32]| {
         for ((p, ca), cb) in rgb[y * w * 3..][..w * 3].chunks_exact(3).zip(a).zip(b) {
             let g = f32::from(p[1]);
@@ -193,35 +192,98 @@ fn cell_row(
             *cb = f32::from(p[2]) - g;
         }
     };
-    let mut planes = vec![0.0f32; 6 * w];
-    for y in cy * STRIDE..(cy + 1) * STRIDE {
+    // Rolling rows: the chroma of rows y-1, y and y+1 (clamped at the
+    // borders), each computed once and shifted down as y advances.
+    let (y0, y1) = (cy * STRIDE, (cy + 1) * STRIDE);
+    let mut a = [vec![0.0f32; w], vec![0.0f32; w], vec![0.0f32; w]];
+    let mut b = [vec![0.0f32; w], vec![0.0f32; w], vec![0.0f32; w]];
+    chroma_row(y0.saturating_sub(1), &mut a[0], &mut b[0]);
+    chroma_row(y0, &mut a[1], &mut b[1]);
+    // Per-pixel terms of one row, summed into the cells afterwards in the
+    // same order as before (x ascending, rows ascending).
+    let mut terms = [vec![0.0f32; w], vec![0.0f32; w], vec![0.0f32; w]];
+    for y in y0..y1 {
         let (yu, yd) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        let row = &luma[y * w..][..w];
-        let up = &luma[yu * w..][..w];
-        let down = &luma[yd * w..][..w];
-        let rrow = &res[y * w..][..w];
-        // Rows up, here and down of both chroma planes, mirrored at borders
-        // by clamping as before.
-        let (a_up, rest) = planes.split_at_mut(w);
-        let (a_mid, rest) = rest.split_at_mut(w);
-        let (a_down, rest) = rest.split_at_mut(w);
-        let (b_up, rest) = rest.split_at_mut(w);
-        let (b_mid, b_down) = rest.split_at_mut(w);
-        chroma_row(yu, a_up, b_up);
-        chroma_row(y, a_mid, b_mid);
-        chroma_row(yd, a_down, b_down);
+        if y > y0 {
+            a.rotate_left(1);
+            b.rotate_left(1);
+        }
+        {
+            let [_, _, a_down] = &mut a;
+            let [_, _, b_down] = &mut b;
+            chroma_row(yd, a_down, b_down);
+        }
+        pixel_terms(
+            [
+                &luma[yu * w..][..w],
+                &luma[y * w..][..w],
+                &luma[yd * w..][..w],
+            ],
+            &res[y * w..][..w],
+            [&a[0], &a[1], &a[2]],
+            [&b[0], &b[1], &b[2]],
+            &mut terms,
+        );
+        let [s_row, g_row, c_row] = &terms;
         for (cx, cell) in row_cells.iter_mut().enumerate() {
-            for x in cx * STRIDE..(cx + 1) * STRIDE {
-                let (xl, xr) = (x.saturating_sub(1), (x + 1).min(w - 1));
-                cell[0] += rrow[x].abs();
-                cell[1] += (row[xr] - row[xl]).abs() + (down[x] - up[x]).abs();
-                let a = a_mid[x] - 0.25 * (a_mid[xl] + a_mid[xr] + a_up[x] + a_down[x]);
-                let b = b_mid[x] - 0.25 * (b_mid[xl] + b_mid[xr] + b_up[x] + b_down[x]);
-                cell[2] += a.abs() + b.abs();
+            let span = cx * STRIDE..(cx + 1) * STRIDE;
+            for ((s, g), c) in s_row[span.clone()]
+                .iter()
+                .zip(&g_row[span.clone()])
+                .zip(&c_row[span])
+            {
+                cell[0] += s;
+                cell[1] += g;
+                cell[2] += c;
             }
         }
     }
     row_cells
+}
+
+/// One row's per-pixel terms: `|r|`, `|∂x| + |∂y|` (central differences)
+/// and the chroma Laplacian magnitude `|ΔA| + |ΔB|`, with neighbours
+/// clamped at the left and right borders. The interior runs on plain
+/// slices so that it vectorises; both paths use the same expressions.
+fn pixel_terms(
+    [up, row, down]: [&[f32]; 3],
+    res: &[f32],
+    [a_up, a_mid, a_down]: [&[f32]; 3],
+    [b_up, b_mid, b_down]: [&[f32]; 3],
+    [s_out, g_out, c_out]: &mut [Vec<f32>; 3],
+) {
+    let w = row.len();
+    let at = |x: usize, xl: usize, xr: usize| {
+        let g = (row[xr] - row[xl]).abs() + (down[x] - up[x]).abs();
+        let a = a_mid[x] - 0.25 * (a_mid[xl] + a_mid[xr] + a_up[x] + a_down[x]);
+        let b = b_mid[x] - 0.25 * (b_mid[xl] + b_mid[xr] + b_up[x] + b_down[x]);
+        (g, a.abs() + b.abs())
+    };
+    for (s, r) in s_out.iter_mut().zip(res) {
+        *s = r.abs();
+    }
+    for x in [0, w - 1] {
+        let (g, c) = at(x, x.saturating_sub(1), (x + 1).min(w - 1));
+        g_out[x] = g;
+        c_out[x] = c;
+    }
+    if w < 3 {
+        return;
+    }
+    let n = w - 2;
+    let (g_in, c_in) = (&mut g_out[1..w - 1], &mut c_out[1..w - 1]);
+    let (left, right, up, down) = (&row[..n], &row[2..], &up[1..w - 1], &down[1..w - 1]);
+    for (i, g) in g_in.iter_mut().enumerate() {
+        *g = (right[i] - left[i]).abs() + (down[i] - up[i]).abs();
+    }
+    let chroma = |mid: &[f32], up: &[f32], down: &[f32], i: usize| {
+        mid[i + 1] - 0.25 * (mid[i] + mid[i + 2] + up[i + 1] + down[i + 1])
+    };
+    for (i, c) in c_in.iter_mut().enumerate() {
+        let a = chroma(a_mid, a_up, a_down, i);
+        let b = chroma(b_mid, b_up, b_down, i);
+        *c = a.abs() + b.abs();
+    }
 }
 
 /// Residuals of the least-squares line `y ≈ α + β x`.
