@@ -6,7 +6,7 @@
 //! claims, signatures not validated), the implicit label of GB 45438-2025
 //! (《人工智能生成合成内容标识办法》配套国家标准), and the text chunks that
 //! image generators write (AUTOMATIC1111, ComfyUI, InvokeAI, NovelAI,
-//! Midjourney).
+//! Midjourney, SwarmUI).
 //!
 //! Weights: a label that declares AI generation is decisive (0.99); a
 //! declared composite is moderate evidence (0.5, inconclusive on its own).
@@ -625,6 +625,9 @@ fn generator_text_chunk(texts: &[(String, String)]) -> Option<(String, String)> 
             return Some(("InvokeAI".into(), v.into()));
         }
     }
+    if let Some(v) = get("sui_image_params") {
+        return Some(("SwarmUI".into(), v.into()));
+    }
     if get("Software").is_some_and(|s| s.contains("NovelAI")) {
         return Some((
             "NovelAI".into(),
@@ -649,6 +652,7 @@ const AI_GENERATORS: &[(&str, &str)] = &[
     ("midjourney", "Midjourney"),
     ("stable diffusion", "Stable Diffusion"),
     ("stablediffusion", "Stable Diffusion"),
+    ("stable-diffusion", "Stable Diffusion"),
     ("stability ai", "Stability AI"),
     ("sdxl", "SDXL"),
     ("flux", "FLUX"),
@@ -693,6 +697,11 @@ const AI_GENERATORS: &[(&str, &str)] = &[
     ("recraft", "Recraft"),
     ("playground ai", "Playground AI"),
     ("fooocus", "Fooocus"),
+    ("swarmui", "SwarmUI"),
+    ("draw things", "Draw Things"),
+    ("gpt-image", "GPT Image"),
+    ("qwen-image", "Qwen-Image"),
+    ("hidream", "HiDream"),
     ("diffusers", "Diffusers"),
 ];
 
@@ -783,8 +792,30 @@ mod tests {
     fn short_names_need_whole_words() {
         assert_eq!(name_in("FLUX.1 [dev]", AI_GENERATORS), Some("FLUX"));
         assert_eq!(name_in("Influx Photo Studio", AI_GENERATORS), None);
+        assert_eq!(
+            name_in("stable-diffusion-xl-base-1.0", AI_GENERATORS),
+            Some("Stable Diffusion")
+        );
+        assert_eq!(name_in("gpt-image-1", AI_GENERATORS), Some("GPT Image"));
         assert_eq!(name_in("GIMP 2.10", EDITORS), Some("GIMP"));
         assert_eq!(name_in("Canon EOS firmware 1.0", EDITORS), None);
+    }
+
+    #[test]
+    fn generator_chunks_of_several_tools() {
+        let chunk = |k: &str, v: &str| generator_text_chunk(&[(k.to_string(), v.to_string())]);
+        let tool = |c: Option<(String, String)>| c.map(|(t, _)| t);
+        assert_eq!(
+            tool(chunk("sui_image_params", "{\"prompt\": \"a cat\"}")),
+            Some("SwarmUI".into())
+        );
+        assert_eq!(
+            tool(chunk("prompt", "{\"3\": {\"class_type\": \"KSampler\"}}")),
+            Some("ComfyUI".into())
+        );
+        // A caption that only mentions a prompt is not a generator's chunk.
+        assert_eq!(tool(chunk("prompt", "holiday photo")), None);
+        assert_eq!(tool(chunk("Title", "Steps: 20, Sampler: Euler")), None);
     }
 
     #[test]
