@@ -7,6 +7,9 @@ use trueshot::detectors::{jpeg, DetectorOutput, FftPlans, PixelContext};
 use trueshot::metadata::{self, QuantTable};
 use trueshot::{Class, DetectorKind};
 
+mod common;
+use common::png;
+
 /// A deterministic camera-like scene: smooth shading, edges and sensor-like
 /// noise, so that the DCT has many non-zero coefficients.
 fn scene(width: u32, height: u32, seed: u64) -> RgbImage {
@@ -133,21 +136,41 @@ fn never_compressed_patch_in_double_compressed_image_is_localised() {
     let patch = scene(96, 96, 7);
     image::imageops::replace(&mut img, &patch, 160, 128);
     let out = run_jpeg(&encode_jpeg(&img, 90));
+    assert_localised(
+        &out,
+        "jpeg.local_single_compression",
+        (208, 176),
+        (176, 144, 240, 208),
+    );
+}
+
+/// The map flags `inside` but not the corners of a 384x384 image, and a
+/// finding `code` of class `Edited` has a region that covers the box
+/// `(x0, y0, x1, y1)`.
+fn assert_localised(
+    out: &DetectorOutput,
+    code: &str,
+    inside: (u32, u32),
+    covers: (u32, u32, u32, u32),
+) {
     let map = out.map.as_ref().expect("map");
-    let inside = map.at(208, 176);
-    assert!(inside >= 0.5, "inside {inside}");
-    let outside = [(40, 40), (340, 340), (40, 340), (340, 40)];
-    for (x, y) in outside {
+    let v = map.at(inside.0, inside.1);
+    assert!(v >= 0.5, "inside {v}");
+    for (x, y) in [(40, 40), (340, 340), (40, 340), (340, 40)] {
         assert!(map.at(x, y) < 0.5, "outside ({x},{y}) {}", map.at(x, y));
     }
     let finding = out
         .findings
         .iter()
-        .find(|f| f.code == "jpeg.local_single_compression")
+        .find(|f| f.code == code)
         .expect("finding");
     assert_eq!(finding.class, Class::Edited);
     let r = finding.region.expect("region");
-    assert!(r.x <= 176 && r.x + r.width >= 240 && r.y <= 144 && r.y + r.height >= 208);
+    let (x0, y0, x1, y1) = covers;
+    assert!(
+        r.x <= x0 && r.x + r.width >= x1 && r.y <= y0 && r.y + r.height >= y1,
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -248,19 +271,12 @@ fn content_changed_after_decoding_a_jpeg_is_off_its_lattice() {
         Format::Png,
         &[],
     );
-    let map = edited.map.as_ref().expect("map");
-    assert!(map.at(198, 218) >= 0.5, "inside {}", map.at(198, 218));
-    for (x, y) in [(40, 40), (340, 340), (40, 340), (340, 40)] {
-        assert!(map.at(x, y) < 0.5, "outside ({x},{y}) {}", map.at(x, y));
-    }
-    let finding = edited
-        .findings
-        .iter()
-        .find(|f| f.code == "jpeg.local_lattice_break")
-        .expect("finding");
-    assert_eq!(finding.class, Class::Edited);
-    let r = finding.region.expect("region");
-    assert!(r.x <= 166 && r.x + r.width >= 230 && r.y <= 186 && r.y + r.height >= 250);
+    assert_localised(
+        &edited,
+        "jpeg.local_lattice_break",
+        (198, 218),
+        (166, 186, 230, 250),
+    );
 }
 
 #[test]
@@ -271,18 +287,6 @@ fn pixels_that_never_were_a_jpeg_have_no_lattice() {
 
 #[test]
 fn lattice_break_sends_the_image_to_review_but_does_not_flag_it() {
-    let png = |img: &RgbImage| {
-        let mut out = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut out)
-            .write_image(
-                img.as_raw(),
-                img.width(),
-                img.height(),
-                image::ExtendedColorType::Rgb8,
-            )
-            .expect("encode");
-        out
-    };
     let config = trueshot::Config::default();
     let edited =
         trueshot::analyze_bytes(&png(&decoded_jpeg_as_png(0, 0, Some((150, 170)))), &config)
