@@ -180,20 +180,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
         dq_gain = dq.mean_gain() as f32;
         if dq.models.len() >= MIN_MODELS {
-            let smooth = box3(&dq.block_llr, bw, bh);
-            let mut flagged = 0usize;
-            for by in 0..bh {
-                for bx in 0..bw {
-                    let s = smooth[by * bw + bx];
-                    let v = 1.0 / (1.0 + ((s + SINGLE_LLR) / LLR_SLOPE).exp());
-                    let cell = by * gw + bx;
-                    if v >= 0.5 {
-                        flagged += 1;
-                        single_cells[cell] = true;
-                    }
-                    map.values[cell] = map.values[cell].max(v);
-                }
-            }
+            let flagged = paint_llr(&mut map, &mut single_cells, &dq.block_llr, (bw, bh), (0, 0));
             single_share = flagged as f32 / (bw * bh).max(1) as f32;
         }
         push_dq_finding(&mut out, &dq, dq_share);
@@ -209,21 +196,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
             .zip(&skip)
             .map(|(&v, &clipped)| if clipped { 0.0 } else { v })
             .collect();
-        let smooth = box3(&llr, *bw, *bh);
-        let gh = map.grid_height as usize;
-        for by in 0..*bh {
-            for bx in 0..*bw {
-                let s = smooth[by * bw + bx];
-                let v = 1.0 / (1.0 + ((s + SINGLE_LLR) / LLR_SLOPE).exp());
-                // The map's cells sit on the origin's grid: the block's centre decides.
-                let (cx, cy) = ((ox + bx * 8 + 4) / 8, (oy + by * 8 + 4) / 8);
-                if cx < gw && cy < gh {
-                    let cell = cy * gw + cx;
-                    lattice_cells[cell] |= v >= 0.5;
-                    map.values[cell] = map.values[cell].max(v);
-                }
-            }
-        }
+        paint_llr(&mut map, &mut lattice_cells, &llr, (*bw, *bh), (*ox, *oy));
     }
     out.features.push(("jpeg.double_compression", dq_share));
     out.features.push(("jpeg.dq_gain", dq_gain));
@@ -349,6 +322,39 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     }
     out.map = Some(map);
     out
+}
+
+/// Paint per-block log-likelihood ratios (positive = the block follows the
+/// JPEG history of the rest, negative = it does not) into the map: summed
+/// over 3x3 blocks, then a logistic that crosses 0.5 at `-SINGLE_LLR`.
+/// Blocks sit on the grid at `(ox, oy)`; each lands in the map cell that
+/// holds its centre. Marks the cells of blocks at 0.5 or more in `cells` and
+/// returns how many blocks those are.
+fn paint_llr(
+    map: &mut Heatmap,
+    cells: &mut [bool],
+    llr: &[f32],
+    (bw, bh): (usize, usize),
+    (ox, oy): (usize, usize),
+) -> usize {
+    let (gw, gh) = (map.grid_width as usize, map.grid_height as usize);
+    let smooth = box3(llr, bw, bh);
+    let mut flagged = 0;
+    for by in 0..bh {
+        for bx in 0..bw {
+            let v = 1.0 / (1.0 + ((smooth[by * bw + bx] + SINGLE_LLR) / LLR_SLOPE).exp());
+            let (cx, cy) = ((ox + bx * 8 + 4) / 8, (oy + by * 8 + 4) / 8);
+            if cx < gw && cy < gh {
+                let cell = cy * gw + cx;
+                if v >= 0.5 {
+                    flagged += 1;
+                    cells[cell] = true;
+                }
+                map.values[cell] = map.values[cell].max(v);
+            }
+        }
+    }
+    flagged
 }
 
 /// Blocks with too many clipped pixels to follow the quantisation lattice.
