@@ -207,19 +207,41 @@ fn block_components(rgb: &[u8], w: usize, h: usize, grid: BlockGrid) -> Vec<Opti
         .into_par_iter()
         .flat_map_iter(|cy| {
             let mut row_cells = vec![[0.0f32; 5]; cw];
+            // Clipped pixels are counted as integers (the float count they
+            // replace was exact, so the value is the same) and stored last.
+            let mut clipped = vec![0u32; cw];
+            // Rolling rows: each green row is extracted once per band, not
+            // three times (the row below becomes the current one, ...).
             let (mut up, mut grow, mut down, mut row) =
                 (vec![0.0; w], vec![0.0; w], vec![0.0; w], vec![0.0; w]);
-            for y in cy * STRIDE..(cy + 1) * STRIDE {
-                green_row(mirror(y as isize - 1, h), &mut up);
-                green_row(y, &mut grow);
+            let y0 = cy * STRIDE;
+            green_row(mirror(y0 as isize - 1, h), &mut up);
+            green_row(y0, &mut grow);
+            for y in y0..y0 + STRIDE {
                 green_row(mirror(y as isize + 1, h), &mut down);
                 laplacian_row(&up, &grow, &down, &mut row);
-                for (cx, cell) in row_cells.iter_mut().enumerate() {
-                    for x in cx * STRIDE..(cx + 1) * STRIDE {
-                        cell[(y & 1) * 2 + (x & 1)] += row[x].abs();
-                        cell[4] += f32::from(u8::from(!(3.0..252.0).contains(&grow[x])));
+                // Even columns add to phase `base`, odd ones to `base + 1`,
+                // each in column order as before.
+                let base = (y & 1) * 2;
+                let cols = row.chunks_exact(STRIDE).zip(grow.chunks_exact(STRIDE));
+                for ((cell, n), (r, g)) in row_cells.iter_mut().zip(&mut clipped).zip(cols) {
+                    let (mut even, mut odd) = (cell[base], cell[base + 1]);
+                    for p in r.chunks_exact(2) {
+                        even += p[0].abs();
+                        odd += p[1].abs();
                     }
+                    cell[base] = even;
+                    cell[base + 1] = odd;
+                    *n += g
+                        .iter()
+                        .map(|&v| u32::from(!(3.0..252.0).contains(&v)))
+                        .sum::<u32>();
                 }
+                std::mem::swap(&mut up, &mut grow);
+                std::mem::swap(&mut grow, &mut down);
+            }
+            for (cell, &n) in row_cells.iter_mut().zip(&clipped) {
+                cell[4] = n as f32;
             }
             row_cells
         })

@@ -96,6 +96,16 @@ pub(super) fn round_i32(x: f32) -> i32 {
         .saturating_sub(i32::from(frac <= -0.5))
 }
 
+/// [`round_i32`] of `x.clamp(-64.0, 64.0)`: equal to `round_i32(x)` when
+/// `|x| <= 64`, and beyond it still more than [`RANGE`] in magnitude. No
+/// saturating arithmetic, so it vectorises.
+fn round_small(x: f32) -> i32 {
+    let x = x.clamp(-64.0, 64.0);
+    let t = x as i32;
+    let frac = x - t as f32;
+    t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)
+}
+
 /// Histogram slot of a quantised value, and whether it counts (non-zero and
 /// within ±[`RANGE`]); out-of-range values map to a clamped slot that the
 /// caller adds 0 to, so the loops need no data-dependent branch.
@@ -107,17 +117,44 @@ fn slot(x: i32) -> (usize, bool) {
 /// Histograms of the non-zero quantised values of every studied
 /// `(zig-zag position, q)`, in one pass over the blocks (each block is read once
 /// instead of once per frequency).
+///
+/// Per block, the quotients of all [`LOW`] positions are computed at once
+/// (fixed length, no bounds checks: the compiler vectorises the division
+/// and the rounding, which are the same IEEE operations as [`bin`] so the
+/// bins do not change), then each studied position adds 1 to its slot.
+/// Values that do not count go to an extra trash slot, so no increment
+/// depends on data through a branch or a multiply.
 fn histograms(blocks: &[LowBlock], studied: &[(usize, u16)]) -> Vec<Vec<f64>> {
-    let mut counts = vec![[0u32; (2 * RANGE + 1) as usize]; studied.len()];
+    const SLOTS: usize = (2 * RANGE + 1) as usize;
+    const TRASH: usize = SLOTS;
+    // Step per zig-zag position; 1 where the position is not studied (its
+    // slot is computed and never read).
+    let mut steps = [1.0f32; LOW];
+    for &(k, q) in studied {
+        steps[k] = f32::from(q);
+    }
+    let mut counts = vec![[0u32; SLOTS + 1]; studied.len()];
+    let mut slots = [0u32; LOW];
     for b in blocks {
-        for (h, &(k, q)) in counts.iter_mut().zip(studied) {
-            let (i, counted) = slot(bin(b[k], q));
-            h[i] += u32::from(counted);
+        for ((s, &c), &q) in slots.iter_mut().zip(b).zip(&steps) {
+            // Clamping to ±64 first changes no slot (beyond ±RANGE is
+            // trash either way, NaN stays NaN and rounds to 0) and lets
+            // rounding skip its saturation, so the loop vectorises.
+            let x = round_small(c / q);
+            let counted = x != 0 && x.abs() <= RANGE;
+            *s = if counted {
+                (x + RANGE) as u32
+            } else {
+                TRASH as u32
+            };
+        }
+        for (h, &(k, _)) in counts.iter_mut().zip(studied) {
+            h[slots[k] as usize] += 1;
         }
     }
     counts
         .iter()
-        .map(|h| h.iter().map(|&c| f64::from(c)).collect())
+        .map(|h| h[..SLOTS].iter().map(|&c| f64::from(c)).collect())
         .collect()
 }
 
@@ -285,6 +322,20 @@ mod tests {
         values.extend((0..20_000).map(|i| (i as f32 - 10_000.0) * 0.013_7));
         for v in values {
             assert_eq!(round_i32(v), v.round() as i32, "{v}");
+        }
+    }
+
+    #[test]
+    fn small_round_gives_the_same_slots() {
+        let mut values = vec![0.5f32, -0.5, 40.5, -40.5, 41.0, 63.5, 64.0, 64.5, 1e9, -1e9];
+        // Not -inf or below -2^31: there `slot(round_i32(v))` counts
+        // i32::MIN (its `abs` wraps), which DCT quotients of 8-bit pixels
+        // (|c| < 2100) never reach; `round_small` puts them in no bin.
+        values.extend([f32::NAN, f32::INFINITY, -2.0e9, 0.499_999_97]);
+        values.extend((0..40_000).map(|i| (i as f32 - 20_000.0) * 0.003_7));
+        for v in values {
+            let (a, b) = (round_small(v), round_i32(v));
+            assert_eq!(slot(a), slot(b), "{v}");
         }
     }
 

@@ -80,6 +80,8 @@ fn block_profiles(luma: &[f32], width: usize, height: usize) -> (Vec<[f32; 18]>,
             vec![0.0f32; width],
             vec![0.0f32; width],
         ];
+        // The row whose jump lines `dy` holds.
+        let mut dy_row: Option<usize> = None;
         for y in by * 8..by * 8 + 8 {
             capped_jumps(&row(y)[..width - 1], &row(y)[1..], &mut dx);
             horizontal.fill(0.0);
@@ -93,20 +95,33 @@ fn block_profiles(luma: &[f32], width: usize, height: usize) -> (Vec<[f32; 18]>,
             }
             vertical.fill(0.0);
             if y >= 1 && y + 2 < height {
-                for (k, d) in dy.iter_mut().enumerate() {
-                    capped_jumps(row(y + k - 1), row(y + k), d);
+                // Rolling: after row y - 1, two of the three jump lines are
+                // already known (the same values, so the same bits).
+                if dy_row == Some(y - 1) {
+                    dy.rotate_left(1);
+                    capped_jumps(row(y + 1), row(y + 2), &mut dy[2]);
+                } else {
+                    for (k, d) in dy.iter_mut().enumerate() {
+                        capped_jumps(row(y + k - 1), row(y + k), d);
+                    }
                 }
+                dy_row = Some(y);
                 excess(&dy[0], &dy[1], &dy[2], &mut vertical);
             }
-            for (bx, prof) in blocks.iter_mut().enumerate() {
-                for p in 0..8 {
-                    let e = horizontal[bx * 8 + p];
-                    prof[p] += e;
-                    prof[16] += e * e;
-                    let e = vertical[bx * 8 + p];
-                    prof[8 + (y % 8)] += e;
-                    prof[17] += e * e;
+            // Local accumulators and chunked rows (no bounds checks); each
+            // sum still adds its terms in the same order.
+            let lines = horizontal.chunks_exact(8).zip(vertical.chunks_exact(8));
+            for (prof, (hs, vs)) in blocks.iter_mut().zip(lines) {
+                let (mut sh2, mut sv, mut sv2) = (prof[16], prof[8 + (y % 8)], prof[17]);
+                for ((ph, &eh), &ev) in prof[..8].iter_mut().zip(hs).zip(vs) {
+                    *ph += eh;
+                    sh2 += eh * eh;
+                    sv += ev;
+                    sv2 += ev * ev;
                 }
+                prof[16] = sh2;
+                prof[8 + (y % 8)] = sv;
+                prof[17] = sv2;
             }
         }
     });
