@@ -105,3 +105,96 @@ fn all_good_exits_0_and_usage_error_exits_2() {
     let nothing = trueshot().args(["scan"]).output().expect("run");
     assert_eq!(nothing.status.code(), Some(2));
 }
+
+/// A tiny labelled corpus: camera-like JPEGs against flat-shaded PNGs, from
+/// four source repositories so that cross-validation has groups to split.
+fn tiny_corpus(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut labels = String::from("file,label,kind,set,mask,source,generator\n");
+    for i in 0..16u64 {
+        let repo = format!("owner/repo{}", i % 4);
+        if i % 2 == 0 {
+            let name = format!("real_{i}.jpg");
+            std::fs::write(dir.join(&name), jpeg(&camera_like(160, 120, i), 90)).expect("write");
+            labels += &format!("{name},real,camera,asfound,,{repo}:{name},\n");
+        } else {
+            let name = format!("ai_{i}.png");
+            let flat = image::RgbImage::from_fn(160, 120, |x, y| {
+                image::Rgb([(x + i as u32) as u8, y as u8, 128])
+            });
+            std::fs::write(dir.join(&name), png(&flat)).expect("write");
+            labels += &format!("{name},ai_generated,generated,asfound,,{repo}:{name},test\n");
+        }
+    }
+    let path = dir.join("labels.csv");
+    std::fs::write(&path, labels).expect("labels");
+    path
+}
+
+#[test]
+fn calibrate_with_given_features_then_eval_with_that_model() {
+    let dir = temp_dir("calibrate");
+    let labels = tiny_corpus(&dir);
+    let model = dir.join("model.json");
+    let features = "texture_stats.d1_1_1,spectrum.grid_peak";
+    let out = trueshot()
+        .args([
+            "calibrate",
+            "--variants",
+            "",
+            "--folds",
+            "2",
+            "--features",
+            features,
+        ])
+        .arg(&labels)
+        .arg("-o")
+        .arg(&model)
+        .output()
+        .expect("run calibrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fitted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&model).expect("model")).expect("json");
+    assert_eq!(
+        fitted["features"],
+        serde_json::json!(features.split(',').collect::<Vec<_>>())
+    );
+    assert!(fitted["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("given by --features")));
+
+    // An unknown feature is an error, not a silently smaller model.
+    let bad = trueshot()
+        .args([
+            "calibrate",
+            "--variants",
+            "",
+            "--folds",
+            "2",
+            "--features",
+            "no.such",
+        ])
+        .arg(&labels)
+        .arg("-o")
+        .arg(dir.join("bad.json"))
+        .output()
+        .expect("run calibrate");
+    assert!(!bad.status.success());
+
+    let eval = trueshot()
+        .args(["eval", "--format", "json", "--model"])
+        .arg(&model)
+        .arg(&labels)
+        .output()
+        .expect("run eval");
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let figures: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("eval json");
+    assert!(figures.to_string().contains("asfound"), "{figures}");
+}

@@ -66,6 +66,11 @@ pub struct CalibrateArgs {
     /// less: the corpus has only a few hundred images per class.
     #[arg(long, default_value_t = 12)]
     pub max_features: usize,
+    /// Fit exactly these features (comma-separated names, or a model JSON
+    /// whose features to reuse) instead of selecting them: refits an earlier
+    /// model's feature set on new data, so its figures can be compared.
+    #[arg(long, value_name = "NAMES|MODEL.json", conflicts_with = "max_features")]
+    pub features: Option<String>,
     /// Keep the analysed samples in this JSONL file and reuse them when it
     /// exists (for refitting without analysing the corpus again).
     #[arg(long, value_name = "JSONL")]
@@ -122,7 +127,19 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
 
     let all = prepare(&rows, &samples);
     let folds = assign_folds(&rows, args.folds);
-    let data = if args.max_features == 0 {
+    let data = if let Some(spec) = &args.features {
+        let names = feature_list(spec)?;
+        let columns = names
+            .iter()
+            .map(|n| {
+                all.features
+                    .iter()
+                    .position(|f| f == n)
+                    .ok_or_else(|| format!("--features: no usable feature named {n}"))
+            })
+            .collect::<Result<Vec<usize>, String>>()?;
+        restrict(&all, &columns)
+    } else if args.max_features == 0 {
         all
     } else {
         let chosen = select_features(&all, &folds, args.folds, args.max_features);
@@ -163,8 +180,8 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
     let mut model = Model {
         description: String::new(),
         features: data.features.clone(),
-        ai_generated: Some(ai),
-        edited: Some(edited),
+        ai_generated: ai,
+        edited,
         operating_points,
         cross_validation: serde_json::Value::Null,
     };
@@ -184,9 +201,14 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         "out_of_fold": figures(&data, &oof),
         "in_sample": figures(&data, &in_sample),
     });
+    let chosen_how = if args.features.is_some() {
+        "given by --features"
+    } else {
+        "chosen by forward selection"
+    };
     model.description = format!(
         "Fitted by `trueshot calibrate {}` on {} rows x {} variants ({} samples), {}; \
-         logistic heads over {} pixel features; operating points from out-of-fold scores of genuine photos.",
+         logistic heads over {} pixel features ({chosen_how}); operating points from out-of-fold scores of genuine photos.",
         args.labels.display(),
         rows.len(),
         variants.len(),
@@ -245,6 +267,21 @@ fn prepare<'a>(rows: &'a [Row], samples: &'a [Sample]) -> Data<'a> {
 }
 
 /// The same data with only the feature columns `columns`.
+/// The names in `--features`: a model file's feature list, or names
+/// separated by commas.
+fn feature_list(spec: &str) -> Result<Vec<String>, String> {
+    if spec.ends_with(".json") {
+        let model = Model::load(std::path::Path::new(spec)).map_err(|e| e.to_string())?;
+        return Ok(model.features);
+    }
+    Ok(spec
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect())
+}
+
 fn restrict<'a>(data: &Data<'a>, columns: &[usize]) -> Data<'a> {
     Data {
         rows: data.rows,
@@ -334,7 +371,7 @@ fn assign_folds(rows: &[Row], k: usize) -> BTreeMap<String, usize> {
     out
 }
 
-fn fit_heads(data: &Data<'_>, train: &[bool], l2: f64) -> (Head, Head) {
+fn fit_heads(data: &Data<'_>, train: &[bool], l2: f64) -> (Option<Head>, Option<Head>) {
     let fit = |positive: &str, excluded: &[&str]| {
         let columns: Vec<usize> = (0..data.features.len())
             .filter(|&j| !excluded.iter().any(|p| data.features[j].starts_with(p)))
@@ -347,7 +384,11 @@ fn fit_heads(data: &Data<'_>, train: &[bool], l2: f64) -> (Head, Head) {
                 y.push(label == positive);
             }
         }
-        expand(&fit_head(&x, &y, l2), &columns, data.features.len())
+        // A class without examples (or without genuine photos) cannot be
+        // fitted: its head is left out and fusion falls back to the
+        // detectors' own findings for it.
+        let both = y.iter().any(|&p| p) && y.iter().any(|&p| !p);
+        both.then(|| expand(&fit_head(&x, &y, l2), &columns, data.features.len()))
     };
     (fit("ai_generated", AI_HEAD_EXCLUDED), fit("edited", &[]))
 }
@@ -399,8 +440,8 @@ fn out_of_fold(
         let model = Model {
             description: String::new(),
             features: data.features.clone(),
-            ai_generated: Some(ai),
-            edited: Some(edited),
+            ai_generated: ai,
+            edited,
             operating_points: points.to_vec(),
             cross_validation: serde_json::Value::Null,
         };
