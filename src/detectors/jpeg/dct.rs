@@ -160,26 +160,53 @@ pub fn low_frequencies(
     if bw == 0 || bh == 0 || luma.len() < width * height {
         return (Vec::new(), 0, 0);
     }
-    // Zig-zag positions 0..16 have v <= 4.
-    let vmax = 5;
     let mut out = vec![[0.0f32; LOW]; bw * bh];
     // Each block is computed alone, so the parallel split cannot change a bit.
-    out.par_chunks_mut(bw).enumerate().for_each(|(by, row)| {
-        let y0 = oy + by * 8;
-        let mut groups = row.chunks_exact_mut(LANES);
-        for (g, blocks) in groups.by_ref().enumerate() {
-            low_group(luma, width, ox + g * 8 * LANES, y0, blocks);
-        }
-        // The last blocks of the row, one at a time (same bits).
-        let done = bw - groups.into_remainder().len();
-        for (bx, coef) in row.iter_mut().enumerate().skip(done) {
-            let full = transform(luma, width, ox + bx * 8, y0, vmax);
-            for (k, c) in coef.iter_mut().enumerate() {
-                *c = full[ZIGZAG[k] / 8][ZIGZAG[k] % 8];
-            }
-        }
-    });
+    out.par_chunks_mut(bw)
+        .enumerate()
+        .for_each(|(by, row)| low_row(luma, width, ox, oy + by * 8, row));
     (out, bw, bh)
+}
+
+/// [`low_frequencies`] one row of blocks at a time (rows in parallel, in
+/// no fixed order), for callers that only accumulate over the blocks and
+/// need not hold them all (12 MB on a 12 MP image).
+pub fn low_frequency_rows(
+    luma: &[f32],
+    width: usize,
+    height: usize,
+    ox: usize,
+    oy: usize,
+) -> impl ParallelIterator<Item = Vec<LowBlock>> + '_ {
+    let bw = width.saturating_sub(ox) / 8;
+    let mut bh = height.saturating_sub(oy) / 8;
+    if bw == 0 || luma.len() < width * height {
+        bh = 0;
+    }
+    (0..bh).into_par_iter().map(move |by| {
+        let mut row = vec![[0.0f32; LOW]; bw];
+        low_row(luma, width, ox, oy + by * 8, &mut row);
+        row
+    })
+}
+
+/// The blocks of one row of [`low_frequencies`], whose top is `y0`.
+fn low_row(luma: &[f32], width: usize, ox: usize, y0: usize, row: &mut [LowBlock]) {
+    // Zig-zag positions 0..16 have v <= 4.
+    let vmax = 5;
+    let bw = row.len();
+    let mut groups = row.chunks_exact_mut(LANES);
+    for (g, blocks) in groups.by_ref().enumerate() {
+        low_group(luma, width, ox + g * 8 * LANES, y0, blocks);
+    }
+    // The last blocks of the row, one at a time (same bits).
+    let done = bw - groups.into_remainder().len();
+    for (bx, coef) in row.iter_mut().enumerate().skip(done) {
+        let full = transform(luma, width, ox + bx * 8, y0, vmax);
+        for (k, c) in coef.iter_mut().enumerate() {
+            *c = full[ZIGZAG[k] / 8][ZIGZAG[k] % 8];
+        }
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +257,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn rows_are_the_rows_of_the_grid() {
+        let (w, h) = (8 * 11 + 6, 8 * 3 + 5);
+        let luma: Vec<f32> = (0..w * h).map(|i| ((i * 29 + 3) % 251) as f32).collect();
+        let (all, bw, _) = low_frequencies(&luma, w, h, 4, 4);
+        let rows: Vec<Vec<LowBlock>> = low_frequency_rows(&luma, w, h, 4, 4).collect();
+        assert_eq!(rows.concat(), all);
+        assert_eq!(rows[0].len(), bw);
+        assert_eq!(low_frequency_rows(&luma, 7, 7, 0, 0).count(), 0);
     }
 
     #[test]

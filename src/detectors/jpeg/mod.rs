@@ -174,9 +174,8 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     if let (true, Some(table)) = (is_jpeg, luma_table) {
         // Only the frequencies the double-compression test studies.
         let (aligned, bw, bh) = dct::low_frequencies(ctx.luma, w, h, 0, 0);
-        let (shifted, _, _) = dct::low_frequencies(ctx.luma, w, h, 4, 4);
         let skip = clipped_blocks(ctx.rgb, bw, bh, 0, 0);
-        let dq = double::analyze(&aligned, &shifted, &table.values, &skip);
+        let dq = double::analyze(&aligned, (ctx.luma, w, h), &table.values, &skip);
         dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
         dq_gain = dq.mean_gain() as f32;
         if dq.models.len() >= MIN_MODELS {
