@@ -217,8 +217,7 @@ impl Analyzer {
             None => std::borrow::Cow::Owned(image.to_rgb8()),
         };
         let rgb = rgb.as_ref();
-        let luma = luma_plane(rgb);
-        let residual = residual::laplacian_residual(&luma, width as usize, height as usize);
+        let (luma, residual) = planes(rgb);
         timings.insert("planes".into(), ms_since(t));
         let ctx = PixelContext {
             rgb,
@@ -330,24 +329,98 @@ fn clamp01_or_raw(v: f32) -> f32 {
     }
 }
 
-/// ITU-R BT.601 luma, f32 in 0..=255.
+/// Rows per band of [`planes`].
+const PLANE_BAND: usize = 64;
+
+/// ITU-R BT.601 luma, f32 in 0..=255, and its shared noise residual
+/// ([`residual::laplacian_residual`]).
 ///
-/// Rows in parallel (rayon); every value is computed by the same expression
-/// whatever the thread count, so the plane is bit-identical.
-fn luma_plane(rgb: &image::RgbImage) -> Vec<f32> {
-    let width = rgb.width() as usize;
-    let mut luma = vec![0.0f32; width * rgb.height() as usize];
-    if width == 0 {
-        return luma;
+/// Bands of rows in parallel (rayon); each band makes its luma rows and,
+/// one row behind, their residual while the rows are still in cache (the
+/// rows just outside the band are recomputed, with the same values). Every
+/// value is computed by the same expression whatever the thread count or
+/// the band, so both planes are bit-identical to making them one after
+/// the other.
+fn planes(rgb: &image::RgbImage) -> (Vec<f32>, Vec<f32>) {
+    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
+    let mut luma = vec![0.0f32; width * height];
+    if width == 0 || height == 0 {
+        return (luma, Vec::new());
     }
-    luma.par_chunks_mut(width)
-        .zip(rgb.as_raw().par_chunks(width * 3))
-        .for_each(|(out, row)| {
-            for (o, p) in out.iter_mut().zip(row.chunks_exact(3)) {
-                *o = 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
+    let mut res = vec![0.0f32; width * height];
+    let raw = rgb.as_raw();
+    let weights = luma_weights();
+    let band = PLANE_BAND * width;
+    luma.par_chunks_mut(band)
+        .zip(res.par_chunks_mut(band))
+        .enumerate()
+        .for_each(|(b, (lband, rband))| {
+            let y0 = b * PLANE_BAND;
+            let rows = lband.len() / width;
+            let luma_row = |y: usize, out: &mut [f32]| {
+                luma_row(&raw[y * width * 3..][..width * 3], weights, out);
+            };
+            // The rows just above and below the band, mirrored at the
+            // image's border as the residual mirrors them.
+            let mut above = vec![0.0f32; width];
+            let mut below = vec![0.0f32; width];
+            let up_row = residual::mirror(y0 as isize - 1, height);
+            let down_row = residual::mirror((y0 + rows) as isize, height);
+            if !(y0..y0 + rows).contains(&up_row) {
+                luma_row(up_row, &mut above);
+            }
+            if !(y0..y0 + rows).contains(&down_row) {
+                luma_row(down_row, &mut below);
+            }
+            for k in 0..=rows {
+                if k < rows {
+                    luma_row(y0 + k, &mut lband[k * width..][..width]);
+                }
+                // Residual of the row above the one just made.
+                let Some(y) = (y0 + k).checked_sub(1).filter(|&y| y >= y0) else {
+                    continue;
+                };
+                let lband = &*lband;
+                let row = |r: usize| -> &[f32] {
+                    if (y0..y0 + rows).contains(&r) {
+                        &lband[(r - y0) * width..][..width]
+                    } else if r == up_row {
+                        &above
+                    } else {
+                        &below
+                    }
+                };
+                let (up, down) = (
+                    residual::mirror(y as isize - 1, height),
+                    residual::mirror(y as isize + 1, height),
+                );
+                residual::laplacian_row(
+                    row(up),
+                    row(y),
+                    row(down),
+                    &mut rband[(y - y0) * width..][..width],
+                );
             }
         });
-    luma
+    (luma, res)
+}
+
+/// `0.299 v`, `0.587 v` and `0.114 v` for every byte `v`: the same
+/// products as computing them, looked up instead of converted and
+/// multiplied.
+fn luma_weights() -> &'static [[f32; 256]; 3] {
+    static WEIGHTS: std::sync::OnceLock<[[f32; 256]; 3]> = std::sync::OnceLock::new();
+    WEIGHTS.get_or_init(|| {
+        [0.299f32, 0.587, 0.114].map(|k| std::array::from_fn(|v| k * f32::from(v as u8)))
+    })
+}
+
+/// One row of BT.601 luma, `0.299 R + 0.587 G + 0.114 B` added left to right.
+fn luma_row(rgb: &[u8], weights: &[[f32; 256]; 3], out: &mut [f32]) {
+    let [r, g, b] = weights;
+    for (o, p) in out.iter_mut().zip(rgb.chunks_exact(3)) {
+        *o = r[usize::from(p[0])] + g[usize::from(p[1])] + b[usize::from(p[2])];
+    }
 }
 
 /// The fused heatmap: the per-cell maximum of the detectors' maps, resampled
@@ -400,6 +473,36 @@ mod tests {
         let one = run(1);
         assert_eq!(one, run(3));
         assert_eq!(one, run(0));
+    }
+
+    #[test]
+    fn planes_have_the_bits_of_luma_then_residual() {
+        for (w, h) in [
+            (1u32, 1u32),
+            (1, 5),
+            (5, 1),
+            (2, 2),
+            (7, 64),
+            (9, 65),
+            (13, 129),
+            (3, 200),
+        ] {
+            let img = image::RgbImage::from_fn(w, h, |x, y| {
+                let v = (x * 37 + y * 101 + x * y * 7) % 256;
+                image::Rgb([v as u8, (v * 3 % 256) as u8, (255 - v) as u8])
+            });
+            let luma: Vec<f32> = img
+                .pixels()
+                .map(|p| {
+                    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+                })
+                .collect();
+            let res = residual::laplacian_residual(&luma, w as usize, h as usize);
+            let (l, r) = planes(&img);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&l), bits(&luma), "{w}x{h}");
+            assert_eq!(bits(&r), bits(&res), "{w}x{h}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@
 
 use rayon::prelude::*;
 
-use super::residual::{laplacian_residual, median_in_place, quantile_in_place};
+use super::residual::{laplacian_row, median_in_place, mirror, quantile_in_place};
 use super::{DetectorOutput, PixelContext};
 use crate::report::DetectorKind;
 
@@ -181,7 +181,9 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let rows: Vec<Acc> = (1..h - 1)
         .into_par_iter()
         .filter(|y| y % step == 0 || step == 1)
-        .map(|y| row_acc(luma, res, rgb, w, y))
+        .map_init(RowScratch::default, |scratch, y| {
+            row_acc(luma, res, rgb, w, y, scratch)
+        })
         .collect();
     let acc = rows.iter().fold(Acc::default(), |a, r| a.add(r));
 
@@ -241,102 +243,237 @@ fn push_orbits(out: &mut DetectorOutput, table: &[u64; SIDE * SIDE], names: &[&'
     }
 }
 
+/// Per-row buffers of [`row_acc`], reused from row to row.
+#[derive(Default)]
+struct RowScratch {
+    /// Co-occurrence cells of the row: horizontal and vertical first-order
+    /// pairs, horizontal and vertical Laplacian pairs.
+    cells: [Vec<u32>; 4],
+    /// Channel Laplacians, interleaved RGB, times 4 (integers).
+    lap: Vec<i16>,
+}
+
+/// `v` with `n` elements (contents unspecified: the caller overwrites them).
+fn sized<V: Copy + Default>(v: &mut Vec<V>, n: usize) -> &mut [V] {
+    if v.len() != n {
+        v.clear();
+        v.resize(n, V::default());
+    }
+    v
+}
+
+/// [`cell`] as a `u32`, for the vectorised loops.
+fn cell32(a: i32, b: i32) -> u32 {
+    ((a + T) * SIDE as i32 + (b + T)) as u32
+}
+
 /// The sums of one interior row `y` (1 ≤ y < h − 1).
-fn row_acc(luma: &[f32], res: &[f32], rgb: &[u8], w: usize, y: usize) -> Acc {
+///
+/// One pass per statistic over whole rows, so the quantisations and the
+/// channel Laplacians vectorise; the counts are integers and the luma sums
+/// add in column order, as a single loop would. The channel residuals are
+/// quarter-integers clipped to ±6, so their sums and products are exact in
+/// f64 in any order: they are summed as integers (times 4) and scaled.
+fn row_acc(luma: &[f32], res: &[f32], rgb: &[u8], w: usize, y: usize, s: &mut RowScratch) -> Acc {
     let mut acc = Acc::default();
     let row = &luma[y * w..][..w];
     let up = &luma[(y - 1) * w..][..w];
     let down = &luma[(y + 1) * w..][..w];
     let rrow = &res[y * w..][..w];
     let rdown = &res[(y + 1) * w..][..w];
-    let px = |yy: usize, x: usize, c: usize| f32::from(rgb[(yy * w + x) * 3 + c]);
-    let mut chan_row = [0.0f64; 8];
-    for x in 1..w - 1 {
-        // First-order differences: pairs of consecutive horizontal
-        // differences and of consecutive vertical differences (SPAM).
-        let dh0 = quant(row[x] - row[x - 1]);
-        let dh1 = quant(row[x + 1] - row[x]);
-        let dv0 = quant(row[x] - up[x]);
-        let dv1 = quant(down[x] - row[x]);
-        acc.spam1[cell(dh0, dh1)] += 1;
-        acc.spam1[cell(dv0, dv1)] += 1;
-        // Laplacian residual: horizontal and vertical neighbour pairs.
-        let r = quant(rrow[x]);
-        acc.spam2[cell(r, quant(rrow[x + 1]))] += 1;
-        acc.spam2[cell(r, quant(rdown[x]))] += 1;
+    let n = w - 2;
+    let mid = 1..w - 1;
 
-        let rv = rrow[x].clamp(-32.0, 32.0);
-        let r2 = f64::from(rv * rv);
-        acc.luma[0] += r2;
-        acc.luma[1] += r2 * r2;
-        acc.near_zero += u64::from(rrow[x].abs() < 0.5);
-        acc.luma_n += 1;
-
-        let mut cres = [0.0f32; 3];
-        for (c, out) in cres.iter_mut().enumerate() {
-            let lap = px(y, x, c)
-                - 0.25 * (px(y - 1, x, c) + px(y + 1, x, c) + px(y, x - 1, c) + px(y, x + 1, c));
-            *out = lap.clamp(-CHANNEL_CLIP, CHANNEL_CLIP);
-        }
-        let (cr, cg, cb) = (f64::from(cres[0]), f64::from(cres[1]), f64::from(cres[2]));
-        chan_row[0] += cr;
-        chan_row[1] += cg;
-        chan_row[2] += cb;
-        chan_row[3] += cr * cr;
-        chan_row[4] += cg * cg;
-        chan_row[5] += cb * cb;
-        chan_row[6] += cr * cg;
-        chan_row[7] += cb * cg;
+    // First-order differences: pairs of consecutive horizontal differences
+    // and of consecutive vertical differences (SPAM); Laplacian residual:
+    // horizontal and vertical neighbour pairs.
+    let [c1h, c1v, c2h, c2v] = &mut s.cells;
+    let c1h = sized(c1h, n);
+    for (((c, &l), &m), &r) in c1h
+        .iter_mut()
+        .zip(&row[..n])
+        .zip(&row[mid.clone()])
+        .zip(&row[2..])
+    {
+        *c = cell32(quant(m - l), quant(r - m));
     }
-    acc.chan = chan_row;
-    acc.chan_n = (w - 2) as u64;
+    let c1v = sized(c1v, n);
+    for (((c, &u), &m), &d) in c1v
+        .iter_mut()
+        .zip(&up[mid.clone()])
+        .zip(&row[mid.clone()])
+        .zip(&down[mid.clone()])
+    {
+        *c = cell32(quant(m - u), quant(d - m));
+    }
+    let c2h = sized(c2h, n);
+    let c2v = sized(c2v, n);
+    for ((((ch, cv), &r), &right), &d) in c2h
+        .iter_mut()
+        .zip(c2v.iter_mut())
+        .zip(&rrow[mid.clone()])
+        .zip(&rrow[2..])
+        .zip(&rdown[mid.clone()])
+    {
+        let q = quant(r);
+        *ch = cell32(q, quant(right));
+        *cv = cell32(q, quant(d));
+    }
+    // One table per pair type and lane of four columns, so that increments
+    // of the same cell do not wait on each other (cells are < 25 < 32).
+    let mut tables = [[[0u32; 32]; 4]; 4];
+    let quads = c1h
+        .chunks_exact(4)
+        .zip(c1v.chunks_exact(4))
+        .zip(c2h.chunks_exact(4))
+        .zip(c2v.chunks_exact(4));
+    for (((a, b), c), d) in quads {
+        for (kind, cells) in [a, b, c, d].iter().enumerate() {
+            for (table, &k) in tables[kind].iter_mut().zip(cells.iter()) {
+                table[k as usize & 31] += 1;
+            }
+        }
+    }
+    let tail = n - n % 4;
+    for (table, cells) in tables.iter_mut().zip([&c1h, &c1v, &c2h, &c2v]) {
+        for &k in &cells[tail..] {
+            table[0][k as usize & 31] += 1;
+        }
+    }
+    let count = |t: &[[u32; 32]; 4], i: usize| t.iter().map(|l| u64::from(l[i])).sum::<u64>();
+    for (i, (s1, s2)) in acc.spam1.iter_mut().zip(acc.spam2.iter_mut()).enumerate() {
+        *s1 = count(&tables[0], i) + count(&tables[1], i);
+        *s2 = count(&tables[2], i) + count(&tables[3], i);
+    }
+
+    let (mut m2, mut m4, mut near_zero) = (0.0f64, 0.0f64, 0u64);
+    for &v in &rrow[mid] {
+        let rv = v.clamp(-32.0, 32.0);
+        let r2 = f64::from(rv * rv);
+        m2 += r2;
+        m4 += r2 * r2;
+        near_zero += u64::from(v.abs() < 0.5);
+    }
+    acc.luma = [m2, m4];
+    acc.near_zero = near_zero;
+    acc.luma_n = n as u64;
+
+    // Channel Laplacians on the interleaved bytes (left and right
+    // neighbours are 3 bytes away), times 4 so they are integers.
+    let line = |yy: usize| &rgb[yy * w * 3..][..w * 3];
+    let (cu, cm, cd) = (line(y - 1), line(y), line(y + 1));
+    let lap = sized(&mut s.lap, 3 * n);
+    let clip = (4.0 * CHANNEL_CLIP) as i16;
+    for (((((o, &c), &u), &d), &l), &r) in lap
+        .iter_mut()
+        .zip(&cm[3..])
+        .zip(&cu[3..])
+        .zip(&cd[3..])
+        .zip(cm)
+        .zip(&cm[6..])
+    {
+        let v = 4 * i16::from(c) - i16::from(u) - i16::from(d) - i16::from(l) - i16::from(r);
+        *o = v.clamp(-clip, clip);
+    }
+    // Sums of rR, rG, rB, rR², rG², rB², rR·rG, rB·rG (times 4 and 16).
+    let mut sums = [0i64; 8];
+    for p in lap.chunks_exact(3) {
+        let (r, g, b) = (i64::from(p[0]), i64::from(p[1]), i64::from(p[2]));
+        for (sum, v) in sums
+            .iter_mut()
+            .zip([r, g, b, r * r, g * g, b * b, r * g, b * g])
+        {
+            *sum += v;
+        }
+    }
+    for (k, (c, &sum)) in acc.chan.iter_mut().zip(&sums).enumerate() {
+        *c = sum as f64 / if k < 3 { 4.0 } else { 16.0 };
+    }
+    acc.chan_n = n as u64;
     acc
+}
+
+/// `sums[i] += Σ |line[i·size..(i+1)·size]|`, each inner sum in order from
+/// the start, as `iter().map(abs).sum::<f32>()` adds it; eight blocks at a
+/// time so that their sums do not wait on each other.
+fn add_abs_sums(line: &[f32], size: usize, sums: &mut [f32]) {
+    const GROUP: usize = 8;
+    let mut groups = sums.chunks_exact_mut(GROUP);
+    let mut parts = line.chunks_exact(GROUP * size);
+    for (s, part) in groups.by_ref().zip(parts.by_ref()) {
+        // -0.0: the start of `Sum for f32`.
+        let mut acc = [-0.0f32; GROUP];
+        for x in 0..size {
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a += part[j * size + x].abs();
+            }
+        }
+        for (s, a) in s.iter_mut().zip(acc) {
+            *s += a;
+        }
+    }
+    let rest = parts.remainder().chunks_exact(size);
+    for (s, c) in groups.into_remainder().iter_mut().zip(rest) {
+        *s += c.iter().map(|v| v.abs()).sum::<f32>();
+    }
+}
+
+/// Row `k` of the 2x2-binned plane (`out.len()` = `w / 2`).
+fn binned_row(luma: &[f32], w: usize, k: usize, out: &mut [f32]) {
+    let r0 = &luma[2 * k * w..][..w];
+    let r1 = &luma[(2 * k + 1) * w..][..w];
+    for ((o, a), b) in out
+        .iter_mut()
+        .zip(r0.chunks_exact(2))
+        .zip(r1.chunks_exact(2))
+    {
+        *o = 0.25 * (a[0] + a[1] + b[0] + b[1]);
+    }
 }
 
 /// Noise level of the smoothest blocks at full resolution, and its ratio
 /// after 2x2 binning: `(σ_p10, median over blocks of σ_2 / σ_1)`, with σ the
 /// mean absolute Laplacian residual. Returns `(0, 0)` on images too small
 /// for one block.
+///
+/// One strip of blocks at a time: the binned rows a strip needs (one more
+/// above and below, mirrored at the image border as in
+/// [`super::residual::laplacian_residual`]) and their residual are made in
+/// small buffers, not as two whole planes.
 fn scale_stats(luma: &[f32], res: &[f32], w: usize, h: usize) -> (f32, f32) {
     let (nx, ny) = (w / BLOCK, h / BLOCK);
     if nx == 0 || ny == 0 {
         return (0.0, 0.0);
     }
     let (w2, h2) = (w / 2, h / 2);
-    let binned: Vec<f32> = (0..h2)
-        .flat_map(|y| {
-            (0..w2).map(move |x| {
-                let i = 2 * y * w + 2 * x;
-                0.25 * (luma[i] + luma[i + 1] + luma[i + w] + luma[i + w + 1])
-            })
-        })
-        .collect();
-    let res2 = laplacian_residual(&binned, w2, h2);
-    if res2.len() != w2 * h2 {
-        return (0.0, 0.0);
-    }
     let half = BLOCK / 2;
-    let blocks: Vec<(f32, f32)> = (0..nx * ny)
+    let strips: Vec<Vec<(f32, f32)>> = (0..ny)
         .into_par_iter()
-        .map(|i| {
-            let (bx, by) = (i % nx, i / nx);
-            let mut s1 = 0.0f32;
+        .map(|by| {
+            let mut s1 = vec![0.0f32; nx];
             for y in by * BLOCK..(by + 1) * BLOCK {
-                s1 += res[y * w + bx * BLOCK..][..BLOCK]
-                    .iter()
-                    .map(|v| v.abs())
-                    .sum::<f32>();
+                add_abs_sums(&res[y * w..][..nx * BLOCK], BLOCK, &mut s1);
             }
-            let mut s2 = 0.0f32;
-            for y in by * half..(by + 1) * half {
-                s2 += res2[y * w2 + bx * half..][..half]
-                    .iter()
-                    .map(|v| v.abs())
-                    .sum::<f32>();
+            let first = by * half;
+            let mut binned = vec![0.0f32; (half + 2) * w2];
+            for (k, out) in binned.chunks_exact_mut(w2).enumerate() {
+                let row = mirror((first + k) as isize - 1, h2);
+                binned_row(luma, w, row, out);
             }
-            (s1 / (BLOCK * BLOCK) as f32, s2 / (half * half) as f32)
+            let row = |k: usize| &binned[k * w2..][..w2];
+            let mut res2 = vec![0.0f32; w2];
+            let mut s2 = vec![0.0f32; nx];
+            for k in 0..half {
+                laplacian_row(row(k), row(k + 1), row(k + 2), &mut res2);
+                add_abs_sums(&res2[..nx * half], half, &mut s2);
+            }
+            s1.iter()
+                .zip(&s2)
+                .map(|(a, b)| (a / (BLOCK * BLOCK) as f32, b / (half * half) as f32))
+                .collect()
         })
         .collect();
+    let blocks = strips.concat();
     let mut s1: Vec<f32> = blocks.iter().map(|b| b.0).collect();
     let sigma_low = quantile_in_place(&mut s1, 0.1);
     // Ratios only where there is noise to measure (above 8-bit quantisation).
@@ -404,6 +541,120 @@ mod tests {
             .features
             .into_iter()
             .collect()
+    }
+
+    /// The per-pixel loop [`row_acc`] replaced.
+    fn row_acc_reference(luma: &[f32], res: &[f32], rgb: &[u8], w: usize, y: usize) -> Acc {
+        let mut acc = Acc::default();
+        let row = &luma[y * w..][..w];
+        let up = &luma[(y - 1) * w..][..w];
+        let down = &luma[(y + 1) * w..][..w];
+        let rrow = &res[y * w..][..w];
+        let rdown = &res[(y + 1) * w..][..w];
+        let px = |yy: usize, x: usize, c: usize| f32::from(rgb[(yy * w + x) * 3 + c]);
+        for x in 1..w - 1 {
+            acc.spam1[cell(quant(row[x] - row[x - 1]), quant(row[x + 1] - row[x]))] += 1;
+            acc.spam1[cell(quant(row[x] - up[x]), quant(down[x] - row[x]))] += 1;
+            let r = quant(rrow[x]);
+            acc.spam2[cell(r, quant(rrow[x + 1]))] += 1;
+            acc.spam2[cell(r, quant(rdown[x]))] += 1;
+            let rv = rrow[x].clamp(-32.0, 32.0);
+            let r2 = f64::from(rv * rv);
+            acc.luma[0] += r2;
+            acc.luma[1] += r2 * r2;
+            acc.near_zero += u64::from(rrow[x].abs() < 0.5);
+            acc.luma_n += 1;
+            let mut cres = [0.0f64; 3];
+            for (c, out) in cres.iter_mut().enumerate() {
+                let lap = px(y, x, c)
+                    - 0.25
+                        * (px(y - 1, x, c) + px(y + 1, x, c) + px(y, x - 1, c) + px(y, x + 1, c));
+                *out = f64::from(lap.clamp(-CHANNEL_CLIP, CHANNEL_CLIP));
+            }
+            let [cr, cg, cb] = cres;
+            for (a, v) in
+                acc.chan
+                    .iter_mut()
+                    .zip([cr, cg, cb, cr * cr, cg * cg, cb * cb, cr * cg, cb * cg])
+            {
+                *a += v;
+            }
+        }
+        acc.chan_n = (w - 2) as u64;
+        acc
+    }
+
+    /// The whole-plane [`scale_stats`] it replaced.
+    fn scale_stats_reference(luma: &[f32], res: &[f32], w: usize, h: usize) -> (f32, f32) {
+        let (nx, ny) = (w / BLOCK, h / BLOCK);
+        let (w2, h2) = (w / 2, h / 2);
+        let binned: Vec<f32> = (0..h2 * w2)
+            .map(|j| {
+                let i = 2 * (j / w2) * w + 2 * (j % w2);
+                0.25 * (luma[i] + luma[i + 1] + luma[i + w] + luma[i + w + 1])
+            })
+            .collect();
+        let res2 = crate::detectors::residual::laplacian_residual(&binned, w2, h2);
+        let half = BLOCK / 2;
+        let sum = |plane: &[f32], pw: usize, x0: usize, y0: usize, side: usize| {
+            let mut s = 0.0f32;
+            for y in y0..y0 + side {
+                s += plane[y * pw + x0..][..side]
+                    .iter()
+                    .map(|v| v.abs())
+                    .sum::<f32>();
+            }
+            s / (side * side) as f32
+        };
+        let blocks: Vec<(f32, f32)> = (0..nx * ny)
+            .map(|i| {
+                let (bx, by) = (i % nx, i / nx);
+                (
+                    sum(res, w, bx * BLOCK, by * BLOCK, BLOCK),
+                    sum(&res2, w2, bx * half, by * half, half),
+                )
+            })
+            .collect();
+        let mut s1: Vec<f32> = blocks.iter().map(|b| b.0).collect();
+        let sigma_low = quantile_in_place(&mut s1, 0.1);
+        let mut ratios: Vec<f32> = blocks
+            .iter()
+            .filter(|b| b.0 > 0.25)
+            .map(|b| b.1 / b.0)
+            .collect();
+        (sigma_low, median_in_place(&mut ratios))
+    }
+
+    #[test]
+    fn row_passes_have_the_bits_of_the_pixel_loop() {
+        let mut seed = 19u64;
+        for (w, h) in [(8usize, 8usize), (13, 9), (300, 70), (331, 99)] {
+            let rgb: Vec<u8> = (0..w * h * 3)
+                .map(|i| {
+                    let base = 120.0 + 100.0 * ((i / 3 % w) as f32 * 0.05).sin();
+                    (base + 90.0 * noise(&mut seed)).clamp(0.0, 255.0) as u8
+                })
+                .collect();
+            let luma: Vec<f32> = rgb
+                .chunks_exact(3)
+                .map(|p| {
+                    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+                })
+                .collect();
+            let res = crate::detectors::residual::laplacian_residual(&luma, w, h);
+            let mut scratch = RowScratch::default();
+            for y in 1..h - 1 {
+                let a = row_acc(&luma, &res, &rgb, w, y, &mut scratch);
+                let b = row_acc_reference(&luma, &res, &rgb, w, y);
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{w}x{h} row {y}");
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a.chan), bits(&b.chan));
+                assert_eq!(bits(&a.luma), bits(&b.luma));
+            }
+            let (s, r) = scale_stats(&luma, &res, w, h);
+            let (s0, r0) = scale_stats_reference(&luma, &res, w, h);
+            assert_eq!((s.to_bits(), r.to_bits()), (s0.to_bits(), r0.to_bits()));
+        }
     }
 
     #[test]

@@ -94,6 +94,55 @@ pub fn block(luma: &[f32], width: usize, x0: usize, y0: usize) -> [f32; 64] {
     out
 }
 
+/// Blocks transformed together by [`low_group`], one per vector lane.
+const LANES: usize = 8;
+/// Row-transform outputs the first [`LOW`] zig-zag positions read (u < 6).
+const LOW_U: usize = 6;
+
+/// The first [`LOW`] zig-zag coefficients of [`LANES`] side-by-side blocks
+/// whose top-left pixels are (`x0 + 8 i`, `y0`), into `out[i]`.
+///
+/// Structure of arrays: lane `i` holds block `i`, so each multiply-add of
+/// [`transform`] runs for eight blocks at once, and only the 6 row outputs
+/// and the 16 coefficients read are computed (the one-block transform
+/// works on the 8 u of a row at a time and must compute them all). Every
+/// coefficient adds the same products in the same order as [`transform`],
+/// so the bits are the same.
+fn low_group(luma: &[f32], width: usize, x0: usize, y0: usize, out: &mut [LowBlock]) {
+    let (b, bt) = (basis(), basis_t());
+    // tmp[y][u][lane]
+    let mut tmp = [[[0.0f32; LANES]; LOW_U]; 8];
+    for (y, t) in tmp.iter_mut().enumerate() {
+        let line = &luma[(y0 + y) * width + x0..][..8 * LANES];
+        // Transposed: p[x][lane].
+        let mut p = [[0.0f32; LANES]; 8];
+        for (lane, px) in line.chunks_exact(8).enumerate() {
+            for (pl, &v) in p.iter_mut().zip(px) {
+                pl[lane] = v - 128.0;
+            }
+        }
+        for (px, bx) in p.iter().zip(bt) {
+            for (tu, &c) in t.iter_mut().zip(&bx[..LOW_U]) {
+                for (a, &v) in tu.iter_mut().zip(px) {
+                    *a += v * c;
+                }
+            }
+        }
+    }
+    for (k, &natural) in ZIGZAG[..LOW].iter().enumerate() {
+        let (v, u) = (natural / 8, natural % 8);
+        let mut acc = [0.0f32; LANES];
+        for (t, &c) in tmp.iter().zip(&b[v]) {
+            for (a, &tv) in acc.iter_mut().zip(&t[u]) {
+                *a += tv * c;
+            }
+        }
+        for (o, &a) in out.iter_mut().zip(&acc) {
+            o[k] = a;
+        }
+    }
+}
+
 /// The first [`LOW`] zig-zag coefficients of every whole 8x8 block of
 /// `luma` on the grid that starts at (`ox`, `oy`). Returns the blocks row
 /// by row and the grid size (blocks across, down). Only these 16 of the 64
@@ -111,19 +160,53 @@ pub fn low_frequencies(
     if bw == 0 || bh == 0 || luma.len() < width * height {
         return (Vec::new(), 0, 0);
     }
-    // Zig-zag positions 0..16 have u + v <= 5, so v stays under 6.
-    let vmax = 6;
     let mut out = vec![[0.0f32; LOW]; bw * bh];
     // Each block is computed alone, so the parallel split cannot change a bit.
-    out.par_chunks_mut(bw).enumerate().for_each(|(by, row)| {
-        for (bx, coef) in row.iter_mut().enumerate() {
-            let full = transform(luma, width, ox + bx * 8, oy + by * 8, vmax);
-            for (k, c) in coef.iter_mut().enumerate() {
-                *c = full[ZIGZAG[k] / 8][ZIGZAG[k] % 8];
-            }
-        }
-    });
+    out.par_chunks_mut(bw)
+        .enumerate()
+        .for_each(|(by, row)| low_row(luma, width, ox, oy + by * 8, row));
     (out, bw, bh)
+}
+
+/// [`low_frequencies`] one row of blocks at a time (rows in parallel, in
+/// no fixed order), for callers that only accumulate over the blocks and
+/// need not hold them all (12 MB on a 12 MP image).
+pub fn low_frequency_rows(
+    luma: &[f32],
+    width: usize,
+    height: usize,
+    ox: usize,
+    oy: usize,
+) -> impl ParallelIterator<Item = Vec<LowBlock>> + '_ {
+    let bw = width.saturating_sub(ox) / 8;
+    let mut bh = height.saturating_sub(oy) / 8;
+    if bw == 0 || luma.len() < width * height {
+        bh = 0;
+    }
+    (0..bh).into_par_iter().map(move |by| {
+        let mut row = vec![[0.0f32; LOW]; bw];
+        low_row(luma, width, ox, oy + by * 8, &mut row);
+        row
+    })
+}
+
+/// The blocks of one row of [`low_frequencies`], whose top is `y0`.
+fn low_row(luma: &[f32], width: usize, ox: usize, y0: usize, row: &mut [LowBlock]) {
+    // Zig-zag positions 0..16 have v <= 4.
+    let vmax = 5;
+    let bw = row.len();
+    let mut groups = row.chunks_exact_mut(LANES);
+    for (g, blocks) in groups.by_ref().enumerate() {
+        low_group(luma, width, ox + g * 8 * LANES, y0, blocks);
+    }
+    // The last blocks of the row, one at a time (same bits).
+    let done = bw - groups.into_remainder().len();
+    for (bx, coef) in row.iter_mut().enumerate().skip(done) {
+        let full = transform(luma, width, ox + bx * 8, y0, vmax);
+        for (k, c) in coef.iter_mut().enumerate() {
+            *c = full[ZIGZAG[k] / 8][ZIGZAG[k] % 8];
+        }
+    }
 }
 
 #[cfg(test)]
@@ -158,15 +241,33 @@ mod tests {
 
     #[test]
     fn low_frequencies_have_the_bits_of_the_full_transform() {
-        let luma: Vec<f32> = (0..24 * 16).map(|i| ((i * 53 + 7) % 241) as f32).collect();
-        let (low, bw, bh) = low_frequencies(&luma, 24, 16, 4, 4);
-        assert_eq!((bw, bh), (2, 1));
-        for (bx, l) in low.iter().enumerate() {
-            let full = block(&luma, 24, 4 + bx * 8, 4);
-            for (k, &c) in l.iter().enumerate() {
-                assert_eq!(c.to_bits(), full[ZIGZAG[k]].to_bits(), "block {bx} k {k}");
+        // 19 blocks across: two groups of eight and three alone.
+        let (w, h) = (8 * 19 + 5, 21);
+        let luma: Vec<f32> = (0..w * h)
+            .map(|i| ((i * 53 + 7) % 241) as f32 + 0.37 * (i % 5) as f32)
+            .collect();
+        for (ox, oy) in [(0, 0), (4, 4), (5, 2)] {
+            let (low, bw, bh) = low_frequencies(&luma, w, h, ox, oy);
+            assert_eq!((bw, bh), ((w - ox) / 8, (h - oy) / 8));
+            for (i, l) in low.iter().enumerate() {
+                let (bx, by) = (i % bw, i / bw);
+                let full = block(&luma, w, ox + bx * 8, oy + by * 8);
+                for (k, &c) in l.iter().enumerate() {
+                    assert_eq!(c.to_bits(), full[ZIGZAG[k]].to_bits(), "block {i} k {k}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn rows_are_the_rows_of_the_grid() {
+        let (w, h) = (8 * 11 + 6, 8 * 3 + 5);
+        let luma: Vec<f32> = (0..w * h).map(|i| ((i * 29 + 3) % 251) as f32).collect();
+        let (all, bw, _) = low_frequencies(&luma, w, h, 4, 4);
+        let rows: Vec<Vec<LowBlock>> = low_frequency_rows(&luma, w, h, 4, 4).collect();
+        assert_eq!(rows.concat(), all);
+        assert_eq!(rows[0].len(), bw);
+        assert_eq!(low_frequency_rows(&luma, 7, 7, 0, 0).count(), 0);
     }
 
     #[test]

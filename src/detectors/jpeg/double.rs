@@ -15,7 +15,9 @@
 //! blocks that were compressed once (pasted, painted or generated content
 //! inside a doubly compressed photo) get a negative log-ratio.
 
-use super::dct::{LowBlock, LOW};
+use rayon::prelude::*;
+
+use super::dct::{self, LowBlock, LOW};
 use crate::metadata::ZIGZAG;
 
 /// AC frequencies studied, in zig-zag order (the low ones carry most
@@ -205,12 +207,14 @@ fn fit_mixture(h: &[f64], p0: &[f64], p1: &[f64]) -> (f64, f64) {
 /// Study every frequency in [`FREQS`]: estimate `q1`, keep those that show
 /// double compression, and sum the per-block log-likelihood ratios.
 ///
-/// `aligned` are the blocks on the file's grid; `shifted` the blocks on the
-/// grid moved by (4, 4). `skip[b]` marks blocks to leave at 0 (clipped).
+/// `aligned` are the blocks on the file's grid of `luma` (`width` x
+/// `height`); the calibration histograms come from the blocks on the grid
+/// moved by (4, 4), made and counted a row at a time (they are not kept).
+/// `skip[b]` marks blocks to leave at 0 (clipped).
 #[must_use]
 pub fn analyze(
     aligned: &[LowBlock],
-    shifted: &[LowBlock],
+    (luma, width, height): (&[f32], usize, usize),
     table: &[u16; 64],
     skip: &[bool],
 ) -> DoubleCompression {
@@ -226,7 +230,19 @@ pub fn analyze(
         .filter(|&(_, q2)| (2..=60).contains(&q2))
         .collect();
     let aligned_h = histograms(aligned, &studied);
-    let shifted_h = histograms(shifted, &studied);
+    // Counts are integers, so adding the rows' histograms in any order
+    // gives the histograms of all blocks exactly.
+    let empty = || vec![vec![0.0f64; (2 * RANGE + 1) as usize]; studied.len()];
+    let shifted_h = dct::low_frequency_rows(luma, width, height, 4, 4)
+        .map(|row| histograms(&row, &studied))
+        .reduce(empty, |mut a, b| {
+            for (ha, hb) in a.iter_mut().zip(&b) {
+                for (x, y) in ha.iter_mut().zip(hb) {
+                    *x += y;
+                }
+            }
+            a
+        });
     for ((&(k, q2), h), h0) in studied.iter().zip(aligned_h).zip(shifted_h) {
         let total: f64 = h.iter().sum();
         let total0: f64 = h0.iter().sum();

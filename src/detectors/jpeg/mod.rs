@@ -174,9 +174,8 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     if let (true, Some(table)) = (is_jpeg, luma_table) {
         // Only the frequencies the double-compression test studies.
         let (aligned, bw, bh) = dct::low_frequencies(ctx.luma, w, h, 0, 0);
-        let (shifted, _, _) = dct::low_frequencies(ctx.luma, w, h, 4, 4);
         let skip = clipped_blocks(ctx.rgb, bw, bh, 0, 0);
-        let dq = double::analyze(&aligned, &shifted, &table.values, &skip);
+        let dq = double::analyze(&aligned, (ctx.luma, w, h), &table.values, &skip);
         dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
         dq_gain = dq.mean_gain() as f32;
         if dq.models.len() >= MIN_MODELS {
@@ -358,14 +357,38 @@ fn paint_llr(
 }
 
 /// Blocks with too many clipped pixels to follow the quantisation lattice.
+///
+/// Most blocks hold no clipped sample at all: a pass over whole rows (which
+/// vectorises) marks the bytes at 0 or 255 of each block row, and only the
+/// blocks with a mark are counted pixel by pixel.
 fn clipped_blocks(rgb: &image::RgbImage, bw: usize, bh: usize, ox: usize, oy: usize) -> Vec<bool> {
     let width = rgb.width() as usize;
     let raw = rgb.as_raw();
     let mut out = vec![false; bw * bh];
-    for by in 0..bh {
-        for bx in 0..bw {
+    let span = bw * 24;
+    let mut marks = vec![0u8; span];
+    for (by, flags) in out.chunks_exact_mut(bw.max(1)).enumerate().take(bh) {
+        let rows = oy + by * 8..oy + by * 8 + 8;
+        marks.fill(0);
+        for y in rows.clone() {
+            let start = (y * width + ox) * 3;
+            match raw.get(start..start + span) {
+                Some(px) => {
+                    for (m, &c) in marks.iter_mut().zip(px) {
+                        *m |= u8::from(c == 0 || c == 255);
+                    }
+                }
+                // Not expected (the grid lies inside the image); count
+                // every block exactly as below.
+                None => marks.fill(1),
+            }
+        }
+        for (bx, (flag, m)) in flags.iter_mut().zip(marks.chunks_exact(24)).enumerate() {
+            if m.iter().fold(0, |a, &b| a | b) == 0 {
+                continue;
+            }
             let mut clipped = 0usize;
-            for y in oy + by * 8..oy + by * 8 + 8 {
+            for y in rows.clone() {
                 let start = (y * width + ox + bx * 8) * 3;
                 if let Some(px) = raw.get(start..start + 24) {
                     clipped += px
@@ -374,7 +397,7 @@ fn clipped_blocks(rgb: &image::RgbImage, bw: usize, bh: usize, ox: usize, oy: us
                         .count();
                 }
             }
-            out[by * bw + bx] = clipped >= MAX_CLIPPED;
+            *flag = clipped >= MAX_CLIPPED;
         }
     }
     out
@@ -530,4 +553,70 @@ fn push_dq_finding(out: &mut DetectorOutput, dq: &double::DoubleCompression, sha
             100.0 * dq.mean_alpha()
         ),
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every block counted pixel by pixel, as before the row pre-pass.
+    fn clipped_blocks_naive(
+        rgb: &image::RgbImage,
+        bw: usize,
+        bh: usize,
+        ox: usize,
+        oy: usize,
+    ) -> Vec<bool> {
+        let width = rgb.width() as usize;
+        let raw = rgb.as_raw();
+        let mut out = vec![false; bw * bh];
+        for by in 0..bh {
+            for bx in 0..bw {
+                let mut clipped = 0usize;
+                for y in oy + by * 8..oy + by * 8 + 8 {
+                    let start = (y * width + ox + bx * 8) * 3;
+                    if let Some(px) = raw.get(start..start + 24) {
+                        clipped += px
+                            .chunks_exact(3)
+                            .filter(|p| p.iter().any(|&c| c == 0 || c == 255))
+                            .count();
+                    }
+                }
+                out[by * bw + bx] = clipped >= MAX_CLIPPED;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn clipped_blocks_match_the_pixel_count() {
+        let mut seed = 5u64;
+        // Clipped samples: about one in ten on the left, one in a hundred
+        // on the right, so some blocks pass the limit and some do not.
+        let rgb = image::RgbImage::from_fn(77, 45, |x, _| {
+            let limit = if x < 40 { 0.45 } else { 0.495 };
+            let mut c = || {
+                let v = crate::detectors::test_noise(&mut seed);
+                if v < -limit {
+                    0
+                } else if v > limit {
+                    255
+                } else {
+                    (128.0 + 200.0 * v) as u8
+                }
+            };
+            image::Rgb([c(), c(), c()])
+        });
+        for (ox, oy) in [(0, 0), (4, 4), (3, 6)] {
+            let (bw, bh) = ((77 - ox) / 8, (45 - oy) / 8);
+            let fast = clipped_blocks(&rgb, bw, bh, ox, oy);
+            assert_eq!(fast, clipped_blocks_naive(&rgb, bw, bh, ox, oy));
+            assert!(fast.iter().any(|&c| c) && !fast.iter().all(|&c| c));
+        }
+        // Beyond the image (not expected from the callers) as before.
+        assert_eq!(
+            clipped_blocks(&rgb, 9, 6, 4, 4),
+            clipped_blocks_naive(&rgb, 9, 6, 4, 4)
+        );
+    }
 }
