@@ -136,21 +136,17 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     let labels = tiny_corpus(&dir);
     let model = dir.join("model.json");
     let features = "texture_stats.d1_1_1,spectrum.grid_peak";
-    let out = trueshot()
-        .args([
-            "calibrate",
-            "--variants",
-            "",
-            "--folds",
-            "2",
-            "--features",
-            features,
-        ])
-        .arg(&labels)
-        .arg("-o")
-        .arg(&model)
-        .output()
-        .expect("run calibrate");
+    let calibrate = |features: &str, output: &std::path::Path| {
+        trueshot()
+            .args(["calibrate", "--variants", "", "--folds", "2"])
+            .args(["--features", features])
+            .arg(&labels)
+            .arg("-o")
+            .arg(output)
+            .output()
+            .expect("run calibrate")
+    };
+    let out = calibrate(features, &model);
     assert!(
         out.status.success(),
         "{}",
@@ -167,22 +163,7 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         .is_some_and(|d| d.contains("given by --features")));
 
     // An unknown feature is an error, not a silently smaller model.
-    let bad = trueshot()
-        .args([
-            "calibrate",
-            "--variants",
-            "",
-            "--folds",
-            "2",
-            "--features",
-            "no.such",
-        ])
-        .arg(&labels)
-        .arg("-o")
-        .arg(dir.join("bad.json"))
-        .output()
-        .expect("run calibrate");
-    assert!(!bad.status.success());
+    assert!(!calibrate("no.such", &dir.join("bad.json")).status.success());
 
     let eval = trueshot()
         .args(["eval", "--format", "json", "--model"])

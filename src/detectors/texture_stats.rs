@@ -473,17 +473,22 @@ fn scale_stats(luma: &[f32], res: &[f32], w: usize, h: usize) -> (f32, f32) {
                 .collect()
         })
         .collect();
-    let blocks = strips.concat();
+    noise_summary(&strips.concat())
+}
+
+/// From per-block (full-resolution, binned) noise levels: the 10th
+/// percentile of the full-resolution level and the median ratio binned /
+/// full, the ratio only where there is noise to measure (above 8-bit
+/// quantisation).
+fn noise_summary(blocks: &[(f32, f32)]) -> (f32, f32) {
     let mut s1: Vec<f32> = blocks.iter().map(|b| b.0).collect();
     let sigma_low = quantile_in_place(&mut s1, 0.1);
-    // Ratios only where there is noise to measure (above 8-bit quantisation).
     let mut ratios: Vec<f32> = blocks
         .iter()
         .filter(|b| b.0 > 0.25)
         .map(|b| b.1 / b.0)
         .collect();
-    let ratio = median_in_place(&mut ratios);
-    (sigma_low, ratio)
+    (sigma_low, median_in_place(&mut ratios))
 }
 
 #[cfg(test)]
@@ -615,14 +620,7 @@ mod tests {
                 )
             })
             .collect();
-        let mut s1: Vec<f32> = blocks.iter().map(|b| b.0).collect();
-        let sigma_low = quantile_in_place(&mut s1, 0.1);
-        let mut ratios: Vec<f32> = blocks
-            .iter()
-            .filter(|b| b.0 > 0.25)
-            .map(|b| b.1 / b.0)
-            .collect();
-        (sigma_low, median_in_place(&mut ratios))
+        noise_summary(&blocks)
     }
 
     #[test]

@@ -387,20 +387,22 @@ fn clipped_blocks(rgb: &image::RgbImage, bw: usize, bh: usize, ox: usize, oy: us
             if m.iter().fold(0, |a, &b| a | b) == 0 {
                 continue;
             }
-            let mut clipped = 0usize;
-            for y in rows.clone() {
-                let start = (y * width + ox + bx * 8) * 3;
-                if let Some(px) = raw.get(start..start + 24) {
-                    clipped += px
-                        .chunks_exact(3)
-                        .filter(|p| p.iter().any(|&c| c == 0 || c == 255))
-                        .count();
-                }
-            }
-            *flag = clipped >= MAX_CLIPPED;
+            *flag = clipped_in_block(raw, width, ox + bx * 8, rows.clone()) >= MAX_CLIPPED;
         }
     }
     out
+}
+
+/// Pixels with a channel at 0 or 255 in the 8 pixels from column `x` of
+/// each of `rows` (an RGB buffer `width` pixels wide).
+fn clipped_in_block(raw: &[u8], width: usize, x: usize, rows: std::ops::Range<usize>) -> usize {
+    rows.filter_map(|y| raw.get((y * width + x) * 3..(y * width + x) * 3 + 24))
+        .map(|px| {
+            px.chunks_exact(3)
+                .filter(|p| p.iter().any(|&c| c == 0 || c == 255))
+                .count()
+        })
+        .sum()
 }
 
 /// Sum over the 3x3 neighbourhood of each block (edges use what exists).
@@ -572,17 +574,8 @@ mod tests {
         let mut out = vec![false; bw * bh];
         for by in 0..bh {
             for bx in 0..bw {
-                let mut clipped = 0usize;
-                for y in oy + by * 8..oy + by * 8 + 8 {
-                    let start = (y * width + ox + bx * 8) * 3;
-                    if let Some(px) = raw.get(start..start + 24) {
-                        clipped += px
-                            .chunks_exact(3)
-                            .filter(|p| p.iter().any(|&c| c == 0 || c == 255))
-                            .count();
-                    }
-                }
-                out[by * bw + bx] = clipped >= MAX_CLIPPED;
+                let rows = oy + by * 8..oy + by * 8 + 8;
+                out[by * bw + bx] = clipped_in_block(raw, width, ox + bx * 8, rows) >= MAX_CLIPPED;
             }
         }
         out
