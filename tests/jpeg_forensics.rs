@@ -306,3 +306,31 @@ fn lattice_break_sends_the_image_to_review_but_does_not_flag_it() {
         trueshot::analyze_bytes(&png(&decoded_jpeg_as_png(0, 0, None)), &config).expect("report");
     assert!(untouched.scores.edited < edited.scores.edited);
 }
+
+#[test]
+fn decoded_jpegs_of_odd_sizes_and_crops_do_not_panic() {
+    for (w, h) in [(16, 16), (17, 9), (33, 65), (100, 7), (251, 250), (9, 300)] {
+        let decoded = decode(&encode_jpeg(&scene(w + 7, h + 7, 3), 50));
+        for (dx, dy) in [(0, 0), (1, 6), (7, 3)] {
+            let img = image::imageops::crop_imm(&decoded, dx, dy, w, h).to_image();
+            let out = run_on(&img, Format::Png, &[]);
+            // Images under 16 px on a side are not studied at all.
+            let steps = out
+                .features
+                .iter()
+                .find(|(k, _)| *k == "jpeg.lattice_steps");
+            assert_eq!(steps.is_some(), w >= 16 && h >= 16, "{w}x{h}");
+            assert!(
+                steps.is_none_or(|s| (0.0..=1.0).contains(&s.1)),
+                "{w}x{h}+{dx},{dy}"
+            );
+            if w * h > 60_000 {
+                // Large enough for the lattice to be found on the crop's grid.
+                assert!(steps.is_some_and(|s| s.1 > 0.0), "{w}x{h}+{dx},{dy}");
+            }
+            if let Some(map) = &out.map {
+                assert!(map.values.iter().all(|v| (0.0..=1.0).contains(v)));
+            }
+        }
+    }
+}
