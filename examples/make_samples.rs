@@ -4,6 +4,10 @@
 //! - `photo.jpg`: a camera-like image (smooth scene, signal-dependent noise), JPEG q=90;
 //! - `edited.jpg`: the same scene with a patch smoothed away (as an inpainting
 //!   tool leaves it) and a patch of stronger noise pasted in, re-saved at q=90;
+//! - `inpainted.png`: the scene saved as JPEG q=80, decoded, a patch smoothed
+//!   away after decoding (as an inpainting tool that composites its output
+//!   into the photo does), stored as PNG: the patch is off the JPEG lattice
+//!   the rest keeps;
 //! - `ai_labelled.png`: an image carrying the GB 45438-2025 AIGC label and
 //!   AUTOMATIC1111 generation parameters.
 //!
@@ -35,6 +39,13 @@ fn main() -> std::io::Result<()> {
         }
     }
     std::fs::write(dir.join("edited.jpg"), common::jpeg(&edited, 90))?;
+
+    let decoded = image::load_from_memory(&common::jpeg(&photo, 80))
+        .map_err(std::io::Error::other)?
+        .to_rgb8();
+    let mut inpainted = decoded;
+    smooth_patch(&mut inpainted, 200, 180, 120, 96);
+    std::fs::write(dir.join("inpainted.png"), common::png(&inpainted))?;
 
     let generated = common::png(&common::camera_like(256, 256, 3));
     let labelled = common::png_with_chunks(
