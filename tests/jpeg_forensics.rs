@@ -334,3 +334,28 @@ fn decoded_jpegs_of_odd_sizes_and_crops_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn patch_in_a_jpeg_cropped_between_two_saves_is_off_the_earlier_lattice() {
+    // An earlier JPEG (q75), decoded and cropped by (3, 5) so that its grid
+    // no longer sits on the file's, saved again with fine steps (q98).
+    let untouched = run_jpeg(&encode_jpeg(&decoded_jpeg_as_png(3, 5, None), 98));
+    assert!(feature(&untouched, "jpeg.lattice_steps") > 0.2);
+    assert!(untouched.findings.iter().all(|f| f.class != Class::Edited));
+    assert!(untouched.map.as_ref().expect("map").max() < 0.5);
+
+    let edited = run_jpeg(&encode_jpeg(
+        &decoded_jpeg_as_png(3, 5, Some((150, 170))),
+        98,
+    ));
+    assert_localised(
+        &edited,
+        "jpeg.local_lattice_break",
+        (198, 218),
+        (166, 186, 230, 250),
+    );
+
+    // Coarse last steps (q80) leave no earlier lattice to test.
+    let coarse = run_jpeg(&encode_jpeg(&decoded_jpeg_as_png(3, 5, None), 80));
+    assert_eq!(feature(&coarse, "jpeg.lattice_steps"), 0.0);
+}

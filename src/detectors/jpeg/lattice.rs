@@ -9,7 +9,10 @@
 //! each block by how many of its non-zero coefficients sit on the lattice.
 //! Content painted, inpainted or pasted after the decoding (an AI inpainting
 //! tool that composites its output into a decoded photo, a cloned patch)
-//! falls off it, while the rest of the image keeps it.
+//! falls off it, while the rest of the image keeps it. In a JPEG file saved
+//! with fine steps, an earlier, coarser JPEG's lattice survives on its own
+//! grid when a crop moved it (non-aligned double compression, Bianchi &
+//! Piva, IEEE TIFS 7(3), 2012); the caller studies that grid.
 
 use super::dct::{LowBlock, LOW};
 use super::double::round_i32;

@@ -14,7 +14,10 @@
 //! - **Quantisation lattice** (Fan & de Queiroz 2003), for pixels stored
 //!   without their JPEG file (PNG, WebP, ...): a decoded JPEG keeps its DCT
 //!   coefficients on multiples of the steps; content changed after the
-//!   decoding falls off the lattice. The map flags those blocks.
+//!   decoding falls off the lattice. The map flags those blocks. The same
+//!   test runs in a JPEG file saved with fine steps whose blocking shows an
+//!   earlier grid (a coarser JPEG cropped between the saves: non-aligned
+//!   double compression, Bianchi & Piva 2012).
 //! - **Error level analysis** (Krawetz 2007): supporting map only.
 
 mod dct;
@@ -91,22 +94,32 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
 
     let grid = grid::analyze(ctx.luma, w, h);
     let grid_visible = grid.strength >= MIN_GRID_STRENGTH;
+    // Where the blocking shows a grid, blocks start one pixel after its
+    // boundaries.
+    let grid_origin = (
+        (usize::from(grid.phase.0) + 1) % 8,
+        (usize::from(grid.phase.1) + 1) % 8,
+    );
     // Pixels without their JPEG file: look for the lattice on the grid the
-    // blocking shows (a crop moves it), else on the image's origin.
-    let lattice = if is_jpeg {
-        None
+    // blocking shows (a crop moves it), else on the image's origin. A JPEG
+    // file saved with fine steps whose strongest blocking is off its own
+    // grid: an earlier, coarser JPEG cropped between the two saves
+    // (non-aligned double compression, Bianchi & Piva 2012); look for its
+    // lattice there.
+    let lattice_origin = if is_jpeg {
+        let earlier = luma_table.is_some_and(|t| fine_steps(&t.values))
+            && grid_visible
+            && grid_origin != (0, 0);
+        earlier.then_some(grid_origin)
+    } else if grid_visible {
+        Some(grid_origin)
     } else {
-        let (ox, oy) = if grid_visible {
-            (
-                (usize::from(grid.phase.0) + 1) % 8,
-                (usize::from(grid.phase.1) + 1) % 8,
-            )
-        } else {
-            (0, 0)
-        };
+        Some((0, 0))
+    };
+    let lattice = lattice_origin.and_then(|(ox, oy)| {
         let (blocks, bw, bh) = dct::low_frequencies(ctx.luma, w, h, ox, oy);
         lattice::analyze(&blocks).map(|l| (l, bw, bh, ox, oy))
-    };
+    });
     let applicable = if is_jpeg {
         1.0
     } else if grid_visible || lattice.is_some() {
@@ -321,6 +334,17 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     }
     out.map = Some(map);
     out
+}
+
+/// Whether a luma table's low AC steps are fine enough (mean of zig-zag
+/// positions 1-15 at most 3, IJG quality about 90 or more) for an earlier,
+/// coarser quantisation on another grid to survive the last one.
+fn fine_steps(table: &[u16; 64]) -> bool {
+    let low: u32 = crate::metadata::ZIGZAG[1..16]
+        .iter()
+        .map(|&i| u32::from(table[i]))
+        .sum();
+    low <= 3 * 15
 }
 
 /// Paint per-block log-likelihood ratios (positive = the block follows the
