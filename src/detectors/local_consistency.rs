@@ -54,10 +54,15 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     }
     let (cw, ch) = (w / STRIDE, h / STRIDE);
     let rgb: &[u8] = ctx.rgb.as_raw();
+    // Keeps the R and B differences of the interleaved bytes (see
+    // [`cell_row`]); made once, read by every row.
+    let mask: Vec<i16> = (0..3 * w)
+        .map(|i| if i % 3 == 2 { 0 } else { -1 })
+        .collect();
     // Per cell: [Σ|r|, Σ gradient, Σ chroma residual].
     let cells: Vec<[f32; 3]> = (0..ch)
         .into_par_iter()
-        .flat_map_iter(|cy| cell_row(ctx.luma, ctx.residual, rgb, w, h, cw, cy))
+        .flat_map_iter(|cy| cell_row(ctx.luma, ctx.residual, rgb, &mask, [w, h, cw], cy))
         .collect();
     let n = (BLOCK * BLOCK) as f32;
     let span = BLOCK / STRIDE;
@@ -178,9 +183,8 @@ fn cell_row(
     luma: &[f32],
     res: &[f32],
     rgb: &[u8],
-    w: usize,
-    h: usize,
-    cw: usize,
+    mask: &[i16],
+    [w, h, cw]: [usize; 3],
     cy: usize,
 ) -> Vec<[f32; 3]> {
     let (y0, y1) = (cy * STRIDE, (cy + 1) * STRIDE);
@@ -201,10 +205,9 @@ fn cell_row(
     // G`, while `d[3x + 2]` is zeroed (mask), so the Laplacian of `d` at
     // stride 3 gives ∓4ΔA, 4ΔB and 0: contiguous lines that vectorise.
     let n3 = 3 * w;
-    let mask: Vec<i16> = (0..n3).map(|i| if i % 3 == 2 { 0 } else { -1 }).collect();
     let diff_row = |y: usize, d: &mut [i16]| {
         let px = &rgb[y * n3..][..n3];
-        for (((o, &p), &q), &m) in d.iter_mut().zip(px).zip(&px[1..]).zip(&mask) {
+        for (((o, &p), &q), &m) in d.iter_mut().zip(px).zip(&px[1..]).zip(mask) {
             *o = (i16::from(q) - i16::from(p)) & m;
         }
         d[n3 - 1] = 0;
