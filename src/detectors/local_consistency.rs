@@ -369,6 +369,71 @@ mod tests {
         assert!(!out.findings.is_empty());
     }
 
+    /// The cell sums have the bits of the plain per-pixel f32 sums (x
+    /// ascending, rows ascending; chroma as f32 Laplacians of R−G and B−G
+    /// with clamped neighbours), at every size including 1 and 2 wide.
+    #[test]
+    fn cell_rows_match_the_per_pixel_f32_sums() {
+        for (w, h) in [(1, 40), (2, 33), (3, 17), (16, 16), (37, 50), (100, 64)] {
+            let mut seed = (w * 31 + h) as u64;
+            let img = RgbImage::from_fn(w as u32, h as u32, |_, _| {
+                let mut c = || (128.0 + 120.0 * noise(&mut seed)).clamp(0.0, 255.0) as u8;
+                image::Rgb([c(), c(), c()])
+            });
+            let rgb = img.as_raw();
+            let luma: Vec<f32> = rgb
+                .chunks_exact(3)
+                .map(|p| {
+                    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+                })
+                .collect();
+            let res: Vec<f32> = luma.iter().map(|v| (v * 0.37).sin() * 3.0).collect();
+            let mask: Vec<i16> = (0..3 * w)
+                .map(|i| if i % 3 == 2 { 0 } else { -1 })
+                .collect();
+            let cw = w / STRIDE;
+            let chroma = |x: usize, y: usize| {
+                let p = &rgb[(y * w + x) * 3..][..3];
+                (
+                    f32::from(p[0]) - f32::from(p[1]),
+                    f32::from(p[2]) - f32::from(p[1]),
+                )
+            };
+            for cy in 0..h / STRIDE {
+                let got = cell_row(&luma, &res, rgb, &mask, [w, h, cw], cy);
+                let mut want = vec![[0.0f32; 3]; cw];
+                for y in cy * STRIDE..(cy + 1) * STRIDE {
+                    let (yu, yd) = (y.saturating_sub(1), (y + 1).min(h - 1));
+                    for (cx, cell) in want.iter_mut().enumerate() {
+                        for x in cx * STRIDE..(cx + 1) * STRIDE {
+                            let (xl, xr) = (x.saturating_sub(1), (x + 1).min(w - 1));
+                            let l = |x: usize, y: usize| luma[y * w + x];
+                            let g = (l(xr, y) - l(xl, y)).abs() + (l(x, yd) - l(x, yu)).abs();
+                            let (m, le, r, u, d) = (
+                                chroma(x, y),
+                                chroma(xl, y),
+                                chroma(xr, y),
+                                chroma(x, yu),
+                                chroma(x, yd),
+                            );
+                            let a = m.0 - 0.25 * (le.0 + r.0 + u.0 + d.0);
+                            let b = m.1 - 0.25 * (le.1 + r.1 + u.1 + d.1);
+                            cell[0] += res[y * w + x].abs();
+                            cell[1] += g;
+                            cell[2] += a.abs() + b.abs();
+                        }
+                    }
+                }
+                for (g, v) in got.iter().zip(&want) {
+                    for (a, b) in g.iter().zip(v) {
+                        assert_eq!(a.to_bits(), b.to_bits(), "{w}x{h} row {cy}");
+                    }
+                }
+                assert_eq!(got.len(), cw);
+            }
+        }
+    }
+
     #[test]
     fn uniform_noise_is_not_flagged() {
         let mut seed = 9u64;
