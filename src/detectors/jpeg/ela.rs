@@ -16,7 +16,6 @@
 use rayon::prelude::*;
 
 use super::dct;
-use super::double::round_i32;
 use super::tables::{ijg_table, IJG_LUMA};
 use crate::detectors::residual::median_in_place;
 
@@ -40,13 +39,13 @@ pub struct Ela {
 
 /// RMS re-quantisation error and mean horizontal gradient of the 8x8 block
 /// at (`x0`, `y0`), on the luminance rounded to 8 bits as an encoder sees it.
-fn block_error(luma: &[f32], width: usize, x0: usize, y0: usize, table: &[u16; 64]) -> (f32, f32) {
+fn block_error(luma: &[f32], width: usize, x0: usize, y0: usize, table: &Steps) -> (f32, f32) {
     let mut grey = [0.0f32; 64];
     let mut activity = 0.0f32;
     for y in 0..8 {
         let line = &luma[(y0 + y) * width + x0..][..8];
         for x in 0..8 {
-            grey[y * 8 + x] = round_i32(line[x]).clamp(0, 255) as f32;
+            grey[y * 8 + x] = round_small(line[x]).clamp(0, 255) as f32;
         }
         for x in 0..7 {
             activity += (grey[y * 8 + x + 1] - grey[y * 8 + x]).abs();
@@ -56,13 +55,33 @@ fn block_error(luma: &[f32], width: usize, x0: usize, y0: usize, table: &[u16; 6
     let error: f32 = coef
         .iter()
         .zip(table)
-        .map(|(&c, &q)| {
-            let q = f32::from(q);
-            let d = c - q * round_i32(c * q.recip()) as f32;
+        .map(|(&c, &(q, q_recip))| {
+            let d = c - q * round_small(c * q_recip) as f32;
             d * d
         })
         .sum();
     ((error / 64.0).sqrt(), activity / 56.0)
+}
+
+/// The re-save table's steps as f32 with their reciprocals, the same values
+/// as converting and inverting them per coefficient, computed once.
+type Steps = [(f32, f32); 64];
+
+fn steps(table: &[u16; 64]) -> Steps {
+    table.map(|q| {
+        let q = f32::from(q);
+        (q, q.recip())
+    })
+}
+
+/// [`super::double::round_i32`] without its saturation, which only acts beyond `i32`'s
+/// range: the values here are pixels and DCT coefficients (|x| ≤ 1024),
+/// where both give the same result, and this one vectorises.
+fn round_small(x: f32) -> i32 {
+    debug_assert!(x.abs() < 1e9);
+    let t = x as i32;
+    let frac = x - t as f32;
+    t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)
 }
 
 /// Blocks in an image from which the texture-class medians are taken from
@@ -88,7 +107,7 @@ pub fn analyze(
     if luma.len() < w * h || w < 8 || h < 8 {
         return None;
     }
-    let table = ijg_table(&IJG_LUMA, QUALITY);
+    let table = steps(&ijg_table(&IJG_LUMA, QUALITY));
     let (bw, bh) = (w / 8, h / 8);
     let step = if bw * bh >= SAMPLE_FROM {
         SAMPLE_STEP
@@ -143,6 +162,7 @@ mod tests {
     #[test]
     fn requantised_content_has_a_low_error() {
         let table = ijg_table(&IJG_LUMA, QUALITY);
+        let steps = steps(&table);
         let smooth: Vec<f32> = (0..64)
             .map(|i| 128.0 + 40.0 * ((i % 8) as f32 * 0.4).sin() + 5.0 * (i / 8) as f32)
             .collect();
@@ -163,7 +183,7 @@ mod tests {
             let row = dct::block(&impulse, 8, 0, 0);
             *p = 128.0 + quantised.iter().zip(&row).map(|(a, b)| a * b).sum::<f32>();
         }
-        let (clean, _) = block_error(&pixels, 8, 0, 0, &table);
+        let (clean, _) = block_error(&pixels, 8, 0, 0, &steps);
         // Uniform noise in [-6, 6) from a fixed linear congruential sequence.
         let mut state = 12_345u32;
         let noisy: Vec<f32> = pixels
@@ -173,7 +193,7 @@ mod tests {
                 v + (state >> 8) as f32 / (1u32 << 24) as f32 * 12.0 - 6.0
             })
             .collect();
-        let (dirty, _) = block_error(&noisy, 8, 0, 0, &table);
+        let (dirty, _) = block_error(&noisy, 8, 0, 0, &steps);
         assert!(clean < 0.6, "clean {clean}");
         assert!(dirty > 2.0 * clean.max(0.3), "dirty {dirty} clean {clean}");
     }
