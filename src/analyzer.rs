@@ -329,80 +329,23 @@ fn clamp01_or_raw(v: f32) -> f32 {
     }
 }
 
-/// Rows per band of [`planes`].
-const PLANE_BAND: usize = 64;
-
 /// ITU-R BT.601 luma, f32 in 0..=255, and its shared noise residual
 /// ([`residual::laplacian_residual`]).
 ///
-/// Bands of rows in parallel (rayon); each band makes its luma rows and,
-/// one row behind, their residual while the rows are still in cache (the
-/// rows just outside the band are recomputed, with the same values). Every
-/// value is computed by the same expression whatever the thread count or
-/// the band, so both planes are bit-identical to making them one after
-/// the other.
+/// Rows in parallel (rayon); every value is computed by the same expression
+/// whatever the thread count, so both planes are bit-identical.
 fn planes(rgb: &image::RgbImage) -> (Vec<f32>, Vec<f32>) {
     let (width, height) = (rgb.width() as usize, rgb.height() as usize);
     let mut luma = vec![0.0f32; width * height];
     if width == 0 || height == 0 {
         return (luma, Vec::new());
     }
-    let mut res = vec![0.0f32; width * height];
-    let raw = rgb.as_raw();
     let weights = luma_weights();
-    let band = PLANE_BAND * width;
-    luma.par_chunks_mut(band)
-        .zip(res.par_chunks_mut(band))
-        .enumerate()
-        .for_each(|(b, (lband, rband))| {
-            let y0 = b * PLANE_BAND;
-            let rows = lband.len() / width;
-            let luma_row = |y: usize, out: &mut [f32]| {
-                luma_row(&raw[y * width * 3..][..width * 3], weights, out);
-            };
-            // The rows just above and below the band, mirrored at the
-            // image's border as the residual mirrors them.
-            let mut above = vec![0.0f32; width];
-            let mut below = vec![0.0f32; width];
-            let up_row = residual::mirror(y0 as isize - 1, height);
-            let down_row = residual::mirror((y0 + rows) as isize, height);
-            if !(y0..y0 + rows).contains(&up_row) {
-                luma_row(up_row, &mut above);
-            }
-            if !(y0..y0 + rows).contains(&down_row) {
-                luma_row(down_row, &mut below);
-            }
-            for k in 0..=rows {
-                if k < rows {
-                    luma_row(y0 + k, &mut lband[k * width..][..width]);
-                }
-                // Residual of the row above the one just made.
-                let Some(y) = (y0 + k).checked_sub(1).filter(|&y| y >= y0) else {
-                    continue;
-                };
-                let lband = &*lband;
-                let row = |r: usize| -> &[f32] {
-                    if (y0..y0 + rows).contains(&r) {
-                        &lband[(r - y0) * width..][..width]
-                    } else if r == up_row {
-                        &above
-                    } else {
-                        &below
-                    }
-                };
-                let (up, down) = (
-                    residual::mirror(y as isize - 1, height),
-                    residual::mirror(y as isize + 1, height),
-                );
-                residual::laplacian_row(
-                    row(up),
-                    row(y),
-                    row(down),
-                    &mut rband[(y - y0) * width..][..width],
-                );
-            }
-        });
-    (luma, res)
+    luma.par_chunks_mut(width)
+        .zip(rgb.as_raw().par_chunks(width * 3))
+        .for_each(|(out, row)| luma_row(row, weights, out));
+    let residual = residual::laplacian_residual(&luma, width, height);
+    (luma, residual)
 }
 
 /// `0.299 v`, `0.587 v` and `0.114 v` for every byte `v`: the same
