@@ -725,6 +725,18 @@ mod tests {
         }
     }
 
+    /// Thresholds flag 0.9, authentic 0.5, at the 1% rate.
+    const POINT: OperatingPoint = OperatingPoint {
+        max_false_alarm: 0.01,
+        flag: 0.9,
+        authentic: 0.5,
+    };
+
+    /// A finding without messages.
+    fn finding(detector: DetectorKind, code: &str, score: f32, class: Class) -> Finding {
+        Finding::new(detector, code, score, class, String::new(), String::new())
+    }
+
     #[test]
     fn pixel_model_alone_cannot_flag_a_tiny_image() {
         let model = one_feature_model(5.0, Model::uncalibrated().operating_points);
@@ -738,21 +750,9 @@ mod tests {
 
     #[test]
     fn camera_provenance_lowers_only_authentic_scores() {
-        let point = OperatingPoint {
-            max_false_alarm: 0.01,
-            flag: 0.9,
-            authentic: 0.5,
-        };
-        let model = one_feature_model(1.0, vec![point]);
+        let model = one_feature_model(1.0, vec![POINT]);
         let finding = |code: &str, score: f32, class: Class| {
-            Finding::new(
-                DetectorKind::Provenance,
-                code,
-                score,
-                class,
-                String::new(),
-                String::new(),
-            )
+            finding(DetectorKind::Provenance, code, score, class)
         };
         let camera = [finding("provenance.camera", 0.0, Class::None)];
         let edited_camera = [
@@ -788,23 +788,10 @@ mod tests {
 
     #[test]
     fn local_single_compression_is_reviewed_never_flagged() {
-        let point = OperatingPoint {
-            max_false_alarm: 0.01,
-            flag: 0.9,
-            authentic: 0.5,
-        };
-        let mut model = one_feature_model(1.0, vec![point]);
+        let mut model = one_feature_model(1.0, vec![POINT]);
         model.edited = model.ai_generated.clone();
-        let region = |code: &str, score: f32| {
-            Finding::new(
-                DetectorKind::Jpeg,
-                code,
-                score,
-                Class::Edited,
-                String::new(),
-                String::new(),
-            )
-        };
+        let region =
+            |code: &str, score: f32| finding(DetectorKind::Jpeg, code, score, Class::Edited);
         let features = BTreeMap::from([("x".to_string(), -3.0f32)]);
         let fuse = |findings: &[Finding]| model.fuse(&features, findings, 0.01, 1_000_000);
         let plain = fuse(&[]);
@@ -818,7 +805,7 @@ mod tests {
         for s in [0.5, 0.8, 1.0] {
             let fused = fuse(&[region("jpeg.local_single_compression", s)]);
             assert_eq!(fused.verdict, Verdict::Inconclusive, "strength {s}");
-            assert!(fused.score > last && fused.score < point.flag);
+            assert!(fused.score > last && fused.score < POINT.flag);
             assert_eq!(fused.deciding, vec!["jpeg.local_single_compression"]);
             last = fused.score;
         }
