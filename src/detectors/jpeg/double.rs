@@ -102,7 +102,14 @@ pub(super) fn round_i32(x: f32) -> i32 {
 /// `|x| <= 64`, and beyond it still more than [`RANGE`] in magnitude. No
 /// saturating arithmetic, so it vectorises.
 fn round_small(x: f32) -> i32 {
-    let x = x.clamp(-64.0, 64.0);
+    round_unsaturated(x.clamp(-64.0, 64.0))
+}
+
+/// [`round_i32`] without its saturation, which only acts beyond `i32`'s
+/// range: for pixels and DCT coefficients (|x| ≤ 1024) both give the same
+/// result, and this one vectorises.
+pub(super) fn round_unsaturated(x: f32) -> i32 {
+    debug_assert!(x.is_nan() || x.abs() < 1e9);
     let t = x as i32;
     let frac = x - t as f32;
     t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)

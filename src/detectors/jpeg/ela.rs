@@ -16,6 +16,7 @@
 use rayon::prelude::*;
 
 use super::dct;
+use super::double::round_unsaturated;
 use super::tables::{ijg_table, IJG_LUMA};
 use crate::detectors::residual::median_in_place;
 
@@ -45,7 +46,7 @@ fn block_error(luma: &[f32], width: usize, x0: usize, y0: usize, table: &Steps) 
     for y in 0..8 {
         let line = &luma[(y0 + y) * width + x0..][..8];
         for x in 0..8 {
-            grey[y * 8 + x] = round_small(line[x]).clamp(0, 255) as f32;
+            grey[y * 8 + x] = round_unsaturated(line[x]).clamp(0, 255) as f32;
         }
         for x in 0..7 {
             activity += (grey[y * 8 + x + 1] - grey[y * 8 + x]).abs();
@@ -56,7 +57,7 @@ fn block_error(luma: &[f32], width: usize, x0: usize, y0: usize, table: &Steps) 
         .iter()
         .zip(table)
         .map(|(&c, &(q, q_recip))| {
-            let d = c - q * round_small(c * q_recip) as f32;
+            let d = c - q * round_unsaturated(c * q_recip) as f32;
             d * d
         })
         .sum();
@@ -72,16 +73,6 @@ fn steps(table: &[u16; 64]) -> Steps {
         let q = f32::from(q);
         (q, q.recip())
     })
-}
-
-/// [`super::double::round_i32`] without its saturation, which only acts beyond `i32`'s
-/// range: the values here are pixels and DCT coefficients (|x| ≤ 1024),
-/// where both give the same result, and this one vectorises.
-fn round_small(x: f32) -> i32 {
-    debug_assert!(x.abs() < 1e9);
-    let t = x as i32;
-    let frac = x - t as f32;
-    t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)
 }
 
 /// Blocks in an image from which the texture-class medians are taken from
