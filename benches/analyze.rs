@@ -129,7 +129,7 @@ fn bench_detectors(
     let meta = trueshot::metadata::extract(jpg, Format::Jpeg);
     let fft = FftPlans::default();
     let ctx = PixelContext {
-        rgb: &rgb,
+        rgb: rgb.as_raw(),
         luma: &luma,
         residual: &residual,
         width: w,

@@ -14,6 +14,7 @@ use crate::detectors::{
     texture_stats, DetectorOutput, FftPlans, PixelContext,
 };
 use crate::metadata::{self, RawMetadata};
+use crate::plane::Buffer;
 use crate::reference::{self, References};
 use crate::report::{clamp01, DetectorKind, Heatmap, ImageFacts, Report};
 use crate::{fusion, Config, Error};
@@ -137,7 +138,7 @@ impl Analyzer {
             });
         }
         let format = decode::sniff(bytes)?;
-        let image = decode::decode(bytes, format, &self.config)?;
+        let pixels = decode::decode_rgb(bytes, format, &self.config)?;
         let decode_ms = ms_since(start);
         let meta_start = Instant::now();
         let meta = metadata::extract(bytes, format);
@@ -147,7 +148,8 @@ impl Analyzer {
             meta: &meta,
             file_bytes: Some(len),
         };
-        let mut report = self.analyze_decoded(&image, &source)?;
+        let mut report =
+            self.analyze_decoded(&pixels.data, pixels.width, pixels.height, &source)?;
         report.timings_ms.insert("decode".into(), decode_ms);
         report.timings_ms.insert("metadata".into(), meta_ms);
         report.timings_ms.insert("total".into(), ms_since(start));
@@ -167,25 +169,59 @@ impl Analyzer {
             meta: &meta,
             file_bytes: None,
         };
-        let mut report = self.analyze_decoded(image, &source)?;
+        let (width, height) = (image.width(), image.height());
+        decode::check_pixels(width, height, &self.config)?;
+        // Borrow the pixels when they already are 8-bit RGB instead of
+        // copying width x height x 3 bytes.
+        let converted;
+        let rgb = match image.as_rgb8() {
+            Some(rgb) => rgb.as_raw(),
+            None => {
+                converted = image.to_rgb8();
+                converted.as_raw()
+            }
+        };
+        let mut report = self.analyze_decoded(rgb, width, height, &source)?;
         report.timings_ms.insert("total".into(), ms_since(start));
         Ok(report)
     }
 
-    fn analyze_decoded(&self, image: &DynamicImage, source: &Source<'_>) -> Result<Report, Error> {
+    /// Analyse `rgb`: `width * height` pixels of 3 bytes, row-major.
+    fn analyze_decoded(
+        &self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        source: &Source<'_>,
+    ) -> Result<Report, Error> {
         // Every parallel loop below (rows, blocks, tiles) runs in the
         // analyser's pool when it has one. Results do not depend on the
         // number of threads: each loop writes disjoint outputs and reduces
         // in a fixed order.
         match &self.pool {
-            Some(pool) => pool.install(|| self.analyze_pixels(image, source)),
-            None => self.analyze_pixels(image, source),
+            Some(pool) => pool.install(|| self.analyze_pixels(rgb, width, height, source)),
+            None => self.analyze_pixels(rgb, width, height, source),
         }
     }
 
-    fn analyze_pixels(&self, image: &DynamicImage, source: &Source<'_>) -> Result<Report, Error> {
-        let (width, height) = (image.width(), image.height());
+    fn analyze_pixels(
+        &self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        source: &Source<'_>,
+    ) -> Result<Report, Error> {
         decode::check_pixels(width, height, &self.config)?;
+        if Some(rgb.len())
+            != (width as usize)
+                .checked_mul(height as usize)
+                .and_then(|n| n.checked_mul(3))
+        {
+            return Err(Error::Decode(format!(
+                "{} bytes of pixels for a {width}x{height} RGB image",
+                rgb.len()
+            )));
+        }
         let mut timings = BTreeMap::new();
         let start = Instant::now();
 
@@ -210,14 +246,7 @@ impl Analyzer {
 
         // Shared pixel planes, computed once for every pixel detector.
         let t = Instant::now();
-        // Borrow the decoded buffer when it already is 8-bit RGB (most JPEGs)
-        // instead of copying width x height x 3 bytes.
-        let rgb: std::borrow::Cow<'_, image::RgbImage> = match image.as_rgb8() {
-            Some(rgb) => std::borrow::Cow::Borrowed(rgb),
-            None => std::borrow::Cow::Owned(image.to_rgb8()),
-        };
-        let rgb = rgb.as_ref();
-        let (luma, residual) = planes(rgb);
+        let (luma, residual) = planes(rgb, width as usize, height as usize);
         timings.insert("planes".into(), ms_since(t));
         let ctx = PixelContext {
             rgb,
@@ -266,7 +295,7 @@ impl Analyzer {
         // its verdict rule is applied after fusion.
         let comparison = self.references.as_deref().and_then(|refs| {
             let t = Instant::now();
-            let c = refs.compare(rgb, &self.fft);
+            let c = refs.compare(rgb, width, height, &self.fft);
             timings.insert(DetectorKind::Reference.to_string(), ms_since(t));
             c
         });
@@ -334,17 +363,17 @@ fn clamp01_or_raw(v: f32) -> f32 {
 ///
 /// Rows in parallel (rayon); every value is computed by the same expression
 /// whatever the thread count, so both planes are bit-identical.
-fn planes(rgb: &image::RgbImage) -> (Vec<f32>, Vec<f32>) {
-    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
-    let mut luma = vec![0.0f32; width * height];
+fn planes(rgb: &[u8], width: usize, height: usize) -> (Buffer<f32>, Buffer<f32>) {
+    let mut luma = Buffer::zeroed(width * height);
+    let mut residual = Buffer::zeroed(width * height);
     if width == 0 || height == 0 {
-        return (luma, Vec::new());
+        return (luma, residual);
     }
     let weights = luma_weights();
     luma.par_chunks_mut(width)
-        .zip(rgb.as_raw().par_chunks(width * 3))
+        .zip(rgb.par_chunks(width * 3))
         .for_each(|(out, row)| luma_row(row, weights, out));
-    let residual = residual::laplacian_residual(&luma, width, height);
+    residual::laplacian_residual_into(&luma, width, height, &mut residual);
     (luma, residual)
 }
 
@@ -441,7 +470,7 @@ mod tests {
                 })
                 .collect();
             let res = residual::laplacian_residual(&luma, w as usize, h as usize);
-            let (l, r) = planes(&img);
+            let (l, r) = planes(img.as_raw(), w as usize, h as usize);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&l), bits(&luma), "{w}x{h}");
             assert_eq!(bits(&r), bits(&res), "{w}x{h}");

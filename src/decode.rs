@@ -4,7 +4,9 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageFormat};
+use image::{DynamicImage, ImageDecoder, ImageFormat};
+
+use crate::plane::Buffer;
 
 use crate::{Config, Error};
 
@@ -208,6 +210,56 @@ fn webp_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 /// `TooLarge` before any allocation when the header declares too many
 /// pixels; `Decode` when the data is corrupt.
 pub fn decode(bytes: &[u8], format: Format, config: &Config) -> Result<DynamicImage, Error> {
+    let decoder = checked_decoder(bytes, format, config)?;
+    guarded(|| DynamicImage::from_decoder(decoder))
+}
+
+/// Decoded 8-bit RGB pixels: `width * height` pixels of 3 bytes, row-major.
+pub(crate) struct RgbPixels {
+    pub data: Buffer<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// [`decode`] to 8-bit RGB. Images the decoder gives as 8-bit RGB (most
+/// JPEGs) are decoded straight into a [`Buffer`] rather than the decoder's
+/// own vector, so a 12 MP photo's 36 MB land in huge pages; others are
+/// converted.
+///
+/// # Errors
+/// As [`decode`].
+pub(crate) fn decode_rgb(
+    bytes: &[u8],
+    format: Format,
+    config: &Config,
+) -> Result<RgbPixels, Error> {
+    let decoder = checked_decoder(bytes, format, config)?;
+    let (width, height) = decoder.dimensions();
+    let data = if decoder.color_type() == image::ColorType::Rgb8 {
+        let len = usize::try_from(decoder.total_bytes())
+            .map_err(|_| Error::Decode("the image does not fit in memory".into()))?;
+        let mut data = Buffer::zeroed(len);
+        guarded(|| decoder.read_image(&mut data))?;
+        data
+    } else {
+        let image = guarded(|| DynamicImage::from_decoder(decoder))?;
+        Buffer::from(image.into_rgb8().into_raw())
+    };
+    Ok(RgbPixels {
+        data,
+        width,
+        height,
+    })
+}
+
+/// The image crate's decoder for `bytes`, after the declared size passed
+/// the limits and with those limits set (the decoder refuses to allocate
+/// past `Config::max_decoded_bytes`).
+fn checked_decoder<'a>(
+    bytes: &'a [u8],
+    format: Format,
+    config: &Config,
+) -> Result<impl ImageDecoder + 'a, Error> {
     let (width, height) = declared_dimensions(bytes, format)?;
     check_pixels(width, height, config)?;
     if format == Format::Jpeg && !jpeg_has_end_after_scan(bytes) {
@@ -222,12 +274,24 @@ pub fn decode(bytes: &[u8], format: Format, config: &Config) -> Result<DynamicIm
     limits.max_image_height = Some(height.max(1));
     limits.max_alloc = Some(config.max_decoded_bytes);
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format.image_format());
-    reader.limits(limits);
-    // The image crate's decoders are not known to panic, but a panic here
-    // would take down a review service: treat one as a decode error.
-    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode()));
-    match decoded {
-        Ok(Ok(image)) => Ok(image),
+    reader.limits(limits.clone());
+    let mut decoder = guarded(|| reader.into_decoder())?;
+    guarded(|| {
+        let mut limits = limits.clone();
+        // The output buffer counts against the allocation limit, as in
+        // `ImageReader::decode`.
+        limits.reserve(decoder.total_bytes())?;
+        decoder.set_limits(limits)
+    })?;
+    Ok(decoder)
+}
+
+/// Run a decoder step. The image crate's decoders are not known to panic,
+/// but a panic here would take down a review service: treat one as a
+/// decode error.
+fn guarded<T>(step: impl FnOnce() -> image::ImageResult<T>) -> Result<T, Error> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(image::ImageError::Limits(e))) => Err(Error::Decode(format!(
             "decoding would exceed the memory limit: {e}"
         ))),

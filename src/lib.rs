@@ -13,6 +13,7 @@ pub mod fusion;
 pub mod html;
 pub mod metadata;
 pub mod perturb;
+mod plane;
 pub mod reference;
 mod report;
 

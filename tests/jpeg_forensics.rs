@@ -66,7 +66,7 @@ fn run_on(rgb: &RgbImage, format: Format, tables: &[QuantTable]) -> DetectorOutp
     );
     let fft = FftPlans::default();
     let ctx = PixelContext {
-        rgb,
+        rgb: rgb.as_raw(),
         luma: &l,
         residual: &residual,
         width: rgb.width(),

@@ -30,7 +30,7 @@ fn run(rgb: &image::RgbImage, detector: fn(&PixelContext<'_>) -> DetectorOutput)
     let residual = laplacian_residual(&luma, w as usize, h as usize);
     let fft = FftPlans::default();
     let ctx = PixelContext {
-        rgb,
+        rgb: rgb.as_raw(),
         luma: &luma,
         residual: &residual,
         width: w,

@@ -55,7 +55,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     if ctx.rgb.len() != w * h * 3 {
         return out;
     }
-    let comps = block_components(ctx.rgb.as_raw(), w, h, grid);
+    let comps = block_components(ctx.rgb, w, h, grid);
     let informative: Vec<[f32; 3]> = comps.iter().flatten().copied().collect();
     let nb = informative.len();
     if nb < 16 {

@@ -53,7 +53,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         return out;
     }
     let (cw, ch) = (w / STRIDE, h / STRIDE);
-    let rgb: &[u8] = ctx.rgb.as_raw();
+    let rgb = ctx.rgb;
     // Keeps the R and B differences of the interleaved bytes (see
     // [`cell_row`]); made once, read by every row.
     let mask: Vec<i16> = (0..3 * w)

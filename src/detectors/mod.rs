@@ -23,8 +23,9 @@ use crate::report::{DetectorKind, Finding, Heatmap};
 
 /// What every pixel detector reads. Built once per image by the analyser.
 pub struct PixelContext<'a> {
-    /// The decoded image as 8-bit RGB, in stored orientation.
-    pub rgb: &'a image::RgbImage,
+    /// The decoded image as 8-bit RGB, in stored orientation: `width *
+    /// height` pixels of 3 bytes, row-major (an `RgbImage`'s raw buffer).
+    pub rgb: &'a [u8],
     /// Luminance (ITU-R BT.601 weights) as f32 in 0..=255, row-major.
     pub luma: &'a [f32],
     /// The shared noise residual of `luma` ([`residual::laplacian_residual`]),
@@ -128,7 +129,7 @@ pub(crate) fn run_on_pixels(
     let residual = residual::laplacian_residual(&luma, w as usize, h as usize);
     let fft = FftPlans::default();
     let ctx = PixelContext {
-        rgb: img,
+        rgb: img.as_raw(),
         luma: &luma,
         residual: &residual,
         width: w,

@@ -46,6 +46,16 @@ pub fn laplacian_residual(plane: &[f32], width: usize, height: usize) -> Vec<f32
         return Vec::new();
     }
     let mut out = vec![0.0f32; len];
+    laplacian_residual_into(plane, width, height, &mut out);
+    out
+}
+
+/// [`laplacian_residual`] into `out`, which holds `width * height` values
+/// like `plane` (nothing is written otherwise).
+pub fn laplacian_residual_into(plane: &[f32], width: usize, height: usize, out: &mut [f32]) {
+    if width == 0 || width.checked_mul(height) != Some(plane.len()) || out.len() != plane.len() {
+        return;
+    }
     out.par_chunks_mut(width)
         .enumerate()
         .for_each(|(y, row_out)| {
@@ -54,7 +64,6 @@ pub fn laplacian_residual(plane: &[f32], width: usize, height: usize) -> Vec<f32
             let down = &plane[mirror(y as isize + 1, height) * width..][..width];
             laplacian_row(up, row, down, row_out);
         });
-    out
 }
 
 /// One row of [`laplacian_residual`]: `row` with the rows above and below

@@ -42,6 +42,7 @@ use rustfft::Fft;
 
 use super::residual::{median_in_place, ramp};
 use super::{DetectorOutput, FftPlans, PixelContext};
+use crate::plane::Buffer;
 use crate::report::{Class, DetectorKind, Finding, Heatmap};
 
 /// Largest tile side.
@@ -127,7 +128,7 @@ struct TileScratch {
 /// (row-major) order: the transform of [`fft2d`] (rows, then columns), whose
 /// power is read from the column-major layout the columns are transformed
 /// in, without transposing the complex values back.
-fn tile_power(plan: &dyn Fft<f32>, n: usize, s: &mut TileScratch) -> Vec<f32> {
+fn tile_power(plan: &dyn Fft<f32>, n: usize, s: &mut TileScratch, power: &mut [f32]) {
     s.fft
         .resize(plan.get_inplace_scratch_len(), Complex::default());
     plan.process_with_scratch(&mut s.buf, &mut s.fft);
@@ -136,9 +137,7 @@ fn tile_power(plan: &dyn Fft<f32>, n: usize, s: &mut TileScratch) -> Vec<f32> {
     plan.process_with_scratch(&mut s.cols, &mut s.fft);
     s.power_t.clear();
     s.power_t.extend(s.cols.iter().map(|c| c.norm_sqr()));
-    let mut power = vec![0.0f32; n * n];
-    transpose(&s.power_t, &mut power, n, n);
-    power
+    transpose(&s.power_t, power, n, n);
 }
 
 /// Mean `|r|` of each `n` x `n` tile at `positions` (tile column, tile
@@ -197,8 +196,11 @@ struct Spectra {
     n: usize,
     /// Averaged power, `n * n`, natural FFT order (DC at 0).
     mean: Vec<f32>,
-    /// Each analysed tile: (tile column, tile row, its power spectrum).
-    tiles: Vec<(usize, usize, Vec<f32>)>,
+    /// Each analysed tile: (tile column, tile row).
+    tiles: Vec<(usize, usize)>,
+    /// Their power spectra, `n * n` each, one after the other (one buffer:
+    /// 64 tiles of 256 are 16 MB, worth huge pages).
+    powers: Buffer<f32>,
 }
 
 /// Run the detector.
@@ -293,7 +295,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let mut tile_max = 0.0f32;
     if !targets.is_empty() {
         let gw = map.grid_width as usize;
-        for (tx, ty, power) in &spectra.tiles {
+        for (&(tx, ty), power) in spectra.tiles.iter().zip(spectra.powers.chunks_exact(n * n)) {
             // Logs only of the bins the targets' rings read.
             let tile_log = |i: usize| power[i].max(1e-12).ln();
             let strength = targets
@@ -380,10 +382,12 @@ fn welch(res: &[f32], w: usize, h: usize, plans: &FftPlans) -> Option<Spectra> {
         .collect();
     let plan: Arc<dyn Fft<f32>> = plans.forward(n);
     let means = tile_means(res, w, n, &positions);
-    let tiles: Vec<(usize, usize, Vec<f32>)> = positions
-        .par_iter()
+    let mut powers = Buffer::zeroed(positions.len() * n * n);
+    powers
+        .par_chunks_mut(n * n)
+        .zip(&positions)
         .zip(&means)
-        .map_init(TileScratch::default, |s, (&(tx, ty), &mean)| {
+        .for_each_init(TileScratch::default, |s, ((power, &(tx, ty)), &mean)| {
             let (x0, y0) = (tx * n, ty * n);
             s.buf.clear();
             for (y, &hy) in hann.iter().enumerate() {
@@ -394,22 +398,25 @@ fn welch(res: &[f32], w: usize, h: usize, plans: &FftPlans) -> Option<Spectra> {
                         .map(|(&v, &hx)| Complex::new((v.abs() - mean) * hx * hy, 0.0)),
                 );
             }
-            let power = tile_power(plan.as_ref(), n, s);
-            (tx, ty, power)
-        })
-        .collect();
+            tile_power(plan.as_ref(), n, s, power);
+        });
     // Sequential sum in tile order: bit-identical for any thread count.
     let mut mean = vec![0.0f32; n * n];
-    for (_, _, p) in &tiles {
+    for p in powers.chunks_exact(n * n) {
         for (m, v) in mean.iter_mut().zip(p) {
             *m += v;
         }
     }
-    let k = tiles.len().max(1) as f32;
+    let k = positions.len().max(1) as f32;
     for m in &mut mean {
         *m /= k;
     }
-    Some(Spectra { n, mean, tiles })
+    Some(Spectra {
+        n,
+        mean,
+        tiles: positions,
+        powers,
+    })
 }
 
 /// For every bin: its log power minus the mean log power of the ring
@@ -594,7 +601,8 @@ mod tests {
             let mut expected = tile.clone();
             fft2d_planned(&plans, &mut expected, n, n);
             s.buf.clone_from(&tile);
-            let power = tile_power(plan.as_ref(), n, &mut s);
+            let mut power = vec![0.0f32; n * n];
+            tile_power(plan.as_ref(), n, &mut s, &mut power);
             for (p, e) in power.iter().zip(&expected) {
                 assert_eq!(p.to_bits(), e.norm_sqr().to_bits());
             }

@@ -173,7 +173,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     }
     let luma = ctx.luma;
     let res = ctx.residual;
-    let rgb: &[u8] = ctx.rgb.as_raw();
+    let rgb = ctx.rgb;
     // Above one megapixel, every `step`-th row is enough: the statistics
     // are averages over hundreds of thousands of pairs either way, and the
     // cost stays near that of a 1 MP image.

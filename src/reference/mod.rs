@@ -35,7 +35,7 @@ use crate::error::escape_untrusted;
 use crate::report::{Class, DetectorKind, Finding, Heatmap, ReferenceMatch, Region, Transform};
 use crate::{Config, Error};
 use hash::Hash;
-use plane::{shrink, Affine, Plane};
+use plane::{shrink, Affine, Plane, RgbView};
 
 /// Long side of the registration planes (see [`register::N`]).
 const LO: u32 = register::N as u32;
@@ -223,8 +223,14 @@ impl References {
     /// in `Report::reference`). `None` when the catalogue is empty.
     #[must_use]
     pub fn best_match(&self, claim: &DynamicImage) -> Option<ReferenceMatch> {
-        self.compare(&claim.to_rgb8(), &FftPlans::default())
-            .map(|c| c.matched)
+        let rgb = claim.to_rgb8();
+        self.compare(
+            rgb.as_raw(),
+            rgb.width(),
+            rgb.height(),
+            &FftPlans::default(),
+        )
+        .map(|c| c.matched)
     }
 
     /// The shortlist: `(distance, index, mirrored)` of the closest
@@ -282,12 +288,20 @@ impl References {
         })
     }
 
-    /// Compare a claim (decoded RGB) with every reference.
-    pub(crate) fn compare(&self, rgb: &RgbImage, plans: &FftPlans) -> Option<Comparison> {
+    /// Compare a claim (decoded RGB: `width * height` pixels of 3 bytes,
+    /// row-major) with every reference.
+    pub(crate) fn compare(
+        &self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        plans: &FftPlans,
+    ) -> Option<Comparison> {
         if self.entries.is_empty() {
             return None;
         }
-        let claim = prepare(rgb, plans);
+        let rgb = image::ImageBuffer::<image::Rgb<u8>, &[u8]>::from_raw(width, height, rgb)?;
+        let claim = prepare(&rgb, plans);
         let shortlist = self.shortlist(&claim);
         // Candidates are verified in parallel and reduced in shortlist order,
         // so the result does not depend on scheduling.
@@ -490,7 +504,7 @@ fn no_match(similarity: f32) -> Comparison {
     }
 }
 
-fn prepare(rgb: &RgbImage, plans: &FftPlans) -> Claim {
+fn prepare(rgb: &RgbView<'_>, plans: &FftPlans) -> Claim {
     let hi = shrink(rgb, HI);
     let lo = Plane::luma(&shrink(&hi, LO));
     Claim {

@@ -101,14 +101,20 @@ impl Plane {
     }
 }
 
+/// Borrowed 8-bit RGB pixels (a decoder's buffer, not copied).
+pub(crate) type RgbView<'a> = image::ImageBuffer<image::Rgb<u8>, &'a [u8]>;
+
 /// Resize so the long side is at most `long`, keeping the aspect ratio;
 /// never upscales. Triangle filtering scales its support when shrinking, so
 /// the result is anti-aliased.
-pub(crate) fn shrink(rgb: &RgbImage, long: u32) -> RgbImage {
+pub(crate) fn shrink<C: std::ops::Deref<Target = [u8]>>(
+    rgb: &image::ImageBuffer<image::Rgb<u8>, C>,
+    long: u32,
+) -> RgbImage {
     let (w, h) = rgb.dimensions();
     let side = w.max(h);
     if side <= long {
-        return rgb.clone();
+        return image::buffer::ConvertBuffer::convert(rgb);
     }
     let f = long as f64 / side as f64;
     let nw = ((w as f64 * f).round() as u32).max(1);

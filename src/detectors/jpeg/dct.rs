@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 
 use crate::metadata::ZIGZAG;
+use crate::plane::Buffer;
 
 /// Zig-zag positions kept by [`low_frequencies`]: DC and the first 15 AC
 /// coefficients, all the double-compression test reads.
@@ -154,13 +155,13 @@ pub fn low_frequencies(
     height: usize,
     ox: usize,
     oy: usize,
-) -> (Vec<LowBlock>, usize, usize) {
+) -> (Buffer<LowBlock>, usize, usize) {
     let bw = width.saturating_sub(ox) / 8;
     let bh = height.saturating_sub(oy) / 8;
     if bw == 0 || bh == 0 || luma.len() < width * height {
-        return (Vec::new(), 0, 0);
+        return (Buffer::zeroed(0), 0, 0);
     }
-    let mut out = vec![[0.0f32; LOW]; bw * bh];
+    let mut out = Buffer::zeroed(bw * bh);
     // Each block is computed alone, so the parallel split cannot change a bit.
     out.par_chunks_mut(bw)
         .enumerate()
@@ -265,7 +266,7 @@ mod tests {
         let luma: Vec<f32> = (0..w * h).map(|i| ((i * 29 + 3) % 251) as f32).collect();
         let (all, bw, _) = low_frequencies(&luma, w, h, 4, 4);
         let rows: Vec<Vec<LowBlock>> = low_frequency_rows(&luma, w, h, 4, 4).collect();
-        assert_eq!(rows.concat(), all);
+        assert_eq!(rows.concat(), &all[..]);
         assert_eq!(rows[0].len(), bw);
         assert_eq!(low_frequency_rows(&luma, 7, 7, 0, 0).count(), 0);
     }

@@ -10,6 +10,8 @@
 
 use rayon::prelude::*;
 
+use crate::plane::Buffer;
+
 /// Jumps are capped at this many grey levels: blocking steps are small, and
 /// strong edges belong to the content, not to the grid.
 const JUMP_CAP: f32 = 6.0;
@@ -60,9 +62,9 @@ fn excess(before: &[f32], mid: &[f32], after: &[f32], out: &mut [f32]) {
 /// jumps of each horizontal phase (0..8) and vertical phase (8..16), then
 /// the summed squares of all horizontal (16) and vertical (17) excesses.
 /// The excess at the first and the last boundary of a line counts as 0.
-fn block_profiles(luma: &[f32], width: usize, height: usize) -> (Vec<[f32; 18]>, usize, usize) {
+fn block_profiles(luma: &[f32], width: usize, height: usize) -> (Buffer<[f32; 18]>, usize, usize) {
     let (bw, bh) = (width / 8, height / 8);
-    let mut out = vec![[0.0f32; 18]; bw * bh];
+    let mut out = Buffer::zeroed(bw * bh);
     if bw == 0 || bh == 0 {
         return (out, bw, bh);
     }
@@ -156,7 +158,7 @@ pub fn analyze(luma: &[f32], width: usize, height: usize) -> GridAnalysis {
     }
     let (blocks, bw, bh) = block_profiles(luma, width, height);
     let mut global = [0.0f32; 18];
-    for b in &blocks {
+    for b in blocks.iter() {
         for (g, v) in global.iter_mut().zip(b) {
             *g += v;
         }
