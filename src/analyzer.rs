@@ -44,6 +44,14 @@ pub struct Analyzer {
     pool: Option<Arc<rayon::ThreadPool>>,
 }
 
+/// Decoded 8-bit RGB: `width * height` pixels of 3 bytes, row-major.
+#[derive(Clone, Copy)]
+struct Pixels<'a> {
+    rgb: &'a [u8],
+    width: u32,
+    height: u32,
+}
+
 /// Where the pixels came from.
 struct Source<'a> {
     format: Option<Format>,
@@ -138,7 +146,7 @@ impl Analyzer {
             });
         }
         let format = decode::sniff(bytes)?;
-        let pixels = decode::decode_rgb(bytes, format, &self.config)?;
+        let decoded = decode::decode_rgb(bytes, format, &self.config)?;
         let decode_ms = ms_since(start);
         let meta_start = Instant::now();
         let meta = metadata::extract(bytes, format);
@@ -148,8 +156,12 @@ impl Analyzer {
             meta: &meta,
             file_bytes: Some(len),
         };
-        let mut report =
-            self.analyze_decoded(&pixels.data, pixels.width, pixels.height, &source)?;
+        let pixels = Pixels {
+            rgb: &decoded.data,
+            width: decoded.width,
+            height: decoded.height,
+        };
+        let mut report = self.analyze_decoded(pixels, &source)?;
         report.timings_ms.insert("decode".into(), decode_ms);
         report.timings_ms.insert("metadata".into(), meta_ms);
         report.timings_ms.insert("total".into(), ms_since(start));
@@ -181,36 +193,24 @@ impl Analyzer {
                 converted.as_raw()
             }
         };
-        let mut report = self.analyze_decoded(rgb, width, height, &source)?;
+        let mut report = self.analyze_decoded(Pixels { rgb, width, height }, &source)?;
         report.timings_ms.insert("total".into(), ms_since(start));
         Ok(report)
     }
 
-    /// Analyse `rgb`: `width * height` pixels of 3 bytes, row-major.
-    fn analyze_decoded(
-        &self,
-        rgb: &[u8],
-        width: u32,
-        height: u32,
-        source: &Source<'_>,
-    ) -> Result<Report, Error> {
+    fn analyze_decoded(&self, pixels: Pixels<'_>, source: &Source<'_>) -> Result<Report, Error> {
         // Every parallel loop below (rows, blocks, tiles) runs in the
         // analyser's pool when it has one. Results do not depend on the
         // number of threads: each loop writes disjoint outputs and reduces
         // in a fixed order.
         match &self.pool {
-            Some(pool) => pool.install(|| self.analyze_pixels(rgb, width, height, source)),
-            None => self.analyze_pixels(rgb, width, height, source),
+            Some(pool) => pool.install(|| self.analyze_pixels(pixels, source)),
+            None => self.analyze_pixels(pixels, source),
         }
     }
 
-    fn analyze_pixels(
-        &self,
-        rgb: &[u8],
-        width: u32,
-        height: u32,
-        source: &Source<'_>,
-    ) -> Result<Report, Error> {
+    fn analyze_pixels(&self, pixels: Pixels<'_>, source: &Source<'_>) -> Result<Report, Error> {
+        let Pixels { rgb, width, height } = pixels;
         decode::check_pixels(width, height, &self.config)?;
         if Some(rgb.len())
             != (width as usize)

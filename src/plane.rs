@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 
-use memmap2::{Advice, MmapMut};
+use memmap2::MmapMut;
 
 /// Buffers at least this large are mapped (two huge pages); smaller ones
 /// gain nothing and stay on the heap.
@@ -98,7 +98,7 @@ fn mapping(bytes: usize) -> Option<MmapMut> {
     // Advice only: a kernel without transparent huge pages refuses it and
     // the mapping works with small pages.
     #[cfg(target_os = "linux")]
-    let _ = map.advise(Advice::HugePage);
+    let _ = map.advise(memmap2::Advice::HugePage);
     Some(map)
 }
 
