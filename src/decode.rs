@@ -316,3 +316,73 @@ pub fn check_pixels(width: u32, height: u32, config: &Config) -> Result<(), Erro
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encode `image` in `format` with the image crate.
+    fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, format).expect("encode");
+        out.into_inner()
+    }
+
+    #[test]
+    fn decoding_into_a_buffer_gives_the_image_crates_rgb() {
+        // Large enough for a mapped buffer (4 MB of RGB), odd sizes, and
+        // the colour types that take the conversion path instead.
+        let (w, h) = (1201, 1203);
+        let rgb = image::RgbImage::from_fn(w, h, |x, y| {
+            let v = (x * 7 + y * 13 + x * y) % 256;
+            image::Rgb([v as u8, (v * 5 % 256) as u8, (255 - v) as u8])
+        });
+        let rgb = DynamicImage::ImageRgb8(rgb);
+        let config = Config::default();
+        for (image, format, kind) in [
+            (rgb.clone(), ImageFormat::Jpeg, Format::Jpeg),
+            (rgb.clone(), ImageFormat::Png, Format::Png),
+            (
+                DynamicImage::ImageLuma8(rgb.to_luma8()),
+                ImageFormat::Jpeg,
+                Format::Jpeg,
+            ),
+            (
+                DynamicImage::ImageRgba8(rgb.to_rgba8()),
+                ImageFormat::Png,
+                Format::Png,
+            ),
+        ] {
+            let bytes = encoded(&image, format);
+            let expected = decode(&bytes, kind, &config).expect("decode").to_rgb8();
+            let got = decode_rgb(&bytes, kind, &config).expect("decode_rgb");
+            assert_eq!((got.width, got.height), (w, h));
+            assert!(
+                got.data[..] == expected.as_raw()[..],
+                "{format:?} {:?}",
+                image.color()
+            );
+        }
+    }
+
+    #[test]
+    fn decode_rgb_refuses_what_decode_refuses() {
+        let bytes = encoded(
+            &DynamicImage::ImageRgb8(image::RgbImage::new(64, 64)),
+            ImageFormat::Jpeg,
+        );
+        let truncated = &bytes[..bytes.len() / 2];
+        assert!(matches!(
+            decode_rgb(truncated, Format::Jpeg, &Config::default()),
+            Err(Error::Decode(_))
+        ));
+        let small = Config {
+            max_pixels: 100,
+            ..Config::default()
+        };
+        assert!(matches!(
+            decode_rgb(&bytes, Format::Jpeg, &small),
+            Err(Error::TooLarge { .. })
+        ));
+    }
+}
