@@ -8,13 +8,13 @@ use std::time::Instant;
 use image::DynamicImage;
 use rayon::prelude::*;
 
+use crate::buffer::Buffer;
 use crate::decode::{self, Format};
 use crate::detectors::{
     cfa, copy_move, jpeg, local_consistency, noise_residual, provenance, residual, spectrum,
     texture_stats, DetectorOutput, FftPlans, PixelContext,
 };
 use crate::metadata::{self, RawMetadata};
-use crate::plane::Buffer;
 use crate::reference::{self, References};
 use crate::report::{clamp01, DetectorKind, Heatmap, ImageFacts, Report};
 use crate::{fusion, Config, Error};
@@ -187,7 +187,16 @@ impl Analyzer {
         // copying width x height x 3 bytes.
         let converted;
         let rgb = match image.as_rgb8() {
-            Some(rgb) => rgb.as_raw(),
+            // An `RgbImage` may hold more bytes than its pixels (its
+            // container can be longer); analyse the pixels.
+            Some(rgb) => rgb
+                .as_raw()
+                .get(
+                    ..rgb
+                        .len()
+                        .min((width as usize).saturating_mul(height as usize * 3)),
+                )
+                .unwrap_or_default(),
             None => {
                 converted = image.to_rgb8();
                 converted.as_raw()
@@ -475,6 +484,21 @@ mod tests {
             assert_eq!(bits(&l), bits(&luma), "{w}x{h}");
             assert_eq!(bits(&r), bits(&res), "{w}x{h}");
         }
+    }
+
+    #[test]
+    fn an_rgb_image_with_a_longer_container_is_analysed_as_its_pixels() {
+        let (w, h) = (64u32, 48u32);
+        let exact = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut longer = exact.as_raw().clone();
+        longer.push(255);
+        let longer =
+            image::RgbImage::from_raw(w, h, longer).expect("a longer container is accepted");
+        let analyzer = Analyzer::new(Config::default()).expect("config");
+        let a = analyzer.analyze_image(&exact.into()).expect("exact");
+        let b = analyzer.analyze_image(&longer.into()).expect("longer");
+        assert_eq!(a.score.to_bits(), b.score.to_bits());
+        assert_eq!(a.features, b.features);
     }
 
     #[test]

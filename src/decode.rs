@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat};
 
-use crate::plane::Buffer;
+use crate::buffer::Buffer;
 
 use crate::{Config, Error};
 
@@ -236,8 +236,12 @@ pub(crate) fn decode_rgb(
     let decoder = checked_decoder(bytes, format, config)?;
     let (width, height) = decoder.dimensions();
     let data = if decoder.color_type() == image::ColorType::Rgb8 {
+        // As the image crate's own path: more than `isize::MAX` bytes is a
+        // limit error, not an allocation panic (32-bit targets).
         let len = usize::try_from(decoder.total_bytes())
-            .map_err(|_| Error::Decode("the image does not fit in memory".into()))?;
+            .ok()
+            .filter(|&len| isize::try_from(len).is_ok())
+            .ok_or_else(|| Error::Decode("the image does not fit in memory".into()))?;
         let mut data = Buffer::zeroed(len);
         guarded(|| decoder.read_image(&mut data))?;
         data

@@ -3,6 +3,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod analyzer;
+mod buffer;
 mod config;
 pub mod decode;
 pub mod detectors;
@@ -13,7 +14,6 @@ pub mod fusion;
 pub mod html;
 pub mod metadata;
 pub mod perturb;
-mod plane;
 pub mod reference;
 mod report;
 

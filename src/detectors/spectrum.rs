@@ -42,7 +42,7 @@ use rustfft::Fft;
 
 use super::residual::{median_in_place, ramp};
 use super::{DetectorOutput, FftPlans, PixelContext};
-use crate::plane::Buffer;
+use crate::buffer::Buffer;
 use crate::report::{Class, DetectorKind, Finding, Heatmap};
 
 /// Largest tile side.

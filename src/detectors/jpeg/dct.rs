@@ -6,8 +6,8 @@
 
 use rayon::prelude::*;
 
+use crate::buffer::Buffer;
 use crate::metadata::ZIGZAG;
-use crate::plane::Buffer;
 
 /// Zig-zag positions kept by [`low_frequencies`]: DC and the first 15 AC
 /// coefficients, all the double-compression test reads.

@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use crate::plane::Buffer;
+use crate::buffer::Buffer;
 
 /// Jumps are capped at this many grey levels: blocking steps are small, and
 /// strong edges belong to the content, not to the grid.
