@@ -12,9 +12,9 @@
 //! like any other.
 //!
 //! A long-running service analyses image after image: the mappings of
-//! dropped buffers are kept (up to 256 MB) and handed, zeroed, to the next
-//! buffers that fit, so that a batch stops taking fresh pages once it has
-//! seen its largest image. Measured on the shared VM this was developed on,
+//! dropped buffers are kept (up to 256 MB, or `TRUESHOT_SPARE_MB`) and
+//! handed, zeroed, to the next buffers that fit, so that a batch stops
+//! taking fresh pages once it has seen its largest image. Measured on the shared VM this was developed on,
 //! where touching memory the host has not backed yet is slow: a batch of 86
 //! photos in one process is 6-10% slower than with the system allocator
 //! (the first touches), three passes over them take the same time, and the
@@ -32,9 +32,25 @@ const HUGE_PAGE: usize = 2 << 20;
 /// gain nothing and stay on the heap.
 const MAP_MIN_BYTES: usize = 2 * HUGE_PAGE;
 
-/// At most this many bytes of dropped mappings are kept for reuse: the
-/// large buffers of a 12 MP photo (240 MB of mappings).
+/// At most this many bytes of dropped mappings are kept for reuse by
+/// default: the large buffers of a 12 MP photo (240 MB of mappings).
 const SPARE_MAX_BYTES: usize = 256 << 20;
+
+/// The spare budget in bytes: `TRUESHOT_SPARE_MB` in the environment
+/// (read once; `0` keeps nothing, for hosts that want memory back after
+/// each image), else [`SPARE_MAX_BYTES`].
+fn spare_budget() -> usize {
+    static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| budget_from(std::env::var("TRUESHOT_SPARE_MB").ok().as_deref()))
+}
+
+/// [`spare_budget`] from the variable's value; an unreadable value keeps
+/// the default.
+fn budget_from(megabytes: Option<&str>) -> usize {
+    megabytes
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map_or(SPARE_MAX_BYTES, |mb| mb.saturating_mul(1 << 20))
+}
 
 /// Dropped mappings, oldest first.
 static SPARE: Mutex<VecDeque<MmapMut>> = Mutex::new(VecDeque::new());
@@ -115,7 +131,8 @@ impl<T: bytemuck::Pod> Drop for Buffer<T> {
         let Some(map) = map.take() else {
             return;
         };
-        if map.len() > SPARE_MAX_BYTES {
+        let budget = spare_budget();
+        if map.len() > budget {
             // Would evict every other spare and then itself.
             return;
         }
@@ -126,7 +143,7 @@ impl<T: bytemuck::Pod> Drop for Buffer<T> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             spare.push_back(map);
             // Oldest out first, until the spares fit their budget.
-            while spare.iter().map(|m| m.len()).sum::<usize>() > SPARE_MAX_BYTES {
+            while spare.iter().map(|m| m.len()).sum::<usize>() > budget {
                 evicted.extend(spare.pop_front());
             }
         }
@@ -189,6 +206,15 @@ mod tests {
         }
         let bytes = Buffer::<u8>::zeroed(MAP_MIN_BYTES + 1);
         assert_eq!(bytes.len(), MAP_MIN_BYTES + 1);
+    }
+
+    #[test]
+    fn the_spare_budget_follows_the_environment_value() {
+        assert_eq!(budget_from(None), SPARE_MAX_BYTES);
+        assert_eq!(budget_from(Some("0")), 0);
+        assert_eq!(budget_from(Some(" 64 ")), 64 << 20);
+        assert_eq!(budget_from(Some("lots")), SPARE_MAX_BYTES);
+        assert_eq!(budget_from(Some("-1")), SPARE_MAX_BYTES);
     }
 
     #[test]
