@@ -187,16 +187,7 @@ impl Analyzer {
         // copying width x height x 3 bytes.
         let converted;
         let rgb = match image.as_rgb8() {
-            // An `RgbImage` may hold more bytes than its pixels (its
-            // container can be longer); analyse the pixels.
-            Some(rgb) => rgb
-                .as_raw()
-                .get(
-                    ..rgb
-                        .len()
-                        .min((width as usize).saturating_mul(height as usize * 3)),
-                )
-                .unwrap_or_default(),
+            Some(rgb) => rgb.as_raw(),
             None => {
                 converted = image.to_rgb8();
                 converted.as_raw()
@@ -221,16 +212,17 @@ impl Analyzer {
     fn analyze_pixels(&self, pixels: Pixels<'_>, source: &Source<'_>) -> Result<Report, Error> {
         let Pixels { rgb, width, height } = pixels;
         decode::check_pixels(width, height, &self.config)?;
-        if Some(rgb.len())
-            != (width as usize)
-                .checked_mul(height as usize)
-                .and_then(|n| n.checked_mul(3))
-        {
+        // Exactly the pixels: an `RgbImage`'s container may be longer.
+        let Some(rgb) = (width as usize)
+            .checked_mul(height as usize)
+            .and_then(|n| n.checked_mul(3))
+            .and_then(|n| rgb.get(..n))
+        else {
             return Err(Error::Decode(format!(
                 "{} bytes of pixels for a {width}x{height} RGB image",
                 rgb.len()
             )));
-        }
+        };
         let mut timings = BTreeMap::new();
         let start = Instant::now();
 

@@ -267,6 +267,18 @@ fn cell32(a: i32, b: i32) -> u32 {
     ((a + T) * SIDE as i32 + (b + T)) as u32
 }
 
+/// What the statistics of interior row `y` read: luma rows `y - 1`, `y`,
+/// `y + 1`, then residual rows `y` and `y + 1`.
+fn rows_around<'a>(luma: &'a [f32], res: &'a [f32], w: usize, y: usize) -> [&'a [f32]; 5] {
+    [
+        &luma[(y - 1) * w..][..w],
+        &luma[y * w..][..w],
+        &luma[(y + 1) * w..][..w],
+        &res[y * w..][..w],
+        &res[(y + 1) * w..][..w],
+    ]
+}
+
 /// The sums of one interior row `y` (1 ≤ y < h − 1).
 ///
 /// One pass per statistic over whole rows, so the quantisations and the
@@ -276,11 +288,7 @@ fn cell32(a: i32, b: i32) -> u32 {
 /// f64 in any order: they are summed as integers (times 4) and scaled.
 fn row_acc(luma: &[f32], res: &[f32], rgb: &[u8], w: usize, y: usize, s: &mut RowScratch) -> Acc {
     let mut acc = Acc::default();
-    let row = &luma[y * w..][..w];
-    let up = &luma[(y - 1) * w..][..w];
-    let down = &luma[(y + 1) * w..][..w];
-    let rrow = &res[y * w..][..w];
-    let rdown = &res[(y + 1) * w..][..w];
+    let [up, row, down, rrow, rdown] = rows_around(luma, res, w, y);
     let n = w - 2;
     let mid = 1..w - 1;
 
@@ -551,11 +559,7 @@ mod tests {
     /// The per-pixel loop [`row_acc`] replaced.
     fn row_acc_reference(luma: &[f32], res: &[f32], rgb: &[u8], w: usize, y: usize) -> Acc {
         let mut acc = Acc::default();
-        let row = &luma[y * w..][..w];
-        let up = &luma[(y - 1) * w..][..w];
-        let down = &luma[(y + 1) * w..][..w];
-        let rrow = &res[y * w..][..w];
-        let rdown = &res[(y + 1) * w..][..w];
+        let [up, row, down, rrow, rdown] = rows_around(luma, res, w, y);
         let px = |yy: usize, x: usize, c: usize| f32::from(rgb[(yy * w + x) * 3 + c]);
         for x in 1..w - 1 {
             acc.spam1[cell(quant(row[x] - row[x - 1]), quant(row[x + 1] - row[x]))] += 1;
