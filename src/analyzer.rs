@@ -16,7 +16,7 @@ use crate::detectors::{
 };
 use crate::metadata::{self, RawMetadata};
 use crate::reference::{self, References};
-use crate::report::{clamp01, DetectorKind, Heatmap, ImageFacts, Report};
+use crate::report::{clamp01, DetectorKind, Heatmap, ImageFacts, PixelCaveat, Report};
 use crate::{fusion, Config, Error};
 
 /// A pixel detector's entry point.
@@ -227,12 +227,16 @@ impl Analyzer {
         let start = Instant::now();
 
         let quality = jpeg::estimate_quality(&source.meta.quant_tables);
+        let caveat = fusion::size_caveat(width, height)
+            .or_else(|| source.meta.lossy_webp.then_some(PixelCaveat::LossyWebp))
+            .or_else(|| is_palette(rgb).then_some(PixelCaveat::Palette));
         let facts = ImageFacts {
             format: source.format.map_or("raw", Format::name).to_string(),
             width,
             height,
             file_bytes: source.file_bytes,
             jpeg_quality: quality.map(|q| q.quality),
+            caveat,
         };
 
         let t = Instant::now();
@@ -308,7 +312,7 @@ impl Analyzer {
             &features,
             &findings,
             self.config.max_false_alarm,
-            u64::from(width) * u64::from(height),
+            facts.caveat,
         );
         if let Some(c) = &comparison {
             fused.apply_reference(&c.matched, &findings);
@@ -351,6 +355,33 @@ impl Analyzer {
 }
 
 /// Features are raw measurements; only NaN and infinities are cleaned.
+/// Most distinct colours of a palette image (GIF, PNG-8).
+const PALETTE_COLOURS: usize = 256;
+
+/// At most [`PALETTE_COLOURS`] distinct colours, not all of them grey: a
+/// palette image. Grey photos are excluded, since 256 grey levels are the
+/// whole 8-bit range, not a quantisation. Stops at the first colour over the
+/// limit, which in a photo comes within its first rows.
+fn is_palette(rgb: &[u8]) -> bool {
+    // One bit per 24-bit colour: 2 MB, of which a photo touches a few pages.
+    let mut seen = vec![0u64; 1 << 18];
+    let mut colours = 0;
+    let mut grey = true;
+    for p in rgb.chunks_exact(3) {
+        let c = (usize::from(p[0]) << 16) | (usize::from(p[1]) << 8) | usize::from(p[2]);
+        let (word, bit) = (c >> 6, 1u64 << (c & 63));
+        if seen[word] & bit == 0 {
+            seen[word] |= bit;
+            colours += 1;
+            if colours > PALETTE_COLOURS {
+                return false;
+            }
+            grey &= p[0] == p[1] && p[1] == p[2];
+        }
+    }
+    !grey
+}
+
 fn clamp01_or_raw(v: f32) -> f32 {
     if v.is_finite() {
         v

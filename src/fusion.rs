@@ -21,13 +21,21 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{clamp01, Class, DetectorKind, Finding, ReferenceMatch, Scores, Verdict};
+use crate::report::{
+    clamp01, Class, DetectorKind, Finding, PixelCaveat, ReferenceMatch, Scores, Verdict,
+};
 use crate::Error;
 
 /// Images with fewer pixels than this (256 x 256) cannot be flagged by the
 /// pixel model alone: on the development corpus every genuine photo it
 /// flagged was about 256 x 192.
 pub const MIN_PIXELS_TO_FLAG: u64 = 256 * 256;
+
+/// [`PixelCaveat::Small`] for an image under [`MIN_PIXELS_TO_FLAG`].
+#[must_use]
+pub fn size_caveat(width: u32, height: u32) -> Option<PixelCaveat> {
+    (u64::from(width) * u64::from(height) < MIN_PIXELS_TO_FLAG).then_some(PixelCaveat::Small)
+}
 
 /// Factor on the scores of a photo whose metadata names a camera and shows
 /// no later processing, when the scores are already under the authentic
@@ -242,20 +250,20 @@ impl Model {
     }
 
     /// Fuse one image's features and findings into scores and a verdict.
-    #[must_use]
     ///
-    /// `pixels` is the image's area: below [`MIN_PIXELS_TO_FLAG`] the pixel
-    /// statistics rest on too few samples, so the model alone cannot flag
-    /// the image: the score is kept, the verdict is at most `inconclusive`.
+    /// With a `caveat` (an image too small, a palette image, a lossy WebP:
+    /// see [`PixelCaveat`]) the pixel evidence alone cannot flag the image:
+    /// the score is kept, the verdict is at most `inconclusive`, and a
+    /// finding says why.
+    #[must_use]
     pub fn fuse(
         &self,
         features: &BTreeMap<String, f32>,
         findings: &[Finding],
         max_false_alarm: f32,
-        pixels: u64,
+        caveat: Option<PixelCaveat>,
     ) -> Fused {
         let point = self.operating_point(max_false_alarm);
-        let small = pixels < MIN_PIXELS_TO_FLAG;
         let x = self.vector(features);
         let mut model_findings = Vec::new();
         let mut class_score = |head: &Option<Head>, class: Class| -> f32 {
@@ -285,9 +293,10 @@ impl Model {
         let declared_flag = findings.iter().any(|f| {
             f.detector == DetectorKind::Provenance && on_scale(f.score, point) >= point.flag
         });
-        if small && verdict.is_flagged() && !declared_flag {
+        if let Some(caveat) = caveat.filter(|_| verdict.is_flagged() && !declared_flag) {
             // The score stays as measured; only the verdict is held back.
             verdict = Verdict::Inconclusive;
+            model_findings.push(held_back(caveat));
         }
         let mut scores = scores;
         let score = scores.ai_generated.max(scores.edited);
@@ -415,6 +424,32 @@ impl Fused {
         self.verdict = verdict;
         self.deciding = deciding;
     }
+}
+
+/// The finding that says why a flag from pixel evidence was held back.
+fn held_back(caveat: PixelCaveat) -> Finding {
+    let (en, zh) = match caveat {
+        PixelCaveat::Small => (
+            "fewer than 256 x 256 pixels, too few for the pixel statistics",
+            "像素少于 256 x 256，不足以支撑像素统计",
+        ),
+        PixelCaveat::Palette => (
+            "at most 256 colours (a palette image, e.g. GIF or a PNG compressor): colour quantisation and dithering replace the camera's noise",
+            "颜色不超过 256 种（调色板图像，如 GIF 或 PNG 压缩工具的输出）：颜色量化和抖动取代了相机噪声",
+        ),
+        PixelCaveat::LossyWebp => (
+            "a lossy WebP, whose coding traces the model was not fitted on",
+            "有损 WebP 编码，模型未在其编码痕迹上拟合",
+        ),
+    };
+    Finding::new(
+        DetectorKind::Fusion,
+        "fusion.held_back",
+        0.0,
+        Class::None,
+        format!("The pixel evidence reaches the flag threshold, but the image is {en}; its false-alarm rate on genuine photos of this kind is not known to be low, so the verdict is held at inconclusive for a reviewer."),
+        format!("像素证据达到了判定阈值，但该图像{zh}；此类真实照片的误报率未知或偏高，因此结论保留为“无法确定”，交由人工复核。"),
+    )
 }
 
 /// Metadata evidence has fixed meanings (0.99 decisive, 0.5 moderate), but
@@ -738,14 +773,36 @@ mod tests {
     }
 
     #[test]
-    fn pixel_model_alone_cannot_flag_a_tiny_image() {
+    fn pixel_model_alone_cannot_flag_an_image_with_a_caveat() {
         let model = one_feature_model(5.0, Model::uncalibrated().operating_points);
         let features = BTreeMap::from([("x".to_string(), 3.0f32)]);
-        let large = model.fuse(&features, &[], 0.01, 1_000_000);
-        assert_eq!(large.verdict, Verdict::AiGenerated);
-        let tiny = model.fuse(&features, &[], 0.01, 200 * 150);
-        assert_eq!(tiny.verdict, Verdict::Inconclusive);
-        assert_eq!(tiny.score.to_bits(), large.score.to_bits());
+        let plain = model.fuse(&features, &[], 0.01, None);
+        assert_eq!(plain.verdict, Verdict::AiGenerated);
+        assert!(plain.findings.iter().all(|f| f.code != "fusion.held_back"));
+        for caveat in [
+            PixelCaveat::Small,
+            PixelCaveat::Palette,
+            PixelCaveat::LossyWebp,
+        ] {
+            let held = model.fuse(&features, &[], 0.01, Some(caveat));
+            assert_eq!(held.verdict, Verdict::Inconclusive, "{caveat:?}");
+            assert_eq!(held.score.to_bits(), plain.score.to_bits());
+            assert!(held.findings.iter().any(|f| f.code == "fusion.held_back"));
+            // A metadata declaration still flags.
+            let declared = [finding(
+                DetectorKind::Provenance,
+                "provenance.c2pa_ai",
+                0.99,
+                Class::AiGenerated,
+            )];
+            let flagged = model.fuse(&features, &declared, 0.01, Some(caveat));
+            assert_eq!(flagged.verdict, Verdict::AiGenerated, "{caveat:?}");
+        }
+        // An authentic image gets no hold-back finding.
+        let low = BTreeMap::from([("x".to_string(), -3.0f32)]);
+        let authentic = model.fuse(&low, &[], 0.01, Some(PixelCaveat::Palette));
+        assert_eq!(authentic.verdict, Verdict::Authentic);
+        assert!(authentic.findings.is_empty());
     }
 
     #[test]
@@ -760,8 +817,7 @@ mod tests {
             finding("provenance.editor_software", 0.5, Class::Edited),
         ];
         let features = |x: f32| BTreeMap::from([("x".to_string(), x)]);
-        let fuse =
-            |x: f32, findings: &[Finding]| model.fuse(&features(x), findings, 0.01, 1_000_000);
+        let fuse = |x: f32, findings: &[Finding]| model.fuse(&features(x), findings, 0.01, None);
 
         // Under the authentic threshold: halved, verdict kept, explained.
         let plain = fuse(-1.0, &[]);
@@ -793,7 +849,7 @@ mod tests {
         let region =
             |code: &str, score: f32| finding(DetectorKind::Jpeg, code, score, Class::Edited);
         let features = BTreeMap::from([("x".to_string(), -3.0f32)]);
-        let fuse = |findings: &[Finding]| model.fuse(&features, findings, 0.01, 1_000_000);
+        let fuse = |findings: &[Finding]| model.fuse(&features, findings, 0.01, None);
         let plain = fuse(&[]);
         assert_eq!(plain.verdict, Verdict::Authentic);
         // Weak regions leave the model's score alone.

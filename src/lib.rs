@@ -25,7 +25,7 @@ pub use error::{escape_untrusted, Error};
 pub use html::{render_html, render_index, HtmlOptions, IndexEntry};
 pub use reference::References;
 pub use report::{
-    clamp01, AigcLabel, Class, DetectorKind, Finding, Heatmap, ImageFacts, Provenance,
+    clamp01, AigcLabel, Class, DetectorKind, Finding, Heatmap, ImageFacts, PixelCaveat, Provenance,
     ReferenceMatch, Region, Report, Scores, Transform, Verdict,
 };
 

@@ -51,6 +51,8 @@ pub struct RawMetadata {
     pub quant_tables: Vec<QuantTable>,
     /// JPEG frame header.
     pub jpeg_frame: Option<JpegFrame>,
+    /// A WebP file whose image is a lossy VP8 bitstream (a `VP8 ` chunk).
+    pub lossy_webp: bool,
     /// Bytes of XMP and text kept so far.
     kept_text_bytes: usize,
 }
@@ -287,6 +289,7 @@ fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
             b"C2PA" => {
                 push_c2pa(meta, data);
             }
+            b"VP8 " => meta.lossy_webp = true,
             _ => {}
         }
         // Chunks are padded to an even size.

@@ -198,6 +198,30 @@ pub struct ImageFacts {
     /// IJG-equivalent JPEG quality (1..=100) estimated from the quantisation tables.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub jpeg_quality: Option<u8>,
+    /// Why the pixel model's operating point does not hold for this image,
+    /// if it does not: the verdict from pixel evidence is then at most
+    /// `inconclusive`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub caveat: Option<PixelCaveat>,
+}
+
+/// An image of a kind the pixel model's thresholds were not measured on.
+/// Its false-alarm rate on genuine photos is unknown or known to be high, so
+/// pixel evidence alone can send such an image to review but never flag it;
+/// a metadata declaration (C2PA, IPTC, AIGC label) still can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PixelCaveat {
+    /// Fewer than 256 x 256 pixels: too few samples for the statistics.
+    Small,
+    /// At most 256 distinct colours (GIF, PNG-8 from palette compressors):
+    /// quantisation and dithering replace the sensor's noise. Grey images
+    /// are not counted: 256 grey levels are the full 8-bit range.
+    Palette,
+    /// Lossy WebP (VP8): its 4x4 transform and loop filter leave traces the
+    /// model was not fitted on.
+    LossyWebp,
 }
 
 /// What the file's metadata says about where it came from. Every string here

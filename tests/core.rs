@@ -330,3 +330,55 @@ fn copy_move_runs_only_when_asked() {
     // A photo without a copy: the detector adds nothing to the verdict.
     assert_eq!(on.verdict, off.verdict);
 }
+
+#[test]
+fn images_outside_the_models_calibration_carry_a_caveat() {
+    use trueshot::PixelCaveat;
+    let caveat = |bytes: &[u8]| {
+        analyze_bytes(bytes, &Config::default())
+            .expect("analysis")
+            .image
+            .caveat
+    };
+    let photo = camera_like(320, 288, 21);
+    assert_eq!(caveat(&png(&photo)), None);
+    assert_eq!(caveat(&jpeg(&photo, 90)), None);
+    assert_eq!(
+        caveat(&png(&camera_like(200, 150, 21))),
+        Some(PixelCaveat::Small)
+    );
+    // The same photo quantised to 3 levels per channel (27 colours), as a
+    // palette compressor would: a palette image.
+    let mut quantised = photo.clone();
+    for p in quantised.pixels_mut() {
+        for c in &mut p.0 {
+            *c = (*c / 86) * 127;
+        }
+    }
+    assert_eq!(caveat(&png(&quantised)), Some(PixelCaveat::Palette));
+    // 256 grey levels are the whole 8-bit range, not a palette.
+    let mut grey = photo.clone();
+    for p in grey.pixels_mut() {
+        let v = p.0[1];
+        p.0 = [v, v, v];
+    }
+    assert_eq!(caveat(&png(&grey)), None);
+}
+
+#[test]
+fn lossy_webp_is_told_from_lossless() {
+    use trueshot::decode::Format;
+    // RIFF container with one image chunk; the bitstream itself is not read.
+    let riff = |chunk: &[u8; 4]| {
+        let mut body = b"WEBP".to_vec();
+        body.extend_from_slice(chunk);
+        body.extend_from_slice(&4u32.to_le_bytes());
+        body.extend_from_slice(&[0; 4]);
+        let mut file = b"RIFF".to_vec();
+        file.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        file.extend_from_slice(&body);
+        file
+    };
+    assert!(trueshot::metadata::extract(&riff(b"VP8 "), Format::Webp).lossy_webp);
+    assert!(!trueshot::metadata::extract(&riff(b"VP8L"), Format::Webp).lossy_webp);
+}

@@ -238,7 +238,9 @@ impl PyReport {
         to_python(py, &self.inner.provenance)
     }
 
-    /// Facts about the input: format, width, height, file_bytes, jpeg_quality.
+    /// Facts about the input: format, width, height, file_bytes, jpeg_quality,
+    /// and caveat ("small", "palette", "lossy_webp") when pixel evidence alone
+    /// cannot flag the image.
     #[getter]
     fn image<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_python(py, &self.inner.image)

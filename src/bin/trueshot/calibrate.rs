@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use rayon::prelude::*;
 use serde_json::json;
-use trueshot::fusion::{auc, fit_head, threshold_for, Head, Model, OperatingPoint};
+use trueshot::fusion::{self, auc, fit_head, threshold_for, Head, Model, OperatingPoint};
 use trueshot::perturb::{self, Perturbation};
 use trueshot::{Analyzer, Config, DetectorKind, Finding, Report};
 
@@ -414,8 +414,12 @@ fn expand(head: &Head, columns: &[usize], n: usize) -> Head {
 type Scored = (f32, bool);
 
 fn fused(model: &Model, report: &Report, findings: &[Finding]) -> Scored {
-    let pixels = u64::from(report.image.width) * u64::from(report.image.height);
-    let fused = model.fuse(&report.features, findings, 0.01, pixels);
+    // Samples saved before caveats were recorded still hold back small images.
+    let caveat = report
+        .image
+        .caveat
+        .or_else(|| fusion::size_caveat(report.image.width, report.image.height));
+    let fused = model.fuse(&report.features, findings, 0.01, caveat);
     (fused.score, fused.verdict.is_flagged())
 }
 
