@@ -26,6 +26,10 @@ use crate::report::{
 };
 use crate::Error;
 
+pub mod trees;
+
+pub use trees::Tree;
+
 /// Images with fewer pixels than this (256 x 256) cannot be flagged by the
 /// pixel model alone: on the development corpus every genuine photo it
 /// flagged was about 256 x 192.
@@ -75,7 +79,8 @@ pub struct OperatingPoint {
     pub authentic: f32,
 }
 
-/// One logistic head: `p = sigmoid(bias + Σ weights[i] * clip((x[i] - mean[i]) / scale[i]))`.
+/// One head: `p = sigmoid(bias + Σ weights[i] * clip((x[i] - mean[i]) / scale[i]) + Σ tree(x))`.
+/// A logistic head has no trees; a boosted head has zero weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Head {
     /// Per-feature centre.
@@ -86,24 +91,41 @@ pub struct Head {
     pub weights: Vec<f32>,
     /// Intercept.
     pub bias: f32,
+    /// Gradient-boosted trees over the raw features ([`trees`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trees: Vec<Tree>,
 }
 
 impl Head {
     /// The probability for a feature vector laid out as `Model::features`.
     #[must_use]
     pub fn predict(&self, x: &[f32]) -> f32 {
-        sigmoid(self.bias + self.contributions(x).iter().sum::<f32>())
+        let (constant, terms) = self.logit(x);
+        sigmoid(constant + terms.iter().sum::<f32>())
     }
 
-    /// Each feature's term of the linear predictor.
+    /// Each feature's term of the logit: its linear term plus what its
+    /// splits changed along each tree's path.
     #[must_use]
     pub fn contributions(&self, x: &[f32]) -> Vec<f32> {
-        x.iter()
+        self.logit(x).1
+    }
+
+    /// The logit as the part no feature owns (bias, trees' roots) and each
+    /// feature's term.
+    fn logit(&self, x: &[f32]) -> (f32, Vec<f32>) {
+        let mut terms: Vec<f32> = x
+            .iter()
             .zip(&self.mean)
             .zip(&self.scale)
             .zip(&self.weights)
             .map(|(((&v, &m), &s), &w)| w * standardise(v, m, s))
-            .collect()
+            .collect();
+        let mut constant = self.bias;
+        for tree in &self.trees {
+            constant += tree.attribute(x, &mut terms);
+        }
+        (constant, terms)
     }
 }
 
@@ -204,6 +226,10 @@ impl Model {
                 return Err(Error::InvalidConfig(
                     "model head has non-finite values".into(),
                 ));
+            }
+            for tree in &head.trees {
+                tree.check(n)
+                    .map_err(|e| Error::InvalidConfig(format!("model tree: {e}")))?;
             }
         }
         if self.operating_points.is_empty()
@@ -556,26 +582,16 @@ pub fn fit_head(rows: &[Vec<f32>], labels: &[bool], l2: f64) -> Head {
                 .collect()
         })
         .collect();
-    let positives = labels.iter().filter(|&&y| y).count().max(1) as f64;
-    let negatives = labels.iter().filter(|&&y| !y).count().max(1) as f64;
-    let total = positives + negatives;
-    let sample_weight = |y: bool| {
-        if y {
-            total / (2.0 * positives)
-        } else {
-            total / (2.0 * negatives)
-        }
-    };
+    let sample_weights = balanced_weights(labels);
     // Parameters: weights then bias (last).
     let d = n_features + 1;
     let mut beta = vec![0.0f64; d];
     for _ in 0..50 {
         let mut gradient = vec![0.0f64; d];
         let mut hessian = vec![0.0f64; d * d];
-        for (zi, &yi) in z.iter().zip(labels) {
+        for ((zi, &yi), &w) in z.iter().zip(labels).zip(&sample_weights) {
             let t: f64 = zi.iter().zip(&beta).map(|(a, b)| a * b).sum::<f64>() + beta[d - 1];
             let p = 1.0 / (1.0 + (-t).exp());
-            let w = sample_weight(yi);
             let residual = w * (p - f64::from(u8::from(yi)));
             let curvature = w * (p * (1.0 - p)).max(1e-9);
             for a in 0..d {
@@ -609,7 +625,44 @@ pub fn fit_head(rows: &[Vec<f32>], labels: &[bool], l2: f64) -> Head {
         scale,
         weights: beta[..d - 1].iter().map(|&b| b as f32).collect(),
         bias: beta[d - 1] as f32,
+        trees: Vec::new(),
     }
+}
+
+/// Fit one boosted head ([`trees`]) with the leaf penalty `l2`, classes
+/// balanced as in [`fit_head`]. Its linear part is empty (zero weights).
+#[must_use]
+pub fn fit_boosted_head(rows: &[Vec<f32>], labels: &[bool], l2: f64) -> Head {
+    let n_features = rows.first().map_or(0, Vec::len);
+    let params = trees::Params {
+        l2,
+        ..trees::Params::default()
+    };
+    let (bias, trees) = trees::fit(rows, labels, &balanced_weights(labels), &params);
+    Head {
+        mean: vec![0.0; n_features],
+        scale: vec![1.0; n_features],
+        weights: vec![0.0; n_features],
+        bias,
+        trees,
+    }
+}
+
+/// Per-sample weights that give both classes the same total weight.
+fn balanced_weights(labels: &[bool]) -> Vec<f64> {
+    let positives = labels.iter().filter(|&&y| y).count().max(1) as f64;
+    let negatives = labels.iter().filter(|&&y| !y).count().max(1) as f64;
+    let total = positives + negatives;
+    labels
+        .iter()
+        .map(|&y| {
+            if y {
+                total / (2.0 * positives)
+            } else {
+                total / (2.0 * negatives)
+            }
+        })
+        .collect()
 }
 
 /// Median and interquartile range (scaled to match a normal's standard
@@ -753,6 +806,7 @@ mod tests {
                 scale: vec![1.0],
                 weights: vec![weight],
                 bias: 0.0,
+                trees: Vec::new(),
             }),
             edited: None,
             operating_points,

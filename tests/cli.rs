@@ -136,16 +136,19 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     let labels = tiny_corpus(&dir);
     let model = dir.join("model.json");
     let features = "texture_stats.d1_1_1,spectrum.grid_peak";
-    let calibrate = |features: &str, output: &std::path::Path| {
+    let calibrate_with = |features: &str, output: &std::path::Path, extra: &[&str]| {
         trueshot()
             .args(["calibrate", "--variants", "", "--folds", "2"])
             .args(["--features", features])
+            .args(extra)
             .arg(&labels)
             .arg("-o")
             .arg(output)
             .output()
             .expect("run calibrate")
     };
+    let calibrate =
+        |features: &str, output: &std::path::Path| calibrate_with(features, output, &[]);
     let out = calibrate(features, &model);
     assert!(
         out.status.success(),
@@ -178,4 +181,29 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     );
     let figures: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("eval json");
     assert!(figures.to_string().contains("asfound"), "{figures}");
+
+    // Boosted heads: the model file carries trees, and analysis loads it.
+    let boosted = dir.join("boosted.json");
+    let out = calibrate_with(features, &boosted, &["--heads", "boosted"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fitted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&boosted).expect("model")).expect("json");
+    assert!(fitted["ai_generated"]["trees"].is_array(), "{fitted}");
+    assert_eq!(fitted["cross_validation"]["heads"], "boosted");
+    let scan = trueshot()
+        .args(["scan", "--format", "jsonl", "--model"])
+        .arg(&boosted)
+        .arg(dir.join("real_0.jpg"))
+        .output()
+        .expect("run scan");
+    assert_eq!(
+        scan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
 }

@@ -21,7 +21,8 @@ def test_report_fields() -> None:
     assert set(report.scores) == {"ai_generated", "edited"}
     assert all(0.0 <= v <= 1.0 for v in report.scores.values())
     assert isinstance(report.provenance, dict)
-    assert report.image == {"format": "raw", "width": 64, "height": 48}
+    # 48x64 is under 256x256: pixel evidence alone cannot flag it.
+    assert report.image == {"format": "raw", "width": 64, "height": 48, "caveat": "small"}
     assert report.reference is None
     assert "total" in report.timings_ms
     for finding in report.findings:

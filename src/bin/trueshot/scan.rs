@@ -62,12 +62,17 @@ pub struct ScanArgs {
     /// the rest of the analysis).
     #[arg(long)]
     pub copy_move: bool,
+    /// A fusion model file (from `trueshot calibrate`) to use instead of the
+    /// built-in one.
+    #[arg(long, value_name = "JSON")]
+    pub model: Option<PathBuf>,
 }
 
 pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
     config.copy_move = args.copy_move;
+    config.model_path.clone_from(&args.model);
     config.heatmap =
         args.heatmap_dir.is_some() || args.html_dir.is_some() || args.format == OutputFormat::Human;
     let references = load_references(&args.reference, &args.reference_dir, &config)?;
