@@ -10,6 +10,16 @@ fn trueshot() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trueshot"))
 }
 
+/// The command ended with `code`; its stderr is shown when it did not.
+fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("trueshot-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -38,12 +48,7 @@ fn bad_files_get_error_records_and_exit_1() {
         .arg(&dir)
         .output()
         .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 1);
     let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
@@ -150,11 +155,7 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     let calibrate =
         |features: &str, output: &std::path::Path| calibrate_with(features, output, &[]);
     let out = calibrate(features, &model);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let fitted: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&model).expect("model")).expect("json");
     assert_eq!(
@@ -174,22 +175,14 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         .arg(&labels)
         .output()
         .expect("run eval");
-    assert!(
-        eval.status.success(),
-        "{}",
-        String::from_utf8_lossy(&eval.stderr)
-    );
+    assert_exit(&eval, 0);
     let figures: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("eval json");
     assert!(figures.to_string().contains("asfound"), "{figures}");
 
     // Boosted heads: the model file carries trees, and analysis loads it.
     let boosted = dir.join("boosted.json");
     let out = calibrate_with(features, &boosted, &["--heads", "boosted"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let fitted: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&boosted).expect("model")).expect("json");
     assert!(fitted["ai_generated"]["trees"].is_array(), "{fitted}");
@@ -200,10 +193,5 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         .arg(dir.join("real_0.jpg"))
         .output()
         .expect("run scan");
-    assert_eq!(
-        scan.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&scan.stderr)
-    );
+    assert_exit(&scan, 0);
 }
