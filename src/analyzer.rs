@@ -354,7 +354,6 @@ impl Analyzer {
     }
 }
 
-/// Features are raw measurements; only NaN and infinities are cleaned.
 /// Most distinct colours of a palette image (GIF, PNG-8).
 const PALETTE_COLOURS: usize = 256;
 
@@ -382,6 +381,7 @@ fn is_palette(rgb: &[u8]) -> bool {
     !grey
 }
 
+/// Features are raw measurements; only NaN and infinities are cleaned.
 fn clamp01_or_raw(v: f32) -> f32 {
     if v.is_finite() {
         v
