@@ -30,11 +30,14 @@ pub enum Perturbation {
         /// Largest kept fraction.
         max: f32,
     },
+    /// Re-encode as a GIF: 256 colours chosen by NeuQuant, as palette
+    /// compressors and GIF exports do (drops metadata).
+    Gif,
     /// Drop all metadata (re-encode losslessly as PNG).
     StripMetadata,
 }
 
-/// Parse a comma-separated list: `jpeg:70-95,resize:1600,crop:0.8-1.0,strip-metadata`.
+/// Parse a comma-separated list: `jpeg:70-95,resize:1600,crop:0.8-1.0,gif,strip-metadata`.
 ///
 /// # Errors
 /// [`Error::InvalidConfig`] naming the step it could not read.
@@ -76,6 +79,7 @@ pub fn parse(spec: &str) -> Result<Vec<Perturbation>, Error> {
                     Ok(Perturbation::Crop { min: a, max: b })
                 }
                 "strip-metadata" => Ok(Perturbation::StripMetadata),
+                "gif" => Ok(Perturbation::Gif),
                 _ => Err(bad(step)),
             }
         })
@@ -148,6 +152,7 @@ pub fn apply(
                 encoded = Some(encode(&image, Some(q))?);
             }
             Perturbation::StripMetadata => encoded = Some(encode(&image, None)?),
+            Perturbation::Gif => encoded = Some(encode_gif(&image)?),
         }
     }
     match encoded {
@@ -170,14 +175,30 @@ fn encode(image: &DynamicImage, quality: Option<u8>) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// Encode as a single-frame GIF (NeuQuant palette of 256 colours).
+fn encode_gif(image: &DynamicImage) -> Result<Vec<u8>, Error> {
+    let rgb = image.to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::gif::GifEncoder::new(&mut out)
+        .encode(
+            rgb.as_raw(),
+            rgb.width(),
+            rgb.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| Error::Decode(format!("re-encoding failed: {e}")))?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn parses_the_documented_spec() {
-        let steps = parse("jpeg:70-95,resize:1600,strip-metadata,crop:0.8-1.0").expect("spec");
-        assert_eq!(steps.len(), 4);
+        let steps = parse("jpeg:70-95,resize:1600,strip-metadata,crop:0.8-1.0,gif").expect("spec");
+        assert_eq!(steps.len(), 5);
+        assert_eq!(steps[4], Perturbation::Gif);
         assert_eq!(steps[0], Perturbation::Jpeg { min: 70, max: 95 });
         assert_eq!(steps[1], Perturbation::Resize(1600));
         assert!(parse("blur:3").is_err());

@@ -356,6 +356,16 @@ fn images_outside_the_models_calibration_carry_a_caveat() {
         }
     }
     assert_eq!(caveat(&png(&quantised)), Some(PixelCaveat::Palette));
+    // A GIF export: NeuQuant's 256 colours.
+    let gif = trueshot::perturb::apply(
+        &png(&photo),
+        &[trueshot::perturb::Perturbation::Gif],
+        1,
+        &Config::default(),
+    )
+    .expect("gif");
+    assert!(gif.starts_with(b"GIF8"));
+    assert_eq!(caveat(&gif), Some(PixelCaveat::Palette));
     // 256 grey levels are the whole 8-bit range, not a palette.
     let mut grey = photo.clone();
     for p in grey.pixels_mut() {

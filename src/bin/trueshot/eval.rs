@@ -28,7 +28,8 @@ pub struct EvalArgs {
     /// Write a ROC curve (one line per set) to this PNG.
     #[arg(long, value_name = "PNG")]
     pub roc: Option<PathBuf>,
-    /// Perturb every file first, e.g. `jpeg:70-95,resize:1600,strip-metadata,crop:0.8-1.0`.
+    /// Perturb every file first, e.g. `jpeg:70-95,resize:1600,strip-metadata,crop:0.8-1.0`
+    /// (also `gif`: a 256-colour palette).
     #[arg(long, value_name = "STEPS")]
     pub perturb: Option<String>,
     /// Target false-alarm rate of the verdicts.
@@ -81,6 +82,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
         matches!(
             s,
             trueshot::perturb::Perturbation::Jpeg { .. }
+                | trueshot::perturb::Perturbation::Gif
                 | trueshot::perturb::Perturbation::StripMetadata
         )
     });
