@@ -34,11 +34,16 @@ pub struct ReportArgs {
     /// Language the page opens in (both are in the page, with a switch).
     #[arg(long, value_enum, default_value_t = LangArg::En)]
     pub lang: LangArg,
+    /// A fusion model file (from `trueshot calibrate`) to use instead of the
+    /// built-in one.
+    #[arg(long, value_name = "JSON")]
+    pub model: Option<PathBuf>,
 }
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
+    config.model_path.clone_from(&args.model);
     config.heatmap = true;
     let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
     if !args.reference.is_empty() {
