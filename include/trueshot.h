@@ -275,6 +275,15 @@ const char *trueshot_verdict_str(int32_t verdict);
 size_t trueshot_last_error_message(char *buf, size_t len);
 
 /**
+ * Keep at most `megabytes` of dropped image-buffer memory for the next
+ * images of this process (default 256, or the `TRUESHOT_SPARE_MB`
+ * environment variable); 0 keeps nothing, for hosts that want the memory
+ * back after each image. Process-wide, for every config; what no longer
+ * fits is handed back to the system at once.
+ */
+trueshot_status trueshot_set_spare_memory(size_t megabytes);
+
+/**
  * A new config holding the defaults (operating point 1% false alarms,
  * 100 000 000 pixels, 256 MiB files, heatmap on, built-in model, no time
  * budget). Free it with `trueshot_config_free`. Returns NULL only after an

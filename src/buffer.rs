@@ -12,7 +12,8 @@
 //! like any other.
 //!
 //! A long-running service analyses image after image: the mappings of
-//! dropped buffers are kept (up to 256 MB, or `TRUESHOT_SPARE_MB`) and
+//! dropped buffers are kept (up to 256 MB, `TRUESHOT_SPARE_MB`, or what
+//! [`set_spare_memory`] sets) and
 //! handed, zeroed, to the next buffers that fit, so that a batch stops
 //! taking fresh pages once it has seen its largest image. Measured on the shared VM this was developed on,
 //! where touching memory the host has not backed yet is slow: a batch of 86
@@ -21,6 +22,7 @@
 //! resident memory of a batch is up to the spare budget higher.
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use memmap2::MmapMut;
@@ -36,12 +38,61 @@ const MAP_MIN_BYTES: usize = 2 * HUGE_PAGE;
 /// default: the large buffers of a 12 MP photo (240 MB of mappings).
 const SPARE_MAX_BYTES: usize = 256 << 20;
 
-/// The spare budget in bytes: `TRUESHOT_SPARE_MB` in the environment
-/// (read once; `0` keeps nothing, for hosts that want memory back after
-/// each image), else [`SPARE_MAX_BYTES`].
+/// The budget [`set_spare_memory`] set, or `usize::MAX` while it has not.
+static BUDGET_SET: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// The spare budget in bytes: what [`set_spare_memory`] set, else
+/// `TRUESHOT_SPARE_MB` in the environment (read once; `0` keeps nothing,
+/// for hosts that want memory back after each image), else
+/// [`SPARE_MAX_BYTES`].
 fn spare_budget() -> usize {
-    static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *BUDGET.get_or_init(|| budget_from(std::env::var("TRUESHOT_SPARE_MB").ok().as_deref()))
+    static FROM_ENV: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    match BUDGET_SET.load(Ordering::Relaxed) {
+        usize::MAX => *FROM_ENV
+            .get_or_init(|| budget_from(std::env::var("TRUESHOT_SPARE_MB").ok().as_deref())),
+        set => set,
+    }
+}
+
+/// Keep at most `megabytes` of dropped buffer memory for the next images
+/// of this process (default 256, or `TRUESHOT_SPARE_MB`); `0` keeps
+/// nothing. Process-wide, for every analyser; what no longer fits is
+/// handed back to the system now.
+pub fn set_spare_memory(megabytes: usize) {
+    BUDGET_SET.store(
+        megabytes.saturating_mul(1 << 20).min(usize::MAX - 1),
+        Ordering::Relaxed,
+    );
+    keep_spares(None);
+}
+
+/// Add `map` (if any) to the spares, then drop the oldest until the
+/// spares fit the budget.
+fn keep_spares(map: Option<MmapMut>) {
+    let budget = spare_budget();
+    if map.as_ref().is_some_and(|m| m.len() > budget) {
+        // Would evict every other spare and then itself.
+        return;
+    }
+    let evicted = {
+        let mut spare = SPARE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        spare.extend(map);
+        trim(&mut spare, budget)
+    };
+    // Unmapped here, after the lock is released: other threads need not
+    // wait on it.
+    drop(evicted);
+}
+
+/// Take the oldest spares out until the rest fit `budget`.
+fn trim<M: Deref<Target = [u8]>>(spare: &mut VecDeque<M>, budget: usize) -> Vec<M> {
+    let mut evicted = Vec::new();
+    while spare.iter().map(|m| m.len()).sum::<usize>() > budget {
+        evicted.extend(spare.pop_front());
+    }
+    evicted
 }
 
 /// [`spare_budget`] from the variable's value; an unreadable value keeps
@@ -128,28 +179,7 @@ impl<T: bytemuck::Pod> Drop for Buffer<T> {
         let Storage::Mapped { map, .. } = &mut self.storage else {
             return;
         };
-        let Some(map) = map.take() else {
-            return;
-        };
-        let budget = spare_budget();
-        if map.len() > budget {
-            // Would evict every other spare and then itself.
-            return;
-        }
-        let mut evicted = Vec::new();
-        {
-            let mut spare = SPARE
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            spare.push_back(map);
-            // Oldest out first, until the spares fit their budget.
-            while spare.iter().map(|m| m.len()).sum::<usize>() > budget {
-                evicted.extend(spare.pop_front());
-            }
-        }
-        // Unmapped here, after the lock is released: other threads need not
-        // wait on it.
-        drop(evicted);
+        keep_spares(map.take());
     }
 }
 
@@ -215,6 +245,28 @@ mod tests {
         assert_eq!(budget_from(Some(" 64 ")), 64 << 20);
         assert_eq!(budget_from(Some("lots")), SPARE_MAX_BYTES);
         assert_eq!(budget_from(Some("-1")), SPARE_MAX_BYTES);
+    }
+
+    #[test]
+    fn set_spare_memory_sets_the_budget_and_trimming_drops_the_oldest() {
+        // Other test threads only read the budget; none asserts on it.
+        set_spare_memory(0);
+        assert_eq!(spare_budget(), 0);
+        set_spare_memory(64);
+        assert_eq!(spare_budget(), 64 << 20);
+        BUDGET_SET.store(usize::MAX, Ordering::Relaxed);
+        assert_eq!(
+            spare_budget(),
+            budget_from(std::env::var("TRUESHOT_SPARE_MB").ok().as_deref())
+        );
+
+        let mut spare: VecDeque<Vec<u8>> = [vec![1; 10], vec![2; 20], vec![3; 30]].into();
+        assert!(trim(&mut spare, 60).is_empty());
+        let evicted = trim(&mut spare, 35);
+        assert_eq!(evicted, [vec![1; 10], vec![2; 20]]);
+        assert_eq!(spare, [vec![3; 30]]);
+        assert_eq!(trim(&mut spare, 0), [vec![3; 30]]);
+        assert!(spare.is_empty());
     }
 
     #[test]

@@ -563,6 +563,19 @@ pub unsafe extern "C" fn trueshot_last_error_message(buf: *mut c_char, len: usiz
     }
 }
 
+/// Keep at most `megabytes` of dropped image-buffer memory for the next
+/// images of this process (default 256, or the `TRUESHOT_SPARE_MB`
+/// environment variable); 0 keeps nothing, for hosts that want the memory
+/// back after each image. Process-wide, for every config; what no longer
+/// fits is handed back to the system at once.
+#[no_mangle]
+pub extern "C" fn trueshot_set_spare_memory(megabytes: usize) -> trueshot_status {
+    ffi_boundary! {
+        crate::set_spare_memory(megabytes);
+        trueshot_status::Ok
+    }
+}
+
 /// A new config holding the defaults (operating point 1% false alarms,
 /// 100 000 000 pixels, 256 MiB files, heatmap on, built-in model, no time
 /// budget). Free it with `trueshot_config_free`. Returns NULL only after an

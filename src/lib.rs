@@ -20,6 +20,7 @@ mod report;
 use std::path::Path;
 
 pub use analyzer::Analyzer;
+pub use buffer::set_spare_memory;
 pub use config::Config;
 pub use error::{escape_untrusted, Error};
 pub use html::{render_html, render_index, HtmlOptions, IndexEntry};

@@ -283,6 +283,24 @@ fn analyses_and_exact_error_statuses() {
 }
 
 #[test]
+fn spare_memory_is_set_process_wide_and_analysis_goes_on() {
+    // 1.2 MP: its planes are large enough to be mapped buffers.
+    let png = png_bytes(1200, 1000);
+    assert_eq!(trueshot_set_spare_memory(0), trueshot_status::Ok);
+    // SAFETY (test): the buffer and the out pointer are live.
+    unsafe {
+        let mut report = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_bytes(ptr::null(), png.as_ptr(), png.len(), &mut report),
+            trueshot_status::Ok
+        );
+        assert!((0.0..=1.0).contains(&trueshot_report_score(report)));
+        trueshot_report_free(report);
+    }
+    assert_eq!(trueshot_set_spare_memory(256), trueshot_status::Ok);
+}
+
+#[test]
 fn null_report_accessors_return_nothing() {
     // SAFETY (test): NULL is allowed everywhere here.
     unsafe {

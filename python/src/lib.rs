@@ -182,6 +182,17 @@ fn write_heatmap_png(py: Python<'_>, report: PyRef<'_, PyReport>, path: PathBuf)
     }
 }
 
+/// Keep at most `megabytes` of dropped image-buffer memory for the next
+/// images of this process (default 256, or the TRUESHOT_SPARE_MB
+/// environment variable); 0 keeps nothing, for workers that want the memory
+/// back after each image. Process-wide; what no longer fits is handed back
+/// to the system at once.
+#[pyfunction]
+#[pyo3(signature = (megabytes))]
+fn set_spare_memory(megabytes: usize) {
+    trueshot::set_spare_memory(megabytes);
+}
+
 #[pymodule]
 fn _trueshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -192,6 +203,7 @@ fn _trueshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(analyze_many, m)?)?;
     m.add_function(wrap_pyfunction!(write_heatmap_png, m)?)?;
+    m.add_function(wrap_pyfunction!(set_spare_memory, m)?)?;
     m.add("TrueshotError", py.get_type::<TrueshotError>())?;
     m.add("DecodeError", py.get_type::<DecodeError>())?;
     m.add(

@@ -101,3 +101,14 @@ def test_deterministic() -> None:
     assert summary(first) == summary(second)
     assert first.heatmap is not None and second.heatmap is not None
     assert first.heatmap.tobytes() == second.heatmap.tobytes()
+
+
+def test_set_spare_memory() -> None:
+    trueshot.set_spare_memory(0)
+    try:
+        report = trueshot.analyze(make_pixels(1000, 1200, 3))
+        assert 0.0 <= report.score <= 1.0
+    finally:
+        trueshot.set_spare_memory(256)
+    with pytest.raises(OverflowError):
+        trueshot.set_spare_memory(-1)

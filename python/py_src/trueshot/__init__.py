@@ -21,6 +21,7 @@ from ._trueshot import (
     __version__,
     analyze,
     analyze_many,
+    set_spare_memory,
     write_heatmap_png,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "__version__",
     "analyze",
     "analyze_many",
+    "set_spare_memory",
     "write_heatmap_png",
 ]
