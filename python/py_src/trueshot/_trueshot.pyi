@@ -20,6 +20,7 @@ __all__ = [
     "UnsupportedFormatError",
     "analyze",
     "analyze_many",
+    "set_spare_memory",
     "write_heatmap_png",
 ]
 
