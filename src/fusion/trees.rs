@@ -50,7 +50,24 @@ impl Tree {
         let Some(root) = self.nodes.first() else {
             return 0.0;
         };
-        let mut node = root;
+        self.walk(x, |node, child| {
+            if let Some(t) = terms.get_mut(node.feature) {
+                *t += child.value - node.value;
+            }
+        });
+        root.value
+    }
+
+    /// The tree's term for `x`: the value of the leaf it reaches.
+    #[must_use]
+    pub fn predict(&self, x: &[f32]) -> f32 {
+        self.walk(x, |_, _| {}).map_or(0.0, |leaf| leaf.value)
+    }
+
+    /// Follow `x` from the root, calling `step(parent, child)` on each
+    /// edge; the node it ends on (`None` for an empty tree).
+    fn walk(&self, x: &[f32], mut step: impl FnMut(&Node, &Node)) -> Option<&Node> {
+        let mut node = self.nodes.first()?;
         // `check` guarantees children come later, so a path ends; the bound
         // keeps an unchecked tree from looping.
         for _ in 0..self.nodes.len() {
@@ -66,19 +83,10 @@ impl Tree {
             let Some(child) = self.nodes.get(next) else {
                 break;
             };
-            if let Some(t) = terms.get_mut(node.feature) {
-                *t += child.value - node.value;
-            }
+            step(node, child);
             node = child;
         }
-        root.value
-    }
-
-    /// The tree's term for `x`.
-    #[must_use]
-    pub fn predict(&self, x: &[f32]) -> f32 {
-        let mut terms = vec![0.0; x.len()];
-        self.attribute(x, &mut terms) + terms.iter().sum::<f32>()
+        Some(node)
     }
 
     /// A tree read from a file is well formed: children after their

@@ -435,7 +435,9 @@ fn fit_heads(
 fn expand(head: &Head, columns: &[usize], n: usize) -> Head {
     let mut trees = head.trees.clone();
     for node in trees.iter_mut().flat_map(|t| t.nodes.iter_mut()) {
-        node.feature = columns.get(node.feature).copied().unwrap_or(node.feature);
+        if node.left != 0 {
+            node.feature = columns.get(node.feature).copied().unwrap_or(node.feature);
+        }
     }
     let mut full = Head {
         mean: vec![0.0; n],
