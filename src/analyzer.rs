@@ -14,9 +14,10 @@ use crate::detectors::{
     cfa, copy_move, jpeg, local_consistency, noise_residual, provenance, residual, spectrum,
     texture_stats, DetectorOutput, FftPlans, PixelContext,
 };
+use crate::margins;
 use crate::metadata::{self, RawMetadata};
 use crate::reference::{self, References};
-use crate::report::{clamp01, DetectorKind, Heatmap, ImageFacts, PixelCaveat, Report};
+use crate::report::{clamp01, DetectorKind, Heatmap, ImageFacts, PixelCaveat, Region, Report};
 use crate::{fusion, Config, Error};
 
 /// A pixel detector's entry point.
@@ -226,10 +227,23 @@ impl Analyzer {
         let mut timings = BTreeMap::new();
         let start = Instant::now();
 
+        // The pixel detectors read the content inside uniform margins
+        // (screenshot bars, frames); provenance and references see it all.
+        let content = margins::content_region(rgb, width, height);
+        let cropped = content.map(|region| margins::crop(rgb, width, region));
+        let analysed = match (content, &cropped) {
+            (Some(region), Some(bytes)) => Pixels {
+                rgb: bytes,
+                width: region.width,
+                height: region.height,
+            },
+            _ => Pixels { rgb, width, height },
+        };
+
         let quality = jpeg::estimate_quality(&source.meta.quant_tables);
-        let caveat = fusion::size_caveat(width, height)
+        let caveat = fusion::size_caveat(analysed.width, analysed.height)
             .or_else(|| source.meta.lossy_webp.then_some(PixelCaveat::LossyWebp))
-            .or_else(|| is_palette(rgb).then_some(PixelCaveat::Palette));
+            .or_else(|| is_palette(analysed.rgb).then_some(PixelCaveat::Palette));
         let facts = ImageFacts {
             format: source.format.map_or("raw", Format::name).to_string(),
             width,
@@ -237,7 +251,9 @@ impl Analyzer {
             file_bytes: source.file_bytes,
             jpeg_quality: quality.map(|q| q.quality),
             caveat,
+            content,
         };
+        let offset = content.map_or((0, 0), |r| (r.x, r.y));
 
         let t = Instant::now();
         let prov = provenance::analyze(source.meta, width, height);
@@ -251,14 +267,18 @@ impl Analyzer {
 
         // Shared pixel planes, computed once for every pixel detector.
         let t = Instant::now();
-        let (luma, residual) = planes(rgb, width as usize, height as usize);
+        let (luma, residual) = planes(
+            analysed.rgb,
+            analysed.width as usize,
+            analysed.height as usize,
+        );
         timings.insert("planes".into(), ms_since(t));
         let ctx = PixelContext {
-            rgb,
+            rgb: analysed.rgb,
             luma: &luma,
             residual: &residual,
-            width,
-            height,
+            width: analysed.width,
+            height: analysed.height,
             format: source.format,
             quant_tables: &source.meta.quant_tables,
             jpeg_quality: facts.jpeg_quality,
@@ -292,7 +312,13 @@ impl Analyzer {
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), clamp01_or_raw(v))),
             );
-            findings.extend(out.findings);
+            findings.extend(out.findings.into_iter().map(|mut f| {
+                if let Some(r) = &mut f.region {
+                    r.x += offset.0;
+                    r.y += offset.1;
+                }
+                f
+            }));
             maps.extend(out.map);
         }
 
@@ -323,7 +349,10 @@ impl Analyzer {
                 .total_cmp(&a.score)
                 .then_with(|| a.code.cmp(&b.code))
         });
-        let mut heatmap = self.config.heatmap.then(|| fuse_maps(&maps, width, height));
+        let mut heatmap = self
+            .config
+            .heatmap
+            .then(|| fuse_maps(&maps, width, height, content));
         if let (Some(fused), Some(change)) =
             (&heatmap, comparison.as_ref().and_then(|c| c.map.as_ref()))
         {
@@ -427,10 +456,17 @@ fn luma_row(rgb: &[u8], weights: &[[f32; 256]; 3], out: &mut [f32]) {
     }
 }
 
-/// The fused heatmap: the per-cell maximum of the detectors' maps, resampled
-/// to the finest cell size among them.
-fn fuse_maps(maps: &[Heatmap], width: u32, height: u32) -> Heatmap {
+/// The fused heatmap of a `width` x `height` image: the per-cell maximum of
+/// the detectors' maps, resampled to the finest cell size among them. The
+/// maps cover `content` (the whole image when `None`); cells outside it are 0.
+fn fuse_maps(maps: &[Heatmap], width: u32, height: u32, content: Option<Region>) -> Heatmap {
     let cell = maps.iter().map(|m| m.cell).min().unwrap_or(DEFAULT_CELL);
+    let content = content.unwrap_or(Region {
+        x: 0,
+        y: 0,
+        width,
+        height,
+    });
     let mut fused = Heatmap::zeros(width, height, cell);
     let gw = fused.grid_width;
     for (i, v) in fused.values.iter_mut().enumerate() {
@@ -440,7 +476,12 @@ fn fuse_maps(maps: &[Heatmap], width: u32, height: u32) -> Heatmap {
             gx.min(width.saturating_sub(1)),
             gy.min(height.saturating_sub(1)),
         );
-        *v = maps.iter().map(|m| m.at(x, y)).fold(0.0, f32::max);
+        let (Some(cx), Some(cy)) = (x.checked_sub(content.x), y.checked_sub(content.y)) else {
+            continue;
+        };
+        if cx < content.width && cy < content.height {
+            *v = maps.iter().map(|m| m.at(cx, cy)).fold(0.0, f32::max);
+        }
     }
     fused
 }

@@ -12,6 +12,7 @@ mod error;
 pub mod ffi;
 pub mod fusion;
 pub mod html;
+mod margins;
 pub mod metadata;
 pub mod perturb;
 pub mod reference;

@@ -203,6 +203,11 @@ pub struct ImageFacts {
     /// `inconclusive`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub caveat: Option<PixelCaveat>,
+    /// The region the pixel detectors read, when uniform margins around it
+    /// (screenshot bars, a frame, letterboxing) were left out; `None` when
+    /// they read the whole image.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content: Option<Region>,
 }
 
 /// An image of a kind the pixel model's thresholds were not measured on.

@@ -376,6 +376,49 @@ fn images_outside_the_models_calibration_carry_a_caveat() {
 }
 
 #[test]
+fn uniform_margins_are_left_out_of_the_pixel_analysis() {
+    // A photo shown in a screenshot: flat bars above and below, a line of
+    // status text in the top bar. The pixel detectors must read the photo
+    // alone, so its features and score are those of the photo by itself.
+    let photo = camera_like(320, 288, 23);
+    let (top, height) = (176, 640);
+    let mut shot = image::RgbImage::from_pixel(320, height, image::Rgb([250, 250, 250]));
+    image::imageops::replace(&mut shot, &photo, 0, i64::from(top));
+    for y in 20..30 {
+        for x in (16..120).step_by(3) {
+            shot.put_pixel(x, y, image::Rgb([20, 20, 20]));
+        }
+    }
+    let alone = analyze_bytes(&png(&photo), &Config::default()).expect("analysis");
+    let shown = analyze_bytes(&png(&shot), &Config::default()).expect("analysis");
+    assert_eq!(alone.image.content, None);
+    assert_eq!(
+        shown.image.content,
+        Some(trueshot::Region {
+            x: 0,
+            y: top,
+            width: 320,
+            height: 288
+        })
+    );
+    let pixel_features = |r: &trueshot::Report| {
+        r.features
+            .iter()
+            .filter(|(k, _)| !k.starts_with("provenance."))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pixel_features(&alone), pixel_features(&shown));
+    assert_eq!(alone.score, shown.score);
+    // The heatmap covers the whole screenshot and is zero in the bars.
+    let map = shown.heatmap.expect("heatmap");
+    assert_eq!((map.width, map.height), (320, height));
+    for y in (0..top).chain(top + 288..height) {
+        assert_eq!(map.at(160, y), 0.0, "row {y}");
+    }
+}
+
+#[test]
 fn lossy_webp_is_told_from_lossless() {
     use trueshot::decode::Format;
     // RIFF container with one image chunk; the bitstream itself is not read.

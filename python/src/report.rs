@@ -239,8 +239,9 @@ impl PyReport {
     }
 
     /// Facts about the input: format, width, height, file_bytes, jpeg_quality,
-    /// and caveat ("small", "palette", "lossy_webp") when pixel evidence alone
-    /// cannot flag the image.
+    /// caveat ("small", "palette", "lossy_webp") when pixel evidence alone
+    /// cannot flag the image, and content (x, y, width, height) when the pixel
+    /// detectors read only the region inside uniform margins.
     #[getter]
     fn image<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_python(py, &self.inner.image)
