@@ -118,6 +118,23 @@ fn page_without_heatmap_or_findings_says_so() {
 }
 
 #[test]
+fn page_says_which_pixels_were_analysed() {
+    let image = gradient(64, 64);
+    let mut report = analyze_image(&image, &Config::default()).expect("analysis");
+    let page = render_html(&report, &image, &HtmlOptions::default());
+    assert!(page.contains("the whole image"));
+    report.image.content = Some(trueshot::Region {
+        x: 0,
+        y: 16,
+        width: 64,
+        height: 40,
+    });
+    let page = render_html(&report, &image, &HtmlOptions::default());
+    assert!(page.contains("64 × 40 px at (0, 16)"));
+    assert!(page.contains("uniform margins left out"));
+}
+
+#[test]
 fn page_opens_in_chinese_when_asked() {
     let image = gradient(64, 64);
     let report = analyze_image(&image, &Config::default()).expect("analysis");

@@ -741,6 +741,23 @@ fn facts_section(page: &mut String, report: &Report) {
         ("JPEG quality (estimated)", "JPEG 质量（估计）"),
         f.jpeg_quality.map(|q| q.to_string()),
     );
+    row(
+        page,
+        ("Pixels analysed", "分析的像素区域"),
+        Some(f.content.map_or_else(
+            || bi("the whole image", "整幅图像"),
+            |r| {
+                format!(
+                    "{} × {} px at ({}, {}); {}",
+                    r.width,
+                    r.height,
+                    r.x,
+                    r.y,
+                    bi("uniform margins left out", "已排除均匀边框")
+                )
+            },
+        )),
+    );
     page.push_str("</tbody></table></section>\n");
 }
 
