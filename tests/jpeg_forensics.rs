@@ -144,6 +144,33 @@ fn never_compressed_patch_in_double_compressed_image_is_localised() {
     );
 }
 
+#[test]
+fn a_strong_vignette_between_two_compressions_is_not_a_local_edit() {
+    // A filter that darkens towards the corners (to 65% at the middle of each
+    // side, 30% in the corners) erases the earlier JPEG's traces over a
+    // third of the blocks: a history of the whole photo, not a pasted region.
+    let mut img = decode(&encode_jpeg(&scene(384, 384, 3), 60));
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        let (dx, dy) = (x as f32 / 192.0 - 1.0, y as f32 / 192.0 - 1.0);
+        let gain = 1.0 - 0.35 * (dx * dx + dy * dy);
+        for c in &mut p.0 {
+            *c = (f32::from(*c) * gain).round() as u8;
+        }
+    }
+    let out = run_jpeg(&encode_jpeg(&img, 90));
+    let share = feature(&out, "jpeg.flagged_share");
+    assert!(
+        share > 0.2,
+        "share {share}: the vignette no longer flags blocks"
+    );
+    assert!(
+        out.findings.iter().all(|f| f.class != Class::Edited),
+        "{:?}",
+        out.findings
+    );
+    assert!(out.map.as_ref().expect("map").max() < 0.5);
+}
+
 /// The map flags `inside` but not the corners of a 384x384 image, and a
 /// finding `code` of class `Edited` has a region that covers the box
 /// `(x0, y0, x1, y1)`.
