@@ -305,7 +305,8 @@ impl Analyzer {
                 continue;
             }
             let t = Instant::now();
-            let out = run(&ctx);
+            let mut out = run(&ctx);
+            out.unflag_unboxed();
             timings.insert(kind.to_string(), ms_since(t));
             features.extend(
                 out.features

@@ -19,7 +19,7 @@ use rustfft::{Fft, FftPlanner};
 
 use crate::decode::Format;
 use crate::metadata::QuantTable;
-use crate::report::{DetectorKind, Finding, Heatmap};
+use crate::report::{DetectorKind, Finding, Heatmap, Region};
 
 /// What every pixel detector reads. Built once per image by the analyser.
 pub struct PixelContext<'a> {
@@ -69,7 +69,37 @@ impl DetectorOutput {
             map: None,
         }
     }
+
+    /// Lower the map's flagged cells (≥ 0.5) that lie outside the box of
+    /// every localised finding to just under 0.5: what the heatmap flags is
+    /// always a region a finding names and explains. Detectors paint their
+    /// maps before choosing regions, so isolated specks could otherwise show
+    /// as flagged with no finding behind them (on the development corpus, 8
+    /// of 252 genuine photos had only such specks).
+    pub fn unflag_unboxed(&mut self) {
+        let Some(map) = &mut self.map else {
+            return;
+        };
+        let boxes: Vec<Region> = self.findings.iter().filter_map(|f| f.region).collect();
+        let (gw, cell) = (map.grid_width as usize, map.cell);
+        for (i, v) in map.values.iter_mut().enumerate() {
+            if *v < 0.5 {
+                continue;
+            }
+            let x = (i % gw) as u32 * cell + cell / 2;
+            let y = (i / gw) as u32 * cell + cell / 2;
+            let boxed = boxes
+                .iter()
+                .any(|r| x >= r.x && y >= r.y && x < r.x + r.width && y < r.y + r.height);
+            if !boxed {
+                *v = UNFLAGGED;
+            }
+        }
+    }
 }
+
+/// The highest map value that is not flagged.
+const UNFLAGGED: f32 = 0.49;
 
 /// Forward FFT plans of the sizes the detectors use, planned once per
 /// analyser and shared (plans are `Send + Sync`).
@@ -140,4 +170,44 @@ pub(crate) fn run_on_pixels(
         fft: &fft,
     };
     run(&ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Class;
+
+    #[test]
+    fn flagged_cells_outside_every_finding_box_are_unflagged() {
+        let mut out = DetectorOutput::empty(DetectorKind::NoiseResidual);
+        let mut map = Heatmap::zeros(64, 64, 16);
+        // A flagged region at cells (0, 0)-(1, 0), a speck at (3, 3) and a
+        // weak cell at (2, 2).
+        map.values[0] = 0.9;
+        map.values[1] = 0.6;
+        map.values[15] = 0.8;
+        map.values[10] = 0.3;
+        out.map = Some(map);
+        out.findings.push(
+            Finding::new(
+                DetectorKind::NoiseResidual,
+                "x.region",
+                0.6,
+                Class::Edited,
+                String::new(),
+                String::new(),
+            )
+            .with_region(Region {
+                x: 0,
+                y: 0,
+                width: 32,
+                height: 16,
+            }),
+        );
+        out.unflag_unboxed();
+        let values = &out.map.expect("map").values;
+        assert_eq!((values[0], values[1]), (0.9, 0.6));
+        assert_eq!(values[15], UNFLAGGED);
+        assert_eq!(values[10], 0.3);
+    }
 }
