@@ -122,6 +122,14 @@ pub struct Region {
     pub height: u32,
 }
 
+impl Region {
+    /// Whether pixel (`x`, `y`) lies inside the rectangle.
+    #[must_use]
+    pub fn contains(&self, x: u32, y: u32) -> bool {
+        x >= self.x && y >= self.y && x - self.x < self.width && y - self.y < self.height
+    }
+}
+
 /// One piece of evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -117,10 +117,10 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     for (i, v) in map.values.iter_mut().enumerate() {
         let inside = keep.is_some_and(|(r, _)| {
             let (x, y) = ((i % gw) as u32 * cell, (i / gw) as u32 * cell);
-            x >= r.x && y >= r.y && x < r.x + r.width && y < r.y + r.height
+            r.contains(x, y)
         });
         if !inside {
-            *v = v.min(0.49);
+            *v = v.min(super::UNFLAGGED);
         }
     }
 

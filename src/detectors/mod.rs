@@ -88,10 +88,7 @@ impl DetectorOutput {
             }
             let x = (i % gw) as u32 * cell + cell / 2;
             let y = (i / gw) as u32 * cell + cell / 2;
-            let boxed = boxes
-                .iter()
-                .any(|r| x >= r.x && y >= r.y && x < r.x + r.width && y < r.y + r.height);
-            if !boxed {
+            if !boxes.iter().any(|r| r.contains(x, y)) {
                 *v = UNFLAGGED;
             }
         }
@@ -99,7 +96,7 @@ impl DetectorOutput {
 }
 
 /// The highest map value that is not flagged.
-const UNFLAGGED: f32 = 0.49;
+pub(crate) const UNFLAGGED: f32 = 0.49;
 
 /// Forward FFT plans of the sizes the detectors use, planned once per
 /// analyser and shared (plans are `Send + Sync`).
