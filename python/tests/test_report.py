@@ -37,6 +37,19 @@ def test_report_fields() -> None:
     assert scores == sorted(scores, reverse=True)
 
 
+def test_uniform_margins_are_left_out() -> None:
+    # A photo on a flat canvas, as in a phone screenshot: the pixel detectors
+    # read the photo alone, and the report says which region that was.
+    photo = make_pixels(288, 320, 3)
+    shot = np.full((640, 320, 3), 250, dtype=np.uint8)
+    shot[176 : 176 + 288] = photo
+    alone = trueshot.analyze(photo)
+    shown = trueshot.analyze(shot)
+    assert "content" not in alone.image
+    assert shown.image["content"] == {"x": 0, "y": 176, "width": 320, "height": 288}
+    assert shown.score == alone.score
+
+
 def test_repr() -> None:
     report = trueshot.analyze(make_pixels(48, 64, 3))
     text = repr(report)
