@@ -230,14 +230,14 @@ impl Analyzer {
         // The pixel detectors read the content inside uniform margins
         // (screenshot bars, frames); provenance and references see it all.
         let content = margins::content_region(rgb, width, height);
-        let cropped = content.map(|region| margins::crop(rgb, width, region));
-        let analysed = match (content, &cropped) {
-            (Some(region), Some(bytes)) => Pixels {
+        let cropped = content.map(|region| (margins::crop(rgb, width, region), region));
+        let analysed = match &cropped {
+            Some((bytes, region)) => Pixels {
                 rgb: bytes,
                 width: region.width,
                 height: region.height,
             },
-            _ => Pixels { rgb, width, height },
+            None => Pixels { rgb, width, height },
         };
 
         let quality = jpeg::estimate_quality(&source.meta.quant_tables);
