@@ -1,5 +1,6 @@
 //! Perturbations that upload pipelines and careful fraudsters apply:
-//! metadata dropped, crops, downscaling, JPEG re-encoding. Used by
+//! metadata dropped, crops, downscaling, JPEG re-encoding; and one that
+//! honest capture applies: a defocused background. Used by
 //! `trueshot eval --perturb` and `trueshot calibrate` to check and train
 //! robustness. Every choice is drawn from a seed, so runs repeat exactly.
 
@@ -35,9 +36,20 @@ pub enum Perturbation {
     Gif,
     /// Drop all metadata (re-encode losslessly as PNG).
     StripMetadata,
+    /// Blur the background, as a phone's portrait mode or a close-up's
+    /// shallow depth of field does: a Gaussian blur with sigma drawn from
+    /// `min..=max` pixels outside an ellipse around the centre (60% of the
+    /// width, 80% of the height), fading in over a third of its radius.
+    Defocus {
+        /// Smallest blur sigma, pixels.
+        min: f32,
+        /// Largest blur sigma, pixels.
+        max: f32,
+    },
 }
 
-/// Parse a comma-separated list: `jpeg:70-95,resize:1600,crop:0.8-1.0,gif,strip-metadata`.
+/// Parse a comma-separated list:
+/// `jpeg:70-95,resize:1600,crop:0.8-1.0,gif,strip-metadata,defocus:2-6`.
 ///
 /// # Errors
 /// [`Error::InvalidConfig`] naming the step it could not read.
@@ -77,6 +89,14 @@ pub fn parse(spec: &str) -> Result<Vec<Perturbation>, Error> {
                         return Err(bad(step));
                     }
                     Ok(Perturbation::Crop { min: a, max: b })
+                }
+                "defocus" => {
+                    let (a, b) =
+                        range(if arg.is_empty() { "2-6" } else { arg }).ok_or_else(|| bad(step))?;
+                    if !(0.5..=50.0).contains(&a) || !(a..=50.0).contains(&b) {
+                        return Err(bad(step));
+                    }
+                    Ok(Perturbation::Defocus { min: a, max: b })
                 }
                 "strip-metadata" => Ok(Perturbation::StripMetadata),
                 "gif" => Ok(Perturbation::Gif),
@@ -151,6 +171,10 @@ pub fn apply(
                         .min(f32::from(max - min)) as u8;
                 encoded = Some(encode(&image, Some(q))?);
             }
+            Perturbation::Defocus { min, max } => {
+                let sigma = min + (max - min) * draw.next();
+                image = DynamicImage::ImageRgb8(defocus(&image.to_rgb8(), sigma));
+            }
             Perturbation::StripMetadata => encoded = Some(encode(&image, None)?),
             Perturbation::Gif => encoded = Some(encode_gif(&image)?),
         }
@@ -160,6 +184,24 @@ pub fn apply(
         // Geometry changed but nothing encoded yet: PNG keeps the pixels exact.
         None => encode(&image, None),
     }
+}
+
+/// Blend a Gaussian-blurred copy in outside a centred ellipse (see
+/// [`Perturbation::Defocus`]).
+fn defocus(rgb: &image::RgbImage, sigma: f32) -> image::RgbImage {
+    let blurred = image::imageops::blur(rgb, sigma);
+    let (w, h) = (rgb.width() as f32, rgb.height() as f32);
+    let mut out = rgb.clone();
+    for (x, y, px) in out.enumerate_pixels_mut() {
+        let dx = (x as f32 + 0.5 - w / 2.0) / (0.3 * w);
+        let dy = (y as f32 + 0.5 - h / 2.0) / (0.4 * h);
+        let weight = (((dx * dx + dy * dy).sqrt() - 1.0) / 0.3).clamp(0.0, 1.0);
+        let far = blurred.get_pixel(x, y);
+        for (c, &b) in px.0.iter_mut().zip(&far.0) {
+            *c = (f32::from(*c) * (1.0 - weight) + f32::from(b) * weight).round() as u8;
+        }
+    }
+    out
 }
 
 /// Encode as JPEG at `quality`, or as PNG when `None`. No metadata is written.
@@ -196,12 +238,15 @@ mod tests {
 
     #[test]
     fn parses_the_documented_spec() {
-        let steps = parse("jpeg:70-95,resize:1600,strip-metadata,crop:0.8-1.0,gif").expect("spec");
-        assert_eq!(steps.len(), 5);
+        let steps = parse("jpeg:70-95,resize:1600,strip-metadata,crop:0.8-1.0,gif,defocus:2-6")
+            .expect("spec");
+        assert_eq!(steps.len(), 6);
         assert_eq!(steps[4], Perturbation::Gif);
+        assert_eq!(steps[5], Perturbation::Defocus { min: 2.0, max: 6.0 });
         assert_eq!(steps[0], Perturbation::Jpeg { min: 70, max: 95 });
         assert_eq!(steps[1], Perturbation::Resize(1600));
         assert!(parse("blur:3").is_err());
+        assert!(parse("defocus:6-2").is_err());
         assert!(parse("jpeg:95-70").is_err());
     }
 
@@ -219,5 +264,18 @@ mod tests {
         let out = image::load_from_memory(&a).expect("decodes");
         assert!(out.width() <= 64 && out.height() <= 64);
         assert_eq!(decode::sniff(&a).ok(), Some(decode::Format::Jpeg));
+    }
+
+    #[test]
+    fn defocus_blurs_the_border_and_keeps_the_centre() {
+        // A checkerboard of single pixels: blurring turns it to mid grey.
+        let img = image::RgbImage::from_fn(120, 80, |x, y| {
+            let v = if (x + y) % 2 == 0 { 40 } else { 220 };
+            image::Rgb([v, v, v])
+        });
+        let out = defocus(&img, 3.0);
+        assert_eq!(out.get_pixel(60, 40), img.get_pixel(60, 40));
+        let corner = out.get_pixel(2, 2).0[0];
+        assert!((110..=150).contains(&corner), "corner {corner}");
     }
 }

@@ -29,7 +29,8 @@ pub struct EvalArgs {
     #[arg(long, value_name = "PNG")]
     pub roc: Option<PathBuf>,
     /// Perturb every file first, e.g. `jpeg:70-95,resize:1600,strip-metadata,crop:0.8-1.0`
-    /// (also `gif`: a 256-colour palette).
+    /// (also `gif`: a 256-colour palette; `defocus:2-6`: the background
+    /// blurred with a sigma of 2-6 pixels, as portrait mode does).
     #[arg(long, value_name = "STEPS")]
     pub perturb: Option<String>,
     /// Target false-alarm rate of the verdicts.
@@ -84,6 +85,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
             trueshot::perturb::Perturbation::Jpeg { .. }
                 | trueshot::perturb::Perturbation::Gif
                 | trueshot::perturb::Perturbation::StripMetadata
+                | trueshot::perturb::Perturbation::Defocus { .. }
         )
     });
     config.heatmap = geometry_kept;
