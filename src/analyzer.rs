@@ -460,6 +460,7 @@ fn luma_row(rgb: &[u8], weights: &[[f32; 256]; 3], out: &mut [f32]) {
 /// The fused heatmap of a `width` x `height` image: the per-cell maximum of
 /// the detectors' maps, resampled to the finest cell size among them. The
 /// maps cover `content` (the whole image when `None`); cells outside it are 0.
+/// Holes that flagged cells enclose are flagged too ([`Heatmap::fill_enclosed`]).
 fn fuse_maps(maps: &[Heatmap], width: u32, height: u32, content: Option<Region>) -> Heatmap {
     let cell = maps.iter().map(|m| m.cell).min().unwrap_or(DEFAULT_CELL);
     let content = content.unwrap_or(Region {
@@ -484,6 +485,7 @@ fn fuse_maps(maps: &[Heatmap], width: u32, height: u32, content: Option<Region>)
             *v = maps.iter().map(|m| m.at(cx, cy)).fold(0.0, f32::max);
         }
     }
+    fused.fill_enclosed();
     fused
 }
 

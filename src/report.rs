@@ -335,6 +335,47 @@ impl Heatmap {
         }
     }
 
+    /// Flag (raise to 0.5) the cells that flagged cells enclose: an edit is
+    /// a compact area, and its smooth or uninformative blocks (which no test
+    /// can read) are holes in the map, not untouched pixels. A cell counts
+    /// as enclosed when no path of unflagged cells, moving up, down, left or
+    /// right, leads from it to the border of the map. No new region appears,
+    /// so every flagged cell still lies inside a box a finding names.
+    pub fn fill_enclosed(&mut self) {
+        let (gw, gh) = (self.grid_width as usize, self.grid_height as usize);
+        let open = |v: f32| v < 0.5;
+        let mut outside = vec![false; self.values.len()];
+        let mut stack: Vec<usize> = (0..self.values.len())
+            .filter(|&i| {
+                let (x, y) = (i % gw, i / gw);
+                (x == 0 || y == 0 || x + 1 == gw || y + 1 == gh) && open(self.values[i])
+            })
+            .collect();
+        for &i in &stack {
+            outside[i] = true;
+        }
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % gw, i / gw);
+            let neighbours = [
+                (x > 0).then(|| i - 1),
+                (x + 1 < gw).then(|| i + 1),
+                (y > 0).then(|| i - gw),
+                (y + 1 < gh).then(|| i + gw),
+            ];
+            for j in neighbours.into_iter().flatten() {
+                if !outside[j] && open(self.values[j]) {
+                    outside[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        for (v, &out) in self.values.iter_mut().zip(&outside) {
+            if open(*v) && !out {
+                *v = 0.5;
+            }
+        }
+    }
+
     /// The value of the cell covering image pixel (x, y).
     #[must_use]
     pub fn at(&self, x: u32, y: u32) -> f32 {
@@ -507,5 +548,65 @@ pub fn clamp01(v: f32) -> f32 {
         0.0
     } else {
         v.clamp(0.0, 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 7x6-cell map from rows of `#` (flagged, 0.9) and `.` (0.1).
+    fn map(rows: &[&str]) -> Heatmap {
+        let mut m = Heatmap::zeros(7 * 8, rows.len() as u32 * 8, 8);
+        m.values = rows
+            .iter()
+            .flat_map(|r| r.chars().map(|c| if c == '#' { 0.9 } else { 0.1 }))
+            .collect();
+        m
+    }
+
+    fn flagged(m: &Heatmap) -> Vec<String> {
+        m.values
+            .chunks(m.grid_width as usize)
+            .map(|r| {
+                r.iter()
+                    .map(|&v| if v >= 0.5 { '#' } else { '.' })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn enclosed_holes_are_flagged_and_open_bays_are_not() {
+        let mut m = map(&[
+            ".......", //
+            ".####..", //
+            ".#..#..", //
+            ".####.#", //
+            "...#.#.", //
+            "...###.", //
+        ]);
+        m.fill_enclosed();
+        // The two cells inside the ring are filled, and so is the cell at
+        // the bottom right, which touches the outside only diagonally; the
+        // cells with a way out stay as they were.
+        assert_eq!(
+            flagged(&m),
+            [
+                ".......", //
+                ".####..", //
+                ".####..", //
+                ".####.#", //
+                "...###.", //
+                "...###.", //
+            ]
+        );
+        assert_eq!(m.values[2 * 7 + 2], 0.5);
+        let mut open = map(&[
+            ".......", ".####..", ".#.....", ".####..", ".......", ".......",
+        ]);
+        let before = open.values.clone();
+        open.fill_enclosed();
+        assert_eq!(open.values, before);
     }
 }
