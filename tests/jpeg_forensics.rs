@@ -386,3 +386,33 @@ fn patch_in_a_jpeg_cropped_between_two_saves_is_off_the_earlier_lattice() {
     let coarse = run_jpeg(&encode_jpeg(&decoded_jpeg_as_png(3, 5, None), 80));
     assert_eq!(feature(&coarse, "jpeg.lattice_steps"), 0.0);
 }
+
+#[test]
+fn patch_in_a_jpeg_saved_again_at_quality_100_is_off_the_earlier_lattice() {
+    // An earlier JPEG (q75) saved again on the same grid with steps of 1
+    // (what AI-inpainting tools often write): the double-compression
+    // histograms cannot study steps of 1, the lattice can.
+    let untouched = run_jpeg(&encode_jpeg(&decoded_jpeg_as_png(0, 0, None), 100));
+    assert!(feature(&untouched, "jpeg.lattice_steps") > 0.2);
+    assert!(untouched.findings.iter().all(|f| f.class != Class::Edited));
+    assert!(untouched.map.as_ref().expect("map").max() < 0.5);
+
+    let edited = run_jpeg(&encode_jpeg(
+        &decoded_jpeg_as_png(0, 0, Some((150, 170))),
+        100,
+    ));
+    assert_localised(
+        &edited,
+        "jpeg.local_lattice_break",
+        (198, 218),
+        (166, 186, 230, 250),
+    );
+
+    // Compressed once, the file's own steps are no earlier lattice, from
+    // steps of 1 (q100) to the coarsest still studied (q93 fails without
+    // the rule that an earlier step be coarser than the file's).
+    for quality in [100, 97, 95, 93] {
+        let once = run_jpeg(&encode_jpeg(&scene(384, 384, 6), quality));
+        assert_eq!(feature(&once, "jpeg.lattice_steps"), 0.0, "q{quality}");
+    }
+}

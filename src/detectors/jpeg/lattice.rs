@@ -84,9 +84,12 @@ fn estimate_step(values: &[f32]) -> Option<(u16, f32)> {
 
 /// Study the AC frequencies of the blocks on one grid; `None` when fewer
 /// than [`MIN_STEPS`] frequencies show a lattice (the pixels were never a
-/// JPEG on this grid, or too little texture to tell).
+/// JPEG on this grid, or too little texture to tell). `own` are the steps
+/// of the file's own quantisation on this grid (zig-zag order), when the
+/// pixels come from a JPEG file aligned with it: only a coarser step is an
+/// earlier JPEG's.
 #[must_use]
-pub fn analyze(blocks: &[LowBlock]) -> Option<Lattice> {
+pub fn analyze(blocks: &[LowBlock], own: Option<&[u16; LOW]>) -> Option<Lattice> {
     let mut steps = Vec::new();
     let stride = blocks.len().div_ceil(MAX_SEARCH).max(1);
     for k in 1..LOW {
@@ -97,7 +100,9 @@ pub fn analyze(blocks: &[LowBlock]) -> Option<Lattice> {
             .filter(|c| c.abs() >= MIN_MAGNITUDE)
             .collect();
         if let Some((step, on)) = estimate_step(&values) {
-            steps.push((k, step, on));
+            if own.is_none_or(|own| step > own[k]) {
+                steps.push((k, step, on));
+            }
         }
     }
     if steps.len() < MIN_STEPS {

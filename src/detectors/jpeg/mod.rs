@@ -63,6 +63,10 @@ const MAX_REGIONS: usize = 5;
 /// Pixels with a channel at 0 or 255 in a block from which its DCT no
 /// longer follows the quantisation lattice.
 const MAX_CLIPPED: usize = 8;
+/// The same for the lattice test, which reads every coefficient against a
+/// tolerance of 0.75: a single channel clipped at 0 or 255 moves the luma,
+/// and the block's low frequencies, off the lattice.
+const LATTICE_MAX_CLIPPED: usize = 1;
 
 /// Run the JPEG detector.
 ///
@@ -110,19 +114,26 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     // grid: an earlier, coarser JPEG cropped between the two saves
     // (non-aligned double compression, Bianchi & Piva 2012); look for its
     // lattice there.
-    let lattice_origin = if is_jpeg {
-        let earlier = luma_table.is_some_and(|t| fine_steps(&t.values))
-            && grid_visible
-            && grid_origin != (0, 0);
-        earlier.then_some(grid_origin)
+    // On the file's own grid, the earlier lattice shows only in steps
+    // coarser than the file's (an earlier q85 JPEG saved again at q100: the
+    // double-compression histograms cannot study steps of 1).
+    let fine = luma_table.filter(|t| fine_steps(&t.values));
+    let lattice_origin = if let Some(table) = fine {
+        if grid_visible && grid_origin != (0, 0) {
+            Some((grid_origin, None))
+        } else {
+            Some(((0, 0), Some(own_low_steps(&table.values))))
+        }
+    } else if is_jpeg {
+        None
     } else if grid_visible {
-        Some(grid_origin)
+        Some((grid_origin, None))
     } else {
-        Some((0, 0))
+        Some(((0, 0), None))
     };
-    let lattice = lattice_origin.and_then(|(ox, oy)| {
+    let lattice = lattice_origin.and_then(|((ox, oy), own)| {
         let (blocks, bw, bh) = dct::low_frequencies(ctx.luma, w, h, ox, oy);
-        lattice::analyze(&blocks).map(|l| (l, bw, bh, ox, oy))
+        lattice::analyze(&blocks, own.as_ref()).map(|l| (l, bw, bh, ox, oy))
     });
     let applicable = if is_jpeg {
         1.0
@@ -191,7 +202,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     if let (true, Some(table)) = (is_jpeg, luma_table) {
         // Only the frequencies the double-compression test studies.
         let (aligned, bw, bh) = dct::low_frequencies(ctx.luma, w, h, 0, 0);
-        let skip = clipped_blocks(ctx.rgb, w, bw, bh, 0, 0);
+        let skip = clipped_blocks(ctx.rgb, w, (bw, bh), (0, 0), MAX_CLIPPED);
         let dq = double::analyze(&aligned, (ctx.luma, w, h), &table.values, &skip);
         dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
         dq_gain = dq.mean_gain() as f32;
@@ -205,7 +216,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     // as the double-compression log-likelihoods.
     let mut lattice_cells = vec![false; map.values.len()];
     if let Some((lat, bw, bh, ox, oy)) = &lattice {
-        let skip = clipped_blocks(ctx.rgb, w, *bw, *bh, *ox, *oy);
+        let skip = clipped_blocks(ctx.rgb, w, (*bw, *bh), (*ox, *oy), LATTICE_MAX_CLIPPED);
         let llr: Vec<f32> = lat
             .block_llr
             .iter()
@@ -343,6 +354,12 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
 /// Whether a luma table's low AC steps are fine enough (mean of zig-zag
 /// positions 1-15 at most 3, IJG quality about 90 or more) for an earlier,
 /// coarser quantisation on another grid to survive the last one.
+/// The file's steps of the [`LOW`](dct::LOW) zig-zag frequencies the
+/// lattice studies.
+fn own_low_steps(table: &[u16; 64]) -> [u16; dct::LOW] {
+    std::array::from_fn(|k| table[crate::metadata::ZIGZAG[k]])
+}
+
 fn fine_steps(table: &[u16; 64]) -> bool {
     let low: u32 = crate::metadata::ZIGZAG[1..16]
         .iter()
@@ -392,10 +409,9 @@ fn paint_llr(
 fn clipped_blocks(
     raw: &[u8],
     width: usize,
-    bw: usize,
-    bh: usize,
-    ox: usize,
-    oy: usize,
+    (bw, bh): (usize, usize),
+    (ox, oy): (usize, usize),
+    max_clipped: usize,
 ) -> Vec<bool> {
     let mut out = vec![false; bw * bh];
     let span = bw * 24;
@@ -420,7 +436,7 @@ fn clipped_blocks(
             if m.iter().fold(0, |a, &b| a | b) == 0 {
                 continue;
             }
-            *flag = clipped_in_block(raw, width, ox + bx * 8, rows.clone()) >= MAX_CLIPPED;
+            *flag = clipped_in_block(raw, width, ox + bx * 8, rows.clone()) >= max_clipped;
         }
     }
     out
@@ -635,13 +651,13 @@ mod tests {
         });
         for (ox, oy) in [(0, 0), (4, 4), (3, 6)] {
             let (bw, bh) = ((77 - ox) / 8, (45 - oy) / 8);
-            let fast = clipped_blocks(&rgb, 77, bw, bh, ox, oy);
+            let fast = clipped_blocks(&rgb, 77, (bw, bh), (ox, oy), MAX_CLIPPED);
             assert_eq!(fast, clipped_blocks_naive(&rgb, bw, bh, ox, oy));
             assert!(fast.iter().any(|&c| c) && !fast.iter().all(|&c| c));
         }
         // Beyond the image (not expected from the callers) as before.
         assert_eq!(
-            clipped_blocks(&rgb, 77, 9, 6, 4, 4),
+            clipped_blocks(&rgb, 77, (9, 6), (4, 4), MAX_CLIPPED),
             clipped_blocks_naive(&rgb, 9, 6, 4, 4)
         );
     }
