@@ -108,15 +108,17 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         (usize::from(grid.phase.0) + 1) % 8,
         (usize::from(grid.phase.1) + 1) % 8,
     );
+    // The low frequencies of the blocks on a JPEG file's own grid, which the
+    // double-compression test reads (and the lattice test, below).
+    let own_grid = is_jpeg.then(|| dct::low_frequencies(ctx.luma, w, h, 0, 0));
     // Pixels without their JPEG file: look for the lattice on the grid the
     // blocking shows (a crop moves it), else on the image's origin. A JPEG
-    // file saved with fine steps whose strongest blocking is off its own
-    // grid: an earlier, coarser JPEG cropped between the two saves
-    // (non-aligned double compression, Bianchi & Piva 2012); look for its
-    // lattice there.
-    // On the file's own grid, the earlier lattice shows only in steps
-    // coarser than the file's (an earlier q85 JPEG saved again at q100: the
-    // double-compression histograms cannot study steps of 1).
+    // file saved with fine steps: if its strongest blocking is off its own
+    // grid, an earlier, coarser JPEG was cropped between the two saves
+    // (non-aligned double compression, Bianchi & Piva 2012): look for its
+    // lattice there; else on the file's own grid, where only steps coarser
+    // than the file's are an earlier JPEG's (an earlier q85 JPEG saved again
+    // at q100: the double-compression histograms cannot study steps of 1).
     let fine = luma_table.filter(|t| fine_steps(&t.values));
     let lattice_origin = if let Some(table) = fine {
         if grid_visible && grid_origin != (0, 0) {
@@ -132,8 +134,15 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         Some(((0, 0), None))
     };
     let lattice = lattice_origin.and_then(|((ox, oy), own)| {
-        let (blocks, bw, bh) = dct::low_frequencies(ctx.luma, w, h, ox, oy);
-        lattice::analyze(&blocks, own.as_ref()).map(|l| (l, bw, bh, ox, oy))
+        let shifted;
+        let (blocks, bw, bh) = match &own_grid {
+            Some((blocks, bw, bh)) if (ox, oy) == (0, 0) => (blocks, *bw, *bh),
+            _ => {
+                shifted = dct::low_frequencies(ctx.luma, w, h, ox, oy);
+                (&shifted.0, shifted.1, shifted.2)
+            }
+        };
+        lattice::analyze(blocks, own.as_ref()).map(|l| (l, bw, bh, ox, oy))
     });
     let applicable = if is_jpeg {
         1.0
@@ -199,11 +208,10 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let mut single_share = 0.0f32;
     let mut dq_gain = 0.0f32;
     let mut single_cells = vec![false; map.values.len()];
-    if let (true, Some(table)) = (is_jpeg, luma_table) {
-        // Only the frequencies the double-compression test studies.
-        let (aligned, bw, bh) = dct::low_frequencies(ctx.luma, w, h, 0, 0);
+    if let (Some((aligned, bw, bh)), Some(table)) = (&own_grid, luma_table) {
+        let (bw, bh) = (*bw, *bh);
         let skip = clipped_blocks(ctx.rgb, w, (bw, bh), (0, 0), MAX_CLIPPED);
-        let dq = double::analyze(&aligned, (ctx.luma, w, h), &table.values, &skip);
+        let dq = double::analyze(aligned, (ctx.luma, w, h), &table.values, &skip);
         dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
         dq_gain = dq.mean_gain() as f32;
         if dq.models.len() >= MIN_MODELS {
