@@ -285,25 +285,27 @@ fn decoded_jpeg_as_png(dx: u32, dy: u32, patch: Option<(i64, i64)>) -> RgbImage 
     img
 }
 
-#[test]
-fn content_changed_after_decoding_a_jpeg_is_off_its_lattice() {
-    let untouched = run_on(&decoded_jpeg_as_png(3, 5, None), Format::Png, &[]);
-    assert!(feature(&untouched, "jpeg.lattice_steps") > 0.2);
-    assert_eq!(feature(&untouched, "jpeg.applicable"), 0.5);
+/// The earlier JPEG's lattice is found in `untouched` (no edit, nothing
+/// flagged), and the patch [`decoded_jpeg_as_png`] pasted at (150, 170)
+/// falls off it in `edited`.
+fn assert_patch_off_the_lattice(untouched: &DetectorOutput, edited: &DetectorOutput) {
+    assert!(feature(untouched, "jpeg.lattice_steps") > 0.2);
     assert!(untouched.findings.iter().all(|f| f.class != Class::Edited));
     assert!(untouched.map.as_ref().expect("map").max() < 0.5);
-
-    let edited = run_on(
-        &decoded_jpeg_as_png(3, 5, Some((150, 170))),
-        Format::Png,
-        &[],
-    );
     assert_localised(
-        &edited,
+        edited,
         "jpeg.local_lattice_break",
         (198, 218),
         (166, 186, 230, 250),
     );
+}
+
+#[test]
+fn content_changed_after_decoding_a_jpeg_is_off_its_lattice() {
+    let as_png = |patch| run_on(&decoded_jpeg_as_png(3, 5, patch), Format::Png, &[]);
+    let untouched = as_png(None);
+    assert_eq!(feature(&untouched, "jpeg.applicable"), 0.5);
+    assert_patch_off_the_lattice(&untouched, &as_png(Some((150, 170))));
 }
 
 #[test]
@@ -366,21 +368,8 @@ fn decoded_jpegs_of_odd_sizes_and_crops_do_not_panic() {
 fn patch_in_a_jpeg_cropped_between_two_saves_is_off_the_earlier_lattice() {
     // An earlier JPEG (q75), decoded and cropped by (3, 5) so that its grid
     // no longer sits on the file's, saved again with fine steps (q98).
-    let untouched = run_jpeg(&encode_jpeg(&decoded_jpeg_as_png(3, 5, None), 98));
-    assert!(feature(&untouched, "jpeg.lattice_steps") > 0.2);
-    assert!(untouched.findings.iter().all(|f| f.class != Class::Edited));
-    assert!(untouched.map.as_ref().expect("map").max() < 0.5);
-
-    let edited = run_jpeg(&encode_jpeg(
-        &decoded_jpeg_as_png(3, 5, Some((150, 170))),
-        98,
-    ));
-    assert_localised(
-        &edited,
-        "jpeg.local_lattice_break",
-        (198, 218),
-        (166, 186, 230, 250),
-    );
+    let saved = |patch| run_jpeg(&encode_jpeg(&decoded_jpeg_as_png(3, 5, patch), 98));
+    assert_patch_off_the_lattice(&saved(None), &saved(Some((150, 170))));
 
     // Coarse last steps (q80) leave no earlier lattice to test.
     let coarse = run_jpeg(&encode_jpeg(&decoded_jpeg_as_png(3, 5, None), 80));
@@ -392,21 +381,8 @@ fn patch_in_a_jpeg_saved_again_at_quality_100_is_off_the_earlier_lattice() {
     // An earlier JPEG (q75) saved again on the same grid with steps of 1
     // (what AI-inpainting tools often write): the double-compression
     // histograms cannot study steps of 1, the lattice can.
-    let untouched = run_jpeg(&encode_jpeg(&decoded_jpeg_as_png(0, 0, None), 100));
-    assert!(feature(&untouched, "jpeg.lattice_steps") > 0.2);
-    assert!(untouched.findings.iter().all(|f| f.class != Class::Edited));
-    assert!(untouched.map.as_ref().expect("map").max() < 0.5);
-
-    let edited = run_jpeg(&encode_jpeg(
-        &decoded_jpeg_as_png(0, 0, Some((150, 170))),
-        100,
-    ));
-    assert_localised(
-        &edited,
-        "jpeg.local_lattice_break",
-        (198, 218),
-        (166, 186, 230, 250),
-    );
+    let saved = |patch| run_jpeg(&encode_jpeg(&decoded_jpeg_as_png(0, 0, patch), 100));
+    assert_patch_off_the_lattice(&saved(None), &saved(Some((150, 170))));
 
     // Compressed once, the file's own steps are no earlier lattice, from
     // steps of 1 (q100) to the coarsest still studied (q93 fails without
