@@ -111,6 +111,9 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     // The low frequencies of the blocks on a JPEG file's own grid, which the
     // double-compression test reads (and the lattice test, below).
     let own_grid = is_jpeg.then(|| dct::low_frequencies(ctx.luma, w, h, 0, 0));
+    let own_clipped = own_grid
+        .as_ref()
+        .map(|(_, bw, bh)| clipped_counts(ctx.rgb, w, (*bw, *bh), (0, 0)));
     // Pixels without their JPEG file: look for the lattice on the grid the
     // blocking shows (a crop moves it), else on the image's origin. A JPEG
     // file saved with fine steps: if its strongest blocking is off its own
@@ -119,7 +122,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     // lattice there; else on the file's own grid, where only steps coarser
     // than the file's are an earlier JPEG's (an earlier q85 JPEG saved again
     // at q100: the double-compression histograms cannot study steps of 1).
-    let fine = luma_table.filter(|t| fine_steps(&t.values));
+    let fine = luma_table.filter(|t| is_jpeg && fine_steps(&t.values));
     let lattice_origin = if let Some(table) = fine {
         if grid_visible && grid_origin != (0, 0) {
             Some((grid_origin, None))
@@ -208,9 +211,11 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let mut single_share = 0.0f32;
     let mut dq_gain = 0.0f32;
     let mut single_cells = vec![false; map.values.len()];
-    if let (Some((aligned, bw, bh)), Some(table)) = (&own_grid, luma_table) {
+    if let (Some((aligned, bw, bh)), Some(clipped), Some(table)) =
+        (&own_grid, &own_clipped, luma_table)
+    {
         let (bw, bh) = (*bw, *bh);
-        let skip = clipped_blocks(ctx.rgb, w, (bw, bh), (0, 0), MAX_CLIPPED);
+        let skip = at_least(clipped, MAX_CLIPPED);
         let dq = double::analyze(aligned, (ctx.luma, w, h), &table.values, &skip);
         dq_share = dq.models.len() as f32 / dq.studied.max(1) as f32;
         dq_gain = dq.mean_gain() as f32;
@@ -224,7 +229,15 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     // as the double-compression log-likelihoods.
     let mut lattice_cells = vec![false; map.values.len()];
     if let Some((lat, bw, bh, ox, oy)) = &lattice {
-        let skip = clipped_blocks(ctx.rgb, w, (*bw, *bh), (*ox, *oy), LATTICE_MAX_CLIPPED);
+        let shifted;
+        let clipped = match &own_clipped {
+            Some(counts) if (*ox, *oy) == (0, 0) => counts,
+            _ => {
+                shifted = clipped_counts(ctx.rgb, w, (*bw, *bh), (*ox, *oy));
+                &shifted
+            }
+        };
+        let skip = at_least(clipped, LATTICE_MAX_CLIPPED);
         let llr: Vec<f32> = lat
             .block_llr
             .iter()
@@ -359,19 +372,19 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     out
 }
 
-/// Whether a luma table's low AC steps are fine enough (mean of zig-zag
-/// positions 1-15 at most 3, IJG quality about 90 or more) for an earlier,
-/// coarser quantisation on another grid to survive the last one.
 /// The file's steps of the [`LOW`](dct::LOW) zig-zag frequencies the
 /// lattice studies.
 fn own_low_steps(table: &[u16; 64]) -> [u16; dct::LOW] {
     std::array::from_fn(|k| table[crate::metadata::ZIGZAG[k]])
 }
 
+/// Whether a luma table's low AC steps are fine enough (mean of zig-zag
+/// positions 1-15 at most 3, IJG quality about 91 or more) for an earlier,
+/// coarser quantisation to survive the last one.
 fn fine_steps(table: &[u16; 64]) -> bool {
-    let low: u32 = crate::metadata::ZIGZAG[1..16]
+    let low: u32 = own_low_steps(table)[1..]
         .iter()
-        .map(|&i| u32::from(table[i]))
+        .map(|&q| u32::from(q))
         .sum();
     low <= 3 * 15
 }
@@ -409,22 +422,23 @@ fn paint_llr(
     flagged
 }
 
-/// Blocks with too many clipped pixels to follow the quantisation lattice.
+/// Pixels with a channel at 0 or 255 in each 8x8 block of the grid at
+/// `(ox, oy)`: blocks with too many no longer follow the quantisation
+/// lattice (see [`at_least`]).
 ///
 /// Most blocks hold no clipped sample at all: a pass over whole rows (which
 /// vectorises) marks the bytes at 0 or 255 of each block row, and only the
 /// blocks with a mark are counted pixel by pixel.
-fn clipped_blocks(
+fn clipped_counts(
     raw: &[u8],
     width: usize,
     (bw, bh): (usize, usize),
     (ox, oy): (usize, usize),
-    max_clipped: usize,
-) -> Vec<bool> {
-    let mut out = vec![false; bw * bh];
+) -> Vec<u8> {
+    let mut out = vec![0u8; bw * bh];
     let span = bw * 24;
     let mut marks = vec![0u8; span];
-    for (by, flags) in out.chunks_exact_mut(bw.max(1)).enumerate().take(bh) {
+    for (by, counts) in out.chunks_exact_mut(bw.max(1)).enumerate().take(bh) {
         let rows = oy + by * 8..oy + by * 8 + 8;
         marks.fill(0);
         for y in rows.clone() {
@@ -440,14 +454,20 @@ fn clipped_blocks(
                 None => marks.fill(1),
             }
         }
-        for (bx, (flag, m)) in flags.iter_mut().zip(marks.chunks_exact(24)).enumerate() {
+        for (bx, (count, m)) in counts.iter_mut().zip(marks.chunks_exact(24)).enumerate() {
             if m.iter().fold(0, |a, &b| a | b) == 0 {
                 continue;
             }
-            *flag = clipped_in_block(raw, width, ox + bx * 8, rows.clone()) >= max_clipped;
+            // At most 64 pixels per block.
+            *count = clipped_in_block(raw, width, ox + bx * 8, rows.clone()) as u8;
         }
     }
     out
+}
+
+/// The blocks whose clipped-pixel count reaches `limit`.
+fn at_least(counts: &[u8], limit: usize) -> Vec<bool> {
+    counts.iter().map(|&c| usize::from(c) >= limit).collect()
 }
 
 /// Pixels with a channel at 0 or 255 in the 8 pixels from column `x` of
@@ -619,27 +639,27 @@ mod tests {
     use super::*;
 
     /// Every block counted pixel by pixel, as before the row pre-pass.
-    fn clipped_blocks_naive(
+    fn clipped_counts_naive(
         rgb: &image::RgbImage,
         bw: usize,
         bh: usize,
         ox: usize,
         oy: usize,
-    ) -> Vec<bool> {
+    ) -> Vec<u8> {
         let width = rgb.width() as usize;
         let raw = rgb.as_raw();
-        let mut out = vec![false; bw * bh];
+        let mut out = vec![0u8; bw * bh];
         for by in 0..bh {
             for bx in 0..bw {
                 let rows = oy + by * 8..oy + by * 8 + 8;
-                out[by * bw + bx] = clipped_in_block(raw, width, ox + bx * 8, rows) >= MAX_CLIPPED;
+                out[by * bw + bx] = clipped_in_block(raw, width, ox + bx * 8, rows) as u8;
             }
         }
         out
     }
 
     #[test]
-    fn clipped_blocks_match_the_pixel_count() {
+    fn clipped_counts_match_the_pixel_count() {
         let mut seed = 5u64;
         // Clipped samples: about one in ten on the left, one in a hundred
         // on the right, so some blocks pass the limit and some do not.
@@ -659,14 +679,15 @@ mod tests {
         });
         for (ox, oy) in [(0, 0), (4, 4), (3, 6)] {
             let (bw, bh) = ((77 - ox) / 8, (45 - oy) / 8);
-            let fast = clipped_blocks(&rgb, 77, (bw, bh), (ox, oy), MAX_CLIPPED);
-            assert_eq!(fast, clipped_blocks_naive(&rgb, bw, bh, ox, oy));
-            assert!(fast.iter().any(|&c| c) && !fast.iter().all(|&c| c));
+            let fast = clipped_counts(&rgb, 77, (bw, bh), (ox, oy));
+            assert_eq!(fast, clipped_counts_naive(&rgb, bw, bh, ox, oy));
+            let skip = at_least(&fast, MAX_CLIPPED);
+            assert!(skip.iter().any(|&c| c) && !skip.iter().all(|&c| c));
         }
         // Beyond the image (not expected from the callers) as before.
         assert_eq!(
-            clipped_blocks(&rgb, 77, (9, 6), (4, 4), MAX_CLIPPED),
-            clipped_blocks_naive(&rgb, 9, 6, 4, 4)
+            clipped_counts(&rgb, 77, (9, 6), (4, 4)),
+            clipped_counts_naive(&rgb, 9, 6, 4, 4)
         );
     }
 }
