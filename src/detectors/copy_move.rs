@@ -65,8 +65,10 @@ const MATCH_TOL: f32 = 2.0;
 const MIN_STD: f32 = 2.0;
 /// Fewest votes (3x3 neighbourhood of the shift) for a candidate.
 const MIN_VOTES: usize = 12;
-/// Candidates verified at full resolution.
-const MAX_CANDIDATES: usize = 6;
+/// Candidates verified at full resolution. Repetitive content takes many
+/// of the top vote counts, so a small copy may rank low: of 86 constructed
+/// copies of 8% of the side (q95), 12 candidates find 42, 6 find 34.
+const MAX_CANDIDATES: usize = 12;
 /// Map cell side in original pixels.
 const CELL: usize = 8;
 /// Cell residual correlation that seeds a region, and that grows it (JPEG
@@ -85,10 +87,41 @@ const MAX_REGION_SHARE: f32 = 0.15;
 /// A shift whose double or opposite correlates at least this share as well
 /// is a period of the content, not a copy.
 const PERIODIC_RATIO: f32 = 0.5;
-/// Largest mean correlation one pixel off the shift in any of the 8
-/// directions, as a share of the correlation at the shift (copied noise:
-/// about −0.4; texture and edges: near 1 along them).
-const SHARPNESS: f32 = 0.3;
+/// Largest median, over a region's cells, of the pixel difference at the
+/// shift against the smallest difference one pixel off it (RMS of luma
+/// differences; see `luma_sharpness`). Copied pixels differ only by the
+/// later JPEG rounding at the exact shift and by the content's gradient one
+/// pixel off: 0.17-0.78 on the development corpus's copies. Look-alike
+/// content (texture, periodic structure, edges shifted along themselves)
+/// matches no better at the shift than next to it: 1.00 and above on every
+/// candidate of its genuine photos.
+const LUMA_SHARPNESS: f32 = 0.85;
+/// Largest ratio of the region's median difference at the shift to the
+/// smallest at any other shift within 24 px ([`uniqueness`]): copies on the
+/// development corpus 0.12-0.44, periodic genuine content 1.09 and above.
+const UNIQUENESS: f32 = 0.7;
+/// A cell next to the region joins on its pixels alone under this ratio.
+const CELL_SHARPNESS: f32 = 0.8;
+/// A cell of a verified region is kept when its pixels match better at the
+/// shift than one pixel off (the region grown on the residual also takes in
+/// cells around the copy that correlate by chance, at about 1 and above).
+const MATCHED_CELL: f32 = 1.0;
+/// A seed cell joins on its pixels alone under this ratio.
+const SEED_SHARPNESS: f32 = 0.6;
+/// Smallest difference one pixel off the shift (RMS grey levels) for a
+/// cell's pixels to say anything: flat and clipped cells match everywhere.
+const MIN_OFF_DIFFERENCE: f32 = 2.0;
+/// The 8 one-pixel steps around a shift.
+const NEIGHBOURHOOD: [(i64, i64); 8] = [
+    (1, 0),
+    (-1, 0),
+    (0, 1),
+    (0, -1),
+    (1, 1),
+    (1, -1),
+    (-1, 1),
+    (-1, -1),
+];
 
 /// One verified duplicated pair.
 struct Pair {
@@ -134,6 +167,8 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
             }
         }
     }
+    // Cells inside a copy whose pixels were too flat to match are holes.
+    map.fill_enclosed();
     for &v in &map.values {
         if v >= 0.5 {
             marked += 1;
@@ -398,13 +433,14 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
         let Some((d, corr0)) = refined else {
             continue;
         };
+        let d = polish_shift(luma, w, h, &sources, d, k);
         // Both components multiples of 8: the JPEG 8x8 block artefacts of a
         // (re)compressed genuine photo correlate along the grid. We give up
         // the 1 in 64 copies that land on the grid rather than flag them.
         if corr0 < 0.2 || (d.0 % 8 == 0 && d.1 % 8 == 0) || pairs.iter().any(|p| p.d == d) {
             continue;
         }
-        let Some(pair) = verify(res, w, h, gw, gh, &sources, d, k, n_votes, &taken) else {
+        let Some(pair) = verify(luma, res, w, h, gw, gh, &sources, d, k, n_votes, &taken) else {
             continue;
         };
         for &c in &pair.cells {
@@ -543,11 +579,177 @@ fn refine_shift(
     best
 }
 
+/// Move a refined shift to the neighbouring offset where the source blocks'
+/// pixels match their copies best (median RMS difference), up to two steps.
+/// The residual correlation peaks broadly once the copy was compressed again,
+/// and can settle one pixel off; the pixel difference is sharpest at the
+/// exact shift.
+fn polish_shift(
+    luma: &[f32],
+    w: usize,
+    h: usize,
+    sources: &[(usize, usize)],
+    d: (i64, i64),
+    k: usize,
+) -> (i64, i64) {
+    let step = (sources.len() / 64).max(1);
+    let side = BLOCK * k / 2;
+    let median_difference = |d: (i64, i64)| -> f32 {
+        let mut diffs: Vec<f32> = sources
+            .iter()
+            .step_by(step)
+            .filter_map(|&(x, y)| {
+                patch_difference(luma, w, h, (x + side / 2, y + side / 2), side, d)
+            })
+            .collect();
+        if diffs.is_empty() {
+            return f32::MAX;
+        }
+        let mid = diffs.len() / 2;
+        *diffs.select_nth_unstable_by(mid, f32::total_cmp).1
+    };
+    let mut best = (d, median_difference(d));
+    for _ in 0..2 {
+        let centre = best.0;
+        for e in NEIGHBOURHOOD {
+            let t = (centre.0 + e.0, centre.1 + e.1);
+            let v = median_difference(t);
+            if v < best.1 {
+                best = (t, v);
+            }
+        }
+        if best.0 == centre {
+            break;
+        }
+    }
+    best.0
+}
+
+/// RMS of the luma difference between the `n x n` square at `(x, y)` and
+/// its copy at `d`; `None` when either leaves the image.
+fn patch_difference(
+    luma: &[f32],
+    w: usize,
+    h: usize,
+    (x, y): (usize, usize),
+    n: usize,
+    d: (i64, i64),
+) -> Option<f32> {
+    rect_difference(luma, w, h, (x, y, x + n, y + n), d)
+}
+
+/// RMS of the luma difference between the rectangle `[x0, x1) x [y0, y1)`
+/// and its copy at `d`; `None` when either leaves the image or it is empty.
+fn rect_difference(
+    luma: &[f32],
+    w: usize,
+    h: usize,
+    (x0, y0, x1, y1): (usize, usize, usize, usize),
+    d: (i64, i64),
+) -> Option<f32> {
+    let (tx, ty) = (x0 as i64 + d.0, y0 as i64 + d.1);
+    if x1 <= x0 || y1 <= y0 || x1 > w || y1 > h || tx < 0 || ty < 0 {
+        return None;
+    }
+    let (tx, ty, n) = (tx as usize, ty as usize, x1 - x0);
+    if tx + n > w || ty + (y1 - y0) > h {
+        return None;
+    }
+    let mut sum = 0.0f32;
+    for y in 0..y1 - y0 {
+        let a = &luma[(y0 + y) * w + x0..][..n];
+        let b = &luma[(ty + y) * w + tx..][..n];
+        sum += a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f32>();
+    }
+    Some((sum / (n * (y1 - y0)) as f32).sqrt())
+}
+
+/// How uniquely a region matches at `d`: the median cell difference at `d`
+/// over the smallest median at any other shift within 24 px of it (beyond
+/// the 8 neighbours). Periodic content (a facade, a fabric, a fence) also
+/// matches a period away; a copy matches only at its shift.
+fn uniqueness(
+    luma: &[f32],
+    w: usize,
+    h: usize,
+    gw: usize,
+    cells: &[usize],
+    d: (i64, i64),
+) -> Option<f32> {
+    let step = (cells.len() / 64).max(1);
+    let sample: Vec<usize> = cells.iter().copied().step_by(step).collect();
+    let median_at = |t: (i64, i64)| -> Option<f32> {
+        let mut v: Vec<f32> = sample
+            .iter()
+            .filter_map(|&c| cell_difference(luma, w, h, gw, c, t))
+            .collect();
+        if v.len() * 2 < sample.len() {
+            return None;
+        }
+        let mid = v.len() / 2;
+        Some(*v.select_nth_unstable_by(mid, f32::total_cmp).1)
+    };
+    let at = median_at(d)?;
+    let mut other = f32::MAX;
+    for ty in -24..=24i64 {
+        for tx in -24..=24i64 {
+            if tx.abs() <= 1 && ty.abs() <= 1 {
+                continue;
+            }
+            if let Some(v) = median_at((d.0 + tx, d.1 + ty)) {
+                other = other.min(v);
+            }
+        }
+    }
+    Some(at / other.max(1e-3))
+}
+
+/// RMS of the luma difference between an 8x8 cell (clipped to the image)
+/// and its copy at `d`; `None` when the copy leaves the image.
+fn cell_difference(
+    luma: &[f32],
+    w: usize,
+    h: usize,
+    gw: usize,
+    c: usize,
+    d: (i64, i64),
+) -> Option<f32> {
+    let (x0, y0) = ((c % gw) * CELL, (c / gw) * CELL);
+    rect_difference(
+        luma,
+        w,
+        h,
+        (x0, y0, (x0 + CELL).min(w), (y0 + CELL).min(h)),
+        d,
+    )
+}
+
+/// How much better a cell matches its copy at exactly `d` than one pixel
+/// off: the difference at `d` over the smallest of the 8 around it (under 1
+/// for copied pixels, about 1 or more for look-alike content).
+fn luma_sharpness(
+    luma: &[f32],
+    w: usize,
+    h: usize,
+    gw: usize,
+    c: usize,
+    d: (i64, i64),
+) -> Option<f32> {
+    let at = cell_difference(luma, w, h, gw, c, d)?;
+    let mut off = f32::MAX;
+    for e in NEIGHBOURHOOD {
+        off = off.min(cell_difference(luma, w, h, gw, c, (d.0 + e.0, d.1 + e.1))?);
+    }
+    // Flat or clipped pixels match everywhere: they cannot tell.
+    (off >= MIN_OFF_DIFFERENCE).then_some(at / off)
+}
+
 /// Verify a shift at full resolution: grow the region of 8x8 cells whose
 /// residual correlates with its shifted copy, from seeds under the source
 /// blocks; reject small, huge and periodic regions.
 #[allow(clippy::too_many_arguments)]
 fn verify(
+    luma: &[f32],
     res: &[f32],
     w: usize,
     h: usize,
@@ -571,6 +773,20 @@ fn verify(
         let (c, ea, eb) = patch_corr(res, w, h, (x, y), CELL + 4, d)?;
         (ea >= MIN_ENERGY && eb >= MIN_ENERGY).then_some(c)
     };
+    // A cell joins when its residual correlates with the copy's, or when its
+    // pixels match the copy's sharply (the residual of a copy compressed
+    // again on another grid phase may correlate little); its correlation
+    // (0 when not measurable) enters the region's mean.
+    let joins = |c: usize, min_corr: f32, max_sharpness: f32| -> Option<f32> {
+        let corr = cell_corr(c, d);
+        if corr.is_some_and(|v| v >= min_corr)
+            || luma_sharpness(luma, w, h, gw, c, d).is_some_and(|r| r < max_sharpness)
+        {
+            Some(corr.unwrap_or(0.0))
+        } else {
+            None
+        }
+    };
     // Seeds: cells under the middle of the source blocks.
     let side = BLOCK * k;
     let mut state = vec![0u8; total]; // 0 unseen, 1 in region, 2 rejected
@@ -581,7 +797,7 @@ fn verify(
         if state[c] != 0 || taken[c] {
             continue;
         }
-        match cell_corr(c, d).filter(|&v| v >= SEED_CORR) {
+        match joins(c, SEED_CORR, SEED_SHARPNESS) {
             Some(v) => {
                 state[c] = 1;
                 stack.push((c, v));
@@ -615,7 +831,7 @@ fn verify(
             if j == usize::MAX || state[j] != 0 || taken[j] {
                 continue;
             }
-            match cell_corr(j, d).filter(|&v| v >= GROW_CORR) {
+            match joins(j, GROW_CORR, CELL_SHARPNESS) {
                 Some(v) => {
                     state[j] = 1;
                     stack.push((j, v));
@@ -648,26 +864,33 @@ fn verify(
             return None;
         }
     }
-    // Copied noise decorrelates one pixel off the exact shift (the
-    // Laplacian residual of white noise correlates at −0.4 with its
-    // neighbour); texture, stripes and JPEG-smoothed content stay
-    // correlated. Require a sharp peak.
-    // Each direction on its own: a straight edge or a line shifted along
-    // itself stays correlated one pixel off along the edge only.
-    for e in [
-        (1, 0),
-        (-1, 0),
-        (0, 1),
-        (0, -1),
-        (1, 1),
-        (1, -1),
-        (-1, 1),
-        (-1, -1),
-    ] {
-        let (mean, n) = mean_at((d.0 + e.0, d.1 + e.1));
-        if n == 0 || mean > SHARPNESS * corr {
-            return None;
-        }
+    // Copied pixels match at the exact shift and not one pixel off it;
+    // look-alike content matches as well next to the shift (an edge along
+    // itself, a texture, JPEG-smoothed detail). The residual correlation
+    // cannot tell them apart once the copy was compressed again on another
+    // grid phase (its noise is then correlated over neighbouring pixels),
+    // the pixel differences can.
+    let mut ratios: Vec<(usize, f32)> = cells
+        .iter()
+        .filter_map(|&c| luma_sharpness(luma, w, h, gw, c, d).map(|r| (c, r)))
+        .collect();
+    if ratios.len() < MIN_CELLS {
+        return None;
+    }
+    let mut sorted: Vec<f32> = ratios.iter().map(|&(_, r)| r).collect();
+    sorted.sort_by(f32::total_cmp);
+    if sorted[sorted.len() / 2] > LUMA_SHARPNESS {
+        return None;
+    }
+    if uniqueness(luma, w, h, gw, &cells, d).is_none_or(|u| u > UNIQUENESS) {
+        return None;
+    }
+    // The region grown on the residual reaches into neighbouring cells that
+    // correlate by chance; keep the cells whose pixels match.
+    ratios.retain(|&(_, r)| r < MATCHED_CELL);
+    let mut cells: Vec<usize> = ratios.into_iter().map(|(c, _)| c).collect();
+    if cells.len() < MIN_CELLS {
+        return None;
     }
     cells.sort_unstable();
     Some(Pair {
@@ -752,18 +975,25 @@ mod tests {
     fn copied_region_is_found_and_only_there() {
         let from = (40, 50);
         let to = (173, 141);
-        // Not yet at JPEG quality 90: a copy on another 8x8 grid phase keeps
-        // a residual correlation of only ~0.3 and fails the verification.
-        for quality in [None::<u8>] {
+        // Also once compressed after the copy, which lands on another 8x8
+        // grid phase: the copy's noise is then rounded differently.
+        for quality in [None, Some(95)] {
             let mut img = camera_like(320, 256, 3);
             copy_region(&mut img, from, to, 48);
             let img = quality.map_or(img.clone(), |q| jpeg(&img, q));
             let out = run_on(&img);
             let map = out.map.expect("map");
             assert!(!out.findings.is_empty(), "{quality:?}: {:?}", out.features);
+            // Uncompressed, every cell matches; once compressed, a cell of
+            // flat noise may not match better at the shift than next to it.
+            let share = if quality.is_none() { 1.0 } else { 0.85 };
             for (x, y) in [from, to] {
                 let v = region_values(&map, x, y, 48);
-                assert!(v.iter().all(|&v| v >= 0.5), "{quality:?} ({x},{y}) {v:?}");
+                let marked = v.iter().filter(|&&v| v >= 0.5).count();
+                assert!(
+                    marked as f32 >= share * v.len() as f32,
+                    "{quality:?} ({x},{y}) {v:?}"
+                );
             }
             for y in (0..256).step_by(4) {
                 for x in (0..320).step_by(4) {
