@@ -535,6 +535,28 @@ fn patch_corr(
     Some((corr, saa / count, sbb / count))
 }
 
+/// The middle squares (half the side) of at most 64 source blocks, and
+/// their side: a block's border may lie outside the copy.
+fn block_middles(sources: &[(usize, usize)], k: usize) -> (Vec<(usize, usize)>, usize) {
+    let step = (sources.len() / 64).max(1);
+    let side = BLOCK * k;
+    let middles = sources
+        .iter()
+        .step_by(step)
+        .map(|&(x, y)| (x + side / 4, y + side / 4))
+        .collect();
+    (middles, side / 2)
+}
+
+/// The median (upper middle) of `v`, reordering it; `None` when empty.
+fn median(v: &mut [f32]) -> Option<f32> {
+    if v.is_empty() {
+        return None;
+    }
+    let mid = v.len() / 2;
+    Some(*v.select_nth_unstable_by(mid, f32::total_cmp).1)
+}
+
 /// The exact shift in original pixels: the reduced shift `dr` spans
 /// `dr·k ± (k − 1)`; keep the offset whose residuals correlate best over
 /// (at most 64) source blocks.
@@ -546,9 +568,8 @@ fn refine_shift(
     dr: (i32, i32),
     k: usize,
 ) -> Option<((i64, i64), f32)> {
-    let step = (sources.len() / 64).max(1);
+    let (middles, side) = block_middles(sources, k);
     let span = k as i64;
-    let side = BLOCK * k;
     let mut best: Option<((i64, i64), f32)> = None;
     for ey in -span..=span {
         for ex in -span..=span {
@@ -557,10 +578,8 @@ fn refine_shift(
                 i64::from(dr.1) * k as i64 + ey,
             );
             let (mut sum, mut n) = (0.0f32, 0usize);
-            for &(x, y) in sources.iter().step_by(step) {
-                // The middle of the block: its border may lie outside the copy.
-                let (px, py) = (x + side / 4, y + side / 4);
-                if let Some((c, ea, eb)) = patch_corr(res, w, h, (px, py), side / 2, d) {
+            for &(px, py) in &middles {
+                if let Some((c, ea, eb)) = patch_corr(res, w, h, (px, py), side, d) {
                     if ea >= MIN_ENERGY && eb >= MIN_ENERGY {
                         sum += c;
                         n += 1;
@@ -592,21 +611,13 @@ fn polish_shift(
     d: (i64, i64),
     k: usize,
 ) -> (i64, i64) {
-    let step = (sources.len() / 64).max(1);
-    let side = BLOCK * k / 2;
+    let (middles, side) = block_middles(sources, k);
     let median_difference = |d: (i64, i64)| -> f32 {
-        let mut diffs: Vec<f32> = sources
+        let mut diffs: Vec<f32> = middles
             .iter()
-            .step_by(step)
-            .filter_map(|&(x, y)| {
-                patch_difference(luma, w, h, (x + side / 2, y + side / 2), side, d)
-            })
+            .filter_map(|&(x, y)| patch_difference(luma, w, h, (x, y), side, d))
             .collect();
-        if diffs.is_empty() {
-            return f32::MAX;
-        }
-        let mid = diffs.len() / 2;
-        *diffs.select_nth_unstable_by(mid, f32::total_cmp).1
+        median(&mut diffs).unwrap_or(f32::MAX)
     };
     let mut best = (d, median_difference(d));
     for _ in 0..2 {
@@ -686,8 +697,7 @@ fn uniqueness(
         if v.len() * 2 < sample.len() {
             return None;
         }
-        let mid = v.len() / 2;
-        Some(*v.select_nth_unstable_by(mid, f32::total_cmp).1)
+        median(&mut v)
     };
     let at = median_at(d)?;
     let mut other = f32::MAX;
@@ -877,9 +887,8 @@ fn verify(
     if ratios.len() < MIN_CELLS {
         return None;
     }
-    let mut sorted: Vec<f32> = ratios.iter().map(|&(_, r)| r).collect();
-    sorted.sort_by(f32::total_cmp);
-    if sorted[sorted.len() / 2] > LUMA_SHARPNESS {
+    let mut values: Vec<f32> = ratios.iter().map(|&(_, r)| r).collect();
+    if median(&mut values).is_none_or(|m| m > LUMA_SHARPNESS) {
         return None;
     }
     if uniqueness(luma, w, h, gw, &cells, d).is_none_or(|u| u > UNIQUENESS) {
