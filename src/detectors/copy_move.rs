@@ -69,6 +69,10 @@ const MIN_VOTES: usize = 12;
 /// of the top vote counts, so a small copy may rank low: of 86 constructed
 /// copies of 8% of the side (q95), 12 candidates find 42, 6 find 34.
 const MAX_CANDIDATES: usize = 12;
+/// Source blocks, and the side of their middle square, read to refine and
+/// polish a shift.
+const MAX_MIDDLES: usize = 32;
+const MIDDLE_SIDE: usize = 16;
 /// Map cell side in original pixels.
 const CELL: usize = 8;
 /// Cell residual correlation that seeds a region, and that grows it (JPEG
@@ -320,7 +324,7 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
 
     // Features and sort keys of the informative blocks.
     let (nbx, nby) = (sw - BLOCK + 1, sh - BLOCK + 1);
-    let mut keyed: Vec<([i16; 8], u32)> = Vec::with_capacity(nbx * nby / 2);
+    let mut keyed: Vec<(u128, u32)> = Vec::with_capacity(nbx * nby / 2);
     for by in 0..nby {
         for bx in 0..nbx {
             let m = sub(bx, by);
@@ -337,24 +341,31 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
     }
     keyed.sort_unstable();
 
-    // Near-identical neighbours in sort order vote for their shift.
+    // Near-identical neighbours in sort order vote for their shift. Each
+    // block's sub-block means and gradient are gathered once, in sort order,
+    // so that the comparisons read consecutive memory.
+    let described: Vec<([f32; 16], f32)> = keyed
+        .iter()
+        .map(|&(_, b)| {
+            let m = sub(b as usize % nbx, b as usize / nbx);
+            (m, gradient(&m))
+        })
+        .collect();
     let min_shift = MIN_SHIFT / k as f32;
     let mut votes: Vec<(i32, i32, u32)> = Vec::new();
-    for (i, a) in keyed.iter().enumerate() {
+    for (i, (a, (ma, ga))) in keyed.iter().zip(&described).enumerate() {
         let (ax, ay) = ((a.1 as usize % nbx), (a.1 as usize / nbx));
-        let ma = sub(ax, ay);
-        let ga = gradient(&ma);
-        for b in keyed.iter().skip(i + 1).take(NEIGHBOURS) {
+        let next = keyed.iter().zip(&described).skip(i + 1).take(NEIGHBOURS);
+        for (b, (mb, gb)) in next {
             let (bx, by) = ((b.1 as usize % nbx), (b.1 as usize / nbx));
             let (dx, dy) = (bx as i32 - ax as i32, by as i32 - ay as i32);
             if ((dx * dx + dy * dy) as f32) < min_shift * min_shift {
                 continue;
             }
-            let mb = sub(bx, by);
             // A shift by an odd number of original pixels samples the copy
             // half a reduced pixel off: allow for the block's own gradient.
-            let tol = MATCH_TOL + 0.3 * ga.min(gradient(&mb));
-            if ma.iter().zip(&mb).any(|(p, q)| (p - q).abs() > tol) {
+            let tol = MATCH_TOL + 0.3 * ga.min(*gb);
+            if ma.iter().zip(mb).any(|(p, q)| (p - q).abs() > tol) {
                 continue;
             }
             // One sign per vector: the source is the block the shift leaves.
@@ -466,24 +477,37 @@ fn gradient(m: &[f32; 16]) -> f32 {
 }
 
 /// 8 low-sequency Walsh–Hadamard coefficients of the 4x4 sub-block means,
-/// quantised: the sort key. The mean comes first, with a coarser step.
-fn walsh_key(m: &[f32; 16]) -> [i16; 8] {
-    // Rows of the 4-point Walsh–Hadamard transform, in sequency order.
-    const W: [[f32; 4]; 3] = [
-        [1.0, 1.0, 1.0, 1.0],
-        [1.0, 1.0, -1.0, -1.0],
-        [1.0, -1.0, -1.0, 1.0],
-    ];
+/// quantised: the sort key, packed so that one integer comparison orders
+/// blocks as the coefficients would lexicographically. The mean comes
+/// first, with a coarser step.
+fn walsh_key(m: &[f32; 16]) -> u128 {
+    // The first three rows of the 4-point Walsh–Hadamard transform, in
+    // sequency order ([1 1 1 1], [1 1 −1 −1], [1 −1 −1 1]), applied to the
+    // rows of the block, then to the columns of the result.
+    let rows: [[f32; 3]; 4] = std::array::from_fn(|j| {
+        let r = &m[j * 4..j * 4 + 4];
+        [
+            r[0] + r[1] + r[2] + r[3],
+            r[0] + r[1] - r[2] - r[3],
+            r[0] - r[1] - r[2] + r[3],
+        ]
+    });
     let coef = |u: usize, v: usize| -> f32 {
-        let mut s = 0.0;
-        for j in 0..4 {
-            for i in 0..4 {
-                s += W[v][j] * W[u][i] * m[j * 4 + i];
-            }
-        }
+        let c = [rows[0][u], rows[1][u], rows[2][u], rows[3][u]];
+        let s = match v {
+            0 => c[0] + c[1] + c[2] + c[3],
+            1 => c[0] + c[1] - c[2] - c[3],
+            _ => c[0] - c[1] - c[2] + c[3],
+        };
         s / 16.0
     };
-    let q = |v: f32, step: f32| (v / step).floor().clamp(-30_000.0, 30_000.0) as i16;
+    // Floor without a libm call (the baseline x86-64 target has no SSE4.1
+    // rounding instruction); the values are a few hundred at most.
+    let q = |v: f32, step: f32| {
+        let x = (v / step).clamp(-30_000.0, 30_000.0);
+        let t = x as i32;
+        (if (t as f32) > x { t - 1 } else { t }) as i16
+    };
     [
         q(coef(0, 0), 8.0),
         q(coef(1, 0), 4.0),
@@ -494,6 +518,9 @@ fn walsh_key(m: &[f32; 16]) -> [i16; 8] {
         q(coef(2, 1), 4.0),
         q(coef(1, 2), 4.0),
     ]
+    .iter()
+    // Offset binary keeps the order of signed values.
+    .fold(0u128, |key, &c| (key << 16) | u128::from(c as u16 ^ 0x8000))
 }
 
 /// Normalised correlation of the residual at `p` and `p + d` over a square
@@ -535,17 +562,21 @@ fn patch_corr(
     Some((corr, saa / count, sbb / count))
 }
 
-/// The middle squares (half the side) of at most 64 source blocks, and
-/// their side: a block's border may lie outside the copy.
+/// The middle squares of at most [`MAX_MIDDLES`] source blocks, and their
+/// side (half the block, at most [`MIDDLE_SIDE`]): a block's border may lie
+/// outside the copy, and a fixed side keeps the cost of the shift search
+/// from growing with the downscale factor.
 fn block_middles(sources: &[(usize, usize)], k: usize) -> (Vec<(usize, usize)>, usize) {
-    let step = (sources.len() / 64).max(1);
-    let side = BLOCK * k;
+    let step = sources.len().div_ceil(MAX_MIDDLES).max(1);
+    let block = BLOCK * k;
+    let side = (block / 2).min(MIDDLE_SIDE);
+    let inset = (block - side) / 2;
     let middles = sources
         .iter()
         .step_by(step)
-        .map(|&(x, y)| (x + side / 4, y + side / 4))
+        .map(|&(x, y)| (x + inset, y + inset))
         .collect();
-    (middles, side / 2)
+    (middles, side)
 }
 
 /// The median (upper middle) of `v`, reordering it; `None` when empty.
