@@ -135,6 +135,9 @@ struct Pair {
     cells: Vec<usize>,
     /// Mean residual correlation over the matched cells.
     corr: f32,
+    /// Median ratio of the pixel difference at the shift to the smallest
+    /// one pixel off (under [`LUMA_SHARPNESS`]; lower is sharper).
+    sharpness: f32,
     /// Votes of its shift vector.
     votes: usize,
 }
@@ -155,7 +158,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let total_cells = map.values.len().max(1);
     let mut marked = 0usize;
     for p in &pairs {
-        let v = 0.5 + 0.5 * ramp(p.corr, 0.4, 0.8);
+        let v = 0.5 + 0.5 * sharpness_strength(p);
         for &c in &p.cells {
             let (cx, cy) = (c % gw, c / gw);
             let src = (cx * CELL + CELL / 2, cy * CELL + CELL / 2);
@@ -194,6 +197,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         let n = p.cells.len();
         let corr = p.corr;
         let votes = p.votes;
+        let sharpness = p.sharpness;
         out.findings.push(
             Finding::new(
                 DetectorKind::CopyMove,
@@ -201,11 +205,11 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
                 s,
                 Class::Edited,
                 format!(
-                    "A region of {}x{} px at ({}, {}) is repeated, noise included, at ({}, {}) (shift {dx}, {dy} px; {n} cells, {votes} block votes, residual correlation {corr:.2}): one of the two was copied over the other.",
+                    "A region of {}x{} px at ({}, {}) is repeated, noise included, at ({}, {}) (shift {dx}, {dy} px; {n} cells, {votes} block votes; pixel difference {sharpness:.2} of the smallest one pixel off, residual correlation {corr:.2}): one of the two was copied over the other.",
                     dst.width, dst.height, src.x, src.y, dst.x, dst.y
                 ),
                 format!(
-                    "位于 ({}, {}) 的 {}x{} 像素区域连同噪声在 ({}, {}) 处重复出现（位移 {dx}, {dy} 像素；{n} 个单元，{votes} 个块投票，残差相关 {corr:.2}）：其中一处是从另一处复制过去的。",
+                    "位于 ({}, {}) 的 {}x{} 像素区域连同噪声在 ({}, {}) 处重复出现（位移 {dx}, {dy} 像素；{n} 个单元，{votes} 个块投票；像素差为偏移一像素时最小差的 {sharpness:.2}，残差相关 {corr:.2}）：其中一处是从另一处复制过去的。",
                     src.x, src.y, dst.width, dst.height, dst.x, dst.y
                 ),
             )
@@ -216,14 +220,22 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     out
 }
 
-/// Strength of one verified pair: correlation and size, at most 0.9.
+/// Strength of one verified pair, from 0.5 (a verified copy, the least that
+/// reaches review) to 0.9 for large copies whose pixels match sharply. The
+/// residual correlation is reported but does not weigh: a copy compressed
+/// again on another grid phase keeps little of it (0.3 at quality 90).
 fn pair_score(p: &Pair) -> f32 {
     let size = ramp(
         p.cells.len() as f32,
-        MIN_CELLS as f32 * 0.5,
+        MIN_CELLS as f32,
         MIN_CELLS as f32 * 3.0,
     );
-    0.9 * (0.5 + 0.5 * ramp(p.corr, 0.4, 0.8)) * size
+    0.5 + 0.4 * size * sharpness_strength(p)
+}
+
+/// 0 at the acceptance limit of the pixel-match ratio, 1 at half of it.
+fn sharpness_strength(p: &Pair) -> f32 {
+    ramp(LUMA_SHARPNESS - p.sharpness, 0.0, LUMA_SHARPNESS / 2.0)
 }
 
 /// Bounding boxes of a pair's source cells and of their copy.
@@ -919,9 +931,7 @@ fn verify(
         return None;
     }
     let mut values: Vec<f32> = ratios.iter().map(|&(_, r)| r).collect();
-    if median(&mut values).is_none_or(|m| m > LUMA_SHARPNESS) {
-        return None;
-    }
+    let sharpness = median(&mut values).filter(|&m| m <= LUMA_SHARPNESS)?;
     if uniqueness(luma, w, h, gw, &cells, d).is_none_or(|u| u > UNIQUENESS) {
         return None;
     }
@@ -937,6 +947,7 @@ fn verify(
         d,
         cells,
         corr,
+        sharpness,
         votes,
     })
 }
