@@ -18,26 +18,32 @@
 //!    its next few neighbours in sort order, and near-identical pairs at
 //!    least [`MIN_SHIFT`] pixels apart vote for their shift vector.
 //! 3. The shift vectors with most votes are refined to the exact pixel shift
-//!    and verified at full resolution: per 8x8 cell, the normalised
-//!    correlation of the Laplacian noise residual at `p` and `p + d`. Two
-//!    places of one camera photo never share a noise realisation, so a high
-//!    residual correlation means the pixels were copied, not that the
-//!    content merely looks alike.
-//! 4. Repetitive content (tiles, fabric, stripes, the JPEG 8x8 grid of a
-//!    flat area) also correlates along its period; it is rejected when the
-//!    same cells also correlate at `2d` or `−d` (a period repeats, a single
-//!    copy does not), when the matched area is a large share of the image,
-//!    when the correlation stays high one pixel off the shift in any of the
-//!    8 directions (texture and edges shifted along themselves; copied noise
-//!    decorrelates), or when both shift components are multiples of 8 (the
-//!    JPEG grid).
+//!    (residual correlation, then the pixel difference) and verified at full
+//!    resolution: a region of 8x8 cells grows where the Laplacian noise
+//!    residual at `p` correlates with that at `p + d` (two places of one
+//!    camera photo never share a noise realisation), or where the pixels
+//!    match the copy better at exactly `d` than one pixel off. Once the
+//!    photo was compressed again after the copy, on another 8x8 grid phase,
+//!    the residual keeps little of the copy (0.3 at quality 90) but the
+//!    pixel difference is still sharpest at the exact shift: copied pixels
+//!    differ there only by the later rounding, look-alike content (texture,
+//!    edges shifted along themselves) matches as well one pixel off.
+//! 4. A region is kept when its pixels match sharply at `d` (the median
+//!    ratio of the difference at `d` to the smallest one pixel off, or a core
+//!    of sharply matching cells for a copy with soft edges) and much better
+//!    than anywhere else within 24 px (periodic content, a facade or a
+//!    fabric, also matches a period away); it is rejected when the same
+//!    cells also correlate at `2d` or `−d`, when it is a large share of the
+//!    image, or when both shift components are multiples of 8 (the JPEG
+//!    grid).
 //!
-//! A high value means that the two marked regions hold the same pixels and
-//! the same noise. Only translation is searched: a copy that was rotated,
-//! scaled or brightness-adjusted is not found.
+//! A verified pair means that the two marked regions hold the same pixels.
+//! Only translation is searched: a copy that was rotated, scaled or
+//! brightness-adjusted is not found.
 //!
 //! Map (cells of 8 px): both the source and the copy of a verified pair, at
-//! `0.5 + 0.5 · ramp(correlation, 0.4, 0.8)`; everything else 0.
+//! `0.5 + 0.5 · strength of the pixel match`, holes they enclose at 0.5;
+//! everything else 0.
 
 use super::residual::ramp;
 use super::{DetectorOutput, PixelContext};
@@ -931,9 +937,30 @@ fn verify(
         return None;
     }
     let mut values: Vec<f32> = ratios.iter().map(|&(_, r)| r).collect();
-    let sharpness = median(&mut values).filter(|&m| m <= LUMA_SHARPNESS)?;
-    if uniqueness(luma, w, h, gw, &cells, d).is_none_or(|u| u > UNIQUENESS) {
+    let whole = median(&mut values)?;
+    // A copy made with a soft brush blends into its surroundings: the grown
+    // region is then mostly blend, and only its core matches sharply. The
+    // core must then be a region of its own, and match uniquely.
+    let mut core: Vec<(usize, f32)> = ratios
+        .iter()
+        .copied()
+        .filter(|&(_, r)| r < SEED_SHARPNESS)
+        .collect();
+    let (tested, sharpness) = if whole <= LUMA_SHARPNESS {
+        (cells.clone(), whole)
+    } else if core.len() >= MIN_CELLS {
+        let mut v: Vec<f32> = core.iter().map(|&(_, r)| r).collect();
+        let m = median(&mut v)?;
+        (core.drain(..).map(|(c, _)| c).collect(), m)
+    } else {
         return None;
+    };
+    // Both the tested cells and the whole region: cells picked for their
+    // match would favour the shift in periodic content.
+    for cells in [&tested, &cells] {
+        if uniqueness(luma, w, h, gw, cells, d).is_none_or(|u| u > UNIQUENESS) {
+            return None;
+        }
     }
     // The region grown on the residual reaches into neighbouring cells that
     // correlate by chance; keep the cells whose pixels match.
@@ -1056,6 +1083,41 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn copy_with_soft_edges_is_found() {
+        // A clone-stamp brush: full strength in the middle, fading to
+        // nothing over the outer half of the radius, so that most of the
+        // region matching the source is blend.
+        let (from, to, side) = ((30u32, 40u32), (190u32, 150u32), 96u32);
+        for quality in [None, Some(95)] {
+            let mut img = camera_like(320, 256, 11);
+            let src = img.clone();
+            let r = side as f32 / 2.0;
+            for y in 0..side {
+                for x in 0..side {
+                    let dist = ((x as f32 + 0.5 - r).powi(2) + (y as f32 + 0.5 - r).powi(2)).sqrt();
+                    let alpha = ((r - dist) / (r * 0.5)).clamp(0.0, 1.0);
+                    let a = src.get_pixel(from.0 + x, from.1 + y).0;
+                    let b = src.get_pixel(to.0 + x, to.1 + y).0;
+                    let mixed = std::array::from_fn(|c| {
+                        (alpha * f32::from(a[c]) + (1.0 - alpha) * f32::from(b[c])).round() as u8
+                    });
+                    img.put_pixel(to.0 + x, to.1 + y, image::Rgb(mixed));
+                }
+            }
+            let img = quality.map_or(img.clone(), |q| jpeg(&img, q));
+            let out = run_on(&img);
+            let finding = out.findings.first().expect("the copy is found");
+            let region = finding.region.expect("boxed");
+            // The box lies on the copy (its centre within the brush).
+            let (cx, cy) = (region.x + region.width / 2, region.y + region.height / 2);
+            assert!(
+                cx.abs_diff(to.0 + side / 2) < side / 3 && cy.abs_diff(to.1 + side / 2) < side / 3,
+                "{quality:?} {region:?}"
+            );
         }
     }
 
