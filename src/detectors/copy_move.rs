@@ -458,11 +458,12 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
         }
         sources.sort_unstable();
         sources.dedup();
-        let refined = refine_shift(res, w, h, &sources, (dx, dy), k);
+        let (middles, side) = block_middles(&sources, k);
+        let refined = refine_shift(res, w, h, &middles, side, (dx, dy), k);
         let Some((d, corr0)) = refined else {
             continue;
         };
-        let d = polish_shift(luma, w, h, &sources, d, k);
+        let d = polish_shift(luma, w, h, &middles, side, d);
         // Both components multiples of 8: the JPEG 8x8 block artefacts of a
         // (re)compressed genuine photo correlate along the grid. We give up
         // the 1 in 64 copies that land on the grid rather than flag them.
@@ -608,16 +609,16 @@ fn median(v: &mut [f32]) -> Option<f32> {
 
 /// The exact shift in original pixels: the reduced shift `dr` spans
 /// `dr·k ± (k − 1)`; keep the offset whose residuals correlate best over
-/// (at most 64) source blocks.
+/// the middles of the source blocks ([`block_middles`]).
 fn refine_shift(
     res: &[f32],
     w: usize,
     h: usize,
-    sources: &[(usize, usize)],
+    middles: &[(usize, usize)],
+    side: usize,
     dr: (i32, i32),
     k: usize,
 ) -> Option<((i64, i64), f32)> {
-    let (middles, side) = block_middles(sources, k);
     let span = k as i64;
     let mut best: Option<((i64, i64), f32)> = None;
     for ey in -span..=span {
@@ -627,7 +628,7 @@ fn refine_shift(
                 i64::from(dr.1) * k as i64 + ey,
             );
             let (mut sum, mut n) = (0.0f32, 0usize);
-            for &(px, py) in &middles {
+            for &(px, py) in middles {
                 if let Some((c, ea, eb)) = patch_corr(res, w, h, (px, py), side, d) {
                     if ea >= MIN_ENERGY && eb >= MIN_ENERGY {
                         sum += c;
@@ -656,11 +657,10 @@ fn polish_shift(
     luma: &[f32],
     w: usize,
     h: usize,
-    sources: &[(usize, usize)],
+    middles: &[(usize, usize)],
+    side: usize,
     d: (i64, i64),
-    k: usize,
 ) -> (i64, i64) {
-    let (middles, side) = block_middles(sources, k);
     let median_difference = |d: (i64, i64)| -> f32 {
         let mut diffs: Vec<f32> = middles
             .iter()
@@ -761,6 +761,11 @@ fn uniqueness(
         }
     }
     Some(at / other.max(1e-3))
+}
+
+/// Whether a region matches at `d` much better than anywhere near it.
+fn is_unique(luma: &[f32], w: usize, h: usize, gw: usize, cells: &[usize], d: (i64, i64)) -> bool {
+    uniqueness(luma, w, h, gw, cells, d).is_some_and(|u| u <= UNIQUENESS)
 }
 
 /// RMS of the luma difference between an 8x8 cell (clipped to the image)
@@ -940,27 +945,24 @@ fn verify(
     let whole = median(&mut values)?;
     // A copy made with a soft brush blends into its surroundings: the grown
     // region is then mostly blend, and only its core matches sharply. The
-    // core must then be a region of its own, and match uniquely.
-    let mut core: Vec<(usize, f32)> = ratios
-        .iter()
-        .copied()
-        .filter(|&(_, r)| r < SEED_SHARPNESS)
-        .collect();
-    let (tested, sharpness) = if whole <= LUMA_SHARPNESS {
-        (cells.clone(), whole)
-    } else if core.len() >= MIN_CELLS {
-        let mut v: Vec<f32> = core.iter().map(|&(_, r)| r).collect();
-        let m = median(&mut v)?;
-        (core.drain(..).map(|(c, _)| c).collect(), m)
+    // core must then be a region of its own, and match uniquely as well as
+    // the whole region (cells picked for their match would favour the shift
+    // in periodic content).
+    let sharpness = if whole <= LUMA_SHARPNESS {
+        whole
     } else {
-        return None;
-    };
-    // Both the tested cells and the whole region: cells picked for their
-    // match would favour the shift in periodic content.
-    for cells in [&tested, &cells] {
-        if uniqueness(luma, w, h, gw, cells, d).is_none_or(|u| u > UNIQUENESS) {
+        let (core, mut core_ratios): (Vec<usize>, Vec<f32>) = ratios
+            .iter()
+            .filter(|&&(_, r)| r < SEED_SHARPNESS)
+            .copied()
+            .unzip();
+        if core.len() < MIN_CELLS || !is_unique(luma, w, h, gw, &core, d) {
             return None;
         }
+        median(&mut core_ratios)?
+    };
+    if !is_unique(luma, w, h, gw, &cells, d) {
+        return None;
     }
     // The region grown on the residual reaches into neighbouring cells that
     // correlate by chance; keep the cells whose pixels match.
