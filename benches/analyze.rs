@@ -40,8 +40,8 @@ const QUALITY: u8 = 92;
 
 type Detector = fn(&PixelContext<'_>) -> DetectorOutput;
 
-/// Every pixel detector, benched alone (copy_move runs only when
-/// `Config::copy_move` is set).
+/// Every pixel detector, benched alone (in an analysis, copy_move runs on
+/// images up to `Config::copy_move_max_pixels`).
 const DETECTORS: [(&str, Detector); 7] = [
     ("noise_residual", noise_residual::run),
     ("spectrum", spectrum::run),

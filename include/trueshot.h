@@ -341,13 +341,24 @@ trueshot_status trueshot_config_set_max_file_bytes(trueshot_config *config, uint
 trueshot_status trueshot_config_set_heatmap(trueshot_config *config, bool enabled);
 
 /**
- * Also run the copy-move detector (`true`); off by default because it
- * costs more than the rest of the analysis. Default: `false`.
+ * Run the copy-move detector at every size (`true`) or never (`false`).
+ * By default it runs on images of at most 2048 x 1536 pixels (see
+ * `trueshot_config_set_copy_move_max_pixels`).
  *
  * # Safety
  * As for `trueshot_config_set_max_false_alarm`.
  */
 trueshot_status trueshot_config_set_copy_move(trueshot_config *config, bool enabled);
+
+/**
+ * Run the copy-move detector on images of at most `max_pixels` pixels
+ * (`0`: never). Default: 3145728 (2048 x 1536).
+ *
+ * # Safety
+ * As for `trueshot_config_set_max_false_alarm`.
+ */
+trueshot_status trueshot_config_set_copy_move_max_pixels(trueshot_config *config,
+                                                         uint64_t max_pixels);
 
 /**
  * Per-image time budget for the pixel detectors, in milliseconds; when it

@@ -297,7 +297,8 @@ impl Analyzer {
         let mut maps = Vec::new();
         let mut incomplete = Vec::new();
         for &(kind, run) in pixel_detectors {
-            if kind == DetectorKind::CopyMove && !self.config.copy_move {
+            if kind == DetectorKind::CopyMove && !self.config.runs_copy_move(ctx.width, ctx.height)
+            {
                 continue;
             }
             if self.over_budget(start) {

@@ -673,8 +673,9 @@ pub unsafe extern "C" fn trueshot_config_set_heatmap(
     }
 }
 
-/// Also run the copy-move detector (`true`); off by default because it
-/// costs more than the rest of the analysis. Default: `false`.
+/// Run the copy-move detector at every size (`true`) or never (`false`).
+/// By default it runs on images of at most 2048 x 1536 pixels (see
+/// `trueshot_config_set_copy_move_max_pixels`).
 ///
 /// # Safety
 /// As for `trueshot_config_set_max_false_alarm`.
@@ -684,7 +685,22 @@ pub unsafe extern "C" fn trueshot_config_set_copy_move(
     enabled: bool,
 ) -> trueshot_status {
     ffi_boundary! {
-        try_mut!(config).update(|c| c.copy_move = enabled)
+        try_mut!(config).update(|c| c.copy_move_max_pixels = if enabled { u64::MAX } else { 0 })
+    }
+}
+
+/// Run the copy-move detector on images of at most `max_pixels` pixels
+/// (`0`: never). Default: 3145728 (2048 x 1536).
+///
+/// # Safety
+/// As for `trueshot_config_set_max_false_alarm`.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_set_copy_move_max_pixels(
+    config: *mut trueshot_config,
+    max_pixels: u64,
+) -> trueshot_status {
+    ffi_boundary! {
+        try_mut!(config).update(|c| c.copy_move_max_pixels = max_pixels)
     }
 }
 

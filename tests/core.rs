@@ -317,18 +317,22 @@ fn report_json_round_trips_without_heatmap_cells() {
 }
 
 #[test]
-fn copy_move_runs_only_when_asked() {
+fn copy_move_runs_up_to_its_size_limit() {
     let bytes = jpeg(&camera_like(320, 240, 5), 92);
-    let off = analyze_bytes(&bytes, &Config::default()).expect("analysis");
-    assert!(!off.timings_ms.contains_key("copy_move"));
-    assert!(!off.features.keys().any(|k| k.starts_with("copy_move.")));
-    let mut config = Config::default();
-    config.copy_move = true;
-    let on = analyze_bytes(&bytes, &config).expect("analysis");
+    let on = analyze_bytes(&bytes, &Config::default()).expect("analysis");
     assert!(on.timings_ms.contains_key("copy_move"));
     assert!(on.features.contains_key("copy_move.score"));
+    let mut config = Config::default();
+    config.copy_move_max_pixels = 320 * 240 - 1;
+    let off = analyze_bytes(&bytes, &config).expect("analysis");
+    assert!(!off.timings_ms.contains_key("copy_move"));
+    assert!(!off.features.keys().any(|k| k.starts_with("copy_move.")));
+    config.copy_move_max_pixels = 320 * 240;
+    let at_limit = analyze_bytes(&bytes, &config).expect("analysis");
+    assert!(at_limit.timings_ms.contains_key("copy_move"));
     // A photo without a copy: the detector adds nothing to the verdict.
     assert_eq!(on.verdict, off.verdict);
+    assert_eq!(on.score, off.score);
 }
 
 /// `camera_like` over a smooth random texture (box-blurred noise), so that
@@ -371,7 +375,7 @@ fn textured_like(width: u32, height: u32, seed: u64) -> image::RgbImage {
 }
 
 #[test]
-fn a_copied_patch_is_sent_to_review_when_copy_move_is_on() {
+fn a_copied_patch_is_sent_to_review() {
     // Non-repetitive content: a photo of a periodic pattern offers many
     // look-alike shifts, and those are rejected by design.
     let mut img = textured_like(480, 360, 23);
@@ -386,10 +390,10 @@ fn a_copied_patch_is_sent_to_review_when_copy_move_is_on() {
         }
     }
     let bytes = jpeg(&img, 90);
-    let off = analyze_bytes(&bytes, &Config::default()).expect("analysis");
     let mut config = Config::default();
-    config.copy_move = true;
-    let on = analyze_bytes(&bytes, &config).expect("analysis");
+    config.copy_move_max_pixels = 0;
+    let off = analyze_bytes(&bytes, &config).expect("analysis");
+    let on = analyze_bytes(&bytes, &Config::default()).expect("analysis");
     let copy = on
         .findings
         .iter()

@@ -72,12 +72,12 @@ proptest! {
         kind in 0u8..4,
         seed in 0u64..1000,
         heatmap in any::<bool>(),
-        copy_move in any::<bool>(),
+        copy_move_max_pixels in 0u64..10_000,
         max_false_alarm in 0.001f32..0.5,
     ) {
         let mut config = Config::default();
         config.heatmap = heatmap;
-        config.copy_move = copy_move;
+        config.copy_move_max_pixels = copy_move_max_pixels;
         config.max_false_alarm = max_false_alarm;
         let image = image_of(kind, width, height, seed);
         let one = run_with_threads(&config, 1, &image);

@@ -37,6 +37,7 @@ impl PyConfig {
         time_budget_ms = None,
         threads = None,
         copy_move = None,
+        copy_move_max_pixels = None,
     ))]
     #[allow(clippy::too_many_arguments)] // one keyword per Config field
     fn new(
@@ -50,6 +51,7 @@ impl PyConfig {
         time_budget_ms: Option<i128>,
         threads: Option<i128>,
         copy_move: Option<bool>,
+        copy_move_max_pixels: Option<i128>,
     ) -> PyResult<Self> {
         let mut inner = trueshot::Config::default();
         if let Some(v) = max_pixels {
@@ -78,7 +80,10 @@ impl PyConfig {
             inner.threads = unsigned(py, "threads", v)?;
         }
         if let Some(v) = copy_move {
-            inner.copy_move = v;
+            inner.copy_move_max_pixels = if v { u64::MAX } else { 0 };
+        }
+        if let Some(v) = copy_move_max_pixels {
+            inner.copy_move_max_pixels = unsigned(py, "copy_move_max_pixels", v)?;
         }
         inner
             .validate()
@@ -134,10 +139,17 @@ impl PyConfig {
         self.inner.threads
     }
 
-    /// Whether the copy-move detector runs (off by default: costly).
+    /// Whether the copy-move detector runs at all (on images up to
+    /// `copy_move_max_pixels`).
     #[getter]
     fn copy_move(&self) -> bool {
-        self.inner.copy_move
+        self.inner.copy_move_max_pixels > 0
+    }
+
+    /// The copy-move detector runs on images of at most this many pixels.
+    #[getter]
+    fn copy_move_max_pixels(&self) -> u64 {
+        self.inner.copy_move_max_pixels
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -155,7 +167,7 @@ impl PyConfig {
         format!(
             "Config(max_pixels={}, max_file_bytes={}, max_decoded_bytes={}, heatmap={}, \
              max_false_alarm={}, model_path={model}, time_budget_ms={}, threads={}, \
-             copy_move={})",
+             copy_move_max_pixels={})",
             c.max_pixels,
             c.max_file_bytes,
             c.max_decoded_bytes,
@@ -163,7 +175,7 @@ impl PyConfig {
             c.max_false_alarm,
             c.time_budget_ms,
             c.threads,
-            if c.copy_move { "True" } else { "False" }
+            c.copy_move_max_pixels
         )
     }
 }

@@ -136,9 +136,15 @@ def test_config_round_trip() -> None:
     assert config.max_false_alarm == pytest.approx(0.05)
     assert config == trueshot.Config(max_pixels=1234, heatmap=False, max_false_alarm=0.05, threads=2)
     assert "max_pixels=1234" in repr(config)
-    assert not config.copy_move
-    assert trueshot.Config(copy_move=True).copy_move
-    assert "copy_move=True" in repr(trueshot.Config(copy_move=True))
+    assert config.copy_move
+    assert config.copy_move_max_pixels == 2048 * 1536
+    assert not trueshot.Config(copy_move=False).copy_move
+    assert trueshot.Config(copy_move=True).copy_move_max_pixels == 2**64 - 1
+    limited = trueshot.Config(copy_move_max_pixels=1000)
+    assert "copy_move_max_pixels=1000" in repr(limited)
+    assert limited == trueshot.Config(copy_move_max_pixels=1000)
+    with pytest.raises(trueshot.InvalidConfigError):
+        trueshot.Config(copy_move_max_pixels=-1)
 
 
 @pytest.mark.parametrize(

@@ -406,16 +406,23 @@ int main(int argc, char **argv) {
     assert(trueshot_report_score(unmapped) == trueshot_report_score(from_bytes));
     trueshot_report_free(unmapped);
 
-    /* Copy-move detector switched on: its timing appears in the JSON. */
-    trueshot_config *with_copy_move = trueshot_config_new();
-    assert(trueshot_config_set_copy_move(with_copy_move, true) == TRUESHOT_STATUS_OK);
+    /* Copy-move detector: on by default at this size, its timing in the
+       JSON; off when switched off or under its size limit. */
+    assert(strstr(trueshot_report_json(from_bytes), "\"copy_move\""));
+    trueshot_config *without_copy_move = trueshot_config_new();
+    assert(trueshot_config_set_copy_move(without_copy_move, false) == TRUESHOT_STATUS_OK);
     assert(trueshot_config_set_copy_move(NULL, true) == TRUESHOT_STATUS_NULL_ARGUMENT);
-    trueshot_report *copy_moved = NULL;
-    assert(trueshot_analyze_bytes(with_copy_move, bmp, bmp_len, &copy_moved) == TRUESHOT_STATUS_OK);
-    assert(strstr(trueshot_report_json(copy_moved), "\"copy_move\""));
-    assert(!strstr(trueshot_report_json(from_bytes), "\"copy_move\""));
-    trueshot_report_free(copy_moved);
-    trueshot_config_free(with_copy_move);
+    trueshot_report *not_searched = NULL;
+    assert(trueshot_analyze_bytes(without_copy_move, bmp, bmp_len, &not_searched) == TRUESHOT_STATUS_OK);
+    assert(!strstr(trueshot_report_json(not_searched), "\"copy_move\""));
+    trueshot_report_free(not_searched);
+    assert(trueshot_config_set_copy_move_max_pixels(without_copy_move, (uint64_t)W * H) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_copy_move_max_pixels(NULL, 1) == TRUESHOT_STATUS_NULL_ARGUMENT);
+    trueshot_report *searched = NULL;
+    assert(trueshot_analyze_bytes(without_copy_move, bmp, bmp_len, &searched) == TRUESHOT_STATUS_OK);
+    assert(strstr(trueshot_report_json(searched), "\"copy_move\""));
+    trueshot_report_free(searched);
+    trueshot_config_free(without_copy_move);
 
     /* Error paths: each status, the output untouched, a message recorded. */
     static const uint8_t junk[] = "GIF8? certainly not an image";

@@ -67,12 +67,14 @@ class Config:
         time_budget_ms: Union[int, None] = None,
         threads: Union[int, None] = None,
         copy_move: Union[bool, None] = None,
+        copy_move_max_pixels: Union[int, None] = None,
     ) -> Config:
         """Analysis settings; an argument left out keeps the Rust default
         (max_pixels=100_000_000, max_file_bytes=256 MiB, max_decoded_bytes=1 GiB,
         heatmap=True, max_false_alarm=0.01, model_path=None, time_budget_ms=0,
-        threads=0, copy_move=False). Raises InvalidConfigError for a value out
-        of range."""
+        threads=0, copy_move_max_pixels=2048*1536; copy_move=True runs the
+        copy-move detector at every size, False never). Raises
+        InvalidConfigError for a value out of range."""
     @property
     def max_pixels(self) -> int: ...
     @property
@@ -91,6 +93,8 @@ class Config:
     def threads(self) -> int: ...
     @property
     def copy_move(self) -> bool: ...
+    @property
+    def copy_move_max_pixels(self) -> int: ...
     def __eq__(self, other: object, /) -> bool: ...
 
 @final

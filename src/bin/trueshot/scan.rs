@@ -58,10 +58,16 @@ pub struct ScanArgs {
     /// Target false-alarm rate on genuine photos for the verdict thresholds.
     #[arg(long, value_name = "RATE", default_value_t = 0.01)]
     pub max_false_alarm: f32,
-    /// Also run the copy-move detector (off by default: it costs more than
-    /// the rest of the analysis).
-    #[arg(long)]
+    /// Run the copy-move detector at every size (by default it runs on
+    /// images up to 2048 x 1536; see --copy-move-max-pixels).
+    #[arg(long, conflicts_with_all = ["no_copy_move", "copy_move_max_pixels"])]
     pub copy_move: bool,
+    /// Do not run the copy-move detector.
+    #[arg(long, conflicts_with = "copy_move_max_pixels")]
+    pub no_copy_move: bool,
+    /// Run the copy-move detector on images of at most this many pixels.
+    #[arg(long, value_name = "PIXELS")]
+    pub copy_move_max_pixels: Option<u64>,
     /// A fusion model file (from `trueshot calibrate`) to use instead of the
     /// built-in one.
     #[arg(long, value_name = "JSON")]
@@ -71,7 +77,13 @@ pub struct ScanArgs {
 pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
-    config.copy_move = args.copy_move;
+    if args.copy_move {
+        config.copy_move_max_pixels = u64::MAX;
+    } else if args.no_copy_move {
+        config.copy_move_max_pixels = 0;
+    } else if let Some(n) = args.copy_move_max_pixels {
+        config.copy_move_max_pixels = n;
+    }
     config.model_path.clone_from(&args.model);
     config.heatmap =
         args.heatmap_dir.is_some() || args.html_dir.is_some() || args.format == OutputFormat::Human;
