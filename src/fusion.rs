@@ -52,10 +52,10 @@ const CAMERA_DISCOUNT: f32 = 0.5;
 /// reviewer on their own: a compact region compressed once inside a doubly
 /// compressed JPEG (aligned double compression, Bianchi & Piva, IEEE TIFS
 /// 7(3), 2012), whose score weighs the region's strength, area and
-/// dominance, and a region duplicated with its pixels (copy-move, when
-/// enabled). On the development corpus no genuine photo reaches 0.45 on the
-/// first, while 9 of 61 added-damage edits reach 0.66-0.98; the second is
-/// found on 8 of 11 copy-moves and on none of 252 genuine photos and 5,336
+/// dominance, and a region duplicated with its pixels (copy-move, on
+/// images up to its size limit). On the development corpus no genuine
+/// photo reaches 0.45 on the first, while 9 of 61 added-damage edits reach 0.66-0.98; the second is
+/// found on 9 of 11 copy-moves and on none of 252 genuine photos and 5,336
 /// honestly processed copies. The noise-inconsistency regions
 /// (`local_consistency`, `noise_residual`) fire on 12-24% of genuine photos
 /// and stay with the model.
