@@ -54,9 +54,9 @@ const CAMERA_DISCOUNT: f32 = 0.5;
 /// 7(3), 2012), whose score weighs the region's strength, area and
 /// dominance, and a region duplicated with its pixels (copy-move, on
 /// images up to its size limit). On the development corpus no genuine
-/// photo reaches 0.45 on the first, while 9 of 61 added-damage edits reach 0.66-0.98; the second is
-/// found on 9 of 11 copy-moves and on none of 252 genuine photos and 5,336
-/// honestly processed copies. The noise-inconsistency regions
+/// photo reaches 0.45 on the first, while 9 of 61 added-damage edits reach
+/// 0.66-0.98; the second is found on 9 of 11 copy-moves and on none of 252
+/// genuine photos and 5,336 honestly processed copies. The noise-inconsistency regions
 /// (`local_consistency`, `noise_residual`) fire on 12-24% of genuine photos
 /// and stay with the model.
 const LOCAL_EVIDENCE: &[&str] = &[
