@@ -70,11 +70,7 @@ fn editor_software_is_reported_but_does_not_send_to_review_alone() {
     let tiff = exif_block(&[(0x0131, "Adobe Photoshop 25.1 (Windows)")], None);
     let bytes = jpeg_with_segment(&pixels, 0xE1, &exif_app1(&tiff));
     let report = analyze_bytes(&bytes, &Config::default()).expect("analysis");
-    let finding = report
-        .findings
-        .iter()
-        .find(|f| f.code == "provenance.editor_software")
-        .expect("editor finding");
+    let finding = finding(&report.findings, "provenance.editor_software");
     assert_eq!(finding.class, Class::Edited);
     assert!(finding.score > 0.0 && finding.score < report.authentic_threshold);
     // The tag raises the edited score at most to its own level.
@@ -394,11 +390,7 @@ fn a_copied_patch_is_sent_to_review() {
     config.copy_move_max_pixels = 0;
     let off = analyze_bytes(&bytes, &config).expect("analysis");
     let on = analyze_bytes(&bytes, &Config::default()).expect("analysis");
-    let copy = on
-        .findings
-        .iter()
-        .find(|f| f.code == "copy_move.duplicated_region")
-        .expect("the copy is found");
+    let copy = finding(&on.findings, "copy_move.duplicated_region");
     let region = copy.region.expect("the copy is boxed");
     let overlap_x = (region.x + region.width).min(to.0 + side) as i64 - region.x.max(to.0) as i64;
     let overlap_y = (region.y + region.height).min(to.1 + side) as i64 - region.y.max(to.1) as i64;

@@ -8,7 +8,7 @@ use trueshot::metadata::{self, QuantTable};
 use trueshot::{Class, DetectorKind};
 
 mod common;
-use common::png;
+use common::{finding, png};
 
 /// A deterministic camera-like scene: smooth shading, edges and sensor-like
 /// noise, so that the DCT has many non-zero coefficients.
@@ -186,11 +186,7 @@ fn assert_localised(
     for (x, y) in [(40, 40), (340, 340), (40, 340), (340, 40)] {
         assert!(map.at(x, y) < 0.5, "outside ({x},{y}) {}", map.at(x, y));
     }
-    let finding = out
-        .findings
-        .iter()
-        .find(|f| f.code == code)
-        .expect("finding");
+    let finding = finding(&out.findings, code);
     assert_eq!(finding.class, Class::Edited);
     let r = finding.region.expect("region");
     let (x0, y0, x1, y1) = covers;

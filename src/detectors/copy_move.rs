@@ -102,7 +102,7 @@ const MAX_REGION_SHARE: f32 = 0.15;
 const PERIODIC_RATIO: f32 = 0.5;
 /// Largest median, over a region's cells, of the pixel difference at the
 /// shift against the smallest difference one pixel off it (RMS of luma
-/// differences; see `luma_sharpness`). Copied pixels differ only by the
+/// differences; see `Luma::sharpness`). Copied pixels differ only by the
 /// later JPEG rounding at the exact shift and by the content's gradient one
 /// pixel off: 0.17-0.78 on the development corpus's copies. Look-alike
 /// content (texture, periodic structure, edges shifted along themselves)
@@ -110,7 +110,7 @@ const PERIODIC_RATIO: f32 = 0.5;
 /// candidate of its genuine photos.
 const LUMA_SHARPNESS: f32 = 0.85;
 /// Largest ratio of the region's median difference at the shift to the
-/// smallest at any other shift within 24 px ([`uniqueness`]): copies on the
+/// smallest at any other shift within 24 px ([`Luma::uniqueness`]): copies on the
 /// development corpus 0.12-0.44, periodic genuine content 1.09 and above.
 const UNIQUENESS: f32 = 0.7;
 /// A cell next to the region joins on its pixels alone under this ratio.
@@ -448,10 +448,9 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
     cands.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let best_votes = cands.first().map_or(0, |c| c.1);
 
-    let gw = w.div_ceil(CELL);
-    let gh = h.div_ceil(CELL);
+    let pixels = Luma { pixels: luma, w, h };
     let mut pairs: Vec<Pair> = Vec::new();
-    let mut taken = vec![false; gw * gh];
+    let mut taken = vec![false; w.div_ceil(CELL) * h.div_ceil(CELL)];
     for &((dx, dy), n_votes) in cands.iter().take(MAX_CANDIDATES) {
         // Source blocks of this shift and its neighbours, in original pixels.
         let mut sources: Vec<(usize, usize)> = Vec::new();
@@ -473,14 +472,14 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
         let Some((d, corr0)) = refined else {
             continue;
         };
-        let d = polish_shift(luma, w, h, &middles, side, d);
+        let d = pixels.polish_shift(&middles, side, d);
         // Both components multiples of 8: the JPEG 8x8 block artefacts of a
         // (re)compressed genuine photo correlate along the grid. We give up
         // the 1 in 64 copies that land on the grid rather than flag them.
         if corr0 < 0.2 || (d.0 % 8 == 0 && d.1 % 8 == 0) || pairs.iter().any(|p| p.d == d) {
             continue;
         }
-        let Some(pair) = verify(luma, res, w, h, gw, gh, &sources, d, k, n_votes, &taken) else {
+        let Some(pair) = verify(&pixels, res, &sources, d, k, n_votes, &taken) else {
             continue;
         };
         for &c in &pair.cells {
@@ -785,183 +784,154 @@ fn refine_shift(
     best
 }
 
-/// Move a refined shift to the neighbouring offset where the source blocks'
-/// pixels match their copies best (median RMS difference), up to two steps.
-/// The residual correlation peaks broadly once the copy was compressed again,
-/// and can settle one pixel off; the pixel difference is sharpest at the
-/// exact shift.
-fn polish_shift(
-    luma: &[f32],
+/// The luma plane, for the pixel differences between a place and its copy.
+struct Luma<'a> {
+    pixels: &'a [f32],
     w: usize,
     h: usize,
-    middles: &[(usize, usize)],
-    side: usize,
-    d: (i64, i64),
-) -> (i64, i64) {
-    let median_difference = |d: (i64, i64)| -> f32 {
-        let mut diffs: Vec<f32> = middles
-            .iter()
-            .filter_map(|&(x, y)| patch_difference(luma, w, h, (x, y), side, d))
-            .collect();
-        median(&mut diffs).unwrap_or(f32::MAX)
-    };
-    let mut best = (d, median_difference(d));
-    for _ in 0..2 {
-        let centre = best.0;
-        for e in NEIGHBOURHOOD {
-            let t = (centre.0 + e.0, centre.1 + e.1);
-            let v = median_difference(t);
-            if v < best.1 {
-                best = (t, v);
-            }
-        }
-        if best.0 == centre {
-            break;
-        }
-    }
-    best.0
 }
 
-/// RMS of the luma difference between the `n x n` square at `(x, y)` and
-/// its copy at `d`; `None` when either leaves the image.
-fn patch_difference(
-    luma: &[f32],
-    w: usize,
-    h: usize,
-    (x, y): (usize, usize),
-    n: usize,
-    d: (i64, i64),
-) -> Option<f32> {
-    rect_difference(luma, w, h, (x, y, x + n, y + n), d)
-}
-
-/// RMS of the luma difference between the rectangle `[x0, x1) x [y0, y1)`
-/// and its copy at `d`; `None` when either leaves the image or it is empty.
-fn rect_difference(
-    luma: &[f32],
-    w: usize,
-    h: usize,
-    (x0, y0, x1, y1): (usize, usize, usize, usize),
-    d: (i64, i64),
-) -> Option<f32> {
-    let (tx, ty) = (x0 as i64 + d.0, y0 as i64 + d.1);
-    if x1 <= x0 || y1 <= y0 || x1 > w || y1 > h || tx < 0 || ty < 0 {
-        return None;
-    }
-    let (tx, ty, n) = (tx as usize, ty as usize, x1 - x0);
-    if tx + n > w || ty + (y1 - y0) > h {
-        return None;
-    }
-    let mut sum = 0.0f32;
-    for y in 0..y1 - y0 {
-        let a = &luma[(y0 + y) * w + x0..][..n];
-        let b = &luma[(ty + y) * w + tx..][..n];
-        sum += a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f32>();
-    }
-    Some((sum / (n * (y1 - y0)) as f32).sqrt())
-}
-
-/// How uniquely a region matches at `d`: the median cell difference at `d`
-/// over the smallest median at any other shift within 24 px of it (beyond
-/// the 8 neighbours). Periodic content (a facade, a fabric, a fence) also
-/// matches a period away; a copy matches only at its shift.
-fn uniqueness(
-    luma: &[f32],
-    w: usize,
-    h: usize,
-    gw: usize,
-    cells: &[usize],
-    d: (i64, i64),
-) -> Option<f32> {
-    let step = (cells.len() / 64).max(1);
-    let sample: Vec<usize> = cells.iter().copied().step_by(step).collect();
-    let median_at = |t: (i64, i64)| -> Option<f32> {
-        let mut v: Vec<f32> = sample
-            .iter()
-            .filter_map(|&c| cell_difference(luma, w, h, gw, c, t))
-            .collect();
-        if v.len() * 2 < sample.len() {
+impl Luma<'_> {
+    /// RMS of the luma difference between the rectangle `[x0, x1) x [y0, y1)`
+    /// and its copy at `d`; `None` when either leaves the image or it is
+    /// empty.
+    fn rect_difference(
+        &self,
+        (x0, y0, x1, y1): (usize, usize, usize, usize),
+        d: (i64, i64),
+    ) -> Option<f32> {
+        let (w, h) = (self.w, self.h);
+        let (tx, ty) = (x0 as i64 + d.0, y0 as i64 + d.1);
+        if x1 <= x0 || y1 <= y0 || x1 > w || y1 > h || tx < 0 || ty < 0 {
             return None;
         }
-        median(&mut v)
-    };
-    let at = median_at(d)?;
-    let mut other = f32::MAX;
-    for ty in -24..=24i64 {
-        for tx in -24..=24i64 {
-            if tx.abs() <= 1 && ty.abs() <= 1 {
-                continue;
+        let (tx, ty, n) = (tx as usize, ty as usize, x1 - x0);
+        if tx + n > w || ty + (y1 - y0) > h {
+            return None;
+        }
+        let mut sum = 0.0f32;
+        for y in 0..y1 - y0 {
+            let a = &self.pixels[(y0 + y) * w + x0..][..n];
+            let b = &self.pixels[(ty + y) * w + tx..][..n];
+            sum += a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f32>();
+        }
+        Some((sum / (n * (y1 - y0)) as f32).sqrt())
+    }
+
+    /// The same for the `n x n` square at `(x, y)`.
+    fn patch_difference(&self, (x, y): (usize, usize), n: usize, d: (i64, i64)) -> Option<f32> {
+        self.rect_difference((x, y, x + n, y + n), d)
+    }
+
+    /// The same for 8x8 cell `c` of the map grid (clipped to the image).
+    fn cell_difference(&self, c: usize, d: (i64, i64)) -> Option<f32> {
+        let gw = self.w.div_ceil(CELL);
+        let (x0, y0) = ((c % gw) * CELL, (c / gw) * CELL);
+        self.rect_difference(
+            (x0, y0, (x0 + CELL).min(self.w), (y0 + CELL).min(self.h)),
+            d,
+        )
+    }
+
+    /// How much better a cell matches its copy at exactly `d` than one pixel
+    /// off: the difference at `d` over the smallest of the 8 around it
+    /// (under 1 for copied pixels, about 1 or more for look-alike content).
+    fn sharpness(&self, c: usize, d: (i64, i64)) -> Option<f32> {
+        let at = self.cell_difference(c, d)?;
+        let mut off = f32::MAX;
+        for e in NEIGHBOURHOOD {
+            off = off.min(self.cell_difference(c, (d.0 + e.0, d.1 + e.1))?);
+        }
+        // Flat or clipped pixels match everywhere: they cannot tell.
+        (off >= MIN_OFF_DIFFERENCE).then_some(at / off)
+    }
+
+    /// How uniquely a region matches at `d`: the median cell difference at
+    /// `d` over the smallest median at any other shift within 24 px of it
+    /// (beyond the 8 neighbours). Periodic content (a facade, a fabric, a
+    /// fence) also matches a period away; a copy matches only at its shift.
+    fn uniqueness(&self, cells: &[usize], d: (i64, i64)) -> Option<f32> {
+        let step = (cells.len() / 64).max(1);
+        let sample: Vec<usize> = cells.iter().copied().step_by(step).collect();
+        let median_at = |t: (i64, i64)| -> Option<f32> {
+            let mut v: Vec<f32> = sample
+                .iter()
+                .filter_map(|&c| self.cell_difference(c, t))
+                .collect();
+            if v.len() * 2 < sample.len() {
+                return None;
             }
-            if let Some(v) = median_at((d.0 + tx, d.1 + ty)) {
-                other = other.min(v);
+            median(&mut v)
+        };
+        let at = median_at(d)?;
+        let mut other = f32::MAX;
+        for ty in -24..=24i64 {
+            for tx in -24..=24i64 {
+                if tx.abs() <= 1 && ty.abs() <= 1 {
+                    continue;
+                }
+                if let Some(v) = median_at((d.0 + tx, d.1 + ty)) {
+                    other = other.min(v);
+                }
             }
         }
+        Some(at / other.max(1e-3))
     }
-    Some(at / other.max(1e-3))
-}
 
-/// Whether a region matches at `d` much better than anywhere near it.
-fn is_unique(luma: &[f32], w: usize, h: usize, gw: usize, cells: &[usize], d: (i64, i64)) -> bool {
-    uniqueness(luma, w, h, gw, cells, d).is_some_and(|u| u <= UNIQUENESS)
-}
-
-/// RMS of the luma difference between an 8x8 cell (clipped to the image)
-/// and its copy at `d`; `None` when the copy leaves the image.
-fn cell_difference(
-    luma: &[f32],
-    w: usize,
-    h: usize,
-    gw: usize,
-    c: usize,
-    d: (i64, i64),
-) -> Option<f32> {
-    let (x0, y0) = ((c % gw) * CELL, (c / gw) * CELL);
-    rect_difference(
-        luma,
-        w,
-        h,
-        (x0, y0, (x0 + CELL).min(w), (y0 + CELL).min(h)),
-        d,
-    )
-}
-
-/// How much better a cell matches its copy at exactly `d` than one pixel
-/// off: the difference at `d` over the smallest of the 8 around it (under 1
-/// for copied pixels, about 1 or more for look-alike content).
-fn luma_sharpness(
-    luma: &[f32],
-    w: usize,
-    h: usize,
-    gw: usize,
-    c: usize,
-    d: (i64, i64),
-) -> Option<f32> {
-    let at = cell_difference(luma, w, h, gw, c, d)?;
-    let mut off = f32::MAX;
-    for e in NEIGHBOURHOOD {
-        off = off.min(cell_difference(luma, w, h, gw, c, (d.0 + e.0, d.1 + e.1))?);
+    /// Whether a region matches at `d` much better than anywhere near it.
+    fn is_unique(&self, cells: &[usize], d: (i64, i64)) -> bool {
+        self.uniqueness(cells, d).is_some_and(|u| u <= UNIQUENESS)
     }
-    // Flat or clipped pixels match everywhere: they cannot tell.
-    (off >= MIN_OFF_DIFFERENCE).then_some(at / off)
+
+    /// Move a refined shift to the neighbouring offset where the source
+    /// blocks' pixels match their copies best (median RMS difference), up to
+    /// two steps. The residual correlation peaks broadly once the copy was
+    /// compressed again, and can settle one pixel off; the pixel difference
+    /// is sharpest at the exact shift.
+    fn polish_shift(&self, middles: &[(usize, usize)], side: usize, d: (i64, i64)) -> (i64, i64) {
+        let median_difference = |d: (i64, i64)| -> f32 {
+            let mut diffs: Vec<f32> = middles
+                .iter()
+                .filter_map(|&p| self.patch_difference(p, side, d))
+                .collect();
+            median(&mut diffs).unwrap_or(f32::MAX)
+        };
+        let mut best = (d, median_difference(d));
+        for _ in 0..2 {
+            let centre = best.0;
+            for e in NEIGHBOURHOOD {
+                let t = (centre.0 + e.0, centre.1 + e.1);
+                let v = median_difference(t);
+                if v < best.1 {
+                    best = (t, v);
+                }
+            }
+            if best.0 == centre {
+                break;
+            }
+        }
+        best.0
+    }
 }
+
+/// A cell joining a region: its index, residual correlation (0 when not
+/// measurable) and pixel sharpness when it was measured to let it join.
+type Joined = (usize, f32, Option<f32>);
 
 /// Verify a shift at full resolution: grow the region of 8x8 cells whose
 /// residual correlates with its shifted copy, from seeds under the source
 /// blocks; reject small, huge and periodic regions.
-#[allow(clippy::too_many_arguments)]
 fn verify(
-    luma: &[f32],
+    luma: &Luma<'_>,
     res: &[f32],
-    w: usize,
-    h: usize,
-    gw: usize,
-    gh: usize,
     sources: &[(usize, usize)],
     d: (i64, i64),
     k: usize,
     votes: usize,
     taken: &[bool],
 ) -> Option<Pair> {
+    let (w, h) = (luma.w, luma.h);
+    let (gw, gh) = (w.div_ceil(CELL), h.div_ceil(CELL));
     let total = gw * gh;
     let max_cells = (MAX_REGION_SHARE * total as f32) as usize;
     // Correlation of one cell; None = nothing to compare (flat, clipped or
@@ -977,39 +947,44 @@ fn verify(
     // A cell joins when its residual correlates with the copy's, or when its
     // pixels match the copy's sharply (the residual of a copy compressed
     // again on another grid phase may correlate little); its correlation
-    // (0 when not measurable) enters the region's mean.
-    let joins = |c: usize, min_corr: f32, max_sharpness: f32| -> Option<f32> {
+    // (0 when not measurable) enters the region's mean, and its pixel
+    // sharpness is kept when it had to be measured.
+    let joins = |c: usize, min_corr: f32, max_sharpness: f32| -> Option<Joined> {
         let corr = cell_corr(c, d);
-        if corr.is_some_and(|v| v >= min_corr)
-            || luma_sharpness(luma, w, h, gw, c, d).is_some_and(|r| r < max_sharpness)
-        {
-            Some(corr.unwrap_or(0.0))
-        } else {
-            None
+        if corr.is_some_and(|v| v >= min_corr) {
+            return Some((c, corr.unwrap_or(0.0), None));
+        }
+        let sharpness = luma.sharpness(c, d).filter(|&r| r < max_sharpness)?;
+        Some((c, corr.unwrap_or(0.0), Some(sharpness)))
+    };
+    // 0 unseen, 1 in the region, 2 rejected.
+    let mut state = vec![0u8; total];
+    let mut stack: Vec<Joined> = Vec::new();
+    let mut consider = |c: usize, min_corr: f32, max_sharpness: f32, stack: &mut Vec<Joined>| {
+        if state[c] != 0 || taken[c] {
+            return;
+        }
+        match joins(c, min_corr, max_sharpness) {
+            Some(joined) => {
+                state[c] = 1;
+                stack.push(joined);
+            }
+            None => state[c] = 2,
         }
     };
     // Seeds: cells under the middle of the source blocks.
     let side = BLOCK * k;
-    let mut state = vec![0u8; total]; // 0 unseen, 1 in region, 2 rejected
-    let mut stack = Vec::new();
     for &(x, y) in sources {
         let (px, py) = (x + side / 2, y + side / 2);
         let c = (py / CELL).min(gh - 1) * gw + (px / CELL).min(gw - 1);
-        if state[c] != 0 || taken[c] {
-            continue;
-        }
-        match joins(c, SEED_CORR, SEED_SHARPNESS) {
-            Some(v) => {
-                state[c] = 1;
-                stack.push((c, v));
-            }
-            None => state[c] = 2,
-        }
+        consider(c, SEED_CORR, SEED_SHARPNESS, &mut stack);
     }
     let mut cells = Vec::new();
+    let mut measured = Vec::new();
     let mut sum = 0.0f32;
-    while let Some((c, v)) = stack.pop() {
+    while let Some((c, v, sharpness)) = stack.pop() {
         cells.push(c);
+        measured.push(sharpness);
         sum += v;
         if cells.len() > max_cells {
             return None;
@@ -1029,15 +1004,8 @@ fn verify(
             near[3] = c + gw;
         }
         for j in near {
-            if j == usize::MAX || state[j] != 0 || taken[j] {
-                continue;
-            }
-            match joins(j, GROW_CORR, CELL_SHARPNESS) {
-                Some(v) => {
-                    state[j] = 1;
-                    stack.push((j, v));
-                }
-                None => state[j] = 2,
+            if j != usize::MAX {
+                consider(j, GROW_CORR, CELL_SHARPNESS, &mut stack);
             }
         }
     }
@@ -1073,7 +1041,8 @@ fn verify(
     // the pixel differences can.
     let mut ratios: Vec<(usize, f32)> = cells
         .iter()
-        .filter_map(|&c| luma_sharpness(luma, w, h, gw, c, d).map(|r| (c, r)))
+        .zip(&measured)
+        .filter_map(|(&c, &known)| known.or_else(|| luma.sharpness(c, d)).map(|r| (c, r)))
         .collect();
     if ratios.len() < MIN_CELLS {
         return None;
@@ -1093,12 +1062,12 @@ fn verify(
             .filter(|&&(_, r)| r < SEED_SHARPNESS)
             .copied()
             .unzip();
-        if core.len() < MIN_CELLS || !is_unique(luma, w, h, gw, &core, d) {
+        if core.len() < MIN_CELLS || !luma.is_unique(&core, d) {
             return None;
         }
         median(&mut core_ratios)?
     };
-    if !is_unique(luma, w, h, gw, &cells, d) {
+    if !luma.is_unique(&cells, d) {
         return None;
     }
     // The region grown on the residual reaches into neighbouring cells that

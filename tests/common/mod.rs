@@ -4,6 +4,16 @@
 #![allow(dead_code)]
 
 use image::{ImageEncoder, RgbImage};
+use trueshot::Finding;
+
+/// The first finding with `code`; panics (failing the test) when there is
+/// none.
+pub fn finding<'a>(findings: &'a [Finding], code: &str) -> &'a Finding {
+    findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no {code} finding"))
+}
 
 /// A deterministic camera-like RGB image: smooth shapes plus
 /// signal-dependent noise from a fixed-seed generator.
