@@ -45,7 +45,7 @@
 //! `0.5 + 0.5 · strength of the pixel match`, holes they enclose at 0.5;
 //! everything else 0.
 
-use super::residual::ramp;
+use super::residual::{median_in_place, ramp};
 use super::{DetectorOutput, PixelContext};
 use crate::report::{Class, DetectorKind, Finding, Heatmap, Region};
 
@@ -734,15 +734,6 @@ fn block_middles(sources: &[(usize, usize)], k: usize) -> (Vec<(usize, usize)>, 
     (middles, side)
 }
 
-/// The median (upper middle) of `v`, reordering it; `None` when empty.
-fn median(v: &mut [f32]) -> Option<f32> {
-    if v.is_empty() {
-        return None;
-    }
-    let mid = v.len() / 2;
-    Some(*v.select_nth_unstable_by(mid, f32::total_cmp).1)
-}
-
 /// The exact shift in original pixels: the reduced shift `dr` spans
 /// `dr·k ± (k − 1)`; keep the offset whose residuals correlate best over
 /// the middles of the source blocks ([`block_middles`]).
@@ -861,7 +852,7 @@ impl Luma<'_> {
             if v.len() * 2 < sample.len() {
                 return None;
             }
-            median(&mut v)
+            Some(median_in_place(&mut v))
         };
         let at = median_at(d)?;
         let mut other = f32::MAX;
@@ -894,7 +885,11 @@ impl Luma<'_> {
                 .iter()
                 .filter_map(|&p| self.patch_difference(p, side, d))
                 .collect();
-            median(&mut diffs).unwrap_or(f32::MAX)
+            if diffs.is_empty() {
+                f32::MAX
+            } else {
+                median_in_place(&mut diffs)
+            }
         };
         let mut best = (d, median_difference(d));
         for _ in 0..2 {
@@ -1048,7 +1043,7 @@ fn verify(
         return None;
     }
     let mut values: Vec<f32> = ratios.iter().map(|&(_, r)| r).collect();
-    let whole = median(&mut values)?;
+    let whole = median_in_place(&mut values);
     // A copy made with a soft brush blends into its surroundings: the grown
     // region is then mostly blend, and only its core matches sharply. The
     // core must then be a region of its own, and match uniquely as well as
@@ -1065,7 +1060,7 @@ fn verify(
         if core.len() < MIN_CELLS || !luma.is_unique(&core, d) {
             return None;
         }
-        median(&mut core_ratios)?
+        median_in_place(&mut core_ratios)
     };
     if !luma.is_unique(&cells, d) {
         return None;

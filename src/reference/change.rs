@@ -15,6 +15,7 @@ use imageproc::distance_transform::Norm;
 use imageproc::region_labelling::{connected_components, Connectivity};
 
 use super::plane::{warp, Affine, Plane};
+use crate::detectors::residual::median_in_place;
 
 /// Smallest difference, in 8-bit levels, ever called a change: re-encoding
 /// at JPEG quality 70 moves blurred pixels by a few levels at most.
@@ -79,15 +80,6 @@ fn fit(claim: &[f32], reference: &[f32], use_px: &[bool]) -> (f32, f32) {
     (gain as f32, offset as f32)
 }
 
-fn median(values: &mut [f32]) -> f32 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mid = values.len() / 2;
-    let (_, m, _) = values.select_nth_unstable_by(mid, f32::total_cmp);
-    *m
-}
-
 /// Compare `claim` (RGB planes at working scale) with `reference` (RGB planes
 /// of the reference at its stored scale) mapped by `affine` (reference →
 /// claim).
@@ -149,7 +141,7 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
             .filter(|(_, &ok)| ok)
             .map(|(&r, _)| r)
             .collect();
-        let cut = (median(&mut sample) * 3.0).max(4.0);
+        let cut = (median_in_place(&mut sample) * 3.0).max(4.0);
         let inl: Vec<bool> = res
             .iter()
             .zip(&inside)
@@ -198,9 +190,9 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
         .filter(|(_, &ok)| ok)
         .map(|(&d, _)| d)
         .collect();
-    let med = median(&mut sample);
+    let med = median_in_place(&mut sample);
     let mut dev: Vec<f32> = sample.iter().map(|d| (d - med).abs()).collect();
-    let sigma = 1.4826 * median(&mut dev);
+    let sigma = 1.4826 * median_in_place(&mut dev);
     let high = (med + K_SIGMA * sigma).max(FLOOR);
     let low = high * 0.5;
 
