@@ -581,9 +581,7 @@ fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
         }
     }
     let s = if scores.len() >= 6 {
-        let mid = scores.len() / 2;
-        let (_, m, _) = scores.select_nth_unstable_by(mid, f32::total_cmp);
-        *m
+        crate::detectors::residual::median_in_place(&mut scores)
     } else {
         register::ncc(&cb, &rb, affine, 1).0
     };
