@@ -37,8 +37,8 @@ pub struct Config {
     /// images of at most this many pixels. It costs about as much as the
     /// rest of the analysis at 1 MP, about a third of it at 12-16 MP; the
     /// default covers the photos upload pipelines deliver (2048 x 1536 and
-    /// smaller) and keeps the analysis of camera originals within 3x their decoding
-    /// time. `0` turns it off; [`u64::MAX`] runs it at every size.
+    /// smaller) and keeps the analysis of camera originals within 3x their
+    /// decoding time. `0` turns it off; [`u64::MAX`] runs it at every size.
     /// Default: [`Config::COPY_MOVE_MAX_PIXELS`].
     pub copy_move_max_pixels: u64,
 }
