@@ -63,6 +63,12 @@ impl Config {
     /// Default of [`Config::copy_move_max_pixels`]: 2048 x 1536.
     pub const COPY_MOVE_MAX_PIXELS: u64 = 2048 * 1536;
 
+    /// Copy-move at every size (`true`) or never (`false`): the switch the
+    /// CLI, C and Python faces offer next to the size limit.
+    pub fn set_copy_move(&mut self, enabled: bool) {
+        self.copy_move_max_pixels = if enabled { u64::MAX } else { 0 };
+    }
+
     /// Whether the copy-move detector runs on an image of `width` x `height`.
     #[must_use]
     pub fn runs_copy_move(&self, width: u32, height: u32) -> bool {

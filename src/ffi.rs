@@ -685,7 +685,7 @@ pub unsafe extern "C" fn trueshot_config_set_copy_move(
     enabled: bool,
 ) -> trueshot_status {
     ffi_boundary! {
-        try_mut!(config).update(|c| c.copy_move_max_pixels = if enabled { u64::MAX } else { 0 })
+        try_mut!(config).update(|c| c.set_copy_move(enabled))
     }
 }
 

@@ -390,11 +390,30 @@ fn a_copied_patch_is_sent_to_review() {
     config.copy_move_max_pixels = 0;
     let off = analyze_bytes(&bytes, &config).expect("analysis");
     let on = analyze_bytes(&bytes, &Config::default()).expect("analysis");
-    let copy = finding(&on.findings, "copy_move.duplicated_region");
-    let region = copy.region.expect("the copy is boxed");
-    let overlap_x = (region.x + region.width).min(to.0 + side) as i64 - region.x.max(to.0) as i64;
-    let overlap_y = (region.y + region.height).min(to.1 + side) as i64 - region.y.max(to.1) as i64;
-    assert!(overlap_x > 32 && overlap_y > 32, "{region:?}");
+    // Nothing tells the copy from its source: both are boxed and flagged
+    // in the heatmap.
+    let boxes: Vec<_> = on
+        .findings
+        .iter()
+        .filter(|f| f.code == "copy_move.duplicated_region")
+        .filter_map(|f| f.region)
+        .collect();
+    let heatmap = on.heatmap.as_ref().expect("heatmap");
+    for place in [from, to] {
+        let boxed = boxes.iter().any(|r| {
+            let overlap_x = (r.x + r.width).min(place.0 + side) as i64 - r.x.max(place.0) as i64;
+            let overlap_y = (r.y + r.height).min(place.1 + side) as i64 - r.y.max(place.1) as i64;
+            overlap_x > 32 && overlap_y > 32
+        });
+        assert!(boxed, "{place:?} {boxes:?}");
+        let cells: Vec<f32> = (0..side / 8)
+            .flat_map(|i| (0..side / 8).map(move |j| (place.0 + 8 * i + 4, place.1 + 8 * j + 4)))
+            .map(|(x, y)| heatmap.at(x, y))
+            .collect();
+        let flagged = cells.iter().filter(|&&v| v >= 0.5).count();
+        assert!(flagged * 2 > cells.len(), "{place:?} {cells:?}");
+    }
+    assert_eq!(boxes.len(), 2, "{boxes:?}");
     // Local evidence: sent to a reviewer, never flagged on its own.
     assert_eq!(on.verdict, Verdict::Inconclusive, "{}", on.score);
     assert!(on.score > off.score, "{} vs {}", on.score, off.score);

@@ -79,11 +79,18 @@ impl PyConfig {
         if let Some(v) = threads {
             inner.threads = unsigned(py, "threads", v)?;
         }
-        if let Some(v) = copy_move {
-            inner.copy_move_max_pixels = if v { u64::MAX } else { 0 };
-        }
-        if let Some(v) = copy_move_max_pixels {
-            inner.copy_move_max_pixels = unsigned(py, "copy_move_max_pixels", v)?;
+        match (copy_move, copy_move_max_pixels) {
+            (Some(_), Some(_)) => {
+                return Err(invalid_config(
+                    py,
+                    "give copy_move or copy_move_max_pixels, not both".to_string(),
+                ))
+            }
+            (Some(v), None) => inner.set_copy_move(v),
+            (None, Some(v)) => {
+                inner.copy_move_max_pixels = unsigned(py, "copy_move_max_pixels", v)?;
+            }
+            (None, None) => {}
         }
         inner
             .validate()

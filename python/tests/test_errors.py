@@ -145,6 +145,8 @@ def test_config_round_trip() -> None:
     assert limited == trueshot.Config(copy_move_max_pixels=1000)
     with pytest.raises(trueshot.InvalidConfigError):
         trueshot.Config(copy_move_max_pixels=-1)
+    with pytest.raises(trueshot.InvalidConfigError, match="not both"):
+        trueshot.Config(copy_move=True, copy_move_max_pixels=1000)
 
 
 @pytest.mark.parametrize(

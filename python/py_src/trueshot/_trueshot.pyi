@@ -73,7 +73,7 @@ class Config:
         (max_pixels=100_000_000, max_file_bytes=256 MiB, max_decoded_bytes=1 GiB,
         heatmap=True, max_false_alarm=0.01, model_path=None, time_budget_ms=0,
         threads=0, copy_move_max_pixels=2048*1536; copy_move=True runs the
-        copy-move detector at every size, False never). Raises
+        copy-move detector at every size, False never; give one of the two). Raises
         InvalidConfigError for a value out of range."""
     @property
     def max_pixels(self) -> int: ...

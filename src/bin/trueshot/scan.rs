@@ -77,10 +77,8 @@ pub struct ScanArgs {
 pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
-    if args.copy_move {
-        config.copy_move_max_pixels = u64::MAX;
-    } else if args.no_copy_move {
-        config.copy_move_max_pixels = 0;
+    if args.copy_move || args.no_copy_move {
+        config.set_copy_move(args.copy_move);
     } else if let Some(n) = args.copy_move_max_pixels {
         config.copy_move_max_pixels = n;
     }
