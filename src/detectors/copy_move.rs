@@ -47,6 +47,7 @@
 
 use super::residual::{median_in_place, ramp};
 use super::{DetectorOutput, PixelContext};
+use crate::buffer::Buffer;
 use crate::report::{Class, DetectorKind, Finding, Heatmap, Region};
 
 /// Block side in reduced pixels (`16k` original pixels).
@@ -383,10 +384,10 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
     // Near-identical neighbours in sort order vote for their shift. Each
     // block's sub-block means are gathered once, in sort order, so that the
     // comparisons read consecutive memory.
-    let described: Vec<[f32; 16]> = keyed
-        .iter()
-        .map(|&(_, b, _)| sub(b as usize % nbx, b as usize / nbx))
-        .collect();
+    let mut described: Buffer<[f32; 16]> = Buffer::zeroed(keyed.len());
+    for (d, &(_, b, _)) in described.iter_mut().zip(&keyed) {
+        *d = sub(b as usize % nbx, b as usize / nbx);
+    }
     let min_shift = MIN_SHIFT / k as f32;
     let mut votes: Vec<(i32, i32, u32)> = Vec::new();
     for (i, &(_, a, ga)) in keyed.iter().enumerate() {
