@@ -293,6 +293,17 @@ fn boxes(p: &Pair, w: usize, h: usize, gw: usize) -> (Region, Region) {
     (src, dst)
 }
 
+/// A block position `(bx, by)` (each under 2^16) as one u32 that orders
+/// as `(by, bx)`, like the row-major index, and unpacks without a division.
+fn pack(bx: usize, by: usize) -> u32 {
+    ((by as u32) << 16) | bx as u32
+}
+
+/// See [`pack`].
+fn unpack(p: u32) -> (usize, usize) {
+    ((p & 0xffff) as usize, (p >> 16) as usize)
+}
+
 /// The downscale factor: the smallest `k ≥ 2` that keeps the block count
 /// under [`MAX_BLOCKS`].
 fn scale_for(w: usize, h: usize) -> usize {
@@ -355,8 +366,11 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
     // Features and sort keys of the informative blocks, one row of blocks
     // at a time so that every step is a pass along contiguous rows.
     let (nbx, nby) = (sw - BLOCK + 1, sh - BLOCK + 1);
-    // (sort key, block index, bits of the block's gradient): positive
-    // floats order as their bits, and the index makes every entry unique.
+    if nbx > 1 << 16 || nby > 1 << 16 {
+        return (Vec::new(), 0); // Not reached under the block cap.
+    }
+    // (sort key, block position, bits of the block's gradient): positive
+    // floats order as their bits, and the position makes every entry unique.
     let mut keyed: Vec<(u64, u32, u32)> = Vec::with_capacity(nbx * nby / 2);
     // A block row reads means rows `by + 4j`: their transforms are kept in
     // a ring over the last `3·SUB + 1` rows, each computed once.
@@ -375,7 +389,7 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
         for bx in 0..nbx {
             if block_row.informative(bx) {
                 let gradient = block_row.gradient[bx].to_bits();
-                keyed.push((block_row.keys[bx], (by * nbx + bx) as u32, gradient));
+                keyed.push((block_row.keys[bx], pack(bx, by), gradient));
             }
         }
     }
@@ -386,15 +400,16 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
     // comparisons read consecutive memory.
     let mut described: Buffer<[f32; 16]> = Buffer::zeroed(keyed.len());
     for (d, &(_, b, _)) in described.iter_mut().zip(&keyed) {
-        *d = sub(b as usize % nbx, b as usize / nbx);
+        let (bx, by) = unpack(b);
+        *d = sub(bx, by);
     }
     let min_shift = MIN_SHIFT / k as f32;
     let mut votes: Vec<(i32, i32, u32)> = Vec::new();
     for (i, &(_, a, ga)) in keyed.iter().enumerate() {
-        let (ax, ay) = ((a as usize % nbx), (a as usize / nbx));
+        let (ax, ay) = unpack(a);
         let next = i + 1..(i + 1 + NEIGHBOURS).min(keyed.len());
         for (&(_, b, gb), mb) in keyed[next.clone()].iter().zip(&described[next]) {
-            let (bx, by) = ((b as usize % nbx), (b as usize / nbx));
+            let (bx, by) = unpack(b);
             let (dx, dy) = (bx as i32 - ax as i32, by as i32 - ay as i32);
             if ((dx * dx + dy * dy) as f32) < min_shift * min_shift {
                 continue;
@@ -468,8 +483,8 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize) -> (Vec<Pair>, usize) {
                 if let Ok(i) = counts.binary_search_by(|c| c.0.cmp(&(dx + ex, dy + ey))) {
                     let (_, s, e) = counts[i];
                     for v in &votes[s..e] {
-                        let b = v.2 as usize;
-                        sources.push(((b % nbx) * k, (b / nbx) * k));
+                        let (bx, by) = unpack(v.2);
+                        sources.push((bx * k, by * k));
                     }
                 }
             }
