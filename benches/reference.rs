@@ -1,4 +1,5 @@
-//! Matching one claim against a catalogue of 1,000 references (issue 7).
+//! Matching one claim against a catalogue of 1,000 references (issue 7), and
+//! a detail against the eight listing photos of one product.
 //! Inputs are synthetic (made here), so the bench needs no data files.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -35,8 +36,21 @@ fn bench(c: &mut Criterion) {
         image::imageops::FilterType::Triangle,
     ));
     let unrelated = DynamicImage::ImageRgb8(image(5000, 300, 200));
+    // The listing photos of one product (a small catalogue, searched window
+    // by window): a claim cut out of one of eight at its own resolution.
+    let mut product = References::new();
+    for i in 0..8 {
+        product.push_image(
+            &DynamicImage::ImageRgb8(image(2000 + i, 1600, 1200)),
+            Some(format!("product{i}")),
+        );
+    }
+    let source = image(2003, 1600, 1200);
+    let detail = image::imageops::crop_imm(&source, 530, 260, 768, 768).to_image();
+    let detail = DynamicImage::ImageRgb8(detail);
     let mut group = c.benchmark_group("reference");
     group.sample_size(10);
+    group.bench_function("match_detail_8", |b| b.iter(|| product.best_match(&detail)));
     group.bench_function("match_derived_1000", |b| b.iter(|| refs.best_match(&claim)));
     group.bench_function("match_unrelated_1000", |b| {
         b.iter(|| refs.best_match(&unrelated))

@@ -294,6 +294,54 @@ fn unchanged_copy_with_colour_shift_is_derived_not_edited() {
     assert!(report.heatmap().expect("heatmap").max() < 0.5);
 }
 
+/// A 1600 x 1200 listing and a 768 x 768 detail cut out of it at its own
+/// resolution (48% x 64% of its sides), as a claim made from a large
+/// listing photo often is.
+fn detail_case() -> (References, RgbImage, (u32, u32)) {
+    let (w, h) = (1600u32, 1200u32);
+    let big = Scene::new(3).render(w, h, |x, y| (x / w as f32, y / h as f32), 1.0, 103);
+    let mut refs = catalogue();
+    refs.push_image(
+        &DynamicImage::ImageRgb8(big.clone()),
+        Some("large.jpg".into()),
+    );
+    let origin = (530, 260);
+    let detail = image::imageops::crop_imm(&big, origin.0, origin.1, 768, 768).to_image();
+    (refs, detail, origin)
+}
+
+#[test]
+fn painted_detail_of_a_large_listing_is_derived_and_edited() {
+    let (refs, mut claim, origin) = detail_case();
+    let mask = paint_damage(&mut claim);
+    let report = analyzer(refs)
+        .analyze_bytes(&jpeg(&claim, 85))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(m.derived, "{m:?}");
+    assert_eq!(m.path.as_deref(), Some("large.jpg"));
+    let t = m.transform.expect("transform");
+    assert!((t.scale - 1.0).abs() < 0.03, "{t:?}");
+    assert!(
+        (t.dx + origin.0 as f32).abs() < 6.0 && (t.dy + origin.1 as f32).abs() < 6.0,
+        "{t:?}"
+    );
+    assert_eq!(report.verdict(), Verdict::Edited);
+    let score = f1(&report, &mask);
+    assert!(score >= 0.4, "F1 {score}");
+}
+
+#[test]
+fn unchanged_detail_of_a_large_listing_is_derived_not_edited() {
+    let (refs, claim, _) = detail_case();
+    let report = analyzer(refs)
+        .analyze_bytes(&jpeg(&claim, 85))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(m.derived && m.changed_fraction == 0.0, "{m:?}");
+    assert_ne!(report.verdict(), Verdict::Edited);
+}
+
 #[test]
 fn mirrored_copy_is_derived() {
     let claim = image::imageops::flip_horizontal(&laundered());
@@ -360,6 +408,7 @@ fn no_references_means_no_reference_field() {
 #[test]
 fn tiny_and_flat_inputs_do_not_panic() {
     let mut refs = References::new();
+    refs.push_image(&DynamicImage::ImageRgb8(RgbImage::new(0, 0)), None);
     refs.push_image(&DynamicImage::ImageRgb8(RgbImage::new(1, 1)), None);
     refs.push_image(&DynamicImage::ImageRgb8(RgbImage::new(3, 200)), None);
     refs.push_image(&DynamicImage::ImageRgb8(listing(1)), None);

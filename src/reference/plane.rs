@@ -193,6 +193,19 @@ impl Affine {
             t: [0.0, 0.0],
         }
     }
+
+    /// A shift by `(tx, ty)`.
+    pub fn translation(tx: f32, ty: f32) -> Self {
+        Affine {
+            m: [1.0, 0.0, 0.0, 1.0],
+            t: [tx, ty],
+        }
+    }
+
+    /// The mean scale factor, `sqrt(|det|)`.
+    pub fn scale(&self) -> f32 {
+        (self.m[0] * self.m[3] - self.m[1] * self.m[2]).abs().sqrt()
+    }
 }
 
 /// Warp `src` into a `w x h` frame: `out(p) = src(inv(p))`, where `inv`

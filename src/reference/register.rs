@@ -29,6 +29,8 @@ const R_MIN: f32 = 2.0;
 pub(crate) struct Registration {
     /// Reference working frame → claim working frame.
     pub affine: Affine,
+    /// Normalised cross-correlation of the pair under `affine`.
+    pub ncc: f32,
 }
 
 /// In-place 2-D FFT of an `N x N` buffer (rows, then columns). `inverse`
@@ -355,8 +357,14 @@ pub(crate) fn register(
         }
     }
     let start = best.map_or(Affine::similarity(1.0, 0.0, 0.0, 0.0), |b| b.0);
-    let (affine, _) = refine(claim, reference, start);
-    Registration { affine }
+    register_near(claim, reference, start)
+}
+
+/// Register `reference` onto `claim` from a first guess `start` (the
+/// window a claim's thumbnail matched), by the refinement alone.
+pub(crate) fn register_near(claim: &Plane, reference: &Plane, start: Affine) -> Registration {
+    let (affine, ncc) = refine(claim, reference, start);
+    Registration { affine, ncc }
 }
 
 #[cfg(test)]
