@@ -285,9 +285,7 @@ fn objective(claim: &Plane, reference: &Plane, affine: &Affine) -> f32 {
 
 /// Pattern search over (log-scale, angle, tx, ty) around `start`.
 fn refine(claim: &Plane, reference: &Plane, start: Affine) -> (Affine, f32) {
-    let scale = (start.m[0] * start.m[3] - start.m[1] * start.m[2])
-        .abs()
-        .sqrt();
+    let scale = start.scale();
     let theta = start.m[2].atan2(start.m[0]);
     // Parameters: ln(scale), theta, and the claim position of the reference
     // centre (so that scale and angle steps do not also move the image).
