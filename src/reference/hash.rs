@@ -154,8 +154,26 @@ const MAX_REFINE_STEPS: usize = 80;
 
 /// Correlation of a normalised claim thumbnail with the window `rect`.
 fn correlation(ii: &Integral, rect: [usize; 4], claim: &Thumb) -> f32 {
-    let thumb = normalised(&thumbnail::<SIDE>(ii, rect));
-    thumb.iter().zip(claim).map(|(a, c)| a * c).sum()
+    correlate(&thumbnail::<SIDE>(ii, rect), claim)
+}
+
+/// Correlation of a raw thumbnail with a normalised one, without
+/// normalising the raw one: the claim's mean is zero, so only the raw
+/// thumbnail's norm about its mean is needed (0 when it is flat).
+fn correlate<const S: usize>(thumb: &[[f32; S]; S], claim: &Thumb) -> f32 {
+    let (mut sum, mut squares, mut dot) = (0.0f32, 0.0f32, 0.0f32);
+    for (&a, &c) in thumb.iter().flatten().zip(claim) {
+        sum += a;
+        squares += a * a;
+        dot += a * c;
+    }
+    let n = (S * S) as f32;
+    let norm = (squares - sum * sum / n).max(0.0).sqrt();
+    if norm < 1e-3 {
+        0.0
+    } else {
+        dot / norm
+    }
 }
 
 /// Refine a window by a pattern search (Hooke & Jeeves 1961) over its
@@ -222,9 +240,9 @@ pub(crate) fn best_windows<const N: usize>(
     let ii = Integral::new(plane);
     let mut coarse: [Vec<(f32, [usize; 4])>; N] = std::array::from_fn(|_| Vec::new());
     for rect in rects(plane.w, plane.h, SEARCH_WINDOWS, MAX_FRACTION_RATIO) {
-        let thumb = normalised(&thumbnail::<COARSE>(&ii, rect));
+        let thumb = thumbnail::<COARSE>(&ii, rect);
         for (c, claim) in coarse.iter_mut().zip(claims) {
-            let r: f32 = thumb.iter().zip(&claim.coarse).map(|(a, c)| a * c).sum();
+            let r = correlate(&thumb, &claim.coarse);
             c.push((r, rect));
         }
     }
@@ -338,6 +356,17 @@ mod tests {
         p
     }
 
+    /// The `w x h` part of `p` at `(x0, y0)`.
+    fn cut(p: &Plane, x0: usize, y0: usize, w: usize, h: usize) -> Plane {
+        let mut out = Plane::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                out.data[y * w + x] = p.get(x + x0, y + y0);
+            }
+        }
+        out
+    }
+
     #[test]
     fn identical_planes_hash_identically_and_different_ones_do_not() {
         let a = pattern(200, 150, 1);
@@ -351,13 +380,7 @@ mod tests {
         let a = pattern(256, 192, 3);
         // A 40% x 50% detail at (120, 70), in a place no coarse window
         // starts at.
-        let (cw, ch) = (102, 96);
-        let mut crop = Plane::new(cw, ch);
-        for y in 0..ch {
-            for x in 0..cw {
-                crop.data[y * cw + x] = a.get(x + 120, y + 70);
-            }
-        }
+        let crop = cut(&a, 120, 70, 102, 96);
         let [(r, [x0, y0, x1, y1])] = best_windows(&a, [&ClaimThumbs::new(&crop)]);
         assert!(r > 0.95, "{r}");
         // Within 10% of its side: a first guess, which registration refines.
@@ -386,14 +409,7 @@ mod tests {
     fn a_crop_lands_near_one_of_the_windows() {
         let a = pattern(200, 160, 2);
         // An 85% crop from the middle-left.
-        let (cw, ch) = (170, 136);
-        let mut crop = Plane::new(cw, ch);
-        for y in 0..ch {
-            for x in 0..cw {
-                crop.data[y * cw + x] = a.get(x + 10, y + 12);
-            }
-        }
-        let h = whole(&crop);
+        let h = whole(&cut(&a, 10, 12, 170, 136));
         let best = windows(&a).iter().map(|&w| distance(h, w)).min();
         let full = distance(h, whole(&a));
         assert!(

@@ -518,20 +518,21 @@ impl References {
         let affine_hi = claim_up.compose(&best.affine.compose(&ref_down));
         // Compare at the view's resolution when the claim is much finer.
         let upsampling = affine_hi.scale();
+        let small;
         let (claim_cmp, affine_cmp) = if upsampling > MAX_UPSAMPLING {
             let (w, h) = claim.hi.dimensions();
             let (sw, sh) = (
                 ((w as f32 / upsampling).round() as u32).max(1),
                 ((h as f32 / upsampling).round() as u32).max(1),
             );
-            let small =
+            small =
                 image::imageops::resize(&claim.hi, sw, sh, image::imageops::FilterType::Triangle);
             let down = per_axis((sw as usize, sh as usize), (w, h));
-            (small, down.compose(&affine_hi))
+            (&small, down.compose(&affine_hi))
         } else {
-            (claim.hi.clone(), affine_hi)
+            (&claim.hi, affine_hi)
         };
-        let claim_planes = [0, 1, 2].map(|c| Plane::channel(&claim_cmp, c));
+        let claim_planes = [0, 1, 2].map(|c| Plane::channel(claim_cmp, c));
         let ref_planes = [0, 1, 2].map(|c| Plane::channel(ref_hi, c));
         let map = change::change_map(&claim_planes, &ref_planes, &affine_cmp);
 
