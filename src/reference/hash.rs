@@ -172,8 +172,7 @@ fn correlation(ii: &Integral, rect: [usize; 4], claim: &Thumb) -> f32 {
 }
 
 /// Correlation of a raw thumbnail with a normalised one, without
-/// normalising the raw one: the claim's mean is zero, so only the raw
-/// thumbnail's norm about its mean is needed (0 when it is flat).
+/// normalising the raw one.
 fn correlate<const S: usize>(thumb: &[[f32; S]; S], claim: &Thumb) -> f32 {
     let (mut sum, mut squares, mut dot) = (0.0f32, 0.0f32, 0.0f32);
     for (&a, &c) in thumb.iter().flatten().zip(claim) {
@@ -181,8 +180,15 @@ fn correlate<const S: usize>(thumb: &[[f32; S]; S], claim: &Thumb) -> f32 {
         squares += a * a;
         dot += a * c;
     }
-    let n = (S * S) as f32;
-    let norm = (squares - sum * sum / n).max(0.0).sqrt();
+    correlation_from_sums(S * S, sum, squares, dot)
+}
+
+/// The correlation of `n` raw values (their sum and sum of squares) with a
+/// normalised thumbnail, from their dot product: the thumbnail is
+/// zero-mean with unit norm, so only the raw values' norm about their mean
+/// is needed (0 when they are flat).
+fn correlation_from_sums(n: usize, sum: f32, squares: f32, dot: f32) -> f32 {
+    let norm = (squares - sum * sum / n as f32).max(0.0).sqrt();
     if norm < 1e-3 {
         0.0
     } else {
@@ -324,7 +330,6 @@ impl Lattice {
     /// normalised thumbnails) to the matching list of best windows.
     fn rank<const N: usize>(&self, claims: &[&Thumb; N], best: &mut [Best; N]) {
         let nx = self.xs.len() - 1;
-        let n = (COARSE * COARSE) as f32;
         for j in 0..self.ys.len() - COARSE {
             for i in 0..self.xs.len() - COARSE {
                 // Per-column accumulators, summed at the end: the compiler
@@ -348,8 +353,6 @@ impl Lattice {
                     }
                 }
                 let (sum, squares) = (sums.iter().sum::<f32>(), squares.iter().sum::<f32>());
-                // The claims are zero-mean: only the window's norm is needed.
-                let norm = (squares - sum * sum / n).max(0.0).sqrt();
                 let rect = [
                     self.xs[i],
                     self.ys[j],
@@ -357,11 +360,7 @@ impl Lattice {
                     self.ys[j + COARSE],
                 ];
                 for (b, dot) in best.iter_mut().zip(&dots) {
-                    let r = if norm < 1e-3 {
-                        0.0
-                    } else {
-                        dot.iter().sum::<f32>() / norm
-                    };
+                    let r = correlation_from_sums(COARSE * COARSE, sum, squares, dot.iter().sum());
                     b.offer(r, rect);
                 }
             }
@@ -442,12 +441,12 @@ pub(crate) fn whole(plane: &Plane) -> Hash {
     hash_window(&Integral::new(plane), &cosines(), [0, 0, plane.w, plane.h])
 }
 
-/// The windows `[x0, y0, x1, y1)` of a `w x h` plane that `table` lists
-/// (fractions of each side, offsets), whole plane first.
-fn rects(w: usize, h: usize, table: &[(f32, usize)]) -> Vec<[usize; 4]> {
+/// The hash windows `[x0, y0, x1, y1)` of a `w x h` plane (see
+/// [`WINDOWS`]), whole plane first.
+fn rects(w: usize, h: usize) -> Vec<[usize; 4]> {
     let spans = |len: usize| -> Vec<(usize, usize)> {
         let mut out = Vec::new();
-        for &(frac, offsets) in table {
+        for &(frac, offsets) in WINDOWS {
             let size = ((len as f32 * frac).round() as usize).clamp(1, len.max(1));
             let slack = len.saturating_sub(size);
             for k in 0..offsets {
@@ -479,7 +478,7 @@ pub(crate) fn windows(plane: &Plane) -> Vec<Hash> {
     }
     let ii = Integral::new(plane);
     let cos = cosines();
-    rects(plane.w, plane.h, WINDOWS)
+    rects(plane.w, plane.h)
         .into_iter()
         .map(|rect| hash_window(&ii, &cos, rect))
         .collect()
