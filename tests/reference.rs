@@ -3,7 +3,7 @@
 //! from it by crop, downscale, JPEG and painted damage, an unrelated scene,
 //! and the same scene rendered from another viewpoint.
 
-use image::{DynamicImage, Rgb, RgbImage};
+use image::{DynamicImage, Luma, Rgb, RgbImage};
 use trueshot::{Analyzer, Config, References, Report, Verdict};
 
 /// SplitMix64: a fixed, seedable generator so every run builds the same images.
@@ -531,4 +531,157 @@ fn references_are_decoded_under_the_given_limits() {
         .expect("within the default limits");
     assert_eq!(default.len(), 1);
     assert!(refused.is_empty());
+}
+
+/// A flat saturated orange cloth under dark green, red and pale leaves
+/// (rotated ellipses), softened by 0.8 px and with sensor-like noise: the
+/// scene whose re-saved copies bled colour across the leaves' edges.
+fn saturated_leaves(seed: u64, w: u32, h: u32) -> RgbImage {
+    let mut rng = Rng(seed);
+    let colours = [[20u8, 90, 30], [10, 60, 20], [200, 30, 40], [250, 200, 180]];
+    let mut img = RgbImage::from_pixel(w, h, Rgb([230, 90, 20]));
+    for _ in 0..60 {
+        let (cx, cy) = (rng.unit() * w as f32, rng.unit() * h as f32);
+        let (rx, ry) = (20.0 + rng.unit() * 70.0, 4.0 + rng.unit() * 8.0);
+        let (sin, cos) = (rng.unit() * std::f32::consts::PI).sin_cos();
+        let colour = Rgb(colours[(rng.next() % 4) as usize]);
+        let reach = rx as i64 + 1;
+        for y in (cy as i64 - reach).max(0)..(cy as i64 + reach).min(h as i64) {
+            for x in (cx as i64 - reach).max(0)..(cx as i64 + reach).min(w as i64) {
+                let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+                let (u, v) = ((dx * cos + dy * sin) / rx, (dy * cos - dx * sin) / ry);
+                if u * u + v * v < 1.0 {
+                    img.put_pixel(x as u32, y as u32, colour);
+                }
+            }
+        }
+    }
+    let soft = image::imageops::blur(&img, 0.8);
+    RgbImage::from_fn(w, h, |x, y| {
+        let p = soft.get_pixel(x, y);
+        Rgb([0, 1, 2].map(|c| {
+            let noise = (rng.unit() + rng.unit() + rng.unit() - 1.5) * 6.0;
+            (f32::from(p[c]) + noise).round().clamp(0.0, 255.0) as u8
+        }))
+    })
+}
+
+#[test]
+fn saturated_colour_bleeding_of_a_resaved_copy_is_no_change() {
+    // JPEG keeps colour at half resolution (4:2:0): a downscaled re-save of
+    // saturated orange under dark leaves bleeds colour by a pixel or two
+    // across every edge. Compared channel by channel at the luma's
+    // resolution, slivers along the edges were called edits.
+    for seed in 1..=3 {
+        let listing = saturated_leaves(seed, 1200, 900);
+        let mut refs = References::new();
+        refs.push_image(
+            &DynamicImage::ImageRgb8(listing.clone()),
+            Some("listing.jpg".into()),
+        );
+        let small =
+            image::imageops::resize(&listing, 360, 270, image::imageops::FilterType::Lanczos3);
+        let claim = DynamicImage::ImageRgb8(jpeg_420(&small, 60));
+        let report = analyzer(refs).analyze_image(&claim).expect("analysis");
+        let m = report.reference.clone().expect("reference");
+        assert!(m.derived && m.changed_fraction == 0.0, "seed {seed}: {m:?}");
+        assert_ne!(report.verdict(), Verdict::Edited, "seed {seed}");
+    }
+}
+
+#[test]
+fn texture_painted_over_in_its_own_colour_is_found() {
+    // A clone or inpainting fill over a finely textured surface keeps its
+    // colour and removes its texture: the disc is replaced by its own
+    // blurred copy, which differs little in colour once both are softened.
+    let (w, h) = (640u32, 480u32);
+    let mut rng = Rng(11);
+    let listing = RgbImage::from_fn(w, h, |x, y| {
+        // Fine weave (period 3 px) over a slow gradient, with noise.
+        let weave = if (x / 3 + y / 3) % 2 == 0 {
+            30.0
+        } else {
+            -30.0
+        };
+        let base = 110.0 + 40.0 * (x as f32 / w as f32);
+        let v = base + weave + (rng.unit() - 0.5) * 8.0;
+        Rgb([v, v * 0.9, v * 0.7].map(|c| c.round().clamp(0.0, 255.0) as u8))
+    });
+    let smooth = image::imageops::blur(&listing, 6.0);
+    let (cx, cy, r) = (0.55 * w as f32, 0.45 * h as f32, 0.12 * w as f32);
+    let mut mask = vec![false; (w * h) as usize];
+    let mut claim = listing.clone();
+    for (x, y, p) in claim.enumerate_pixels_mut() {
+        let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+        if dx * dx + dy * dy < r * r {
+            *p = *smooth.get_pixel(x, y);
+            mask[(y * w + x) as usize] = true;
+        }
+    }
+    let mut refs = References::new();
+    refs.push_image(
+        &DynamicImage::ImageRgb8(listing),
+        Some("listing.jpg".into()),
+    );
+    let report = analyzer(refs)
+        .analyze_bytes(&jpeg(&claim, 90))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(m.derived, "{m:?}");
+    assert_eq!(report.verdict(), Verdict::Edited);
+    let score = f1(&report, &mask);
+    assert!(score >= 0.6, "F1 {score}");
+}
+
+/// One 8-bit plane through a grayscale JPEG at `quality` and back.
+fn jpeg_plane(plane: &image::GrayImage, quality: u8) -> image::GrayImage {
+    let mut out = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+    plane.write_with_encoder(encoder).expect("encode");
+    image::load_from_memory(&out).expect("decode").to_luma8()
+}
+
+/// The pixels of a 4:2:0 JPEG, which the image crate's encoder does not
+/// write: luma coded at full resolution, chroma (BT.601 Cb, Cr, as JFIF)
+/// averaged over 2x2 blocks, coded at half resolution with coarser steps,
+/// and upsampled again by the decoder.
+fn jpeg_420(img: &RgbImage, quality: u8) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let ycc = |p: &Rgb<u8>| {
+        let [r, g, b] = p.0.map(f32::from);
+        [
+            0.299 * r + 0.587 * g + 0.114 * b,
+            128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b,
+            128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b,
+        ]
+    };
+    let to_u8 = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    let luma = image::GrayImage::from_fn(w, h, |x, y| Luma([to_u8(ycc(img.get_pixel(x, y))[0])]));
+    let (hw, hh) = (w.div_ceil(2), h.div_ceil(2));
+    let chroma = [1, 2].map(|c| {
+        let half = image::GrayImage::from_fn(hw, hh, |x, y| {
+            let (mut sum, mut n) = (0.0, 0.0);
+            for yy in 2 * y..(2 * y + 2).min(h) {
+                for xx in 2 * x..(2 * x + 2).min(w) {
+                    sum += ycc(img.get_pixel(xx, yy))[c];
+                    n += 1.0;
+                }
+            }
+            Luma([to_u8(sum / n)])
+        });
+        let coded = jpeg_plane(&half, quality.saturating_sub(15).max(10));
+        image::imageops::resize(&coded, w, h, image::imageops::FilterType::Triangle)
+    });
+    let luma = jpeg_plane(&luma, quality);
+    RgbImage::from_fn(w, h, |x, y| {
+        let yv = f32::from(luma.get_pixel(x, y)[0]);
+        let cb = f32::from(chroma[0].get_pixel(x, y)[0]) - 128.0;
+        let cr = f32::from(chroma[1].get_pixel(x, y)[0]) - 128.0;
+        Rgb([
+            yv + 1.402 * cr,
+            yv - 0.344_136 * cb - 0.714_136 * cr,
+            yv + 1.772 * cb,
+        ]
+        .map(to_u8))
+    })
 }

@@ -1,14 +1,18 @@
 //! The change map of a claim against the reference aligned onto it.
 //!
-//! Both images are blurred (sigma 1 px at the working scale) so resampling
-//! and JPEG noise average out, the reference's exposure and colour are
-//! matched to the claim by a per-channel linear fit refitted on its inliers,
-//! and each claim pixel is compared with the *range* of the fitted reference
-//! over its 3x3 neighbourhood, so a residual sub-pixel misalignment at edges
-//! costs nothing. The threshold is a multiple of the noise scale estimated
-//! from the median absolute deviation of the differences (Hampel 1974), with
-//! a floor; regions grow by hysteresis (Canny 1986) and are cleaned by a
-//! morphological opening and a minimum area.
+//! Both images are blurred so resampling and JPEG noise average out: the
+//! luma by 1 px, the colour (each channel's difference from luma) by 2 px,
+//! since JPEG stores colour at half resolution. The reference's exposure and
+//! colour are matched to the claim by a per-channel linear fit refitted on
+//! its inliers, and each claim pixel is compared with the *range* of the
+//! fitted reference over its 3x3 neighbourhood, so a residual sub-pixel
+//! misalignment at edges costs nothing. A second measure catches fills that
+//! keep the colour and remove the texture: the local RMS of the luma's
+//! high-pass, which the claim may not lose against the reference beyond
+//! what it lost as a whole. Each measure's threshold is a multiple of its
+//! noise scale estimated from the median absolute deviation (Hampel 1974),
+//! with a floor; regions grow by hysteresis (Canny 1986) and are cleaned by
+//! a morphological opening and a minimum area.
 
 use image::{GrayImage, Luma};
 use imageproc::distance_transform::Norm;
@@ -26,6 +30,16 @@ const K_SIGMA: f32 = 6.0;
 /// pixels at the working scale.
 const MIN_AREA_FRACTION: f32 = 0.0005;
 const MIN_AREA_PIXELS: usize = 24;
+/// Smallest loss of texture, in levels of local RMS, ever called a change.
+const TEXTURE_FLOOR: f32 = 6.0;
+/// Scale of the texture measure's high-pass, in working-scale pixels.
+const TEXTURE_SIGMA: f32 = 1.5;
+/// Blur of the reference before its texture is measured, in working-scale
+/// pixels: a claim downscaled or re-compressed keeps less of the finest
+/// detail than the reference warped onto it without filtering (on dev
+/// listings the thin fronds of a palm against a wall, halved and re-saved,
+/// lost more than the claim as a whole).
+const REFERENCE_SOFTENING: f32 = 0.6;
 
 /// A changed region in working-scale pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,6 +64,101 @@ pub(crate) struct ChangeMap {
     pub blobs: Vec<Blob>,
     /// Changed pixels over compared pixels.
     pub changed_fraction: f32,
+}
+
+/// `median + K_SIGMA * sigma` of `values` over the compared pixels, sigma
+/// from their median absolute deviation (Hampel 1974), at least `floor`.
+fn robust_threshold(values: &[f32], inside: &[bool], floor: f32) -> f32 {
+    let mut sample: Vec<f32> = values
+        .iter()
+        .zip(inside)
+        .filter(|(_, &ok)| ok)
+        .map(|(&d, _)| d)
+        .collect();
+    let med = median_in_place(&mut sample);
+    let mut dev: Vec<f32> = sample.iter().map(|d| (d - med).abs()).collect();
+    let sigma = 1.4826 * median_in_place(&mut dev);
+    (med + K_SIGMA * sigma).max(floor)
+}
+
+/// RGB planes blurred by 1 px in luma and by 2 px in each channel's
+/// difference from luma: JPEG stores colour at half the resolution (4:2:0
+/// subsampling, ITU-T T.81 / JFIF), so a re-saved claim bleeds saturated
+/// colour across edges by a pixel or two that its luma keeps sharp.
+fn colour_blurred(rgb: &[Plane]) -> Vec<Plane> {
+    let luma = luma_of(rgb);
+    let luma_b = luma.blurred(1.0);
+    rgb.iter()
+        .map(|p| {
+            let mut chroma = p.clone();
+            for (c, y) in chroma.data.iter_mut().zip(&luma.data) {
+                *c -= y;
+            }
+            let mut out = chroma.blurred(2.0);
+            for (c, y) in out.data.iter_mut().zip(&luma_b.data) {
+                *c += y;
+            }
+            out
+        })
+        .collect()
+}
+
+/// BT.601 luma of RGB planes.
+fn luma_of(rgb: &[Plane]) -> Plane {
+    let mut luma = Plane::new(rgb[0].w, rgb[0].h);
+    for (i, v) in luma.data.iter_mut().enumerate() {
+        *v = 0.299 * rgb[0].data[i] + 0.587 * rgb[1].data[i] + 0.114 * rgb[2].data[i];
+    }
+    luma
+}
+
+/// Local texture energy: the RMS of the luma's high-pass (luma minus its
+/// Gaussian blur) over a Gaussian window.
+fn texture_energy(mut luma: Plane) -> Plane {
+    let smooth = luma.blurred(TEXTURE_SIGMA);
+    for (v, s) in luma.data.iter_mut().zip(&smooth.data) {
+        *v = (*v - s) * (*v - s);
+    }
+    let mut energy = luma.blurred(2.0 * TEXTURE_SIGMA);
+    energy.data.iter_mut().for_each(|v| *v = v.max(0.0).sqrt());
+    energy
+}
+
+/// Texture the claim lost against the aligned reference, in levels of RMS:
+/// `max(0, gain * e_ref - e_claim)`, the gain being the median ratio of the
+/// two energies where the reference is textured, so a claim softened as a
+/// whole (downscaled, re-compressed) loses nothing. A fill that paints over
+/// texture (a clone or inpainting of a brick wall) changes the colour
+/// little and the texture a lot.
+fn texture_loss(claim: &[Plane; 3], reference: &[Plane], valid: &GrayImage) -> Vec<f32> {
+    // The high-pass and the energy window reach 3 sigma each: keep that clear
+    // of the overlap's edge, where the reference steps to nothing.
+    let reach = (3.0 * (TEXTURE_SIGMA + 2.0 * TEXTURE_SIGMA)).ceil() as u8;
+    let inside: Vec<bool> = imageproc::morphology::erode(valid, Norm::LInf, reach)
+        .pixels()
+        .map(|p| p[0] > 0)
+        .collect();
+    let e_claim = texture_energy(luma_of(claim));
+    let e_ref = texture_energy(luma_of(reference).blurred(REFERENCE_SOFTENING));
+    let mut ratios: Vec<f32> = e_claim
+        .data
+        .iter()
+        .zip(&e_ref.data)
+        .zip(&inside)
+        .filter(|((_, &r), &ok)| ok && r >= TEXTURE_FLOOR)
+        .map(|((&c, &r), _)| c / r)
+        .collect();
+    if ratios.len() < 64 {
+        return vec![0.0; e_claim.data.len()];
+    }
+    let gain = median_in_place(&mut ratios).min(1.0);
+    e_claim
+        .data
+        .iter()
+        .zip(&e_ref.data)
+        .zip(&inside)
+        .map(|((&c, &r), &ok)| if ok { (gain * r - c).max(0.0) } else { 0.0 })
+        .collect()
 }
 
 /// Per-channel least squares `claim ≈ gain * reference + offset` over the
@@ -99,14 +208,15 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
         return empty;
     }
     let mut valid = vec![false; w * h];
-    let mut warped: Vec<Plane> = Vec::with_capacity(3);
+    let mut warped_sharp: Vec<Plane> = Vec::with_capacity(3);
     for (c, plane) in reference.iter().enumerate() {
         let (p, v) = warp(plane, &inv, w, h);
         if c == 0 {
             valid = v;
         }
-        warped.push(p.blurred(1.0));
+        warped_sharp.push(p);
     }
+    let warped = colour_blurred(&warped_sharp);
     // Ignore a 3-pixel band at the edge of the overlap: interpolation there
     // mixes in the outside.
     let valid_img = GrayImage::from_fn(w as u32, h as u32, |x, y| {
@@ -122,7 +232,7 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
     if compared < 64 {
         return empty;
     }
-    let claim_b: Vec<Plane> = claim.iter().map(|p| p.blurred(1.0)).collect();
+    let claim_b = colour_blurred(claim);
 
     // Exposure and colour match: fit, then refit on the pixels the first fit
     // explains, so painted damage does not bend the fit.
@@ -184,17 +294,16 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
             diff[i] = sq.sqrt();
         }
     }
-    let mut sample: Vec<f32> = diff
+    let high = robust_threshold(&diff, &inside, FLOOR);
+    let loss = texture_loss(claim, &warped_sharp, &valid_img);
+    let high_loss = robust_threshold(&loss, &inside, TEXTURE_FLOOR);
+    // Colour and texture differences in units of their own thresholds.
+    let diff: Vec<f32> = diff
         .iter()
-        .zip(&inside)
-        .filter(|(_, &ok)| ok)
-        .map(|(&d, _)| d)
+        .zip(&loss)
+        .map(|(&d, &t)| (d / high).max(t / high_loss))
         .collect();
-    let med = median_in_place(&mut sample);
-    let mut dev: Vec<f32> = sample.iter().map(|d| (d - med).abs()).collect();
-    let sigma = 1.4826 * median_in_place(&mut dev);
-    let high = (med + K_SIGMA * sigma).max(FLOOR);
-    let low = high * 0.5;
+    let (high, low) = (1.0, 0.5);
 
     // Hysteresis: strong seeds grow into connected weaker differences.
     let weak = GrayImage::from_fn(w as u32, h as u32, |x, y| {
