@@ -633,6 +633,61 @@ fn texture_painted_over_in_its_own_colour_is_found() {
     assert!(score >= 0.6, "F1 {score}");
 }
 
+/// A studio product photo: a patterned box on a white background with a
+/// soft shadow and sensor-like noise, the most common listing photo.
+fn studio_product(seed: u64, w: u32, h: u32) -> RgbImage {
+    let mut rng = Rng(seed);
+    let phase = rng.unit() * 6.0;
+    RgbImage::from_fn(w, h, |x, y| {
+        let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
+        let noise = (rng.unit() - 0.5) * 8.0;
+        let rgb = if (0.3..0.7).contains(&u) && (0.25..0.75).contains(&v) {
+            let c = 120.0 + 40.0 * (u * 40.0 + phase).sin() * (v * 23.0).cos() + noise;
+            [c, 0.8 * c, 0.6 * c]
+        } else {
+            let c = 235.0 - 20.0 * ((u - 0.5).powi(2) + (v - 0.8).powi(2)).sqrt() + noise;
+            [c; 3]
+        };
+        Rgb(rgb.map(|c| c.round().clamp(0.0, 255.0) as u8))
+    })
+}
+
+#[test]
+fn a_stain_over_half_the_product_is_still_traced_and_edited() {
+    // The damage a fraudster paints can cover much of what is textured in
+    // a studio photo; the similarity must not need most of it unchanged.
+    let (w, h) = (800u32, 600u32);
+    let listing = studio_product(4, w, h);
+    let mut claim = listing.clone();
+    let mut mask = vec![false; (w * h) as usize];
+    let (cx, cy, rx, ry) = (
+        0.45 * w as f32,
+        0.4 * h as f32,
+        0.22 * w as f32,
+        0.18 * h as f32,
+    );
+    for (x, y, p) in claim.enumerate_pixels_mut() {
+        let (dx, dy) = ((x as f32 - cx) / rx, (y as f32 - cy) / ry);
+        if dx * dx + dy * dy < 1.0 {
+            *p = Rgb([110, 90, 40]);
+            mask[(y * w + x) as usize] = true;
+        }
+    }
+    let mut refs = References::new();
+    refs.push_image(
+        &DynamicImage::ImageRgb8(listing),
+        Some("listing.jpg".into()),
+    );
+    let report = analyzer(refs)
+        .analyze_bytes(&jpeg(&claim, 85))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(m.derived, "{m:?}");
+    assert_eq!(report.verdict(), Verdict::Edited);
+    let score = f1(&report, &mask);
+    assert!(score >= 0.6, "F1 {score}");
+}
+
 /// One 8-bit plane through a grayscale JPEG at `quality` and back.
 fn jpeg_plane(plane: &image::GrayImage, quality: u8) -> image::GrayImage {
     let mut out = Vec::new();
