@@ -608,28 +608,55 @@ fn texture_painted_over_in_its_own_colour_is_found() {
         Rgb([v, v * 0.9, v * 0.7].map(|c| c.round().clamp(0.0, 255.0) as u8))
     });
     let smooth = image::imageops::blur(&listing, 6.0);
-    let (cx, cy, r) = (0.55 * w as f32, 0.45 * h as f32, 0.12 * w as f32);
-    let mut mask = vec![false; (w * h) as usize];
     let mut claim = listing.clone();
-    for (x, y, p) in claim.enumerate_pixels_mut() {
-        let (dx, dy) = (x as f32 - cx, y as f32 - cy);
-        if dx * dx + dy * dy < r * r {
-            *p = *smooth.get_pixel(x, y);
+    let centre = (0.55 * w as f32, 0.45 * h as f32);
+    let mask = paint_ellipse(
+        &mut claim,
+        centre,
+        (0.12 * w as f32, 0.12 * w as f32),
+        |x, y| *smooth.get_pixel(x, y),
+    );
+    edited_copy_is_found(listing, &claim, &mask, 90);
+}
+
+/// Paint the ellipse at `centre` with half-axes `radii` by `paint(x, y)`;
+/// return the mask of painted pixels.
+fn paint_ellipse(
+    img: &mut RgbImage,
+    centre: (f32, f32),
+    radii: (f32, f32),
+    paint: impl Fn(u32, u32) -> Rgb<u8>,
+) -> Vec<bool> {
+    let w = img.width();
+    let mut mask = vec![false; img.len() / 3];
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        let (dx, dy) = (
+            (x as f32 - centre.0) / radii.0,
+            (y as f32 - centre.1) / radii.1,
+        );
+        if dx * dx + dy * dy < 1.0 {
+            *p = paint(x, y);
             mask[(y * w + x) as usize] = true;
         }
     }
+    mask
+}
+
+/// With `listing` as the only reference, the claim saved as JPEG at
+/// `quality` is derived, `edited`, and the map finds `mask`.
+fn edited_copy_is_found(listing: RgbImage, claim: &RgbImage, mask: &[bool], quality: u8) {
     let mut refs = References::new();
     refs.push_image(
         &DynamicImage::ImageRgb8(listing),
         Some("listing.jpg".into()),
     );
     let report = analyzer(refs)
-        .analyze_bytes(&jpeg(&claim, 90))
+        .analyze_bytes(&jpeg(claim, quality))
         .expect("analysis");
     let m = report.reference.clone().expect("reference");
     assert!(m.derived, "{m:?}");
     assert_eq!(report.verdict(), Verdict::Edited);
-    let score = f1(&report, &mask);
+    let score = f1(&report, mask);
     assert!(score >= 0.6, "F1 {score}");
 }
 
@@ -659,33 +686,10 @@ fn a_stain_over_half_the_product_is_still_traced_and_edited() {
     let (w, h) = (800u32, 600u32);
     let listing = studio_product(4, w, h);
     let mut claim = listing.clone();
-    let mut mask = vec![false; (w * h) as usize];
-    let (cx, cy, rx, ry) = (
-        0.45 * w as f32,
-        0.4 * h as f32,
-        0.22 * w as f32,
-        0.18 * h as f32,
-    );
-    for (x, y, p) in claim.enumerate_pixels_mut() {
-        let (dx, dy) = ((x as f32 - cx) / rx, (y as f32 - cy) / ry);
-        if dx * dx + dy * dy < 1.0 {
-            *p = Rgb([110, 90, 40]);
-            mask[(y * w + x) as usize] = true;
-        }
-    }
-    let mut refs = References::new();
-    refs.push_image(
-        &DynamicImage::ImageRgb8(listing),
-        Some("listing.jpg".into()),
-    );
-    let report = analyzer(refs)
-        .analyze_bytes(&jpeg(&claim, 85))
-        .expect("analysis");
-    let m = report.reference.clone().expect("reference");
-    assert!(m.derived, "{m:?}");
-    assert_eq!(report.verdict(), Verdict::Edited);
-    let score = f1(&report, &mask);
-    assert!(score >= 0.6, "F1 {score}");
+    let centre = (0.45 * w as f32, 0.4 * h as f32);
+    let radii = (0.22 * w as f32, 0.18 * h as f32);
+    let mask = paint_ellipse(&mut claim, centre, radii, |_, _| Rgb([110, 90, 40]));
+    edited_copy_is_found(listing, &claim, &mask, 85);
 }
 
 /// One 8-bit plane through a grayscale JPEG at `quality` and back.
