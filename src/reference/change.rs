@@ -36,9 +36,9 @@ const TEXTURE_FLOOR: f32 = 6.0;
 const TEXTURE_SIGMA: f32 = 1.5;
 /// Blur of the reference before its texture is measured, in working-scale
 /// pixels: a claim downscaled or re-compressed keeps less of the finest
-/// detail than the reference warped onto it without filtering (on dev
-/// listings the thin fronds of a palm against a wall, halved and re-saved,
-/// lost more than the claim as a whole).
+/// detail than the reference warped onto it without filtering (in dev
+/// claims downscaled and re-saved, thin palm fronds against a wall and
+/// glinting water lost more than the claim as a whole).
 const REFERENCE_SOFTENING: f32 = 0.6;
 
 /// A changed region in working-scale pixels.
