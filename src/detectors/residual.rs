@@ -209,57 +209,72 @@ pub fn blocks_to_heatmap(
     map
 }
 
-/// Bounding boxes (in image pixels) of the 4-connected groups of cells
-/// ≥ `threshold` that have at least `min_cells` cells, largest first.
-#[must_use]
-pub fn flagged_regions(map: &Heatmap, threshold: f32, min_cells: usize) -> Vec<(Region, usize)> {
+/// The 4-connected groups of cells ≥ `threshold`, each as its cell indices
+/// (in the order the fill reached them), groups in scan order of their
+/// first cell.
+pub(crate) fn cell_groups(map: &Heatmap, threshold: f32) -> Vec<Vec<usize>> {
     let (gw, gh) = (map.grid_width as usize, map.grid_height as usize);
-    let mut seen = vec![false; gw * gh];
-    let mut out = Vec::new();
-    let mut stack = Vec::new();
-    for start in 0..gw * gh {
+    let n = (gw * gh).min(map.values.len());
+    let mut seen = vec![false; n];
+    let mut groups = Vec::new();
+    for start in 0..n {
         if seen[start] || map.values[start] < threshold {
             continue;
         }
         seen[start] = true;
-        stack.push(start);
-        let (mut x0, mut y0, mut x1, mut y1, mut n) = (gw, gh, 0, 0, 0usize);
+        let mut stack = vec![start];
+        let mut members = Vec::new();
         while let Some(i) = stack.pop() {
+            members.push(i);
             let (x, y) = (i % gw, i / gw);
-            n += 1;
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            let mut visit = |j: usize| {
-                if !seen[j] && map.values[j] >= threshold {
+            let neighbours = [
+                (x > 0).then(|| i - 1),
+                (x + 1 < gw).then(|| i + 1),
+                (y > 0).then(|| i - gw),
+                (y + 1 < gh).then(|| i + gw),
+            ];
+            for j in neighbours.into_iter().flatten() {
+                if j < n && !seen[j] && map.values[j] >= threshold {
                     seen[j] = true;
                     stack.push(j);
                 }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < gw {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - gw);
-            }
-            if y + 1 < gh {
-                visit(i + gw);
             }
         }
-        if n >= min_cells {
-            let cell = map.cell;
-            let x = x0 as u32 * cell;
-            let y = y0 as u32 * cell;
-            let region = Region {
-                x,
-                y,
-                width: ((x1 as u32 + 1) * cell).min(map.width).saturating_sub(x),
-                height: ((y1 as u32 + 1) * cell).min(map.height).saturating_sub(y),
-            };
-            out.push((region, n));
-        }
+        groups.push(members);
     }
+    groups
+}
+
+/// The bounding box, in image pixels, of a group of cells of `map`.
+pub(crate) fn cells_box(map: &Heatmap, cells: &[usize]) -> Region {
+    let gw = (map.grid_width as usize).max(1);
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for &c in cells {
+        let (x, y) = (c % gw, c / gw);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    if cells.is_empty() {
+        (x0, y0) = (0, 0);
+    }
+    let cell = map.cell;
+    let (x, y) = (x0 as u32 * cell, y0 as u32 * cell);
+    Region {
+        x,
+        y,
+        width: ((x1 as u32 + 1) * cell).min(map.width).saturating_sub(x),
+        height: ((y1 as u32 + 1) * cell).min(map.height).saturating_sub(y),
+    }
+}
+
+/// Bounding boxes (in image pixels) of the 4-connected groups of cells
+/// ≥ `threshold` that have at least `min_cells` cells, largest first.
+#[must_use]
+pub fn flagged_regions(map: &Heatmap, threshold: f32, min_cells: usize) -> Vec<(Region, usize)> {
+    let mut out: Vec<(Region, usize)> = cell_groups(map, threshold)
+        .into_iter()
+        .filter(|g| g.len() >= min_cells)
+        .map(|g| (cells_box(map, &g), g.len()))
+        .collect();
     out.sort_by(|a, b| {
         b.1.cmp(&a.1)
             .then_with(|| (a.0.y, a.0.x).cmp(&(b.0.y, b.0.x)))

@@ -29,7 +29,7 @@ mod tables;
 
 pub use tables::{estimate_quality, ijg_table, QualityEstimate, IJG_CHROMA, IJG_LUMA};
 
-use super::{DetectorOutput, PixelContext};
+use super::{residual, DetectorOutput, PixelContext};
 use crate::decode::Format;
 use crate::report::{Class, DetectorKind, Finding, Heatmap, Region};
 
@@ -510,63 +510,16 @@ struct Component {
 /// 4-connected components of cells ≥ 0.5 with at least `min_cells` cells,
 /// largest first (ties by position, so the order is deterministic).
 fn components(map: &Heatmap, min_cells: usize) -> Vec<Component> {
-    let (gw, gh) = (map.grid_width as usize, map.grid_height as usize);
-    let mut seen = vec![false; map.values.len()];
-    let mut out = Vec::new();
-    for start in 0..map.values.len() {
-        if seen[start] || map.values[start] < 0.5 {
-            continue;
-        }
-        seen[start] = true;
-        let mut stack = vec![start];
-        let mut members = Vec::new();
-        while let Some(c) = stack.pop() {
-            members.push(c);
-            let (x, y) = (c % gw, c / gw);
-            let mut push = |n: usize| {
-                if !seen[n] && map.values[n] >= 0.5 {
-                    seen[n] = true;
-                    stack.push(n);
-                }
-            };
-            if x > 0 {
-                push(c - 1);
-            }
-            if x + 1 < gw {
-                push(c + 1);
-            }
-            if y > 0 {
-                push(c - gw);
-            }
-            if y + 1 < gh {
-                push(c + gw);
-            }
-        }
-        if members.len() < min_cells {
-            continue;
-        }
-        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-        let mut sum = 0.0f32;
-        for &c in &members {
-            let (x, y) = (c % gw, c / gw);
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            sum += map.values[c];
-        }
-        let cell = map.cell;
-        let (px, py) = (x0 as u32 * cell, y0 as u32 * cell);
-        let region = Region {
-            x: px,
-            y: py,
-            width: ((x1 as u32 + 1) * cell).min(map.width) - px,
-            height: ((y1 as u32 + 1) * cell).min(map.height) - py,
-        };
-        out.push(Component {
+    let mut out: Vec<Component> = residual::cell_groups(map, 0.5)
+        .into_iter()
+        .filter(|members| members.len() >= min_cells)
+        .map(|members| Component {
             cells: members.len(),
-            mean: sum / members.len() as f32,
-            region,
+            mean: members.iter().map(|&c| map.values[c]).sum::<f32>() / members.len() as f32,
+            region: residual::cells_box(map, &members),
             members,
-        });
-    }
+        })
+        .collect();
     out.sort_by(|a, b| {
         b.cells
             .cmp(&a.cells)
