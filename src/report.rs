@@ -335,6 +335,20 @@ impl Heatmap {
         }
     }
 
+    /// The cells up, down, left and right of cell `i`.
+    pub(crate) fn neighbours(&self, i: usize) -> impl Iterator<Item = usize> {
+        let (gw, gh) = (self.grid_width as usize, self.grid_height as usize);
+        let (x, y) = (i % gw.max(1), i / gw.max(1));
+        [
+            (x > 0).then(|| i - 1),
+            (x + 1 < gw).then(|| i + 1),
+            (y > 0).then(|| i - gw),
+            (y + 1 < gh).then(|| i + gw),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     /// Flag (raise to 0.5) the cells that flagged cells enclose: an edit is
     /// a compact area, and its smooth or uninformative blocks (which no test
     /// can read) are holes in the map, not untouched pixels. A cell counts
@@ -355,14 +369,7 @@ impl Heatmap {
             outside[i] = true;
         }
         while let Some(i) = stack.pop() {
-            let (x, y) = (i % gw, i / gw);
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < gw).then(|| i + 1),
-                (y > 0).then(|| i - gw),
-                (y + 1 < gh).then(|| i + gw),
-            ];
-            for j in neighbours.into_iter().flatten() {
+            for j in self.neighbours(i) {
                 if !outside[j] && open(self.values[j]) {
                     outside[j] = true;
                     stack.push(j);

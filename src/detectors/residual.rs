@@ -226,14 +226,7 @@ pub(crate) fn cell_groups(map: &Heatmap, threshold: f32) -> Vec<Vec<usize>> {
         let mut members = Vec::new();
         while let Some(i) = stack.pop() {
             members.push(i);
-            let (x, y) = (i % gw, i / gw);
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < gw).then(|| i + 1),
-                (y > 0).then(|| i - gw),
-                (y + 1 < gh).then(|| i + gw),
-            ];
-            for j in neighbours.into_iter().flatten() {
+            for j in map.neighbours(i) {
                 if j < n && !seen[j] && map.values[j] >= threshold {
                     seen[j] = true;
                     stack.push(j);
