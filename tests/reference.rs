@@ -492,6 +492,23 @@ fn tiny_and_flat_inputs_do_not_panic() {
             .reference
             .is_some_and(|m| (0.0..=1.0).contains(&m.similarity)));
     }
+    // Slivers and corners of the listing: derived or not, the change map
+    // must cope with an overlap too thin for its windows.
+    let full = listing(1);
+    for (x, y, w, h) in [
+        (0, 0, 640, 24),
+        (0, 0, 24, 480),
+        (600, 440, 40, 40),
+        (0, 200, 640, 9),
+    ] {
+        let part = image::imageops::crop_imm(&full, x, y, w, h).to_image();
+        let r = a
+            .analyze_image(&DynamicImage::ImageRgb8(part))
+            .expect("analysis");
+        assert!(r
+            .reference
+            .is_some_and(|m| (0.0..=1.0).contains(&m.changed_fraction)));
+    }
 }
 
 #[test]
