@@ -633,7 +633,12 @@ fn texture_painted_over_in_its_own_colour_is_found() {
         (0.12 * w as f32, 0.12 * w as f32),
         |x, y| *smooth.get_pixel(x, y),
     );
-    edited_copy_is_found(listing, &claim, &mask, 90);
+    let report = edited_copy_is_found(listing, &claim, &mask, 90);
+    let regions = changed_regions(&report);
+    assert!(
+        regions.iter().any(|m| m.contains("texture is gone")),
+        "{regions:?}"
+    );
 }
 
 /// Paint the ellipse at `centre` with half-axes `radii` by `paint(x, y)`;
@@ -661,7 +666,7 @@ fn paint_ellipse(
 
 /// With `listing` as the only reference, the claim saved as JPEG at
 /// `quality` is derived, `edited`, and the map finds `mask`.
-fn edited_copy_is_found(listing: RgbImage, claim: &RgbImage, mask: &[bool], quality: u8) {
+fn edited_copy_is_found(listing: RgbImage, claim: &RgbImage, mask: &[bool], quality: u8) -> Report {
     let mut refs = References::new();
     refs.push_image(
         &DynamicImage::ImageRgb8(listing),
@@ -675,6 +680,17 @@ fn edited_copy_is_found(listing: RgbImage, claim: &RgbImage, mask: &[bool], qual
     assert_eq!(report.verdict(), Verdict::Edited);
     let score = f1(&report, mask);
     assert!(score >= 0.6, "F1 {score}");
+    report
+}
+
+/// The messages of the changed-region findings.
+fn changed_regions(report: &Report) -> Vec<&str> {
+    report
+        .findings()
+        .iter()
+        .filter(|f| f.code == "reference.changed_region")
+        .map(|f| f.message.as_str())
+        .collect()
 }
 
 /// A studio product photo: a patterned box on a white background with a
@@ -706,7 +722,14 @@ fn a_stain_over_half_the_product_is_still_traced_and_edited() {
     let centre = (0.45 * w as f32, 0.4 * h as f32);
     let radii = (0.22 * w as f32, 0.18 * h as f32);
     let mask = paint_ellipse(&mut claim, centre, radii, |_, _| Rgb([110, 90, 40]));
-    edited_copy_is_found(listing, &claim, &mask, 85);
+    let report = edited_copy_is_found(listing, &claim, &mask, 85);
+    let regions = changed_regions(&report);
+    assert!(
+        regions
+            .iter()
+            .any(|m| m.contains("colour or shapes changed")),
+        "{regions:?}"
+    );
 }
 
 /// One 8-bit plane through a grayscale JPEG at `quality` and back.

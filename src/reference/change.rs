@@ -51,6 +51,9 @@ pub(crate) struct Blob {
     pub area: usize,
     /// Mean difference over the threshold.
     pub strength: f32,
+    /// Share of its pixels where lost texture, not colour, is the larger
+    /// difference: a fill that smoothed the surface rather than painted it.
+    pub texture_share: f32,
 }
 
 /// The change map at working scale.
@@ -297,56 +300,71 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
     let high = robust_threshold(&diff, &inside, FLOOR);
     let loss = texture_loss(claim, &warped_sharp, &valid_img);
     let high_loss = robust_threshold(&loss, &inside, TEXTURE_FLOOR);
-    // Colour and texture differences in units of their own thresholds.
+    // Colour and texture differences in units of their own thresholds:
+    // a change at 1, grown by hysteresis down to 0.5.
+    let texture_led: Vec<bool> = diff
+        .iter()
+        .zip(&loss)
+        .map(|(&d, &t)| t / high_loss > d / high)
+        .collect();
     let diff: Vec<f32> = diff
         .iter()
         .zip(&loss)
         .map(|(&d, &t)| (d / high).max(t / high_loss))
         .collect();
-    let (high, low) = (1.0, 0.5);
 
     // Hysteresis: strong seeds grow into connected weaker differences.
     let weak = GrayImage::from_fn(w as u32, h as u32, |x, y| {
         let i = y as usize * w + x as usize;
-        Luma([if inside[i] && diff[i] > low { 255 } else { 0 }])
+        Luma([if inside[i] && diff[i] > 0.5 { 255 } else { 0 }])
     });
     let weak = imageproc::morphology::open(&weak, Norm::LInf, 1);
     let labels = connected_components(&weak, Connectivity::Eight, Luma([0u8]));
     let n_labels = labels.pixels().map(|p| p[0]).max().unwrap_or(0) as usize;
     let mut seeded = vec![false; n_labels + 1];
-    let mut stats = vec![(usize::MAX, usize::MAX, 0usize, 0usize, 0usize, 0.0f32); n_labels + 1];
+    // Per label: its extent, and sums of the difference and of the pixels
+    // the texture measure leads, normalised below.
+    let mut stats = vec![
+        Blob {
+            x0: usize::MAX,
+            y0: usize::MAX,
+            x1: 0,
+            y1: 0,
+            area: 0,
+            strength: 0.0,
+            texture_share: 0.0,
+        };
+        n_labels + 1
+    ];
     for (i, l) in labels.pixels().enumerate() {
         let l = l[0] as usize;
         if l == 0 {
             continue;
         }
         let (x, y) = (i % w, i / w);
-        if diff[i] > high {
-            seeded[l] = true;
-        }
+        seeded[l] |= diff[i] > 1.0;
         let s = &mut stats[l];
-        s.0 = s.0.min(x);
-        s.1 = s.1.min(y);
-        s.2 = s.2.max(x + 1);
-        s.3 = s.3.max(y + 1);
-        s.4 += 1;
-        s.5 += diff[i] / high;
+        s.x0 = s.x0.min(x);
+        s.y0 = s.y0.min(y);
+        s.x1 = s.x1.max(x + 1);
+        s.y1 = s.y1.max(y + 1);
+        s.area += 1;
+        s.strength += diff[i];
+        s.texture_share += f32::from(u8::from(texture_led[i]));
     }
     let min_area = ((compared as f32 * MIN_AREA_FRACTION) as usize).max(MIN_AREA_PIXELS);
     let keep: Vec<bool> = (0..=n_labels)
-        .map(|l| l > 0 && seeded[l] && stats[l].4 >= min_area)
+        .map(|l| l > 0 && seeded[l] && stats[l].area >= min_area)
         .collect();
     let mut blobs: Vec<Blob> = (1..=n_labels)
         .filter(|&l| keep[l])
         .map(|l| {
             let s = stats[l];
+            let n = s.area.max(1) as f32;
             Blob {
-                x0: s.0,
-                y0: s.1,
-                x1: s.2,
-                y1: s.3,
-                area: s.4,
-                strength: s.5 / s.4.max(1) as f32,
+                strength: s.strength / n,
+                texture_share: s.texture_share / n,
+                ..s
             }
         })
         .collect();
@@ -357,7 +375,7 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
         .pixels()
         .enumerate()
         .map(|(i, l)| {
-            let d = diff[i] / high;
+            let d = diff[i];
             if keep[l[0] as usize] {
                 changed += 1;
                 0.5 + 0.5 * ((d - 0.5) / 1.5).clamp(0.0, 1.0)

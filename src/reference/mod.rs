@@ -658,6 +658,16 @@ impl References {
                 .with_region(union),
             );
             for (r, b) in regions.iter().zip(&map.blobs).take(MAX_REGIONS) {
+                // Say how it differs: a reviewer looks for painted colour
+                // and for a smoothed surface in different ways.
+                let (how, how_zh) = if b.texture_share > 0.5 {
+                    (
+                        "its fine texture is gone (smoothed or filled in) while its colour is about the same",
+                        "细节纹理消失（被涂抹或填补），颜色基本不变",
+                    )
+                } else {
+                    ("its colour or shapes changed", "颜色或形状被改动")
+                };
                 findings.push(
                     Finding::new(
                         DetectorKind::Reference,
@@ -665,11 +675,11 @@ impl References {
                         (0.8 + 0.1 * b.strength).min(0.95),
                         Class::Edited,
                         format!(
-                            "Region ({}, {}, {}x{}) differs from the merchant's reference photo {label}.",
+                            "Region ({}, {}, {}x{}) differs from the merchant's reference photo {label}: {how}.",
                             r.x, r.y, r.width, r.height
                         ),
                         format!(
-                            "区域 ({}, {}, {}x{}) 与商家商品图 {label} 不同，是改动过的部分。",
+                            "区域 ({}, {}, {}x{}) 与商家商品图 {label} 不同：{how_zh}，是改动过的部分。",
                             r.x, r.y, r.width, r.height
                         ),
                     )
