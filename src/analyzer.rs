@@ -328,7 +328,7 @@ impl Analyzer {
         // its verdict rule is applied after fusion.
         let comparison = self.references.as_deref().and_then(|refs| {
             let t = Instant::now();
-            let c = refs.compare(rgb, width, height, &self.fft);
+            let c = refs.compare(rgb, width, height, content, &self.fft);
             timings.insert(DetectorKind::Reference.to_string(), ms_since(t));
             c
         });

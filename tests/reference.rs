@@ -732,6 +732,51 @@ fn a_stain_over_half_the_product_is_still_traced_and_edited() {
     );
 }
 
+#[test]
+fn a_listing_shown_in_a_screenshot_is_traced_and_its_damage_placed() {
+    // A phone screenshot of the product page: the listing photo, painted
+    // on, between flat bars. The window search looks for the claim inside
+    // the listing, not the listing inside the claim: what lies inside the
+    // margins is compared too.
+    let mut shown = image::imageops::resize(
+        &listing(1),
+        1080,
+        810,
+        image::imageops::FilterType::Triangle,
+    );
+    let damage = paint_damage(&mut shown);
+    let (w, h, top) = (1080u32, 2340u32, 700u32);
+    let mut shot = RgbImage::from_pixel(w, h, Rgb([248, 248, 248]));
+    image::imageops::replace(&mut shot, &shown, 0, i64::from(top));
+    let mut mask = vec![false; (w * h) as usize];
+    for (i, &d) in damage.iter().enumerate() {
+        mask[i + (top * w) as usize] = d;
+    }
+    let report = analyzer(catalogue())
+        .analyze_bytes(&png(&shot))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(
+        m.derived && m.path.as_deref() == Some("listing.jpg"),
+        "{m:?}"
+    );
+    let t = m.transform.expect("transform");
+    assert!(
+        (t.scale - 1080.0 / 640.0).abs() < 0.03 && t.dx.abs() < 3.0 && (t.dy - 700.0).abs() < 3.0,
+        "{t:?}"
+    );
+    assert_eq!(report.verdict(), Verdict::Edited);
+    let score = f1(&report, &mask);
+    assert!(score >= 0.5, "F1 {score}");
+}
+
+fn png(img: &RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
+    out.into_inner()
+}
+
 /// One 8-bit plane through a grayscale JPEG at `quality` and back.
 fn jpeg_plane(plane: &image::GrayImage, quality: u8) -> image::GrayImage {
     let mut out = Vec::new();

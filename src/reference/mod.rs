@@ -36,6 +36,7 @@ use std::path::Path;
 use image::{DynamicImage, RgbImage};
 use rayon::prelude::*;
 
+use crate::detectors::residual::quantile_in_place;
 use crate::detectors::FftPlans;
 use crate::error::escape_untrusted;
 use crate::report::{Class, DetectorKind, Finding, Heatmap, ReferenceMatch, Region, Transform};
@@ -74,13 +75,15 @@ const MIN_WINDOW_CORRELATION: f32 = 0.5;
 const WINDOW_CORRELATION_SPREAD: f32 = 0.15;
 /// Similarity at and above which the claim is derived from the reference.
 const DERIVED_SIMILARITY: f32 = 0.7;
-/// The similarity is the block correlation the best quarter of the claim's
-/// textured blocks reach (this quantile of them): damage painted over most
-/// of what is textured in a studio photo must not hide the source. With the
-/// median, a stain over half a product on a white background left the claim
-/// underived (0.64); unrelated dev photos reach at most 0.32 (0.07 with the
-/// median), a photo of the same scene from another viewpoint 0.21.
-const SIMILARITY_QUANTILE: f32 = 0.75;
+/// The similarity is the median block correlation over the claim's
+/// textured blocks, or the upper quartile less this, whichever is higher:
+/// damage painted over most of what is textured in a studio photo must not
+/// hide the source (a stain over half a product on a white background: the
+/// median 0.63, the upper quartile 0.93), while a frame mostly flat, where a
+/// quarter of the blocks can match by chance, must not be derived from a
+/// wrong listing (a screenshot against another listing: median 0.09, upper
+/// quartile 0.70). Unrelated dev photos reach at most 0.22.
+const UPPER_QUARTILE_DISCOUNT: f32 = 0.1;
 /// Share of the claim the reference must cover to be its source.
 const MIN_OVERLAP: f32 = 0.6;
 /// Side of the similarity blocks at the registration scale.
@@ -398,10 +401,12 @@ impl References {
     #[must_use]
     pub fn best_match(&self, claim: &DynamicImage) -> Option<ReferenceMatch> {
         let rgb = claim.to_rgb8();
+        let content = crate::margins::content_region(rgb.as_raw(), rgb.width(), rgb.height());
         self.compare(
             rgb.as_raw(),
             rgb.width(),
             rgb.height(),
+            content,
             &FftPlans::default(),
         )
         .map(|c| c.matched)
@@ -512,17 +517,45 @@ impl References {
     }
 
     /// Compare a claim (decoded RGB: `width * height` pixels of 3 bytes,
-    /// row-major) with every reference.
+    /// row-major) with every reference; when the claim is not derived as a
+    /// whole, what lies inside its uniform margins (`content`) is compared
+    /// too: a listing photo shown in a screenshot, a frame or padding.
     pub(crate) fn compare(
         &self,
         rgb: &[u8],
         width: u32,
         height: u32,
+        content: Option<Region>,
+        plans: &FftPlans,
+    ) -> Option<Comparison> {
+        let whole = self.compare_placed(rgb, Placement::whole(width, height), plans)?;
+        let Some(region) = content.filter(|_| !whole.matched.derived) else {
+            return Some(whole);
+        };
+        let inner = crate::margins::crop(rgb, width, region);
+        let placement = Placement {
+            origin: (region.x, region.y),
+            size: (region.width, region.height),
+            frame: (width, height),
+        };
+        match self.compare_placed(&inner, placement, plans) {
+            Some(c) if c.matched.derived => Some(c),
+            _ => Some(whole),
+        }
+    }
+
+    /// Compare the claim `rgb` (`placement.size` pixels), reporting regions,
+    /// the transform and the map in the frame it was cut from.
+    fn compare_placed(
+        &self,
+        rgb: &[u8],
+        placement: Placement,
         plans: &FftPlans,
     ) -> Option<Comparison> {
         if self.entries.is_empty() {
             return None;
         }
+        let (width, height) = placement.size;
         let rgb = image::ImageBuffer::<image::Rgb<u8>, &[u8]>::from_raw(width, height, rgb)?;
         let claim = prepare(&rgb, plans);
         let shortlist = self.shortlist(&claim);
@@ -552,10 +585,10 @@ impl References {
                 _ => Some((r, c)),
             })
             .map(|(_, c)| c);
-        Some(self.conclude(&claim, best.cloned()))
+        Some(self.conclude(&claim, best.cloned(), placement))
     }
 
-    fn conclude(&self, claim: &Claim, best: Option<Candidate>) -> Comparison {
+    fn conclude(&self, claim: &Claim, best: Option<Candidate>, placement: Placement) -> Comparison {
         let Some(best) = best else {
             return no_match(0.0);
         };
@@ -590,8 +623,8 @@ impl References {
             // With a mirror, the map acts on the mirrored reference
             // (x → width - x): the origin lands at the claim's `t` after
             // the mirror is applied.
-            dx: full.t[0],
-            dy: full.t[1],
+            dx: full.t[0] + placement.origin.0 as f32,
+            dy: full.t[1] + placement.origin.1 as f32,
             mirrored: best.mirrored,
         };
 
@@ -610,8 +643,8 @@ impl References {
                 let x1 = ((b.x1 as f32 * fx).ceil() as u32).min(claim.width);
                 let y1 = ((b.y1 as f32 * fy).ceil() as u32).min(claim.height);
                 Region {
-                    x: x0,
-                    y: y0,
+                    x: x0 + placement.origin.0,
+                    y: y0 + placement.origin.1,
                     width: x1.saturating_sub(x0).max(1),
                     height: y1.saturating_sub(y0).max(1),
                 }
@@ -702,7 +735,7 @@ impl References {
                 ),
             ));
         }
-        let heatmap = change_heatmap(&map, claim.width, claim.height);
+        let heatmap = change_heatmap(&map, placement);
         Comparison {
             matched: ReferenceMatch {
                 derived: true,
@@ -822,10 +855,11 @@ fn band(p: &Plane) -> Plane {
     }
 }
 
-/// Similarity of the aligned pair in [0, 1] and the overlap fraction: the
-/// upper quartile ([`SIMILARITY_QUANTILE`]) of the block NCC of the
-/// band-passed luma over textured blocks fully covered by the reference
-/// (the global NCC when too few blocks qualify).
+/// Similarity of the aligned pair in [0, 1] and the overlap fraction: of
+/// the block NCC of the band-passed luma over textured blocks fully covered
+/// by the reference, the median or the upper quartile less
+/// [`UPPER_QUARTILE_DISCOUNT`], whichever is higher (the global NCC when too
+/// few blocks qualify).
 fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
     let Some(inv) = affine.inverse() else {
         return (0.0, 0.0);
@@ -868,7 +902,9 @@ fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
         }
     }
     let s = if scores.len() >= 6 {
-        crate::detectors::residual::quantile_in_place(&mut scores, SIMILARITY_QUANTILE)
+        let median = quantile_in_place(&mut scores, 0.5);
+        let upper = quantile_in_place(&mut scores, 0.75);
+        median.max(upper - UPPER_QUARTILE_DISCOUNT)
     } else {
         register::ncc(&cb, &rb, affine, 1).0
     };
@@ -877,19 +913,43 @@ fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
 
 /// The change map as a [`Heatmap`] over the claim's original pixels, with
 /// cells about one change-map pixel wide.
-fn change_heatmap(map: &change::ChangeMap, width: u32, height: u32) -> Heatmap {
-    let long = width.max(height);
-    let cell = long.div_ceil(HI).max(1);
-    let mut out = Heatmap::zeros(width, height, cell);
+fn change_heatmap(map: &change::ChangeMap, placement: Placement) -> Heatmap {
+    let (width, height) = placement.size;
+    let (ox, oy) = placement.origin;
+    let cell = width.max(height).div_ceil(HI).max(1);
+    let mut out = Heatmap::zeros(placement.frame.0, placement.frame.1, cell);
     let gw = out.grid_width as usize;
     for (i, v) in out.values.iter_mut().enumerate() {
-        let cx = ((i % gw) as u32 * cell) as f32 + cell as f32 / 2.0;
-        let cy = ((i / gw) as u32 * cell) as f32 + cell as f32 / 2.0;
+        // The cell's centre in the compared region's pixels (outside it: 0).
+        let cx = ((i % gw) as u32 * cell) as f32 + cell as f32 / 2.0 - ox as f32;
+        let cy = ((i / gw) as u32 * cell) as f32 + cell as f32 / 2.0 - oy as f32;
+        if cx < 0.0 || cy < 0.0 || cx >= width as f32 || cy >= height as f32 {
+            continue;
+        }
         let mx = ((cx * map.w as f32 / width.max(1) as f32) as usize).min(map.w.saturating_sub(1));
         let my = ((cy * map.h as f32 / height.max(1) as f32) as usize).min(map.h.saturating_sub(1));
         *v = map.values.get(my * map.w + mx).copied().unwrap_or(0.0);
     }
     out
+}
+
+/// Where the compared pixels lie: `size` pixels at `origin` of a `frame`
+/// (the whole claim, or what lies inside its margins).
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    origin: (u32, u32),
+    size: (u32, u32),
+    frame: (u32, u32),
+}
+
+impl Placement {
+    fn whole(width: u32, height: u32) -> Self {
+        Placement {
+            origin: (0, 0),
+            size: (width, height),
+            frame: (width, height),
+        }
+    }
 }
 
 /// Merge the change map into the fused heatmap of a derived claim: the
