@@ -72,24 +72,28 @@ pub(crate) struct ChangeMap {
 /// `median + K_SIGMA * sigma` of `values` over the compared pixels, sigma
 /// from their median absolute deviation (Hampel 1974), at least `floor`.
 fn robust_threshold(values: &[f32], inside: &[bool], floor: f32) -> f32 {
-    let mut sample: Vec<f32> = values
-        .iter()
-        .zip(inside)
-        .filter(|(_, &ok)| ok)
-        .map(|(&d, _)| d)
-        .collect();
+    let mut sample = compared_values(values, inside);
     let med = median_in_place(&mut sample);
     let mut dev: Vec<f32> = sample.iter().map(|d| (d - med).abs()).collect();
     let sigma = 1.4826 * median_in_place(&mut dev);
     (med + K_SIGMA * sigma).max(floor)
 }
 
+/// The values at the compared pixels.
+fn compared_values(values: &[f32], inside: &[bool]) -> Vec<f32> {
+    values
+        .iter()
+        .zip(inside)
+        .filter(|(_, &ok)| ok)
+        .map(|(&v, _)| v)
+        .collect()
+}
+
 /// RGB planes blurred by 1 px in luma and by 2 px in each channel's
 /// difference from luma: JPEG stores colour at half the resolution (4:2:0
 /// subsampling, ITU-T T.81 / JFIF), so a re-saved claim bleeds saturated
 /// colour across edges by a pixel or two that its luma keeps sharp.
-fn colour_blurred(rgb: &[Plane]) -> Vec<Plane> {
-    let luma = luma_of(rgb);
+fn colour_blurred(rgb: &[Plane], luma: &Plane) -> Vec<Plane> {
     let luma_b = luma.blurred(1.0);
     rgb.iter()
         .map(|p| {
@@ -133,7 +137,7 @@ fn texture_energy(mut luma: Plane) -> Plane {
 /// whole (downscaled, re-compressed) loses nothing. A fill that paints over
 /// texture (a clone or inpainting of a brick wall) changes the colour
 /// little and the texture a lot.
-fn texture_loss(claim: &[Plane; 3], reference: &[Plane], valid: &GrayImage) -> Vec<f32> {
+fn texture_loss(claim_luma: &Plane, reference_luma: &Plane, valid: &GrayImage) -> Vec<f32> {
     // The high-pass and the energy window reach 3 sigma each: keep that clear
     // of the overlap's edge, where the reference steps to nothing.
     let reach = (3.0 * (TEXTURE_SIGMA + 2.0 * TEXTURE_SIGMA)).ceil() as u8;
@@ -141,8 +145,8 @@ fn texture_loss(claim: &[Plane; 3], reference: &[Plane], valid: &GrayImage) -> V
         .pixels()
         .map(|p| p[0] > 0)
         .collect();
-    let e_claim = texture_energy(luma_of(claim));
-    let e_ref = texture_energy(luma_of(reference).blurred(REFERENCE_SOFTENING));
+    let e_claim = texture_energy(claim_luma.clone());
+    let e_ref = texture_energy(reference_luma.blurred(REFERENCE_SOFTENING));
     let mut ratios: Vec<f32> = e_claim
         .data
         .iter()
@@ -219,7 +223,8 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
         }
         warped_sharp.push(p);
     }
-    let warped = colour_blurred(&warped_sharp);
+    let reference_luma = luma_of(&warped_sharp);
+    let warped = colour_blurred(&warped_sharp, &reference_luma);
     // Ignore a 3-pixel band at the edge of the overlap: interpolation there
     // mixes in the outside.
     let valid_img = GrayImage::from_fn(w as u32, h as u32, |x, y| {
@@ -235,7 +240,8 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
     if compared < 64 {
         return empty;
     }
-    let claim_b = colour_blurred(claim);
+    let claim_luma = luma_of(claim);
+    let claim_b = colour_blurred(claim, &claim_luma);
 
     // Exposure and colour match: fit, then refit on the pixels the first fit
     // explains, so painted damage does not bend the fit.
@@ -248,12 +254,7 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
             .zip(&warped[c].data)
             .map(|(&a, &b)| (a - (g * b + o)).abs())
             .collect();
-        let mut sample: Vec<f32> = res
-            .iter()
-            .zip(&inside)
-            .filter(|(_, &ok)| ok)
-            .map(|(&r, _)| r)
-            .collect();
+        let mut sample = compared_values(&res, &inside);
         let cut = (median_in_place(&mut sample) * 3.0).max(4.0);
         let inl: Vec<bool> = res
             .iter()
@@ -298,20 +299,18 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
         }
     }
     let high = robust_threshold(&diff, &inside, FLOOR);
-    let loss = texture_loss(claim, &warped_sharp, &valid_img);
+    let loss = texture_loss(&claim_luma, &reference_luma, &valid_img);
     let high_loss = robust_threshold(&loss, &inside, TEXTURE_FLOOR);
     // Colour and texture differences in units of their own thresholds:
     // a change at 1, grown by hysteresis down to 0.5.
-    let texture_led: Vec<bool> = diff
+    let (diff, texture_led): (Vec<f32>, Vec<bool>) = diff
         .iter()
         .zip(&loss)
-        .map(|(&d, &t)| t / high_loss > d / high)
-        .collect();
-    let diff: Vec<f32> = diff
-        .iter()
-        .zip(&loss)
-        .map(|(&d, &t)| (d / high).max(t / high_loss))
-        .collect();
+        .map(|(&d, &t)| {
+            let (colour, texture) = (d / high, t / high_loss);
+            (colour.max(texture), texture > colour)
+        })
+        .unzip();
 
     // Hysteresis: strong seeds grow into connected weaker differences.
     let weak = GrayImage::from_fn(w as u32, h as u32, |x, y| {
