@@ -9,8 +9,11 @@ directory; nothing is copied into the repository). Each AI edit whose file
 name pairs with a "before" photo (`NAME_after.*` with `NAME_before.*`)
 should be derived from it (or from a file with the same pixels) and called
 `edited`; each "before" photo should be derived from itself, unchanged.
-Edits without a "before" photo in the corpus are scanned too: none may be
-derived. Prints one line per file and the counts.
+Edits that replace everything around a kept subject are not derived as a
+whole; the part they copied is reported (`reference.partial_copy`), and
+the line says so. Edits without a "before" photo in the corpus are scanned
+too: none may be derived or hold a copied part. Prints one line per file
+and the counts.
 
 usage: reference_ai_edits_eval.py CORPUS_DIR TRUESHOT_BIN
 """
@@ -55,7 +58,12 @@ for r in edits + befores:
     got = os.path.basename(ref.get("path") or "") if ref.get("derived") else None
     right = got is not None and want is not None and digest.get(got) == digest.get(want)
     group = "before" if r["kind"] == "edit_source" else ("edit with its before" if want else "edit without a before")
+    partial = [f for f in rec.get("findings", []) if f["code"] == "reference.partial_copy"]
     outcome = "derived from its photo" if right else ("derived from another photo" if got else "not derived")
+    if partial:
+        # The copied part's listing is named in the finding.
+        same = want is not None and os.path.basename(want) in partial[0]["message"]
+        outcome += ", part copied from " + ("its photo" if same else "another photo")
     counts[(group, outcome, rec["verdict"])] += 1
     f1 = ""
     if r["kind"] == "ai_edit" and r["mask"] and rec.get("heatmap"):
@@ -63,7 +71,7 @@ for r in edits + befores:
         p = np.asarray(Image.open(rec["heatmap"]).convert("L")) >= 128
         if m.shape == p.shape:
             f1 = "F1 %.2f" % (2 * (p & m).sum() / max(1, p.sum() + m.sum()))
-    print("%-48s %-28s similarity %.2f changed %.3f %-12s %s" % (
+    print("%-48s %-44s similarity %.2f changed %.3f %-12s %s" % (
         os.path.basename(r["file"])[:48], outcome, ref.get("similarity") or 0.0,
         ref.get("changed_fraction") or 0.0, rec["verdict"], f1))
 for k in sorted(counts):

@@ -63,6 +63,7 @@ const LOCAL_EVIDENCE: &[&str] = &[
     "jpeg.local_single_compression",
     "jpeg.local_lattice_break",
     "copy_move.duplicated_region",
+    "reference.partial_copy",
 ];
 
 /// Local evidence score from which it lifts the `edited` score.

@@ -829,3 +829,76 @@ fn jpeg_420(img: &RgbImage, quality: u8) -> RgbImage {
         .map(to_u8))
     })
 }
+
+#[test]
+fn a_listing_product_put_into_a_new_scene_is_sent_to_review() {
+    // AI tools replace everything around a kept subject in one step: the
+    // listing's product, its pixels untouched, in a home-like scene. The
+    // claim as a whole is not derived from the listing; its copied part
+    // must still reach a reviewer, with its place, and never flag alone
+    // (a buyer's collage of the listing and their own photo looks alike).
+    let (w, h) = (800u32, 600u32);
+    let product = (
+        (0.3 * w as f32) as u32,
+        (0.25 * h as f32) as u32,
+        (0.4 * w as f32) as u32,
+        (0.5 * h as f32) as u32,
+    );
+    // A textured product on a plain studio backdrop.
+    let mut listing = studio_product(7, w, h);
+    let goods = Scene::new(3).render(product.2, product.3, |x, y| (x / 200.0, y / 200.0), 1.0, 31);
+    image::imageops::replace(
+        &mut listing,
+        &goods,
+        i64::from(product.0),
+        i64::from(product.1),
+    );
+    let scene = Scene::new(21).render(w, h, |x, y| (x / w as f32, y / h as f32), 1.0, 77);
+    let mut claim = scene.clone();
+    image::imageops::replace(
+        &mut claim,
+        &image::imageops::crop_imm(&listing, product.0, product.1, product.2, product.3).to_image(),
+        i64::from(product.0),
+        i64::from(product.1),
+    );
+    let mut refs = References::new();
+    refs.push_image(
+        &DynamicImage::ImageRgb8(listing),
+        Some("listing.jpg".into()),
+    );
+    let report = analyzer(refs.clone())
+        .analyze_bytes(&jpeg(&claim, 90))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(!m.derived, "{m:?}");
+    let partial = report
+        .findings()
+        .iter()
+        .find(|f| f.code == "reference.partial_copy")
+        .unwrap_or_else(|| panic!("no partial copy: {:?}", report.findings()));
+    let r = partial.region.expect("region");
+    let overlap_w = (r.x + r.width).min(product.0 + product.2) as i64 - r.x.max(product.0) as i64;
+    let overlap_h = (r.y + r.height).min(product.1 + product.3) as i64 - r.y.max(product.1) as i64;
+    let inter = (overlap_w.max(0) * overlap_h.max(0)) as f32;
+    let union = (r.width * r.height + product.2 * product.3) as f32 - inter;
+    assert!(inter / union >= 0.5, "{r:?} against {product:?}");
+    assert_eq!(
+        report.verdict,
+        trueshot::Verdict::Inconclusive,
+        "{:?}",
+        report.deciding
+    );
+
+    // The scene alone holds nothing of the listing.
+    let report = analyzer(refs)
+        .analyze_bytes(&jpeg(&scene, 90))
+        .expect("analysis");
+    assert!(
+        !report
+            .findings()
+            .iter()
+            .any(|f| f.code == "reference.partial_copy"),
+        "{:?}",
+        report.findings()
+    );
+}

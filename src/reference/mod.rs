@@ -25,6 +25,9 @@
 //!    and its fine structure decorrelates.
 //! 4. **Change map** ([`change`]): at a long side of 512 px, after matching
 //!    exposure and colour.
+//! 5. **Partial copies** ([`References::partial_copy`]): a claim not derived
+//!    from any listing may still hold a listing's product, cut out and put
+//!    into a new scene; the copied part is reported for review.
 
 mod change;
 mod hash;
@@ -36,7 +39,7 @@ use std::path::Path;
 use image::{DynamicImage, RgbImage};
 use rayon::prelude::*;
 
-use crate::detectors::residual::quantile_in_place;
+use crate::detectors::residual::{cell_groups, cells_box, quantile_in_place};
 use crate::detectors::FftPlans;
 use crate::error::escape_untrusted;
 use crate::report::{Class, DetectorKind, Finding, Heatmap, ReferenceMatch, Region, Transform};
@@ -84,6 +87,14 @@ const DERIVED_SIMILARITY: f32 = 0.7;
 /// wrong listing (a screenshot against another listing: median 0.09, upper
 /// quartile 0.70). Unrelated dev photos reach at most 0.22.
 const UPPER_QUARTILE_DISCOUNT: f32 = 0.1;
+/// A block of the claim whose band-passed luma correlates at least this
+/// well with the aligned reference shows the same picture.
+const COPIED_BLOCK: f32 = 0.8;
+/// A claim not derived from any reference holds a copied part of one when
+/// that many 4-connected blocks, and at least that share of its textured
+/// blocks, show the same picture (see [`References::partial_copy`]).
+const PARTIAL_MIN_BLOCKS: usize = 12;
+const PARTIAL_MIN_SHARE: f32 = 0.08;
 /// Share of the claim the reference must cover to be its source.
 const MIN_OVERLAP: f32 = 0.6;
 /// Side of the similarity blocks at the registration scale.
@@ -585,7 +596,97 @@ impl References {
                 _ => Some((r, c)),
             })
             .map(|(_, c)| c);
-        Some(self.conclude(&claim, best.cloned(), placement))
+        let mut comparison = self.conclude(&claim, best.cloned(), placement);
+        if !comparison.matched.derived && self.entries.len() <= WINDOW_SEARCH_MAX {
+            comparison
+                .findings
+                .extend(self.partial_copy(&claim, plans, placement));
+        }
+        Some(comparison)
+    }
+
+    /// A part of the claim copied from a reference while the rest is not: a
+    /// listing's product cut out and put into a new scene (AI tools replace
+    /// everything around a kept subject in one step). The claim as a whole
+    /// is then not derived, and a small catalogue's window search may not
+    /// even shortlist the listing; so each reference is laid over the whole
+    /// claim, frame on frame, and the largest 4-connected group of blocks showing
+    /// the same picture ([`COPIED_BLOCK`]) must reach [`PARTIAL_MIN_BLOCKS`]
+    /// and [`PARTIAL_MIN_SHARE`] of the textured blocks. Two photos of one
+    /// scene from the same spot (or a flat print photographed again) can
+    /// match as well at this scale, and a buyer may send a collage of the
+    /// listing and their own photo, so the finding is local evidence for
+    /// review (`reference.partial_copy`), never a flag.
+    fn partial_copy(
+        &self,
+        claim: &Claim,
+        plans: &FftPlans,
+        placement: Placement,
+    ) -> Option<Finding> {
+        let claim_band = band(&claim.lo);
+        let found = self
+            .entries
+            .par_iter()
+            .enumerate()
+            .filter_map(|(index, entry)| {
+                // The frames laid over each other (editing tools keep the
+                // frame or resize it): Fourier-Mellin reads the scale from
+                // the whole spectrum, which the new content dominates.
+                let frame_scale = claim.lo.w as f32 / entry.lo.w.max(1) as f32;
+                let affine = register::translation_at_scale(
+                    &claim.lo,
+                    &claim.spectrum,
+                    &entry.lo,
+                    frame_scale,
+                    plans,
+                );
+                let (blocks, _) = block_correlations(&claim_band, &band(&entry.lo), &affine)?;
+                let textured = blocks.values.iter().filter(|&&r| r > NOT_MEASURED).count();
+                let group = cell_groups(&blocks, COPIED_BLOCK)
+                    .into_iter()
+                    .max_by_key(Vec::len)?;
+                let enough = group.len() >= PARTIAL_MIN_BLOCKS
+                    && group.len() as f32 >= PARTIAL_MIN_SHARE * textured as f32;
+                enough.then(|| (group.len(), textured, cells_box(&blocks, &group), index))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            // Most copied blocks first, then catalogue order.
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.3.cmp(&a.3)))?;
+        let (copied, textured, rect, index) = found;
+        let entry = self.entries.get(index)?;
+        let (fx, fy) = (
+            claim.width as f32 / claim.lo.w.max(1) as f32,
+            claim.height as f32 / claim.lo.h.max(1) as f32,
+        );
+        let x0 = (rect.x as f32 * fx).floor() as u32;
+        let y0 = (rect.y as f32 * fy).floor() as u32;
+        let x1 = (((rect.x + rect.width) as f32 * fx).ceil() as u32).min(claim.width);
+        let y1 = (((rect.y + rect.height) as f32 * fy).ceil() as u32).min(claim.height);
+        let region = Region {
+            x: x0 + placement.origin.0,
+            y: y0 + placement.origin.1,
+            width: x1.saturating_sub(x0).max(1),
+            height: y1.saturating_sub(y0).max(1),
+        };
+        let name = entry.name.as_deref().map(|n| escape_untrusted(n, 120));
+        let label = name.unwrap_or_else(|| format!("#{index}"));
+        let (x, y, w, h) = (region.x, region.y, region.width, region.height);
+        Some(
+            Finding::new(
+                DetectorKind::Reference,
+                "reference.partial_copy",
+                0.9,
+                Class::Edited,
+                format!(
+                    "Part of this photo, ({x}, {y}, {w}x{h}), shows the same picture as the merchant's reference photo {label} ({copied} of its {textured} detailed blocks match), while the rest of the photo does not: the listing's subject may have been cut out and placed in a new scene, or the photo may be a collage. Compare the two."
+                ),
+                format!(
+                    "这张图片的一部分 ({x}, {y}, {w}x{h}) 与商家商品图 {label} 的画面相同（{textured} 个有细节的图块中 {copied} 个一致），其余部分则不同：可能是把商品图中的商品抠出放进了新场景，也可能是拼图。请对比两张图片。"
+                ),
+            )
+            .with_region(region),
+        )
     }
 
     fn conclude(&self, claim: &Claim, best: Option<Candidate>, placement: Placement) -> Comparison {
@@ -861,14 +962,42 @@ fn band(p: &Plane) -> Plane {
 /// [`UPPER_QUARTILE_DISCOUNT`], whichever is higher (the global NCC when too
 /// few blocks qualify).
 fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
-    let Some(inv) = affine.inverse() else {
-        return (0.0, 0.0);
-    };
     let cb = band(claim);
     let rb = band(reference);
-    let (warped, valid) = plane::warp(&rb, &inv, claim.w, claim.h);
+    let Some((blocks, overlap)) = block_correlations(&cb, &rb, affine) else {
+        return (0.0, 0.0);
+    };
+    let mut scores: Vec<f32> = blocks
+        .values
+        .iter()
+        .copied()
+        .filter(|&r| r > NOT_MEASURED)
+        .collect();
+    let s = if scores.len() >= 6 {
+        let median = quantile_in_place(&mut scores, 0.5);
+        let upper = quantile_in_place(&mut scores, 0.75);
+        median.max(upper - UPPER_QUARTILE_DISCOUNT)
+    } else {
+        register::ncc(&cb, &rb, affine, 1).0
+    };
+    (crate::clamp01(s), overlap)
+}
+
+/// Block value of [`block_correlations`] for a block that says nothing.
+const NOT_MEASURED: f32 = f32::MIN;
+
+/// The NCC of two band-passed planes aligned by `affine` (reference →
+/// claim), per [`BLOCK`]-px block of the claim's plane, as a map of
+/// `BLOCK`-px cells ([`NOT_MEASURED`] where the block is flat or not fully
+/// covered by the reference), and the share of the claim the reference
+/// covers. `None` when `affine` cannot be inverted.
+fn block_correlations(claim: &Plane, reference: &Plane, affine: &Affine) -> Option<(Heatmap, f32)> {
+    let inv = affine.inverse()?;
+    let (warped, valid) = plane::warp(reference, &inv, claim.w, claim.h);
     let overlap = valid.iter().filter(|&&v| v).count() as f32 / valid.len().max(1) as f32;
-    let mut scores = Vec::new();
+    let mut blocks = Heatmap::zeros(claim.w as u32, claim.h as u32, BLOCK as u32);
+    blocks.values.fill(NOT_MEASURED);
+    let gw = blocks.grid_width as usize;
     for by in 0..claim.h / BLOCK {
         for bx in 0..claim.w / BLOCK {
             let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) =
@@ -878,7 +1007,7 @@ fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
                 for x in bx * BLOCK..(bx + 1) * BLOCK {
                     let i = y * claim.w + x;
                     full &= valid[i];
-                    let (a, b) = (cb.data[i], warped.data[i]);
+                    let (a, b) = (claim.data[i], warped.data[i]);
                     n += 1.0;
                     sa += a;
                     sb += b;
@@ -893,22 +1022,14 @@ fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
             if !full || va / n < 1.0 {
                 continue;
             }
-            let r = if vb > 1e-6 {
+            blocks.values[by * gw + bx] = if vb > 1e-6 {
                 (sab - sa * sb / n) / (va * vb).sqrt()
             } else {
                 0.0
             };
-            scores.push(r);
         }
     }
-    let s = if scores.len() >= 6 {
-        let median = quantile_in_place(&mut scores, 0.5);
-        let upper = quantile_in_place(&mut scores, 0.75);
-        median.max(upper - UPPER_QUARTILE_DISCOUNT)
-    } else {
-        register::ncc(&cb, &rb, affine, 1).0
-    };
-    (crate::clamp01(s), overlap)
+    Some((blocks, overlap))
 }
 
 /// The change map as a [`Heatmap`] over the claim's original pixels, with

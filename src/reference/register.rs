@@ -358,6 +358,22 @@ pub(crate) fn register(
     register_near(claim, reference, start)
 }
 
+/// The map laying `reference` onto `claim` at a known `scale` and no
+/// rotation, by phase correlation for the translation alone. For a claim
+/// that shares only a part with the reference (a subject kept, the rest
+/// replaced): the log-polar spectrum is then the new content's and misleads
+/// the scale, and the refinement maximises the correlation of the whole
+/// frames.
+pub(crate) fn translation_at_scale(
+    claim: &Plane,
+    spectrum: &ClaimSpectrum,
+    reference: &Plane,
+    scale: f32,
+    plans: &FftPlans,
+) -> Affine {
+    translation(claim, &spectrum.win, reference, scale, 0.0, plans).0
+}
+
 /// Register `reference` onto `claim` from a first guess `start` (the
 /// window a claim's thumbnail matched), by the refinement alone.
 pub(crate) fn register_near(claim: &Plane, reference: &Plane, start: Affine) -> Registration {
