@@ -888,6 +888,10 @@ fn a_listing_product_put_into_a_new_scene_is_sent_to_review() {
         "{:?}",
         report.deciding
     );
+    assert!(!report
+        .findings()
+        .iter()
+        .any(|f| f.code == "reference.no_match"));
 
     // The scene alone holds nothing of the listing.
     let report = analyzer(refs)

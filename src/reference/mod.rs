@@ -598,9 +598,14 @@ impl References {
             .map(|(_, c)| c);
         let mut comparison = self.conclude(&claim, best.cloned(), placement);
         if !comparison.matched.derived && self.entries.len() <= WINDOW_SEARCH_MAX {
-            comparison
-                .findings
-                .extend(self.partial_copy(&claim, plans, placement));
+            if let Some(partial) = self.partial_copy(&claim, plans, placement) {
+                // It says what matches and what does not; "no match" would
+                // contradict it.
+                comparison
+                    .findings
+                    .retain(|f| f.code != "reference.no_match");
+                comparison.findings.push(partial);
+            }
         }
         Some(comparison)
     }
