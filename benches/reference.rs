@@ -1,5 +1,6 @@
 //! Matching one claim against a catalogue of 1,000 references (issue 7), and
-//! a detail against the eight listing photos of one product.
+//! a detail and an unrelated photo against the eight listing photos of one
+//! product.
 //! Inputs are synthetic (made here), so the bench needs no data files.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -54,6 +55,11 @@ fn bench(c: &mut Criterion) {
     group.bench_function("match_derived_1000", |b| b.iter(|| refs.best_match(&claim)));
     group.bench_function("match_unrelated_1000", |b| {
         b.iter(|| refs.best_match(&unrelated))
+    });
+    // The honest claim against a product's listings: not derived, so the
+    // small catalogue is also searched for a copied part.
+    group.bench_function("match_unrelated_8", |b| {
+        b.iter(|| product.best_match(&unrelated))
     });
     group.finish();
 }
