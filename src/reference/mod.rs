@@ -204,6 +204,8 @@ struct Claim {
     height: u32,
     hi: RgbImage,
     lo: Plane,
+    /// `lo` band-passed, as the similarity reads it ([`band`]).
+    lo_band: Plane,
     spectrum: register::ClaimSpectrum,
     hash: Hash,
     hash_mirrored: Hash,
@@ -516,7 +518,7 @@ impl References {
                 spectral
             }
         };
-        let (similarity, overlap) = similarity(&claim.lo, &view.lo, &reg.affine);
+        let (similarity, overlap) = similarity(&claim.lo_band, &band(&view.lo), &reg.affine);
         Some(Candidate {
             index,
             mirrored,
@@ -628,7 +630,6 @@ impl References {
         plans: &FftPlans,
         placement: Placement,
     ) -> Option<Finding> {
-        let claim_band = band(&claim.lo);
         let found = self
             .entries
             .par_iter()
@@ -645,7 +646,7 @@ impl References {
                     frame_scale,
                     plans,
                 );
-                let (blocks, _) = block_correlations(&claim_band, &band(&entry.lo), &affine)?;
+                let (blocks, _) = block_correlations(&claim.lo_band, &band(&entry.lo), &affine)?;
                 let textured = blocks.values.iter().filter(|&&r| r > NOT_MEASURED).count();
                 let group = cell_groups(&blocks, COPIED_BLOCK)
                     .into_iter()
@@ -660,20 +661,9 @@ impl References {
             .max_by(|a, b| a.0.cmp(&b.0).then(b.3.cmp(&a.3)))?;
         let (copied, textured, rect, index) = found;
         let entry = self.entries.get(index)?;
-        let (fx, fy) = (
-            claim.width as f32 / claim.lo.w.max(1) as f32,
-            claim.height as f32 / claim.lo.h.max(1) as f32,
-        );
-        let x0 = (rect.x as f32 * fx).floor() as u32;
-        let y0 = (rect.y as f32 * fy).floor() as u32;
-        let x1 = (((rect.x + rect.width) as f32 * fx).ceil() as u32).min(claim.width);
-        let y1 = (((rect.y + rect.height) as f32 * fy).ceil() as u32).min(claim.height);
-        let region = Region {
-            x: x0 + placement.origin.0,
-            y: y0 + placement.origin.1,
-            width: x1.saturating_sub(x0).max(1),
-            height: y1.saturating_sub(y0).max(1),
-        };
+        let (x, y) = (rect.x as usize, rect.y as usize);
+        let corners = [x, y, x + rect.width as usize, y + rect.height as usize];
+        let region = in_claim_frame(corners, (claim.lo.w, claim.lo.h), placement);
         let name = entry.name.as_deref().map(|n| escape_untrusted(n, 120));
         let label = name.unwrap_or_else(|| format!("#{index}"));
         let (x, y, w, h) = (region.x, region.y, region.width, region.height);
@@ -736,25 +726,10 @@ impl References {
 
         let name = entry.name.as_deref().map(|n| escape_untrusted(n, 120));
         let label = name.clone().unwrap_or_else(|| format!("#{}", best.index));
-        let (fx, fy) = (
-            claim.width as f32 / map.w.max(1) as f32,
-            claim.height as f32 / map.h.max(1) as f32,
-        );
         let regions: Vec<Region> = map
             .blobs
             .iter()
-            .map(|b| {
-                let x0 = (b.x0 as f32 * fx).floor() as u32;
-                let y0 = (b.y0 as f32 * fy).floor() as u32;
-                let x1 = ((b.x1 as f32 * fx).ceil() as u32).min(claim.width);
-                let y1 = ((b.y1 as f32 * fy).ceil() as u32).min(claim.height);
-                Region {
-                    x: x0 + placement.origin.0,
-                    y: y0 + placement.origin.1,
-                    width: x1.saturating_sub(x0).max(1),
-                    height: y1.saturating_sub(y0).max(1),
-                }
-            })
+            .map(|b| in_claim_frame([b.x0, b.y0, b.x1, b.y1], (map.w, map.h), placement))
             .collect();
         let changed = !regions.is_empty();
         let mut findings = Vec::new();
@@ -857,6 +832,32 @@ impl References {
     }
 }
 
+/// The box `[x0, y0, x1, y1]` in the pixels of a working plane of `plane`
+/// size (covering the compared pixels) as a region of the claim's frame.
+fn in_claim_frame(
+    [x0, y0, x1, y1]: [usize; 4],
+    plane: (usize, usize),
+    placement: Placement,
+) -> Region {
+    let (width, height) = placement.size;
+    let (fx, fy) = (
+        width as f32 / plane.0.max(1) as f32,
+        height as f32 / plane.1.max(1) as f32,
+    );
+    let (left, top) = (
+        (x0 as f32 * fx).floor() as u32,
+        (y0 as f32 * fy).floor() as u32,
+    );
+    let right = ((x1 as f32 * fx).ceil() as u32).min(width);
+    let bottom = ((y1 as f32 * fy).ceil() as u32).min(height);
+    Region {
+        x: left + placement.origin.0,
+        y: top + placement.origin.1,
+        width: right.saturating_sub(left).max(1),
+        height: bottom.saturating_sub(top).max(1),
+    }
+}
+
 /// The map `a` → `b` of two frames scaled per axis, from their sizes.
 fn per_axis_scaling(a: (usize, usize), b: (u32, u32)) -> Affine {
     Affine::scaling(
@@ -905,7 +906,8 @@ fn at_change_scale(
 fn fine_similarity(claim: &Claim, candidate: &Candidate) -> f32 {
     let (small, _, affine) = at_change_scale(claim, candidate, 1.0);
     let claim_luma = Plane::luma(small.as_ref().unwrap_or(&claim.hi));
-    similarity(&claim_luma, &Plane::luma(&candidate.view.hi), &affine).0
+    let reference = band(&Plane::luma(&candidate.view.hi));
+    similarity(&band(&claim_luma), &reference, &affine).0
 }
 
 fn no_match(similarity: f32) -> Comparison {
@@ -938,6 +940,7 @@ fn prepare(rgb: &RgbView<'_>, plans: &FftPlans) -> Claim {
         hash_mirrored: hash::whole(&lo.flipped()),
         thumbs: hash::ClaimThumbs::new(&lo),
         thumbs_mirrored: hash::ClaimThumbs::new(&lo.flipped()),
+        lo_band: band(&lo),
         hi,
         lo,
     }
@@ -961,15 +964,13 @@ fn band(p: &Plane) -> Plane {
     }
 }
 
-/// Similarity of the aligned pair in [0, 1] and the overlap fraction: of
-/// the block NCC of the band-passed luma over textured blocks fully covered
-/// by the reference, the median or the upper quartile less
+/// Similarity in [0, 1] of two band-passed lumas ([`band`]) aligned by
+/// `affine`, and the overlap fraction: of the block NCC over textured blocks
+/// fully covered by the reference, the median or the upper quartile less
 /// [`UPPER_QUARTILE_DISCOUNT`], whichever is higher (the global NCC when too
 /// few blocks qualify).
 fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
-    let cb = band(claim);
-    let rb = band(reference);
-    let Some((blocks, overlap)) = block_correlations(&cb, &rb, affine) else {
+    let Some((blocks, overlap)) = block_correlations(claim, reference, affine) else {
         return (0.0, 0.0);
     };
     let mut scores: Vec<f32> = blocks
@@ -983,7 +984,7 @@ fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
         let upper = quantile_in_place(&mut scores, 0.75);
         median.max(upper - UPPER_QUARTILE_DISCOUNT)
     } else {
-        register::ncc(&cb, &rb, affine, 1).0
+        register::ncc(claim, reference, affine, 1).0
     };
     (crate::clamp01(s), overlap)
 }
