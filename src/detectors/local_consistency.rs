@@ -26,7 +26,8 @@
 use rayon::prelude::*;
 
 use super::residual::{
-    blocks_to_heatmap, flagged_regions, median_in_place, quantile_in_place, ramp, BlockGrid,
+    blocks_to_heatmap, flagged_regions, grow_flagged, median_in_place, quantile_in_place, ramp,
+    BlockGrid, RIM_LEVEL,
 };
 use super::{DetectorOutput, PixelContext};
 use crate::report::{Class, DetectorKind, Finding};
@@ -106,6 +107,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
 
     let values: Vec<Option<f32>> = score.iter().map(|&z| Some(ramp(z, 4.0, 8.0))).collect();
     let mut map = blocks_to_heatmap(&values, grid, ctx.width, ctx.height);
+    grow_flagged(&mut map, RIM_LEVEL, 2);
     let regions = flagged_regions(&map, 0.5, 2);
     let total_cells = map.values.len().max(1);
     let keep = regions

@@ -25,7 +25,8 @@
 use rayon::prelude::*;
 
 use super::residual::{
-    blocks_to_heatmap, flagged_regions, median_in_place, ramp, BlockGrid, LAPLACIAN_NOISE_GAIN,
+    blocks_to_heatmap, flagged_regions, grow_flagged, median_in_place, ramp, BlockGrid,
+    LAPLACIAN_NOISE_GAIN, RIM_LEVEL,
 };
 use super::{DetectorOutput, PixelContext};
 use crate::report::{Class, DetectorKind, Finding};
@@ -123,6 +124,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     cells.sort_by(|a, b| b.total_cmp(a));
     let k = (cells.len() / 100).max(4).min(cells.len());
     let top = cells[..k].iter().sum::<f32>() / k.max(1) as f32;
+    grow_flagged(&mut map, RIM_LEVEL, 4);
     let regions = flagged_regions(&map, 0.5, 4);
     let flagged_cells: usize = regions.iter().map(|r| r.1).sum();
     let flagged_share = flagged_cells as f32 / map.values.len().max(1) as f32;
