@@ -390,7 +390,8 @@ trueshot_status trueshot_config_set_model_file(trueshot_config *config, const ch
  * report then says whether the claim is derived from one
  * (`trueshot_report_reference`), a derived photo with changed regions is
  * `EDITED`, and the heatmap shows the changes. The file is read, decoded and
- * indexed now (within the default limits) and its bytes are kept for the
+ * indexed now (within this config's limits: `max_file_bytes`, `max_pixels`
+ * and the memory bound, as set so far) and its bytes are kept for the
  * HTML page; its name in reports is `path`. Statuses as for
  * `trueshot_analyze_file`; on failure the config is unchanged. Default: no
  * references.

@@ -116,19 +116,10 @@ impl Analyzer {
     /// Analyse a file.
     ///
     /// # Errors
-    /// `Io` when it cannot be read, `FileTooLarge`, and every error of
-    /// [`Analyzer::analyze_bytes`].
+    /// `Io` when it cannot be read or is not a regular file (a pipe, a
+    /// device), `FileTooLarge`, and every error of [`Analyzer::analyze_bytes`].
     pub fn analyze_path(&self, path: &Path) -> Result<Report, Error> {
-        let size = std::fs::metadata(path)
-            .map_err(|e| Error::io(path, e))?
-            .len();
-        if size > self.config.max_file_bytes {
-            return Err(Error::FileTooLarge {
-                bytes: size,
-                limit: self.config.max_file_bytes,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::decode::read_file(path, self.config.max_file_bytes)?;
         self.analyze_bytes(&bytes)
     }
 

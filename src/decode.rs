@@ -304,6 +304,50 @@ fn guarded<T>(step: impl FnOnce() -> image::ImageResult<T>) -> Result<T, Error> 
     }
 }
 
+/// Read an image file of at most `max_bytes` bytes.
+///
+/// Only regular files are read: opening a named pipe would block until a
+/// writer comes, and a device such as `/dev/zero` never ends. The size is
+/// checked before reading and the read itself stops one byte past the
+/// limit, so a file that grows after the check cannot exhaust memory.
+///
+/// # Errors
+/// `Io` when the path cannot be opened or is not a regular file,
+/// `FileTooLarge` over `max_bytes`.
+pub fn read_file(path: &std::path::Path, max_bytes: u64) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let too_large = |bytes: u64| Error::FileTooLarge {
+        bytes,
+        limit: max_bytes,
+    };
+    // Checked on the path first (following links), since `open` itself
+    // blocks on a pipe.
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, kind),
+        ));
+    }
+    if meta.len() > max_bytes {
+        return Err(too_large(meta.len()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Refuse images over `Config::max_pixels`.
 ///
 /// # Errors
@@ -324,6 +368,44 @@ pub fn check_pixels(width: u32, height: u32, config: &Config) -> Result<(), Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_file_reads_regular_files_within_the_limit_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("a.bin");
+        std::fs::write(&file, [7u8; 100]).expect("write");
+        assert_eq!(read_file(&file, 100).expect("read").len(), 100);
+        assert!(matches!(
+            read_file(&file, 99),
+            Err(Error::FileTooLarge {
+                bytes: 100,
+                limit: 99
+            })
+        ));
+        assert!(matches!(read_file(dir.path(), 1000), Err(Error::Io { .. })));
+        assert!(matches!(
+            read_file(&dir.path().join("missing"), 1000),
+            Err(Error::Io { .. })
+        ));
+    }
+
+    /// A named pipe is refused at once: opening it would block until a
+    /// writer came.
+    #[cfg(unix)]
+    #[test]
+    fn read_file_refuses_a_named_pipe_without_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("claim.jpg");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo on this system: nothing to test
+        }
+        assert!(matches!(read_file(&fifo, 1000), Err(Error::Io { .. })));
+        let devices = std::path::Path::new("/dev/zero");
+        if devices.exists() {
+            assert!(matches!(read_file(devices, 1000), Err(Error::Io { .. })));
+        }
+    }
 
     /// Encode `image` in `format` with the image crate.
     fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {

@@ -36,7 +36,7 @@ pub(crate) mod panic;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use image::{DynamicImage, RgbImage};
@@ -470,18 +470,6 @@ fn deliver(
     }
 }
 
-/// Read a file of at most `limit` bytes, checking the size before reading
-/// (as `Analyzer::analyze_path` does), so the caller can keep the bytes.
-fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    if size > limit {
-        return Err(Error::FileTooLarge { bytes: size, limit });
-    }
-    std::fs::read(path).map_err(|e| Error::io(path, e))
-}
-
 const VERSION: &CStr =
     match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
         Ok(version) => version,
@@ -768,7 +756,8 @@ pub unsafe extern "C" fn trueshot_config_set_model_file(
 /// report then says whether the claim is derived from one
 /// (`trueshot_report_reference`), a derived photo with changed regions is
 /// `EDITED`, and the heatmap shows the changes. The file is read, decoded and
-/// indexed now (within the default limits) and its bytes are kept for the
+/// indexed now (within this config's limits: `max_file_bytes`, `max_pixels`
+/// and the memory bound, as set so far) and its bytes are kept for the
 /// HTML page; its name in reports is `path`. Statuses as for
 /// `trueshot_analyze_file`; on failure the config is unchanged. Default: no
 /// references.
@@ -789,7 +778,7 @@ pub unsafe extern "C" fn trueshot_config_add_reference_file(
             Ok(path) => path,
             Err(status) => return status,
         };
-        let bytes = match read_limited(&path, Config::default().max_file_bytes) {
+        let bytes = match crate::decode::read_file(&path, config.analyzer.config().max_file_bytes) {
             Ok(bytes) => bytes,
             Err(e) => return set_last_error(&e),
         };
@@ -904,7 +893,7 @@ pub unsafe extern "C" fn trueshot_analyze_file(
         // the same checks) so the report can keep the bytes for its page.
         let mut bytes = Vec::new();
         let result = analyzer_of(config).and_then(|a| {
-            bytes = read_limited(&path, a.config().max_file_bytes)?;
+            bytes = crate::decode::read_file(&path, a.config().max_file_bytes)?;
             a.analyze_bytes(&bytes)
         });
         let title = path.file_name().map(|n| n.to_string_lossy().into_owned());

@@ -195,3 +195,71 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         .expect("run scan");
     assert_exit(&scan, 0);
 }
+
+/// `report --reference` and `scan --reference --html-dir` compare the claim
+/// with the listing photo and show that photo, aligned, on the page: a
+/// listing with a painted patch is `edited`.
+#[test]
+fn review_pages_compare_with_the_reference_and_show_it() {
+    let dir = temp_dir("pages");
+    // Detail everywhere (a mosaic of tiles over camera-like noise), as on a
+    // product photo: the match is read on textured blocks.
+    let mut listing = camera_like(480, 360, 11);
+    for (x, y, p) in listing.enumerate_pixels_mut() {
+        let tile = (x / 12).wrapping_mul(2_654_435_761) ^ (y / 12).wrapping_mul(40_503);
+        let shade = (tile % 97) as f32 / 97.0 - 0.5;
+        for c in &mut p.0 {
+            *c = (f32::from(*c) * (1.0 + 0.6 * shade)).clamp(0.0, 255.0) as u8;
+        }
+    }
+    let mut claim = listing.clone();
+    for y in 120..200 {
+        for x in 160..260 {
+            claim.put_pixel(x, y, image::Rgb([40, 30, 25]));
+        }
+    }
+    std::fs::write(dir.join("listing.jpg"), jpeg(&listing, 92)).expect("write");
+    std::fs::write(dir.join("claim.jpg"), jpeg(&claim, 90)).expect("write");
+    let page = dir.join("claim.html");
+    let out = trueshot()
+        .args(["report", "claim.jpg", "--reference", "listing.jpg", "-o"])
+        .arg(&page)
+        .current_dir(&dir)
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert!(html.contains("Listing photo, aligned to the claim"));
+    assert!(
+        html.contains("reference.derived_edited"),
+        "not derived with changes"
+    );
+
+    let pages = dir.join("pages");
+    let out = trueshot()
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--reference",
+            "listing.jpg",
+            "--html-dir",
+        ])
+        .arg(&pages)
+        .arg("claim.jpg")
+        .current_dir(&dir)
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON record");
+    assert_eq!(record["verdict"], "edited", "{record}");
+    let page = std::fs::read_dir(&pages)
+        .expect("pages")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n != "index.html"))
+        .expect("a page");
+    let html = std::fs::read_to_string(page).expect("page");
+    assert!(html.contains("Listing photo, aligned to the claim"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

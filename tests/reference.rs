@@ -837,6 +837,33 @@ fn a_listing_product_put_into_a_new_scene_is_sent_to_review() {
     // claim as a whole is not derived from the listing; its copied part
     // must still reach a reviewer, with its place, and never flag alone
     // (a buyer's collage of the listing and their own photo looks alike).
+    let (refs, scene) = product_in_new_scene_is_found(false);
+
+    // The scene alone holds nothing of the listing.
+    let report = analyzer(refs)
+        .analyze_bytes(&jpeg(&scene, 90))
+        .expect("analysis");
+    assert!(
+        !report
+            .findings()
+            .iter()
+            .any(|f| f.code == "reference.partial_copy"),
+        "{:?}",
+        report.findings()
+    );
+}
+
+#[test]
+fn a_mirrored_listing_product_in_a_new_scene_is_sent_to_review() {
+    // Flipping is the cheapest way to defeat a matcher.
+    product_in_new_scene_is_found(true);
+}
+
+/// A textured product on a studio backdrop (the listing), pasted unchanged
+/// (or mirrored) into a different scene, JPEG q90: the claim is not derived,
+/// a partial copy boxes the product (IoU ≥ 0.5), the verdict is
+/// inconclusive. Returns the catalogue and the scene without the product.
+fn product_in_new_scene_is_found(mirrored: bool) -> (References, RgbImage) {
     let (w, h) = (800u32, 600u32);
     let product = (
         (0.3 * w as f32) as u32,
@@ -844,7 +871,6 @@ fn a_listing_product_put_into_a_new_scene_is_sent_to_review() {
         (0.4 * w as f32) as u32,
         (0.5 * h as f32) as u32,
     );
-    // A textured product on a plain studio backdrop.
     let mut listing = studio_product(7, w, h);
     let goods = Scene::new(3).render(product.2, product.3, |x, y| (x / 200.0, y / 200.0), 1.0, 31);
     image::imageops::replace(
@@ -855,12 +881,12 @@ fn a_listing_product_put_into_a_new_scene_is_sent_to_review() {
     );
     let scene = Scene::new(21).render(w, h, |x, y| (x / w as f32, y / h as f32), 1.0, 77);
     let mut claim = scene.clone();
-    image::imageops::replace(
-        &mut claim,
-        &image::imageops::crop_imm(&listing, product.0, product.1, product.2, product.3).to_image(),
-        i64::from(product.0),
-        i64::from(product.1),
-    );
+    let mut cut =
+        image::imageops::crop_imm(&listing, product.0, product.1, product.2, product.3).to_image();
+    if mirrored {
+        cut = image::imageops::flip_horizontal(&cut);
+    }
+    image::imageops::replace(&mut claim, &cut, i64::from(product.0), i64::from(product.1));
     let mut refs = References::new();
     refs.push_image(
         &DynamicImage::ImageRgb8(listing),
@@ -876,6 +902,12 @@ fn a_listing_product_put_into_a_new_scene_is_sent_to_review() {
         .iter()
         .find(|f| f.code == "reference.partial_copy")
         .unwrap_or_else(|| panic!("no partial copy: {:?}", report.findings()));
+    assert_eq!(
+        partial.message.contains("mirrored"),
+        mirrored,
+        "{}",
+        partial.message
+    );
     let r = partial.region.expect("region");
     let overlap_w = (r.x + r.width).min(product.0 + product.2) as i64 - r.x.max(product.0) as i64;
     let overlap_h = (r.y + r.height).min(product.1 + product.3) as i64 - r.y.max(product.1) as i64;
@@ -892,17 +924,5 @@ fn a_listing_product_put_into_a_new_scene_is_sent_to_review() {
         .findings()
         .iter()
         .any(|f| f.code == "reference.no_match"));
-
-    // The scene alone holds nothing of the listing.
-    let report = analyzer(refs)
-        .analyze_bytes(&jpeg(&scene, 90))
-        .expect("analysis");
-    assert!(
-        !report
-            .findings()
-            .iter()
-            .any(|f| f.code == "reference.partial_copy"),
-        "{:?}",
-        report.findings()
-    );
+    (refs, scene)
 }

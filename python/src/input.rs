@@ -49,20 +49,10 @@ fn digest(bytes: &[u8]) -> u64 {
     hasher.finish()
 }
 
-/// Read a file under `config`'s size limit, as `Analyzer::analyze_path` does.
+/// Read a file under `config`'s size limit, as `Analyzer::analyze_path` does
+/// (regular files only, the read itself bounded).
 pub fn read_file(path: &Path, config: &trueshot::Config) -> Result<Vec<u8>, trueshot::Error> {
-    let io = |source| trueshot::Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > config.max_file_bytes {
-        return Err(trueshot::Error::FileTooLarge {
-            bytes: size,
-            limit: config.max_file_bytes,
-        });
-    }
-    std::fs::read(path).map_err(io)
+    trueshot::decode::read_file(path, config.max_file_bytes)
 }
 
 impl Kept {

@@ -337,17 +337,7 @@ impl References {
     /// [`Analyzer::analyze_path`](crate::Analyzer::analyze_path) under this
     /// catalogue's limits.
     pub fn push_path(&mut self, path: &Path) -> Result<(), Error> {
-        let config = &self.limits;
-        let size = std::fs::metadata(path)
-            .map_err(|e| Error::io(path, e))?
-            .len();
-        if size > config.max_file_bytes {
-            return Err(Error::FileTooLarge {
-                bytes: size,
-                limit: config.max_file_bytes,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::decode::read_file(path, self.limits.max_file_bytes)?;
         self.push_bytes(&bytes, Some(path.to_string_lossy().into_owned()))
     }
 
@@ -635,37 +625,40 @@ impl References {
             .par_iter()
             .enumerate()
             .filter_map(|(index, entry)| {
-                // The frames laid over each other (editing tools keep the
-                // frame or resize it): Fourier-Mellin reads the scale from
-                // the whole spectrum, which the new content dominates.
-                let frame_scale = claim.lo.w as f32 / entry.lo.w.max(1) as f32;
-                let affine = register::translation_at_scale(
-                    &claim.lo,
-                    &claim.spectrum,
-                    &entry.lo,
-                    frame_scale,
-                    plans,
-                );
-                let (blocks, _) = block_correlations(&claim.lo_band, &band(&entry.lo), &affine)?;
-                let textured = blocks.values.iter().filter(|&&r| r > NOT_MEASURED).count();
-                let group = cell_groups(&blocks, COPIED_BLOCK)
+                let listing_band = band(&entry.lo);
+                // Also mirrored: flipping is the cheapest way to defeat a
+                // matcher, and the whole-frame search tries it too. A blur
+                // commutes with the flip, so the band flips as it is.
+                [false, true]
                     .into_iter()
-                    .max_by_key(Vec::len)?;
-                let enough = group.len() >= PARTIAL_MIN_BLOCKS
-                    && group.len() as f32 >= PARTIAL_MIN_SHARE * textured as f32;
-                enough.then(|| (group.len(), textured, cells_box(&blocks, &group), index))
+                    .filter_map(|mirrored| {
+                        let (lo, band) = if mirrored {
+                            (entry.lo.flipped(), listing_band.flipped())
+                        } else {
+                            (entry.lo.clone(), listing_band.clone())
+                        };
+                        copied_part(claim, &lo, &band, plans).map(|(copied, textured, rect)| {
+                            (copied, textured, rect, index, mirrored)
+                        })
+                    })
+                    .max_by_key(|found| found.0)
             })
             .collect::<Vec<_>>()
             .into_iter()
             // Most copied blocks first, then catalogue order.
             .max_by(|a, b| a.0.cmp(&b.0).then(b.3.cmp(&a.3)))?;
-        let (copied, textured, rect, index) = found;
+        let (copied, textured, rect, index, mirrored) = found;
         let entry = self.entries.get(index)?;
         let (x, y) = (rect.x as usize, rect.y as usize);
         let corners = [x, y, x + rect.width as usize, y + rect.height as usize];
         let region = in_claim_frame(corners, (claim.lo.w, claim.lo.h), placement);
         let name = entry.name.as_deref().map(|n| escape_untrusted(n, 120));
         let label = name.unwrap_or_else(|| format!("#{index}"));
+        let (as_is, as_is_zh) = if mirrored {
+            (", mirrored", "（左右翻转）")
+        } else {
+            ("", "")
+        };
         let (x, y, w, h) = (region.x, region.y, region.width, region.height);
         Some(
             Finding::new(
@@ -674,10 +667,10 @@ impl References {
                 0.9,
                 Class::Edited,
                 format!(
-                    "Part of this photo, ({x}, {y}, {w}x{h}), shows the same picture as the merchant's reference photo {label} ({copied} of its {textured} detailed blocks match), while the rest of the photo does not: the listing's subject may have been cut out and placed in a new scene, or the photo may be a collage. Compare the two."
+                    "Part of this photo, ({x}, {y}, {w}x{h}), shows the same picture as the merchant's reference photo {label}{as_is} ({copied} of its {textured} detailed blocks match), while the rest of the photo does not: the listing's subject may have been cut out and placed in a new scene, or the photo may be a collage. Compare the two."
                 ),
                 format!(
-                    "这张图片的一部分 ({x}, {y}, {w}x{h}) 与商家商品图 {label} 的画面相同（{textured} 个有细节的图块中 {copied} 个一致），其余部分则不同：可能是把商品图中的商品抠出放进了新场景，也可能是拼图。请对比两张图片。"
+                    "这张图片的一部分 ({x}, {y}, {w}x{h}) 与商家商品图 {label}{as_is_zh} 的画面相同（{textured} 个有细节的图块中 {copied} 个一致），其余部分则不同：可能是把商品图中的商品抠出放进了新场景，也可能是拼图。请对比两张图片。"
                 ),
             )
             .with_region(region),
@@ -949,6 +942,31 @@ fn prepare(rgb: &RgbView<'_>, plans: &FftPlans) -> Claim {
 /// Difference of Gaussians: the band the similarity looks at (periods of
 /// roughly 4 to 12 px at 256 px), which JPEG at quality 70 keeps and a change
 /// of viewpoint moves.
+/// The largest group of the claim's blocks that copy `listing` (its low
+/// resolution plane and that plane's band) with the frames laid over each
+/// other: `(blocks, textured blocks, box in the claim's working plane)`,
+/// when it is large enough to report. Editing tools keep the frame or
+/// resize it; Fourier-Mellin would read the scale from the whole spectrum,
+/// which the new content dominates.
+fn copied_part(
+    claim: &Claim,
+    listing: &Plane,
+    listing_band: &Plane,
+    plans: &FftPlans,
+) -> Option<(usize, usize, Region)> {
+    let frame_scale = claim.lo.w as f32 / listing.w.max(1) as f32;
+    let affine =
+        register::translation_at_scale(&claim.lo, &claim.spectrum, listing, frame_scale, plans);
+    let (blocks, _) = block_correlations(&claim.lo_band, listing_band, &affine)?;
+    let textured = blocks.values.iter().filter(|&&r| r > NOT_MEASURED).count();
+    let group = cell_groups(&blocks, COPIED_BLOCK)
+        .into_iter()
+        .max_by_key(Vec::len)?;
+    let enough = group.len() >= PARTIAL_MIN_BLOCKS
+        && group.len() as f32 >= PARTIAL_MIN_SHARE * textured as f32;
+    enough.then(|| (group.len(), textured, cells_box(&blocks, &group)))
+}
+
 fn band(p: &Plane) -> Plane {
     let fine = p.blurred(0.7);
     let coarse = p.blurred(2.0);

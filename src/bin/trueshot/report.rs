@@ -7,8 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use image::DynamicImage;
+use std::sync::Arc;
 use trueshot::html::Lang;
+
 use trueshot::{decode, Analyzer, Config, Error, HtmlOptions, IndexEntry, Report};
+
+use crate::scan::Catalogue;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LangArg {
@@ -23,8 +27,12 @@ pub struct ReportArgs {
     /// The claim photo.
     pub image: PathBuf,
     /// A merchant's reference (listing) photo to compare against; repeatable.
+    /// The page shows the matched one aligned beside the claim.
     #[arg(long, value_name = "IMG")]
     pub reference: Vec<PathBuf>,
+    /// A directory of reference photos (searched recursively).
+    #[arg(long, value_name = "DIR")]
+    pub reference_dir: Vec<PathBuf>,
     /// Where to write the page (`-` for standard output).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
@@ -45,23 +53,24 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
     config.max_false_alarm = args.max_false_alarm;
     config.model_path.clone_from(&args.model);
     config.heatmap = true;
-    let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
-    if !args.reference.is_empty() {
-        // The page shows `Report::reference` and the aligned listing photo as
-        // soon as the library compares with references; until then there is
-        // nothing to show.
-        eprintln!("trueshot: comparison with reference photos is not available yet; --reference is ignored");
-    }
+    let catalogue = Catalogue::load(&args.reference, &args.reference_dir, &config)?;
+    let analyzer = Analyzer::new(config)
+        .map_err(|e| e.to_string())?
+        .with_references(Arc::clone(&catalogue.references));
     let (report, image) = analyze_with_image(&analyzer, &args.image)
         .map_err(|e| format!("{}: {e}", args.image.display()))?;
+    let listing = catalogue.matched_image(&report, analyzer.config());
     let lang = match args.lang {
         LangArg::En => Lang::En,
         LangArg::Zh => Lang::Zh,
     };
-    let options = HtmlOptions::default()
+    let mut options = HtmlOptions::default()
         .with_title(display_name(&args.image))
         .with_max_false_alarm(args.max_false_alarm)
         .with_lang(lang);
+    if let Some(listing) = &listing {
+        options = options.with_reference_image(listing);
+    }
     let page = trueshot::render_html(&report, &image, &options);
     if args.output.as_os_str() == "-" {
         std::io::stdout()
@@ -77,13 +86,8 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
 /// Analyse a file and keep its decoded pixels for the page: the bytes are
 /// read once and decoded under the analyser's limits.
 fn analyze_with_image(analyzer: &Analyzer, path: &Path) -> Result<(Report, DynamicImage), Error> {
-    let report = analyzer.analyze_path(path)?;
-    // `analyze_path` checked the size; read again to decode the pixels the
-    // report describes (the analyser does not hand them out).
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = decode::read_file(path, analyzer.config().max_file_bytes)?;
+    let report = analyzer.analyze_bytes(&bytes)?;
     let image = decode::decode(&bytes, decode::sniff(&bytes)?, analyzer.config())?;
     Ok((report, image))
 }
@@ -99,25 +103,27 @@ pub fn write_scan_page(
     path: &Path,
     result: &Result<Report, Error>,
     config: &Config,
+    catalogue: &Catalogue,
 ) -> IndexEntry {
     let name = display_name(path);
     let report = match result {
         Ok(report) => report,
         Err(error) => return IndexEntry::failed(name, error),
     };
-    let image = match std::fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|b| {
-            decode::sniff(&b)
-                .and_then(|f| decode::decode(&b, f, config))
-                .map_err(|e| e.to_string())
-        }) {
+    let image = match decode::read_file(path, config.max_file_bytes).and_then(|b| {
+        let format = decode::sniff(&b)?;
+        decode::decode(&b, format, config)
+    }) {
         Ok(image) => image,
         Err(error) => return IndexEntry::failed(name, error),
     };
-    let options = HtmlOptions::default()
+    let listing = catalogue.matched_image(report, config);
+    let mut options = HtmlOptions::default()
         .with_title(name.clone())
         .with_max_false_alarm(config.max_false_alarm);
+    if let Some(listing) = &listing {
+        options = options.with_reference_image(listing);
+    }
     let page = trueshot::render_html(report, &image, &options);
     let file = page_name(path);
     match std::fs::write(dir.join(&file), page) {

@@ -11,7 +11,8 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-use trueshot::{Analyzer, Config, Error, References, Report, Verdict};
+use image::DynamicImage;
+use trueshot::{decode, Analyzer, Config, Error, References, Report, Verdict};
 
 use crate::report;
 
@@ -85,10 +86,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     config.model_path.clone_from(&args.model);
     config.heatmap =
         args.heatmap_dir.is_some() || args.html_dir.is_some() || args.format == OutputFormat::Human;
-    let references = load_references(&args.reference, &args.reference_dir, &config)?;
+    let catalogue = Catalogue::load(&args.reference, &args.reference_dir, &config)?;
     let analyzer = Analyzer::new(config)
         .map_err(|e| e.to_string())?
-        .with_references(references);
+        .with_references(Arc::clone(&catalogue.references));
     if let Some(dir) = &args.heatmap_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create heatmap directory {}: {e}", dir.display()))?;
@@ -125,7 +126,8 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 let ok = result.is_ok();
                 let record = to_record(path, &result, args.heatmap_dir.as_deref());
                 if let Some(dir) = &args.html_dir {
-                    let entry = report::write_scan_page(dir, path, &result, analyzer.config());
+                    let entry =
+                        report::write_scan_page(dir, path, &result, analyzer.config(), &catalogue);
                     match pages.lock() {
                         Ok(mut guard) => guard.push(entry),
                         Err(poisoned) => poisoned.into_inner().push(entry),
@@ -164,31 +166,47 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// Index every reference photo once; the catalogue is shared by all workers.
-/// An unreadable reference is a usage error: silently matching against a
-/// smaller catalogue would hide derived claims.
-fn load_references(
-    files: &[PathBuf],
-    dirs: &[PathBuf],
-    config: &Config,
-) -> Result<Arc<References>, String> {
-    let mut paths = files.to_vec();
-    for dir in dirs {
-        if !dir.is_dir() {
-            return Err(format!(
-                "--reference-dir {} is not a directory",
-                dir.display()
-            ));
+/// The merchant's reference photos: indexed once and shared by all workers,
+/// with their paths in catalogue order, so a page can show the one a claim
+/// matched (`ReferenceMatch::index`).
+pub struct Catalogue {
+    pub references: Arc<References>,
+    pub paths: Vec<PathBuf>,
+}
+
+impl Catalogue {
+    /// Index the photos given by `--reference` and found under
+    /// `--reference-dir`. An unreadable reference is a usage error: silently
+    /// matching against a smaller catalogue would clear doctored claims.
+    pub fn load(files: &[PathBuf], dirs: &[PathBuf], config: &Config) -> Result<Self, String> {
+        let mut paths = files.to_vec();
+        for dir in dirs {
+            if !dir.is_dir() {
+                return Err(format!(
+                    "--reference-dir {} is not a directory",
+                    dir.display()
+                ));
+            }
+            walk(dir, &mut paths);
         }
-        walk(dir, &mut paths);
+        let mut references = References::new().with_limits(config);
+        for path in &paths {
+            references
+                .push_path(path)
+                .map_err(|e| format!("cannot load reference {}: {e}", path.display()))?;
+        }
+        Ok(Catalogue {
+            references: Arc::new(references),
+            paths,
+        })
     }
-    let mut references = References::new().with_limits(config);
-    for path in &paths {
-        references
-            .push_path(path)
-            .map_err(|e| format!("cannot load reference {}: {e}", path.display()))?;
+
+    /// The decoded reference photo `report` matched, for its page.
+    pub fn matched_image(&self, report: &Report, config: &Config) -> Option<DynamicImage> {
+        let path = self.paths.get(report.reference.as_ref()?.index?)?;
+        let bytes = decode::read_file(path, config.max_file_bytes).ok()?;
+        decode::decode(&bytes, decode::sniff(&bytes).ok()?, config).ok()
     }
-    Ok(Arc::new(references))
 }
 
 fn emit(stdout: &Mutex<std::io::Stdout>, progress: &ProgressBar, text: &str) {
