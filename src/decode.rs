@@ -348,11 +348,16 @@ pub fn read_file(path: &std::path::Path, max_bytes: u64) -> Result<Vec<u8>, Erro
     Ok(bytes)
 }
 
-/// Refuse images over `Config::max_pixels`.
+/// Refuse images without pixels and images over `Config::max_pixels`.
 ///
 /// # Errors
-/// `Error::TooLarge`.
+/// `Error::Decode` for a width or height of 0, `Error::TooLarge`.
 pub fn check_pixels(width: u32, height: u32, config: &Config) -> Result<(), Error> {
+    if width == 0 || height == 0 {
+        return Err(Error::Decode(format!(
+            "the image has no pixels ({width}x{height})"
+        )));
+    }
     let pixels = u64::from(width) * u64::from(height);
     if pixels > config.max_pixels {
         return Err(Error::TooLarge {

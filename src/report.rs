@@ -303,6 +303,7 @@ pub struct AigcLabel {
 /// `grid_height` cells, each `cell` x `cell` image pixels, the last row and
 /// column clipped) and upscaled on demand to the image size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "HeatmapFields")]
 pub struct Heatmap {
     /// Image width the map covers.
     pub width: u32,
@@ -318,7 +319,61 @@ pub struct Heatmap {
     pub values: Vec<f32>,
 }
 
+/// A [`Heatmap`] as read from JSON, checked before it becomes one: a
+/// report read back from storage must not make `at` or `upscaled` index
+/// past its values.
+#[derive(Deserialize)]
+struct HeatmapFields {
+    width: u32,
+    height: u32,
+    cell: u32,
+    grid_width: u32,
+    grid_height: u32,
+    values: Vec<f32>,
+}
+
+impl TryFrom<HeatmapFields> for Heatmap {
+    type Error = String;
+
+    fn try_from(f: HeatmapFields) -> Result<Self, String> {
+        let map = Heatmap {
+            width: f.width,
+            height: f.height,
+            cell: f.cell,
+            grid_width: f.grid_width,
+            grid_height: f.grid_height,
+            values: f.values,
+        };
+        if map.is_consistent() {
+            Ok(map)
+        } else {
+            Err(format!(
+                "inconsistent heatmap: {}x{} pixels, cell {}, {}x{} cells, {} values",
+                map.width,
+                map.height,
+                map.cell,
+                map.grid_width,
+                map.grid_height,
+                map.values.len()
+            ))
+        }
+    }
+}
+
 impl Heatmap {
+    /// Whether the fields agree: a cell of at least one pixel, the grid
+    /// that covers the image with it, and one value per cell. Maps made
+    /// here always do; the fields are public, so [`Heatmap::at`] and
+    /// [`Heatmap::upscaled`] check before they index.
+    #[must_use]
+    pub fn is_consistent(&self) -> bool {
+        self.cell > 0
+            && self.grid_width == self.width.div_ceil(self.cell).max(1)
+            && self.grid_height == self.height.div_ceil(self.cell).max(1)
+            && (self.grid_width as usize).checked_mul(self.grid_height as usize)
+                == Some(self.values.len())
+    }
+
     /// An all-zero map for an image of `width` x `height` with `cell`-pixel cells.
     #[must_use]
     pub fn zeros(width: u32, height: u32, cell: u32) -> Self {
@@ -383,22 +438,38 @@ impl Heatmap {
         }
     }
 
-    /// The value of the cell covering image pixel (x, y).
+    /// The value of the cell covering image pixel (x, y) (0 for an
+    /// inconsistent map, see [`Heatmap::is_consistent`]).
     #[must_use]
     pub fn at(&self, x: u32, y: u32) -> f32 {
-        let gx = (x / self.cell).min(self.grid_width - 1) as usize;
-        let gy = (y / self.cell).min(self.grid_height - 1) as usize;
-        self.values[gy * self.grid_width as usize + gx]
+        let gx = (x / self.cell.max(1)).min(self.grid_width.saturating_sub(1)) as usize;
+        let gy = (y / self.cell.max(1)).min(self.grid_height.saturating_sub(1)) as usize;
+        self.values
+            .get(gy * self.grid_width as usize + gx)
+            .copied()
+            .unwrap_or(0.0)
     }
 
     /// The map at image resolution, row-major, `width * height` values.
     /// Bilinear between cell centres, so region borders are not blocky.
+    /// All zero for an inconsistent map; empty if that much memory cannot
+    /// be had (a map read from untrusted JSON may claim any size).
     #[must_use]
     pub fn upscaled(&self) -> Vec<f32> {
         let (w, h) = (self.width as usize, self.height as usize);
         let (gw, gh) = (self.grid_width as usize, self.grid_height as usize);
         let cell = self.cell as f32;
-        let mut out = vec![0.0f32; w * h];
+        let mut out = Vec::new();
+        let Some(len) = w.checked_mul(h) else {
+            return out;
+        };
+        if out.try_reserve_exact(len).is_err() {
+            return out;
+        }
+        out.resize(len, 0.0);
+        if !self.is_consistent() {
+            return out;
+        }
         // Precompute horizontal interpolation indices and weights once per column.
         let cols: Vec<(usize, usize, f32)> = (0..w).map(|x| interp_index(x, cell, gw)).collect();
         for (y, row) in out.chunks_exact_mut(w.max(1)).enumerate().take(h) {
@@ -423,8 +494,9 @@ impl Heatmap {
             .into_iter()
             .map(|v| (clamp01(v) * 255.0).round() as u8)
             .collect();
+        // Empty when `upscaled` could not get the memory (see there).
         image::GrayImage::from_raw(self.width, self.height, data)
-            .unwrap_or_else(|| image::GrayImage::new(self.width, self.height))
+            .unwrap_or_else(|| image::GrayImage::new(0, 0))
     }
 
     /// Largest value in the map.
@@ -561,6 +633,32 @@ pub fn clamp01(v: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heatmaps_read_back_are_checked_and_bad_ones_never_panic() {
+        let mut good = Heatmap::zeros(40, 20, 16);
+        good.values[2] = 0.75;
+        let json = serde_json::to_string(&good).expect("json");
+        let back: Heatmap = serde_json::from_str(&json).expect("consistent map");
+        assert_eq!(back, good);
+        for bad in [
+            json.replace("\"cell\":16", "\"cell\":0"),
+            json.replace("\"grid_width\":3", "\"grid_width\":9"),
+            json.replace("0.75,", ""),
+        ] {
+            assert!(serde_json::from_str::<Heatmap>(&bad).is_err(), "{bad}");
+        }
+        // Public fields can still be set wrong in code: no panic, zeros.
+        let broken = Heatmap {
+            cell: 0,
+            values: Vec::new(),
+            ..good
+        };
+        assert!(!broken.is_consistent());
+        assert_eq!(broken.at(39, 19), 0.0);
+        assert!(broken.upscaled().iter().all(|&v| v == 0.0));
+        assert_eq!(broken.to_gray_image().dimensions(), (40, 20));
+    }
 
     /// A 7x6-cell map from rows of `#` (flagged, 0.9) and `.` (0.1).
     fn map(rows: &[&str]) -> Heatmap {

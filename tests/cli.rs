@@ -263,3 +263,61 @@ fn review_pages_compare_with_the_reference_and_show_it() {
     assert!(html.contains("Listing photo, aligned to the claim"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Heatmaps: a path given twice gets one whole file, a long non-ASCII name
+/// a short ASCII one, and a heatmap that cannot be written is said in the
+/// record (`heatmap_error`) instead of silently missing.
+#[test]
+fn heatmap_files_are_whole_named_safely_and_failures_reported() {
+    let dir = temp_dir("heatmaps");
+    let long = format!("{}.png", "图".repeat(83)); // 251 bytes: a legal name
+    std::fs::write(dir.join(&long), png(&camera_like(160, 120, 3))).expect("write");
+    std::fs::write(dir.join("a.png"), png(&camera_like(160, 120, 4))).expect("write");
+    let scan = |maps: &str| {
+        let out = trueshot()
+            .args([
+                "scan",
+                "--format",
+                "jsonl",
+                "--heatmap-dir",
+                maps,
+                "a.png",
+                "a.png",
+            ])
+            .arg(&long)
+            .current_dir(&dir)
+            .output()
+            .expect("run");
+        assert_exit(&out, 0);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+            .collect::<Vec<_>>()
+    };
+    let records = scan("maps");
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        let file = r["heatmap"].as_str().expect("heatmap written");
+        assert!(std::path::Path::new(file)
+            .file_name()
+            .is_some_and(|n| n.len() <= 120));
+        let map = image::open(dir.join(file)).expect("a whole PNG");
+        assert_eq!((map.width(), map.height()), (160, 120));
+    }
+    // The same name taken by a directory: the write fails, the record says so.
+    let taken = records[0]["heatmap"].as_str().expect("name").to_string();
+    std::fs::remove_file(dir.join(&taken)).expect("remove");
+    std::fs::create_dir(dir.join(&taken)).expect("dir");
+    let records = scan("maps");
+    let a = records
+        .iter()
+        .find(|r| r["path"] == "a.png")
+        .expect("a.png");
+    assert!(a["heatmap"].is_null(), "{a}");
+    assert!(
+        a["heatmap_error"].as_str().is_some_and(|m| !m.is_empty()),
+        "{a}"
+    );
+    assert!(a["error"].is_null());
+    let _ = std::fs::remove_dir_all(&dir);
+}

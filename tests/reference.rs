@@ -483,7 +483,7 @@ fn tiny_and_flat_inputs_do_not_panic() {
     refs.push_image(&DynamicImage::ImageRgb8(RgbImage::new(3, 200)), None);
     refs.push_image(&DynamicImage::ImageRgb8(listing(1)), None);
     assert!(refs.push_bytes(b"not an image", None).is_err());
-    let a = analyzer(refs);
+    let a = analyzer(refs.clone());
     for (w, h) in [(1, 1), (2, 300), (64, 64), (17, 13)] {
         let r = a
             .analyze_image(&DynamicImage::ImageRgb8(RgbImage::new(w, h)))
@@ -491,6 +491,15 @@ fn tiny_and_flat_inputs_do_not_panic() {
         assert!(r
             .reference
             .is_some_and(|m| (0.0..=1.0).contains(&m.similarity)));
+    }
+    // No pixels at all: an error, not a panic in the hash.
+    for (w, h) in [(0, 0), (0, 5), (5, 0)] {
+        let empty = DynamicImage::ImageRgb8(RgbImage::new(w, h));
+        assert!(matches!(
+            a.analyze_image(&empty),
+            Err(trueshot::Error::Decode(_))
+        ));
+        assert!(refs.best_match(&empty).is_none());
     }
     // Slivers and corners of the listing: derived or not, the change map
     // must cope with an overlap too thin for its windows.

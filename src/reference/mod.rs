@@ -360,8 +360,13 @@ impl References {
         Ok(())
     }
 
-    /// Index decoded pixels.
+    /// Index decoded pixels. An image without pixels (a width or height of
+    /// 0) matches nothing and is not indexed; [`References::push_bytes`]
+    /// refuses one as a `Decode` error.
     pub fn push_image(&mut self, image: &DynamicImage, name: Option<String>) {
+        if image.width() == 0 || image.height() == 0 {
+            return; // nothing to match: not indexed
+        }
         let rgb = image.to_rgb8();
         let detail = (self.entries.len() < WINDOW_SEARCH_MAX && rgb.width().max(rgb.height()) > HI)
             .then(|| shrink(&rgb, DETAIL));
@@ -531,6 +536,10 @@ impl References {
         content: Option<Region>,
         plans: &FftPlans,
     ) -> Option<Comparison> {
+        // An image without pixels shows nothing to compare.
+        if width == 0 || height == 0 || rgb.len() < width as usize * height as usize * 3 {
+            return None;
+        }
         let whole = self.compare_placed(rgb, Placement::whole(width, height), plans)?;
         let Some(region) = content.filter(|_| !whole.matched.derived) else {
             return Some(whole);

@@ -12,7 +12,7 @@ use trueshot::html::Lang;
 
 use trueshot::{decode, Analyzer, Config, Error, HtmlOptions, IndexEntry, Report};
 
-use crate::scan::Catalogue;
+use crate::scan::{output_name, write_output, Catalogue};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LangArg {
@@ -125,9 +125,9 @@ pub fn write_scan_page(
         options = options.with_reference_image(listing);
     }
     let page = trueshot::render_html(report, &image, &options);
-    let file = page_name(path);
-    match std::fs::write(dir.join(&file), page) {
-        Ok(()) => IndexEntry::new(name, Some(file), report, Some(&image)),
+    let file = output_name(path, ".html");
+    match write_output(dir, &file, page.as_bytes()) {
+        Ok(_) => IndexEntry::new(name, Some(file), report, Some(&image)),
         Err(e) => IndexEntry::failed(name, format!("cannot write the page: {e}")),
     }
 }
@@ -137,30 +137,4 @@ pub fn write_scan_index(dir: &Path, entries: &[IndexEntry]) -> Result<(), String
     let file = dir.join("index.html");
     std::fs::write(&file, trueshot::render_index(entries))
         .map_err(|e| format!("cannot write {}: {e}", file.display()))
-}
-
-/// A page file name unique per input path: the stem plus a hash of the path.
-fn page_name(path: &Path) -> String {
-    // FNV-1a: stable across runs and platforms, unlike std's RandomState.
-    let hash = path
-        .to_string_lossy()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
-    let stem: String = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    format!("{stem}.{:08x}.html", hash as u32)
 }

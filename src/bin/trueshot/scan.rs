@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use clap::{Args, ValueEnum};
@@ -261,14 +262,20 @@ fn to_record(path: &Path, result: &Result<Report, Error>, heatmap_dir: Option<&P
         Ok(report) => {
             let mut record: Value =
                 serde_json::from_str(&report.to_json()).unwrap_or_else(|_| json!({}));
-            let heatmap_path = heatmap_dir.and_then(|dir| {
-                let map = report.heatmap()?;
-                let file = dir.join(heatmap_name(path));
-                map.to_gray_image().save(&file).ok()?;
-                Some(file.to_string_lossy().into_owned())
-            });
+            let written = heatmap_dir
+                .zip(report.heatmap())
+                .map(|(dir, map)| write_heatmap(dir, path, map));
             if let Some(obj) = record.as_object_mut() {
                 obj.insert("path".into(), json!(path_text));
+                let heatmap_path = match written {
+                    Some(Ok(file)) => Some(file.to_string_lossy().into_owned()),
+                    Some(Err(message)) => {
+                        // The analysis stands; the missing file is said, not hidden.
+                        obj.insert("heatmap_error".into(), json!(message));
+                        None
+                    }
+                    None => None,
+                };
                 obj.insert("heatmap".into(), json!(heatmap_path));
                 obj.insert("error".into(), Value::Null);
             }
@@ -284,8 +291,22 @@ fn to_record(path: &Path, result: &Result<Report, Error>, heatmap_dir: Option<&P
     }
 }
 
-/// A heatmap file name unique per input path: the stem plus a hash of the path.
-fn heatmap_name(path: &Path) -> String {
+/// Write the heatmap of `path` into `dir` as 8-bit grey PNG.
+fn write_heatmap(dir: &Path, path: &Path, map: &trueshot::Heatmap) -> Result<PathBuf, String> {
+    let mut png = std::io::Cursor::new(Vec::new());
+    map.to_gray_image()
+        .write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| format!("cannot encode the heatmap: {e}"))?;
+    let name = output_name(path, ".heatmap.png");
+    write_output(dir, &name, png.get_ref())
+        .map_err(|e| format!("cannot write {}: {e}", dir.join(&name).display()))
+}
+
+/// An output file name unique per input path: the stem (ASCII letters,
+/// digits, `-` and `_`; anything else becomes `_`; at most 80 bytes, far
+/// under the 255 bytes file systems allow) plus a hash of the whole path,
+/// then `suffix`.
+pub fn output_name(path: &Path, suffix: &str) -> String {
     // FNV-1a: stable across runs and platforms, unlike std's RandomState.
     let hash = path
         .to_string_lossy()
@@ -293,14 +314,13 @@ fn heatmap_name(path: &Path) -> String {
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
-    let stem = path
+    let stem: String = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem: String = stem
+        .unwrap_or_default()
         .chars()
         .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
             } else {
                 '_'
@@ -308,7 +328,23 @@ fn heatmap_name(path: &Path) -> String {
         })
         .take(80)
         .collect();
-    format!("{stem}.{:08x}.heatmap.png", hash as u32)
+    format!("{stem}.{:08x}{suffix}", hash as u32)
+}
+
+/// Write `bytes` to `dir/name` through a temporary file and a rename, so
+/// that two workers given the same input (a path listed twice) never
+/// interleave their writes and a reader never sees half a file.
+pub fn write_output(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let temporary = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let target = dir.join(name);
+    std::fs::write(&temporary, bytes)
+        .and_then(|()| std::fs::rename(&temporary, &target))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&temporary);
+        })?;
+    Ok(target)
 }
 
 fn human(path: &Path, result: &Result<Report, Error>, color: bool) -> String {
