@@ -109,6 +109,10 @@ fn all_good_exits_0_and_usage_error_exits_2() {
     assert_eq!(usage.status.code(), Some(2));
     let nothing = trueshot().args(["scan"]).output().expect("run");
     assert_eq!(nothing.status.code(), Some(2));
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let none_found = trueshot().args(["scan"]).arg(&empty).output().expect("run");
+    assert_eq!(none_found.status.code(), Some(2));
 }
 
 /// A tiny labelled corpus: camera-like JPEGs against flat-shaded PNGs, from
@@ -194,6 +198,31 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         .output()
         .expect("run scan");
     assert_exit(&scan, 0);
+
+    // A samples cache is reused by the same labels, and refused (an error,
+    // no panic) by labels it was not made from.
+    let cache = dir.join("samples.jsonl");
+    let cached = |labels: &std::path::Path| {
+        trueshot()
+            .args(["calibrate", "--variants", "", "--folds", "2"])
+            .args(["--features", features, "--samples"])
+            .arg(&cache)
+            .arg(labels)
+            .arg("-o")
+            .arg(dir.join("cached.json"))
+            .output()
+            .expect("run calibrate")
+    };
+    assert_exit(&cached(&labels), 0);
+    assert_exit(&cached(&labels), 0);
+    let text = std::fs::read_to_string(&labels).expect("labels");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1..].reverse();
+    let shuffled = dir.join("shuffled.csv");
+    std::fs::write(&shuffled, lines.join("\n")).expect("labels");
+    let out = cached(&shuffled);
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("samples cache"));
 }
 
 /// `report --reference` and `scan --reference --html-dir` compare the claim

@@ -129,11 +129,14 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     let samples = match args.samples.as_deref().filter(|p| p.exists()) {
-        Some(path) => dataset::load_samples(path)?,
+        Some(path) => {
+            let names: Vec<&str> = variants.iter().map(|(name, _)| name.as_str()).collect();
+            dataset::load_samples(path, &rows, &names)?
+        }
         None => {
             let samples = pool.install(|| dataset::analyse(&analyzer, &base, &rows, &variants));
             if let Some(path) = &args.samples {
-                dataset::save_samples(path, &samples)?;
+                dataset::save_samples(path, &samples, &rows)?;
             }
             samples
         }

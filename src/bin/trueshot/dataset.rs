@@ -181,12 +181,19 @@ pub fn localisation_f1(report: &Report, mask_path: &Path) -> Option<f32> {
 }
 
 /// Write samples as JSON lines (`row`, `variant`, `report` or `error`).
-pub fn save_samples(path: &Path, samples: &[Sample]) -> Result<(), String> {
+pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(), String> {
     let mut text = String::new();
     for s in samples {
+        // The row's file too, so that a cache made from another labels
+        // file is recognised when read back.
+        let file = rows.get(s.row).map_or("", |r| r.file.as_str());
         let line = match &s.report {
-            Ok(r) => serde_json::json!({"row": s.row, "variant": s.variant, "report": r}),
-            Err(e) => serde_json::json!({"row": s.row, "variant": s.variant, "error": e}),
+            Ok(r) => {
+                serde_json::json!({"row": s.row, "file": file, "variant": s.variant, "report": r})
+            }
+            Err(e) => {
+                serde_json::json!({"row": s.row, "file": file, "variant": s.variant, "error": e})
+            }
         };
         text.push_str(&line.to_string());
         text.push('\n');
@@ -194,15 +201,39 @@ pub fn save_samples(path: &Path, samples: &[Sample]) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Read samples written by [`save_samples`].
-pub fn load_samples(path: &Path) -> Result<Vec<Sample>, String> {
+/// Read samples written by [`save_samples`] for these `rows` and
+/// `variants`; a cache made from another labels file or other variants is
+/// an error, not a silent mix.
+pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<Sample>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let stale = |why: String| {
+        format!(
+            "the samples cache {} was not made from these labels and variants ({why}); \
+             remove it to analyse again",
+            path.display()
+        )
+    };
     text.lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
             let row = v["row"].as_u64().ok_or("sample without row")? as usize;
+            let file = v["file"].as_str();
+            match rows.get(row) {
+                None => return Err(stale(format!("row {row} of {} rows", rows.len()))),
+                Some(r) if file.is_some_and(|f| f != r.file) => {
+                    return Err(stale(format!(
+                        "row {row} is {}, not {}",
+                        r.file,
+                        file.unwrap_or("")
+                    )));
+                }
+                Some(_) => {}
+            }
             let variant = v["variant"].as_str().unwrap_or("").to_string();
+            if !variants.contains(&variant.as_str()) {
+                return Err(stale(format!("variant {variant:?}")));
+            }
             let report = match v.get("report") {
                 Some(r) => serde_json::from_value::<Report>(r.clone()).map_err(|e| e.to_string()),
                 None => Err(v["error"].as_str().unwrap_or("error").to_string()),

@@ -101,6 +101,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     }
     let pages = Mutex::new(Vec::new());
     let files = collect_files(&args.paths);
+    if files.is_empty() {
+        // Only directories were given, and they hold no image: a wrong path
+        // more likely than a batch with nothing to do.
+        return Err("no image files found in the given directories".into());
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
