@@ -1,24 +1,65 @@
 //! `trueshot.Config`: the core `Config`, validated once when it is built.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 
 use crate::error::invalid_config;
 
 /// Analysis settings. Every argument is keyword-only and mirrors a field of
-/// the Rust `trueshot::Config`; values are checked here, so a bad one raises
-/// `InvalidConfigError` (also a `ValueError`) before any image is read.
+/// the Rust `trueshot::Config`; values are checked here (and a model file
+/// loaded), so a bad one raises `InvalidConfigError` (also a `ValueError`)
+/// before any image is read.
 #[pyclass(frozen, name = "Config", module = "trueshot")]
 #[derive(Clone)]
 pub struct PyConfig {
     pub inner: trueshot::Config,
 }
 
-/// A Python int that must fit the field's unsigned type. Taking `i128`
-/// lets a negative value raise InvalidConfigError, not OverflowError.
-fn unsigned<T: TryFrom<i128>>(py: Python<'_>, name: &str, value: i128) -> PyResult<T> {
-    T::try_from(value).map_err(|_| invalid_config(py, format!("{name} is out of range: {value}")))
+/// A Python int that must fit the field's unsigned type. Any int is taken
+/// here, not in the signature, so that one out of range (negative, or even
+/// `2**200`) raises InvalidConfigError rather than OverflowError; a value
+/// that is no int still raises TypeError.
+fn unsigned<T: TryFrom<i128>>(name: &str, value: &Bound<'_, PyAny>) -> PyResult<T> {
+    let py = value.py();
+    let out_of_range = || {
+        // str() of a huge int can itself fail (sys.set_int_max_str_digits).
+        let shown = value
+            .str()
+            .map_or_else(|_| "(too many digits)".to_string(), |s| s.to_string());
+        invalid_config(py, format!("{name} is out of range: {shown}"))
+    };
+    match value.extract::<i128>() {
+        Ok(v) => T::try_from(v).map_err(|_| out_of_range()),
+        Err(e) if e.is_instance_of::<PyOverflowError>(py) => Err(out_of_range()),
+        Err(e) if e.is_instance_of::<PyTypeError>(py) => Err(PyTypeError::new_err(format!(
+            "argument '{name}': {}",
+            e.value(py)
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Load the model file now, as the C setter does, so that a missing or
+/// malformed file fails where it is named rather than at the first analysis.
+fn check_model(py: Python<'_>, path: &Path) -> PyResult<()> {
+    // A FIFO would block the read and a directory fail obscurely: ask for a
+    // regular file first, as the C setter does.
+    match std::fs::metadata(path) {
+        Err(e) => {
+            let message = format!("cannot read model file {}: {e}", path.display());
+            return Err(invalid_config(py, message));
+        }
+        Ok(meta) if !meta.is_file() => {
+            let message = format!("model file {} is not a regular file", path.display());
+            return Err(invalid_config(py, message));
+        }
+        Ok(_) => {}
+    }
+    py.detach(|| trueshot::fusion::Model::load(path))
+        .map(drop)
+        .map_err(|e| crate::error::to_pyerr(py, e))
 }
 
 #[pymethods]
@@ -42,26 +83,26 @@ impl PyConfig {
     #[allow(clippy::too_many_arguments)] // one keyword per Config field
     fn new(
         py: Python<'_>,
-        max_pixels: Option<i128>,
-        max_file_bytes: Option<i128>,
-        max_decoded_bytes: Option<i128>,
+        max_pixels: Option<Bound<'_, PyAny>>,
+        max_file_bytes: Option<Bound<'_, PyAny>>,
+        max_decoded_bytes: Option<Bound<'_, PyAny>>,
         heatmap: Option<bool>,
         max_false_alarm: Option<f64>,
         model_path: Option<PathBuf>,
-        time_budget_ms: Option<i128>,
-        threads: Option<i128>,
+        time_budget_ms: Option<Bound<'_, PyAny>>,
+        threads: Option<Bound<'_, PyAny>>,
         copy_move: Option<bool>,
-        copy_move_max_pixels: Option<i128>,
+        copy_move_max_pixels: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut inner = trueshot::Config::default();
         if let Some(v) = max_pixels {
-            inner.max_pixels = unsigned(py, "max_pixels", v)?;
+            inner.max_pixels = unsigned("max_pixels", &v)?;
         }
         if let Some(v) = max_file_bytes {
-            inner.max_file_bytes = unsigned(py, "max_file_bytes", v)?;
+            inner.max_file_bytes = unsigned("max_file_bytes", &v)?;
         }
         if let Some(v) = max_decoded_bytes {
-            inner.max_decoded_bytes = unsigned(py, "max_decoded_bytes", v)?;
+            inner.max_decoded_bytes = unsigned("max_decoded_bytes", &v)?;
         }
         if let Some(v) = heatmap {
             inner.heatmap = v;
@@ -74,10 +115,10 @@ impl PyConfig {
             inner.model_path = model_path;
         }
         if let Some(v) = time_budget_ms {
-            inner.time_budget_ms = unsigned(py, "time_budget_ms", v)?;
+            inner.time_budget_ms = unsigned("time_budget_ms", &v)?;
         }
         if let Some(v) = threads {
-            inner.threads = unsigned(py, "threads", v)?;
+            inner.threads = unsigned("threads", &v)?;
         }
         match (copy_move, copy_move_max_pixels) {
             (Some(_), Some(_)) => {
@@ -88,13 +129,16 @@ impl PyConfig {
             }
             (Some(v), None) => inner.set_copy_move(v),
             (None, Some(v)) => {
-                inner.copy_move_max_pixels = unsigned(py, "copy_move_max_pixels", v)?;
+                inner.copy_move_max_pixels = unsigned("copy_move_max_pixels", &v)?;
             }
             (None, None) => {}
         }
         inner
             .validate()
             .map_err(|e| crate::error::to_pyerr(py, e))?;
+        if let Some(path) = &inner.model_path {
+            check_model(py, path)?;
+        }
         Ok(PyConfig { inner })
     }
 

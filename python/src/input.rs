@@ -141,7 +141,6 @@ pub fn extract(
     obj: &Bound<'_, PyAny>,
     config: &trueshot::Config,
 ) -> PyResult<Input> {
-    let py = obj.py();
     if let Ok(bytes) = obj.cast::<PyBytes>() {
         return Ok(Input::Bytes(Arc::from(bytes.as_bytes())));
     }
@@ -156,18 +155,8 @@ pub fn extract(
         return from_array(function, array, config);
     }
     if is_pil_image(obj)? {
-        // Duck-typed so Pillow stays optional. Modes numpy can take as they
-        // are keep their pixels bit for bit; the others ("P", "CMYK", "I;16",
-        // "LA", ...) are converted to RGB by Pillow's own rules.
-        let mode: String = obj.getattr("mode")?.extract()?;
-        let image = if matches!(mode.as_str(), "RGB" | "RGBA" | "L") {
-            obj.clone()
-        } else {
-            obj.call_method1("convert", ("RGB",))?
-        };
-        let array = py.import("numpy")?.call_method1("asarray", (image,))?;
-        let array = array.cast::<PyUntypedArray>().map_err(PyErr::from)?;
-        return from_array(function, array, config);
+        // Duck-typed so Pillow stays optional.
+        return from_pil(function, obj, config);
     }
     let kind = obj.get_type().name()?;
     Err(PyTypeError::new_err(format!(
@@ -195,20 +184,74 @@ fn is_pil_image(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(obj.hasattr("convert")? && obj.hasattr("mode")? && obj.hasattr("size")?)
 }
 
-/// A numpy `uint8` array of shape (H, W), (H, W, 3) or (H, W, 4), any strides.
-fn from_array(
+/// A PIL image. Modes numpy can take as they are ("RGB", "RGBA", "L") keep
+/// their pixels bit for bit. 16-bit ("I;16", "I;16B"...) and 32-bit integer
+/// ("I") greyscale become 16-bit greyscale, which the core brings to 8 bits
+/// as it does a 16-bit PNG file (round(v * 255 / 65535), "I" clamped to
+/// 0..=65535 first), so the image and its file give the same report; Pillow's
+/// own `convert` would clip them to 0..=255 instead. Float ("F") samples are
+/// read as the image crate reads float pixels: 0.0 = black, 1.0 = white,
+/// clamped. Other modes ("P", "CMYK", "LA", "1"...) are converted to RGB by
+/// Pillow's own rules.
+fn from_pil(function: &str, obj: &Bound<'_, PyAny>, config: &trueshot::Config) -> PyResult<Input> {
+    let py = obj.py();
+    let numpy = py.import("numpy")?;
+    let mode: String = obj.getattr("mode")?.extract()?;
+    let deep = mode == "I" || mode.starts_with("I;16");
+    if !(deep || mode == "F") {
+        let image = if matches!(mode.as_str(), "RGB" | "RGBA" | "L") {
+            obj.clone()
+        } else {
+            obj.call_method1("convert", ("RGB",))?
+        };
+        let array = numpy.call_method1("asarray", (image,))?;
+        let array = array.cast::<PyUntypedArray>().map_err(PyErr::from)?;
+        return from_array(function, array, config);
+    }
+    let array = numpy.call_method1("asarray", (obj,))?;
+    let array = array.cast::<PyUntypedArray>().map_err(PyErr::from)?;
+    let (width, height, channels) = dimensions(function, array, config)?;
+    if channels != 1 {
+        return Err(PyValueError::new_err(format!(
+            "{function}: a PIL image of mode {mode} gave an array of shape {:?}",
+            array.shape()
+        )));
+    }
+    let image = if deep {
+        // numpy clips and swaps bytes in C; "=u2" is native-endian uint16.
+        let clipped = numpy.call_method1("clip", (array, 0, 65535))?;
+        let samples = clipped.call_method1("astype", ("=u2",))?;
+        let data = contiguous::<u16>(&samples)?;
+        image::ImageBuffer::from_raw(width, height, data).map(DynamicImage::ImageLuma16)
+    } else {
+        let samples = array.call_method1("astype", ("=f4",))?;
+        let data = contiguous::<f32>(&samples)?;
+        let grey = py.detach(|| data.iter().map(|&v| float_to_u8(v)).collect());
+        image::GrayImage::from_raw(width, height, grey).map(DynamicImage::ImageLuma8)
+    };
+    image.map(|i| Input::Pixels(Arc::new(i))).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "{function}: the image's size does not match its pixels"
+        ))
+    })
+}
+
+/// A float sample as the image crate converts one to 8 bits (its
+/// `FromPrimitive<f32> for u8`): clamped to [0, 1], NaN as white, rounded.
+fn float_to_u8(v: f32) -> u8 {
+    let clamped = if v < 1.0 { v.max(0.0) } else { 1.0 };
+    // In 0.0..=255.0 after the clamp, so the cast is exact.
+    (clamped * 255.0).round() as u8
+}
+
+/// Width, height and channels of an image array of shape (H, W), (H, W, 3)
+/// or (H, W, 4), checked against `config`'s pixel limit.
+fn dimensions(
     function: &str,
     array: &Bound<'_, PyUntypedArray>,
     config: &trueshot::Config,
-) -> PyResult<Input> {
+) -> PyResult<(u32, u32, usize)> {
     let py = array.py();
-    let dtype = array.dtype();
-    if !dtype.is_equiv_to(&numpy::dtype::<u8>(py)) {
-        return Err(PyTypeError::new_err(format!(
-            "{function}: expected a uint8 array, got dtype {}",
-            dtype.str()?
-        )));
-    }
     let shape = array.shape().to_vec();
     let channels = match shape.as_slice() {
         [_, _] => 1,
@@ -239,13 +282,41 @@ fn from_array(
     // Refuse before copying, as the decoder refuses before allocating.
     trueshot::decode::check_pixels(width, height, config)
         .map_err(|e| crate::error::to_pyerr(py, e))?;
-    let readonly: PyReadonlyArrayDyn<'_, u8> = array.extract()?;
+    Ok((width, height, channels))
+}
+
+/// The elements of a numpy array of `T`, in row-major order. A
+/// non-contiguous view (`bgr[..., ::-1]`) is made contiguous by numpy first,
+/// in one C loop, rather than walked element by element here.
+fn contiguous<T: numpy::Element + Copy>(array: &Bound<'_, PyAny>) -> PyResult<Vec<T>> {
+    let numpy = array.py().import("numpy")?;
+    // The array itself when it already is C-contiguous.
+    let array = numpy.call_method1("ascontiguousarray", (array,))?;
+    let readonly: PyReadonlyArrayDyn<'_, T> = array.extract()?;
     let view = readonly.as_array();
-    // `iter` walks in logical (row-major) order, so any strides copy correctly.
-    let data: Vec<u8> = match view.as_slice() {
+    Ok(match view.as_slice() {
         Some(slice) => slice.to_vec(),
+        // Not reached after `ascontiguousarray`; still correct for any strides.
         None => view.iter().copied().collect(),
-    };
+    })
+}
+
+/// A numpy `uint8` array of shape (H, W), (H, W, 3) or (H, W, 4), any strides.
+fn from_array(
+    function: &str,
+    array: &Bound<'_, PyUntypedArray>,
+    config: &trueshot::Config,
+) -> PyResult<Input> {
+    let py = array.py();
+    let dtype = array.dtype();
+    if !dtype.is_equiv_to(&numpy::dtype::<u8>(py)) {
+        return Err(PyTypeError::new_err(format!(
+            "{function}: expected a uint8 array, got dtype {}",
+            dtype.str()?
+        )));
+    }
+    let (width, height, channels) = dimensions(function, array, config)?;
+    let data = contiguous::<u8>(array.as_any())?;
     let image = match channels {
         1 => image::GrayImage::from_raw(width, height, data).map(DynamicImage::ImageLuma8),
         3 => image::RgbImage::from_raw(width, height, data).map(DynamicImage::ImageRgb8),

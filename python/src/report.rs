@@ -362,9 +362,10 @@ impl PyReport {
             .and_then(|i| self.shared.references.as_ref()?.get(i).cloned());
         let page = py.detach(|| -> Result<String, KeptError> {
             let image = self.kept.decode(config)?;
-            // References were decoded under the default limits; so again.
+            // The catalogue read and decoded the references under this
+            // config's limits (`References::with_limits`); so again here.
             let listing = listing
-                .map(|input| Kept::Input(input).decode(&trueshot::Config::default()))
+                .map(|input| Kept::Input(input).decode(config))
                 .transpose()?;
             let mut options = trueshot::HtmlOptions::default()
                 .with_lang(lang)

@@ -9,7 +9,9 @@ import sys
 
 from PIL import Image
 
-from conftest import make_pixels, png_bytes
+import trueshot
+from trueshot.__main__ import heatmap_name
+from conftest import claim, listing, make_pixels, png_bytes
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,3 +56,56 @@ def test_scan_all_ok_and_usage_error(tmp_path: pathlib.Path) -> None:
     assert human.returncode == 0 and str(path) in human.stdout
     assert run("scan").returncode == 2
     assert run("scan", "--format", "xml", str(path)).returncode == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("scan", str(empty)).returncode == 2  # no image anywhere: a wrong path
+
+
+def test_scan_with_references(tmp_path: pathlib.Path) -> None:
+    # The claim is the first listing, cropped, scaled and JPEG'd, with a
+    # painted crack and stain; the directory holds an unrelated listing.
+    listing_path = tmp_path / "listing.png"
+    Image.fromarray(listing(1)).save(listing_path)
+    (tmp_path / "more" / "sub").mkdir(parents=True)
+    other = tmp_path / "more" / "sub" / "other.png"
+    Image.fromarray(listing(5)).save(other)
+    claim_path = tmp_path / "claim.jpg"
+    claim_path.write_bytes(claim(listing(1), damage=True))
+
+    result = run("scan", "--format", "jsonl", "--reference", str(listing_path),
+                 "--reference-dir", str(tmp_path / "more"), str(claim_path))
+    assert result.returncode == 0, result.stderr
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["verdict"] == "edited", record
+    match = record["reference"]
+    assert match["derived"] is True, match
+    assert (match["index"], match["path"]) == (0, str(listing_path))
+    # The catalogue is the --reference files, then the directories' photos.
+    report = trueshot.analyze(claim_path, reference=[str(listing_path), str(other)])
+    assert (record["score"], record["reference"]) == (report.score, report.to_dict()["reference"])
+
+    plain = json.loads(run("scan", "--format", "jsonl", str(claim_path)).stdout)
+    assert "reference" not in plain
+
+
+def test_scan_refuses_an_unreadable_reference(tmp_path: pathlib.Path) -> None:
+    # Matching against fewer references than asked would clear doctored
+    # claims, so this is a usage error, before any claim is analysed.
+    photo = tmp_path / "a.png"
+    photo.write_bytes(png_bytes(make_pixels(20, 20, 3)))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    for args in (["--reference", str(tmp_path / "missing.jpg")],
+                 ["--reference", str(broken)],
+                 ["--reference-dir", str(photo)]):
+        result = run("scan", "--format", "jsonl", *args, str(photo))
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stdout == ""
+        assert result.stderr.startswith("trueshot: ") and "Traceback" not in result.stderr
+
+
+def test_heatmap_names_are_the_rust_cli_names() -> None:
+    # ASCII stem (others become "_") plus the FNV-1a hash of the path as
+    # given; the expected name is what `trueshot scan --heatmap-dir` wrote.
+    assert heatmap_name("claim é 日本.jpg") == "claim_____.e051761e.heatmap.png"
+    assert heatmap_name("a/" + "x" * 300 + ".png").startswith("x" * 80 + ".")

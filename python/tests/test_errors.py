@@ -123,6 +123,10 @@ def test_file_too_large(tmp_path: pathlib.Path) -> None:
         {"threads": 5000},
         {"threads": -2},
         {"time_budget_ms": -1},
+        # Beyond any integer type: still the config error, not OverflowError.
+        {"max_pixels": 2**200},
+        {"max_file_bytes": -(2**200)},
+        {"copy_move_max_pixels": 2**64},
     ],
     ids=repr,
 )
@@ -131,6 +135,30 @@ def test_invalid_config(kwargs: dict[str, Any]) -> None:
         trueshot.Config(**kwargs)
     assert isinstance(info.value, ValueError)
     assert getattr(info.value, "code") == "invalid_config"
+
+
+def test_config_int_of_another_type_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="max_pixels"):
+        trueshot.Config(max_pixels="1000")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="threads"):
+        trueshot.Config(threads=1.5)  # type: ignore[arg-type]
+    # numpy integers are ints to Python's index protocol, so they pass.
+    assert trueshot.Config(max_pixels=np.int64(1000)).max_pixels == 1000  # type: ignore[arg-type]
+
+
+def test_model_file_is_loaded_by_config(tmp_path: pathlib.Path) -> None:
+    # A model that cannot be loaded fails where it is named, as the C setter
+    # does, not at the first analysis.
+    not_json = tmp_path / "model.json"
+    not_json.write_text("{}")
+    for path in (tmp_path / "missing.json", tmp_path, not_json):
+        with pytest.raises(trueshot.InvalidConfigError, match="model file") as info:
+            trueshot.Config(model_path=path)
+        assert getattr(info.value, "code") == "invalid_config"
+    model = pathlib.Path(__file__).resolve().parents[2] / "models" / "default.json"
+    config = trueshot.Config(model_path=model)
+    assert config.model_path == model
+    assert 0.0 <= trueshot.analyze(make_pixels(32, 32, 3), config=config).score <= 1.0
 
 
 def test_config_is_keyword_only() -> None:

@@ -62,12 +62,20 @@ def as_strided_numpy(pixels: npt.NDArray[np.uint8], tmp: pathlib.Path) -> Any:
     return view
 
 
+def as_reversed_numpy(pixels: npt.NDArray[np.uint8], tmp: pathlib.Path) -> Any:
+    # Negative strides, as `bgr[..., ::-1]` gives: columns mirrored twice.
+    view = np.ascontiguousarray(pixels[:, ::-1])[:, ::-1]
+    assert view.strides[1] < 0
+    return view
+
+
 def as_pil(pixels: npt.NDArray[np.uint8], tmp: pathlib.Path) -> Any:
     return Image.fromarray(pixels)
 
 
 KINDS: list[Convert] = [
-    as_str_path, as_pathlib, as_pathlike, as_bytes, as_bytearray, as_numpy, as_strided_numpy, as_pil,
+    as_str_path, as_pathlib, as_pathlike, as_bytes, as_bytearray, as_numpy, as_strided_numpy,
+    as_reversed_numpy, as_pil,
 ]
 
 
@@ -90,6 +98,45 @@ def test_palette_pil_image_is_converted(tmp_path: pathlib.Path) -> None:
     assert image.mode == "P"
     np.testing.assert_array_equal(np.asarray(image.convert("RGB")), pixels)
     assert summary(trueshot.analyze(image)) == summary(trueshot.analyze(pixels))
+
+
+def grey16(height: int, width: int) -> npt.NDArray[np.uint16]:
+    """16-bit greyscale over the whole range: 8-bit pixels times 257 plus
+    noise in the low byte."""
+    rng = np.random.default_rng(3)
+    high = make_pixels(height, width, 1).astype(np.uint16) * 257
+    samples: npt.NDArray[np.uint16] = high + rng.integers(0, 257, size=high.shape, dtype=np.uint16)
+    return samples
+
+
+def test_16bit_pil_image_matches_its_png(tmp_path: pathlib.Path) -> None:
+    # Pillow's convert("RGB") would clip 16-bit samples to 255; trueshot
+    # brings them to 8 bits as the core does a 16-bit PNG file.
+    samples = grey16(80, 112)
+    path = tmp_path / "grey16.png"
+    Image.fromarray(samples).save(path)
+    from_file = summary(trueshot.analyze(path))
+    eight_bit = ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    assert summary(trueshot.analyze(eight_bit)) == from_file
+    with Image.open(path) as image:
+        assert image.mode in ("I;16", "I")  # "I" before Pillow 10
+        assert summary(trueshot.analyze(image)) == from_file
+        assert summary(trueshot.analyze(image.convert("I"))) == from_file
+    big_endian = Image.fromarray(samples.astype(">u2"))
+    assert big_endian.mode == "I;16B"
+    assert summary(trueshot.analyze(big_endian)) == from_file
+
+
+def test_float_pil_image_is_read_as_0_to_1() -> None:
+    pixels = make_pixels(80, 112, 1)
+    floats = pixels.astype(np.float32) / 255
+    # Out of range and NaN clamp as the image crate clamps float pixels.
+    floats[0, :3] = [-0.5, 2.0, np.nan]
+    expected = pixels.copy()
+    expected[0, :3] = [0, 255, 255]
+    image = Image.fromarray(floats)
+    assert image.mode == "F"
+    assert summary(trueshot.analyze(image)) == summary(trueshot.analyze(expected))
 
 
 def test_file_inputs_report_their_format(tmp_path: pathlib.Path) -> None:

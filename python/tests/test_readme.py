@@ -40,7 +40,7 @@ def test_readme_example(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
 
 def test_readme_reference_example(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from test_reference import claim, listing
+    from conftest import claim, listing
 
     monkeypatch.chdir(tmp_path)
     Image.fromarray(listing(5)).save("listing-1.png")

@@ -2,20 +2,23 @@
 
 Same arguments and the same records (see the corpus README's command-line
 contract): one JSON object per file with ``path``, ``score``, ``verdict``,
-``findings``, ``error`` and, with ``--heatmap-dir``, ``heatmap``; exit status 0
-when every file was analysed, 1 when some failed, 2 on a usage error.
+``findings``, ``error``, ``reference`` (with ``--reference`` or
+``--reference-dir``) and, with ``--heatmap-dir``, ``heatmap``; exit status 0
+when every file was analysed, 1 when some failed, 2 on a usage error (an
+unreadable reference photo included).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO, Union
 
-from . import Config, Report, analyze_many, write_heatmap_png
+from . import Config, Report, TrueshotError, analyze_many
 
 # File extensions picked up when scanning a directory (as in the Rust CLI).
 IMAGE_EXTENSIONS = frozenset(
@@ -25,6 +28,11 @@ IMAGE_EXTENSIONS = frozenset(
 # Files analysed per call: big enough to keep every core busy, small enough
 # that records stream out while a large directory is scanned.
 BATCH = 64
+
+# Each call indexes the reference photos again (one costs about a third of a
+# claim's analysis), so with references a call takes at least this many
+# claims per reference: re-indexing then stays a few percent of the scan.
+CLAIMS_PER_REFERENCE = 16
 
 
 def collect_files(paths: list[str]) -> list[str]:
@@ -52,28 +60,70 @@ def _walk(directory: str, files: list[str]) -> None:
             files.append(entry)
 
 
+def load_references(files: list[str], dirs: list[str], config: Config) -> list[str]:
+    """The photos given by ``--reference`` and found under ``--reference-dir``,
+    in that order (the order of ``reference["index"]``). Each is read and
+    indexed here first: an unreadable one is a usage error, as in the Rust
+    CLI, because matching against a smaller catalogue would clear doctored
+    claims."""
+    paths = list(files)
+    for directory in dirs:
+        if not os.path.isdir(directory):
+            raise ValueError(f"--reference-dir {directory} is not a directory")
+        _walk(directory, paths)
+    for path in paths:
+        try:
+            # No claims: the call only reads and indexes the reference.
+            analyze_many([], reference=path, config=config)
+        except OSError as error:  # errno 0 for "a directory": show only the reason
+            raise ValueError(f"cannot load reference {path}: {error.strerror or error}") from error
+        except TrueshotError as error:
+            raise ValueError(f"cannot load reference {path}: {error}") from error
+    return paths
+
+
 def heatmap_name(path: str) -> str:
-    """The stem plus an FNV-1a hash of the path: the Rust CLI's file name."""
+    """The stem (ASCII letters, digits, ``-`` and ``_``, others as ``_``, at
+    most 80) plus an FNV-1a hash of the path: the Rust CLI's file name."""
     h = 0xCBF29CE484222325
     for byte in path.encode("utf-8", "replace"):
         h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(path).stem)[:80]
+    stem = "".join(c if c.isascii() and c.isalnum() or c in "-_" else "_"
+                   for c in Path(path).stem)[:80]
     return f"{stem}.{h & 0xFFFFFFFF:08x}.heatmap.png"
+
+
+def write_heatmap(target: str, png: bytes) -> None:
+    """Write a heatmap file whole, through a temporary file and a rename (as
+    the Rust CLI), so that a reader never sees half a file."""
+    directory, name = os.path.split(target)
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(png)
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
 
 
 def to_record(path: str, result: Union[Report, BaseException], heatmap_dir: str | None) -> dict[str, Any]:
     """The JSON record of one file, as the Rust CLI prints it."""
     if isinstance(result, Report):
         record: dict[str, Any] = result.to_dict()
+        record["path"] = path
         heatmap = None
-        if heatmap_dir is not None and result.heatmap is not None:
+        # heatmap_png(), not .heatmap: the file needs no float map at image size.
+        png = result.heatmap_png() if heatmap_dir is not None else None
+        if heatmap_dir is not None and png is not None:
             target = os.path.join(heatmap_dir, heatmap_name(path))
             try:
-                write_heatmap_png(result, target)
+                write_heatmap(target, png)
                 heatmap = target
-            except OSError:
-                heatmap = None
-        record["path"] = path
+            except OSError as error:
+                # The analysis stands; the missing file is said, not hidden.
+                record["heatmap_error"] = f"cannot write {target}: {error.strerror or error}"
         record["heatmap"] = heatmap
         record["error"] = None
         return record
@@ -132,7 +182,10 @@ def parser() -> argparse.ArgumentParser:
     scan.add_argument("--threads", type=int, metavar="N",
                       help="worker threads (default: one per core)")
     scan.add_argument("--reference", action="append", default=[], metavar="IMG",
-                      help="merchant reference photo to compare against; repeatable")
+                      help="a merchant's reference (listing) photo to compare against; repeatable")
+    scan.add_argument("--reference-dir", action="append", default=[], metavar="DIR",
+                      help="a directory of reference photos (searched recursively); "
+                           "every claim is matched against all of them")
     scan.add_argument("--max-false-alarm", type=float, default=0.01, metavar="RATE",
                       help="target false-alarm rate on genuine photos (default: 0.01)")
     return top
@@ -144,19 +197,21 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
         max_false_alarm=args.max_false_alarm,
         heatmap=args.heatmap_dir is not None or args.format == "human",
     )
-    if args.reference:
-        print("trueshot: --reference is not supported yet; the references are ignored",
-              file=sys.stderr)
+    references = load_references(args.reference, args.reference_dir, config)
+    batch_size = max(BATCH, CLAIMS_PER_REFERENCE * len(references))
     if args.heatmap_dir is not None:
         os.makedirs(args.heatmap_dir, exist_ok=True)
     files = collect_files(args.paths)
+    if not files:
+        # Only directories were given, and they hold no image (as in the Rust CLI).
+        raise ValueError("no image files found in the given directories")
     color = out.isatty()
     records: list[dict[str, Any]] = []
     failed = 0
-    for start in range(0, len(files), BATCH):
-        batch = files[start:start + BATCH]
-        results = analyze_many(batch, threads=args.threads, config=config,
-                               return_exceptions=True)
+    for start in range(0, len(files), batch_size):
+        batch = files[start:start + batch_size]
+        results = analyze_many(batch, reference=references or None, threads=args.threads,
+                               config=config, return_exceptions=True)
         for path, result in zip(batch, results):
             failed += not isinstance(result, Report)
             if args.format == "human":
@@ -180,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         return scan(args, sys.stdout)
     except BrokenPipeError:  # `| head`: not worth a traceback
         return 0
-    except (ValueError, OSError) as error:  # bad --threads / --max-false-alarm, unwritable dir
+    except (ValueError, OSError) as error:  # bad option value or reference, unwritable dir
         print(f"trueshot: {error}", file=sys.stderr)
         return 2
 

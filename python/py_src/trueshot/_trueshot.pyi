@@ -74,7 +74,8 @@ class Config:
         heatmap=True, max_false_alarm=0.01, model_path=None, time_budget_ms=0,
         threads=0, copy_move_max_pixels=2048*1536; copy_move=True runs the
         copy-move detector at every size, False never; give one of the two). Raises
-        InvalidConfigError for a value out of range."""
+        InvalidConfigError for a value out of range or a model file that cannot
+        be loaded (the file is loaded here)."""
     @property
     def max_pixels(self) -> int: ...
     @property

@@ -39,7 +39,10 @@ __all__ = ["OUTPUT_COLUMNS", "scan_dataframe", "result_schema"]
 OUTPUT_COLUMNS = ("score", "verdict", "scores", "findings", "reference", "error", "heatmap_png")
 
 #: Settings of ``trueshot.Config`` carried to the executors. A pyo3 object
-#: does not pickle, so the settings travel as keyword arguments.
+#: does not pickle, so the settings travel as keyword arguments: every field
+#: of the Config, or an executor silently uses the default for the one left
+#: out. ``copy_move`` is not one: it only reads ``copy_move_max_pixels``
+#: (0 = off, 2**64 - 1 = every size), which carries it.
 _CONFIG_FIELDS = (
     "max_pixels",
     "max_file_bytes",
@@ -49,6 +52,7 @@ _CONFIG_FIELDS = (
     "model_path",
     "time_budget_ms",
     "threads",
+    "copy_move_max_pixels",
 )
 
 #: Rows analysed per call into Rust. 64 keeps a batch of 12-megapixel JPEGs
@@ -143,7 +147,7 @@ def scan_dataframe(
     ``reference_col`` optionally names a column holding each row's listing
     photo(s): a path, bytes, or an array of them (see ``trueshot.analyze``).
     ``config`` is a ``trueshot.Config`` or a dict of its keyword arguments;
-    a ``model_path`` must be readable on every executor. ``heatmaps=True`` adds
+    a ``model_path`` must be readable on the driver and on every executor. ``heatmaps=True`` adds
     ``heatmap_png`` (8-bit greyscale PNG at image resolution).
 
     ``batch_size`` rows are analysed per call into Rust (memory grows with
