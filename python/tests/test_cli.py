@@ -61,6 +61,23 @@ def test_scan_all_ok_and_usage_error(tmp_path: pathlib.Path) -> None:
     assert run("scan", str(empty)).returncode == 2  # no image anywhere: a wrong path
 
 
+def test_scan_copy_move_and_model_options(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "a.png"
+    path.write_bytes(png_bytes(make_pixels(64, 64, 3)))
+
+    def timed_stages(*options: str) -> set[str]:
+        result = run("scan", "--format", "jsonl", *options, str(path))
+        assert result.returncode == 0, result.stderr
+        return set(json.loads(result.stdout)["timings_ms"])
+
+    assert "copy_move" in timed_stages()
+    assert "copy_move" not in timed_stages("--no-copy-move")
+    assert "copy_move" not in timed_stages("--copy-move-max-pixels", "100")
+    assert "copy_move" in timed_stages("--copy-move")
+    assert run("scan", "--copy-move", "--no-copy-move", str(path)).returncode == 2
+    assert run("scan", "--model", str(tmp_path / "missing.json"), str(path)).returncode == 2
+
+
 def test_scan_with_references(tmp_path: pathlib.Path) -> None:
     # The claim is the first listing, cropped, scaled and JPEG'd, with a
     # painted crack and stain; the directory holds an unrelated listing.

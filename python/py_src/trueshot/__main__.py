@@ -188,14 +188,32 @@ def parser() -> argparse.ArgumentParser:
                            "every claim is matched against all of them")
     scan.add_argument("--max-false-alarm", type=float, default=0.01, metavar="RATE",
                       help="target false-alarm rate on genuine photos (default: 0.01)")
+    copy_move = scan.add_mutually_exclusive_group()
+    copy_move.add_argument("--copy-move", action="store_true",
+                           help="run the copy-move detector at every size "
+                                "(by default on images up to 2048 x 1536)")
+    copy_move.add_argument("--no-copy-move", action="store_true",
+                           help="do not run the copy-move detector")
+    copy_move.add_argument("--copy-move-max-pixels", type=int, metavar="PIXELS",
+                           help="run the copy-move detector on images of at most this many pixels")
+    scan.add_argument("--model", metavar="JSON",
+                      help="a fusion model file (from `trueshot calibrate`) instead of the built-in one")
     return top
 
 
 def scan(args: argparse.Namespace, out: TextIO) -> int:
     """Run ``scan``; returns the exit status."""
+    settings: dict[str, Any] = {}
+    if args.copy_move or args.no_copy_move:
+        settings["copy_move"] = args.copy_move
+    elif args.copy_move_max_pixels is not None:
+        settings["copy_move_max_pixels"] = args.copy_move_max_pixels
+    if args.model is not None:
+        settings["model_path"] = args.model
     config = Config(
         max_false_alarm=args.max_false_alarm,
         heatmap=args.heatmap_dir is not None or args.format == "human",
+        **settings,
     )
     references = load_references(args.reference, args.reference_dir, config)
     batch_size = max(BATCH, CLAIMS_PER_REFERENCE * len(references))
