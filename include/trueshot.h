@@ -373,9 +373,12 @@ trueshot_status trueshot_config_set_time_budget_ms(trueshot_config *config, uint
 /**
  * Use the fusion model in the file at `path` (NUL-terminated; bytes as the
  * operating system takes them) instead of the built-in one, or go back to
- * the built-in model when `path` is NULL. The path is copied. The file must
- * exist when this is called: `TRUESHOT_STATUS_NOT_FOUND` or
- * `TRUESHOT_STATUS_IO` otherwise, and the config is unchanged. Default: NULL.
+ * the built-in model when `path` is NULL. The file is read and checked now,
+ * and only now: later setters keep the loaded model (call this again to
+ * pick up a changed file). `TRUESHOT_STATUS_NOT_FOUND` or
+ * `TRUESHOT_STATUS_IO` when it cannot be read, `TRUESHOT_STATUS_INVALID_ARGUMENT`
+ * when it is not a regular file or not a valid model; the config is then
+ * unchanged. Default: NULL.
  *
  * # Safety
  * `config` as for `trueshot_config_set_max_false_alarm`; `path` NULL or a

@@ -71,21 +71,41 @@ impl Analyzer {
             Some(path) => fusion::Model::load(path)?,
             None => fusion::Model::builtin(),
         };
-        let pool = match config.threads {
-            0 => None,
-            n => Some(Arc::new(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .thread_name(|i| format!("trueshot-{i}"))
-                    .build()
-                    .map_err(|e| Error::InvalidConfig(format!("cannot start {n} threads: {e}")))?,
-            )),
-        };
+        let pool = worker_pool(config.threads)?;
         Ok(Analyzer {
             config,
             fft: FftPlans::default(),
             model,
             references: None,
+            pool,
+        })
+    }
+
+    /// An analyser for `config` that keeps what did not change: the loaded
+    /// model when `model_path` is the same (the file is not read again, so
+    /// a later change or removal of it cannot creep in through an unrelated
+    /// setting), the worker pool when `threads` is, and the references.
+    ///
+    /// # Errors
+    /// As [`Analyzer::new`].
+    #[cfg(feature = "capi")]
+    pub(crate) fn reconfigured(&self, config: Config) -> Result<Self, Error> {
+        config.validate()?;
+        let model = match &config.model_path {
+            same if *same == self.config.model_path => self.model.clone(),
+            Some(path) => fusion::Model::load(path)?,
+            None => fusion::Model::builtin(),
+        };
+        let pool = if config.threads == self.config.threads {
+            self.pool.clone()
+        } else {
+            worker_pool(config.threads)?
+        };
+        Ok(Analyzer {
+            config,
+            fft: FftPlans::default(),
+            model,
+            references: self.references.clone(),
             pool,
         })
     }
@@ -479,6 +499,20 @@ fn fuse_maps(maps: &[Heatmap], width: u32, height: u32, content: Option<Region>)
     }
     fused.fill_enclosed();
     fused
+}
+
+/// The analyser's own pool of `threads` workers; `None` for 0 (the caller's
+/// pool).
+fn worker_pool(threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>, Error> {
+    if threads == 0 {
+        return Ok(None);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("trueshot-{i}"))
+        .build()
+        .map(|pool| Some(Arc::new(pool)))
+        .map_err(|e| Error::InvalidConfig(format!("cannot start {threads} threads: {e}")))
 }
 
 fn ms_since(t: Instant) -> f64 {

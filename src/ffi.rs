@@ -189,6 +189,24 @@ impl trueshot_config {
     fn update(&mut self, change: impl FnOnce(&mut Config)) -> trueshot_status {
         let mut config = self.analyzer.config().clone();
         change(&mut config);
+        // The model file is read once, by its own setter: every other
+        // setter keeps the model already loaded.
+        match self.analyzer.reconfigured(config) {
+            Ok(analyzer) => {
+                self.analyzer = analyzer;
+                trueshot_status::Ok
+            }
+            Err(e) => set_last_error(&e),
+        }
+    }
+
+    /// Load the model at `path` (the built-in one for `None`), even when the
+    /// path is the one already set: this is how a caller picks up a changed
+    /// file. A file that is not a valid model gives INVALID_ARGUMENT and a
+    /// message saying why; on failure the config is unchanged.
+    fn set_model(&mut self, path: Option<PathBuf>) -> trueshot_status {
+        let mut config = self.analyzer.config().clone();
+        config.model_path = path;
         match Analyzer::new(config) {
             Ok(analyzer) => {
                 self.analyzer = analyzer.with_references(Arc::clone(&self.references));
@@ -710,9 +728,12 @@ pub unsafe extern "C" fn trueshot_config_set_time_budget_ms(
 
 /// Use the fusion model in the file at `path` (NUL-terminated; bytes as the
 /// operating system takes them) instead of the built-in one, or go back to
-/// the built-in model when `path` is NULL. The path is copied. The file must
-/// exist when this is called: `TRUESHOT_STATUS_NOT_FOUND` or
-/// `TRUESHOT_STATUS_IO` otherwise, and the config is unchanged. Default: NULL.
+/// the built-in model when `path` is NULL. The file is read and checked now,
+/// and only now: later setters keep the loaded model (call this again to
+/// pick up a changed file). `TRUESHOT_STATUS_NOT_FOUND` or
+/// `TRUESHOT_STATUS_IO` when it cannot be read, `TRUESHOT_STATUS_INVALID_ARGUMENT`
+/// when it is not a regular file or not a valid model; the config is then
+/// unchanged. Default: NULL.
 ///
 /// # Safety
 /// `config` as for `trueshot_config_set_max_false_alarm`; `path` NULL or a
@@ -725,7 +746,7 @@ pub unsafe extern "C" fn trueshot_config_set_model_file(
     ffi_boundary! {
         let config = try_mut!(config);
         if path.is_null() {
-            return config.update(|c| c.model_path = None);
+            return config.set_model(None);
         }
         // SAFETY: the caller promises a non-NULL `path` is NUL-terminated.
         let path = match path_from_c(unsafe { CStr::from_ptr(path) }) {
@@ -744,9 +765,7 @@ pub unsafe extern "C" fn trueshot_config_set_model_file(
             }
             Ok(_) => {}
         }
-        // `Analyzer::new` loads and checks the model: a file that is not a
-        // valid model gives INVALID_ARGUMENT and a message saying why.
-        config.update(|c| c.model_path = Some(path))
+        config.set_model(Some(path))
     }
 }
 

@@ -69,6 +69,28 @@ const LOCAL_EVIDENCE: &[&str] = &[
 /// Local evidence score from which it lifts the `edited` score.
 const LOCAL_EVIDENCE_MIN: f32 = 0.5;
 
+/// Largest model file read: a fitted model is a few kilobytes, 200 boosted
+/// trees a few hundred.
+const MAX_MODEL_BYTES: u64 = 64 << 20;
+/// Largest magnitude of a model's means, scales, weights and leaf values:
+/// fitted ones stay within a few thousand, and with this bound the logit of
+/// any admitted model is finite.
+const MAX_MODEL_VALUE: f32 = 1e6;
+/// Most trees per head (a fitted model has 200).
+const MAX_TREES: usize = 10_000;
+/// The detectors whose measurements a model may use, as they name their
+/// features (`detector.measure`).
+const FEATURE_DETECTORS: [&str; 8] = [
+    "cfa",
+    "copy_move",
+    "jpeg",
+    "local_consistency",
+    "noise_residual",
+    "provenance",
+    "spectrum",
+    "texture_stats",
+];
+
 /// Standardised features are clipped to this many standard deviations.
 const Z_CLIP: f32 = 5.0;
 
@@ -202,10 +224,14 @@ impl Model {
     /// # Errors
     /// [`Error::InvalidConfig`] when it cannot be read or is inconsistent.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let cannot_read = |e: String| {
             Error::InvalidConfig(format!("cannot read model file {}: {e}", path.display()))
+        };
+        let bytes = crate::decode::read_file(path, MAX_MODEL_BYTES).map_err(|e| match e {
+            Error::Io { source, .. } => cannot_read(source.to_string()),
+            other => cannot_read(other.to_string()),
         })?;
-        let model: Model = serde_json::from_str(&text).map_err(|e| {
+        let model: Model = serde_json::from_slice(&bytes).map_err(|e| {
             Error::InvalidConfig(format!("model file {} is not valid: {e}", path.display()))
         })?;
         model.check()?;
@@ -218,37 +244,76 @@ impl Model {
     /// [`Error::InvalidConfig`].
     pub fn check(&self) -> Result<(), Error> {
         let n = self.features.len();
+        let mut names = std::collections::BTreeSet::new();
+        for name in &self.features {
+            // A misspelt name would silently weigh nothing (features an image
+            // lacks count as the training mean); the measure itself cannot be
+            // checked without running every detector, its detector can.
+            let known = name.split_once('.').is_some_and(|(detector, measure)| {
+                FEATURE_DETECTORS.contains(&detector) && !measure.is_empty()
+            });
+            if !known {
+                return Err(Error::InvalidConfig(format!(
+                    "model feature {name:?} is not a detector's feature (detector.measure)"
+                )));
+            }
+            if !names.insert(name) {
+                return Err(Error::InvalidConfig(format!(
+                    "model feature {name:?} is listed twice"
+                )));
+            }
+        }
         for head in [&self.ai_generated, &self.edited].into_iter().flatten() {
             if head.mean.len() != n || head.scale.len() != n || head.weights.len() != n {
                 return Err(Error::InvalidConfig(
                     "model head does not match its feature list".into(),
                 ));
             }
-            let finite = head
+            // Bounded, not only finite: a sum of finite terms near f32::MAX
+            // overflows to inf − inf = NaN, which would read as score 0.
+            let bounded = |v: &f32| v.is_finite() && v.abs() <= MAX_MODEL_VALUE;
+            let sane = head
                 .mean
                 .iter()
                 .chain(&head.weights)
                 .chain(std::iter::once(&head.bias))
-                .all(|v| v.is_finite());
-            if !finite || head.scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-                return Err(Error::InvalidConfig(
-                    "model head has non-finite values".into(),
-                ));
+                .all(bounded);
+            if !sane || head.scale.iter().any(|s| !(bounded(s) && *s > 0.0)) {
+                return Err(Error::InvalidConfig(format!(
+                    "model head has values that are not finite or exceed {MAX_MODEL_VALUE:e}"
+                )));
             }
             for tree in &head.trees {
                 tree.check(n)
                     .map_err(|e| Error::InvalidConfig(format!("model tree: {e}")))?;
+                if tree.nodes.iter().any(|node| !bounded(&node.value)) {
+                    return Err(Error::InvalidConfig(format!(
+                        "model tree has values that exceed {MAX_MODEL_VALUE:e}"
+                    )));
+                }
+            }
+            if head.trees.len() > MAX_TREES {
+                return Err(Error::InvalidConfig(format!(
+                    "model head has more than {MAX_TREES} trees"
+                )));
             }
         }
+        // A flag threshold of 0 would flag every photo; a rate outside (0, 1)
+        // names no operating point.
         if self.operating_points.is_empty()
-            || self.operating_points.iter().any(|p| {
-                !(0.0..=1.0).contains(&p.flag)
-                    || !(0.0..=1.0).contains(&p.authentic)
-                    || p.authentic > p.flag
+            || !self.operating_points.iter().all(|p| {
+                p.max_false_alarm > 0.0
+                    && p.max_false_alarm < 1.0
+                    && p.flag > 0.0
+                    && p.flag <= 1.0
+                    && p.authentic > 0.0
+                    && p.authentic <= p.flag
             })
         {
             return Err(Error::InvalidConfig(
-                "model operating points must satisfy 0 <= authentic <= flag <= 1".into(),
+                "model operating points must satisfy 0 < max_false_alarm < 1 and \
+                 0 < authentic <= flag <= 1"
+                    .into(),
             ));
         }
         Ok(())
@@ -804,11 +869,56 @@ mod tests {
         assert!(!model.operating_points.is_empty());
     }
 
+    /// Models a platform might load by mistake are refused, each with a
+    /// reason, instead of scoring every photo the same or as 0.
+    #[test]
+    fn model_check_refuses_what_would_score_wrongly() {
+        assert!(one_feature_model(1.0, vec![POINT]).check().is_ok());
+        let refused = |model: Model| assert!(model.check().is_err(), "{model:?}");
+        let mut misspelt = one_feature_model(1.0, vec![POINT]);
+        misspelt.features = vec!["texturestats_x".into()];
+        refused(misspelt);
+        let mut unknown_detector = one_feature_model(1.0, vec![POINT]);
+        unknown_detector.features = vec!["colour.x".into()];
+        refused(unknown_detector);
+        let mut twice = one_feature_model(1.0, vec![POINT]);
+        twice.features.push("texture_stats.x".into());
+        if let Some(head) = &mut twice.ai_generated {
+            head.mean.push(0.0);
+            head.scale.push(1.0);
+            head.weights.push(1.0);
+        }
+        refused(twice);
+        // Finite but huge: the logit would overflow to NaN.
+        refused(one_feature_model(3e38, vec![POINT]));
+        for point in [
+            OperatingPoint {
+                flag: 0.0,
+                authentic: 0.0,
+                ..POINT
+            },
+            OperatingPoint {
+                max_false_alarm: 7.0,
+                ..POINT
+            },
+            OperatingPoint {
+                max_false_alarm: -5.0,
+                ..POINT
+            },
+            OperatingPoint {
+                authentic: 0.95,
+                ..POINT
+            },
+        ] {
+            refused(one_feature_model(1.0, vec![point]));
+        }
+    }
+
     /// A model with one feature `x` and an `ai_generated` head of `weight`.
     fn one_feature_model(weight: f32, operating_points: Vec<OperatingPoint>) -> Model {
         Model {
             description: String::new(),
-            features: vec!["x".into()],
+            features: vec!["texture_stats.x".into()],
             ai_generated: Some(Head {
                 mean: vec![0.0],
                 scale: vec![1.0],
@@ -837,7 +947,7 @@ mod tests {
     #[test]
     fn pixel_model_alone_cannot_flag_an_image_with_a_caveat() {
         let model = one_feature_model(5.0, Model::uncalibrated().operating_points);
-        let features = BTreeMap::from([("x".to_string(), 3.0f32)]);
+        let features = BTreeMap::from([("texture_stats.x".to_string(), 3.0f32)]);
         let plain = model.fuse(&features, &[], 0.01, None);
         assert_eq!(plain.verdict, Verdict::AiGenerated);
         assert!(plain.findings.iter().all(|f| f.code != "fusion.held_back"));
@@ -861,7 +971,7 @@ mod tests {
             assert_eq!(flagged.verdict, Verdict::AiGenerated, "{caveat:?}");
         }
         // An authentic image gets no hold-back finding.
-        let low = BTreeMap::from([("x".to_string(), -3.0f32)]);
+        let low = BTreeMap::from([("texture_stats.x".to_string(), -3.0f32)]);
         let authentic = model.fuse(&low, &[], 0.01, Some(PixelCaveat::Palette));
         assert_eq!(authentic.verdict, Verdict::Authentic);
         assert!(authentic.findings.is_empty());
@@ -878,7 +988,7 @@ mod tests {
             finding("provenance.camera", 0.0, Class::None),
             finding("provenance.editor_software", 0.5, Class::Edited),
         ];
-        let features = |x: f32| BTreeMap::from([("x".to_string(), x)]);
+        let features = |x: f32| BTreeMap::from([("texture_stats.x".to_string(), x)]);
         let fuse = |x: f32, findings: &[Finding]| model.fuse(&features(x), findings, 0.01, None);
 
         // Under the authentic threshold: halved, verdict kept, explained.
@@ -910,7 +1020,7 @@ mod tests {
         model.edited = model.ai_generated.clone();
         let region =
             |code: &str, score: f32| finding(DetectorKind::Jpeg, code, score, Class::Edited);
-        let features = BTreeMap::from([("x".to_string(), -3.0f32)]);
+        let features = BTreeMap::from([("texture_stats.x".to_string(), -3.0f32)]);
         let fuse = |findings: &[Finding]| model.fuse(&features, findings, 0.01, None);
         let plain = fuse(&[]);
         assert_eq!(plain.verdict, Verdict::Authentic);

@@ -718,3 +718,62 @@ fn model_file_must_be_a_regular_valid_model() {
         trueshot_config_free(config);
     }
 }
+
+/// The model file is read when it is set, and only then: a later, unrelated
+/// setter neither fails because the file went away nor picks up a file
+/// changed in between; setting the file again does.
+#[test]
+fn model_file_is_read_once_by_its_own_setter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    let builtin =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default.json"))
+            .unwrap();
+    std::fs::write(&path, &builtin).unwrap();
+    let mut changed: serde_json::Value = serde_json::from_str(&builtin).unwrap();
+    for head in ["ai_generated", "edited"] {
+        changed[head]["bias"] = serde_json::json!(12.0);
+    }
+    let path_c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let png = png_bytes(64, 48);
+    // SAFETY (test): live pointers.
+    unsafe {
+        let config = trueshot_config_new();
+        let score = |config: *const trueshot_config| {
+            let mut report = ptr::null_mut();
+            assert_eq!(
+                trueshot_analyze_bytes(config, png.as_ptr(), png.len(), &mut report),
+                trueshot_status::Ok
+            );
+            let s = trueshot_report_score(report);
+            trueshot_report_free(report);
+            s
+        };
+        assert_eq!(
+            trueshot_config_set_model_file(config, path_c.as_ptr()),
+            trueshot_status::Ok
+        );
+        let before = score(config);
+        std::fs::write(&path, changed.to_string()).unwrap();
+        assert_eq!(
+            trueshot_config_set_heatmap(config, true),
+            trueshot_status::Ok
+        );
+        assert_eq!(score(config), before, "a changed file crept in");
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            trueshot_config_set_max_false_alarm(config, 0.02),
+            trueshot_status::Ok
+        );
+        std::fs::write(&path, changed.to_string()).unwrap();
+        assert_eq!(
+            trueshot_config_set_model_file(config, path_c.as_ptr()),
+            trueshot_status::Ok
+        );
+        assert!(
+            score(config) > 0.99,
+            "the file set again is the changed one"
+        );
+        trueshot_config_free(config);
+    }
+}

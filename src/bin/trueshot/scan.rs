@@ -47,8 +47,10 @@ pub struct ScanArgs {
     /// Write one HTML review page per image here, plus `index.html` sorted by score.
     #[arg(long, value_name = "DIR")]
     pub html_dir: Option<PathBuf>,
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N")]
+    /// Worker threads (default: one per core; at most 1024, as
+    /// `Config::threads`).
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     pub threads: Option<usize>,
     /// A merchant's reference (listing) photo to compare against; repeatable.
     #[arg(long, value_name = "IMG")]
