@@ -52,58 +52,59 @@ pub enum Perturbation {
 /// `jpeg:70-95,resize:1600,crop:0.8-1.0,gif,strip-metadata,defocus:2-6`.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] naming the step it could not read.
+/// [`Error::InvalidConfig`] naming the step it could not read and why; an
+/// empty list or step is an error too (it is a typo, not "no perturbation").
 pub fn parse(spec: &str) -> Result<Vec<Perturbation>, Error> {
-    let bad = |step: &str| Error::InvalidConfig(format!("unknown perturbation '{step}'"));
-    spec.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|step| {
-            let (name, arg) = step.split_once(':').unwrap_or((step, ""));
-            let range = |arg: &str| -> Option<(f32, f32)> {
-                let (a, b) = arg.split_once('-').unwrap_or((arg, arg));
-                Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
-            };
-            match name {
-                "jpeg" => {
-                    let (a, b) = range(if arg.is_empty() { "70-95" } else { arg })
-                        .ok_or_else(|| bad(step))?;
-                    if !(1.0..=100.0).contains(&a) || !(a..=100.0).contains(&b) {
-                        return Err(bad(step));
-                    }
-                    Ok(Perturbation::Jpeg {
-                        min: a as u8,
-                        max: b as u8,
-                    })
-                }
-                "resize" => arg
-                    .parse()
-                    .ok()
-                    .filter(|&n| n >= 16)
-                    .map(Perturbation::Resize)
-                    .ok_or_else(|| bad(step)),
-                "crop" => {
-                    let (a, b) = range(if arg.is_empty() { "0.8-1.0" } else { arg })
-                        .ok_or_else(|| bad(step))?;
-                    if !(0.1..=1.0).contains(&a) || !(a..=1.0).contains(&b) {
-                        return Err(bad(step));
-                    }
-                    Ok(Perturbation::Crop { min: a, max: b })
-                }
-                "defocus" => {
-                    let (a, b) =
-                        range(if arg.is_empty() { "2-6" } else { arg }).ok_or_else(|| bad(step))?;
-                    if !(0.5..=50.0).contains(&a) || !(a..=50.0).contains(&b) {
-                        return Err(bad(step));
-                    }
-                    Ok(Perturbation::Defocus { min: a, max: b })
-                }
-                "strip-metadata" => Ok(Perturbation::StripMetadata),
-                "gif" => Ok(Perturbation::Gif),
-                _ => Err(bad(step)),
-            }
-        })
-        .collect()
+    if spec.trim().is_empty() {
+        return Err(Error::InvalidConfig(
+            "empty perturbation list; give steps such as jpeg:70-95,resize:1600".into(),
+        ));
+    }
+    spec.split(',').map(|s| parse_step(s.trim())).collect()
+}
+
+/// One step of [`parse`].
+fn parse_step(step: &str) -> Result<Perturbation, Error> {
+    let invalid = |why: &str| Error::InvalidConfig(format!("perturbation '{step}': {why}"));
+    if step.is_empty() {
+        return Err(Error::InvalidConfig(
+            "empty perturbation step (a stray comma?)".into(),
+        ));
+    }
+    let (name, arg) = step.split_once(':').unwrap_or((step, ""));
+    let arg = arg.trim();
+    // `a-b`, or `a` for `a-a`, kept only when lo <= a <= b <= hi.
+    fn range<T: std::str::FromStr + PartialOrd>(arg: &str, lo: T, hi: T) -> Option<(T, T)> {
+        let (a, b) = arg.split_once('-').unwrap_or((arg, arg));
+        let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (lo <= a && a <= b && b <= hi).then_some((a, b))
+    }
+    let or_default = |default| if arg.is_empty() { default } else { arg };
+    match name {
+        "jpeg" => range(or_default("70-95"), 1u8, 100)
+            .map(|(min, max)| Perturbation::Jpeg { min, max })
+            .ok_or_else(|| {
+                invalid("jpeg quality must be a whole number 1-100, or a range min-max")
+            }),
+        "resize" => arg
+            .parse()
+            .ok()
+            .filter(|&n| n >= 16)
+            .map(Perturbation::Resize)
+            .ok_or_else(|| invalid("resize needs a whole number of pixels, at least 16")),
+        "crop" => range(or_default("0.8-1.0"), 0.1f32, 1.0)
+            .map(|(min, max)| Perturbation::Crop { min, max })
+            .ok_or_else(|| invalid("crop must keep a fraction 0.1-1.0, or a range min-max")),
+        "defocus" => range(or_default("2-6"), 0.5f32, 50.0)
+            .map(|(min, max)| Perturbation::Defocus { min, max })
+            .ok_or_else(|| invalid("defocus sigma must be 0.5-50 pixels, or a range min-max")),
+        "strip-metadata" | "gif" if !arg.is_empty() => Err(invalid("takes no argument")),
+        "strip-metadata" => Ok(Perturbation::StripMetadata),
+        "gif" => Ok(Perturbation::Gif),
+        _ => Err(invalid(
+            "unknown step; known: jpeg, resize, crop, defocus, gif, strip-metadata",
+        )),
+    }
 }
 
 /// A small deterministic generator (SplitMix64).
@@ -248,6 +249,26 @@ mod tests {
         assert!(parse("blur:3").is_err());
         assert!(parse("defocus:6-2").is_err());
         assert!(parse("jpeg:95-70").is_err());
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        let message = |spec: &str| parse(spec).map(|_| ()).unwrap_err().to_string();
+        // Empty lists and steps are typos, not "no perturbation".
+        for spec in ["", " ", ",", "jpeg:80,", "jpeg:80,,gif"] {
+            assert!(message(spec).contains("empty perturbation"), "{spec:?}");
+        }
+        // A fractional quality is refused, not truncated.
+        assert!(message("jpeg:70.5-70.9").contains("whole number"));
+        assert!(message("jpeg:200").contains("1-100"));
+        assert!(message("resize:0").contains("at least 16"));
+        assert!(message("crop:1.5").contains("0.1-1.0"));
+        assert!(message("gif:3").contains("no argument"));
+        assert!(message("blur:3").contains("unknown step"));
+        assert_eq!(
+            parse("jpeg:75").expect("one quality"),
+            [Perturbation::Jpeg { min: 75, max: 75 }]
+        );
     }
 
     #[test]

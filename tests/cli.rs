@@ -350,3 +350,215 @@ fn heatmap_files_are_whole_named_safely_and_failures_reported() {
     assert!(a["error"].is_null());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Write `labels.csv` (header plus `rows`) into `dir` and return its path.
+fn labels_file(dir: &std::path::Path, rows: &[&str]) -> std::path::PathBuf {
+    let mut text = String::from("file,label,kind,set,mask,source,generator\n");
+    for row in rows {
+        text += row;
+        text.push('\n');
+    }
+    let path = dir.join("labels.csv");
+    std::fs::write(&path, text).expect("labels");
+    path
+}
+
+/// `calibrate` with the fast settings of the tests above.
+fn calibrate_fast(
+    labels: &std::path::Path,
+    model: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    trueshot()
+        .args(["calibrate", "--variants", ""])
+        .args(["--features", "texture_stats.d1_1_1,spectrum.grid_peak"])
+        .args(extra)
+        .arg(labels)
+        .arg("-o")
+        .arg(model)
+        .output()
+        .expect("run calibrate")
+}
+
+/// No usable samples, or no genuine or no positive ones, is an error that
+/// says which files failed, and no model is written.
+#[test]
+fn calibrate_without_usable_data_writes_no_model() {
+    let dir = temp_dir("calibrate-unusable");
+    let model = dir.join("model.json");
+    let labels = labels_file(
+        &dir,
+        &[
+            "nope.jpg,real,camera,s1,,a,",
+            "gone.png,edited,splice,s1,,b,",
+        ],
+    );
+    let out = calibrate_fast(&labels, &model, &[]);
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nope.jpg") && stderr.contains("gone.png"),
+        "{stderr}"
+    );
+    assert!(!model.exists());
+
+    for i in 0..4u64 {
+        std::fs::write(
+            dir.join(format!("real_{i}.jpg")),
+            jpeg(&camera_like(160, 120, i), 90),
+        )
+        .expect("write");
+    }
+    let rows: Vec<String> = (0..4)
+        .map(|i| format!("real_{i}.jpg,real,camera,s1,,owner/repo{i}:x,"))
+        .collect();
+    let labels = labels_file(&dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = calibrate_fast(&labels, &model, &[]);
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ai_generated or edited"));
+    assert!(!model.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Labels without rows, or with a label outside the format, are errors.
+#[test]
+fn eval_refuses_empty_labels_and_unknown_labels() {
+    let dir = temp_dir("eval-labels");
+    std::fs::write(dir.join("a.jpg"), jpeg(&camera_like(160, 120, 1), 90)).expect("write");
+    let eval = |labels: &std::path::Path| {
+        trueshot()
+            .arg("eval")
+            .arg(labels)
+            .output()
+            .expect("run eval")
+    };
+    let out = eval(&labels_file(&dir, &[]));
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no rows"));
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "").expect("write");
+    assert_exit(&eval(&empty), 2);
+    let out = eval(&labels_file(&dir, &["a.jpg,Real,camera,s1,,a,"]));
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown label") && stderr.contains("Real"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// More folds than source groups are reduced (with a note); out-of-range
+/// fold counts are usage errors, not a panic.
+#[test]
+fn calibrate_folds_are_bounded() {
+    let dir = temp_dir("folds");
+    let labels = tiny_corpus(&dir);
+    let model = dir.join("model.json");
+    let out = calibrate_fast(&labels, &model, &["--folds", "1000"]);
+    assert_exit(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("using 4 folds"));
+    let fitted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&model).expect("model")).expect("json");
+    assert_eq!(fitted["cross_validation"]["folds"], 4);
+    for folds in ["0", "1", "10001", "18446744073709551615"] {
+        let out = calibrate_fast(&labels, &dir.join("bad.json"), &["--folds", folds]);
+        assert_exit(&out, 2);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--folds"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `--roc` path that cannot be written is refused before analysing; a
+/// write that fails late still leaves the figures on stdout.
+#[test]
+fn eval_checks_the_roc_path_first_and_prints_figures_before_drawing() {
+    let dir = temp_dir("roc");
+    let labels = tiny_corpus(&dir);
+    let eval = |roc: &std::path::Path| {
+        trueshot()
+            .arg("eval")
+            .arg("--roc")
+            .arg(roc)
+            .arg(&labels)
+            .output()
+            .expect("run eval")
+    };
+    for roc in [dir.join("no/such/dir/roc.png"), dir.join("roc.jpg")] {
+        let out = eval(&roc);
+        assert_exit(&out, 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("trueshot: --roc"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    // A directory where the file should go: found only when writing.
+    let taken = dir.join("taken.png");
+    std::fs::create_dir(&taken).expect("dir");
+    let out = eval(&taken);
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("asfound"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An empty perturbation list or step is an error, in `eval --perturb` and
+/// in `calibrate --variants` (where `""` still means no extra variants).
+#[test]
+fn empty_perturbation_specs_are_errors() {
+    let dir = temp_dir("perturb");
+    let labels = tiny_corpus(&dir);
+    for spec in ["", ",", "jpeg:80,", "jpeg:70.5-70.9"] {
+        let out = trueshot()
+            .args(["eval", "--perturb", spec])
+            .arg(&labels)
+            .output()
+            .expect("run eval");
+        assert_exit(&out, 2);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("perturbation"));
+    }
+    let out = calibrate_fast(
+        &labels,
+        &dir.join("m.json"),
+        &["--variants", "gif;jpeg:80,"],
+    );
+    assert_exit(&out, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Corpus reads are bounded like every other read, and a mask that is not
+/// an image is a warning, not a silently smaller localisation figure.
+#[test]
+fn eval_bounds_reads_and_warns_about_bad_masks() {
+    let dir = temp_dir("eval-masks");
+    std::fs::write(dir.join("notes.txt"), b"not an image").expect("write");
+    let mut rows = Vec::new();
+    for i in 0..2u64 {
+        std::fs::write(
+            dir.join(format!("r{i}.jpg")),
+            jpeg(&camera_like(160, 120, i), 90),
+        )
+        .expect("write");
+        std::fs::write(
+            dir.join(format!("e{i}.png")),
+            png(&camera_like(160, 120, i + 7)),
+        )
+        .expect("write");
+        rows.push(format!("r{i}.jpg,real,camera,s1,,a{i},"));
+        rows.push(format!("e{i}.png,edited,splice,s1,notes.txt,b{i},"));
+    }
+    if cfg!(target_os = "linux") {
+        rows.push("/dev/zero,real,camera,s1,,z,".into());
+    }
+    let labels = labels_file(&dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = trueshot()
+        .arg("eval")
+        .arg(&labels)
+        .output()
+        .expect("run eval");
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: mask notes.txt"), "{stderr}");
+    if cfg!(target_os = "linux") {
+        assert!(stderr.contains("/dev/zero"), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

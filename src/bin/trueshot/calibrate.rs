@@ -57,8 +57,13 @@ pub struct CalibrateArgs {
     /// Perturbed training variants, `;`-separated, each a perturbation list.
     #[arg(long, value_name = "SPECS", default_value = DEFAULT_VARIANTS)]
     pub variants: String,
-    /// Number of cross-validation folds.
-    #[arg(long, default_value_t = 5)]
+    /// Number of cross-validation folds, 2-10000 (reduced to the number of
+    /// source groups when there are fewer).
+    #[arg(
+        long,
+        default_value_t = 5,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=10_000)
+    )]
     pub folds: usize,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
@@ -104,9 +109,6 @@ struct Data<'a> {
 }
 
 pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
-    if args.folds < 2 {
-        return Err("--folds must be at least 2".into());
-    }
     let mut config = Config::default();
     config.heatmap = false;
     let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
@@ -147,8 +149,37 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         started.elapsed().as_secs_f32()
     );
 
+    dataset::report_failures("calibrate", &rows, &samples);
+
     let all = prepare(&rows, &samples);
-    let folds = assign_folds(&rows, args.folds);
+    check_usable(&all)?;
+    // Folds are dealt over the groups that have usable samples: a fold
+    // without any would refit the heads on everything and test nothing.
+    let groups: BTreeSet<&str> = all
+        .samples
+        .iter()
+        .map(|(s, _, _)| rows[s.row].group.as_str())
+        .collect();
+    if groups.len() < 2 {
+        return Err(format!(
+            "cross-validation needs usable samples from at least 2 source groups; found {}",
+            groups.len()
+        ));
+    }
+    let k = args.folds.min(groups.len());
+    if k < args.folds {
+        eprintln!(
+            "calibrate: {} folds requested but only {} source groups: using {k} folds",
+            args.folds,
+            groups.len()
+        );
+    }
+    let folds = assign_folds(
+        all.samples
+            .iter()
+            .map(|(s, _, _)| rows[s.row].group.as_str()),
+        k,
+    );
     let data = if let Some(spec) = &args.features {
         let names = feature_list(spec)?;
         let columns = names
@@ -164,14 +195,14 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
     } else if args.max_features == 0 || args.heads == HeadKind::Boosted {
         all
     } else {
-        let chosen = select_features(&all, &folds, args.folds, args.max_features);
+        let chosen = select_features(&all, &folds, k, args.max_features);
         restrict(&all, &chosen)
     };
     // Choose the penalty by out-of-fold AUC, then record out-of-fold scores.
     let uncalibrated = Model::uncalibrated().operating_points;
     let mut best: Option<(f64, f32, Vec<Scored>)> = None;
     for &l2 in &PENALTIES {
-        let oof = out_of_fold(&data, &folds, args.folds, l2, args.heads, &uncalibrated);
+        let oof = out_of_fold(&data, &folds, k, l2, args.heads, &uncalibrated);
         let quality = mean_auc(&data, &oof);
         eprintln!("calibrate: l2 {l2}: mean out-of-fold AUC {quality:.4}");
         if best.as_ref().is_none_or(|b| quality > b.1 + 1e-4) {
@@ -197,7 +228,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
     // The reported out-of-fold figures fuse with the final operating points,
     // as the shipped model does (the camera-provenance rule reads the
     // authentic threshold).
-    let oof = out_of_fold(&data, &folds, args.folds, l2, args.heads, &operating_points);
+    let oof = out_of_fold(&data, &folds, k, l2, args.heads, &operating_points);
     let (ai, edited) = fit_heads(&data, &vec![true; data.samples.len()], l2, args.heads);
     let mut model = Model {
         description: String::new(),
@@ -215,7 +246,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         .collect();
     let point = model.operating_point(0.01);
     model.cross_validation = json!({
-        "folds": args.folds,
+        "folds": k,
         "grouping": "source repository; derived files join the group of their source",
         "heads": format!("{:?}", args.heads).to_lowercase(),
         "l2": l2,
@@ -295,7 +326,33 @@ fn prepare<'a>(rows: &'a [Row], samples: &'a [Sample]) -> Data<'a> {
     }
 }
 
-/// The same data with only the feature columns `columns`.
+/// A model needs genuine photos and at least one positive class among the
+/// usable samples; a missing positive class only leaves its head out.
+fn check_usable(data: &Data<'_>) -> Result<(), String> {
+    let count = |label: &str| {
+        data.samples
+            .iter()
+            .filter(|(s, _, _)| data.rows[s.row].label == label)
+            .count()
+    };
+    if data.samples.is_empty() {
+        return Err("no usable samples: every file failed (see above); no model written".into());
+    }
+    if count("real") == 0 {
+        return Err("no usable genuine (real) samples; no model written".into());
+    }
+    let (ai, edited) = (count("ai_generated"), count("edited"));
+    if ai + edited == 0 {
+        return Err("no usable ai_generated or edited samples; no model written".into());
+    }
+    for (n, label) in [(ai, "ai_generated"), (edited, "edited")] {
+        if n == 0 {
+            eprintln!("calibrate: no usable {label} samples: the model has no {label} head");
+        }
+    }
+    Ok(())
+}
+
 /// The names in `--features`: a model file's feature list, or names
 /// separated by commas.
 fn feature_list(spec: &str) -> Result<Vec<String>, String> {
@@ -311,6 +368,7 @@ fn feature_list(spec: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// The same data with only the feature columns `columns`.
 fn restrict<'a>(data: &Data<'a>, columns: &[usize]) -> Data<'a> {
     Data {
         rows: data.rows,
@@ -383,11 +441,12 @@ fn select_features(
     chosen
 }
 
-/// Folds by group: groups sorted by size, dealt to the currently smallest fold.
-fn assign_folds(rows: &[Row], k: usize) -> BTreeMap<String, usize> {
+/// Folds by group (one entry per sample): groups sorted by size, dealt to
+/// the currently smallest fold.
+fn assign_folds<'a>(groups: impl Iterator<Item = &'a str>, k: usize) -> BTreeMap<String, usize> {
     let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in rows {
-        *sizes.entry(r.group.as_str()).or_default() += 1;
+    for g in groups {
+        *sizes.entry(g).or_default() += 1;
     }
     let mut groups: Vec<(&str, usize)> = sizes.into_iter().collect();
     groups.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));

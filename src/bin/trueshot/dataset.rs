@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use trueshot::perturb::{self, Perturbation};
-use trueshot::{Analyzer, Report};
+use trueshot::{Analyzer, Config, Report};
 
 /// One row of labels.csv.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -31,15 +31,36 @@ impl Row {
     }
 }
 
-/// Read labels.csv; paths are relative to its folder.
+/// The labels of the corpus format; anything else is a typo, not a class.
+const LABELS: [&str; 3] = ["real", "ai_generated", "edited"];
+
+/// Read labels.csv; paths are relative to its folder. A file without rows
+/// or with an unknown label is an error: figures or a model from it would
+/// be meaningless.
 pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut reader =
         csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut rows: Vec<Row> = reader
-        .deserialize()
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{} is not in the labels format: {e}", path.display()))?;
+    let not_labels = |e: csv::Error| format!("{} is not in the labels format: {e}", path.display());
+    let headers = reader.headers().map_err(not_labels)?.clone();
+    let mut rows: Vec<Row> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(not_labels)?;
+        let row: Row = record.deserialize(Some(&headers)).map_err(not_labels)?;
+        if !LABELS.contains(&row.label.as_str()) {
+            return Err(format!(
+                "{} line {} ({}): unknown label {:?}; labels are real, ai_generated, edited",
+                path.display(),
+                record.position().map_or(0, csv::Position::line),
+                trueshot::escape_untrusted(&row.file, 200),
+                trueshot::escape_untrusted(&row.label, 40),
+            ));
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(format!("{} has no rows", path.display()));
+    }
     resolve_groups(&mut rows);
     Ok((base, rows))
 }
@@ -101,8 +122,10 @@ pub fn analyse(
         .map(|&(r, v)| {
             let path = base.join(&rows[r].file);
             let (name, steps) = &variants[v];
-            let report = std::fs::read(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))
+            // Bounded like every other read: a row naming /dev/zero or a
+            // huge file is that row's error, not an exhausted memory.
+            let report = trueshot::decode::read_file(&path, analyzer.config().max_file_bytes)
+                .map_err(|e| e.to_string())
                 .and_then(|bytes| {
                     let seed = seed_of(&rows[r].file, name);
                     perturb::apply(&bytes, steps, seed, analyzer.config())
@@ -119,6 +142,33 @@ pub fn analyse(
         .collect();
     progress.finish_and_clear();
     samples
+}
+
+/// Say on stderr which samples could not be analysed and why (the first
+/// few, then a count), so that a broken corpus is not taken for a small one.
+pub fn report_failures(command: &str, rows: &[Row], samples: &[Sample]) {
+    const SHOWN: usize = 10;
+    let failed: Vec<(&Sample, &String)> = samples
+        .iter()
+        .filter_map(|s| s.report.as_ref().err().map(|e| (s, e)))
+        .collect();
+    for (s, e) in failed.iter().take(SHOWN) {
+        let file = rows.get(s.row).map_or("?", |r| r.file.as_str());
+        match s.variant.as_str() {
+            "as-found" => eprintln!("{command}: {file}: {e}"),
+            variant => eprintln!("{command}: {file} ({variant}): {e}"),
+        }
+    }
+    if failed.len() > SHOWN {
+        eprintln!("{command}: ... and {} more", failed.len() - SHOWN);
+    }
+    if !failed.is_empty() {
+        eprintln!(
+            "{command}: {} of {} samples failed and are left out",
+            failed.len(),
+            samples.len()
+        );
+    }
 }
 
 pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
@@ -147,10 +197,23 @@ fn seed_of(file: &str, variant: &str) -> u64 {
         })
 }
 
-/// Localisation F1 of a heatmap (≥ 0.5 flagged) against a mask (white = edited).
-pub fn localisation_f1(report: &Report, mask_path: &Path) -> Option<f32> {
-    let map = report.heatmap.as_ref()?;
-    let mask = image::open(mask_path).ok()?.to_luma8();
+/// Localisation F1 of a heatmap (≥ 0.5 flagged) against a mask (white =
+/// edited); `Ok(None)` without a heatmap. The mask is read under the same
+/// limits as the images.
+pub fn localisation_f1(
+    report: &Report,
+    mask_path: &Path,
+    config: &Config,
+) -> Result<Option<f32>, String> {
+    let Some(map) = report.heatmap.as_ref() else {
+        return Ok(None);
+    };
+    let bytes =
+        trueshot::decode::read_file(mask_path, config.max_file_bytes).map_err(|e| e.to_string())?;
+    let mask = trueshot::decode::sniff(&bytes)
+        .and_then(|format| trueshot::decode::decode(&bytes, format, config))
+        .map_err(|e| e.to_string())?
+        .to_luma8();
     let (mw, mh) = mask.dimensions();
     let values = map.upscaled();
     let (w, h) = (map.width, map.height);
@@ -173,11 +236,11 @@ pub fn localisation_f1(report: &Report, mask_path: &Path) -> Option<f32> {
         }
     }
     let denom = 2 * tp + fp + fn_;
-    Some(if denom == 0 {
+    Ok(Some(if denom == 0 {
         1.0
     } else {
         (2 * tp) as f32 / denom as f32
-    })
+    }))
 }
 
 /// Write samples as JSON lines (`row`, `variant`, `report` or `error`).

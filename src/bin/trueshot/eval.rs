@@ -74,6 +74,9 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
     config.model_path.clone_from(&args.model);
+    if let Some(path) = &args.roc {
+        check_roc_path(path)?;
+    }
     let steps = match &args.perturb {
         Some(spec) => trueshot::perturb::parse(spec).map_err(|e| e.to_string())?,
         None => Vec::new(),
@@ -98,10 +101,8 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     let samples =
         pool.install(|| dataset::analyse(&analyzer, &base, &rows, &[(variant.clone(), steps)]));
-    let figures = figures(&rows, &samples, &base, geometry_kept);
-    if let Some(path) = &args.roc {
-        draw_roc(path, &rows, &samples)?;
-    }
+    dataset::report_failures("eval", &rows, &samples);
+    let figures = figures(&rows, &samples, &base, geometry_kept, analyzer.config());
     let text = match args.format {
         EvalFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
             "labels": args.labels.to_string_lossy(),
@@ -114,7 +115,37 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
         EvalFormat::Human => human(&figures, &variant),
     };
     println!("{text}");
+    // Drawn after the figures are printed, so that a failed write loses
+    // only the drawing, not the analysis.
+    if let Some(path) = &args.roc {
+        draw_roc(path, &rows, &samples)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuse a `--roc` path that cannot be written before analysing, not after.
+fn check_roc_path(path: &Path) -> Result<(), String> {
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(format!(
+            "--roc {}: the name must end in .png",
+            path.display()
+        ));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(format!(
+            "--roc {}: there is no directory {}",
+            path.display(),
+            parent.display()
+        ));
+    }
+    Ok(())
 }
 
 /// True-positive rate at a false-positive rate, counted as score.py does.
@@ -148,7 +179,13 @@ fn detector_score(report: &Report, kind: DetectorKind) -> f32 {
         .fold(0.0, f32::max)
 }
 
-pub fn figures(rows: &[Row], samples: &[Sample], base: &Path, with_masks: bool) -> Vec<SetFigures> {
+pub fn figures(
+    rows: &[Row],
+    samples: &[Sample],
+    base: &Path,
+    with_masks: bool,
+    config: &Config,
+) -> Vec<SetFigures> {
     let sets: BTreeSet<&str> = rows.iter().map(|r| r.set.as_str()).collect();
     sets.into_iter()
         .map(|set| {
@@ -185,7 +222,15 @@ pub fn figures(rows: &[Row], samples: &[Sample], base: &Path, with_masks: bool) 
                             .iter()
                             .filter(|(r, _)| !r.mask.is_empty())
                             .filter_map(|(r, rep)| {
-                                dataset::localisation_f1(rep, &base.join(&r.mask))
+                                let mask = base.join(&r.mask);
+                                // A broken mask costs only its own F1, but is said.
+                                dataset::localisation_f1(rep, &mask, config).unwrap_or_else(|e| {
+                                    eprintln!(
+                                        "eval: warning: mask {} of {} left out: {e}",
+                                        r.mask, r.file
+                                    );
+                                    None
+                                })
                             })
                             .collect()
                     } else {
