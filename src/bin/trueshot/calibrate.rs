@@ -65,8 +65,9 @@ pub struct CalibrateArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=10_000)
     )]
     pub folds: usize,
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N")]
+    /// Worker threads (default: one per core; at most 1024).
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     pub threads: Option<usize>,
     /// Keep at most this many features, chosen by greedy forward selection
     /// on the out-of-fold AUC (0 keeps them all). A compact model overfits

@@ -39,8 +39,9 @@ pub struct EvalArgs {
     /// A fusion model file to evaluate instead of the built-in one.
     #[arg(long, value_name = "JSON")]
     pub model: Option<PathBuf>,
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N")]
+    /// Worker threads (default: one per core; at most 1024).
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     pub threads: Option<usize>,
 }
 
