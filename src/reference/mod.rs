@@ -629,26 +629,45 @@ impl References {
         plans: &FftPlans,
         placement: Placement,
     ) -> Option<Finding> {
+        // Also mirrored: flipping is the cheapest way to defeat a matcher,
+        // and the whole-frame search tries it too. The claim is mirrored
+        // (once), not each listing, so that a listing's overlay and its
+        // spectrum serve both; a blur commutes with the flip, so the band
+        // flips as it is.
+        let mirror_band = claim.lo_band.flipped();
+        let mirror_spectrum = register::window_spectrum(&claim.lo.flipped(), plans);
+        let views = [
+            (false, &claim.spectrum.win, &claim.lo_band),
+            (true, &mirror_spectrum, &mirror_band),
+        ];
         let found = self
             .entries
             .par_iter()
             .enumerate()
             .filter_map(|(index, entry)| {
+                // The frames laid over each other: editing tools keep the
+                // frame or resize it; Fourier-Mellin would read the scale
+                // from the whole spectrum, which the new content dominates.
+                let frame_scale = claim.lo.w as f32 / entry.lo.w.max(1) as f32;
+                let overlay = register::Overlay::new(
+                    (claim.lo.w, claim.lo.h),
+                    &entry.lo,
+                    frame_scale,
+                    0.0,
+                    plans,
+                );
                 let listing_band = band(&entry.lo);
-                // Also mirrored: flipping is the cheapest way to defeat a
-                // matcher, and the whole-frame search tries it too. A blur
-                // commutes with the flip, so the band flips as it is.
-                [false, true]
-                    .into_iter()
-                    .filter_map(|mirrored| {
-                        let (lo, band) = if mirrored {
-                            (entry.lo.flipped(), listing_band.flipped())
-                        } else {
-                            (entry.lo.clone(), listing_band.clone())
-                        };
-                        copied_part(claim, &lo, &band, plans).map(|(copied, textured, rect)| {
-                            (copied, textured, rect, index, mirrored)
-                        })
+                views
+                    .iter()
+                    .filter_map(|&(mirrored, spectrum, claim_band)| {
+                        let (affine, _) = overlay.shift(spectrum, plans);
+                        let (copied, textured, mut rect) =
+                            copied_part(claim_band, &listing_band, &affine)?;
+                        if mirrored {
+                            // Back to the claim's own frame.
+                            rect.x = (claim.lo.w as u32).saturating_sub(rect.x + rect.width);
+                        }
+                        Some((copied, textured, rect, index, mirrored))
                     })
                     .max_by_key(|found| found.0)
             })
@@ -951,22 +970,15 @@ fn prepare(rgb: &RgbView<'_>, plans: &FftPlans) -> Claim {
 /// Difference of Gaussians: the band the similarity looks at (periods of
 /// roughly 4 to 12 px at 256 px), which JPEG at quality 70 keeps and a change
 /// of viewpoint moves.
-/// The largest group of the claim's blocks that copy `listing` (its low
-/// resolution plane and that plane's band) with the frames laid over each
-/// other: `(blocks, textured blocks, box in the claim's working plane)`,
-/// when it is large enough to report. Editing tools keep the frame or
-/// resize it; Fourier-Mellin would read the scale from the whole spectrum,
-/// which the new content dominates.
+/// The largest group of blocks of the claim's band that show the listing's
+/// band laid over it by `affine`: `(blocks, textured blocks, box in the
+/// working plane)`, when it is large enough to report.
 fn copied_part(
-    claim: &Claim,
-    listing: &Plane,
+    claim_band: &Plane,
     listing_band: &Plane,
-    plans: &FftPlans,
+    affine: &Affine,
 ) -> Option<(usize, usize, Region)> {
-    let frame_scale = claim.lo.w as f32 / listing.w.max(1) as f32;
-    let affine =
-        register::translation_at_scale(&claim.lo, &claim.spectrum, listing, frame_scale, plans);
-    let (blocks, _) = block_correlations(&claim.lo_band, listing_band, &affine)?;
+    let (blocks, _) = block_correlations(claim_band, listing_band, affine)?;
     let textured = blocks.values.iter().filter(|&&r| r > NOT_MEASURED).count();
     let group = cell_groups(&blocks, COPIED_BLOCK)
         .into_iter()

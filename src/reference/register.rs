@@ -130,14 +130,28 @@ fn log_polar(p: &Plane, plans: &FftPlans) -> Vec<f32> {
 }
 
 /// Phase correlation of two `N x N` real arrays (already windowed as
-/// needed): returns the sub-pixel shift `(dx, dy)` such that
-/// `a(p) ≈ b(p - d)`, and the height of the peak (1.0 = identical).
-fn phase_correlate(a: &[Complex<f32>], b: &[Complex<f32>], plans: &FftPlans) -> (f32, f32, f32) {
-    let mut fa = a.to_vec();
+/// needed), `a` given by its spectrum (a claim's, computed once for all the
+/// references it is registered with): returns the sub-pixel shift
+/// `(dx, dy)` such that `a(p) ≈ b(p - d)`, and the height of the peak (1.0
+/// = identical).
+fn phase_correlate(
+    a_spectrum: &[Complex<f32>],
+    b: &[Complex<f32>],
+    plans: &FftPlans,
+) -> (f32, f32, f32) {
     let mut fb = b.to_vec();
-    fft2(&mut fa, plans, false);
     fft2(&mut fb, plans, false);
-    for (x, y) in fa.iter_mut().zip(&fb) {
+    correlate_spectra(a_spectrum, &fb, plans)
+}
+
+/// [`phase_correlate`] of two spectra.
+fn correlate_spectra(
+    a_spectrum: &[Complex<f32>],
+    b_spectrum: &[Complex<f32>],
+    plans: &FftPlans,
+) -> (f32, f32, f32) {
+    let mut fa = a_spectrum.to_vec();
+    for (x, y) in fa.iter_mut().zip(b_spectrum) {
         let cross = *x * y.conj();
         let norm = cross.norm();
         *x = if norm > 1e-12 {
@@ -183,9 +197,13 @@ fn real(data: &[f32]) -> Vec<Complex<f32>> {
 
 /// Scale and rotation (radians, modulo pi) of `claim` relative to `reference`
 /// by Fourier-Mellin. `claim_lp` is the claim's cached log-polar spectrum.
-fn scale_rotation(claim_lp: &[f32], reference: &Plane, plans: &FftPlans) -> (f32, f32) {
+fn scale_rotation(
+    claim_lp_spectrum: &[Complex<f32>],
+    reference: &Plane,
+    plans: &FftPlans,
+) -> (f32, f32) {
     let ref_lp = log_polar(reference, plans);
-    let (dr, da, _) = phase_correlate(&real(claim_lp), &real(&ref_lp), plans);
+    let (dr, da, _) = phase_correlate(claim_lp_spectrum, &real(&ref_lp), plans);
     let log_step = ((N as f32 / 2.0) / R_MIN).ln() / N as f32;
     // A claim enlarged by s has its spectrum compressed by 1/s: the log-polar
     // pattern moves by -ln(s). A rotation moves it along the angle axis.
@@ -199,41 +217,77 @@ fn scale_rotation(claim_lp: &[f32], reference: &Plane, plans: &FftPlans) -> (f32
 /// and the correlation peak.
 fn translation(
     claim: &Plane,
-    claim_win: &[Complex<f32>],
+    claim_spectrum: &[Complex<f32>],
     reference: &Plane,
     scale: f32,
     theta: f32,
     plans: &FftPlans,
 ) -> (Affine, f32) {
-    let rc = (reference.w as f32 / 2.0, reference.h as f32 / 2.0);
-    let cc = (claim.w as f32 / 2.0, claim.h as f32 / 2.0);
-    let rot = Affine::similarity(scale, theta, 0.0, 0.0);
-    let (mx, my) = rot.apply(rc.0, rc.1);
-    let base = Affine::similarity(scale, theta, cc.0 - mx, cc.1 - my);
-    let Some(inv) = base.inverse() else {
-        return (base, 0.0);
-    };
-    let (warped, valid) = warp(reference, &inv, claim.w, claim.h);
-    let mut filled = warped;
-    // Outside the reference: the mean, so the border adds no false edge.
-    let (sum, count) = filled
-        .data
-        .iter()
-        .zip(&valid)
-        .filter(|(_, &ok)| ok)
-        .fold((0.0f32, 0usize), |(s, c), (&v, _)| (s + v, c + 1));
-    let mean = if count > 0 { sum / count as f32 } else { 0.0 };
-    for (v, &ok) in filled.data.iter_mut().zip(&valid) {
-        if !ok {
-            *v = mean;
+    let overlay = Overlay::new((claim.w, claim.h), reference, scale, theta, plans);
+    overlay.shift(claim_spectrum, plans)
+}
+
+/// A reference warped by `(scale, theta)` about the centres onto a claim's
+/// frame, windowed and transformed: what phase correlation needs of it,
+/// shared by every claim plane of that size (a claim and its mirror image).
+pub(crate) struct Overlay {
+    base: Affine,
+    /// `None` when `base` cannot be inverted (no overlay to correlate).
+    spectrum: Option<Vec<Complex<f32>>>,
+}
+
+impl Overlay {
+    pub(crate) fn new(
+        (width, height): (usize, usize),
+        reference: &Plane,
+        scale: f32,
+        theta: f32,
+        plans: &FftPlans,
+    ) -> Self {
+        let rc = (reference.w as f32 / 2.0, reference.h as f32 / 2.0);
+        let cc = (width as f32 / 2.0, height as f32 / 2.0);
+        let rot = Affine::similarity(scale, theta, 0.0, 0.0);
+        let (mx, my) = rot.apply(rc.0, rc.1);
+        let base = Affine::similarity(scale, theta, cc.0 - mx, cc.1 - my);
+        let Some(inv) = base.inverse() else {
+            return Overlay {
+                base,
+                spectrum: None,
+            };
+        };
+        let (warped, valid) = warp(reference, &inv, width, height);
+        let mut filled = warped;
+        // Outside the reference: the mean, so the border adds no false edge.
+        let (sum, count) = filled
+            .data
+            .iter()
+            .zip(&valid)
+            .filter(|(_, &ok)| ok)
+            .fold((0.0f32, 0usize), |(s, c), (&v, _)| (s + v, c + 1));
+        let mean = if count > 0 { sum / count as f32 } else { 0.0 };
+        for (v, &ok) in filled.data.iter_mut().zip(&valid) {
+            if !ok {
+                *v = mean;
+            }
+        }
+        Overlay {
+            base,
+            spectrum: Some(window_spectrum(&filled, plans)),
         }
     }
-    let ref_win = windowed(&filled);
-    let (dx, dy, peak) = phase_correlate(claim_win, &ref_win, plans);
-    let mut affine = base;
-    affine.t[0] += dx;
-    affine.t[1] += dy;
-    (affine, peak)
+
+    /// The map laying the reference onto the claim whose windowed spectrum
+    /// is given, and the correlation peak.
+    pub(crate) fn shift(&self, claim_spectrum: &[Complex<f32>], plans: &FftPlans) -> (Affine, f32) {
+        let Some(spectrum) = &self.spectrum else {
+            return (self.base, 0.0);
+        };
+        let (dx, dy, peak) = correlate_spectra(claim_spectrum, spectrum, plans);
+        let mut affine = self.base;
+        affine.t[0] += dx;
+        affine.t[1] += dy;
+        (affine, peak)
+    }
 }
 
 /// Normalised cross-correlation of `claim` and `reference` mapped through
@@ -323,17 +377,22 @@ fn refine(claim: &Plane, reference: &Plane, start: Affine) -> (Affine, f32) {
     (build(&p), best)
 }
 
-/// A claim prepared once for registering many references.
+/// A claim prepared once for registering many references: the spectra of
+/// its log-polar magnitude (for scale and rotation) and of its windowed
+/// plane (for the translation), each the claim's half of every phase
+/// correlation.
 pub(crate) struct ClaimSpectrum {
-    lp: Vec<f32>,
-    win: Vec<Complex<f32>>,
+    lp: Vec<Complex<f32>>,
+    pub(crate) win: Vec<Complex<f32>>,
 }
 
 impl ClaimSpectrum {
     pub fn new(claim: &Plane, plans: &FftPlans) -> Self {
+        let mut lp = real(&log_polar(claim, plans));
+        fft2(&mut lp, plans, false);
         ClaimSpectrum {
-            lp: log_polar(claim, plans),
-            win: windowed(claim),
+            lp,
+            win: window_spectrum(claim, plans),
         }
     }
 }
@@ -358,20 +417,12 @@ pub(crate) fn register(
     register_near(claim, reference, start)
 }
 
-/// The map laying `reference` onto `claim` at a known `scale` and no
-/// rotation, by phase correlation for the translation alone. For a claim
-/// that shares only a part with the reference (a subject kept, the rest
-/// replaced): the log-polar spectrum is then the new content's and misleads
-/// the scale, and the refinement maximises the correlation of the whole
-/// frames.
-pub(crate) fn translation_at_scale(
-    claim: &Plane,
-    spectrum: &ClaimSpectrum,
-    reference: &Plane,
-    scale: f32,
-    plans: &FftPlans,
-) -> Affine {
-    translation(claim, &spectrum.win, reference, scale, 0.0, plans).0
+/// The spectrum of a plane windowed for phase correlation: what
+/// [`Overlay::shift`] takes of a claim (for a claim's mirror image, say).
+pub(crate) fn window_spectrum(plane: &Plane, plans: &FftPlans) -> Vec<Complex<f32>> {
+    let mut spectrum = windowed(plane);
+    fft2(&mut spectrum, plans, false);
+    spectrum
 }
 
 /// Register `reference` onto `claim` from a first guess `start` (the
