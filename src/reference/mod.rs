@@ -669,7 +669,8 @@ impl References {
                         }
                         Some((copied, textured, rect, index, mirrored))
                     })
-                    .max_by_key(|found| found.0)
+                    // The listing as it is, unless mirrored matches more.
+                    .reduce(|best, next| if next.0 > best.0 { next } else { best })
             })
             .collect::<Vec<_>>()
             .into_iter()

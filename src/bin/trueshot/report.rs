@@ -4,12 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use image::DynamicImage;
-use std::sync::Arc;
 use trueshot::html::Lang;
-
 use trueshot::{decode, Analyzer, Config, Error, HtmlOptions, IndexEntry, Report};
 
 use crate::scan::{output_name, write_output, Catalogue};
