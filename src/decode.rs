@@ -139,7 +139,15 @@ pub fn declared_dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), E
         Format::Tiff => {
             // The TIFF decoder reads the IFD only; it allocates no pixels here.
             let reader = image::ImageReader::with_format(Cursor::new(bytes), ImageFormat::Tiff);
-            reader.into_dimensions().ok()
+            match reader.into_dimensions() {
+                Ok(dims) => Some(dims),
+                // A valid TIFF of a kind the decoder does not read (float
+                // samples, some compressions) is not a corrupt file.
+                Err(image::ImageError::Unsupported(e)) => {
+                    return Err(Error::Unsupported(format!("TIFF: {e}")));
+                }
+                Err(_) => None,
+            }
         }
     };
     let (w, h) = dims.ok_or_else(truncated)?;
@@ -373,6 +381,52 @@ pub fn check_pixels(width: u32, height: u32, config: &Config) -> Result<(), Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A valid 4x4 grey TIFF with 32-bit float samples (SampleFormat 3),
+    /// which the decoder does not read.
+    fn float_tiff() -> Vec<u8> {
+        let entries: [(u16, u16, u32); 10] = [
+            (256, 3, 4),   // ImageWidth
+            (257, 3, 4),   // ImageLength
+            (258, 3, 32),  // BitsPerSample
+            (259, 3, 1),   // Compression: none
+            (262, 3, 1),   // Photometric: black is zero
+            (273, 4, 134), // StripOffsets: after the IFD
+            (277, 3, 1),   // SamplesPerPixel
+            (278, 3, 4),   // RowsPerStrip
+            (279, 4, 64),  // StripByteCounts
+            (339, 3, 3),   // SampleFormat: IEEE float
+        ];
+        let mut out = b"II*\0".to_vec();
+        out.extend(8u32.to_le_bytes());
+        out.extend((entries.len() as u16).to_le_bytes());
+        for (tag, kind, value) in entries {
+            out.extend(tag.to_le_bytes());
+            out.extend(kind.to_le_bytes());
+            out.extend(1u32.to_le_bytes());
+            out.extend(value.to_le_bytes());
+        }
+        out.extend(0u32.to_le_bytes()); // no next IFD
+        assert_eq!(out.len(), 134);
+        for i in 0..16 {
+            out.extend((i as f32 / 16.0).to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn a_float_tiff_is_unsupported_not_corrupt() {
+        let bytes = float_tiff();
+        assert_eq!(sniff(&bytes).expect("a TIFF"), Format::Tiff);
+        assert!(
+            matches!(
+                declared_dimensions(&bytes, Format::Tiff),
+                Err(Error::Unsupported(_))
+            ),
+            "{:?}",
+            declared_dimensions(&bytes, Format::Tiff)
+        );
+    }
 
     #[test]
     fn read_file_reads_regular_files_within_the_limit_only() {
