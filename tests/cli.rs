@@ -562,3 +562,36 @@ fn eval_bounds_reads_and_warns_about_bad_masks() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's quickstart shows what `trueshot scan examples/images`
+/// prints: each verdict line there (verdict, score, path) must be what the
+/// command prints now, so the sample cannot go stale.
+#[test]
+fn readme_quickstart_sample_matches_the_command() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README");
+    let sample = readme
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the quickstart's text block");
+    let verdict_lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(char::is_uppercase))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let out = trueshot()
+        .args(["scan", "examples/images"])
+        .current_dir(root)
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    // Records print in completion order, which varies.
+    let mut printed = verdict_lines(&String::from_utf8_lossy(&out.stdout));
+    let mut shown = verdict_lines(sample);
+    assert_eq!(shown.len(), 4, "{sample}");
+    printed.sort();
+    shown.sort();
+    assert_eq!(printed, shown);
+}
