@@ -363,7 +363,9 @@ trueshot_status trueshot_config_set_copy_move_max_pixels(trueshot_config *config
 /**
  * Per-image time budget for the pixel detectors, in milliseconds; when it
  * runs out the remaining detectors are skipped and listed as `incomplete`
- * in the JSON. 0 means no budget. Default: 0.
+ * in the JSON, and the photo cannot be `AUTHENTIC` (finding
+ * `fusion.incomplete`). Decoding, a detector already running and the
+ * reference comparison are not cut. 0 means no budget. Default: 0.
  *
  * # Safety
  * As for `trueshot_config_set_max_false_alarm`.

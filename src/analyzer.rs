@@ -353,6 +353,9 @@ impl Analyzer {
             self.config.max_false_alarm,
             facts.caveat,
         );
+        // Before the reference rule: a claim derived unchanged from a
+        // listing is cleared by the listing, budget or not.
+        fused.hold_incomplete(&incomplete);
         if let Some(c) = &comparison {
             fused.apply_reference(&c.matched, &findings);
         }

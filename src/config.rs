@@ -28,7 +28,10 @@ pub struct Config {
     pub model_path: Option<PathBuf>,
     /// Per-image time budget in milliseconds for the pixel detectors. When it
     /// runs out, the remaining detectors are skipped and listed in
-    /// `Report::incomplete`. `0` means no budget. Default: `0`.
+    /// `Report::incomplete`, and the verdict cannot be `authentic` (finding
+    /// `fusion.incomplete`: what was not looked at cannot clear a photo).
+    /// Decoding, a detector already running and the reference comparison
+    /// are not cut. `0` means no budget. Default: `0`.
     pub time_budget_ms: u64,
     /// Worker threads for parallel work inside one image. `0` uses rayon's
     /// global pool. Default: `0`.

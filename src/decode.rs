@@ -219,7 +219,7 @@ fn webp_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 /// pixels; `Decode` when the data is corrupt.
 pub fn decode(bytes: &[u8], format: Format, config: &Config) -> Result<DynamicImage, Error> {
     let decoder = checked_decoder(bytes, format, config)?;
-    guarded(|| DynamicImage::from_decoder(decoder))
+    guarded(config, || DynamicImage::from_decoder(decoder))
 }
 
 /// Decoded 8-bit RGB pixels: `width * height` pixels of 3 bytes, row-major.
@@ -251,10 +251,10 @@ pub(crate) fn decode_rgb(
             .filter(|&len| isize::try_from(len).is_ok())
             .ok_or_else(|| Error::Decode("the image does not fit in memory".into()))?;
         let mut data = Buffer::zeroed(len);
-        guarded(|| decoder.read_image(&mut data))?;
+        guarded(config, || decoder.read_image(&mut data))?;
         data
     } else {
-        let image = guarded(|| DynamicImage::from_decoder(decoder))?;
+        let image = guarded(config, || DynamicImage::from_decoder(decoder))?;
         Buffer::from(image.into_rgb8().into_raw())
     };
     Ok(RgbPixels {
@@ -287,8 +287,8 @@ fn checked_decoder<'a>(
     limits.max_alloc = Some(config.max_decoded_bytes);
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format.image_format());
     reader.limits(limits.clone());
-    let mut decoder = guarded(|| reader.into_decoder())?;
-    guarded(|| {
+    let mut decoder = guarded(config, || reader.into_decoder())?;
+    guarded(config, || {
         let mut limits = limits.clone();
         // The output buffer counts against the allocation limit, as in
         // `ImageReader::decode`.
@@ -298,15 +298,17 @@ fn checked_decoder<'a>(
     Ok(decoder)
 }
 
-/// Run a decoder step. The image crate's decoders are not known to panic,
-/// but a panic here would take down a review service: treat one as a
-/// decode error.
-fn guarded<T>(step: impl FnOnce() -> image::ImageResult<T>) -> Result<T, Error> {
+/// Run a decoder step under `config`'s memory limit. The image crate's
+/// decoders are not known to panic, but a panic here would take down a
+/// review service: treat one as a decode error.
+fn guarded<T>(config: &Config, step: impl FnOnce() -> image::ImageResult<T>) -> Result<T, Error> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(image::ImageError::Limits(e))) => Err(Error::Decode(format!(
-            "decoding would exceed the memory limit: {e}"
-        ))),
+        // A valid image too large for the limit, not a corrupt one.
+        Ok(Err(image::ImageError::Limits(e))) => Err(Error::MemoryLimit {
+            limit: config.max_decoded_bytes,
+            detail: e.to_string(),
+        }),
         Ok(Err(e)) => Err(Error::Decode(e.to_string())),
         Err(_) => Err(Error::Decode("the decoder failed on malformed data".into())),
     }
@@ -412,6 +414,26 @@ mod tests {
             out.extend((i as f32 / 16.0).to_le_bytes());
         }
         out
+    }
+
+    /// An image the memory limit refuses is too large, not corrupt: the
+    /// caller may retry with a larger limit.
+    #[test]
+    fn over_the_memory_limit_is_too_large_not_corrupt() {
+        let image = DynamicImage::ImageRgb8(image::RgbImage::new(200, 100));
+        let bytes = encoded(&image, ImageFormat::Png);
+        let mut config = Config {
+            max_decoded_bytes: 10_000, // under 200 x 100 x 3
+            ..Config::default()
+        };
+        let error = decode(&bytes, Format::Png, &config).expect_err("over the limit");
+        assert!(
+            matches!(error, Error::MemoryLimit { limit: 10_000, .. }),
+            "{error}"
+        );
+        assert_eq!(error.code(), "too_large");
+        config.max_decoded_bytes = 1 << 20;
+        assert!(decode(&bytes, Format::Png, &config).is_ok());
     }
 
     #[test]

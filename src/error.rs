@@ -45,6 +45,15 @@ pub enum Error {
         /// `Config::max_file_bytes`.
         limit: u64,
     },
+    /// Decoding the image would take more memory than
+    /// `Config::max_decoded_bytes` allows.
+    #[error("decoding would exceed the memory limit of {limit} bytes: {detail}")]
+    MemoryLimit {
+        /// `Config::max_decoded_bytes`.
+        limit: u64,
+        /// What the decoder reported.
+        detail: String,
+    },
     /// A `Config` value is out of range, or a model file is unusable.
     #[error("invalid config: {0}")]
     InvalidConfig(String),
@@ -62,7 +71,9 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Unsupported(_) => "unsupported_format",
             Error::Decode(_) => "decode",
-            Error::TooLarge { .. } | Error::FileTooLarge { .. } => "too_large",
+            Error::TooLarge { .. } | Error::FileTooLarge { .. } | Error::MemoryLimit { .. } => {
+                "too_large"
+            }
             Error::InvalidConfig(_) => "invalid_config",
         }
     }

@@ -438,7 +438,9 @@ fn status_of(error: &Error) -> trueshot_status {
         Error::Io { .. } => trueshot_status::Io,
         Error::Unsupported(_) => trueshot_status::UnsupportedFormat,
         Error::Decode(_) => trueshot_status::Decode,
-        Error::TooLarge { .. } | Error::FileTooLarge { .. } => trueshot_status::TooLarge,
+        Error::TooLarge { .. } | Error::FileTooLarge { .. } | Error::MemoryLimit { .. } => {
+            trueshot_status::TooLarge
+        }
         Error::InvalidConfig(_) => trueshot_status::InvalidArgument,
     }
 }
@@ -712,7 +714,9 @@ pub unsafe extern "C" fn trueshot_config_set_copy_move_max_pixels(
 
 /// Per-image time budget for the pixel detectors, in milliseconds; when it
 /// runs out the remaining detectors are skipped and listed as `incomplete`
-/// in the JSON. 0 means no budget. Default: 0.
+/// in the JSON, and the photo cannot be `AUTHENTIC` (finding
+/// `fusion.incomplete`). Decoding, a detector already running and the
+/// reference comparison are not cut. 0 means no budget. Default: 0.
 ///
 /// # Safety
 /// As for `trueshot_config_set_max_false_alarm`.

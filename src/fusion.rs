@@ -495,6 +495,8 @@ impl Fused {
         if !reference.derived {
             return;
         }
+        // The listing decides; a skipped test no longer holds the verdict.
+        self.findings.retain(|f| f.code != "fusion.incomplete");
         let from_reference =
             |f: &&Finding| f.detector == DetectorKind::Reference && f.class == Class::Edited;
         if reference.changed_fraction > 0.0 {
@@ -522,6 +524,31 @@ impl Fused {
         let (verdict, deciding) = verdict(self.scores, &rest, &self.findings, self.point);
         self.verdict = verdict;
         self.deciding = deciding;
+    }
+}
+
+impl Fused {
+    /// An analysis the time budget cut short cannot clear a photo: the
+    /// skipped detectors' features count as the training mean, which reads
+    /// as "nothing unusual", and their local evidence was never looked for.
+    /// An `authentic` verdict becomes `inconclusive` with a finding naming
+    /// what was skipped; a flag found before the cut stands.
+    pub fn hold_incomplete(&mut self, skipped: &[DetectorKind]) {
+        if skipped.is_empty() || self.verdict != Verdict::Authentic {
+            return;
+        }
+        let names: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+        let names = names.join(", ");
+        self.verdict = Verdict::Inconclusive;
+        self.deciding = vec!["fusion.incomplete".into()];
+        self.findings.push(Finding::new(
+            DetectorKind::Fusion,
+            "fusion.incomplete",
+            0.0,
+            Class::None,
+            format!("The time budget ran out before these tests ran: {names}. Without them the photo cannot be cleared, so the verdict is inconclusive."),
+            format!("时间预算用尽，以下检测未运行：{names}。缺少这些检测无法认定照片真实，因此结论为“无法确定”。"),
+        ));
     }
 }
 

@@ -523,3 +523,21 @@ fn lossy_webp_is_told_from_lossless() {
     assert!(trueshot::metadata::extract(&riff(b"VP8 "), Format::Webp).lossy_webp);
     assert!(!trueshot::metadata::extract(&riff(b"VP8L"), Format::Webp).lossy_webp);
 }
+
+/// A time budget that runs out skips detectors; what was never looked at
+/// cannot clear a photo, so the verdict is held at inconclusive and says
+/// why, while the same photo analysed in full is authentic.
+#[test]
+fn an_analysis_cut_short_by_the_time_budget_is_not_authentic() {
+    let bytes = jpeg(&camera_like(1600, 1200, 21), 92);
+    let full = analyze_bytes(&bytes, &Config::default()).expect("analysis");
+    assert!(full.incomplete.is_empty());
+    assert_eq!(full.verdict, Verdict::Authentic, "{:?}", full.deciding);
+    let mut config = Config::default();
+    config.time_budget_ms = 1;
+    let cut = analyze_bytes(&bytes, &config).expect("analysis");
+    assert!(!cut.incomplete.is_empty());
+    assert_eq!(cut.verdict, Verdict::Inconclusive);
+    assert_eq!(cut.deciding, vec!["fusion.incomplete".to_string()]);
+    assert!(codes(&cut).contains(&"fusion.incomplete"));
+}

@@ -107,9 +107,9 @@ pub fn to_pyerr(py: Python<'_>, error: trueshot::Error) -> PyErr {
         }
         trueshot::Error::Unsupported(_) => UnsupportedFormatError::new_err(message),
         trueshot::Error::Decode(_) => DecodeError::new_err(message),
-        trueshot::Error::TooLarge { .. } | trueshot::Error::FileTooLarge { .. } => {
-            ImageTooLargeError::new_err(message)
-        }
+        trueshot::Error::TooLarge { .. }
+        | trueshot::Error::FileTooLarge { .. }
+        | trueshot::Error::MemoryLimit { .. } => ImageTooLargeError::new_err(message),
         trueshot::Error::InvalidConfig(_) => return invalid_config(py, message),
         // `Error` is #[non_exhaustive]: a variant added to the core lands
         // here, still a TrueshotError, until it gets its own class.

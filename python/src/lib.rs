@@ -124,12 +124,15 @@ fn analyze_many<'py>(
             "analyze_many: expected an iterable of images, got one {kind}; use analyze() for one image"
         )));
     }
-    let inputs: Vec<Input> = images
+    // An item that cannot be taken (a wrong type, an array over the pixel
+    // limit) fails in its place, like an image that fails to decode.
+    let items: Vec<PyResult<Input>> = images
         .try_iter()?
         .map(|item| input::extract("analyze_many", &item?, analyzer.config()))
-        .collect::<PyResult<_>>()?;
+        .collect();
     let (analyzer, references) = with_references(py, "analyze_many", analyzer, reference)?;
     let shared = Shared::new(analyzer.config(), references);
+    let inputs: Vec<&Input> = items.iter().filter_map(|item| item.as_ref().ok()).collect();
 
     let results = py.detach(|| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {
         let run = || -> Vec<_> { inputs.par_iter().map(|i| i.analyze(&analyzer)).collect() };
@@ -146,15 +149,28 @@ fn analyze_many<'py>(
         pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start worker threads: {e}"))
     })?;
 
+    // Back in input order: without return_exceptions, the first failing
+    // image by position raises.
+    let mut analysed = results.into_iter();
     let out = PyList::empty(py);
-    for result in results {
-        match result {
-            Ok((report, kept)) => {
-                out.append(Py::new(py, PyReport::new(report, kept, shared.clone()))?)?;
-            }
-            Err(e) if return_exceptions => out.append(to_pyerr(py, e).into_value(py))?,
-            Err(e) => return Err(to_pyerr(py, e)),
+    for item in items {
+        let error = match item {
+            Err(e) => e,
+            Ok(_) => match analysed.next() {
+                Some(Ok((report, kept))) => {
+                    out.append(Py::new(py, PyReport::new(report, kept, shared.clone()))?)?;
+                    continue;
+                }
+                Some(Err(e)) => to_pyerr(py, e),
+                None => {
+                    pyo3::exceptions::PyRuntimeError::new_err("analyze_many: a result is missing")
+                }
+            },
+        };
+        if !return_exceptions {
+            return Err(error);
         }
+        out.append(error.into_value(py))?;
     }
     Ok(out)
 }

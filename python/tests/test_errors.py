@@ -224,6 +224,23 @@ def test_analyze_many_errors() -> None:
         trueshot.analyze_many([good], threads=-1)
 
 
+def test_analyze_many_puts_refused_inputs_in_their_place() -> None:
+    # An array over the pixel limit is refused before analysis, yet it
+    # fails in its place like a file that does not decode.
+    small, big = make_pixels(16, 16, 3), make_pixels(40, 40, 3)
+    config = trueshot.Config(max_pixels=1000)
+    not_an_image: Any = None
+    results = trueshot.analyze_many([small, big, not_an_image, small], config=config,
+                                    return_exceptions=True)
+    assert isinstance(results[0], trueshot.Report)
+    assert isinstance(results[1], trueshot.ImageTooLargeError)
+    assert isinstance(results[2], TypeError)
+    assert isinstance(results[3], trueshot.Report)
+    # Without return_exceptions the first failing image by position raises.
+    with pytest.raises(FileNotFoundError):
+        trueshot.analyze_many(["/no/such/claim.jpg", big], config=config)
+
+
 def test_config_defaults_are_the_rust_defaults() -> None:
     config = trueshot.Config()
     assert config.max_pixels == 100_000_000
