@@ -138,6 +138,15 @@ def test_binary_input_equals_analyze(spark: SparkSession, folder: pathlib.Path) 
     assert errors == 2
 
 
+def test_heatmaps_are_given_when_asked_even_with_heatmap_false(
+    spark: SparkSession, folder: pathlib.Path
+) -> None:
+    df = spark.createDataFrame([(str(folder / "photo0.jpg"),)], "path string")
+    row = scan_dataframe(df, path_col="path", heatmaps=True, config={"heatmap": False}).collect()[0]
+    assert row["error"] is None
+    assert bytes(row["heatmap_png"]).startswith(b"\x89PNG")
+
+
 def test_path_input_equals_analyze(spark: SparkSession, folder: pathlib.Path) -> None:
     paths = sorted(str(p) for p in folder.rglob("*") if p.is_file())
     cells = [p if i % 2 else pathlib.Path(p).as_uri() for i, p in enumerate(paths)]
@@ -187,3 +196,9 @@ def test_arguments_are_checked_on_the_driver(spark: SparkSession) -> None:
     clash = spark.createDataFrame([("a.jpg", 1.0)], "file string, score double")
     with pytest.raises(ValueError, match="already has"):
         scan_dataframe(clash, path_col="file")
+    # Paths given as content, or bytes as paths: the column's type says so.
+    with pytest.raises(ValueError, match="expected binary"):
+        scan_dataframe(df, content_col="file")
+    binary = spark.createDataFrame([(b"\xff\xd8",)], "content binary")
+    with pytest.raises(ValueError, match="expected string"):
+        scan_dataframe(binary, path_col="content")

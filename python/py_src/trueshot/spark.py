@@ -181,11 +181,23 @@ def scan_dataframe(
     clash = [c for c in OUTPUT_COLUMNS if c in columns]
     if clash:
         raise ValueError(f"scan_dataframe: the DataFrame already has columns {clash}")
-    config_kwargs = _config_kwargs(config)
-    # Fail on the driver, not in every task, when the settings are wrong.
-    _make_config(config_kwargs)
 
     from pyspark.sql import types as T
+
+    # A column of the wrong type would fail every task; say so here.
+    kind, wanted = ("binary", T.BinaryType) if content_col is not None else ("string", T.StringType)
+    found = df.schema[image_col].dataType
+    if not isinstance(found, wanted):
+        raise ValueError(
+            f"scan_dataframe: column {image_col!r} is {found.simpleString()}, expected {kind} "
+            "(content_col holds encoded files, path_col their paths)"
+        )
+    config_kwargs = _config_kwargs(config)
+    if heatmaps:
+        # heatmap_png needs the map: asking for it overrides heatmap=False.
+        config_kwargs["heatmap"] = True
+    # Fail on the driver, not in every task, when the settings are wrong.
+    _make_config(config_kwargs)
 
     added = result_schema(heatmaps=heatmaps)
     schema = T.StructType(list(df.schema.fields) + list(added.fields))
