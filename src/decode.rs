@@ -358,6 +358,16 @@ pub fn read_file(path: &std::path::Path, max_bytes: u64) -> Result<Vec<u8>, Erro
     Ok(bytes)
 }
 
+/// Read and decode an image file under `config`'s limits: [`read_file`],
+/// [`sniff`] and [`decode`] in one step.
+///
+/// # Errors
+/// As those three.
+pub fn open(path: &std::path::Path, config: &Config) -> Result<DynamicImage, Error> {
+    let bytes = read_file(path, config.max_file_bytes)?;
+    decode(&bytes, sniff(&bytes)?, config)
+}
+
 /// Refuse images without pixels and images over `Config::max_pixels`.
 ///
 /// # Errors

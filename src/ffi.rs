@@ -191,7 +191,13 @@ impl trueshot_config {
         change(&mut config);
         // The model file is read once, by its own setter: every other
         // setter keeps the model already loaded.
-        match self.analyzer.reconfigured(config) {
+        self.install(self.analyzer.reconfigured(config))
+    }
+
+    /// Keep `built` if it was built, else record its error; the config is
+    /// unchanged on failure.
+    fn install(&mut self, built: Result<Analyzer, Error>) -> trueshot_status {
+        match built {
             Ok(analyzer) => {
                 self.analyzer = analyzer;
                 trueshot_status::Ok
@@ -207,13 +213,8 @@ impl trueshot_config {
     fn set_model(&mut self, path: Option<PathBuf>) -> trueshot_status {
         let mut config = self.analyzer.config().clone();
         config.model_path = path;
-        match Analyzer::new(config) {
-            Ok(analyzer) => {
-                self.analyzer = analyzer.with_references(Arc::clone(&self.references));
-                trueshot_status::Ok
-            }
-            Err(e) => set_last_error(&e),
-        }
+        let references = Arc::clone(&self.references);
+        self.install(Analyzer::new(config).map(|a| a.with_references(references)))
     }
 
     /// Index one more reference photo (encoded `bytes`); on failure the

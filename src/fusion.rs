@@ -525,9 +525,7 @@ impl Fused {
         self.verdict = verdict;
         self.deciding = deciding;
     }
-}
 
-impl Fused {
     /// An analysis the time budget cut short cannot clear a photo: the
     /// skipped detectors' features count as the training mean, which reads
     /// as "nothing unusual", and their local evidence was never looked for.

@@ -44,19 +44,7 @@ fn unsigned<T: TryFrom<i128>>(name: &str, value: &Bound<'_, PyAny>) -> PyResult<
 /// Load the model file now, as the C setter does, so that a missing or
 /// malformed file fails where it is named rather than at the first analysis.
 fn check_model(py: Python<'_>, path: &Path) -> PyResult<()> {
-    // A FIFO would block the read and a directory fail obscurely: ask for a
-    // regular file first, as the C setter does.
-    match std::fs::metadata(path) {
-        Err(e) => {
-            let message = format!("cannot read model file {}: {e}", path.display());
-            return Err(invalid_config(py, message));
-        }
-        Ok(meta) if !meta.is_file() => {
-            let message = format!("model file {} is not a regular file", path.display());
-            return Err(invalid_config(py, message));
-        }
-        Ok(_) => {}
-    }
+    // `Model::load` reads regular files only (a FIFO would block the read).
     py.detach(|| trueshot::fusion::Model::load(path))
         .map(drop)
         .map_err(|e| crate::error::to_pyerr(py, e))

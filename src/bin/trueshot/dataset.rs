@@ -208,10 +208,7 @@ pub fn localisation_f1(
     let Some(map) = report.heatmap.as_ref() else {
         return Ok(None);
     };
-    let bytes =
-        trueshot::decode::read_file(mask_path, config.max_file_bytes).map_err(|e| e.to_string())?;
-    let mask = trueshot::decode::sniff(&bytes)
-        .and_then(|format| trueshot::decode::decode(&bytes, format, config))
+    let mask = trueshot::decode::open(mask_path, config)
         .map_err(|e| e.to_string())?
         .to_luma8();
     let (mw, mh) = mask.dimensions();

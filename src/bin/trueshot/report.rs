@@ -109,10 +109,7 @@ pub fn write_scan_page(
         Ok(report) => report,
         Err(error) => return IndexEntry::failed(name, error),
     };
-    let image = match decode::read_file(path, config.max_file_bytes).and_then(|b| {
-        let format = decode::sniff(&b)?;
-        decode::decode(&b, format, config)
-    }) {
+    let image = match decode::open(path, config) {
         Ok(image) => image,
         Err(error) => return IndexEntry::failed(name, error),
     };

@@ -210,8 +210,7 @@ impl Catalogue {
     /// The decoded reference photo `report` matched, for its page.
     pub fn matched_image(&self, report: &Report, config: &Config) -> Option<DynamicImage> {
         let path = self.paths.get(report.reference.as_ref()?.index?)?;
-        let bytes = decode::read_file(path, config.max_file_bytes).ok()?;
-        decode::decode(&bytes, decode::sniff(&bytes).ok()?, config).ok()
+        decode::open(path, config).ok()
     }
 }
 
