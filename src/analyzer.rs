@@ -9,6 +9,7 @@ use image::DynamicImage;
 use rayon::prelude::*;
 
 use crate::buffer::Buffer;
+use crate::deadline::Deadline;
 use crate::decode::{self, Format};
 use crate::detectors::{
     cfa, copy_move, jpeg, local_consistency, noise_residual, provenance, residual, spectrum,
@@ -173,7 +174,8 @@ impl Analyzer {
             width: decoded.width,
             height: decoded.height,
         };
-        let mut report = self.analyze_decoded(pixels, &source)?;
+        let deadline = Deadline::new(start, self.config.time_budget_ms);
+        let mut report = self.analyze_decoded(pixels, &source, &deadline)?;
         report.timings_ms.insert("decode".into(), decode_ms);
         report.timings_ms.insert("metadata".into(), meta_ms);
         report.timings_ms.insert("total".into(), ms_since(start));
@@ -205,23 +207,34 @@ impl Analyzer {
                 converted.as_raw()
             }
         };
-        let mut report = self.analyze_decoded(Pixels { rgb, width, height }, &source)?;
+        let deadline = Deadline::new(start, self.config.time_budget_ms);
+        let mut report = self.analyze_decoded(Pixels { rgb, width, height }, &source, &deadline)?;
         report.timings_ms.insert("total".into(), ms_since(start));
         Ok(report)
     }
 
-    fn analyze_decoded(&self, pixels: Pixels<'_>, source: &Source<'_>) -> Result<Report, Error> {
+    fn analyze_decoded(
+        &self,
+        pixels: Pixels<'_>,
+        source: &Source<'_>,
+        deadline: &Deadline,
+    ) -> Result<Report, Error> {
         // Every parallel loop below (rows, blocks, tiles) runs in the
         // analyser's pool when it has one. Results do not depend on the
         // number of threads: each loop writes disjoint outputs and reduces
         // in a fixed order.
         match &self.pool {
-            Some(pool) => pool.install(|| self.analyze_pixels(pixels, source)),
-            None => self.analyze_pixels(pixels, source),
+            Some(pool) => pool.install(|| self.analyze_pixels(pixels, source, deadline)),
+            None => self.analyze_pixels(pixels, source, deadline),
         }
     }
 
-    fn analyze_pixels(&self, pixels: Pixels<'_>, source: &Source<'_>) -> Result<Report, Error> {
+    fn analyze_pixels(
+        &self,
+        pixels: Pixels<'_>,
+        source: &Source<'_>,
+        deadline: &Deadline,
+    ) -> Result<Report, Error> {
         let Pixels { rgb, width, height } = pixels;
         decode::check_pixels(width, height, &self.config)?;
         // Exactly the pixels: an `RgbImage`'s container may be longer.
@@ -236,7 +249,6 @@ impl Analyzer {
             )));
         };
         let mut timings = BTreeMap::new();
-        let start = Instant::now();
 
         // The pixel detectors read the content inside uniform margins
         // (screenshot bars, frames); provenance and references see it all.
@@ -312,7 +324,7 @@ impl Analyzer {
             {
                 continue;
             }
-            if self.over_budget(start) {
+            if deadline.expired() {
                 incomplete.push(kind);
                 continue;
             }
@@ -337,10 +349,16 @@ impl Analyzer {
 
         // Reference comparison (issue 7): its findings join the others and
         // its verdict rule is applied after fusion.
+        // It checks the deadline between listings: what it found before the
+        // cut stands, the listings it did not reach are reported skipped.
         let comparison = self.references.as_deref().and_then(|refs| {
             let t = Instant::now();
-            let c = refs.compare(rgb, width, height, content, &self.fft);
+            let part = deadline.fresh();
+            let c = refs.compare(rgb, width, height, content, &self.fft, &part);
             timings.insert(DetectorKind::Reference.to_string(), ms_since(t));
+            if part.was_cut() {
+                incomplete.push(DetectorKind::Reference);
+            }
             c
         });
         if let Some(c) = &comparison {
@@ -391,11 +409,6 @@ impl Analyzer {
             heatmap,
             timings_ms: timings,
         })
-    }
-
-    fn over_budget(&self, start: Instant) -> bool {
-        self.config.time_budget_ms > 0
-            && start.elapsed().as_millis() >= u128::from(self.config.time_budget_ms)
     }
 }
 

@@ -26,12 +26,14 @@ pub struct Config {
     /// A fusion model file (JSON) to use instead of the built-in one.
     /// Default: `None`.
     pub model_path: Option<PathBuf>,
-    /// Per-image time budget in milliseconds for the pixel detectors. When it
-    /// runs out, the remaining detectors are skipped and listed in
-    /// `Report::incomplete`, and the verdict cannot be `authentic` (finding
-    /// `fusion.incomplete`: what was not looked at cannot clear a photo).
-    /// Decoding, a detector already running and the reference comparison
-    /// are not cut. `0` means no budget. Default: `0`.
+    /// Per-image time budget in milliseconds, counted from the start of the
+    /// analysis (decoding included). When it runs out, the remaining pixel
+    /// detectors are skipped, and so are the reference photos not yet
+    /// compared; they are listed in `Report::incomplete`, and the verdict
+    /// cannot be `authentic` (finding `fusion.incomplete`: what was not
+    /// looked at cannot clear a photo). Decoding and a step already running
+    /// (one detector, one reference) are not interrupted, so an analysis
+    /// overruns by at most one step. `0` means no budget. Default: `0`.
     pub time_budget_ms: u64,
     /// Worker threads for parallel work inside one image. `0` uses rayon's
     /// global pool. Default: `0`.

@@ -713,11 +713,13 @@ pub unsafe extern "C" fn trueshot_config_set_copy_move_max_pixels(
     }
 }
 
-/// Per-image time budget for the pixel detectors, in milliseconds; when it
-/// runs out the remaining detectors are skipped and listed as `incomplete`
-/// in the JSON, and the photo cannot be `AUTHENTIC` (finding
-/// `fusion.incomplete`). Decoding, a detector already running and the
-/// reference comparison are not cut. 0 means no budget. Default: 0.
+/// Per-image time budget in milliseconds, counted from the start of the
+/// analysis (decoding included); when it runs out the remaining pixel
+/// detectors and the reference photos not yet compared are skipped and
+/// listed as `incomplete` in the JSON, and the photo cannot be `AUTHENTIC`
+/// (finding `fusion.incomplete`). Decoding and a step already running (one
+/// detector, one reference) are not interrupted. 0 means no budget.
+/// Default: 0.
 ///
 /// # Safety
 /// As for `trueshot_config_set_max_false_alarm`.

@@ -544,8 +544,8 @@ impl Fused {
             "fusion.incomplete",
             0.0,
             Class::None,
-            format!("The time budget ran out before these tests ran: {names}. Without them the photo cannot be cleared, so the verdict is inconclusive."),
-            format!("时间预算用尽，以下检测未运行：{names}。缺少这些检测无法认定照片真实，因此结论为“无法确定”。"),
+            format!("The time budget ran out before these tests ran or finished: {names}. Without them the photo cannot be cleared, so the verdict is inconclusive."),
+            format!("时间预算用尽，以下检测未运行或未完成：{names}。缺少这些检测无法认定照片真实，因此结论为“无法确定”。"),
         ));
     }
 }

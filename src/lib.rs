@@ -5,6 +5,7 @@
 mod analyzer;
 mod buffer;
 mod config;
+mod deadline;
 pub mod decode;
 pub mod detectors;
 mod error;

@@ -935,3 +935,41 @@ fn product_in_new_scene_is_found(mirrored: bool) -> (References, RgbImage) {
         .any(|f| f.code == "reference.no_match"));
     (refs, scene)
 }
+
+/// The time budget covers the reference comparison: with a budget spent
+/// before it starts, the listings are reported skipped, "no match" is not
+/// claimed, and the claim is not cleared; with an ample budget the same
+/// claim is compared in full, as without one.
+#[test]
+fn a_time_budget_that_runs_out_skips_the_references_and_says_so() {
+    let mut claim = laundered();
+    paint_damage(&mut claim);
+    let bytes = jpeg(&claim, 70);
+    let with_budget = |budget_ms| {
+        let mut config = Config::default();
+        config.time_budget_ms = budget_ms;
+        Analyzer::new(config)
+            .expect("config")
+            .with_references(catalogue())
+            .analyze_bytes(&bytes)
+            .expect("analysis")
+    };
+
+    let cut = with_budget(1);
+    assert!(
+        cut.incomplete.contains(&trueshot::DetectorKind::Reference),
+        "{:?}",
+        cut.incomplete
+    );
+    assert!(!cut.reference.as_ref().is_some_and(|m| m.derived));
+    let codes: Vec<&str> = cut.findings().iter().map(|f| f.code.as_str()).collect();
+    assert!(!codes.contains(&"reference.no_match"), "{codes:?}");
+    assert!(codes.contains(&"fusion.incomplete"), "{codes:?}");
+    assert_ne!(cut.verdict(), Verdict::Authentic);
+
+    let ample = with_budget(600_000);
+    assert!(ample.incomplete.is_empty(), "{:?}", ample.incomplete);
+    let full = analyzer(catalogue()).analyze_bytes(&bytes).expect("analysis");
+    assert_eq!(ample.reference, full.reference);
+    assert_eq!(ample.verdict(), Verdict::Edited);
+}

@@ -39,6 +39,7 @@ use std::path::Path;
 use image::{DynamicImage, RgbImage};
 use rayon::prelude::*;
 
+use crate::deadline::Deadline;
 use crate::detectors::residual::{cell_groups, cells_box, quantile_in_place};
 use crate::detectors::FftPlans;
 use crate::error::escape_untrusted;
@@ -416,6 +417,7 @@ impl References {
             rgb.height(),
             content,
             &FftPlans::default(),
+            &Deadline::none(),
         )
         .map(|c| c.matched)
     }
@@ -423,9 +425,9 @@ impl References {
     /// The shortlist: `(distance, index, mirrored, window)` of the closest
     /// references (by hash, or by window search in a small catalogue),
     /// closest first, ties by index.
-    fn shortlist(&self, claim: &Claim) -> Vec<(u32, usize, bool, [usize; 4])> {
+    fn shortlist(&self, claim: &Claim, deadline: &Deadline) -> Vec<(u32, usize, bool, [usize; 4])> {
         if self.entries.len() <= WINDOW_SEARCH_MAX {
-            return self.window_shortlist(claim);
+            return self.window_shortlist(claim, deadline);
         }
         let mut all: Vec<(u32, usize, bool, [usize; 4])> = self
             .entries
@@ -456,11 +458,16 @@ impl References {
     /// The shortlist of a small catalogue, by the correlation of the claim's
     /// thumbnail (as is and mirrored) with every window's: `(1000 · (1 −
     /// correlation), index, mirrored, window)`, most correlated first.
-    fn window_shortlist(&self, claim: &Claim) -> Vec<(u32, usize, bool, [usize; 4])> {
+    fn window_shortlist(
+        &self,
+        claim: &Claim,
+        deadline: &Deadline,
+    ) -> Vec<(u32, usize, bool, [usize; 4])> {
         let mut all: Vec<(u32, usize, bool, [usize; 4])> = self
             .entries
             .par_iter()
             .enumerate()
+            .filter(|_| !deadline.expired())
             .flat_map_iter(|(i, e)| {
                 let [(r, rect), (rm, rect_m)] =
                     hash::best_windows(&e.lo, [&claim.thumbs, &claim.thumbs_mirrored]);
@@ -528,6 +535,9 @@ impl References {
     /// row-major) with every reference; when the claim is not derived as a
     /// whole, what lies inside its uniform margins (`content`) is compared
     /// too: a listing photo shown in a screenshot, a frame or padding.
+    ///
+    /// Past the `deadline`, listings not yet looked at are skipped
+    /// (`deadline.was_cut()` then says so) and "no match" is not claimed.
     pub(crate) fn compare(
         &self,
         rgb: &[u8],
@@ -535,12 +545,32 @@ impl References {
         height: u32,
         content: Option<Region>,
         plans: &FftPlans,
+        deadline: &Deadline,
     ) -> Option<Comparison> {
         // An image without pixels shows nothing to compare.
         if width == 0 || height == 0 || rgb.len() < width as usize * height as usize * 3 {
             return None;
         }
-        let whole = self.compare_placed(rgb, Placement::whole(width, height), plans)?;
+        let mut comparison = self.compare_in_frame(rgb, width, height, content, plans, deadline)?;
+        if deadline.was_cut() {
+            comparison
+                .findings
+                .retain(|f| f.code != "reference.no_match");
+        }
+        Some(comparison)
+    }
+
+    /// [`References::compare`] of the whole frame, then of its content.
+    fn compare_in_frame(
+        &self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        content: Option<Region>,
+        plans: &FftPlans,
+        deadline: &Deadline,
+    ) -> Option<Comparison> {
+        let whole = self.compare_placed(rgb, Placement::whole(width, height), plans, deadline)?;
         let Some(region) = content.filter(|_| !whole.matched.derived) else {
             return Some(whole);
         };
@@ -550,7 +580,7 @@ impl References {
             size: (region.width, region.height),
             frame: (width, height),
         };
-        match self.compare_placed(&inner, placement, plans) {
+        match self.compare_placed(&inner, placement, plans, deadline) {
             Some(c) if c.matched.derived => Some(c),
             _ => Some(whole),
         }
@@ -563,18 +593,23 @@ impl References {
         rgb: &[u8],
         placement: Placement,
         plans: &FftPlans,
+        deadline: &Deadline,
     ) -> Option<Comparison> {
         if self.entries.is_empty() {
             return None;
         }
+        if deadline.expired() {
+            return Some(no_match(0.0));
+        }
         let (width, height) = placement.size;
         let rgb = image::ImageBuffer::<image::Rgb<u8>, &[u8]>::from_raw(width, height, rgb)?;
         let claim = prepare(&rgb, plans);
-        let shortlist = self.shortlist(&claim);
+        let shortlist = self.shortlist(&claim, deadline);
         // Candidates are verified in parallel and reduced in shortlist order,
-        // so the result does not depend on scheduling.
+        // so the result does not depend on scheduling (without a deadline).
         let verified: Vec<Candidate> = shortlist
             .par_iter()
+            .filter(|_| !deadline.expired())
             .filter_map(|&(_, i, m, window)| self.verify(&claim, (i, m, window), plans))
             .collect();
         // Of several references the claim is derived from by the registration
@@ -599,7 +634,7 @@ impl References {
             .map(|(_, c)| c);
         let mut comparison = self.conclude(&claim, best.cloned(), placement);
         if !comparison.matched.derived && self.entries.len() <= WINDOW_SEARCH_MAX {
-            if let Some(partial) = self.partial_copy(&claim, plans, placement) {
+            if let Some(partial) = self.partial_copy(&claim, plans, placement, deadline) {
                 // It says what matches and what does not; "no match" would
                 // contradict it.
                 comparison
@@ -628,6 +663,7 @@ impl References {
         claim: &Claim,
         plans: &FftPlans,
         placement: Placement,
+        deadline: &Deadline,
     ) -> Option<Finding> {
         // Also mirrored: flipping is the cheapest way to defeat a matcher,
         // and the whole-frame search tries it too. The claim is mirrored
@@ -644,6 +680,7 @@ impl References {
             .entries
             .par_iter()
             .enumerate()
+            .filter(|_| !deadline.expired())
             .filter_map(|(index, entry)| {
                 // The frames laid over each other: editing tools keep the
                 // frame or resize it; Fourier-Mellin would read the scale
