@@ -595,3 +595,30 @@ fn readme_quickstart_sample_matches_the_command() {
     shown.sort();
     assert_eq!(printed, shown);
 }
+
+/// `scan --time-budget-ms` reaches the analysis: a budget spent on decoding
+/// skips the detectors, which the record lists, and clears nothing.
+#[test]
+fn scan_takes_a_time_budget() {
+    let dir = temp_dir("budget");
+    let file = dir.join("a.jpg");
+    std::fs::write(&file, jpeg(&camera_like(1600, 1200, 21), 92)).expect("write");
+    let record = |budget: &str| {
+        let out = trueshot()
+            .args(["scan", "--format", "jsonl", "--time-budget-ms", budget])
+            .arg(&file)
+            .output()
+            .expect("run");
+        assert_exit(&out, 0);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("record")
+    };
+    let cut = record("1");
+    assert!(
+        cut["incomplete"].as_array().is_some_and(|a| !a.is_empty()),
+        "{cut}"
+    );
+    assert_eq!(cut["verdict"], "inconclusive");
+    let unlimited = record("0");
+    assert_eq!(unlimited["verdict"], "authentic", "{unlimited}");
+    assert!(unlimited["incomplete"].as_array().is_none_or(Vec::is_empty));
+}

@@ -74,6 +74,11 @@ pub struct ScanArgs {
     /// built-in one.
     #[arg(long, value_name = "JSON")]
     pub model: Option<PathBuf>,
+    /// Per-image time budget in milliseconds (0 = none): past it the
+    /// remaining detectors and references are skipped, listed in
+    /// `incomplete`, and the verdict is at best inconclusive.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub time_budget_ms: u64,
 }
 
 pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
@@ -85,6 +90,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         config.copy_move_max_pixels = n;
     }
     config.model_path.clone_from(&args.model);
+    config.time_budget_ms = args.time_budget_ms;
     config.heatmap =
         args.heatmap_dir.is_some() || args.html_dir.is_some() || args.format == OutputFormat::Human;
     let catalogue = Catalogue::load(&args.reference, &args.reference_dir, &config)?;
