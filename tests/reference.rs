@@ -969,7 +969,9 @@ fn a_time_budget_that_runs_out_skips_the_references_and_says_so() {
 
     let ample = with_budget(600_000);
     assert!(ample.incomplete.is_empty(), "{:?}", ample.incomplete);
-    let full = analyzer(catalogue()).analyze_bytes(&bytes).expect("analysis");
+    let full = analyzer(catalogue())
+        .analyze_bytes(&bytes)
+        .expect("analysis");
     assert_eq!(ample.reference, full.reference);
     assert_eq!(ample.verdict(), Verdict::Edited);
 }

@@ -38,6 +38,9 @@ pub enum Kept {
     },
     /// An encoded file in memory, or decoded pixels.
     Input(Input),
+    /// Nothing: the report was unpickled, and a pickle carries the analysis
+    /// only (see `Report.__reduce__`).
+    Unpickled,
 }
 
 /// A digest to notice that a file changed between analysis and `to_html`.
@@ -78,6 +81,7 @@ impl Kept {
             Kept::Input(Input::Bytes(bytes)) => Ok(decode(bytes)?),
             Kept::Input(Input::Pixels(image)) => Ok(image.as_ref().clone()),
             Kept::Input(Input::Path(path)) => Ok(decode(&read_file(path, config)?)?),
+            Kept::Unpickled => Err(KeptError::Unpickled),
         }
     }
 }
@@ -88,6 +92,8 @@ pub enum KeptError {
     Core(trueshot::Error),
     /// The file no longer holds the analysed bytes.
     Changed(PathBuf),
+    /// The report was unpickled without its image.
+    Unpickled,
 }
 
 impl From<trueshot::Error> for KeptError {

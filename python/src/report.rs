@@ -9,16 +9,76 @@ use numpy::{IntoPyArray, PyArray2};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
 use crate::error::to_pyerr;
 use crate::input::{Input, Kept, KeptError};
 
 /// A serialisable value as plain Python objects (dict, list, str, float...).
+///
+/// It goes through `serde_json::Value`, as `Report::to_json` does, so that a
+/// float32 comes out widened (0.1f32 as 0.10000000149011612), the same float
+/// as the getters (`Report.score`), `to_dict()` and the CLI's JSON records.
+/// `serde_json::to_string` alone would print the shortest float32 decimal
+/// (0.1), a different Python float.
 fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    let text = serde_json::to_value(value)
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?
+        .to_string();
     py.import("json")?.call_method1("loads", (text,))
+}
+
+/// What `__reduce__` returns to pickle: the callable that rebuilds the
+/// object, and its arguments.
+type Reduced<'py, Args> = PyResult<(Bound<'py, PyAny>, Args)>;
+
+/// Read back the JSON of a pickled `Report` or `Finding`. Its floats come
+/// back bit for bit: each is written as a decimal that reads back the same.
+fn unpickle<T: serde::de::DeserializeOwned>(class: &str, json: &str) -> PyResult<T> {
+    serde_json::from_str(json)
+        .map_err(|e| PyValueError::new_err(format!("cannot unpickle a trueshot.{class}: {e}")))
+}
+
+/// The heatmap part of a report's pickle: width, height, cell, grid_width,
+/// grid_height, and the cells as little-endian float32 bytes. As JSON text
+/// the cells would take about three times the room, and a map merged with a
+/// reference comparison has one cell per pixel.
+type HeatmapState<'py> = (u32, u32, u32, u32, u32, Bound<'py, PyBytes>);
+
+fn heatmap_state<'py>(py: Python<'py>, map: &trueshot::Heatmap) -> HeatmapState<'py> {
+    let cells: Vec<u8> = map.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let cells = PyBytes::new(py, &cells);
+    (
+        map.width,
+        map.height,
+        map.cell,
+        map.grid_width,
+        map.grid_height,
+        cells,
+    )
+}
+
+fn heatmap_from_state(state: &HeatmapState<'_>) -> PyResult<trueshot::Heatmap> {
+    let (width, height, cell, grid_width, grid_height, cells) = state;
+    let cells = cells.as_bytes();
+    let map = trueshot::Heatmap {
+        width: *width,
+        height: *height,
+        cell: *cell,
+        grid_width: *grid_width,
+        grid_height: *grid_height,
+        values: cells
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    };
+    // A corrupt pickle must not make `upscaled` index past the cells.
+    if cells.len() % 4 != 0 || !map.is_consistent() {
+        return Err(PyValueError::new_err(
+            "cannot unpickle a trueshot.Report: inconsistent heatmap",
+        ));
+    }
+    Ok(map)
 }
 
 /// A string as Python's `repr` writes it (single quotes), for `__repr__`.
@@ -105,6 +165,24 @@ impl PyFinding {
         to_python(py, &self.inner)
     }
 
+    /// Pickle support (multiprocessing pools pickle results): the finding
+    /// travels as its JSON and is rebuilt by `Finding._from_pickle`.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> Reduced<'py, (String,)> {
+        let json = serde_json::to_string(&self.inner)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let rebuild = py.get_type::<PyFinding>().getattr("_from_pickle")?;
+        Ok((rebuild, (json,)))
+    }
+
+    /// Inverse of `__reduce__`. A classmethod, so that pickle stores it as
+    /// `getattr(trueshot.Finding, "_from_pickle")`, found by the class's name.
+    #[classmethod]
+    fn _from_pickle(_class: &Bound<'_, PyType>, json: &str) -> PyResult<Self> {
+        Ok(PyFinding {
+            inner: unpickle("Finding", json)?,
+        })
+    }
+
     fn __repr__(&self) -> String {
         let region = self.inner.region.map_or_else(
             || "None".to_string(),
@@ -169,6 +247,10 @@ fn kept_error(py: Python<'_>, error: KeptError) -> PyErr {
             "to_html: {} changed since it was analysed",
             path.display()
         )),
+        KeptError::Unpickled => PyRuntimeError::new_err(
+            "to_html: an unpickled report does not carry its image; \
+             call to_html in the process that analysed it",
+        ),
     }
 }
 
@@ -376,7 +458,7 @@ impl PyReport {
                 Kept::Path { path, .. } => {
                     path.file_name().map(|n| n.to_string_lossy().into_owned())
                 }
-                Kept::Input(_) => None,
+                Kept::Input(_) | Kept::Unpickled => None,
             });
             if let Some(title) = title {
                 options = options.with_title(title);
@@ -399,6 +481,35 @@ impl PyReport {
     /// The report as a JSON string, without the heatmap cells.
     fn to_json(&self) -> String {
         self.inner.to_json()
+    }
+
+    /// Pickle support (multiprocessing pools pickle results): the report
+    /// travels as its JSON (`to_json`) plus its heatmap, and is rebuilt by
+    /// `Report._from_pickle`. The image it was made from does not travel (it
+    /// may be hundreds of megabytes, or a path on another machine), so an
+    /// unpickled report cannot draw `to_html`.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Reduced<'py, (String, Option<HeatmapState<'py>>)> {
+        let heatmap = self.inner.heatmap.as_ref().map(|m| heatmap_state(py, m));
+        let rebuild = py.get_type::<PyReport>().getattr("_from_pickle")?;
+        Ok((rebuild, (self.inner.to_json(), heatmap)))
+    }
+
+    /// Inverse of `__reduce__`. A classmethod, so that pickle stores it as
+    /// `getattr(trueshot.Report, "_from_pickle")`, found by the class's name.
+    #[classmethod]
+    fn _from_pickle(
+        _class: &Bound<'_, PyType>,
+        json: &str,
+        heatmap: Option<HeatmapState<'_>>,
+    ) -> PyResult<Self> {
+        let mut inner: trueshot::Report = unpickle("Report", json)?;
+        inner.heatmap = heatmap.as_ref().map(heatmap_from_state).transpose()?;
+        // `Shared` only serves `to_html`, which `Kept::Unpickled` refuses.
+        let shared = Shared::new(&trueshot::Config::default(), None);
+        Ok(PyReport::new(inner, Kept::Unpickled, shared))
     }
 
     fn __repr__(&self) -> String {

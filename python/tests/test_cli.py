@@ -78,6 +78,21 @@ def test_scan_copy_move_and_model_options(tmp_path: pathlib.Path) -> None:
     assert run("scan", "--model", str(tmp_path / "missing.json"), str(path)).returncode == 2
 
 
+def test_scan_time_budget(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "a.png"
+    path.write_bytes(png_bytes(make_pixels(900, 1200, 3)))
+
+    def record(budget: str) -> dict[str, object]:
+        result = run("scan", "--format", "jsonl", "--time-budget-ms", budget, str(path))
+        assert result.returncode == 0, result.stderr
+        parsed: dict[str, object] = json.loads(result.stdout)
+        return parsed
+
+    cut = record("1")
+    assert cut["incomplete"] and cut["verdict"] != "authentic"
+    assert not record("0").get("incomplete")
+
+
 def test_scan_with_references(tmp_path: pathlib.Path) -> None:
     # The claim is the first listing, cropped, scaled and JPEG'd, with a
     # painted crack and stain; the directory holds an unrelated listing.

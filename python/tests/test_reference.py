@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -35,6 +36,19 @@ def test_damaged_copy_is_derived_and_edited(listing_png: str) -> None:
     assert match["transform"]["scale"] == pytest.approx(0.6, abs=0.03)
     assert report.verdict == "edited", report
     assert any(f.code.startswith("reference.") for f in report.findings)
+
+
+def test_nested_values_are_the_floats_of_to_dict() -> None:
+    # float32 values reach Python widened (0.1f32 as 0.10000000149011612),
+    # in the getters and in to_dict() alike, as in the CLI's JSON records.
+    report = trueshot.analyze(claim(listing(1), damage=True), reference=listing(1))
+    as_dict = report.to_dict()
+    assert report.reference is not None
+    assert report.reference == as_dict["reference"]
+    assert report.reference["similarity"] == float(np.float32(report.reference["similarity"]))
+    assert [f.to_dict() for f in report.findings] == as_dict["findings"]
+    assert [f.score for f in report.findings] == [f["score"] for f in as_dict["findings"]]
+    assert (report.image, report.provenance) == (as_dict["image"], as_dict["provenance"])
 
 
 def test_clean_copy_is_derived_not_edited() -> None:

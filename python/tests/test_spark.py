@@ -62,8 +62,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 def f32(value: Any) -> Any:
-    """Floats as the float32 Spark stores (Report.reference comes through
-    JSON, so its floats are the shortest decimal of a float32)."""
+    """Floats as the float32 Spark stores, nulls left out (the JSON report
+    leaves out empty optional fields)."""
     if isinstance(value, dict):
         return {k: f32(v) for k, v in value.items() if v is not None}
     if isinstance(value, float):
@@ -83,6 +83,7 @@ def expected(image: Any, reference: Any = None, *, heatmap: bool = True) -> dict
         "scores": report.scores,
         "findings": [(f.code, f.score, f.message, f.message_zh) for f in report.findings],
         "reference": f32(report.reference),
+        "incomplete": report.incomplete,
         "heatmap_png": report.heatmap_png() if heatmap else None,
         "error": None,
     }
@@ -91,6 +92,7 @@ def expected(image: Any, reference: Any = None, *, heatmap: bool = True) -> dict
 def actual(row: Any) -> dict[str, Any]:
     if row["error"] is not None:
         assert row["score"] is None and row["verdict"] is None and row["findings"] is None
+        assert row["incomplete"] is None
         assert row["error"]["message"]
         return {"error": row["error"]["code"]}
     reference = row["reference"]
@@ -103,6 +105,7 @@ def actual(row: Any) -> dict[str, Any]:
         "scores": row["scores"],
         "findings": [(f["code"], f["score"], f["message"], f["message_zh"]) for f in row["findings"]],
         "reference": reference,
+        "incomplete": row["incomplete"],
         "heatmap_png": bytes(row["heatmap_png"]) if "heatmap_png" in row else None,
         "error": None,
     }
@@ -158,6 +161,18 @@ def test_path_input_equals_analyze(spark: SparkSession, folder: pathlib.Path) ->
         assert actual(row) == expected(path, heatmap=False), path
     assert rows[-2]["error"]["code"] == "not_found"
     assert rows[-1]["error"]["code"] == "missing_input"
+
+
+def test_an_analysis_cut_short_is_marked_incomplete(spark: SparkSession) -> None:
+    # Decoding 1.2 megapixels takes far more than 1 ms: no pixel detector
+    # starts, and the verdict cannot be authentic.
+    big = png_bytes(make_pixels(1000, 1200, 3))
+    config = trueshot.Config(time_budget_ms=1)
+    df = spark.createDataFrame([(big,)], "content binary")
+    [row] = scan_dataframe(df, content_col="content", config=config).collect()
+    report = trueshot.analyze(big, config=config)
+    assert report.incomplete and row["incomplete"] == report.incomplete
+    assert row["verdict"] == report.verdict != "authentic"
 
 
 def test_reference_column(spark: SparkSession, folder: pathlib.Path) -> None:

@@ -198,6 +198,10 @@ def parser() -> argparse.ArgumentParser:
                            help="run the copy-move detector on images of at most this many pixels")
     scan.add_argument("--model", metavar="JSON",
                       help="a fusion model file (from `trueshot calibrate`) instead of the built-in one")
+    scan.add_argument("--time-budget-ms", type=int, default=0, metavar="MS",
+                      help="per-image time budget (0 = none): past it the remaining detectors "
+                           "and references are skipped, listed in `incomplete`, and the "
+                           "verdict is at best inconclusive")
     return top
 
 
@@ -212,6 +216,7 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
         settings["model_path"] = args.model
     config = Config(
         max_false_alarm=args.max_false_alarm,
+        time_budget_ms=args.time_budget_ms,
         heatmap=args.heatmap_dir is not None or args.format == "human",
         **settings,
     )

@@ -36,7 +36,9 @@ __all__ = ["OUTPUT_COLUMNS", "scan_dataframe", "result_schema"]
 
 #: Columns added by :func:`scan_dataframe`, in order (``heatmap_png`` only
 #: with ``heatmaps=True``).
-OUTPUT_COLUMNS = ("score", "verdict", "scores", "findings", "reference", "error", "heatmap_png")
+OUTPUT_COLUMNS = (
+    "score", "verdict", "scores", "findings", "reference", "incomplete", "error", "heatmap_png"
+)
 
 #: Settings of ``trueshot.Config`` carried to the executors. A pyo3 object
 #: does not pickle, so the settings travel as keyword arguments: every field
@@ -66,8 +68,11 @@ def result_schema(*, heatmaps: bool = False) -> StructType:
 
     ``score`` and the per-class ``scores`` are in [0, 1] (higher = more
     suspicious), ``verdict`` is ``authentic``, ``inconclusive``, ``edited`` or
-    ``ai_generated``; all are null when ``error`` is set. ``error.code`` is
-    the code of the CLI's JSON records (``decode``, ``unsupported_format``, ``io``...).
+    ``ai_generated``; all are null when ``error`` is set. ``incomplete``
+    names the detectors a time budget (``Config.time_budget_ms``) skipped,
+    as in the JSON record; it is empty when every detector ran, and when it
+    is not the verdict is at best ``inconclusive``. ``error.code`` is the
+    code of the CLI's JSON records (``decode``, ``unsupported_format``, ``io``...).
     """
     from pyspark.sql import types as T
 
@@ -112,6 +117,7 @@ def result_schema(*, heatmaps: bool = False) -> StructType:
                 ]
             ),
         ),
+        T.StructField("incomplete", T.ArrayType(T.StringType())),
         T.StructField(
             "error",
             T.StructType(
@@ -303,6 +309,7 @@ def _row(result: Any, heatmaps: bool) -> dict[str, Any]:
         "scores": None,
         "findings": None,
         "reference": None,
+        "incomplete": None,
         "error": None,
     }
     if heatmaps:
@@ -330,6 +337,7 @@ def _row(result: Any, heatmaps: bool) -> dict[str, Any]:
             "transform": reference.get("transform"),
             "changed_fraction": reference["changed_fraction"],
         },
+        "incomplete": result.incomplete,
         "error": None,
     }
     if heatmaps:

@@ -1,0 +1,145 @@
+"""Results pickle, so that process pools (multiprocessing, concurrent.futures)
+can hand them back: reports, findings and every exception trueshot raises."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+import multiprocessing
+import pathlib
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import trueshot
+from conftest import claim, listing, make_pixels, png_bytes
+
+
+def round_trip(value: Any) -> Any:
+    return pickle.loads(pickle.dumps(value))
+
+
+def assert_same_report(back: trueshot.Report, report: trueshot.Report) -> None:
+    assert type(back) is trueshot.Report
+    assert back.to_json() == report.to_json()
+    assert back.to_dict() == report.to_dict()
+    assert repr(back) == repr(report)
+    assert [f.to_dict() for f in back.findings] == [f.to_dict() for f in report.findings]
+    assert (back.score, back.scores, back.reference) == (report.score, report.scores, report.reference)
+    assert back.heatmap_png() == report.heatmap_png()
+    if report.heatmap is None:
+        assert back.heatmap is None
+    else:
+        assert back.heatmap is not None
+        assert back.heatmap.tobytes() == report.heatmap.tobytes()
+
+
+def test_report_round_trips_with_reference_and_heatmap() -> None:
+    # A derived, damaged claim: reference match, regions and a change map.
+    report = trueshot.analyze(claim(listing(1), damage=True), reference=listing(1))
+    assert report.reference is not None and report.heatmap is not None
+    assert_same_report(round_trip(report), report)
+    assert_same_report(copy.deepcopy(report), report)
+
+
+def test_report_without_heatmap_round_trips() -> None:
+    report = trueshot.analyze(make_pixels(48, 64, 3), config=trueshot.Config(heatmap=False))
+    back = round_trip(report)
+    assert_same_report(back, report)
+    assert back.heatmap_png() is None
+
+
+def test_an_unpickled_report_says_it_cannot_draw_its_page() -> None:
+    report = trueshot.analyze(png_bytes(make_pixels(48, 64, 3)))
+    assert report.to_html()  # the original still has its image
+    with pytest.raises(RuntimeError, match="unpickled report does not carry its image"):
+        round_trip(report).to_html()
+
+
+def test_finding_round_trips() -> None:
+    report = trueshot.analyze(claim(listing(1), damage=True), reference=listing(1))
+    assert report.findings
+    for finding in report.findings:
+        back = round_trip(finding)
+        assert type(back) is trueshot.Finding
+        assert back.to_dict() == finding.to_dict()
+        assert repr(back) == repr(finding)
+
+
+def test_a_corrupt_pickle_raises_value_error() -> None:
+    report = trueshot.analyze(make_pixels(48, 64, 3))
+    rebuild, (json, heatmap) = report.__reduce__()
+    with pytest.raises(ValueError, match="cannot unpickle a trueshot.Report"):
+        rebuild("{}", None)
+    # Cells missing: the map would be read past its end.
+    *geometry, cells = heatmap
+    with pytest.raises(ValueError, match="inconsistent heatmap"):
+        rebuild(json, (*geometry, cells[:-4]))
+
+
+def _raise_decode() -> None:
+    trueshot.analyze(b"\xff\xd8\xff\xe0 truncated")
+
+
+def _raise_unsupported() -> None:
+    trueshot.analyze(b"not an image at all")
+
+
+def _raise_too_large() -> None:
+    trueshot.analyze(make_pixels(64, 64, 3), config=trueshot.Config(max_pixels=100))
+
+
+def _raise_invalid_config() -> None:
+    trueshot.Config(max_false_alarm=2.0)
+
+
+def _raise_not_found() -> None:
+    trueshot.analyze("/nonexistent/claim.jpg")
+
+
+@pytest.mark.parametrize(
+    ("raise_it", "cls"),
+    [
+        (_raise_decode, trueshot.DecodeError),
+        (_raise_unsupported, trueshot.UnsupportedFormatError),
+        (_raise_too_large, trueshot.ImageTooLargeError),
+        (_raise_invalid_config, trueshot.InvalidConfigError),
+        (_raise_not_found, FileNotFoundError),
+    ],
+    ids=["decode", "unsupported", "too_large", "invalid_config", "not_found"],
+)
+def test_exceptions_round_trip(raise_it: Callable[[], None], cls: type[Exception]) -> None:
+    with pytest.raises(cls) as info:
+        raise_it()
+    error = info.value
+    back = round_trip(error)
+    assert type(back) is type(error)
+    assert (back.args, str(back)) == (error.args, str(error))
+    assert getattr(back, "code") == getattr(error, "code")
+    if isinstance(error, OSError):
+        assert isinstance(back, OSError)
+        assert (back.errno, back.filename) == (error.errno, error.filename)
+
+
+def test_results_come_back_from_a_process_pool(tmp_path: pathlib.Path) -> None:
+    good = tmp_path / "good.png"
+    good.write_bytes(png_bytes(make_pixels(48, 64, 3)))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    paths = [str(good), str(broken)]
+    # "spawn": a forked child would inherit rayon's pool without its threads.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        results = pool.submit(trueshot.analyze_many, paths, return_exceptions=True).result()
+    here = trueshot.analyze_many(paths, return_exceptions=True)
+    assert isinstance(results[0], trueshot.Report) and isinstance(here[0], trueshot.Report)
+    # Everything but the wall times, which differ between runs.
+    assert {**results[0].to_dict(), "timings_ms": None} == {**here[0].to_dict(), "timings_ms": None}
+    pooled_map, local_map = results[0].heatmap, here[0].heatmap
+    assert pooled_map is not None and local_map is not None
+    assert np.array_equal(pooled_map, local_map)
+    assert isinstance(results[1], trueshot.DecodeError)
+    assert (str(results[1]), getattr(results[1], "code")) == (str(here[1]), "decode")
