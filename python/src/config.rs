@@ -166,7 +166,8 @@ impl PyConfig {
         self.inner.model_path.clone()
     }
 
-    /// Per-image time budget for the pixel detectors in ms; 0 = none.
+    /// Per-image time budget in ms, decoding included; 0 = none. Past it the
+    /// remaining detectors and references are skipped (`Report.incomplete`).
     #[getter]
     fn time_budget_ms(&self) -> u64 {
         self.inner.time_budget_ms
