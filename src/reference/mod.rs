@@ -551,39 +551,28 @@ impl References {
         if width == 0 || height == 0 || rgb.len() < width as usize * height as usize * 3 {
             return None;
         }
-        let mut comparison = self.compare_in_frame(rgb, width, height, content, plans, deadline)?;
+        let whole = self.compare_placed(rgb, Placement::whole(width, height), plans, deadline)?;
+        let mut comparison = match content.filter(|_| !whole.matched.derived) {
+            None => whole,
+            Some(region) => {
+                let inner = crate::margins::crop(rgb, width, region);
+                let placement = Placement {
+                    origin: (region.x, region.y),
+                    size: (region.width, region.height),
+                    frame: (width, height),
+                };
+                match self.compare_placed(&inner, placement, plans, deadline) {
+                    Some(c) if c.matched.derived => c,
+                    _ => whole,
+                }
+            }
+        };
         if deadline.was_cut() {
             comparison
                 .findings
                 .retain(|f| f.code != "reference.no_match");
         }
         Some(comparison)
-    }
-
-    /// [`References::compare`] of the whole frame, then of its content.
-    fn compare_in_frame(
-        &self,
-        rgb: &[u8],
-        width: u32,
-        height: u32,
-        content: Option<Region>,
-        plans: &FftPlans,
-        deadline: &Deadline,
-    ) -> Option<Comparison> {
-        let whole = self.compare_placed(rgb, Placement::whole(width, height), plans, deadline)?;
-        let Some(region) = content.filter(|_| !whole.matched.derived) else {
-            return Some(whole);
-        };
-        let inner = crate::margins::crop(rgb, width, region);
-        let placement = Placement {
-            origin: (region.x, region.y),
-            size: (region.width, region.height),
-            frame: (width, height),
-        };
-        match self.compare_placed(&inner, placement, plans, deadline) {
-            Some(c) if c.matched.derived => Some(c),
-            _ => Some(whole),
-        }
     }
 
     /// Compare the claim `rgb` (`placement.size` pixels), reporting regions,
