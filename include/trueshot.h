@@ -365,9 +365,11 @@ trueshot_status trueshot_config_set_copy_move_max_pixels(trueshot_config *config
  * analysis (decoding included); when it runs out the remaining pixel
  * detectors and the reference photos not yet compared are skipped and
  * listed as `incomplete` in the JSON, and the photo cannot be `AUTHENTIC`
- * (finding `fusion.incomplete`). Decoding and a step already running (one
- * detector, one reference) are not interrupted. 0 means no budget.
- * Default: 0.
+ * (finding `fusion.incomplete`) unless every listing was compared and the
+ * claim is one of them unchanged; a cut comparison reports no reference
+ * match unless a listing matched. Decoding, a step already running (one
+ * detector, one reference) and the change map of a matched listing are
+ * not interrupted. 0 means no budget. Default: 0.
  *
  * # Safety
  * As for `trueshot_config_set_max_false_alarm`.

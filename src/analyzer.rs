@@ -364,6 +364,7 @@ impl Analyzer {
         if let Some(c) = &comparison {
             findings.extend(c.findings.iter().cloned());
         }
+        let references_cut = incomplete.contains(&DetectorKind::Reference);
 
         let mut fused = self.model.fuse(
             &features,
@@ -371,12 +372,11 @@ impl Analyzer {
             self.config.max_false_alarm,
             facts.caveat,
         );
-        // Before the reference rule: a claim derived unchanged from a
-        // listing is cleared by the listing, budget or not.
-        fused.hold_incomplete(&incomplete);
-        if let Some(c) = &comparison {
-            fused.apply_reference(&c.matched, &findings);
-        }
+        fused.settle(
+            comparison.as_ref().map(|c| &c.matched),
+            &findings,
+            &incomplete,
+        );
         findings.extend(fused.findings.iter().cloned());
         findings.sort_by(|a, b| {
             b.score
@@ -403,7 +403,11 @@ impl Analyzer {
             findings,
             provenance: prov.provenance,
             image: facts,
-            reference: comparison.map(|c| c.matched),
+            // A comparison cut short before any listing matched established
+            // nothing: no "not derived" (`incomplete` names it instead).
+            reference: comparison
+                .map(|c| c.matched)
+                .filter(|m| m.derived || !references_cut),
             features,
             incomplete,
             heatmap,

@@ -486,12 +486,35 @@ pub struct Fused {
 }
 
 impl Fused {
+    /// The verdict's last rules, in order: an analysis the time budget cut
+    /// short cannot be authentic ([`Fused::hold_incomplete`]); then a
+    /// listing photo the claim is derived from decides
+    /// ([`Fused::apply_reference`]): a claim derived unchanged is cleared by
+    /// the listing whatever pixel detectors were skipped, but not when
+    /// listings were left uncompared (`skipped` holds
+    /// [`DetectorKind::Reference`]), one of which may be the changed
+    /// original.
+    pub fn settle(
+        &mut self,
+        reference: Option<&ReferenceMatch>,
+        findings: &[Finding],
+        skipped: &[DetectorKind],
+    ) {
+        self.hold_incomplete(skipped);
+        if let Some(matched) = reference {
+            self.apply_reference(matched, findings);
+            if skipped.contains(&DetectorKind::Reference) {
+                self.hold_incomplete(skipped);
+            }
+        }
+    }
+
     /// The reference rule (issue 7): a claim derived from a listing photo
     /// with changed regions is `edited`, whatever the other detectors say;
     /// a derived claim without changes is the merchant's own photo, so no
     /// editing evidence counts and the verdict is decided again without it
     /// (never `edited`).
-    pub fn apply_reference(&mut self, reference: &ReferenceMatch, findings: &[Finding]) {
+    fn apply_reference(&mut self, reference: &ReferenceMatch, findings: &[Finding]) {
         if !reference.derived {
             return;
         }
@@ -531,7 +554,7 @@ impl Fused {
     /// as "nothing unusual", and their local evidence was never looked for.
     /// An `authentic` verdict becomes `inconclusive` with a finding naming
     /// what was skipped; a flag found before the cut stands.
-    pub fn hold_incomplete(&mut self, skipped: &[DetectorKind]) {
+    fn hold_incomplete(&mut self, skipped: &[DetectorKind]) {
         if skipped.is_empty() || self.verdict != Verdict::Authentic {
             return;
         }
@@ -886,6 +909,40 @@ pub fn auc(negatives: &[f32], positives: &[f32]) -> Option<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A claim derived unchanged from a listing is the merchant's own photo
+    /// even when the budget skipped pixel detectors, but not when listings
+    /// were left uncompared (another may be the changed original).
+    #[test]
+    fn a_listing_clears_a_cut_analysis_only_when_every_listing_was_compared() {
+        let plain = || Model::builtin().fuse(&BTreeMap::new(), &[], 0.01, None);
+        assert_eq!(plain().verdict, Verdict::Authentic);
+        let derived = ReferenceMatch {
+            derived: true,
+            similarity: 0.99,
+            ..ReferenceMatch::default()
+        };
+        let codes = |f: &Fused| {
+            f.findings
+                .iter()
+                .map(|f| f.code.clone())
+                .collect::<Vec<_>>()
+        };
+
+        let mut pixels_cut = plain();
+        pixels_cut.settle(Some(&derived), &[], &[DetectorKind::CopyMove]);
+        assert_eq!(pixels_cut.verdict, Verdict::Authentic);
+        assert!(!codes(&pixels_cut).contains(&"fusion.incomplete".to_string()));
+
+        let mut listings_cut = plain();
+        listings_cut.settle(Some(&derived), &[], &[DetectorKind::Reference]);
+        assert_eq!(listings_cut.verdict, Verdict::Inconclusive);
+        assert!(codes(&listings_cut).contains(&"fusion.incomplete".to_string()));
+
+        let mut no_listing = plain();
+        no_listing.settle(None, &[], &[DetectorKind::Reference]);
+        assert_eq!(no_listing.verdict, Verdict::Inconclusive);
+    }
 
     #[test]
     fn builtin_model_loads() {

@@ -76,7 +76,8 @@ pub struct ScanArgs {
     pub model: Option<PathBuf>,
     /// Per-image time budget in milliseconds (0 = none): past it the
     /// remaining detectors and references are skipped, listed in
-    /// `incomplete`, and the verdict is at best inconclusive.
+    /// `incomplete`, and the verdict is at best inconclusive (unless every
+    /// reference was compared and the claim is one of them unchanged).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub time_budget_ms: u64,
 }
