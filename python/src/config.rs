@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::error::invalid_config;
 
@@ -190,6 +191,40 @@ impl PyConfig {
     #[getter]
     fn copy_move_max_pixels(&self) -> u64 {
         self.inner.copy_move_max_pixels
+    }
+
+    /// Pickle support (`functools.partial(trueshot.analyze, config=...)` in
+    /// a process pool): a config travels as its settings, and unpickling
+    /// calls `Config(**settings)`, so it is checked (and a model file
+    /// loaded) again in the receiving process. `copy_move` is not one of
+    /// them: `copy_move_max_pixels` carries it.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        // Named, not destructured: `trueshot::Config` is #[non_exhaustive].
+        // A field added to it needs a keyword in `new` and a line here; the
+        // test that every getter round-trips catches the second.
+        let c = &self.inner;
+        let settings = PyDict::new(py);
+        settings.set_item("max_pixels", c.max_pixels)?;
+        settings.set_item("max_file_bytes", c.max_file_bytes)?;
+        settings.set_item("max_decoded_bytes", c.max_decoded_bytes)?;
+        settings.set_item("heatmap", c.heatmap)?;
+        // f32 widened to a Python float, narrowed back exactly by `new`.
+        settings.set_item("max_false_alarm", c.max_false_alarm)?;
+        settings.set_item("model_path", c.model_path.clone())?;
+        settings.set_item("time_budget_ms", c.time_budget_ms)?;
+        settings.set_item("threads", c.threads)?;
+        settings.set_item("copy_move_max_pixels", c.copy_move_max_pixels)?;
+        // A partial of the class rather than a private rebuild function:
+        // the pickle holds only public names, `trueshot.Config` and its
+        // keywords.
+        let rebuild = py
+            .import("functools")?
+            .getattr("partial")?
+            .call((py.get_type::<PyConfig>(),), Some(&settings))?;
+        Ok((rebuild, PyTuple::empty(py)))
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {

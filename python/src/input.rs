@@ -30,7 +30,8 @@ pub enum Input {
 /// caller's copy (`Arc`), so they cost nothing more than the input itself.
 #[derive(Clone)]
 pub enum Kept {
-    /// A file, with the length and digest of the bytes that were analysed.
+    /// A file, with the length and digest of the bytes that were analysed
+    /// (or indexed, for a reference photo).
     Path {
         path: PathBuf,
         len: usize,
@@ -127,14 +128,35 @@ impl Input {
         }
     }
 
-    /// Add this image to a reference catalogue. Called without the GIL.
-    pub fn push_to(&self, references: &mut trueshot::References) -> Result<(), trueshot::Error> {
+    /// Add this image to a reference catalogue read under `config`'s
+    /// limits, and return what a report keeps of it to show it in
+    /// `to_html`. Called without the GIL.
+    pub fn push_to(
+        &self,
+        references: &mut trueshot::References,
+        config: &trueshot::Config,
+    ) -> Result<Kept, trueshot::Error> {
         match self {
-            Input::Path(path) => references.push_path(path),
-            Input::Bytes(bytes) => references.push_bytes(bytes, None),
+            Input::Path(path) => {
+                // Read here rather than with `push_path` (which reads the
+                // file and names the reference by its path the same way), so
+                // that the digest is of the very bytes indexed and `to_html`
+                // refuses a listing file that changed since.
+                let bytes = read_file(path, config)?;
+                references.push_bytes(&bytes, Some(path.to_string_lossy().into_owned()))?;
+                Ok(Kept::Path {
+                    path: path.clone(),
+                    len: bytes.len(),
+                    digest: digest(&bytes),
+                })
+            }
+            Input::Bytes(bytes) => {
+                references.push_bytes(bytes, None)?;
+                Ok(Kept::Input(self.clone()))
+            }
             Input::Pixels(image) => {
                 references.push_image(image, None);
-                Ok(())
+                Ok(Kept::Input(self.clone()))
             }
         }
     }

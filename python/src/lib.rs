@@ -6,6 +6,7 @@
 mod config;
 mod error;
 mod input;
+mod reference;
 mod report;
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use crate::error::{
     UnsupportedFormatError,
 };
 use crate::input::Input;
+use crate::reference::{Catalogue, PyReferences};
 use crate::report::{PyFinding, PyReport, Shared};
 
 fn analyzer(py: Python<'_>, config: Option<&PyConfig>) -> PyResult<trueshot::Analyzer> {
@@ -29,32 +31,35 @@ fn analyzer(py: Python<'_>, config: Option<&PyConfig>) -> PyResult<trueshot::Ana
     trueshot::Analyzer::new(config).map_err(|e| to_pyerr(py, e))
 }
 
-/// Convert the `reference` argument (one image or a list), index it into a
-/// catalogue with the GIL released, and attach it to `analyzer`. `None` and an
-/// empty list leave the analyser as it is. The inputs are returned too: a
-/// report keeps them to show the matched listing photo in `to_html`.
+/// Attach the `reference` argument to `analyzer`: a prebuilt `References`
+/// as it is (an `Arc` clone, nothing read or indexed again), or one image or
+/// a list of them, indexed here into a catalogue with the GIL released.
+/// `None` and an empty catalogue leave the analyser as it is. The catalogue
+/// is returned too: a report keeps it to show the matched listing photo in
+/// `to_html`.
 fn with_references(
     py: Python<'_>,
     function: &str,
     analyzer: trueshot::Analyzer,
     reference: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(trueshot::Analyzer, Option<Arc<[Input]>>)> {
+) -> PyResult<(trueshot::Analyzer, Option<Arc<Catalogue>>)> {
     let Some(reference) = reference.filter(|r| !r.is_none()) else {
         return Ok((analyzer, None));
     };
-    let inputs = input::extract_many(function, reference, analyzer.config())?;
-    if inputs.is_empty() {
+    let catalogue = match reference.cast::<PyReferences>() {
+        Ok(prebuilt) => prebuilt.get().catalogue.clone(),
+        Err(_) => Arc::new(Catalogue::build(
+            py,
+            function,
+            reference,
+            analyzer.config(),
+        )?),
+    };
+    if catalogue.sources.is_empty() {
         return Ok((analyzer, None));
     }
-    let catalogue = py.detach(|| -> Result<_, trueshot::Error> {
-        let mut catalogue = trueshot::References::new().with_limits(analyzer.config());
-        for input in &inputs {
-            input.push_to(&mut catalogue)?;
-        }
-        Ok(catalogue)
-    });
-    let catalogue = catalogue.map_err(|e| to_pyerr(py, e))?;
-    Ok((analyzer.with_references(catalogue), Some(inputs.into())))
+    let analyzer = analyzer.with_references(catalogue.index.clone());
+    Ok((analyzer, Some(catalogue)))
 }
 
 /// Analyse one image and return a Report.
@@ -66,9 +71,10 @@ fn with_references(
 /// ("I;16"...) and "I" (read as 16-bit) are brought to 8 bits as a 16-bit
 /// PNG file is; "F" is read as 0.0 = black to 1.0 = white.
 ///
-/// `reference` is the merchant's listing photo (same kinds), or a list of
-/// them: the report's `reference` then says whether the claim is derived from
-/// one, and a derived photo with changed regions is `edited`.
+/// `reference` is the merchant's listing photo (same kinds), a list of
+/// them, or a `References` built from them once for many calls: the
+/// report's `reference` then says whether the claim is derived from one, and
+/// a derived photo with changed regions is `edited`.
 #[pyfunction]
 #[pyo3(signature = (image, *, reference = None, config = None))]
 fn analyze(
@@ -93,7 +99,8 @@ fn analyze(
 /// number uses a pool of that size for this call. When an image fails, the
 /// error of the first failing image (by position) is raised, unless
 /// `return_exceptions=True`, which puts each exception in its place in the list.
-/// `reference` (one image or a list) is compared with every image.
+/// `reference` (one image, a list, or a `References`) is compared with every
+/// image.
 #[pyfunction]
 #[pyo3(signature = (images, *, reference = None, threads = None, config = None, return_exceptions = false))]
 fn analyze_many<'py>(
@@ -218,6 +225,7 @@ fn _trueshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyConfig>()?;
     m.add_class::<PyReport>()?;
     m.add_class::<PyFinding>()?;
+    m.add_class::<PyReferences>()?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(analyze_many, m)?)?;
     m.add_function(wrap_pyfunction!(write_heatmap_png, m)?)?;

@@ -12,7 +12,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
 use crate::error::to_pyerr;
-use crate::input::{Input, Kept, KeptError};
+use crate::input::{Kept, KeptError};
+use crate::reference::Catalogue;
 
 /// A serialisable value as plain Python objects (dict, list, str, float...).
 ///
@@ -201,15 +202,15 @@ impl PyFinding {
 const _: () = assert!(trueshot::html::DEFAULT_MAX_SIDE == 1600);
 
 /// What every report of one call shares: the settings it was made with and
-/// the reference photos it was compared with (for `to_html`).
+/// the reference catalogue it was compared with (for `to_html`).
 #[derive(Clone)]
 pub struct Shared {
     config: Arc<trueshot::Config>,
-    references: Option<Arc<[Input]>>,
+    references: Option<Arc<Catalogue>>,
 }
 
 impl Shared {
-    pub fn new(config: &trueshot::Config, references: Option<Arc<[Input]>>) -> Self {
+    pub fn new(config: &trueshot::Config, references: Option<Arc<Catalogue>>) -> Self {
         Shared {
             config: Arc::new(config.clone()),
             references,
@@ -436,18 +437,22 @@ impl PyReport {
             )));
         }
         let config = &self.shared.config;
+        let catalogue = self.shared.references.as_deref();
         let listing = self
             .inner
             .reference
             .as_ref()
             .and_then(|r| r.index)
-            .and_then(|i| self.shared.references.as_ref()?.get(i).cloned());
+            .and_then(|i| {
+                let catalogue = catalogue?;
+                Some((catalogue.sources.get(i)?, &catalogue.config))
+            });
         let page = py.detach(|| -> Result<String, KeptError> {
             let image = self.kept.decode(config)?;
-            // The catalogue read and decoded the references under this
+            // The catalogue read and decoded the references under its own
             // config's limits (`References::with_limits`); so again here.
             let listing = listing
-                .map(|input| Kept::Input(input).decode(config))
+                .map(|(source, limits)| source.decode(limits))
                 .transpose()?;
             let mut options = trueshot::HtmlOptions::default()
                 .with_lang(lang)

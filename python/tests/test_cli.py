@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import pathlib
 import subprocess
 import sys
+from typing import Any
 
+import pytest
 from PIL import Image
 
 import trueshot
+import trueshot.__main__ as cli
 from trueshot.__main__ import heatmap_name
 from conftest import claim, listing, make_pixels, png_bytes
 
@@ -141,3 +145,58 @@ def test_heatmap_names_are_the_rust_cli_names() -> None:
     # given; the expected name is what `trueshot scan --heatmap-dir` wrote.
     assert heatmap_name("claim é 日本.jpg") == "claim_____.e051761e.heatmap.png"
     assert heatmap_name("a/" + "x" * 300 + ".png").startswith("x" * 80 + ".")
+
+
+def test_scan_indexes_the_references_once(tmp_path: pathlib.Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # In process, to count: one catalogue for the whole scan, shared by every
+    # batch, and batches no larger with references than without.
+    listings = [tmp_path / "listing1.png", tmp_path / "listing5.png"]
+    for listing_path, seed in zip(listings, (1, 5)):
+        Image.fromarray(listing(seed)).save(listing_path)
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    for i in range(5):
+        (claims / f"claim{i}.jpg").write_bytes(claim(listing(1 if i % 2 else 5), damage=i == 1))
+
+    built: list[trueshot.References] = []
+    calls: list[tuple[int, object]] = []
+
+    def references(*args: Any, **kwargs: Any) -> trueshot.References:
+        built.append(trueshot.References(*args, **kwargs))
+        return built[-1]
+
+    def analyze_many(images: list[str], **kwargs: Any) -> list[Any]:
+        calls.append((len(images), kwargs["reference"]))
+        return trueshot.analyze_many(images, **kwargs)
+
+    monkeypatch.setattr(cli, "References", references)
+    monkeypatch.setattr(cli, "analyze_many", analyze_many)
+    monkeypatch.setattr(cli, "BATCH", 2)
+    out = io.StringIO()
+    args = ["scan", "--format", "jsonl", "--reference", str(listings[0]),
+            "--reference", str(listings[1]), str(claims)]
+    assert cli.scan(cli.parser().parse_args(args), out) == 0
+    assert len(built) == 1 and len(built[0]) == 2
+    assert calls == [(2, built[0]), (2, built[0]), (1, built[0])]
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    paths = sorted(str(p) for p in claims.iterdir())
+    assert [r["path"] for r in records] == paths
+    for record, path in zip(records, paths):
+        report = trueshot.analyze(path, reference=[str(p) for p in listings])
+        assert record["reference"] == report.to_dict()["reference"]
+        assert (record["score"], record["verdict"]) == (report.score, report.verdict)
+
+
+def test_scan_names_the_reference_that_cannot_be_read(tmp_path: pathlib.Path) -> None:
+    good = tmp_path / "good.png"
+    Image.fromarray(listing(1)).save(good)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    missing = tmp_path / "missing.jpg"
+    for bad, reason in ((broken, "could not decode"), (missing, "No such file")):
+        result = run("scan", "--format", "jsonl", "--reference", str(good),
+                     "--reference", str(bad), str(good))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"trueshot: cannot load reference {bad}: "), result.stderr
+        assert reason in result.stderr

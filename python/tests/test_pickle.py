@@ -1,10 +1,15 @@
 """Results pickle, so that process pools (multiprocessing, concurrent.futures)
-can hand them back: reports, findings and every exception trueshot raises."""
+can hand them back: reports, findings and every exception trueshot raises.
+A Config pickles too, so a worker function can carry one
+(`functools.partial(trueshot.analyze, config=...)`); a References does not,
+and says to build one in each process."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import copy
+import functools
+import inspect
 import multiprocessing
 import pathlib
 import pickle
@@ -143,3 +148,85 @@ def test_results_come_back_from_a_process_pool(tmp_path: pathlib.Path) -> None:
     assert np.array_equal(pooled_map, local_map)
     assert isinstance(results[1], trueshot.DecodeError)
     assert (str(results[1]), getattr(results[1], "code")) == (str(here[1]), "decode")
+
+
+# Settings and catalogues: what a worker function is called with.
+
+# A valid model file: the built-in model's source.
+MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "default.json"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        trueshot.Config(),
+        trueshot.Config(copy_move=False),
+        trueshot.Config(copy_move=True),
+        trueshot.Config(
+            max_pixels=12_345_678,
+            max_file_bytes=9_999_999,
+            max_decoded_bytes=1 << 28,
+            heatmap=False,
+            max_false_alarm=0.037,
+            model_path=MODEL,
+            time_budget_ms=1500,
+            threads=3,
+            copy_move_max_pixels=777_777,
+        ),
+    ],
+    ids=["default", "no-copy-move", "copy-move-always", "every-field"],
+)
+def test_config_round_trips(config: trueshot.Config) -> None:
+    back = round_trip(config)
+    assert type(back) is trueshot.Config
+    assert back == config and repr(back) == repr(config)
+    assert copy.deepcopy(config) == config
+
+
+def test_config_pickle_carries_every_setting() -> None:
+    # Config's read-only attributes are its settings; `copy_move` only reads
+    # `copy_move_max_pixels`. A setting added later fails here until carried.
+    settings = {name for name, value in inspect.getmembers(trueshot.Config)
+                if not name.startswith("_") and inspect.isgetsetdescriptor(value)}
+    rebuild, args = trueshot.Config().__reduce__()
+    assert args == ()
+    assert isinstance(rebuild, functools.partial) and rebuild.func is trueshot.Config
+    assert set(rebuild.keywords) == settings - {"copy_move"}
+
+
+def test_a_missing_model_file_fails_where_the_config_is_unpickled(tmp_path: pathlib.Path) -> None:
+    # The settings are checked again on the way in, as when they were made.
+    model = tmp_path / "model.json"
+    model.write_bytes(MODEL.read_bytes())
+    data = pickle.dumps(trueshot.Config(model_path=model))
+    model.unlink()
+    with pytest.raises(trueshot.InvalidConfigError):
+        pickle.loads(data)
+
+
+def test_a_partial_with_a_config_runs_in_a_process_pool() -> None:
+    config = trueshot.Config(heatmap=False, max_false_alarm=0.05, copy_move=False)
+    analyze = functools.partial(trueshot.analyze, config=config)
+    image = png_bytes(make_pixels(48, 64, 3))
+    # "spawn": a forked child would inherit rayon's pool without its threads.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        [pooled] = pool.map(analyze, [image])
+    here = analyze(image)
+    assert {**pooled.to_dict(), "timings_ms": None} == {**here.to_dict(), "timings_ms": None}
+    assert pooled.heatmap is None  # the child used the settings given
+    assert "copy_move" not in pooled.timings_ms
+
+
+def test_references_refuse_to_pickle_and_copy_as_themselves() -> None:
+    catalogue = trueshot.References(listing(1))
+    # Pickling the photos instead would index them again in every task.
+    with pytest.raises(TypeError, match="build one in each process"):
+        pickle.dumps(catalogue)
+    analyze = functools.partial(trueshot.analyze, reference=catalogue)
+    with pytest.raises(TypeError, match="build one in each process"):
+        pickle.dumps(analyze)
+    # Immutable: a copy is the catalogue itself.
+    assert copy.copy(catalogue) is catalogue
+    assert copy.deepcopy(catalogue) is catalogue
+    assert copy.deepcopy({"listing": catalogue})["listing"] is catalogue

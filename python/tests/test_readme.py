@@ -64,6 +64,30 @@ def test_readme_reference_example(tmp_path: pathlib.Path, monkeypatch: pytest.Mo
     assert "Edited" in pathlib.Path("claim.html").read_text(encoding="utf-8")
 
 
+def test_readme_catalogue_example(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import conftest  # not `from conftest import listing`: the snippet names its catalogue so
+
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(conftest.listing(5)).save("listing-1.png")
+    Image.fromarray(conftest.listing(1)).save("listing-2.png")
+    pathlib.Path("claim-1.jpg").write_bytes(conftest.claim(conftest.listing(1), damage=True))
+    pathlib.Path("claim-2.jpg").write_bytes(conftest.claim(conftest.listing(1), damage=False))
+
+    # START catalogue
+    import trueshot
+
+    listing = trueshot.References(["listing-1.png", "listing-2.png"])  # read and indexed once
+    for path in ["claim-1.jpg", "claim-2.jpg"]:
+        report = trueshot.analyze(path, reference=listing)  # compared, not indexed again
+        print(path, report.verdict)
+    # END catalogue
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "claim-1.jpg edited"
+    assert lines[1].startswith("claim-2.jpg ") and lines[1] != "claim-2.jpg edited"
+
+
 def _snippet(name: str = "") -> str:
     """The lines between the markers above, dedented."""
     lines = pathlib.Path(__file__).read_text(encoding="utf-8").splitlines()
@@ -78,13 +102,14 @@ def _python_blocks(readme: pathlib.Path) -> list[str]:
 
 
 @pytest.mark.parametrize("readme", ["README.md", "../README.md"])
-@pytest.mark.parametrize("name", ["", "reference"])
+@pytest.mark.parametrize("name", ["", "reference", "catalogue"])
 def test_readme_shows_the_tested_snippet(readme: str, name: str) -> None:
     path = pathlib.Path(__file__).resolve().parent.parent / readme
     blocks = _python_blocks(path) if path.exists() else []
     # Until the repository README has a section with this example, skip; once
     # it has one, it must be the tested snippet.
-    marker = "reference=" if name else "trueshot.analyze("
+    marker = {"": "trueshot.analyze(", "reference": "reference=[",
+              "catalogue": "trueshot.References("}[name]
     if readme == "../README.md" and not any(marker in b for b in blocks):
         pytest.skip("the repository README has no such Python example yet")
     assert _snippet(name) in blocks

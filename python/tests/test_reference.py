@@ -8,6 +8,7 @@ whether each is derived and edited is known by construction.
 
 from __future__ import annotations
 
+import pathlib
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 import trueshot
-from conftest import claim, listing
+from conftest import claim, listing, png_bytes
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,111 @@ def test_to_html_shows_the_listing() -> None:
     plain = trueshot.analyze(claim(source, damage=True)).to_html(title="claim.jpg")
     # The listing photo is embedded as one more JPEG data URI.
     assert page.count("data:image/jpeg") > plain.count("data:image/jpeg")
+
+
+# A prebuilt catalogue: `trueshot.References`.
+
+
+def same_analysis(report: trueshot.Report) -> tuple[Any, ...]:
+    """Everything a report says but the wall times, which differ between runs."""
+    return ({**report.to_dict(), "timings_ms": None}, report.heatmap_png())
+
+
+def test_prebuilt_references_give_the_same_reports_as_a_list(listing_png: str) -> None:
+    # Every kind of reference input; the claims' listing is the path.
+    refs: list[Any] = [listing(5), png_bytes(listing(3)), listing_png, Image.fromarray(listing(7))]
+    catalogue = trueshot.References(refs)
+    images = [claim(listing(1), damage=True), claim(listing(1), damage=False),
+              claim(listing(5), damage=False)]
+    for image in images:
+        prebuilt = trueshot.analyze(image, reference=catalogue)
+        listed = trueshot.analyze(image, reference=refs)
+        assert same_analysis(prebuilt) == same_analysis(listed)
+        assert prebuilt.to_html() == listed.to_html()
+    many = trueshot.analyze_many(images, reference=catalogue, threads=2)
+    listed_many = trueshot.analyze_many(images, reference=refs, threads=2)
+    assert [same_analysis(r) for r in many] == [same_analysis(r) for r in listed_many]
+    match = many[0].reference
+    assert match is not None and match["derived"] is True
+    assert (match["index"], match["path"]) == (2, listing_png)
+    assert many[2].reference is not None and many[2].reference["index"] == 0
+
+
+def test_prebuilt_references_are_not_read_again(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "listing.png"
+    Image.fromarray(listing(1)).save(path)
+    catalogue = trueshot.References(str(path))
+    path.unlink()  # an analysis that read the listing again would fail now
+    report = trueshot.analyze(claim(listing(1), damage=True), reference=catalogue)
+    assert report.reference is not None and report.reference["derived"] is True
+    assert report.reference["path"] == str(path)
+    # Only the review page needs the listing's pixels again, from the file.
+    with pytest.raises(FileNotFoundError):
+        report.to_html()
+
+
+@pytest.mark.parametrize("prebuilt", [True, False], ids=["References", "list"])
+def test_to_html_refuses_a_listing_file_that_changed(tmp_path: pathlib.Path,
+                                                     prebuilt: bool) -> None:
+    path = tmp_path / "listing.png"
+    Image.fromarray(listing(1)).save(path)
+    reference: Any = trueshot.References([str(path)]) if prebuilt else [str(path)]
+    report = trueshot.analyze(claim(listing(1), damage=True), reference=reference)
+    plain = trueshot.analyze(claim(listing(1), damage=True)).to_html()
+    assert report.to_html().count("data:image/jpeg") > plain.count("data:image/jpeg")
+    # The page would show another photo than the one the claim was compared with.
+    Image.fromarray(listing(5)).save(path)
+    with pytest.raises(RuntimeError, match="changed since"):
+        report.to_html()
+
+
+def test_references_len_and_repr(listing_png: str) -> None:
+    one = trueshot.References(listing_png)
+    assert len(one) == 1
+    assert repr(one) == f"References(1 photo: {listing_png!r})"
+    png = pathlib.Path(listing_png).read_bytes()
+    many = trueshot.References([listing(1), png, listing_png, listing_png])
+    assert len(many) == 4
+    assert repr(many) == (
+        f"References(4 photos: <640x480 pixels>, <{len(png)} bytes>, {listing_png!r}, ...)"
+    )
+    empty = trueshot.References([])
+    assert (len(empty), repr(empty), bool(empty)) == (0, "References(0 photos)", False)
+
+
+def test_empty_references_mean_none() -> None:
+    image = claim(listing(1), damage=False)
+    assert trueshot.analyze(image, reference=trueshot.References([])).reference is None
+    [report] = trueshot.analyze_many([image], reference=trueshot.References(()))
+    assert report.reference is None
+
+
+def test_references_raise_at_construction(tmp_path: pathlib.Path) -> None:
+    # The errors of `reference=`, raised when the catalogue is built.
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    with pytest.raises(FileNotFoundError) as missing:
+        trueshot.References([listing(1), "/nonexistent/listing.jpg"])
+    assert missing.value.filename == "/nonexistent/listing.jpg"
+    with pytest.raises(trueshot.DecodeError) as corrupt:
+        trueshot.References(str(broken))
+    assert getattr(corrupt.value, "code") == "decode"
+    with pytest.raises(trueshot.UnsupportedFormatError):
+        trueshot.References(b"not an image at all")
+    with pytest.raises(TypeError, match="References: expected a path"):
+        trueshot.References([1.5])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        trueshot.References()  # type: ignore[call-arg]
+
+
+def test_references_are_read_under_their_config_limits(listing_png: str) -> None:
+    with pytest.raises(trueshot.ImageTooLargeError):
+        trueshot.References(listing_png, config=trueshot.Config(max_pixels=100_000))
+    with pytest.raises(trueshot.ImageTooLargeError):
+        trueshot.References(listing(1), config=trueshot.Config(max_pixels=100_000))
+    # The analysis's config does not apply to a catalogue built before it.
+    catalogue = trueshot.References(listing_png)
+    small = trueshot.Config(max_pixels=100_000)
+    report = trueshot.analyze(claim(listing(1), damage=True), reference=catalogue, config=small)
+    assert report.reference is not None and report.reference["derived"] is True
+    assert "data:image/jpeg" in report.to_html()  # the listing decodes under its own limits

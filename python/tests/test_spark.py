@@ -217,3 +217,32 @@ def test_arguments_are_checked_on_the_driver(spark: SparkSession) -> None:
     binary = spark.createDataFrame([(b"\xff\xd8",)], "content binary")
     with pytest.raises(ValueError, match="expected string"):
         scan_dataframe(binary, path_col="content")
+
+
+def test_fixed_reference(spark: SparkSession, folder: pathlib.Path) -> None:
+    listing = make_pixels(120, 160, 3, seed=21)
+    listing_path = folder.parent / "fixed-listing.png"
+    listing_path.write_bytes(png_bytes(listing))
+    crop = Image.fromarray(listing).crop((10, 10, 150, 110))
+    out = io.BytesIO()
+    crop.save(out, format="JPEG", quality=85)
+    images = [out.getvalue(), jpeg_bytes(3), jpeg_bytes(11)[:300]]
+    df = spark.createDataFrame([(i,) for i in images], "content binary").repartition(2)
+    reference = [listing_path.as_uri(), png_bytes(make_pixels(96, 128, 3, seed=5))]
+    rows = scan_dataframe(df, content_col="content", reference=reference).collect()
+    local_reference = [str(listing_path), reference[1]]
+    by_content = {bytes(r["content"]): r for r in rows}
+    for image in images:
+        assert actual(by_content[image]) == expected(image, local_reference, heatmap=False)
+    assert by_content[images[0]]["reference"]["derived"] is True
+
+
+def test_fixed_reference_is_checked_on_the_driver(spark: SparkSession) -> None:
+    df = spark.createDataFrame([(b"\xff\xd8", "a.png")], "content binary, listing string")
+    with pytest.raises(ValueError, match="reference or reference_col"):
+        scan_dataframe(df, content_col="content", reference="a.png", reference_col="listing")
+    with pytest.raises(FileNotFoundError):
+        scan_dataframe(df, content_col="content", reference=["/nonexistent/listing.png"])
+    prebuilt = trueshot.References(make_pixels(48, 64, 3))
+    with pytest.raises(TypeError, match="not a trueshot.References"):
+        scan_dataframe(df, content_col="content", reference=prebuilt)

@@ -1,4 +1,5 @@
-"""The GIL is released during analysis: another Python thread keeps running.
+"""The GIL is released during analysis (and while a References is built):
+another Python thread keeps running.
 
 A helper thread records a timestamp about every millisecond. If the GIL were
 held while Rust works, it could only run just before the call enters Rust
@@ -58,4 +59,12 @@ def test_thread_runs_during_analyze_many() -> None:
     data = png_bytes(np.tile(make_pixels(256, 256, 3), (6, 6, 1)))  # 1536 x 1536
     middle, elapsed = stamps_during(lambda: trueshot.analyze_many([data] * 4, threads=2))
     assert elapsed > 0.05, f"analysis took only {elapsed * 1e3:.1f} ms"
+    assert middle >= 5, f"{middle} stamps in the middle of a {elapsed * 1e3:.0f} ms call"
+
+
+def test_thread_runs_during_references() -> None:
+    # Reading and indexing a listing photo is a decode and a few resizes.
+    data = png_bytes(np.tile(make_pixels(256, 256, 3), (12, 12, 1)))  # 3072 x 3072
+    middle, elapsed = stamps_during(lambda: trueshot.References([data, data]))
+    assert elapsed > 0.05, f"indexing took only {elapsed * 1e3:.1f} ms"
     assert middle >= 5, f"{middle} stamps in the middle of a {elapsed * 1e3:.0f} ms call"

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO, Union
 
-from . import Config, Report, TrueshotError, analyze_many
+from . import Config, References, Report, TrueshotError, analyze_many
 
 # File extensions picked up when scanning a directory (as in the Rust CLI).
 IMAGE_EXTENSIONS = frozenset(
@@ -26,13 +26,11 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 # Files analysed per call: big enough to keep every core busy, small enough
-# that records stream out while a large directory is scanned.
+# that records stream out while a large directory is scanned, and that the
+# reports held until their records are written (a heatmap each) stay few.
+# The reference catalogue is built once for the whole scan, so it does not
+# weigh on the batch size.
 BATCH = 64
-
-# Each call indexes the reference photos again (one costs about a third of a
-# claim's analysis), so with references a call takes at least this many
-# claims per reference: re-indexing then stays a few percent of the scan.
-CLAIMS_PER_REFERENCE = 16
 
 
 def collect_files(paths: list[str]) -> list[str]:
@@ -60,26 +58,40 @@ def _walk(directory: str, files: list[str]) -> None:
             files.append(entry)
 
 
-def load_references(files: list[str], dirs: list[str], config: Config) -> list[str]:
-    """The photos given by ``--reference`` and found under ``--reference-dir``,
-    in that order (the order of ``reference["index"]``). Each is read and
-    indexed here first: an unreadable one is a usage error, as in the Rust
-    CLI, because matching against a smaller catalogue would clear doctored
-    claims."""
+def load_references(files: list[str], dirs: list[str], config: Config) -> References | None:
+    """The catalogue of the photos given by ``--reference`` and found under
+    ``--reference-dir``, in that order (the order of ``reference["index"]``),
+    read and indexed once for the whole scan; None without any. An
+    unreadable one is a usage error, as in the Rust CLI, because matching
+    against a smaller catalogue would clear doctored claims."""
     paths = list(files)
     for directory in dirs:
         if not os.path.isdir(directory):
             raise ValueError(f"--reference-dir {directory} is not a directory")
         _walk(directory, paths)
+    if not paths:
+        return None
+    try:
+        return References(paths, config=config)
+    except (OSError, TrueshotError) as error:
+        # An OSError names its file; a decode error does not.
+        path = getattr(error, "filename", None) or _first_unreadable(paths, config)
+        # errno 0 for "a directory": show only the reason.
+        reason = (error.strerror if isinstance(error, OSError) else None) or error
+        named = f" {path}" if path else ""  # none fails alone: it changed meanwhile
+        raise ValueError(f"cannot load reference{named}: {reason}") from error
+
+
+def _first_unreadable(paths: list[str], config: Config) -> str | None:
+    """The first reference that fails alone: the one that failed the
+    catalogue, whose error (a decode error) does not name it. Run only on the
+    way to exit status 2."""
     for path in paths:
         try:
-            # No claims: the call only reads and indexes the reference.
-            analyze_many([], reference=path, config=config)
-        except OSError as error:  # errno 0 for "a directory": show only the reason
-            raise ValueError(f"cannot load reference {path}: {error.strerror or error}") from error
-        except TrueshotError as error:
-            raise ValueError(f"cannot load reference {path}: {error}") from error
-    return paths
+            References(path, config=config)
+        except (OSError, TrueshotError):
+            return path
+    return None
 
 
 def heatmap_name(path: str) -> str:
@@ -221,7 +233,6 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
         **settings,
     )
     references = load_references(args.reference, args.reference_dir, config)
-    batch_size = max(BATCH, CLAIMS_PER_REFERENCE * len(references))
     if args.heatmap_dir is not None:
         os.makedirs(args.heatmap_dir, exist_ok=True)
     files = collect_files(args.paths)
@@ -231,9 +242,9 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
     color = out.isatty()
     records: list[dict[str, Any]] = []
     failed = 0
-    for start in range(0, len(files), batch_size):
-        batch = files[start:start + batch_size]
-        results = analyze_many(batch, reference=references or None, threads=args.threads,
+    for start in range(0, len(files), BATCH):
+        batch = files[start:start + BATCH]
+        results = analyze_many(batch, reference=references, threads=args.threads,
                                config=config, return_exceptions=True)
         for path, result in zip(batch, results):
             failed += not isinstance(result, Report)

@@ -3,7 +3,7 @@
 import os
 import pathlib
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, Literal, Protocol, Union, final, overload
+from typing import Any, Final, Literal, NoReturn, Protocol, Union, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ __all__ = [
     "Finding",
     "ImageTooLargeError",
     "InvalidConfigError",
+    "References",
     "Report",
     "TrueshotError",
     "UnsupportedFormatError",
@@ -97,6 +98,25 @@ class Config:
     @property
     def copy_move_max_pixels(self) -> int: ...
     def __eq__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[Any, ...]: ...
+
+@final
+class References:
+    def __new__(
+        cls,
+        images: Union[_Image, Sequence[_Image]],
+        *,
+        config: Union[Config, None] = None,
+    ) -> References:
+        """The merchant's listing photos, read and indexed once; pass it as
+        ``reference=`` to compare many claims with them. ``config``'s limits
+        apply to reading them. Raises as ``analyze(..., reference=images)``
+        would for a photo that cannot be read or decoded."""
+    def __len__(self) -> int: ...
+    def __reduce__(self) -> NoReturn:
+        """Raises TypeError: build a References in each process."""
+    def __copy__(self) -> References: ...
+    def __deepcopy__(self, memo: Any, /) -> References: ...
 
 @final
 class Finding:
@@ -164,14 +184,14 @@ class Report:
 def analyze(
     image: _Image,
     *,
-    reference: Union[_Image, Sequence[_Image], None] = None,
+    reference: Union[_Image, Sequence[_Image], References, None] = None,
     config: Union[Config, None] = None,
 ) -> Report: ...
 @overload
 def analyze_many(
     images: Iterable[_Image],
     *,
-    reference: Union[_Image, Sequence[_Image], None] = None,
+    reference: Union[_Image, Sequence[_Image], References, None] = None,
     threads: Union[int, None] = None,
     config: Union[Config, None] = None,
     return_exceptions: Literal[False] = False,
@@ -180,7 +200,7 @@ def analyze_many(
 def analyze_many(
     images: Iterable[_Image],
     *,
-    reference: Union[_Image, Sequence[_Image], None] = None,
+    reference: Union[_Image, Sequence[_Image], References, None] = None,
     threads: Union[int, None] = None,
     config: Union[Config, None] = None,
     return_exceptions: bool,

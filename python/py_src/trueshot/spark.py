@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
-    from ._trueshot import Config
+    from ._trueshot import Config, References
 
 __all__ = ["OUTPUT_COLUMNS", "scan_dataframe", "result_schema"]
 
@@ -40,11 +40,11 @@ OUTPUT_COLUMNS = (
     "score", "verdict", "scores", "findings", "reference", "incomplete", "error", "heatmap_png"
 )
 
-#: Settings of ``trueshot.Config`` carried to the executors. A pyo3 object
-#: does not pickle, so the settings travel as keyword arguments: every field
-#: of the Config, or an executor silently uses the default for the one left
-#: out. ``copy_move`` is not one: it only reads ``copy_move_max_pixels``
-#: (0 = off, 2**64 - 1 = every size), which carries it.
+#: Settings of ``trueshot.Config`` carried to the executors as keyword
+#: arguments (``config`` may also be a dict of them, and ``heatmaps=True``
+#: overrides one): every field of the Config, or an executor silently uses
+#: the default for the one left out. ``copy_move`` is not one: it only reads
+#: ``copy_move_max_pixels`` (0 = off, 2**64 - 1 = every size), which carries it.
 _CONFIG_FIELDS = (
     "max_pixels",
     "max_file_bytes",
@@ -69,9 +69,11 @@ def result_schema(*, heatmaps: bool = False) -> StructType:
     ``score`` and the per-class ``scores`` are in [0, 1] (higher = more
     suspicious), ``verdict`` is ``authentic``, ``inconclusive``, ``edited`` or
     ``ai_generated``; all are null when ``error`` is set. ``incomplete``
-    names the detectors a time budget (``Config.time_budget_ms``) skipped,
-    as in the JSON record; it is empty when every detector ran, and when it
-    is not the verdict is at best ``inconclusive``. ``error.code`` is the
+    names the detectors a time budget (``Config.time_budget_ms``) skipped
+    or cut short (``reference``: listings left uncompared), as in the JSON
+    record; it is empty when every detector ran, and when it is not the
+    verdict is at best ``inconclusive`` (unless every listing was compared
+    and the claim is one of them unchanged). ``error.code`` is the
     code of the CLI's JSON records (``decode``, ``unsupported_format``, ``io``...).
     """
     from pyspark.sql import types as T
@@ -136,6 +138,7 @@ def scan_dataframe(
     path_col: Optional[str] = None,
     content_col: Optional[str] = None,
     reference_col: Optional[str] = None,
+    reference: Any = None,
     config: Union[Config, dict[str, Any], None] = None,
     heatmaps: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -152,6 +155,10 @@ def scan_dataframe(
 
     ``reference_col`` optionally names a column holding each row's listing
     photo(s): a path, bytes, or an array of them (see ``trueshot.analyze``).
+    ``reference`` is instead one listing photo, or a list of them, compared
+    with every row (paths must be readable on the driver and on every
+    executor); each task reads and indexes it once for its whole partition,
+    and an unreadable one fails here, on the driver.
     ``config`` is a ``trueshot.Config`` or a dict of its keyword arguments;
     a ``model_path`` must be readable on the driver and on every executor. ``heatmaps=True`` adds
     ``heatmap_png`` (8-bit greyscale PNG at image resolution).
@@ -181,6 +188,8 @@ def scan_dataframe(
         raise ValueError("scan_dataframe: give path_col or content_col, not both")
     image_col = content_col if content_col is not None else path_col
     assert image_col is not None
+    if reference is not None and reference_col is not None:
+        raise ValueError("scan_dataframe: give reference or reference_col, not both")
     for name in (image_col, reference_col):
         if name is not None and name not in columns:
             raise ValueError(f"scan_dataframe: no column {name!r} in {columns}")
@@ -203,7 +212,13 @@ def scan_dataframe(
         # heatmap_png needs the map: asking for it overrides heatmap=False.
         config_kwargs["heatmap"] = True
     # Fail on the driver, not in every task, when the settings are wrong.
-    _make_config(config_kwargs)
+    driver_config = _make_config(config_kwargs)
+    listing = None if reference is None else _fixed_reference(reference)
+    if listing is not None:
+        # And when a listing photo cannot be read: it would fail every row.
+        from ._trueshot import References
+
+        References(listing, config=driver_config)
 
     added = result_schema(heatmaps=heatmaps)
     schema = T.StructType(list(df.schema.fields) + list(added.fields))
@@ -214,6 +229,7 @@ def scan_dataframe(
             image_col=image_col,
             is_path=path_col is not None,
             reference_col=reference_col,
+            reference=listing,
             config_kwargs=config_kwargs,
             heatmaps=heatmaps,
             batch_size=batch_size,
@@ -290,6 +306,21 @@ def _reference_value(value: Any) -> Any:
     return value
 
 
+def _fixed_reference(reference: Any) -> list[Any]:
+    """``scan_dataframe(reference=...)`` as a list that pickles to the
+    executors: paths as local paths, like the cells of a path column."""
+    from ._trueshot import References
+
+    if isinstance(reference, References):
+        # It cannot be pickled; its photos can, and each task indexes them.
+        raise TypeError(
+            "scan_dataframe: give the listing photos as reference (paths, bytes, arrays), "
+            "not a trueshot.References: each executor builds its own"
+        )
+    items = list(reference) if isinstance(reference, (list, tuple)) else [reference]
+    return [_local_path(os.fspath(r)) if isinstance(r, (str, os.PathLike)) else r for r in items]
+
+
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
@@ -352,6 +383,7 @@ def analyze_rows(
     config: Config,
     threads: int,
     heatmaps: bool,
+    catalogue: Union[References, BaseException, None] = None,
 ) -> list[dict[str, Any]]:
     """Analyse one batch; one dict of output cells per image, in order.
 
@@ -360,6 +392,11 @@ def analyze_rows(
     Rust together; rows sharing a reference share one catalogue; distinct
     references run side by side on ``threads`` Python threads (the GIL is
     released in Rust, so they run in parallel).
+
+    ``catalogue`` is the listing of ``scan_dataframe(reference=...)``, built
+    once per partition and compared with the rows without a reference of
+    their own; an exception in its place (the listing could not be read on
+    this executor) is the error of each of them.
     """
     import trueshot
 
@@ -372,6 +409,10 @@ def analyze_rows(
             groups.setdefault(reference, []).append(i)
 
     def run(reference: Any, rows: list[int], pool_threads: int) -> None:
+        if isinstance(reference, BaseException):
+            for i in rows:
+                results[i] = reference
+            return
         batch = [images[i] for i in rows]
         ref = list(reference) if isinstance(reference, tuple) else reference
         try:
@@ -389,7 +430,7 @@ def analyze_rows(
 
     plain = groups.pop(None, None)
     if plain:
-        run(None, plain, threads)
+        run(catalogue, plain, threads)
     if groups:
         workers = threads if threads > 0 else (os.cpu_count() or 1)
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
@@ -405,6 +446,7 @@ def _scan_batches(
     image_col: str,
     is_path: bool,
     reference_col: Optional[str],
+    reference: Optional[list[Any]],
     config_kwargs: dict[str, Any],
     heatmaps: bool,
     batch_size: int,
@@ -412,11 +454,22 @@ def _scan_batches(
 ) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
+    from ._trueshot import References
+
     config = _make_config(config_kwargs)
     task_threads = _task_threads(threads)
+    # The fixed listing is read and indexed once for the whole partition
+    # (every batch Arrow hands over, every chunk of batch_size rows), not
+    # once per call into Rust; and not at all for an empty partition.
+    catalogue: Union[References, BaseException, None] = None
     added = [c for c in OUTPUT_COLUMNS if heatmaps or c != "heatmap_png"]
     for frame in batches:
         for start in range(0, len(frame), batch_size):
+            if reference is not None and catalogue is None:
+                try:
+                    catalogue = References(reference, config=config)
+                except Exception as exc:  # readable on the driver, not on this executor
+                    catalogue = exc
             chunk = frame.iloc[start : start + batch_size].reset_index(drop=True)
             images = [_image_value(v, is_path) for v in chunk[image_col]]
             if reference_col is None:
@@ -424,7 +477,12 @@ def _scan_batches(
             else:
                 references = [_reference_value(v) for v in chunk[reference_col]]
             rows = analyze_rows(
-                images, references, config=config, threads=task_threads, heatmaps=heatmaps
+                images,
+                references,
+                config=config,
+                threads=task_threads,
+                heatmaps=heatmaps,
+                catalogue=catalogue,
             )
             out = pd.DataFrame(rows, columns=added)
             yield pd.concat([chunk, out], axis=1)
