@@ -15,10 +15,13 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
-    /// `budget_ms` from `start`; `0` is no deadline.
+    /// `budget_ms` from `start`; `0` is no deadline, and neither is one
+    /// past what the clock can represent.
     pub(crate) fn new(start: Instant, budget_ms: u64) -> Self {
         Deadline {
-            at: (budget_ms > 0).then(|| start + Duration::from_millis(budget_ms)),
+            at: (budget_ms > 0)
+                .then(|| start.checked_add(Duration::from_millis(budget_ms)))
+                .flatten(),
             cut: AtomicBool::new(false),
         }
     }
@@ -69,6 +72,7 @@ mod tests {
         assert!(!unlimited.expired());
         let later = Deadline::new(Instant::now(), 60_000);
         assert!(!later.expired());
+        assert!(!Deadline::new(Instant::now(), u64::MAX).expired());
         assert!(!later.was_cut());
         let past = Deadline::new(Instant::now() - Duration::from_millis(5), 1);
         assert!(!past.was_cut());
