@@ -612,11 +612,18 @@ impl Report {
     /// The report as JSON, without the heatmap cells (which can be large).
     #[must_use]
     pub fn to_json(&self) -> String {
+        self.to_json_value().to_string()
+    }
+
+    /// [`Report::to_json`] as a value, to add fields to: parsing the text
+    /// back could move a float by one unit in the last place.
+    #[must_use]
+    pub fn to_json_value(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         if let Some(map) = value.as_object_mut() {
             map.remove("heatmap");
         }
-        value.to_string()
+        value
     }
 }
 

@@ -622,3 +622,34 @@ fn scan_takes_a_time_budget() {
     assert_eq!(unlimited["verdict"], "authentic", "{unlimited}");
     assert!(unlimited["incomplete"].as_array().is_none_or(Vec::is_empty));
 }
+
+/// The CLI's record holds the report's numbers exactly (each f32 widened),
+/// as the library's JSON and the Python wheel give them: parsing the JSON
+/// text back had moved some by one unit in the last place.
+#[test]
+fn scan_records_hold_the_reports_floats_exactly() {
+    let dir = temp_dir("floats");
+    let file = dir.join("a.jpg");
+    let bytes = jpeg(&camera_like(640, 480, 7), 90);
+    std::fs::write(&file, &bytes).expect("write");
+    let out = trueshot()
+        .args(["scan", "--format", "jsonl"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("record");
+    let report = trueshot::analyze_bytes(&bytes, &trueshot::Config::default()).expect("analysis");
+    assert!(!report.features.is_empty());
+    for (name, &value) in &report.features {
+        assert_eq!(
+            record["features"][name].as_f64(),
+            Some(f64::from(value)),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        record["authentic_threshold"].as_f64(),
+        Some(f64::from(report.authentic_threshold))
+    );
+}

@@ -9,7 +9,7 @@ use image::DynamicImage;
 use numpy::{PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 
 /// One image, owned by Rust. Bytes and pixels sit behind `Arc`s so that a
 /// report can keep them for `Report.to_html` without a copy.
@@ -199,13 +199,32 @@ pub fn extract_many(
     obj: &Bound<'_, PyAny>,
     config: &trueshot::Config,
 ) -> PyResult<Vec<Input>> {
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+    if is_several(obj)? {
         obj.try_iter()?
             .map(|item| extract(function, &item?, config))
             .collect()
     } else {
         Ok(vec![extract(function, obj, config)?])
     }
+}
+
+/// Whether `obj` holds several images: a list, a tuple or any other
+/// sequence (`collections.deque`, `UserList`...), as the stubs promise;
+/// not a path, bytes or a buffer, which are sequences of characters or
+/// bytes making one image.
+fn is_several(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        return Ok(true);
+    }
+    if obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
+        || obj.is_instance_of::<PyMemoryView>()
+    {
+        return Ok(false);
+    }
+    let sequence = obj.py().import("collections.abc")?.getattr("Sequence")?;
+    obj.is_instance(&sequence)
 }
 
 fn is_pil_image(obj: &Bound<'_, PyAny>) -> PyResult<bool> {

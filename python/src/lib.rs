@@ -23,7 +23,7 @@ use crate::error::{
     UnsupportedFormatError,
 };
 use crate::input::Input;
-use crate::reference::{Catalogue, PyReferences};
+use crate::reference::{Catalogue, Listings, PyReferences};
 use crate::report::{PyFinding, PyReport, Shared};
 
 fn analyzer(py: Python<'_>, config: Option<&PyConfig>) -> PyResult<trueshot::Analyzer> {
@@ -34,15 +34,15 @@ fn analyzer(py: Python<'_>, config: Option<&PyConfig>) -> PyResult<trueshot::Ana
 /// Attach the `reference` argument to `analyzer`: a prebuilt `References`
 /// as it is (an `Arc` clone, nothing read or indexed again), or one image or
 /// a list of them, indexed here into a catalogue with the GIL released.
-/// `None` and an empty catalogue leave the analyser as it is. The catalogue
-/// is returned too: a report keeps it to show the matched listing photo in
-/// `to_html`.
+/// `None` and an empty catalogue leave the analyser as it is. The listing
+/// photos are returned too: a report keeps them (not the index) to show the
+/// matched one in `to_html`.
 fn with_references(
     py: Python<'_>,
     function: &str,
     analyzer: trueshot::Analyzer,
     reference: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(trueshot::Analyzer, Option<Arc<Catalogue>>)> {
+) -> PyResult<(trueshot::Analyzer, Option<Arc<Listings>>)> {
     let Some(reference) = reference.filter(|r| !r.is_none()) else {
         return Ok((analyzer, None));
     };
@@ -55,11 +55,11 @@ fn with_references(
             analyzer.config(),
         )?),
     };
-    if catalogue.sources.is_empty() {
+    if catalogue.listings.sources.is_empty() {
         return Ok((analyzer, None));
     }
     let analyzer = analyzer.with_references(catalogue.index.clone());
-    Ok((analyzer, Some(catalogue)))
+    Ok((analyzer, Some(catalogue.listings.clone())))
 }
 
 /// Analyse one image and return a Report.

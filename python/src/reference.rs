@@ -21,8 +21,17 @@ pub struct Catalogue {
     /// What the core compares claims with. In an `Arc`, because
     /// `Analyzer::with_references` takes one: every analyser shares it.
     pub index: Arc<trueshot::References>,
+    /// The photos as given, which reports keep for `to_html`; apart from
+    /// the index, which a report must not keep alive (about 1-4 MB per
+    /// listing).
+    pub listings: Arc<Listings>,
+}
+
+/// The listing photos as given, for `Report.to_html`.
+pub struct Listings {
     /// One per reference, in index order (`reference["index"]`): a file's
-    /// path and digest, or the bytes or pixels given (shared, not copied).
+    /// path and digest, or a copy of the bytes or pixels given (kept as
+    /// long as the catalogue or a report made with it lives).
     pub sources: Vec<Kept>,
     /// The settings the photos were read under. `to_html` decodes the
     /// matched one again under the same limits, which may not be those of
@@ -53,8 +62,10 @@ impl Catalogue {
         let (index, sources) = built.map_err(|e| to_pyerr(py, e))?;
         Ok(Catalogue {
             index: Arc::new(index),
-            sources,
-            config: config.clone(),
+            listings: Arc::new(Listings {
+                sources,
+                config: config.clone(),
+            }),
         })
     }
 
@@ -109,13 +120,13 @@ impl PyReferences {
     }
 
     fn __len__(&self) -> usize {
-        self.catalogue.sources.len()
+        self.catalogue.listings.sources.len()
     }
 
     /// `References(2 photos: 'listing-1.png', <52311 bytes>)`: how many,
     /// and the first few as they were given.
     fn __repr__(&self) -> String {
-        let sources = &self.catalogue.sources;
+        let sources = &self.catalogue.listings.sources;
         let count = match sources.len() {
             1 => "1 photo".to_string(),
             n => format!("{n} photos"),

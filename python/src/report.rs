@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
 use crate::error::to_pyerr;
 use crate::input::{Kept, KeptError};
-use crate::reference::Catalogue;
+use crate::reference::Listings;
 
 /// A serialisable value as plain Python objects (dict, list, str, float...).
 ///
@@ -206,11 +206,11 @@ const _: () = assert!(trueshot::html::DEFAULT_MAX_SIDE == 1600);
 #[derive(Clone)]
 pub struct Shared {
     config: Arc<trueshot::Config>,
-    references: Option<Arc<Catalogue>>,
+    references: Option<Arc<Listings>>,
 }
 
 impl Shared {
-    pub fn new(config: &trueshot::Config, references: Option<Arc<Catalogue>>) -> Self {
+    pub fn new(config: &trueshot::Config, references: Option<Arc<Listings>>) -> Self {
         Shared {
             config: Arc::new(config.clone()),
             references,

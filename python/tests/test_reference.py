@@ -74,6 +74,19 @@ def test_a_list_of_references_finds_the_right_one() -> None:
     assert report.reference["index"] == 1
 
 
+def test_any_sequence_of_references_is_several() -> None:
+    # The stubs take any Sequence; a deque or a UserList is several images
+    # as a list is, not one image of an unknown kind.
+    import collections
+    refs: list[Any] = [listing(5), listing(1)]
+    image = claim(listing(1), damage=True)
+    as_list = trueshot.analyze(image, reference=refs)
+    for several in (collections.deque(refs), collections.UserList(refs)):
+        report = trueshot.analyze(image, reference=several)
+        assert report.reference == as_list.reference
+        assert len(trueshot.References(several)) == 2
+
+
 def test_analyze_many_compares_every_image() -> None:
     images = [claim(listing(1), damage=True), claim(listing(1), damage=False),
               claim(listing(5), damage=False)]

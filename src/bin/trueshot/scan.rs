@@ -271,8 +271,10 @@ fn to_record(path: &Path, result: &Result<Report, Error>, heatmap_dir: Option<&P
     let path_text = path.to_string_lossy();
     match result {
         Ok(report) => {
-            let mut record: Value =
-                serde_json::from_str(&report.to_json()).unwrap_or_else(|_| json!({}));
+            let mut record = match report.to_json_value() {
+                object @ Value::Object(_) => object,
+                _ => json!({}),
+            };
             let written = heatmap_dir
                 .zip(report.heatmap())
                 .map(|(dir, map)| write_heatmap(dir, path, map));
