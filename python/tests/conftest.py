@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import pathlib
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 from PIL import Image, ImageDraw
+
+import trueshot
 
 
 def make_pixels(height: int, width: int, channels: int, seed: int = 7) -> npt.NDArray[np.uint8]:
@@ -103,3 +106,31 @@ def summary(report: Any) -> tuple[Any, ...]:
         [(f.code, f.score) for f in report.findings],
         report.features,
     )
+
+
+# A valid model file: the built-in model's source.
+MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "default.json"
+
+
+def sample_configs() -> list[Any]:
+    """Configs to carry between processes: defaults, the copy-move switch
+    both ways, and every field set off its default."""
+    return [
+        pytest.param(trueshot.Config(), id="default"),
+        pytest.param(trueshot.Config(copy_move=False), id="no-copy-move"),
+        pytest.param(trueshot.Config(copy_move=True), id="copy-move-always"),
+        pytest.param(
+            trueshot.Config(
+                max_pixels=12_345_678,
+                max_file_bytes=9_999_999,
+                max_decoded_bytes=1 << 28,
+                heatmap=False,
+                max_false_alarm=0.037,
+                model_path=MODEL,
+                time_budget_ms=1500,
+                threads=3,
+                copy_move_max_pixels=777_777,
+            ),
+            id="every-field",
+        ),
+    ]

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import trueshot
-from conftest import claim, listing, make_pixels, png_bytes
+from conftest import MODEL, sample_configs, claim, listing, make_pixels, png_bytes
 
 
 def round_trip(value: Any) -> Any:
@@ -152,30 +152,9 @@ def test_results_come_back_from_a_process_pool(tmp_path: pathlib.Path) -> None:
 
 # Settings and catalogues: what a worker function is called with.
 
-# A valid model file: the built-in model's source.
-MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "default.json"
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        trueshot.Config(),
-        trueshot.Config(copy_move=False),
-        trueshot.Config(copy_move=True),
-        trueshot.Config(
-            max_pixels=12_345_678,
-            max_file_bytes=9_999_999,
-            max_decoded_bytes=1 << 28,
-            heatmap=False,
-            max_false_alarm=0.037,
-            model_path=MODEL,
-            time_budget_ms=1500,
-            threads=3,
-            copy_move_max_pixels=777_777,
-        ),
-    ],
-    ids=["default", "no-copy-move", "copy-move-always", "every-field"],
-)
+@pytest.mark.parametrize("config", sample_configs())
 def test_config_round_trips(config: trueshot.Config) -> None:
     back = round_trip(config)
     assert type(back) is trueshot.Config

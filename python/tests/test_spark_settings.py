@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import trueshot
-from conftest import make_pixels, png_bytes
+from conftest import sample_configs, make_pixels, png_bytes
 from trueshot.spark import (
     _CONFIG_FIELDS,
     _config_kwargs,
@@ -23,8 +23,6 @@ from trueshot.spark import (
     _scan_batches,
 )
 
-# A valid model file: the built-in model's source.
-MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "default.json"
 
 
 def test_every_config_field_is_carried() -> None:
@@ -35,26 +33,7 @@ def test_every_config_field_is_carried() -> None:
     assert set(_CONFIG_FIELDS) == fields - {"copy_move"}
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        trueshot.Config(),
-        trueshot.Config(copy_move=False),
-        trueshot.Config(copy_move=True),
-        trueshot.Config(
-            max_pixels=12_345_678,
-            max_file_bytes=9_999_999,
-            max_decoded_bytes=1 << 28,
-            heatmap=False,
-            max_false_alarm=0.037,
-            model_path=MODEL,
-            time_budget_ms=1500,
-            threads=3,
-            copy_move_max_pixels=777_777,
-        ),
-    ],
-    ids=["default", "no-copy-move", "copy-move-always", "every-field"],
-)
+@pytest.mark.parametrize("config", sample_configs())
 def test_config_round_trips_to_the_executors(config: trueshot.Config) -> None:
     kwargs = pickle.loads(pickle.dumps(_config_kwargs(config)))
     assert _make_config(kwargs) == config
