@@ -175,14 +175,18 @@ def test_an_analysis_cut_short_is_marked_incomplete(spark: SparkSession) -> None
     assert row["verdict"] == report.verdict != "authentic"
 
 
-def test_reference_column(spark: SparkSession, folder: pathlib.Path) -> None:
+def listing_and_claim(path: pathlib.Path) -> bytes:
+    """Write a listing photo to `path`; return a claim cut from it (JPEG)."""
     listing = make_pixels(120, 160, 3, seed=21)
-    listing_path = folder.parent / "listing.png"
-    listing_path.write_bytes(png_bytes(listing))
-    crop = Image.fromarray(listing).crop((10, 10, 150, 110))
+    path.write_bytes(png_bytes(listing))
     out = io.BytesIO()
-    crop.save(out, format="JPEG", quality=85)
-    claim = out.getvalue()
+    Image.fromarray(listing).crop((10, 10, 150, 110)).save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def test_reference_column(spark: SparkSession, folder: pathlib.Path) -> None:
+    listing_path = folder.parent / "listing.png"
+    claim = listing_and_claim(listing_path)
     other = jpeg_bytes(3)
     data = [
         (claim, str(listing_path)),
@@ -220,13 +224,8 @@ def test_arguments_are_checked_on_the_driver(spark: SparkSession) -> None:
 
 
 def test_fixed_reference(spark: SparkSession, folder: pathlib.Path) -> None:
-    listing = make_pixels(120, 160, 3, seed=21)
     listing_path = folder.parent / "fixed-listing.png"
-    listing_path.write_bytes(png_bytes(listing))
-    crop = Image.fromarray(listing).crop((10, 10, 150, 110))
-    out = io.BytesIO()
-    crop.save(out, format="JPEG", quality=85)
-    images = [out.getvalue(), jpeg_bytes(3), jpeg_bytes(11)[:300]]
+    images = [listing_and_claim(listing_path), jpeg_bytes(3), jpeg_bytes(11)[:300]]
     df = spark.createDataFrame([(i,) for i in images], "content binary").repartition(2)
     reference = [listing_path.as_uri(), png_bytes(make_pixels(96, 128, 3, seed=5))]
     rows = scan_dataframe(df, content_col="content", reference=reference).collect()
