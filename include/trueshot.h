@@ -533,6 +533,16 @@ trueshot_verdict trueshot_report_verdict(const trueshot_report *report);
 const char *trueshot_report_json(const trueshot_report *report);
 
 /**
+ * How many tests the time budget skipped or cut short (their names are
+ * the JSON's `incomplete`; `"reference"` for listings left uncompared).
+ * 0 when the analysis is complete, and for a NULL report.
+ *
+ * # Safety
+ * `report` NULL or live.
+ */
+size_t trueshot_report_incomplete_count(const trueshot_report *report);
+
+/**
  * The number of findings (pieces of evidence), strongest first. 0 for a
  * NULL report.
  *

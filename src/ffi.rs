@@ -1093,6 +1093,19 @@ pub unsafe extern "C" fn trueshot_report_json(report: *const trueshot_report) ->
     }
 }
 
+/// How many tests the time budget skipped or cut short (their names are
+/// the JSON's `incomplete`; `"reference"` for listings left uncompared).
+/// 0 when the analysis is complete, and for a NULL report.
+///
+/// # Safety
+/// `report` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_report_incomplete_count(report: *const trueshot_report) -> usize {
+    ffi_boundary! {
+        try_ref!(report).report.incomplete.len()
+    }
+}
+
 /// The number of findings (pieces of evidence), strongest first. 0 for a
 /// NULL report.
 ///

@@ -189,6 +189,7 @@ fn analyses_and_exact_error_statuses() {
             text(trueshot_verdict_str(trueshot_report_verdict(report) as i32)),
             verdict
         );
+        assert_eq!(trueshot_report_incomplete_count(report), 0);
         let n = trueshot_report_finding_count(report);
         assert_eq!(json["findings"].as_array().unwrap().len(), n);
         for i in 0..n {
@@ -309,6 +310,7 @@ fn null_report_accessors_return_nothing() {
         assert_eq!(trueshot_report_verdict(r), trueshot_verdict::Unknown);
         assert!(trueshot_report_json(r).is_null());
         assert_eq!(trueshot_report_finding_count(r), 0);
+        assert_eq!(trueshot_report_incomplete_count(r), 0);
         assert!(trueshot_report_finding_code(r, 0).is_null());
         assert!(trueshot_report_finding_detector(r, 0).is_null());
         assert!(trueshot_report_finding_message(r, 0).is_null());
@@ -774,6 +776,34 @@ fn model_file_is_read_once_by_its_own_setter() {
             score(config) > 0.99,
             "the file set again is the changed one"
         );
+        trueshot_config_free(config);
+    }
+}
+
+/// A C caller can tell an analysis the time budget cut short without
+/// parsing the JSON: the count matches the JSON's `incomplete`.
+#[test]
+fn a_cut_analysis_counts_what_it_skipped() {
+    let pixels: Vec<u8> = (0..1200 * 900 * 3).map(|i| (i * 31 % 251) as u8).collect();
+    // SAFETY (test): every pointer below is live and sized as documented.
+    unsafe {
+        let config = trueshot_config_new();
+        assert_eq!(
+            trueshot_config_set_time_budget_ms(config, 1),
+            trueshot_status::Ok
+        );
+        let mut report = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_rgb8(config, pixels.as_ptr(), 1200, 900, 1200 * 3, &mut report),
+            trueshot_status::Ok
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&text(trueshot_report_json(report))).unwrap();
+        let skipped = json["incomplete"].as_array().map_or(0, Vec::len);
+        assert!(skipped > 0, "{json}");
+        assert_eq!(trueshot_report_incomplete_count(report), skipped);
+        assert_ne!(trueshot_report_verdict(report), trueshot_verdict::Authentic);
+        trueshot_report_free(report);
         trueshot_config_free(config);
     }
 }
