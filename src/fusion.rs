@@ -78,17 +78,17 @@ const MAX_MODEL_BYTES: u64 = 64 << 20;
 const MAX_MODEL_VALUE: f32 = 1e6;
 /// Most trees per head (a fitted model has 200).
 const MAX_TREES: usize = 10_000;
-/// The detectors whose measurements a model may use, as they name their
-/// features (`detector.measure`).
-const FEATURE_DETECTORS: [&str; 8] = [
-    "cfa",
-    "copy_move",
-    "jpeg",
-    "local_consistency",
-    "noise_residual",
-    "provenance",
-    "spectrum",
-    "texture_stats",
+/// The detectors whose measurements a model may use; they name their
+/// features `detector.measure` by [`DetectorKind::as_str`].
+const FEATURE_DETECTORS: [DetectorKind; 8] = [
+    DetectorKind::Cfa,
+    DetectorKind::CopyMove,
+    DetectorKind::Jpeg,
+    DetectorKind::LocalConsistency,
+    DetectorKind::NoiseResidual,
+    DetectorKind::Provenance,
+    DetectorKind::Spectrum,
+    DetectorKind::TextureStats,
 ];
 
 /// Standardised features are clipped to this many standard deviations.
@@ -250,7 +250,7 @@ impl Model {
             // lacks count as the training mean); the measure itself cannot be
             // checked without running every detector, its detector can.
             let known = name.split_once('.').is_some_and(|(detector, measure)| {
-                FEATURE_DETECTORS.contains(&detector) && !measure.is_empty()
+                FEATURE_DETECTORS.iter().any(|k| k.as_str() == detector) && !measure.is_empty()
             });
             if !known {
                 return Err(Error::InvalidConfig(format!(

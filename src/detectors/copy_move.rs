@@ -1161,10 +1161,12 @@ fn copied_extent(luma: &Luma<'_>, cells: &[usize], d: (i64, i64)) -> Vec<usize> 
         (x1 + EXTENT_MARGIN).min(gw - 1),
         (y1 + EXTENT_MARGIN).min(gh - 1),
     );
-    let mut inside = vec![false; gw * gh];
+    // Every cell is tested once: a rejected cell next to several accepted
+    // ones is not measured again.
+    let mut seen = vec![false; gw * gh];
     let mut stack: Vec<usize> = cells.to_vec();
     for &c in cells {
-        inside[c] = true;
+        seen[c] = true;
     }
     let mut extent = Vec::with_capacity(cells.len());
     while let Some(c) = stack.pop() {
@@ -1177,9 +1179,11 @@ fn copied_extent(luma: &Luma<'_>, cells: &[usize], d: (i64, i64)) -> Vec<usize> 
             (cy < y1).then(|| c + gw),
         ];
         for j in near.into_iter().flatten() {
-            if !inside[j] && copied_at(luma, j, d, tolerance) {
-                inside[j] = true;
-                stack.push(j);
+            if !seen[j] {
+                seen[j] = true;
+                if copied_at(luma, j, d, tolerance) {
+                    stack.push(j);
+                }
             }
         }
     }
