@@ -976,3 +976,46 @@ fn a_time_budget_that_runs_out_skips_the_references_and_says_so() {
     assert_eq!(ample.reference, full.reference);
     assert_eq!(ample.verdict(), Verdict::Edited);
 }
+
+/// A catalogue of `others` unrelated listings (small, to keep the test
+/// fast) with [`listing`]`(1)` as `listing.jpg` among them.
+fn catalogue_of(others: u64) -> References {
+    let mut refs = References::new();
+    for seed in 0..others {
+        let other =
+            Scene::new(200 + seed).render(320, 240, |x, y| (x / 320.0, y / 240.0), 1.0, 300 + seed);
+        refs.push_image(&DynamicImage::ImageRgb8(other), None);
+        if seed == others / 2 {
+            refs.push_image(
+                &DynamicImage::ImageRgb8(listing(1)),
+                Some("listing.jpg".into()),
+            );
+        }
+    }
+    refs
+}
+
+#[test]
+fn a_copy_with_a_part_blacked_out_is_traced_in_small_and_large_catalogues() {
+    // A fraudster's cheapest cover: a black box over a fifth of the width
+    // and two fifths of the height. It moves the whole frame's hash and the
+    // thumbnail correlation far from the listing's; the occlusion-robust
+    // signature still ranks the listing first. 8 listings go through the
+    // window search, 70 through the hash index.
+    let mut claim = listing(1);
+    for y in 120..312 {
+        for x in 200..328 {
+            claim.put_pixel(x, y, Rgb([0, 0, 0]));
+        }
+    }
+    let bytes = jpeg(&claim, 85);
+    for others in [7, 69] {
+        let report = analyzer(catalogue_of(others))
+            .analyze_bytes(&bytes)
+            .expect("analysis");
+        let m = report.reference.clone().expect("reference");
+        assert!(m.derived, "{} listings: {m:?}", others + 1);
+        assert_eq!(m.path.as_deref(), Some("listing.jpg"));
+        assert_eq!(report.verdict(), Verdict::Edited, "{} listings", others + 1);
+    }
+}
