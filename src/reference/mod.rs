@@ -76,7 +76,7 @@ const MAX_HASH_DISTANCE: u32 = 24;
 const MAX_SIGNATURE_DISTANCE: f32 = 0.16;
 /// The closest reference by signature is registered only when the next
 /// other reference is farther by this factor: the 20 blacked-out dev
-/// copies had ratios of 0.08-0.48, and one 0.83 (found by its hash).
+/// copies had ratios of 0.08-0.48, and one 0.83 (found without it).
 const SIGNATURE_RATIO: f32 = 0.6;
 /// Catalogues up to this size are searched window by window with
 /// thumbnail correlation instead of hashes: a detail cut out of a listing
