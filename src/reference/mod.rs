@@ -325,6 +325,11 @@ impl View {
         }
     }
 
+    /// Whether this is the whole reference, not a window of it.
+    fn is_whole(&self) -> bool {
+        self.origin == (0, 0) && self.hi.dimensions() == self.source
+    }
+
     /// The map (view `lo` → claim `lo`) that lays the matched window over
     /// a claim of `w x h`: the first guess of the registration.
     fn window_guess(&self, (w, h): (usize, usize)) -> Affine {
@@ -459,12 +464,12 @@ impl References {
     /// [`Signature`], to be registered against its whole frame, as
     /// `(1000 · distance, index, mirrored, window)`: none unless it lies
     /// within [`MAX_SIGNATURE_DISTANCE`] and clearly closer than any other
-    /// reference ([`SIGNATURE_RATIO`]), and not when `tried` holds it
-    /// already with a view of its whole frame.
+    /// reference ([`SIGNATURE_RATIO`]), and not when it was `tried`
+    /// already against its whole frame.
     fn signature_candidate(
         &self,
         claim: &Claim,
-        tried: &[(u32, usize, bool, [usize; 4])],
+        tried: &[Candidate],
     ) -> Option<(u32, usize, bool, [usize; 4])> {
         let mut all: Vec<(f32, usize, bool)> = self
             .entries
@@ -488,11 +493,12 @@ impl References {
         }
         let entry = &self.entries[index];
         let whole = [0, 0, entry.lo.w, entry.lo.h];
-        let seen = tried.iter().any(|&(_, i, m, [x0, y0, x1, y1])| {
-            let area = ((x1 - x0) * (y1 - y0)) as f32 / (entry.lo.w * entry.lo.h).max(1) as f32;
-            (i, m) == (index, mirrored) && area >= WHOLE_FRAME_AREA
-        });
-        (!seen).then_some(((best * 1000.0) as u32, index, mirrored, whole))
+        (!tried_whole(tried, index, mirrored)).then_some((
+            (best * 1000.0) as u32,
+            index,
+            mirrored,
+            whole,
+        ))
     }
 
     /// The shortlist of a large catalogue: the references whose whole frame
@@ -564,8 +570,7 @@ impl References {
     ) -> Option<Candidate> {
         let entry = self.entries.get(index)?;
         let view = View::new(entry, mirrored, window);
-        let whole = view.origin == (0, 0) && view.hi.dimensions() == view.source;
-        if !whole && view.hi.width().max(view.hi.height()) < MIN_VIEW {
+        if !view.is_whole() && view.hi.width().max(view.hi.height()) < MIN_VIEW {
             return None;
         }
         if view.lo.w < 8 || view.lo.h < 8 || claim.lo.w < 8 || claim.lo.h < 8 {
@@ -686,7 +691,7 @@ impl References {
         // signature still ranks it first. Tried only when no shortlisted
         // reference is the source, so a found copy costs no more.
         if !verified.iter().any(Candidate::is_derived) {
-            if let Some(candidate) = self.signature_candidate(&claim, &shortlist) {
+            if let Some(candidate) = self.signature_candidate(&claim, &verified) {
                 // Whole frame on whole frame: the signature matched the
                 // frames cell by cell, so the pattern search from there
                 // suffices.
@@ -1048,6 +1053,14 @@ fn fine_similarity(claim: &Claim, candidate: &Candidate) -> f32 {
     let claim_luma = Plane::luma(small.as_ref().unwrap_or(&claim.hi));
     let reference = band(&Plane::luma(&candidate.view.hi));
     similarity(&band(&claim_luma), &reference, &affine).0
+}
+
+/// Whether reference `index` (mirrored or not) was registered against its
+/// whole frame among `tried`.
+fn tried_whole(tried: &[Candidate], index: usize, mirrored: bool) -> bool {
+    tried
+        .iter()
+        .any(|c| (c.index, c.mirrored) == (index, mirrored) && c.view.is_whole())
 }
 
 fn no_match(similarity: f32) -> Comparison {
