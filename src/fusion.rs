@@ -486,11 +486,12 @@ pub struct Fused {
 }
 
 impl Fused {
-    /// The verdict's last rules, in order: an analysis the time budget cut
-    /// short cannot be authentic ([`Fused::hold_incomplete`]); then a
-    /// listing photo the claim is derived from decides
-    /// ([`Fused::apply_reference`]): a claim derived unchanged is cleared by
-    /// the listing whatever pixel detectors were skipped, but not when
+    /// The verdict's last rules, in order: a listing photo the claim is
+    /// derived from decides ([`Fused::apply_reference`]); then an analysis
+    /// the time budget cut short cannot be authentic
+    /// ([`Fused::hold_incomplete`]), unless the claim derives from a listing
+    /// and every listing was compared: a claim derived unchanged is cleared
+    /// by the listing whatever pixel detectors were skipped, but not when
     /// listings were left uncompared (`skipped` holds
     /// [`DetectorKind::Reference`]), one of which may be the changed
     /// original.
@@ -500,12 +501,13 @@ impl Fused {
         findings: &[Finding],
         skipped: &[DetectorKind],
     ) {
-        self.hold_incomplete(skipped);
         if let Some(matched) = reference {
             self.apply_reference(matched, findings);
-            if skipped.contains(&DetectorKind::Reference) {
-                self.hold_incomplete(skipped);
-            }
+        }
+        let cleared_by_listing =
+            reference.is_some_and(|m| m.derived) && !skipped.contains(&DetectorKind::Reference);
+        if !cleared_by_listing {
+            self.hold_incomplete(skipped);
         }
     }
 
@@ -518,8 +520,6 @@ impl Fused {
         if !reference.derived {
             return;
         }
-        // The listing decides; a skipped test no longer holds the verdict.
-        self.findings.retain(|f| f.code != "fusion.incomplete");
         let from_reference =
             |f: &&Finding| f.detector == DetectorKind::Reference && f.class == Class::Edited;
         if reference.changed_fraction > 0.0 {

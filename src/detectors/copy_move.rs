@@ -1199,7 +1199,7 @@ fn copied_extent(luma: &Luma<'_>, cells: &[usize], d: (i64, i64)) -> Vec<usize> 
 /// the place next to a copy is not taken for it; a plain area shows no
 /// copy either way (it joins only when the copy encloses it).
 fn copied_at(luma: &Luma<'_>, c: usize, d: (i64, i64), tolerance: f32) -> bool {
-    let Some(at) = luma.cell_difference(c, d) else {
+    let Some(at) = luma.cell_difference(c, d).filter(|&at| at <= tolerance) else {
         return false;
     };
     let step = 2 * CELL as i64;
@@ -1207,7 +1207,7 @@ fn copied_at(luma: &Luma<'_>, c: usize, d: (i64, i64), tolerance: f32) -> bool {
         .iter()
         .filter_map(|&(x, y)| luma.cell_difference(c, (d.0 + x, d.1 + y)))
         .fold(f32::MAX, f32::min);
-    at <= tolerance && (MIN_OFF_DIFFERENCE..f32::MAX).contains(&off) && at <= EXTENT_CONTRAST * off
+    (MIN_OFF_DIFFERENCE..f32::MAX).contains(&off) && at <= EXTENT_CONTRAST * off
 }
 
 #[cfg(test)]

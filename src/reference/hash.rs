@@ -138,16 +138,20 @@ pub(crate) struct ClaimThumbs {
     coarse: Thumb,
     fine: Thumb,
     aspect: f32,
+    /// The whole frame's [`Signature`], from the same coarse thumbnail.
+    pub(crate) signature: Signature,
 }
 
 impl ClaimThumbs {
     pub(crate) fn new(plane: &Plane) -> Self {
         let ii = Integral::new(plane);
         let all = [0, 0, plane.w, plane.h];
+        let coarse = thumbnail::<COARSE>(&ii, all);
         ClaimThumbs {
-            coarse: normalised(&thumbnail::<COARSE>(&ii, all)),
+            coarse: normalised(&coarse),
             fine: normalised(&thumbnail::<SIDE>(&ii, all)),
             aspect: plane.w.max(1) as f32 / plane.h.max(1) as f32,
+            signature: Signature::of_thumbnail(&coarse),
         }
     }
 }
@@ -432,8 +436,9 @@ fn hash_window(ii: &Integral, cos: &[[f32; SIDE]; KEEP], win: [usize; 4]) -> Has
         .fold(0u64, |h, (k, &c)| if c > median { h | (1 << k) } else { h })
 }
 
-/// Side of the [`Signature`] thumbnail.
-const SIGNATURE: usize = 16;
+/// Side of the [`Signature`] thumbnail: a claim's coarse thumbnail serves
+/// as both.
+const SIGNATURE: usize = COARSE;
 /// Share of a signature's cells that the [`Signature::distance`] compares:
 /// the rest, the most different, may be painted over.
 const SIGNATURE_KEPT: f32 = 0.75;
@@ -460,11 +465,11 @@ impl Signature {
             return Signature(vec![0.0; SIGNATURE * SIGNATURE]);
         }
         let ii = Integral::new(plane);
-        let cells: Vec<f32> = thumbnail::<SIGNATURE>(&ii, [0, 0, plane.w, plane.h])
-            .iter()
-            .flatten()
-            .copied()
-            .collect();
+        Signature::of_thumbnail(&thumbnail::<SIGNATURE>(&ii, [0, 0, plane.w, plane.h]))
+    }
+
+    fn of_thumbnail(thumb: &[[f32; SIGNATURE]; SIGNATURE]) -> Self {
+        let cells: Vec<f32> = thumb.iter().flatten().copied().collect();
         let mut sorted = cells.clone();
         sorted.sort_unstable_by(f32::total_cmp);
         let at = |q: f32| sorted[((sorted.len() - 1) as f32 * q).round() as usize];

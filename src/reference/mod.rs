@@ -228,8 +228,6 @@ struct Claim {
     spectrum: register::ClaimSpectrum,
     hash: Hash,
     hash_mirrored: Hash,
-    signature: Signature,
-    signature_mirrored: Signature,
     thumbs: hash::ClaimThumbs,
     thumbs_mirrored: hash::ClaimThumbs,
 }
@@ -477,8 +475,12 @@ impl References {
             .enumerate()
             .flat_map(|(i, e)| {
                 [
-                    (claim.signature.distance(&e.signature), i, false),
-                    (claim.signature_mirrored.distance(&e.signature), i, true),
+                    (claim.thumbs.signature.distance(&e.signature), i, false),
+                    (
+                        claim.thumbs_mirrored.signature.distance(&e.signature),
+                        i,
+                        true,
+                    ),
                 ]
             })
             .collect();
@@ -1085,16 +1087,15 @@ fn no_match(similarity: f32) -> Comparison {
 fn prepare(rgb: &RgbView<'_>, plans: &FftPlans) -> Claim {
     let hi = shrink(rgb, HI);
     let lo = Plane::luma(&shrink(&hi, LO));
+    let mirrored = lo.flipped();
     Claim {
         width: rgb.width(),
         height: rgb.height(),
         spectrum: register::ClaimSpectrum::new(&lo, plans),
         hash: hash::whole(&lo),
-        hash_mirrored: hash::whole(&lo.flipped()),
-        signature: Signature::new(&lo),
-        signature_mirrored: Signature::new(&lo.flipped()),
+        hash_mirrored: hash::whole(&mirrored),
         thumbs: hash::ClaimThumbs::new(&lo),
-        thumbs_mirrored: hash::ClaimThumbs::new(&lo.flipped()),
+        thumbs_mirrored: hash::ClaimThumbs::new(&mirrored),
         lo_band: band(&lo),
         hi,
         lo,
