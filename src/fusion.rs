@@ -56,7 +56,11 @@ const CAMERA_DISCOUNT: f32 = 0.5;
 /// images up to its size limit). On the development corpus no genuine
 /// photo reaches 0.45 on the first, while 9 of 61 added-damage edits reach
 /// 0.66-0.98; the second is found on 9 of 11 copy-moves and on none of 252
-/// genuine photos and 5,336 honestly processed copies. The noise-inconsistency regions
+/// genuine photos and 5,336 honestly processed copies. A listing the claim
+/// matches in outline but not in fine detail, with differences, is a doctored
+/// copy or a new photo of the same product from the same spot
+/// (`reference.same_scene_changed`), for a reviewer to tell apart, as a
+/// copied part of a listing is (`reference.partial_copy`). The noise-inconsistency regions
 /// (`local_consistency`, `noise_residual`) fire on 12-24% of genuine photos
 /// and stay with the model.
 const LOCAL_EVIDENCE: &[&str] = &[
@@ -64,6 +68,7 @@ const LOCAL_EVIDENCE: &[&str] = &[
     "jpeg.local_lattice_break",
     "copy_move.duplicated_region",
     "reference.partial_copy",
+    "reference.same_scene_changed",
 ];
 
 /// Local evidence score from which it lifts the `edited` score.
