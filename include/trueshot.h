@@ -222,11 +222,13 @@ typedef struct {
   size_t index;
   /**
    * Share of the claim's area that differs from the reference, in [0, 1];
-   * the changed regions are `reference.*` findings and in the heatmap.
+   * the changed regions are `reference.*` findings, and in the heatmap
+   * when the claim is derived.
    */
   float changed_fraction;
   /**
-   * Whether `transform` is set (it is estimated for derived claims).
+   * Whether `transform` is set (it is estimated for a claim matched to a
+   * listing: derived, or matching it in outline only).
    */
   bool has_transform;
   /**

@@ -149,9 +149,11 @@ pub struct trueshot_reference_match {
     /// Index of the best-matching reference, in the order they were added.
     pub index: usize,
     /// Share of the claim's area that differs from the reference, in [0, 1];
-    /// the changed regions are `reference.*` findings and in the heatmap.
+    /// the changed regions are `reference.*` findings, and in the heatmap
+    /// when the claim is derived.
     pub changed_fraction: f32,
-    /// Whether `transform` is set (it is estimated for derived claims).
+    /// Whether `transform` is set (it is estimated for a claim matched to a
+    /// listing: derived, or matching it in outline only).
     pub has_transform: bool,
     /// The estimated reference → claim transform.
     pub transform: trueshot_transform,
@@ -220,25 +222,39 @@ impl trueshot_config {
     /// Index one more reference photo (encoded `bytes`); on failure the
     /// config is unchanged.
     fn add_reference(&mut self, bytes: Vec<u8>, name: Option<String>) -> trueshot_status {
-        let mut references =
-            References::clone(&self.references).with_limits(self.analyzer.config());
-        if let Err(e) = references.push_bytes(&bytes, name) {
-            return set_last_error(&e);
+        // The analyser shares the catalogue: it lets go of its share first,
+        // so that the catalogue grows in place. Copying it for every listing
+        // made building a catalogue quadratic in its size (each listing
+        // holds up to 4 MB).
+        self.share_references(Arc::new(References::new()));
+        let limits = self.analyzer.config().clone();
+        let references = Arc::make_mut(&mut self.references);
+        references.set_limits(&limits);
+        let pushed = references.push_bytes(&bytes, name);
+        self.share_references(Arc::clone(&self.references));
+        match pushed {
+            Ok(()) => {
+                self.reference_sources.push(bytes.into());
+                trueshot_status::Ok
+            }
+            Err(e) => set_last_error(&e),
         }
-        self.reference_sources.push(bytes.into());
-        self.set_references(references);
-        trueshot_status::Ok
     }
 
     fn set_references(&mut self, references: References) {
         self.references = Arc::new(references);
+        self.share_references(Arc::clone(&self.references));
+    }
+
+    /// Give the analyser `references` to compare claims with.
+    fn share_references(&mut self, references: Arc<References>) {
         // `with_references` consumes the analyser; a default one stands in for
         // the moment. Rebuilding from the config instead would reload the
         // model file, which could fail (or differ) if it changed on disk.
         let placeholder = Analyzer::new(Config::default());
         if let Ok(placeholder) = placeholder {
             let analyzer = std::mem::replace(&mut self.analyzer, placeholder);
-            self.analyzer = analyzer.with_references(Arc::clone(&self.references));
+            self.analyzer = analyzer.with_references(references);
         }
     }
 }

@@ -531,7 +531,9 @@ pub struct ReferenceMatch {
     /// translation (pixels), mirrored.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub transform: Option<Transform>,
-    /// Share of the claim's area that differs from the reference.
+    /// Share of the claim's area that differs from the reference (also for
+    /// a claim that matches it in outline only, `reference.same_scene_changed`;
+    /// only a derived claim's differences make it `edited`).
     pub changed_fraction: f32,
 }
 

@@ -739,10 +739,12 @@ fn reviewed_as_same_scene(report: &Report) -> &trueshot::Finding {
 fn a_stain_over_half_a_plain_product_is_traced_to_its_listing_for_review() {
     // The damage a fraudster paints can cover much of what is textured in
     // a studio photo; the similarity must not need most of it unchanged.
-    // This product is plain and, at the 512 px of the comparison and JPEG
-    // quality 85, keeps none of the listing's noise: nothing tells the copy
-    // from a new photo of the same product from the same spot, so it goes
-    // to a reviewer with the listing named and the stain placed.
+    // This product is plain: its fine detail is the listing's noise, and
+    // with the stain over half of it the alignment is good to a fraction of
+    // a pixel only (similarity 0.83), not enough for the noise to line up.
+    // Nothing then tells the copy from a new photo of the same product from
+    // the same spot, so it goes to a reviewer with the listing named and
+    // the stain placed.
     let (w, h) = (800u32, 600u32);
     let listing = studio_product(4, w, h);
     let mut claim = listing.clone();

@@ -117,20 +117,23 @@ const PARTIAL_MIN_SHARE: f32 = 0.08;
 /// keeps the listing's fine texture and noise: on the development corpus,
 /// the edits and controls cut from their source photos 0.80 and above, the
 /// same 122 claims downscaled to 0.3-0.9 and saved at JPEG quality 60-92
-/// 0.52 and above, laundered copies of whole photos 0.33 and above (at 256
-/// px), real AI-tool edits 0.71 and above; synthetic studio copies 0.63 and
-/// above. A new photo of a plain product from the same spot, or of another
-/// product of the same shape, shares only its outline: synthetic ones 0.00
-/// to 0.02 (their coarse similarity 0.80-0.91).
+/// 0.38 and above, real AI-tool edits 0.71 and above, laundered copies of
+/// whole photos at 256 px 0.33 and above but for one at 0.12; synthetic
+/// studio copies 0.62 and above. A new photo of a plain product from the
+/// same spot, or of another product of the same shape, shares only its
+/// outline: synthetic ones -0.03 to 0.03 (their coarse similarity
+/// 0.78-1.00).
 const FINE_CONFIRMED: f32 = 0.2;
 /// Fewer blocks of fine detail than this (away from changes and straight
 /// edges) cannot confirm a copy: the corners of a plain product line up in
 /// any photo framed like the listing.
 const MIN_FINE_BLOCKS: usize = 12;
 /// Band variance from which a block counts for the fine similarity: a
-/// quarter of the registration's floor, so that the sensor noise of plain
-/// surfaces, which no new photo repeats, is compared.
-const FINE_MIN_VARIANCE: f32 = 0.25;
+/// twentieth of the registration's floor, so that the faint sensor noise of
+/// plain surfaces, which no new photo repeats, is compared (at 512 px a
+/// listing's noise is averaged down), yet above the band of the 8-bit
+/// rounding of the stored listing (about 0.01).
+const FINE_MIN_VARIANCE: f32 = 0.05;
 /// Blocks whose structure is more coherent than this ([`block_coherence`]:
 /// one straight edge) are left out of the fine similarity: a product's
 /// outline lines up in any photo framed like the listing, its texture and
@@ -374,8 +377,13 @@ impl References {
     /// the claims analysed with it are.
     #[must_use]
     pub fn with_limits(mut self, config: &Config) -> Self {
-        self.limits = config.clone();
+        self.set_limits(config);
         self
+    }
+
+    /// As [`References::with_limits`], in place.
+    pub(crate) fn set_limits(&mut self, config: &Config) {
+        self.limits = config.clone();
     }
 
     /// Decode and index an image file; its name is the path.
@@ -668,8 +676,12 @@ impl References {
                     size: (region.width, region.height),
                     frame: (width, height),
                 };
+                // The inside of the margins decides when it is derived, or
+                // when it matches a listing in outline and the whole did
+                // not match any.
                 match self.compare_placed(&inner, placement, plans, deadline) {
                     Some(c) if c.matched.derived => c,
+                    Some(c) if c.matched.index.is_some() && whole.matched.index.is_none() => c,
                     _ => whole,
                 }
             }
@@ -1022,7 +1034,8 @@ impl References {
 /// and noise, and so does a copy degraded beyond comparison. Neither is
 /// called a copy: the match is not `derived`, its differences (`changes`:
 /// the regions' union and their boxes) send the claim to a reviewer as
-/// local evidence, never flag it, and no change map is drawn.
+/// local evidence, never flag it, and no change map is drawn (the match
+/// keeps its `changed_fraction`).
 fn same_scene_only(
     matched: ReferenceMatch,
     fine: Option<f32>,
@@ -1041,10 +1054,10 @@ fn same_scene_only(
         ),
     };
     let en = format!(
-        "This photo shows the same scene as the merchant's reference photo {label} in outline (similarity {similarity:.2}), but {detail}: it may be a new photo of the same product taken from the same spot, or a copy too degraded to compare, so it is not treated as a copy."
+        "This photo shows the same scene as the merchant's reference photo {label} in outline (similarity {similarity:.2}), but {detail}: it may be a new photo of the same product taken from the same spot, or a copy whose fine detail is too faint or too degraded to compare, so it is not treated as a copy."
     );
     let zh = format!(
-        "这张图片在轮廓上与商家商品图 {label} 是同一画面（相似度 {similarity:.2}），但{detail_zh}：可能是在同一位置对同一商品新拍的照片，也可能是损坏到无法比对的副本，因此不认定为副本。"
+        "这张图片在轮廓上与商家商品图 {label} 是同一画面（相似度 {similarity:.2}），但{detail_zh}：可能是在同一位置对同一商品新拍的照片，也可能是细节太弱或损坏到无法比对的副本，因此不认定为副本。"
     );
     let finding = match changes {
         Some((union, boxes)) => Finding::new(
@@ -1068,7 +1081,6 @@ fn same_scene_only(
     Comparison {
         matched: ReferenceMatch {
             derived: false,
-            changed_fraction: 0.0,
             ..matched
         },
         findings: vec![finding],
