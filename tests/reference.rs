@@ -1121,6 +1121,17 @@ fn a_new_photo_of_the_same_product_from_the_same_spot_is_reviewed_not_called_a_c
         same_scene.message
     );
 
+    // The same photo shown in a screenshot between dark bars: what lies
+    // inside the margins matches the listing in outline only, and goes to
+    // review as well (not "no match").
+    let shown = image::load_from_memory(&jpeg(&reshoot, 85))
+        .expect("decode")
+        .to_rgb8();
+    let mut shot = RgbImage::from_pixel(w, 1400, Rgb([20, 20, 20]));
+    image::imageops::replace(&mut shot, &shown, 0, 400);
+    let report = analyzer.analyze_bytes(&png(&shot)).expect("analysis");
+    reviewed_as_same_scene(&report);
+
     let mut copy = listing;
     crack(&mut copy);
     let report = analyzer.analyze_bytes(&jpeg(&copy, 85)).expect("analysis");
