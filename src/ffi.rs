@@ -230,8 +230,14 @@ impl trueshot_config {
         let limits = self.analyzer.config().clone();
         let references = Arc::make_mut(&mut self.references);
         references.set_limits(&limits);
-        let pushed = references.push_bytes(&bytes, name);
+        // A panic while indexing must not leave the analyser without the
+        // catalogue: it gets its share back before the panic goes on to
+        // the FFI boundary.
+        let pushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            references.push_bytes(&bytes, name)
+        }));
         self.share_references(Arc::clone(&self.references));
+        let pushed = pushed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         match pushed {
             Ok(()) => {
                 self.reference_sources.push(bytes.into());

@@ -1139,3 +1139,37 @@ fn a_new_photo_of_the_same_product_from_the_same_spot_is_reviewed_not_called_a_c
     assert!(m.derived, "{m:?}");
     assert_eq!(report.verdict(), Verdict::Edited);
 }
+
+#[test]
+fn a_copied_part_shown_inside_a_screenshot_is_reviewed() {
+    // A new photo with a patch of listing B pasted in, shown between dark
+    // bars: the whole frame matches nothing, the inside of the margins holds
+    // a copied part of B, and that is what the report says.
+    let (w, h) = (640, 480);
+    let b = Scene::new(77).render(w, h, |x, y| (x / w as f32, y / h as f32), 1.0, 777);
+    let mut refs = References::new();
+    for seed in 0..3 {
+        let other =
+            Scene::new(200 + seed).render(320, 240, |x, y| (x / 320.0, y / 240.0), 1.0, 300 + seed);
+        refs.push_image(&DynamicImage::ImageRgb8(other), None);
+    }
+    refs.push_image(&DynamicImage::ImageRgb8(b.clone()), Some("B.jpg".into()));
+    let mut mixed = plain_product(w, h, [0.26, 0.2, 0.7, 0.78], 4242);
+    let patch = image::imageops::crop_imm(&b, 20, 20, 180, 200).to_image();
+    image::imageops::replace(&mut mixed, &patch, 20, 20);
+    let shown = image::load_from_memory(&jpeg(&mixed, 85))
+        .expect("decode")
+        .to_rgb8();
+    let mut shot = RgbImage::from_pixel(w, 1400, Rgb([20, 20, 20]));
+    image::imageops::replace(&mut shot, &shown, 0, 400);
+    let report = analyzer(refs).analyze_bytes(&png(&shot)).expect("analysis");
+    let partial = report
+        .findings()
+        .iter()
+        .find(|f| f.code == "reference.partial_copy")
+        .expect("the copied part is reported");
+    assert!(partial.message.contains("B.jpg"), "{}", partial.message);
+    let region = partial.region.expect("placed");
+    assert!(region.y >= 400 && region.y < 400 + 200, "{region:?}");
+    assert_eq!(report.verdict(), Verdict::Inconclusive);
+}

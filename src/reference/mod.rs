@@ -115,25 +115,26 @@ const PARTIAL_MIN_SHARE: f32 = 0.08;
 /// Fine similarity ([`fine_similarity`]: texture and noise, away from
 /// changed regions and straight edges) from which a match is a copy. A copy
 /// keeps the listing's fine texture and noise: on the development corpus,
-/// the edits and controls cut from their source photos 0.80 and above, the
+/// the edits and controls cut from their source photos 0.79 and above, the
 /// same 122 claims downscaled to 0.3-0.9 and saved at JPEG quality 60-92
-/// 0.38 and above, real AI-tool edits 0.71 and above, laundered copies of
-/// whole photos at 256 px 0.33 and above but for one at 0.12; synthetic
-/// studio copies 0.62 and above. A new photo of a plain product from the
-/// same spot, or of another product of the same shape, shares only its
-/// outline: synthetic ones -0.03 to 0.03 (their coarse similarity
-/// 0.78-1.00).
+/// 0.52 and above, real AI-tool edits 0.71 and above, laundered copies of
+/// whole photos at 256 px 0.33 and above; synthetic studio copies 0.57 and
+/// above where their noise is measurable. New photos of a product from the
+/// same spot, and other products of the same shape, share its outline:
+/// synthetic ones 0.07 at most, or too few blocks to measure.
 const FINE_CONFIRMED: f32 = 0.2;
 /// Fewer blocks of fine detail than this (away from changes and straight
 /// edges) cannot confirm a copy: the corners of a plain product line up in
 /// any photo framed like the listing.
 const MIN_FINE_BLOCKS: usize = 12;
-/// Band variance from which a block counts for the fine similarity: a
-/// twentieth of the registration's floor, so that the faint sensor noise of
-/// plain surfaces, which no new photo repeats, is compared (at 512 px a
-/// listing's noise is averaged down), yet above the band of the 8-bit
-/// rounding of the stored listing (about 0.01).
-const FINE_MIN_VARIANCE: f32 = 0.05;
+/// Band variance from which a block counts for the fine similarity, in the
+/// claim and in the listing: a quarter of the registration's floor. Lower
+/// floors let faint prints and the ringing of compression confirm a new
+/// photo of the same product (a review's sweep of 1740 synthetic studio
+/// claims: at 0.05, 118 reshoots or other products derived; at 0.12, 34; at
+/// 0.25, 1, a reshoot from a tripod of a printed box); the price is that a
+/// copy of a plain product without visible noise goes to review.
+const FINE_MIN_VARIANCE: f32 = 0.25;
 /// Blocks whose structure is more coherent than this ([`block_coherence`]:
 /// one straight edge) are left out of the fine similarity: a product's
 /// outline lines up in any photo framed like the listing, its texture and
@@ -677,11 +678,17 @@ impl References {
                     frame: (width, height),
                 };
                 // The inside of the margins decides when it is derived, or
-                // when it matches a listing in outline and the whole did
-                // not match any.
+                // when it matches a listing in outline or holds a copied
+                // part of one and the whole does neither.
+                let says_something = |c: &Comparison| {
+                    c.matched.index.is_some()
+                        || c.findings
+                            .iter()
+                            .any(|f| f.code == "reference.partial_copy")
+                };
                 match self.compare_placed(&inner, placement, plans, deadline) {
                     Some(c) if c.matched.derived => c,
-                    Some(c) if c.matched.index.is_some() && whole.matched.index.is_none() => c,
+                    Some(c) if says_something(&c) && !says_something(&whole) => c,
                     _ => whole,
                 }
             }
@@ -737,13 +744,15 @@ impl References {
             }
         }
         // Of several references the claim is derived from by the registration
-        // scale, the one that also matches its fine texture.
+        // scale, the one that also matches its fine texture (one too plain
+        // to measure ranks by its registration similarity: it must not lose
+        // to a wrong listing's faint chance correlation).
         let several = verified.iter().filter(|c| c.is_derived()).count() > 1;
         let rank = |c: &Candidate| {
             if !several {
                 Some(c.similarity)
             } else if c.is_derived() {
-                Some(fine_similarity(&claim, c, None).unwrap_or(0.0))
+                Some(fine_similarity(&claim, c, None).unwrap_or(c.similarity))
             } else {
                 None
             }
@@ -1170,9 +1179,20 @@ fn fine_similarity(
     let (small, _, affine) = at_change_scale(claim, candidate, 1.0);
     let claim_band = band(&Plane::luma(small.as_ref().unwrap_or(&claim.hi)));
     let reference = band(&Plane::luma(&candidate.view.hi));
-    let (blocks, _) = block_correlations(&claim_band, &reference, &affine, FINE_MIN_VARIANCE)?;
-    let gw = (blocks.grid_width as usize).max(1);
-    let coherence = block_coherence(&claim_band, gw, blocks.grid_height as usize);
+    let inv = affine.inverse()?;
+    let (warped, valid) = plane::warp(&reference, &inv, claim_band.w, claim_band.h);
+    let (blocks, _) = correlate_blocks(&claim_band, &warped, &valid, FINE_MIN_VARIANCE, true);
+    let (gw, gh) = (
+        (blocks.grid_width as usize).max(1),
+        blocks.grid_height as usize,
+    );
+    // An edge is straight in the listing even where the claim's compression
+    // rings around it.
+    let coherence: Vec<f32> = block_coherence(&claim_band, gw, gh)
+        .into_iter()
+        .zip(block_coherence(&warped, gw, gh))
+        .map(|(a, b)| a.max(b))
+        .collect();
     let keep = |i: usize| {
         coherence[i] <= MAX_FINE_COHERENCE
             && changed.is_none_or(|map| {
@@ -1353,6 +1373,25 @@ fn block_correlations(
 ) -> Option<(Heatmap, f32)> {
     let inv = affine.inverse()?;
     let (warped, valid) = plane::warp(reference, &inv, claim.w, claim.h);
+    Some(correlate_blocks(
+        claim,
+        &warped,
+        &valid,
+        min_variance,
+        false,
+    ))
+}
+
+/// [`block_correlations`] of `claim` with a reference already warped into
+/// its frame (`valid` where the reference covers it); with `both`, a block
+/// must reach `min_variance` in the reference too.
+fn correlate_blocks(
+    claim: &Plane,
+    warped: &Plane,
+    valid: &[bool],
+    min_variance: f32,
+    both: bool,
+) -> (Heatmap, f32) {
     let overlap = valid.iter().filter(|&&v| v).count() as f32 / valid.len().max(1) as f32;
     let mut blocks = Heatmap::zeros(claim.w as u32, claim.h as u32, BLOCK as u32);
     blocks.values.fill(NOT_MEASURED);
@@ -1378,7 +1417,7 @@ fn block_correlations(
             let va = saa - sa * sa / n;
             let vb = sbb - sb * sb / n;
             // Blocks with almost no band energy (flat areas) say nothing.
-            if !full || va / n < min_variance {
+            if !full || va / n < min_variance || (both && vb / n < min_variance) {
                 continue;
             }
             blocks.values[by * gw + bx] = if vb > 1e-6 {
@@ -1388,7 +1427,7 @@ fn block_correlations(
             };
         }
     }
-    Some((blocks, overlap))
+    (blocks, overlap)
 }
 
 /// The change map as a [`Heatmap`] over the claim's original pixels, with
