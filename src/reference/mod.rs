@@ -128,7 +128,8 @@ const FINE_CONFIRMED: f32 = 0.2;
 /// any photo framed like the listing.
 const MIN_FINE_BLOCKS: usize = 12;
 /// Band variance from which a block counts for the fine similarity, in the
-/// claim and in the listing: a quarter of the registration's floor. Lower
+/// claim and in the listing: a quarter of the registration's floor
+/// ([`MIN_BAND_VARIANCE`]). Lower
 /// floors let faint prints and the ringing of compression confirm a new
 /// photo of the same product (a review's sweep of 1740 synthetic studio
 /// claims: at 0.05, 118 reshoots or other products derived; at 0.12, 34; at
@@ -1300,7 +1301,7 @@ fn copied_part(
     listing_band: &Plane,
     affine: &Affine,
 ) -> Option<(usize, usize, Region)> {
-    let (blocks, _) = block_correlations(claim_band, listing_band, affine, 1.0)?;
+    let (blocks, _) = block_correlations(claim_band, listing_band, affine)?;
     let textured = blocks.values.iter().filter(|&&r| r > NOT_MEASURED).count();
     let group = cell_groups(&blocks, COPIED_BLOCK)
         .into_iter()
@@ -1331,7 +1332,7 @@ fn band(p: &Plane) -> Plane {
 /// [`UPPER_QUARTILE_DISCOUNT`], whichever is higher (the global NCC when too
 /// few blocks qualify).
 fn similarity(claim: &Plane, reference: &Plane, affine: &Affine) -> (f32, f32) {
-    let Some((blocks, overlap)) = block_correlations(claim, reference, affine, 1.0) else {
+    let Some((blocks, overlap)) = block_correlations(claim, reference, affine) else {
         return (0.0, 0.0);
     };
     let s = summarise(&blocks, 6, |_| true)
@@ -1357,6 +1358,9 @@ fn summarise(blocks: &Heatmap, min: usize, keep: impl Fn(usize) -> bool) -> Opti
     })
 }
 
+/// Band variance under which a claim's block is flat and says nothing to
+/// [`block_correlations`].
+const MIN_BAND_VARIANCE: f32 = 1.0;
 /// Block value of [`block_correlations`] for a block that says nothing.
 const NOT_MEASURED: f32 = f32::MIN;
 
@@ -1365,19 +1369,14 @@ const NOT_MEASURED: f32 = f32::MIN;
 /// `BLOCK`-px cells ([`NOT_MEASURED`] where the block is flat or not fully
 /// covered by the reference), and the share of the claim the reference
 /// covers. `None` when `affine` cannot be inverted.
-fn block_correlations(
-    claim: &Plane,
-    reference: &Plane,
-    affine: &Affine,
-    min_variance: f32,
-) -> Option<(Heatmap, f32)> {
+fn block_correlations(claim: &Plane, reference: &Plane, affine: &Affine) -> Option<(Heatmap, f32)> {
     let inv = affine.inverse()?;
     let (warped, valid) = plane::warp(reference, &inv, claim.w, claim.h);
     Some(correlate_blocks(
         claim,
         &warped,
         &valid,
-        min_variance,
+        MIN_BAND_VARIANCE,
         false,
     ))
 }
