@@ -42,7 +42,12 @@ fn header_is_up_to_date() {
     let path = header_path();
     if std::env::var_os("REGENERATE").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &fresh).unwrap();
+        // Written beside and renamed over, so that the other tests of this
+        // binary, running at the same time, read the old or the new header,
+        // never a partly written one.
+        let partial = path.with_extension("h.partial");
+        std::fs::write(&partial, &fresh).unwrap();
+        std::fs::rename(&partial, &path).unwrap();
     }
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
     if checked_in != fresh {
