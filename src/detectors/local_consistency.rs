@@ -22,6 +22,10 @@
 //! Map (cells of 16 px): `ramp(max(|z_noise|, |z_chroma|, −z_level), 4, 8)`, kept only
 //! for the largest compact outlier region (≤ 25% of the image); everything
 //! else is capped below 0.5, since a genuine photo has scattered outliers.
+//!
+//! Feature `local_consistency.cooccurrence_cluster` (module `cooccurrence`):
+//! the same principle with Splicebuster's richer tile descriptor, the
+//! co-occurrences of the residual, for the fusion model's `edited` head.
 
 use rayon::prelude::*;
 
@@ -157,6 +161,10 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         ("local_consistency.chroma_z_p99", chroma_p99),
         ("local_consistency.region_share", region_share),
         ("local_consistency.region_strength", region_strength),
+        (
+            "local_consistency.cooccurrence_cluster",
+            super::cooccurrence::outlier_cluster(ctx.luma, w, h),
+        ),
     ]);
     if let Some((region, cells)) = keep {
         // Conservative on its own (≤ 0.6, the inconclusive band): the

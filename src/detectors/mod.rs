@@ -4,6 +4,7 @@
 //! the pipeline in [`crate::analyzer`] calls them in a fixed order.
 
 pub mod cfa;
+mod cooccurrence;
 pub mod copy_move;
 pub mod jpeg;
 pub mod local_consistency;

@@ -1,0 +1,398 @@
+//! Tiles whose residual co-occurrences stand apart from the rest of the
+//! photo, a feature of [`local_consistency`](super::local_consistency).
+//!
+//! Method: Cozzolino, Poggi & Verdoliva 2015 ("Splicebuster: a new blind
+//! image splicing detector", IEEE WIFS). Each tile is described by the
+//! histogram of co-occurring triples of its third-order residual, quantised
+//! and truncated, along rows and along columns (Fridrich & Kodovský 2012's
+//! rich-model features). One camera leaves one such statistic over the
+//! frame; a pasted, painted or generated region another. Splicebuster
+//! models the tiles with a two-class mixture; we keep a simpler, robust
+//! version: the tiles' histograms (square roots, so that distances are
+//! Hellinger distances), centred on their median, projected on their
+//! [`COMPONENTS`] principal axes, and each tile's distance from the rest in
+//! robust z-scores. The feature is the largest connected cluster of outlying
+//! tiles, relative to the number of tiles: content varies too (sky against
+//! foliage), so the number only means something to the calibrated fusion,
+//! which gives it to the `edited` head alone. Images over [`MAX_SIDE`] are
+//! box-averaged first, which also bounds the cost (about 5 ms at 1024 x
+//! 768 on one core).
+//!
+//! Measured on the development corpus (2026-12-01): alone, AUC 0.67 for the
+//! added-damage edits against their re-saved originals; with it, the
+//! out-of-fold `edited` figures rose from 0.730 / 0.604 / 0.612 to 0.777 /
+//! 0.640 / 0.682 (files as found / crop, resize and JPEG / JPEG).
+//! Integer counts and sums in a fixed order: the result does not depend on
+//! the number of threads.
+
+use rayon::prelude::*;
+
+use super::residual::median_in_place;
+
+/// Tile side and step (tiles overlap by half).
+const TILE: usize = 64;
+const STEP: usize = TILE / 2;
+/// Residuals are divided by this step, rounded and clamped to ±`T`.
+const QUANT: f32 = 2.0;
+const T: i32 = 2;
+/// Values of a quantised residual, and of a triple of them.
+const LEVELS: usize = (2 * T + 1) as usize;
+const TRIPLES: usize = LEVELS * LEVELS * LEVELS;
+/// Triples the same up to reversal and sign ((a, b, c), (c, b, a),
+/// (-a, -b, -c), (-c, -b, -a)) share a bin, as in SPAM (Pevný, Bas &
+/// Fridrich 2010): 39 bins instead of 125, the same information for an
+/// isotropic, sign-symmetric noise, and a steadier histogram per tile.
+const ORBITS: usize = 39;
+/// Counts per cell: row triples, then column triples.
+const RAW: usize = 2 * TRIPLES;
+/// Histogram length per tile: row orbits, then column orbits.
+const DIM: usize = 2 * ORBITS;
+/// Principal axes the tiles are compared along.
+const COMPONENTS: usize = 12;
+/// Power-iteration steps for the principal axes.
+const ITERATIONS: usize = 30;
+/// A tile this many robust z-scores from the others is an outlier.
+const OUTLIER_Z: f32 = 3.0;
+/// Each outlier's contribution to its cluster is capped here.
+const MAX_Z: f32 = 10.0;
+/// Tiles read at most to find the principal axes (every tile is scored).
+const AXIS_SAMPLE: usize = 512;
+/// Larger images are box-averaged by a whole factor to at most this side:
+/// natural content varies more over a camera original's many tiles than
+/// over a web-sized photo's, and the number must mean the same at any size
+/// (at full size, genuine camera originals scored higher than AI images).
+const MAX_SIDE: usize = 1024;
+/// Fewer tiles than this along either side: no statistic.
+const MIN_TILES: usize = 3;
+
+/// The largest 4-connected cluster of tiles more than [`OUTLIER_Z`] from
+/// the rest, as the sum of their capped z-scores over the square root of
+/// the number of tiles; 0 when the image is too small.
+pub(super) fn outlier_cluster(luma: &[f32], w: usize, h: usize) -> f32 {
+    if luma.len() != w * h {
+        return 0.0;
+    }
+    let factor = w.max(h).div_ceil(MAX_SIDE);
+    if factor > 1 {
+        let (small, sw, sh) = box_downscale(luma, w, h, factor);
+        return cluster_at_scale(&small, sw, sh);
+    }
+    cluster_at_scale(luma, w, h)
+}
+
+/// `luma` averaged over `factor x factor` boxes (the remainder dropped).
+fn box_downscale(luma: &[f32], w: usize, h: usize, factor: usize) -> (Vec<f32>, usize, usize) {
+    let (sw, sh) = (w / factor, h / factor);
+    let norm = 1.0 / (factor * factor) as f32;
+    let mut out = vec![0.0f32; sw * sh];
+    for (y, line) in out.chunks_mut(sw.max(1)).enumerate().take(sh) {
+        for dy in 0..factor {
+            let src = &luma[(y * factor + dy) * w..][..sw * factor];
+            for (o, px) in line.iter_mut().zip(src.chunks(factor)) {
+                *o += px.iter().sum::<f32>();
+            }
+        }
+        line.iter_mut().for_each(|v| *v *= norm);
+    }
+    (out, sw, sh)
+}
+
+fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
+    if luma.len() != w * h || w < TILE * MIN_TILES + 5 || h < TILE * MIN_TILES + 5 {
+        return 0.0;
+    }
+    // The row codes cover x in 0..w-5, the column codes y in 0..h-5.
+    let (cw, ch) = (w - 5, h - 5);
+    let (nx, ny) = ((cw - TILE) / STEP + 1, (ch - TILE) / STEP + 1);
+    // Histograms of STEP x STEP cells; a tile is 2x2 cells.
+    let (gx, gy) = (nx + 1, ny + 1);
+    let cells: Vec<Vec<u16>> = (0..gy)
+        .into_par_iter()
+        .flat_map_iter(|cy| cell_row(luma, w, cy, gx))
+        .collect();
+    let orbit = orbits();
+    let tiles: Vec<[f32; DIM]> = (0..nx * ny)
+        .map(|i| {
+            let (tx, ty) = (i % nx, i / nx);
+            let mut counts = [0u32; DIM];
+            for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                let cell = &cells[(ty + dy) * gx + tx + dx];
+                for (raw, &c) in cell.iter().enumerate() {
+                    let direction = raw / TRIPLES;
+                    counts[direction * ORBITS + orbit[raw % TRIPLES]] += u32::from(c);
+                }
+            }
+            let mut hist: [f32; DIM] = counts.map(|c| c as f32);
+            // Each direction sums to one; square roots make Euclidean
+            // distances Hellinger distances between histograms.
+            let total = (TILE * TILE) as f32;
+            hist.iter_mut().for_each(|v| *v = (*v / total).sqrt());
+            hist
+        })
+        .collect();
+    let n = tiles.len();
+    let mut centre = [0.0f32; DIM];
+    let mut column = vec![0.0f32; n];
+    for (d, c) in centre.iter_mut().enumerate() {
+        column.iter_mut().zip(&tiles).for_each(|(v, t)| *v = t[d]);
+        *c = median_in_place(&mut column);
+    }
+    let centred: Vec<[f32; DIM]> = tiles
+        .iter()
+        .map(|t| std::array::from_fn(|d| t[d] - centre[d]))
+        .collect();
+    let axes = principal_axes(&centred);
+    // Each tile's robust z along each axis, then its RMS over the axes.
+    let projections: Vec<[f32; COMPONENTS]> = centred
+        .iter()
+        .map(|t| std::array::from_fn(|k| dot(t, &axes[k])))
+        .collect();
+    let mut distance = vec![0.0f32; n];
+    for k in 0..COMPONENTS {
+        column
+            .iter_mut()
+            .zip(&projections)
+            .for_each(|(v, p)| *v = p[k]);
+        let (median, mad) = median_mad(&mut column);
+        for (d, p) in distance.iter_mut().zip(&projections) {
+            let z = (p[k] - median) / (mad + 1e-6);
+            *d += z * z / COMPONENTS as f32;
+        }
+    }
+    distance.iter_mut().for_each(|d| *d = d.sqrt());
+    column.copy_from_slice(&distance);
+    let (median, mad) = median_mad(&mut column);
+    let z: Vec<f32> = distance
+        .iter()
+        .map(|d| (d - median) / (mad + 1e-6))
+        .collect();
+    largest_cluster(&z, nx, ny) / (n as f32).sqrt()
+}
+
+/// Per cell of row `cy` (`gx` cells of `STEP` px), the counts of row and
+/// column residual triples whose first sample lies in the cell.
+fn cell_row(luma: &[f32], w: usize, cy: usize, gx: usize) -> Vec<Vec<u16>> {
+    let h = luma.len() / w.max(1);
+    let (cw, ch) = (w - 5, h - 5);
+    let width = (gx * STEP).min(cw);
+    let quantise = |r: f32| ((r / QUANT).round() as i32).clamp(-T, T) + T;
+    let line = |y: usize| &luma[y * w..][..w];
+    // Quantised third-order residuals: along row y (`w - 3` of them), and
+    // down the columns from row y (three rows below it are read).
+    let along = |y: usize| -> Vec<i32> {
+        line(y)
+            .windows(4)
+            .map(|p| quantise(p[3] - 3.0 * p[2] + 3.0 * p[1] - p[0]))
+            .collect()
+    };
+    let down = |y: usize| -> Vec<i32> {
+        let [a, b, c, d] = [0, 1, 2, 3].map(|k| line(y + k));
+        (0..w)
+            .map(|x| quantise(d[x] - 3.0 * c[x] + 3.0 * b[x] - a[x]))
+            .collect()
+    };
+    let (y0, y1) = (cy * STEP, ((cy + 1) * STEP).min(ch));
+    let mut out = vec![vec![0u16; RAW]; gx];
+    if y0 >= y1 {
+        return out;
+    }
+    let mut columns: std::collections::VecDeque<Vec<i32>> = (y0..y0 + 2).map(down).collect();
+    for y in y0..y1 {
+        columns.push_back(down(y + 2));
+        let row = along(y);
+        let (c0, c1, c2) = (&columns[0], &columns[1], &columns[2]);
+        for x in 0..width {
+            let cell = &mut out[x / STEP];
+            cell[(row[x] * 25 + row[x + 1] * 5 + row[x + 2]) as usize] += 1;
+            cell[TRIPLES + (c0[x] * 25 + c1[x] * 5 + c2[x]) as usize] += 1;
+        }
+        columns.pop_front();
+    }
+    out
+}
+
+/// The bin ([`ORBITS`]) of each triple `(a, b, c)`, indexed `25 (a + T) + 5
+/// (b + T) + (c + T)`: bins numbered in the order their first triple comes.
+fn orbits() -> [usize; TRIPLES] {
+    let index = |[a, b, c]: [i32; 3]| ((a + T) * 25 + (b + T) * 5 + (c + T)) as usize;
+    let mut bin_of_first = [usize::MAX; TRIPLES];
+    let mut out = [0; TRIPLES];
+    let mut bins = 0;
+    for (i, slot) in out.iter_mut().enumerate() {
+        let v = i as i32;
+        let [a, b, c] = [v / 25 - T, v / 5 % 5 - T, v % 5 - T];
+        let first = [[a, b, c], [c, b, a], [-a, -b, -c], [-c, -b, -a]]
+            .map(index)
+            .into_iter()
+            .min()
+            .unwrap_or(i);
+        if bin_of_first[first] == usize::MAX {
+            bin_of_first[first] = bins;
+            bins += 1;
+        }
+        *slot = bin_of_first[first];
+    }
+    out
+}
+
+fn dot(a: &[f32; DIM], b: &[f32; DIM]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Median and MAD (scaled to a Gaussian's σ) of `values`, reordered.
+fn median_mad(values: &mut [f32]) -> (f32, f32) {
+    let median = median_in_place(values);
+    values.iter_mut().for_each(|v| *v = (*v - median).abs());
+    (median, 1.4826 * median_in_place(values))
+}
+
+/// The [`COMPONENTS`] leading eigenvectors of the rows' scatter matrix, by
+/// orthogonal (subspace) iteration from a fixed start (Golub & Van Loan,
+/// Matrix Computations, 4th ed., 8.2.4), on at most [`AXIS_SAMPLE`] rows
+/// taken evenly.
+fn principal_axes(rows: &[[f32; DIM]]) -> Vec<[f32; DIM]> {
+    let stride = rows.len().div_ceil(AXIS_SAMPLE).max(1);
+    // The upper triangle, row by row (the inner loops vectorise), then
+    // mirrored.
+    let mut scatter = vec![0.0f32; DIM * DIM];
+    for row in rows.iter().step_by(stride) {
+        for (i, &a) in row.iter().enumerate() {
+            for (s, &b) in scatter[i * DIM + i..(i + 1) * DIM]
+                .iter_mut()
+                .zip(&row[i..])
+            {
+                *s += a * b;
+            }
+        }
+    }
+    for i in 0..DIM {
+        for j in 0..i {
+            scatter[i * DIM + j] = scatter[j * DIM + i];
+        }
+    }
+    // The axes as the columns of a DIM x COMPONENTS matrix, row-major.
+    let mut axes: Vec<[f32; COMPONENTS]> = (0..DIM)
+        .map(|d| std::array::from_fn(|k| if d % COMPONENTS == k { 1.0 } else { 0.1 }))
+        .collect();
+    let mut next = vec![[0.0f32; COMPONENTS]; DIM];
+    for _ in 0..ITERATIONS {
+        for (out, line) in next.iter_mut().zip(scatter.chunks_exact(DIM)) {
+            *out = [0.0; COMPONENTS];
+            for (&s, axis) in line.iter().zip(&axes) {
+                for (o, a) in out.iter_mut().zip(axis) {
+                    *o += s * a;
+                }
+            }
+        }
+        std::mem::swap(&mut axes, &mut next);
+        // Gram-Schmidt, in order, so the axes stay orthonormal.
+        for k in 0..COMPONENTS {
+            for prev in 0..k {
+                let p: f64 = axes.iter().map(|a| f64::from(a[prev] * a[k])).sum();
+                axes.iter_mut().for_each(|a| a[k] -= p as f32 * a[prev]);
+            }
+            let norm = axes
+                .iter()
+                .map(|a| f64::from(a[k] * a[k]))
+                .sum::<f64>()
+                .sqrt();
+            if norm > 1e-12 {
+                axes.iter_mut()
+                    .for_each(|a| a[k] = (f64::from(a[k]) / norm) as f32);
+            }
+        }
+    }
+    (0..COMPONENTS)
+        .map(|k| std::array::from_fn(|d| axes[d][k]))
+        .collect()
+}
+
+/// The largest sum of capped z-scores over a 4-connected cluster of tiles
+/// above [`OUTLIER_Z`] in the `nx x ny` grid `z`.
+fn largest_cluster(z: &[f32], nx: usize, ny: usize) -> f32 {
+    let mut seen = vec![false; z.len()];
+    let mut best = 0.0f32;
+    let mut stack = Vec::new();
+    for start in 0..z.len() {
+        if seen[start] || z[start] <= OUTLIER_Z {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut sum = 0.0;
+        while let Some(i) = stack.pop() {
+            sum += z[i].min(MAX_Z);
+            let (x, y) = (i % nx, i / nx);
+            let neighbours = [
+                (x > 0).then(|| i - 1),
+                (x + 1 < nx).then_some(i + 1),
+                (y > 0).then(|| i - nx),
+                (y + 1 < ny).then_some(i + nx),
+            ];
+            for j in neighbours.into_iter().flatten() {
+                if !seen[j] && z[j] > OUTLIER_Z {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        best = best.max(sum);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic noise field of standard deviation about `sigma`.
+    fn noise(w: usize, h: usize, sigma: f32, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..w * h)
+            .map(|_| {
+                let mut sum = 0.0;
+                for _ in 0..4 {
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    sum += (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                }
+                128.0 + sum * sigma * 1.732
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_patch_of_other_noise_makes_a_cluster_and_even_noise_does_not() {
+        let (w, h) = (512, 384);
+        let even = noise(w, h, 4.0, 1);
+        let mut patched = even.clone();
+        // Smoothed (painted over): the residual's triples collapse to zero.
+        for y in 128..256 {
+            for x in 192..320 {
+                patched[y * w + x] = 128.0 + (even[y * w + x] - 128.0) * 0.15;
+            }
+        }
+        let clean = outlier_cluster(&even, w, h);
+        let edited = outlier_cluster(&patched, w, h);
+        assert!(edited > 1.0, "patched: {edited}");
+        assert!(clean < 0.3 * edited, "even: {clean}, patched: {edited}");
+    }
+
+    #[test]
+    fn triples_fold_into_39_bins_by_reversal_and_sign() {
+        let orbit = orbits();
+        assert_eq!(orbit.iter().max(), Some(&(ORBITS - 1)));
+        let index = |a: i32, b: i32, c: i32| ((a + T) * 25 + (b + T) * 5 + (c + T)) as usize;
+        assert_eq!(orbit[index(2, -1, 0)], orbit[index(0, -1, 2)]);
+        assert_eq!(orbit[index(2, -1, 0)], orbit[index(-2, 1, 0)]);
+        assert_ne!(orbit[index(2, -1, 0)], orbit[index(2, 1, 0)]);
+    }
+
+    #[test]
+    fn small_or_mismatched_inputs_give_zero() {
+        assert_eq!(outlier_cluster(&[0.0; 10], 5, 2), 0.0);
+        assert_eq!(outlier_cluster(&vec![1.0; 100 * 100], 100, 100), 0.0);
+        assert_eq!(outlier_cluster(&[0.0; 10], 50, 50), 0.0);
+    }
+}
