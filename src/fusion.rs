@@ -593,6 +593,10 @@ fn held_back(caveat: PixelCaveat) -> Finding {
             "a lossy WebP, whose coding traces the model was not fitted on",
             "有损 WebP 编码，模型未在其编码痕迹上拟合",
         ),
+        PixelCaveat::Smooth => (
+            "most of the frame has no measurable noise or texture (a blurred background, a flat backdrop or heavy denoising), which reads like a generated image",
+            "画面大部分没有可测的噪声或纹理（背景虚化、纯色背景或强降噪），看起来像生成图像",
+        ),
     };
     Finding::new(
         DetectorKind::Fusion,
@@ -1042,6 +1046,7 @@ mod tests {
             PixelCaveat::Small,
             PixelCaveat::Palette,
             PixelCaveat::LossyWebp,
+            PixelCaveat::Smooth,
         ] {
             let held = model.fuse(&features, &[], 0.01, Some(caveat));
             assert_eq!(held.verdict, Verdict::Inconclusive, "{caveat:?}");

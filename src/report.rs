@@ -235,6 +235,11 @@ pub enum PixelCaveat {
     /// Lossy WebP (VP8): its 4x4 transform and loop filter leave traces the
     /// model was not fitted on.
     LossyWebp,
+    /// Most of the frame carries no measurable noise or texture: a blurred
+    /// background (a phone's portrait mode), a flat backdrop, heavy
+    /// denoising. What is left to measure is too little and too unlike the
+    /// photos the thresholds were set on; blur reads as generated.
+    Smooth,
 }
 
 /// What the file's metadata says about where it came from. Every string here

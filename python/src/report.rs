@@ -322,7 +322,7 @@ impl PyReport {
     }
 
     /// Facts about the input: format, width, height, file_bytes, jpeg_quality,
-    /// caveat ("small", "palette", "lossy_webp") when pixel evidence alone
+    /// caveat ("small", "palette", "lossy_webp", "smooth") when pixel evidence alone
     /// cannot flag the image, and content (x, y, width, height) when the pixel
     /// detectors read only the region inside uniform margins.
     #[getter]
