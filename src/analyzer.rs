@@ -588,6 +588,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn smoothness_counts_whole_blocks_of_any_frame() {
+        // 40 x 37: two by two whole 16-px blocks; the partial ones at the
+        // right and bottom edges are not read.
+        let (w, h) = (40, 37);
+        let plane = |smooth_blocks: usize| -> Vec<f32> {
+            (0..w * h)
+                .map(|i| {
+                    let (x, y) = (i % w, i / w);
+                    let block = (y / 16) * 2 + x / 16;
+                    // Noise in the whole blocks not made smooth, and in
+                    // the partial blocks, which must not count.
+                    if x >= 32 || y >= 32 || block >= smooth_blocks {
+                        3.0
+                    } else {
+                        0.1
+                    }
+                })
+                .collect()
+        };
+        assert!(!is_mostly_smooth(&plane(1), w));
+        assert!(is_mostly_smooth(&plane(2), w), "half the blocks");
+        assert!(is_mostly_smooth(&plane(4), w));
+        assert!(!is_mostly_smooth(&[0.0; 15 * 40], 40), "no whole block");
+        assert!(!is_mostly_smooth(&[], 0));
+    }
+
+    #[test]
     fn own_pool_gives_the_same_bits_for_any_thread_count() {
         let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(96, 80, |x, y| {
             let v = ((x * 31 + y * 17) ^ (x * y)) % 251;

@@ -355,8 +355,9 @@ impl Model {
 
     /// Fuse one image's features and findings into scores and a verdict.
     ///
-    /// With a `caveat` (an image too small, a palette image, a lossy WebP:
-    /// see [`PixelCaveat`]) the pixel evidence alone cannot flag the image:
+    /// With a `caveat` (an image too small, a palette image, a lossy WebP,
+    /// a mostly smooth frame: see [`PixelCaveat`]) the pixel evidence alone
+    /// cannot flag the image:
     /// the score is kept, the verdict is at most `inconclusive`, and a
     /// finding says why.
     #[must_use]
@@ -594,7 +595,7 @@ fn held_back(caveat: PixelCaveat) -> Finding {
             "有损 WebP 编码，模型未在其编码痕迹上拟合",
         ),
         PixelCaveat::Smooth => (
-            "most of the frame has no measurable noise or texture (a blurred background, a flat backdrop or heavy denoising), which reads like a generated image",
+            "mostly without measurable noise or texture (a blurred background, a flat backdrop or heavy denoising), which reads like a generated image",
             "画面大部分没有可测的噪声或纹理（背景虚化、纯色背景或强降噪），看起来像生成图像",
         ),
     };
@@ -1042,16 +1043,26 @@ mod tests {
         let plain = model.fuse(&features, &[], 0.01, None);
         assert_eq!(plain.verdict, Verdict::AiGenerated);
         assert!(plain.findings.iter().all(|f| f.code != "fusion.held_back"));
-        for caveat in [
-            PixelCaveat::Small,
-            PixelCaveat::Palette,
-            PixelCaveat::LossyWebp,
-            PixelCaveat::Smooth,
+        for (caveat, says) in [
+            (
+                PixelCaveat::Small,
+                "the image is fewer than 256 x 256 pixels",
+            ),
+            (PixelCaveat::Palette, "the image is at most 256 colours"),
+            (PixelCaveat::LossyWebp, "the image is a lossy WebP"),
+            (
+                PixelCaveat::Smooth,
+                "the image is mostly without measurable noise",
+            ),
         ] {
             let held = model.fuse(&features, &[], 0.01, Some(caveat));
             assert_eq!(held.verdict, Verdict::Inconclusive, "{caveat:?}");
             assert_eq!(held.score.to_bits(), plain.score.to_bits());
-            assert!(held.findings.iter().any(|f| f.code == "fusion.held_back"));
+            let reason = held.findings.iter().find(|f| f.code == "fusion.held_back");
+            assert!(
+                reason.is_some_and(|f| f.message.contains(says)),
+                "{caveat:?}"
+            );
             // A metadata declaration still flags.
             let declared = [finding(
                 DetectorKind::Provenance,

@@ -208,7 +208,8 @@ pub struct ImageFacts {
     pub jpeg_quality: Option<u8>,
     /// Why the pixel model's operating point does not hold for this image,
     /// if it does not: the verdict from pixel evidence is then at most
-    /// `inconclusive`.
+    /// `inconclusive`. One caveat is named, the first that applies in the
+    /// order small, lossy WebP, palette, smooth (all have the same effect).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub caveat: Option<PixelCaveat>,
     /// The region the pixel detectors read, when uniform margins around it

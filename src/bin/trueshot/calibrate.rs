@@ -44,7 +44,8 @@ const DESCRIPTORS: &[&str] = &[
 /// vary from place to place, which camera photos of varied scenes do more
 /// than generated images (development corpus, as found: AUC 0.32, the
 /// wrong way): for the `ai_generated` head it would be a content shortcut;
-/// between an edit and its re-saved original it is evidence.
+/// between an edit and its re-saved original it is evidence. (Entries match
+/// feature names by prefix.)
 const AI_HEAD_EXCLUDED: &[&str] = &["jpeg.", "local_consistency.cooccurrence_cluster"];
 /// Thresholds are set for this fraction of the target false-alarm rate: a
 /// margin for cameras, pipelines and generators the corpus does not have.
