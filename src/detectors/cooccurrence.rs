@@ -219,7 +219,6 @@ fn cell_row(luma: &[f32], w: usize, cy: usize, gx: usize) -> Vec<Vec<u16>> {
     let h = luma.len() / w.max(1);
     let (cw, ch) = (w - 5, h - 5);
     let width = (gx * STEP).min(cw);
-    let quantise = |r: f32| ((r / QUANT).round() as i32).clamp(-T, T) + T;
     let line = |y: usize| &luma[y * w..][..w];
     // Quantised third-order residuals: along row y (`w - 3` of them), and
     // down the columns from row y (three rows below it are read).
@@ -260,6 +259,14 @@ fn cell_row(luma: &[f32], w: usize, cy: usize, gx: usize) -> Vec<Vec<u16>> {
         columns.pop_front();
     }
     out
+}
+
+/// `round(r / QUANT)` (halves away from zero) clamped to ±T and shifted to
+/// `0..LEVELS`, as comparisons, which vectorise where `round` is a call.
+fn quantise(r: f32) -> i32 {
+    let up = i32::from(r >= 0.5 * QUANT) + i32::from(r >= 1.5 * QUANT);
+    let down = i32::from(r <= -0.5 * QUANT) + i32::from(r <= -1.5 * QUANT);
+    T + up - down
 }
 
 /// The index of a triple of quantised residuals, each shifted to `0..LEVELS`.
@@ -471,6 +478,15 @@ mod tests {
             }
             let after = outlier_cluster(&clipped, w, h);
             assert!(after < before + 1.0, "radius {radius}: {before} -> {after}");
+        }
+    }
+
+    #[test]
+    fn quantising_by_comparisons_is_rounding() {
+        for i in -4000..=4000 {
+            let r = i as f32 * 0.0025;
+            let rounded = ((r / QUANT).round() as i32).clamp(-T, T) + T;
+            assert_eq!(quantise(r), rounded, "{r}");
         }
     }
 
