@@ -96,7 +96,8 @@ const _: () = assert!(STEP * STEP <= u16::MAX as usize);
 
 /// The largest 4-connected cluster of tiles more than [`OUTLIER_Z`] from
 /// the rest, as the sum of their capped z-scores over the square root of
-/// the number of tiles; 0 when the image is too small.
+/// the number of tiles measured (not clipped); 0 when the image is too
+/// small or too few tiles are measured.
 pub(super) fn outlier_cluster(luma: &[f32], w: usize, h: usize) -> f32 {
     if luma.len() != w * h {
         return 0.0;
@@ -154,10 +155,10 @@ fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
                 }
             }
             let total = (TILE * TILE) as f32;
-            let flat = clipped as f32 >= CLIPPED_SHARE * total;
+            let mostly_clipped = clipped as f32 >= CLIPPED_SHARE * total;
             // Each direction sums to one; square roots make Euclidean
             // distances Hellinger distances between histograms.
-            (!flat).then(|| counts.map(|c| (c as f32 / total).sqrt()))
+            (!mostly_clipped).then(|| counts.map(|c| (c as f32 / total).sqrt()))
         })
         .collect();
     let measured: Vec<&[f32; DIM]> = tiles.iter().flatten().collect();
@@ -201,7 +202,7 @@ fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
     column.copy_from_slice(&distance);
     let (median, mad) = median_mad(&mut column);
     let mad = mad.max(MIN_DISTANCE_MAD);
-    // Back on the grid; flat tiles are never outliers and break clusters.
+    // Back on the grid; clipped tiles are never outliers and break clusters.
     let mut distances = distance.iter();
     let z: Vec<f32> = tiles
         .iter()
