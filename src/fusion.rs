@@ -961,6 +961,28 @@ mod tests {
         assert!(!model.operating_points.is_empty());
     }
 
+    /// The shipped `ai_generated` head does not read what would let it learn
+    /// a shortcut: the file's JPEG history (format) or the co-occurrence
+    /// cluster (how varied a scene is); the `edited` head reads both.
+    #[test]
+    fn builtin_ai_head_reads_no_shortcut_features() {
+        let model = Model::builtin();
+        let (Some(ai), Some(edited)) = (&model.ai_generated, &model.edited) else {
+            panic!("the shipped model has both heads");
+        };
+        let shortcut = |name: &str| {
+            name.starts_with("jpeg.") || name == "local_consistency.cooccurrence_cluster"
+        };
+        let mut edited_reads = 0;
+        for (j, name) in model.features.iter().enumerate() {
+            if shortcut(name) {
+                assert_eq!(ai.weights[j], 0.0, "{name}");
+                edited_reads += usize::from(edited.weights[j] != 0.0);
+            }
+        }
+        assert_eq!(edited_reads, 2);
+    }
+
     /// Models a platform might load by mistake are refused, each with a
     /// reason, instead of scoring every photo the same or as 0.
     #[test]
