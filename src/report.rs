@@ -366,6 +366,20 @@ impl TryFrom<HeatmapFields> for Heatmap {
     }
 }
 
+/// The cells left, right, up and down of cell `i` of a row-major `gw x gh`
+/// grid.
+pub(crate) fn grid_neighbours(i: usize, gw: usize, gh: usize) -> impl Iterator<Item = usize> {
+    let (x, y) = (i % gw.max(1), i / gw.max(1));
+    [
+        (x > 0).then(|| i - 1),
+        (x + 1 < gw).then(|| i + 1),
+        (y > 0).then(|| i - gw),
+        (y + 1 < gh).then(|| i + gw),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 impl Heatmap {
     /// Whether the fields agree: a cell of at least one pixel, the grid
     /// that covers the image with it, and one value per cell. Maps made
@@ -398,16 +412,7 @@ impl Heatmap {
 
     /// The cells up, down, left and right of cell `i`.
     pub(crate) fn neighbours(&self, i: usize) -> impl Iterator<Item = usize> {
-        let (gw, gh) = (self.grid_width as usize, self.grid_height as usize);
-        let (x, y) = (i % gw.max(1), i / gw.max(1));
-        [
-            (x > 0).then(|| i - 1),
-            (x + 1 < gw).then(|| i + 1),
-            (y > 0).then(|| i - gw),
-            (y + 1 < gh).then(|| i + gw),
-        ]
-        .into_iter()
-        .flatten()
+        grid_neighbours(i, self.grid_width as usize, self.grid_height as usize)
     }
 
     /// Flag (raise to 0.5) the cells that flagged cells enclose: an edit is

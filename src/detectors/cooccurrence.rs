@@ -32,7 +32,7 @@
 
 use rayon::prelude::*;
 
-use super::residual::median_in_place;
+use super::residual::{grid_groups, median_and_spread, median_in_place};
 
 /// Tile side and step (tiles overlap by half).
 const TILE: usize = 64;
@@ -48,8 +48,6 @@ const TRIPLES: usize = LEVELS * LEVELS * LEVELS;
 /// Fridrich 2010): 39 bins instead of 125, the same information for an
 /// isotropic, sign-symmetric noise, and a steadier histogram per tile.
 const ORBITS: usize = 39;
-/// Counts per cell: row triples, then column triples.
-const RAW: usize = 2 * TRIPLES;
 /// Histogram length per tile: row orbits, then column orbits.
 const DIM: usize = 2 * ORBITS;
 /// Principal axes the tiles are compared along.
@@ -94,7 +92,7 @@ const MIN_DISTANCE_MAD: f32 = 0.05;
 const _: () = assert!(T == 2 && LEVELS == 5);
 const _: () = assert!(STEP * STEP <= u16::MAX as usize);
 
-/// The largest 4-connected cluster of tiles more than [`OUTLIER_Z`] from
+/// The largest 4-connected cluster of tiles [`OUTLIER_Z`] or more from
 /// the rest, as the sum of their capped z-scores over the square root of
 /// the number of tiles measured (not clipped); 0 when the image is too
 /// small or too few tiles are measured.
@@ -136,11 +134,11 @@ fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
     let (nx, ny) = ((cw - TILE) / STEP + 1, (ch - TILE) / STEP + 1);
     // Histograms of STEP x STEP cells; a tile is 2x2 cells.
     let (gx, gy) = (nx + 1, ny + 1);
-    let cells: Vec<Vec<u16>> = (0..gy)
-        .into_par_iter()
-        .flat_map_iter(|cy| cell_row(luma, w, cy, gx))
-        .collect();
     let orbit = orbits();
+    let cells: Vec<[u16; DIM + 1]> = (0..gy)
+        .into_par_iter()
+        .flat_map_iter(|cy| cell_row(luma, w, cy, gx, &orbit))
+        .collect();
     let tiles: Vec<Option<[f32; DIM]>> = (0..nx * ny)
         .map(|i| {
             let (tx, ty) = (i % nx, i / nx);
@@ -148,10 +146,9 @@ fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
             let mut clipped = 0u32;
             for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                 let cell = &cells[(ty + dy) * gx + tx + dx];
-                clipped += u32::from(cell[RAW]);
-                for (raw, &c) in cell[..RAW].iter().enumerate() {
-                    let direction = raw / TRIPLES;
-                    counts[direction * ORBITS + orbit[raw % TRIPLES]] += u32::from(c);
+                clipped += u32::from(cell[DIM]);
+                for (sum, &c) in counts.iter_mut().zip(cell) {
+                    *sum += u32::from(c);
                 }
             }
             let total = (TILE * TILE) as f32;
@@ -191,7 +188,7 @@ fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
             .iter_mut()
             .zip(&projections)
             .for_each(|(v, p)| *v = p[k]);
-        let (median, mad) = median_mad(&mut column);
+        let (median, mad) = median_and_spread(&mut column);
         let mad = mad.max(MIN_PROJECTION_MAD);
         for (d, p) in distance.iter_mut().zip(&projections) {
             let z = (p[k] - median) / mad;
@@ -200,7 +197,7 @@ fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
     }
     distance.iter_mut().for_each(|d| *d = d.sqrt());
     column.copy_from_slice(&distance);
-    let (median, mad) = median_mad(&mut column);
+    let (median, mad) = median_and_spread(&mut column);
     let mad = mad.max(MIN_DISTANCE_MAD);
     // Back on the grid; clipped tiles are never outliers and break clusters.
     let mut distances = distance.iter();
@@ -215,49 +212,61 @@ fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
 }
 
 /// Per cell of row `cy` (`gx` cells of `STEP` px), the counts of row and
-/// column residual triples whose first sample lies in the cell.
-fn cell_row(luma: &[f32], w: usize, cy: usize, gx: usize) -> Vec<Vec<u16>> {
+/// column residual triples whose first sample lies in the cell, by bin
+/// (`orbit`), then its clipped pixels.
+fn cell_row(
+    luma: &[f32],
+    w: usize,
+    cy: usize,
+    gx: usize,
+    orbit: &[usize; TRIPLES],
+) -> Vec<[u16; DIM + 1]> {
     let h = luma.len() / w.max(1);
     let (cw, ch) = (w - 5, h - 5);
     let width = (gx * STEP).min(cw);
     let line = |y: usize| &luma[y * w..][..w];
     // Quantised third-order residuals: along row y (`w - 3` of them), and
     // down the columns from row y (three rows below it are read).
-    let along = |y: usize| -> Vec<i32> {
-        line(y)
-            .windows(4)
-            .map(|p| quantise(p[3] - 3.0 * p[2] + 3.0 * p[1] - p[0]))
-            .collect()
+    let along = |y: usize, out: &mut Vec<i32>| {
+        out.clear();
+        out.extend(
+            line(y)
+                .windows(4)
+                .map(|p| quantise(p[3] - 3.0 * p[2] + 3.0 * p[1] - p[0])),
+        );
     };
-    let down = |y: usize| -> Vec<i32> {
+    let down = |y: usize, out: &mut Vec<i32>| {
         let [a, b, c, d] = [0, 1, 2, 3].map(|k| line(y + k));
-        (0..w)
-            .map(|x| quantise(d[x] - 3.0 * c[x] + 3.0 * b[x] - a[x]))
-            .collect()
+        out.clear();
+        out.extend((0..w).map(|x| quantise(d[x] - 3.0 * c[x] + 3.0 * b[x] - a[x])));
     };
     let (y0, y1) = (cy * STEP, ((cy + 1) * STEP).min(ch));
     // The last count is the cell's clipped pixels (see [`CLIPPED_SHARE`]).
-    let mut out = vec![vec![0u16; RAW + 1]; gx];
+    let mut out = vec![[0u16; DIM + 1]; gx];
     if y0 >= y1 {
         return out;
     }
-    let mut columns: std::collections::VecDeque<Vec<i32>> = (y0..y0 + 2).map(down).collect();
+    // Rows y, y + 1 and y + 2 of the column residuals, rotated as y moves.
+    let mut columns: [Vec<i32>; 3] = Default::default();
+    down(y0, &mut columns[1]);
+    down(y0 + 1, &mut columns[2]);
+    let mut row = Vec::with_capacity(w);
     for y in y0..y1 {
-        columns.push_back(down(y + 2));
-        let row = along(y);
-        let (c0, c1, c2) = (&columns[0], &columns[1], &columns[2]);
+        columns.rotate_left(1);
+        down(y + 2, &mut columns[2]);
+        along(y, &mut row);
+        let [c0, c1, c2] = &columns;
         let (here, below) = (line(y), line(y + 1));
         for x in 0..width {
             let cell = &mut out[x / STEP];
-            cell[triple(row[x], row[x + 1], row[x + 2])] += 1;
-            cell[TRIPLES + triple(c0[x], c1[x], c2[x])] += 1;
+            cell[orbit[triple(row[x], row[x + 1], row[x + 2])]] += 1;
+            cell[ORBITS + orbit[triple(c0[x], c1[x], c2[x])]] += 1;
             let v = here[x];
             let clipped = !(CLIP_LOW..=CLIP_HIGH).contains(&v);
             if clipped && here[x + 1] == v && here[x + 2] == v && below[x] == v {
-                cell[RAW] += 1;
+                cell[DIM] += 1;
             }
         }
-        columns.pop_front();
     }
     out
 }
@@ -307,13 +316,6 @@ fn orbits() -> [usize; TRIPLES] {
 
 fn dot(a: &[f32; DIM], b: &[f32; DIM]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Median and MAD (scaled to a Gaussian's σ) of `values`, reordered.
-fn median_mad(values: &mut [f32]) -> (f32, f32) {
-    let median = median_in_place(values);
-    values.iter_mut().for_each(|v| *v = (*v - median).abs());
-    (median, 1.4826 * median_in_place(values))
 }
 
 /// The [`COMPONENTS`] leading eigenvectors of the rows' scatter matrix, by
@@ -378,37 +380,12 @@ fn principal_axes(rows: &[[f32; DIM]]) -> Vec<[f32; DIM]> {
 }
 
 /// The largest sum of capped z-scores over a 4-connected cluster of tiles
-/// above [`OUTLIER_Z`] in the `nx x ny` grid `z`.
+/// at or above [`OUTLIER_Z`] in the `nx x ny` grid `z`.
 fn largest_cluster(z: &[f32], nx: usize, ny: usize) -> f32 {
-    let mut seen = vec![false; z.len()];
-    let mut best = 0.0f32;
-    let mut stack = Vec::new();
-    for start in 0..z.len() {
-        if seen[start] || z[start] <= OUTLIER_Z {
-            continue;
-        }
-        seen[start] = true;
-        stack.push(start);
-        let mut sum = 0.0;
-        while let Some(i) = stack.pop() {
-            sum += z[i].min(MAX_Z);
-            let (x, y) = (i % nx, i / nx);
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < nx).then_some(i + 1),
-                (y > 0).then(|| i - nx),
-                (y + 1 < ny).then_some(i + nx),
-            ];
-            for j in neighbours.into_iter().flatten() {
-                if !seen[j] && z[j] > OUTLIER_Z {
-                    seen[j] = true;
-                    stack.push(j);
-                }
-            }
-        }
-        best = best.max(sum);
-    }
-    best
+    grid_groups(z, nx, ny, OUTLIER_Z)
+        .iter()
+        .map(|group| group.iter().map(|&i| z[i].min(MAX_Z)).sum::<f32>())
+        .fold(0.0, f32::max)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@
 use rayon::prelude::*;
 
 use super::residual::{
-    blocks_to_heatmap, flagged_regions, grow_flagged, median_in_place, quantile_in_place, ramp,
+    blocks_to_heatmap, flagged_regions, grow_flagged, median_and_spread, quantile_in_place, ramp,
     BlockGrid, RIM_LEVEL,
 };
 use super::{DetectorOutput, PixelContext};
@@ -333,10 +333,9 @@ fn fit_residuals(x: &[f32], y: &[f32]) -> Vec<f32> {
 /// at 0.1 (in log units, ~10%) so that a very uniform image does not turn
 /// estimation error into many sigmas.
 fn robust_z(values: &[f32]) -> Vec<f32> {
-    let mut tmp = values.to_vec();
-    let med = median_in_place(&mut tmp);
-    let mut dev: Vec<f32> = values.iter().map(|v| (v - med).abs()).collect();
-    let scale = (1.4826 * median_in_place(&mut dev)).max(0.1);
+    let mut deviations = values.to_vec();
+    let (med, spread) = median_and_spread(&mut deviations);
+    let scale = spread.max(0.1);
     values.iter().map(|v| (v - med) / scale).collect()
 }
 

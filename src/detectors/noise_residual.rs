@@ -25,8 +25,8 @@
 use rayon::prelude::*;
 
 use super::residual::{
-    blocks_to_heatmap, flagged_regions, grow_flagged, median_in_place, ramp, BlockGrid,
-    LAPLACIAN_NOISE_GAIN, RIM_LEVEL,
+    blocks_to_heatmap, flagged_regions, grow_flagged, median_and_spread, median_in_place, ramp,
+    BlockGrid, LAPLACIAN_NOISE_GAIN, RIM_LEVEL,
 };
 use super::{DetectorOutput, PixelContext};
 use crate::report::{Class, DetectorKind, Finding};
@@ -89,9 +89,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         })
         .collect();
     let mut flat: Vec<f32> = devs.iter().flatten().copied().collect();
-    let center = median_in_place(&mut flat);
-    let mut abs_dev: Vec<f32> = flat.iter().map(|d| (d - center).abs()).collect();
-    let spread = 1.4826 * median_in_place(&mut abs_dev);
+    let (center, spread) = median_and_spread(&mut flat);
     // A floor on the spread: on a very uniform image a tiny spread would
     // turn ordinary estimation error into many robust sigmas.
     let scale = spread.max(0.2);

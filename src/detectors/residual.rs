@@ -121,6 +121,15 @@ pub fn median_in_place(values: &mut [f32]) -> f32 {
     *m
 }
 
+/// Median and robust spread (1.4826 times the median absolute deviation:
+/// the standard deviation for Gaussian data; Hampel 1974) of a slice,
+/// which is left holding the absolute deviations. `(0, 0)` when empty.
+pub fn median_and_spread(values: &mut [f32]) -> (f32, f32) {
+    let median = median_in_place(values);
+    values.iter_mut().for_each(|v| *v = (*v - median).abs());
+    (median, 1.4826 * median_in_place(values))
+}
+
 /// Quantile `q` in [0, 1] of a slice (nearest rank), reordering it.
 pub fn quantile_in_place(values: &mut [f32], q: f32) -> f32 {
     if values.is_empty() {
@@ -215,10 +224,16 @@ pub fn blocks_to_heatmap(
 pub(crate) fn cell_groups(map: &Heatmap, threshold: f32) -> Vec<Vec<usize>> {
     let (gw, gh) = (map.grid_width as usize, map.grid_height as usize);
     let n = (gw * gh).min(map.values.len());
+    grid_groups(&map.values[..n], gw, gh, threshold)
+}
+
+/// [`cell_groups`] on the values of a row-major `gw x gh` grid.
+pub(crate) fn grid_groups(values: &[f32], gw: usize, gh: usize, threshold: f32) -> Vec<Vec<usize>> {
+    let n = values.len();
     let mut seen = vec![false; n];
     let mut groups = Vec::new();
     for start in 0..n {
-        if seen[start] || map.values[start] < threshold {
+        if seen[start] || values[start] < threshold {
             continue;
         }
         seen[start] = true;
@@ -226,8 +241,8 @@ pub(crate) fn cell_groups(map: &Heatmap, threshold: f32) -> Vec<Vec<usize>> {
         let mut members = Vec::new();
         while let Some(i) = stack.pop() {
             members.push(i);
-            for j in map.neighbours(i) {
-                if j < n && !seen[j] && map.values[j] >= threshold {
+            for j in crate::report::grid_neighbours(i, gw, gh) {
+                if j < n && !seen[j] && values[j] >= threshold {
                     seen[j] = true;
                     stack.push(j);
                 }

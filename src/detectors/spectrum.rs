@@ -40,7 +40,7 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex;
 use rustfft::Fft;
 
-use super::residual::{median_in_place, ramp};
+use super::residual::{median_and_spread, ramp};
 use super::{DetectorOutput, FftPlans, PixelContext};
 use crate::buffer::Buffer;
 use crate::report::{Class, DetectorKind, Finding, Heatmap};
@@ -229,9 +229,8 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         .filter(|&i| usable(i % n, i / n))
         .map(|i| ratio[i])
         .collect();
-    let center = median_in_place(&mut values);
-    let mut abs: Vec<f32> = values.iter().map(|v| (v - center).abs()).collect();
-    let scale = (1.4826 * median_in_place(&mut abs)).max(0.05);
+    let (center, spread) = median_and_spread(&mut values);
+    let scale = spread.max(0.05);
     let z = |u: usize, v: usize| (ratio[(v % n) * n + (u % n)] - center) / scale;
 
     // Non-grid peaks: everything usable off the JPEG grid (±1 bin).

@@ -19,7 +19,7 @@ use imageproc::distance_transform::Norm;
 use imageproc::region_labelling::{connected_components, Connectivity};
 
 use super::plane::{warp, Affine, Plane};
-use crate::detectors::residual::median_in_place;
+use crate::detectors::residual::{median_and_spread, median_in_place};
 
 /// Smallest difference, in 8-bit levels, ever called a change: re-encoding
 /// at JPEG quality 70 moves blurred pixels by a few levels at most.
@@ -73,9 +73,7 @@ pub(crate) struct ChangeMap {
 /// from their median absolute deviation (Hampel 1974), at least `floor`.
 fn robust_threshold(values: &[f32], inside: &[bool], floor: f32) -> f32 {
     let mut sample = compared_values(values, inside);
-    let med = median_in_place(&mut sample);
-    let mut dev: Vec<f32> = sample.iter().map(|d| (d - med).abs()).collect();
-    let sigma = 1.4826 * median_in_place(&mut dev);
+    let (med, sigma) = median_and_spread(&mut sample);
     (med + K_SIGMA * sigma).max(floor)
 }
 
