@@ -93,19 +93,34 @@ const _: () = assert!(T == 2 && LEVELS == 5);
 const _: () = assert!(STEP * STEP <= u16::MAX as usize);
 
 /// The largest 4-connected cluster of tiles [`OUTLIER_Z`] or more from
-/// the rest, as the sum of their capped z-scores over the square root of
-/// the number of tiles measured (not clipped); 0 when the image is too
-/// small or too few tiles are measured.
-pub(super) fn outlier_cluster(luma: &[f32], w: usize, h: usize) -> f32 {
+/// the rest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct OutlierCluster {
+    /// The sum of the tiles' capped z-scores over the square root of the
+    /// number of tiles measured (not clipped); 0 when the image is too small,
+    /// too few tiles are measured, or no tile stands out.
+    pub strength: f32,
+    /// The cluster's tiles as `[x, y, side]` squares in pixels of the image
+    /// given (tiles overlap by half).
+    pub tiles: Vec<[usize; 3]>,
+}
+
+/// The largest cluster of outlying tiles of a `w x h` luma plane.
+pub(super) fn outlier_cluster(luma: &[f32], w: usize, h: usize) -> OutlierCluster {
     if luma.len() != w * h {
-        return 0.0;
+        return OutlierCluster::default();
     }
     let factor = w.max(h).div_ceil(MAX_SIDE);
-    if factor > 1 {
+    let mut cluster = if factor > 1 {
         let (small, sw, sh) = box_downscale(luma, w, h, factor);
-        return cluster_at_scale(&small, sw, sh);
+        cluster_at_scale(&small, sw, sh)
+    } else {
+        cluster_at_scale(luma, w, h)
+    };
+    for tile in &mut cluster.tiles {
+        tile.iter_mut().for_each(|v| *v *= factor.max(1));
     }
-    cluster_at_scale(luma, w, h)
+    cluster
 }
 
 /// `luma` averaged over `factor x factor` boxes (the remainder dropped).
@@ -125,9 +140,9 @@ fn box_downscale(luma: &[f32], w: usize, h: usize, factor: usize) -> (Vec<f32>, 
     (out, sw, sh)
 }
 
-fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
+fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> OutlierCluster {
     if luma.len() != w * h || w < TILE * MIN_TILES + 5 || h < TILE * MIN_TILES + 5 {
-        return 0.0;
+        return OutlierCluster::default();
     }
     // The row codes cover x in 0..w-5, the column codes y in 0..h-5.
     let (cw, ch) = (w - 5, h - 5);
@@ -161,7 +176,7 @@ fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
     let measured: Vec<&[f32; DIM]> = tiles.iter().flatten().collect();
     let n = measured.len();
     if n < MIN_MEASURED {
-        return 0.0;
+        return OutlierCluster::default();
     }
     let mut centre = [0.0f32; DIM];
     let mut column = vec![0.0f32; n];
@@ -208,7 +223,14 @@ fn cluster_at_scale(luma: &[f32], w: usize, h: usize) -> f32 {
             None => 0.0,
         })
         .collect();
-    largest_cluster(&z, nx, ny) / (n as f32).sqrt()
+    let (sum, members) = largest_cluster(&z, nx, ny);
+    OutlierCluster {
+        strength: sum / (n as f32).sqrt(),
+        tiles: members
+            .into_iter()
+            .map(|i| [(i % nx) * STEP, (i / nx) * STEP, TILE])
+            .collect(),
+    }
 }
 
 /// Per cell of row `cy` (`gx` cells of `STEP` px), the counts of row and
@@ -379,13 +401,23 @@ fn principal_axes(rows: &[[f32; DIM]]) -> Vec<[f32; DIM]> {
         .collect()
 }
 
-/// The largest sum of capped z-scores over a 4-connected cluster of tiles
-/// at or above [`OUTLIER_Z`] in the `nx x ny` grid `z`.
-fn largest_cluster(z: &[f32], nx: usize, ny: usize) -> f32 {
+/// The 4-connected cluster of tiles at or above [`OUTLIER_Z`] in the
+/// `nx x ny` grid `z` with the largest sum of capped z-scores, and that
+/// sum (the first such cluster on a tie; none and 0 when no tile is out).
+fn largest_cluster(z: &[f32], nx: usize, ny: usize) -> (f32, Vec<usize>) {
     grid_groups(z, nx, ny, OUTLIER_Z)
-        .iter()
-        .map(|group| group.iter().map(|&i| z[i].min(MAX_Z)).sum::<f32>())
-        .fold(0.0, f32::max)
+        .into_iter()
+        .map(|group| (group.iter().map(|&i| z[i].min(MAX_Z)).sum::<f32>(), group))
+        .fold(
+            (0.0, Vec::new()),
+            |best, next| {
+                if next.0 > best.0 {
+                    next
+                } else {
+                    best
+                }
+            },
+        )
 }
 
 #[cfg(test)]
@@ -420,10 +452,17 @@ mod tests {
                 patched[y * w + x] = 128.0 + (even[y * w + x] - 128.0) * 0.15;
             }
         }
-        let clean = outlier_cluster(&even, w, h);
-        let edited = outlier_cluster(&patched, w, h);
+        let clean = outlier_cluster(&even, w, h).strength;
+        let cluster = outlier_cluster(&patched, w, h);
+        let edited = cluster.strength;
         assert!(edited > 1.0, "patched: {edited}");
         assert!(clean < 0.3 * edited, "even: {clean}, patched: {edited}");
+        // The cluster lies on the patch: every tile overlaps it.
+        assert!(!cluster.tiles.is_empty());
+        for &[x, y, side] in &cluster.tiles {
+            let overlaps = x < 320 && x + side > 192 && y < 256 && y + side > 128;
+            assert!(overlaps, "tile at ({x}, {y})");
+        }
     }
 
     /// Smooth shapes under signal-dependent noise, like a camera photo.
@@ -445,7 +484,7 @@ mod tests {
         // A window or a lamp clipped to white over a corner of the frame.
         let (w, h) = (1024, 768);
         let photo = scene(w, h, 5);
-        let before = outlier_cluster(&photo, w, h);
+        let before = outlier_cluster(&photo, w, h).strength;
         for radius in [250.0f32, 400.0, 550.0] {
             let mut clipped = photo.clone();
             for (i, v) in clipped.iter_mut().enumerate() {
@@ -454,7 +493,7 @@ mod tests {
                     *v = 255.0;
                 }
             }
-            let after = outlier_cluster(&clipped, w, h);
+            let after = outlier_cluster(&clipped, w, h).strength;
             assert!(after < before + 1.0, "radius {radius}: {before} -> {after}");
         }
     }
@@ -480,8 +519,9 @@ mod tests {
 
     #[test]
     fn small_or_mismatched_inputs_give_zero() {
-        assert_eq!(outlier_cluster(&[0.0; 10], 5, 2), 0.0);
-        assert_eq!(outlier_cluster(&vec![1.0; 100 * 100], 100, 100), 0.0);
-        assert_eq!(outlier_cluster(&[0.0; 10], 50, 50), 0.0);
+        let none = OutlierCluster::default();
+        assert_eq!(outlier_cluster(&[0.0; 10], 5, 2), none);
+        assert_eq!(outlier_cluster(&vec![1.0; 100 * 100], 100, 100), none);
+        assert_eq!(outlier_cluster(&[0.0; 10], 50, 50), none);
     }
 }
