@@ -548,8 +548,7 @@ fn fuse_maps(maps: &[Heatmap], width: u32, height: u32, content: Option<Region>)
     let mut fused = Heatmap::zeros(width, height, cell);
     let gw = fused.grid_width;
     for (i, v) in fused.values.iter_mut().enumerate() {
-        let gx = (i as u32 % gw) * cell + cell / 2;
-        let gy = (i as u32 / gw) * cell + cell / 2;
+        let (gx, gy) = crate::report::cell_centre(i, gw, cell);
         let (x, y) = (
             gx.min(width.saturating_sub(1)),
             gy.min(height.saturating_sub(1)),

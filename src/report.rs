@@ -366,6 +366,17 @@ impl TryFrom<HeatmapFields> for Heatmap {
     }
 }
 
+/// The centre, in image pixels, of cell `i` of a row-major grid `gw` cells
+/// wide of `cell`-pixel cells; in the last row and column it may lie past
+/// the image's edge.
+pub(crate) fn cell_centre(i: usize, gw: u32, cell: u32) -> (u32, u32) {
+    let gw = gw.max(1) as usize;
+    (
+        (i % gw) as u32 * cell + cell / 2,
+        (i / gw) as u32 * cell + cell / 2,
+    )
+}
+
 /// The cells left, right, up and down of cell `i` of a row-major `gw x gh`
 /// grid.
 pub(crate) fn grid_neighbours(i: usize, gw: usize, gh: usize) -> impl Iterator<Item = usize> {

@@ -1,7 +1,9 @@
 //! Pixel forensics on images whose truth is known by construction.
 
 use trueshot::detectors::residual::laplacian_residual;
-use trueshot::detectors::{cfa, noise_residual, spectrum, DetectorOutput, FftPlans, PixelContext};
+use trueshot::detectors::{
+    cfa, local_consistency, noise_residual, spectrum, DetectorOutput, FftPlans, PixelContext,
+};
 
 /// Deterministic generator (PCG-style LCG) with Gaussian samples.
 struct Rng(u64);
@@ -145,7 +147,11 @@ fn scattered_noise_regions_are_described_not_marked() {
         .iter()
         .find(|f| f.code == "noise_residual.inconsistent")
         .expect("summary finding");
-    assert!(summary.message.contains("scattered"), "{}", summary.message);
+    assert!(
+        summary.message.contains("none is marked"),
+        "{}",
+        summary.message
+    );
 }
 
 #[test]
@@ -301,8 +307,12 @@ fn bilinear_demosaicing_leaves_a_cfa_trace_and_plain_noise_none() {
 #[test]
 fn results_are_identical_for_any_thread_count() {
     let rgb = demosaiced(320, 288);
-    let detectors: [fn(&PixelContext<'_>) -> DetectorOutput; 3] =
-        [noise_residual::run, spectrum::run, cfa::run];
+    let detectors: [fn(&PixelContext<'_>) -> DetectorOutput; 4] = [
+        noise_residual::run,
+        spectrum::run,
+        cfa::run,
+        local_consistency::run,
+    ];
     for detector in detectors {
         let one = rayon::ThreadPoolBuilder::new()
             .num_threads(1)

@@ -465,6 +465,30 @@ mod tests {
         }
     }
 
+    /// Over [`MAX_SIDE`] the plane is box-averaged; the tiles come back in
+    /// the image's own pixels.
+    #[test]
+    fn a_large_image_gives_its_tiles_in_its_own_pixels() {
+        let (w, h) = (2048, 1536);
+        let mut patched = noise(w, h, 6.0, 3);
+        let inside = |x: usize, y: usize| (768..1280).contains(&x) && (512..1024).contains(&y);
+        for (i, v) in patched.iter_mut().enumerate() {
+            if inside(i % w, i / w) {
+                *v = 128.0 + (*v - 128.0) * 0.15;
+            }
+        }
+        let cluster = outlier_cluster(&patched, w, h);
+        assert!(cluster.strength > 1.0, "{}", cluster.strength);
+        assert!(!cluster.tiles.is_empty());
+        // A tile's residual triples reach 5 samples past its edge (10 px
+        // here): a tile touching the patch sees it.
+        for &[x, y, side] in &cluster.tiles {
+            assert_eq!(side, 2 * TILE);
+            let overlaps = x < 1290 && x + side > 758 && y < 1034 && y + side > 502;
+            assert!(overlaps, "tile at ({x}, {y})");
+        }
+    }
+
     /// Smooth shapes under signal-dependent noise, like a camera photo.
     fn scene(w: usize, h: usize, seed: u64) -> Vec<f32> {
         let grain = noise(w, h, 1.0, seed);

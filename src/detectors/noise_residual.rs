@@ -19,8 +19,8 @@
 //! Map value (cells of 16 px): ≥ 0.5 when a block's deviation is both ≥ 5
 //! robust standard deviations from the image's typical deviation and a
 //! factor ≥ 2 in σ (too clean or too noisy), in at most
-//! [`MAX_REGIONS`] separate regions: more, scattered over the frame, mean
-//! the model does not describe this photo, and the map stays under 0.5.
+//! [`MAX_REGIONS`] separate regions: more mean the model does not describe
+//! this photo, and the map stays under 0.5 (the score is unchanged).
 //! The image-level score is the mean of the strongest 1% of cells (at least
 //! 4), so a single odd block cannot raise it.
 
@@ -168,8 +168,8 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let scattered = regions.len() > MAX_REGIONS;
     let (where_en, where_zh) = if scattered {
         (
-            " The regions are scattered over the frame: the noise model does not describe this photo, and none is marked.",
-            "这些区域分散在整个画面：噪声模型不适用于这张照片，因此不标出任何区域。",
+            " With more than two separate regions the noise model does not describe this photo: none is marked.",
+            "分离区域超过两个，说明噪声模型不适用于这张照片，因此不标出任何区域。",
         )
     } else {
         ("", "")

@@ -1476,12 +1476,11 @@ impl Placement {
 #[must_use]
 pub(crate) fn merge_heatmap(fused: &Heatmap, change: &Heatmap) -> Heatmap {
     let mut out = change.clone();
-    let gw = out.grid_width as usize;
-    let cell = out.cell;
+    let (gw, cell) = (out.grid_width, out.cell);
+    let (last_x, last_y) = (out.width.saturating_sub(1), out.height.saturating_sub(1));
     for (i, v) in out.values.iter_mut().enumerate() {
-        let x = ((i % gw) as u32 * cell + cell / 2).min(out.width.saturating_sub(1));
-        let y = ((i / gw) as u32 * cell + cell / 2).min(out.height.saturating_sub(1));
-        *v = v.max(fused.at(x, y).min(0.49));
+        let (x, y) = crate::report::cell_centre(i, gw, cell);
+        *v = v.max(fused.at(x.min(last_x), y.min(last_y)).min(0.49));
     }
     out
 }
