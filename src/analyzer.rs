@@ -386,10 +386,13 @@ impl Analyzer {
                 .total_cmp(&a.score)
                 .then_with(|| a.code.cmp(&b.code))
         });
-        let mut heatmap = self
-            .config
-            .heatmap
-            .then(|| fuse_maps(&maps, width, height, content));
+        let mut heatmap = self.config.heatmap.then(|| {
+            let mut fused = fuse_maps(&maps, width, height, content);
+            // Holes that several boxes enclose together may lie in none.
+            let boxes: Vec<Region> = findings.iter().filter_map(|f| f.region).collect();
+            fused.unflag_outside(&boxes);
+            fused
+        });
         if let (Some(fused), Some(change)) =
             (&heatmap, comparison.as_ref().and_then(|c| c.map.as_ref()))
         {

@@ -430,8 +430,9 @@ impl Heatmap {
     /// a compact area, and its smooth or uninformative blocks (which no test
     /// can read) are holes in the map, not untouched pixels. A cell counts
     /// as enclosed when no path of unflagged cells, moving up, down, left or
-    /// right, leads from it to the border of the map. No new region appears,
-    /// so every flagged cell still lies inside a box a finding names.
+    /// right, leads from it to the border of the map. Boxes of several
+    /// findings can enclose a hole that lies in none of them: the analysis
+    /// unflags such cells afterwards ([`Heatmap::unflag_outside`]).
     pub fn fill_enclosed(&mut self) {
         let (gw, gh) = (self.grid_width as usize, self.grid_height as usize);
         let open = |v: f32| v < 0.5;
@@ -456,6 +457,21 @@ impl Heatmap {
         for (v, &out) in self.values.iter_mut().zip(&outside) {
             if open(*v) && !out {
                 *v = 0.5;
+            }
+        }
+    }
+
+    /// Lower to just under 0.5 every flagged cell whose centre lies in none
+    /// of `boxes`: a flagged area is shown only with a finding that names it.
+    pub(crate) fn unflag_outside(&mut self, boxes: &[Region]) {
+        let (gw, cell) = (self.grid_width, self.cell);
+        for (i, v) in self.values.iter_mut().enumerate() {
+            if *v < 0.5 {
+                continue;
+            }
+            let (x, y) = cell_centre(i, gw, cell);
+            if !boxes.iter().any(|r| r.contains(x, y)) {
+                *v = crate::detectors::UNFLAGGED;
             }
         }
     }
@@ -744,5 +760,45 @@ mod tests {
         let before = open.values.clone();
         open.fill_enclosed();
         assert_eq!(open.values, before);
+    }
+
+    /// Four findings' boxes, each one side of a ring (cells of 8 px): the
+    /// hole they enclose together lies in none of them and is unflagged
+    /// again, as is a flagged cell no box names.
+    #[test]
+    fn holes_outside_every_box_are_unflagged() {
+        let mut m = map(&[
+            ".......", //
+            ".###...", //
+            ".#.#...", //
+            ".###..#", //
+            ".......", //
+            ".......", //
+        ]);
+        m.fill_enclosed();
+        let side = |x: u32, y: u32, width: u32, height: u32| Region {
+            x: x * 8,
+            y: y * 8,
+            width: width * 8,
+            height: height * 8,
+        };
+        let boxes = [
+            side(1, 1, 3, 1),
+            side(1, 3, 3, 1),
+            side(1, 1, 1, 3),
+            side(3, 1, 1, 3),
+        ];
+        m.unflag_outside(&boxes);
+        assert_eq!(
+            flagged(&m),
+            [
+                ".......", //
+                ".###...", //
+                ".#.#...", //
+                ".###...", //
+                ".......", //
+                ".......", //
+            ]
+        );
     }
 }

@@ -82,16 +82,7 @@ impl DetectorOutput {
             return;
         };
         let boxes: Vec<Region> = self.findings.iter().filter_map(|f| f.region).collect();
-        let (gw, cell) = (map.grid_width, map.cell);
-        for (i, v) in map.values.iter_mut().enumerate() {
-            if *v < 0.5 {
-                continue;
-            }
-            let (x, y) = crate::report::cell_centre(i, gw, cell);
-            if !boxes.iter().any(|r| r.contains(x, y)) {
-                *v = UNFLAGGED;
-            }
-        }
+        map.unflag_outside(&boxes);
     }
 }
 
