@@ -405,19 +405,14 @@ fn principal_axes(rows: &[[f32; DIM]]) -> Vec<[f32; DIM]> {
 /// `nx x ny` grid `z` with the largest sum of capped z-scores, and that
 /// sum (the first such cluster on a tie; none and 0 when no tile is out).
 fn largest_cluster(z: &[f32], nx: usize, ny: usize) -> (f32, Vec<usize>) {
-    grid_groups(z, nx, ny, OUTLIER_Z)
-        .into_iter()
-        .map(|group| (group.iter().map(|&i| z[i].min(MAX_Z)).sum::<f32>(), group))
-        .fold(
-            (0.0, Vec::new()),
-            |best, next| {
-                if next.0 > best.0 {
-                    next
-                } else {
-                    best
-                }
-            },
-        )
+    let mut best = (0.0, Vec::new());
+    for group in grid_groups(z, nx, ny, OUTLIER_Z) {
+        let sum: f32 = group.iter().map(|&i| z[i].min(MAX_Z)).sum();
+        if sum > best.0 {
+            best = (sum, group);
+        }
+    }
+    best
 }
 
 #[cfg(test)]

@@ -241,10 +241,12 @@ fn paint_cluster(
         return None;
     }
     let (w, h) = (width as usize, height as usize);
-    let x0 = cluster.tiles.iter().map(|t| t[0]).min().unwrap_or(0);
-    let y0 = cluster.tiles.iter().map(|t| t[1]).min().unwrap_or(0);
-    let x1 = cluster.tiles.iter().map(|t| t[0] + t[2]).max().unwrap_or(0);
-    let y1 = cluster.tiles.iter().map(|t| t[1] + t[2]).max().unwrap_or(0);
+    let [x0, y0, x1, y1] = cluster.tiles.iter().fold(
+        [usize::MAX, usize::MAX, 0, 0],
+        |[x0, y0, x1, y1], &[x, y, side]| {
+            [x0.min(x), y0.min(y), x1.max(x + side), y1.max(y + side)]
+        },
+    );
     let tiles_area = x1.min(w).saturating_sub(x0) * y1.min(h).saturating_sub(y0);
     if tiles_area as f32 > MAX_REGION_SHARE * (w * h) as f32 {
         return None;

@@ -45,7 +45,7 @@ use rayon::prelude::*;
 
 use crate::deadline::Deadline;
 use crate::detectors::residual::{cell_groups, cells_box, quantile_in_place};
-use crate::detectors::FftPlans;
+use crate::detectors::{FftPlans, UNFLAGGED};
 use crate::error::escape_untrusted;
 use crate::report::{Class, DetectorKind, Finding, Heatmap, ReferenceMatch, Region, Transform};
 use crate::{Config, Error};
@@ -1480,7 +1480,7 @@ pub(crate) fn merge_heatmap(fused: &Heatmap, change: &Heatmap) -> Heatmap {
     let (last_x, last_y) = (out.width.saturating_sub(1), out.height.saturating_sub(1));
     for (i, v) in out.values.iter_mut().enumerate() {
         let (x, y) = crate::report::cell_centre(i, gw, cell);
-        *v = v.max(fused.at(x.min(last_x), y.min(last_y)).min(0.49));
+        *v = v.max(fused.at(x.min(last_x), y.min(last_y)).min(UNFLAGGED));
     }
     out
 }
