@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+mod admission;
 mod analyzer;
 mod buffer;
 mod config;
@@ -21,6 +22,9 @@ mod report;
 
 use std::path::Path;
 
+pub use admission::{
+    estimated_peak_bytes, estimated_peak_bytes_decoded, MemoryBudget, MemoryPermit,
+};
 pub use analyzer::Analyzer;
 pub use buffer::set_spare_memory;
 pub use config::Config;

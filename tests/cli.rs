@@ -653,3 +653,52 @@ fn scan_records_hold_the_reports_floats_exactly() {
         Some(f64::from(report.authentic_threshold))
     );
 }
+
+/// With `--max-memory-mb` the files are read and admitted one by one
+/// before the pool analyses them (every image here is over a 1 MB budget,
+/// so each runs alone): the records are those of a scan without it, bad
+/// files included.
+#[test]
+fn a_memory_budget_changes_no_record() {
+    let dir = temp_dir("memory");
+    for (i, size) in [(640, 480), (300, 200), (900, 700)].into_iter().enumerate() {
+        let photo = camera_like(size.0, size.1, 30 + i as u64);
+        std::fs::write(dir.join(format!("{i}.jpg")), jpeg(&photo, 90)).expect("write");
+    }
+    std::fs::write(dir.join("broken.png"), [0x89u8, b'P', b'N', b'G']).expect("write");
+    let missing = dir.join("missing.jpg");
+    let records = |extra: &[&str]| {
+        let out = trueshot()
+            .args(["scan", "--format", "json", "--threads", "2"])
+            .args(extra)
+            .arg(&dir)
+            .arg(&missing)
+            .output()
+            .expect("run");
+        assert_exit(&out, 1);
+        let array: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json array");
+        let mut summary: Vec<String> = array
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r["path"], r["score"], r["verdict"], r["error"]["code"]
+                )
+            })
+            .collect();
+        summary.sort();
+        summary
+    };
+    let free = records(&[]);
+    assert_eq!(free.len(), 5);
+    assert_eq!(records(&["--max-memory-mb", "1"]), free);
+    assert_eq!(records(&["--max-memory-mb", "4096"]), free);
+    let refused = trueshot()
+        .args(["scan", "--max-memory-mb", "0"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert_exit(&refused, 2);
+}

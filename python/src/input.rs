@@ -103,6 +103,15 @@ impl From<trueshot::Error> for KeptError {
     }
 }
 
+/// An input ready to analyse: a file has been read, so that a batch can
+/// admit it by its size before its pool gets it.
+pub enum Loaded<'a> {
+    /// A file and the bytes read from it.
+    File(&'a Path, Vec<u8>),
+    /// Bytes or pixels given in memory.
+    Given(&'a Input),
+}
+
 impl Input {
     /// Run the analysis. Called without the GIL. Also returns what the
     /// report keeps of the input.
@@ -110,24 +119,64 @@ impl Input {
         &self,
         analyzer: &trueshot::Analyzer,
     ) -> Result<(trueshot::Report, Kept), trueshot::Error> {
+        self.load(analyzer.config())?.analyze(analyzer)
+    }
+
+    /// Read a file input under `config`'s limits; bytes and pixels are used
+    /// as they are.
+    pub fn load(&self, config: &trueshot::Config) -> Result<Loaded<'_>, trueshot::Error> {
         match self {
-            Input::Path(path) => {
-                // Read here rather than with `analyze_path`, so the digest is
-                // of the very bytes analysed.
-                let bytes = read_file(path, analyzer.config())?;
+            Input::Path(path) => Ok(Loaded::File(path, read_file(path, config)?)),
+            given => Ok(Loaded::Given(given)),
+        }
+    }
+}
+
+impl Loaded<'_> {
+    /// The memory analysing it is expected to take at its peak
+    /// (`trueshot::MemoryBudget`).
+    pub fn estimated_peak_bytes(&self) -> u64 {
+        match self {
+            Loaded::File(_, bytes) => trueshot::estimated_peak_bytes(bytes),
+            Loaded::Given(Input::Bytes(bytes)) => trueshot::estimated_peak_bytes(bytes),
+            Loaded::Given(Input::Pixels(image)) => {
+                trueshot::estimated_peak_bytes_decoded(image.width(), image.height())
+            }
+            Loaded::Given(Input::Path(_)) => 0,
+        }
+    }
+
+    /// Run the analysis. Called without the GIL. Also returns what the
+    /// report keeps of the input.
+    pub fn analyze(
+        self,
+        analyzer: &trueshot::Analyzer,
+    ) -> Result<(trueshot::Report, Kept), trueshot::Error> {
+        match self {
+            // Read by `load` rather than by `analyze_path`, so the digest is
+            // of the very bytes analysed.
+            Loaded::File(path, bytes) => {
                 let report = analyzer.analyze_bytes(&bytes)?;
                 let kept = Kept::Path {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     len: bytes.len(),
                     digest: digest(&bytes),
                 };
                 Ok((report, kept))
             }
-            Input::Bytes(bytes) => Ok((analyzer.analyze_bytes(bytes)?, Kept::Input(self.clone()))),
-            Input::Pixels(image) => Ok((analyzer.analyze_image(image)?, Kept::Input(self.clone()))),
+            Loaded::Given(input) => {
+                let report = match input {
+                    Input::Bytes(bytes) => analyzer.analyze_bytes(bytes)?,
+                    Input::Pixels(image) => analyzer.analyze_image(image)?,
+                    Input::Path(path) => analyzer.analyze_path(path)?,
+                };
+                Ok((report, Kept::Input(input.clone())))
+            }
         }
     }
+}
 
+impl Input {
     /// Add this image to a reference catalogue read under `config`'s
     /// limits, and return what a report keeps of it to show it in
     /// `to_html`. Called without the GIL.

@@ -10,19 +10,20 @@ mod reference;
 mod report;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use rayon::prelude::*;
+use trueshot::{Analyzer, MemoryBudget};
 
 use crate::config::PyConfig;
 use crate::error::{
     invalid_config, invalid_config_type, to_pyerr, DecodeError, ImageTooLargeError, TrueshotError,
     UnsupportedFormatError,
 };
-use crate::input::Input;
+use crate::input::{Input, Kept};
 use crate::reference::{Catalogue, Listings, PyReferences};
 use crate::report::{PyFinding, PyReport, Shared};
 
@@ -100,9 +101,14 @@ fn analyze(
 /// error of the first failing image (by position) is raised, unless
 /// `return_exceptions=True`, which puts each exception in its place in the list.
 /// `reference` (one image, a list, or a `References`) is compared with every
-/// image.
+/// image. `max_memory_mb` admits images while their estimated peak memory
+/// (the file plus about 15 bytes per pixel) fits in that many megabytes:
+/// files are read one by one on the calling thread, small images run side
+/// by side, a large one waits for room, one over the whole budget runs
+/// alone. Without it each worker holds one image at a time.
 #[pyfunction]
-#[pyo3(signature = (images, *, reference = None, threads = None, config = None, return_exceptions = false))]
+#[pyo3(signature = (images, *, reference = None, threads = None, config = None, return_exceptions = false, max_memory_mb = None))]
+#[allow(clippy::too_many_arguments)]
 fn analyze_many<'py>(
     py: Python<'py>,
     images: &Bound<'py, PyAny>,
@@ -110,8 +116,24 @@ fn analyze_many<'py>(
     threads: Option<i64>,
     config: Option<PyRef<'py, PyConfig>>,
     return_exceptions: bool,
+    max_memory_mb: Option<i64>,
 ) -> PyResult<Bound<'py, PyList>> {
     let analyzer = analyzer(py, config.as_deref())?;
+    let budget = match max_memory_mb {
+        None => None,
+        Some(mb) => Some(
+            u64::try_from(mb)
+                .ok()
+                .filter(|&mb| (1..=1 << 24).contains(&mb))
+                .map(|mb| MemoryBudget::new(mb << 20))
+                .ok_or_else(|| {
+                    invalid_config(
+                        py,
+                        format!("max_memory_mb must be in 1..=16777216, got {mb}"),
+                    )
+                })?,
+        ),
+    };
     let threads = match threads {
         None => 0,
         Some(n) => usize::try_from(n)
@@ -142,15 +164,15 @@ fn analyze_many<'py>(
     let inputs: Vec<&Input> = items.iter().filter_map(|item| item.as_ref().ok()).collect();
 
     let results = py.detach(|| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {
-        let run = || -> Vec<_> { inputs.par_iter().map(|i| i.analyze(&analyzer)).collect() };
-        if threads == 0 {
-            Ok(run())
-        } else {
-            Ok(rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()?
-                .install(run))
-        }
+        let pool = match threads {
+            0 => None,
+            n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),
+        };
+        Ok(match (&budget, &pool) {
+            (Some(budget), pool) => analyze_admitted(&inputs, &analyzer, budget, pool.as_ref()),
+            (None, Some(pool)) => pool.install(|| analyze_all(&inputs, &analyzer)),
+            (None, None) => analyze_all(&inputs, &analyzer),
+        })
     });
     let results = results.map_err(|e| {
         pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start worker threads: {e}"))
@@ -163,7 +185,7 @@ fn analyze_many<'py>(
     for item in items {
         let error = match item {
             Err(e) => e,
-            Ok(_) => match analysed.next() {
+            Ok(_) => match analysed.next().flatten() {
                 Some(Ok((report, kept))) => {
                     out.append(Py::new(py, PyReport::new(report, kept, shared.clone()))?)?;
                     continue;
@@ -180,6 +202,65 @@ fn analyze_many<'py>(
         out.append(error.into_value(py))?;
     }
     Ok(out)
+}
+
+/// One analysis's result, `None` if it is missing.
+type Analysed = Option<Result<(trueshot::Report, Kept), trueshot::Error>>;
+
+/// Every input analysed in parallel in the current pool, in order.
+fn analyze_all(inputs: &[&Input], analyzer: &Analyzer) -> Vec<Analysed> {
+    inputs
+        .par_iter()
+        .map(|i| Some(i.analyze(analyzer)))
+        .collect()
+}
+
+/// Every input analysed in `pool` (rayon's global pool when `None`), each
+/// admitted against `budget` first, in order. Files are read and admitted
+/// on this thread, which is outside the pool: waiting there stalls no
+/// analysis (`trueshot::MemoryBudget`).
+fn analyze_admitted(
+    inputs: &[&Input],
+    analyzer: &Analyzer,
+    budget: &MemoryBudget,
+    pool: Option<&rayon::ThreadPool>,
+) -> Vec<Analysed> {
+    let slots: Vec<Mutex<Analysed>> = inputs.iter().map(|_| Mutex::new(None)).collect();
+    match pool {
+        Some(pool) => pool.in_place_scope(|s| admit_each(s, inputs, &slots, analyzer, budget)),
+        None => rayon::in_place_scope(|s| admit_each(s, inputs, &slots, analyzer, budget)),
+    }
+    slots
+        .into_iter()
+        .map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .collect()
+}
+
+/// Load each input, wait for its room in `budget`, then spawn its analysis
+/// into `scope`, which puts the result in its slot.
+fn admit_each<'s>(
+    scope: &rayon::Scope<'s>,
+    inputs: &'s [&'s Input],
+    slots: &'s [Mutex<Analysed>],
+    analyzer: &'s Analyzer,
+    budget: &'s MemoryBudget,
+) {
+    let put = |slot: &Mutex<Analysed>, result| {
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+    };
+    for (input, slot) in inputs.iter().zip(slots) {
+        match input.load(analyzer.config()) {
+            Err(e) => put(slot, Err(e)),
+            Ok(loaded) => {
+                let permit = budget.acquire(loaded.estimated_peak_bytes());
+                scope.spawn(move |_| {
+                    let result = loaded.analyze(analyzer);
+                    drop(permit);
+                    put(slot, result);
+                });
+            }
+        }
+    }
 }
 
 /// Write the report's heatmap as an 8-bit greyscale PNG at image resolution:

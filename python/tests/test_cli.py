@@ -97,6 +97,21 @@ def test_scan_time_budget(tmp_path: pathlib.Path) -> None:
     assert not record("0").get("incomplete")
 
 
+def test_scan_memory_budget(tmp_path: pathlib.Path) -> None:
+    for i in range(3):
+        (tmp_path / f"{i}.png").write_bytes(png_bytes(make_pixels(200 + 40 * i, 300, 3, seed=i)))
+
+    def scores(*extra: str) -> list[tuple[object, object]]:
+        result = run("scan", "--format", "json", *extra, str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        records: list[dict[str, object]] = json.loads(result.stdout)
+        return sorted((r["path"], r["score"]) for r in records)
+
+    assert len(scores()) == 3
+    assert scores("--max-memory-mb", "1") == scores()
+    assert run("scan", "--max-memory-mb", "0", str(tmp_path)).returncode == 2
+
+
 def test_scan_with_references(tmp_path: pathlib.Path) -> None:
     # The claim is the first listing, cropped, scaled and JPEG'd, with a
     # painted crack and stain; the directory holds an unrelated listing.

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
+import pytest
 
 import trueshot
-from conftest import make_pixels, png_bytes
+from conftest import make_pixels, png_bytes, summary
 
 
 def stamps_during(call: Callable[[], object]) -> tuple[int, float]:
@@ -68,3 +69,30 @@ def test_thread_runs_during_references() -> None:
     middle, elapsed = stamps_during(lambda: trueshot.References([data, data]))
     assert elapsed > 0.05, f"indexing took only {elapsed * 1e3:.1f} ms"
     assert middle >= 5, f"{middle} stamps in the middle of a {elapsed * 1e3:.0f} ms call"
+
+
+def test_analyze_many_under_a_memory_budget_gives_the_same_results(tmp_path: Any) -> None:
+    # Files are read and each image admitted on the calling thread; a 1 MB
+    # budget is smaller than every image here, so each runs alone.
+    path = tmp_path / "a.png"
+    path.write_bytes(png_bytes(make_pixels(300, 400, 3, seed=1)))
+    images: list[Any] = [
+        str(path),
+        png_bytes(make_pixels(200, 260, 3, seed=2)),
+        make_pixels(180, 240, 3, seed=3),
+        b"not an image",
+        str(tmp_path / "missing.png"),
+    ]
+
+    def outcome(**kwargs: Any) -> list[Any]:
+        results = trueshot.analyze_many(images, threads=2, return_exceptions=True, **kwargs)
+        return [
+            type(r).__name__ if isinstance(r, Exception) else summary(r) for r in results
+        ]
+
+    free = outcome()
+    assert free[3:] == ["UnsupportedFormatError", "FileNotFoundError"], free
+    assert outcome(max_memory_mb=1) == free
+    assert outcome(max_memory_mb=4096) == free
+    with pytest.raises(trueshot.InvalidConfigError):
+        trueshot.analyze_many(images, max_memory_mb=0)

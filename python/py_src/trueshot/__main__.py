@@ -214,6 +214,10 @@ def parser() -> argparse.ArgumentParser:
                       help="per-image time budget (0 = none): past it the remaining detectors "
                            "and references are skipped, listed in `incomplete`, and the "
                            "verdict is at best inconclusive")
+    scan.add_argument("--max-memory-mb", type=int, metavar="MB",
+                      help="admit images while their estimated peak memory (the file plus "
+                           "about 15 bytes per pixel) fits in this many megabytes; one over "
+                           "the whole budget runs alone")
     return top
 
 
@@ -245,7 +249,8 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
     for start in range(0, len(files), BATCH):
         batch = files[start:start + BATCH]
         results = analyze_many(batch, reference=references, threads=args.threads,
-                               config=config, return_exceptions=True)
+                               config=config, return_exceptions=True,
+                               max_memory_mb=args.max_memory_mb)
         for path, result in zip(batch, results):
             failed += not isinstance(result, Report)
             if args.format == "human":

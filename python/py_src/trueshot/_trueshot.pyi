@@ -195,6 +195,7 @@ def analyze_many(
     threads: Union[int, None] = None,
     config: Union[Config, None] = None,
     return_exceptions: Literal[False] = False,
+    max_memory_mb: Union[int, None] = None,
 ) -> list[Report]: ...
 @overload
 def analyze_many(
@@ -204,6 +205,7 @@ def analyze_many(
     threads: Union[int, None] = None,
     config: Union[Config, None] = None,
     return_exceptions: bool,
+    max_memory_mb: Union[int, None] = None,
 ) -> list[Union[Report, Exception]]: ...
 def write_heatmap_png(report: Report, path: Union[str, os.PathLike[str]]) -> None: ...
 def set_spare_memory(megabytes: int) -> None: ...

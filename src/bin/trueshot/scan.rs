@@ -11,7 +11,7 @@ use image::DynamicImage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{json, Value};
-use trueshot::{decode, Analyzer, Config, Error, References, Report, Verdict};
+use trueshot::{decode, Analyzer, Config, Error, MemoryBudget, References, Report, Verdict};
 
 use crate::report;
 
@@ -80,6 +80,13 @@ pub struct ScanArgs {
     /// reference was compared and the claim is one of them unchanged).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub time_budget_ms: u64,
+    /// Admit images while their estimated peak memory (the file plus about
+    /// 15 bytes per pixel) fits in this many megabytes: small images run
+    /// side by side, a large one waits for room, one over the whole budget
+    /// runs alone. Without it each worker thread holds one image at a time.
+    #[arg(long, value_name = "MB",
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=(1 << 24)))]
+    pub max_memory_mb: Option<u64>,
 }
 
 pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
@@ -130,34 +137,58 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
 
     let stdout = Mutex::new(std::io::stdout());
     let color = std::io::stdout().is_terminal();
-    let records: Vec<(usize, Value, bool)> = pool.install(|| {
-        files
-            .par_iter()
-            .enumerate()
-            .map(|(index, path)| {
-                let result = analyzer.analyze_path(path);
-                let ok = result.is_ok();
-                let record = to_record(path, &result, args.heatmap_dir.as_deref());
-                if let Some(dir) = &args.html_dir {
-                    let entry =
-                        report::write_scan_page(dir, path, &result, analyzer.config(), &catalogue);
-                    match pages.lock() {
-                        Ok(mut guard) => guard.push(entry),
-                        Err(poisoned) => poisoned.into_inner().push(entry),
-                    }
+    // One file: analyse, write its outputs, return its record.
+    let finish = |index: usize, path: &PathBuf, result: Result<Report, Error>| {
+        let ok = result.is_ok();
+        let record = to_record(path, &result, args.heatmap_dir.as_deref());
+        if let Some(dir) = &args.html_dir {
+            let entry = report::write_scan_page(dir, path, &result, analyzer.config(), &catalogue);
+            match pages.lock() {
+                Ok(mut guard) => guard.push(entry),
+                Err(poisoned) => poisoned.into_inner().push(entry),
+            }
+        }
+        match args.format {
+            OutputFormat::Jsonl => emit(&stdout, &progress, &format!("{record}\n")),
+            OutputFormat::Human => emit(&stdout, &progress, &human(path, &result, color)),
+            OutputFormat::Json => {}
+        }
+        progress.inc(1);
+        (index, record, ok)
+    };
+    let records: Vec<(usize, Value, bool)> = match args.max_memory_mb {
+        None => pool.install(|| {
+            files
+                .par_iter()
+                .enumerate()
+                .map(|(index, path)| finish(index, path, analyzer.analyze_path(path)))
+                .collect()
+        }),
+        Some(megabytes) => {
+            // This thread reads each file and admits it against the budget
+            // before the pool gets it; it is outside the pool, so waiting
+            // here cannot stall an analysis (trueshot::MemoryBudget).
+            let budget = MemoryBudget::new(megabytes.saturating_mul(1 << 20));
+            let records = Mutex::new(Vec::with_capacity(files.len()));
+            let (budget, done, finish, analyzer) = (&budget, &records, &finish, &analyzer);
+            pool.in_place_scope(|scope| {
+                for (index, path) in files.iter().enumerate() {
+                    let bytes = decode::read_file(path, analyzer.config().max_file_bytes);
+                    let permit = bytes
+                        .as_ref()
+                        .ok()
+                        .map(|b| budget.acquire(trueshot::estimated_peak_bytes(b)));
+                    scope.spawn(move |_| {
+                        let result = bytes.and_then(|b| analyzer.analyze_bytes(&b));
+                        drop(permit);
+                        let record = finish(index, path, result);
+                        done.lock().unwrap_or_else(|p| p.into_inner()).push(record);
+                    });
                 }
-                match args.format {
-                    OutputFormat::Jsonl => emit(&stdout, &progress, &format!("{record}\n")),
-                    OutputFormat::Human => {
-                        emit(&stdout, &progress, &human(path, &result, color));
-                    }
-                    OutputFormat::Json => {}
-                }
-                progress.inc(1);
-                (index, record, ok)
-            })
-            .collect()
-    });
+            });
+            records.into_inner().unwrap_or_else(|p| p.into_inner())
+        }
+    };
     progress.finish_and_clear();
     if let Some(dir) = &args.html_dir {
         // `render_index` sorts, so the completion order does not matter.

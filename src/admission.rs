@@ -1,0 +1,185 @@
+//! A memory budget for batches: how many images may be analysed at once.
+//!
+//! A parallel scan holds one image per worker thread, so its peak memory
+//! grows with the number of threads times the size of the largest images
+//! (README, Limits: 48 MP files on 8 threads peaked at 3.5 GB). A batch
+//! driver that cannot choose its thread count for the worst image admits
+//! each image against a [`MemoryBudget`] before handing it to its pool:
+//! small images run side by side, a large one waits until enough of the
+//! budget is free.
+//!
+//! Admission must happen on a thread outside the pool that runs the
+//! analyses (the driver's own thread, for instance in
+//! `rayon::ThreadPool::in_place_scope`). A pool thread that blocks while
+//! waiting for the budget can hold a part of another image's analysis on
+//! its stack (rayon's work stealing), and the image that holds the budget
+//! could then never finish.
+
+use std::sync::{Condvar, Mutex, PoisonError};
+
+use crate::decode;
+
+/// Peak bytes per pixel of an analysis beyond the encoded file (decoded
+/// pixels, luma, residuals, maps, the copy-move search): measured 12.3-14.5
+/// on 8-bit JPEGs of 0.8 to 48 MP (peak RSS of one `trueshot scan --threads
+/// 1` less the process's own 15 MB, 2026-12-01). Decoding 16-bit PNG or
+/// TIFF allocates more for a moment, within `Config::max_decoded_bytes`.
+const PEAK_BYTES_PER_PIXEL: u64 = 15;
+
+/// The peak memory analysing `encoded` is expected to take, in bytes: the
+/// file itself plus [`PEAK_BYTES_PER_PIXEL`] per pixel its header declares.
+/// A file whose header cannot be read is counted by its length alone: its
+/// analysis stops at decoding.
+pub fn estimated_peak_bytes(encoded: &[u8]) -> u64 {
+    let file = encoded.len() as u64;
+    let analysis = decode::sniff(encoded)
+        .and_then(|format| decode::declared_dimensions(encoded, format))
+        .map_or(0, |(w, h)| estimated_peak_bytes_decoded(w, h));
+    file.saturating_add(analysis)
+}
+
+/// The peak memory analysing decoded pixels of `width x height` is
+/// expected to take beyond them, in bytes ([`PEAK_BYTES_PER_PIXEL`] per
+/// pixel).
+pub fn estimated_peak_bytes_decoded(width: u32, height: u32) -> u64 {
+    (u64::from(width) * u64::from(height)).saturating_mul(PEAK_BYTES_PER_PIXEL)
+}
+
+/// A number of bytes shared by the analyses of a batch. [`acquire`]
+/// blocks until the request fits beside those admitted before it; a
+/// request larger than the whole budget waits until nothing else is
+/// admitted and then runs alone, so every image is still analysed (the
+/// per-image limits are `Config::max_pixels` and `max_decoded_bytes`).
+///
+/// [`acquire`]: MemoryBudget::acquire
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: u64,
+    in_use: Mutex<u64>,
+    released: Condvar,
+}
+
+/// Bytes admitted by [`MemoryBudget::acquire`], given back when dropped.
+#[derive(Debug)]
+#[must_use = "the bytes are given back when the permit is dropped"]
+pub struct MemoryPermit<'a> {
+    budget: &'a MemoryBudget,
+    bytes: u64,
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes (at least 1).
+    pub fn new(limit: u64) -> Self {
+        MemoryBudget {
+            limit: limit.max(1),
+            in_use: Mutex::new(0),
+            released: Condvar::new(),
+        }
+    }
+
+    /// The budget in bytes.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Bytes admitted and not yet given back.
+    pub fn in_use(&self) -> u64 {
+        *self.in_use.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wait until `bytes` fit, then admit them. Call it from a thread outside
+    /// the pool that runs the analyses (module documentation).
+    pub fn acquire(&self, bytes: u64) -> MemoryPermit<'_> {
+        // Over the limit: admitted as the whole budget, once it is all free.
+        let bytes = bytes.min(self.limit);
+        // A panic elsewhere while the lock was held leaves a count that is
+        // still right (every change is one assignment), so poison is ignored.
+        let mut in_use = self.in_use.lock().unwrap_or_else(PoisonError::into_inner);
+        while *in_use + bytes > self.limit {
+            in_use = self
+                .released
+                .wait(in_use)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *in_use += bytes;
+        MemoryPermit {
+            budget: self,
+            bytes,
+        }
+    }
+}
+
+impl Drop for MemoryPermit<'_> {
+    fn drop(&mut self) {
+        let mut in_use = self
+            .budget
+            .in_use
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *in_use = in_use.saturating_sub(self.bytes);
+        drop(in_use);
+        self.budget.released.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn the_estimate_counts_the_declared_pixels_and_the_file() {
+        let image = image::RgbImage::from_pixel(300, 200, image::Rgb([90, 120, 150]));
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("encode");
+        let expected = png.len() as u64 + 300 * 200 * PEAK_BYTES_PER_PIXEL;
+        assert_eq!(estimated_peak_bytes(&png), expected);
+        assert_eq!(estimated_peak_bytes(b"not an image"), 12);
+        assert_eq!(estimated_peak_bytes(&[]), 0);
+    }
+
+    #[test]
+    fn admitted_bytes_never_exceed_the_budget() {
+        let budget = Arc::new(MemoryBudget::new(100));
+        let peak = Arc::new(AtomicU64::new(0));
+        let workers: Vec<_> = [60u64, 50, 40, 30, 70, 20]
+            .into_iter()
+            .map(|bytes| {
+                let (budget, peak) = (Arc::clone(&budget), Arc::clone(&peak));
+                std::thread::spawn(move || {
+                    let _permit = budget.acquire(bytes);
+                    peak.fetch_max(budget.in_use(), Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(20));
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().expect("worker");
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        assert!((70..=100).contains(&peak), "peak {peak}");
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    #[test]
+    fn a_request_over_the_budget_runs_alone() {
+        let budget = MemoryBudget::new(100);
+        let small = budget.acquire(10);
+        std::thread::scope(|scope| {
+            let large = scope.spawn(|| {
+                let _permit = budget.acquire(1_000);
+                budget.in_use()
+            });
+            // The large request waits for the small one to be given back.
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(budget.in_use(), 10);
+            drop(small);
+            assert_eq!(large.join().expect("large"), 100);
+        });
+        assert_eq!(budget.in_use(), 0);
+    }
+}
