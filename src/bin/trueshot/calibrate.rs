@@ -35,18 +35,6 @@ const DESCRIPTORS: &[&str] = &[
     "spectrum.peak_fy",
     "noise_residual.top_cells",
 ];
-/// Feature prefixes the `ai_generated` head may not use. JPEG measurements
-/// (quality, tables, grid) say which format the file is in, and found AI
-/// images are mostly PNG while camera photos are JPEG: a head that learnt
-/// them would learn the format, and flag every honest PNG. They stay
-/// available to the `edited` head, where both classes are JPEGs. The
-/// co-occurrence cluster measures how much the frame's noise statistics
-/// vary from place to place, which camera photos of varied scenes do more
-/// than generated images (development corpus, as found: AUC 0.32, the
-/// wrong way): for the `ai_generated` head it would be a content shortcut;
-/// between an edit and its re-saved original it is evidence. (Entries match
-/// feature names by prefix.)
-const AI_HEAD_EXCLUDED: &[&str] = &["jpeg.", "local_consistency.cooccurrence_cluster"];
 /// Thresholds are set for this fraction of the target false-alarm rate: a
 /// margin for cameras, pipelines and generators the corpus does not have.
 const SAFETY_FACTOR: f32 = 0.25;
@@ -497,7 +485,10 @@ fn fit_heads(
             expand(&head, &columns, data.features.len())
         })
     };
-    (fit("ai_generated", AI_HEAD_EXCLUDED), fit("edited", &[]))
+    (
+        fit("ai_generated", fusion::AI_HEAD_EXCLUDED),
+        fit("edited", &[]),
+    )
 }
 
 /// A head fitted on some columns, laid out over all of them (weight 0 elsewhere).
