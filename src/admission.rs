@@ -9,15 +9,14 @@
 //! budget is free.
 //!
 //! Admission must happen on a thread outside the pool that runs the
-//! analyses (the driver's own thread, for instance in
-//! `rayon::ThreadPool::in_place_scope`). A pool thread that blocks while
-//! waiting for the budget can hold a part of another image's analysis on
-//! its stack (rayon's work stealing), and the image that holds the budget
-//! could then never finish.
+//! analyses, as [`MemoryBudget::run_admitted`] does: a pool thread that
+//! blocks while waiting for the budget can hold a part of another image's
+//! analysis on its stack (rayon's work stealing), and the image that holds
+//! the budget could then never finish.
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use crate::decode;
+use crate::{decode, Config};
 
 /// Peak bytes per pixel of an analysis beyond the encoded file (decoded
 /// pixels, luma, residuals, maps, the copy-move search): measured 12.3-14.5
@@ -26,14 +25,18 @@ use crate::decode;
 /// TIFF allocates more for a moment, within `Config::max_decoded_bytes`.
 const PEAK_BYTES_PER_PIXEL: u64 = 15;
 
-/// The peak memory analysing `encoded` is expected to take, in bytes: the
-/// file itself plus [`PEAK_BYTES_PER_PIXEL`] per pixel its header declares.
-/// A file whose header cannot be read is counted by its length alone: its
-/// analysis stops at decoding.
-pub fn estimated_peak_bytes(encoded: &[u8]) -> u64 {
+/// The peak memory analysing `encoded` under `config` is expected to take,
+/// in bytes: the file itself plus [`PEAK_BYTES_PER_PIXEL`] per pixel its
+/// header declares. A file whose header cannot be read, or declares more
+/// than `config.max_pixels`, is counted by its length alone: its analysis
+/// stops before any pixel buffer exists.
+#[must_use]
+pub fn estimated_peak_bytes(encoded: &[u8], config: &Config) -> u64 {
     let file = encoded.len() as u64;
     let analysis = decode::sniff(encoded)
         .and_then(|format| decode::declared_dimensions(encoded, format))
+        .ok()
+        .filter(|&(w, h)| u64::from(w) * u64::from(h) <= config.max_pixels)
         .map_or(0, |(w, h)| estimated_peak_bytes_decoded(w, h));
     file.saturating_add(analysis)
 }
@@ -41,6 +44,7 @@ pub fn estimated_peak_bytes(encoded: &[u8]) -> u64 {
 /// The peak memory analysing decoded pixels of `width x height` is
 /// expected to take beyond them, in bytes ([`PEAK_BYTES_PER_PIXEL`] per
 /// pixel).
+#[must_use]
 pub fn estimated_peak_bytes_decoded(width: u32, height: u32) -> u64 {
     (u64::from(width) * u64::from(height)).saturating_mul(PEAK_BYTES_PER_PIXEL)
 }
@@ -87,15 +91,53 @@ impl MemoryBudget {
         *self.in_use.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Run `work` on every item in `pool`, each admitted first: `load`
+    /// prepares an item on the calling thread (reads its file, say) and
+    /// gives its estimated peak bytes, the call waits for room, and the
+    /// bytes are held until `work` on it returns. Returns when every item
+    /// is done; a panic in `work` is raised here after the others finish.
+    ///
+    /// Called from a worker of `pool` itself, where waiting could stall the
+    /// pool, it runs the items one at a time on the calling thread instead
+    /// (within any budget).
+    pub fn run_admitted<T, L>(
+        &self,
+        pool: &rayon::ThreadPool,
+        items: impl IntoIterator<Item = T>,
+        mut load: impl FnMut(T) -> (L, u64),
+        work: impl Fn(L) + Sync,
+    ) where
+        L: Send,
+    {
+        if pool.current_thread_index().is_some() {
+            for item in items {
+                work(load(item).0);
+            }
+            return;
+        }
+        let work = &work;
+        pool.in_place_scope(|scope| {
+            for item in items {
+                let (loaded, bytes) = load(item);
+                let permit = self.acquire(bytes);
+                scope.spawn(move |_| {
+                    work(loaded);
+                    drop(permit);
+                });
+            }
+        });
+    }
+
     /// Wait until `bytes` fit, then admit them. Call it from a thread outside
-    /// the pool that runs the analyses (module documentation).
+    /// the pool that runs the analyses (module documentation); prefer
+    /// [`MemoryBudget::run_admitted`].
     pub fn acquire(&self, bytes: u64) -> MemoryPermit<'_> {
         // Over the limit: admitted as the whole budget, once it is all free.
         let bytes = bytes.min(self.limit);
         // A panic elsewhere while the lock was held leaves a count that is
         // still right (every change is one assignment), so poison is ignored.
         let mut in_use = self.in_use.lock().unwrap_or_else(PoisonError::into_inner);
-        while *in_use + bytes > self.limit {
+        while bytes > self.limit - *in_use {
             in_use = self
                 .released
                 .wait(in_use)
@@ -136,10 +178,93 @@ mod tests {
         image::DynamicImage::ImageRgb8(image)
             .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .expect("encode");
+        let config = Config::default();
         let expected = png.len() as u64 + 300 * 200 * PEAK_BYTES_PER_PIXEL;
-        assert_eq!(estimated_peak_bytes(&png), expected);
-        assert_eq!(estimated_peak_bytes(b"not an image"), 12);
-        assert_eq!(estimated_peak_bytes(&[]), 0);
+        assert_eq!(estimated_peak_bytes(&png, &config), expected);
+        assert_eq!(estimated_peak_bytes(b"not an image", &config), 12);
+        assert_eq!(estimated_peak_bytes(&[], &config), 0);
+        // Over the pixel limit: refused before decoding, so the file alone.
+        let mut small = config.clone();
+        small.max_pixels = 300 * 200 - 1;
+        assert_eq!(estimated_peak_bytes(&png, &small), png.len() as u64);
+    }
+
+    /// In flight at once: bytes and items, and their peaks.
+    #[derive(Default)]
+    struct Gauge {
+        bytes: AtomicU64,
+        items: AtomicU64,
+        peak_bytes: AtomicU64,
+        peak_items: AtomicU64,
+        done: AtomicU64,
+    }
+
+    impl Gauge {
+        fn work(&self, bytes: u64) {
+            let now = self.bytes.fetch_add(bytes, Ordering::SeqCst) + bytes;
+            let items = self.items.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak_bytes.fetch_max(now, Ordering::SeqCst);
+            self.peak_items.fetch_max(items, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(15));
+            self.bytes.fetch_sub(bytes, Ordering::SeqCst);
+            self.items.fetch_sub(1, Ordering::SeqCst);
+            self.done.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    const SIZES: [u64; 8] = [60, 50, 40, 30, 70, 20, 10, 10];
+
+    #[test]
+    fn run_admitted_runs_side_by_side_within_the_budget() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .expect("pool");
+        let budget = MemoryBudget::new(100);
+        let gauge = Gauge::default();
+        budget.run_admitted(
+            &pool,
+            SIZES,
+            |bytes| (bytes, bytes),
+            |bytes| gauge.work(bytes),
+        );
+        assert_eq!(gauge.done.load(Ordering::SeqCst), SIZES.len() as u64);
+        let peak = gauge.peak_bytes.load(Ordering::SeqCst);
+        assert!((70..=100).contains(&peak), "peak {peak}");
+        assert!(gauge.peak_items.load(Ordering::SeqCst) >= 2);
+        assert_eq!(budget.in_use(), 0);
+        // Without a budget the same items overlap beyond it: the test can fail.
+        let free = Gauge::default();
+        pool.scope(|scope| {
+            for bytes in SIZES {
+                let free = &free;
+                scope.spawn(move |_| free.work(bytes));
+            }
+        });
+        assert!(free.peak_bytes.load(Ordering::SeqCst) > 100);
+    }
+
+    /// Called from a worker of its own pool (a one-thread pool, where
+    /// waiting for the budget would block the only thread that can free
+    /// it), the items run one at a time on that thread.
+    #[test]
+    fn run_admitted_from_inside_its_pool_finishes_one_at_a_time() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool");
+        let budget = MemoryBudget::new(100);
+        let gauge = Gauge::default();
+        pool.install(|| {
+            budget.run_admitted(
+                &pool,
+                SIZES,
+                |bytes| (bytes, bytes),
+                |bytes| gauge.work(bytes),
+            );
+        });
+        assert_eq!(gauge.done.load(Ordering::SeqCst), SIZES.len() as u64);
+        assert_eq!(gauge.peak_items.load(Ordering::SeqCst), 1);
     }
 
     #[test]

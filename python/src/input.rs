@@ -108,8 +108,10 @@ impl From<trueshot::Error> for KeptError {
 pub enum Loaded<'a> {
     /// A file and the bytes read from it.
     File(&'a Path, Vec<u8>),
-    /// Bytes or pixels given in memory.
-    Given(&'a Input),
+    /// An encoded file given in memory.
+    Bytes(&'a Arc<[u8]>),
+    /// Decoded pixels.
+    Pixels(&'a Arc<DynamicImage>),
 }
 
 impl Input {
@@ -125,24 +127,24 @@ impl Input {
     /// Read a file input under `config`'s limits; bytes and pixels are used
     /// as they are.
     pub fn load(&self, config: &trueshot::Config) -> Result<Loaded<'_>, trueshot::Error> {
-        match self {
-            Input::Path(path) => Ok(Loaded::File(path, read_file(path, config)?)),
-            given => Ok(Loaded::Given(given)),
-        }
+        Ok(match self {
+            Input::Path(path) => Loaded::File(path, read_file(path, config)?),
+            Input::Bytes(bytes) => Loaded::Bytes(bytes),
+            Input::Pixels(image) => Loaded::Pixels(image),
+        })
     }
 }
 
 impl Loaded<'_> {
     /// The memory analysing it is expected to take at its peak
     /// (`trueshot::MemoryBudget`).
-    pub fn estimated_peak_bytes(&self) -> u64 {
+    pub fn estimated_peak_bytes(&self, config: &trueshot::Config) -> u64 {
         match self {
-            Loaded::File(_, bytes) => trueshot::estimated_peak_bytes(bytes),
-            Loaded::Given(Input::Bytes(bytes)) => trueshot::estimated_peak_bytes(bytes),
-            Loaded::Given(Input::Pixels(image)) => {
+            Loaded::File(_, bytes) => trueshot::estimated_peak_bytes(bytes, config),
+            Loaded::Bytes(bytes) => trueshot::estimated_peak_bytes(bytes, config),
+            Loaded::Pixels(image) => {
                 trueshot::estimated_peak_bytes_decoded(image.width(), image.height())
             }
-            Loaded::Given(Input::Path(_)) => 0,
         }
     }
 
@@ -164,14 +166,14 @@ impl Loaded<'_> {
                 };
                 Ok((report, kept))
             }
-            Loaded::Given(input) => {
-                let report = match input {
-                    Input::Bytes(bytes) => analyzer.analyze_bytes(bytes)?,
-                    Input::Pixels(image) => analyzer.analyze_image(image)?,
-                    Input::Path(path) => analyzer.analyze_path(path)?,
-                };
-                Ok((report, Kept::Input(input.clone())))
-            }
+            Loaded::Bytes(bytes) => Ok((
+                analyzer.analyze_bytes(bytes)?,
+                Kept::Input(Input::Bytes(Arc::clone(bytes))),
+            )),
+            Loaded::Pixels(image) => Ok((
+                analyzer.analyze_image(image)?,
+                Kept::Input(Input::Pixels(Arc::clone(image))),
+            )),
         }
     }
 }

@@ -108,7 +108,6 @@ fn analyze(
 /// alone. Without it each worker holds one image at a time.
 #[pyfunction]
 #[pyo3(signature = (images, *, reference = None, threads = None, config = None, return_exceptions = false, max_memory_mb = None))]
-#[allow(clippy::too_many_arguments)]
 fn analyze_many<'py>(
     py: Python<'py>,
     images: &Bound<'py, PyAny>,
@@ -164,14 +163,17 @@ fn analyze_many<'py>(
     let inputs: Vec<&Input> = items.iter().filter_map(|item| item.as_ref().ok()).collect();
 
     let results = py.detach(|| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {
-        let pool = match threads {
-            0 => None,
-            n => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),
+        // With a budget the pool is always this call's own, so the thread
+        // that waits for room is never one of its workers (a caller on a
+        // worker of the global pool would otherwise stall it).
+        let pool = match (threads, &budget) {
+            (0, None) => None,
+            (n, _) => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),
         };
         Ok(match (&budget, &pool) {
-            (Some(budget), pool) => analyze_admitted(&inputs, &analyzer, budget, pool.as_ref()),
-            (None, Some(pool)) => pool.install(|| analyze_all(&inputs, &analyzer)),
-            (None, None) => analyze_all(&inputs, &analyzer),
+            (Some(budget), Some(pool)) => analyze_admitted(&inputs, &analyzer, budget, pool),
+            (_, Some(pool)) => pool.install(|| analyze_all(&inputs, &analyzer)),
+            (_, None) => analyze_all(&inputs, &analyzer),
         })
     });
     let results = results.map_err(|e| {
@@ -215,52 +217,35 @@ fn analyze_all(inputs: &[&Input], analyzer: &Analyzer) -> Vec<Analysed> {
         .collect()
 }
 
-/// Every input analysed in `pool` (rayon's global pool when `None`), each
-/// admitted against `budget` first, in order. Files are read and admitted
-/// on this thread, which is outside the pool: waiting there stalls no
-/// analysis (`trueshot::MemoryBudget`).
+/// Every input analysed in `pool`, each admitted against `budget` first
+/// (`trueshot::MemoryBudget::run_admitted`: files are read on this thread),
+/// in order.
 fn analyze_admitted(
     inputs: &[&Input],
     analyzer: &Analyzer,
     budget: &MemoryBudget,
-    pool: Option<&rayon::ThreadPool>,
+    pool: &rayon::ThreadPool,
 ) -> Vec<Analysed> {
     let slots: Vec<Mutex<Analysed>> = inputs.iter().map(|_| Mutex::new(None)).collect();
-    match pool {
-        Some(pool) => pool.in_place_scope(|s| admit_each(s, inputs, &slots, analyzer, budget)),
-        None => rayon::in_place_scope(|s| admit_each(s, inputs, &slots, analyzer, budget)),
-    }
+    let put = |slot: &Mutex<Analysed>, result| {
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+    };
+    budget.run_admitted(
+        pool,
+        inputs.iter().zip(&slots),
+        |(input, slot)| {
+            let loaded = input.load(analyzer.config());
+            let estimate = loaded
+                .as_ref()
+                .map_or(0, |l| l.estimated_peak_bytes(analyzer.config()));
+            ((loaded, slot), estimate)
+        },
+        |(loaded, slot)| put(slot, loaded.and_then(|l| l.analyze(analyzer))),
+    );
     slots
         .into_iter()
         .map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner))
         .collect()
-}
-
-/// Load each input, wait for its room in `budget`, then spawn its analysis
-/// into `scope`, which puts the result in its slot.
-fn admit_each<'s>(
-    scope: &rayon::Scope<'s>,
-    inputs: &'s [&'s Input],
-    slots: &'s [Mutex<Analysed>],
-    analyzer: &'s Analyzer,
-    budget: &'s MemoryBudget,
-) {
-    let put = |slot: &Mutex<Analysed>, result| {
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-    };
-    for (input, slot) in inputs.iter().zip(slots) {
-        match input.load(analyzer.config()) {
-            Err(e) => put(slot, Err(e)),
-            Ok(loaded) => {
-                let permit = budget.acquire(loaded.estimated_peak_bytes());
-                scope.spawn(move |_| {
-                    let result = loaded.analyze(analyzer);
-                    drop(permit);
-                    put(slot, result);
-                });
-            }
-        }
-    }
 }
 
 /// Write the report's heatmap as an 8-bit greyscale PNG at image resolution:

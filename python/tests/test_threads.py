@@ -73,7 +73,8 @@ def test_thread_runs_during_references() -> None:
 
 def test_analyze_many_under_a_memory_budget_gives_the_same_results(tmp_path: Any) -> None:
     # Files are read and each image admitted on the calling thread; a 1 MB
-    # budget is smaller than every image here, so each runs alone.
+    # budget admits one image here at a time (each is estimated at 0.65 MB
+    # or more). threads=None with a budget runs in a pool of the call's own.
     path = tmp_path / "a.png"
     path.write_bytes(png_bytes(make_pixels(300, 400, 3, seed=1)))
     images: list[Any] = [
@@ -94,5 +95,8 @@ def test_analyze_many_under_a_memory_budget_gives_the_same_results(tmp_path: Any
     assert free[3:] == ["UnsupportedFormatError", "FileNotFoundError"], free
     assert outcome(max_memory_mb=1) == free
     assert outcome(max_memory_mb=4096) == free
+    default_pool = trueshot.analyze_many(images, return_exceptions=True, max_memory_mb=64)
+    assert [type(r).__name__ if isinstance(r, Exception) else summary(r)
+            for r in default_pool] == free
     with pytest.raises(trueshot.InvalidConfigError):
         trueshot.analyze_many(images, max_memory_mb=0)

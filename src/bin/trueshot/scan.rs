@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::{Args, ValueEnum};
 use image::DynamicImage;
@@ -165,28 +165,31 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 .collect()
         }),
         Some(megabytes) => {
-            // This thread reads each file and admits it against the budget
-            // before the pool gets it; it is outside the pool, so waiting
-            // here cannot stall an analysis (trueshot::MemoryBudget).
-            let budget = MemoryBudget::new(megabytes.saturating_mul(1 << 20));
+            // Files are read and admitted on this thread, outside the pool
+            // (trueshot::MemoryBudget); each holds its bytes until its record
+            // and review page are written (the page decodes the image again).
             let records = Mutex::new(Vec::with_capacity(files.len()));
-            let (budget, done, finish, analyzer) = (&budget, &records, &finish, &analyzer);
-            pool.in_place_scope(|scope| {
-                for (index, path) in files.iter().enumerate() {
-                    let bytes = decode::read_file(path, analyzer.config().max_file_bytes);
-                    let permit = bytes
+            let max_file_bytes = analyzer.config().max_file_bytes;
+            MemoryBudget::new(megabytes.saturating_mul(1 << 20)).run_admitted(
+                &pool,
+                files.iter().enumerate(),
+                |(index, path)| {
+                    let bytes = decode::read_file(path, max_file_bytes);
+                    let estimate = bytes
                         .as_ref()
-                        .ok()
-                        .map(|b| budget.acquire(trueshot::estimated_peak_bytes(b)));
-                    scope.spawn(move |_| {
-                        let result = bytes.and_then(|b| analyzer.analyze_bytes(&b));
-                        drop(permit);
-                        let record = finish(index, path, result);
-                        done.lock().unwrap_or_else(|p| p.into_inner()).push(record);
-                    });
-                }
-            });
-            records.into_inner().unwrap_or_else(|p| p.into_inner())
+                        .map_or(0, |b| trueshot::estimated_peak_bytes(b, analyzer.config()));
+                    ((index, path, bytes), estimate)
+                },
+                |(index, path, bytes)| {
+                    let result = bytes.and_then(|b| analyzer.analyze_bytes(&b));
+                    let record = finish(index, path, result);
+                    records
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(record);
+                },
+            );
+            records.into_inner().unwrap_or_else(PoisonError::into_inner)
         }
     };
     progress.finish_and_clear();
