@@ -476,6 +476,22 @@ trueshot_status trueshot_analyze_bytes(const trueshot_config *config,
                                        trueshot_report **report_out);
 
 /**
+ * The peak memory analysing the `len` encoded bytes at `data` under
+ * `config` (NULL: the defaults) is expected to take, in bytes: the file
+ * plus about 15 bytes per pixel its header declares, read without
+ * decoding (`trueshot::estimated_peak_bytes`; the file alone when the
+ * header cannot be read or declares more than `max_pixels`). A service
+ * that runs analyses on its own threads can admit each against a memory
+ * budget before starting it. 0 when `data` is NULL or on a panic.
+ *
+ * # Safety
+ * `data` NULL or readable for `len` bytes; `config` NULL or live.
+ */
+uint64_t trueshot_estimated_peak_bytes(const trueshot_config *config,
+                                       const uint8_t *data,
+                                       size_t len);
+
+/**
  * Analyse raw 8-bit RGB pixels (R, G, B per pixel, rows top to bottom, no
  * file metadata). Row `y` starts at `pixels + y * stride`; `stride` is at
  * least `3 * width` (padding is ignored), so the buffer holds at least

@@ -984,6 +984,42 @@ pub unsafe extern "C" fn trueshot_analyze_bytes(
     }
 }
 
+/// The peak memory analysing the `len` encoded bytes at `data` under
+/// `config` (NULL: the defaults) is expected to take, in bytes: the file
+/// plus about 15 bytes per pixel its header declares, read without
+/// decoding (`trueshot::estimated_peak_bytes`; the file alone when the
+/// header cannot be read or declares more than `max_pixels`). A service
+/// that runs analyses on its own threads can admit each against a memory
+/// budget before starting it. 0 when `data` is NULL or on a panic.
+///
+/// # Safety
+/// `data` NULL or readable for `len` bytes; `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_estimated_peak_bytes(
+    config: *const trueshot_config,
+    data: *const u8,
+    len: usize,
+) -> u64 {
+    ffi_boundary! {
+        if data.is_null() {
+            set_last_error_null("data");
+            return 0;
+        }
+        if len > isize::MAX as usize {
+            return 0;
+        }
+        // SAFETY: `data` is non-NULL, the caller promises `len` readable
+        // bytes, and `len <= isize::MAX` was checked above.
+        let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+        // SAFETY: the caller promises a non-NULL `config` is live.
+        let config = unsafe { config.as_ref() };
+        match config {
+            Some(config) => crate::estimated_peak_bytes(bytes, config.analyzer.config()),
+            None => crate::estimated_peak_bytes(bytes, &Config::default()),
+        }
+    }
+}
+
 /// Analyse raw 8-bit RGB pixels (R, G, B per pixel, rows top to bottom, no
 /// file metadata). Row `y` starts at `pixels + y * stride`; `stride` is at
 /// least `3 * width` (padding is ignored), so the buffer holds at least

@@ -45,6 +45,7 @@ same_default! {
     () => (),
     bool => false,
     u32 => 0,
+    u64 => 0,
     usize => 0,
     // Scores live in [0, 1], so -1.0 cannot be mistaken for one.
     f32 => -1.0,

@@ -388,6 +388,19 @@ int main(int argc, char **argv) {
     assert(trueshot_analyze_bytes(NULL, bmp, bmp_len, &from_defaults) == TRUESHOT_STATUS_OK);
     assert(same_report(from_file, from_defaults));
 
+    /* Memory estimate: the file plus 15 bytes per declared pixel; the file
+       alone over the pixel limit or for bytes that are no image; 0 for NULL. */
+    uint64_t estimate = trueshot_estimated_peak_bytes(config, bmp, bmp_len);
+    assert(estimate == (uint64_t)bmp_len + 15u * W * H);
+    assert(trueshot_estimated_peak_bytes(NULL, bmp, bmp_len) == estimate);
+    trueshot_config *few_pixels = trueshot_config_new();
+    assert(trueshot_config_set_max_pixels(few_pixels, 100) == TRUESHOT_STATUS_OK);
+    assert(trueshot_estimated_peak_bytes(few_pixels, bmp, bmp_len) == bmp_len);
+    trueshot_config_free(few_pixels);
+    assert(trueshot_estimated_peak_bytes(config, (const uint8_t *)"junk", 4) == 4);
+    assert(trueshot_estimated_peak_bytes(config, NULL, 10) == 0);
+    assert(strstr(err(), "data"));
+
     /* Raw pixels: packed and with row padding give the same report. */
     trueshot_report *raw = NULL, *raw_padded = NULL;
     assert(trueshot_analyze_rgb8(config, packed, W, H, 3 * W, &raw) == TRUESHOT_STATUS_OK);
