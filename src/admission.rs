@@ -213,35 +213,49 @@ mod tests {
     }
 
     const SIZES: [u64; 8] = [60, 50, 40, 30, 70, 20, 10, 10];
+    const BUDGET: u64 = 100;
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+    }
+
+    /// [`SIZES`] run under a budget of [`BUDGET`] in a pool of `threads`,
+    /// called from outside the pool or from one of its workers.
+    fn run_sizes(threads: usize, from_inside: bool) -> Gauge {
+        let pool = pool(threads);
+        let budget = MemoryBudget::new(BUDGET);
+        let gauge = Gauge::default();
+        let run = || {
+            budget.run_admitted(&pool, SIZES, |bytes| (bytes, bytes), |b| gauge.work(b));
+        };
+        if from_inside {
+            pool.install(run);
+        } else {
+            run();
+        }
+        assert_eq!(gauge.done.load(Ordering::SeqCst), SIZES.len() as u64);
+        assert_eq!(budget.in_use(), 0);
+        gauge
+    }
 
     #[test]
     fn run_admitted_runs_side_by_side_within_the_budget() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(4)
-            .build()
-            .expect("pool");
-        let budget = MemoryBudget::new(100);
-        let gauge = Gauge::default();
-        budget.run_admitted(
-            &pool,
-            SIZES,
-            |bytes| (bytes, bytes),
-            |bytes| gauge.work(bytes),
-        );
-        assert_eq!(gauge.done.load(Ordering::SeqCst), SIZES.len() as u64);
+        let gauge = run_sizes(4, false);
         let peak = gauge.peak_bytes.load(Ordering::SeqCst);
-        assert!((70..=100).contains(&peak), "peak {peak}");
+        assert!((70..=BUDGET).contains(&peak), "peak {peak}");
         assert!(gauge.peak_items.load(Ordering::SeqCst) >= 2);
-        assert_eq!(budget.in_use(), 0);
         // Without a budget the same items overlap beyond it: the test can fail.
         let free = Gauge::default();
-        pool.scope(|scope| {
+        pool(4).scope(|scope| {
             for bytes in SIZES {
                 let free = &free;
                 scope.spawn(move |_| free.work(bytes));
             }
         });
-        assert!(free.peak_bytes.load(Ordering::SeqCst) > 100);
+        assert!(free.peak_bytes.load(Ordering::SeqCst) > BUDGET);
     }
 
     /// Called from a worker of its own pool (a one-thread pool, where
@@ -249,21 +263,7 @@ mod tests {
     /// it), the items run one at a time on that thread.
     #[test]
     fn run_admitted_from_inside_its_pool_finishes_one_at_a_time() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .expect("pool");
-        let budget = MemoryBudget::new(100);
-        let gauge = Gauge::default();
-        pool.install(|| {
-            budget.run_admitted(
-                &pool,
-                SIZES,
-                |bytes| (bytes, bytes),
-                |bytes| gauge.work(bytes),
-            );
-        });
-        assert_eq!(gauge.done.load(Ordering::SeqCst), SIZES.len() as u64);
+        let gauge = run_sizes(1, true);
         assert_eq!(gauge.peak_items.load(Ordering::SeqCst), 1);
     }
 
