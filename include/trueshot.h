@@ -482,7 +482,9 @@ trueshot_status trueshot_analyze_bytes(const trueshot_config *config,
  * decoding (`trueshot::estimated_peak_bytes`; the file alone when the
  * header cannot be read or declares more than `max_pixels`). A service
  * that runs analyses on its own threads can admit each against a memory
- * budget before starting it. 0 when `data` is NULL or on a panic.
+ * budget before starting it. 0 when `data` is NULL, `len` is over any
+ * buffer's size, or on a panic (`trueshot_last_error_message` says which):
+ * treat 0 as unknown, not as free.
  *
  * # Safety
  * `data` NULL or readable for `len` bytes; `config` NULL or live.

@@ -8,28 +8,30 @@
 //! small images run side by side, a large one waits until enough of the
 //! budget is free.
 //!
-//! Admission must happen on a thread outside the pool that runs the
-//! analyses, as [`MemoryBudget::run_admitted`] does: a pool thread that
-//! blocks while waiting for the budget can hold a part of another image's
-//! analysis on its stack (rayon's work stealing), and the image that holds
-//! the budget could then never finish.
+//! Admission happens on the thread that calls
+//! [`MemoryBudget::run_admitted`], outside the pool that runs the analyses:
+//! a pool thread that blocks while waiting for the budget can hold a part
+//! of another image's analysis on its stack (rayon's work stealing), and
+//! the image that holds the budget could then never finish.
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use crate::{decode, Config};
 
-/// Peak bytes per pixel of an analysis beyond the encoded file (decoded
-/// pixels, luma, residuals, maps, the copy-move search): measured 12.3-14.5
-/// on 8-bit JPEGs of 0.8 to 48 MP (peak RSS of one `trueshot scan --threads
-/// 1` less the process's own 15 MB, 2026-12-01). Decoding 16-bit PNG or
-/// TIFF allocates more for a moment, within `Config::max_decoded_bytes`.
-const PEAK_BYTES_PER_PIXEL: u64 = 15;
+/// Peak bytes per pixel of an analysis (decoded pixels, luma, residuals,
+/// maps, the copy-move search): measured 12.3-14.5 on 8-bit JPEGs of 0.8
+/// to 48 MP (peak RSS of one `trueshot scan --threads 1` less the process's
+/// own 15 MB, 2026-12-01). Decoding 16-bit PNG or TIFF allocates more for
+/// a moment, within `Config::max_decoded_bytes`; writing the heatmap PNG
+/// and the review page takes about 5 and 10 bytes per pixel more (measured
+/// on a 12 MP JPEG), which callers that write them add.
+pub const PEAK_BYTES_PER_PIXEL: u64 = 15;
 
 /// The peak memory analysing `encoded` under `config` is expected to take,
 /// in bytes: the file itself plus [`PEAK_BYTES_PER_PIXEL`] per pixel its
-/// header declares. A file whose header cannot be read, or declares more
-/// than `config.max_pixels`, is counted by its length alone: its analysis
-/// stops before any pixel buffer exists.
+/// header declares. A file whose header
+/// cannot be read, or declares more than `config.max_pixels`, is counted
+/// by its length alone: its analysis stops before any pixel buffer exists.
 #[must_use]
 pub fn estimated_peak_bytes(encoded: &[u8], config: &Config) -> u64 {
     let file = encoded.len() as u64;
@@ -37,69 +39,84 @@ pub fn estimated_peak_bytes(encoded: &[u8], config: &Config) -> u64 {
         .and_then(|format| decode::declared_dimensions(encoded, format))
         .ok()
         .filter(|&(w, h)| u64::from(w) * u64::from(h) <= config.max_pixels)
-        .map_or(0, |(w, h)| estimated_peak_bytes_decoded(w, h));
+        .map_or(0, |(w, h)| estimated_peak_bytes_for_pixels(w, h));
     file.saturating_add(analysis)
 }
 
-/// The peak memory analysing decoded pixels of `width x height` is
-/// expected to take beyond them, in bytes ([`PEAK_BYTES_PER_PIXEL`] per
-/// pixel).
+/// The peak memory analysing `width x height` decoded pixels is expected
+/// to take, in bytes, the 8-bit RGB pixels included
+/// ([`PEAK_BYTES_PER_PIXEL`] per pixel).
 #[must_use]
-pub fn estimated_peak_bytes_decoded(width: u32, height: u32) -> u64 {
+pub fn estimated_peak_bytes_for_pixels(width: u32, height: u32) -> u64 {
     (u64::from(width) * u64::from(height)).saturating_mul(PEAK_BYTES_PER_PIXEL)
 }
 
-/// A number of bytes shared by the analyses of a batch. [`acquire`]
-/// blocks until the request fits beside those admitted before it; a
-/// request larger than the whole budget waits until nothing else is
-/// admitted and then runs alone, so every image is still analysed (the
-/// per-image limits are `Config::max_pixels` and `max_decoded_bytes`).
-///
-/// [`acquire`]: MemoryBudget::acquire
+/// A number of bytes shared by the analyses of a batch
+/// ([`MemoryBudget::run_admitted`]). Requests are served in the order they
+/// come, each once it fits beside those admitted before it (so a large one
+/// is not passed over by a stream of small ones); a request larger than
+/// the whole budget waits until nothing else is admitted and then runs
+/// alone, so every image is still analysed (the per-image limits are
+/// `Config::max_pixels` and `max_decoded_bytes`).
 #[derive(Debug)]
 pub struct MemoryBudget {
     limit: u64,
-    in_use: Mutex<u64>,
-    released: Condvar,
+    state: Mutex<Queue>,
+    changed: Condvar,
 }
 
-/// Bytes admitted by [`MemoryBudget::acquire`], given back when dropped.
+/// Bytes admitted, and the tickets of the requests in line (taken in
+/// order; `serving` is the one whose turn it is).
+#[derive(Debug, Default)]
+struct Queue {
+    in_use: u64,
+    next_ticket: u64,
+    serving: u64,
+}
+
+/// Bytes admitted, given back when dropped.
 #[derive(Debug)]
 #[must_use = "the bytes are given back when the permit is dropped"]
-pub struct MemoryPermit<'a> {
+struct MemoryPermit<'a> {
     budget: &'a MemoryBudget,
     bytes: u64,
 }
 
 impl MemoryBudget {
     /// A budget of `limit` bytes (at least 1).
+    #[must_use]
     pub fn new(limit: u64) -> Self {
         MemoryBudget {
             limit: limit.max(1),
-            in_use: Mutex::new(0),
-            released: Condvar::new(),
+            state: Mutex::new(Queue::default()),
+            changed: Condvar::new(),
         }
     }
 
     /// The budget in bytes.
+    #[must_use]
     pub fn limit(&self) -> u64 {
         self.limit
     }
 
     /// Bytes admitted and not yet given back.
+    #[must_use]
     pub fn in_use(&self) -> u64 {
-        *self.in_use.lock().unwrap_or_else(PoisonError::into_inner)
+        self.queue().in_use
     }
 
     /// Run `work` on every item in `pool`, each admitted first: `load`
     /// prepares an item on the calling thread (reads its file, say) and
     /// gives its estimated peak bytes, the call waits for room, and the
     /// bytes are held until `work` on it returns. Returns when every item
-    /// is done; a panic in `work` is raised here after the others finish.
+    /// is done. A panic in `work` is raised here once the items already
+    /// started finish; a panic in `load` stops at that item the same way.
     ///
-    /// Called from a worker of `pool` itself, where waiting could stall the
-    /// pool, it runs the items one at a time on the calling thread instead
-    /// (within any budget).
+    /// The calling thread must not be one that `work` waits on: not a
+    /// worker of a pool `work` runs its own parallel steps in with no other
+    /// thread free. Called from a worker of `pool` itself, where waiting
+    /// could stall the pool, the items run one at a time on the calling
+    /// thread instead, counted in the budget without waiting for it.
     pub fn run_admitted<T, L>(
         &self,
         pool: &rayon::ThreadPool,
@@ -111,7 +128,9 @@ impl MemoryBudget {
     {
         if pool.current_thread_index().is_some() {
             for item in items {
-                work(load(item).0);
+                let (loaded, bytes) = load(item);
+                let _permit = self.admit(bytes, false);
+                work(loaded);
             }
             return;
         }
@@ -119,7 +138,7 @@ impl MemoryBudget {
         pool.in_place_scope(|scope| {
             for item in items {
                 let (loaded, bytes) = load(item);
-                let permit = self.acquire(bytes);
+                let permit = self.admit(bytes, true);
                 scope.spawn(move |_| {
                     work(loaded);
                     drop(permit);
@@ -128,39 +147,46 @@ impl MemoryBudget {
         });
     }
 
-    /// Wait until `bytes` fit, then admit them. Call it from a thread outside
-    /// the pool that runs the analyses (module documentation); prefer
-    /// [`MemoryBudget::run_admitted`].
-    pub fn acquire(&self, bytes: u64) -> MemoryPermit<'_> {
-        // Over the limit: admitted as the whole budget, once it is all free.
+    /// Admit `bytes` (at most the whole budget): when `wait`, in turn and
+    /// once they fit; otherwise at once, even past the limit.
+    fn admit(&self, bytes: u64, wait: bool) -> MemoryPermit<'_> {
         let bytes = bytes.min(self.limit);
-        // A panic elsewhere while the lock was held leaves a count that is
-        // still right (every change is one assignment), so poison is ignored.
-        let mut in_use = self.in_use.lock().unwrap_or_else(PoisonError::into_inner);
-        while bytes > self.limit - *in_use {
-            in_use = self
-                .released
-                .wait(in_use)
-                .unwrap_or_else(PoisonError::into_inner);
+        let mut queue = self.queue();
+        if wait {
+            let ticket = queue.next_ticket;
+            queue.next_ticket += 1;
+            while queue.serving != ticket || queue.in_use.saturating_add(bytes) > self.limit {
+                queue = self
+                    .changed
+                    .wait(queue)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            queue.serving += 1;
         }
-        *in_use += bytes;
+        queue.in_use += bytes;
+        drop(queue);
+        // The next in line may fit too.
+        self.changed.notify_all();
         MemoryPermit {
             budget: self,
             bytes,
         }
     }
+
+    /// The queue, locked. A panic elsewhere while it was held leaves counts
+    /// that are still right (each change is one assignment), so poison is
+    /// ignored.
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Drop for MemoryPermit<'_> {
     fn drop(&mut self) {
-        let mut in_use = self
-            .budget
-            .in_use
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *in_use = in_use.saturating_sub(self.bytes);
-        drop(in_use);
-        self.budget.released.notify_all();
+        let mut queue = self.budget.queue();
+        queue.in_use = queue.in_use.saturating_sub(self.bytes);
+        drop(queue);
+        self.budget.changed.notify_all();
     }
 }
 
@@ -260,11 +286,45 @@ mod tests {
 
     /// Called from a worker of its own pool (a one-thread pool, where
     /// waiting for the budget would block the only thread that can free
-    /// it), the items run one at a time on that thread.
+    /// it), the items run one at a time on that thread. Run on a thread of
+    /// its own, so that a stall fails the test instead of hanging it.
     #[test]
     fn run_admitted_from_inside_its_pool_finishes_one_at_a_time() {
-        let gauge = run_sizes(1, true);
-        assert_eq!(gauge.peak_items.load(Ordering::SeqCst), 1);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let gauge = run_sizes(1, true);
+            let _ = sender.send(gauge.peak_items.load(Ordering::SeqCst));
+        });
+        let peak_items = receiver
+            .recv_timeout(Duration::from_secs(20))
+            .expect("run_admitted stalled inside its own pool");
+        assert_eq!(peak_items, 1);
+    }
+
+    /// Requests are served in turn: a small one that would fit waits
+    /// behind a large one that came first, which is not starved.
+    #[test]
+    fn requests_are_served_in_the_order_they_come() {
+        let budget = MemoryBudget::new(100);
+        let order = Mutex::new(Vec::new());
+        let held = budget.admit(60, true);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _permit = budget.admit(100, true);
+                order.lock().expect("order").push("large");
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            scope.spawn(|| {
+                let _permit = budget.admit(10, true);
+                order.lock().expect("order").push("small");
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            // 10 more bytes would fit, but the large request is first in line.
+            assert_eq!(budget.in_use(), 60);
+            drop(held);
+        });
+        assert_eq!(*order.lock().expect("order"), ["large", "small"]);
+        assert_eq!(budget.in_use(), 0);
     }
 
     #[test]
@@ -276,7 +336,7 @@ mod tests {
             .map(|bytes| {
                 let (budget, peak) = (Arc::clone(&budget), Arc::clone(&peak));
                 std::thread::spawn(move || {
-                    let _permit = budget.acquire(bytes);
+                    let _permit = budget.admit(bytes, true);
                     peak.fetch_max(budget.in_use(), Ordering::SeqCst);
                     std::thread::sleep(Duration::from_millis(20));
                 })
@@ -293,10 +353,10 @@ mod tests {
     #[test]
     fn a_request_over_the_budget_runs_alone() {
         let budget = MemoryBudget::new(100);
-        let small = budget.acquire(10);
+        let small = budget.admit(10, true);
         std::thread::scope(|scope| {
             let large = scope.spawn(|| {
-                let _permit = budget.acquire(1_000);
+                let _permit = budget.admit(1_000, true);
                 budget.in_use()
             });
             // The large request waits for the small one to be given back.

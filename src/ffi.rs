@@ -990,7 +990,9 @@ pub unsafe extern "C" fn trueshot_analyze_bytes(
 /// decoding (`trueshot::estimated_peak_bytes`; the file alone when the
 /// header cannot be read or declares more than `max_pixels`). A service
 /// that runs analyses on its own threads can admit each against a memory
-/// budget before starting it. 0 when `data` is NULL or on a panic.
+/// budget before starting it. 0 when `data` is NULL, `len` is over any
+/// buffer's size, or on a panic (`trueshot_last_error_message` says which):
+/// treat 0 as unknown, not as free.
 ///
 /// # Safety
 /// `data` NULL or readable for `len` bytes; `config` NULL or live.
@@ -1006,6 +1008,7 @@ pub unsafe extern "C" fn trueshot_estimated_peak_bytes(
             return 0;
         }
         if len > isize::MAX as usize {
+            invalid_argument("len is larger than any buffer can be");
             return 0;
         }
         // SAFETY: `data` is non-NULL, the caller promises `len` readable

@@ -143,7 +143,7 @@ impl Loaded<'_> {
             Loaded::File(_, bytes) => trueshot::estimated_peak_bytes(bytes, config),
             Loaded::Bytes(bytes) => trueshot::estimated_peak_bytes(bytes, config),
             Loaded::Pixels(image) => {
-                trueshot::estimated_peak_bytes_decoded(image.width(), image.height())
+                trueshot::estimated_peak_bytes_for_pixels(image.width(), image.height())
             }
         }
     }

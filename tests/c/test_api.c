@@ -400,6 +400,8 @@ int main(int argc, char **argv) {
     assert(trueshot_estimated_peak_bytes(config, (const uint8_t *)"junk", 4) == 4);
     assert(trueshot_estimated_peak_bytes(config, NULL, 10) == 0);
     assert(strstr(err(), "data"));
+    assert(trueshot_estimated_peak_bytes(config, bmp, SIZE_MAX) == 0);
+    assert(strstr(err(), "len"));
 
     /* Raw pixels: packed and with row padding give the same report. */
     trueshot_report *raw = NULL, *raw_padded = NULL;
