@@ -150,6 +150,17 @@ def test_heatmaps_are_given_when_asked_even_with_heatmap_false(
     assert bytes(row["heatmap_png"]).startswith(b"\x89PNG")
 
 
+def test_a_memory_budget_changes_no_row(spark: SparkSession, folder: pathlib.Path) -> None:
+    paths = sorted(str(p) for p in folder.rglob("*") if p.is_file())
+    df = spark.createDataFrame([(p,) for p in paths], "file string")
+    rows = scan_dataframe(df, path_col="file", batch_size=4, max_memory_mb=1).collect()
+    assert [r["file"] for r in rows] == paths
+    for path, row in zip(paths, rows):
+        assert actual(row) == expected(path, heatmap=False), path
+    with pytest.raises(ValueError, match="max_memory_mb"):
+        scan_dataframe(df, path_col="file", max_memory_mb=0)
+
+
 def test_path_input_equals_analyze(spark: SparkSession, folder: pathlib.Path) -> None:
     paths = sorted(str(p) for p in folder.rglob("*") if p.is_file())
     cells = [p if i % 2 else pathlib.Path(p).as_uri() for i, p in enumerate(paths)]

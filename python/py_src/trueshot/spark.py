@@ -143,6 +143,7 @@ def scan_dataframe(
     heatmaps: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     threads: Optional[int] = None,
+    max_memory_mb: Optional[int] = None,
 ) -> DataFrame:
     """Analyse the image of every row; return ``df`` with the columns of
     :func:`result_schema` added.
@@ -167,12 +168,19 @@ def scan_dataframe(
     it); Arrow hands the worker ``spark.sql.execution.arrow.maxRecordsPerBatch``
     rows at a time (default 10,000), so set that to a few times ``batch_size``
     when rows hold image bytes. ``threads`` per task defaults to
-    ``spark.task.cpus``.
+    ``spark.task.cpus``. ``max_memory_mb`` admits the images of each call
+    into Rust against a memory budget (``trueshot.analyze_many``): it
+    bounds the rows without a listing of their own, analysed together;
+    rows with their own listings run one image per thread.
     """
     if batch_size < 1:
         raise ValueError(f"scan_dataframe: batch_size must be >= 1, got {batch_size}")
     if threads is not None and not 0 <= threads <= 1024:
         raise ValueError(f"scan_dataframe: threads must be in 0..=1024, got {threads}")
+    if max_memory_mb is not None and not 1 <= max_memory_mb <= 1 << 24:
+        raise ValueError(
+            f"scan_dataframe: max_memory_mb must be in 1..=16777216, got {max_memory_mb}"
+        )
     columns = list(df.columns)
     if path_col is None and content_col is None:
         if "content" in columns:
@@ -234,6 +242,7 @@ def scan_dataframe(
             heatmaps=heatmaps,
             batch_size=batch_size,
             threads=threads,
+            max_memory_mb=max_memory_mb,
         )
 
     return df.mapInPandas(scan, schema)
@@ -384,6 +393,7 @@ def analyze_rows(
     threads: int,
     heatmaps: bool,
     catalogue: Union[References, BaseException, None] = None,
+    max_memory_mb: Optional[int] = None,
 ) -> list[dict[str, Any]]:
     """Analyse one batch; one dict of output cells per image, in order.
 
@@ -422,6 +432,7 @@ def analyze_rows(
                 config=config,
                 threads=pool_threads,
                 return_exceptions=True,
+                max_memory_mb=max_memory_mb,
             )
         except Exception as exc:  # a bad reference, or a bad cell type
             reports = [exc] * len(rows)
@@ -451,6 +462,7 @@ def _scan_batches(
     heatmaps: bool,
     batch_size: int,
     threads: Optional[int],
+    max_memory_mb: Optional[int] = None,
 ) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
@@ -483,6 +495,7 @@ def _scan_batches(
                 threads=task_threads,
                 heatmaps=heatmaps,
                 catalogue=catalogue,
+                max_memory_mb=max_memory_mb,
             )
             out = pd.DataFrame(rows, columns=added)
             yield pd.concat([chunk, out], axis=1)
