@@ -34,13 +34,24 @@ pub const PEAK_BYTES_PER_PIXEL: u64 = 15;
 /// by its length alone: its analysis stops before any pixel buffer exists.
 #[must_use]
 pub fn estimated_peak_bytes(encoded: &[u8], config: &Config) -> u64 {
-    let file = encoded.len() as u64;
-    let analysis = decode::sniff(encoded)
+    let pixels = declared_pixels(encoded, config);
+    (encoded.len() as u64).saturating_add(pixels.saturating_mul(PEAK_BYTES_PER_PIXEL))
+}
+
+/// The pixels the header of `encoded` declares, read without decoding; 0
+/// when it cannot be read or declares more than `config.max_pixels` (the
+/// analysis then stops before any pixel buffer exists). For callers that
+/// add their own per-pixel costs to [`estimated_peak_bytes`].
+#[must_use]
+pub fn declared_pixels(encoded: &[u8], config: &Config) -> u64 {
+    let pixels = decode::sniff(encoded)
         .and_then(|format| decode::declared_dimensions(encoded, format))
-        .ok()
-        .filter(|&(w, h)| u64::from(w) * u64::from(h) <= config.max_pixels)
-        .map_or(0, |(w, h)| estimated_peak_bytes_for_pixels(w, h));
-    file.saturating_add(analysis)
+        .map_or(0, |(w, h)| u64::from(w) * u64::from(h));
+    if pixels > config.max_pixels {
+        0
+    } else {
+        pixels
+    }
 }
 
 /// The peak memory analysing `width x height` decoded pixels is expected
@@ -93,15 +104,9 @@ impl MemoryBudget {
         }
     }
 
-    /// The budget in bytes.
-    #[must_use]
-    pub fn limit(&self) -> u64 {
-        self.limit
-    }
-
     /// Bytes admitted and not yet given back.
-    #[must_use]
-    pub fn in_use(&self) -> u64 {
+    #[cfg(test)]
+    fn in_use(&self) -> u64 {
         self.queue().in_use
     }
 

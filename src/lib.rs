@@ -23,7 +23,8 @@ mod report;
 use std::path::Path;
 
 pub use admission::{
-    estimated_peak_bytes, estimated_peak_bytes_for_pixels, MemoryBudget, PEAK_BYTES_PER_PIXEL,
+    declared_pixels, estimated_peak_bytes, estimated_peak_bytes_for_pixels, MemoryBudget,
+    PEAK_BYTES_PER_PIXEL,
 };
 pub use analyzer::Analyzer;
 pub use buffer::set_spare_memory;

@@ -163,17 +163,18 @@ fn analyze_many<'py>(
     let inputs: Vec<&Input> = items.iter().filter_map(|item| item.as_ref().ok()).collect();
 
     let results = py.detach(|| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {
+        if threads == 0 && budget.is_none() {
+            return Ok(analyze_all(&inputs, &analyzer));
+        }
         // With a budget the pool is always this call's own, so the thread
         // that waits for room is never one of its workers (a caller on a
         // worker of the global pool would otherwise stall it).
-        let pool = match (threads, &budget) {
-            (0, None) => None,
-            (n, _) => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),
-        };
-        Ok(match (&budget, &pool) {
-            (Some(budget), Some(pool)) => analyze_admitted(&inputs, &analyzer, budget, pool),
-            (_, Some(pool)) => pool.install(|| analyze_all(&inputs, &analyzer)),
-            (_, None) => analyze_all(&inputs, &analyzer),
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
+        Ok(match &budget {
+            Some(budget) => analyze_admitted(&inputs, &analyzer, budget, &pool),
+            None => pool.install(|| analyze_all(&inputs, &analyzer)),
         })
     });
     let results = results.map_err(|e| {

@@ -181,9 +181,9 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 |(index, path)| {
                     let bytes = decode::read_file(path, max_file_bytes);
                     let estimate = bytes.as_ref().map_or(0, |b| {
-                        let analysis = trueshot::estimated_peak_bytes(b, analyzer.config());
-                        let pixels = (analysis - b.len() as u64) / trueshot::PEAK_BYTES_PER_PIXEL;
-                        analysis + pixels * outputs_per_pixel
+                        let pixels = trueshot::declared_pixels(b, analyzer.config());
+                        let per_pixel = trueshot::PEAK_BYTES_PER_PIXEL + outputs_per_pixel;
+                        (b.len() as u64).saturating_add(pixels.saturating_mul(per_pixel))
                     });
                     ((index, path, bytes), estimate)
                 },
