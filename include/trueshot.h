@@ -81,8 +81,9 @@ typedef enum {
    */
   TRUESHOT_STATUS_TOO_LARGE = 7,
   /**
-   * A bug in trueshot: a panic was caught at the boundary. The process is
-   * still sound; please report it with the last error message.
+   * A bug in trueshot: a panic was caught, at this boundary or inside the
+   * analysis (the library's error code `internal`). The process is still
+   * sound; please report it with the last error message and the input.
    */
   TRUESHOT_STATUS_PANIC = 100,
 } trueshot_status;

@@ -15,6 +15,7 @@ use crate::detectors::{
     cfa, copy_move, jpeg, local_consistency, noise_residual, provenance, residual, spectrum,
     texture_stats, DetectorOutput, FftPlans, PixelContext,
 };
+use crate::error::contain_panic;
 use crate::margins;
 use crate::metadata::{self, RawMetadata};
 use crate::reference::{self, References};
@@ -148,8 +149,13 @@ impl Analyzer {
     ///
     /// # Errors
     /// `FileTooLarge`, `Unsupported` (HEIC/AVIF are named), `TooLarge` before
-    /// any pixel buffer is allocated, `Decode` for corrupt data.
+    /// any pixel buffer is allocated, `Decode` for corrupt data, `Internal`
+    /// if the analysis panicked (a bug; the panic does not propagate).
     pub fn analyze_bytes(&self, bytes: &[u8]) -> Result<Report, Error> {
+        contain_panic(|| self.analyze_encoded(bytes))
+    }
+
+    fn analyze_encoded(&self, bytes: &[u8]) -> Result<Report, Error> {
         let start = Instant::now();
         let len = bytes.len() as u64;
         if len > self.config.max_file_bytes {
@@ -186,8 +192,13 @@ impl Analyzer {
     /// findings are limited to its absence.
     ///
     /// # Errors
-    /// `TooLarge` over `Config::max_pixels`.
+    /// `TooLarge` over `Config::max_pixels`, `Internal` if the analysis
+    /// panicked (a bug; the panic does not propagate).
     pub fn analyze_image(&self, image: &DynamicImage) -> Result<Report, Error> {
+        contain_panic(|| self.analyze_decoded_image(image))
+    }
+
+    fn analyze_decoded_image(&self, image: &DynamicImage) -> Result<Report, Error> {
         let start = Instant::now();
         let meta = RawMetadata::default();
         let source = Source {

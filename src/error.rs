@@ -57,6 +57,11 @@ pub enum Error {
     /// A `Config` value is out of range, or a model file is unusable.
     #[error("invalid config: {0}")]
     InvalidConfig(String),
+    /// A bug in trueshot: the analysis of this input panicked. The panic is
+    /// caught so that one input cannot take down a batch or a service (the
+    /// other inputs are unaffected); please report it with the input.
+    #[error("internal error (a bug in trueshot; please report it with the input): {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -75,6 +80,7 @@ impl Error {
                 "too_large"
             }
             Error::InvalidConfig(_) => "invalid_config",
+            Error::Internal(_) => "internal",
         }
     }
 
@@ -84,6 +90,26 @@ impl Error {
             source,
         }
     }
+}
+
+/// Run one analysis, turning a panic into [`Error::Internal`]: every
+/// analysis entry point runs inside this, so that a bug hit by one crafted
+/// upload fails that upload only (the batch faces promise that a file that
+/// fails does not stop the others; the C ABI has its own boundary too).
+/// State shared between analyses stays sound after a panic: the locks it
+/// takes ignore poisoning and hold counts that each change sets at once.
+pub(crate) fn contain_panic<T>(analysis: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(analysis))
+        .unwrap_or_else(|payload| Err(Error::Internal(panic_text(payload.as_ref()).to_string())))
+}
+
+/// The message a panic was raised with (`panic!` gives a `&str` or a `String`).
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
 }
 
 /// Escape an untrusted string for inclusion in a message: control characters
@@ -104,4 +130,44 @@ pub fn escape_untrusted(text: &str, max_chars: usize) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_an_analysis_becomes_an_internal_error() {
+        let answer: Result<u32, Error> = contain_panic(|| Ok(7));
+        assert_eq!(answer.ok(), Some(7));
+        let refused: Result<u32, Error> = contain_panic(|| Err(Error::Decode("eof".into())));
+        assert_eq!(refused.err().map(|e| e.code()), Some("decode"));
+
+        let error = contain_panic(|| -> Result<u32, Error> { panic!("boom {}", 42) })
+            .expect_err("the panic is an error");
+        assert_eq!(error.code(), "internal");
+        assert!(error.to_string().ends_with(": boom 42"), "{error}");
+    }
+
+    #[test]
+    fn a_panic_on_a_pool_thread_is_contained_too() {
+        // The analyser runs its parallel loops in a pool of its own
+        // (`Config::threads`): the panic of a worker comes back through
+        // `install` to the thread that called the analysis.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("a pool");
+        let error = contain_panic(|| -> Result<u32, Error> {
+            pool.install(|| {
+                rayon::join(|| 1, || -> u32 { panic!("worker") });
+                Ok(0)
+            })
+        })
+        .expect_err("the panic is an error");
+        assert_eq!(error.code(), "internal");
+        assert!(error.to_string().ends_with(": worker"), "{error}");
+        // The pool survives for the next analysis.
+        assert_eq!(pool.install(|| 3), 3);
+    }
 }

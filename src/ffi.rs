@@ -67,8 +67,9 @@ pub enum trueshot_status {
     Decode = 6,
     /// The image or file exceeds `max_pixels` or `max_file_bytes`.
     TooLarge = 7,
-    /// A bug in trueshot: a panic was caught at the boundary. The process is
-    /// still sound; please report it with the last error message.
+    /// A bug in trueshot: a panic was caught, at this boundary or inside the
+    /// analysis (the library's error code `internal`). The process is still
+    /// sound; please report it with the last error message and the input.
     Panic = 100,
 }
 
@@ -438,11 +439,7 @@ pub(crate) fn set_last_error_null(argument: &str) {
 }
 
 pub(crate) fn set_last_error_panic(payload: &(dyn std::any::Any + Send)) {
-    let detail = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("unknown panic");
+    let detail = crate::error::panic_text(payload);
     set_last_error_text(format!("internal error (panic): {detail}"));
 }
 
@@ -465,6 +462,9 @@ fn status_of(error: &Error) -> trueshot_status {
             trueshot_status::TooLarge
         }
         Error::InvalidConfig(_) => trueshot_status::InvalidArgument,
+        // The analysis panicked and `Error::Internal` caught it: the same
+        // bug as a panic caught at this boundary.
+        Error::Internal(_) => trueshot_status::Panic,
     }
 }
 
@@ -1484,6 +1484,7 @@ mod tests {
                 Error::InvalidConfig("x".into()),
                 trueshot_status::InvalidArgument,
             ),
+            (Error::Internal("boom".into()), trueshot_status::Panic),
         ];
         for (error, status) in cases {
             assert_eq!(status_of(&error), status, "{error}");
