@@ -562,11 +562,7 @@ fn fuse_maps(maps: &[Heatmap], width: u32, height: u32, content: Option<Region>)
     let mut fused = Heatmap::zeros(width, height, cell);
     let gw = fused.grid_width;
     for (i, v) in fused.values.iter_mut().enumerate() {
-        let (gx, gy) = crate::report::cell_centre(i, gw, cell);
-        let (x, y) = (
-            gx.min(width.saturating_sub(1)),
-            gy.min(height.saturating_sub(1)),
-        );
+        let (x, y) = crate::report::cell_centre(i, gw, cell, (width, height));
         let (Some(cx), Some(cy)) = (x.checked_sub(content.x), y.checked_sub(content.y)) else {
             continue;
         };

@@ -367,13 +367,13 @@ impl TryFrom<HeatmapFields> for Heatmap {
 }
 
 /// The centre, in image pixels, of cell `i` of a row-major grid `gw` cells
-/// wide of `cell`-pixel cells; in the last row and column it may lie past
-/// the image's edge.
-pub(crate) fn cell_centre(i: usize, gw: u32, cell: u32) -> (u32, u32) {
+/// wide of `cell`-pixel cells over an image of `size` (width, height),
+/// moved onto the image's last column or row when the cell overhangs it.
+pub(crate) fn cell_centre(i: usize, gw: u32, cell: u32, size: (u32, u32)) -> (u32, u32) {
     let gw = gw.max(1) as usize;
     (
-        (i % gw) as u32 * cell + cell / 2,
-        (i / gw) as u32 * cell + cell / 2,
+        ((i % gw) as u32 * cell + cell / 2).min(size.0.saturating_sub(1)),
+        ((i / gw) as u32 * cell + cell / 2).min(size.1.saturating_sub(1)),
     )
 }
 
@@ -464,12 +464,12 @@ impl Heatmap {
     /// Lower to just under 0.5 every flagged cell whose centre lies in none
     /// of `boxes`: a flagged area is shown only with a finding that names it.
     pub(crate) fn unflag_outside(&mut self, boxes: &[Region]) {
-        let (gw, cell) = (self.grid_width, self.cell);
+        let (gw, cell, size) = (self.grid_width, self.cell, (self.width, self.height));
         for (i, v) in self.values.iter_mut().enumerate() {
             if *v < 0.5 {
                 continue;
             }
-            let (x, y) = cell_centre(i, gw, cell);
+            let (x, y) = cell_centre(i, gw, cell, size);
             if !boxes.iter().any(|r| r.contains(x, y)) {
                 *v = crate::detectors::UNFLAGGED;
             }
@@ -800,5 +800,28 @@ mod tests {
                 ".......", //
             ]
         );
+    }
+
+    #[test]
+    fn an_edge_cell_stays_flagged_inside_a_box_that_reaches_the_edge() {
+        // 100 px wide in 16-px cells: the last column (96..112) overhangs
+        // the image, and its nominal centre (104) lies outside it.
+        let mut m = Heatmap::zeros(100, 32, 16);
+        let last = m.grid_width as usize - 1;
+        m.values[last] = 1.0;
+        m.unflag_outside(&[Region {
+            x: 90,
+            y: 0,
+            width: 10,
+            height: 16,
+        }]);
+        assert_eq!(m.values[last], 1.0);
+        m.unflag_outside(&[Region {
+            x: 0,
+            y: 0,
+            width: 90,
+            height: 16,
+        }]);
+        assert!(m.values[last] < 0.5);
     }
 }

@@ -559,7 +559,7 @@ mod tests {
         assert_eq!(region, want);
         let gw = map.grid_width;
         for (i, &v) in map.values.iter().enumerate() {
-            let (x, y) = crate::report::cell_centre(i, gw, map.cell);
+            let (x, y) = crate::report::cell_centre(i, gw, map.cell, (w, h));
             let inside = region.contains(x, y);
             assert_eq!(v, if inside { 0.5 } else { 0.0 }, "cell at ({x}, {y})");
         }

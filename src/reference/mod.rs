@@ -1476,11 +1476,10 @@ impl Placement {
 #[must_use]
 pub(crate) fn merge_heatmap(fused: &Heatmap, change: &Heatmap) -> Heatmap {
     let mut out = change.clone();
-    let (gw, cell) = (out.grid_width, out.cell);
-    let (last_x, last_y) = (out.width.saturating_sub(1), out.height.saturating_sub(1));
+    let (gw, cell, size) = (out.grid_width, out.cell, (out.width, out.height));
     for (i, v) in out.values.iter_mut().enumerate() {
-        let (x, y) = crate::report::cell_centre(i, gw, cell);
-        *v = v.max(fused.at(x.min(last_x), y.min(last_y)).min(UNFLAGGED));
+        let (x, y) = crate::report::cell_centre(i, gw, cell, size);
+        *v = v.max(fused.at(x, y).min(UNFLAGGED));
     }
     out
 }
