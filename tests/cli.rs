@@ -707,3 +707,112 @@ fn a_memory_budget_changes_no_record() {
         .expect("run");
     assert_exit(&refused, 2);
 }
+
+/// `--files-from -` reads the list as the scan goes: the first record comes
+/// out before the list is complete (a queue feeding one long-running scan),
+/// and later entries, a missing file and a `\r\n` line end included, follow.
+#[test]
+fn files_from_stdin_are_analysed_as_they_arrive() {
+    use std::io::{BufRead, Write};
+    let dir = temp_dir("stream");
+    let first = dir.join("first.jpg");
+    let second = dir.join("second.jpg");
+    std::fs::write(&first, jpeg(&camera_like(160, 120, 41), 90)).expect("write");
+    std::fs::write(&second, jpeg(&camera_like(160, 120, 42), 90)).expect("write");
+    let missing = dir.join("missing.jpg");
+    let mut child = trueshot()
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--threads",
+            "2",
+            "--files-from",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines.send(line.expect("utf-8 record")).is_err() {
+                break;
+            }
+        }
+    });
+    writeln!(stdin, "{}", first.display()).expect("write the list");
+    stdin.flush().expect("flush");
+    let record = received
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("a record while the list is still open");
+    let record: serde_json::Value = serde_json::from_str(&record).expect("json");
+    assert_eq!(record["path"].as_str(), Some(&*first.to_string_lossy()));
+    assert!(record["error"].is_null(), "{record}");
+
+    write!(stdin, "\n{}\r\n{}\n", second.display(), missing.display()).expect("write");
+    drop(stdin);
+    let rest: Vec<serde_json::Value> = received
+        .iter()
+        .map(|l| serde_json::from_str(&l).expect("json"))
+        .collect();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(1), "a listed file is missing");
+    let code_of = |path: &std::path::Path| {
+        rest.iter()
+            .find(|r| r["path"].as_str() == Some(&*path.to_string_lossy()))
+            .map(|r| r["error"]["code"].as_str().unwrap_or("none").to_string())
+    };
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    assert_eq!(code_of(&second).as_deref(), Some("none"));
+    assert_eq!(code_of(&missing).as_deref(), Some("not_found"));
+}
+
+/// A list file with `--null` (as `find -print0` writes it) holds names with
+/// spaces and newlines; paths given on the command line come first. A list
+/// that cannot be opened is a usage error.
+#[test]
+fn files_from_a_null_separated_list_beside_paths() {
+    let dir = temp_dir("null-list");
+    let given = dir.join("given.jpg");
+    let spaced = dir.join("a name with spaces.jpg");
+    let broken_line = dir.join("two\nlines.jpg");
+    for (i, path) in [&given, &spaced, &broken_line].into_iter().enumerate() {
+        std::fs::write(path, jpeg(&camera_like(120, 90, 50 + i as u64), 90)).expect("write");
+    }
+    let list = dir.join("list");
+    let mut entries = Vec::new();
+    for path in [&spaced, &broken_line] {
+        entries.extend_from_slice(path.to_string_lossy().as_bytes());
+        entries.push(0);
+    }
+    std::fs::write(&list, entries).expect("write");
+
+    let out = trueshot()
+        .args(["scan", "--format", "json", "--null", "--files-from"])
+        .arg(&list)
+        .arg(&given)
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    let array: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json array");
+    let paths: Vec<&str> = array
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["path"].as_str().expect("path"))
+        .collect();
+    let want = [&given, &spaced, &broken_line].map(|p| p.to_string_lossy().into_owned());
+    assert_eq!(paths, want);
+
+    let out = trueshot()
+        .args(["scan", "--files-from"])
+        .arg(dir.join("no-such-list"))
+        .output()
+        .expect("run");
+    assert_exit(&out, 2);
+}

@@ -1,5 +1,6 @@
 //! `trueshot scan`: analyse files in parallel and print records.
 
+use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,7 +10,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use clap::{Args, ValueEnum};
 use image::DynamicImage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 use serde_json::{json, Value};
 use trueshot::{decode, Analyzer, Config, Error, MemoryBudget, References, Report, Verdict};
 
@@ -34,8 +34,18 @@ pub enum OutputFormat {
 #[derive(Args, Debug)]
 pub struct ScanArgs {
     /// Image files or directories (searched recursively for image extensions).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "files_from")]
     pub paths: Vec<PathBuf>,
+    /// Also analyse the files listed in FILE, one path per line (`-`:
+    /// standard input). The list is read as the scan goes, so records come
+    /// out while it is still being written: a queue can feed one
+    /// long-running scan.
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Option<PathBuf>,
+    /// Paths in --files-from end with a NUL byte instead of a newline (as
+    /// `find -print0` writes them), so they may contain newlines.
+    #[arg(long, requires = "files_from")]
+    pub null: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
@@ -115,60 +125,90 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     }
     let pages = Mutex::new(Vec::new());
     let files = collect_files(&args.paths);
-    if files.is_empty() {
+    if files.is_empty() && args.files_from.is_none() {
         // Only directories were given, and they hold no image: a wrong path
         // more likely than a batch with nothing to do.
         return Err("no image files found in the given directories".into());
     }
+    let listed = match &args.files_from {
+        Some(list) => Some(PathList::open(list, if args.null { b'\0' } else { b'\n' })?),
+        None => None,
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .map_err(|e| format!("cannot start worker threads: {e}"))?;
 
-    let progress = if std::io::stderr().is_terminal() && files.len() > 1 {
-        ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr())
-    } else {
+    let progress = if !std::io::stderr().is_terminal() || (files.len() < 2 && listed.is_none()) {
         ProgressBar::hidden()
+    } else if listed.is_some() {
+        // A list read as the scan goes has no length to show.
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr())
+    };
+    let template = if listed.is_some() {
+        "{spinner} {pos} images {elapsed}"
+    } else {
+        "{bar:40} {pos}/{len} images {elapsed} (eta {eta})"
     };
     progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} images {elapsed} (eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
 
     let stdout = Mutex::new(std::io::stdout());
     let color = std::io::stdout().is_terminal();
-    // One file: analyse, write its outputs, return its record.
-    let finish = |index: usize, path: &PathBuf, result: Result<Report, Error>| {
-        let ok = result.is_ok();
+    // Only a JSON array needs the records at the end; the other formats
+    // print each as it completes and keep a count (a scan of millions of
+    // files would otherwise hold every record).
+    let kept = Mutex::new(Vec::new());
+    let failed = AtomicUsize::new(0);
+    // One file: write its outputs and its record.
+    let finish = |index: usize, path: &Path, result: Result<Report, Error>| {
+        if result.is_err() {
+            failed.fetch_add(1, Ordering::Relaxed);
+        }
         let record = to_record(path, &result, args.heatmap_dir.as_deref());
         if let Some(dir) = &args.html_dir {
             let entry = report::write_scan_page(dir, path, &result, analyzer.config(), &catalogue);
-            match pages.lock() {
-                Ok(mut guard) => guard.push(entry),
-                Err(poisoned) => poisoned.into_inner().push(entry),
-            }
+            pages
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(entry);
         }
         match args.format {
             OutputFormat::Jsonl => emit(&stdout, &progress, &format!("{record}\n")),
             OutputFormat::Human => emit(&stdout, &progress, &human(path, &result, color)),
-            OutputFormat::Json => {}
+            OutputFormat::Json => kept
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((index, record)),
         }
         progress.inc(1);
-        (index, record, ok)
     };
-    let records: Vec<(usize, Value, bool)> = match args.max_memory_mb {
-        None => pool.install(|| {
-            files
-                .par_iter()
-                .enumerate()
-                .map(|(index, path)| finish(index, path, analyzer.analyze_path(path)))
-                .collect()
-        }),
+    let inputs = files
+        .into_iter()
+        .chain(listed.iter().flat_map(|list| list.paths()))
+        .enumerate();
+    // Paths are taken from the list on this thread, outside the pool, and
+    // handed to it in turn (trueshot::MemoryBudget::run_admitted): a worker
+    // that waited for the list to grow could hold up a file in progress.
+    match args.max_memory_mb {
+        None => {
+            // A budget of files rather than bytes: enough in flight to keep
+            // every worker busy, without reading the whole list ahead.
+            let in_flight = 2 * pool.current_num_threads() as u64;
+            MemoryBudget::new(in_flight).run_admitted(
+                &pool,
+                inputs,
+                |input| (input, 1),
+                |(index, path)| finish(index, &path, analyzer.analyze_path(&path)),
+            );
+        }
         Some(megabytes) => {
-            // Files are read and admitted on this thread, outside the pool
-            // (trueshot::MemoryBudget); each holds its bytes until its record
-            // and review page are written (the page decodes the image again).
-            let records = Mutex::new(Vec::with_capacity(files.len()));
+            // Files are read and admitted on this thread; each holds its
+            // bytes until its record and review page are written (the page
+            // decodes the image again).
             let max_file_bytes = analyzer.config().max_file_bytes;
             // Writing the heatmap PNG and the review page takes about 5 and
             // 10 bytes per pixel more than the analysis (peak RSS on a 12 MP
@@ -177,9 +217,9 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 5 * u64::from(args.heatmap_dir.is_some()) + 10 * u64::from(args.html_dir.is_some());
             MemoryBudget::new(megabytes.saturating_mul(1 << 20)).run_admitted(
                 &pool,
-                files.iter().enumerate(),
+                inputs,
                 |(index, path)| {
-                    let bytes = decode::read_file(path, max_file_bytes);
+                    let bytes = decode::read_file(&path, max_file_bytes);
                     let estimate = bytes.as_ref().map_or(0, |b| {
                         let pixels = trueshot::declared_pixels(b, analyzer.config());
                         let per_pixel = trueshot::PEAK_BYTES_PER_PIXEL + outputs_per_pixel;
@@ -189,16 +229,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 },
                 |(index, path, bytes)| {
                     let result = bytes.and_then(|b| analyzer.analyze_bytes(&b));
-                    let record = finish(index, path, result);
-                    records
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(record);
+                    finish(index, &path, result);
                 },
             );
-            records.into_inner().unwrap_or_else(PoisonError::into_inner)
         }
-    };
+    }
     progress.finish_and_clear();
     if let Some(dir) = &args.html_dir {
         // `render_index` sorts, so the completion order does not matter.
@@ -206,18 +241,99 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         report::write_scan_index(dir, &pages)?;
     }
     if args.format == OutputFormat::Json {
-        let mut sorted = records.iter().collect::<Vec<_>>();
-        sorted.sort_by_key(|r| r.0);
-        let array = Value::Array(sorted.iter().map(|r| r.1.clone()).collect());
+        let mut records = kept.into_inner().unwrap_or_else(PoisonError::into_inner);
+        records.sort_by_key(|r| r.0);
+        let array = Value::Array(records.into_iter().map(|r| r.1).collect());
         let text = serde_json::to_string_pretty(&array).map_err(|e| e.to_string())?;
         println!("{text}");
     }
-    let failed = records.iter().filter(|r| !r.2).count();
-    Ok(if failed == 0 {
+    if let Some(error) = listed.and_then(PathList::error) {
+        // The files listed before the failure were analysed and reported.
+        return Err(error);
+    }
+    Ok(if failed.into_inner() == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The list of `--files-from`, read one path at a time as the scan asks.
+struct PathList {
+    name: PathBuf,
+    reader: RefCell<Box<dyn std::io::BufRead>>,
+    separator: u8,
+    error: RefCell<Option<String>>,
+}
+
+impl PathList {
+    fn open(name: &Path, separator: u8) -> Result<Self, String> {
+        let reader: Box<dyn std::io::BufRead> = if name == Path::new("-") {
+            Box::new(std::io::BufReader::new(std::io::stdin()))
+        } else {
+            let file = std::fs::File::open(name)
+                .map_err(|e| format!("cannot open --files-from {}: {e}", name.display()))?;
+            Box::new(std::io::BufReader::new(file))
+        };
+        Ok(PathList {
+            name: name.to_path_buf(),
+            reader: RefCell::new(reader),
+            separator,
+            error: RefCell::new(None),
+        })
+    }
+
+    /// The listed paths, in order. Empty entries are skipped, and so is the
+    /// `\r` of a line ended by `\r\n`. A read error ends the list; it is
+    /// returned by [`PathList::error`].
+    fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        std::iter::from_fn(move || loop {
+            let mut entry = Vec::new();
+            let read = self
+                .reader
+                .borrow_mut()
+                .read_until(self.separator, &mut entry);
+            match read {
+                Ok(0) => return None,
+                Ok(_) => {
+                    if entry.last() == Some(&self.separator) {
+                        entry.pop();
+                    }
+                    if self.separator == b'\n' && entry.last() == Some(&b'\r') {
+                        entry.pop();
+                    }
+                    if !entry.is_empty() {
+                        return Some(path_from_bytes(entry));
+                    }
+                }
+                Err(e) => {
+                    *self.error.borrow_mut() = Some(format!(
+                        "cannot read --files-from {}: {e}",
+                        self.name.display()
+                    ));
+                    return None;
+                }
+            }
+        })
+    }
+
+    fn error(self) -> Option<String> {
+        self.error.into_inner()
+    }
+}
+
+/// A listed path: its bytes as they are on Unix, where a file name need not
+/// be UTF-8; elsewhere read as UTF-8 (invalid bytes replaced).
+fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        PathBuf::from(std::ffi::OsString::from_vec(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
+    }
 }
 
 /// The merchant's reference photos: indexed once and shared by all workers,
