@@ -93,6 +93,28 @@ const MIN_WINDOW_CORRELATION: f32 = 0.5;
 /// within 0.04 of it, while half of the other shortlisted windows were more
 /// than 0.15 below (registration is most of the comparison's cost).
 const WINDOW_CORRELATION_SPREAD: f32 = 0.15;
+/// How a shortlisted reference is registered onto the claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Alignment {
+    /// Fourier-Mellin, or the matched window refined when that is a part
+    /// of the reference, whichever aligns better.
+    Spectral,
+    /// The matched window refined (frames matched cell by cell).
+    Window,
+    /// Fourier-Mellin over the whole frame, kept only when it starts close
+    /// ([`TURNED_MIN_START`]): a listing that nothing shortlisted, tried
+    /// for a turned copy.
+    Turned,
+}
+
+/// Refinement objective (NCC over the overlap) from which a Fourier-Mellin
+/// start is worth refining in the search for turned copies. Two dev photos
+/// painted on and turned by quarter and half turns or flipped started at
+/// 0.95-1.0, tilted by 15 or 45 degrees 0.95-0.99; a synthetic copy tilted
+/// by 30 degrees in its own frame, black corners included, at 0.58; the
+/// unrelated dev listings at -0.3 to 0.48. Only the cost depends on it:
+/// the similarity after refinement decides.
+const TURNED_MIN_START: f32 = 0.45;
 /// Similarity at and above which the claim is derived from the reference.
 const DERIVED_SIMILARITY: f32 = 0.7;
 /// The similarity is the median block correlation over the claim's
@@ -601,7 +623,7 @@ impl References {
         &self,
         claim: &Claim,
         (index, mirrored, window): (usize, bool, [usize; 4]),
-        fourier_mellin: bool,
+        alignment: Alignment,
         plans: &FftPlans,
     ) -> Option<Candidate> {
         let entry = self.entries.get(index)?;
@@ -617,24 +639,31 @@ impl References {
         // mislead Fourier-Mellin, while the window is right by construction.
         let spectral = || register::register(&claim.lo, &claim.spectrum, &view.lo, plans);
         let full_frame = window == [0, 0, entry.lo.w, entry.lo.h];
-        let reg = if !fourier_mellin {
-            register::register_near(
+        let reg = match alignment {
+            Alignment::Window => register::register_near(
                 &claim.lo,
                 &view.lo,
                 view.window_guess((claim.lo.w, claim.lo.h)),
-            )
-        } else if full_frame {
-            spectral()
-        } else {
-            let guess = view.window_guess((claim.lo.w, claim.lo.h));
-            let near = register::register_near(&claim.lo, &view.lo, guess);
-            // Both, even when the window aligns well: taking it alone
-            // whenever its NCC reached 0.9 lost 2 of 100 dev crops.
-            let spectral = spectral();
-            if near.ncc > spectral.ncc {
-                near
-            } else {
-                spectral
+            ),
+            Alignment::Turned => register::register_if_close(
+                &claim.lo,
+                &claim.spectrum,
+                &view.lo,
+                plans,
+                TURNED_MIN_START,
+            )?,
+            Alignment::Spectral if full_frame => spectral(),
+            Alignment::Spectral => {
+                let guess = view.window_guess((claim.lo.w, claim.lo.h));
+                let near = register::register_near(&claim.lo, &view.lo, guess);
+                // Both, even when the window aligns well: taking it alone
+                // whenever its NCC reached 0.9 lost 2 of 100 dev crops.
+                let spectral = spectral();
+                if near.ncc > spectral.ncc {
+                    near
+                } else {
+                    spectral
+                }
             }
         };
         let (similarity, overlap) = similarity(&claim.lo_band, &band(&view.lo), &reg.affine);
@@ -723,15 +752,15 @@ impl References {
         let shortlist = self.shortlist(&claim, deadline);
         // Candidates are verified in parallel and reduced in shortlist order,
         // so the result does not depend on scheduling (without a deadline).
-        let verify_all = |list: &[(u32, usize, bool, [usize; 4])], fourier_mellin: bool| {
+        let verify_all = |list: &[(u32, usize, bool, [usize; 4])], alignment: Alignment| {
             list.par_iter()
                 .filter(|_| !deadline.expired())
                 .filter_map(|&(_, i, m, window)| {
-                    self.verify(&claim, (i, m, window), fourier_mellin, plans)
+                    self.verify(&claim, (i, m, window), alignment, plans)
                 })
                 .collect::<Vec<Candidate>>()
         };
-        let mut verified = verify_all(&shortlist, true);
+        let mut verified = verify_all(&shortlist, Alignment::Spectral);
         // A copy with a part blacked out or painted over can rank behind
         // unrelated photos by hash and by thumbnail correlation; its
         // signature still ranks it first. Tried only when no shortlisted
@@ -741,8 +770,27 @@ impl References {
                 // Whole frame on whole frame: the signature matched the
                 // frames cell by cell, so the pattern search from there
                 // suffices.
-                verified.extend(verify_all(&[candidate], false));
+                verified.extend(verify_all(&[candidate], Alignment::Window));
             }
+        }
+        // A copy turned (by 90 degrees, upside down, or at a slant) or
+        // flipped upside down hashes and correlates with nothing, as
+        // thumbnails are compared upright; Fourier-Mellin registration
+        // recovers any rotation. In a small catalogue every listing not yet
+        // registered whole is tried, as is and mirrored, and dropped unless
+        // the spectral estimate already lays it over the claim.
+        if !verified.iter().any(Candidate::is_derived) && self.entries.len() <= WINDOW_SEARCH_MAX {
+            let untried: Vec<(u32, usize, bool, [usize; 4])> = self
+                .entries
+                .iter()
+                .enumerate()
+                .flat_map(|(i, e)| {
+                    let whole = [0, 0, e.lo.w, e.lo.h];
+                    [(0, i, false, whole), (0, i, true, whole)]
+                })
+                .filter(|&(_, i, m, _)| !tried_whole(&verified, i, m))
+                .collect();
+            verified.extend(verify_all(&untried, Alignment::Turned));
         }
         // Of several references the claim is derived from by the registration
         // scale, the one that also matches its fine texture (one too plain

@@ -404,6 +404,39 @@ pub(crate) fn register(
     reference: &Plane,
     plans: &FftPlans,
 ) -> Registration {
+    register_near(
+        claim,
+        reference,
+        spectral_start(claim, spectrum, reference, plans),
+    )
+}
+
+/// [`register`], only when the spectral estimate already lays the two
+/// pictures over each other with an NCC of at least `min_start` (the
+/// refinement's objective); otherwise `None`, without refining. For
+/// searches over references the claim is unlikely to come from, where the
+/// refinement is most of a registration's cost and an unrelated photo
+/// seldom starts as close as a copy (see the caller's threshold).
+pub(crate) fn register_if_close(
+    claim: &Plane,
+    spectrum: &ClaimSpectrum,
+    reference: &Plane,
+    plans: &FftPlans,
+    min_start: f32,
+) -> Option<Registration> {
+    let start = spectral_start(claim, spectrum, reference, plans);
+    (objective(claim, reference, &start) >= min_start)
+        .then(|| register_near(claim, reference, start))
+}
+
+/// Scale and rotation by Fourier-Mellin, then the translation: the affine
+/// map the refinement starts from.
+fn spectral_start(
+    claim: &Plane,
+    spectrum: &ClaimSpectrum,
+    reference: &Plane,
+    plans: &FftPlans,
+) -> Affine {
     let (scale, theta) = scale_rotation(&spectrum.lp, reference, plans);
     let mut best: Option<(Affine, f32)> = None;
     // The magnitude spectrum is symmetric, so theta is known modulo pi.
@@ -413,8 +446,7 @@ pub(crate) fn register(
             best = Some((affine, peak));
         }
     }
-    let start = best.map_or(Affine::similarity(1.0, 0.0, 0.0, 0.0), |b| b.0);
-    register_near(claim, reference, start)
+    best.map_or(Affine::similarity(1.0, 0.0, 0.0, 0.0), |b| b.0)
 }
 
 /// The spectrum of a plane windowed for phase correlation: what
