@@ -10,6 +10,8 @@ use image::imageops::FilterType;
 use image::DynamicImage;
 
 use crate::decode;
+use crate::detectors::jpeg::estimate_quality;
+use crate::metadata;
 use crate::{Config, Error};
 
 /// One perturbation step.
@@ -121,27 +123,41 @@ impl Draw {
 }
 
 /// Apply `steps` in order to an encoded image and return the new encoding.
-/// With no step that re-encodes, the bytes come back unchanged.
+///
+/// Steps that name an encoding (`jpeg`, `gif`, `strip-metadata`) write
+/// one. Steps that only change pixels (`resize`, `crop`, `defocus`) write
+/// nothing themselves: when the last of them is not followed by an
+/// encoding step, the result keeps the family of the file it came from,
+/// as an upload pipeline that resizes a photo does: a JPEG is written
+/// again as a JPEG at its own estimated IJG quality (90 when the tables
+/// give none), anything else as a lossless PNG. So `resize:1600,jpeg:80`
+/// encodes once, at 80, and `resize:1600` alone on a JPEG at 85 gives a
+/// JPEG at 85. A step that changes nothing (a resize to a larger size, a
+/// crop that keeps everything) writes nothing, and with no step that
+/// changes or encodes anything the bytes come back unchanged.
 ///
 /// # Errors
-/// Decoding errors of the input.
+/// Decoding errors of the input; [`Error::Unsupported`] when the result
+/// cannot be written in its format (JPEG and GIF hold at most 65535
+/// pixels a side).
 pub fn apply(
     bytes: &[u8],
     steps: &[Perturbation],
     seed: u64,
     config: &Config,
 ) -> Result<Vec<u8>, Error> {
-    if steps.is_empty() {
-        return Ok(bytes.to_vec());
-    }
-    let format = decode::sniff(bytes)?;
-    let mut image = decode::decode(bytes, format, config)?;
+    // The latest encoding: the input, or what the last encoding step wrote.
+    let mut file: Vec<u8> = bytes.to_vec();
+    // Its pixels, decoded when a step first needs them, and whether a
+    // step has changed them since `file` was written.
+    let mut pixels: Option<DynamicImage> = None;
+    let mut changed = false;
     let mut draw = Draw(seed);
-    let mut encoded: Option<Vec<u8>> = None;
     for step in steps {
-        if let Some(previous) = encoded.take() {
-            image = decode::decode(&previous, decode::sniff(&previous)?, config)?;
-        }
+        let image = match pixels.take() {
+            Some(image) => image,
+            None => decode::decode(&file, decode::sniff(&file)?, config)?,
+        };
         match *step {
             Perturbation::Resize(long) => {
                 let (w, h) = (image.width(), image.height());
@@ -151,7 +167,10 @@ pub fn apply(
                         ((w as f32 * f).round() as u32).max(1),
                         ((h as f32 * f).round() as u32).max(1),
                     );
-                    image = image.resize_exact(nw, nh, FilterType::Lanczos3);
+                    pixels = Some(image.resize_exact(nw, nh, FilterType::Lanczos3));
+                    changed = true;
+                } else {
+                    pixels = Some(image);
                 }
             }
             Perturbation::Crop { min, max } => {
@@ -163,27 +182,55 @@ pub fn apply(
                 );
                 let x = ((w - cw) as f32 * draw.next()) as u32;
                 let y = ((h - ch) as f32 * draw.next()) as u32;
-                image = image.crop_imm(x, y, cw, ch);
+                if (cw, ch) == (w, h) {
+                    pixels = Some(image);
+                } else {
+                    pixels = Some(image.crop_imm(x, y, cw, ch));
+                    changed = true;
+                }
+            }
+            Perturbation::Defocus { min, max } => {
+                let sigma = min + (max - min) * draw.next();
+                pixels = Some(DynamicImage::ImageRgb8(defocus(&image.to_rgb8(), sigma)));
+                changed = true;
             }
             Perturbation::Jpeg { min, max } => {
                 let q = min
                     + ((f32::from(max - min) + 1.0) * draw.next())
                         .floor()
                         .min(f32::from(max - min)) as u8;
-                encoded = Some(encode(&image, Some(q))?);
+                file = encode(&image, Some(q))?;
+                changed = false;
             }
-            Perturbation::Defocus { min, max } => {
-                let sigma = min + (max - min) * draw.next();
-                image = DynamicImage::ImageRgb8(defocus(&image.to_rgb8(), sigma));
+            Perturbation::StripMetadata => {
+                file = encode(&image, None)?;
+                changed = false;
             }
-            Perturbation::StripMetadata => encoded = Some(encode(&image, None)?),
-            Perturbation::Gif => encoded = Some(encode_gif(&image)?),
+            Perturbation::Gif => {
+                file = encode_gif(&image)?;
+                changed = false;
+            }
         }
     }
-    match encoded {
-        Some(bytes) => Ok(bytes),
-        // Geometry changed but nothing encoded yet: PNG keeps the pixels exact.
-        None => encode(&image, None),
+    match pixels {
+        Some(image) if changed => encode(&image, quality_to_keep(&file)),
+        _ => Ok(file),
+    }
+}
+
+/// The quality to write changed pixels at so that the file keeps its
+/// family: a JPEG's own estimated IJG quality (90 when its tables give
+/// none), `None` (lossless PNG) for every other format.
+fn quality_to_keep(file: &[u8]) -> Option<u8> {
+    // 90: a common default of cameras and editors, for the rare JPEG whose
+    // tables cannot be read (the decoder read it, so it has some).
+    const UNKNOWN_JPEG_QUALITY: u8 = 90;
+    match decode::sniff(file) {
+        Ok(decode::Format::Jpeg) => Some(
+            estimate_quality(&metadata::extract(file, decode::Format::Jpeg).quant_tables)
+                .map_or(UNKNOWN_JPEG_QUALITY, |estimate| estimate.quality),
+        ),
+        _ => None,
     }
 }
 
@@ -285,6 +332,76 @@ mod tests {
         let out = image::load_from_memory(&a).expect("decodes");
         assert!(out.width() <= 64 && out.height() <= 64);
         assert_eq!(decode::sniff(&a).ok(), Some(decode::Format::Jpeg));
+    }
+
+    /// A 200x100 test card with detail in every block, so that JPEG tables
+    /// and resizes matter.
+    fn card() -> DynamicImage {
+        DynamicImage::ImageRgb8(image::RgbImage::from_fn(200, 100, |x, y| {
+            image::Rgb([
+                (x * 3 % 256) as u8,
+                (y * 5 % 256) as u8,
+                ((x ^ y) % 256) as u8,
+            ])
+        }))
+    }
+
+    /// The format of an encoding, and its estimated IJG quality if a JPEG.
+    fn format_and_quality(bytes: &[u8]) -> (Option<decode::Format>, Option<u8>) {
+        let format = decode::sniff(bytes).ok();
+        let quality = (format == Some(decode::Format::Jpeg))
+            .then(|| {
+                crate::detectors::jpeg::estimate_quality(
+                    &crate::metadata::extract(bytes, decode::Format::Jpeg).quant_tables,
+                )
+            })
+            .flatten()
+            .map(|estimate| estimate.quality);
+        (format, quality)
+    }
+
+    #[test]
+    fn pixel_steps_keep_the_files_format_and_no_op_steps_write_nothing() {
+        use decode::Format::{Jpeg, Png};
+        let jpeg_75 = encode(&card(), Some(75)).expect("jpeg");
+        let png = encode(&card(), None).expect("png");
+        assert_eq!(format_and_quality(&jpeg_75), (Some(Jpeg), Some(75)));
+        let cfg = Config::default();
+        let run = |bytes: &[u8], spec: &str| {
+            apply(bytes, &parse(spec).expect("spec"), 3, &cfg).expect("perturbed")
+        };
+        // A resize to a larger size or a crop that keeps everything changes
+        // nothing, so nothing is written: a JPEG does not become a PNG.
+        for spec in ["resize:60000", "crop:1.0", "resize:200,crop:1.0"] {
+            assert!(run(&jpeg_75, spec) == jpeg_75, "{spec}");
+            assert!(run(&png, spec) == png, "{spec}");
+        }
+        // Changed pixels keep the family: a JPEG at its own quality, a PNG
+        // losslessly.
+        for spec in ["resize:64", "crop:0.5", "defocus:2", "crop:0.5,resize:64"] {
+            assert_eq!(
+                format_and_quality(&run(&jpeg_75, spec)),
+                (Some(Jpeg), Some(75)),
+                "{spec}"
+            );
+            assert_eq!(
+                format_and_quality(&run(&png, spec)),
+                (Some(Png), None),
+                "{spec}"
+            );
+        }
+        // The last encoding step decides, and pixel steps before it add no
+        // encoding of their own.
+        let resized = run(&jpeg_75, "resize:64,jpeg:80");
+        assert_eq!(format_and_quality(&resized), (Some(Jpeg), Some(80)));
+        let once = run(&png, "jpeg:80");
+        assert!(run(&png, "jpeg:80,resize:60000") == once);
+        let gif = run(&jpeg_75, "gif,resize:64");
+        assert_eq!(format_and_quality(&gif), (Some(Png), None));
+        let out = run(&png, "jpeg:80,crop:0.5");
+        assert_eq!(format_and_quality(&out), (Some(Jpeg), Some(80)));
+        let image = image::load_from_memory(&out).expect("decodes");
+        assert_eq!((image.width(), image.height()), (100, 50));
     }
 
     #[test]
