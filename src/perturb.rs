@@ -26,7 +26,10 @@ pub enum Perturbation {
     },
     /// Downscale so the long side is at most this many pixels (Lanczos3).
     Resize(u32),
-    /// Crop to a random window covering `min..=max` of each side.
+    /// Crop to a random window covering `min..=max` of each side: one
+    /// fraction for both sides (the aspect ratio stays, to a pixel), each
+    /// rounded to the nearest pixel, at least 1, and kept within the range
+    /// when a whole number of pixels is.
     Crop {
         /// Smallest kept fraction of each side.
         min: f32,
@@ -177,8 +180,8 @@ pub fn apply(
                 let keep = min + (max - min) * draw.next();
                 let (w, h) = (image.width(), image.height());
                 let (cw, ch) = (
-                    ((w as f32 * keep) as u32).max(1),
-                    ((h as f32 * keep) as u32).max(1),
+                    cropped_side(w, keep, min, max),
+                    cropped_side(h, keep, min, max),
                 );
                 let x = ((w - cw) as f32 * draw.next()) as u32;
                 let y = ((h - ch) as f32 * draw.next()) as u32;
@@ -232,6 +235,27 @@ fn quality_to_keep(file: &[u8]) -> Option<u8> {
         ),
         _ => None,
     }
+}
+
+/// Pixels a crop keeps of a side of `side` pixels for the drawn fraction
+/// `keep`: the nearest whole number, at least 1, and within `min..=max` of
+/// the side when some whole number is (a 2-pixel side cropped to 0.8-1.0
+/// keeps both pixels, not one).
+fn cropped_side(side: u32, keep: f32, min: f32, max: f32) -> u32 {
+    let side_f = f64::from(side);
+    // The slack absorbs the rounding of the f32 fractions (0.8 is
+    // 0.800000011...; an f32 is off by at most half an epsilon), so that
+    // 0.8 of 5 pixels may keep 4.
+    let slack = side_f * f64::from(f32::EPSILON);
+    let nearest = (side_f * f64::from(keep)).round();
+    let lowest = (side_f * f64::from(min) - slack).ceil();
+    let highest = (side_f * f64::from(max) + slack).floor();
+    let kept = if lowest <= highest {
+        nearest.clamp(lowest, highest)
+    } else {
+        nearest
+    };
+    (kept as u32).clamp(1, side.max(1))
 }
 
 /// Blend a Gaussian-blurred copy in outside a centred ellipse (see
@@ -402,6 +426,48 @@ mod tests {
         assert_eq!(format_and_quality(&out), (Some(Jpeg), Some(80)));
         let image = image::load_from_memory(&out).expect("decodes");
         assert_eq!((image.width(), image.height()), (100, 50));
+    }
+
+    #[test]
+    fn crops_round_each_side_and_keep_its_fraction_in_range() {
+        let cfg = Config::default();
+        let size_after = |width: u32, height: u32, spec: &str, seed: u64| {
+            let png = encode(
+                &DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+                    image::Rgb([(x * 40) as u8, (y * 40) as u8, 9])
+                })),
+                None,
+            )
+            .expect("png");
+            let out = apply(&png, &parse(spec).expect("spec"), seed, &cfg).expect("cropped");
+            let image = image::load_from_memory(&out).expect("decodes");
+            (image.width(), image.height())
+        };
+        for seed in 0..40 {
+            // The drawn fraction of each side, rounded to the nearest pixel.
+            let keep = 0.5 + 0.4 * Draw(seed).next();
+            let kept = (100.0 * keep).round() as u32;
+            assert_eq!(
+                size_after(100, 50, "crop:0.5-0.9", seed),
+                (kept, (50.0 * keep).round() as u32),
+                "seed {seed}"
+            );
+            // 0.8-1.0 of 2 pixels can only be both of them, not one.
+            assert_eq!(
+                size_after(2, 2, "crop:0.8-1.0", seed),
+                (2, 2),
+                "seed {seed}"
+            );
+            // Each side keeps 0.8-1.0 of itself: 6 or 7 of 7, 3 of 3.
+            let (w, h) = size_after(7, 3, "crop:0.8-1.0", seed);
+            assert!((6..=7).contains(&w) && h == 3, "seed {seed}: {w}x{h}");
+            // 0.5-0.6 of 5 pixels: 3 (0.6); 0.5 of 1 pixel is still 1.
+            assert_eq!(
+                size_after(5, 1, "crop:0.5-0.6", seed),
+                (3, 1),
+                "seed {seed}"
+            );
+        }
     }
 
     #[test]
