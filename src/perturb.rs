@@ -280,17 +280,23 @@ fn defocus(rgb: &image::RgbImage, sigma: f32) -> image::RgbImage {
 fn encode(image: &DynamicImage, quality: Option<u8>) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     let result = match quality {
-        Some(q) => image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q)
-            .encode_image(&DynamicImage::ImageRgb8(image.to_rgb8())),
+        Some(q) => {
+            check_sides(image, "JPEG")?;
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q)
+                .encode_image(&DynamicImage::ImageRgb8(image.to_rgb8()))
+                .map_err(|e| cannot_write(image, "JPEG", &e))
+        }
         None => DynamicImage::ImageRgb8(image.to_rgb8())
-            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png),
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .map_err(|e| cannot_write(image, "PNG", &e)),
     };
-    result.map_err(|e| Error::Decode(format!("re-encoding failed: {e}")))?;
+    result?;
     Ok(out)
 }
 
 /// Encode as a single-frame GIF (NeuQuant palette of 256 colours).
 fn encode_gif(image: &DynamicImage) -> Result<Vec<u8>, Error> {
+    check_sides(image, "GIF")?;
     let rgb = image.to_rgb8();
     let mut out = Vec::new();
     image::codecs::gif::GifEncoder::new(&mut out)
@@ -300,8 +306,32 @@ fn encode_gif(image: &DynamicImage) -> Result<Vec<u8>, Error> {
             rgb.height(),
             image::ExtendedColorType::Rgb8,
         )
-        .map_err(|e| Error::Decode(format!("re-encoding failed: {e}")))?;
+        .map_err(|e| cannot_write(image, "GIF", &e))?;
     Ok(out)
+}
+
+/// JPEG and GIF store each side in 16 bits (ITU T.81 B.2.2; GIF89a's
+/// logical screen): say so, rather than pass on the encoder's terse error.
+fn check_sides(image: &DynamicImage, format: &str) -> Result<(), Error> {
+    const MAX_SIDE: u32 = u16::MAX as u32;
+    if image.width() > MAX_SIDE || image.height() > MAX_SIDE {
+        return Err(Error::Unsupported(format!(
+            "cannot write a {}x{} image as {format}: it holds at most {MAX_SIDE} pixels a side",
+            image.width(),
+            image.height()
+        )));
+    }
+    Ok(())
+}
+
+/// An encoder's failure. The input was read; what failed is writing the
+/// result in a format that cannot hold it, so it is not a decoding error.
+fn cannot_write(image: &DynamicImage, format: &str, error: &image::ImageError) -> Error {
+    Error::Unsupported(format!(
+        "cannot write a {}x{} image as {format}: {error}",
+        image.width(),
+        image.height()
+    ))
 }
 
 #[cfg(test)]
@@ -468,6 +498,25 @@ mod tests {
                 "seed {seed}"
             );
         }
+    }
+
+    #[test]
+    fn a_result_its_format_cannot_hold_is_not_a_decoding_error() {
+        // JPEG and GIF store each side in 16 bits: 70000 pixels do not fit.
+        let wide = encode(
+            &DynamicImage::ImageRgb8(image::RgbImage::new(70_000, 2)),
+            None,
+        )
+        .expect("png");
+        let cfg = Config::default();
+        for spec in ["jpeg:80", "gif"] {
+            let error =
+                apply(&wide, &parse(spec).expect("spec"), 1, &cfg).expect_err("too wide to write");
+            assert_eq!(error.code(), "unsupported_format", "{spec}: {error}");
+            assert!(error.to_string().contains("70000x2"), "{spec}: {error}");
+        }
+        // The input as found, and as a PNG, are still fine.
+        assert!(apply(&wide, &parse("strip-metadata").expect("spec"), 1, &cfg).is_ok());
     }
 
     #[test]
