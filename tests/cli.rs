@@ -707,3 +707,38 @@ fn a_memory_budget_changes_no_record() {
         .expect("run");
     assert_exit(&refused, 2);
 }
+
+/// An edit joins the cross-validation group of the photo it was made from,
+/// also when that photo names no source of its own: 3 photos with their 3
+/// edits and 2 generated images are 5 groups, not 8.
+#[test]
+fn calibrate_groups_edits_with_their_source_photo() {
+    let dir = temp_dir("groups");
+    let mut rows = Vec::new();
+    for i in 0..3u64 {
+        std::fs::write(
+            dir.join(format!("r{i}.jpg")),
+            jpeg(&camera_like(160, 120, i), 90),
+        )
+        .expect("write");
+        std::fs::write(
+            dir.join(format!("e{i}.jpg")),
+            jpeg(&camera_like(160, 120, i + 10), 90),
+        )
+        .expect("write");
+        rows.push(format!("r{i}.jpg,real,camera,s,,,"));
+        rows.push(format!("e{i}.jpg,edited,splice,s,,r{i}.jpg,"));
+    }
+    for i in 0..2u32 {
+        let flat =
+            image::RgbImage::from_fn(160, 120, |x, y| image::Rgb([(x + i) as u8, y as u8, 128]));
+        std::fs::write(dir.join(format!("a{i}.png")), png(&flat)).expect("write");
+        rows.push(format!("a{i}.png,ai_generated,generated,s,,,"));
+    }
+    let labels = labels_file(&dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = calibrate_fast(&labels, &dir.join("model.json"), &["--folds", "100"]);
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("only 5 source groups"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

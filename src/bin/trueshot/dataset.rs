@@ -68,29 +68,61 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
 /// Group rows that share an origin, so that cross-validation never tests on
 /// a near-duplicate of a training image: a repository (`owner/repo:path`)
 /// for found files; derived files (laundered copies, edits and their
-/// controls) join the group of the file their `source` names.
+/// controls) join the group of the root their `source` chain leads to
+/// (its repository, or the root file itself when its `source` is empty).
+/// A `source` names a row by its path or, failing that, its file name; one
+/// outside the labels is a group of its own.
 fn resolve_groups(rows: &mut [Row]) {
-    let by_name: BTreeMap<String, String> = rows
-        .iter()
-        .map(|r| (basename(&r.file).to_string(), r.source.clone()))
-        .collect();
-    for row in rows.iter_mut() {
-        let mut source = row.source.clone();
-        for _ in 0..4 {
+    let mut by_path: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        by_path.entry(row.file.as_str()).or_insert(i);
+        by_name.entry(basename(&row.file)).or_insert(i);
+    }
+    // Each row is resolved once: a walk stops at a row already grouped,
+    // so long chains cost no more than short ones.
+    let mut groups: Vec<Option<String>> = vec![None; rows.len()];
+    for start in 0..rows.len() {
+        let mut walked: Vec<usize> = Vec::new();
+        let mut position: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut current = start;
+        let group = loop {
+            if let Some(group) = &groups[current] {
+                break group.clone();
+            }
+            if let Some(&at) = position.get(&current) {
+                // A cycle of sources (a typo): its first file by name
+                // stands for all its members, whichever is walked first.
+                break walked[at..]
+                    .iter()
+                    .map(|&i| rows[i].file.as_str())
+                    .min()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+            position.insert(current, walked.len());
+            walked.push(current);
+            let source = rows[current].source.as_str();
+            if source.is_empty() {
+                break rows[current].file.clone();
+            }
             if let Some((repo, _)) = source.split_once(':') {
-                source = repo.to_string();
-                break;
+                break repo.to_string();
             }
-            match by_name.get(basename(&source)) {
-                Some(next) if *next != source => source = next.clone(),
-                _ => break,
+            match by_path
+                .get(source)
+                .or_else(|| by_name.get(basename(source)))
+            {
+                Some(&next) => current = next,
+                None => break source.to_string(),
             }
-        }
-        row.group = if source.is_empty() {
-            row.file.clone()
-        } else {
-            source
         };
+        for i in walked {
+            groups[i] = Some(group.clone());
+        }
+    }
+    for (row, group) in rows.iter_mut().zip(groups) {
+        row.group = group.unwrap_or_default();
     }
 }
 
@@ -305,4 +337,64 @@ pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of (file, source), grouped.
+    fn grouped(rows: &[(&str, &str)]) -> Vec<String> {
+        let mut rows: Vec<Row> = rows
+            .iter()
+            .map(|&(file, source)| Row {
+                file: file.into(),
+                label: "real".into(),
+                kind: "camera".into(),
+                set: "s".into(),
+                mask: String::new(),
+                source: source.into(),
+                group: String::new(),
+            })
+            .collect();
+        resolve_groups(&mut rows);
+        rows.into_iter().map(|r| r.group).collect()
+    }
+
+    #[test]
+    fn derived_files_join_the_group_of_their_root() {
+        // Photos without a source are their own group; an edit joins its
+        // photo's, however far down the chain.
+        assert_eq!(
+            grouped(&[
+                ("photos/r1.jpg", ""),
+                ("r2.jpg", ""),
+                ("e1.jpg", "r1.jpg"),
+                ("e2.jpg", "r2.jpg"),
+                ("laundered/e1.jpg", "e1.jpg"),
+                ("a1.png", ""),
+            ]),
+            [
+                "photos/r1.jpg",
+                "r2.jpg",
+                "photos/r1.jpg",
+                "r2.jpg",
+                "photos/r1.jpg",
+                "a1.png"
+            ]
+        );
+        // Found files group by repository, and so do their derivatives; a
+        // source outside the labels is a group of its own.
+        assert_eq!(
+            grouped(&[
+                ("f.jpg", "owner/repo:f.jpg"),
+                ("g.jpg", "f.jpg"),
+                ("h.jpg", "elsewhere.jpg"),
+            ]),
+            ["owner/repo", "owner/repo", "elsewhere.jpg"]
+        );
+        // A cycle of sources ends, with one group for its members.
+        let cycle = grouped(&[("x.jpg", "y.jpg"), ("y.jpg", "x.jpg"), ("z.jpg", "x.jpg")]);
+        assert!(cycle.iter().all(|g| *g == cycle[0]), "{cycle:?}");
+    }
 }
