@@ -742,3 +742,47 @@ fn calibrate_groups_edits_with_their_source_photo() {
     assert!(stderr.contains("only 5 source groups"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A samples cache that lacks some (row, variant) pairs, because it was
+/// made with fewer variants or before rows were added, is refused with
+/// what is missing, not used as if it were complete.
+#[test]
+fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
+    let dir = temp_dir("samples-cache");
+    let labels = tiny_corpus(&dir);
+    let cache = dir.join("cache.jsonl");
+    let calibrate = |variants: &str| {
+        trueshot()
+            .args(["calibrate", "--variants", variants])
+            .args(["--features", "texture_stats.d1_1_1,spectrum.grid_peak"])
+            .arg("--samples")
+            .arg(&cache)
+            .arg(&labels)
+            .arg("-o")
+            .arg(dir.join("model.json"))
+            .output()
+            .expect("run calibrate")
+    };
+    assert_exit(&calibrate(""), 0);
+    assert!(cache.exists());
+    // The cache is reused as it is.
+    assert_exit(&calibrate(""), 0);
+    // A variant the cache was not made with.
+    let out = calibrate("jpeg:80");
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cache.jsonl") && stderr.contains("(jpeg:80)"),
+        "{stderr}"
+    );
+    // A row added to the labels since.
+    let mut text = std::fs::read_to_string(&labels).expect("labels");
+    std::fs::write(dir.join("late.jpg"), jpeg(&camera_like(160, 120, 99), 90)).expect("write");
+    text += "late.jpg,real,camera,asfound,,owner/repo9:late.jpg,\n";
+    std::fs::write(&labels, text).expect("labels");
+    let out = calibrate("");
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("late.jpg (as-found)"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

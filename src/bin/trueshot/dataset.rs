@@ -295,7 +295,9 @@ pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(),
 
 /// Read samples written by [`save_samples`] for these `rows` and
 /// `variants`; a cache made from another labels file or other variants is
-/// an error, not a silent mix.
+/// an error, not a silent mix, and so is one that lacks a sample of some
+/// row under some variant (made with fewer variants, or before rows were
+/// added): it is named, and the cache must be removed to analyse again.
 pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<Sample>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -306,7 +308,8 @@ pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<
             path.display()
         )
     };
-    text.lines()
+    let samples = text
+        .lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
             let row = v["row"].as_u64().ok_or("sample without row")? as usize;
@@ -336,7 +339,32 @@ pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<
                 report,
             })
         })
-        .collect()
+        .collect::<Result<Vec<Sample>, String>>()?;
+    // Every row under every variant, once: a pair missing from the cache
+    // would otherwise be left out of the fit without a word.
+    let mut counts: BTreeMap<(usize, &str), usize> = BTreeMap::new();
+    for s in &samples {
+        *counts.entry((s.row, s.variant.as_str())).or_default() += 1;
+    }
+    if let Some(((row, variant), _)) = counts.iter().find(|(_, &n)| n > 1) {
+        return Err(stale(format!(
+            "{} ({variant}) is there twice",
+            rows[*row].file
+        )));
+    }
+    let missing: Vec<String> = (0..rows.len())
+        .flat_map(|row| variants.iter().map(move |&variant| (row, variant)))
+        .filter(|pair| !counts.contains_key(pair))
+        .map(|(row, variant)| format!("{} ({variant})", rows[row].file))
+        .collect();
+    if let Some(first) = missing.first() {
+        let more = match missing.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        return Err(stale(format!("no sample of {first}{more}")));
+    }
+    Ok(samples)
 }
 
 #[cfg(test)]
