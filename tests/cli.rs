@@ -554,7 +554,8 @@ fn eval_bounds_reads_and_warns_about_bad_masks() {
         .arg(&labels)
         .output()
         .expect("run eval");
-    assert_exit(&out, 0);
+    // /dev/zero is a sample that failed.
+    assert_exit(&out, if cfg!(target_os = "linux") { 1 } else { 0 });
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("warning: mask notes.txt"), "{stderr}");
     if cfg!(target_os = "linux") {
@@ -784,5 +785,38 @@ fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
     assert_exit(&out, 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("late.jpg (as-found)"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `eval` exits 1 when some sample failed (as `scan` does when some file
+/// failed), after printing the figures of the others; 0 when none failed.
+#[test]
+fn eval_exits_1_when_samples_fail() {
+    let dir = temp_dir("eval-status");
+    std::fs::write(dir.join("r.jpg"), jpeg(&camera_like(160, 120, 1), 90)).expect("write");
+    std::fs::write(dir.join("e.png"), png(&camera_like(160, 120, 2))).expect("write");
+    let eval = |rows: &[&str]| {
+        trueshot()
+            .args(["eval", "--format", "json"])
+            .arg(labels_file(&dir, rows))
+            .output()
+            .expect("run eval")
+    };
+    let out = eval(&["r.jpg,real,camera,s1,,a,", "e.png,edited,splice,s1,,b,"]);
+    assert_exit(&out, 0);
+    for rows in [
+        &[
+            "gone.jpg,real,camera,s1,,a,",
+            "gone.png,edited,splice,s1,,b,",
+        ][..],
+        &["r.jpg,real,camera,s1,,a,", "gone.png,edited,splice,s1,,b,"][..],
+    ] {
+        let out = eval(rows);
+        assert_exit(&out, 1);
+        let figures: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let missing = rows.iter().filter(|r| r.starts_with("gone")).count();
+        assert_eq!(figures["sets"][0]["errors"], missing, "{figures}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("gone.png"));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
