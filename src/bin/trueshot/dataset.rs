@@ -246,12 +246,11 @@ pub fn localisation_f1(
     let (mw, mh) = mask.dimensions();
     let values = map.upscaled();
     let (w, h) = (map.width, map.height);
+    // The heatmap is resized to the mask as score.py does it.
+    let (columns, rows) = (pillow_nearest(w, mw), pillow_nearest(h, mh));
     let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
-    for y in 0..mh {
-        for x in 0..mw {
-            // Nearest neighbour, as score.py resizes the heatmap to the mask.
-            let hx = (u64::from(x) * u64::from(w) / u64::from(mw)) as usize;
-            let hy = (u64::from(y) * u64::from(h) / u64::from(mh)) as usize;
+    for (y, &hy) in (0..mh).zip(&rows) {
+        for (x, &hx) in (0..mw).zip(&columns) {
             let flagged = values
                 .get(hy * w as usize + hx)
                 .is_some_and(|&v| (v * 255.0).round() >= 128.0);
@@ -270,6 +269,31 @@ pub fn localisation_f1(
     } else {
         (2 * tp) as f32 / denom as f32
     }))
+}
+
+/// The source index of each of `dst` samples of `src`, as Pillow's
+/// `Image.resize(size, NEAREST)` picks them (what score.py, the acceptance
+/// scorer, does to a heatmap of another size than the mask). Pillow
+/// (libImaging/Geometry.c, `ImagingScaleAffine`) starts at half a step and
+/// adds the step `src / dst` in doubles, truncating each sum; the closed
+/// form floor((i + 0.5) * src / dst) differs where a sum lands just below
+/// a whole number (2 onto 7: Pillow gives 0 0 0 0 1 1 1, not 0 0 0 1 1 1 1),
+/// so the sums are repeated here exactly.
+fn pillow_nearest(src: u32, dst: u32) -> Vec<usize> {
+    if src == 0 || dst == 0 {
+        return Vec::new();
+    }
+    let step = f64::from(src) / f64::from(dst);
+    let mut at = step * 0.5;
+    (0..dst)
+        .map(|_| {
+            // Pillow leaves a sample past the edge unset; it never happens
+            // for a plain resize, and clamping keeps the index in range.
+            let index = (at as usize).min(src as usize - 1);
+            at += step;
+            index
+        })
+        .collect()
 }
 
 /// Write samples as JSON lines (`row`, `variant`, `report` or `error`).
@@ -424,5 +448,42 @@ mod tests {
         // A cycle of sources ends, with one group for its members.
         let cycle = grouped(&[("x.jpg", "y.jpg"), ("y.jpg", "x.jpg"), ("z.jpg", "x.jpg")]);
         assert!(cycle.iter().all(|g| *g == cycle[0]), "{cycle:?}");
+    }
+
+    #[test]
+    fn the_heatmap_is_sampled_onto_the_mask_as_pillow_nearest_does() {
+        // A 3x2 map with its top middle cell flagged, against a 7x7 mask.
+        // score.py resizes the map with Pillow's NEAREST, which maps mask
+        // columns to map columns 0 0 1 1 1 2 2 and rows to 0 0 0 0 1 1 1
+        // (checked with Pillow 13): the flagged block is exactly columns
+        // 2-4 of rows 0-3, so F1 is 1 there (score.py's f1_iou says so).
+        let config = Config::default();
+        let mut report = trueshot::analyze_image(
+            &image::DynamicImage::ImageRgb8(image::RgbImage::new(64, 64)),
+            &config,
+        )
+        .expect("report");
+        let mut map = trueshot::Heatmap::zeros(3, 2, 1);
+        map.values[1] = 1.0;
+        report.heatmap = Some(map);
+        let mask = image::GrayImage::from_fn(7, 7, |x, y| {
+            image::Luma([if (2..5).contains(&x) && y < 4 { 255 } else { 0 }])
+        });
+        let path = std::env::temp_dir().join(format!("trueshot-mask-{}.png", std::process::id()));
+        mask.save(&path).expect("mask");
+        let f1 = localisation_f1(&report, &path, &config);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(f1, Ok(Some(1.0)));
+    }
+
+    #[test]
+    fn pillow_nearest_indices_match_pillow() {
+        // Pillow 13's Image.resize(..., NEAREST) of a ramp 0..src to dst.
+        assert_eq!(pillow_nearest(2, 7), [0, 0, 0, 0, 1, 1, 1]);
+        assert_eq!(pillow_nearest(3, 7), [0, 0, 1, 1, 1, 2, 2]);
+        assert_eq!(pillow_nearest(7, 3), [1, 3, 5]);
+        assert_eq!(pillow_nearest(4, 10), [0, 0, 1, 1, 1, 2, 2, 2, 3, 3]);
+        assert_eq!(pillow_nearest(5, 5), [0, 1, 2, 3, 4]);
+        assert!(pillow_nearest(0, 3).is_empty() && pillow_nearest(3, 0).is_empty());
     }
 }
