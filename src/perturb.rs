@@ -10,6 +10,8 @@ use image::imageops::FilterType;
 use image::DynamicImage;
 
 use crate::decode;
+use crate::detectors::jpeg::estimate_quality;
+use crate::metadata;
 use crate::{Config, Error};
 
 /// One perturbation step.
@@ -24,7 +26,10 @@ pub enum Perturbation {
     },
     /// Downscale so the long side is at most this many pixels (Lanczos3).
     Resize(u32),
-    /// Crop to a random window covering `min..=max` of each side.
+    /// Crop to a random window covering `min..=max` of each side: one
+    /// fraction for both sides (the aspect ratio stays, to a pixel), each
+    /// rounded to the nearest pixel, at least 1, and kept within the range
+    /// when a whole number of pixels is.
     Crop {
         /// Smallest kept fraction of each side.
         min: f32,
@@ -121,27 +126,41 @@ impl Draw {
 }
 
 /// Apply `steps` in order to an encoded image and return the new encoding.
-/// With no step that re-encodes, the bytes come back unchanged.
+///
+/// Steps that name an encoding (`jpeg`, `gif`, `strip-metadata`) write
+/// one. Steps that only change pixels (`resize`, `crop`, `defocus`) write
+/// nothing themselves: when the last of them is not followed by an
+/// encoding step, the result keeps the family of the file it came from,
+/// as an upload pipeline that resizes a photo does: a JPEG is written
+/// again as a JPEG at its own estimated IJG quality (90 when the tables
+/// give none), anything else as a lossless PNG. So `resize:1600,jpeg:80`
+/// encodes once, at 80, and `resize:1600` alone on a JPEG at 85 gives a
+/// JPEG at 85. A step that changes nothing (a resize to a larger size, a
+/// crop that keeps everything) writes nothing, and with no step that
+/// changes or encodes anything the bytes come back unchanged.
 ///
 /// # Errors
-/// Decoding errors of the input.
+/// Decoding errors of the input; [`Error::Unsupported`] when the result
+/// cannot be written in its format (JPEG and GIF hold at most 65535
+/// pixels a side).
 pub fn apply(
     bytes: &[u8],
     steps: &[Perturbation],
     seed: u64,
     config: &Config,
 ) -> Result<Vec<u8>, Error> {
-    if steps.is_empty() {
-        return Ok(bytes.to_vec());
-    }
-    let format = decode::sniff(bytes)?;
-    let mut image = decode::decode(bytes, format, config)?;
+    // The latest encoding: the input, or what the last encoding step wrote.
+    let mut file: Vec<u8> = bytes.to_vec();
+    // Its pixels, decoded when a step first needs them, and whether a
+    // step has changed them since `file` was written.
+    let mut pixels: Option<DynamicImage> = None;
+    let mut changed = false;
     let mut draw = Draw(seed);
-    let mut encoded: Option<Vec<u8>> = None;
     for step in steps {
-        if let Some(previous) = encoded.take() {
-            image = decode::decode(&previous, decode::sniff(&previous)?, config)?;
-        }
+        let image = match pixels.take() {
+            Some(image) => image,
+            None => decode::decode(&file, decode::sniff(&file)?, config)?,
+        };
         match *step {
             Perturbation::Resize(long) => {
                 let (w, h) = (image.width(), image.height());
@@ -151,40 +170,92 @@ pub fn apply(
                         ((w as f32 * f).round() as u32).max(1),
                         ((h as f32 * f).round() as u32).max(1),
                     );
-                    image = image.resize_exact(nw, nh, FilterType::Lanczos3);
+                    pixels = Some(image.resize_exact(nw, nh, FilterType::Lanczos3));
+                    changed = true;
+                } else {
+                    pixels = Some(image);
                 }
             }
             Perturbation::Crop { min, max } => {
                 let keep = min + (max - min) * draw.next();
                 let (w, h) = (image.width(), image.height());
                 let (cw, ch) = (
-                    ((w as f32 * keep) as u32).max(1),
-                    ((h as f32 * keep) as u32).max(1),
+                    cropped_side(w, keep, min, max),
+                    cropped_side(h, keep, min, max),
                 );
                 let x = ((w - cw) as f32 * draw.next()) as u32;
                 let y = ((h - ch) as f32 * draw.next()) as u32;
-                image = image.crop_imm(x, y, cw, ch);
+                if (cw, ch) == (w, h) {
+                    pixels = Some(image);
+                } else {
+                    pixels = Some(image.crop_imm(x, y, cw, ch));
+                    changed = true;
+                }
+            }
+            Perturbation::Defocus { min, max } => {
+                let sigma = min + (max - min) * draw.next();
+                pixels = Some(DynamicImage::ImageRgb8(defocus(&image.to_rgb8(), sigma)));
+                changed = true;
             }
             Perturbation::Jpeg { min, max } => {
                 let q = min
                     + ((f32::from(max - min) + 1.0) * draw.next())
                         .floor()
                         .min(f32::from(max - min)) as u8;
-                encoded = Some(encode(&image, Some(q))?);
+                file = encode(&image, Some(q))?;
+                changed = false;
             }
-            Perturbation::Defocus { min, max } => {
-                let sigma = min + (max - min) * draw.next();
-                image = DynamicImage::ImageRgb8(defocus(&image.to_rgb8(), sigma));
+            Perturbation::StripMetadata => {
+                file = encode(&image, None)?;
+                changed = false;
             }
-            Perturbation::StripMetadata => encoded = Some(encode(&image, None)?),
-            Perturbation::Gif => encoded = Some(encode_gif(&image)?),
+            Perturbation::Gif => {
+                file = encode_gif(&image)?;
+                changed = false;
+            }
         }
     }
-    match encoded {
-        Some(bytes) => Ok(bytes),
-        // Geometry changed but nothing encoded yet: PNG keeps the pixels exact.
-        None => encode(&image, None),
+    match pixels {
+        Some(image) if changed => encode(&image, quality_to_keep(&file)),
+        _ => Ok(file),
     }
+}
+
+/// The quality to write changed pixels at so that the file keeps its
+/// family: a JPEG's own estimated IJG quality (90 when its tables give
+/// none), `None` (lossless PNG) for every other format.
+fn quality_to_keep(file: &[u8]) -> Option<u8> {
+    // 90: a common default of cameras and editors, for the rare JPEG whose
+    // tables cannot be read (the decoder read it, so it has some).
+    const UNKNOWN_JPEG_QUALITY: u8 = 90;
+    match decode::sniff(file) {
+        Ok(decode::Format::Jpeg) => Some(
+            estimate_quality(&metadata::extract(file, decode::Format::Jpeg).quant_tables)
+                .map_or(UNKNOWN_JPEG_QUALITY, |estimate| estimate.quality),
+        ),
+        _ => None,
+    }
+}
+
+/// Pixels a crop keeps of a side of `side` pixels for the drawn fraction
+/// `keep`: the nearest whole number, at least 1, and within `min..=max` of
+/// the side when some whole number is (a 2-pixel side cropped to 0.8-1.0
+/// keeps both pixels, not one).
+fn cropped_side(side: u32, keep: f32, min: f32, max: f32) -> u32 {
+    let side_f = f64::from(side);
+    // The slack absorbs the rounding of the f32 fractions (0.8 is
+    // 0.800000011...; an f32 is off by at most half an epsilon), so that
+    // 0.8 of 5 pixels may keep 4.
+    let slack = side_f * f64::from(f32::EPSILON);
+    let nearest = (side_f * f64::from(keep)).round();
+    let lowest = (side_f * f64::from(min) - slack).ceil();
+    let highest = (side_f * f64::from(max) + slack).floor();
+    let kept = if lowest <= highest {
+        nearest.clamp(lowest, highest)
+    } else {
+        nearest
+    };
+    (kept as u32).clamp(1, side.max(1))
 }
 
 /// Blend a Gaussian-blurred copy in outside a centred ellipse (see
@@ -209,17 +280,23 @@ fn defocus(rgb: &image::RgbImage, sigma: f32) -> image::RgbImage {
 fn encode(image: &DynamicImage, quality: Option<u8>) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     let result = match quality {
-        Some(q) => image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q)
-            .encode_image(&DynamicImage::ImageRgb8(image.to_rgb8())),
+        Some(q) => {
+            check_sides(image, "JPEG")?;
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q)
+                .encode_image(&DynamicImage::ImageRgb8(image.to_rgb8()))
+                .map_err(|e| cannot_write(image, "JPEG", &e))
+        }
         None => DynamicImage::ImageRgb8(image.to_rgb8())
-            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png),
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .map_err(|e| cannot_write(image, "PNG", &e)),
     };
-    result.map_err(|e| Error::Decode(format!("re-encoding failed: {e}")))?;
+    result?;
     Ok(out)
 }
 
 /// Encode as a single-frame GIF (NeuQuant palette of 256 colours).
 fn encode_gif(image: &DynamicImage) -> Result<Vec<u8>, Error> {
+    check_sides(image, "GIF")?;
     let rgb = image.to_rgb8();
     let mut out = Vec::new();
     image::codecs::gif::GifEncoder::new(&mut out)
@@ -229,8 +306,32 @@ fn encode_gif(image: &DynamicImage) -> Result<Vec<u8>, Error> {
             rgb.height(),
             image::ExtendedColorType::Rgb8,
         )
-        .map_err(|e| Error::Decode(format!("re-encoding failed: {e}")))?;
+        .map_err(|e| cannot_write(image, "GIF", &e))?;
     Ok(out)
+}
+
+/// JPEG and GIF store each side in 16 bits (ITU T.81 B.2.2; GIF89a's
+/// logical screen): say so, rather than pass on the encoder's terse error.
+fn check_sides(image: &DynamicImage, format: &str) -> Result<(), Error> {
+    const MAX_SIDE: u32 = u16::MAX as u32;
+    if image.width() > MAX_SIDE || image.height() > MAX_SIDE {
+        return Err(Error::Unsupported(format!(
+            "cannot write a {}x{} image as {format}: it holds at most {MAX_SIDE} pixels a side",
+            image.width(),
+            image.height()
+        )));
+    }
+    Ok(())
+}
+
+/// An encoder's failure. The input was read; what failed is writing the
+/// result in a format that cannot hold it, so it is not a decoding error.
+fn cannot_write(image: &DynamicImage, format: &str, error: &image::ImageError) -> Error {
+    Error::Unsupported(format!(
+        "cannot write a {}x{} image as {format}: {error}",
+        image.width(),
+        image.height()
+    ))
 }
 
 #[cfg(test)]
@@ -285,6 +386,137 @@ mod tests {
         let out = image::load_from_memory(&a).expect("decodes");
         assert!(out.width() <= 64 && out.height() <= 64);
         assert_eq!(decode::sniff(&a).ok(), Some(decode::Format::Jpeg));
+    }
+
+    /// A 200x100 test card with detail in every block, so that JPEG tables
+    /// and resizes matter.
+    fn card() -> DynamicImage {
+        DynamicImage::ImageRgb8(image::RgbImage::from_fn(200, 100, |x, y| {
+            image::Rgb([
+                (x * 3 % 256) as u8,
+                (y * 5 % 256) as u8,
+                ((x ^ y) % 256) as u8,
+            ])
+        }))
+    }
+
+    /// The format of an encoding, and its estimated IJG quality if a JPEG.
+    fn format_and_quality(bytes: &[u8]) -> (Option<decode::Format>, Option<u8>) {
+        let format = decode::sniff(bytes).ok();
+        let quality = (format == Some(decode::Format::Jpeg))
+            .then(|| {
+                crate::detectors::jpeg::estimate_quality(
+                    &crate::metadata::extract(bytes, decode::Format::Jpeg).quant_tables,
+                )
+            })
+            .flatten()
+            .map(|estimate| estimate.quality);
+        (format, quality)
+    }
+
+    #[test]
+    fn pixel_steps_keep_the_files_format_and_no_op_steps_write_nothing() {
+        use decode::Format::{Jpeg, Png};
+        let jpeg_75 = encode(&card(), Some(75)).expect("jpeg");
+        let png = encode(&card(), None).expect("png");
+        assert_eq!(format_and_quality(&jpeg_75), (Some(Jpeg), Some(75)));
+        let cfg = Config::default();
+        let run = |bytes: &[u8], spec: &str| {
+            apply(bytes, &parse(spec).expect("spec"), 3, &cfg).expect("perturbed")
+        };
+        // A resize to a larger size or a crop that keeps everything changes
+        // nothing, so nothing is written: a JPEG does not become a PNG.
+        for spec in ["resize:60000", "crop:1.0", "resize:200,crop:1.0"] {
+            assert!(run(&jpeg_75, spec) == jpeg_75, "{spec}");
+            assert!(run(&png, spec) == png, "{spec}");
+        }
+        // Changed pixels keep the family: a JPEG at its own quality, a PNG
+        // losslessly.
+        for spec in ["resize:64", "crop:0.5", "defocus:2", "crop:0.5,resize:64"] {
+            assert_eq!(
+                format_and_quality(&run(&jpeg_75, spec)),
+                (Some(Jpeg), Some(75)),
+                "{spec}"
+            );
+            assert_eq!(
+                format_and_quality(&run(&png, spec)),
+                (Some(Png), None),
+                "{spec}"
+            );
+        }
+        // The last encoding step decides, and pixel steps before it add no
+        // encoding of their own.
+        let resized = run(&jpeg_75, "resize:64,jpeg:80");
+        assert_eq!(format_and_quality(&resized), (Some(Jpeg), Some(80)));
+        let once = run(&png, "jpeg:80");
+        assert!(run(&png, "jpeg:80,resize:60000") == once);
+        let gif = run(&jpeg_75, "gif,resize:64");
+        assert_eq!(format_and_quality(&gif), (Some(Png), None));
+        let out = run(&png, "jpeg:80,crop:0.5");
+        assert_eq!(format_and_quality(&out), (Some(Jpeg), Some(80)));
+        let image = image::load_from_memory(&out).expect("decodes");
+        assert_eq!((image.width(), image.height()), (100, 50));
+    }
+
+    #[test]
+    fn crops_round_each_side_and_keep_its_fraction_in_range() {
+        let cfg = Config::default();
+        let size_after = |width: u32, height: u32, spec: &str, seed: u64| {
+            let png = encode(
+                &DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+                    image::Rgb([(x * 40) as u8, (y * 40) as u8, 9])
+                })),
+                None,
+            )
+            .expect("png");
+            let out = apply(&png, &parse(spec).expect("spec"), seed, &cfg).expect("cropped");
+            let image = image::load_from_memory(&out).expect("decodes");
+            (image.width(), image.height())
+        };
+        for seed in 0..40 {
+            // The drawn fraction of each side, rounded to the nearest pixel.
+            let keep = 0.5 + 0.4 * Draw(seed).next();
+            let kept = (100.0 * keep).round() as u32;
+            assert_eq!(
+                size_after(100, 50, "crop:0.5-0.9", seed),
+                (kept, (50.0 * keep).round() as u32),
+                "seed {seed}"
+            );
+            // 0.8-1.0 of 2 pixels can only be both of them, not one.
+            assert_eq!(
+                size_after(2, 2, "crop:0.8-1.0", seed),
+                (2, 2),
+                "seed {seed}"
+            );
+            // Each side keeps 0.8-1.0 of itself: 6 or 7 of 7, 3 of 3.
+            let (w, h) = size_after(7, 3, "crop:0.8-1.0", seed);
+            assert!((6..=7).contains(&w) && h == 3, "seed {seed}: {w}x{h}");
+            // 0.5-0.6 of 5 pixels: 3 (0.6); 0.5 of 1 pixel is still 1.
+            assert_eq!(
+                size_after(5, 1, "crop:0.5-0.6", seed),
+                (3, 1),
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_result_its_format_cannot_hold_is_not_a_decoding_error() {
+        // JPEG and GIF store each side in 16 bits: 70000 pixels do not fit.
+        let wide = encode(
+            &DynamicImage::ImageRgb8(image::RgbImage::new(70_000, 2)),
+            None,
+        )
+        .expect("png");
+        let cfg = Config::default();
+        for spec in ["jpeg:80", "gif"] {
+            let error =
+                apply(&wide, &parse(spec).expect("spec"), 1, &cfg).expect_err("too wide to write");
+            assert_eq!(error.code(), "unsupported_format", "{spec}: {error}");
+            assert!(error.to_string().contains("70000x2"), "{spec}: {error}");
+        }
+        // The input as found, and as a PNG, are still fine.
+        assert!(apply(&wide, &parse("strip-metadata").expect("spec"), 1, &cfg).is_ok());
     }
 
     #[test]

@@ -74,7 +74,9 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "NAMES|MODEL.json", conflicts_with = "max_features")]
     pub features: Option<String>,
     /// Keep the analysed samples in this JSONL file and reuse them when it
-    /// exists (for refitting without analysing the corpus again).
+    /// exists (for refitting without analysing the corpus again). A cache
+    /// that does not hold exactly these rows under these variants is
+    /// refused: remove it to analyse again.
     #[arg(long, value_name = "JSONL")]
     pub samples: Option<PathBuf>,
     /// The heads' kind: `logistic` (logistic regression over the features

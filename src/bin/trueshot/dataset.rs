@@ -68,29 +68,61 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
 /// Group rows that share an origin, so that cross-validation never tests on
 /// a near-duplicate of a training image: a repository (`owner/repo:path`)
 /// for found files; derived files (laundered copies, edits and their
-/// controls) join the group of the file their `source` names.
+/// controls) join the group of the root their `source` chain leads to
+/// (its repository, or the root file itself when its `source` is empty).
+/// A `source` names a row by its path or, failing that, its file name; one
+/// outside the labels is a group of its own.
 fn resolve_groups(rows: &mut [Row]) {
-    let by_name: BTreeMap<String, String> = rows
-        .iter()
-        .map(|r| (basename(&r.file).to_string(), r.source.clone()))
-        .collect();
-    for row in rows.iter_mut() {
-        let mut source = row.source.clone();
-        for _ in 0..4 {
+    let mut by_path: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        by_path.entry(row.file.as_str()).or_insert(i);
+        by_name.entry(basename(&row.file)).or_insert(i);
+    }
+    // Each row is resolved once: a walk stops at a row already grouped,
+    // so long chains cost no more than short ones.
+    let mut groups: Vec<Option<String>> = vec![None; rows.len()];
+    for start in 0..rows.len() {
+        let mut walked: Vec<usize> = Vec::new();
+        let mut position: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut current = start;
+        let group = loop {
+            if let Some(group) = &groups[current] {
+                break group.clone();
+            }
+            if let Some(&at) = position.get(&current) {
+                // A cycle of sources (a typo): its first file by name
+                // stands for all its members, whichever is walked first.
+                break walked[at..]
+                    .iter()
+                    .map(|&i| rows[i].file.as_str())
+                    .min()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+            position.insert(current, walked.len());
+            walked.push(current);
+            let source = rows[current].source.as_str();
+            if source.is_empty() {
+                break rows[current].file.clone();
+            }
             if let Some((repo, _)) = source.split_once(':') {
-                source = repo.to_string();
-                break;
+                break repo.to_string();
             }
-            match by_name.get(basename(&source)) {
-                Some(next) if *next != source => source = next.clone(),
-                _ => break,
+            match by_path
+                .get(source)
+                .or_else(|| by_name.get(basename(source)))
+            {
+                Some(&next) => current = next,
+                None => break source.to_string(),
             }
-        }
-        row.group = if source.is_empty() {
-            row.file.clone()
-        } else {
-            source
         };
+        for i in walked {
+            groups[i] = Some(group.clone());
+        }
+    }
+    for (row, group) in rows.iter_mut().zip(groups) {
+        row.group = group.unwrap_or_default();
     }
 }
 
@@ -214,12 +246,11 @@ pub fn localisation_f1(
     let (mw, mh) = mask.dimensions();
     let values = map.upscaled();
     let (w, h) = (map.width, map.height);
+    // The heatmap is resized to the mask as score.py does it.
+    let (columns, rows) = (pillow_nearest(w, mw), pillow_nearest(h, mh));
     let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
-    for y in 0..mh {
-        for x in 0..mw {
-            // Nearest neighbour, as score.py resizes the heatmap to the mask.
-            let hx = (u64::from(x) * u64::from(w) / u64::from(mw)) as usize;
-            let hy = (u64::from(y) * u64::from(h) / u64::from(mh)) as usize;
+    for (y, &hy) in (0..mh).zip(&rows) {
+        for (x, &hx) in (0..mw).zip(&columns) {
             let flagged = values
                 .get(hy * w as usize + hx)
                 .is_some_and(|&v| (v * 255.0).round() >= 128.0);
@@ -238,6 +269,31 @@ pub fn localisation_f1(
     } else {
         (2 * tp) as f32 / denom as f32
     }))
+}
+
+/// The source index of each of `dst` samples of `src`, as Pillow's
+/// `Image.resize(size, NEAREST)` picks them (what score.py, the acceptance
+/// scorer, does to a heatmap of another size than the mask). Pillow
+/// (libImaging/Geometry.c, `ImagingScaleAffine`) starts at half a step and
+/// adds the step `src / dst` in doubles, truncating each sum; the closed
+/// form floor((i + 0.5) * src / dst) differs where a sum lands just below
+/// a whole number (2 onto 7: Pillow gives 0 0 0 0 1 1 1, not 0 0 0 1 1 1 1),
+/// so the sums are repeated here exactly.
+fn pillow_nearest(src: u32, dst: u32) -> Vec<usize> {
+    if src == 0 || dst == 0 {
+        return Vec::new();
+    }
+    let step = f64::from(src) / f64::from(dst);
+    let mut at = step * 0.5;
+    (0..dst)
+        .map(|_| {
+            // Pillow leaves a sample past the edge unset; it never happens
+            // for a plain resize, and clamping keeps the index in range.
+            let index = (at as usize).min(src as usize - 1);
+            at += step;
+            index
+        })
+        .collect()
 }
 
 /// Write samples as JSON lines (`row`, `variant`, `report` or `error`).
@@ -263,7 +319,9 @@ pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(),
 
 /// Read samples written by [`save_samples`] for these `rows` and
 /// `variants`; a cache made from another labels file or other variants is
-/// an error, not a silent mix.
+/// an error, not a silent mix, and so is one that lacks a sample of some
+/// row under some variant (made with fewer variants, or before rows were
+/// added): it is named, and the cache must be removed to analyse again.
 pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<Sample>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -274,7 +332,8 @@ pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<
             path.display()
         )
     };
-    text.lines()
+    let samples = text
+        .lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
             let row = v["row"].as_u64().ok_or("sample without row")? as usize;
@@ -304,5 +363,127 @@ pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<
                 report,
             })
         })
-        .collect()
+        .collect::<Result<Vec<Sample>, String>>()?;
+    // Every row under every variant, once: a pair missing from the cache
+    // would otherwise be left out of the fit without a word.
+    let mut counts: BTreeMap<(usize, &str), usize> = BTreeMap::new();
+    for s in &samples {
+        *counts.entry((s.row, s.variant.as_str())).or_default() += 1;
+    }
+    if let Some(((row, variant), _)) = counts.iter().find(|(_, &n)| n > 1) {
+        return Err(stale(format!(
+            "{} ({variant}) is there twice",
+            rows[*row].file
+        )));
+    }
+    let missing: Vec<String> = (0..rows.len())
+        .flat_map(|row| variants.iter().map(move |&variant| (row, variant)))
+        .filter(|pair| !counts.contains_key(pair))
+        .map(|(row, variant)| format!("{} ({variant})", rows[row].file))
+        .collect();
+    if let Some(first) = missing.first() {
+        let more = match missing.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        return Err(stale(format!("no sample of {first}{more}")));
+    }
+    Ok(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of (file, source), grouped.
+    fn grouped(rows: &[(&str, &str)]) -> Vec<String> {
+        let mut rows: Vec<Row> = rows
+            .iter()
+            .map(|&(file, source)| Row {
+                file: file.into(),
+                label: "real".into(),
+                kind: "camera".into(),
+                set: "s".into(),
+                mask: String::new(),
+                source: source.into(),
+                group: String::new(),
+            })
+            .collect();
+        resolve_groups(&mut rows);
+        rows.into_iter().map(|r| r.group).collect()
+    }
+
+    #[test]
+    fn derived_files_join_the_group_of_their_root() {
+        // Photos without a source are their own group; an edit joins its
+        // photo's, however far down the chain.
+        assert_eq!(
+            grouped(&[
+                ("photos/r1.jpg", ""),
+                ("r2.jpg", ""),
+                ("e1.jpg", "r1.jpg"),
+                ("e2.jpg", "r2.jpg"),
+                ("laundered/e1.jpg", "e1.jpg"),
+                ("a1.png", ""),
+            ]),
+            [
+                "photos/r1.jpg",
+                "r2.jpg",
+                "photos/r1.jpg",
+                "r2.jpg",
+                "photos/r1.jpg",
+                "a1.png"
+            ]
+        );
+        // Found files group by repository, and so do their derivatives; a
+        // source outside the labels is a group of its own.
+        assert_eq!(
+            grouped(&[
+                ("f.jpg", "owner/repo:f.jpg"),
+                ("g.jpg", "f.jpg"),
+                ("h.jpg", "elsewhere.jpg"),
+            ]),
+            ["owner/repo", "owner/repo", "elsewhere.jpg"]
+        );
+        // A cycle of sources ends, with one group for its members.
+        let cycle = grouped(&[("x.jpg", "y.jpg"), ("y.jpg", "x.jpg"), ("z.jpg", "x.jpg")]);
+        assert!(cycle.iter().all(|g| *g == cycle[0]), "{cycle:?}");
+    }
+
+    #[test]
+    fn the_heatmap_is_sampled_onto_the_mask_as_pillow_nearest_does() {
+        // A 3x2 map with its top middle cell flagged, against a 7x7 mask.
+        // score.py resizes the map with Pillow's NEAREST, which maps mask
+        // columns to map columns 0 0 1 1 1 2 2 and rows to 0 0 0 0 1 1 1
+        // (checked with Pillow 13): the flagged block is exactly columns
+        // 2-4 of rows 0-3, so F1 is 1 there (score.py's f1_iou says so).
+        let config = Config::default();
+        let mut report = trueshot::analyze_image(
+            &image::DynamicImage::ImageRgb8(image::RgbImage::new(64, 64)),
+            &config,
+        )
+        .expect("report");
+        let mut map = trueshot::Heatmap::zeros(3, 2, 1);
+        map.values[1] = 1.0;
+        report.heatmap = Some(map);
+        let mask = image::GrayImage::from_fn(7, 7, |x, y| {
+            image::Luma([if (2..5).contains(&x) && y < 4 { 255 } else { 0 }])
+        });
+        let path = std::env::temp_dir().join(format!("trueshot-mask-{}.png", std::process::id()));
+        mask.save(&path).expect("mask");
+        let f1 = localisation_f1(&report, &path, &config);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(f1, Ok(Some(1.0)));
+    }
+
+    #[test]
+    fn pillow_nearest_indices_match_pillow() {
+        // Pillow 13's Image.resize(..., NEAREST) of a ramp 0..src to dst.
+        assert_eq!(pillow_nearest(2, 7), [0, 0, 0, 0, 1, 1, 1]);
+        assert_eq!(pillow_nearest(3, 7), [0, 0, 1, 1, 1, 2, 2]);
+        assert_eq!(pillow_nearest(7, 3), [1, 3, 5]);
+        assert_eq!(pillow_nearest(4, 10), [0, 0, 1, 1, 1, 2, 2, 2, 3, 3]);
+        assert_eq!(pillow_nearest(5, 5), [0, 1, 2, 3, 4]);
+        assert!(pillow_nearest(0, 3).is_empty() && pillow_nearest(3, 0).is_empty());
+    }
 }

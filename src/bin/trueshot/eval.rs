@@ -71,6 +71,9 @@ pub struct SetFigures {
     pub mean_ms_per_image: f32,
 }
 
+/// Print the figures of `args.labels`. Exit status: 0 when every sample
+/// was analysed, 1 when some failed (they are listed on stderr and left
+/// out of the figures, which are still printed), 2 on a usage error.
 pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
@@ -121,7 +124,13 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
     if let Some(path) = &args.roc {
         draw_roc(path, &rows, &samples)?;
     }
-    Ok(ExitCode::SUCCESS)
+    // As `scan`: 1 when some sample failed, so that a script does not take
+    // figures over part of the corpus (or none of it) for the whole.
+    Ok(if samples.iter().all(|s| s.report.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Refuse a `--roc` path that cannot be written before analysing, not after.
