@@ -773,6 +773,52 @@ fn files_from_stdin_are_analysed_as_they_arrive() {
     assert_eq!(code_of(&missing).as_deref(), Some("not_found"));
 }
 
+/// When the reader of the records goes away, the scan stops taking files
+/// from the list (a queue feeding it must not be drained into a closed
+/// pipe) and says so with exit status 2.
+#[test]
+fn files_from_stops_when_the_output_is_closed() {
+    use std::io::{BufRead, Write};
+    let dir = temp_dir("closed-output");
+    let photo = dir.join("photo.jpg");
+    std::fs::write(&photo, jpeg(&camera_like(160, 120, 61), 90)).expect("write");
+    let mut child = trueshot()
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--threads",
+            "1",
+            "--files-from",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    writeln!(stdin, "{}", photo.display()).expect("write the list");
+    stdin.flush().expect("flush");
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("the first record");
+    assert!(first.contains("photo.jpg"), "{first}");
+    drop(stdout);
+    // Entries after the reader left: the first is analysed and fails to
+    // print; the scan then takes no more of them. A write may fail once
+    // the scan has stopped reading.
+    for _ in 0..50 {
+        if writeln!(stdin, "{}", photo.display()).is_err() {
+            break;
+        }
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait");
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard output was closed"));
+}
+
 /// A list file with `--null` (as `find -print0` writes it) holds names with
 /// spaces and newlines; paths given on the command line come first. A list
 /// that cannot be opened is a usage error.

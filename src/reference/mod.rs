@@ -66,6 +66,13 @@ const SHORTLIST: usize = 3;
 /// Hamming distance (of 63 bits) above which a candidate is not worth
 /// registering: unrelated images sit near 31.
 const MAX_HASH_DISTANCE: u32 = 24;
+/// Hamming distance within which a listing is worth registering for a
+/// turned copy. Tighter than [`MAX_HASH_DISTANCE`], since every claim is
+/// tried this way when nothing else matched: 20 dev photos painted on and
+/// turned a quarter turn or flipped upside down lay 0-8 bits from their
+/// listing's nearest window (one photo 14), 40 unrelated dev photos turned
+/// or tilted at least 12 (mostly 16-18) from any of the 20 listings.
+const TURNED_MAX_HASH_DISTANCE: u32 = 14;
 /// Signature distance above which a reference is not worth registering.
 /// Copies of dev photos with 8% blacked out reached 0.13; the nearest
 /// unrelated listing lay under 0.16 for 43% of the dev claims (median
@@ -102,8 +109,8 @@ enum Alignment {
     /// The matched window refined (frames matched cell by cell).
     Window,
     /// Fourier-Mellin over the whole frame, kept only when it starts close
-    /// ([`TURNED_MIN_START`]): a listing that nothing shortlisted, tried
-    /// for a turned copy.
+    /// ([`TURNED_MIN_START`]): a listing shortlisted by the claim's turned
+    /// hashes.
     Turned,
 }
 
@@ -279,6 +286,10 @@ struct Claim {
     spectrum: register::ClaimSpectrum,
     hash: Hash,
     hash_mirrored: Hash,
+    /// Hashes of `lo` turned by one, two and three quarter turns, each as
+    /// is and mirrored (`true`): the orientations the upright search
+    /// cannot see.
+    hashes_turned: Vec<(Hash, bool)>,
     thumbs: hash::ClaimThumbs,
     thumbs_mirrored: hash::ClaimThumbs,
 }
@@ -559,6 +570,37 @@ impl References {
         ))
     }
 
+    /// The references whose whole frame or a crop window hashes close to
+    /// the claim turned by quarter turns (as is or mirrored), as for
+    /// [`References::hash_shortlist`], leaving out those `tried` already
+    /// against their whole frame in the same mirroring.
+    fn turned_shortlist(
+        &self,
+        claim: &Claim,
+        tried: &[Candidate],
+    ) -> Vec<(u32, usize, bool, [usize; 4])> {
+        let mut all: Vec<(u32, usize, bool, [usize; 4])> = self
+            .entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                let whole = [0, 0, e.lo.w, e.lo.h];
+                claim.hashes_turned.iter().map(move |&(h, mirrored)| {
+                    let d = e.hashes.iter().map(|&w| hash::distance(h, w)).min();
+                    (d.unwrap_or(64), i, mirrored, whole)
+                })
+            })
+            .filter(|&(d, i, m, _)| d <= TURNED_MAX_HASH_DISTANCE && !tried_whole(tried, i, m))
+            .collect();
+        all.sort_unstable();
+        // One registration per listing and mirroring, at its closest
+        // turn: the registration finds the turn itself.
+        let mut seen = std::collections::BTreeSet::new();
+        all.retain(|c| seen.insert((c.1, c.2)));
+        all.truncate(SHORTLIST);
+        all
+    }
+
     /// The shortlist of a large catalogue: the references whose whole frame
     /// or a crop window hashes closest to the claim.
     fn hash_shortlist(&self, claim: &Claim) -> Vec<(u32, usize, bool, [usize; 4])> {
@@ -773,24 +815,16 @@ impl References {
                 verified.extend(verify_all(&[candidate], Alignment::Window));
             }
         }
-        // A copy turned (by 90 degrees, upside down, or at a slant) or
-        // flipped upside down hashes and correlates with nothing, as
-        // thumbnails are compared upright; Fourier-Mellin registration
-        // recovers any rotation. In a small catalogue every listing not yet
-        // registered whole is tried, as is and mirrored, and dropped unless
-        // the spectral estimate already lays it over the claim.
-        if !verified.iter().any(Candidate::is_derived) && self.entries.len() <= WINDOW_SEARCH_MAX {
-            let untried: Vec<(u32, usize, bool, [usize; 4])> = self
-                .entries
-                .iter()
-                .enumerate()
-                .flat_map(|(i, e)| {
-                    let whole = [0, 0, e.lo.w, e.lo.h];
-                    [(0, i, false, whole), (0, i, true, whole)]
-                })
-                .filter(|&(_, i, m, _)| !tried_whole(&verified, i, m))
-                .collect();
-            verified.extend(verify_all(&untried, Alignment::Turned));
+        // A copy turned by a quarter or half turn, or flipped upside down,
+        // hashes and correlates with nothing upright. The claim's turned
+        // hashes shortlist the listings it may have been turned from (any
+        // catalogue size: a hash comparison costs nanoseconds), and
+        // Fourier-Mellin registration, which recovers any rotation, aligns
+        // them; an alignment that does not start close is dropped
+        // unrefined.
+        if !verified.iter().any(Candidate::is_derived) {
+            let turned = self.turned_shortlist(&claim, &verified);
+            verified.extend(verify_all(&turned, Alignment::Turned));
         }
         // Of several references the claim is derived from by the registration
         // scale, the one that also matches its fine texture (one too plain
@@ -1330,6 +1364,17 @@ fn prepare(rgb: &RgbView<'_>, plans: &FftPlans) -> Claim {
         spectrum: register::ClaimSpectrum::new(&lo, plans),
         hash: hash::whole(&lo),
         hash_mirrored: hash::whole(&mirrored),
+        hashes_turned: std::iter::successors(Some(lo.quarter_turned()), |p| {
+            Some(p.quarter_turned())
+        })
+        .take(3)
+        .flat_map(|turned| {
+            [
+                (hash::whole(&turned), false),
+                (hash::whole(&turned.flipped()), true),
+            ]
+        })
+        .collect(),
         thumbs: hash::ClaimThumbs::new(&lo),
         thumbs_mirrored: hash::ClaimThumbs::new(&mirrored),
         lo_band: band(&lo),

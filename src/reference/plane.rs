@@ -87,6 +87,21 @@ impl Plane {
         }
     }
 
+    /// Turned a quarter turn clockwise (`h x w`).
+    pub fn quarter_turned(&self) -> Self {
+        let mut data = Vec::with_capacity(self.data.len());
+        for x in 0..self.w {
+            for y in (0..self.h).rev() {
+                data.push(self.data[y * self.w + x]);
+            }
+        }
+        Plane {
+            w: self.h,
+            h: self.w,
+            data,
+        }
+    }
+
     /// Mirror left-right.
     pub fn flipped(&self) -> Self {
         let mut data = Vec::with_capacity(self.data.len());

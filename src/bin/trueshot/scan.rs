@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::{Args, ValueEnum};
@@ -163,6 +163,9 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     // files would otherwise hold every record).
     let kept = Mutex::new(Vec::new());
     let failed = AtomicUsize::new(0);
+    // Once the reader of the records has gone, no more files are taken:
+    // a queue feeding the scan must not be drained into a closed pipe.
+    let output_closed = AtomicBool::new(false);
     // One file: write its outputs and its record.
     let finish = |index: usize, path: &Path, result: Result<Report, Error>| {
         if result.is_err() {
@@ -176,19 +179,25 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(entry);
         }
-        match args.format {
+        let written = match args.format {
             OutputFormat::Jsonl => emit(&stdout, &progress, &format!("{record}\n")),
             OutputFormat::Human => emit(&stdout, &progress, &human(path, &result, color)),
-            OutputFormat::Json => kept
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((index, record)),
+            OutputFormat::Json => {
+                kept.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((index, record));
+                true
+            }
+        };
+        if !written {
+            output_closed.store(true, Ordering::Relaxed);
         }
         progress.inc(1);
     };
     let inputs = files
         .into_iter()
         .chain(listed.iter().flat_map(|list| list.paths()))
+        .take_while(|_| !output_closed.load(Ordering::Relaxed))
         .enumerate();
     // Paths are taken from the list on this thread, outside the pool, and
     // handed to it in turn (trueshot::MemoryBudget::run_admitted): a worker
@@ -250,6 +259,9 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     if let Some(error) = listed.and_then(PathList::error) {
         // The files listed before the failure were analysed and reported.
         return Err(error);
+    }
+    if output_closed.into_inner() {
+        return Err("standard output was closed: the scan stopped taking files".into());
     }
     Ok(if failed.into_inner() == 0 {
         ExitCode::SUCCESS
@@ -378,16 +390,15 @@ impl Catalogue {
     }
 }
 
-fn emit(stdout: &Mutex<std::io::Stdout>, progress: &ProgressBar, text: &str) {
+/// Write `text` to standard output; `false` when it could not be written
+/// (the reader has gone: a closed pipe is not worth a panic).
+fn emit(stdout: &Mutex<std::io::Stdout>, progress: &ProgressBar, text: &str) -> bool {
     progress.suspend(|| {
-        let mut out = match stdout.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        // A closed pipe (`| head`) is not worth a panic; later writes fail too.
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-    });
+        let mut out = stdout.lock().unwrap_or_else(PoisonError::into_inner);
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .is_ok()
+    })
 }
 
 /// Files given directly are always analysed; directories contribute files
