@@ -248,6 +248,8 @@ impl Analyzer {
     ) -> Result<Report, Error> {
         let Pixels { rgb, width, height } = pixels;
         decode::check_pixels(width, height, &self.config)?;
+        #[cfg(test)]
+        tests::panic_on_the_test_trigger(rgb, width, height);
         // Exactly the pixels: an `RgbImage`'s container may be longer.
         let Some(rgb) = (width as usize)
             .checked_mul(height as usize)
@@ -595,6 +597,48 @@ fn ms_since(t: Instant) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The picture that makes an analysis panic in tests (13 x 7 pixels of
+    /// one odd colour), so that the entry points' containment is tested on
+    /// a real analysis.
+    const TRIGGER: ([u8; 3], u32, u32) = ([171, 13, 7], 13, 7);
+
+    pub(super) fn panic_on_the_test_trigger(rgb: &[u8], width: u32, height: u32) {
+        let (colour, w, h) = TRIGGER;
+        if (width, height) == (w, h) && rgb.chunks_exact(3).all(|p| p == colour) {
+            panic!("the test trigger");
+        }
+    }
+
+    #[test]
+    fn an_analysis_that_panics_fails_that_input_only() {
+        let (colour, w, h) = TRIGGER;
+        let trigger = image::RgbImage::from_pixel(w, h, image::Rgb(colour));
+        let mut png = Vec::new();
+        trigger
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("png");
+        for threads in [0, 2] {
+            let config = Config {
+                threads,
+                ..Config::default()
+            };
+            let analyzer = Analyzer::new(config).expect("analyzer");
+            let from_bytes = analyzer.analyze_bytes(&png).expect_err("contained");
+            assert_eq!(from_bytes.code(), "internal");
+            assert!(
+                from_bytes.to_string().ends_with("the test trigger"),
+                "{from_bytes}"
+            );
+            let image = DynamicImage::ImageRgb8(trigger.clone());
+            let from_image = analyzer.analyze_image(&image).expect_err("contained");
+            assert_eq!(from_image.code(), "internal");
+            // The analyser goes on with the next input.
+            let other =
+                DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h, image::Rgb([1, 2, 3])));
+            assert!(analyzer.analyze_image(&other).is_ok());
+        }
+    }
 
     #[test]
     fn smoothness_counts_whole_blocks_of_any_frame() {
