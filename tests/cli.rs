@@ -709,6 +709,19 @@ fn a_memory_budget_changes_no_record() {
     assert_exit(&refused, 2);
 }
 
+/// `trueshot scan --format jsonl --files-from -` on `threads` threads, its
+/// standard streams piped.
+fn scan_fed_by_stdin(threads: &str) -> std::process::Child {
+    trueshot()
+        .args(["scan", "--format", "jsonl", "--threads", threads])
+        .args(["--files-from", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run")
+}
+
 /// `--files-from -` reads the list as the scan goes: the first record comes
 /// out before the list is complete (a queue feeding one long-running scan),
 /// and later entries, a missing file and a `\r\n` line end included, follow.
@@ -721,21 +734,7 @@ fn files_from_stdin_are_analysed_as_they_arrive() {
     std::fs::write(&first, jpeg(&camera_like(160, 120, 41), 90)).expect("write");
     std::fs::write(&second, jpeg(&camera_like(160, 120, 42), 90)).expect("write");
     let missing = dir.join("missing.jpg");
-    let mut child = trueshot()
-        .args([
-            "scan",
-            "--format",
-            "jsonl",
-            "--threads",
-            "2",
-            "--files-from",
-            "-",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run");
+    let mut child = scan_fed_by_stdin("2");
     let mut stdin = child.stdin.take().expect("stdin");
     let stdout = child.stdout.take().expect("stdout");
     let (lines, received) = std::sync::mpsc::channel();
@@ -782,21 +781,7 @@ fn files_from_stops_when_the_output_is_closed() {
     let dir = temp_dir("closed-output");
     let photo = dir.join("photo.jpg");
     std::fs::write(&photo, jpeg(&camera_like(160, 120, 61), 90)).expect("write");
-    let mut child = trueshot()
-        .args([
-            "scan",
-            "--format",
-            "jsonl",
-            "--threads",
-            "1",
-            "--files-from",
-            "-",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run");
+    let mut child = scan_fed_by_stdin("1");
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
     writeln!(stdin, "{}", photo.display()).expect("write the list");
