@@ -570,13 +570,23 @@ impl References {
         ))
     }
 
-    /// The references whose whole frame or a crop window hashes close to
-    /// the claim turned by quarter turns (as is or mirrored), as for
-    /// [`References::hash_shortlist`], leaving out those `tried` already
-    /// against their whole frame in the same mirroring.
-    fn turned_shortlist(
+    /// The shortlist of a large catalogue: the references whose whole frame
+    /// or a crop window hashes closest to the claim (as is or mirrored).
+    fn hash_shortlist(&self, claim: &Claim) -> Vec<(u32, usize, bool, [usize; 4])> {
+        let upright = [(claim.hash, false), (claim.hash_mirrored, true)];
+        self.hashed_candidates(&upright, MAX_HASH_DISTANCE, &[])
+    }
+
+    /// The references whose whole frame or a crop window hashes within
+    /// `max_distance` of one of `hashes` (each with its mirroring), as
+    /// `(distance, index, mirrored, whole frame)`, closest first, once per
+    /// reference and mirroring (the registration finds a turn itself), at
+    /// most [`SHORTLIST`], leaving out those `tried` already against their
+    /// whole frame in the same mirroring.
+    fn hashed_candidates(
         &self,
-        claim: &Claim,
+        hashes: &[(Hash, bool)],
+        max_distance: u32,
         tried: &[Candidate],
     ) -> Vec<(u32, usize, bool, [usize; 4])> {
         let mut all: Vec<(u32, usize, bool, [usize; 4])> = self
@@ -584,48 +594,18 @@ impl References {
             .iter()
             .enumerate()
             .flat_map(|(i, e)| {
+                // Registered against the whole reference (see `View`).
                 let whole = [0, 0, e.lo.w, e.lo.h];
-                claim.hashes_turned.iter().map(move |&(h, mirrored)| {
+                hashes.iter().map(move |&(h, mirrored)| {
                     let d = e.hashes.iter().map(|&w| hash::distance(h, w)).min();
                     (d.unwrap_or(64), i, mirrored, whole)
                 })
             })
-            .filter(|&(d, i, m, _)| d <= TURNED_MAX_HASH_DISTANCE && !tried_whole(tried, i, m))
+            .filter(|&(d, i, m, _)| d <= max_distance && !tried_whole(tried, i, m))
             .collect();
         all.sort_unstable();
-        // One registration per listing and mirroring, at its closest
-        // turn: the registration finds the turn itself.
         let mut seen = std::collections::BTreeSet::new();
         all.retain(|c| seen.insert((c.1, c.2)));
-        all.truncate(SHORTLIST);
-        all
-    }
-
-    /// The shortlist of a large catalogue: the references whose whole frame
-    /// or a crop window hashes closest to the claim.
-    fn hash_shortlist(&self, claim: &Claim) -> Vec<(u32, usize, bool, [usize; 4])> {
-        let mut all: Vec<(u32, usize, bool, [usize; 4])> = self
-            .entries
-            .iter()
-            .enumerate()
-            .flat_map(|(i, e)| {
-                let best = |h: Hash| {
-                    e.hashes
-                        .iter()
-                        .map(|&w| hash::distance(h, w))
-                        .min()
-                        .unwrap_or(64)
-                };
-                // Registered against the whole reference (see `View`).
-                let whole = [0, 0, e.lo.w, e.lo.h];
-                [
-                    (best(claim.hash), i, false, whole),
-                    (best(claim.hash_mirrored), i, true, whole),
-                ]
-            })
-            .filter(|&(d, ..)| d <= MAX_HASH_DISTANCE)
-            .collect();
-        all.sort_unstable();
         all.truncate(SHORTLIST);
         all
     }
@@ -823,7 +803,8 @@ impl References {
         // them; an alignment that does not start close is dropped
         // unrefined.
         if !verified.iter().any(Candidate::is_derived) {
-            let turned = self.turned_shortlist(&claim, &verified);
+            let turned =
+                self.hashed_candidates(&claim.hashes_turned, TURNED_MAX_HASH_DISTANCE, &verified);
             verified.extend(verify_all(&turned, Alignment::Turned));
         }
         // Of several references the claim is derived from by the registration

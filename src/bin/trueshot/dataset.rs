@@ -71,7 +71,8 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
 /// controls) join the group of the root their `source` chain leads to
 /// (its repository, or the root file itself when its `source` is empty).
 /// A `source` names a row by its path or, failing that, its file name; one
-/// outside the labels is a group of its own.
+/// outside the labels is a group of its own. (Chains are a few rows long:
+/// each row walks its own.)
 fn resolve_groups(rows: &mut [Row]) {
     let mut by_path: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
@@ -79,50 +80,40 @@ fn resolve_groups(rows: &mut [Row]) {
         by_path.entry(row.file.as_str()).or_insert(i);
         by_name.entry(basename(&row.file)).or_insert(i);
     }
-    // Each row is resolved once: a walk stops at a row already grouped,
-    // so long chains cost no more than short ones.
-    let mut groups: Vec<Option<String>> = vec![None; rows.len()];
-    for start in 0..rows.len() {
+    let group_of = |start: usize| -> String {
         let mut walked: Vec<usize> = Vec::new();
-        let mut position: BTreeMap<usize, usize> = BTreeMap::new();
         let mut current = start;
-        let group = loop {
-            if let Some(group) = &groups[current] {
-                break group.clone();
-            }
-            if let Some(&at) = position.get(&current) {
+        loop {
+            if let Some(at) = walked.iter().position(|&i| i == current) {
                 // A cycle of sources (a typo): its first file by name
                 // stands for all its members, whichever is walked first.
-                break walked[at..]
+                return walked[at..]
                     .iter()
                     .map(|&i| rows[i].file.as_str())
                     .min()
                     .unwrap_or_default()
                     .to_string();
             }
-            position.insert(current, walked.len());
             walked.push(current);
             let source = rows[current].source.as_str();
             if source.is_empty() {
-                break rows[current].file.clone();
+                return rows[current].file.clone();
             }
             if let Some((repo, _)) = source.split_once(':') {
-                break repo.to_string();
+                return repo.to_string();
             }
             match by_path
                 .get(source)
                 .or_else(|| by_name.get(basename(source)))
             {
                 Some(&next) => current = next,
-                None => break source.to_string(),
+                None => return source.to_string(),
             }
-        };
-        for i in walked {
-            groups[i] = Some(group.clone());
         }
-    }
+    };
+    let groups: Vec<String> = (0..rows.len()).map(group_of).collect();
     for (row, group) in rows.iter_mut().zip(groups) {
-        row.group = group.unwrap_or_default();
+        row.group = group;
     }
 }
 
