@@ -3,6 +3,7 @@
 mod calibrate;
 mod dataset;
 mod eval;
+mod panic;
 mod report;
 mod scan;
 
@@ -32,6 +33,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    panic::install_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan::run(&args),

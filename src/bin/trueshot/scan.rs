@@ -11,8 +11,11 @@ use clap::{Args, ValueEnum};
 use image::DynamicImage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
-use trueshot::{decode, Analyzer, Config, Error, MemoryBudget, References, Report, Verdict};
+use trueshot::{
+    decode, Analyzer, Config, Error, IndexEntry, MemoryBudget, References, Report, Verdict,
+};
 
+use crate::panic::contain_panic;
 use crate::report;
 
 /// File extensions picked up when scanning a directory.
@@ -166,14 +169,21 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     // Once the reader of the records has gone, no more files are taken:
     // a queue feeding the scan must not be drained into a closed pipe.
     let output_closed = AtomicBool::new(false);
-    // One file: write its outputs and its record.
-    let finish = |index: usize, path: &Path, result: Result<Report, Error>| {
-        if result.is_err() {
+    // One file's outputs: its heatmap file, record, review page and text.
+    let outputs = |path: &Path, result: &Result<Report, Error>| Outputs {
+        record: to_record(path, result, args.heatmap_dir.as_deref()),
+        page: args
+            .html_dir
+            .as_ref()
+            .map(|dir| report::write_scan_page(dir, path, result, analyzer.config(), &catalogue)),
+        text: (args.format == OutputFormat::Human).then(|| human(path, result, color)),
+    };
+    // One file: hand over its outputs (from `contained_outputs`).
+    let finish = |index: usize, (file_failed, Outputs { record, page, text }): (bool, Outputs)| {
+        if file_failed {
             failed.fetch_add(1, Ordering::Relaxed);
         }
-        let record = to_record(path, &result, args.heatmap_dir.as_deref());
-        if let Some(dir) = &args.html_dir {
-            let entry = report::write_scan_page(dir, path, &result, analyzer.config(), &catalogue);
+        if let Some(entry) = page {
             pages
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -181,7 +191,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         }
         let written = match args.format {
             OutputFormat::Jsonl => emit(&stdout, &progress, &format!("{record}\n")),
-            OutputFormat::Human => emit(&stdout, &progress, &human(path, &result, color)),
+            OutputFormat::Human => emit(&stdout, &progress, text.as_deref().unwrap_or_default()),
             OutputFormat::Json => {
                 kept.lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -211,7 +221,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 &pool,
                 inputs,
                 |input| (input, 1),
-                |(index, path)| finish(index, &path, analyzer.analyze_path(&path)),
+                |(index, path)| {
+                    let analyse = || analyzer.analyze_path(&path);
+                    finish(index, contained_outputs(&path, analyse, outputs));
+                },
             );
         }
         Some(megabytes) => {
@@ -228,17 +241,22 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 &pool,
                 inputs,
                 |(index, path)| {
-                    let bytes = decode::read_file(&path, max_file_bytes);
-                    let estimate = bytes.as_ref().map_or(0, |b| {
-                        let pixels = trueshot::declared_pixels(b, analyzer.config());
+                    // Reading the header is work on the file's bytes too: a
+                    // panic there fails this file only, as in the analysis.
+                    let loaded = decode::read_file(&path, max_file_bytes).and_then(|bytes| {
+                        let pixels =
+                            contain_panic(|| trueshot::declared_pixels(&bytes, analyzer.config()))?;
+                        Ok((bytes, pixels))
+                    });
+                    let estimate = loaded.as_ref().map_or(0, |(b, pixels)| {
                         let per_pixel = trueshot::PEAK_BYTES_PER_PIXEL + outputs_per_pixel;
                         (b.len() as u64).saturating_add(pixels.saturating_mul(per_pixel))
                     });
-                    ((index, path, bytes), estimate)
+                    ((index, path, loaded.map(|(bytes, _)| bytes)), estimate)
                 },
                 |(index, path, bytes)| {
-                    let result = bytes.and_then(|b| analyzer.analyze_bytes(&b));
-                    finish(index, &path, result);
+                    let analyse = || bytes.and_then(|b| analyzer.analyze_bytes(&b));
+                    finish(index, contained_outputs(&path, analyse, outputs));
                 },
             );
         }
@@ -268,6 +286,32 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What one file leaves behind besides its heatmap file: its record, its
+/// review page's index entry (with `--html-dir`) and its text (human format).
+struct Outputs {
+    record: Value,
+    page: Option<IndexEntry>,
+    text: Option<String>,
+}
+
+/// Analyse one file and make its outputs, with a panic on the way contained
+/// (in the analysis, which the library already contains, or in writing the
+/// heatmap or the page or in rendering the record): the file then gets the
+/// outputs of the `internal` error a contained analysis panic gives, and the
+/// scan goes on with the others. Also returns whether the file failed.
+fn contained_outputs(
+    path: &Path,
+    analyse: impl FnOnce() -> Result<Report, Error>,
+    outputs: impl Fn(&Path, &Result<Report, Error>) -> Outputs,
+) -> (bool, Outputs) {
+    contain_panic(|| {
+        let result = analyse();
+        (result.is_err(), outputs(path, &result))
+    })
+    // The outputs of an error are plain formatting and write no file.
+    .unwrap_or_else(|error| (true, outputs(path, &Err(error))))
 }
 
 /// The list of `--files-from`, read one path at a time as the scan asks.
@@ -373,8 +417,10 @@ impl Catalogue {
         }
         let mut references = References::new().with_limits(config);
         for path in &paths {
-            references
-                .push_path(path)
+            // A panic while indexing a reference (a bug) refuses the scan
+            // like an unreadable reference, instead of ending it unexplained.
+            contain_panic(|| references.push_path(path))
+                .and_then(|pushed| pushed)
                 .map_err(|e| format!("cannot load reference {}: {e}", path.display()))?;
         }
         Ok(Catalogue {
@@ -582,4 +628,66 @@ fn human(path: &Path, result: &Result<Report, Error>, color: bool) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The outputs of a file, as the scan makes them without the optional
+    /// files; `panic_on_report` stands for a bug in writing the heatmap or
+    /// the page, or in rendering the record, of an analysed file.
+    fn outputs(panic_on_report: bool) -> impl Fn(&Path, &Result<Report, Error>) -> Outputs {
+        move |path, result| {
+            assert!(!(panic_on_report && result.is_ok()), "the page");
+            Outputs {
+                record: to_record(path, result, None),
+                page: None,
+                text: Some(human(path, result, false)),
+            }
+        }
+    }
+
+    fn analysed() -> Result<Report, Error> {
+        let analyzer = Analyzer::new(Config::default())?;
+        analyzer.analyze_image(&DynamicImage::new_rgb8(64, 64))
+    }
+
+    /// A panic in any step of a file gives that file the record of a
+    /// contained analysis panic (`internal`), and the next file is made as
+    /// usual. The binary has no input that panics, so the steps are
+    /// stand-ins here; `tests/cli.rs` checks the records of real failures.
+    #[test]
+    fn a_panic_in_a_files_steps_fails_that_file_only() {
+        let path = Path::new("claims/a.jpg");
+        let internal = |(failed, out): (bool, Outputs)| {
+            assert!(failed);
+            assert_eq!(out.record["error"]["code"], "internal", "{}", out.record);
+            assert_eq!(out.record["path"], "claims/a.jpg");
+            assert!(out.record["score"].is_null());
+            let message = out.record["error"]["message"].as_str().unwrap_or_default();
+            let text = out.text.unwrap_or_default();
+            assert!(
+                text.starts_with("ERROR  claims/a.jpg  internal error"),
+                "{text}"
+            );
+            message.to_string()
+        };
+        let in_analysis = contained_outputs(
+            path,
+            || -> Result<Report, Error> { panic!("the analysis") },
+            outputs(false),
+        );
+        assert!(internal(in_analysis).ends_with(": the analysis"));
+        let in_outputs = contained_outputs(path, analysed, outputs(true));
+        assert!(internal(in_outputs).ends_with(": the page"));
+
+        let (failed, out) = contained_outputs(path, analysed, outputs(false));
+        assert!(!failed);
+        assert!(out.record["error"].is_null(), "{}", out.record);
+        let refused = || Err(Error::Decode("eof".into()));
+        let (failed, out) = contained_outputs(path, refused, outputs(true));
+        assert!(failed);
+        assert_eq!(out.record["error"]["code"], "decode");
+    }
 }
