@@ -849,6 +849,56 @@ fn files_from_a_null_separated_list_beside_paths() {
     assert_exit(&out, 2);
 }
 
+/// An empty list is a queue with nothing to do, not an error: no record and
+/// exit 0. A listed directory is not searched (an `io` record, exit 1), and
+/// directories given as paths that hold no image are a usage error beside a
+/// list as without one.
+#[test]
+fn files_from_an_empty_list_is_not_an_error() {
+    let dir = temp_dir("empty-list");
+    let list = dir.join("list");
+    std::fs::write(&list, "\n\r\n").expect("write");
+    let out = trueshot()
+        .args(["scan", "--format", "json", "--files-from"])
+        .arg(&list)
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    let array: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json array");
+    assert_eq!(array, serde_json::json!([]));
+    for format in ["jsonl", "human"] {
+        let out = trueshot()
+            .args(["scan", "--format", format, "--files-from", "-"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run");
+        assert_exit(&out, 0);
+        assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    }
+
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("dir");
+    std::fs::write(&list, format!("{}\n", empty.display())).expect("write");
+    let out = trueshot()
+        .args(["scan", "--format", "jsonl", "--files-from"])
+        .arg(&list)
+        .output()
+        .expect("run");
+    assert_exit(&out, 1);
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one record");
+    assert_eq!(record["error"]["code"], "io", "{record}");
+
+    let out = trueshot()
+        .args(["scan", "--files-from"])
+        .arg(&list)
+        .arg(&empty)
+        .output()
+        .expect("run");
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no image files"));
+    assert!(out.stdout.is_empty());
+}
+
 /// An edit joins the cross-validation group of the photo it was made from,
 /// also when that photo names no source of its own: 3 photos with their 3
 /// edits and 2 generated images are 5 groups, not 8.

@@ -128,9 +128,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     }
     let pages = Mutex::new(Vec::new());
     let files = collect_files(&args.paths);
-    if files.is_empty() && args.files_from.is_none() {
+    if files.is_empty() && !args.paths.is_empty() {
         // Only directories were given, and they hold no image: a wrong path
-        // more likely than a batch with nothing to do.
+        // more likely than a batch with nothing to do (also beside a list).
+        // An empty --files-from list is not an error: a queue with nothing
+        // to do yet; the scan prints no record and exits 0.
         return Err("no image files found in the given directories".into());
     }
     let listed = match &args.files_from {
