@@ -14,8 +14,9 @@ use trueshot::Error;
 /// `AssertUnwindSafe`: the callers keep no state that a panic could leave
 /// half-changed. What `work` changes is its own (a reference catalogue being
 /// built is dropped with the error) or already sound after a panic (the
-/// analyser, see `trueshot::Error::Internal`); the locks the scan shares
-/// between files are taken outside it. A file written through a temporary
+/// analyser: the library's own containment relies on that, see
+/// `contain_panic` in src/error.rs); the locks the scan shares between files
+/// are taken outside it. A file written through a temporary
 /// name may leave that temporary behind.
 pub fn contain_panic<T>(work: impl FnOnce() -> T) -> Result<T, Error> {
     catch_unwind(AssertUnwindSafe(work))
