@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import pathlib
 import subprocess
 import sys
-from typing import Any
+import threading
+from typing import Any, Iterator
 
 import pytest
 from PIL import Image
@@ -21,6 +24,23 @@ from conftest import claim, listing, make_pixels, png_bytes
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "trueshot", *args],
                           capture_output=True, text=True, timeout=300, check=False)
+
+
+@contextlib.contextmanager
+def scan_fed_by_stdin() -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m trueshot scan --format jsonl --files-from -``, its standard
+    streams piped; killed after 60 s, so that a record waiting for the end of
+    the list fails the test instead of hanging it."""
+    with subprocess.Popen([sys.executable, "-m", "trueshot", "scan", "--format", "jsonl",
+                           "--files-from", "-"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as scan:
+        watchdog = threading.Timer(60, scan.kill)
+        watchdog.start()
+        try:
+            yield scan
+        finally:
+            watchdog.cancel()
+            scan.kill()
 
 
 def test_scan_jsonl(tmp_path: pathlib.Path) -> None:
@@ -215,3 +235,98 @@ def test_scan_names_the_reference_that_cannot_be_read(tmp_path: pathlib.Path) ->
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith(f"trueshot: cannot load reference {bad}: "), result.stderr
         assert reason in result.stderr
+
+
+def test_scan_files_from_a_list_file(tmp_path: pathlib.Path) -> None:
+    # `\r\n` line ends, empty lines and no final line end; a missing file and
+    # a directory (not searched) are error records like any failing file.
+    first, last = tmp_path / "first.png", tmp_path / "last.png"
+    first.write_bytes(png_bytes(make_pixels(20, 30, 3, seed=1)))
+    last.write_bytes(png_bytes(make_pixels(20, 30, 3, seed=2)))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "inside.png").write_bytes(png_bytes(make_pixels(20, 30, 3, seed=3)))
+    missing = tmp_path / "missing.png"
+    listing_file = tmp_path / "list.txt"
+    listing_file.write_bytes(f"{first}\r\n\r\n\n{missing}\n{folder}\r\n{last}".encode())
+
+    result = run("scan", "--format", "json", "--files-from", str(listing_file))
+    assert result.returncode == 1, result.stderr  # the missing file failed
+    records = json.loads(result.stdout)
+    assert [(r["path"], r["error"] and r["error"]["code"]) for r in records] == [
+        (str(first), None), (str(missing), "not_found"), (str(folder), "io"), (str(last), None)]
+
+
+def test_scan_files_from_a_null_separated_list_beside_paths(tmp_path: pathlib.Path) -> None:
+    # Names with a space and a newline, as `find -print0` writes them; the
+    # paths on the command line come first.
+    given = tmp_path / "given.png"
+    spaced = tmp_path / "a name with spaces.png"
+    broken_line = tmp_path / "two\nlines.png"
+    for seed, path in enumerate((given, spaced, broken_line)):
+        path.write_bytes(png_bytes(make_pixels(20, 30, 3, seed=seed)))
+    listing_file = tmp_path / "list"
+    listing_file.write_bytes(b"".join(os.fsencode(p) + b"\0" for p in (spaced, broken_line)))
+
+    result = run("scan", "--format", "json", "--null", "--files-from", str(listing_file), str(given))
+    assert result.returncode == 0, result.stderr
+    assert [r["path"] for r in json.loads(result.stdout)] == [str(given), str(spaced), str(broken_line)]
+    assert run("scan", "--null", str(given)).returncode == 2  # --null needs --files-from
+
+
+def test_scan_files_from_stdin_as_they_arrive(tmp_path: pathlib.Path) -> None:
+    # A queue can feed one long-running scan: the first record comes out
+    # while the list is still open.
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    first.write_bytes(png_bytes(make_pixels(20, 30, 3, seed=1)))
+    second.write_bytes(png_bytes(make_pixels(20, 30, 3, seed=2)))
+    with scan_fed_by_stdin() as scan:
+        assert scan.stdin is not None and scan.stdout is not None
+        scan.stdin.write(f"{first}\n".encode())
+        scan.stdin.flush()
+        line = scan.stdout.readline()
+        assert line, "no record while the list is open"
+        record = json.loads(line)
+        assert (record["path"], record["error"]) == (str(first), None)
+        scan.stdin.write(f"{second}\n".encode())
+        scan.stdin.close()
+        assert [json.loads(line)["path"] for line in scan.stdout] == [str(second)]
+        assert scan.wait() == 0
+
+
+def test_scan_stops_when_the_output_is_closed(tmp_path: pathlib.Path) -> None:
+    # A queue feeding the scan is not drained into a closed pipe: no more
+    # files are taken, and the exit status says so.
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(png_bytes(make_pixels(20, 30, 3)))
+    with scan_fed_by_stdin() as scan:
+        assert scan.stdin is not None and scan.stdout is not None and scan.stderr is not None
+        scan.stdin.write(f"{photo}\n".encode())
+        scan.stdin.flush()
+        line = scan.stdout.readline()
+        assert line, "no record while the list is open"
+        assert json.loads(line)["path"] == str(photo)
+        scan.stdout.close()
+        with contextlib.suppress(BrokenPipeError):  # the scan may stop reading first
+            for _ in range(50):
+                scan.stdin.write(f"{photo}\n".encode())
+                scan.stdin.flush()
+        with contextlib.suppress(BrokenPipeError):  # what a failed write left
+            scan.stdin.close()
+        assert scan.wait() == 2
+        assert "standard output was closed" in scan.stderr.read().decode()
+
+
+def test_scan_files_from_a_list_that_cannot_be_read(tmp_path: pathlib.Path) -> None:
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(png_bytes(make_pixels(20, 30, 3)))
+    unopenable = run("scan", "--format", "jsonl", "--files-from", str(tmp_path / "no-such-list"),
+                     str(photo))
+    assert unopenable.returncode == 2 and unopenable.stdout == ""
+    assert unopenable.stderr.startswith("trueshot: cannot open --files-from "), unopenable.stderr
+    # A list that fails part-way (a directory: opened, not read) exits 2
+    # after the records of the files taken before.
+    unreadable = run("scan", "--format", "jsonl", "--files-from", str(tmp_path), str(photo))
+    assert unreadable.returncode == 2
+    assert [json.loads(line)["path"] for line in unreadable.stdout.splitlines()] == [str(photo)]
+    assert "cannot read --files-from" in unreadable.stderr

@@ -5,18 +5,20 @@ contract): one JSON object per file with ``path``, ``score``, ``verdict``,
 ``findings``, ``error``, ``reference`` (with ``--reference`` or
 ``--reference-dir``) and, with ``--heatmap-dir``, ``heatmap``; exit status 0
 when every file was analysed, 1 when some failed, 2 on a usage error (an
-unreadable reference photo included).
+unreadable reference photo included, or a ``--files-from`` list that cannot
+be read) or when standard output is closed before the scan is done.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO, Union
+from typing import Any, Iterable, Iterator, TextIO, Union
 
 from . import Config, References, Report, TrueshotError, analyze_many
 
@@ -56,6 +58,54 @@ def _walk(directory: str, files: list[str]) -> None:
             _walk(entry, files)
         elif Path(entry).suffix[1:].lower() in IMAGE_EXTENSIONS:
             files.append(entry)
+
+
+class PathList:
+    """The list of ``--files-from``, read as the scan goes (as in the Rust CLI):
+    a queue can feed one long-running scan, its records coming out while the
+    list is still being written."""
+
+    def __init__(self, name: str, separator: bytes) -> None:
+        self.name, self.separator = name, separator
+        self.error: str | None = None
+        try:
+            # A descriptor, not a file object: one read returns what a pipe
+            # holds so far instead of waiting for a full buffer.
+            self.fd = 0 if name == "-" else os.open(name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except OSError as error:
+            raise ValueError(f"cannot open --files-from {name}: {error.strerror or error}") from error
+
+    def groups(self) -> Iterator[list[str]]:
+        """The listed paths, in order, in groups as they arrive: what one read
+        returns (a block of a file, what a pipe holds). Empty entries are
+        skipped, and so is the ``\\r`` of a line ended by ``\\r\\n``. A read
+        error ends the list; it is kept in ``error``."""
+        rest = b""
+        try:
+            while True:
+                try:
+                    chunk = os.read(self.fd, 1 << 16)
+                except OSError as error:
+                    self.error = f"cannot read --files-from {self.name}: {error.strerror or error}"
+                    return
+                entries = (rest + chunk).split(self.separator)
+                rest = entries.pop() if chunk else b""
+                if self.separator == b"\n":
+                    entries = [e[:-1] if e.endswith(b"\r") else e for e in entries]
+                yield [os.fsdecode(e) for e in entries if e]
+                if not chunk:
+                    return
+        finally:
+            if self.name != "-":
+                os.close(self.fd)
+
+
+def batches(groups: Iterable[list[str]]) -> Iterator[list[str]]:
+    """The files of each group, BATCH at a time: a group is not held back
+    for the next one to fill a batch (a list may be waiting for its writer)."""
+    for group in groups:
+        for start in range(0, len(group), BATCH):
+            yield group[start:start + BATCH]
 
 
 def load_references(files: list[str], dirs: list[str], config: Config) -> References | None:
@@ -185,8 +235,13 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True)
     scan = commands.add_parser("scan", help="analyse files in parallel and print records")
-    scan.add_argument("paths", nargs="+", metavar="PATH",
+    scan.add_argument("paths", nargs="*", metavar="PATH",
                       help="image files or directories (searched recursively)")
+    scan.add_argument("--files-from", metavar="FILE",
+                      help="also analyse the files listed in FILE, one path per line "
+                           "(`-`: standard input), read as the scan goes")
+    scan.add_argument("--null", action="store_true",
+                      help="paths in --files-from end with a NUL byte instead of a newline")
     scan.add_argument("--format", choices=["human", "json", "jsonl"], default="human",
                       help="output format (default: human)")
     scan.add_argument("--heatmap-dir", metavar="DIR",
@@ -240,14 +295,17 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
     if args.heatmap_dir is not None:
         os.makedirs(args.heatmap_dir, exist_ok=True)
     files = collect_files(args.paths)
-    if not files:
+    if not files and args.files_from is None:
         # Only directories were given, and they hold no image (as in the Rust CLI).
         raise ValueError("no image files found in the given directories")
+    listed: PathList | None = None
+    if args.files_from is not None:
+        # Listed entries are files: a directory among them gets an `io` record.
+        listed = PathList(args.files_from, b"\0" if args.null else b"\n")
     color = out.isatty()
     records: list[dict[str, Any]] = []
     failed = 0
-    for start in range(0, len(files), BATCH):
-        batch = files[start:start + BATCH]
+    for batch in batches(itertools.chain([files], () if listed is None else listed.groups())):
         results = analyze_many(batch, reference=references, threads=args.threads,
                                config=config, return_exceptions=True,
                                max_memory_mb=args.max_memory_mb)
@@ -264,16 +322,28 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
     if args.format == "json":
         out.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+    if listed is not None and listed.error is not None:
+        # The files listed before the failure were analysed and reported.
+        raise ValueError(listed.error)
     return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m trueshot``."""
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    if not args.paths and args.files_from is None:
+        top.error("scan: give PATH... or --files-from FILE")
+    if args.null and args.files_from is None:
+        top.error("scan: --null requires --files-from")
     try:
         return scan(args, sys.stdout)
-    except BrokenPipeError:  # `| head`: not worth a traceback
-        return 0
+    except BrokenPipeError:
+        # The reader has gone (`| head`): no more files are taken, so a queue
+        # feeding the scan is not drained into a closed pipe (as in the Rust CLI).
+        print("trueshot: standard output was closed: the scan stopped taking files",
+              file=sys.stderr)
+        return 2
     except (ValueError, OSError) as error:  # bad option value or reference, unwritable dir
         print(f"trueshot: {error}", file=sys.stderr)
         return 2
