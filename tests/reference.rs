@@ -294,6 +294,67 @@ fn unchanged_copy_with_colour_shift_is_derived_not_edited() {
     assert!(report.heatmap().expect("heatmap").max() < 0.5);
 }
 
+/// Photo filters a buyer can put over a copy of a listing, each a tone
+/// curve per channel (exposure, gamma, contrast, all clipping at white or
+/// black) or a mix of the channels (greyscale, saturation, sepia).
+fn filtered(img: &RgbImage, filter: &str) -> RgbImage {
+    let level = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    RgbImage::from_fn(img.width(), img.height(), |x, y| {
+        let p = img.get_pixel(x, y);
+        let [r, g, b] = [0, 1, 2].map(|c| f32::from(p[c]));
+        let grey = 0.299 * r + 0.587 * g + 0.114 * b;
+        let out = match filter {
+            "brighter" => [1.6 * r, 1.6 * g, 1.6 * b],
+            "gamma" => [r, g, b].map(|v| 255.0 * (v / 255.0).powf(0.6)),
+            "contrast" => [r, g, b].map(|v| 128.0 + 1.7 * (v - 128.0)),
+            "greyscale" => [grey; 3],
+            "saturated" => [r, g, b].map(|v| grey + 1.8 * (v - grey)),
+            "sepia" => [1.07 * grey + 30.0, 0.74 * grey + 25.0, 0.43 * grey + 10.0],
+            _ => [r, g, b],
+        };
+        Rgb(out.map(level))
+    })
+}
+
+const FILTERS: [&str; 6] = [
+    "brighter",
+    "gamma",
+    "contrast",
+    "greyscale",
+    "saturated",
+    "sepia",
+];
+
+#[test]
+fn unchanged_copies_under_photo_filters_are_derived_not_edited() {
+    for filter in FILTERS {
+        let claim = filtered(&laundered(), filter);
+        let report = analyzer(catalogue())
+            .analyze_bytes(&jpeg(&claim, 85))
+            .expect("analysis");
+        let m = report.reference.clone().expect("reference");
+        assert!(m.derived && m.changed_fraction == 0.0, "{filter}: {m:?}");
+        assert_ne!(report.verdict(), Verdict::Edited, "{filter}");
+    }
+}
+
+#[test]
+fn painted_copies_under_photo_filters_have_their_damage_found() {
+    for filter in FILTERS {
+        let mut claim = laundered();
+        let mask = paint_damage(&mut claim);
+        let claim = filtered(&claim, filter);
+        let report = analyzer(catalogue())
+            .analyze_bytes(&jpeg(&claim, 85))
+            .expect("analysis");
+        let m = report.reference.clone().expect("reference");
+        assert!(m.derived, "{filter}: {m:?}");
+        assert_eq!(report.verdict(), Verdict::Edited, "{filter}");
+        let score = f1(&report, &mask);
+        assert!(score >= 0.6, "{filter}: F1 {score}");
+    }
+}
+
 /// A `w x h` listing of scene `seed` added to the catalogue, and the
 /// `side x side` detail at `origin` cut out of it at its own resolution, as
 /// a claim made from a large listing photo often is.
