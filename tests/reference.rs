@@ -355,6 +355,58 @@ fn painted_copies_under_photo_filters_have_their_damage_found() {
     }
 }
 
+/// A blue product (a disc over a third of the frame) beside a dark one, on
+/// a grey textured background, the blue changed by `recolour`.
+fn blue_product(recolour: fn([f32; 3]) -> [f32; 3]) -> RgbImage {
+    RgbImage::from_fn(W, H, |x, y| {
+        let (u, v) = (x as f32 / W as f32, y as f32 / H as f32);
+        let grain = 30.0 * (value_noise(u, v, 60.0, 9) - 0.5)
+            + 16.0 * (value_noise(u, v, 150.0, 16) - 0.5)
+            + 10.0 * ((u * 90.0 + 4.0 * value_noise(u, v, 8.0, 12)) * std::f32::consts::TAU).sin();
+        let n = 6.0 * (hash2(i64::from(x), i64::from(y), 77) - 0.5);
+        let (dx, dy) = (u - 0.5, v - 0.5);
+        let dark = (u - 0.2).abs() < 0.08 && (v - 0.25).abs() < 0.1;
+        let c = if dx * dx + dy * dy < 0.09 {
+            recolour([60.0, 90.0, 200.0])
+        } else if dark {
+            [40.0; 3]
+        } else {
+            [200.0 - 60.0 * v; 3]
+        };
+        Rgb(c.map(|ch| (ch + grain + n).round().clamp(0.0, 255.0) as u8))
+    })
+}
+
+#[test]
+fn a_recoloured_product_is_a_change_not_a_filter() {
+    // "It arrived in the wrong colour": on a neutral background a hue turned
+    // or channels swapped are a colour matrix away from the listing, so the
+    // colour match must not be one.
+    let mut refs = References::new();
+    refs.push_image(
+        &DynamicImage::ImageRgb8(blue_product(|c| c)),
+        Some("listing.jpg".into()),
+    );
+    type Recolour = fn([f32; 3]) -> [f32; 3];
+    let recolours: [(&str, Recolour); 3] = [
+        ("green", |[r, g, b]| [r, b, g]),
+        ("red", |[r, g, b]| [b, g, r]),
+        ("hue turned", |[r, g, b]| [b, r, g]),
+    ];
+    for (name, recolour) in recolours {
+        let claim = crop_scale(&blue_product(recolour), 30, 40, 544, 408, 0.6);
+        let report = analyzer(refs.clone())
+            .analyze_bytes(&jpeg(&claim, 85))
+            .expect("analysis");
+        let m = report.reference.clone().expect("reference");
+        // Only a part of so large a recoloured area is placed (4% of the
+        // frame for the green disc's 39%): what matters is that it is a
+        // change.
+        assert!(m.derived && m.changed_fraction > 0.02, "{name}: {m:?}");
+        assert_eq!(report.verdict(), Verdict::Edited, "{name}");
+    }
+}
+
 /// A `w x h` listing of scene `seed` added to the catalogue, and the
 /// `side x side` detail at `origin` cut out of it at its own resolution, as
 /// a claim made from a large listing photo often is.

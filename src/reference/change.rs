@@ -167,44 +167,73 @@ fn texture_loss(claim_luma: &Plane, reference_luma: &Plane, valid: &GrayImage) -
 }
 
 /// How the claim's colours follow the aligned reference's, as photo filters
-/// change them: per channel, a gain and an offset after a gamma (exposure,
-/// white balance, contrast, gamma), or a colour matrix mixing the channels
-/// (greyscale, sepia, saturation); either clipped to 0..=255 as an 8-bit
-/// image is. Three parameters per channel (twelve for the matrix) cannot
-/// follow damage painted over a part of the photo, which a free tone
-/// curve can (a stain over the only bright object in a photo bends the
-/// top of the curve to its own colour).
+/// change them: each claim channel is a gain and an offset on one input
+/// made from the reference, either its own channel after a gamma
+/// (exposure, white balance, contrast, gamma) or its own channel mixed with
+/// the luma by a saturation the three channels share (greyscale and sepia
+/// at 0, faded or vivid colour around 1), clipped to 0..=255 as an 8-bit
+/// image is. Neither turns a hue: a product recoloured (a blue one made
+/// green) stays a change, which a free colour matrix would explain away on
+/// a neutral background. A few parameters per channel cannot follow damage
+/// painted over a part of the photo either, which a free tone curve can (a
+/// stain over the only bright object bends the curve's top to its colour).
 struct ColourMatch {
-    /// Per claim channel: gains on the reference's R, G, B, each toned by
-    /// `gamma` first, and an offset.
-    matrix: [[f32; 4]; 3],
-    /// Per reference channel: the exponent of its level on a 0-1 scale.
-    gamma: [f32; 3],
+    input: FilterInput,
+    /// Per claim channel: gain and offset on its input.
+    rows: [(f32, f32); 3],
 }
 
-/// Exponents tried for each channel's gamma: 1 (none) and those of common
-/// brightening and darkening filters.
+/// What each claim channel is a gain and an offset on.
+#[derive(Clone, Copy)]
+enum FilterInput {
+    /// The reference's own channel to the power of its gamma (0-1 scale).
+    Toned([f32; 3]),
+    /// The reference's own channel mixed with its luma by this saturation.
+    Saturated(f32),
+}
+
+impl FilterInput {
+    fn of(self, c: usize, rgb: [f32; 3]) -> f32 {
+        match self {
+            FilterInput::Toned(gamma) if gamma[c] == 1.0 => rgb[c],
+            FilterInput::Toned(gamma) => 255.0 * (rgb[c].max(0.0) / 255.0).powf(gamma[c]),
+            FilterInput::Saturated(s) => {
+                let luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
+                s * rgb[c] + (1.0 - s) * luma
+            }
+        }
+    }
+}
+
+/// Gammas tried per channel: 1 (none) and those of common brightening and
+/// darkening filters.
 const GAMMAS: [f32; 11] = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.35, 1.6, 2.0];
-/// A gamma other than 1 is used only when it leaves less than this share
+/// Saturations tried: greyscale to twice as vivid (1 is the gamma model's).
+const SATURATIONS: [f32; 8] = [0.0, 0.25, 0.5, 0.75, 1.25, 1.5, 1.75, 2.0];
+/// A gamma other than 1 is taken only when it leaves less than this share
 /// of the linear fit's misfit: a channel whose levels span a narrow range
 /// tells gammas apart by little.
 const GAMMA_BETTER: f32 = 0.95;
-/// The colour matrix is used only when it leaves less than this share of
-/// the per-channel fit's misfit.
-const MATRIX_BETTER: f32 = 0.8;
+/// A saturation is taken only when it leaves less than this share of the
+/// per-channel fit's misfit.
+const SATURATION_BETTER: f32 = 0.8;
 /// Claim levels the fits use: beyond them a pixel may be clipped (JPEG
 /// ringing spreads clipped white by a few levels).
 const UNCLIPPED: std::ops::RangeInclusive<f32> = 6.0..=249.0;
-/// Share of the compared pixels a colour fit's misfit is measured on.
+/// Share of the compared pixels a fit's misfit is measured on.
 const MISFIT_SHARE: f32 = 0.9;
-/// Refits of a colour row on its inliers.
+/// Refits of a channel's gain and offset on the pixels the last fit
+/// explains.
 const REFITS: usize = 3;
-/// Most pixels the fits use, a regular sample of the compared pixels, and
-/// fewer while gammas are compared.
+/// Fewest pixels a gain and an offset are fitted on.
+const MIN_FIT_PIXELS: usize = 16;
+/// Most pixels the final fits use (a grid over the compared pixels), and
+/// the fewer the gammas and saturations are compared on.
 const FIT_SAMPLE: usize = 1 << 13;
 const SEARCH_SAMPLE: usize = 1 << 11;
 
-/// The compared pixels the colour fits use.
+/// The compared pixels a colour fit uses, on a regular grid (a stride
+/// through the rows alone could fall on the same few columns).
 struct Samples {
     claim: [Vec<f32>; 3],
     reference: [Vec<f32>; 3],
@@ -212,11 +241,11 @@ struct Samples {
 
 impl Samples {
     fn new(claim: &[Plane], reference: &[Plane], inside: &[bool], most: usize) -> Self {
+        let w = claim[0].w.max(1);
         let compared = inside.iter().filter(|&&ok| ok).count();
-        let step = compared.div_ceil(most).max(1);
+        let stride = (compared as f32 / most as f32).sqrt().ceil().max(1.0) as usize;
         let picked: Vec<usize> = (0..inside.len())
-            .filter(|&i| inside[i])
-            .step_by(step)
+            .filter(|&i| inside[i] && (i / w) % stride == 0 && (i % w) % stride == 0)
             .collect();
         let take = |planes: &[Plane]| {
             std::array::from_fn(|c| picked.iter().map(|&i| planes[c].data[i]).collect())
@@ -226,126 +255,79 @@ impl Samples {
             reference: take(reference),
         }
     }
-}
 
-/// `255 * (level / 255)^gamma`.
-fn toned(level: f32, gamma: f32) -> f32 {
-    if gamma == 1.0 {
-        level
-    } else {
-        255.0 * (level.max(0.0) / 255.0).powf(gamma)
+    fn rgb(&self, i: usize) -> [f32; 3] {
+        [0, 1, 2].map(|c| self.reference[c][i])
     }
 }
 
 impl ColourMatch {
-    /// The per-channel match, or the colour matrix when it is clearly
-    /// closer: a matrix fitted where gains would do borrows the other
-    /// channels to bend towards a gamma, and then miscolours what the rest
-    /// of the photo did not show it, such as a saturated red flower.
+    /// The per-channel match with the gammas that fit best, or the
+    /// saturation match when it is clearly closer.
     fn fit(claim: &[Plane], reference: &[Plane], inside: &[bool]) -> Self {
         let s = Samples::new(claim, reference, inside, FIT_SAMPLE);
-        let per_channel =
-            Self::per_channel(&s, &Samples::new(claim, reference, inside, SEARCH_SAMPLE));
-        let mixed = ColourMatch {
-            matrix: std::array::from_fn(|c| {
-                robust_row(&s.claim[c], [0, 1, 2].map(|k| s.reference[k].as_slice()), c)
-            }),
-            gamma: [1.0; 3],
-        };
-        if mixed.misfit(&s) < MATRIX_BETTER * per_channel.misfit(&s) {
-            mixed
+        let coarse = Samples::new(claim, reference, inside, SEARCH_SAMPLE);
+        let by_gamma: Vec<(f32, [f32; 3])> = GAMMAS
+            .iter()
+            .map(|&g| (g, Self::fitted(FilterInput::Toned([g; 3]), &coarse).1))
+            .collect();
+        let gamma = std::array::from_fn(|c| {
+            let linear = by_gamma
+                .iter()
+                .find(|b| b.0 == 1.0)
+                .map_or(f32::MAX, |b| b.1[c]);
+            by_gamma
+                .iter()
+                .min_by(|a, b| a.1[c].total_cmp(&b.1[c]))
+                .filter(|best| best.1[c] < GAMMA_BETTER * linear)
+                .map_or(1.0, |best| best.0)
+        });
+        let (toned, toned_misfit) = Self::fitted(FilterInput::Toned(gamma), &s);
+        let saturation = SATURATIONS
+            .iter()
+            .map(|&sat| (sat, Self::fitted(FilterInput::Saturated(sat), &coarse).1))
+            .min_by(|a, b| a.1.iter().sum::<f32>().total_cmp(&b.1.iter().sum()))
+            .map_or(1.0, |best| best.0);
+        let (saturated, saturated_misfit) = Self::fitted(FilterInput::Saturated(saturation), &s);
+        if saturated_misfit.iter().sum::<f32>()
+            < SATURATION_BETTER * toned_misfit.iter().sum::<f32>()
+        {
+            saturated
         } else {
-            per_channel
+            toned
         }
     }
 
-    /// Each claim channel from its own reference channel: the gamma that
-    /// fits it best on `coarse`, then the gain and offset on `s`.
-    fn per_channel(s: &Samples, coarse: &Samples) -> Self {
-        let mut matched = ColourMatch {
-            matrix: [[0.0; 4]; 3],
-            gamma: [1.0; 3],
-        };
+    /// Each channel's gain and offset on `input` over the sample, with its
+    /// misfit.
+    fn fitted(input: FilterInput, s: &Samples) -> (Self, [f32; 3]) {
+        let mut rows = [(1.0, 0.0); 3];
+        let mut misfits = [0.0; 3];
         for c in 0..3 {
-            let misfits: Vec<(f32, f32)> = GAMMAS
-                .iter()
-                .map(|&gamma| (gamma, own_channel_row(coarse, c, gamma).1))
+            let x: Vec<f32> = (0..s.claim[c].len())
+                .map(|i| input.of(c, s.rgb(i)))
                 .collect();
-            let linear = misfits
-                .iter()
-                .find(|m| m.0 == 1.0)
-                .map_or(f32::MAX, |m| m.1);
-            let gamma = misfits
-                .iter()
-                .copied()
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .filter(|best| best.1 < GAMMA_BETTER * linear)
-                .map_or(1.0, |best| best.0);
-            matched.gamma[c] = gamma;
-            matched.matrix[c] = own_channel_row(s, c, gamma).0;
+            let (gain, offset) = robust_fit(&s.claim[c], &x);
+            rows[c] = (gain, offset);
+            misfits[c] = channel_misfit(&s.claim[c], |i| gain * x[i] + offset);
         }
-        matched
-    }
-
-    /// The claim level predicted for reference levels `rgb`.
-    fn predict(&self, c: usize, rgb: [f32; 3]) -> f32 {
-        let row = &self.matrix[c];
-        let v = (0..3)
-            .map(|k| row[k] * toned(rgb[k], self.gamma[k]))
-            .sum::<f32>()
-            + row[3];
-        v.clamp(0.0, 255.0)
-    }
-
-    /// Misfit over the sample ([`channel_misfit`]), summed over the channels.
-    fn misfit(&self, s: &Samples) -> f32 {
-        (0..3)
-            .map(|c| {
-                channel_misfit(&s.claim[c], |i| {
-                    self.predict(c, [0, 1, 2].map(|k| s.reference[k][i]))
-                })
-            })
-            .sum()
+        (ColourMatch { input, rows }, misfits)
     }
 
     /// The reference's planes in the claim's colours.
     fn apply(&self, reference: &[Plane]) -> Vec<Plane> {
-        let toned_planes: Vec<Plane> = (0..3)
-            .map(|k| {
-                let mut p = reference[k].clone();
-                if self.gamma[k] != 1.0 {
-                    p.data
-                        .iter_mut()
-                        .for_each(|v| *v = toned(*v, self.gamma[k]));
-                }
-                p
-            })
-            .collect();
-        let inputs = [0, 1, 2].map(|k| toned_planes[k].data.as_slice());
         (0..3)
             .map(|c| {
+                let (gain, offset) = self.rows[c];
                 let mut out = reference[c].clone();
                 for (i, v) in out.data.iter_mut().enumerate() {
-                    *v = apply_row(&self.matrix[c], inputs, i).clamp(0.0, 255.0);
+                    let rgb = [0, 1, 2].map(|k| reference[k].data[i]);
+                    *v = (gain * self.input.of(c, rgb) + offset).clamp(0.0, 255.0);
                 }
                 out
             })
             .collect()
     }
-}
-
-/// The row predicting claim channel `c` from its own reference channel
-/// after gamma `gamma`, with its misfit.
-fn own_channel_row(s: &Samples, c: usize, gamma: f32) -> ([f32; 4], f32) {
-    let toned_ref: Vec<f32> = s.reference[c].iter().map(|&v| toned(v, gamma)).collect();
-    let none = vec![0.0f32; toned_ref.len()];
-    let mut inputs = [none.as_slice(); 3];
-    inputs[c] = &toned_ref;
-    let row = robust_row(&s.claim[c], inputs, c);
-    (
-        row,
-        channel_misfit(&s.claim[c], |i| apply_row(&row, inputs, i)),
-    )
 }
 
 /// Mean of `|claim - predicted|` (the prediction clipped to 0..=255) over
@@ -367,99 +349,64 @@ fn channel_misfit(claim: &[f32], predicted: impl Fn(usize) -> f32) -> f32 {
     misfit[..kept].iter().sum::<f32>() / kept as f32
 }
 
-/// A row of gains on `inputs` and an offset predicting claim channel `c`,
-/// fitted where the claim is not clipped, then refitted a few times on the
-/// pixels the last fit explains and predicts unclipped: painted damage does
-/// not bend it, and choosing pixels by the prediction rather than by the
-/// claim's own level does not bias the gain near the clipping.
-fn robust_row(claim: &[f32], inputs: [&[f32]; 3], c: usize) -> [f32; 4] {
+/// `claim ≈ gain * input + offset`, fitted where the claim is not clipped,
+/// then refitted a few times on the pixels the last fit explains and
+/// predicts unclipped: painted damage does not bend it, and choosing pixels
+/// by the prediction rather than by the claim's own level does not bias the
+/// gain near the clipping. `(1, 0)` with too few pixels to fit.
+fn robust_fit(claim: &[f32], input: &[f32]) -> (f32, f32) {
     let unclipped: Vec<bool> = claim.iter().map(|y| UNCLIPPED.contains(y)).collect();
-    let mut row = fit_row(claim, inputs, &unclipped, c);
+    let Some(mut fit) = line_fit(claim, input, &unclipped) else {
+        return (1.0, 0.0);
+    };
     for _ in 0..REFITS {
-        let residual: Vec<f32> = (0..claim.len())
-            .map(|i| (claim[i] - apply_row(&row, inputs, i)).abs())
+        let predicted: Vec<f32> = input.iter().map(|&x| fit.0 * x + fit.1).collect();
+        let residual: Vec<f32> = claim
+            .iter()
+            .zip(&predicted)
+            .map(|(y, p)| (y - p).abs())
             .collect();
         let mut sample = compared_values(&residual, &unclipped);
         let cut = (median_in_place(&mut sample) * 3.0).max(4.0);
-        let inliers: Vec<bool> = (0..claim.len())
-            .map(|i| residual[i] <= cut && UNCLIPPED.contains(&apply_row(&row, inputs, i)))
+        let inliers: Vec<bool> = residual
+            .iter()
+            .zip(&predicted)
+            .map(|(&r, p)| r <= cut && UNCLIPPED.contains(p))
             .collect();
-        row = fit_row(claim, inputs, &inliers, c);
-    }
-    row
-}
-
-fn apply_row(row: &[f32; 4], inputs: [&[f32]; 3], i: usize) -> f32 {
-    row[0] * inputs[0][i] + row[1] * inputs[1][i] + row[2] * inputs[2][i] + row[3]
-}
-
-/// Least squares `claim ≈ a·R + b·G + c·B + d` over the pixels where `use_px`
-/// holds, pulled weakly towards the channel itself (ridge regression, Hoerl
-/// & Kennard 1970) so that a reference without colour (R = G = B), whose
-/// channels cannot be told apart, still gives a unique answer.
-fn fit_row(claim: &[f32], inputs: [&[f32]; 3], use_px: &[bool], channel: usize) -> [f32; 4] {
-    // Normal equations of [R G B 1] against the claim, in f64.
-    let mut a = [[0.0f64; 4]; 4];
-    let mut b = [0.0f64; 4];
-    let mut n = 0usize;
-    for (i, _) in use_px.iter().enumerate().filter(|(_, &ok)| ok) {
-        let x = [
-            f64::from(inputs[0][i]),
-            f64::from(inputs[1][i]),
-            f64::from(inputs[2][i]),
-            1.0,
-        ];
-        let y = f64::from(claim[i]);
-        for r in 0..4 {
-            for (k, xk) in x.iter().enumerate() {
-                a[r][k] += x[r] * xk;
-            }
-            b[r] += x[r] * y;
+        match line_fit(claim, input, &inliers) {
+            Some(refit) => fit = refit,
+            None => break,
         }
+    }
+    fit
+}
+
+/// Least squares `claim ≈ gain * input + offset` over the pixels where
+/// `use_px` holds; `None` with fewer than [`MIN_FIT_PIXELS`].
+fn line_fit(claim: &[f32], input: &[f32], use_px: &[bool]) -> Option<(f32, f32)> {
+    let (mut n, mut sx, mut sy, mut sxx, mut sxy) = (0usize, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for ((&y, &x), _) in claim.iter().zip(input).zip(use_px).filter(|(_, &ok)| ok) {
+        let (x, y) = (f64::from(x), f64::from(y));
         n += 1;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        sxy += x * y;
     }
-    let mut identity = [0.0f32; 4];
-    identity[channel] = 1.0;
-    if n < 16 {
-        return identity;
+    if n < MIN_FIT_PIXELS {
+        return None;
     }
-    // The ridge: a thousandth of the mean squared level per gain, towards
-    // gain 1 on the channel itself and 0 on the others.
-    let lambda = 1e-3 * (a[0][0] + a[1][1] + a[2][2]) / 3.0;
-    for k in 0..3 {
-        a[k][k] += lambda;
-        b[k] += lambda * f64::from(identity[k]);
+    let count = n as f64;
+    let var = sxx - sx * sx / count;
+    if var < 1e-6 * count {
+        // An input that does not vary fixes no gain: only the level moves.
+        return Some((1.0, ((sy - sx) / count) as f32));
     }
-    match solve4(a, b) {
-        Some(s) if s.iter().all(|v| v.is_finite()) => s.map(|v| v as f32),
-        _ => identity,
-    }
-}
-
-/// Solves `a · x = b` by Gaussian elimination with partial pivoting.
-fn solve4(mut a: [[f64; 4]; 4], mut b: [f64; 4]) -> Option<[f64; 4]> {
-    for col in 0..4 {
-        let pivot = (col..4).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[pivot][col].abs() < 1e-9 {
-            return None;
-        }
-        a.swap(col, pivot);
-        b.swap(col, pivot);
-        let (pivot_row, pivot_b) = (a[col], b[col]);
-        for (row, rhs) in a.iter_mut().zip(b.iter_mut()).skip(col + 1) {
-            let f = row[col] / pivot_row[col];
-            for (v, p) in row.iter_mut().zip(&pivot_row).skip(col) {
-                *v -= f * p;
-            }
-            *rhs -= f * pivot_b;
-        }
-    }
-    let mut x = [0.0f64; 4];
-    for row in (0..4).rev() {
-        let tail: f64 = (row + 1..4).map(|k| a[row][k] * x[k]).sum();
-        x[row] = (b[row] - tail) / a[row][row];
-    }
-    Some(x)
+    // Filters worth matching change contrast moderately; a wild gain means
+    // the fit is driven by the edit itself.
+    let gain = ((sxy - sx * sy / count) / var).clamp(0.25, 4.0);
+    let offset = (sy - gain * sx) / count;
+    Some((gain as f32, offset as f32))
 }
 
 /// Compare `claim` (RGB planes at working scale) with `reference` (RGB planes
@@ -639,5 +586,90 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
         values,
         blobs,
         changed_fraction: changed as f32 / compared as f32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planes(w: usize, h: usize, f: impl Fn(usize, usize, usize) -> f32) -> Vec<Plane> {
+        (0..3)
+            .map(|c| Plane {
+                w,
+                h,
+                data: (0..w * h).map(|i| f(i % w, i / w, c)).collect(),
+            })
+            .collect()
+    }
+
+    /// The match of `claim` from `reference` over every pixel: each
+    /// predicted level finite and within 0..=255, and the largest error.
+    fn largest_error(claim: &[Plane], reference: &[Plane]) -> f32 {
+        let inside = vec![true; claim[0].data.len()];
+        let matched = ColourMatch::fit(claim, reference, &inside).apply(reference);
+        let mut worst = 0.0f32;
+        for (m, c) in matched.iter().zip(claim) {
+            for (&p, &y) in m.data.iter().zip(&c.data) {
+                assert!(p.is_finite() && (0.0..=255.0).contains(&p), "{p}");
+                worst = worst.max((p - y).abs());
+            }
+        }
+        worst
+    }
+
+    fn scene(x: usize, y: usize, c: usize) -> f32 {
+        let t = ((x * 7 + y * 13) % 97) as f32;
+        [40.0 + 1.5 * t, 30.0 + 2.0 * t, 80.0 + t][c]
+    }
+
+    #[test]
+    fn filters_are_matched_exactly() {
+        let reference = planes(64, 48, scene);
+        let luma = |x, y| 0.299 * scene(x, y, 0) + 0.587 * scene(x, y, 1) + 0.114 * scene(x, y, 2);
+        type Filter = Box<dyn Fn(usize, usize, usize) -> f32>;
+        let cases: [(&str, Filter); 3] = [
+            (
+                "clipped brighter",
+                Box::new(|x, y, c| (1.6 * scene(x, y, c)).min(255.0)),
+            ),
+            (
+                "gamma",
+                Box::new(|x, y, c| 255.0 * (scene(x, y, c) / 255.0).powf(0.6)),
+            ),
+            (
+                "sepia",
+                Box::new(move |x, y, c| [1.07, 0.74, 0.43][c] * luma(x, y) + 10.0),
+            ),
+        ];
+        for (name, filter) in cases {
+            let claim = planes(64, 48, filter);
+            let error = largest_error(&claim, &reference);
+            assert!(error < 2.0, "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn degenerate_colours_give_finite_matches() {
+        let varied = planes(32, 32, scene);
+        let flat = planes(32, 32, |_, _, _| 120.0);
+        let black = planes(32, 32, |_, _, _| 0.0);
+        let white = planes(32, 32, |_, _, _| 255.0);
+        let grey = planes(32, 32, |x, y, _| scene(x, y, 1));
+        // A flat or black reference explains a flat claim by its level.
+        assert!(largest_error(&flat, &flat) < 1.0);
+        assert!(largest_error(&planes(32, 32, |_, _, _| 90.0), &flat) < 1.0);
+        for (claim, reference) in [
+            (&varied, &black),
+            (&black, &varied),
+            (&white, &varied),
+            (&varied, &grey),
+            (&grey, &varied),
+        ] {
+            largest_error(claim, reference);
+        }
+        // Too few pixels to fit: the reference as it is.
+        let tiny = planes(2, 2, scene);
+        assert!(largest_error(&tiny, &tiny) < 1.0);
     }
 }
