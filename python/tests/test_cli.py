@@ -180,6 +180,16 @@ def test_heatmap_names_are_the_rust_cli_names() -> None:
     # given; the expected name is what `trueshot scan --heatmap-dir` wrote.
     assert heatmap_name("claim é 日本.jpg") == "claim_____.e051761e.heatmap.png"
     assert heatmap_name("a/" + "x" * 300 + ".png").startswith("x" * 80 + ".")
+    # Rust's Path::file_stem: a name ending with a dot loses it, `..` has none.
+    assert heatmap_name("foo.") == "foo.0c25863b.heatmap.png"
+    assert heatmap_name("a/..") == ".7ec5e001.heatmap.png"
+    if os.name != "nt":
+        # Names that are not UTF-8 (as os.fsdecode gives them): the stem and
+        # the hash of the text with each invalid sequence as one U+FFFD, as
+        # Rust's to_string_lossy; names from Rust's `output_name` on the bytes.
+        assert heatmap_name(os.fsdecode(b"a/b\xffc.png")) == "b_c.e3090b56.heatmap.png"
+        assert heatmap_name(os.fsdecode(b"x\xf0\x90\x80y.jpg")) == "x_y.37657196.heatmap.png"
+        assert heatmap_name(os.fsdecode(b"q\x80\x80\x80.png")) == "q___.e1052576.heatmap.png"
 
 
 def test_scan_indexes_the_references_once(tmp_path: pathlib.Path,
@@ -330,3 +340,86 @@ def test_scan_files_from_a_list_that_cannot_be_read(tmp_path: pathlib.Path) -> N
     assert unreadable.returncode == 2
     assert [json.loads(line)["path"] for line in unreadable.stdout.splitlines()] == [str(photo)]
     assert "cannot read --files-from" in unreadable.stderr
+
+
+def test_scan_files_from_an_empty_list_is_not_an_error(tmp_path: pathlib.Path) -> None:
+    # A queue with nothing to do yet: no record, exit 0. An empty directory
+    # among the PATHs is still a wrong path, also beside a list.
+    listing_file = tmp_path / "list"
+    listing_file.write_bytes(b"\n\r\n")
+    result = run("scan", "--format", "json", "--files-from", str(listing_file))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    for format in ("jsonl", "human"):
+        alone = subprocess.run([sys.executable, "-m", "trueshot", "scan", "--format", format,
+                                "--files-from", "-"], stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=300, check=False)
+        assert alone.returncode == 0, alone.stderr
+        assert alone.stdout == b"" and alone.stderr == b""
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    listing_file.write_text(f"{empty}\n")
+    listed = run("scan", "--format", "jsonl", "--files-from", str(listing_file))
+    assert listed.returncode == 1, listed.stderr  # a listed directory is a failed file
+    [record] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert record["error"]["code"] == "io"
+
+    beside = run("scan", "--files-from", str(listing_file), str(empty))
+    assert beside.returncode == 2 and beside.stdout == ""
+    assert beside.stderr == "trueshot: no image files found in the given directories\n"
+
+
+def run_strict(*args: str) -> tuple[int, str, str]:
+    """``python -m trueshot`` writing to a strict UTF-8 standard output, as a
+    pipe read by a program that refuses anything else; its exit status and
+    outputs."""
+    result = subprocess.run([sys.executable, "-m", "trueshot", *args], capture_output=True,
+                            timeout=300, check=False,
+                            env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"})
+    return result.returncode, result.stdout.decode(), result.stderr.decode(errors="replace")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names that are not UTF-8")
+def test_scan_prints_a_path_that_is_not_utf8_as_the_rust_cli(tmp_path: pathlib.Path) -> None:
+    # Such a path comes in through a list or a directory; the file is opened
+    # by its bytes, and its record and text carry U+FFFD for the invalid byte
+    # (Rust's to_string_lossy), so the scan goes on with the next file.
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    odd = os.path.join(os.fsencode(photos), b"bad\xffname.png")
+    with open(odd, "wb") as file:
+        file.write(png_bytes(make_pixels(20, 30, 3, seed=1)))
+    following = photos / "next.png"
+    following.write_bytes(png_bytes(make_pixels(20, 30, 3, seed=2)))
+    shown = f"{photos}{os.sep}bad\ufffdname.png"
+    listing_file = tmp_path / "list"
+    listing_file.write_bytes(odd + b"\0" + os.fsencode(following) + b"\0")
+    heatmaps = tmp_path / "heatmaps"
+
+    status, out, err = run_strict("scan", "--format", "jsonl", "--null", "--files-from",
+                                  str(listing_file), "--heatmap-dir", str(heatmaps))
+    assert status == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["path"], r["error"]) for r in records] == [(shown, None), (str(following), None)]
+    # The heatmap is named as the Rust CLI names it: from the same text.
+    assert records[0]["heatmap"] == str(heatmaps / heatmap_name(os.fsdecode(odd)))
+    assert (heatmaps / heatmap_name(shown)).is_file()
+
+    # A directory walk, in the readable form.
+    status, out, err = run_strict("scan", str(photos))
+    assert status == 0, err
+    assert [line.split("  ")[-1] for line in out.splitlines() if not line.startswith(" ")] == [
+        shown, str(following)]
+
+    # The error record of a missing one names it the same way.
+    listing_file.write_bytes(os.path.join(os.fsencode(photos), b"gone\xfe.png") + b"\0"
+                             + os.fsencode(following))
+    status, out, err = run_strict("scan", "--format", "json", "--null", "--files-from",
+                                  str(listing_file))
+    assert status == 1, err
+    missing, found = json.loads(out)
+    gone = f"{photos}{os.sep}gone\ufffd.png"
+    assert (missing["path"], missing["error"]["code"], missing["error"]["file"]) == (
+        gone, "not_found", gone)
+    assert (found["path"], found["error"]) == (str(following), None)

@@ -92,12 +92,22 @@ class PathList:
                 rest = entries.pop() if chunk else b""
                 if self.separator == b"\n":
                     entries = [e[:-1] if e.endswith(b"\r") else e for e in entries]
-                yield [os.fsdecode(e) for e in entries if e]
+                yield [_listed_path(e) for e in entries if e]
                 if not chunk:
                     return
         finally:
             if self.name != "-":
                 os.close(self.fd)
+
+
+def _listed_path(entry: bytes) -> str:
+    """A listed path: its bytes as they are on Unix (``os.fsdecode`` keeps a
+    name that is not UTF-8 as lone surrogates); elsewhere read as UTF-8,
+    invalid bytes replaced (as in the Rust CLI), where ``os.fsdecode`` would
+    refuse them."""
+    if os.name == "nt":
+        return entry.decode("utf-8", "replace")
+    return os.fsdecode(entry)
 
 
 def batches(groups: Iterable[list[str]]) -> Iterator[list[str]]:
@@ -144,14 +154,42 @@ def _first_unreadable(paths: list[str], config: Config) -> str | None:
     return None
 
 
+def path_text(path: str) -> str:
+    """A path as text, as the Rust CLI prints it (``to_string_lossy``): the
+    bytes of a name that is not UTF-8 (which ``os.fsdecode`` keeps as lone
+    surrogates) each maximal invalid sequence replaced by U+FFFD, so that
+    records and text can be written to any UTF-8 output. The path itself is
+    kept for opening the file."""
+    if os.name == "nt":
+        # Windows names are UTF-16, possibly with unpaired surrogates: one
+        # U+FFFD each, as Rust's lossy conversion of an OsStr.
+        return path.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def _file_stem(path: str) -> str:
+    """``Path::file_stem`` of Rust: the last component without its last
+    ``.extension``; a name starting with its only dot is kept whole, one
+    ending with a dot loses it (unlike ``PurePath.stem`` before Python
+    3.14), and ``..`` has none."""
+    name = Path(path).name
+    if name == "..":
+        return ""
+    before, dot, _ = name.rpartition(".")
+    return before if dot and before else name
+
+
 def heatmap_name(path: str) -> str:
     """The stem (ASCII letters, digits, ``-`` and ``_``, others as ``_``, at
-    most 80) plus an FNV-1a hash of the path: the Rust CLI's file name."""
+    most 80) plus an FNV-1a hash of the path as text (``path_text``, in UTF-8):
+    the Rust CLI's file name (``output_name``), also for a name that is not
+    UTF-8."""
+    text = path_text(path)
     h = 0xCBF29CE484222325
-    for byte in path.encode("utf-8", "replace"):
+    for byte in text.encode("utf-8"):
         h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     stem = "".join(c if c.isascii() and c.isalnum() or c in "-_" else "_"
-                   for c in Path(path).stem)[:80]
+                   for c in _file_stem(text))[:80]
     return f"{stem}.{h & 0xFFFFFFFF:08x}.heatmap.png"
 
 
@@ -171,10 +209,12 @@ def write_heatmap(target: str, png: bytes) -> None:
 
 
 def to_record(path: str, result: Union[Report, BaseException], heatmap_dir: str | None) -> dict[str, Any]:
-    """The JSON record of one file, as the Rust CLI prints it."""
+    """The JSON record of one file, as the Rust CLI prints it (paths as
+    ``path_text`` gives them)."""
+    text = path_text(path)
     if isinstance(result, Report):
         record: dict[str, Any] = result.to_dict()
-        record["path"] = path
+        record["path"] = text
         heatmap = None
         # heatmap_png(), not .heatmap: the file needs no float map at image size.
         png = result.heatmap_png() if heatmap_dir is not None else None
@@ -182,20 +222,21 @@ def to_record(path: str, result: Union[Report, BaseException], heatmap_dir: str 
             target = os.path.join(heatmap_dir, heatmap_name(path))
             try:
                 write_heatmap(target, png)
-                heatmap = target
+                heatmap = path_text(target)
             except OSError as error:
                 # The analysis stands; the missing file is said, not hidden.
-                record["heatmap_error"] = f"cannot write {target}: {error.strerror or error}"
+                record["heatmap_error"] = (f"cannot write {path_text(target)}: "
+                                           f"{error.strerror or error}")
         record["heatmap"] = heatmap
         record["error"] = None
         return record
     code = getattr(result, "code", None) or "io"
     return {
-        "path": path,
+        "path": text,
         "score": None,
         "verdict": None,
         "findings": [],
-        "error": {"code": code, "message": str(result), "file": path},
+        "error": {"code": code, "message": str(result), "file": text},
     }
 
 
@@ -208,7 +249,9 @@ _LABELS = {
 
 
 def human(path: str, result: Union[Report, BaseException], color: bool) -> str:
-    """The readable form: the verdict first, then the findings."""
+    """The readable form: the verdict first, then the findings (the path as
+    ``path_text`` gives it)."""
+    path = path_text(path)
 
     def paint(code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
@@ -295,8 +338,11 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
     if args.heatmap_dir is not None:
         os.makedirs(args.heatmap_dir, exist_ok=True)
     files = collect_files(args.paths)
-    if not files and args.files_from is None:
-        # Only directories were given, and they hold no image (as in the Rust CLI).
+    if not files and args.paths:
+        # Only directories were given, and they hold no image: a wrong path
+        # more likely than a batch with nothing to do, also beside a list (as
+        # in the Rust CLI). An empty --files-from list alone is no error: a
+        # queue with nothing to do yet prints no record and exits 0.
         raise ValueError("no image files found in the given directories")
     listed: PathList | None = None
     if args.files_from is not None:
