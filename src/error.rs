@@ -84,6 +84,15 @@ impl Error {
         }
     }
 
+    /// The error a caught panic becomes, from the payload
+    /// `std::panic::catch_unwind` returns (`panic!` gives a `&str` or a
+    /// `String`): for a caller containing panics of its own around work
+    /// with trueshot, as the library does around each analysis.
+    #[must_use]
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        Error::Internal(panic_text(payload).to_string())
+    }
+
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
@@ -100,7 +109,7 @@ impl Error {
 /// takes ignore poisoning and hold counts that each change sets at once.
 pub(crate) fn contain_panic<T>(analysis: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(analysis))
-        .unwrap_or_else(|payload| Err(Error::Internal(panic_text(payload.as_ref()).to_string())))
+        .unwrap_or_else(|payload| Err(Error::from_panic(payload.as_ref())))
 }
 
 /// The message a panic was raised with (`panic!` gives a `&str` or a `String`).

@@ -110,11 +110,16 @@ fn colour_blurred(rgb: &[Plane], luma: &Plane) -> Vec<Plane> {
 
 /// BT.601 luma of RGB planes.
 fn luma_of(rgb: &[Plane]) -> Plane {
-    let mut luma = Plane::new(rgb[0].w, rgb[0].h);
-    for (i, v) in luma.data.iter_mut().enumerate() {
-        *v = 0.299 * rgb[0].data[i] + 0.587 * rgb[1].data[i] + 0.114 * rgb[2].data[i];
+    let mut out = Plane::new(rgb[0].w, rgb[0].h);
+    for (i, v) in out.data.iter_mut().enumerate() {
+        *v = luma([0, 1, 2].map(|c| rgb[c].data[i]));
     }
-    luma
+    out
+}
+
+/// BT.601 luma of one RGB pixel.
+fn luma([r, g, b]: [f32; 3]) -> f32 {
+    0.299 * r + 0.587 * g + 0.114 * b
 }
 
 /// Local texture energy: the RMS of the luma's high-pass (luma minus its
@@ -193,13 +198,19 @@ enum FilterInput {
 }
 
 impl FilterInput {
-    fn of(self, c: usize, rgb: [f32; 3]) -> f32 {
+    /// The three channels' inputs for one reference pixel.
+    fn of(self, rgb: [f32; 3]) -> [f32; 3] {
         match self {
-            FilterInput::Toned(gamma) if gamma[c] == 1.0 => rgb[c],
-            FilterInput::Toned(gamma) => 255.0 * (rgb[c].max(0.0) / 255.0).powf(gamma[c]),
+            FilterInput::Toned(gamma) => std::array::from_fn(|c| {
+                if gamma[c] == 1.0 {
+                    rgb[c]
+                } else {
+                    255.0 * (rgb[c].max(0.0) / 255.0).powf(gamma[c])
+                }
+            }),
             FilterInput::Saturated(s) => {
-                let luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
-                s * rgb[c] + (1.0 - s) * luma
+                let grey = luma(rgb);
+                rgb.map(|v| s * v + (1.0 - s) * grey)
             }
         }
     }
@@ -301,12 +312,11 @@ impl ColourMatch {
     /// Each channel's gain and offset on `input` over the sample, with its
     /// misfit.
     fn fitted(input: FilterInput, s: &Samples) -> (Self, [f32; 3]) {
+        let inputs: Vec<[f32; 3]> = (0..s.claim[0].len()).map(|i| input.of(s.rgb(i))).collect();
         let mut rows = [(1.0, 0.0); 3];
         let mut misfits = [0.0; 3];
         for c in 0..3 {
-            let x: Vec<f32> = (0..s.claim[c].len())
-                .map(|i| input.of(c, s.rgb(i)))
-                .collect();
+            let x: Vec<f32> = inputs.iter().map(|v| v[c]).collect();
             let (gain, offset) = robust_fit(&s.claim[c], &x);
             rows[c] = (gain, offset);
             misfits[c] = channel_misfit(&s.claim[c], |i| gain * x[i] + offset);
@@ -316,17 +326,15 @@ impl ColourMatch {
 
     /// The reference's planes in the claim's colours.
     fn apply(&self, reference: &[Plane]) -> Vec<Plane> {
-        (0..3)
-            .map(|c| {
+        let mut out: Vec<Plane> = reference.iter().map(|p| Plane::new(p.w, p.h)).collect();
+        for i in 0..reference[0].data.len() {
+            let inputs = self.input.of([0, 1, 2].map(|k| reference[k].data[i]));
+            for (c, plane) in out.iter_mut().enumerate() {
                 let (gain, offset) = self.rows[c];
-                let mut out = reference[c].clone();
-                for (i, v) in out.data.iter_mut().enumerate() {
-                    let rgb = [0, 1, 2].map(|k| reference[k].data[i]);
-                    *v = (gain * self.input.of(c, rgb) + offset).clamp(0.0, 255.0);
-                }
-                out
-            })
-            .collect()
+                plane.data[i] = (gain * inputs[c] + offset).clamp(0.0, 255.0);
+            }
+        }
+        out
     }
 }
 

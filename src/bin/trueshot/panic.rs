@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use trueshot::Error;
 
 /// Run `work`, turning a panic into [`Error::Internal`], as the library does
-/// around each analysis (its own helper is private to it): a bug hit by one
+/// around each analysis: a bug hit by one
 /// file fails that file only. The scan calls it around each file's steps
 /// after the analysis too (heatmap, review page, record) and around indexing
 /// each reference photo.
@@ -19,18 +19,7 @@ use trueshot::Error;
 /// are taken outside it. A file written through a temporary
 /// name may leave that temporary behind.
 pub fn contain_panic<T>(work: impl FnOnce() -> T) -> Result<T, Error> {
-    catch_unwind(AssertUnwindSafe(work))
-        .map_err(|payload| Error::Internal(panic_text(payload.as_ref()).to_string()))
-}
-
-/// The message a panic was raised with (`panic!` gives a `&str` or a
-/// `String`), as the library's `Error::Internal` gives it.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("unknown panic")
+    catch_unwind(AssertUnwindSafe(work)).map_err(|payload| Error::from_panic(payload.as_ref()))
 }
 
 /// Report every panic on one line of standard error, in the form of the
@@ -49,25 +38,21 @@ pub fn install_hook() {
         return;
     }
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("{}", one_line(panic_text(info.payload()), info.location()));
+        let message = match Error::from_panic(info.payload()) {
+            Error::Internal(message) => message,
+            other => other.to_string(),
+        };
+        eprintln!("{}", one_line(&message, info.location()));
     }));
 }
 
 /// The line [`install_hook`] prints. The message is escaped (a panic may
 /// quote text read from a file) and capped, so that it stays one line.
 fn one_line(message: &str, location: Option<&Location<'_>>) -> String {
-    let message = trueshot::escape_untrusted(message, 500);
+    let error = Error::Internal(trueshot::escape_untrusted(message, 500));
     match location {
-        Some(at) => format!(
-            "trueshot: internal error (a bug in trueshot; please report it with the input): \
-             {message} (at {}:{})",
-            at.file(),
-            at.line()
-        ),
-        None => format!(
-            "trueshot: internal error (a bug in trueshot; please report it with the input): \
-             {message}"
-        ),
+        Some(at) => format!("trueshot: {error} (at {}:{})", at.file(), at.line()),
+        None => format!("trueshot: {error}"),
     }
 }
 
