@@ -180,6 +180,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
             .map(|dir| report::write_scan_page(dir, path, result, analyzer.config(), &catalogue)),
         text: (args.format == OutputFormat::Human).then(|| human(path, result, color)),
     };
+    let heatmap_dir = args.heatmap_dir.as_deref();
     // One file: hand over its outputs (from `contained_outputs`).
     let finish = |index: usize, (file_failed, Outputs { record, page, text }): (bool, Outputs)| {
         if file_failed {
@@ -225,7 +226,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 |input| (input, 1),
                 |(index, path)| {
                     let analyse = || analyzer.analyze_path(&path);
-                    finish(index, contained_outputs(&path, analyse, outputs));
+                    finish(
+                        index,
+                        contained_outputs(&path, analyse, outputs, heatmap_dir),
+                    );
                 },
             );
         }
@@ -258,7 +262,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 },
                 |(index, path, bytes)| {
                     let analyse = || bytes.and_then(|b| analyzer.analyze_bytes(&b));
-                    finish(index, contained_outputs(&path, analyse, outputs));
+                    finish(
+                        index,
+                        contained_outputs(&path, analyse, outputs, heatmap_dir),
+                    );
                 },
             );
         }
@@ -303,17 +310,28 @@ struct Outputs {
 /// heatmap or the page or in rendering the record): the file then gets the
 /// outputs of the `internal` error a contained analysis panic gives, and the
 /// scan goes on with the others. Also returns whether the file failed.
+///
+/// A heatmap written before the panic is removed from `heatmap_dir`: the
+/// record says `internal` and names no heatmap, and a reader of the
+/// directory must not find one for it.
 fn contained_outputs(
     path: &Path,
     analyse: impl FnOnce() -> Result<Report, Error>,
     outputs: impl Fn(&Path, &Result<Report, Error>) -> Outputs,
+    heatmap_dir: Option<&Path>,
 ) -> (bool, Outputs) {
     contain_panic(|| {
         let result = analyse();
         (result.is_err(), outputs(path, &result))
     })
-    // The outputs of an error are plain formatting and write no file.
-    .unwrap_or_else(|error| (true, outputs(path, &Err(error))))
+    .unwrap_or_else(|error| {
+        if let Some(dir) = heatmap_dir {
+            // Absent when the panic came before it was written.
+            let _ = std::fs::remove_file(dir.join(output_name(path, ".heatmap.png")));
+        }
+        // The outputs of an error are plain formatting and write no file.
+        (true, outputs(path, &Err(error)))
+    })
 }
 
 /// The list of `--files-from`, read one path at a time as the scan asks.
@@ -640,10 +658,20 @@ mod tests {
     /// files; `panic_on_report` stands for a bug in writing the heatmap or
     /// the page, or in rendering the record, of an analysed file.
     fn outputs(panic_on_report: bool) -> impl Fn(&Path, &Result<Report, Error>) -> Outputs {
+        written_outputs(panic_on_report, None)
+    }
+
+    /// [`outputs`] writing the heatmap into `heatmap_dir` (before the
+    /// stand-in panic, as the scan writes it before the page).
+    fn written_outputs(
+        panic_on_report: bool,
+        heatmap_dir: Option<&Path>,
+    ) -> impl Fn(&Path, &Result<Report, Error>) -> Outputs + '_ {
         move |path, result| {
+            let record = to_record(path, result, heatmap_dir);
             assert!(!(panic_on_report && result.is_ok()), "the page");
             Outputs {
-                record: to_record(path, result, None),
+                record,
                 page: None,
                 text: Some(human(path, result, false)),
             }
@@ -679,17 +707,49 @@ mod tests {
             path,
             || -> Result<Report, Error> { panic!("the analysis") },
             outputs(false),
+            None,
         );
         assert!(internal(in_analysis).ends_with(": the analysis"));
-        let in_outputs = contained_outputs(path, analysed, outputs(true));
+        let in_outputs = contained_outputs(path, analysed, outputs(true), None);
         assert!(internal(in_outputs).ends_with(": the page"));
 
-        let (failed, out) = contained_outputs(path, analysed, outputs(false));
+        let (failed, out) = contained_outputs(path, analysed, outputs(false), None);
         assert!(!failed);
         assert!(out.record["error"].is_null(), "{}", out.record);
         let refused = || Err(Error::Decode("eof".into()));
-        let (failed, out) = contained_outputs(path, refused, outputs(true));
+        let (failed, out) = contained_outputs(path, refused, outputs(true), None);
         assert!(failed);
         assert_eq!(out.record["error"]["code"], "decode");
+    }
+
+    /// A panic after the heatmap was written leaves no heatmap behind for
+    /// the `internal` record; an analysed file keeps its heatmap.
+    #[test]
+    fn a_panic_after_the_heatmap_leaves_no_heatmap() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let pngs = || -> std::io::Result<usize> { Ok(std::fs::read_dir(dir.path())?.count()) };
+        let path = Path::new("claims/a.jpg");
+
+        let (failed, out) = contained_outputs(
+            path,
+            analysed,
+            written_outputs(false, Some(dir.path())),
+            Some(dir.path()),
+        );
+        assert!(!failed);
+        assert!(out.record["heatmap"].is_string(), "{}", out.record);
+        assert_eq!(pngs()?, 1);
+
+        let (failed, out) = contained_outputs(
+            path,
+            analysed,
+            written_outputs(true, Some(dir.path())),
+            Some(dir.path()),
+        );
+        assert!(failed);
+        assert_eq!(out.record["error"]["code"], "internal");
+        assert!(out.record.get("heatmap").is_none_or(Value::is_null));
+        assert_eq!(pngs()?, 0, "the heatmap of the failed file stayed");
+        Ok(())
     }
 }
