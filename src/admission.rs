@@ -76,11 +76,12 @@ pub struct MemoryBudget {
     changed: Condvar,
 }
 
-/// Bytes admitted, and the tickets of the requests in line (taken in
-/// order; `serving` is the one whose turn it is).
+/// Bytes admitted, the most ever admitted at once, and the tickets of the
+/// requests in line (taken in order; `serving` is the one whose turn it is).
 #[derive(Debug, Default)]
 struct Queue {
     in_use: u64,
+    peak: u64,
     next_ticket: u64,
     serving: u64,
 }
@@ -102,6 +103,21 @@ impl MemoryBudget {
             state: Mutex::new(Queue::default()),
             changed: Condvar::new(),
         }
+    }
+
+    /// The budget, in bytes.
+    #[must_use]
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The most bytes admitted at once so far (each request counted at
+    /// most at the whole budget): how close a batch came to the budget,
+    /// and, for a budget shared by several callers, a check that together
+    /// they stayed within it.
+    #[must_use]
+    pub fn peak_bytes(&self) -> u64 {
+        self.queue().peak
     }
 
     /// Bytes admitted and not yet given back.
@@ -169,6 +185,7 @@ impl MemoryBudget {
             queue.serving += 1;
         }
         queue.in_use += bytes;
+        queue.peak = queue.peak.max(queue.in_use);
         drop(queue);
         // The next in line may fit too.
         self.changed.notify_all();
@@ -352,7 +369,28 @@ mod tests {
         }
         let peak = peak.load(Ordering::SeqCst);
         assert!((70..=100).contains(&peak), "peak {peak}");
+        // The budget's own high-water mark saw at least what the workers saw.
+        assert!(
+            (peak..=100).contains(&budget.peak_bytes()),
+            "{}",
+            budget.peak_bytes()
+        );
         assert_eq!(budget.in_use(), 0);
+    }
+
+    #[test]
+    fn the_peak_is_the_most_admitted_at_once() {
+        let budget = MemoryBudget::new(100);
+        assert_eq!((budget.limit(), budget.peak_bytes()), (100, 0));
+        let first = budget.admit(30, true);
+        let second = budget.admit(50, true);
+        drop((first, second));
+        let third = budget.admit(20, true);
+        assert_eq!(budget.peak_bytes(), 80);
+        // A request over the budget counts as the whole budget.
+        drop(third);
+        let _large = budget.admit(1_000, true);
+        assert_eq!(budget.peak_bytes(), 100);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! values while the GIL is held; every analysis then runs with the GIL
 //! released (`Python::detach`), so other Python threads keep running.
 
+mod budget;
 mod config;
 mod error;
 mod input;
@@ -18,6 +19,7 @@ use pyo3::types::PyList;
 use rayon::prelude::*;
 use trueshot::{Analyzer, MemoryBudget};
 
+use crate::budget::PyMemoryBudget;
 use crate::config::PyConfig;
 use crate::error::{
     invalid_config, invalid_config_type, to_pyerr, DecodeError, ImageTooLargeError, TrueshotError,
@@ -106,8 +108,12 @@ fn analyze(
 /// files are read one by one on the calling thread, small images run side
 /// by side, a large one waits for room, one over the whole budget runs
 /// alone. Without it each worker holds one image at a time.
+/// `memory_budget` (a `MemoryBudget`) does the same against a budget shared
+/// with the other calls given it, such as calls on other Python threads;
+/// give one or the other.
 #[pyfunction]
-#[pyo3(signature = (images, *, reference = None, threads = None, config = None, return_exceptions = false, max_memory_mb = None))]
+#[pyo3(signature = (images, *, reference = None, threads = None, config = None, return_exceptions = false, max_memory_mb = None, memory_budget = None))]
+#[allow(clippy::too_many_arguments)] // one per Python keyword argument
 fn analyze_many<'py>(
     py: Python<'py>,
     images: &Bound<'py, PyAny>,
@@ -116,22 +122,23 @@ fn analyze_many<'py>(
     config: Option<PyRef<'py, PyConfig>>,
     return_exceptions: bool,
     max_memory_mb: Option<i64>,
+    memory_budget: Option<PyRef<'py, PyMemoryBudget>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let analyzer = analyzer(py, config.as_deref())?;
-    let budget = match max_memory_mb {
-        None => None,
-        Some(mb) => Some(
-            u64::try_from(mb)
-                .ok()
-                .filter(|&mb| (1..=1 << 24).contains(&mb))
-                .map(|mb| MemoryBudget::new(mb << 20))
-                .ok_or_else(|| {
-                    invalid_config(
-                        py,
-                        format!("max_memory_mb must be in 1..=16777216, got {mb}"),
-                    )
-                })?,
-        ),
+    let budget: Option<Arc<MemoryBudget>> = match (max_memory_mb, memory_budget) {
+        (None, None) => None,
+        (Some(mb), None) => Some(Arc::new(MemoryBudget::new(budget::megabytes_to_bytes(
+            py,
+            "max_memory_mb",
+            mb,
+        )?))),
+        (None, Some(shared)) => Some(Arc::clone(&shared.inner)),
+        (Some(_), Some(_)) => {
+            return Err(invalid_config(
+                py,
+                "analyze_many: give max_memory_mb or memory_budget, not both".to_string(),
+            ))
+        }
     };
     let threads = match threads {
         None => 0,
@@ -293,6 +300,7 @@ fn _trueshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyReport>()?;
     m.add_class::<PyFinding>()?;
     m.add_class::<PyReferences>()?;
+    m.add_class::<PyMemoryBudget>()?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(analyze_many, m)?)?;
     m.add_function(wrap_pyfunction!(write_heatmap_png, m)?)?;

@@ -161,6 +161,36 @@ def test_a_memory_budget_changes_no_row(spark: SparkSession, folder: pathlib.Pat
         scan_dataframe(df, path_col="file", max_memory_mb=0)
 
 
+def test_a_batch_shares_one_memory_budget(
+    folder: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rows with listings of their own run side by side, one call each; with
+    # a budget every call of the batch gets the same one.
+    from trueshot.spark import analyze_rows
+
+    listing_path = folder.parent / "listing-budget.png"
+    claim = listing_and_claim(listing_path)
+    other_listing = png_bytes(make_pixels(120, 160, 3, seed=5))
+    images = [claim, jpeg_bytes(1), claim, jpeg_bytes(2)]
+    references = [str(listing_path), other_listing, None, None]
+    budgets: list[Any] = []
+    real = trueshot.analyze_many
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        budgets.append(kwargs.get("memory_budget"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trueshot, "analyze_many", recording)
+    config = trueshot.Config(heatmap=False)
+    rows = analyze_rows(images, references, config=config, threads=2, heatmaps=False,
+                        max_memory_mb=64)
+    assert len(budgets) == 3 and budgets[0] is not None, budgets
+    assert all(b is budgets[0] for b in budgets)
+    assert budgets[0].megabytes == 64 and budgets[0].peak_bytes > 0
+    free = analyze_rows(images, references, config=config, threads=2, heatmaps=False)
+    assert rows == free
+
+
 def test_path_input_equals_analyze(spark: SparkSession, folder: pathlib.Path) -> None:
     paths = sorted(str(p) for p in folder.rglob("*") if p.is_file())
     cells = [p if i % 2 else pathlib.Path(p).as_uri() for i, p in enumerate(paths)]

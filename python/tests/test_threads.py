@@ -100,3 +100,48 @@ def test_analyze_many_under_a_memory_budget_gives_the_same_results(tmp_path: Any
             for r in default_pool] == free
     with pytest.raises(trueshot.InvalidConfigError):
         trueshot.analyze_many(images, max_memory_mb=0)
+
+
+def test_calls_on_two_threads_share_a_memory_budget() -> None:
+    # Each image is estimated at about 0.78 MB (its PNG plus 15 bytes a
+    # pixel): two fit in a 2 MB budget together, three do not. The two
+    # calls admit their images against the one budget, and give the same
+    # results as without it.
+    images = [png_bytes(make_pixels(200, 260, 3, seed=s)) for s in range(6)]
+    halves = [images[:3], images[3:]]
+    free = [[summary(r) for r in trueshot.analyze_many(h, threads=1)] for h in halves]
+
+    budget = trueshot.MemoryBudget(2)
+    assert (budget.megabytes, budget.peak_bytes) == (2, 0)
+    assert repr(budget) == "MemoryBudget(2 MB)"
+    shared: list[Any] = [None, None]
+
+    def run(i: int) -> None:
+        reports = trueshot.analyze_many(halves[i], threads=1, memory_budget=budget)
+        shared[i] = [summary(r) for r in reports]
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert shared == free
+    # Admission happened on the shared budget, and together the calls
+    # stayed within it.
+    assert 700_000 < budget.peak_bytes <= 2 << 20, budget.peak_bytes
+
+
+def test_a_memory_budget_is_checked_and_shared_not_copied() -> None:
+    import copy
+    import pickle
+
+    budget = trueshot.MemoryBudget(64)
+    assert copy.copy(budget) is budget and copy.deepcopy(budget) is budget
+    with pytest.raises(TypeError, match="pickle"):
+        pickle.dumps(budget)
+    for megabytes in (0, -1, (1 << 24) + 1):
+        with pytest.raises(trueshot.InvalidConfigError, match="megabytes"):
+            trueshot.MemoryBudget(megabytes)
+    with pytest.raises(trueshot.InvalidConfigError, match="not both"):
+        trueshot.analyze_many([], max_memory_mb=64, memory_budget=budget)
+

@@ -15,6 +15,7 @@ __all__ = [
     "Finding",
     "ImageTooLargeError",
     "InvalidConfigError",
+    "MemoryBudget",
     "References",
     "Report",
     "TrueshotError",
@@ -119,6 +120,23 @@ class References:
     def __deepcopy__(self, memo: Any, /) -> References: ...
 
 @final
+class MemoryBudget:
+    def __new__(cls, megabytes: int) -> MemoryBudget:
+        """Megabytes of memory shared by the ``analyze_many`` calls given it
+        as ``memory_budget=`` (calls on several Python threads): their images
+        together are admitted while their estimated peak memory fits.
+        Raises InvalidConfigError unless 1 <= megabytes <= 16777216."""
+    @property
+    def megabytes(self) -> int: ...
+    @property
+    def peak_bytes(self) -> int:
+        """The most bytes admitted at once so far."""
+    def __reduce__(self) -> NoReturn:
+        """Raises TypeError: a budget counts one process's memory."""
+    def __copy__(self) -> MemoryBudget: ...
+    def __deepcopy__(self, memo: Any, /) -> MemoryBudget: ...
+
+@final
 class Finding:
     @property
     def detector(self) -> str: ...
@@ -196,6 +214,7 @@ def analyze_many(
     config: Union[Config, None] = None,
     return_exceptions: Literal[False] = False,
     max_memory_mb: Union[int, None] = None,
+    memory_budget: Union[MemoryBudget, None] = None,
 ) -> list[Report]: ...
 @overload
 def analyze_many(
@@ -206,6 +225,7 @@ def analyze_many(
     config: Union[Config, None] = None,
     return_exceptions: bool,
     max_memory_mb: Union[int, None] = None,
+    memory_budget: Union[MemoryBudget, None] = None,
 ) -> list[Union[Report, Exception]]: ...
 def write_heatmap_png(report: Report, path: Union[str, os.PathLike[str]]) -> None: ...
 def set_spare_memory(megabytes: int) -> None: ...

@@ -169,9 +169,10 @@ def scan_dataframe(
     rows at a time (default 10,000), so set that to a few times ``batch_size``
     when rows hold image bytes. ``threads`` per task defaults to
     ``spark.task.cpus``. ``max_memory_mb`` admits the images of each call
-    into Rust against a memory budget (``trueshot.analyze_many``): it
-    bounds the rows without a listing of their own, analysed together;
-    rows with their own listings run one image per thread.
+    into Rust against a memory budget (``trueshot.MemoryBudget``), one per
+    batch shared by all its rows: those without a listing of their own,
+    analysed together, and those with their own listings, which run one
+    image per thread.
     """
     if batch_size < 1:
         raise ValueError(f"scan_dataframe: batch_size must be >= 1, got {batch_size}")
@@ -410,6 +411,8 @@ def analyze_rows(
     """
     import trueshot
 
+    # One budget for the whole batch: the groups below run side by side.
+    budget = None if max_memory_mb is None else trueshot.MemoryBudget(max_memory_mb)
     results: list[Any] = [None] * len(images)
     groups: dict[Any, list[int]] = {}
     for i, (image, reference) in enumerate(zip(images, references)):
@@ -432,7 +435,7 @@ def analyze_rows(
                 config=config,
                 threads=pool_threads,
                 return_exceptions=True,
-                max_memory_mb=max_memory_mb,
+                memory_budget=budget,
             )
         except Exception as exc:  # a bad reference, or a bad cell type
             reports = [exc] * len(rows)
