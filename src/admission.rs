@@ -44,8 +44,16 @@ pub fn estimated_peak_bytes(encoded: &[u8], config: &Config) -> u64 {
 /// add their own per-pixel costs to [`estimated_peak_bytes`].
 #[must_use]
 pub fn declared_pixels(encoded: &[u8], config: &Config) -> u64 {
-    let pixels = decode::sniff(encoded)
-        .and_then(|format| decode::declared_dimensions(encoded, format))
+    // The header is untrusted: a decoder bug that panics on it counts as
+    // unreadable here (the analysis, which reads it again, contains the
+    // panic as an `internal` error of that file), so a batch driver's
+    // admission step never raises.
+    let declared = std::panic::catch_unwind(|| {
+        decode::sniff(encoded).and_then(|format| decode::declared_dimensions(encoded, format))
+    });
+    let pixels = declared
+        .ok()
+        .and_then(Result::ok)
         .map_or(0, |(w, h)| u64::from(w) * u64::from(h));
     if pixels > config.max_pixels {
         0
@@ -129,8 +137,10 @@ impl MemoryBudget {
     /// Run `work` on every item in `pool`, each admitted first: `load`
     /// prepares an item on the calling thread (reads its file, say) and
     /// gives its estimated peak bytes, the call waits for room, and the
-    /// bytes are held until `work` on it returns. Returns when every item
-    /// is done. A panic in `work` is raised here once the items already
+    /// bytes are held until `work` on it returns. At most two items per
+    /// worker of `pool` are admitted and unfinished at once. Several calls,
+    /// on threads of their own, may share one budget. Returns when every
+    /// item is done. A panic in `work` is raised here once the items already
     /// started finish; a panic in `load` stops at that item the same way.
     ///
     /// The calling thread must not be one that `work` waits on: not a
@@ -156,13 +166,20 @@ impl MemoryBudget {
             return;
         }
         let work = &work;
+        // An admitted item holds its bytes until a worker has run it, so a
+        // call admits at most two items per worker of its pool: one with
+        // few workers (a one-thread pool beside other callers of a shared
+        // budget) must not hold the budget for items it cannot run yet.
+        let slots = MemoryBudget::new(2 * pool.current_num_threads() as u64);
         pool.in_place_scope(|scope| {
             for item in items {
+                let slot = slots.admit(1, true);
                 let (loaded, bytes) = load(item);
                 let permit = self.admit(bytes, true);
                 scope.spawn(move |_| {
                     work(loaded);
                     drop(permit);
+                    drop(slot);
                 });
             }
         });
@@ -376,6 +393,52 @@ mod tests {
             budget.peak_bytes()
         );
         assert_eq!(budget.in_use(), 0);
+    }
+
+    /// A call admits at most two items per worker: with a one-thread pool
+    /// and room for all ten items, each item starts with at most one other
+    /// admitted (before the cap, all ten were admitted at once).
+    #[test]
+    fn a_call_admits_at_most_two_items_per_worker() {
+        let budget = MemoryBudget::new(1_000);
+        let most = AtomicU64::new(0);
+        budget.run_admitted(
+            &pool(1),
+            [10u64; 10],
+            |bytes| (bytes, bytes),
+            |_| {
+                most.fetch_max(budget.in_use(), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+            },
+        );
+        let most = most.load(Ordering::SeqCst);
+        assert!((10..=20).contains(&most), "{most} bytes admitted at once");
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    /// Calls on two threads, each with a pool of its own, sharing one
+    /// budget stay within it together; with a budget each they go over.
+    #[test]
+    fn calls_sharing_a_budget_stay_within_it_together() {
+        let run_two = |shared: bool| {
+            let budgets = [MemoryBudget::new(BUDGET), MemoryBudget::new(BUDGET)];
+            let gauge = Gauge::default();
+            std::thread::scope(|scope| {
+                for i in 0..2 {
+                    let budget = &budgets[if shared { 0 } else { i }];
+                    let gauge = &gauge;
+                    scope.spawn(move || {
+                        budget.run_admitted(&pool(2), SIZES, |b| (b, b), |b| gauge.work(b));
+                    });
+                }
+            });
+            assert_eq!(gauge.done.load(Ordering::SeqCst), 2 * SIZES.len() as u64);
+            gauge.peak_bytes.load(Ordering::SeqCst)
+        };
+        let shared = run_two(true);
+        assert!((70..=BUDGET).contains(&shared), "shared peak {shared}");
+        // The test can fail: two budgets admit up to twice as much.
+        assert!(run_two(false) > BUDGET);
     }
 
     #[test]

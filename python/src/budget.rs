@@ -27,7 +27,7 @@ impl PyMemoryBudget {
     /// Raises `InvalidConfigError` unless `megabytes` is in 1..=16777216.
     #[new]
     #[pyo3(signature = (megabytes))]
-    fn new(py: Python<'_>, megabytes: i64) -> PyResult<Self> {
+    fn new(py: Python<'_>, megabytes: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(PyMemoryBudget {
             inner: Arc::new(trueshot::MemoryBudget::new(megabytes_to_bytes(
                 py,
@@ -73,17 +73,31 @@ impl PyMemoryBudget {
     }
 }
 
-/// `megabytes` (the argument `name`) in bytes, or `InvalidConfigError`
-/// outside 1..=[`MAX_MEGABYTES`].
-pub fn megabytes_to_bytes(py: Python<'_>, name: &str, megabytes: i64) -> PyResult<u64> {
-    u64::try_from(megabytes)
+/// `megabytes` (the argument `name`, a Python int) in bytes, or
+/// `InvalidConfigError` for anything else and outside 1..=[`MAX_MEGABYTES`]
+/// (a bool is not a number of megabytes; an int past 64 bits is out of
+/// range, not an `OverflowError`).
+pub fn megabytes_to_bytes(
+    py: Python<'_>,
+    name: &str,
+    megabytes: &Bound<'_, PyAny>,
+) -> PyResult<u64> {
+    let invalid = || {
+        let shown = megabytes
+            .repr()
+            .map_or_else(|_| "?".to_string(), |r| r.to_string());
+        invalid_config(
+            py,
+            format!("{name} must be an int in 1..={MAX_MEGABYTES}, got {shown}"),
+        )
+    };
+    if megabytes.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(invalid());
+    }
+    megabytes
+        .extract::<u64>()
         .ok()
         .filter(|mb| (1..=MAX_MEGABYTES).contains(mb))
         .map(|mb| mb << 20)
-        .ok_or_else(|| {
-            invalid_config(
-                py,
-                format!("{name} must be in 1..={MAX_MEGABYTES}, got {megabytes}"),
-            )
-        })
+        .ok_or_else(invalid)
 }

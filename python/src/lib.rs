@@ -121,7 +121,7 @@ fn analyze_many<'py>(
     threads: Option<i64>,
     config: Option<PyRef<'py, PyConfig>>,
     return_exceptions: bool,
-    max_memory_mb: Option<i64>,
+    max_memory_mb: Option<&Bound<'py, PyAny>>,
     memory_budget: Option<PyRef<'py, PyMemoryBudget>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let analyzer = analyzer(py, config.as_deref())?;

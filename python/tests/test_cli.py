@@ -176,20 +176,21 @@ def test_scan_refuses_an_unreadable_reference(tmp_path: pathlib.Path) -> None:
 
 
 def test_heatmap_names_are_the_rust_cli_names() -> None:
-    # ASCII stem (others become "_") plus the FNV-1a hash of the path as
-    # given; the expected name is what `trueshot scan --heatmap-dir` wrote.
-    assert heatmap_name("claim é 日本.jpg") == "claim_____.e051761e.heatmap.png"
+    # ASCII stem (others become "_") plus the 64-bit FNV-1a hash of the path
+    # as given; the same strings are pinned for the Rust CLI's `output_name`
+    # (src/bin/trueshot/scan.rs, output_names_are_the_stem_and_a_64_bit_hash).
+    assert heatmap_name("claim é 日本.jpg") == "claim_____.0f5e0986e051761e.heatmap.png"
     assert heatmap_name("a/" + "x" * 300 + ".png").startswith("x" * 80 + ".")
     # Rust's Path::file_stem: a name ending with a dot loses it, `..` has none.
-    assert heatmap_name("foo.") == "foo.0c25863b.heatmap.png"
-    assert heatmap_name("a/..") == ".7ec5e001.heatmap.png"
+    assert heatmap_name("foo.") == "foo.dd1252790c25863b.heatmap.png"
+    assert heatmap_name("a/..") == ".7346f2827ec5e001.heatmap.png"
     if os.name != "nt":
         # Names that are not UTF-8 (as os.fsdecode gives them): the stem and
         # the hash of the text with each invalid sequence as one U+FFFD, as
         # Rust's to_string_lossy; names from Rust's `output_name` on the bytes.
-        assert heatmap_name(os.fsdecode(b"a/b\xffc.png")) == "b_c.e3090b56.heatmap.png"
-        assert heatmap_name(os.fsdecode(b"x\xf0\x90\x80y.jpg")) == "x_y.37657196.heatmap.png"
-        assert heatmap_name(os.fsdecode(b"q\x80\x80\x80.png")) == "q___.e1052576.heatmap.png"
+        assert heatmap_name(os.fsdecode(b"a/b\xffc.png")) == "b_c.79eef0e8e3090b56.heatmap.png"
+        assert heatmap_name(os.fsdecode(b"x\xf0\x90\x80y.jpg")) == "x_y.c2c2a4ff37657196.heatmap.png"
+        assert heatmap_name(os.fsdecode(b"q\x80\x80\x80.png")) == "q___.569eff3be1052576.heatmap.png"
 
 
 def test_scan_indexes_the_references_once(tmp_path: pathlib.Path,

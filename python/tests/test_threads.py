@@ -139,9 +139,12 @@ def test_a_memory_budget_is_checked_and_shared_not_copied() -> None:
     assert copy.copy(budget) is budget and copy.deepcopy(budget) is budget
     with pytest.raises(TypeError, match="pickle"):
         pickle.dumps(budget)
-    for megabytes in (0, -1, (1 << 24) + 1):
+    bad: list[Any] = [0, -1, (1 << 24) + 1, 1 << 70, True, 1.5, "64"]
+    for megabytes in bad:
         with pytest.raises(trueshot.InvalidConfigError, match="megabytes"):
             trueshot.MemoryBudget(megabytes)
+    with pytest.raises(trueshot.InvalidConfigError, match="max_memory_mb"):
+        trueshot.analyze_many([], max_memory_mb=True)
     with pytest.raises(trueshot.InvalidConfigError, match="not both"):
         trueshot.analyze_many([], max_memory_mb=64, memory_budget=budget)
 

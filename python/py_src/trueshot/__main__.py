@@ -190,7 +190,7 @@ def heatmap_name(path: str) -> str:
         h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     stem = "".join(c if c.isascii() and c.isalnum() or c in "-_" else "_"
                    for c in _file_stem(text))[:80]
-    return f"{stem}.{h & 0xFFFFFFFF:08x}.heatmap.png"
+    return f"{stem}.{h:016x}.heatmap.png"
 
 
 def write_heatmap(target: str, png: bytes) -> None:

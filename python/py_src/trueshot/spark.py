@@ -168,11 +168,12 @@ def scan_dataframe(
     it); Arrow hands the worker ``spark.sql.execution.arrow.maxRecordsPerBatch``
     rows at a time (default 10,000), so set that to a few times ``batch_size``
     when rows hold image bytes. ``threads`` per task defaults to
-    ``spark.task.cpus``. ``max_memory_mb`` admits the images of each call
-    into Rust against a memory budget (``trueshot.MemoryBudget``), one per
-    batch shared by all its rows: those without a listing of their own,
-    analysed together, and those with their own listings, which run one
-    image per thread.
+    ``spark.task.cpus``. ``max_memory_mb`` admits the images of each batch
+    into Rust against one budget of that many megabytes
+    (``trueshot.MemoryBudget``): the rows without a listing of their own,
+    analysed together first, then the rows with their own listings, one
+    image per thread side by side. The budget is per task: an executor
+    running several tasks at once holds up to that many budgets.
     """
     if batch_size < 1:
         raise ValueError(f"scan_dataframe: batch_size must be >= 1, got {batch_size}")
@@ -411,7 +412,8 @@ def analyze_rows(
     """
     import trueshot
 
-    # One budget for the whole batch: the groups below run side by side.
+    # One budget for the whole batch: the rows without a listing first, then
+    # the listing groups side by side, all admitted against it.
     budget = None if max_memory_mb is None else trueshot.MemoryBudget(max_memory_mb)
     results: list[Any] = [None] * len(images)
     groups: dict[Any, list[int]] = {}

@@ -11,7 +11,7 @@ use image::DynamicImage;
 use trueshot::html::Lang;
 use trueshot::{decode, Analyzer, Config, Error, HtmlOptions, IndexEntry, Report};
 
-use crate::scan::{output_name, write_output, Catalogue};
+use crate::scan::{output_name, write_output, Catalogue, WrittenFile};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LangArg {
@@ -96,22 +96,23 @@ fn display_name(path: &Path) -> String {
 }
 
 /// For `scan --html-dir`: write the page of one scanned file into `dir` and
-/// return its index entry. A file that failed gets an entry without a page.
+/// return its index entry and the page file ([`WrittenFile`]). A file that
+/// failed gets an entry without a page.
 pub fn write_scan_page(
     dir: &Path,
     path: &Path,
     result: &Result<Report, Error>,
     config: &Config,
     catalogue: &Catalogue,
-) -> IndexEntry {
+) -> (IndexEntry, Option<WrittenFile>) {
     let name = display_name(path);
     let report = match result {
         Ok(report) => report,
-        Err(error) => return IndexEntry::failed(name, error),
+        Err(error) => return (IndexEntry::failed(name, error), None),
     };
     let image = match decode::open(path, config) {
         Ok(image) => image,
-        Err(error) => return IndexEntry::failed(name, error),
+        Err(error) => return (IndexEntry::failed(name, error), None),
     };
     let listing = catalogue.matched_image(report, config);
     let mut options = HtmlOptions::default()
@@ -123,8 +124,16 @@ pub fn write_scan_page(
     let page = trueshot::render_html(report, &image, &options);
     let file = output_name(path, ".html");
     match write_output(dir, &file, page.as_bytes()) {
-        Ok(_) => IndexEntry::new(name, Some(file), report, Some(&image)),
-        Err(e) => IndexEntry::failed(name, format!("cannot write the page: {e}")),
+        Ok(written) => {
+            // Removed again if making the index entry's thumbnail panics.
+            let written = WrittenFile::new(written);
+            let entry = IndexEntry::new(name, Some(file), report, Some(&image));
+            (entry, Some(written))
+        }
+        Err(e) => (
+            IndexEntry::failed(name, format!("cannot write the page: {e}")),
+            None,
+        ),
     }
 }
 

@@ -172,17 +172,29 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     // a queue feeding the scan must not be drained into a closed pipe.
     let output_closed = AtomicBool::new(false);
     // One file's outputs: its heatmap file, record, review page and text.
-    let outputs = |path: &Path, result: &Result<Report, Error>| Outputs {
-        record: to_record(path, result, args.heatmap_dir.as_deref()),
-        page: args
+    let outputs = |path: &Path, result: &Result<Report, Error>| {
+        // The files are kept only once every step has finished (WrittenFile).
+        let (record, heatmap_file) = to_record(path, result, args.heatmap_dir.as_deref());
+        let (page, page_file) = args
             .html_dir
             .as_ref()
-            .map(|dir| report::write_scan_page(dir, path, result, analyzer.config(), &catalogue)),
-        text: (args.format == OutputFormat::Human).then(|| human(path, result, color)),
+            .map(|dir| report::write_scan_page(dir, path, result, analyzer.config(), &catalogue))
+            .unzip();
+        Outputs {
+            record,
+            page,
+            text: (args.format == OutputFormat::Human).then(|| human(path, result, color)),
+            _written: [heatmap_file, page_file.flatten()],
+        }
     };
-    let heatmap_dir = args.heatmap_dir.as_deref();
     // One file: hand over its outputs (from `contained_outputs`).
-    let finish = |index: usize, (file_failed, Outputs { record, page, text }): (bool, Outputs)| {
+    let finish = |index: usize,
+                  (
+        file_failed,
+        Outputs {
+            record, page, text, ..
+        },
+    ): (bool, Outputs)| {
         if file_failed {
             failed.fetch_add(1, Ordering::Relaxed);
         }
@@ -226,10 +238,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 |input| (input, 1),
                 |(index, path)| {
                     let analyse = || analyzer.analyze_path(&path);
-                    finish(
-                        index,
-                        contained_outputs(&path, analyse, outputs, heatmap_dir),
-                    );
+                    finish(index, contained_outputs(&path, analyse, outputs));
                 },
             );
         }
@@ -247,25 +256,19 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 &pool,
                 inputs,
                 |(index, path)| {
-                    // Reading the header is work on the file's bytes too: a
-                    // panic there fails this file only, as in the analysis.
-                    let loaded = decode::read_file(&path, max_file_bytes).and_then(|bytes| {
-                        let pixels =
-                            contain_panic(|| trueshot::declared_pixels(&bytes, analyzer.config()))?;
-                        Ok((bytes, pixels))
-                    });
-                    let estimate = loaded.as_ref().map_or(0, |(b, pixels)| {
+                    // The header is read without a panic escaping
+                    // (`declared_pixels` counts one as unreadable).
+                    let loaded = decode::read_file(&path, max_file_bytes);
+                    let estimate = loaded.as_ref().map_or(0, |b| {
+                        let pixels = trueshot::declared_pixels(b, analyzer.config());
                         let per_pixel = trueshot::PEAK_BYTES_PER_PIXEL + outputs_per_pixel;
                         (b.len() as u64).saturating_add(pixels.saturating_mul(per_pixel))
                     });
-                    ((index, path, loaded.map(|(bytes, _)| bytes)), estimate)
+                    ((index, path, loaded), estimate)
                 },
                 |(index, path, bytes)| {
                     let analyse = || bytes.and_then(|b| analyzer.analyze_bytes(&b));
-                    finish(
-                        index,
-                        contained_outputs(&path, analyse, outputs, heatmap_dir),
-                    );
+                    finish(index, contained_outputs(&path, analyse, outputs));
                 },
             );
         }
@@ -297,41 +300,55 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// What one file leaves behind besides its heatmap file: its record, its
-/// review page's index entry (with `--html-dir`) and its text (human format).
+/// What one file leaves behind: its record, its review page's index entry
+/// (with `--html-dir`), its text (human format), and the heatmap and page
+/// files written for it.
 struct Outputs {
     record: Value,
     page: Option<IndexEntry>,
     text: Option<String>,
+    _written: [Option<WrittenFile>; 2],
+}
+
+/// A file written for one input, removed again when that input's steps
+/// panic before they all finish: the record then says `internal` and names
+/// no heatmap, and no page shows a verdict for it. Only a file this step
+/// wrote is removed, never one found under the same name.
+pub struct WrittenFile(PathBuf);
+
+impl WrittenFile {
+    pub fn new(path: PathBuf) -> Self {
+        WrittenFile(path)
+    }
+}
+
+impl Drop for WrittenFile {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Already gone is fine: nothing of this input is left.
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
 }
 
 /// Analyse one file and make its outputs, with a panic on the way contained
 /// (in the analysis, which the library already contains, or in writing the
 /// heatmap or the page or in rendering the record): the file then gets the
 /// outputs of the `internal` error a contained analysis panic gives, and the
-/// scan goes on with the others. Also returns whether the file failed.
-///
-/// A heatmap written before the panic is removed from `heatmap_dir`: the
-/// record says `internal` and names no heatmap, and a reader of the
-/// directory must not find one for it.
+/// scan goes on with the others (the files written before the panic are
+/// removed as it unwinds: [`WrittenFile`]). Also returns whether the file
+/// failed.
 fn contained_outputs(
     path: &Path,
     analyse: impl FnOnce() -> Result<Report, Error>,
     outputs: impl Fn(&Path, &Result<Report, Error>) -> Outputs,
-    heatmap_dir: Option<&Path>,
 ) -> (bool, Outputs) {
     contain_panic(|| {
         let result = analyse();
         (result.is_err(), outputs(path, &result))
     })
-    .unwrap_or_else(|error| {
-        if let Some(dir) = heatmap_dir {
-            // Absent when the panic came before it was written.
-            let _ = std::fs::remove_file(dir.join(output_name(path, ".heatmap.png")));
-        }
-        // The outputs of an error are plain formatting and write no file.
-        (true, outputs(path, &Err(error)))
-    })
+    // The outputs of an error are plain formatting and write no file.
+    .unwrap_or_else(|error| (true, outputs(path, &Err(error))))
 }
 
 /// The list of `--files-from`, read one path at a time as the scan asks.
@@ -501,9 +518,15 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-fn to_record(path: &Path, result: &Result<Report, Error>, heatmap_dir: Option<&Path>) -> Value {
+/// The JSON record of `path`, and its heatmap file when one was written.
+fn to_record(
+    path: &Path,
+    result: &Result<Report, Error>,
+    heatmap_dir: Option<&Path>,
+) -> (Value, Option<WrittenFile>) {
     let path_text = path.to_string_lossy();
-    match result {
+    let mut heatmap_file = None;
+    let record = match result {
         Ok(report) => {
             let mut record = match report.to_json_value() {
                 object @ Value::Object(_) => object,
@@ -515,7 +538,11 @@ fn to_record(path: &Path, result: &Result<Report, Error>, heatmap_dir: Option<&P
             if let Some(obj) = record.as_object_mut() {
                 obj.insert("path".into(), json!(path_text));
                 let heatmap_path = match written {
-                    Some(Ok(file)) => Some(file.to_string_lossy().into_owned()),
+                    Some(Ok(file)) => {
+                        let text = file.to_string_lossy().into_owned();
+                        heatmap_file = Some(WrittenFile::new(file));
+                        Some(text)
+                    }
                     Some(Err(message)) => {
                         // The analysis stands; the missing file is said, not hidden.
                         obj.insert("heatmap_error".into(), json!(message));
@@ -535,7 +562,8 @@ fn to_record(path: &Path, result: &Result<Report, Error>, heatmap_dir: Option<&P
             "findings": [],
             "error": {"code": error.code(), "message": error.to_string(), "file": path_text},
         }),
-    }
+    };
+    (record, heatmap_file)
 }
 
 /// Write the heatmap of `path` into `dir` as 8-bit grey PNG.
@@ -551,8 +579,9 @@ fn write_heatmap(dir: &Path, path: &Path, map: &trueshot::Heatmap) -> Result<Pat
 
 /// An output file name unique per input path: the stem (ASCII letters,
 /// digits, `-` and `_`; anything else becomes `_`; at most 80 bytes, far
-/// under the 255 bytes file systems allow) plus a hash of the whole path,
-/// then `suffix`.
+/// under the 255 bytes file systems allow) plus a 64-bit hash of the whole
+/// path (with 32 bits, two of 100,000 `IMG_0001.jpg` in different folders
+/// would share a name about once), then `suffix`.
 pub fn output_name(path: &Path, suffix: &str) -> String {
     // FNV-1a: stable across runs and platforms, unlike std's RandomState.
     let hash = path
@@ -575,7 +604,7 @@ pub fn output_name(path: &Path, suffix: &str) -> String {
         })
         .take(80)
         .collect();
-    format!("{stem}.{:08x}{suffix}", hash as u32)
+    format!("{stem}.{hash:016x}{suffix}")
 }
 
 /// Write `bytes` to `dir/name` through a temporary file and a rename, so
@@ -668,12 +697,13 @@ mod tests {
         heatmap_dir: Option<&Path>,
     ) -> impl Fn(&Path, &Result<Report, Error>) -> Outputs + '_ {
         move |path, result| {
-            let record = to_record(path, result, heatmap_dir);
+            let (record, heatmap_file) = to_record(path, result, heatmap_dir);
             assert!(!(panic_on_report && result.is_ok()), "the page");
             Outputs {
                 record,
                 page: None,
                 text: Some(human(path, result, false)),
+                _written: [heatmap_file, None],
             }
         }
     }
@@ -707,49 +737,82 @@ mod tests {
             path,
             || -> Result<Report, Error> { panic!("the analysis") },
             outputs(false),
-            None,
         );
         assert!(internal(in_analysis).ends_with(": the analysis"));
-        let in_outputs = contained_outputs(path, analysed, outputs(true), None);
+        let in_outputs = contained_outputs(path, analysed, outputs(true));
         assert!(internal(in_outputs).ends_with(": the page"));
 
-        let (failed, out) = contained_outputs(path, analysed, outputs(false), None);
+        let (failed, out) = contained_outputs(path, analysed, outputs(false));
         assert!(!failed);
         assert!(out.record["error"].is_null(), "{}", out.record);
         let refused = || Err(Error::Decode("eof".into()));
-        let (failed, out) = contained_outputs(path, refused, outputs(true), None);
+        let (failed, out) = contained_outputs(path, refused, outputs(true));
         assert!(failed);
         assert_eq!(out.record["error"]["code"], "decode");
     }
 
     /// A panic after the heatmap was written leaves no heatmap behind for
-    /// the `internal` record; an analysed file keeps its heatmap.
+    /// the `internal` record; an analysed file keeps its heatmap; a panic
+    /// before anything was written removes nothing (a file of the same name
+    /// is not this step's).
     #[test]
     fn a_panic_after_the_heatmap_leaves_no_heatmap() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let pngs = || -> std::io::Result<usize> { Ok(std::fs::read_dir(dir.path())?.count()) };
+        let files = || -> std::io::Result<usize> { Ok(std::fs::read_dir(dir.path())?.count()) };
         let path = Path::new("claims/a.jpg");
 
-        let (failed, out) = contained_outputs(
-            path,
-            analysed,
-            written_outputs(false, Some(dir.path())),
-            Some(dir.path()),
-        );
+        let (failed, out) =
+            contained_outputs(path, analysed, written_outputs(false, Some(dir.path())));
         assert!(!failed);
         assert!(out.record["heatmap"].is_string(), "{}", out.record);
-        assert_eq!(pngs()?, 1);
+        drop(out);
+        assert_eq!(files()?, 1, "an analysed file keeps its heatmap");
 
-        let (failed, out) = contained_outputs(
-            path,
-            analysed,
-            written_outputs(true, Some(dir.path())),
-            Some(dir.path()),
-        );
+        let (failed, out) =
+            contained_outputs(path, analysed, written_outputs(true, Some(dir.path())));
         assert!(failed);
         assert_eq!(out.record["error"]["code"], "internal");
         assert!(out.record.get("heatmap").is_none_or(Value::is_null));
-        assert_eq!(pngs()?, 0, "the heatmap of the failed file stayed");
+        assert_eq!(files()?, 0, "the heatmap of the failed file stayed");
+
+        let existing = dir.path().join(output_name(path, ".heatmap.png"));
+        std::fs::write(&existing, b"an earlier scan's")?;
+        let in_analysis = || -> Result<Report, Error> { panic!("the analysis") };
+        let (failed, _) =
+            contained_outputs(path, in_analysis, written_outputs(false, Some(dir.path())));
+        assert!(failed);
+        assert!(
+            existing.is_file(),
+            "a file this step did not write was removed"
+        );
         Ok(())
+    }
+
+    /// The names the Python CLI gives too (python/tests/test_cli.py pins
+    /// the same strings): 64-bit FNV-1a of the path as text.
+    #[test]
+    fn output_names_are_the_stem_and_a_64_bit_hash() {
+        let name = |p: &str| output_name(Path::new(p), ".heatmap.png");
+        assert_eq!(
+            name("claim é 日本.jpg"),
+            "claim_____.0f5e0986e051761e.heatmap.png"
+        );
+        assert_eq!(name("foo."), "foo.dd1252790c25863b.heatmap.png");
+        assert_eq!(name("a/.."), ".7346f2827ec5e001.heatmap.png");
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let bytes =
+                |b: &[u8]| output_name(Path::new(std::ffi::OsStr::from_bytes(b)), ".heatmap.png");
+            assert_eq!(bytes(b"a/b\xffc.png"), "b_c.79eef0e8e3090b56.heatmap.png");
+            assert_eq!(
+                bytes(b"x\xf0\x90\x80y.jpg"),
+                "x_y.c2c2a4ff37657196.heatmap.png"
+            );
+            assert_eq!(
+                bytes(b"q\x80\x80\x80.png"),
+                "q___.569eff3be1052576.heatmap.png"
+            );
+        }
     }
 }
