@@ -423,12 +423,16 @@ mod tests {
         let run_two = |shared: bool| {
             let budgets = [MemoryBudget::new(BUDGET), MemoryBudget::new(BUDGET)];
             let gauge = Gauge::default();
+            // Both calls start together, so that they overlap.
+            let start = std::sync::Barrier::new(2);
             std::thread::scope(|scope| {
                 for i in 0..2 {
                     let budget = &budgets[if shared { 0 } else { i }];
-                    let gauge = &gauge;
+                    let (gauge, start) = (&gauge, &start);
                     scope.spawn(move || {
-                        budget.run_admitted(&pool(2), SIZES, |b| (b, b), |b| gauge.work(b));
+                        let pool = pool(2);
+                        start.wait();
+                        budget.run_admitted(&pool, SIZES, |b| (b, b), |b| gauge.work(b));
                     });
                 }
             });
