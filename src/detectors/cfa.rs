@@ -19,9 +19,12 @@
 //! whole image; plain noise, generated pixels and resampled content show
 //! none.
 //!
-//! - Local absence in an otherwise CFA-rich image marks an edited region
-//!   (map ≥ 0.5 where the block's component falls below half the image's
-//!   and the image's trace is ≥ 3 block-standard-deviations strong).
+//! - Local absence in an otherwise CFA-rich image marks an edited region.
+//!   A block's map value rises from 0 where its component is half the
+//!   image's to 0.5 where it keeps about 15% of it and 0.71 where it has
+//!   none (more for the opposite phase), scaled down while the image's
+//!   trace is under 3 block-standard-deviations strong: a block is flagged
+//!   only when its trace is nearly gone.
 //! - Global absence in a high-quality, full-size image points to generation
 //!   (weak evidence: heavy in-camera processing also removes the trace).
 //! - JPEG quality under [`MIN_QUALITY`] erases the trace: the test then
@@ -97,8 +100,9 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         .map(|c| {
             c.map(|v| {
                 let b = sign * v[component];
-                // 0 when the block keeps ≥ half the image's trace, 1 when it
-                // has none or the opposite phase.
+                // 0 when the block keeps ≥ half the image's trace, 0.5 at
+                // about 15% of it, 0.71 at none, 1 at a fifth of it in the
+                // opposite phase (see the module doc).
                 ramp((strength - b) / strength.max(1e-6), 0.5, 1.2) * reliable
             })
         })

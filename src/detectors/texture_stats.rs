@@ -177,7 +177,9 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     // Above one megapixel, every `step`-th row is enough: the statistics
     // are averages over hundreds of thousands of pairs either way, and the
     // cost stays near that of a 1 MP image.
-    let step = (w * h).div_ceil(ROW_BUDGET).max(1);
+    // At most the rows there are: a band far wider than high (1,000,000 x
+    // 8) would otherwise sample none.
+    let step = (w * h).div_ceil(ROW_BUDGET).clamp(1, (h - 2).max(1));
     let rows: Vec<Acc> = (1..h - 1)
         .into_par_iter()
         .filter(|y| y % step == 0 || step == 1)
@@ -714,6 +716,32 @@ mod tests {
         assert!(g["texture_stats.near_zero"] > 0.99);
         assert!(g["texture_stats.d1_0_0"] > -0.01);
         assert!(f["texture_stats.d1_0_0"] < -1.0);
+    }
+
+    #[test]
+    fn a_band_far_wider_than_high_is_still_read() {
+        // 760,000 x 8: over a million pixels, so rows are sampled; every
+        // other step skipped all six inner rows and gave the empty
+        // statistics (orbits at -5). Its statistics are those of a slice.
+        let mut seed = 11u64;
+        let band = RgbImage::from_fn(760_000, 8, |_, _| {
+            let v = (128.0 + 60.0 * noise(&mut seed)) as u8;
+            image::Rgb([v, v, v])
+        });
+        let slice = image::imageops::crop_imm(&band, 0, 0, 20_000, 8).to_image();
+        let (wide, narrow) = (features(&band), features(&slice));
+        for name in [
+            "texture_stats.d1_0_0",
+            "texture_stats.d1_0_1",
+            "texture_stats.lap_0_0",
+        ] {
+            assert!(
+                (wide[name] - narrow[name]).abs() < 0.1,
+                "{name}: {} vs {}",
+                wide[name],
+                narrow[name]
+            );
+        }
     }
 
     #[test]

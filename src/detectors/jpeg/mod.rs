@@ -170,10 +170,11 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         f32::from(u8::from(quality.is_some_and(|q| q.standard))),
     ));
     out.features.push(("jpeg.grid_strength", grid.strength));
-    // 0 when the grid sits where a JPEG decoded at its own origin puts it.
+    // 0 when the grid sits where a JPEG decoded at its own origin puts it,
+    // or when there is no grid to place (the phase of noise means nothing).
     out.features.push((
         "jpeg.grid_offset",
-        f32::from(u8::from(grid.phase != (7, 7))),
+        f32::from(u8::from(grid_visible && grid.phase != (7, 7))),
     ));
     if applicable == 0.0 {
         return out;
