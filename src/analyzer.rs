@@ -554,13 +554,18 @@ fn luma_row(rgb: &[u8], weights: &[[f32; 256]; 3], out: &mut [f32]) {
 /// maps cover `content` (the whole image when `None`); cells outside it are 0.
 /// Holes that flagged cells enclose are flagged too ([`Heatmap::fill_enclosed`]).
 fn fuse_maps(maps: &[Heatmap], width: u32, height: u32, content: Option<Region>) -> Heatmap {
-    let cell = maps.iter().map(|m| m.cell).min().unwrap_or(DEFAULT_CELL);
     let content = content.unwrap_or(Region {
         x: 0,
         y: 0,
         width,
         height,
     });
+    let finest = maps.iter().map(|m| m.cell).min().unwrap_or(DEFAULT_CELL);
+    // The detector maps start at the content's origin (on the 8x8 grid):
+    // the fused cells must line up with theirs, or each would take the
+    // value of a detector cell half a cell away (16-px cells behind a
+    // margin of 8, 24, ... pixels).
+    let cell = gcd(gcd(finest, content.x), content.y);
     let mut fused = Heatmap::zeros(width, height, cell);
     let gw = fused.grid_width;
     for (i, v) in fused.values.iter_mut().enumerate() {
@@ -574,6 +579,15 @@ fn fuse_maps(maps: &[Heatmap], width: u32, height: u32, content: Option<Region>)
     }
     fused.fill_enclosed();
     fused
+}
+
+/// Greatest common divisor (`gcd(a, 0) = a`).
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// The analyser's own pool of `threads` workers; `None` for 0 (the caller's
@@ -607,6 +621,26 @@ mod tests {
         let (colour, w, h) = TRIGGER;
         if (width, height) == (w, h) && rgb.chunks_exact(3).all(|p| p == colour) {
             panic!("the test trigger");
+        }
+    }
+
+    /// A 16-px detector map behind a margin of 8 pixels: the fused cells
+    /// line up with the detector's (8 px), so each pixel keeps its own
+    /// detector cell's value.
+    #[test]
+    fn fused_cells_line_up_with_the_content_origin() {
+        let content = Region {
+            x: 8,
+            y: 0,
+            width: 64,
+            height: 32,
+        };
+        let mut map = Heatmap::zeros(64, 32, 16);
+        map.values[1] = 1.0; // content x 16..32, y 0..16
+        let fused = fuse_maps(&[map], 72, 32, Some(content));
+        for x in 0..72 {
+            let expected = if (24..40).contains(&x) { 1.0 } else { 0.0 };
+            assert_eq!(fused.at(x, 4), expected, "x {x}");
         }
     }
 
