@@ -305,26 +305,22 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
             let single = r.members.iter().filter(|&&c| single_cells[c]).count();
             let off_lattice = r.members.iter().filter(|&&c| lattice_cells[c]).count();
             let off_grid = r.members.iter().filter(|&&c| grid_cells[c]).count();
-            // A paste from another JPEG is off both the lattice and the
-            // grid: the grid names it more precisely.
-            let (code, what, what_zh) = if off_lattice * 2 >= r.cells && off_grid * 2 < r.cells {
-                (
+            let (code, what, what_zh) = match region_evidence(single, off_lattice, off_grid, r.cells) {
+                RegionEvidence::LatticeBreak => (
                     "jpeg.local_lattice_break",
                     "changed after the image was decoded from a JPEG (off the quantisation lattice the rest keeps)",
                     "在图像从 JPEG 解码之后被改动（不符合其余部分保留的量化格点）",
-                )
-            } else if single * 2 >= r.cells {
-                (
+                ),
+                RegionEvidence::SingleCompression => (
                     "jpeg.local_single_compression",
                     "compressed once inside a doubly compressed JPEG",
                     "在二次压缩的 JPEG 中只经过一次压缩",
-                )
-            } else {
-                (
+                ),
+                RegionEvidence::GridShift => (
                     "jpeg.grid_misaligned",
                     "with an 8x8 block grid shifted against the image's",
                     "其 8x8 分块网格与全图网格错位",
-                )
+                ),
             };
             let area = r.cells as f32 / map.values.len() as f32;
             // Larger and stronger regions are stronger evidence; a region of
@@ -393,6 +389,45 @@ fn fine_steps(table: &[u16; 64]) -> bool {
 /// Paint per-block log-likelihood ratios (positive = the block follows the
 /// JPEG history of the rest, negative = it does not) into the map: summed
 /// over 3x3 blocks, then a logistic that crosses 0.5 at `-SINGLE_LLR`.
+/// Which test a flagged region's cells mostly come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RegionEvidence {
+    LatticeBreak,
+    SingleCompression,
+    GridShift,
+}
+
+/// The test a region of `cells` cells is named after, from how many of
+/// them each test marked. A paste from another JPEG is off both the lattice
+/// and the grid: the grid names it more precisely. A region none of the
+/// three holds by majority (cells the error levels lifted over 0.5) takes
+/// the test that marked most of its cells, not the grid by default (which
+/// is never painted in a JPEG file).
+fn region_evidence(
+    single: usize,
+    off_lattice: usize,
+    off_grid: usize,
+    cells: usize,
+) -> RegionEvidence {
+    let majority = |n: usize| n * 2 >= cells;
+    if majority(off_lattice) && !majority(off_grid) {
+        return RegionEvidence::LatticeBreak;
+    }
+    if majority(single) {
+        return RegionEvidence::SingleCompression;
+    }
+    if majority(off_grid) {
+        return RegionEvidence::GridShift;
+    }
+    if off_lattice >= single && off_lattice > off_grid {
+        RegionEvidence::LatticeBreak
+    } else if single > off_lattice && single > off_grid {
+        RegionEvidence::SingleCompression
+    } else {
+        RegionEvidence::GridShift
+    }
+}
+
 /// Blocks sit on the grid at `(ox, oy)`; each lands in the map cell that
 /// holds its centre. Marks the cells of blocks at 0.5 or more in `cells` and
 /// returns how many blocks those are.
@@ -610,6 +645,31 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn regions_are_named_after_the_test_that_marked_them() {
+        use RegionEvidence::{GridShift, LatticeBreak, SingleCompression};
+        // (single, off lattice, off grid) of 10 cells.
+        for (counts, expected) in [
+            ((0, 6, 0), LatticeBreak),
+            ((0, 6, 6), GridShift), // a paste from another JPEG
+            ((6, 0, 0), SingleCompression),
+            ((6, 6, 6), SingleCompression),
+            ((0, 0, 7), GridShift),
+            // No majority: cells lifted by the error levels.
+            ((4, 0, 0), SingleCompression),
+            ((1, 3, 0), LatticeBreak),
+            ((0, 0, 3), GridShift),
+            ((0, 0, 0), GridShift),
+        ] {
+            let (single, lattice, grid) = counts;
+            assert_eq!(
+                region_evidence(single, lattice, grid, 10),
+                expected,
+                "{counts:?}"
+            );
+        }
     }
 
     #[test]
