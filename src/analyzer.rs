@@ -348,10 +348,13 @@ impl Analyzer {
             let mut out = run(&ctx);
             out.unflag_unboxed();
             timings.insert(kind.to_string(), ms_since(t));
+            // A value that is not finite is left out, so that the fusion
+            // reads it as missing (the training mean), not as a measured 0.
             features.extend(
                 out.features
                     .into_iter()
-                    .map(|(k, v)| (k.to_string(), clamp01_or_raw(v))),
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(k, v)| (k.to_string(), v)),
             );
             findings.extend(out.findings.into_iter().map(|mut f| {
                 if let Some(r) = &mut f.region {
@@ -501,15 +504,6 @@ fn is_mostly_smooth(residual: &[f32], width: usize) -> bool {
         smooth += sums.iter().filter(|&&s| s < limit).count();
     }
     smooth as f32 >= SMOOTH_SHARE * (gw * gh) as f32
-}
-
-/// Features are raw measurements; only NaN and infinities are cleaned.
-fn clamp01_or_raw(v: f32) -> f32 {
-    if v.is_finite() {
-        v
-    } else {
-        0.0
-    }
 }
 
 /// ITU-R BT.601 luma, f32 in 0..=255, and its shared noise residual
