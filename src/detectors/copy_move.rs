@@ -903,7 +903,14 @@ impl Luma<'_> {
                 if tx.abs() <= 1 && ty.abs() <= 1 {
                     continue;
                 }
-                if let Some(v) = median_at((d.0 + tx, d.1 + ty)) {
+                // A shift this short compares the region with itself (a
+                // median near 0 that would reject any copy); copies closer
+                // than MIN_SHIFT get no votes in the first place.
+                let near = (d.0 + tx, d.1 + ty);
+                if ((near.0 * near.0 + near.1 * near.1) as f32) < MIN_SHIFT * MIN_SHIFT {
+                    continue;
+                }
+                if let Some(v) = median_at(near) {
                     other = other.min(v);
                 }
             }
