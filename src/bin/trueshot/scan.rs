@@ -188,13 +188,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         }
     };
     // One file: hand over its outputs (from `contained_outputs`).
-    let finish = |index: usize,
-                  (
-        file_failed,
-        Outputs {
+    let finish = |index: usize, (file_failed, made): (bool, Outputs)| {
+        let Outputs {
             record, page, text, ..
-        },
-    ): (bool, Outputs)| {
+        } = made;
         if file_failed {
             failed.fetch_add(1, Ordering::Relaxed);
         }
@@ -229,13 +226,13 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     // that waited for the list to grow could hold up a file in progress.
     match args.max_memory_mb {
         None => {
-            // A budget of files rather than bytes: enough in flight to keep
-            // every worker busy, without reading the whole list ahead.
-            let in_flight = 2 * pool.current_num_threads() as u64;
-            MemoryBudget::new(in_flight).run_admitted(
+            // No bytes to count: run_admitted keeps two files per worker in
+            // flight, enough to keep every worker busy without reading the
+            // whole list ahead.
+            MemoryBudget::new(u64::MAX).run_admitted(
                 &pool,
                 inputs,
-                |input| (input, 1),
+                |input| (input, 0),
                 |(index, path)| {
                     let analyse = || analyzer.analyze_path(&path);
                     finish(index, contained_outputs(&path, analyse, outputs));
