@@ -38,6 +38,9 @@ pub struct Analyzer {
     config: Config,
     fft: FftPlans,
     model: fusion::Model,
+    /// The verdict's thresholds: the model's for `Config::max_false_alarm`
+    /// and `Config::review_rate`.
+    point: fusion::OperatingPoint,
     /// The merchant's reference photos, compared with every claim (issue 7).
     references: Option<Arc<References>>,
     /// The analyser's own worker pool when `Config::threads > 0`; `None`
@@ -73,11 +76,13 @@ impl Analyzer {
             Some(path) => fusion::Model::load(path)?,
             None => fusion::Model::builtin(),
         };
+        let point = model.operating_point_for(config.max_false_alarm, config.review_rate)?;
         let pool = worker_pool(config.threads)?;
         Ok(Analyzer {
             config,
             fft: FftPlans::default(),
             model,
+            point,
             references: None,
             pool,
         })
@@ -98,6 +103,7 @@ impl Analyzer {
             Some(path) => fusion::Model::load(path)?,
             None => fusion::Model::builtin(),
         };
+        let point = model.operating_point_for(config.max_false_alarm, config.review_rate)?;
         let pool = if config.threads == self.config.threads {
             self.pool.clone()
         } else {
@@ -107,6 +113,7 @@ impl Analyzer {
             config,
             fft: FftPlans::default(),
             model,
+            point,
             references: self.references.clone(),
             pool,
         })
@@ -385,12 +392,9 @@ impl Analyzer {
         }
         let references_cut = incomplete.contains(&DetectorKind::Reference);
 
-        let mut fused = self.model.fuse(
-            &features,
-            &findings,
-            self.config.max_false_alarm,
-            facts.caveat,
-        );
+        let mut fused = self
+            .model
+            .fuse(&features, &findings, self.point, facts.caveat);
         fused.settle(
             comparison.as_ref().map(|c| &c.matched),
             &findings,

@@ -23,6 +23,15 @@ pub struct Config {
     /// Target false-alarm rate on genuine photos, in (0, 0.5]. The flagging
     /// thresholds of the verdict are chosen for it. Default: `0.01` (1%).
     pub max_false_alarm: f32,
+    /// Share of genuine photos, in (0, 1), that may score at or above the
+    /// authentic threshold (be sent to review or flagged): sets that
+    /// threshold from the model's out-of-fold scores of genuine photos, so
+    /// a platform chooses its review load. The share is that of the
+    /// photos the model was fitted on (and their perturbed copies); on
+    /// other photos it differs. `None` keeps the model's own threshold
+    /// (2.5% of genuine photos at the default `max_false_alarm`).
+    /// Default: `None`.
+    pub review_rate: Option<f32>,
     /// A fusion model file (JSON) to use instead of the built-in one.
     /// Default: `None`.
     pub model_path: Option<PathBuf>,
@@ -61,6 +70,7 @@ impl Default for Config {
             max_decoded_bytes: 1 << 30,
             heatmap: true,
             max_false_alarm: 0.01,
+            review_rate: None,
             model_path: None,
             time_budget_ms: 0,
             threads: 0,
@@ -102,6 +112,9 @@ impl Config {
         }
         if !(self.max_false_alarm > 0.0 && self.max_false_alarm <= 0.5) {
             return bad("max_false_alarm must be in (0, 0.5]");
+        }
+        if self.review_rate.is_some_and(|r| !(r > 0.0 && r < 1.0)) {
+            return bad("review_rate must be in (0, 1)");
         }
         if self.threads > 1024 {
             return bad("threads must be at most 1024");

@@ -658,6 +658,28 @@ pub unsafe extern "C" fn trueshot_config_set_max_false_alarm(
     }
 }
 
+/// Set the review rate: the share of genuine photos, in (0, 1), that may
+/// score at or above the authentic threshold (be sent to review or
+/// flagged). It sets that threshold from the model's out-of-fold scores of
+/// genuine photos, so a platform chooses its review load; on photos unlike
+/// the model's calibration set the share differs. `0` restores the model's
+/// own threshold (2.5% of genuine photos at the default false-alarm rate),
+/// the default. Out of range (or NaN), or a model file without genuine
+/// scores (written by an older `trueshot calibrate`):
+/// `TRUESHOT_STATUS_INVALID_ARGUMENT` and the config is unchanged.
+///
+/// # Safety
+/// As for `trueshot_config_set_max_false_alarm`.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_set_review_rate(
+    config: *mut trueshot_config,
+    rate: f32,
+) -> trueshot_status {
+    ffi_boundary! {
+        try_mut!(config).update(|c| c.review_rate = (rate != 0.0).then_some(rate))
+    }
+}
+
 /// Refuse images whose header declares more than `max_pixels` pixels, before
 /// decoding them (`TRUESHOT_STATUS_TOO_LARGE`). Range 1..=1 000 000 000.
 /// Default: 100 000 000.

@@ -97,6 +97,9 @@ const MAX_MODEL_BYTES: u64 = 64 << 20;
 const MAX_MODEL_VALUE: f32 = 1e6;
 /// Most trees per head (a fitted model has 200).
 const MAX_TREES: usize = 10_000;
+/// Most genuine-photo score quantiles a model keeps ([`Model::genuine_scores`]):
+/// a review rate resolves to 0.1%.
+pub const MAX_GENUINE_QUANTILES: usize = 1001;
 /// The detectors whose measurements a model may use; they name their
 /// features `detector.measure` by [`DetectorKind::as_str`].
 const FEATURE_DETECTORS: [DetectorKind; 8] = [
@@ -200,6 +203,13 @@ pub struct Model {
     pub edited: Option<Head>,
     /// Operating points, one per target false-alarm rate.
     pub operating_points: Vec<OperatingPoint>,
+    /// The out-of-fold scores of the genuine photos the operating points
+    /// were chosen on, as at most [`MAX_GENUINE_QUANTILES`] evenly spaced
+    /// quantiles, ascending: what lets [`Model::operating_point_for`] set
+    /// the authentic threshold for a review rate. Empty in models written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub genuine_scores: Vec<f32>,
     /// Cross-validated figures recorded when the model was fitted.
     #[serde(default)]
     pub cross_validation: serde_json::Value,
@@ -234,6 +244,7 @@ impl Model {
                 flag: 0.9,
                 authentic: 0.3,
             }],
+            genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
         }
     }
@@ -335,7 +346,50 @@ impl Model {
                     .into(),
             ));
         }
+        let scores = &self.genuine_scores;
+        if scores.len() > MAX_GENUINE_QUANTILES
+            || !scores.iter().all(|s| (0.0..=1.0).contains(s))
+            || !scores.windows(2).all(|w| w[0] <= w[1])
+        {
+            return Err(Error::InvalidConfig(format!(
+                "model genuine_scores must be at most {MAX_GENUINE_QUANTILES} scores in [0, 1], ascending"
+            )));
+        }
         Ok(())
+    }
+
+    /// The operating point for a target false-alarm rate and, optionally, a
+    /// review rate: the share of genuine photos that may score at or above
+    /// the authentic threshold (sent to review or flagged). The flag
+    /// threshold is [`Model::operating_point`]'s; without a review rate so
+    /// is the authentic one (the genuine photos of a quarter of ten times
+    /// the target rate: 2.5% at the default 1%). A review rate sets the
+    /// authentic threshold from [`Model::genuine_scores`], at most the flag
+    /// threshold.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when a review rate is asked of a model
+    /// without genuine scores (written before they existed).
+    pub fn operating_point_for(
+        &self,
+        max_false_alarm: f32,
+        review_rate: Option<f32>,
+    ) -> Result<OperatingPoint, Error> {
+        let point = self.operating_point(max_false_alarm);
+        let Some(rate) = review_rate else {
+            return Ok(point);
+        };
+        if self.genuine_scores.is_empty() {
+            return Err(Error::InvalidConfig(
+                "review_rate needs a model with genuine_scores: refit it with this version's \
+                 `trueshot calibrate`"
+                    .into(),
+            ));
+        }
+        Ok(OperatingPoint {
+            authentic: score_reached_by(&self.genuine_scores, rate).min(point.flag),
+            ..point
+        })
     }
 
     /// The operating point for a target false-alarm rate: the loosest stored
@@ -379,10 +433,9 @@ impl Model {
         &self,
         features: &BTreeMap<String, f32>,
         findings: &[Finding],
-        max_false_alarm: f32,
+        point: OperatingPoint,
         caveat: Option<PixelCaveat>,
     ) -> Fused {
-        let point = self.operating_point(max_false_alarm);
         let x = self.vector(features);
         let mut model_findings = Vec::new();
         let mut class_score = |head: &Option<Head>, class: Class| -> f32 {
@@ -872,28 +925,51 @@ fn solve(a: &mut [f64], b: &mut [f64], d: usize) -> Option<Vec<f64>> {
 /// for ten times the rate (at most `flag`).
 #[must_use]
 pub fn threshold_for(real_scores: &[f32], rate: f32) -> OperatingPoint {
-    let mut s: Vec<f32> = real_scores
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
-    s.sort_by(f32::total_cmp);
-    let cut = |r: f32| -> f32 {
-        if s.is_empty() {
-            return 0.5;
-        }
-        // Number of genuine photos allowed at or above the threshold.
-        let allowed = (r * s.len() as f32).floor() as usize;
-        let idx = s.len().saturating_sub(allowed + 1);
-        (s[idx] + 1e-4).min(1.0)
-    };
-    let flag = cut(rate).max(0.5);
-    let authentic = cut((rate * 10.0).min(0.5)).min(flag);
+    let s = sorted_finite(real_scores);
+    let flag = score_reached_by(&s, rate).max(0.5);
+    let authentic = score_reached_by(&s, (rate * 10.0).min(0.5)).min(flag);
     OperatingPoint {
         max_false_alarm: rate,
         flag,
         authentic,
     }
+}
+
+/// The finite scores, ascending.
+fn sorted_finite(scores: &[f32]) -> Vec<f32> {
+    let mut s: Vec<f32> = scores.iter().copied().filter(|v| v.is_finite()).collect();
+    s.sort_by(f32::total_cmp);
+    s
+}
+
+/// The smallest threshold that at most `rate` of the `sorted` genuine
+/// scores reach: nudged above the highest score it must stay over (0.5
+/// when there are none).
+fn score_reached_by(sorted: &[f32], rate: f32) -> f32 {
+    if sorted.is_empty() {
+        return 0.5;
+    }
+    // Number of genuine photos allowed at or above the threshold.
+    let allowed = (rate * sorted.len() as f32).floor() as usize;
+    let idx = sorted.len().saturating_sub(allowed + 1);
+    (sorted[idx] + 1e-4).min(1.0)
+}
+
+/// [`Model::genuine_scores`] for these genuine-photo scores: all of them,
+/// ascending, or [`MAX_GENUINE_QUANTILES`] evenly spaced quantiles of more.
+#[must_use]
+pub fn genuine_quantiles(real_scores: &[f32]) -> Vec<f32> {
+    let s = sorted_finite(real_scores);
+    if s.len() <= MAX_GENUINE_QUANTILES {
+        return s.into_iter().map(|v| v.clamp(0.0, 1.0)).collect();
+    }
+    let last = (s.len() - 1) as f64;
+    (0..MAX_GENUINE_QUANTILES)
+        .map(|i| {
+            let at = (i as f64 * last / (MAX_GENUINE_QUANTILES - 1) as f64).round() as usize;
+            s[at.min(s.len() - 1)].clamp(0.0, 1.0)
+        })
+        .collect()
 }
 
 /// Whether the provenance findings describe a camera original: EXIF names a
@@ -939,7 +1015,10 @@ mod tests {
     /// were left uncompared (another may be the changed original).
     #[test]
     fn a_listing_clears_a_cut_analysis_only_when_every_listing_was_compared() {
-        let plain = || Model::builtin().fuse(&BTreeMap::new(), &[], 0.01, None);
+        let plain = || {
+            let model = Model::builtin();
+            model.fuse(&BTreeMap::new(), &[], model.operating_point(0.01), None)
+        };
         assert_eq!(plain().verdict, Verdict::Authentic);
         let derived = ReferenceMatch {
             derived: true,
@@ -1054,7 +1133,73 @@ mod tests {
             }),
             edited: None,
             operating_points,
+            genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_review_rate_sets_the_authentic_threshold_from_the_genuine_scores() {
+        let point = OperatingPoint {
+            max_false_alarm: 0.01,
+            flag: 0.995,
+            authentic: 0.9,
+        };
+        let mut model = one_feature_model(1.0, vec![point]);
+        // Without genuine scores a review rate cannot be honoured.
+        assert!(model.operating_point_for(0.01, Some(0.1)).is_err());
+        assert_eq!(model.operating_point_for(0.01, None).ok(), Some(point));
+
+        // 100 genuine scores 0.00, 0.01, ..., 0.99.
+        model.genuine_scores = (0..100).map(|i| i as f32 / 100.0).collect();
+        assert!(model.check().is_ok());
+        let share_reaching =
+            |t: f32| model.genuine_scores.iter().filter(|&&s| s >= t).count() as f32 / 100.0;
+        let mut last = f32::INFINITY;
+        for rate in [0.05, 0.1, 0.2, 0.5] {
+            let p = model.operating_point_for(0.01, Some(rate)).unwrap_or(point);
+            assert_eq!(
+                p.flag, point.flag,
+                "a review rate leaves the flag threshold"
+            );
+            assert!(
+                (share_reaching(p.authentic) - rate).abs() < 1e-6,
+                "rate {rate}: {p:?}"
+            );
+            assert!(p.authentic < last, "more review, lower threshold");
+            last = p.authentic;
+        }
+        // A review rate under the flag's own share: no inconclusive band.
+        model.operating_points[0].flag = 0.95;
+        let tight = model
+            .operating_point_for(0.01, Some(0.001))
+            .unwrap_or(point);
+        assert_eq!((tight.authentic, tight.flag), (0.95, 0.95));
+    }
+
+    #[test]
+    fn genuine_scores_are_kept_whole_or_thinned_to_quantiles() {
+        let few: Vec<f32> = vec![0.3, f32::NAN, 0.1, 0.2];
+        assert_eq!(genuine_quantiles(&few), vec![0.1, 0.2, 0.3]);
+        let many: Vec<f32> = (0..5000).rev().map(|i| i as f32 / 5000.0).collect();
+        let q = genuine_quantiles(&many);
+        assert_eq!(q.len(), MAX_GENUINE_QUANTILES);
+        assert_eq!(q.first().copied(), Some(0.0));
+        assert_eq!(q.last().copied(), Some(4999.0 / 5000.0));
+        assert!(q.windows(2).all(|w| w[0] <= w[1]));
+        // The thinned quantiles keep a share where the whole list has it.
+        let at = |s: &[f32], t: f32| s.iter().filter(|&&v| v >= t).count() as f32 / s.len() as f32;
+        assert!((at(&q, 0.9) - at(&many, 0.9)).abs() < 0.002);
+
+        let mut model = one_feature_model(1.0, Model::uncalibrated().operating_points);
+        for bad in [
+            vec![0.5, 0.4],
+            vec![0.1, 1.5],
+            vec![f32::NAN],
+            vec![0.5; MAX_GENUINE_QUANTILES + 1],
+        ] {
+            model.genuine_scores = bad;
+            assert!(model.check().is_err(), "{:?}", &model.genuine_scores[..1]);
         }
     }
 
@@ -1074,7 +1219,7 @@ mod tests {
     fn pixel_model_alone_cannot_flag_an_image_with_a_caveat() {
         let model = one_feature_model(5.0, Model::uncalibrated().operating_points);
         let features = BTreeMap::from([("texture_stats.x".to_string(), 3.0f32)]);
-        let plain = model.fuse(&features, &[], 0.01, None);
+        let plain = model.fuse(&features, &[], model.operating_point(0.01), None);
         assert_eq!(plain.verdict, Verdict::AiGenerated);
         assert!(plain.findings.iter().all(|f| f.code != "fusion.held_back"));
         for (caveat, says) in [
@@ -1089,7 +1234,7 @@ mod tests {
                 "the image is mostly without measurable noise",
             ),
         ] {
-            let held = model.fuse(&features, &[], 0.01, Some(caveat));
+            let held = model.fuse(&features, &[], model.operating_point(0.01), Some(caveat));
             assert_eq!(held.verdict, Verdict::Inconclusive, "{caveat:?}");
             assert_eq!(held.score.to_bits(), plain.score.to_bits());
             let reason = held.findings.iter().find(|f| f.code == "fusion.held_back");
@@ -1104,12 +1249,22 @@ mod tests {
                 0.99,
                 Class::AiGenerated,
             )];
-            let flagged = model.fuse(&features, &declared, 0.01, Some(caveat));
+            let flagged = model.fuse(
+                &features,
+                &declared,
+                model.operating_point(0.01),
+                Some(caveat),
+            );
             assert_eq!(flagged.verdict, Verdict::AiGenerated, "{caveat:?}");
         }
         // An authentic image gets no hold-back finding.
         let low = BTreeMap::from([("texture_stats.x".to_string(), -3.0f32)]);
-        let authentic = model.fuse(&low, &[], 0.01, Some(PixelCaveat::Palette));
+        let authentic = model.fuse(
+            &low,
+            &[],
+            model.operating_point(0.01),
+            Some(PixelCaveat::Palette),
+        );
         assert_eq!(authentic.verdict, Verdict::Authentic);
         assert!(authentic.findings.is_empty());
     }
@@ -1126,7 +1281,9 @@ mod tests {
             finding("provenance.editor_software", 0.5, Class::Edited),
         ];
         let features = |x: f32| BTreeMap::from([("texture_stats.x".to_string(), x)]);
-        let fuse = |x: f32, findings: &[Finding]| model.fuse(&features(x), findings, 0.01, None);
+        let fuse = |x: f32, findings: &[Finding]| {
+            model.fuse(&features(x), findings, model.operating_point(0.01), None)
+        };
 
         // Under the authentic threshold: halved, verdict kept, explained.
         let plain = fuse(-1.0, &[]);
@@ -1158,7 +1315,9 @@ mod tests {
         let region =
             |code: &str, score: f32| finding(DetectorKind::Jpeg, code, score, Class::Edited);
         let features = BTreeMap::from([("texture_stats.x".to_string(), -3.0f32)]);
-        let fuse = |findings: &[Finding]| model.fuse(&features, findings, 0.01, None);
+        let fuse = |findings: &[Finding]| {
+            model.fuse(&features, findings, model.operating_point(0.01), None)
+        };
         let plain = fuse(&[]);
         assert_eq!(plain.verdict, Verdict::Authentic);
         // Weak regions leave the model's score alone.

@@ -182,6 +182,37 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     assert_exit(&eval, 0);
     let figures: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("eval json");
     assert!(figures.to_string().contains("asfound"), "{figures}");
+    // The model keeps its genuine photos' out-of-fold scores, ascending, so
+    // a review rate can be asked of it; eval reports the review shares.
+    let genuine = fitted["genuine_scores"].as_array().expect("genuine scores");
+    let genuine: Vec<f64> = genuine
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    assert!(
+        !genuine.is_empty() && genuine.windows(2).all(|w| w[0] <= w[1]),
+        "{genuine:?}"
+    );
+    let eval = trueshot()
+        .args([
+            "eval",
+            "--format",
+            "json",
+            "--review-rate",
+            "0.5",
+            "--model",
+        ])
+        .arg(&model)
+        .arg(&labels)
+        .output()
+        .expect("run eval");
+    assert_exit(&eval, 0);
+    let figures: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("eval json");
+    assert_eq!(figures["review_rate"], 0.5);
+    for set in figures["sets"].as_array().expect("sets") {
+        assert!(set["real_reviewed"].is_number(), "{set}");
+        assert!(set["kinds"][0]["reviewed"].is_number(), "{set}");
+    }
 
     // Boosted heads: the model file carries trees, and analysis loads it.
     let boosted = dir.join("boosted.json");
@@ -622,6 +653,35 @@ fn scan_takes_a_time_budget() {
     let unlimited = record("0");
     assert_eq!(unlimited["verdict"], "authentic", "{unlimited}");
     assert!(unlimited["incomplete"].as_array().is_none_or(Vec::is_empty));
+}
+
+/// `scan --review-rate` moves the authentic threshold only, and is checked.
+#[test]
+fn scan_takes_a_review_rate() {
+    let dir = temp_dir("review");
+    let file = dir.join("a.jpg");
+    std::fs::write(&file, jpeg(&camera_like(160, 120, 22), 90)).expect("write");
+    let run = |extra: &[&str]| {
+        trueshot()
+            .args(["scan", "--format", "jsonl"])
+            .args(extra)
+            .arg(&file)
+            .output()
+            .expect("run")
+    };
+    let record = |extra: &[&str]| {
+        let out = run(extra);
+        assert_exit(&out, 0);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("record")
+    };
+    let (default, wide) = (record(&[]), record(&["--review-rate", "0.3"]));
+    assert_eq!(default["score"], wide["score"]);
+    assert_eq!(default["flag_threshold"], wide["flag_threshold"]);
+    let threshold = |r: &serde_json::Value| r["authentic_threshold"].as_f64().expect("threshold");
+    assert!(threshold(&wide) < threshold(&default), "{wide}");
+    let out = run(&["--review-rate", "1.5"]);
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("review_rate"));
 }
 
 /// The CLI's record holds the report's numbers exactly (each f32 widened),

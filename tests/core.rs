@@ -292,6 +292,46 @@ fn config_is_validated() {
 }
 
 #[test]
+fn a_review_rate_moves_only_the_authentic_threshold() {
+    let bytes = jpeg(&camera_like(200, 150, 21), 85);
+    let at = |review_rate: Option<f32>| {
+        let mut cfg = Config::default();
+        cfg.review_rate = review_rate;
+        analyze_bytes(&bytes, &cfg).expect("analysis")
+    };
+    let (default, some, more) = (at(None), at(Some(0.05)), at(Some(0.3)));
+    assert_eq!(default.flag_threshold, some.flag_threshold);
+    assert_eq!(default.flag_threshold, more.flag_threshold);
+    assert!(more.authentic_threshold < some.authentic_threshold);
+    assert_eq!(default.score.to_bits(), more.score.to_bits());
+    for bad in [0.0, 1.0, f32::NAN, -0.1] {
+        let mut cfg = Config::default();
+        cfg.review_rate = Some(bad);
+        let e = trueshot::Analyzer::new(cfg).expect_err("out of range");
+        assert_eq!(e.code(), "invalid_config");
+    }
+
+    // A model file from before genuine scores were kept cannot honour one.
+    let mut model: serde_json::Value =
+        serde_json::to_value(trueshot::fusion::Model::builtin()).expect("model json");
+    model
+        .as_object_mut()
+        .expect("object")
+        .remove("genuine_scores")
+        .expect("the built-in model keeps genuine scores");
+    let path = std::env::temp_dir().join(format!("trueshot-old-model-{}.json", std::process::id()));
+    std::fs::write(&path, model.to_string()).expect("write model");
+    let mut cfg = Config::default();
+    cfg.model_path = Some(path.clone());
+    assert!(trueshot::Analyzer::new(cfg.clone()).is_ok());
+    cfg.review_rate = Some(0.1);
+    let e = trueshot::Analyzer::new(cfg).expect_err("no genuine scores");
+    std::fs::remove_file(&path).ok();
+    assert_eq!(e.code(), "invalid_config");
+    assert!(e.to_string().contains("review_rate"), "{e}");
+}
+
+#[test]
 fn same_input_same_report() {
     let bytes = jpeg(&camera_like(200, 150, 18), 85);
     let a = analyze_bytes(&bytes, &Config::default()).expect("a");

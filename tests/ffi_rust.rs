@@ -91,6 +91,15 @@ fn config_setters_validate() {
             );
         }
         assert!(last_error().contains("max_false_alarm"));
+        assert_eq!(trueshot_config_set_review_rate(config, 0.2), Ok);
+        for bad in [-0.1, 1.0, f32::NAN, f32::INFINITY] {
+            assert_eq!(
+                trueshot_config_set_review_rate(config, bad),
+                InvalidArgument
+            );
+        }
+        assert!(last_error().contains("review_rate"));
+        assert_eq!(trueshot_config_set_review_rate(config, 0.0), Ok);
         assert_eq!(trueshot_config_set_max_pixels(config, 0), InvalidArgument);
         assert_eq!(
             trueshot_config_set_max_pixels(config, 1_000_000_001),

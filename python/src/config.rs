@@ -43,12 +43,16 @@ fn unsigned<T: TryFrom<i128>>(name: &str, value: &Bound<'_, PyAny>) -> PyResult<
 }
 
 /// Load the model file now, as the C setter does, so that a missing or
-/// malformed file fails where it is named rather than at the first analysis.
-fn check_model(py: Python<'_>, path: &Path) -> PyResult<()> {
+/// malformed file (or one that cannot honour `config.review_rate`) fails
+/// where it is named rather than at the first analysis.
+fn check_model(py: Python<'_>, path: &Path, config: &trueshot::Config) -> PyResult<()> {
     // `Model::load` reads regular files only (a FIFO would block the read).
-    py.detach(|| trueshot::fusion::Model::load(path))
-        .map(drop)
-        .map_err(|e| crate::error::to_pyerr(py, e))
+    py.detach(|| {
+        trueshot::fusion::Model::load(path)?
+            .operating_point_for(config.max_false_alarm, config.review_rate)
+    })
+    .map(drop)
+    .map_err(|e| crate::error::to_pyerr(py, e))
 }
 
 #[pymethods]
@@ -63,6 +67,7 @@ impl PyConfig {
         max_decoded_bytes = None,
         heatmap = None,
         max_false_alarm = None,
+        review_rate = None,
         model_path = None,
         time_budget_ms = None,
         threads = None,
@@ -77,6 +82,7 @@ impl PyConfig {
         max_decoded_bytes: Option<Bound<'_, PyAny>>,
         heatmap: Option<bool>,
         max_false_alarm: Option<f64>,
+        review_rate: Option<f64>,
         model_path: Option<PathBuf>,
         time_budget_ms: Option<Bound<'_, PyAny>>,
         threads: Option<Bound<'_, PyAny>>,
@@ -100,6 +106,7 @@ impl PyConfig {
             // f64 -> f32 rounds; validate() then checks the value that is used.
             inner.max_false_alarm = v as f32;
         }
+        inner.review_rate = review_rate.map(|v| v as f32);
         if model_path.is_some() {
             inner.model_path = model_path;
         }
@@ -126,7 +133,7 @@ impl PyConfig {
             .validate()
             .map_err(|e| crate::error::to_pyerr(py, e))?;
         if let Some(path) = &inner.model_path {
-            check_model(py, path)?;
+            check_model(py, path, &inner)?;
         }
         Ok(PyConfig { inner })
     }
@@ -159,6 +166,14 @@ impl PyConfig {
     #[getter]
     fn max_false_alarm(&self) -> f32 {
         self.inner.max_false_alarm
+    }
+
+    /// Share of genuine photos, in (0, 1), that may be sent to review or
+    /// flagged: sets the authentic threshold from the model's out-of-fold
+    /// scores of genuine photos. None keeps the model's own threshold.
+    #[getter]
+    fn review_rate(&self) -> Option<f32> {
+        self.inner.review_rate
     }
 
     /// A fusion model file to use instead of the built-in one, or None.
@@ -213,6 +228,7 @@ impl PyConfig {
         settings.set_item("heatmap", c.heatmap)?;
         // f32 widened to a Python float, narrowed back exactly by `new`.
         settings.set_item("max_false_alarm", c.max_false_alarm)?;
+        settings.set_item("review_rate", c.review_rate)?;
         settings.set_item("model_path", c.model_path.clone())?;
         settings.set_item("time_budget_ms", c.time_budget_ms)?;
         settings.set_item("threads", c.threads)?;
@@ -239,10 +255,13 @@ impl PyConfig {
             || "None".to_string(),
             |p| crate::report::quoted(&p.display().to_string()),
         );
+        let review_rate = c
+            .review_rate
+            .map_or_else(|| "None".to_string(), |r| r.to_string());
         format!(
             "Config(max_pixels={}, max_file_bytes={}, max_decoded_bytes={}, heatmap={}, \
-             max_false_alarm={}, model_path={model}, time_budget_ms={}, threads={}, \
-             copy_move_max_pixels={})",
+             max_false_alarm={}, review_rate={review_rate}, model_path={model}, \
+             time_budget_ms={}, threads={}, copy_move_max_pixels={})",
             c.max_pixels,
             c.max_file_bytes,
             c.max_decoded_bytes,

@@ -126,6 +126,7 @@ def sample_configs() -> list[Any]:
                 max_decoded_bytes=1 << 28,
                 heatmap=False,
                 max_false_alarm=0.037,
+                review_rate=0.15,
                 model_path=MODEL,
                 time_budget_ms=1500,
                 threads=3,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import struct
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import trueshot
-from conftest import make_pixels, png_bytes
+from conftest import MODEL, make_pixels, png_bytes
 
 
 def test_hierarchy() -> None:
@@ -120,6 +121,9 @@ def test_file_too_large(tmp_path: pathlib.Path) -> None:
         {"max_false_alarm": 0.0},
         {"max_false_alarm": 0.9},
         {"max_false_alarm": float("nan")},
+        {"review_rate": 0.0},
+        {"review_rate": 1.0},
+        {"review_rate": float("nan")},
         {"threads": 5000},
         {"threads": -2},
         {"time_budget_ms": -1},
@@ -248,8 +252,29 @@ def test_config_defaults_are_the_rust_defaults() -> None:
     assert config.max_decoded_bytes == 1 << 30
     assert config.heatmap is True
     assert config.max_false_alarm == pytest.approx(0.01)
+    assert config.review_rate is None
     assert config.model_path is None
     assert (config.time_budget_ms, config.threads) == (0, 0)
+
+
+def test_a_review_rate_lowers_only_the_authentic_threshold(tmp_path: pathlib.Path) -> None:
+    image = make_pixels(64, 48, 3)
+    default = trueshot.analyze(image)
+    reviewed = trueshot.analyze(image, config=trueshot.Config(review_rate=0.3))
+    assert trueshot.Config(review_rate=0.3).review_rate == pytest.approx(0.3)
+    assert "review_rate=0.3" in repr(trueshot.Config(review_rate=0.3))
+    assert reviewed.score == default.score
+    assert reviewed.to_dict()["flag_threshold"] == default.to_dict()["flag_threshold"]
+    assert reviewed.to_dict()["authentic_threshold"] < default.to_dict()["authentic_threshold"]
+    # A model file without genuine scores (an older calibrate's) cannot
+    # honour one, and says so where the Config is built.
+    model = json.loads(MODEL.read_text())
+    del model["genuine_scores"]
+    old = tmp_path / "old-model.json"
+    old.write_text(json.dumps(model))
+    trueshot.Config(model_path=old)
+    with pytest.raises(trueshot.InvalidConfigError, match="review_rate"):
+        trueshot.Config(model_path=old, review_rate=0.1)
 
 
 @pytest.mark.parametrize("single", ["photo.jpg", b"\xff\xd8\xff", np.zeros((4, 4, 3), dtype=np.uint8)],

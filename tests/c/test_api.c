@@ -350,6 +350,11 @@ int main(int argc, char **argv) {
     assert(trueshot_config_set_max_false_alarm(config, 0.9f) == TRUESHOT_STATUS_INVALID_ARGUMENT);
     assert(trueshot_config_set_max_false_alarm(config, NAN) == TRUESHOT_STATUS_INVALID_ARGUMENT);
     assert(trueshot_config_set_max_false_alarm(config, 0.01f) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_review_rate(config, 0.2f) == TRUESHOT_STATUS_OK);
+    assert(trueshot_config_set_review_rate(config, 1.0f) == TRUESHOT_STATUS_INVALID_ARGUMENT);
+    assert(strstr(err(), "review_rate"));
+    assert(trueshot_config_set_review_rate(config, NAN) == TRUESHOT_STATUS_INVALID_ARGUMENT);
+    assert(trueshot_config_set_review_rate(config, 0.0f) == TRUESHOT_STATUS_OK);
     assert(trueshot_config_set_max_pixels(config, 0) == TRUESHOT_STATUS_INVALID_ARGUMENT);
     assert(trueshot_config_set_max_pixels(config, 50000000) == TRUESHOT_STATUS_OK);
     assert(trueshot_config_set_max_file_bytes(config, 0) == TRUESHOT_STATUS_INVALID_ARGUMENT);
@@ -371,6 +376,7 @@ int main(int argc, char **argv) {
     remove(model_path);
     assert(trueshot_config_set_max_false_alarm(NULL, 0.01f) == TRUESHOT_STATUS_NULL_ARGUMENT);
     assert(strstr(err(), "config"));
+    assert(trueshot_config_set_review_rate(NULL, 0.1f) == TRUESHOT_STATUS_NULL_ARGUMENT);
     assert(trueshot_config_set_max_pixels(NULL, 1) == TRUESHOT_STATUS_NULL_ARGUMENT);
     assert(trueshot_config_set_max_file_bytes(NULL, 1) == TRUESHOT_STATUS_NULL_ARGUMENT);
     assert(trueshot_config_set_heatmap(NULL, true) == TRUESHOT_STATUS_NULL_ARGUMENT);

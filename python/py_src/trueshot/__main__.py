@@ -298,6 +298,10 @@ def parser() -> argparse.ArgumentParser:
                            "every claim is matched against all of them")
     scan.add_argument("--max-false-alarm", type=float, default=0.01, metavar="RATE",
                       help="target false-alarm rate on genuine photos (default: 0.01)")
+    scan.add_argument("--review-rate", type=float, metavar="RATE",
+                      help="share of genuine photos, in (0, 1), that may be sent to review "
+                           "or flagged: sets the authentic threshold (default: the model's "
+                           "own, 2.5%% at the default false-alarm rate)")
     copy_move = scan.add_mutually_exclusive_group()
     copy_move.add_argument("--copy-move", action="store_true",
                            help="run the copy-move detector at every size "
@@ -328,6 +332,8 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
         settings["copy_move_max_pixels"] = args.copy_move_max_pixels
     if args.model is not None:
         settings["model_path"] = args.model
+    if args.review_rate is not None:
+        settings["review_rate"] = args.review_rate
     config = Config(
         max_false_alarm=args.max_false_alarm,
         time_budget_ms=args.time_budget_ms,

@@ -65,6 +65,7 @@ class Config:
         max_decoded_bytes: Union[int, None] = None,
         heatmap: Union[bool, None] = None,
         max_false_alarm: Union[float, None] = None,
+        review_rate: Union[float, None] = None,
         model_path: Union[str, os.PathLike[str], None] = None,
         time_budget_ms: Union[int, None] = None,
         threads: Union[int, None] = None,
@@ -73,11 +74,15 @@ class Config:
     ) -> Config:
         """Analysis settings; an argument left out keeps the Rust default
         (max_pixels=100_000_000, max_file_bytes=256 MiB, max_decoded_bytes=1 GiB,
-        heatmap=True, max_false_alarm=0.01, model_path=None, time_budget_ms=0,
-        threads=0, copy_move_max_pixels=2048*1536; copy_move=True runs the
-        copy-move detector at every size, False never; give one of the two). Raises
-        InvalidConfigError for a value out of range or a model file that cannot
-        be loaded (the file is loaded here)."""
+        heatmap=True, max_false_alarm=0.01, review_rate=None, model_path=None,
+        time_budget_ms=0, threads=0, copy_move_max_pixels=2048*1536; copy_move=True
+        runs the copy-move detector at every size, False never; give one of the
+        two). review_rate, in (0, 1), is the share of genuine photos that may be
+        sent to review or flagged: it sets the authentic threshold from the
+        model's out-of-fold scores of genuine photos (None keeps the model's own,
+        2.5% at the default max_false_alarm). Raises InvalidConfigError for a
+        value out of range or a model file that cannot be loaded (the file is
+        loaded here) or has no genuine scores for a review_rate."""
     @property
     def max_pixels(self) -> int: ...
     @property
@@ -88,6 +93,8 @@ class Config:
     def heatmap(self) -> bool: ...
     @property
     def max_false_alarm(self) -> float: ...
+    @property
+    def review_rate(self) -> Union[float, None]: ...
     @property
     def model_path(self) -> Union[pathlib.Path, None]: ...
     @property

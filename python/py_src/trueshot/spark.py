@@ -51,6 +51,7 @@ _CONFIG_FIELDS = (
     "max_decoded_bytes",
     "heatmap",
     "max_false_alarm",
+    "review_rate",
     "model_path",
     "time_budget_ms",
     "threads",

@@ -233,6 +233,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         ai_generated: ai,
         edited,
         operating_points,
+        genuine_scores: fusion::genuine_quantiles(&real_oof),
         cross_validation: serde_json::Value::Null,
     };
     let in_sample: Vec<Scored> = data
@@ -526,7 +527,12 @@ fn fused(model: &Model, report: &Report, findings: &[Finding]) -> Scored {
         .image
         .caveat
         .or_else(|| fusion::size_caveat(report.image.width, report.image.height));
-    let fused = model.fuse(&report.features, findings, 0.01, caveat);
+    let fused = model.fuse(
+        &report.features,
+        findings,
+        model.operating_point(0.01),
+        caveat,
+    );
     (fused.score, fused.verdict.is_flagged())
 }
 
@@ -555,6 +561,7 @@ fn out_of_fold(
             ai_generated: ai,
             edited,
             operating_points: points.to_vec(),
+            genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
         };
         for (i, (_, report, findings)) in data.samples.iter().enumerate() {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use trueshot::fusion::auc;
-use trueshot::{Analyzer, Config, DetectorKind, Report};
+use trueshot::{Analyzer, Config, DetectorKind, Report, Verdict};
 
 use crate::dataset::{self, Row, Sample};
 
@@ -36,6 +36,12 @@ pub struct EvalArgs {
     /// Target false-alarm rate of the verdicts.
     #[arg(long, value_name = "RATE", default_value_t = 0.01)]
     pub max_false_alarm: f32,
+    /// Share of genuine photos, in (0, 1), that may be sent to review or
+    /// flagged: sets the authentic threshold from the model's out-of-fold
+    /// scores of genuine photos (default: the model's own, 2.5% at the
+    /// default false-alarm rate).
+    #[arg(long, value_name = "RATE")]
+    pub review_rate: Option<f32>,
     /// A fusion model file to evaluate instead of the built-in one.
     #[arg(long, value_name = "JSON")]
     pub model: Option<PathBuf>,
@@ -51,6 +57,8 @@ pub struct KindFigures {
     pub n: usize,
     pub auc: Option<f32>,
     pub detection_rate: Option<f32>,
+    /// Share not called authentic: flagged or sent to review.
+    pub reviewed: Option<f32>,
     pub localisation_f1: Option<f32>,
     pub localisation_n: usize,
 }
@@ -66,6 +74,10 @@ pub struct SetFigures {
     pub tpr_at_fpr_5: Option<f32>,
     pub false_alarm_rate: Option<f32>,
     pub detection_rate: Option<f32>,
+    /// Shares of genuine photos and of positives not called authentic:
+    /// flagged or sent to review (the review load and what it catches).
+    pub real_reviewed: Option<f32>,
+    pub positive_reviewed: Option<f32>,
     pub kinds: Vec<KindFigures>,
     pub detector_auc: BTreeMap<String, Option<f32>>,
     pub mean_ms_per_image: f32,
@@ -77,6 +89,7 @@ pub struct SetFigures {
 pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
+    config.review_rate = args.review_rate;
     config.model_path.clone_from(&args.model);
     if let Some(path) = &args.roc {
         check_roc_path(path)?;
@@ -112,6 +125,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
             "labels": args.labels.to_string_lossy(),
             "variant": variant,
             "max_false_alarm": args.max_false_alarm,
+            "review_rate": args.review_rate,
             "sets": figures,
         }))
         .map_err(|e| e.to_string())?,
@@ -253,6 +267,7 @@ pub fn figures(
                         detection_rate: rate(
                             of_kind.iter().map(|(_, rep)| rep.verdict.is_flagged()),
                         ),
+                        reviewed: rate(of_kind.iter().map(|(_, rep)| reviewed(rep))),
                         localisation_f1: (!f1s.is_empty())
                             .then(|| f1s.iter().sum::<f32>() / f1s.len() as f32),
                         localisation_n: f1s.len(),
@@ -297,6 +312,16 @@ pub fn figures(
                         .filter(|(r, _)| r.is_positive())
                         .map(|(_, rep)| rep.verdict.is_flagged()),
                 ),
+                real_reviewed: rate(
+                    ok.iter()
+                        .filter(|(r, _)| !r.is_positive())
+                        .map(|(_, rep)| reviewed(rep)),
+                ),
+                positive_reviewed: rate(
+                    ok.iter()
+                        .filter(|(r, _)| r.is_positive())
+                        .map(|(_, rep)| reviewed(rep)),
+                ),
                 kinds,
                 detector_auc,
                 mean_ms_per_image: if ok.is_empty() {
@@ -309,17 +334,22 @@ pub fn figures(
         .collect()
 }
 
+/// Not called authentic: flagged or sent to review.
+fn reviewed(report: &Report) -> bool {
+    report.verdict != Verdict::Authentic
+}
+
 fn fmt(v: Option<f32>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
 }
 
 fn markdown(figures: &[SetFigures]) -> String {
     let mut out = String::from(
-        "| set | real | positive | AUC | TPR@1% | TPR@5% | false alarms | detected | ms/image |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| set | real | positive | AUC | TPR@1% | TPR@5% | false alarms | detected | genuine reviewed | positives reviewed | ms/image |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for f in figures {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |\n",
             f.set,
             f.n_real,
             f.n_positive,
@@ -328,21 +358,24 @@ fn markdown(figures: &[SetFigures]) -> String {
             fmt(f.tpr_at_fpr_5),
             fmt(f.false_alarm_rate),
             fmt(f.detection_rate),
+            fmt(f.real_reviewed),
+            fmt(f.positive_reviewed),
             f.mean_ms_per_image
         ));
     }
     out.push_str(
-        "\n| set | kind | n | AUC | detected | localisation F1 (n) |\n|---|---|---|---|---|---|\n",
+        "\n| set | kind | n | AUC | detected | reviewed | localisation F1 (n) |\n|---|---|---|---|---|---|---|\n",
     );
     for f in figures {
         for k in &f.kinds {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} ({}) |\n",
+                "| {} | {} | {} | {} | {} | {} | {} ({}) |\n",
                 f.set,
                 k.kind,
                 k.n,
                 fmt(k.auc),
                 fmt(k.detection_rate),
+                fmt(k.reviewed),
                 fmt(k.localisation_f1),
                 k.localisation_n
             ));
@@ -361,17 +394,18 @@ fn human(figures: &[SetFigures], variant: &str) -> String {
     let mut out = format!("variant: {variant}\n");
     for f in figures {
         out.push_str(&format!(
-            "\n{}: {} real, {} positive, {} errors\n  AUC {}  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  {:.0} ms/image\n",
+            "\n{}: {} real, {} positive, {} errors\n  AUC {}  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  reviewed: genuine {} positive {}  {:.0} ms/image\n",
             f.set, f.n_real, f.n_positive, f.errors, fmt(f.auc), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
-            fmt(f.false_alarm_rate), fmt(f.detection_rate), f.mean_ms_per_image
+            fmt(f.false_alarm_rate), fmt(f.detection_rate), fmt(f.real_reviewed), fmt(f.positive_reviewed), f.mean_ms_per_image
         ));
         for k in &f.kinds {
             out.push_str(&format!(
-                "  {:<12} n={:<4} AUC {}  detected {}  loc F1 {} (n={})\n",
+                "  {:<12} n={:<4} AUC {}  detected {}  reviewed {}  loc F1 {} (n={})\n",
                 k.kind,
                 k.n,
                 fmt(k.auc),
                 fmt(k.detection_rate),
+                fmt(k.reviewed),
                 fmt(k.localisation_f1),
                 k.localisation_n
             ));

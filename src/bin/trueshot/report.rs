@@ -38,6 +38,12 @@ pub struct ReportArgs {
     /// Target false-alarm rate on genuine photos for the verdict thresholds.
     #[arg(long, value_name = "RATE", default_value_t = 0.01)]
     pub max_false_alarm: f32,
+    /// Share of genuine photos, in (0, 1), that may be sent to review or
+    /// flagged: sets the authentic threshold from the model's out-of-fold
+    /// scores of genuine photos (default: the model's own, 2.5% at the
+    /// default false-alarm rate).
+    #[arg(long, value_name = "RATE")]
+    pub review_rate: Option<f32>,
     /// Language the page opens in (both are in the page, with a switch).
     #[arg(long, value_enum, default_value_t = LangArg::En)]
     pub lang: LangArg,
@@ -50,6 +56,7 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
+    config.review_rate = args.review_rate;
     config.model_path.clone_from(&args.model);
     config.heatmap = true;
     let catalogue = Catalogue::load(&args.reference, &args.reference_dir, &config)?;

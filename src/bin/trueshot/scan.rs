@@ -73,6 +73,12 @@ pub struct ScanArgs {
     /// Target false-alarm rate on genuine photos for the verdict thresholds.
     #[arg(long, value_name = "RATE", default_value_t = 0.01)]
     pub max_false_alarm: f32,
+    /// Share of genuine photos, in (0, 1), that may be sent to review or
+    /// flagged: sets the authentic threshold from the model's out-of-fold
+    /// scores of genuine photos (default: the model's own, 2.5% at the
+    /// default false-alarm rate).
+    #[arg(long, value_name = "RATE")]
+    pub review_rate: Option<f32>,
     /// Run the copy-move detector at every size (by default it runs on
     /// images up to 2048 x 1536; see --copy-move-max-pixels).
     #[arg(long, conflicts_with_all = ["no_copy_move", "copy_move_max_pixels"])]
@@ -105,6 +111,7 @@ pub struct ScanArgs {
 pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
+    config.review_rate = args.review_rate;
     if args.copy_move || args.no_copy_move {
         config.set_copy_move(args.copy_move);
     } else if let Some(n) = args.copy_move_max_pixels {
