@@ -173,14 +173,18 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     // An unknown feature is an error, not a silently smaller model.
     assert!(!calibrate("no.such", &dir.join("bad.json")).status.success());
 
-    let eval = trueshot()
-        .args(["eval", "--format", "json", "--model"])
-        .arg(&model)
-        .arg(&labels)
-        .output()
-        .expect("run eval");
-    assert_exit(&eval, 0);
-    let figures: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("eval json");
+    let eval = |extra: &[&str]| {
+        let out = trueshot()
+            .args(["eval", "--format", "json", "--model"])
+            .arg(&model)
+            .args(extra)
+            .arg(&labels)
+            .output()
+            .expect("run eval");
+        assert_exit(&out, 0);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("eval json")
+    };
+    let figures = eval(&[]);
     assert!(figures.to_string().contains("asfound"), "{figures}");
     // The model keeps its genuine photos' out-of-fold scores, ascending, so
     // a review rate can be asked of it; eval reports the review shares.
@@ -193,21 +197,7 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         !genuine.is_empty() && genuine.windows(2).all(|w| w[0] <= w[1]),
         "{genuine:?}"
     );
-    let eval = trueshot()
-        .args([
-            "eval",
-            "--format",
-            "json",
-            "--review-rate",
-            "0.5",
-            "--model",
-        ])
-        .arg(&model)
-        .arg(&labels)
-        .output()
-        .expect("run eval");
-    assert_exit(&eval, 0);
-    let figures: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("eval json");
+    let figures = eval(&["--review-rate", "0.5"]);
     assert_eq!(figures["review_rate"], 0.5);
     for set in figures["sets"].as_array().expect("sets") {
         assert!(set["real_reviewed"].is_number(), "{set}");
