@@ -136,6 +136,13 @@ impl Analyzer {
         &self.config
     }
 
+    /// The verdict's thresholds: the model's for `Config::max_false_alarm`,
+    /// with the authentic threshold `Config::review_rate` sets.
+    #[must_use]
+    pub fn operating_point(&self) -> fusion::OperatingPoint {
+        self.point
+    }
+
     /// The fusion model in use (the built-in one unless `Config::model_path` is set).
     #[must_use]
     pub fn model(&self) -> &fusion::Model {

@@ -28,9 +28,11 @@ pub struct Config {
     /// threshold from the model's out-of-fold scores of genuine photos, so
     /// a platform chooses its review load. The share is that of the
     /// photos the model was fitted on (and their perturbed copies); on
-    /// other photos it differs. `None` keeps the model's own threshold
-    /// (2.5% of genuine photos at the default `max_false_alarm`).
-    /// Default: `None`.
+    /// other photos it differs. Flags stay where `max_false_alarm` puts
+    /// them; a rate no larger than the share the flag threshold already
+    /// reaches leaves no band for review and is refused. `None` keeps the
+    /// model's own threshold (2.5% of genuine photos at the default
+    /// `max_false_alarm`). Default: `None`.
     pub review_rate: Option<f32>,
     /// A fusion model file (JSON) to use instead of the built-in one.
     /// Default: `None`.

@@ -664,8 +664,10 @@ pub unsafe extern "C" fn trueshot_config_set_max_false_alarm(
 /// genuine photos, so a platform chooses its review load; on photos unlike
 /// the model's calibration set the share differs. `0` restores the model's
 /// own threshold (2.5% of genuine photos at the default false-alarm rate),
-/// the default. Out of range (or NaN), or a model file without genuine
-/// scores (written by an older `trueshot calibrate`):
+/// the default. Flags stay where the false-alarm rate puts them. Out of
+/// range (or NaN), no larger than the share the flag threshold already
+/// reaches (no band would be left for review), or a model file without
+/// genuine scores (written by an older `trueshot calibrate`):
 /// `TRUESHOT_STATUS_INVALID_ARGUMENT` and the config is unchanged.
 ///
 /// # Safety
@@ -785,8 +787,9 @@ pub unsafe extern "C" fn trueshot_config_set_time_budget_ms(
 /// and only now: later setters keep the loaded model (call this again to
 /// pick up a changed file). `TRUESHOT_STATUS_NOT_FOUND` or
 /// `TRUESHOT_STATUS_IO` when it cannot be read, `TRUESHOT_STATUS_INVALID_ARGUMENT`
-/// when it is not a regular file or not a valid model; the config is then
-/// unchanged. Default: NULL.
+/// when it is not a regular file or not a valid model, or when a review rate
+/// is set and the file has no genuine scores for it (an older
+/// `trueshot calibrate`'s); the config is then unchanged. Default: NULL.
 ///
 /// # Safety
 /// `config` as for `trueshot_config_set_max_false_alarm`; `path` NULL or a

@@ -379,17 +379,29 @@ impl Model {
         let Some(rate) = review_rate else {
             return Ok(point);
         };
-        if self.genuine_scores.is_empty() {
+        if !(rate > 0.0 && rate < 1.0) {
+            return Err(Error::InvalidConfig("review_rate must be in (0, 1)".into()));
+        }
+        let scores = &self.genuine_scores;
+        if scores.is_empty() {
             return Err(Error::InvalidConfig(
                 "review_rate needs a model with genuine_scores: refit it with this version's \
                  `trueshot calibrate`"
                     .into(),
             ));
         }
-        Ok(OperatingPoint {
-            authentic: score_reached_by(&self.genuine_scores, rate).min(point.flag),
-            ..point
-        })
+        let authentic = score_reached_by(scores, rate);
+        // No band left between the thresholds: review evidence (a declared
+        // composite, a local JPEG region) would have nowhere to go but a flag.
+        if authentic >= point.flag {
+            let flagged = scores.iter().filter(|&&s| s >= point.flag).count();
+            return Err(Error::InvalidConfig(format!(
+                "review_rate {rate} is not above the share of genuine photos the flag threshold \
+                 already reaches ({:.4}); give a larger one",
+                flagged as f32 / scores.len() as f32
+            )));
+        }
+        Ok(OperatingPoint { authentic, ..point })
     }
 
     /// The operating point for a target false-alarm rate: the loosest stored
@@ -436,6 +448,7 @@ impl Model {
         point: OperatingPoint,
         caveat: Option<PixelCaveat>,
     ) -> Fused {
+        let placing = self.placing_point(point);
         let x = self.vector(features);
         let mut model_findings = Vec::new();
         let mut class_score = |head: &Option<Head>, class: Class| -> f32 {
@@ -444,10 +457,10 @@ impl Model {
             };
             let declared = on_scale(
                 strongest(findings, class, |f| f.detector == DetectorKind::Provenance),
-                point,
+                placing,
             );
             let local = if class == Class::Edited {
-                local_level(strongest(findings, class, is_local_evidence), point)
+                local_level(strongest(findings, class, is_local_evidence), placing)
             } else {
                 0.0
             };
@@ -461,9 +474,9 @@ impl Model {
             ai_generated: clamp01(class_score(&self.ai_generated, Class::AiGenerated)),
             edited: clamp01(class_score(&self.edited, Class::Edited)),
         };
-        let (mut verdict, deciding) = verdict(scores, findings, &model_findings, point);
+        let (mut verdict, deciding) = verdict(scores, findings, &model_findings, point, placing);
         let declared_flag = findings.iter().any(|f| {
-            f.detector == DetectorKind::Provenance && on_scale(f.score, point) >= point.flag
+            f.detector == DetectorKind::Provenance && on_scale(f.score, placing) >= point.flag
         });
         if let Some(caveat) = caveat.filter(|_| verdict.is_flagged() && !declared_flag) {
             // The score stays as measured; only the verdict is held back.
@@ -496,7 +509,22 @@ impl Model {
             verdict,
             deciding,
             point,
+            placing,
             findings: model_findings,
+        }
+    }
+
+    /// The thresholds fixed-level evidence (a declared composite, a local
+    /// JPEG region, a copy) is placed between: the model's own inconclusive
+    /// band when the verdict's band holds it (a review rate that widens the
+    /// band moves no score), else the verdict's (a narrowed band: the
+    /// evidence moves up into it, still sent to review, never flagged).
+    fn placing_point(&self, point: OperatingPoint) -> OperatingPoint {
+        let own = self.operating_point(point.max_false_alarm);
+        if own.flag == point.flag && own.authentic >= point.authentic {
+            own
+        } else {
+            point
         }
     }
 
@@ -554,6 +582,9 @@ pub struct Fused {
     pub deciding: Vec<String>,
     /// The operating point used.
     pub point: OperatingPoint,
+    /// The band fixed-level evidence was placed in (`Model::placing_point`):
+    /// the model's own for `point`'s rate unless a review rate narrowed it.
+    pub placing: OperatingPoint,
     /// Findings that explain the model's output.
     pub findings: Vec<Finding>,
 }
@@ -617,7 +648,8 @@ impl Fused {
         let keep = |f: &&Finding| f.class != Class::Edited;
         let rest: Vec<Finding> = findings.iter().filter(keep).cloned().collect();
         self.findings.retain(|f| f.class != Class::Edited);
-        let (verdict, deciding) = verdict(self.scores, &rest, &self.findings, self.point);
+        let (verdict, deciding) =
+            verdict(self.scores, &rest, &self.findings, self.point, self.placing);
         self.verdict = verdict;
         self.deciding = deciding;
     }
@@ -732,6 +764,7 @@ fn verdict(
     findings: &[Finding],
     model_findings: &[Finding],
     point: OperatingPoint,
+    placing: OperatingPoint,
 ) -> (Verdict, Vec<String>) {
     let score = scores.ai_generated.max(scores.edited);
     let class = if scores.ai_generated >= scores.edited {
@@ -756,7 +789,7 @@ fn verdict(
     let deciding = model_findings
         .iter()
         .chain(findings)
-        .filter(|f| f.class == class && level(f, point) >= point.authentic)
+        .filter(|f| f.class == class && level(f, placing) >= point.authentic)
         .map(|f| f.code.clone())
         .collect();
     (verdict, deciding)
@@ -1052,6 +1085,14 @@ mod tests {
         let model = Model::builtin();
         assert!(model.check().is_ok());
         assert!(!model.operating_points.is_empty());
+        // Its genuine scores are the ones its thresholds were chosen on:
+        // each stored authentic threshold is the one a review rate of its
+        // own share gives (calibrate's safety factor 1/4, then 10x).
+        for p in &model.operating_points {
+            let rate = p.max_false_alarm * 2.5;
+            let from_scores = model.operating_point_for(p.max_false_alarm, Some(rate));
+            assert_eq!(from_scores.ok(), Some(*p), "rate {rate}");
+        }
     }
 
     /// The shipped `ai_generated` head does not read what would let it learn
@@ -1169,12 +1210,57 @@ mod tests {
             assert!(p.authentic < last, "more review, lower threshold");
             last = p.authentic;
         }
-        // A review rate under the flag's own share: no inconclusive band.
+        // A review rate the flag's own share already fills leaves no band
+        // for review evidence: refused, naming that share; so is one out of
+        // range.
         model.operating_points[0].flag = 0.95;
-        let tight = model
-            .operating_point_for(0.01, Some(0.001))
-            .unwrap_or(point);
-        assert_eq!((tight.authentic, tight.flag), (0.95, 0.95));
+        let e = model
+            .operating_point_for(0.01, Some(0.04))
+            .expect_err("no band left");
+        assert!(e.to_string().contains("(0.0500)"), "{e}");
+        assert!(model.operating_point_for(0.01, Some(0.06)).is_ok());
+        for bad in [0.0, 1.0, f32::NAN] {
+            assert!(model.operating_point_for(0.01, Some(bad)).is_err());
+        }
+    }
+
+    /// Review evidence (a declared composite, a local JPEG region) goes to
+    /// review at any review rate and never flags; a widened band moves no
+    /// score.
+    #[test]
+    fn review_evidence_stays_in_the_band_a_review_rate_sets() {
+        let mut model = one_feature_model(1.0, vec![POINT]);
+        model.edited = model.ai_generated.clone();
+        // 100 genuine scores 0.00 .. 0.99: the flag (0.9) is reached by 10%.
+        model.genuine_scores = (0..100).map(|i| i as f32 / 100.0).collect();
+        let features = BTreeMap::from([("texture_stats.x".to_string(), -3.0f32)]);
+        let local = finding(
+            DetectorKind::Jpeg,
+            "jpeg.local_single_compression",
+            0.6,
+            Class::Edited,
+        );
+        let composite = finding(
+            DetectorKind::Provenance,
+            "provenance.digital_source_type",
+            0.5,
+            Class::Edited,
+        );
+        let own = |f: &Finding| model.fuse(&features, std::slice::from_ref(f), POINT, None);
+        for rate in [0.12, 0.3, 0.6, 0.9] {
+            let point = model
+                .operating_point_for(0.01, Some(rate))
+                .expect("a band is left");
+            for f in [&local, &composite] {
+                let fused = model.fuse(&features, std::slice::from_ref(f), point, None);
+                assert_eq!(fused.verdict, Verdict::Inconclusive, "{rate} {}", f.code);
+                assert!(fused.score > point.authentic && fused.score < point.flag);
+                assert_eq!(fused.deciding, vec![f.code.clone()]);
+                if point.authentic <= POINT.authentic {
+                    assert_eq!(fused.score.to_bits(), own(f).score.to_bits(), "{rate}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -173,10 +173,10 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     // An unknown feature is an error, not a silently smaller model.
     assert!(!calibrate("no.such", &dir.join("bad.json")).status.success());
 
-    let eval = |extra: &[&str]| {
+    let eval_with = |model: &std::path::Path, extra: &[&str]| {
         let out = trueshot()
             .args(["eval", "--format", "json", "--model"])
-            .arg(&model)
+            .arg(model)
             .args(extra)
             .arg(&labels)
             .output()
@@ -184,7 +184,7 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         assert_exit(&out, 0);
         serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("eval json")
     };
-    let figures = eval(&[]);
+    let figures = eval_with(&model, &[]);
     assert!(figures.to_string().contains("asfound"), "{figures}");
     // The model keeps its genuine photos' out-of-fold scores, ascending, so
     // a review rate can be asked of it; eval reports the review shares.
@@ -197,8 +197,27 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         !genuine.is_empty() && genuine.windows(2).all(|w| w[0] <= w[1]),
         "{genuine:?}"
     );
-    let figures = eval(&["--review-rate", "0.5"]);
-    assert_eq!(figures["review_rate"], 0.5);
+    // This corpus separates perfectly (every genuine score near 0), so the
+    // review rate is checked on the same heads with spread genuine scores.
+    let mut spread = fitted.clone();
+    spread["genuine_scores"] =
+        serde_json::json!([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+    spread["operating_points"] =
+        serde_json::json!([{"max_false_alarm": 0.01, "flag": 0.99, "authentic": 0.95}]);
+    let spread_model = dir.join("spread.json");
+    std::fs::write(&spread_model, spread.to_string()).expect("model");
+    let (own, wide) = (
+        eval_with(&spread_model, &[]),
+        eval_with(&spread_model, &["--review-rate", "0.5"]),
+    );
+    assert_eq!(wide["review_rate"], 0.5);
+    let point = |figures: &serde_json::Value, key: &str| {
+        figures["operating_point"][key].as_f64().expect("threshold")
+    };
+    assert_eq!(point(&own, "flag"), point(&wide, "flag"));
+    assert!((point(&own, "authentic") - 0.95).abs() < 1e-6, "{own}");
+    assert!((point(&wide, "authentic") - 0.4001).abs() < 1e-6, "{wide}");
+    let figures = wide;
     for set in figures["sets"].as_array().expect("sets") {
         assert!(set["real_reviewed"].is_number(), "{set}");
         assert!(set["kinds"][0]["reviewed"].is_number(), "{set}");
@@ -670,6 +689,15 @@ fn scan_takes_a_review_rate() {
     let threshold = |r: &serde_json::Value| r["authentic_threshold"].as_f64().expect("threshold");
     assert!(threshold(&wide) < threshold(&default), "{wide}");
     let out = run(&["--review-rate", "1.5"]);
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("review_rate"));
+    // The review page takes it too.
+    let out = trueshot()
+        .args(["report", "--review-rate", "1.5", "-o"])
+        .arg(dir.join("page.html"))
+        .arg(&file)
+        .output()
+        .expect("run report");
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("review_rate"));
 }

@@ -163,6 +163,56 @@ fn config_setters_validate() {
     }
 }
 
+/// A review rate set through the C ABI reaches the analysis, survives the
+/// other setters, and a model file that cannot honour it is refused with
+/// the config left as it was.
+#[test]
+fn a_review_rate_reaches_the_analysis() {
+    use trueshot_status::*;
+    let png = png_bytes(64, 48);
+    let dir = tempfile::tempdir().unwrap();
+    let mut old_model: serde_json::Value =
+        serde_json::to_value(trueshot::fusion::Model::builtin()).unwrap();
+    old_model
+        .as_object_mut()
+        .unwrap()
+        .remove("genuine_scores")
+        .unwrap();
+    let old_path = dir.path().join("old-model.json");
+    std::fs::write(&old_path, old_model.to_string()).unwrap();
+    let old_path = std::ffi::CString::new(old_path.to_str().unwrap()).unwrap();
+
+    // SAFETY (test): `config` is live until freed; buffers are sized.
+    unsafe {
+        let threshold = |config: *const trueshot_config| {
+            let mut report = ptr::null_mut();
+            assert_eq!(
+                trueshot_analyze_bytes(config, png.as_ptr(), png.len(), &mut report),
+                Ok
+            );
+            let json: serde_json::Value =
+                serde_json::from_str(&text(trueshot_report_json(report))).unwrap();
+            trueshot_report_free(report);
+            json["authentic_threshold"].as_f64().unwrap()
+        };
+        let config = trueshot_config_new();
+        let default = threshold(config);
+        assert_eq!(trueshot_config_set_review_rate(config, 0.3), Ok);
+        assert_eq!(trueshot_config_set_max_pixels(config, 1 << 24), Ok);
+        let reviewed = threshold(config);
+        assert!(reviewed < default, "{reviewed} {default}");
+        assert_eq!(
+            trueshot_config_set_model_file(config, old_path.as_ptr()),
+            InvalidArgument
+        );
+        assert!(last_error().contains("review_rate"));
+        assert_eq!(threshold(config), reviewed);
+        assert_eq!(trueshot_config_set_review_rate(config, 0.0), Ok);
+        assert_eq!(threshold(config), default);
+        trueshot_config_free(config);
+    }
+}
+
 #[test]
 fn analyses_and_exact_error_statuses() {
     use trueshot_status::*;

@@ -102,6 +102,23 @@ def test_scan_copy_move_and_model_options(tmp_path: pathlib.Path) -> None:
     assert run("scan", "--model", str(tmp_path / "missing.json"), str(path)).returncode == 2
 
 
+def test_scan_review_rate(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "a.png"
+    path.write_bytes(png_bytes(make_pixels(64, 64, 3)))
+
+    def record(*options: str) -> dict[str, float]:
+        result = run("scan", "--format", "jsonl", *options, str(path))
+        assert result.returncode == 0, result.stderr
+        parsed: dict[str, float] = json.loads(result.stdout)
+        return parsed
+
+    own, wide = record(), record("--review-rate", "0.3")
+    assert wide["flag_threshold"] == own["flag_threshold"]
+    assert wide["authentic_threshold"] < own["authentic_threshold"]
+    refused = run("scan", "--review-rate", "1.5", str(path))
+    assert refused.returncode == 2 and "review_rate" in refused.stderr
+
+
 def test_scan_time_budget(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "a.png"
     path.write_bytes(png_bytes(make_pixels(900, 1200, 3)))

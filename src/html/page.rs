@@ -127,10 +127,10 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
         .map(|r| {
             (
                 format!(
-                    "; the thresholds are set for at most {} false alarms on genuine photos",
+                    "; the flag threshold is set for at most {} false alarms on genuine photos",
                     percent_text(r)
                 ),
-                format!("；阈值按真实照片误报率不超过 {} 设定", percent_text(r)),
+                format!("；判定阈值按真实照片误报率不超过 {} 设定", percent_text(r)),
             )
         })
         .unwrap_or_default();

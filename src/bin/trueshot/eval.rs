@@ -126,6 +126,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
             "variant": variant,
             "max_false_alarm": args.max_false_alarm,
             "review_rate": args.review_rate,
+            "operating_point": analyzer.operating_point(),
             "sets": figures,
         }))
         .map_err(|e| e.to_string())?,
