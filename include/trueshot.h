@@ -323,8 +323,8 @@ trueshot_status trueshot_config_set_max_false_alarm(trueshot_config *config, flo
  * the model's calibration set the share differs. `0` restores the model's
  * own threshold (2.5% of genuine photos at the default false-alarm rate),
  * the default. Flags stay where the false-alarm rate puts them. Out of
- * range (or NaN), no larger than the share the flag threshold already
- * reaches (no band would be left for review), or a model file without
+ * range (or NaN), so small that its authentic threshold would reach the
+ * flag threshold (no band would be left for review), or a model file without
  * genuine scores (written by an older `trueshot calibrate`):
  * `TRUESHOT_STATUS_INVALID_ARGUMENT` and the config is unchanged.
  *

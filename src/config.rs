@@ -29,8 +29,8 @@ pub struct Config {
     /// a platform chooses its review load. The share is that of the
     /// photos the model was fitted on (and their perturbed copies); on
     /// other photos it differs. Flags stay where `max_false_alarm` puts
-    /// them; a rate no larger than the share the flag threshold already
-    /// reaches leaves no band for review and is refused. `None` keeps the
+    /// them; a rate so small that its authentic threshold would reach the
+    /// flag threshold leaves no band for review and is refused. `None` keeps the
     /// model's own threshold (2.5% of genuine photos at the default
     /// `max_false_alarm`). Default: `None`.
     pub review_rate: Option<f32>,

@@ -396,8 +396,9 @@ impl Model {
         if authentic >= point.flag {
             let flagged = scores.iter().filter(|&&s| s >= point.flag).count();
             return Err(Error::InvalidConfig(format!(
-                "review_rate {rate} is not above the share of genuine photos the flag threshold \
-                 already reaches ({:.4}); give a larger one",
+                "review_rate {rate} sets the authentic threshold at the flag threshold, leaving \
+                 no band for review (the flag threshold alone reaches {:.4} of genuine photos); \
+                 give a larger one",
                 flagged as f32 / scores.len() as f32
             )));
         }
@@ -433,7 +434,11 @@ impl Model {
             .collect()
     }
 
-    /// Fuse one image's features and findings into scores and a verdict.
+    /// Fuse one image's features and findings into scores and a verdict at
+    /// `point` (from [`Model::operating_point_for`]). Fixed-level evidence
+    /// (a declared composite, a local JPEG region, a copy) is placed in the
+    /// model's own inconclusive band for `point`'s rate when `point`'s band
+    /// holds it, else in `point`'s: see `placing` in [`Fused`].
     ///
     /// With a `caveat` (an image too small, a palette image, a lossy WebP,
     /// a mostly smooth frame: see [`PixelCaveat`]) the pixel evidence alone
@@ -521,7 +526,9 @@ impl Model {
     /// evidence moves up into it, still sent to review, never flagged).
     fn placing_point(&self, point: OperatingPoint) -> OperatingPoint {
         let own = self.operating_point(point.max_false_alarm);
-        if own.flag == point.flag && own.authentic >= point.authentic {
+        // A stored point may have no band of its own (authentic == flag,
+        // from tied genuine scores): then only the active band can hold it.
+        if own.flag == point.flag && own.authentic < own.flag && own.authentic >= point.authentic {
             own
         } else {
             point
@@ -716,9 +723,25 @@ fn on_scale(declared: f32, point: OperatingPoint) -> f32 {
     if declared >= 0.99 {
         declared.max(point.flag)
     } else if declared >= 0.5 {
-        declared.max((point.authentic + point.flag) / 2.0)
+        declared.max(middle(point))
     } else {
         declared
+    }
+}
+
+/// The middle of the inconclusive band, strictly under the flag threshold
+/// (the mean of two adjacent floats can round up to the larger).
+fn middle(point: OperatingPoint) -> f32 {
+    ((point.authentic + point.flag) / 2.0).min(just_under(point.flag))
+}
+
+/// The largest float under a positive `v` (`f32::next_down`, after this
+/// crate's minimum Rust version).
+fn just_under(v: f32) -> f32 {
+    if v > 0.0 && v.is_finite() {
+        f32::from_bits(v.to_bits() - 1)
+    } else {
+        v
     }
 }
 
@@ -735,8 +758,8 @@ fn local_level(s: f32, point: OperatingPoint) -> f32 {
         return 0.0;
     }
     let t = ((s - LOCAL_EVIDENCE_MIN) / (1.0 - LOCAL_EVIDENCE_MIN)).clamp(0.0, 1.0);
-    let middle = (point.authentic + point.flag) / 2.0;
-    middle + 0.9 * t * (point.flag - middle)
+    let middle = middle(point);
+    (middle + 0.9 * t * (point.flag - middle)).min(just_under(point.flag))
 }
 
 /// The level of a finding on the verdict's scale.
@@ -1217,7 +1240,7 @@ mod tests {
         let e = model
             .operating_point_for(0.01, Some(0.04))
             .expect_err("no band left");
-        assert!(e.to_string().contains("(0.0500)"), "{e}");
+        assert!(e.to_string().contains("reaches 0.0500 of genuine"), "{e}");
         assert!(model.operating_point_for(0.01, Some(0.06)).is_ok());
         for bad in [0.0, 1.0, f32::NAN] {
             assert!(model.operating_point_for(0.01, Some(bad)).is_err());
@@ -1260,6 +1283,19 @@ mod tests {
                     assert_eq!(fused.score.to_bits(), own(f).score.to_bits(), "{rate}");
                 }
             }
+        }
+        // A stored point without a band of its own (tied genuine scores):
+        // the evidence goes to the review band, not to the flag.
+        model.operating_points = vec![OperatingPoint {
+            authentic: POINT.flag,
+            ..POINT
+        }];
+        let point = model
+            .operating_point_for(0.01, Some(0.5))
+            .expect("a band is left");
+        for f in [&local, &composite] {
+            let fused = model.fuse(&features, std::slice::from_ref(f), point, None);
+            assert_eq!(fused.verdict, Verdict::Inconclusive, "{}", f.code);
         }
     }
 
