@@ -362,14 +362,15 @@ impl Model {
     /// review rate: the share of genuine photos that may score at or above
     /// the authentic threshold (sent to review or flagged). The flag
     /// threshold is [`Model::operating_point`]'s; without a review rate so
-    /// is the authentic one (the genuine photos of a quarter of ten times
-    /// the target rate: 2.5% at the default 1%). A review rate sets the
-    /// authentic threshold from [`Model::genuine_scores`], at most the flag
-    /// threshold.
+    /// is the authentic one (reached by 2.5 times the target rate of the
+    /// genuine photos it was chosen on: 2.5% at the default 1%). A review
+    /// rate sets the authentic threshold from [`Model::genuine_scores`].
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] when a review rate is asked of a model
-    /// without genuine scores (written before they existed).
+    /// [`Error::InvalidConfig`] when the review rate is outside (0, 1), when
+    /// the model has no genuine scores (written before they existed), or
+    /// when the rate is so small that its authentic threshold would reach
+    /// the flag threshold (no band left for review).
     pub fn operating_point_for(
         &self,
         max_false_alarm: f32,
