@@ -312,15 +312,8 @@ fn a_review_rate_moves_only_the_authentic_threshold() {
     }
 
     // A model file from before genuine scores were kept cannot honour one.
-    let mut model: serde_json::Value =
-        serde_json::to_value(trueshot::fusion::Model::builtin()).expect("model json");
-    model
-        .as_object_mut()
-        .expect("object")
-        .remove("genuine_scores")
-        .expect("the built-in model keeps genuine scores");
     let path = std::env::temp_dir().join(format!("trueshot-old-model-{}.json", std::process::id()));
-    std::fs::write(&path, model.to_string()).expect("write model");
+    write_model_without_genuine_scores(&path);
     let mut cfg = Config::default();
     cfg.model_path = Some(path.clone());
     assert!(trueshot::Analyzer::new(cfg.clone()).is_ok());

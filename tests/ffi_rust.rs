@@ -2,6 +2,8 @@
 //! for NULLs, bad sizes and bad values (gifski's `c_api.rs` tests). Needs
 //! `--features capi` (see `[[test]]` in Cargo.toml).
 
+mod common;
+
 use std::ffi::{c_char, CStr};
 use std::ptr;
 
@@ -171,15 +173,8 @@ fn a_review_rate_reaches_the_analysis() {
     use trueshot_status::*;
     let png = png_bytes(64, 48);
     let dir = tempfile::tempdir().unwrap();
-    let mut old_model: serde_json::Value =
-        serde_json::to_value(trueshot::fusion::Model::builtin()).unwrap();
-    old_model
-        .as_object_mut()
-        .unwrap()
-        .remove("genuine_scores")
-        .unwrap();
     let old_path = dir.path().join("old-model.json");
-    std::fs::write(&old_path, old_model.to_string()).unwrap();
+    common::write_model_without_genuine_scores(&old_path);
     let old_path = std::ffi::CString::new(old_path.to_str().unwrap()).unwrap();
 
     // SAFETY (test): `config` is live until freed; buffers are sized.

@@ -205,3 +205,16 @@ pub fn exif_app1(tiff: &[u8]) -> Vec<u8> {
     out.extend_from_slice(tiff);
     out
 }
+
+/// Write the built-in model to `path` as a model file from before models
+/// kept their genuine photos' scores (no `genuine_scores`): one that cannot
+/// honour a review rate.
+pub fn write_model_without_genuine_scores(path: &std::path::Path) {
+    let mut model = serde_json::to_value(trueshot::fusion::Model::builtin()).expect("model json");
+    model
+        .as_object_mut()
+        .expect("object")
+        .remove("genuine_scores")
+        .expect("the built-in model keeps genuine scores");
+    std::fs::write(path, model.to_string()).expect("write model");
+}

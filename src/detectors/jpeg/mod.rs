@@ -386,9 +386,6 @@ fn fine_steps(table: &[u16; 64]) -> bool {
     low <= 3 * 15
 }
 
-/// Paint per-block log-likelihood ratios (positive = the block follows the
-/// JPEG history of the rest, negative = it does not) into the map: summed
-/// over 3x3 blocks, then a logistic that crosses 0.5 at `-SINGLE_LLR`.
 /// Which test a flagged region's cells mostly come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RegionEvidence {
@@ -428,6 +425,9 @@ fn region_evidence(
     }
 }
 
+/// Paint per-block log-likelihood ratios (positive = the block follows the
+/// JPEG history of the rest, negative = it does not) into the map: summed
+/// over 3x3 blocks, then a logistic that crosses 0.5 at `-SINGLE_LLR`.
 /// Blocks sit on the grid at `(ox, oy)`; each lands in the map cell that
 /// holds its centre. Marks the cells of blocks at 0.5 or more in `cells` and
 /// returns how many blocks those are.
