@@ -373,8 +373,14 @@ fn heatmap_files_are_whole_named_safely_and_failures_reported() {
         let map = image::open(dir.join(file)).expect("a whole PNG");
         assert_eq!((map.width(), map.height()), (160, 120));
     }
-    // The same name taken by a directory: the write fails, the record says so.
-    let taken = records[0]["heatmap"].as_str().expect("name").to_string();
+    // The same name taken by a directory: the write fails, the record says
+    // so. (Records come in completion order: find a.png's by its path.)
+    let taken = records
+        .iter()
+        .find(|r| r["path"] == "a.png")
+        .and_then(|r| r["heatmap"].as_str())
+        .expect("a.png's heatmap")
+        .to_string();
     std::fs::remove_file(dir.join(&taken)).expect("remove");
     std::fs::create_dir(dir.join(&taken)).expect("dir");
     let records = scan("maps");
