@@ -658,7 +658,15 @@ impl Fused {
         self.findings.retain(|f| f.class != Class::Edited);
         let (verdict, deciding) =
             verdict(self.scores, &rest, &self.findings, self.point, self.placing);
-        self.verdict = verdict;
+        // A caveat's hold (`fusion.held_back`, pushed by `fuse` only when
+        // pixel evidence alone reached the flag) still applies: the
+        // listing clears editing, not the AI head's doubtful flag.
+        let held = self.findings.iter().any(|f| f.code == HELD_BACK);
+        self.verdict = if held && verdict.is_flagged() {
+            Verdict::Inconclusive
+        } else {
+            verdict
+        };
         self.deciding = deciding;
     }
 
@@ -686,6 +694,9 @@ impl Fused {
     }
 }
 
+/// The code of [`held_back`]'s finding.
+const HELD_BACK: &str = "fusion.held_back";
+
 /// The finding that says why a flag from pixel evidence was held back.
 fn held_back(caveat: PixelCaveat) -> Finding {
     let (en, zh) = match caveat {
@@ -708,7 +719,7 @@ fn held_back(caveat: PixelCaveat) -> Finding {
     };
     Finding::new(
         DetectorKind::Fusion,
-        "fusion.held_back",
+        HELD_BACK,
         0.0,
         Class::None,
         format!("The pixel evidence reaches the flag threshold, but the image is {en}; its false-alarm rate on genuine photos of this kind is not known to be low, so the verdict is held at inconclusive for a reviewer."),
@@ -1336,6 +1347,31 @@ mod tests {
     /// A finding without messages.
     fn finding(detector: DetectorKind, code: &str, score: f32, class: Class) -> Finding {
         Finding::new(detector, code, score, class, String::new(), String::new())
+    }
+
+    /// A claim derived unchanged from a listing has its editing evidence
+    /// dropped and its verdict decided again; a caveat's hold on the AI
+    /// head's flag survives that, and without a caveat the flag stands.
+    #[test]
+    fn a_listing_match_keeps_a_caveats_hold_on_the_ai_flag() {
+        let model = one_feature_model(5.0, Model::uncalibrated().operating_points);
+        let features = BTreeMap::from([("texture_stats.x".to_string(), 3.0f32)]);
+        let derived = ReferenceMatch {
+            derived: true,
+            similarity: 0.99,
+            ..ReferenceMatch::default()
+        };
+        let point = model.operating_point(0.01);
+
+        let mut held = model.fuse(&features, &[], point, Some(PixelCaveat::Small));
+        assert_eq!(held.verdict, Verdict::Inconclusive);
+        held.settle(Some(&derived), &[], &[]);
+        assert_eq!(held.verdict, Verdict::Inconclusive);
+        assert!(held.findings.iter().any(|f| f.code == HELD_BACK));
+
+        let mut plain = model.fuse(&features, &[], point, None);
+        plain.settle(Some(&derived), &[], &[]);
+        assert_eq!(plain.verdict, Verdict::AiGenerated);
     }
 
     #[test]
