@@ -334,6 +334,22 @@ trueshot_status trueshot_config_set_max_false_alarm(trueshot_config *config, flo
 trueshot_status trueshot_config_set_review_rate(trueshot_config *config, float rate);
 
 /**
+ * The verdict's thresholds as `config` resolves them (NULL: the defaults),
+ * before any analysis: scores at or above `*flag_out` are flagged, scores
+ * under `*authentic_out` are authentic, the band between goes to review.
+ * They follow the false-alarm rate, the review rate and the model file;
+ * each report carries the same pair. Either output may be NULL when not
+ * wanted. Statuses: `OK`, or `INVALID_ARGUMENT` when NULL defaults cannot
+ * be built (an internal error).
+ *
+ * # Safety
+ * `config` NULL or live; `flag_out` and `authentic_out` NULL or writable.
+ */
+trueshot_status trueshot_config_thresholds(const trueshot_config *config,
+                                           float *flag_out,
+                                           float *authentic_out);
+
+/**
  * Refuse images whose header declares more than `max_pixels` pixels, before
  * decoding them (`TRUESHOT_STATUS_TOO_LARGE`). Range 1..=1 000 000 000.
  * Default: 100 000 000.

@@ -682,6 +682,41 @@ pub unsafe extern "C" fn trueshot_config_set_review_rate(
     }
 }
 
+/// The verdict's thresholds as `config` resolves them (NULL: the defaults),
+/// before any analysis: scores at or above `*flag_out` are flagged, scores
+/// under `*authentic_out` are authentic, the band between goes to review.
+/// They follow the false-alarm rate, the review rate and the model file;
+/// each report carries the same pair. Either output may be NULL when not
+/// wanted. Statuses: `OK`, or `INVALID_ARGUMENT` when NULL defaults cannot
+/// be built (an internal error).
+///
+/// # Safety
+/// `config` NULL or live; `flag_out` and `authentic_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_thresholds(
+    config: *const trueshot_config,
+    flag_out: *mut f32,
+    authentic_out: *mut f32,
+) -> trueshot_status {
+    ffi_boundary! {
+        // SAFETY: the caller promises a non-NULL `config` is live.
+        let config = unsafe { config.as_ref() };
+        let point = match analyzer_of(config) {
+            Ok(analyzer) => analyzer.operating_point(),
+            Err(error) => return set_last_error(&error),
+        };
+        // SAFETY: the caller promises each non-NULL output is writable.
+        if let Some(flag) = unsafe { flag_out.as_mut() } {
+            *flag = point.flag;
+        }
+        // SAFETY: as above.
+        if let Some(authentic) = unsafe { authentic_out.as_mut() } {
+            *authentic = point.authentic;
+        }
+        trueshot_status::Ok
+    }
+}
+
 /// Refuse images whose header declares more than `max_pixels` pixels, before
 /// decoding them (`TRUESHOT_STATUS_TOO_LARGE`). Range 1..=1 000 000 000.
 /// Default: 100 000 000.

@@ -188,10 +188,29 @@ fn a_review_rate_reaches_the_analysis() {
             let json: serde_json::Value =
                 serde_json::from_str(&text(trueshot_report_json(report))).unwrap();
             trueshot_report_free(report);
+            // The config tells the same thresholds before any analysis.
+            let (mut flag, mut authentic) = (f32::NAN, f32::NAN);
+            assert_eq!(
+                trueshot_config_thresholds(config, &mut flag, &mut authentic),
+                Ok
+            );
+            assert_eq!(json["flag_threshold"].as_f64().unwrap() as f32, flag);
+            assert_eq!(
+                json["authentic_threshold"].as_f64().unwrap() as f32,
+                authentic
+            );
+            assert!(authentic < flag);
             json["authentic_threshold"].as_f64().unwrap()
         };
         let config = trueshot_config_new();
         let default = threshold(config);
+        assert_eq!(threshold(ptr::null()), default, "NULL is the defaults");
+        let mut flag_only = f32::NAN;
+        assert_eq!(
+            trueshot_config_thresholds(config, &mut flag_only, ptr::null_mut()),
+            Ok
+        );
+        assert!(flag_only > 0.0);
         assert_eq!(trueshot_config_set_review_rate(config, 0.3), Ok);
         assert_eq!(trueshot_config_set_max_pixels(config, 1 << 24), Ok);
         let reviewed = threshold(config);

@@ -42,16 +42,24 @@ fn unsigned<T: TryFrom<i128>>(name: &str, value: &Bound<'_, PyAny>) -> PyResult<
     }
 }
 
-/// Load the model file now, as the C setter does, so that a missing or
-/// malformed file (or one that cannot honour `config.review_rate`) fails
-/// where it is named rather than at the first analysis.
-fn check_model(py: Python<'_>, path: &Path, config: &trueshot::Config) -> PyResult<()> {
+/// The verdict's thresholds `config` resolves to, as each analysis resolves
+/// them: its model (the file is read again, as each analysis reads it), its
+/// false-alarm rate and its review rate. Called when a Config is built, as
+/// the C setters do, so that a missing or malformed model file, or a review
+/// rate the model cannot honour, fails where it is named rather than at the
+/// first analysis.
+fn operating_point(
+    py: Python<'_>,
+    config: &trueshot::Config,
+) -> PyResult<trueshot::fusion::OperatingPoint> {
     // `Model::load` reads regular files only (a FIFO would block the read).
     py.detach(|| {
-        trueshot::fusion::Model::load(path)?
-            .operating_point_for(config.max_false_alarm, config.review_rate)
+        let model = match &config.model_path {
+            Some(path) => trueshot::fusion::Model::load(path)?,
+            None => trueshot::fusion::Model::builtin(),
+        };
+        model.operating_point_for(config.max_false_alarm, config.review_rate)
     })
-    .map(drop)
     .map_err(|e| crate::error::to_pyerr(py, e))
 }
 
@@ -132,9 +140,7 @@ impl PyConfig {
         inner
             .validate()
             .map_err(|e| crate::error::to_pyerr(py, e))?;
-        if let Some(path) = &inner.model_path {
-            check_model(py, path, &inner)?;
-        }
+        operating_point(py, &inner)?;
         Ok(PyConfig { inner })
     }
 
@@ -174,6 +180,23 @@ impl PyConfig {
     #[getter]
     fn review_rate(&self) -> Option<f32> {
         self.inner.review_rate
+    }
+
+    /// The flag threshold this config resolves to: scores at or above it
+    /// are flagged (`Report.flag_threshold` of its analyses). Set by the
+    /// model and `max_false_alarm`.
+    #[getter]
+    fn flag_threshold(&self, py: Python<'_>) -> PyResult<f32> {
+        Ok(operating_point(py, &self.inner)?.flag)
+    }
+
+    /// The authentic threshold this config resolves to: scores under it
+    /// are authentic, scores from it up to the flag threshold go to review
+    /// (`Report.authentic_threshold`). Set by the model, `max_false_alarm`
+    /// and `review_rate`.
+    #[getter]
+    fn authentic_threshold(&self, py: Python<'_>) -> PyResult<f32> {
+        Ok(operating_point(py, &self.inner)?.authentic)
     }
 
     /// A fusion model file to use instead of the built-in one, or None.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import pathlib
 from typing import Any
@@ -110,6 +111,15 @@ def summary(report: Any) -> tuple[Any, ...]:
 
 # A valid model file: the built-in model's source.
 MODEL = pathlib.Path(__file__).resolve().parents[2] / "models" / "default.json"
+
+
+def config_settings() -> set[str]:
+    """Config's settings: its read-only attributes but the ones derived from
+    others (`copy_move` reads `copy_move_max_pixels`; the thresholds are
+    what the settings resolve to)."""
+    attributes = {name for name, value in inspect.getmembers(trueshot.Config)
+                  if not name.startswith("_") and inspect.isgetsetdescriptor(value)}
+    return attributes - {"copy_move", "flag_threshold", "authentic_threshold"}
 
 
 def sample_configs() -> list[Any]:

@@ -266,6 +266,14 @@ def test_a_review_rate_lowers_only_the_authentic_threshold(tmp_path: pathlib.Pat
     assert reviewed.score == default.score
     assert reviewed.to_dict()["flag_threshold"] == default.to_dict()["flag_threshold"]
     assert reviewed.to_dict()["authentic_threshold"] < default.to_dict()["authentic_threshold"]
+    # A Config tells its thresholds before any analysis, as its reports do.
+    for config, report in [(trueshot.Config(), default), (trueshot.Config(review_rate=0.3), reviewed)]:
+        assert (config.flag_threshold, config.authentic_threshold) == (
+            report.flag_threshold, report.authentic_threshold)
+    # A tiny review rate would leave no band under the flag: refused when
+    # the Config is built, for the built-in model too.
+    with pytest.raises(trueshot.InvalidConfigError, match="no band"):
+        trueshot.Config(review_rate=1e-6)
     # A model file without genuine scores (an older calibrate's) cannot
     # honour one, and says so where the Config is built.
     model = json.loads(MODEL.read_text())

@@ -6,7 +6,6 @@ tests need pandas)."""
 
 from __future__ import annotations
 
-import inspect
 import pathlib
 import pickle
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 import trueshot
-from conftest import sample_configs, make_pixels, png_bytes
+from conftest import config_settings, sample_configs, make_pixels, png_bytes
 from trueshot.spark import (
     _CONFIG_FIELDS,
     _config_kwargs,
@@ -26,11 +25,8 @@ from trueshot.spark import (
 
 
 def test_every_config_field_is_carried() -> None:
-    # Config's read-only attributes are its fields; `copy_move` only reads
-    # `copy_move_max_pixels`. A field added later fails here until carried.
-    fields = {name for name, value in inspect.getmembers(trueshot.Config)
-              if not name.startswith("_") and inspect.isgetsetdescriptor(value)}
-    assert set(_CONFIG_FIELDS) == fields - {"copy_move"}
+    # A setting added later fails here until carried.
+    assert set(_CONFIG_FIELDS) == config_settings()
 
 
 @pytest.mark.parametrize("config", sample_configs())

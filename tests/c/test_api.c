@@ -350,7 +350,15 @@ int main(int argc, char **argv) {
     assert(trueshot_config_set_max_false_alarm(config, 0.9f) == TRUESHOT_STATUS_INVALID_ARGUMENT);
     assert(trueshot_config_set_max_false_alarm(config, NAN) == TRUESHOT_STATUS_INVALID_ARGUMENT);
     assert(trueshot_config_set_max_false_alarm(config, 0.01f) == TRUESHOT_STATUS_OK);
+    float flag = NAN, authentic = NAN, reviewed = NAN;
+    assert(trueshot_config_thresholds(NULL, &flag, &authentic) == TRUESHOT_STATUS_OK);
+    assert(authentic > 0.0f && authentic < flag && flag <= 1.0f);
     assert(trueshot_config_set_review_rate(config, 0.2f) == TRUESHOT_STATUS_OK);
+    /* The review rate lowers the authentic threshold only. */
+    float flag_reviewed = NAN;
+    assert(trueshot_config_thresholds(config, &flag_reviewed, &reviewed) == TRUESHOT_STATUS_OK);
+    assert(flag_reviewed == flag && reviewed < authentic);
+    assert(trueshot_config_thresholds(config, NULL, NULL) == TRUESHOT_STATUS_OK);
     assert(trueshot_config_set_review_rate(config, 1.0f) == TRUESHOT_STATUS_INVALID_ARGUMENT);
     assert(strstr(err(), "review_rate"));
     assert(trueshot_config_set_review_rate(config, NAN) == TRUESHOT_STATUS_INVALID_ARGUMENT);

@@ -96,6 +96,15 @@ class Config:
     @property
     def review_rate(self) -> Union[float, None]: ...
     @property
+    def flag_threshold(self) -> float:
+        """Scores at or above it are flagged (Report.flag_threshold of this
+        config's analyses): set by the model and max_false_alarm."""
+    @property
+    def authentic_threshold(self) -> float:
+        """Scores under it are authentic; from it up to flag_threshold they
+        go to review (Report.authentic_threshold): set by the model,
+        max_false_alarm and review_rate."""
+    @property
     def model_path(self) -> Union[pathlib.Path, None]: ...
     @property
     def time_budget_ms(self) -> int: ...
