@@ -1,6 +1,6 @@
 //! `trueshot.Config`: the core `Config`, validated once when it is built.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
