@@ -400,7 +400,7 @@ impl trueshot_report {
         });
         let mut options = html::HtmlOptions::default()
             .with_max_side(PAGE_SIDE)
-            .with_max_false_alarm(page.limits.max_false_alarm);
+            .with_operating_point_of(&page.limits);
         if let Some(title) = &page.title {
             options = options.with_title(title.clone());
         }

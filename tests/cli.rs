@@ -706,6 +706,38 @@ fn scan_takes_a_review_rate() {
         .expect("run report");
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("review_rate"));
+    // ... and quotes it in the operating point, as scan's pages do.
+    for (command, output) in [("report", "page.html"), ("scan", "pages")] {
+        let out = trueshot()
+            .args([command, "--review-rate", "0.3"])
+            .arg(if command == "report" {
+                "-o"
+            } else {
+                "--html-dir"
+            })
+            .arg(dir.join(output))
+            .arg(&file)
+            .output()
+            .expect("run");
+        assert_exit(&out, 0);
+    }
+    let scan_page = std::fs::read_dir(dir.join("pages"))
+        .expect("pages")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("a."))
+        })
+        .expect("a's page");
+    for page in [dir.join("page.html"), scan_page] {
+        let html = std::fs::read_to_string(&page).expect("page");
+        assert!(
+            html.contains("about 30% of genuine photos go to review"),
+            "{}",
+            page.display()
+        );
+    }
 }
 
 /// The CLI's record holds the report's numbers exactly (each f32 widened),

@@ -187,6 +187,9 @@ fn a_review_rate_reaches_the_analysis() {
             );
             let json: serde_json::Value =
                 serde_json::from_str(&text(trueshot_report_json(report))).unwrap();
+            // The page quotes a review rate only when one is set.
+            let page = text(trueshot_report_html(report));
+            let quoted = page.contains("about 30% of genuine photos go to review");
             trueshot_report_free(report);
             // The config tells the same thresholds before any analysis.
             let (mut flag, mut authentic) = (f32::NAN, f32::NAN);
@@ -200,7 +203,7 @@ fn a_review_rate_reaches_the_analysis() {
                 authentic
             );
             assert!(authentic < flag);
-            json["authentic_threshold"].as_f64().unwrap()
+            (json["authentic_threshold"].as_f64().unwrap(), quoted)
         };
         let config = trueshot_config_new();
         let default = threshold(config);
@@ -214,7 +217,8 @@ fn a_review_rate_reaches_the_analysis() {
         assert_eq!(trueshot_config_set_review_rate(config, 0.3), Ok);
         assert_eq!(trueshot_config_set_max_pixels(config, 1 << 24), Ok);
         let reviewed = threshold(config);
-        assert!(reviewed < default, "{reviewed} {default}");
+        assert!(reviewed.0 < default.0, "{reviewed:?} {default:?}");
+        assert!(reviewed.1 && !default.1, "only a set review rate is quoted");
         assert_eq!(
             trueshot_config_set_model_file(config, old_path.as_ptr()),
             InvalidArgument

@@ -73,6 +73,15 @@ fn page_is_self_contained_and_has_every_part() {
     assert!(page.contains("Suspicion score: <strong>0.93</strong>"));
     assert!(page.contains(&format!("{:.2} or more is flagged", report.flag_threshold)));
     assert!(page.contains("at most 1% false alarms"));
+    // The model's own authentic threshold: no review rate quoted.
+    assert!(!page.contains("go to review or are flagged"));
+    let reviewed = render_html(
+        &report,
+        &image,
+        &options.clone().with_review_rate(Some(0.1)),
+    );
+    assert!(reviewed.contains("about 10% of genuine photos go to review or are flagged"));
+    assert!(reviewed.contains("约 10% 的真实照片进入复核"));
     // Photo and heatmap as data URIs, a real slider, a numbered box linking
     // to its finding, and the finding in both languages.
     assert!(page.contains(r#"<img class="photo" src="data:image/jpeg;base64,"#));

@@ -457,7 +457,7 @@ impl PyReport {
             let mut options = trueshot::HtmlOptions::default()
                 .with_lang(lang)
                 .with_max_side(max_side)
-                .with_max_false_alarm(config.max_false_alarm);
+                .with_operating_point_of(config);
             // A file's name is the natural title; bytes and arrays have none.
             let title = title.or_else(|| match &self.kept {
                 Kept::Path { path, .. } => {

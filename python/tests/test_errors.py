@@ -266,6 +266,9 @@ def test_a_review_rate_lowers_only_the_authentic_threshold(tmp_path: pathlib.Pat
     assert reviewed.score == default.score
     assert reviewed.to_dict()["flag_threshold"] == default.to_dict()["flag_threshold"]
     assert reviewed.to_dict()["authentic_threshold"] < default.to_dict()["authentic_threshold"]
+    # The review page quotes the rate the authentic threshold was set for.
+    assert "about 30% of genuine photos go to review" in reviewed.to_html()
+    assert "go to review or are flagged" not in default.to_html()
     # A Config tells its thresholds before any analysis, as its reports do.
     for config, report in [(trueshot.Config(), default), (trueshot.Config(review_rate=0.3), reviewed)]:
         assert (config.flag_threshold, config.authentic_threshold) == (

@@ -79,6 +79,10 @@ pub struct HtmlOptions<'a> {
     /// (`Config::max_false_alarm`), quoted in the operating point. The report
     /// holds only the thresholds. Default: `None` (not quoted).
     pub max_false_alarm: Option<f32>,
+    /// The review rate the authentic threshold was set for
+    /// (`Config::review_rate`), quoted in the operating point. Default:
+    /// `None` (the model's own authentic threshold; not quoted).
+    pub review_rate: Option<f32>,
     /// Language the page opens in. Default: English.
     pub lang: Lang,
 }
@@ -90,6 +94,7 @@ impl Default for HtmlOptions<'_> {
             reference_image: None,
             max_side: DEFAULT_MAX_SIDE,
             max_false_alarm: None,
+            review_rate: None,
             lang: Lang::En,
         }
     }
@@ -122,6 +127,22 @@ impl<'a> HtmlOptions<'a> {
     pub fn with_max_false_alarm(mut self, rate: f32) -> Self {
         self.max_false_alarm = Some(rate);
         self
+    }
+
+    /// Quote the review rate the authentic threshold was set for (`None`:
+    /// the model's own threshold, not quoted).
+    #[must_use]
+    pub fn with_review_rate(mut self, rate: Option<f32>) -> Self {
+        self.review_rate = rate;
+        self
+    }
+
+    /// Quote the operating point `config` sets: its false-alarm rate and
+    /// its review rate.
+    #[must_use]
+    pub fn with_operating_point_of(self, config: &crate::Config) -> Self {
+        self.with_max_false_alarm(config.max_false_alarm)
+            .with_review_rate(config.review_rate)
     }
 
     /// Set the language the page opens in.

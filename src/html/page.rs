@@ -134,6 +134,19 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
             )
         })
         .unwrap_or_default();
+    let review = options
+        .review_rate
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .map(|r| {
+            (
+                format!(
+                    "; the authentic threshold is set so that about {} of genuine photos go to review or are flagged",
+                    percent_text(r)
+                ),
+                format!("；真实阈值按约 {} 的真实照片进入复核或被判可疑设定", percent_text(r)),
+            )
+        })
+        .unwrap_or_default();
     let _ = write!(
         page,
         r#"<section class="verdict v-{v}" aria-labelledby="verdict-word">
@@ -162,12 +175,12 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
         high = bi("flagged", "可疑"),
         point = bi(
             &format!(
-                "Operating point: a score of {flag:.2} or more is flagged; below {authentic:.2} is authentic; in between is inconclusive{}.",
-                rate.0
+                "Operating point: a score of {flag:.2} or more is flagged; below {authentic:.2} is authentic; in between is inconclusive{}{}.",
+                rate.0, review.0
             ),
             &format!(
-                "判定标准：分数 ≥ {flag:.2} 判为可疑；低于 {authentic:.2} 判为真实；介于两者之间为无法确定{}。",
-                rate.1
+                "判定标准：分数 ≥ {flag:.2} 判为可疑；低于 {authentic:.2} 判为真实；介于两者之间为无法确定{}{}。",
+                rate.1, review.1
             ),
         ),
     );
@@ -175,7 +188,9 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
 
 fn percent_text(rate: f32) -> String {
     let p = f64::from(rate) * 100.0;
-    if (p - p.round()).abs() < 1e-6 {
+    // An f32 rate is off its decimal by up to about 1e-6 percent (0.3 ->
+    // 30.0000012%): a whole percent within 1e-4 reads as whole.
+    if (p - p.round()).abs() < 1e-4 {
         format!("{p:.0}%")
     } else {
         format!("{p:.1}%")

@@ -72,7 +72,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
     };
     let mut options = HtmlOptions::default()
         .with_title(display_name(&args.image))
-        .with_max_false_alarm(args.max_false_alarm)
+        .with_operating_point_of(analyzer.config())
         .with_lang(lang);
     if let Some(listing) = &listing {
         options = options.with_reference_image(listing);
@@ -124,7 +124,7 @@ pub fn write_scan_page(
     let listing = catalogue.matched_image(report, config);
     let mut options = HtmlOptions::default()
         .with_title(name.clone())
-        .with_max_false_alarm(config.max_false_alarm);
+        .with_operating_point_of(config);
     if let Some(listing) = &listing {
         options = options.with_reference_image(listing);
     }
