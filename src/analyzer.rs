@@ -58,6 +58,21 @@ struct Pixels<'a> {
     height: u32,
 }
 
+/// The fusion model `config` names (`kept` when given: the one already
+/// loaded from the same file) and the thresholds it resolves to.
+pub(crate) fn model_and_point(
+    config: &Config,
+    kept: Option<&fusion::Model>,
+) -> Result<(fusion::Model, fusion::OperatingPoint), Error> {
+    let model = match (kept, &config.model_path) {
+        (Some(model), _) => model.clone(),
+        (None, Some(path)) => fusion::Model::load(path)?,
+        (None, None) => fusion::Model::builtin(),
+    };
+    let point = model.operating_point_for(config.max_false_alarm, config.review_rate)?;
+    Ok((model, point))
+}
+
 /// Where the pixels came from.
 struct Source<'a> {
     format: Option<Format>,
@@ -72,11 +87,7 @@ impl Analyzer {
     /// [`Error::InvalidConfig`] when a value is out of range.
     pub fn new(config: Config) -> Result<Self, Error> {
         config.validate()?;
-        let model = match &config.model_path {
-            Some(path) => fusion::Model::load(path)?,
-            None => fusion::Model::builtin(),
-        };
-        let point = model.operating_point_for(config.max_false_alarm, config.review_rate)?;
+        let (model, point) = model_and_point(&config, None)?;
         let pool = worker_pool(config.threads)?;
         Ok(Analyzer {
             config,
@@ -98,12 +109,8 @@ impl Analyzer {
     #[cfg(feature = "capi")]
     pub(crate) fn reconfigured(&self, config: Config) -> Result<Self, Error> {
         config.validate()?;
-        let model = match &config.model_path {
-            same if *same == self.config.model_path => self.model.clone(),
-            Some(path) => fusion::Model::load(path)?,
-            None => fusion::Model::builtin(),
-        };
-        let point = model.operating_point_for(config.max_false_alarm, config.review_rate)?;
+        let kept = (config.model_path == self.config.model_path).then_some(&self.model);
+        let (model, point) = model_and_point(&config, kept)?;
         let pool = if config.threads == self.config.threads {
             self.pool.clone()
         } else {

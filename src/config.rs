@@ -85,6 +85,19 @@ impl Config {
     /// Default of [`Config::copy_move_max_pixels`]: 2048 x 1536.
     pub const COPY_MOVE_MAX_PIXELS: u64 = 2048 * 1536;
 
+    /// The verdict's thresholds this config resolves to, as an
+    /// [`crate::Analyzer`] built from it resolves them: its model (the file
+    /// at `model_path` is read), `max_false_alarm` and `review_rate`.
+    ///
+    /// # Errors
+    /// As [`crate::Analyzer::new`]: [`Error::InvalidConfig`] for a value out
+    /// of range, a model file that cannot be loaded, or a review rate the
+    /// model cannot honour.
+    pub fn operating_point(&self) -> Result<crate::fusion::OperatingPoint, Error> {
+        self.validate()?;
+        crate::analyzer::model_and_point(self, None).map(|(_, point)| point)
+    }
+
     /// Copy-move at every size (`true`) or never (`false`): the switch the
     /// CLI, C and Python faces offer next to the size limit.
     pub fn set_copy_move(&mut self, enabled: bool) {

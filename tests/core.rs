@@ -297,7 +297,14 @@ fn a_review_rate_moves_only_the_authentic_threshold() {
     let at = |review_rate: Option<f32>| {
         let mut cfg = Config::default();
         cfg.review_rate = review_rate;
-        analyze_bytes(&bytes, &cfg).expect("analysis")
+        let report = analyze_bytes(&bytes, &cfg).expect("analysis");
+        // The config tells the thresholds its reports carry.
+        let point = cfg.operating_point().expect("thresholds");
+        assert_eq!(
+            (point.flag, point.authentic),
+            (report.flag_threshold, report.authentic_threshold)
+        );
+        report
     };
     let (default, some, more) = (at(None), at(Some(0.05)), at(Some(0.3)));
     assert_eq!(default.flag_threshold, some.flag_threshold);
@@ -307,6 +314,8 @@ fn a_review_rate_moves_only_the_authentic_threshold() {
     for bad in [0.0, 1.0, f32::NAN, -0.1] {
         let mut cfg = Config::default();
         cfg.review_rate = Some(bad);
+        let e = cfg.operating_point().expect_err("out of range");
+        assert_eq!(e.code(), "invalid_config");
         let e = trueshot::Analyzer::new(cfg).expect_err("out of range");
         assert_eq!(e.code(), "invalid_config");
     }
@@ -318,6 +327,7 @@ fn a_review_rate_moves_only_the_authentic_threshold() {
     cfg.model_path = Some(path.clone());
     assert!(trueshot::Analyzer::new(cfg.clone()).is_ok());
     cfg.review_rate = Some(0.1);
+    assert!(cfg.operating_point().is_err());
     let e = trueshot::Analyzer::new(cfg).expect_err("no genuine scores");
     std::fs::remove_file(&path).ok();
     assert_eq!(e.code(), "invalid_config");

@@ -53,14 +53,8 @@ fn operating_point(
     config: &trueshot::Config,
 ) -> PyResult<trueshot::fusion::OperatingPoint> {
     // `Model::load` reads regular files only (a FIFO would block the read).
-    py.detach(|| {
-        let model = match &config.model_path {
-            Some(path) => trueshot::fusion::Model::load(path)?,
-            None => trueshot::fusion::Model::builtin(),
-        };
-        model.operating_point_for(config.max_false_alarm, config.review_rate)
-    })
-    .map_err(|e| crate::error::to_pyerr(py, e))
+    py.detach(|| config.operating_point())
+        .map_err(|e| crate::error::to_pyerr(py, e))
 }
 
 #[pymethods]
