@@ -480,44 +480,20 @@ impl Model {
             ai_generated: clamp01(class_score(&self.ai_generated, Class::AiGenerated)),
             edited: clamp01(class_score(&self.edited, Class::Edited)),
         };
-        let (mut verdict, deciding) = verdict(scores, findings, &model_findings, point, placing);
-        let declared_flag = findings.iter().any(|f| {
-            f.detector == DetectorKind::Provenance && on_scale(f.score, placing) >= point.flag
-        });
-        if let Some(caveat) = caveat.filter(|_| verdict.is_flagged() && !declared_flag) {
-            // The score stays as measured; only the verdict is held back.
-            verdict = Verdict::Inconclusive;
-            model_findings.push(held_back(caveat));
-        }
-        let mut scores = scores;
-        let score = scores.ai_generated.max(scores.edited);
-        if verdict == Verdict::Authentic && score < point.authentic && camera_original(findings) {
-            scores.ai_generated *= CAMERA_DISCOUNT;
-            scores.edited *= CAMERA_DISCOUNT;
-            model_findings.push(Finding::new(
-                DetectorKind::Fusion,
-                "fusion.camera_provenance",
-                0.0,
-                Class::None,
-                format!(
-                    "The metadata names a camera and shows no later processing, and the pixel evidence is under the authentic threshold: the score is lowered from {score:.2} to {:.2}. Metadata can be forged, so this never changes a verdict.",
-                    score * CAMERA_DISCOUNT
-                ),
-                format!(
-                    "元数据记录了相机且没有后期处理的迹象，像素证据也低于真实阈值：分数由 {score:.2} 降为 {:.2}。元数据可以伪造，因此这一点从不改变结论。",
-                    score * CAMERA_DISCOUNT
-                ),
-            ));
-        }
-        Fused {
+        let (verdict, deciding) = verdict(scores, findings, &model_findings, point, placing);
+        let mut fused = Fused {
             scores,
             score: scores.ai_generated.max(scores.edited),
             verdict,
             deciding,
             point,
             placing,
+            caveat,
             findings: model_findings,
-        }
+        };
+        fused.hold_for_caveat(findings);
+        fused.discount_camera_original(findings);
+        fused
     }
 
     /// The thresholds fixed-level evidence (a declared composite, a local
@@ -593,6 +569,9 @@ pub struct Fused {
     /// The band fixed-level evidence was placed in (`Model::placing_point`):
     /// the model's own for `point`'s rate unless a review rate narrowed it.
     pub placing: OperatingPoint,
+    /// Why pixel evidence alone may not flag this image, if it may not
+    /// (see [`Model::fuse`]).
+    pub caveat: Option<PixelCaveat>,
     /// Findings that explain the model's output.
     pub findings: Vec<Finding>,
 }
@@ -643,6 +622,8 @@ impl Fused {
             self.scores.edited = self.scores.edited.max(strongest);
             self.score = self.scores.ai_generated.max(self.scores.edited);
             self.verdict = Verdict::Edited;
+            // A listing's changed regions are no pixel evidence: no hold.
+            self.findings.retain(|f| f.code != HELD_BACK);
             self.deciding = Vec::new();
             for f in findings.iter().filter(from_reference) {
                 if !self.deciding.contains(&f.code) {
@@ -658,16 +639,60 @@ impl Fused {
         self.findings.retain(|f| f.class != Class::Edited);
         let (verdict, deciding) =
             verdict(self.scores, &rest, &self.findings, self.point, self.placing);
-        // A caveat's hold (`fusion.held_back`, pushed by `fuse` only when
-        // pixel evidence alone reached the flag) still applies: the
-        // listing clears editing, not the AI head's doubtful flag.
-        let held = self.findings.iter().any(|f| f.code == HELD_BACK);
-        self.verdict = if held && verdict.is_flagged() {
-            Verdict::Inconclusive
-        } else {
-            verdict
-        };
+        self.verdict = verdict;
         self.deciding = deciding;
+        // The listing clears editing, not a doubtful flag of the AI head:
+        // the caveat's hold is decided again on what is left (a dropped
+        // declaration of editing no longer lifts it).
+        self.hold_for_caveat(&rest);
+    }
+
+    /// With a caveat, pixel evidence alone cannot flag: a flagged verdict
+    /// that no metadata declaration reaches becomes `inconclusive`, with a
+    /// finding that says why (the score stays as measured). Called again
+    /// when the verdict is decided again, so a stale hold is removed first.
+    fn hold_for_caveat(&mut self, findings: &[Finding]) {
+        self.findings.retain(|f| f.code != HELD_BACK);
+        let declared_flag = findings.iter().any(|f| {
+            f.detector == DetectorKind::Provenance
+                && on_scale(f.score, self.placing) >= self.point.flag
+        });
+        if let Some(caveat) = self
+            .caveat
+            .filter(|_| self.verdict.is_flagged() && !declared_flag)
+        {
+            self.verdict = Verdict::Inconclusive;
+            self.findings.push(held_back(caveat));
+        }
+    }
+
+    /// Camera-original metadata lowers a score already under the authentic
+    /// threshold (never a verdict): see [`CAMERA_DISCOUNT`].
+    fn discount_camera_original(&mut self, findings: &[Finding]) {
+        let score = self.score;
+        if self.verdict != Verdict::Authentic
+            || score >= self.point.authentic
+            || !camera_original(findings)
+        {
+            return;
+        }
+        self.scores.ai_generated *= CAMERA_DISCOUNT;
+        self.scores.edited *= CAMERA_DISCOUNT;
+        self.score = self.scores.ai_generated.max(self.scores.edited);
+        self.findings.push(Finding::new(
+            DetectorKind::Fusion,
+            "fusion.camera_provenance",
+            0.0,
+            Class::None,
+            format!(
+                "The metadata names a camera and shows no later processing, and the pixel evidence is under the authentic threshold: the score is lowered from {score:.2} to {:.2}. Metadata can be forged, so this never changes a verdict.",
+                score * CAMERA_DISCOUNT
+            ),
+            format!(
+                "元数据记录了相机且没有后期处理的迹象，像素证据也低于真实阈值：分数由 {score:.2} 降为 {:.2}。元数据可以伪造，因此这一点从不改变结论。",
+                score * CAMERA_DISCOUNT
+            ),
+        ));
     }
 
     /// An analysis the time budget cut short cannot clear a photo: the
@@ -1372,6 +1397,40 @@ mod tests {
         let mut plain = model.fuse(&features, &[], point, None);
         plain.settle(Some(&derived), &[], &[]);
         assert_eq!(plain.verdict, Verdict::AiGenerated);
+
+        // A declared composite lifted the hold; the listing drops that
+        // declaration (editing evidence), so the hold comes back.
+        let declared = [finding(
+            DetectorKind::Provenance,
+            "provenance.iptc_composite",
+            0.99,
+            Class::Edited,
+        )];
+        let mut lifted = model.fuse(&features, &declared, point, Some(PixelCaveat::Small));
+        assert!(lifted.verdict.is_flagged());
+        lifted.settle(Some(&derived), &declared, &[]);
+        assert_eq!(lifted.verdict, Verdict::Inconclusive);
+        assert!(lifted.findings.iter().any(|f| f.code == HELD_BACK));
+
+        // An edited flag held back, then cleared by the listing: authentic,
+        // and no finding still says the verdict is held.
+        let mut edits = one_feature_model(-5.0, Model::uncalibrated().operating_points);
+        edits.edited = one_feature_model(5.0, Vec::new()).ai_generated;
+        let mut cleared = edits.fuse(&features, &[], point, Some(PixelCaveat::Small));
+        assert_eq!(cleared.verdict, Verdict::Inconclusive);
+        cleared.settle(Some(&derived), &[], &[]);
+        assert_eq!(cleared.verdict, Verdict::Authentic);
+        assert!(cleared.findings.iter().all(|f| f.code != HELD_BACK));
+
+        // A listing with changed regions decides `edited`: no hold is left.
+        let changed = ReferenceMatch {
+            changed_fraction: 0.05,
+            ..derived.clone()
+        };
+        let mut edited = model.fuse(&features, &[], point, Some(PixelCaveat::Small));
+        edited.settle(Some(&changed), &[], &[]);
+        assert_eq!(edited.verdict, Verdict::Edited);
+        assert!(edited.findings.iter().all(|f| f.code != HELD_BACK));
     }
 
     #[test]
