@@ -42,6 +42,7 @@ use std::sync::{Arc, OnceLock};
 use image::{DynamicImage, RgbImage};
 
 use self::panic::{ffi_boundary, try_mut, try_ref};
+use crate::fusion::{Model, OperatingPoint};
 use crate::{html, Analyzer, Class, Config, Error, References, Report, Verdict};
 
 /// The result of every fallible call. The numbers are part of the ABI: never
@@ -290,6 +291,8 @@ struct PageSource {
     photo: PagePhoto,
     title: Option<String>,
     limits: Config,
+    // The thresholds the report was decided at, quoted on its page.
+    point: OperatingPoint,
     listing: Option<Arc<[u8]>>,
 }
 
@@ -400,7 +403,7 @@ impl trueshot_report {
         });
         let mut options = html::HtmlOptions::default()
             .with_max_side(PAGE_SIDE)
-            .with_operating_point_of(&page.limits);
+            .with_operating_point(page.point, page.limits.review_rate);
         if let Some(title) = &page.title {
             options = options.with_title(title.clone());
         }
@@ -496,14 +499,20 @@ fn deliver(
                 let index = report.reference.as_ref()?.index?;
                 c.reference_sources.get(index).cloned()
             });
-            let limits = match analyzer_of(config) {
-                Ok(analyzer) => analyzer.config().clone(),
-                Err(_) => Config::default(),
+            let (limits, point) = match analyzer_of(config) {
+                Ok(analyzer) => (analyzer.config().clone(), analyzer.operating_point()),
+                // Not reached: a report was made, so the analyser was built.
+                Err(_) => {
+                    let limits = Config::default();
+                    let point = Model::builtin().operating_point(limits.max_false_alarm);
+                    (limits, point)
+                }
             };
             let page = PageSource {
                 photo: photo(),
                 title,
                 limits,
+                point,
                 listing,
             };
             *report_out = Box::into_raw(Box::new(trueshot_report::new(report, page)));

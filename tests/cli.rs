@@ -738,6 +738,21 @@ fn scan_takes_a_review_rate() {
             page.display()
         );
     }
+    // A false-alarm rate stricter than the model's strictest point is
+    // served by that point, and the page quotes the point's rate.
+    let strict = dir.join("strict.html");
+    let out = trueshot()
+        .args(["report", "--max-false-alarm", "0.001", "-o"])
+        .arg(&strict)
+        .arg(&file)
+        .output()
+        .expect("run report");
+    assert_exit(&out, 0);
+    let html = std::fs::read_to_string(&strict).expect("page");
+    assert!(
+        html.contains("at most 0.5% false alarms"),
+        "the built-in model's strictest point"
+    );
 }
 
 /// The CLI's record holds the report's numbers exactly (each f32 widened),

@@ -227,6 +227,16 @@ fn a_review_rate_reaches_the_analysis() {
         assert_eq!(threshold(config), reviewed);
         assert_eq!(trueshot_config_set_review_rate(config, 0.0), Ok);
         assert_eq!(threshold(config), default);
+        // A stricter false-alarm rate than the model's strictest point is
+        // served by that point, and the page quotes the point's rate.
+        assert_eq!(trueshot_config_set_max_false_alarm(config, 0.001), Ok);
+        let mut report = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_bytes(config, png.as_ptr(), png.len(), &mut report),
+            Ok
+        );
+        assert!(text(trueshot_report_html(report)).contains("at most 0.5% false alarms"));
+        trueshot_report_free(report);
         trueshot_config_free(config);
     }
 }

@@ -75,13 +75,23 @@ fn page_is_self_contained_and_has_every_part() {
     assert!(page.contains("at most 1% false alarms"));
     // The model's own authentic threshold: no review rate quoted.
     assert!(!page.contains("go to review or are flagged"));
-    let reviewed = render_html(
+    let reviewed = render_html(&report, &image, &options.clone().with_review_rate(0.3));
+    assert!(reviewed.contains("about 30% of genuine photos go to review or are flagged"));
+    assert!(reviewed.contains("约 30% 的真实照片进入复核"));
+    // The point's own rate is quoted: a model's strictest point serves a
+    // stricter request.
+    let point = trueshot::fusion::OperatingPoint {
+        max_false_alarm: 0.005,
+        flag: report.flag_threshold,
+        authentic: report.authentic_threshold,
+    };
+    let strict = render_html(
         &report,
         &image,
-        &options.clone().with_review_rate(Some(0.1)),
+        &options.clone().with_operating_point(point, None),
     );
-    assert!(reviewed.contains("about 10% of genuine photos go to review or are flagged"));
-    assert!(reviewed.contains("约 10% 的真实照片进入复核"));
+    assert!(strict.contains("at most 0.5% false alarms"));
+    assert!(!strict.contains("go to review or are flagged"));
     // Photo and heatmap as data URIs, a real slider, a numbered box linking
     // to its finding, and the finding in both languages.
     assert!(page.contains(r#"<img class="photo" src="data:image/jpeg;base64,"#));

@@ -43,16 +43,15 @@ fn unsigned<T: TryFrom<i128>>(name: &str, value: &Bound<'_, PyAny>) -> PyResult<
 }
 
 /// The verdict's thresholds `config` resolves to, as each analysis resolves
-/// them: its model (the file is read again, as each analysis reads it), its
-/// false-alarm rate and its review rate. Called when a Config is built, as
-/// the C setters do, so that a missing or malformed model file, or a review
-/// rate the model cannot honour, fails where it is named rather than at the
-/// first analysis.
+/// them: its model (a model file is read again, as each analysis reads it),
+/// its false-alarm rate and its review rate. Also called when a Config is
+/// built, as the C setters check, so that a value out of range, a missing or
+/// malformed model file, or a review rate the model cannot honour fails
+/// where it is named rather than at the first analysis.
 fn operating_point(
     py: Python<'_>,
     config: &trueshot::Config,
 ) -> PyResult<trueshot::fusion::OperatingPoint> {
-    // `Model::load` reads regular files only (a FIFO would block the read).
     py.detach(|| config.operating_point())
         .map_err(|e| crate::error::to_pyerr(py, e))
 }
@@ -105,7 +104,8 @@ impl PyConfig {
             inner.heatmap = v;
         }
         if let Some(v) = max_false_alarm {
-            // f64 -> f32 rounds; validate() then checks the value that is used.
+            // f64 -> f32 rounds; operating_point() below validates the value
+            // that is used.
             inner.max_false_alarm = v as f32;
         }
         inner.review_rate = review_rate.map(|v| v as f32);
@@ -131,9 +131,6 @@ impl PyConfig {
             }
             (None, None) => {}
         }
-        inner
-            .validate()
-            .map_err(|e| crate::error::to_pyerr(py, e))?;
         operating_point(py, &inner)?;
         Ok(PyConfig { inner })
     }
@@ -178,7 +175,8 @@ impl PyConfig {
 
     /// The flag threshold this config resolves to: scores at or above it
     /// are flagged (`Report.flag_threshold` of its analyses). Set by the
-    /// model and `max_false_alarm`.
+    /// model and `max_false_alarm`. A model file is read again, as each
+    /// analysis reads it: InvalidConfigError if it can no longer be loaded.
     #[getter]
     fn flag_threshold(&self, py: Python<'_>) -> PyResult<f32> {
         Ok(operating_point(py, &self.inner)?.flag)
@@ -187,7 +185,8 @@ impl PyConfig {
     /// The authentic threshold this config resolves to: scores under it
     /// are authentic, scores from it up to the flag threshold go to review
     /// (`Report.authentic_threshold`). Set by the model, `max_false_alarm`
-    /// and `review_rate`.
+    /// and `review_rate`; a model file is read again, as for
+    /// `flag_threshold`.
     #[getter]
     fn authentic_threshold(&self, py: Python<'_>) -> PyResult<f32> {
         Ok(operating_point(py, &self.inner)?.authentic)

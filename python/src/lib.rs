@@ -89,7 +89,7 @@ fn analyze(
     let analyzer = analyzer(py, config.as_deref())?;
     let input = input::extract("analyze", image, analyzer.config())?;
     let (analyzer, references) = with_references(py, "analyze", analyzer, reference)?;
-    let shared = Shared::new(analyzer.config(), references);
+    let shared = Shared::new(&analyzer, references);
     let result = py.detach(|| input.analyze(&analyzer));
     let (report, kept) = result.map_err(|e| to_pyerr(py, e))?;
     Ok(PyReport::new(report, kept, shared))
@@ -166,7 +166,7 @@ fn analyze_many<'py>(
         .map(|item| input::extract("analyze_many", &item?, analyzer.config()))
         .collect();
     let (analyzer, references) = with_references(py, "analyze_many", analyzer, reference)?;
-    let shared = Shared::new(analyzer.config(), references);
+    let shared = Shared::new(&analyzer, references);
     let inputs: Vec<&Input> = items.iter().filter_map(|item| item.as_ref().ok()).collect();
 
     let results = py.detach(|| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {

@@ -201,18 +201,21 @@ impl PyFinding {
 
 const _: () = assert!(trueshot::html::DEFAULT_MAX_SIDE == 1600);
 
-/// What every report of one call shares: the settings it was made with and
-/// the reference catalogue it was compared with (for `to_html`).
+/// What every report of one call shares: the settings it was made with, the
+/// thresholds they resolved to, and the reference catalogue it was compared
+/// with (for `to_html`).
 #[derive(Clone)]
 pub struct Shared {
     config: Arc<trueshot::Config>,
+    point: trueshot::fusion::OperatingPoint,
     references: Option<Arc<Listings>>,
 }
 
 impl Shared {
-    pub fn new(config: &trueshot::Config, references: Option<Arc<Listings>>) -> Self {
+    pub fn new(analyzer: &trueshot::Analyzer, references: Option<Arc<Listings>>) -> Self {
         Shared {
-            config: Arc::new(config.clone()),
+            config: Arc::new(analyzer.config().clone()),
+            point: analyzer.operating_point(),
             references,
         }
     }
@@ -457,7 +460,7 @@ impl PyReport {
             let mut options = trueshot::HtmlOptions::default()
                 .with_lang(lang)
                 .with_max_side(max_side)
-                .with_operating_point_of(config);
+                .with_operating_point(self.shared.point, config.review_rate);
             // A file's name is the natural title; bytes and arrays have none.
             let title = title.or_else(|| match &self.kept {
                 Kept::Path { path, .. } => {
@@ -512,8 +515,17 @@ impl PyReport {
     ) -> PyResult<Self> {
         let mut inner: trueshot::Report = unpickle("Report", json)?;
         inner.heatmap = heatmap.as_ref().map(heatmap_from_state).transpose()?;
-        // `Shared` only serves `to_html`, which `Kept::Unpickled` refuses.
-        let shared = Shared::new(&trueshot::Config::default(), None);
+        // `Shared` only serves `to_html`, which `Kept::Unpickled` refuses;
+        // the thresholds are the report's own.
+        let shared = Shared {
+            config: Arc::new(trueshot::Config::default()),
+            point: trueshot::fusion::OperatingPoint {
+                max_false_alarm: trueshot::Config::default().max_false_alarm,
+                flag: inner.flag_threshold,
+                authentic: inner.authentic_threshold,
+            },
+            references: None,
+        };
         Ok(PyReport::new(inner, Kept::Unpickled, shared))
     }
 

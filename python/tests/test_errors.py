@@ -269,6 +269,10 @@ def test_a_review_rate_lowers_only_the_authentic_threshold(tmp_path: pathlib.Pat
     # The review page quotes the rate the authentic threshold was set for.
     assert "about 30% of genuine photos go to review" in reviewed.to_html()
     assert "go to review or are flagged" not in default.to_html()
+    # A stricter false-alarm rate than the model's strictest point is served
+    # by that point, and the page quotes the point's rate.
+    strict = trueshot.analyze(image, config=trueshot.Config(max_false_alarm=0.001))
+    assert "at most 0.5% false alarms" in strict.to_html()
     # A Config tells its thresholds before any analysis, as its reports do.
     for config, report in [(trueshot.Config(), default), (trueshot.Config(review_rate=0.3), reviewed)]:
         assert (config.flag_threshold, config.authentic_threshold) == (

@@ -129,20 +129,29 @@ impl<'a> HtmlOptions<'a> {
         self
     }
 
-    /// Quote the review rate the authentic threshold was set for (`None`:
-    /// the model's own threshold, not quoted).
+    /// Quote the review rate the authentic threshold was set for.
     #[must_use]
-    pub fn with_review_rate(mut self, rate: Option<f32>) -> Self {
-        self.review_rate = rate;
+    pub fn with_review_rate(mut self, rate: f32) -> Self {
+        self.review_rate = Some(rate);
         self
     }
 
-    /// Quote the operating point `config` sets: its false-alarm rate and
-    /// its review rate.
+    /// Quote the operating point the report was decided at: the
+    /// false-alarm rate its thresholds were chosen for (`point`, e.g.
+    /// [`crate::Analyzer::operating_point`]: the model's strictest point
+    /// when `Config::max_false_alarm` asks for less) and the review rate,
+    /// if one was set (`Config::review_rate`).
     #[must_use]
-    pub fn with_operating_point_of(self, config: &crate::Config) -> Self {
-        self.with_max_false_alarm(config.max_false_alarm)
-            .with_review_rate(config.review_rate)
+    pub fn with_operating_point(
+        self,
+        point: crate::fusion::OperatingPoint,
+        review_rate: Option<f32>,
+    ) -> Self {
+        let options = self.with_max_false_alarm(point.max_false_alarm);
+        match review_rate {
+            Some(rate) => options.with_review_rate(rate),
+            None => options,
+        }
     }
 
     /// Set the language the page opens in.

@@ -188,7 +188,7 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
 
 fn percent_text(rate: f32) -> String {
     let p = f64::from(rate) * 100.0;
-    // An f32 rate is off its decimal by up to about 1e-6 percent (0.3 ->
+    // An f32 rate is off its decimal by up to about 6e-6 percent (0.3 ->
     // 30.0000012%): a whole percent within 1e-4 reads as whole.
     if (p - p.round()).abs() < 1e-4 {
         format!("{p:.0}%")
@@ -779,6 +779,20 @@ fn facts_section(page: &mut String, report: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_read_as_people_write_them() {
+        for (rate, text) in [
+            (0.3f32, "30%"),
+            (0.01, "1%"),
+            (0.005, "0.5%"),
+            (0.025, "2.5%"),
+            (0.999, "99.9%"),
+            (1.0, "100%"),
+        ] {
+            assert_eq!(percent_text(rate), text, "{rate}");
+        }
+    }
 
     /// A dark listing photo with one bright pixel at (x, y).
     fn dot(w: u32, h: u32, x: u32, y: u32) -> DynamicImage {

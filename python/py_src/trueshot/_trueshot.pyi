@@ -98,12 +98,15 @@ class Config:
     @property
     def flag_threshold(self) -> float:
         """Scores at or above it are flagged (Report.flag_threshold of this
-        config's analyses): set by the model and max_false_alarm."""
+        config's analyses): set by the model and max_false_alarm. A model
+        file is read again, as each analysis reads it; InvalidConfigError if
+        it can no longer be loaded."""
     @property
     def authentic_threshold(self) -> float:
         """Scores under it are authentic; from it up to flag_threshold they
         go to review (Report.authentic_threshold): set by the model,
-        max_false_alarm and review_rate."""
+        max_false_alarm and review_rate. Reads a model file as
+        flag_threshold does."""
     @property
     def model_path(self) -> Union[pathlib.Path, None]: ...
     @property

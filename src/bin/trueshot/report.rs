@@ -72,7 +72,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
     };
     let mut options = HtmlOptions::default()
         .with_title(display_name(&args.image))
-        .with_operating_point_of(analyzer.config())
+        .with_operating_point(analyzer.operating_point(), analyzer.config().review_rate)
         .with_lang(lang);
     if let Some(listing) = &listing {
         options = options.with_reference_image(listing);
@@ -109,9 +109,10 @@ pub fn write_scan_page(
     dir: &Path,
     path: &Path,
     result: &Result<Report, Error>,
-    config: &Config,
+    analyzer: &Analyzer,
     catalogue: &Catalogue,
 ) -> (IndexEntry, Option<WrittenFile>) {
+    let config = analyzer.config();
     let name = display_name(path);
     let report = match result {
         Ok(report) => report,
@@ -124,7 +125,7 @@ pub fn write_scan_page(
     let listing = catalogue.matched_image(report, config);
     let mut options = HtmlOptions::default()
         .with_title(name.clone())
-        .with_operating_point_of(config);
+        .with_operating_point(analyzer.operating_point(), config.review_rate);
     if let Some(listing) = &listing {
         options = options.with_reference_image(listing);
     }

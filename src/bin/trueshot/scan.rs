@@ -185,7 +185,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         let (page, page_file) = args
             .html_dir
             .as_ref()
-            .map(|dir| report::write_scan_page(dir, path, result, analyzer.config(), &catalogue))
+            .map(|dir| report::write_scan_page(dir, path, result, &analyzer, &catalogue))
             .unzip();
         Outputs {
             record,
