@@ -707,21 +707,30 @@ fn scan_takes_a_review_rate() {
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("review_rate"));
     // ... and quotes it in the operating point, as scan's pages do.
-    for (command, output) in [("report", "page.html"), ("scan", "pages")] {
+    let report_page = |extra: &[&str], name: &str| {
+        let page = dir.join(name);
         let out = trueshot()
-            .args([command, "--review-rate", "0.3"])
-            .arg(if command == "report" {
-                "-o"
-            } else {
-                "--html-dir"
-            })
-            .arg(dir.join(output))
+            .arg("report")
+            .args(extra)
+            .arg("-o")
+            .arg(&page)
             .arg(&file)
             .output()
-            .expect("run");
+            .expect("run report");
         assert_exit(&out, 0);
-    }
-    let scan_page = std::fs::read_dir(dir.join("pages"))
+        std::fs::read_to_string(&page).expect("page")
+    };
+    let quoted = "about 30% of genuine photos go to review";
+    assert!(report_page(&["--review-rate", "0.3"], "page.html").contains(quoted));
+    let pages = dir.join("pages");
+    let out = trueshot()
+        .args(["scan", "--review-rate", "0.3", "--html-dir"])
+        .arg(&pages)
+        .arg(&file)
+        .output()
+        .expect("run scan");
+    assert_exit(&out, 0);
+    let scan_page = std::fs::read_dir(&pages)
         .expect("pages")
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -730,29 +739,13 @@ fn scan_takes_a_review_rate() {
                 .is_some_and(|n| n.to_string_lossy().starts_with("a."))
         })
         .expect("a's page");
-    for page in [dir.join("page.html"), scan_page] {
-        let html = std::fs::read_to_string(&page).expect("page");
-        assert!(
-            html.contains("about 30% of genuine photos go to review"),
-            "{}",
-            page.display()
-        );
-    }
+    assert!(std::fs::read_to_string(scan_page)
+        .expect("page")
+        .contains(quoted));
     // A false-alarm rate stricter than the model's strictest point is
     // served by that point, and the page quotes the point's rate.
-    let strict = dir.join("strict.html");
-    let out = trueshot()
-        .args(["report", "--max-false-alarm", "0.001", "-o"])
-        .arg(&strict)
-        .arg(&file)
-        .output()
-        .expect("run report");
-    assert_exit(&out, 0);
-    let html = std::fs::read_to_string(&strict).expect("page");
-    assert!(
-        html.contains("at most 0.5% false alarms"),
-        "the built-in model's strictest point"
-    );
+    let strict = report_page(&["--max-false-alarm", "0.001"], "strict.html");
+    assert!(strict.contains("at most 0.5% false alarms"));
 }
 
 /// The CLI's record holds the report's numbers exactly (each f32 widened),

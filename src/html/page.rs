@@ -121,32 +121,18 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
     let score = clamp01(report.score);
     let flag = clamp01(report.flag_threshold);
     let authentic = clamp01(report.authentic_threshold).min(flag);
-    let rate = options
-        .max_false_alarm
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .map(|r| {
-            (
-                format!(
-                    "; the flag threshold is set for at most {} false alarms on genuine photos",
-                    percent_text(r)
-                ),
-                format!("；判定阈值按真实照片误报率不超过 {} 设定", percent_text(r)),
-            )
-        })
-        .unwrap_or_default();
-    let review = options
-        .review_rate
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .map(|r| {
-            (
-                format!(
-                    "; the authentic threshold is set so that about {} of genuine photos go to review or are flagged",
-                    percent_text(r)
-                ),
-                format!("；真实阈值按约 {} 的真实照片进入复核或被判可疑设定", percent_text(r)),
-            )
-        })
-        .unwrap_or_default();
+    let rate = quoted_rate(options.max_false_alarm, |p| {
+        (
+            format!("; the flag threshold is set for at most {p} false alarms on genuine photos"),
+            format!("；判定阈值按真实照片误报率不超过 {p} 设定"),
+        )
+    });
+    let review = quoted_rate(options.review_rate, |p| {
+        (
+            format!("; the authentic threshold is set so that about {p} of genuine photos go to review or are flagged"),
+            format!("；真实阈值按约 {p} 的真实照片进入复核或被判可疑设定"),
+        )
+    });
     let _ = write!(
         page,
         r#"<section class="verdict v-{v}" aria-labelledby="verdict-word">
@@ -184,6 +170,14 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
             ),
         ),
     );
+}
+
+/// The operating point's clause for a rate, in English and Chinese, with
+/// the rate as a percentage; empty for no (or no usable) rate.
+fn quoted_rate(rate: Option<f32>, clause: impl Fn(&str) -> (String, String)) -> (String, String) {
+    rate.filter(|r| r.is_finite() && *r > 0.0)
+        .map(|r| clause(&percent_text(r)))
+        .unwrap_or_default()
 }
 
 fn percent_text(rate: f32) -> String {
