@@ -622,8 +622,10 @@ impl Fused {
             self.scores.edited = self.scores.edited.max(strongest);
             self.score = self.scores.ai_generated.max(self.scores.edited);
             self.verdict = Verdict::Edited;
-            // A listing's changed regions are no pixel evidence: no hold.
-            self.findings.retain(|f| f.code != HELD_BACK);
+            // A listing's changed regions are no pixel evidence: no hold;
+            // and the score is the listing's, not a discounted one.
+            self.findings
+                .retain(|f| f.code != HELD_BACK && f.code != CAMERA_PROVENANCE);
             self.deciding = Vec::new();
             for f in findings.iter().filter(from_reference) {
                 if !self.deciding.contains(&f.code) {
@@ -643,8 +645,10 @@ impl Fused {
         self.deciding = deciding;
         // The listing clears editing, not a doubtful flag of the AI head:
         // the caveat's hold is decided again on what is left (a dropped
-        // declaration of editing no longer lifts it).
+        // declaration of editing no longer lifts it). A verdict cleared to
+        // authentic gets the camera discount a photo without a listing gets.
         self.hold_for_caveat(&rest);
+        self.discount_camera_original(&rest);
     }
 
     /// With a caveat, pixel evidence alone cannot flag: a flagged verdict
@@ -667,12 +671,13 @@ impl Fused {
     }
 
     /// Camera-original metadata lowers a score already under the authentic
-    /// threshold (never a verdict): see [`CAMERA_DISCOUNT`].
+    /// threshold (never a verdict), once: see [`CAMERA_DISCOUNT`].
     fn discount_camera_original(&mut self, findings: &[Finding]) {
         let score = self.score;
         if self.verdict != Verdict::Authentic
             || score >= self.point.authentic
             || !camera_original(findings)
+            || self.findings.iter().any(|f| f.code == CAMERA_PROVENANCE)
         {
             return;
         }
@@ -681,7 +686,7 @@ impl Fused {
         self.score = self.scores.ai_generated.max(self.scores.edited);
         self.findings.push(Finding::new(
             DetectorKind::Fusion,
-            "fusion.camera_provenance",
+            CAMERA_PROVENANCE,
             0.0,
             Class::None,
             format!(
@@ -721,6 +726,9 @@ impl Fused {
 
 /// The code of [`held_back`]'s finding.
 const HELD_BACK: &str = "fusion.held_back";
+
+/// The code of the finding that says a camera original's score was lowered.
+const CAMERA_PROVENANCE: &str = "fusion.camera_provenance";
 
 /// The finding that says why a flag from pixel evidence was held back.
 fn held_back(caveat: PixelCaveat) -> Finding {
@@ -1374,11 +1382,14 @@ mod tests {
         Finding::new(detector, code, score, class, String::new(), String::new())
     }
 
-    /// A claim derived unchanged from a listing has its editing evidence
-    /// dropped and its verdict decided again; a caveat's hold on the AI
-    /// head's flag survives that, and without a caveat the flag stands.
+    /// A claim derived from a listing has its verdict decided again, and a
+    /// caveat's hold with it: derived unchanged, the editing evidence is
+    /// dropped but a hold on the AI head's flag stays (it comes back when
+    /// the dropped evidence was a declaration that lifted it, and goes when
+    /// the verdict is cleared); derived with changes, the verdict is
+    /// `edited` and no hold is left.
     #[test]
-    fn a_listing_match_keeps_a_caveats_hold_on_the_ai_flag() {
+    fn a_listing_match_decides_a_caveats_hold_again() {
         let model = one_feature_model(5.0, Model::uncalibrated().operating_points);
         let features = BTreeMap::from([("texture_stats.x".to_string(), 3.0f32)]);
         let derived = ReferenceMatch {
@@ -1524,6 +1535,42 @@ mod tests {
             assert_eq!(with_camera.verdict, plain.verdict);
             assert_eq!(with_camera.score.to_bits(), plain.score.to_bits());
         }
+
+        // A listing that clears an edited flag gives the discount a photo
+        // without one gets, once; a listing's changes take it back.
+        let mut edits = one_feature_model(-1.0, vec![POINT]);
+        edits.edited = one_feature_model(1.0, Vec::new()).ai_generated;
+        let derived = ReferenceMatch {
+            derived: true,
+            similarity: 0.99,
+            ..ReferenceMatch::default()
+        };
+        let discounts = |f: &Fused| {
+            f.findings
+                .iter()
+                .filter(|f| f.code == CAMERA_PROVENANCE)
+                .count()
+        };
+        let mut cleared = edits.fuse(&features(3.0), &camera, POINT, None);
+        assert_eq!(cleared.verdict, Verdict::Edited);
+        assert_eq!(discounts(&cleared), 0);
+        let ai_only = cleared.scores.ai_generated;
+        cleared.settle(Some(&derived), &camera, &[]);
+        assert_eq!(cleared.verdict, Verdict::Authentic);
+        assert_eq!(discounts(&cleared), 1);
+        assert!((cleared.score - ai_only * CAMERA_DISCOUNT).abs() < 1e-6);
+        let mut once = model.fuse(&features(-1.0), &camera, POINT, None);
+        assert_eq!(discounts(&once), 1);
+        let discounted = once.score;
+        once.settle(Some(&derived), &camera, &[]);
+        assert_eq!((discounts(&once), once.score), (1, discounted));
+        let changed = ReferenceMatch {
+            changed_fraction: 0.05,
+            ..derived
+        };
+        once.settle(Some(&changed), &camera, &[]);
+        assert_eq!(once.verdict, Verdict::Edited);
+        assert_eq!(discounts(&once), 0);
     }
 
     #[test]

@@ -78,8 +78,8 @@ fn page_is_self_contained_and_has_every_part() {
     let reviewed = render_html(&report, &image, &options.clone().with_review_rate(0.3));
     assert!(reviewed.contains("about 30% of genuine photos go to review or are flagged"));
     assert!(reviewed.contains("约 30% 的真实照片进入复核"));
-    // The point's own rate is quoted: a model's strictest point serves a
-    // stricter request.
+    // The point's own rate is quoted (the CLI, C and Python tests check
+    // that a stricter request is served by the model's strictest point).
     let point = trueshot::fusion::OperatingPoint {
         max_false_alarm: 0.005,
         flag: report.flag_threshold,

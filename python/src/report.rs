@@ -515,8 +515,8 @@ impl PyReport {
     ) -> PyResult<Self> {
         let mut inner: trueshot::Report = unpickle("Report", json)?;
         inner.heatmap = heatmap.as_ref().map(heatmap_from_state).transpose()?;
-        // `Shared` only serves `to_html`, which `Kept::Unpickled` refuses;
-        // the thresholds are the report's own.
+        // `Shared` only serves `to_html`, which `Kept::Unpickled` refuses:
+        // the point is a placeholder no page reads.
         let shared = Shared {
             config: Arc::new(trueshot::Config::default()),
             point: trueshot::fusion::OperatingPoint {

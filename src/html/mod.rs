@@ -75,9 +75,11 @@ pub struct HtmlOptions<'a> {
     pub reference_image: Option<&'a DynamicImage>,
     /// Long side of the embedded photos in pixels, 64..=8192. Default: `1600`.
     pub max_side: u32,
-    /// The false-alarm rate the thresholds were chosen for
-    /// (`Config::max_false_alarm`), quoted in the operating point. The report
-    /// holds only the thresholds. Default: `None` (not quoted).
+    /// The false-alarm rate the thresholds were chosen for: the operating
+    /// point's (`Analyzer::operating_point`), which is stricter than
+    /// `Config::max_false_alarm` when the model has no point that loose;
+    /// quoted in the operating point. The report holds only the
+    /// thresholds. Default: `None` (not quoted).
     pub max_false_alarm: Option<f32>,
     /// The review rate the authentic threshold was set for
     /// (`Config::review_rate`), quoted in the operating point. Default:
@@ -147,11 +149,9 @@ impl<'a> HtmlOptions<'a> {
         point: crate::fusion::OperatingPoint,
         review_rate: Option<f32>,
     ) -> Self {
-        let options = self.with_max_false_alarm(point.max_false_alarm);
-        match review_rate {
-            Some(rate) => options.with_review_rate(rate),
-            None => options,
-        }
+        let mut options = self.with_max_false_alarm(point.max_false_alarm);
+        options.review_rate = review_rate;
+        options
     }
 
     /// Set the language the page opens in.
