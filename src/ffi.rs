@@ -42,7 +42,7 @@ use std::sync::{Arc, OnceLock};
 use image::{DynamicImage, RgbImage};
 
 use self::panic::{ffi_boundary, try_mut, try_ref};
-use crate::fusion::{Model, OperatingPoint};
+use crate::fusion::OperatingPoint;
 use crate::{html, Analyzer, Class, Config, Error, References, Report, Verdict};
 
 /// The result of every fallible call. The numbers are part of the ABI: never
@@ -499,14 +499,10 @@ fn deliver(
                 let index = report.reference.as_ref()?.index?;
                 c.reference_sources.get(index).cloned()
             });
+            // A report was made, so the analyser was built: no error here.
             let (limits, point) = match analyzer_of(config) {
                 Ok(analyzer) => (analyzer.config().clone(), analyzer.operating_point()),
-                // Not reached: a report was made, so the analyser was built.
-                Err(_) => {
-                    let limits = Config::default();
-                    let point = Model::builtin().operating_point(limits.max_false_alarm);
-                    (limits, point)
-                }
+                Err(error) => return set_last_error(&error),
             };
             let page = PageSource {
                 photo: photo(),

@@ -1121,11 +1121,7 @@ mod tests {
             model.fuse(&BTreeMap::new(), &[], model.operating_point(0.01), None)
         };
         assert_eq!(plain().verdict, Verdict::Authentic);
-        let derived = ReferenceMatch {
-            derived: true,
-            similarity: 0.99,
-            ..ReferenceMatch::default()
-        };
+        let derived = derived_unchanged();
         let codes = |f: &Fused| {
             f.findings
                 .iter()
@@ -1244,6 +1240,23 @@ mod tests {
             operating_points,
             genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
+        }
+    }
+
+    /// [`one_feature_model`] whose edited head rises with the feature as
+    /// its AI head falls.
+    fn edits_model(weight: f32, operating_points: Vec<OperatingPoint>) -> Model {
+        let mut model = one_feature_model(-weight, operating_points);
+        model.edited = one_feature_model(weight, Vec::new()).ai_generated;
+        model
+    }
+
+    /// A claim matched to a listing photo it was derived from unchanged.
+    fn derived_unchanged() -> ReferenceMatch {
+        ReferenceMatch {
+            derived: true,
+            similarity: 0.99,
+            ..ReferenceMatch::default()
         }
     }
 
@@ -1392,11 +1405,7 @@ mod tests {
     fn a_listing_match_decides_a_caveats_hold_again() {
         let model = one_feature_model(5.0, Model::uncalibrated().operating_points);
         let features = BTreeMap::from([("texture_stats.x".to_string(), 3.0f32)]);
-        let derived = ReferenceMatch {
-            derived: true,
-            similarity: 0.99,
-            ..ReferenceMatch::default()
-        };
+        let derived = derived_unchanged();
         let point = model.operating_point(0.01);
 
         let mut held = model.fuse(&features, &[], point, Some(PixelCaveat::Small));
@@ -1425,8 +1434,7 @@ mod tests {
 
         // An edited flag held back, then cleared by the listing: authentic,
         // and no finding still says the verdict is held.
-        let mut edits = one_feature_model(-5.0, Model::uncalibrated().operating_points);
-        edits.edited = one_feature_model(5.0, Vec::new()).ai_generated;
+        let edits = edits_model(5.0, Model::uncalibrated().operating_points);
         let mut cleared = edits.fuse(&features, &[], point, Some(PixelCaveat::Small));
         assert_eq!(cleared.verdict, Verdict::Inconclusive);
         cleared.settle(Some(&derived), &[], &[]);
@@ -1538,13 +1546,8 @@ mod tests {
 
         // A listing that clears an edited flag gives the discount a photo
         // without one gets, once; a listing's changes take it back.
-        let mut edits = one_feature_model(-1.0, vec![POINT]);
-        edits.edited = one_feature_model(1.0, Vec::new()).ai_generated;
-        let derived = ReferenceMatch {
-            derived: true,
-            similarity: 0.99,
-            ..ReferenceMatch::default()
-        };
+        let edits = edits_model(1.0, vec![POINT]);
+        let derived = derived_unchanged();
         let discounts = |f: &Fused| {
             f.findings
                 .iter()
