@@ -294,6 +294,15 @@ fn is_pil_image(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 fn from_pil(function: &str, obj: &Bound<'_, PyAny>, config: &trueshot::Config) -> PyResult<Input> {
     let py = obj.py();
     let numpy = py.import("numpy")?;
+    // Refuse an image over the pixel limit before Pillow converts or numpy
+    // copies it (a 120-megapixel palette image would be 360 MB of RGB).
+    // (An empty one is refused below, as an empty array is.)
+    let size = obj.getattr("size")?.extract::<(u64, u64)>();
+    if let Ok((width @ 1.., height @ 1..)) = size {
+        let side = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        trueshot::decode::check_pixels(side(width), side(height), config)
+            .map_err(|e| crate::error::to_pyerr(py, e))?;
+    }
     let mode: String = obj.getattr("mode")?.extract()?;
     let deep = mode == "I" || mode.starts_with("I;16");
     if !(deep || mode == "F") {

@@ -13,6 +13,7 @@ mod report;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -148,23 +149,35 @@ fn analyze_many<'py>(
             .ok_or_else(|| invalid_config(py, format!("threads must be in 0..=1024, got {n}")))?,
     };
     // A single image is iterable too (a str by character, an array by row):
-    // refuse it rather than analyse its pieces.
+    // refuse it rather than analyse its pieces. An array is a batch when it
+    // is one of objects (a column of encoded files) or of 4 dimensions
+    // (images stacked along the first axis).
+    let one_array = images.cast::<numpy::PyUntypedArray>().ok().filter(|array| {
+        let objects = array.dtype().kind() == b'O';
+        !(array.ndim() == 4 || (array.ndim() == 1 && objects))
+    });
     if images.is_instance_of::<pyo3::types::PyString>()
         || images.is_instance_of::<pyo3::types::PyBytes>()
         || images.is_instance_of::<pyo3::types::PyByteArray>()
-        || images.cast::<numpy::PyUntypedArray>().is_ok()
+        || one_array.is_some()
     {
-        let kind = images.get_type().name()?;
+        let kind = match &one_array {
+            Some(array) => format!("{}-dimensional array", array.ndim()),
+            None => images.get_type().name()?.to_string(),
+        };
         return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-            "analyze_many: expected an iterable of images, got one {kind}; use analyze() for one image"
+            "analyze_many: expected an iterable of images (a list, a 1-dimensional object \
+             array, or a 4-dimensional array of stacked images), got one {kind}; use \
+             analyze() for one image"
         )));
     }
     // An item that cannot be taken (a wrong type, an array over the pixel
-    // limit) fails in its place, like an image that fails to decode.
-    let items: Vec<PyResult<Input>> = images
-        .try_iter()?
-        .map(|item| input::extract("analyze_many", &item?, analyzer.config()))
-        .collect();
+    // limit) fails in its place, like an image that fails to decode; an
+    // error of the iterable itself (or Ctrl-C while it runs) is raised.
+    let mut items: Vec<PyResult<Input>> = Vec::new();
+    for item in images.try_iter()? {
+        items.push(input::extract("analyze_many", &item?, analyzer.config()));
+    }
     let (analyzer, references) = with_references(py, "analyze_many", analyzer, reference)?;
     let shared = Shared::new(&analyzer, references);
     let inputs: Vec<&Input> = items.iter().filter_map(|item| item.as_ref().ok()).collect();

@@ -10,6 +10,7 @@ import zlib
 from typing import Any
 
 import numpy as np
+from PIL import Image
 import pytest
 
 import trueshot
@@ -292,8 +293,54 @@ def test_a_review_rate_lowers_only_the_authentic_threshold(tmp_path: pathlib.Pat
         trueshot.Config(model_path=old, review_rate=0.1)
 
 
-@pytest.mark.parametrize("single", ["photo.jpg", b"\xff\xd8\xff", np.zeros((4, 4, 3), dtype=np.uint8)],
-                         ids=["str", "bytes", "array"])
+@pytest.mark.parametrize("single", ["photo.jpg", b"\xff\xd8\xff", np.zeros((4, 4, 3), dtype=np.uint8),
+                                    np.zeros((4, 4), dtype=np.uint8), np.zeros(16, dtype=np.uint8)],
+                         ids=["str", "bytes", "array", "grey array", "flat array"])
 def test_analyze_many_refuses_a_single_image(single: Any) -> None:
     with pytest.raises(TypeError, match="analyze_many: expected an iterable"):
         trueshot.analyze_many(single)
+
+
+def test_analyze_many_takes_arrays_of_images() -> None:
+    # A column of encoded files (a 1-D object array, as pandas gives) and
+    # a stack of images (4-D) are batches.
+    pixels = [make_pixels(24, 32, 3, seed=s) for s in range(2)]
+    encoded = np.empty(2, dtype=object)
+    encoded[:] = [png_bytes(p) for p in pixels]
+    want = [r.score for r in trueshot.analyze_many(pixels)]
+    assert [r.score for r in trueshot.analyze_many(encoded)] == want
+    assert [r.score for r in trueshot.analyze_many(np.stack(pixels))] == want
+
+
+def test_analyze_many_raises_an_error_of_the_iterable_itself() -> None:
+    # An item that is no image fails in its place; the iterable failing
+    # (or Ctrl-C while it runs) is not an item, and is raised.
+    def images() -> Any:
+        yield make_pixels(16, 16, 3)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        trueshot.analyze_many(images(), return_exceptions=True)
+
+    def broken() -> Any:
+        yield make_pixels(16, 16, 3)
+        raise OSError("the claim store went away")
+
+    with pytest.raises(OSError, match="went away"):
+        trueshot.analyze_many(broken(), return_exceptions=True)
+
+
+def test_a_pil_image_over_the_pixel_limit_is_refused_before_conversion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image = Image.new("P", (40, 30))
+    config = trueshot.Config(max_pixels=1199)
+
+    def no_conversion(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("converted before the pixel limit was checked")
+
+    monkeypatch.setattr(Image.Image, "convert", no_conversion)
+    with pytest.raises(trueshot.ImageTooLargeError):
+        trueshot.analyze(image, config=config)
+    monkeypatch.undo()
+    trueshot.analyze(image, config=trueshot.Config(max_pixels=1200))

@@ -204,6 +204,42 @@ def test_path_input_equals_analyze(spark: SparkSession, folder: pathlib.Path) ->
     assert rows[-1]["error"]["code"] == "missing_input"
 
 
+def test_path_names_are_taken_literally(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # binaryFile writes `file:/dir/c d.jpg` without percent-encoding: a
+    # name holding `%20` or `#` is that name, not a URL escape or fragment.
+    root = tmp_path_factory.mktemp("names")
+    names = ["c d.jpg", "c%20d.jpg", "e#f.jpg", "g?h.jpg"]
+    for seed, name in enumerate(names):
+        (root / name).write_bytes(jpeg_bytes(seed + 40, 70 + 8 * seed))
+    files = spark.read.format("binaryFile").load(str(root)).select("path")
+    rows = scan_dataframe(files, path_col="path").collect()
+    assert sorted(pathlib.Path(local(r["path"])).name for r in rows) == sorted(names)
+    scores = {trueshot.analyze(root / name).score for name in names}
+    assert len(scores) == len(names), "the test needs images that score differently"
+    for row in rows:
+        assert actual(row) == expected(local(row["path"]), heatmap=False), row["path"]
+    # A percent-encoded URI (Path.as_uri: `e%23f.jpg`) is decoded when no
+    # file has the literal name.
+    uri = spark.createDataFrame([((root / "e#f.jpg").as_uri(),)], "path string")
+    [row] = scan_dataframe(uri, path_col="path").collect()
+    assert actual(row) == expected(root / "e#f.jpg", heatmap=False)
+
+
+def test_other_columns_pass_through_unchanged(spark: SparkSession) -> None:
+    # A nullable bigint must not come back as a rounded float (as a trip
+    # through pandas would make it).
+    ids = [2**53 + 1, None, -(2**63), 2**63 - 1]
+    data = [(i, jpeg_bytes(n)) for n, i in enumerate(ids)]
+    # One partition: the null and the large ids in one Arrow batch. (Other
+    # columns beside them can make pyspark convert the batch another way.)
+    df = spark.createDataFrame(data, "claim_id bigint, content binary").coalesce(1)
+    rows = scan_dataframe(df, batch_size=3).collect()
+    assert [(r["claim_id"], bytes(r["content"])) for r in rows] == data
+    assert all(r["error"] is None for r in rows)
+
+
 def test_an_analysis_cut_short_is_marked_incomplete(spark: SparkSession) -> None:
     # Decoding 1.2 megapixels takes far more than 1 ms: no pixel detector
     # starts, and the verdict cannot be authentic.
@@ -256,6 +292,10 @@ def test_arguments_are_checked_on_the_driver(spark: SparkSession) -> None:
     clash = spark.createDataFrame([("a.jpg", 1.0)], "file string, score double")
     with pytest.raises(ValueError, match="already has"):
         scan_dataframe(clash, path_col="file")
+    # Spark's names ignore case: `Score` would make `score` ambiguous.
+    clash = spark.createDataFrame([("a.jpg", 1.0)], "file string, Score double")
+    with pytest.raises(ValueError, match="already has"):
+        scan_dataframe(clash, path_col="file")
     # Paths given as content, or bytes as paths: the column's type says so.
     with pytest.raises(ValueError, match="expected binary"):
         scan_dataframe(df, content_col="file")
@@ -283,6 +323,12 @@ def test_fixed_reference_is_checked_on_the_driver(spark: SparkSession) -> None:
         scan_dataframe(df, content_col="content", reference="a.png", reference_col="listing")
     with pytest.raises(FileNotFoundError):
         scan_dataframe(df, content_col="content", reference=["/nonexistent/listing.png"])
+    # A listing column of another type would fail every row.
+    numbers = spark.createDataFrame([(b"\xff\xd8", 5)], "content binary, listing int")
+    with pytest.raises(ValueError, match="expected string, binary"):
+        scan_dataframe(numbers, content_col="content", reference_col="listing")
+    paths = spark.createDataFrame([(b"\xff\xd8", ["a.png"])], "content binary, listing array<string>")
+    scan_dataframe(paths, content_col="content", reference_col="listing")  # accepted
     prebuilt = trueshot.References(make_pixels(48, 64, 3))
     with pytest.raises(TypeError, match="not a trueshot.References"):
         scan_dataframe(df, content_col="content", reference=prebuilt)

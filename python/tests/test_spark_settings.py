@@ -1,8 +1,7 @@
 """trueshot.spark carries the Config to the executors as keyword arguments
 (so that a dict of them works as well), and a fixed reference as its photos,
-indexed once per partition. Checked without Spark: pyspark is only imported
-inside a session, so this runs where test_spark.py is skipped (the partition
-tests need pandas)."""
+indexed once per partition. Checked without a Spark session (the partition
+tests need pyarrow, and pyspark for the result schema, but no JVM)."""
 
 from __future__ import annotations
 
@@ -36,19 +35,26 @@ def test_config_round_trips_to_the_executors(config: trueshot.Config) -> None:
     assert _make_config(_config_kwargs(kwargs)) == config  # a dict passes as it is
 
 
+def partition_modules() -> Any:
+    """pyarrow, skipping the test without it or pyspark (whose types make
+    the result schema)."""
+    pytest.importorskip("pyspark")
+    return pytest.importorskip("pyarrow")
+
+
 def test_a_fixed_reference_is_indexed_once_per_partition(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # What one task runs on its partition, without Spark: two Arrow batches
     # of three rows, in chunks of two rows, and one catalogue for them all.
-    pd = pytest.importorskip("pandas")
+    pa = partition_modules()
     from conftest import claim, listing
 
     listing_path = tmp_path / "listing.png"
     listing_path.write_bytes(png_bytes(listing(1)))
     images = [claim(listing(1), damage=True), claim(listing(5), damage=False), None,
               png_bytes(make_pixels(48, 64, 3)), claim(listing(1), damage=False), b"junk"]
-    frames = [pd.DataFrame({"content": images[:3]}), pd.DataFrame({"content": images[3:]})]
+    frames = [pa.RecordBatch.from_pydict({"content": part}) for part in (images[:3], images[3:])]
     built: list[trueshot.References] = []
 
     def references(*args: Any, **kwargs: Any) -> trueshot.References:
@@ -59,11 +65,12 @@ def test_a_fixed_reference_is_indexed_once_per_partition(
     reference = _fixed_reference(listing_path.as_uri())
     assert reference == [str(listing_path)]
     monkeypatch.setattr(trueshot._trueshot, "References", references)
-    out = list(_scan_batches(iter(frames), image_col="content", is_path=False,
+    out = list(_scan_batches(iter(frames), image_col=0, is_path=False,
                              reference_col=None, reference=reference,
                              config_kwargs={}, heatmaps=False, batch_size=2, threads=1))
     assert len(built) == 1 and len(built[0]) == 1
-    rows = [row for frame in out for row in frame.to_dict("records")]
+    rows = [row for batch in out for row in batch.to_pylist()]
+    assert [r["content"] for r in rows] == images
     assert len(rows) == len(images)
     assert rows[0]["reference"]["derived"] is True and rows[0]["verdict"] == "edited"
     for image, row in zip(images, rows):
@@ -82,14 +89,14 @@ def test_a_fixed_reference_is_indexed_once_per_partition(
 def test_a_fixed_reference_unreadable_on_an_executor_is_every_row_s_error(
     tmp_path: pathlib.Path,
 ) -> None:
-    pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame({"content": [png_bytes(make_pixels(48, 64, 3)), None]})
-    [out] = _scan_batches(iter([frame]), image_col="content", is_path=False,
+    pa = partition_modules()
+    batch = pa.RecordBatch.from_pydict({"content": [png_bytes(make_pixels(48, 64, 3)), None]})
+    [out] = _scan_batches(iter([batch]), image_col=0, is_path=False,
                           reference_col=None, reference=[str(tmp_path / "gone.png")],
                           config_kwargs={}, heatmaps=False, batch_size=8, threads=1)
-    errors = [e["code"] for e in out["error"]]
+    errors = [e["code"] for e in out.column("error").to_pylist()]
     assert errors == ["not_found", "missing_input"]
     # An empty partition reads nothing.
-    assert list(_scan_batches(iter([]), image_col="content", is_path=False, reference_col=None,
+    assert list(_scan_batches(iter([]), image_col=0, is_path=False, reference_col=None,
                               reference=[str(tmp_path / "gone.png")], config_kwargs={},
                               heatmaps=False, batch_size=8, threads=1)) == []

@@ -6,14 +6,16 @@
 >>> scan_dataframe(images, content_col="content").drop("content") \\
 ...     .write.parquet("s3a://claims-scanned/2024/")                 # doctest: +SKIP
 
-The scan is a ``mapInPandas``: each Python worker imports trueshot once and
+The scan is a ``mapInArrow``: each Python worker imports trueshot once and
 analyses ``batch_size`` rows at a time in Rust, with the GIL released, using
-``spark.task.cpus`` threads. A row whose image cannot be analysed (missing
+``spark.task.cpus`` threads. The DataFrame's own columns pass through as the
+Arrow batches Spark hands over, untouched (no round trip through pandas,
+which would turn a nullable ``bigint`` into a float and round it). A row whose image cannot be analysed (missing
 file, corrupt or unsupported data, a bad reference) gets an ``error`` struct
 and null results; it never fails the job.
 
-pyspark, pandas and pyarrow are imported lazily, so ``import trueshot`` does
-not need them.
+pyspark and pyarrow are imported lazily, so ``import trueshot`` does not
+need them.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 if TYPE_CHECKING:  # pragma: no cover
-    # pandas ships no inline types (pandas-stubs is separate): Any is enough here.
-    import pandas as pd  # type: ignore[import-untyped]
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
@@ -204,7 +204,10 @@ def scan_dataframe(
     for name in (image_col, reference_col):
         if name is not None and name not in columns:
             raise ValueError(f"scan_dataframe: no column {name!r} in {columns}")
-    clash = [c for c in OUTPUT_COLUMNS if c in columns]
+    # Spark resolves column names without regard to case (by default): a
+    # `Score` column would make `score` ambiguous.
+    taken = {c.lower() for c in columns}
+    clash = [c for c in OUTPUT_COLUMNS if c in taken]
     if clash:
         raise ValueError(f"scan_dataframe: the DataFrame already has columns {clash}")
 
@@ -218,6 +221,16 @@ def scan_dataframe(
             f"scan_dataframe: column {image_col!r} is {found.simpleString()}, expected {kind} "
             "(content_col holds encoded files, path_col their paths)"
         )
+    if reference_col is not None:
+        listing_type = df.schema[reference_col].dataType
+        cell_type = (
+            listing_type.elementType if isinstance(listing_type, T.ArrayType) else listing_type
+        )
+        if not isinstance(cell_type, (T.StringType, T.BinaryType)):
+            raise ValueError(
+                f"scan_dataframe: column {reference_col!r} is {listing_type.simpleString()}, "
+                "expected string, binary, or an array of them (listing paths or encoded files)"
+            )
     config_kwargs = _config_kwargs(config)
     if heatmaps:
         # heatmap_png needs the map: asking for it overrides heatmap=False.
@@ -234,12 +247,13 @@ def scan_dataframe(
     added = result_schema(heatmaps=heatmaps)
     schema = T.StructType(list(df.schema.fields) + list(added.fields))
 
-    def scan(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    # pyarrow.RecordBatch in and out (pyarrow ships no type information).
+    def scan(batches: Iterator[Any]) -> Iterator[Any]:
         return _scan_batches(
             batches,
-            image_col=image_col,
+            image_col=columns.index(image_col),
             is_path=path_col is not None,
-            reference_col=reference_col,
+            reference_col=None if reference_col is None else columns.index(reference_col),
             reference=listing,
             config_kwargs=config_kwargs,
             heatmaps=heatmaps,
@@ -248,7 +262,7 @@ def scan_dataframe(
             max_memory_mb=max_memory_mb,
         )
 
-    return df.mapInPandas(scan, schema)
+    return df.mapInArrow(scan, schema)
 
 
 def _config_kwargs(config: Union[Config, dict[str, Any], None]) -> dict[str, Any]:
@@ -285,12 +299,27 @@ def _task_threads(threads: Optional[int]) -> int:
 
 
 def _local_path(value: str) -> str:
-    """A path from a path column: ``file:`` URIs (what ``binaryFile`` puts in
-    ``path``) become local paths; other schemes are left as they are and fail
-    as unreadable files."""
-    if value.startswith("file:"):
-        return urllib.parse.unquote(urllib.parse.urlparse(value).path)
-    return value
+    """A path from a path column: ``file:`` paths become local paths; other
+    schemes are left as they are and fail as unreadable files.
+
+    ``binaryFile`` writes Hadoop paths, ``file:/dir/a b#1.jpg``, without
+    percent-encoding, while ``Path.as_uri()`` writes ``file:///dir/a%20b%231.jpg``.
+    The name is taken literally first (a file may be named ``c%20d.jpg``, and
+    ``#`` or ``?`` are characters of it, not URL syntax), decoded only when
+    no file has the literal name."""
+    if not value.startswith("file:"):
+        return value
+    path = value[len("file:") :]
+    if path.startswith("//"):
+        # An authority: only the local host's (empty or localhost) is ours.
+        end = path.find("/", 2)
+        if path[2 : end if end >= 0 else len(path)] not in ("", "localhost"):
+            return value
+        path = path[end:] if end >= 0 else "/"
+    if os.path.exists(path):
+        return path
+    decoded = urllib.parse.unquote(path)
+    return decoded if os.path.exists(decoded) else path
 
 
 def _image_value(value: Any, is_path: bool) -> Any:
@@ -457,20 +486,46 @@ def analyze_rows(
     return [_row(r, heatmaps) for r in results]
 
 
+def _arrow_type(spark_type: Any) -> Any:
+    """The Arrow type Spark expects back for a type of :func:`result_schema`."""
+    import pyarrow as pa
+    from pyspark.sql import types as T
+
+    if isinstance(spark_type, T.StructType):
+        return pa.struct([pa.field(f.name, _arrow_type(f.dataType)) for f in spark_type.fields])
+    if isinstance(spark_type, T.ArrayType):
+        return pa.list_(_arrow_type(spark_type.elementType))
+    if isinstance(spark_type, T.MapType):
+        return pa.map_(_arrow_type(spark_type.keyType), _arrow_type(spark_type.valueType))
+    scalars = {
+        T.FloatType: pa.float32(),
+        T.StringType: pa.string(),
+        T.BooleanType: pa.bool_(),
+        T.IntegerType: pa.int32(),
+        T.BinaryType: pa.binary(),
+    }
+    for kind, arrow in scalars.items():
+        if isinstance(spark_type, kind):
+            return arrow
+    raise TypeError(f"no Arrow type for {spark_type!r}")  # pragma: no cover - a schema bug
+
+
 def _scan_batches(
-    batches: Iterator[pd.DataFrame],
+    batches: Iterator[Any],
     *,
-    image_col: str,
+    image_col: int,
     is_path: bool,
-    reference_col: Optional[str],
+    reference_col: Optional[int],
     reference: Optional[list[Any]],
     config_kwargs: dict[str, Any],
     heatmaps: bool,
     batch_size: int,
     threads: Optional[int],
     max_memory_mb: Optional[int] = None,
-) -> Iterator[pd.DataFrame]:
-    import pandas as pd
+) -> Iterator[Any]:
+    """The scan of one partition (``pyarrow.RecordBatch`` in and out); ``image_col`` and ``reference_col`` are
+    column positions (a DataFrame may repeat a name)."""
+    import pyarrow as pa
 
     from ._trueshot import References
 
@@ -480,20 +535,24 @@ def _scan_batches(
     # (every batch Arrow hands over, every chunk of batch_size rows), not
     # once per call into Rust; and not at all for an empty partition.
     catalogue: Union[References, BaseException, None] = None
-    added = [c for c in OUTPUT_COLUMNS if heatmaps or c != "heatmap_png"]
-    for frame in batches:
-        for start in range(0, len(frame), batch_size):
+    added = [
+        pa.field(f.name, _arrow_type(f.dataType)) for f in result_schema(heatmaps=heatmaps).fields
+    ]
+    for batch in batches:
+        for start in range(0, batch.num_rows, batch_size):
             if reference is not None and catalogue is None:
                 try:
                     catalogue = References(reference, config=config)
                 except Exception as exc:  # readable on the driver, not on this executor
                     catalogue = exc
-            chunk = frame.iloc[start : start + batch_size].reset_index(drop=True)
-            images = [_image_value(v, is_path) for v in chunk[image_col]]
+            chunk = batch.slice(start, batch_size)
+            cells = chunk.column(image_col).to_pylist()
+            images = [_image_value(v, is_path) for v in cells]
             if reference_col is None:
-                references: list[Any] = [None] * len(chunk)
+                references: list[Any] = [None] * chunk.num_rows
             else:
-                references = [_reference_value(v) for v in chunk[reference_col]]
+                listings = chunk.column(reference_col).to_pylist()
+                references = [_reference_value(v) for v in listings]
             rows = analyze_rows(
                 images,
                 references,
@@ -503,5 +562,7 @@ def _scan_batches(
                 catalogue=catalogue,
                 max_memory_mb=max_memory_mb,
             )
-            out = pd.DataFrame(rows, columns=added)
-            yield pd.concat([chunk, out], axis=1)
+            results = [pa.array([r[f.name] for r in rows], type=f.type) for f in added]
+            yield pa.RecordBatch.from_arrays(
+                [*chunk.columns, *results], schema=pa.schema([*chunk.schema, *added])
+            )
