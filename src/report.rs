@@ -559,7 +559,10 @@ pub struct ReferenceMatch {
     pub derived: bool,
     /// Similarity to the best-matching reference, in [0, 1].
     pub similarity: f32,
-    /// Index of the best-matching reference in the order given.
+    /// Index of the best-matching reference in the order given (the
+    /// order indexed: an image without pixels, which
+    /// [`References::push_image`](crate::References::push_image) skips,
+    /// takes no index; the CLI, C and Python refuse one instead).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub index: Option<usize>,
     /// Path of the best-matching reference, when it came from a file.

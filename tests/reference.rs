@@ -525,6 +525,56 @@ fn a_detail_is_traced_to_its_own_photo_not_to_another_from_the_same_spot() {
     }
 }
 
+/// A listing stored at two sizes (platforms keep thumbnails): a thin crack
+/// painted on a full-size copy is compared with the full listing, not with
+/// the thumbnail, which looks smoother, so closer, at its own scale, and
+/// at whose scale the crack vanishes (a review: 5 of 100 such claims).
+#[test]
+fn a_thin_crack_is_compared_with_the_finest_copy_of_its_listing() {
+    // Sensor-like grain, which the claim's JPEG blurs at full size and
+    // which averages out at the thumbnail's.
+    let clean = listing(1);
+    let full = RgbImage::from_fn(W, H, |x, y| {
+        let p = *clean.get_pixel(x, y);
+        let grain = 24.0 * (hash2(i64::from(x), i64::from(y), 7) - 0.5);
+        Rgb(p.0.map(|v| (f32::from(v) + grain).clamp(0.0, 255.0) as u8))
+    });
+    let mut claim = full.clone();
+    for k in 0..=600 {
+        let t = k as f32 / 600.0;
+        let (x, y) = (200.0 + 220.0 * t, 150.0 + 90.0 * t + 12.0 * (t * 9.0).sin());
+        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            claim.put_pixel(x as u32 + dx, y as u32 + dy, Rgb([30, 26, 22]));
+        }
+    }
+    let small = image::imageops::resize(&full, 240, 180, image::imageops::FilterType::Lanczos3);
+    let thumbnail = image::load_from_memory(&jpeg(&small, 90))
+        .expect("decode")
+        .to_rgb8();
+    for thumbnail_first in [true, false] {
+        let mut refs = References::new();
+        let mut push = |img: &RgbImage, name: &str| {
+            refs.push_image(&DynamicImage::ImageRgb8(img.clone()), Some(name.into()));
+        };
+        if thumbnail_first {
+            push(&thumbnail, "thumbnail.jpg");
+            push(&full, "listing.jpg");
+        } else {
+            push(&full, "listing.jpg");
+            push(&thumbnail, "thumbnail.jpg");
+        }
+        // Saved coarsely: at full size the grain is gone, and the listing's
+        // own fine similarity falls under the thumbnail's.
+        let report = analyzer(refs)
+            .analyze_bytes(&jpeg(&claim, 30))
+            .expect("analysis");
+        let m = report.reference.clone().expect("reference");
+        assert!(m.derived, "{m:?}");
+        assert_eq!(m.path.as_deref(), Some("listing.jpg"), "{m:?}");
+        assert_eq!(report.verdict(), Verdict::Edited, "{m:?}");
+    }
+}
+
 #[test]
 fn mirrored_copy_is_derived() {
     let claim = image::imageops::flip_horizontal(&laundered());

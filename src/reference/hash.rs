@@ -187,16 +187,23 @@ fn correlate<const S: usize>(thumb: &[[f32; S]; S], claim: &Thumb) -> f32 {
     correlation_from_sums(S * S, sum, squares, dot)
 }
 
+/// Cells whose variance about their mean is under this (grey levels²) are
+/// flat. The sums are f32: for bright cells (250 levels, 256 cells) their
+/// rounding is a few levels² of variance, which on a nearly flat window
+/// made correlations above 1 (a review's simulation: up to 2.35) that
+/// ranked the window first; at this floor they are within 0.01 of exact.
+const FLAT_VARIANCE: f32 = 1.0;
+
 /// The correlation of `n` raw values (their sum and sum of squares) with a
 /// normalised thumbnail, from their dot product: the thumbnail is
 /// zero-mean with unit norm, so only the raw values' norm about their mean
 /// is needed (0 when they are flat).
 fn correlation_from_sums(n: usize, sum: f32, squares: f32, dot: f32) -> f32 {
-    let norm = (squares - sum * sum / n as f32).max(0.0).sqrt();
-    if norm < 1e-3 {
+    let spread = (squares - sum * sum / n as f32).max(0.0);
+    if spread < n as f32 * FLAT_VARIANCE {
         0.0
     } else {
-        dot / norm
+        (dot / spread.sqrt()).clamp(-1.0, 1.0)
     }
 }
 
@@ -576,6 +583,28 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Correlation in f32 sums stays within [-1, 1] and near the exact
+    /// value on bright, nearly flat cells, and is 0 once they are flat.
+    #[test]
+    fn bright_nearly_flat_cells_correlate_within_bounds() {
+        let deviation = |i: usize| ((i * 37 % 101) as f32 / 50.0 - 1.0) + (i as f32 * 0.7).sin();
+        let claim: Vec<f32> = {
+            let raw: [[f32; 16]; 16] =
+                std::array::from_fn(|y| std::array::from_fn(|x| deviation(y * 16 + x)));
+            normalised(&raw)
+        };
+        for sigma in [0.01f32, 0.1, 0.5, 1.5, 3.0, 20.0] {
+            let cells: [[f32; 16]; 16] = std::array::from_fn(|y| {
+                std::array::from_fn(|x| 250.0 + sigma * deviation(y * 16 + x))
+            });
+            let r = correlate(&cells, &claim);
+            assert!((-1.0..=1.0).contains(&r), "{sigma}: {r}");
+            // The cells are the claim's pattern: exactly 1, or 0 when flat.
+            let flat = sigma < 1.0;
+            assert!(if flat { r == 0.0 } else { r > 0.99 }, "{sigma}: {r}");
+        }
     }
 
     #[test]

@@ -152,6 +152,13 @@ const PARTIAL_MIN_SHARE: f32 = 0.08;
 /// same spot, and other products of the same shape, share its outline:
 /// synthetic ones 0.07 at most, or too few blocks to measure.
 const FINE_CONFIRMED: f32 = 0.2;
+/// Fine similarities of several derived candidates within this of the best
+/// are a tie, won by the finest view: one photo stored at two sizes differs
+/// at a common scale by resampling alone. Kept tight: two cameras'
+/// photos of one scene from the same spot (dev, prnu-python) measured
+/// 0.977 against the claim's own source's 0.996, and a thumbnail of the
+/// listing 0.979-0.996 against the listing's 0.999 (a review's cracks).
+const FINE_TIE: f32 = 0.005;
 /// Fewer blocks of fine detail than this (away from changes and straight
 /// edges) cannot confirm a copy: the corners of a plain product line up in
 /// any photo framed like the listing.
@@ -452,8 +459,11 @@ impl References {
     }
 
     /// Index decoded pixels. An image without pixels (a width or height of
-    /// 0) matches nothing and is not indexed; [`References::push_bytes`]
-    /// refuses one as a `Decode` error.
+    /// 0) matches nothing and is not indexed, so it takes no
+    /// [`ReferenceMatch::index`](crate::ReferenceMatch::index) (the indices
+    /// of later images count only indexed ones: check [`References::len`]
+    /// when indices matter); [`References::push_bytes`] refuses one as a
+    /// `Decode` error.
     pub fn push_image(&mut self, image: &DynamicImage, name: Option<String>) {
         if image.width() == 0 || image.height() == 0 {
             return; // nothing to match: not indexed
@@ -807,28 +817,39 @@ impl References {
                 self.hashed_candidates(&claim.hashes_turned, TURNED_MAX_HASH_DISTANCE, &verified);
             verified.extend(verify_all(&turned, Alignment::Turned));
         }
-        // Of several references the claim is derived from by the registration
-        // scale, the one that also matches its fine texture (one too plain
-        // to measure ranks by its registration similarity: it must not lose
-        // to a wrong listing's faint chance correlation).
-        let several = verified.iter().filter(|c| c.is_derived()).count() > 1;
-        let rank = |c: &Candidate| {
-            if !several {
-                Some(c.similarity)
-            } else if c.is_derived() {
-                Some(fine_similarity(&claim, c, None).unwrap_or(c.similarity))
-            } else {
-                None
+        // A reference the claim is derived from beats any that is not (a
+        // detail crop lying inside the claim registers well but covers too
+        // little of it). Of several, the one that also matches its fine
+        // texture (one too plain to measure ranks by its registration
+        // similarity: it must not lose to a wrong listing's faint chance
+        // correlation), compared at the coarsest of their resolutions: at
+        // its own, a thumbnail of the listing looks smoother, so closer,
+        // than the listing itself, and the change map at the thumbnail's
+        // scale misses a thin crack. Of one photo stored at several sizes,
+        // the finest then wins the tie ([`FINE_TIE`]).
+        let derived: Vec<&Candidate> = verified.iter().filter(|c| c.is_derived()).collect();
+        let best = match derived.as_slice() {
+            [] => first_best(verified.iter().map(|c| (c.similarity, c))),
+            [only] => Some(*only),
+            several => {
+                let upsampling = |c: &Candidate| view_to_claim_hi(&claim, c).scale();
+                let common = several.iter().map(|c| upsampling(c)).fold(1.0f32, f32::max);
+                let fine: Vec<f32> = several
+                    .iter()
+                    .map(|c| fine_similarity(&claim, c, None, common).unwrap_or(c.similarity))
+                    .collect();
+                let top = fine.iter().copied().fold(f32::MIN, f32::max);
+                // The finest view among those within FINE_TIE of the best.
+                first_best(
+                    several
+                        .iter()
+                        .zip(&fine)
+                        .filter(|(_, &f)| f >= top - FINE_TIE)
+                        .map(|(c, _)| (-upsampling(c), *c)),
+                )
             }
         };
-        let best = verified.iter().filter_map(|c| Some((rank(c)?, c))).fold(
-            None::<(f32, &Candidate)>,
-            |best, (r, c)| match best {
-                Some((b, _)) if b >= r => best,
-                _ => Some((r, c)),
-            },
-        );
-        let mut comparison = self.conclude(&claim, best.map(|(_, c)| c.clone()), placement);
+        let mut comparison = self.conclude(&claim, best.cloned(), placement);
         // A listing matched as a whole (an index named) holds no part of
         // the claim that the whole-frame match has not weighed already.
         let matched_whole = comparison.matched.index.is_some();
@@ -1021,7 +1042,7 @@ impl References {
         };
         // Measured where the claim is unchanged: damage painted over much
         // of a copy must not hide that the rest keeps the listing's detail.
-        let fine = fine_similarity(claim, &best, Some(&map));
+        let fine = fine_similarity(claim, &best, Some(&map), 1.0);
         if fine.is_none_or(|f| f < FINE_CONFIRMED) {
             return same_scene_only(matched, fine, &label, union.map(|u| (u, boxes)));
         }
@@ -1205,13 +1226,7 @@ fn at_change_scale(
     candidate: &Candidate,
     max_upsampling: f32,
 ) -> (Option<RgbImage>, Affine, Affine) {
-    let view = &candidate.view;
-    let claim_up = per_axis_scaling(
-        (claim.hi.width() as usize, claim.hi.height() as usize),
-        (claim.lo.w as u32, claim.lo.h as u32),
-    );
-    let ref_down = per_axis_scaling((view.lo.w, view.lo.h), view.hi.dimensions());
-    let affine_hi = claim_up.compose(&candidate.affine.compose(&ref_down));
+    let affine_hi = view_to_claim_hi(claim, candidate);
     let upsampling = affine_hi.scale();
     if upsampling <= max_upsampling {
         return (None, affine_hi, affine_hi);
@@ -1226,6 +1241,43 @@ fn at_change_scale(
     (Some(small), affine_hi, down.compose(&affine_hi))
 }
 
+/// The candidate's registration as the map of its view's `hi` onto the
+/// claim's `hi`; its scale is how much finer the claim's stored copy is.
+fn view_to_claim_hi(claim: &Claim, candidate: &Candidate) -> Affine {
+    let view = &candidate.view;
+    let claim_up = per_axis_scaling(
+        (claim.hi.width() as usize, claim.hi.height() as usize),
+        (claim.lo.w as u32, claim.lo.h as u32),
+    );
+    let ref_down = per_axis_scaling((view.lo.w, view.lo.h), view.hi.dimensions());
+    claim_up.compose(&candidate.affine.compose(&ref_down))
+}
+
+/// The item of the highest key, the first of equal ones.
+fn first_best<'a, T>(items: impl Iterator<Item = (f32, &'a T)>) -> Option<&'a T> {
+    items
+        .fold(None::<(f32, &T)>, |best, (key, item)| match best {
+            Some((b, _)) if b >= key => best,
+            _ => Some((key, item)),
+        })
+        .map(|(_, item)| item)
+}
+
+/// `image` shrunk by `factor` (≥ 1; as it is below that) and the map of its
+/// pixel coordinates onto the shrunk copy's.
+fn downscaled(image: &RgbImage, factor: f32) -> (RgbImage, Affine) {
+    let (w, h) = image.dimensions();
+    if factor <= 1.0 {
+        return (image.clone(), Affine::scaling(1.0, 1.0));
+    }
+    let (sw, sh) = (
+        ((w as f32 / factor).round() as u32).max(1),
+        ((h as f32 / factor).round() as u32).max(1),
+    );
+    let small = image::imageops::resize(image, sw, sh, image::imageops::FilterType::Triangle);
+    (small, per_axis_scaling((sw as usize, sh as usize), (w, h)))
+}
+
 /// The similarity of a registered candidate at the change-map scale, finer
 /// than the registration's: two photos of a distant building from nearly
 /// the same spot (two cameras at the Zwinger in the development corpus)
@@ -1234,15 +1286,29 @@ fn at_change_scale(
 /// upsampled, so that candidates stored at different scales compare alike.
 /// Only blocks of texture, noise or corners count, not straight edges
 /// ([`MAX_FINE_COHERENCE`]), nor, with a change map (`changed`), blocks
-/// that hold changed pixels; `None` under [`MIN_FINE_BLOCKS`].
+/// that hold changed pixels; `None` under [`MIN_FINE_BLOCKS`]. Compared
+/// at the view's resolution, or at `upsampling` times coarser than the
+/// claim's stored copy when that is coarser still (both are then
+/// downscaled), so that several candidates compare at one scale.
 fn fine_similarity(
     claim: &Claim,
     candidate: &Candidate,
     changed: Option<&change::ChangeMap>,
+    upsampling: f32,
 ) -> Option<f32> {
-    let (small, _, affine) = at_change_scale(claim, candidate, 1.0);
-    let claim_band = band(&Plane::luma(small.as_ref().unwrap_or(&claim.hi)));
-    let reference = band(&Plane::luma(&candidate.view.hi));
+    let (small, affine_hi, own) = at_change_scale(claim, candidate, 1.0);
+    let own_upsampling = affine_hi.scale();
+    let (claim_plane, view_plane, affine) = if upsampling > own_upsampling.max(1.0) * 1.01 {
+        let (claim_small, claim_down) = downscaled(&claim.hi, upsampling);
+        let (view_small, view_down) = downscaled(&candidate.view.hi, upsampling / own_upsampling);
+        let affine = claim_down.compose(&affine_hi.compose(&view_down.inverse()?));
+        (Plane::luma(&claim_small), Plane::luma(&view_small), affine)
+    } else {
+        let claim_plane = Plane::luma(small.as_ref().unwrap_or(&claim.hi));
+        (claim_plane, Plane::luma(&candidate.view.hi), own)
+    };
+    let claim_band = band(&claim_plane);
+    let reference = band(&view_plane);
     let inv = affine.inverse()?;
     let (warped, valid) = plane::warp(&reference, &inv, claim_band.w, claim_band.h);
     let (blocks, _) = correlate_blocks(&claim_band, &warped, &valid, FINE_MIN_VARIANCE, true);
