@@ -991,7 +991,7 @@ fn robust_centre_scale(values: impl Iterator<Item = f32>) -> (f32, f32) {
 
 /// Solve `a x = b` (a is d x d, row-major) by Gaussian elimination with
 /// partial pivoting. `None` when singular.
-fn solve(a: &mut [f64], b: &mut [f64], d: usize) -> Option<Vec<f64>> {
+pub(crate) fn solve(a: &mut [f64], b: &mut [f64], d: usize) -> Option<Vec<f64>> {
     for col in 0..d {
         let pivot =
             (col..d).max_by(|&i, &j| a[i * d + col].abs().total_cmp(&a[j * d + col].abs()))?;

@@ -296,13 +296,18 @@ fn unchanged_copy_with_colour_shift_is_derived_not_edited() {
 
 /// Photo filters a buyer can put over a copy of a listing, each a tone
 /// curve per channel (exposure, gamma, contrast, all clipping at white or
-/// black) or a mix of the channels (greyscale, saturation, sepia).
+/// black), a mix of the channels (greyscale, saturation, sepia), or a
+/// vignette (corners darkened by 35%, in proportion to the squared
+/// distance from the centre in half-sides).
 fn filtered(img: &RgbImage, filter: &str) -> RgbImage {
     let level = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    let (w, h) = (img.width() as f32, img.height() as f32);
     RgbImage::from_fn(img.width(), img.height(), |x, y| {
         let p = img.get_pixel(x, y);
         let [r, g, b] = [0, 1, 2].map(|c| f32::from(p[c]));
         let grey = 0.299 * r + 0.587 * g + 0.114 * b;
+        let (dx, dy) = (2.0 * x as f32 / w - 1.0, 2.0 * y as f32 / h - 1.0);
+        let vignette = 1.0 - 0.35 * (dx * dx + dy * dy) / 2.0;
         let out = match filter {
             "brighter" => [1.6 * r, 1.6 * g, 1.6 * b],
             "gamma" => [r, g, b].map(|v| 255.0 * (v / 255.0).powf(0.6)),
@@ -310,19 +315,21 @@ fn filtered(img: &RgbImage, filter: &str) -> RgbImage {
             "greyscale" => [grey; 3],
             "saturated" => [r, g, b].map(|v| grey + 1.8 * (v - grey)),
             "sepia" => [1.07 * grey + 30.0, 0.74 * grey + 25.0, 0.43 * grey + 10.0],
+            "vignette" => [r, g, b].map(|v| vignette * v),
             _ => [r, g, b],
         };
         Rgb(out.map(level))
     })
 }
 
-const FILTERS: [&str; 6] = [
+const FILTERS: [&str; 7] = [
     "brighter",
     "gamma",
     "contrast",
     "greyscale",
     "saturated",
     "sepia",
+    "vignette",
 ];
 
 #[test]

@@ -338,6 +338,126 @@ impl ColourMatch {
     }
 }
 
+/// A vignette: brightness scaled by a smooth function of the distance from
+/// the frame's centre, `g(t) = c0 + c1·t + c2·t²` with `t` the squared
+/// distance in half-sides, halved (1 at the corners: editors' vignettes
+/// follow the frame's aspect), the even polynomial of lens
+/// vignetting (Goldman 2010, "Vignette and exposure calibration and
+/// compensation", IEEE TPAMI 32(12)), as phone and editor filters darken
+/// corners. Without it a copy of a listing under a vignette filter reads
+/// as painted corners (a review: 19 of 20 copies with corners darkened by
+/// 15% called `edited`). Fitted on the median claim-to-reference ratio of
+/// each ring, so damage over part of a ring does not bend it.
+struct Vignette {
+    c: [f32; 3],
+    w: usize,
+    h: usize,
+}
+
+/// Rings the ratio is summarised over (equal steps of `t`).
+const VIGNETTE_RINGS: usize = 16;
+/// Fewest pixels of a ring that count, and fewest rings to fit.
+const VIGNETTE_RING_PIXELS: usize = 32;
+const VIGNETTE_MIN_RINGS: usize = 6;
+/// Smallest change of gain from the centre to the corner worth correcting.
+const VIGNETTE_MIN_DEPTH: f32 = 0.03;
+/// The correction is taken only when it leaves less than this share of the
+/// misfit without it.
+const VIGNETTE_BETTER: f32 = 0.8;
+
+impl Vignette {
+    fn t(&self, x: usize, y: usize) -> f32 {
+        let (cx, cy) = ((self.w as f32 - 1.0) / 2.0, (self.h as f32 - 1.0) / 2.0);
+        let (dx, dy) = ((x as f32 - cx) / cx.max(1.0), (y as f32 - cy) / cy.max(1.0));
+        (dx * dx + dy * dy) / 2.0
+    }
+
+    fn gain(&self, t: f32) -> f32 {
+        self.c[0] + self.c[1] * t + self.c[2] * t * t
+    }
+
+    /// The vignette that takes `matched` (the reference in the claim's
+    /// colours) to `claim`, if one is there.
+    fn fit(claim: &Plane, matched: &Plane, inside: &[bool]) -> Option<Self> {
+        let (w, h) = (claim.w, claim.h);
+        let mut model = Vignette {
+            c: [1.0, 0.0, 0.0],
+            w,
+            h,
+        };
+        let mut rings: Vec<Vec<f32>> = vec![Vec::new(); VIGNETTE_RINGS];
+        let usable = |i: usize| {
+            inside[i]
+                && UNCLIPPED.contains(&claim.data[i])
+                && (20.0..=249.0).contains(&matched.data[i])
+        };
+        for i in (0..w * h).filter(|&i| usable(i)) {
+            let ring =
+                ((model.t(i % w, i / w) * VIGNETTE_RINGS as f32) as usize).min(VIGNETTE_RINGS - 1);
+            rings[ring].push(claim.data[i] / matched.data[i]);
+        }
+        // Weighted least squares of the ring medians on (1, t, t²).
+        let (mut ata, mut aty, mut used) = ([0.0f64; 9], [0.0f64; 3], 0);
+        for (k, ring) in rings.iter_mut().enumerate() {
+            if ring.len() < VIGNETTE_RING_PIXELS {
+                continue;
+            }
+            let weight = (ring.len() as f64).sqrt();
+            let median = f64::from(median_in_place(ring));
+            let t = (k as f64 + 0.5) / VIGNETTE_RINGS as f64;
+            let basis = [1.0, t, t * t];
+            for a in 0..3 {
+                aty[a] += weight * basis[a] * median;
+                for b in 0..3 {
+                    ata[a * 3 + b] += weight * basis[a] * basis[b];
+                }
+            }
+            used += 1;
+        }
+        if used < VIGNETTE_MIN_RINGS {
+            return None;
+        }
+        let c = crate::fusion::solve(&mut ata, &mut aty, 3)?;
+        model.c = [c[0] as f32, c[1] as f32, c[2] as f32];
+        let (centre, corner) = (model.gain(0.0), model.gain(1.0));
+        let depth = (0..=10)
+            .map(|k| (model.gain(k as f32 / 10.0) / centre - 1.0).abs())
+            .fold(0.0f32, f32::max);
+        if !(0.5..=1.5).contains(&centre)
+            || !(0.3..=1.5).contains(&corner)
+            || depth < VIGNETTE_MIN_DEPTH
+        {
+            return None;
+        }
+        // Worth it only when it explains the claim clearly better.
+        let sampled: Vec<usize> = (0..w * h).filter(|&i| usable(i)).step_by(4).collect();
+        let ys: Vec<f32> = sampled.iter().map(|&i| claim.data[i]).collect();
+        let plain = channel_misfit(&ys, |k| matched.data[sampled[k]]);
+        let corrected = channel_misfit(&ys, |k| {
+            let i = sampled[k];
+            matched.data[i] * model.gain(model.t(i % w, i / w))
+        });
+        (corrected < VIGNETTE_BETTER * plain).then_some(model)
+    }
+
+    fn apply(&self, planes: &mut [Plane]) {
+        self.scale(planes, |g| g);
+    }
+
+    fn apply_inverse(&self, planes: &mut [Plane]) {
+        self.scale(planes, |g| 1.0 / g.max(0.1));
+    }
+
+    fn scale(&self, planes: &mut [Plane], factor: impl Fn(f32) -> f32) {
+        for plane in planes {
+            for (i, v) in plane.data.iter_mut().enumerate() {
+                let g = factor(self.gain(self.t(i % self.w, i / self.w)));
+                *v = (*v * g).clamp(0.0, 255.0);
+            }
+        }
+    }
+}
+
 /// Mean of `|claim - predicted|` (the prediction clipped to 0..=255) over
 /// the best-fitting [`MISFIT_SHARE`] of the pixels: damage over a small
 /// part of the photo is left out, a filter's tones the fit misses over a
@@ -466,7 +586,16 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
     // filter acts pixel by pixel, and blurring a clipped image is not
     // clipping a blurred one.
     let colour = ColourMatch::fit(claim, &warped_sharp, &inside);
-    let matched = colour.apply(&warped_sharp);
+    let mut matched = colour.apply(&warped_sharp);
+    if let Some(first) = Vignette::fit(&claim_luma, &luma_of(&matched), &inside) {
+        // The colours fitted again on the claim without the vignette (the
+        // first fit saw the darkened corners), then the vignette again.
+        let mut flattened = claim.to_vec();
+        first.apply_inverse(&mut flattened);
+        matched = ColourMatch::fit(&flattened, &warped_sharp, &inside).apply(&warped_sharp);
+        let vignette = Vignette::fit(&claim_luma, &luma_of(&matched), &inside).unwrap_or(first);
+        vignette.apply(&mut matched);
+    }
     let matched_luma = luma_of(&matched);
     let fitted = colour_blurred(&matched, &matched_luma);
 
@@ -655,6 +784,41 @@ mod tests {
             let error = largest_error(&claim, &reference);
             assert!(error < 2.0, "{name}: {error}");
         }
+    }
+
+    /// A vignette is recovered from a claim whose corners it darkened,
+    /// through a painted stain over part of a corner, and none is found
+    /// on a claim without one.
+    #[test]
+    fn a_vignette_is_fitted_through_damage_and_not_invented() {
+        let (w, h) = (160, 120);
+        let reference = planes(w, h, |x, y, c| scene(x, y, c) * 0.8 + 20.0);
+        let inside = vec![true; w * h];
+        let truth = Vignette {
+            c: [1.0, -0.1, -0.25],
+            w,
+            h,
+        };
+        let mut claim = reference.clone();
+        truth.apply(&mut claim);
+        for y in 90..115 {
+            for x in 5..40 {
+                for (c, plane) in claim.iter_mut().enumerate() {
+                    plane.data[y * w + x] = [110.0, 70.0, 30.0][c];
+                }
+            }
+        }
+        let fitted =
+            Vignette::fit(&luma_of(&claim), &luma_of(&reference), &inside).expect("a vignette");
+        for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            let (got, want) = (fitted.gain(t), truth.gain(t));
+            assert!((got - want).abs() < 0.03, "t {t}: {got} against {want}");
+        }
+        let plain = Vignette::fit(&luma_of(&reference), &luma_of(&reference), &inside);
+        assert!(plain.is_none());
+        // A brighter copy is a gain, not a vignette.
+        let brighter = planes(w, h, |x, y, c| (scene(x, y, c) * 0.8 + 20.0) * 1.2);
+        assert!(Vignette::fit(&luma_of(&brighter), &luma_of(&reference), &inside).is_none());
     }
 
     #[test]
