@@ -1231,13 +1231,7 @@ fn at_change_scale(
     if upsampling <= max_upsampling {
         return (None, affine_hi, affine_hi);
     }
-    let (w, h) = claim.hi.dimensions();
-    let (sw, sh) = (
-        ((w as f32 / upsampling).round() as u32).max(1),
-        ((h as f32 / upsampling).round() as u32).max(1),
-    );
-    let small = image::imageops::resize(&claim.hi, sw, sh, image::imageops::FilterType::Triangle);
-    let down = per_axis_scaling((sw as usize, sh as usize), (w, h));
+    let (small, down) = downscaled(&claim.hi, upsampling);
     (Some(small), affine_hi, down.compose(&affine_hi))
 }
 
