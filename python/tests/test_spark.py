@@ -329,6 +329,11 @@ def test_fixed_reference_is_checked_on_the_driver(spark: SparkSession) -> None:
         scan_dataframe(numbers, content_col="content", reference_col="listing")
     paths = spark.createDataFrame([(b"\xff\xd8", ["a.png"])], "content binary, listing array<string>")
     scan_dataframe(paths, content_col="content", reference_col="listing")  # accepted
+    from pyspark.sql import functions as F
+
+    nulls = numbers.withColumn("listing", F.lit(None))
+    [row] = scan_dataframe(nulls, content_col="content", reference_col="listing").collect()
+    assert row["error"]["code"] == "unsupported_format"  # the image, not the listing
     prebuilt = trueshot.References(make_pixels(48, 64, 3))
     with pytest.raises(TypeError, match="not a trueshot.References"):
         scan_dataframe(df, content_col="content", reference=prebuilt)

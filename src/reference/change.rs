@@ -339,17 +339,22 @@ impl ColourMatch {
 }
 
 /// A vignette: brightness scaled by a smooth function of the distance from
-/// the frame's centre, `g(t) = c0 + c1·t + c2·t²` with `t` the squared
-/// distance in half-sides, halved (1 at the corners: editors' vignettes
-/// follow the frame's aspect), the even polynomial of lens
-/// vignetting (Goldman 2010, "Vignette and exposure calibration and
+/// the frame's centre, `g(t) = c0 + c1·t + c2·t²`, the even polynomial of
+/// lens vignetting (Goldman 2010, "Vignette and exposure calibration and
 /// compensation", IEEE TPAMI 32(12)), as phone and editor filters darken
-/// corners. Without it a copy of a listing under a vignette filter reads
-/// as painted corners (a review: 19 of 20 copies with corners darkened by
-/// 15% called `edited`). Fitted on the median claim-to-reference ratio of
-/// each ring, so damage over part of a ring does not bend it.
+/// corners. `t` is the squared distance, 1 at the corners, measured in
+/// half-sides (editors' vignettes follow the frame's aspect) or in
+/// half-diagonals (round ones); the better fit of the two is kept. Without
+/// it a copy of a listing under a vignette filter reads as painted corners
+/// (a review: 19 of 20 copies with corners darkened by 15% called
+/// `edited`). Fitted on the median claim-to-reference ratio of each ring,
+/// so damage over part of a ring does not bend it, and taken only as a
+/// plausible vignette: a gain that changes monotonically from the centre
+/// out, by at most [`VIGNETTE_MAX_DEPTH`].
+#[derive(Clone, Copy)]
 struct Vignette {
     c: [f32; 3],
+    round: bool,
     w: usize,
     h: usize,
 }
@@ -359,17 +364,28 @@ const VIGNETTE_RINGS: usize = 16;
 /// Fewest pixels of a ring that count, and fewest rings to fit.
 const VIGNETTE_RING_PIXELS: usize = 32;
 const VIGNETTE_MIN_RINGS: usize = 6;
-/// Smallest change of gain from the centre to the corner worth correcting.
+/// Smallest and largest change of gain from the centre out worth taking
+/// for a vignette.
 const VIGNETTE_MIN_DEPTH: f32 = 0.03;
+const VIGNETTE_MAX_DEPTH: f32 = 0.6;
 /// The correction is taken only when it leaves less than this share of the
 /// misfit without it.
 const VIGNETTE_BETTER: f32 = 0.8;
+/// Rounds of fitting the colours and the vignette in turn (each fit sees
+/// the other's error), and the change of a coefficient that ends them.
+const VIGNETTE_ROUNDS: usize = 4;
+const VIGNETTE_CONVERGED: f32 = 0.005;
 
 impl Vignette {
     fn t(&self, x: usize, y: usize) -> f32 {
         let (cx, cy) = ((self.w as f32 - 1.0) / 2.0, (self.h as f32 - 1.0) / 2.0);
-        let (dx, dy) = ((x as f32 - cx) / cx.max(1.0), (y as f32 - cy) / cy.max(1.0));
-        (dx * dx + dy * dy) / 2.0
+        let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+        if self.round {
+            (dx * dx + dy * dy) / (cx * cx + cy * cy).max(1.0)
+        } else {
+            let (u, v) = (dx / cx.max(1.0), dy / cy.max(1.0));
+            (u * u + v * v) / 2.0
+        }
     }
 
     fn gain(&self, t: f32) -> f32 {
@@ -377,20 +393,54 @@ impl Vignette {
     }
 
     /// The vignette that takes `matched` (the reference in the claim's
-    /// colours) to `claim`, if one is there.
+    /// colours) to `claim`, if one is there, with a gain of 1 at the centre
+    /// (the colours carry the rest).
     fn fit(claim: &Plane, matched: &Plane, inside: &[bool]) -> Option<Self> {
-        let (w, h) = (claim.w, claim.h);
-        let mut model = Vignette {
-            c: [1.0, 0.0, 0.0],
-            w,
-            h,
-        };
-        let mut rings: Vec<Vec<f32>> = vec![Vec::new(); VIGNETTE_RINGS];
         let usable = |i: usize| {
             inside[i]
                 && UNCLIPPED.contains(&claim.data[i])
                 && (20.0..=249.0).contains(&matched.data[i])
         };
+        let sampled: Vec<usize> = (0..claim.data.len())
+            .filter(|&i| usable(i))
+            .step_by(4)
+            .collect();
+        let ys: Vec<f32> = sampled.iter().map(|&i| claim.data[i]).collect();
+        let plain = channel_misfit(&ys, |k| matched.data[sampled[k]]);
+        [false, true]
+            .into_iter()
+            .filter_map(|round| {
+                let model = Self::fit_shape(claim, matched, &usable, round)?;
+                let misfit = channel_misfit(&ys, |k| {
+                    let i = sampled[k];
+                    matched.data[i] * model.gain(model.t(i % claim.w, i / claim.w))
+                });
+                Some((misfit, model))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .filter(|(misfit, _)| *misfit < VIGNETTE_BETTER * plain)
+            .map(|(_, mut model)| {
+                let centre = model.gain(0.0);
+                model.c = model.c.map(|c| c / centre);
+                model
+            })
+    }
+
+    /// The plausible vignette of one geometry fitted on the ring medians.
+    fn fit_shape(
+        claim: &Plane,
+        matched: &Plane,
+        usable: &impl Fn(usize) -> bool,
+        round: bool,
+    ) -> Option<Self> {
+        let (w, h) = (claim.w, claim.h);
+        let mut model = Vignette {
+            c: [1.0, 0.0, 0.0],
+            round,
+            w,
+            h,
+        };
+        let mut rings: Vec<Vec<f32>> = vec![Vec::new(); VIGNETTE_RINGS];
         for i in (0..w * h).filter(|&i| usable(i)) {
             let ring =
                 ((model.t(i % w, i / w) * VIGNETTE_RINGS as f32) as usize).min(VIGNETTE_RINGS - 1);
@@ -419,25 +469,29 @@ impl Vignette {
         }
         let c = crate::fusion::solve(&mut ata, &mut aty, 3)?;
         model.c = [c[0] as f32, c[1] as f32, c[2] as f32];
-        let (centre, corner) = (model.gain(0.0), model.gain(1.0));
-        let depth = (0..=10)
-            .map(|k| (model.gain(k as f32 / 10.0) / centre - 1.0).abs())
-            .fold(0.0f32, f32::max);
-        if !(0.5..=1.5).contains(&centre)
-            || !(0.3..=1.5).contains(&corner)
-            || depth < VIGNETTE_MIN_DEPTH
-        {
+        let centre = model.gain(0.0);
+        if !(0.5..=1.5).contains(&centre) {
             return None;
         }
-        // Worth it only when it explains the claim clearly better.
-        let sampled: Vec<usize> = (0..w * h).filter(|&i| usable(i)).step_by(4).collect();
-        let ys: Vec<f32> = sampled.iter().map(|&i| claim.data[i]).collect();
-        let plain = channel_misfit(&ys, |k| matched.data[sampled[k]]);
-        let corrected = channel_misfit(&ys, |k| {
-            let i = sampled[k];
-            matched.data[i] * model.gain(model.t(i % w, i / w))
-        });
-        (corrected < VIGNETTE_BETTER * plain).then_some(model)
+        // Monotone from the centre out: the slope c1 + 2·c2·t keeps one
+        // sign over [0, 1] (it is linear, so its ends decide).
+        let (start, end) = (model.c[1], model.c[1] + 2.0 * model.c[2]);
+        let depth = (model.gain(1.0) / centre - 1.0).abs();
+        let plausible = start * end >= 0.0
+            && (VIGNETTE_MIN_DEPTH..=VIGNETTE_MAX_DEPTH).contains(&depth)
+            && [start, end].iter().all(|v| v.is_finite());
+        plausible.then_some(model)
+    }
+
+    /// Whether `other` has the same geometry and coefficients within
+    /// [`VIGNETTE_CONVERGED`].
+    fn settled(&self, other: &Vignette) -> bool {
+        self.round == other.round
+            && self
+                .c
+                .iter()
+                .zip(&other.c)
+                .all(|(a, b)| (a - b).abs() < VIGNETTE_CONVERGED)
     }
 
     fn apply(&self, planes: &mut [Plane]) {
@@ -585,15 +639,26 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
     // The match is fitted and applied on the sharp planes, then blurred: a
     // filter acts pixel by pixel, and blurring a clipped image is not
     // clipping a blurred one.
-    let colour = ColourMatch::fit(claim, &warped_sharp, &inside);
-    let mut matched = colour.apply(&warped_sharp);
-    if let Some(first) = Vignette::fit(&claim_luma, &luma_of(&matched), &inside) {
-        // The colours fitted again on the claim without the vignette (the
-        // first fit saw the darkened corners), then the vignette again.
+    let mut matched = ColourMatch::fit(claim, &warped_sharp, &inside).apply(&warped_sharp);
+    // The colours and a vignette fitted in turn, the colours on the claim
+    // without the vignette (a first colour fit sees darkened corners and
+    // takes part of them), until the vignette settles; `matched` always
+    // holds the colours fitted with the vignette kept.
+    let mut vignette: Option<Vignette> = None;
+    for _ in 0..VIGNETTE_ROUNDS {
+        let Some(next) = Vignette::fit(&claim_luma, &luma_of(&matched), &inside) else {
+            break;
+        };
+        let settled = vignette.is_some_and(|kept| kept.settled(&next));
         let mut flattened = claim.to_vec();
-        first.apply_inverse(&mut flattened);
+        next.apply_inverse(&mut flattened);
         matched = ColourMatch::fit(&flattened, &warped_sharp, &inside).apply(&warped_sharp);
-        let vignette = Vignette::fit(&claim_luma, &luma_of(&matched), &inside).unwrap_or(first);
+        vignette = Some(next);
+        if settled {
+            break;
+        }
+    }
+    if let Some(vignette) = vignette {
         vignette.apply(&mut matched);
     }
     let matched_luma = luma_of(&matched);
@@ -794,25 +859,33 @@ mod tests {
         let (w, h) = (160, 120);
         let reference = planes(w, h, |x, y, c| scene(x, y, c) * 0.8 + 20.0);
         let inside = vec![true; w * h];
-        let truth = Vignette {
-            c: [1.0, -0.1, -0.25],
-            w,
-            h,
-        };
-        let mut claim = reference.clone();
-        truth.apply(&mut claim);
-        for y in 90..115 {
-            for x in 5..40 {
-                for (c, plane) in claim.iter_mut().enumerate() {
-                    plane.data[y * w + x] = [110.0, 70.0, 30.0][c];
+        // Following the frame's aspect, and round.
+        for round in [false, true] {
+            let truth = Vignette {
+                c: [1.0, -0.1, -0.25],
+                round,
+                w,
+                h,
+            };
+            let mut claim = reference.clone();
+            truth.apply(&mut claim);
+            for y in 90..115 {
+                for x in 5..40 {
+                    for (c, plane) in claim.iter_mut().enumerate() {
+                        plane.data[y * w + x] = [110.0, 70.0, 30.0][c];
+                    }
                 }
             }
-        }
-        let fitted =
-            Vignette::fit(&luma_of(&claim), &luma_of(&reference), &inside).expect("a vignette");
-        for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
-            let (got, want) = (fitted.gain(t), truth.gain(t));
-            assert!((got - want).abs() < 0.03, "t {t}: {got} against {want}");
+            let fitted =
+                Vignette::fit(&luma_of(&claim), &luma_of(&reference), &inside).expect("a vignette");
+            assert_eq!(fitted.round, round);
+            for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
+                let (got, want) = (fitted.gain(t), truth.gain(t));
+                assert!(
+                    (got - want).abs() < 0.03,
+                    "{round} t {t}: {got} against {want}"
+                );
+            }
         }
         let plain = Vignette::fit(&luma_of(&reference), &luma_of(&reference), &inside);
         assert!(plain.is_none());

@@ -159,6 +159,10 @@ const FINE_CONFIRMED: f32 = 0.2;
 /// 0.977 against the claim's own source's 0.996, and a thumbnail of the
 /// listing 0.979-0.996 against the listing's 0.999 (a review's cracks).
 const FINE_TIE: f32 = 0.005;
+/// Derived candidates whose fine similarity at their own scale trails the
+/// best by more than this are left out before the common scale: a listing
+/// and its thumbnail measured 0.96 and 0.996 against a cracked copy.
+const FINE_SHORTLIST: f32 = 0.1;
 /// Fewer blocks of fine detail than this (away from changes and straight
 /// edges) cannot confirm a copy: the corners of a plain product line up in
 /// any photo framed like the listing.
@@ -833,11 +837,25 @@ impl References {
             [only] => Some(*only),
             several => {
                 let upsampling = |c: &Candidate| view_to_claim_hi(&claim, c).scale();
-                let common = several.iter().map(|c| upsampling(c)).fold(1.0f32, f32::max);
-                let fine: Vec<f32> = several
+                let fine_at = |c: &Candidate, scale: f32| {
+                    fine_similarity(&claim, c, None, scale)
+                        .filter(|f| f.is_finite())
+                        .unwrap_or(c.similarity)
+                };
+                // Those far behind at their own scale are other photos (a
+                // second camera at the same spot: 0.65-0.84 against the
+                // source's 0.99, a review's Zwinger copies); a common scale
+                // coarse enough for a thumbnail would bring them close.
+                let own: Vec<f32> = several.iter().map(|c| fine_at(c, 1.0)).collect();
+                let lead = own.iter().copied().fold(f32::MIN, f32::max);
+                let several: Vec<&Candidate> = several
                     .iter()
-                    .map(|c| fine_similarity(&claim, c, None, common).unwrap_or(c.similarity))
+                    .zip(&own)
+                    .filter(|(_, &f)| f >= lead - FINE_SHORTLIST)
+                    .map(|(c, _)| *c)
                     .collect();
+                let common = several.iter().map(|c| upsampling(c)).fold(1.0f32, f32::max);
+                let fine: Vec<f32> = several.iter().map(|c| fine_at(c, common)).collect();
                 let top = fine.iter().copied().fold(f32::MIN, f32::max);
                 // The finest view among those within FINE_TIE of the best.
                 first_best(

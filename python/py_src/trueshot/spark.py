@@ -226,7 +226,8 @@ def scan_dataframe(
         cell_type = (
             listing_type.elementType if isinstance(listing_type, T.ArrayType) else listing_type
         )
-        if not isinstance(cell_type, (T.StringType, T.BinaryType)):
+        # A column of nulls (`F.lit(None)`) is a listing for no row.
+        if not isinstance(cell_type, (T.StringType, T.BinaryType, T.NullType)):
             raise ValueError(
                 f"scan_dataframe: column {reference_col!r} is {listing_type.simpleString()}, "
                 "expected string, binary, or an array of them (listing paths or encoded files)"
