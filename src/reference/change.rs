@@ -396,21 +396,24 @@ impl Vignette {
     /// colours) to `claim`, if one is there, with a gain of 1 at the centre
     /// (the colours carry the rest).
     fn fit(claim: &Plane, matched: &Plane, inside: &[bool]) -> Option<Self> {
-        let usable = |i: usize| {
-            inside[i]
-                && UNCLIPPED.contains(&claim.data[i])
-                && (20.0..=249.0).contains(&matched.data[i])
-        };
-        let sampled: Vec<usize> = (0..claim.data.len())
-            .filter(|&i| usable(i))
-            .step_by(4)
+        let usable: Vec<usize> = (0..claim.data.len())
+            .filter(|&i| {
+                inside[i]
+                    && UNCLIPPED.contains(&claim.data[i])
+                    && (20.0..=249.0).contains(&matched.data[i])
+            })
             .collect();
+        let ratios: Vec<f32> = usable
+            .iter()
+            .map(|&i| claim.data[i] / matched.data[i])
+            .collect();
+        let sampled: Vec<usize> = usable.iter().copied().step_by(4).collect();
         let ys: Vec<f32> = sampled.iter().map(|&i| claim.data[i]).collect();
         let plain = channel_misfit(&ys, |k| matched.data[sampled[k]]);
         [false, true]
             .into_iter()
             .filter_map(|round| {
-                let model = Self::fit_shape(claim, matched, &usable, round)?;
+                let model = Self::fit_shape(claim.w, claim.h, &usable, &ratios, round)?;
                 let misfit = channel_misfit(&ys, |k| {
                     let i = sampled[k];
                     matched.data[i] * model.gain(model.t(i % claim.w, i / claim.w))
@@ -426,14 +429,16 @@ impl Vignette {
             })
     }
 
-    /// The plausible vignette of one geometry fitted on the ring medians.
+    /// The plausible vignette of one geometry fitted on the ring medians of
+    /// the claim-to-reference `ratios` at the pixels `usable` (row-major
+    /// indices of a `w x h` frame).
     fn fit_shape(
-        claim: &Plane,
-        matched: &Plane,
-        usable: &impl Fn(usize) -> bool,
+        w: usize,
+        h: usize,
+        usable: &[usize],
+        ratios: &[f32],
         round: bool,
     ) -> Option<Self> {
-        let (w, h) = (claim.w, claim.h);
         let mut model = Vignette {
             c: [1.0, 0.0, 0.0],
             round,
@@ -441,10 +446,10 @@ impl Vignette {
             h,
         };
         let mut rings: Vec<Vec<f32>> = vec![Vec::new(); VIGNETTE_RINGS];
-        for i in (0..w * h).filter(|&i| usable(i)) {
+        for (&i, &ratio) in usable.iter().zip(ratios) {
             let ring =
                 ((model.t(i % w, i / w) * VIGNETTE_RINGS as f32) as usize).min(VIGNETTE_RINGS - 1);
-            rings[ring].push(claim.data[i] / matched.data[i]);
+            rings[ring].push(ratio);
         }
         // Weighted least squares of the ring medians on (1, t, t²).
         let (mut ata, mut aty, mut used) = ([0.0f64; 9], [0.0f64; 3], 0);
