@@ -11,7 +11,10 @@ mod reference;
 mod report;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -111,7 +114,8 @@ fn analyze(
 /// alone. Without it each worker holds one image at a time.
 /// `memory_budget` (a `MemoryBudget`) does the same against a budget shared
 /// with the other calls given it, such as calls on other Python threads;
-/// give one or the other.
+/// give one or the other. Ctrl-C (on the main thread) stops the batch once
+/// the images already started finish, and raises `KeyboardInterrupt`.
 #[pyfunction]
 #[pyo3(signature = (images, *, reference = None, threads = None, config = None, return_exceptions = false, max_memory_mb = None, memory_budget = None))]
 #[allow(clippy::too_many_arguments)] // one per Python keyword argument
@@ -182,9 +186,9 @@ fn analyze_many<'py>(
     let shared = Shared::new(&analyzer, references);
     let inputs: Vec<&Input> = items.iter().filter_map(|item| item.as_ref().ok()).collect();
 
-    let results = py.detach(|| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {
+    let results = interruptible(py, |stop| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {
         if threads == 0 && budget.is_none() {
-            return Ok(analyze_all(&inputs, &analyzer));
+            return Ok(analyze_all(&inputs, &analyzer, stop));
         }
         // With a budget the pool is always this call's own, so the thread
         // that waits for room is never one of its workers (a caller on a
@@ -193,10 +197,10 @@ fn analyze_many<'py>(
             .num_threads(threads)
             .build()?;
         Ok(match &budget {
-            Some(budget) => analyze_admitted(&inputs, &analyzer, budget, &pool),
-            None => pool.install(|| analyze_all(&inputs, &analyzer)),
+            Some(budget) => analyze_admitted(&inputs, &analyzer, budget, &pool, stop),
+            None => pool.install(|| analyze_all(&inputs, &analyzer, stop)),
         })
-    });
+    })?;
     let results = results.map_err(|e| {
         pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start worker threads: {e}"))
     })?;
@@ -230,22 +234,67 @@ fn analyze_many<'py>(
 /// One analysis's result, `None` if it is missing.
 type Analysed = Option<Result<(trueshot::Report, Kept), trueshot::Error>>;
 
-/// Every input analysed in parallel in the current pool, in order.
-fn analyze_all(inputs: &[&Input], analyzer: &Analyzer) -> Vec<Analysed> {
+/// How often a batch's waiting thread looks for Python signals (Ctrl-C).
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+
+/// Run `work` with the GIL released, on a thread of its own, while the
+/// calling thread checks Python's signal handlers every [`SIGNAL_CHECK`]:
+/// a batch of thousands of images must answer Ctrl-C the way Python code
+/// does, not minutes later. When a handler raises (`KeyboardInterrupt`),
+/// `stop` is set, the analyses already running finish (each checks the
+/// deadline only between its steps), no image starts after it, and the
+/// handler's exception is returned. Python runs signal handlers on the main
+/// thread only, so a call from another thread is not interrupted.
+pub(crate) fn interruptible<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&AtomicBool) -> T + Send,
+) -> PyResult<T> {
+    let stop = AtomicBool::new(false);
+    let (result, interrupted) = py.detach(|| {
+        let (done, finished) = mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(|| {
+                // Dropped when `work` ends, by return or by panic, which
+                // ends the wait below either way.
+                let _done = done;
+                work(&stop)
+            });
+            let mut interrupted = None;
+            while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(SIGNAL_CHECK) {
+                if interrupted.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        stop.store(true, Ordering::Relaxed);
+                        interrupted = Some(e);
+                    }
+                }
+            }
+            (worker.join(), interrupted)
+        })
+    });
+    if let Some(e) = interrupted {
+        return Err(e);
+    }
+    result.map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("a worker thread panicked"))
+}
+
+/// Every input analysed in parallel in the current pool, in order; after
+/// `stop` is set, the inputs not yet started are left `None`.
+fn analyze_all(inputs: &[&Input], analyzer: &Analyzer, stop: &AtomicBool) -> Vec<Analysed> {
     inputs
         .par_iter()
-        .map(|i| Some(i.analyze(analyzer)))
+        .map(|i| (!stop.load(Ordering::Relaxed)).then(|| i.analyze(analyzer)))
         .collect()
 }
 
 /// Every input analysed in `pool`, each admitted against `budget` first
 /// (`trueshot::MemoryBudget::run_admitted`: files are read on this thread),
-/// in order.
+/// in order; after `stop` is set, no input is admitted.
 fn analyze_admitted(
     inputs: &[&Input],
     analyzer: &Analyzer,
     budget: &MemoryBudget,
     pool: &rayon::ThreadPool,
+    stop: &AtomicBool,
 ) -> Vec<Analysed> {
     let slots: Vec<Mutex<Analysed>> = inputs.iter().map(|_| Mutex::new(None)).collect();
     let put = |slot: &Mutex<Analysed>, result| {
@@ -253,7 +302,10 @@ fn analyze_admitted(
     };
     budget.run_admitted(
         pool,
-        inputs.iter().zip(&slots),
+        inputs
+            .iter()
+            .zip(&slots)
+            .take_while(|_| !stop.load(Ordering::Relaxed)),
         |(input, slot)| {
             let loaded = input.load(analyzer.config());
             let estimate = loaded

@@ -5,6 +5,7 @@
 //! a prebuilt `References` hands its `Arc` to the analyser instead, so the
 //! two give the same reports and differ only in what the call costs.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
@@ -13,6 +14,7 @@ use pyo3::prelude::*;
 use crate::config::PyConfig;
 use crate::error::to_pyerr;
 use crate::input::{self, Input, Kept};
+use crate::interruptible;
 use crate::report::quoted;
 
 /// An indexed catalogue and what `Report.to_html` needs to show the
@@ -51,14 +53,16 @@ impl Catalogue {
         config: &trueshot::Config,
     ) -> PyResult<Catalogue> {
         let inputs = input::extract_many(function, images, config)?;
-        let built = py.detach(|| -> Result<_, trueshot::Error> {
+        // Interruptible: a merchant's catalogue can take minutes to index.
+        let built = interruptible(py, |stop| -> Result<_, trueshot::Error> {
             let mut index = trueshot::References::new().with_limits(config);
             let sources = inputs
                 .iter()
+                .take_while(|_| !stop.load(Ordering::Relaxed))
                 .map(|input| input.push_to(&mut index, config))
                 .collect::<Result<Vec<Kept>, _>>()?;
             Ok((index, sources))
-        });
+        })?;
         let (index, sources) = built.map_err(|e| to_pyerr(py, e))?;
         Ok(Catalogue {
             index: Arc::new(index),

@@ -9,6 +9,11 @@ call. With the GIL released, timestamps cover the whole call.
 
 from __future__ import annotations
 
+import json
+import os
+import pathlib
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -148,3 +153,48 @@ def test_a_memory_budget_is_checked_and_shared_not_copied() -> None:
     with pytest.raises(trueshot.InvalidConfigError, match="not both"):
         trueshot.analyze_many([], max_memory_mb=64, memory_budget=budget)
 
+
+
+# Sends the process Ctrl-C (SIGINT) one second into a long call and reports
+# whether KeyboardInterrupt came, and when. A child process, so that the
+# signal cannot reach pytest itself.
+INTERRUPTED_CALL = """
+import json, os, signal, sys, threading, time
+import trueshot
+
+path, call = sys.argv[1], sys.argv[2]
+paths = [path] * 3000
+threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+start = time.perf_counter()
+try:
+    if call == "references":
+        trueshot.References(paths)
+    elif call == "budget":
+        trueshot.analyze_many(paths, threads=1, max_memory_mb=64)
+    else:
+        trueshot.analyze_many(paths, threads=int(call))
+    interrupted = False
+except KeyboardInterrupt:
+    interrupted = True
+print(json.dumps({"interrupted": interrupted, "seconds": time.perf_counter() - start}))
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT with os.kill")
+@pytest.mark.parametrize("call", ["0", "1", "budget", "references"])
+def test_ctrl_c_stops_a_long_batch(tmp_path: pathlib.Path, call: str) -> None:
+    # 3000 analyses of a 512 x 512 photo take a minute or more (about 50 ms
+    # each on one core); Ctrl-C must stop the batch within seconds, once
+    # the images already started finish, as Python code would stop.
+    path = tmp_path / "photo.png"
+    path.write_bytes(png_bytes(make_pixels(512, 512, 3)))
+    child = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_CALL, str(path), call],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert child.returncode == 0, child.stderr
+    result = json.loads(child.stdout)
+    assert result["interrupted"], result
+    assert result["seconds"] < 10, f"Ctrl-C took effect after {result['seconds']:.1f} s"
