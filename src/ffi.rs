@@ -1392,8 +1392,9 @@ pub unsafe extern "C" fn trueshot_report_heatmap_height(report: *const trueshot_
 /// each in [0, 1] (1.0 = most suspicious, >= 0.5 flagged). Borrowed from the
 /// report, valid until it is freed. Computed on the first call (bilinear
 /// upscaling of the block grid; 4 bytes per pixel) and kept; safe to call
-/// from several threads. NULL when the heatmap was switched off or `report`
-/// is NULL.
+/// from several threads. NULL when the heatmap was switched off, `report`
+/// is NULL, or the 4 bytes per pixel cannot be allocated (then
+/// `trueshot_last_error_message` says so, and a later call tries again).
 ///
 /// # Safety
 /// `report` NULL or live.
@@ -1403,10 +1404,26 @@ pub unsafe extern "C" fn trueshot_report_heatmap_data(
 ) -> *const f32 {
     ffi_boundary! {
         let report = try_ref!(report);
-        match &report.report.heatmap {
-            Some(map) => report.heatmap.get_or_init(|| map.upscaled()).as_ptr(),
-            None => std::ptr::null(),
+        let Some(map) = &report.report.heatmap else {
+            return std::ptr::null();
+        };
+        if report.heatmap.get().is_none() {
+            let values = map.upscaled();
+            // `upscaled` gives an empty map when the memory cannot be had:
+            // its pointer would be dangling for the `width * height` reads
+            // the caller makes. Only a complete map is kept.
+            let pixels = u64::from(map.width) * u64::from(map.height);
+            if values.len() as u64 != pixels {
+                set_last_error_text(format!(
+                    "the heatmap needs {} bytes, which cannot be allocated",
+                    pixels.saturating_mul(4)
+                ));
+                return std::ptr::null();
+            }
+            // Another thread may have kept its equal map first.
+            let _ = report.heatmap.set(values);
         }
+        report.heatmap.get().map_or(std::ptr::null(), |values| values.as_ptr())
     }
 }
 
@@ -1516,6 +1533,48 @@ mod tests {
         assert_eq!(message(), "internal error (panic): boom 42");
         assert!(panicking_getter().is_null());
         assert!(message().contains("index out of bounds"), "{}", message());
+    }
+
+    /// A heatmap whose 4 bytes per pixel cannot be allocated gives NULL and
+    /// a message, not the dangling pointer of an empty map that the caller
+    /// would read `width * height` floats from.
+    #[test]
+    fn a_heatmap_that_cannot_be_allocated_is_null() {
+        let image = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, 128])
+        }));
+        let analyzer = Analyzer::new(Config::default()).expect("the default config");
+        let mut report = analyzer.analyze_image(&image).expect("an analysis");
+        let page = PageSource {
+            photo: PagePhoto::pixels(image.to_rgb8()),
+            title: None,
+            limits: analyzer.config().clone(),
+            point: analyzer.operating_point(),
+            listing: None,
+        };
+        let sound = trueshot_report::new(report.clone(), page);
+        // SAFETY: a live report, borrowed for the calls.
+        let values = unsafe { trueshot_report_heatmap_data(&sound) };
+        assert!(!values.is_null());
+        // SAFETY: `values` holds width * height floats while `sound` lives.
+        let all = unsafe { std::slice::from_raw_parts(values, 64 * 48) };
+        assert!(all.iter().all(|v| (0.0..=1.0).contains(v)));
+
+        // A map as large as the fields can say: 2^64 floats cannot be had.
+        report.heatmap = Some(crate::Heatmap {
+            width: u32::MAX,
+            height: u32::MAX,
+            cell: u32::MAX,
+            grid_width: 1,
+            grid_height: 1,
+            values: vec![1.0],
+        });
+        let huge = trueshot_report::new(report, sound.page);
+        for _ in 0..2 {
+            // SAFETY: a live report, borrowed for the call.
+            assert!(unsafe { trueshot_report_heatmap_data(&huge) }.is_null());
+            assert!(message().contains("cannot be allocated"), "{}", message());
+        }
     }
 
     #[test]
