@@ -1134,3 +1134,86 @@ fn eval_exits_1_when_samples_fail() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Links back up the tree are followed once: one repeated the photo 40
+/// times (to the kernel's limit of links in a path), two made the walk
+/// exponential (no record, ever).
+#[cfg(unix)]
+#[test]
+fn a_directory_link_back_up_the_tree_is_walked_once() {
+    let dir = temp_dir("link-loop");
+    let sub = dir.join("tree").join("sub");
+    std::fs::create_dir_all(&sub).expect("dir");
+    std::fs::write(sub.join("x.png"), png(&camera_like(64, 64, 3))).expect("write");
+    // One link: two would make the old walk hang rather than fail.
+    std::os::unix::fs::symlink("..", sub.join("up")).expect("link");
+    let out = trueshot()
+        .args(["scan", "--format", "jsonl"])
+        .arg(dir.join("tree"))
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    let records = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(records, 1, "{}", String::from_utf8_lossy(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `calibrate` as `eval`: a sample that fails makes the exit status 1 (so a
+/// pipeline does not ship a model fitted on part of the corpus unawares);
+/// the model is still written from the others.
+#[test]
+fn calibrate_exits_1_when_samples_fail() {
+    let dir = temp_dir("calibrate-status");
+    let labels = tiny_corpus(&dir);
+    let model = dir.join("model.json");
+    assert_exit(&calibrate_fast(&labels, &model, &[]), 0);
+    std::fs::remove_file(&model).expect("remove");
+    let mut text = std::fs::read_to_string(&labels).expect("labels");
+    text += "gone.jpg,real,camera,asfound,,owner/repo9:gone.jpg,\n";
+    std::fs::write(&labels, text).expect("labels");
+    let out = calibrate_fast(&labels, &model, &[]);
+    assert_exit(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gone.jpg"));
+    assert!(model.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A reader that leaves before the figures (`| head`) is a usage error with
+/// its message, not a panic reported as a bug.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_is_a_usage_error_for_every_command() {
+    use std::process::Stdio;
+    let dir = temp_dir("closed-pipe");
+    let labels = tiny_corpus(&dir);
+    let photo = dir.join("real_0.jpg");
+    let commands: [Vec<std::ffi::OsString>; 3] = [
+        vec!["scan".into(), "--format".into(), "json".into(), photo.into()],
+        vec!["eval".into(), "--format".into(), "json".into(), labels.clone().into()],
+        vec![
+            "calibrate".into(),
+            "--variants".into(),
+            "".into(),
+            "--features".into(),
+            "texture_stats.d1_1_1,spectrum.grid_peak".into(),
+            labels.into(),
+            "-o".into(),
+            dir.join("model.json").into(),
+        ],
+    ];
+    for args in commands {
+        let mut child = trueshot()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run");
+        drop(child.stdout.take()); // the reader leaves at once
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("standard output was closed"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("a bug in trueshot"), "{args:?}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -202,12 +202,15 @@ def test_heatmap_names_are_the_rust_cli_names() -> None:
     assert heatmap_name("foo.") == "foo.dd1252790c25863b.heatmap.png"
     assert heatmap_name("a/..") == ".7346f2827ec5e001.heatmap.png"
     if os.name != "nt":
-        # Names that are not UTF-8 (as os.fsdecode gives them): the stem and
-        # the hash of the text with each invalid sequence as one U+FFFD, as
-        # Rust's to_string_lossy; names from Rust's `output_name` on the bytes.
-        assert heatmap_name(os.fsdecode(b"a/b\xffc.png")) == "b_c.79eef0e8e3090b56.heatmap.png"
-        assert heatmap_name(os.fsdecode(b"x\xf0\x90\x80y.jpg")) == "x_y.c2c2a4ff37657196.heatmap.png"
-        assert heatmap_name(os.fsdecode(b"q\x80\x80\x80.png")) == "q___.569eff3be1052576.heatmap.png"
+        # Names that are not UTF-8 (as os.fsdecode gives them): the stem of
+        # the text with each invalid sequence as one U+FFFD, as Rust's
+        # to_string_lossy, and the hash of the name's own bytes (two names
+        # differing in invalid bytes only get two files); names from Rust's
+        # `output_name` on the bytes.
+        assert heatmap_name(os.fsdecode(b"a/b\xffc.png")) == "b_c.61d3da5ff656e35a.heatmap.png"
+        assert heatmap_name(os.fsdecode(b"x\xf0\x90\x80y.jpg")) == "x_y.5c29bdc3b0816191.heatmap.png"
+        assert heatmap_name(os.fsdecode(b"q\x80\x80\x80.png")) == "q___.4661cdb8e16f6381.heatmap.png"
+        assert heatmap_name(os.fsdecode(b"a\xfe.png")) != heatmap_name(os.fsdecode(b"a\xff.png"))
 
 
 def test_scan_indexes_the_references_once(tmp_path: pathlib.Path,

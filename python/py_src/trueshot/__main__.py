@@ -181,12 +181,15 @@ def _file_stem(path: str) -> str:
 
 def heatmap_name(path: str) -> str:
     """The stem (ASCII letters, digits, ``-`` and ``_``, others as ``_``, at
-    most 80) plus an FNV-1a hash of the path as text (``path_text``, in UTF-8):
-    the Rust CLI's file name (``output_name``), also for a name that is not
-    UTF-8."""
+    most 80) of the path as text (``path_text``) plus an FNV-1a hash of the
+    path's own bytes: the Rust CLI's file name (``output_name``), also for a
+    name that is not UTF-8."""
     text = path_text(path)
+    # The bytes Rust's OsStr::as_encoded_bytes gives: the file system's own
+    # on POSIX, WTF-8 (lone surrogates kept) on Windows.
+    raw = os.fsencode(path) if os.name != "nt" else path.encode("utf-8", "surrogatepass")
     h = 0xCBF29CE484222325
-    for byte in text.encode("utf-8"):
+    for byte in raw:
         h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     stem = "".join(c if c.isascii() and c.isalnum() or c in "-_" else "_"
                    for c in _file_stem(text))[:80]

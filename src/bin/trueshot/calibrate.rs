@@ -278,11 +278,14 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
     let text = serde_json::to_string_pretty(&model).map_err(|e| e.to_string())?;
     std::fs::write(&args.output, text + "\n")
         .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&model.cross_validation).unwrap_or_default()
-    );
-    Ok(ExitCode::SUCCESS)
+    crate::print_out(&serde_json::to_string_pretty(&model.cross_validation).unwrap_or_default())?;
+    // As `eval`: 1 when some sample failed, so that a pipeline does not ship
+    // a model fitted on part of the corpus unawares (the model is written).
+    Ok(if samples.iter().all(|s| s.report.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Pixel features only: metadata is gone after any upload pipeline, and a

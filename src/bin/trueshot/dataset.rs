@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use trueshot::perturb::{self, Perturbation};
-use trueshot::{Analyzer, Config, Report};
+use trueshot::{escape_untrusted, Analyzer, Config, Report};
 
 /// One row of labels.csv.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -176,7 +176,12 @@ pub fn report_failures(command: &str, rows: &[Row], samples: &[Sample]) {
         .filter_map(|s| s.report.as_ref().err().map(|e| (s, e)))
         .collect();
     for (s, e) in failed.iter().take(SHOWN) {
-        let file = rows.get(s.row).map_or("?", |r| r.file.as_str());
+        // The labels file's names, shown as text: no escape sequence of
+        // theirs reaches the terminal.
+        let file = rows
+            .get(s.row)
+            .map_or("?".to_string(), |r| escape_untrusted(&r.file, 4096));
+        let e = escape_untrusted(e, 4096);
         match s.variant.as_str() {
             "as-found" => eprintln!("{command}: {file}: {e}"),
             variant => eprintln!("{command}: {file} ({variant}): {e}"),

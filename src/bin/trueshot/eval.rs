@@ -133,7 +133,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
         EvalFormat::Markdown => markdown(&figures),
         EvalFormat::Human => human(&figures, &variant),
     };
-    println!("{text}");
+    crate::print_out(&text)?;
     // Drawn after the figures are printed, so that a failed write loses
     // only the drawing, not the analysis.
     if let Some(path) = &args.roc {

@@ -7,6 +7,7 @@ mod panic;
 mod report;
 mod scan;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -48,4 +49,17 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Print `text` and a newline on standard output. A reader that has gone
+/// (`| head`) is a usage error with its message, exit 2, as in `scan
+/// --format jsonl`; `println!` would panic and report a bug.
+pub fn print_out(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => "standard output was closed".to_string(),
+            _ => format!("cannot write to standard output: {e}"),
+        })
 }

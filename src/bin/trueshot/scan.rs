@@ -1,6 +1,7 @@
 //! `trueshot scan`: analyse files in parallel and print records.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use image::DynamicImage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 use trueshot::{
-    decode, Analyzer, Config, Error, IndexEntry, MemoryBudget, References, Report, Verdict,
+    decode, escape_untrusted, Analyzer, Config, Error, IndexEntry, MemoryBudget, References, Report, Verdict,
 };
 
 use crate::panic::contain_panic;
@@ -288,7 +289,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         records.sort_by_key(|r| r.0);
         let array = Value::Array(records.into_iter().map(|r| r.1).collect());
         let text = serde_json::to_string_pretty(&array).map_err(|e| e.to_string())?;
-        println!("{text}");
+        crate::print_out(&text)?;
     }
     if let Some(error) = listed.and_then(PathList::error) {
         // The files listed before the failure were analysed and reported.
@@ -502,7 +503,20 @@ fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     files
 }
 
+/// The image files under `dir`, recursively, in sorted order. Links to
+/// directories are followed, but each directory is read once: a link back
+/// up the tree (`sub/up -> ..`) would otherwise repeat it until the path is
+/// too long, and two such links make the walk exponential.
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+    walk_once(dir, files, &mut HashSet::new());
+}
+
+fn walk_once(dir: &Path, files: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) {
+    // A directory whose real path cannot be had is read under its own.
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if !seen.insert(real) {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         files.push(dir.to_path_buf()); // reported as an I/O error record
         return;
@@ -511,7 +525,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            walk(&path, files);
+            walk_once(&path, files, seen);
         } else if path
             .extension()
             .and_then(|e| e.to_str())
@@ -585,14 +599,17 @@ fn write_heatmap(dir: &Path, path: &Path, map: &trueshot::Heatmap) -> Result<Pat
 /// digits, `-` and `_`; anything else becomes `_`; at most 80 bytes, far
 /// under the 255 bytes file systems allow) plus a 64-bit hash of the whole
 /// path (with 32 bits, two of 100,000 `IMG_0001.jpg` in different folders
-/// would share a name about once), then `suffix`.
+/// would share a name about once), then `suffix`. The hash is of the
+/// path's own bytes, so two names that are not UTF-8 and differ only in
+/// invalid bytes (both shown with U+FFFD) still get their own files.
 pub fn output_name(path: &Path, suffix: &str) -> String {
     // FNV-1a: stable across runs and platforms, unlike std's RandomState.
     let hash = path
-        .to_string_lossy()
-        .bytes()
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
         });
     let stem: String = path
         .file_stem()
@@ -627,6 +644,9 @@ pub fn write_output(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Pat
     Ok(target)
 }
 
+/// Longest file name or error message the human output shows whole.
+const SHOWN_PATH_CHARS: usize = 4096;
+
 fn human(path: &Path, result: &Result<Report, Error>, color: bool) -> String {
     let paint = |code: &str, text: &str| {
         if color {
@@ -635,6 +655,9 @@ fn human(path: &Path, result: &Result<Report, Error>, color: bool) -> String {
             text.to_string()
         }
     };
+    // File names are the user's, maybe a fraudster's: an escape sequence
+    // in one would reach the terminal (clear it, retitle it).
+    let shown = escape_untrusted(&path.to_string_lossy(), SHOWN_PATH_CHARS);
     let mut out = String::new();
     match result {
         Ok(report) => {
@@ -648,7 +671,7 @@ fn human(path: &Path, result: &Result<Report, Error>, color: bool) -> String {
                 "{}  score {:.2}  {}\n",
                 paint(code, label),
                 report.score(),
-                path.display()
+                shown
             ));
             for f in report
                 .findings()
@@ -675,8 +698,8 @@ fn human(path: &Path, result: &Result<Report, Error>, color: bool) -> String {
             out.push_str(&format!(
                 "{}  {}  {}\n",
                 paint("1;31", "ERROR"),
-                path.display(),
-                error
+                shown,
+                escape_untrusted(&error.to_string(), SHOWN_PATH_CHARS)
             ));
         }
     }
@@ -795,6 +818,15 @@ mod tests {
     /// The names the Python CLI gives too (python/tests/test_cli.py pins
     /// the same strings): 64-bit FNV-1a of the path as text.
     #[test]
+    fn the_human_output_shows_no_escape_sequence_of_a_file_name() {
+        let path = Path::new("a\x1b[2J\x1b]0;pwned\x07b.jpg");
+        let failed: Result<Report, Error> = Err(Error::Decode("eof at \x1b[31m".into()));
+        let text = human(path, &failed, false);
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(text.contains("a\\u{1b}[2J"), "{text:?}");
+    }
+
+    #[test]
     fn output_names_are_the_stem_and_a_64_bit_hash() {
         let name = |p: &str| output_name(Path::new(p), ".heatmap.png");
         assert_eq!(
@@ -808,15 +840,17 @@ mod tests {
             use std::os::unix::ffi::OsStrExt;
             let bytes =
                 |b: &[u8]| output_name(Path::new(std::ffi::OsStr::from_bytes(b)), ".heatmap.png");
-            assert_eq!(bytes(b"a/b\xffc.png"), "b_c.79eef0e8e3090b56.heatmap.png");
+            assert_eq!(bytes(b"a/b\xffc.png"), "b_c.61d3da5ff656e35a.heatmap.png");
             assert_eq!(
                 bytes(b"x\xf0\x90\x80y.jpg"),
-                "x_y.c2c2a4ff37657196.heatmap.png"
+                "x_y.5c29bdc3b0816191.heatmap.png"
             );
             assert_eq!(
                 bytes(b"q\x80\x80\x80.png"),
-                "q___.569eff3be1052576.heatmap.png"
+                "q___.4661cdb8e16f6381.heatmap.png"
             );
+            // Shown alike (U+FFFD), hashed apart.
+            assert_ne!(bytes(b"a\xfe.png"), bytes(b"a\xff.png"));
         }
     }
 }
