@@ -697,8 +697,9 @@ uint32_t trueshot_report_heatmap_height(const trueshot_report *report);
  * each in [0, 1] (1.0 = most suspicious, >= 0.5 flagged). Borrowed from the
  * report, valid until it is freed. Computed on the first call (bilinear
  * upscaling of the block grid; 4 bytes per pixel) and kept; safe to call
- * from several threads. NULL when the heatmap was switched off or `report`
- * is NULL.
+ * from several threads. NULL when the heatmap was switched off, `report`
+ * is NULL, or the 4 bytes per pixel cannot be allocated (then
+ * `trueshot_last_error_message` says so, and a later call tries again).
  *
  * # Safety
  * `report` NULL or live.
