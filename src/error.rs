@@ -126,13 +126,26 @@ pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
 /// is capped so a crafted field cannot flood a log.
 #[must_use]
 pub fn escape_untrusted(text: &str, max_chars: usize) -> String {
+    escape_control(text, max_chars, false)
+}
+
+/// [`escape_untrusted`] for multi-line text (generation parameters, shown
+/// in a `<pre>` block): line breaks and tabs are kept.
+pub(crate) fn escape_untrusted_lines(text: &str, max_chars: usize) -> String {
+    escape_control(text, max_chars, true)
+}
+
+fn escape_control(text: &str, max_chars: usize, keep_lines: bool) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars * 2));
     for (count, ch) in text.chars().enumerate() {
         if count >= max_chars {
             out.push('…');
             break;
         }
-        if ch.is_control() || matches!(ch, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+        if keep_lines && matches!(ch, '\n' | '\t') {
+            out.push(ch);
+        } else if ch.is_control() || matches!(ch, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
             out.extend(ch.escape_default());
         } else {
             out.push(ch);

@@ -397,9 +397,11 @@ impl trueshot_report {
                 DynamicImage::ImageRgb8(image)
             }
         };
+        // Under the limits it was indexed with: a listing admitted by raised
+        // limits (over 100 MP) must not vanish from the page.
         let listing = page.listing.as_deref().and_then(|bytes| {
             let format = crate::decode::sniff(bytes).ok()?;
-            crate::decode::decode(bytes, format, &Config::default()).ok()
+            crate::decode::decode(bytes, format, &page.limits).ok()
         });
         let mut options = html::HtmlOptions::default()
             .with_max_side(PAGE_SIDE)

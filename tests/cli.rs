@@ -1188,8 +1188,18 @@ fn a_closed_output_is_a_usage_error_for_every_command() {
     let labels = tiny_corpus(&dir);
     let photo = dir.join("real_0.jpg");
     let commands: [Vec<std::ffi::OsString>; 3] = [
-        vec!["scan".into(), "--format".into(), "json".into(), photo.into()],
-        vec!["eval".into(), "--format".into(), "json".into(), labels.clone().into()],
+        vec![
+            "scan".into(),
+            "--format".into(),
+            "json".into(),
+            photo.into(),
+        ],
+        vec![
+            "eval".into(),
+            "--format".into(),
+            "json".into(),
+            labels.clone().into(),
+        ],
         vec![
             "calibrate".into(),
             "--variants".into(),
@@ -1212,7 +1222,10 @@ fn a_closed_output_is_a_usage_error_for_every_command() {
         let out = child.wait_with_output().expect("wait");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains("standard output was closed"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("standard output was closed"),
+            "{args:?}: {stderr}"
+        );
         assert!(!stderr.contains("a bug in trueshot"), "{args:?}: {stderr}");
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -16,7 +16,7 @@
 //! named when other evidence sends the image to review. Missing camera
 //! metadata alone is weak too, because platforms and messengers strip it.
 
-use crate::error::escape_untrusted;
+use crate::error::{escape_untrusted, escape_untrusted_lines};
 use crate::metadata::RawMetadata;
 use crate::report::{AigcLabel, Class, DetectorKind, Finding, Provenance};
 
@@ -32,6 +32,11 @@ const DECLARED_COMPOSITE: f32 = 0.5;
 const DIMENSION_MISMATCH: f32 = 0.15;
 /// Longest untrusted string kept in the report.
 const MAX_FIELD_CHARS: usize = 300;
+/// Most characters of a file's own text quoted in a finding's sentence.
+/// The provenance table shows the whole field; a sentence quoting 300
+/// characters of the fraudster's text ("... checked: genuine, ignore the
+/// flags below") would read as trueshot's own words (a review).
+const QUOTED_CHARS: usize = 64;
 
 /// What the provenance detector returns.
 #[derive(Debug, Clone, Default)]
@@ -93,7 +98,7 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
                 "存在，但其Label字段无法读取",
             ),
         };
-        let producer = label.content_producer.clone().unwrap_or_default();
+        let producer = quoted(label.content_producer.as_deref().unwrap_or_default());
         findings.push(Finding::new(
             kind,
             "provenance.aigc_label",
@@ -118,16 +123,19 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
                 "provenance.digital_source_type",
                 score,
                 class,
-                format!("The metadata declares the digital source type '{dst}': {en}."),
-                format!("元数据声明数字来源类型为“{dst}”：{zh}。"),
+                format!(
+                    "The metadata declares the digital source type {}: {en}.",
+                    quoted(&dst)
+                ),
+                format!("元数据声明数字来源类型为{}：{zh}。", quoted(&dst)),
             ));
         }
     }
     if p.c2pa_present {
         let generator = p
             .c2pa_claim_generator
-            .clone()
-            .unwrap_or_else(|| "unknown".into());
+            .as_deref()
+            .map_or_else(|| "unknown".into(), quoted);
         findings.push(Finding::new(
             kind,
             "provenance.c2pa_manifest",
@@ -140,7 +148,7 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
     let generator_text = generator_text_chunk(&texts);
     if let Some((tool, params)) = &generator_text {
         p.generator.get_or_insert_with(|| tool.clone());
-        p.generator_parameters = Some(escape_untrusted(params, MAX_FIELD_CHARS));
+        p.generator_parameters = Some(escape_untrusted_lines(params, MAX_FIELD_CHARS));
         findings.push(Finding::new(
             kind,
             "provenance.generator_parameters",
@@ -191,14 +199,17 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
     }
     // 3. Camera facts.
     match (&p.camera_make, &p.camera_model) {
-        (Some(make), model) => findings.push(Finding::new(
-            kind,
-            "provenance.camera",
-            0.0,
-            Class::None,
-            format!("EXIF names the camera {make} {}.", model.as_deref().unwrap_or("")),
-            format!("EXIF 记录的相机为 {make} {}。", model.as_deref().unwrap_or("")),
-        )),
+        (Some(make), model) => {
+            let camera = quoted(&format!("{make} {}", model.as_deref().unwrap_or("")));
+            findings.push(Finding::new(
+                kind,
+                "provenance.camera",
+                0.0,
+                Class::None,
+                format!("EXIF names the camera {camera}."),
+                format!("EXIF 记录的相机为 {camera}。"),
+            ));
+        }
         (None, _) => findings.push(Finding::new(
             kind,
             "provenance.no_camera_metadata",
@@ -749,6 +760,18 @@ fn name_in(text: &str, names: &[(&str, &'static str)]) -> Option<&'static str> {
     })
 }
 
+/// A file's own text as a finding's sentence quotes it: in quotation
+/// marks, at most [`QUOTED_CHARS`] characters (`…` after a cut), so a
+/// reader tells the file's words from trueshot's. The text is escaped
+/// already (`escape_untrusted`) when the metadata is read.
+fn quoted(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("“{}…”", &text[..cut]),
+        None => format!("“{text}”"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -765,6 +788,37 @@ mod tests {
         );
         assert_eq!(xmp_values(xmp, "Other"), vec!["http://x/y"]);
         assert!(xmp_values(xmp, "Missing").is_empty());
+    }
+
+    /// A file's text in a finding's sentence is quoted and short: a model
+    /// name that goes on to speak for trueshot is cut (a review).
+    #[test]
+    fn a_files_text_is_quoted_and_cut_in_sentences() {
+        assert_eq!(quoted(" Canon EOS 5D "), "“Canon EOS 5D”");
+        let speech = "iPhone 15 Pro. Trueshot checked this photo against the manufacturer \
+                      signature: genuine. Ignore the flags below.";
+        let shown = quoted(speech);
+        assert_eq!(shown.chars().count(), QUOTED_CHARS + 3, "{shown}");
+        assert!(
+            shown.ends_with("…”") && !shown.contains("Ignore"),
+            "{shown}"
+        );
+        assert_eq!(quoted(&"日".repeat(70)).chars().count(), QUOTED_CHARS + 3);
+    }
+
+    /// Generation parameters keep their lines (shown in a `<pre>` block);
+    /// other control characters are still escaped.
+    #[test]
+    fn generation_parameters_keep_their_lines() {
+        let texts = vec![(
+            "parameters".to_string(),
+            "a cat\nSteps: 20, Sampler: Euler\t\x1b[2J".to_string(),
+        )];
+        let (_, params) = generator_text_chunk(&texts).expect("A1111 parameters");
+        assert_eq!(
+            escape_untrusted_lines(&params, MAX_FIELD_CHARS),
+            "a cat\nSteps: 20, Sampler: Euler\t\\u{1b}[2J"
+        );
     }
 
     /// Regression (aigc_label fuzz target): a multi-byte character within

@@ -222,9 +222,13 @@ fn escape_capped(text: &str, max_chars: usize) -> String {
 
 /// Percent-encode a relative link. Only unreserved characters and `/` stay,
 /// so a crafted name can neither leave the attribute nor become a
-/// `javascript:` URL (the colon is encoded).
+/// `javascript:` URL (the colon is encoded). A leading `/` gets `.` before
+/// it: `//host/page` would be another site and `/etc/x` the disk's root.
 fn encode_href(href: &str) -> String {
-    let mut out = String::with_capacity(href.len());
+    let mut out = String::with_capacity(href.len() + 1);
+    if href.starts_with('/') {
+        out.push('.');
+    }
     for b in href.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
             out.push(char::from(b));
@@ -417,6 +421,13 @@ mod tests {
         );
         assert_eq!(encode_href("a b\"<>.html"), "a%20b%22%3C%3E.html");
         assert_eq!(encode_href("dir/x-1_2.html"), "dir/x-1_2.html");
+        // Never another site or the disk's root.
+        assert_eq!(
+            encode_href("//evil.example/p.html"),
+            ".//evil.example/p.html"
+        );
+        assert_eq!(encode_href("/etc/passwd"), "./etc/passwd");
+        assert_eq!(encode_href("\\\\host\\x"), "%5C%5Chost%5Cx");
     }
 
     #[test]

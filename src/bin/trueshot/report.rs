@@ -103,12 +103,14 @@ fn display_name(path: &Path) -> String {
 }
 
 /// For `scan --html-dir`: write the page of one scanned file into `dir` and
-/// return its index entry and the page file ([`WrittenFile`]). A file that
-/// failed gets an entry without a page.
+/// return its index entry and the page file ([`WrittenFile`]). The photo
+/// shown is decoded from `bytes`, the ones analysed. A file that failed
+/// gets an entry without a page.
 pub fn write_scan_page(
     dir: &Path,
     path: &Path,
     result: &Result<Report, Error>,
+    bytes: Option<&[u8]>,
     analyzer: &Analyzer,
     catalogue: &Catalogue,
 ) -> (IndexEntry, Option<WrittenFile>) {
@@ -118,7 +120,10 @@ pub fn write_scan_page(
         Ok(report) => report,
         Err(error) => return (IndexEntry::failed(name, error), None),
     };
-    let image = match decode::open(path, config) {
+    let decoded = bytes
+        .ok_or_else(|| Error::Decode("the analysed bytes were not kept".into()))
+        .and_then(|b| decode::decode(b, decode::sniff(b)?, config));
+    let image = match decoded {
         Ok(image) => image,
         Err(error) => return (IndexEntry::failed(name, error), None),
     };
@@ -150,4 +155,43 @@ pub fn write_scan_index(dir: &Path, entries: &[IndexEntry]) -> Result<(), String
     let file = dir.join("index.html");
     std::fs::write(&file, trueshot::render_index(entries))
         .map_err(|e| format!("cannot write {}: {e}", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x * 5) as u8, (y * 7) as u8, ((x + y) * 3) as u8])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        image
+            .write_to(&mut out, image::ImageFormat::Png)
+            .expect("encode");
+        out.into_inner()
+    }
+
+    /// The page shows the photo that was analysed, even when the file on
+    /// disk was replaced after it was read (a review: a clean photo swapped
+    /// for a doctored one between the analysis and the page).
+    #[test]
+    fn a_scan_page_shows_the_analysed_bytes_not_the_file_read_again() {
+        let dir = std::env::temp_dir().join(format!("trueshot-page-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("claim.png");
+        std::fs::write(&path, png(40, 30)).expect("write"); // the file now
+        let analysed = png(50, 20); // the bytes the scan read
+        let analyzer = Analyzer::new(Config::default()).expect("analyser");
+        let catalogue = Catalogue::load(&[], &[], analyzer.config()).expect("no references");
+        let report = analyzer.analyze_bytes(&analysed);
+        let (_, page) =
+            write_scan_page(&dir, &path, &report, Some(&analysed), &analyzer, &catalogue);
+        let page = page.expect("a page");
+        let html = std::fs::read_to_string(dir.join(output_name(&path, ".html"))).expect("read");
+        drop(page);
+        assert!(html.contains(r#"width="50" height="20""#));
+        assert!(!html.contains(r#"width="40" height="30""#));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -13,7 +13,8 @@ use image::DynamicImage;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 use trueshot::{
-    decode, escape_untrusted, Analyzer, Config, Error, IndexEntry, MemoryBudget, References, Report, Verdict,
+    decode, escape_untrusted, Analyzer, Config, Error, IndexEntry, MemoryBudget, References,
+    Report, Verdict,
 };
 
 use crate::panic::contain_panic;
@@ -180,13 +181,13 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     // a queue feeding the scan must not be drained into a closed pipe.
     let output_closed = AtomicBool::new(false);
     // One file's outputs: its heatmap file, record, review page and text.
-    let outputs = |path: &Path, result: &Result<Report, Error>| {
+    let outputs = |path: &Path, result: &Result<Report, Error>, bytes: Option<&[u8]>| {
         // The files are kept only once every step has finished (WrittenFile).
         let (record, heatmap_file) = to_record(path, result, args.heatmap_dir.as_deref());
         let (page, page_file) = args
             .html_dir
             .as_ref()
-            .map(|dir| report::write_scan_page(dir, path, result, &analyzer, &catalogue))
+            .map(|dir| report::write_scan_page(dir, path, result, bytes, &analyzer, &catalogue))
             .unzip();
         Outputs {
             record,
@@ -242,7 +243,10 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 inputs,
                 |input| (input, 0),
                 |(index, path)| {
-                    let analyse = || analyzer.analyze_path(&path);
+                    let analyse = || {
+                        let bytes = decode::read_file(&path, analyzer.config().max_file_bytes);
+                        analyse_bytes(&analyzer, bytes)
+                    };
                     finish(index, contained_outputs(&path, analyse, outputs));
                 },
             );
@@ -250,7 +254,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         Some(megabytes) => {
             // Files are read and admitted on this thread; each holds its
             // bytes until its record and review page are written (the page
-            // decodes the image again).
+            // decodes them again).
             let max_file_bytes = analyzer.config().max_file_bytes;
             // Writing the heatmap PNG and the review page takes about 5 and
             // 10 bytes per pixel more than the analysis (peak RSS on a 12 MP
@@ -272,7 +276,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                     ((index, path, loaded), estimate)
                 },
                 |(index, path, bytes)| {
-                    let analyse = || bytes.and_then(|b| analyzer.analyze_bytes(&b));
+                    let analyse = || analyse_bytes(&analyzer, bytes);
                     finish(index, contained_outputs(&path, analyse, outputs));
                 },
             );
@@ -345,15 +349,29 @@ impl Drop for WrittenFile {
 /// failed.
 fn contained_outputs(
     path: &Path,
-    analyse: impl FnOnce() -> Result<Report, Error>,
-    outputs: impl Fn(&Path, &Result<Report, Error>) -> Outputs,
+    analyse: impl FnOnce() -> (Result<Report, Error>, Option<Vec<u8>>),
+    outputs: impl Fn(&Path, &Result<Report, Error>, Option<&[u8]>) -> Outputs,
 ) -> (bool, Outputs) {
     contain_panic(|| {
-        let result = analyse();
-        (result.is_err(), outputs(path, &result))
+        let (result, bytes) = analyse();
+        (result.is_err(), outputs(path, &result, bytes.as_deref()))
     })
     // The outputs of an error are plain formatting and write no file.
-    .unwrap_or_else(|error| (true, outputs(path, &Err(error))))
+    .unwrap_or_else(|error| (true, outputs(path, &Err(error), None)))
+}
+
+/// The analysis of a file's bytes, and the bytes: its review page shows
+/// the photo that was analysed, not the file read again (which may have
+/// been replaced meanwhile: a review, a clean photo swapped for the
+/// doctored one between the two reads).
+fn analyse_bytes(
+    analyzer: &Analyzer,
+    bytes: Result<Vec<u8>, Error>,
+) -> (Result<Report, Error>, Option<Vec<u8>>) {
+    match bytes {
+        Ok(bytes) => (analyzer.analyze_bytes(&bytes), Some(bytes)),
+        Err(error) => (Err(error), None),
+    }
 }
 
 /// The list of `--files-from`, read one path at a time as the scan asks.
@@ -713,7 +731,9 @@ mod tests {
     /// The outputs of a file, as the scan makes them without the optional
     /// files; `panic_on_report` stands for a bug in writing the heatmap or
     /// the page, or in rendering the record, of an analysed file.
-    fn outputs(panic_on_report: bool) -> impl Fn(&Path, &Result<Report, Error>) -> Outputs {
+    fn outputs(
+        panic_on_report: bool,
+    ) -> impl Fn(&Path, &Result<Report, Error>, Option<&[u8]>) -> Outputs {
         written_outputs(panic_on_report, None)
     }
 
@@ -722,8 +742,8 @@ mod tests {
     fn written_outputs(
         panic_on_report: bool,
         heatmap_dir: Option<&Path>,
-    ) -> impl Fn(&Path, &Result<Report, Error>) -> Outputs + '_ {
-        move |path, result| {
+    ) -> impl Fn(&Path, &Result<Report, Error>, Option<&[u8]>) -> Outputs + '_ {
+        move |path, result, _| {
             let (record, heatmap_file) = to_record(path, result, heatmap_dir);
             assert!(!(panic_on_report && result.is_ok()), "the page");
             Outputs {
@@ -735,9 +755,15 @@ mod tests {
         }
     }
 
-    fn analysed() -> Result<Report, Error> {
-        let analyzer = Analyzer::new(Config::default())?;
-        analyzer.analyze_image(&DynamicImage::new_rgb8(64, 64))
+    fn analysed() -> (Result<Report, Error>, Option<Vec<u8>>) {
+        let analyzer = match Analyzer::new(Config::default()) {
+            Ok(analyzer) => analyzer,
+            Err(error) => return (Err(error), None),
+        };
+        (
+            analyzer.analyze_image(&DynamicImage::new_rgb8(64, 64)),
+            None,
+        )
     }
 
     /// A panic in any step of a file gives that file the record of a
@@ -762,7 +788,7 @@ mod tests {
         };
         let in_analysis = contained_outputs(
             path,
-            || -> Result<Report, Error> { panic!("the analysis") },
+            || -> (Result<Report, Error>, Option<Vec<u8>>) { panic!("the analysis") },
             outputs(false),
         );
         assert!(internal(in_analysis).ends_with(": the analysis"));
@@ -772,7 +798,7 @@ mod tests {
         let (failed, out) = contained_outputs(path, analysed, outputs(false));
         assert!(!failed);
         assert!(out.record["error"].is_null(), "{}", out.record);
-        let refused = || Err(Error::Decode("eof".into()));
+        let refused = || (Err(Error::Decode("eof".into())), None);
         let (failed, out) = contained_outputs(path, refused, outputs(true));
         assert!(failed);
         assert_eq!(out.record["error"]["code"], "decode");
@@ -804,7 +830,7 @@ mod tests {
 
         let existing = dir.path().join(output_name(path, ".heatmap.png"));
         std::fs::write(&existing, b"an earlier scan's")?;
-        let in_analysis = || -> Result<Report, Error> { panic!("the analysis") };
+        let in_analysis = || -> (Result<Report, Error>, Option<Vec<u8>>) { panic!("the analysis") };
         let (failed, _) =
             contained_outputs(path, in_analysis, written_outputs(false, Some(dir.path())));
         assert!(failed);
