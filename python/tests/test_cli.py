@@ -423,9 +423,12 @@ def test_scan_prints_a_path_that_is_not_utf8_as_the_rust_cli(tmp_path: pathlib.P
     assert status == 0, err
     records = [json.loads(line) for line in out.splitlines()]
     assert [(r["path"], r["error"]) for r in records] == [(shown, None), (str(following), None)]
-    # The heatmap is named as the Rust CLI names it: from the same text.
+    # The heatmap is named as the Rust CLI names it: the stem of the text,
+    # the hash of the path's bytes (not of the text, which another name
+    # with another invalid byte shares).
     assert records[0]["heatmap"] == str(heatmaps / heatmap_name(os.fsdecode(odd)))
-    assert (heatmaps / heatmap_name(shown)).is_file()
+    assert (heatmaps / heatmap_name(os.fsdecode(odd))).is_file()
+    assert heatmap_name(os.fsdecode(odd)) != heatmap_name(shown)
 
     # A directory walk, in the readable form.
     status, out, err = run_strict("scan", str(photos))
@@ -444,3 +447,15 @@ def test_scan_prints_a_path_that_is_not_utf8_as_the_rust_cli(tmp_path: pathlib.P
     assert (missing["path"], missing["error"]["code"], missing["error"]["file"]) == (
         gone, "not_found", gone)
     assert (found["path"], found["error"]) == (str(following), None)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file names with control characters")
+def test_the_readable_form_shows_no_escape_sequence_of_a_file_name(tmp_path: pathlib.Path) -> None:
+    # A name that would clear the screen and retitle the terminal is shown
+    # escaped, as the Rust CLI shows it (trueshot::escape_untrusted).
+    name = "a\x1b[2J\x1b]0;pwned\x07b.png"
+    (tmp_path / name).write_bytes(png_bytes(make_pixels(20, 30, 3, seed=1)))
+    status, out, err = run_strict("scan", str(tmp_path))
+    assert status == 0, err
+    assert "\x1b" not in out and "\x07" not in out
+    assert out.splitlines()[0].endswith("a\\u{1b}[2J\\u{1b}]0;pwned\\u{7}b.png"), out

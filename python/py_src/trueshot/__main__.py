@@ -17,6 +17,7 @@ import itertools
 import json
 import os
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO, Union
 
@@ -251,16 +252,37 @@ _LABELS = {
 }
 
 
+#: Longest file name or error message the readable form shows whole.
+SHOWN_CHARS = 4096
+
+
+def shown(text: str) -> str:
+    """Untrusted text (a file name, maybe a fraudster's) as the Rust CLI
+    shows it (``trueshot::escape_untrusted``): control characters and bidi
+    overrides escaped (``\\u{1b}``, ``\\n``), at most ``SHOWN_CHARS``
+    characters, so no escape sequence reaches the terminal."""
+    out = []
+    for count, ch in enumerate(text):
+        if count >= SHOWN_CHARS:
+            out.append("…")
+            break
+        if unicodedata.category(ch) == "Cc" or "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069":
+            out.append({"\t": "\\t", "\r": "\\r", "\n": "\\n"}.get(ch, f"\\u{{{ord(ch):x}}}"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def human(path: str, result: Union[Report, BaseException], color: bool) -> str:
     """The readable form: the verdict first, then the findings (the path as
-    ``path_text`` gives it)."""
-    path = path_text(path)
+    ``path_text`` gives it, escaped as ``shown``)."""
+    path = shown(path_text(path))
 
     def paint(code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
     if not isinstance(result, Report):
-        return f"{paint('1;31', 'ERROR')}  {path}  {result}\n"
+        return f"{paint('1;31', 'ERROR')}  {path}  {shown(str(result))}\n"
     code, label = _LABELS[result.verdict]
     lines = [f"{paint(code, label)}  score {result.score:.2f}  {path}"]
     findings = result.findings
