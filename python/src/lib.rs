@@ -253,12 +253,16 @@ pub(crate) fn interruptible<T: Send>(
     let (result, interrupted) = py.detach(|| {
         let (done, finished) = mpsc::channel::<()>();
         std::thread::scope(|scope| {
-            let worker = scope.spawn(|| {
+            let worker = std::thread::Builder::new().spawn_scoped(scope, || {
                 // Dropped when `work` ends, by return or by panic, which
                 // ends the wait below either way.
                 let _done = done;
                 work(&stop)
             });
+            let worker = match worker {
+                Ok(worker) => worker,
+                Err(e) => return (Err(format!("cannot start a thread: {e}")), None),
+            };
             let mut interrupted = None;
             while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(SIGNAL_CHECK) {
                 if interrupted.is_none() {
@@ -268,13 +272,25 @@ pub(crate) fn interruptible<T: Send>(
                     }
                 }
             }
-            (worker.join(), interrupted)
+            let joined = worker
+                .join()
+                .map_err(|panic| format!("a worker thread panicked: {}", panic_text(&*panic)));
+            (joined, interrupted)
         })
     });
     if let Some(e) = interrupted {
         return Err(e);
     }
-    result.map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("a worker thread panicked"))
+    result.map_err(pyo3::exceptions::PyRuntimeError::new_err)
+}
+
+/// The message of a panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
 }
 
 /// Every input analysed in parallel in the current pool, in order; after
@@ -313,7 +329,12 @@ fn analyze_admitted(
                 .map_or(0, |l| l.estimated_peak_bytes(analyzer.config()));
             ((loaded, slot), estimate)
         },
-        |(loaded, slot)| put(slot, loaded.and_then(|l| l.analyze(analyzer))),
+        |(loaded, slot)| {
+            // Admitted before Ctrl-C, started after: left out as well.
+            if !stop.load(Ordering::Relaxed) {
+                put(slot, loaded.and_then(|l| l.analyze(analyzer)));
+            }
+        },
     );
     slots
         .into_iter()

@@ -459,3 +459,16 @@ def test_the_readable_form_shows_no_escape_sequence_of_a_file_name(tmp_path: pat
     assert status == 0, err
     assert "\x1b" not in out and "\x07" not in out
     assert out.splitlines()[0].endswith("a\\u{1b}[2J\\u{1b}]0;pwned\\u{7}b.png"), out
+
+
+@pytest.mark.skipif(os.name != "posix", reason="directory links")
+def test_a_directory_link_back_up_the_tree_is_walked_once(tmp_path: pathlib.Path) -> None:
+    # As the Rust CLI: a link back up the tree repeated the photo 40 times
+    # (to the kernel's limit of links in a path), two made the walk hang.
+    sub = tmp_path / "tree" / "sub"
+    sub.mkdir(parents=True)
+    (sub / "x.png").write_bytes(png_bytes(make_pixels(20, 30, 3, seed=1)))
+    (sub / "up").symlink_to("..")
+    status, out, err = run_strict("scan", "--format", "jsonl", str(tmp_path / "tree"))
+    assert status == 0, err
+    assert len(out.splitlines()) == 1, out

@@ -208,12 +208,15 @@ enum FilterInput {
 /// shape, monotone and symmetric about mid-grey; with a gain and an offset,
 /// this one basis fits a smoothstep blend and a spline through (64, 48) and
 /// (192, 208) within 2 grey levels and ImageMagick's sigmoidal contrast 5
-/// and 8 within 2 and 6 (measured). Without it a copy of a listing under a
+/// within 2 (measured; 8 within 6 before the clip at both ends). Without it a copy of a listing under a
 /// contrast filter reads as changed all over (a review: 13 to 20 of 20
 /// copies called `edited`).
 fn s_curve(v: f32, k: f32) -> f32 {
     let cosine = 127.5 * (1.0 - (std::f32::consts::PI * v.clamp(0.0, 255.0) / 255.0).cos());
-    v + k * (cosine - v)
+    // Past k = 1 the blend dips below its start near black (and rises past
+    // its end near white); clamped, it clips there instead, as a strong
+    // curve does, and stays monotone.
+    (v + k * (cosine - v)).clamp(0.0, 255.0)
 }
 
 impl FilterInput {
@@ -249,7 +252,8 @@ const GAMMA_BETTER: f32 = 0.95;
 /// per-channel fit's misfit.
 const SATURATION_BETTER: f32 = 0.8;
 /// S-curve strengths tried ([`s_curve`]): a faded look to a strong contrast
-/// (past 1 the curve flattens to a clip at both ends, as strong sigmoids do).
+/// (past 1 the curve clips at both ends, as strong sigmoids nearly do). The
+/// refinement stays within the first and the last.
 const CURVES: [f32; 12] = [
     -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8,
 ];
@@ -343,9 +347,11 @@ impl ColourMatch {
         };
         let step = CURVES[1] - CURVES[0];
         let coarse_curve = closest(&mut CURVES.iter().copied());
+        let (first, last) = (CURVES[0], CURVES[CURVES.len() - 1]);
         let curve = closest(
             &mut (-CURVE_REFINE..=CURVE_REFINE)
-                .map(|i| coarse_curve + step * i as f32 / (2 * CURVE_REFINE) as f32),
+                .map(|i| coarse_curve + step * i as f32 / (2 * CURVE_REFINE) as f32)
+                .filter(|k| (first..=last).contains(k)),
         );
         let (curved, curved_misfit) = Self::fitted(FilterInput::Curved(curve), &s);
         if curved_misfit.iter().sum::<f32>() < CURVE_BETTER * best_misfit {

@@ -48,7 +48,15 @@ def collect_files(paths: list[str]) -> list[str]:
     return files
 
 
-def _walk(directory: str, files: list[str]) -> None:
+def _walk(directory: str, files: list[str], seen: set[str] | None = None) -> None:
+    """As the Rust CLI's walk: links to directories are followed, but each
+    directory (by its real path) is read once, so a link back up the tree
+    neither repeats files nor makes the walk exponential."""
+    seen = set() if seen is None else seen
+    real = os.path.realpath(directory)
+    if real in seen:
+        return
+    seen.add(real)
     try:
         entries = sorted(os.path.join(directory, e) for e in os.listdir(directory))
     except OSError:
@@ -56,7 +64,7 @@ def _walk(directory: str, files: list[str]) -> None:
         return
     for entry in entries:
         if os.path.isdir(entry):
-            _walk(entry, files)
+            _walk(entry, files, seen)
         elif Path(entry).suffix[1:].lower() in IMAGE_EXTENSIONS:
             files.append(entry)
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use trueshot::fusion::auc;
-use trueshot::{Analyzer, Config, DetectorKind, Report, Verdict};
+use trueshot::{escape_untrusted, Analyzer, Config, DetectorKind, Report, Verdict};
 
 use crate::dataset::{self, Row, Sample};
 
@@ -251,8 +251,10 @@ pub fn figures(
                                 // A broken mask costs only its own F1, but is said.
                                 dataset::localisation_f1(rep, &mask, config).unwrap_or_else(|e| {
                                     eprintln!(
-                                        "eval: warning: mask {} of {} left out: {e}",
-                                        r.mask, r.file
+                                        "eval: warning: mask {} of {} left out: {}",
+                                        escape_untrusted(&r.mask, 4096),
+                                        escape_untrusted(&r.file, 4096),
+                                        escape_untrusted(&e, 4096)
                                     );
                                     None
                                 })

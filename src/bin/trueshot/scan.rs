@@ -196,6 +196,8 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
             _written: [heatmap_file, page_file.flatten()],
         }
     };
+    // The review page shows the analysed bytes, kept for it.
+    let keep_bytes = args.html_dir.is_some();
     // One file: hand over its outputs (from `contained_outputs`).
     let finish = |index: usize, (file_failed, made): (bool, Outputs)| {
         let Outputs {
@@ -245,7 +247,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                 |(index, path)| {
                     let analyse = || {
                         let bytes = decode::read_file(&path, analyzer.config().max_file_bytes);
-                        analyse_bytes(&analyzer, bytes)
+                        analyse_bytes(&analyzer, bytes, keep_bytes)
                     };
                     finish(index, contained_outputs(&path, analyse, outputs));
                 },
@@ -276,7 +278,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
                     ((index, path, loaded), estimate)
                 },
                 |(index, path, bytes)| {
-                    let analyse = || analyse_bytes(&analyzer, bytes);
+                    let analyse = || analyse_bytes(&analyzer, bytes, keep_bytes);
                     finish(index, contained_outputs(&path, analyse, outputs));
                 },
             );
@@ -364,12 +366,14 @@ fn contained_outputs(
 /// the photo that was analysed, not the file read again (which may have
 /// been replaced meanwhile: a review, a clean photo swapped for the
 /// doctored one between the two reads).
+/// The bytes are dropped after the analysis unless `keep` (a page is made).
 fn analyse_bytes(
     analyzer: &Analyzer,
     bytes: Result<Vec<u8>, Error>,
+    keep: bool,
 ) -> (Result<Report, Error>, Option<Vec<u8>>) {
     match bytes {
-        Ok(bytes) => (analyzer.analyze_bytes(&bytes), Some(bytes)),
+        Ok(bytes) => (analyzer.analyze_bytes(&bytes), keep.then_some(bytes)),
         Err(error) => (Err(error), None),
     }
 }
@@ -481,7 +485,10 @@ impl Catalogue {
             // like an unreadable reference, instead of ending it unexplained.
             contain_panic(|| references.push_path(path))
                 .and_then(|pushed| pushed)
-                .map_err(|e| format!("cannot load reference {}: {e}", path.display()))?;
+                .map_err(|e| {
+                    let shown = escape_untrusted(&path.to_string_lossy(), SHOWN_PATH_CHARS);
+                    format!("cannot load reference {shown}: {e}")
+                })?;
         }
         Ok(Catalogue {
             references: Arc::new(references),
@@ -622,9 +629,7 @@ fn write_heatmap(dir: &Path, path: &Path, map: &trueshot::Heatmap) -> Result<Pat
 /// invalid bytes (both shown with U+FFFD) still get their own files.
 pub fn output_name(path: &Path, suffix: &str) -> String {
     // FNV-1a: stable across runs and platforms, unlike std's RandomState.
-    let hash = path
-        .as_os_str()
-        .as_encoded_bytes()
+    let hash = path_bytes(path)
         .iter()
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
@@ -644,6 +649,21 @@ pub fn output_name(path: &Path, suffix: &str) -> String {
         .take(80)
         .collect();
     format!("{stem}.{hash:016x}{suffix}")
+}
+
+/// The path's own bytes: the file system's on Unix; elsewhere the
+/// platform's encoding of the `OsStr` (WTF-8 on Windows, which the Python
+/// CLI's names follow).
+fn path_bytes(path: &Path) -> std::borrow::Cow<'_, [u8]> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        std::borrow::Cow::Borrowed(path.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        std::borrow::Cow::Borrowed(path.as_os_str().as_encoded_bytes())
+    }
 }
 
 /// Write `bytes` to `dir/name` through a temporary file and a rename, so
