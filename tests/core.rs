@@ -107,10 +107,17 @@ fn automatic1111_parameters_in_png() {
         &png(&camera_like(64, 64, 5)),
         &[text_chunk(
             "parameters",
-            "a cracked vase\nSteps: 20, Sampler: Euler a, CFG scale: 7",
+            "a cracked vase\nSteps: 20, Sampler: Euler a, CFG scale: 7\x1b[2J",
         )],
     );
     assert_ai(&png, "provenance.generator_parameters");
+    // Kept with their lines, as the review page shows them in a <pre>
+    // block; other control characters escaped.
+    let report = analyze_bytes(&png, &Config::default()).expect("analysis");
+    assert_eq!(
+        report.provenance.generator_parameters.as_deref(),
+        Some("a cracked vase\nSteps: 20, Sampler: Euler a, CFG scale: 7\\u{1b}[2J")
+    );
 }
 
 #[test]
