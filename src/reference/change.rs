@@ -208,9 +208,9 @@ enum FilterInput {
 /// shape, monotone and symmetric about mid-grey; with a gain and an offset,
 /// this one basis fits a smoothstep blend and a spline through (64, 48) and
 /// (192, 208) within 2 grey levels and ImageMagick's sigmoidal contrast 5
-/// within 2 (measured; 8 within 6 before the clip at both ends). Without it a copy of a listing under a
-/// contrast filter reads as changed all over (a review: 13 to 20 of 20
-/// copies called `edited`).
+/// within 2 (measured; 8 within 6 before the clip at both ends). Without it
+/// a copy of a listing under a contrast filter reads as changed all over
+/// (a review: 13 to 20 of 20 copies called `edited`).
 fn s_curve(v: f32, k: f32) -> f32 {
     let cosine = 127.5 * (1.0 - (std::f32::consts::PI * v.clamp(0.0, 255.0) / 255.0).cos());
     // Past k = 1 the blend dips below its start near black (and rises past
@@ -309,7 +309,7 @@ impl Samples {
 
 impl ColourMatch {
     /// The per-channel match with the gammas that fit best, or the
-    /// saturation match when it is clearly closer.
+    /// saturation or the S-curve match when it is clearly closer.
     fn fit(claim: &[Plane], reference: &[Plane], inside: &[bool]) -> Self {
         let s = Samples::new(claim, reference, inside, FIT_SAMPLE);
         let coarse = Samples::new(claim, reference, inside, SEARCH_SAMPLE);
@@ -328,36 +328,44 @@ impl ColourMatch {
                 .filter(|best| best.1[c] < GAMMA_BETTER * linear)
                 .map_or(1.0, |best| best.0)
         });
-        let (toned, toned_misfit) = Self::fitted(FilterInput::Toned(gamma), &s);
-        let saturation = SATURATIONS
-            .iter()
-            .map(|&sat| (sat, Self::fitted(FilterInput::Saturated(sat), &coarse).1))
-            .min_by(|a, b| a.1.iter().sum::<f32>().total_cmp(&b.1.iter().sum()))
-            .map_or(1.0, |best| best.0);
-        let (saturated, saturated_misfit) = Self::fitted(FilterInput::Saturated(saturation), &s);
-        let (mut best, mut best_misfit) = (toned, toned_misfit.iter().sum::<f32>());
-        if saturated_misfit.iter().sum::<f32>() < SATURATION_BETTER * best_misfit {
-            (best, best_misfit) = (saturated, saturated_misfit.iter().sum());
-        }
-        let closest = |strengths: &mut dyn Iterator<Item = f32>| {
-            strengths
-                .map(|k| (k, Self::fitted(FilterInput::Curved(k), &coarse).1))
-                .min_by(|a, b| a.1.iter().sum::<f32>().total_cmp(&b.1.iter().sum()))
-                .map_or(0.0, |best| best.0)
-        };
-        let step = CURVES[1] - CURVES[0];
-        let coarse_curve = closest(&mut CURVES.iter().copied());
-        let (first, last) = (CURVES[0], CURVES[CURVES.len() - 1]);
-        let curve = closest(
-            &mut (-CURVE_REFINE..=CURVE_REFINE)
-                .map(|i| coarse_curve + step * i as f32 / (2 * CURVE_REFINE) as f32)
-                .filter(|k| (first..=last).contains(k)),
-        );
-        let (curved, curved_misfit) = Self::fitted(FilterInput::Curved(curve), &s);
-        if curved_misfit.iter().sum::<f32>() < CURVE_BETTER * best_misfit {
-            best = curved;
+        let saturation =
+            Self::closest(FilterInput::Saturated, SATURATIONS.iter().copied(), &coarse)
+                .unwrap_or(1.0);
+        let coarse_curve =
+            Self::closest(FilterInput::Curved, CURVES.iter().copied(), &coarse).unwrap_or(0.0);
+        let (step, first, last) = (CURVES[1] - CURVES[0], CURVES[0], CURVES[CURVES.len() - 1]);
+        let refined = (-CURVE_REFINE..=CURVE_REFINE)
+            .map(|i| coarse_curve + step * i as f32 / (2 * CURVE_REFINE) as f32)
+            .filter(|k| (first..=last).contains(k));
+        let curve = Self::closest(FilterInput::Curved, refined, &coarse).unwrap_or(coarse_curve);
+        // Each other family is taken only when clearly closer than the best
+        // so far.
+        let (mut best, toned_misfit) = Self::fitted(FilterInput::Toned(gamma), &s);
+        let mut best_misfit: f32 = toned_misfit.iter().sum();
+        for (input, better) in [
+            (FilterInput::Saturated(saturation), SATURATION_BETTER),
+            (FilterInput::Curved(curve), CURVE_BETTER),
+        ] {
+            let (candidate, misfit) = Self::fitted(input, &s);
+            let misfit: f32 = misfit.iter().sum();
+            if misfit < better * best_misfit {
+                (best, best_misfit) = (candidate, misfit);
+            }
         }
         best
+    }
+
+    /// The parameter of `family` among `values` whose match leaves the
+    /// least misfit over the sample; `None` for no values.
+    fn closest(
+        family: impl Fn(f32) -> FilterInput,
+        values: impl Iterator<Item = f32>,
+        s: &Samples,
+    ) -> Option<f32> {
+        values
+            .map(|v| (v, Self::fitted(family(v), s).1.iter().sum::<f32>()))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|best| best.0)
     }
 
     /// Each channel's gain and offset on `input` over the sample, with its
