@@ -290,12 +290,7 @@ struct Samples {
 
 impl Samples {
     fn new(claim: &[Plane], reference: &[Plane], inside: &[bool], most: usize) -> Self {
-        let w = claim[0].w.max(1);
-        let compared = inside.iter().filter(|&&ok| ok).count();
-        let stride = (compared as f32 / most as f32).sqrt().ceil().max(1.0) as usize;
-        let picked: Vec<usize> = (0..inside.len())
-            .filter(|&i| inside[i] && (i / w) % stride == 0 && (i % w) % stride == 0)
-            .collect();
+        let picked = grid_sample(inside, claim[0].w, most);
         let take = |planes: &[Plane]| {
             std::array::from_fn(|c| picked.iter().map(|&i| planes[c].data[i]).collect())
         };
@@ -579,6 +574,20 @@ impl Vignette {
     }
 }
 
+/// Row-major indices of the compared pixels on a square grid, about `most`
+/// of them (all when there are fewer).
+fn grid_sample(inside: &[bool], w: usize, most: usize) -> Vec<usize> {
+    let w = w.max(1);
+    let compared = inside.iter().filter(|&&ok| ok).count();
+    let stride = (compared as f32 / most.max(1) as f32)
+        .sqrt()
+        .ceil()
+        .max(1.0) as usize;
+    (0..inside.len())
+        .filter(|&i| inside[i] && (i / w) % stride == 0 && (i % w) % stride == 0)
+        .collect()
+}
+
 /// Mean of `|claim - predicted|` (the prediction clipped to 0..=255) over
 /// the best-fitting [`MISFIT_SHARE`] of the pixels: damage over a small
 /// part of the photo is left out, a filter's tones the fit misses over a
@@ -685,7 +694,7 @@ impl Sharpening {
     /// The least-squares amount for each radius, refitted without outlying
     /// residuals, kept when it explains enough of the luma misfit.
     fn fit(claim: &Plane, matched: &Plane, inside: &[bool]) -> Option<Self> {
-        let usable: Vec<usize> = (0..inside.len()).filter(|&i| inside[i]).collect();
+        let usable = grid_sample(inside, claim.w, FIT_SAMPLE);
         if usable.len() < MIN_FIT_PIXELS {
             return None;
         }
@@ -823,8 +832,9 @@ fn line_response(excess: &[f32], w: usize, h: usize, inside: &[bool]) -> Vec<f32
         })
         .collect();
     // A response reaching half the floor, the least a line pixel needs,
-    // needs an excess of that much on its segment: elsewhere it is not
-    // worked out (most of the frame, where the claim keeps to the range).
+    // needs a mean excess of that much along its segment, so an excess of
+    // that much on it: responses that cannot reach it are not worked out
+    // and read 0 (most of the frame, where the claim keeps to the range).
     let magnitude = Plane {
         w,
         h,
@@ -847,7 +857,11 @@ fn line_response(excess: &[f32], w: usize, h: usize, inside: &[bool]) -> Vec<f32
             };
             let mut best = 0.0f32;
             for [line, left, right] in &segments {
-                let (l, a, b) = (mean(line), mean(left), mean(right));
+                let l = mean(line);
+                if l.abs() <= 0.5 * LINE_FLOOR {
+                    continue;
+                }
+                let (a, b) = (mean(left), mean(right));
                 // A dark line and a light line both count, each by how far
                 // it passes the nearer of its flanks and the reference.
                 let darker = (a.min(b) - l).min(-l);
@@ -915,30 +929,29 @@ fn thin_lines(claim_luma: &Plane, reference_luma: &Plane, inside: &[bool]) -> Ve
         .collect()
 }
 
-/// Per pixel, `pick` (min or max) of the plane over the square of `reach`.
-fn local_extreme(plane: &Plane, reach: usize, pick: fn(f32, f32) -> f32) -> Vec<f32> {
+/// Per pixel, `pick` (min or max) of the plane over the square of `reach`,
+/// a row pass then a column pass taken row by row (cache-friendly).
+fn local_extreme(plane: &Plane, reach: usize, pick: impl Fn(f32, f32) -> f32 + Copy) -> Vec<f32> {
     let (w, h) = (plane.w, plane.h);
-    let window = |i: usize, n: usize| i.saturating_sub(reach)..(i + reach + 1).min(n);
+    if w == 0 || h == 0 || plane.data.len() != w * h {
+        return plane.data.clone();
+    }
     let mut rows = vec![0.0f32; w * h];
-    for y in 0..h {
-        let row = &plane.data[y * w..(y + 1) * w];
-        for x in 0..w {
-            rows[y * w + x] = row[window(x, w)]
-                .iter()
-                .copied()
-                .reduce(pick)
-                .unwrap_or(0.0);
+    for (src, dst) in plane.data.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        for (x, d) in dst.iter_mut().enumerate() {
+            let window = &src[x.saturating_sub(reach)..(x + reach + 1).min(w)];
+            *d = window.iter().copied().fold(src[x], pick);
         }
     }
-    (0..w * h)
-        .map(|i| {
-            let (x, y) = (i % w, i / w);
-            window(y, h)
-                .map(|yy| rows[yy * w + x])
-                .reduce(pick)
-                .unwrap_or(0.0)
-        })
-        .collect()
+    let mut out = rows.clone();
+    for (y, dst) in out.chunks_exact_mut(w).enumerate() {
+        for row in rows[y.saturating_sub(reach) * w..(y + reach + 1).min(h) * w].chunks_exact(w) {
+            for (d, &v) in dst.iter_mut().zip(row) {
+                *d = pick(*d, v);
+            }
+        }
+    }
+    out
 }
 
 /// Compare `claim` (RGB planes at working scale) with `reference` (RGB planes
