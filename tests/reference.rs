@@ -210,6 +210,19 @@ fn analyzer(refs: References) -> Analyzer {
         .with_references(refs)
 }
 
+/// The report on `claim`, saved as JPEG at `quality`, with `listing` as the
+/// only reference.
+fn against_listing(listing: &RgbImage, claim: &RgbImage, quality: u8) -> Report {
+    let mut refs = References::new();
+    refs.push_image(
+        &DynamicImage::ImageRgb8(listing.clone()),
+        Some("listing.jpg".into()),
+    );
+    analyzer(refs)
+        .analyze_bytes(&jpeg(claim, quality))
+        .expect("analysis")
+}
+
 fn catalogue() -> References {
     let mut refs = References::new();
     refs.push_image(
@@ -881,14 +894,7 @@ fn paint_ellipse(
 /// With `listing` as the only reference, the claim saved as JPEG at
 /// `quality` is derived, `edited`, and the map finds `mask`.
 fn edited_copy_is_found(listing: RgbImage, claim: &RgbImage, mask: &[bool], quality: u8) -> Report {
-    let mut refs = References::new();
-    refs.push_image(
-        &DynamicImage::ImageRgb8(listing),
-        Some("listing.jpg".into()),
-    );
-    let report = analyzer(refs)
-        .analyze_bytes(&jpeg(claim, quality))
-        .expect("analysis");
+    let report = against_listing(&listing, claim, quality);
     let m = report.reference.clone().expect("reference");
     assert!(m.derived, "{m:?}");
     assert_eq!(report.verdict(), Verdict::Edited);
@@ -956,14 +962,7 @@ fn a_stain_over_half_a_plain_product_is_traced_to_its_listing_for_review() {
     let centre = (0.45 * w as f32, 0.4 * h as f32);
     let radii = (0.22 * w as f32, 0.18 * h as f32);
     paint_ellipse(&mut claim, centre, radii, |_, _| Rgb([110, 90, 40]));
-    let mut refs = References::new();
-    refs.push_image(
-        &DynamicImage::ImageRgb8(listing),
-        Some("listing.jpg".into()),
-    );
-    let report = analyzer(refs)
-        .analyze_bytes(&jpeg(&claim, 85))
-        .expect("analysis");
+    let report = against_listing(&listing, &claim, 85);
     let finding = reviewed_as_same_scene(&report);
     let region = finding.region.expect("the differences are placed");
     let (cx, cy) = (
@@ -1404,14 +1403,7 @@ fn a_faint_hairline_crack_on_a_full_size_copy_is_found() {
         *p = Rgb(p.0.map(|v| (f32::from(v) * 0.7) as u8));
         mask[(py * w + px) as usize] = true;
     }
-    let mut refs = References::new();
-    refs.push_image(
-        &DynamicImage::ImageRgb8(listing),
-        Some("listing.jpg".into()),
-    );
-    let report = analyzer(refs)
-        .analyze_bytes(&jpeg(&claim, 90))
-        .expect("analysis");
+    let report = against_listing(&listing, &claim, 90);
     let m = report.reference.clone().expect("reference");
     assert!(m.derived, "{m:?}");
     assert_eq!(report.verdict(), Verdict::Edited, "{m:?}");
@@ -1476,14 +1468,7 @@ fn a_sharpened_copy_is_derived_not_edited() {
     for ((sigma, amount), seed) in cases.into_iter().flatten() {
         let listing = hatched(seed);
         let claim = sharpened(&listing, sigma, amount);
-        let mut refs = References::new();
-        refs.push_image(
-            &DynamicImage::ImageRgb8(listing),
-            Some("listing.jpg".into()),
-        );
-        let report = analyzer(refs)
-            .analyze_bytes(&jpeg(&claim, 90))
-            .expect("analysis");
+        let report = against_listing(&listing, &claim, 90);
         let m = report.reference.clone().expect("reference");
         let case = format!("radius {sigma}, amount {amount}, seed {seed}");
         assert!(m.derived && m.changed_fraction == 0.0, "{case}: {m:?}");
