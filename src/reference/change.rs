@@ -672,7 +672,9 @@ const SHARPENING_SIGMAS: [f32; 7] = [0.5, 0.8, 1.2, 1.8, 2.5, 3.5, 5.0];
 /// Amounts of unsharp masking believed: -1 is the blur itself, 4 a heavy
 /// sharpening.
 const SHARPENING_AMOUNTS: std::ops::RangeInclusive<f32> = -1.0..=4.0;
-/// Step of the amounts tried.
+/// Steps of the amounts tried, over the whole range and then around the
+/// best of those.
+const SHARPENING_COARSE_STEP: f32 = 0.25;
 const SHARPENING_STEP: f32 = 0.05;
 /// Share of the luma misfit the sharpening must leave to be believed.
 const SHARPENING_BETTER: f32 = 0.9;
@@ -717,21 +719,32 @@ impl Sharpening {
             return None;
         }
         let (lo, hi) = (*SHARPENING_AMOUNTS.start(), *SHARPENING_AMOUNTS.end());
-        let steps = ((hi - lo) / SHARPENING_STEP).round() as usize;
+        // The misfit of the amounts `from + k * step` up to `to`, the least.
+        let best_amount = |detail: &[f32], from: f32, to: f32, step: f32| {
+            let steps = ((to - from) / step).round().max(0.0) as usize;
+            (0..=steps)
+                .map(|k| from + k as f32 * step)
+                .map(|amount| (misfit(amount, detail), amount))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+        };
         SHARPENING_SIGMAS
             .iter()
-            .flat_map(|&sigma| {
-                let soft = matched.blurred(sigma);
-                let detail: Vec<f32> = usable
+            .filter_map(|&sigma| {
+                let detail: Vec<f32> = base
                     .iter()
-                    .map(|&i| matched.data[i] - soft.data[i])
+                    .zip(blurred_at(matched, sigma, &usable))
+                    .map(|(m, soft)| m - soft)
                     .collect();
-                (0..=steps)
-                    .map(|k| {
-                        let amount = lo + k as f32 * SHARPENING_STEP;
-                        (misfit(amount, &detail), Sharpening { sigma, amount })
-                    })
-                    .collect::<Vec<_>>()
+                if detail.len() != base.len() {
+                    return None;
+                }
+                // Coarse, then fine around the best: the misfit has one
+                // valley in the amount.
+                let coarse = SHARPENING_COARSE_STEP;
+                let (_, near) = best_amount(&detail, lo, hi, coarse)?;
+                let (lo, hi) = ((near - coarse).max(lo), (near + coarse).min(hi));
+                let (left, amount) = best_amount(&detail, lo, hi, SHARPENING_STEP)?;
+                Some((left, Sharpening { sigma, amount }))
             })
             .min_by(|a, b| a.0.total_cmp(&b.0))
             .filter(|(left, _)| *left < f64::from(SHARPENING_BETTER) * plain)
@@ -747,6 +760,46 @@ impl Sharpening {
             }
         }
     }
+}
+
+/// `plane` blurred as [`Plane::blurred`] blurs it (imageproc's Gaussian:
+/// radius ⌈2σ⌉, edges continued), worked out at `points` (row-major
+/// indices) only: the sharpening fit reads a sample, and blurring whole
+/// planes at seven radii took most of its time.
+fn blurred_at(plane: &Plane, sigma: f32, points: &[usize]) -> Vec<f32> {
+    let (w, h) = (plane.w, plane.h);
+    if w == 0 || h == 0 || plane.data.len() != w * h {
+        return Vec::new();
+    }
+    let radius = (2.0 * sigma).ceil() as i64;
+    let mut kernel: Vec<f32> = (-radius..=radius)
+        .map(|i| (-((i * i) as f32) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f32 = kernel.iter().sum();
+    kernel.iter_mut().for_each(|k| *k /= sum);
+    let convolve = |at: usize, n: usize, read: &dyn Fn(usize) -> f32| -> f32 {
+        kernel
+            .iter()
+            .zip(-radius..)
+            .map(|(k, d)| k * read((at as i64 + d).clamp(0, n as i64 - 1) as usize))
+            .sum()
+    };
+    // The horizontal pass down each sampled column, then the vertical pass
+    // at each point.
+    let mut columns: Vec<Option<Vec<f32>>> = vec![None; w];
+    points
+        .iter()
+        .filter(|&&p| p < w * h)
+        .map(|&p| {
+            let (x, y) = (p % w, p / w);
+            let column = columns[x].get_or_insert_with(|| {
+                (0..h)
+                    .map(|row| convolve(x, w, &|xx| plane.data[row * w + xx]))
+                    .collect()
+            });
+            convolve(y, h, &|yy| column[yy])
+        })
+        .collect()
 }
 
 /// Half-length of the segments the line detector averages along, in
@@ -1346,6 +1399,22 @@ mod tests {
             .map(|i| response[i])
             .fold(0.0f32, f32::max);
         assert!(worst_off_line < LINE_FLOOR, "{worst_off_line}");
+    }
+
+    /// The blur at sample points is the blur of the whole plane there,
+    /// edges included.
+    #[test]
+    fn blurring_at_points_matches_blurring_the_plane() {
+        let plane = grainy(37, 23, 6);
+        let points: Vec<usize> = (0..plane.data.len()).step_by(5).collect();
+        for sigma in SHARPENING_SIGMAS {
+            let whole = plane.blurred(sigma);
+            let at = blurred_at(&plane, sigma, &points);
+            assert_eq!(at.len(), points.len());
+            for (&p, v) in points.iter().zip(&at) {
+                assert!((whole.data[p] - v).abs() < 1e-3, "sigma {sigma} at {p}");
+            }
+        }
     }
 
     /// An unsharp mask over the whole claim is recovered and holds through
