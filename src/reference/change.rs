@@ -738,8 +738,11 @@ impl Sharpening {
                 if detail.len() != base.len() {
                     return None;
                 }
-                // Coarse, then fine around the best: the misfit has one
-                // valley in the amount.
+                // Coarse, then fine around the best coarse amount. Clipping
+                // can give the misfit a second valley (a clipped graphic
+                // beside a sharpened photo), which this may miss: a review
+                // found it in 14 of 1,755 constructed cases, none of 216
+                // realistic ones, where the full 0.05 grid costs 3 ms more.
                 let coarse = SHARPENING_COARSE_STEP;
                 let (_, near) = best_amount(&detail, lo, hi, coarse)?;
                 let (lo, hi) = ((near - coarse).max(lo), (near + coarse).min(hi));
