@@ -794,11 +794,19 @@ fn blurred_at(plane: &Plane, sigma: f32, points: &[usize]) -> Vec<f32> {
         .collect();
     let sum: f32 = kernel.iter().sum();
     kernel.iter_mut().for_each(|k| *k /= sum);
-    let convolve = |at: usize, n: usize, read: &dyn Fn(usize) -> f32| -> f32 {
+    // The kernel at `at` along one row or column; taps past either end
+    // read the end pixel.
+    let convolve = |at: usize, line: &[f32]| -> f32 {
+        let n = line.len() as i64;
+        let first = at as i64 - radius;
+        if first >= 0 && first + kernel.len() as i64 <= n {
+            let taps = &line[first as usize..][..kernel.len()];
+            return kernel.iter().zip(taps).map(|(k, v)| k * v).sum();
+        }
         kernel
             .iter()
-            .zip(-radius..)
-            .map(|(k, d)| k * read((at as i64 + d).clamp(0, n as i64 - 1) as usize))
+            .zip(first..)
+            .map(|(k, i)| k * line[i.clamp(0, n - 1) as usize])
             .sum()
     };
     // The horizontal pass down each sampled column, then the vertical pass
@@ -810,11 +818,13 @@ fn blurred_at(plane: &Plane, sigma: f32, points: &[usize]) -> Vec<f32> {
         .map(|&p| {
             let (x, y) = (p % w, p / w);
             let column = columns[x].get_or_insert_with(|| {
-                (0..h)
-                    .map(|row| convolve(x, w, &|xx| plane.data[row * w + xx]))
+                plane
+                    .data
+                    .chunks_exact(w)
+                    .map(|row| convolve(x, row))
                     .collect()
             });
-            convolve(y, h, &|yy| column[yy])
+            convolve(y, column)
         })
         .collect()
 }
