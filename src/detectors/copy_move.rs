@@ -218,9 +218,15 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         ("copy_move.best_corr", best_corr),
         ("copy_move.score", score),
     ]);
-    // Both places are boxed: nothing in the pixels tells the copy from its
-    // source (the seam across the boundary of the matched zone measured the
-    // same at both on the development copies), and the reviewer decides.
+    // Both places are boxed: nothing in the pixels reliably tells the copy
+    // from its source, and the reviewer decides. The seam across the
+    // boundary of the matched zone measured the same at both on the
+    // development copies; at the boundary of the pixels that equal their
+    // twin, a paired sign test of the step across it picked the copy in 9
+    // of 11 (z over 3), left one open, and picked the source with
+    // confidence (z -5) in one whose source lay in busier texture than the
+    // copy's surroundings; scaled by the local texture, it lost most of
+    // its signal (session 30).
     for p in pairs.iter().take(3) {
         let (src, dst) = boxes(p, w, h, gw);
         let score = pair_score(p);
