@@ -692,8 +692,8 @@ struct Sharpening {
 }
 
 impl Sharpening {
-    /// The radius and amount whose clipped prediction leaves the least mean
-    /// absolute misfit over every sampled pixel, kept when it leaves less
+    /// The radius and amount, of those tried, whose clipped prediction
+    /// leaves the least mean absolute misfit over every sampled pixel, kept when it leaves less
     /// than [`SHARPENING_BETTER`] of the misfit without it. Absolute, so a
     /// painted change (a small share of the pixels) weighs about the same
     /// with and without the sharpening and does not steer it; clipped to 8
@@ -742,23 +742,26 @@ impl Sharpening {
                 // minima: clipping can give the misfit a second valley (a
                 // clipped graphic beside a sharpened photo), which refining
                 // around the best coarse amount alone missed in 14 of 1,755
-                // constructed cases (a review's count).
-                let coarse: Vec<(f64, f32)> = (0..=coarse_steps)
-                    .map(|k| lo + k as f32 * SHARPENING_COARSE_STEP)
-                    .map(|amount| (misfit(amount, &detail), amount))
+                // constructed cases (a review's count). Each fine amount is
+                // tried once however many valleys reach it, so a flat or
+                // two-level plane (many tied valleys) costs at most the
+                // whole fine grid.
+                let coarse: Vec<f64> = (0..=coarse_steps)
+                    .map(|k| misfit(lo + k as f32 * SHARPENING_COARSE_STEP, &detail))
                     .collect();
-                let valleys = (0..coarse.len()).filter(|&k| {
-                    let left = k.checked_sub(1).map_or(f64::INFINITY, |j| coarse[j].0);
-                    let right = coarse.get(k + 1).map_or(f64::INFINITY, |c| c.0);
-                    coarse[k].0 <= left && coarse[k].0 <= right
-                });
-                valleys
-                    .flat_map(|k| {
-                        let near = coarse[k].1;
-                        (0..=2 * fine_steps)
-                            .map(move |j| near + (j as f32 - fine_steps as f32) * SHARPENING_STEP)
-                            .filter(|amount| (lo..=hi).contains(amount))
-                    })
+                let mut tried = vec![false; coarse_steps * fine_steps + 1];
+                for k in 0..coarse.len() {
+                    let left = k.checked_sub(1).map_or(f64::INFINITY, |j| coarse[j]);
+                    let right = coarse.get(k + 1).copied().unwrap_or(f64::INFINITY);
+                    if coarse[k] <= left && coarse[k] <= right {
+                        let centre = k * fine_steps;
+                        let last = (centre + fine_steps).min(tried.len() - 1);
+                        tried[centre.saturating_sub(fine_steps)..=last].fill(true);
+                    }
+                }
+                (0..tried.len())
+                    .filter(|&i| tried[i])
+                    .map(|i| lo + i as f32 * SHARPENING_STEP)
                     .map(|amount| (misfit(amount, &detail), amount))
                     .min_by(|a, b| a.0.total_cmp(&b.0))
                     .map(|(left, amount)| (left, Sharpening { sigma, amount }))
@@ -1476,26 +1479,26 @@ mod tests {
             "{:?}",
             invented.map(|s| (s.sigma, s.amount))
         );
-        // Off the coarse grid of amounts, so the fine search is needed.
-        let truth = Sharpening {
-            sigma: 1.2,
-            amount: 1.35,
-        };
-        let mut claim = vec![reference.clone()];
-        truth.apply(&mut claim);
-        let mut claim = claim.remove(0);
-        for y in 10..40 {
-            for x in 10..40 {
-                claim.data[y * w + x] = 30.0;
+        // Off the coarse grid of amounts, so the fine search is needed: one
+        // left and one right of the nearest coarse amount (1.25).
+        for amount in [1.15, 1.35] {
+            let truth = Sharpening { sigma: 1.2, amount };
+            let mut claim = vec![reference.clone()];
+            truth.apply(&mut claim);
+            let mut claim = claim.remove(0);
+            for y in 10..40 {
+                for x in 10..40 {
+                    claim.data[y * w + x] = 30.0;
+                }
             }
+            let fitted = Sharpening::fit(&claim, &reference, &inside).expect("a sharpening");
+            assert_eq!(fitted.sigma, truth.sigma);
+            assert!(
+                (fitted.amount - truth.amount).abs() < 0.03,
+                "{amount}: {}",
+                fitted.amount
+            );
         }
-        let fitted = Sharpening::fit(&claim, &reference, &inside).expect("a sharpening");
-        assert_eq!(fitted.sigma, truth.sigma);
-        assert!(
-            (fitted.amount - truth.amount).abs() < 0.03,
-            "{}",
-            fitted.amount
-        );
     }
 
     /// A sharpened claim, `truth` applied to `reference` where `sharpened`
