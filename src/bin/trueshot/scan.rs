@@ -458,10 +458,27 @@ fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
 
 /// The merchant's reference photos: indexed once and shared by all workers,
 /// with their paths in catalogue order, so a page can show the one a claim
-/// matched (`ReferenceMatch::index`).
+/// matched (`ReferenceMatch::index`), and a digest of the bytes indexed, so
+/// that a page never shows a file changed on disk since (the catalogue keeps
+/// reduced copies only: every listing's bytes would hold a large catalogue
+/// in memory). The Python package keeps its files the same way.
 pub struct Catalogue {
     pub references: Arc<References>,
     pub paths: Vec<PathBuf>,
+    digests: Vec<Digest>,
+}
+
+/// The length of a file's bytes and their hash: enough to notice a file
+/// changed between indexing and the page. `DefaultHasher::new()` is the same
+/// function for every instance in one build, which is all this needs (it is
+/// never stored).
+type Digest = (usize, u64);
+
+fn digest(bytes: &[u8]) -> Digest {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    (bytes.len(), hasher.finish())
 }
 
 impl Catalogue {
@@ -480,26 +497,38 @@ impl Catalogue {
             walk(dir, &mut paths);
         }
         let mut references = References::new().with_limits(config);
+        let mut digests = Vec::with_capacity(paths.len());
         for path in &paths {
             // A panic while indexing a reference (a bug) refuses the scan
             // like an unreadable reference, instead of ending it unexplained.
-            contain_panic(|| references.push_path(path))
-                .and_then(|pushed| pushed)
-                .map_err(|e| {
-                    let shown = escape_untrusted(&path.to_string_lossy(), SHOWN_PATH_CHARS);
-                    format!("cannot load reference {shown}: {e}")
-                })?;
+            let sum = contain_panic(|| -> Result<Digest, Error> {
+                let bytes = decode::read_file(path, config.max_file_bytes)?;
+                references.push_bytes(&bytes, Some(path.to_string_lossy().into_owned()))?;
+                Ok(digest(&bytes))
+            })
+            .and_then(|pushed| pushed)
+            .map_err(|e| {
+                let shown = escape_untrusted(&path.to_string_lossy(), SHOWN_PATH_CHARS);
+                format!("cannot load reference {shown}: {e}")
+            })?;
+            digests.push(sum);
         }
         Ok(Catalogue {
             references: Arc::new(references),
             paths,
+            digests,
         })
     }
 
-    /// The decoded reference photo `report` matched, for its page.
+    /// The reference photo `report` matched, decoded for its page from the
+    /// file read again; `None` when it no longer holds the bytes indexed.
     pub fn matched_image(&self, report: &Report, config: &Config) -> Option<DynamicImage> {
-        let path = self.paths.get(report.reference.as_ref()?.index?)?;
-        decode::open(path, config).ok()
+        let index = report.reference.as_ref()?.index?;
+        let bytes = decode::read_file(self.paths.get(index)?, config.max_file_bytes).ok()?;
+        if self.digests.get(index) != Some(&digest(&bytes)) {
+            return None;
+        }
+        decode::decode(&bytes, decode::sniff(&bytes).ok()?, config).ok()
     }
 }
 
@@ -683,7 +712,7 @@ pub fn write_output(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Pat
 }
 
 /// Longest file name or error message the human output shows whole.
-const SHOWN_PATH_CHARS: usize = 4096;
+pub const SHOWN_PATH_CHARS: usize = 4096;
 
 fn human(path: &Path, result: &Result<Report, Error>, color: bool) -> String {
     let paint = |code: &str, text: &str| {
@@ -898,5 +927,42 @@ mod tests {
             // Shown alike (U+FFFD), hashed apart.
             assert_ne!(bytes(b"a\xfe.png"), bytes(b"a\xff.png"));
         }
+    }
+
+    /// A listing with texture enough to be matched: waves and a hashed grain.
+    fn listing(seed: u32) -> DynamicImage {
+        DynamicImage::ImageRgb8(image::RgbImage::from_fn(320, 240, |x, y| {
+            let key = u64::from(seed) << 32 | u64::from(y * 320 + x);
+            let grain = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 59) as u8;
+            let wave = 60.0 * ((x as f32 / (9.0 + seed as f32)).sin() + (y as f32 / 13.0).cos());
+            let v = (120.0 + wave).clamp(0.0, 220.0) as u8 + grain;
+            image::Rgb([v, v / 2 + 40, 255 - v])
+        }))
+    }
+
+    /// The page shows the listing the claim was compared with: a file
+    /// changed on disk after the catalogue was indexed is not shown in its
+    /// place.
+    #[test]
+    fn a_listing_changed_after_indexing_is_not_shown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("listing.png");
+        listing(0).save(&path).expect("save");
+        let config = Config::default();
+        let catalogue =
+            Catalogue::load(std::slice::from_ref(&path), &[], &config).expect("catalogue");
+        let analyzer = Analyzer::new(config.clone())
+            .expect("analyzer")
+            .with_references(Arc::clone(&catalogue.references));
+        let report = analyzer.analyze_image(&listing(0)).expect("report");
+        assert_eq!(report.reference.as_ref().and_then(|r| r.index), Some(0));
+        let shown = catalogue
+            .matched_image(&report, &config)
+            .expect("the listing");
+        assert_eq!(shown.to_rgb8(), listing(0).to_rgb8());
+        listing(1).save(&path).expect("save");
+        assert!(catalogue.matched_image(&report, &config).is_none());
+        listing(0).save(&path).expect("save");
+        assert!(catalogue.matched_image(&report, &config).is_some());
     }
 }
