@@ -297,6 +297,7 @@ fn review_pages_compare_with_the_reference_and_show_it() {
         .output()
         .expect("run");
     assert_exit(&out, 0);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("show no listing"));
     let html = std::fs::read_to_string(&page).expect("page");
     assert!(html.contains("Listing photo, aligned to the claim"));
     assert!(
@@ -320,6 +321,7 @@ fn review_pages_compare_with_the_reference_and_show_it() {
         .output()
         .expect("run");
     assert_exit(&out, 0);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("show no listing"));
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON record");
     assert_eq!(record["verdict"], "edited", "{record}");
     let page = std::fs::read_dir(&pages)

@@ -9,11 +9,9 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use image::DynamicImage;
 use trueshot::html::Lang;
-use trueshot::{
-    decode, escape_untrusted, Analyzer, Config, Error, HtmlOptions, IndexEntry, Report,
-};
+use trueshot::{decode, Analyzer, Config, Error, HtmlOptions, IndexEntry, Report};
 
-use crate::scan::{output_name, write_output, Catalogue, WrittenFile, SHOWN_PATH_CHARS};
+use crate::scan::{output_name, write_output, Catalogue, WrittenFile};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LangArg {
@@ -68,16 +66,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
     let (report, image) = analyze_with_image(&analyzer, &args.image)
         .map_err(|e| format!("{}: {e}", args.image.display()))?;
     let listing = catalogue.matched_image(&report, analyzer.config());
-    if listing.is_none() {
-        if let Some(index) = report.reference.as_ref().and_then(|r| r.index) {
-            let path = catalogue.paths.get(index).map(|p| p.to_string_lossy());
-            let shown = escape_untrusted(&path.unwrap_or_default(), SHOWN_PATH_CHARS);
-            eprintln!(
-                "trueshot: the matched listing {shown} cannot be read again or changed since it \
-                 was indexed; the page shows no listing"
-            );
-        }
-    }
+    catalogue.warn_left_out();
     let lang = match args.lang {
         LangArg::En => Lang::En,
         LangArg::Zh => Lang::Zh,

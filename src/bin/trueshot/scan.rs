@@ -1,7 +1,7 @@
 //! `trueshot scan`: analyse files in parallel and print records.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -286,6 +286,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     }
     progress.finish_and_clear();
     if let Some(dir) = &args.html_dir {
+        catalogue.warn_left_out();
         // `render_index` sorts, so the completion order does not matter.
         let pages = pages.into_inner().unwrap_or_else(|p| p.into_inner());
         report::write_scan_index(dir, &pages)?;
@@ -466,6 +467,8 @@ pub struct Catalogue {
     pub references: Arc<References>,
     pub paths: Vec<PathBuf>,
     digests: Vec<Digest>,
+    /// Catalogue indices of matched listings a page could not show.
+    left_out: Mutex<BTreeSet<usize>>,
 }
 
 /// The length of a file's bytes and their hash: enough to notice a file
@@ -517,18 +520,46 @@ impl Catalogue {
             references: Arc::new(references),
             paths,
             digests,
+            left_out: Mutex::new(BTreeSet::new()),
         })
     }
 
     /// The reference photo `report` matched, decoded for its page from the
-    /// file read again; `None` when it no longer holds the bytes indexed.
+    /// file read again; `None` when it matched none, or when the file no
+    /// longer holds the bytes indexed (then noted for
+    /// [`Catalogue::warn_left_out`]).
     pub fn matched_image(&self, report: &Report, config: &Config) -> Option<DynamicImage> {
         let index = report.reference.as_ref()?.index?;
+        let image = self.read_unchanged(index, config);
+        if image.is_none() {
+            self.left_out
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(index);
+        }
+        image
+    }
+
+    fn read_unchanged(&self, index: usize, config: &Config) -> Option<DynamicImage> {
         let bytes = decode::read_file(self.paths.get(index)?, config.max_file_bytes).ok()?;
         if self.digests.get(index) != Some(&digest(&bytes)) {
             return None;
         }
         decode::decode(&bytes, decode::sniff(&bytes).ok()?, config).ok()
+    }
+
+    /// Say on standard error which matched listings pages left out, once
+    /// each, after the pages are written (a line per page would break the
+    /// progress bar of a scan).
+    pub fn warn_left_out(&self) {
+        let left_out = self.left_out.lock().unwrap_or_else(PoisonError::into_inner);
+        for path in left_out.iter().filter_map(|&index| self.paths.get(index)) {
+            let shown = escape_untrusted(&path.to_string_lossy(), SHOWN_PATH_CHARS);
+            eprintln!(
+                "trueshot: the matched listing {shown} cannot be read again or changed since it \
+                 was indexed; its review pages show no listing"
+            );
+        }
     }
 }
 
@@ -712,7 +743,7 @@ pub fn write_output(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Pat
 }
 
 /// Longest file name or error message the human output shows whole.
-pub const SHOWN_PATH_CHARS: usize = 4096;
+const SHOWN_PATH_CHARS: usize = 4096;
 
 fn human(path: &Path, result: &Result<Report, Error>, color: bool) -> String {
     let paint = |code: &str, text: &str| {
@@ -960,8 +991,11 @@ mod tests {
             .matched_image(&report, &config)
             .expect("the listing");
         assert_eq!(shown.to_rgb8(), listing(0).to_rgb8());
+        let left_out = || catalogue.left_out.lock().expect("lock").clone();
+        assert!(left_out().is_empty());
         listing(1).save(&path).expect("save");
         assert!(catalogue.matched_image(&report, &config).is_none());
+        assert_eq!(left_out(), BTreeSet::from([0]));
         listing(0).save(&path).expect("save");
         assert!(catalogue.matched_image(&report, &config).is_some());
     }
