@@ -180,8 +180,8 @@ fn texture_loss(claim_luma: &Plane, reference_luma: &Plane, valid: &GrayImage) -
 /// (exposure, white balance, contrast, gamma), its own channel mixed with
 /// the luma by a saturation the three channels share (greyscale and sepia
 /// at 0, faded or vivid colour around 1), or its own channel on a contrast
-/// S-curve the three share ([`s_curve`]), clipped to 0..=255 as an 8-bit
-/// image is. Neither turns a hue: a product recoloured (a blue one made
+/// S-curve the three share ([`s_curve`], or [`sigmoid_curve`] for the
+/// steeper ones), clipped to 0..=255 as an 8-bit image is. Neither turns a hue: a product recoloured (a blue one made
 /// green) stays a change, which a free colour matrix would explain away on
 /// a neutral background. A few parameters per channel cannot follow damage
 /// painted over a part of the photo either, which a free tone curve can (a
@@ -202,6 +202,9 @@ enum FilterInput {
     /// The reference's own channel on a contrast S-curve of this strength
     /// ([`s_curve`]).
     Curved(f32),
+    /// The reference's own channel on a logistic contrast curve of this
+    /// gain ([`sigmoid_curve`]).
+    Sigmoid(f32),
 }
 
 /// `v` (0-255) on the contrast S-curve of strength `k`: `v` moved `k` of
@@ -222,6 +225,16 @@ fn s_curve(v: f32, k: f32) -> f32 {
     (v + k * (cosine - v)).clamp(0.0, 255.0)
 }
 
+/// `v` (0-255) on the logistic curve of gain `g` about mid-grey, scaled
+/// so that black and white stay put: ImageMagick's `-sigmoidal-contrast
+/// gx50%` and the S-curves of photo apps at strengths the raised cosine
+/// ([`s_curve`]) does not reach.
+fn sigmoid_curve(v: f32, g: f32) -> f32 {
+    let logistic = |t: f32| 1.0 / (1.0 + (-g * (t - 0.5)).exp());
+    let (lo, hi) = (logistic(0.0), logistic(1.0));
+    255.0 * (logistic(v.clamp(0.0, 255.0) / 255.0) - lo) / (hi - lo)
+}
+
 impl FilterInput {
     /// The three channels' inputs for one reference pixel.
     fn of(self, rgb: [f32; 3]) -> [f32; 3] {
@@ -238,6 +251,7 @@ impl FilterInput {
                 rgb.map(|v| s * v + (1.0 - s) * grey)
             }
             FilterInput::Curved(k) => rgb.map(|v| s_curve(v, k)),
+            FilterInput::Sigmoid(g) => rgb.map(|v| sigmoid_curve(v, g)),
         }
     }
 }
@@ -260,6 +274,9 @@ const SATURATION_BETTER: f32 = 0.8;
 const CURVES: [f32; 12] = [
     -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8,
 ];
+/// Gains of the logistic contrast curves tried ([`sigmoid_curve`]), then
+/// quarter steps within half a step of the closest.
+const SIGMOIDS: std::ops::RangeInclusive<u8> = 3..=15;
 /// Steps either side of the closest strength in [`CURVES`] tried next, to
 /// half a step of the grid.
 const CURVE_REFINE: i32 = 4;
@@ -336,6 +353,16 @@ impl ColourMatch {
             .map(|i| coarse_curve + step * i as f32 / (2 * CURVE_REFINE) as f32)
             .filter(|k| (first..=last).contains(k));
         let curve = Self::closest(FilterInput::Curved, refined, &coarse).unwrap_or(coarse_curve);
+        let coarse_sigmoid =
+            Self::closest(FilterInput::Sigmoid, SIGMOIDS.map(f32::from), &coarse).unwrap_or(5.0);
+        let sigmoid = Self::closest(
+            FilterInput::Sigmoid,
+            [-0.5, -0.25, 0.0, 0.25, 0.5]
+                .map(|d| coarse_sigmoid + d)
+                .into_iter(),
+            &coarse,
+        )
+        .unwrap_or(coarse_sigmoid);
         // Each other family is taken only when clearly closer than the best
         // so far.
         let (mut best, toned_misfit) = Self::fitted(FilterInput::Toned(gamma), &s);
@@ -343,6 +370,7 @@ impl ColourMatch {
         for (input, better) in [
             (FilterInput::Saturated(saturation), SATURATION_BETTER),
             (FilterInput::Curved(curve), CURVE_BETTER),
+            (FilterInput::Sigmoid(sigmoid), CURVE_BETTER),
         ] {
             let (candidate, misfit) = Self::fitted(input, &s);
             let misfit: f32 = misfit.iter().sum();
@@ -681,7 +709,7 @@ const SHARPENING_BETTER: f32 = 0.9;
 /// Most fits of the sharpening, each on the tones refitted after the last
 /// ([`Filters::fit`]): a mask on textures that a gain nearly mimics
 /// settled in the sixth (a test's case); 120 sharpened copies of 20 dev
-/// listings in 2 to 4, and two in 6.
+/// listings in 2 to 4 fits, and two reached the sixth.
 const SHARPENING_ROUNDS: usize = 6;
 
 /// An unsharp mask (or a blur) applied to the whole claim:
@@ -1051,8 +1079,10 @@ fn local_extreme(plane: &Plane, reach: usize, pick: impl Fn(f32, f32) -> f32 + C
     out
 }
 
-/// The filters a claim went through as a copy of the reference: its tones,
-/// then perhaps a sharpening of the whole frame.
+/// The filters a claim went through as a copy of the reference: perhaps a
+/// sharpening of the whole frame, then its tones. (The sharpening is
+/// fitted on the toned reference; a mask and a gain commute, and a gamma or
+/// curve nearly does over the small range of a halo.)
 struct Filters {
     tones: Tones,
     sharpening: Option<Sharpening>,
@@ -1065,7 +1095,13 @@ impl Filters {
     /// at 800 px, 11 were called `edited`, with gains of 1.14-1.22 where
     /// the amount was fitted at 1.0-1.2). A mask and a gain nearly commute,
     /// so the tones are refitted on the sharpened reference, and the
-    /// sharpening on those tones, until it settles.
+    /// sharpening on those tones, until the same radius and amount come
+    /// back or [`SHARPENING_ROUNDS`] fits are made. The alternation creeps
+    /// towards the answer (a review: the gain left about halves per round)
+    /// and may stop short of it for the widest masks; a gain fitted inside
+    /// the sharpening's own search found it at once but made the search
+    /// slower than the rounds it saved (300 battery claims: 45-50 s against
+    /// 34-39 s).
     fn fit(claim: &[Plane], claim_luma: &Plane, reference: &[Plane], inside: &[bool]) -> Self {
         let mut tones = Tones::fit(claim, claim_luma, reference, inside);
         let mut sharpening: Option<Sharpening> = None;
@@ -1357,6 +1393,13 @@ mod tests {
         worst
     }
 
+    /// ImageMagick's sigmoidal contrast about mid-grey, written out here
+    /// independently of [`sigmoid_curve`].
+    fn sigmoidal(v: f32, gain: f32) -> f32 {
+        let s = |u: f32| 1.0 / (1.0 + (gain * (0.5 - u)).exp());
+        255.0 * (s(v / 255.0) - s(0.0)) / (s(1.0) - s(0.0))
+    }
+
     fn scene(x: usize, y: usize, c: usize) -> f32 {
         let t = ((x * 7 + y * 13) % 97) as f32;
         [40.0 + 1.5 * t, 30.0 + 2.0 * t, 80.0 + t][c]
@@ -1367,7 +1410,7 @@ mod tests {
         let reference = planes(64, 48, scene);
         let luma = |x, y| 0.299 * scene(x, y, 0) + 0.587 * scene(x, y, 1) + 0.114 * scene(x, y, 2);
         type Filter = Box<dyn Fn(usize, usize, usize) -> f32>;
-        let cases: [(&str, Filter); 3] = [
+        let cases: [(&str, Filter); 5] = [
             (
                 "clipped brighter",
                 Box::new(|x, y, c| (1.6 * scene(x, y, c)).min(255.0)),
@@ -1379,6 +1422,16 @@ mod tests {
             (
                 "sepia",
                 Box::new(move |x, y, c| [1.07, 0.74, 0.43][c] * luma(x, y) + 10.0),
+            ),
+            // ImageMagick's `-sigmoidal-contrast 8x50%` (the raised cosine
+            // is 6 levels off) and a gain between those of the grid.
+            (
+                "sigmoidal 8",
+                Box::new(|x, y, c| sigmoidal(scene(x, y, c), 8.0)),
+            ),
+            (
+                "sigmoidal 11",
+                Box::new(|x, y, c| sigmoidal(scene(x, y, c), 11.0)),
             ),
         ];
         for (name, filter) in cases {
@@ -1637,9 +1690,12 @@ mod tests {
 
     /// A wide, strong unsharp mask over a whole textured photo raises its
     /// contrast much as a gain would, which a colour match fitted first
-    /// took (gains of 1.21 here, and the mask fitted at radius 1.8, amount
-    /// 1.3). Fitted in turn, the mask is recovered and the gain is gone;
-    /// the copy is unchanged, and a dark patch painted on it is found.
+    /// took (at radius 2.5 and amount 1.5, gains of 1.21 and the mask
+    /// fitted at radius 1.8, amount 1.3). With the tones refitted after
+    /// each fit of the mask, the mask is recovered nearly (the alternation
+    /// creeps towards it: 1.45 and 1.4 for 1.5 here) and the colour gain
+    /// nearly gone; the copies are unchanged (at radius 3.5 without the
+    /// refit, 4 regions), and a dark patch painted on one is found.
     #[test]
     fn a_wide_unsharp_mask_is_not_taken_for_a_gain() {
         let (w, h) = (240, 180);
@@ -1655,32 +1711,31 @@ mod tests {
                 .collect(),
             ..grain.clone()
         });
-        let truth = Sharpening {
-            sigma: 2.5,
-            amount: 1.5,
-        };
-        let mut claim = reference.clone();
-        truth.apply(&mut claim);
         let inside = vec![true; w * h];
-        let filters = Filters::fit(&claim, &luma_of(&claim), &reference, &inside);
-        let fitted = filters.sharpening.as_ref().expect("a sharpening");
-        assert_eq!(fitted.sigma, truth.sigma);
-        assert!(
-            (fitted.amount - truth.amount).abs() < 0.06,
-            "{}",
-            fitted.amount
-        );
-        for (gain, _) in filters.tones.colours.rows {
-            assert!(
-                (gain - 1.0).abs() < 0.03,
-                "{:?}",
-                filters.tones.colours.rows
-            );
-        }
-
         let identity = Affine::scaling(1.0, 1.0);
-        let map = change_map(&claim, &reference, &identity);
-        assert!(map.blobs.is_empty(), "{:?}", map.blobs);
+        let sharpened = |truth: &Sharpening| {
+            let mut claim = reference.clone();
+            truth.apply(&mut claim);
+            claim
+        };
+        for (sigma, amount) in [(2.5, 1.5), (3.5, 1.5)] {
+            let claim = sharpened(&Sharpening { sigma, amount });
+            let filters = Filters::fit(&claim, &luma_of(&claim), &reference, &inside);
+            let fitted = filters.sharpening.as_ref().expect("a sharpening");
+            assert_eq!(fitted.sigma, sigma);
+            assert!((fitted.amount - amount).abs() < 0.11, "{}", fitted.amount);
+            let rows = filters.tones.colours.rows;
+            assert!(
+                rows.iter().all(|(gain, _)| (gain - 1.0).abs() < 0.03),
+                "{rows:?}"
+            );
+            let map = change_map(&claim, &reference, &identity);
+            assert!(map.blobs.is_empty(), "{sigma} {amount}: {:?}", map.blobs);
+        }
+        let mut claim = sharpened(&Sharpening {
+            sigma: 3.5,
+            amount: 1.5,
+        });
         for plane in &mut claim {
             for y in 100..130 {
                 for x in 60..100 {
