@@ -181,9 +181,9 @@ fn texture_loss(claim_luma: &Plane, reference_luma: &Plane, valid: &GrayImage) -
 /// the luma by a saturation the three channels share (greyscale and sepia
 /// at 0, faded or vivid colour around 1), or its own channel on a contrast
 /// S-curve the three share ([`s_curve`], or [`sigmoid_curve`] for the
-/// steeper ones), clipped to 0..=255 as an 8-bit image is. Neither turns a hue: a product recoloured (a blue one made
-/// green) stays a change, which a free colour matrix would explain away on
-/// a neutral background. A few parameters per channel cannot follow damage
+/// steeper ones), clipped to 0..=255 as an 8-bit image is. Neither turns a
+/// hue: a product recoloured (a blue one made green) stays a change, which
+/// a free colour matrix would explain away on a neutral background. A few parameters per channel cannot follow damage
 /// painted over a part of the photo either, which a free tone curve can (a
 /// stain over the only bright object bends the curve's top to its colour).
 struct ColourMatch {
