@@ -274,12 +274,15 @@ const SATURATION_BETTER: f32 = 0.8;
 const CURVES: [f32; 12] = [
     -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8,
 ];
-/// Gains of the logistic contrast curves tried ([`sigmoid_curve`]), then
-/// quarter steps within half a step of the closest.
-const SIGMOIDS: std::ops::RangeInclusive<u8> = 3..=15;
+/// Gains of the logistic contrast curves tried ([`sigmoid_curve`]).
+const SIGMOIDS: [f32; 13] = [
+    3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
+];
 /// Steps either side of the closest strength in [`CURVES`] tried next, to
 /// half a step of the grid.
 const CURVE_REFINE: i32 = 4;
+/// The same for the gains in [`SIGMOIDS`]: quarter steps.
+const SIGMOID_REFINE: i32 = 2;
 /// An S-curve is taken only when it leaves less than this share of the
 /// misfit of the best other match.
 const CURVE_BETTER: f32 = 0.8;
@@ -346,23 +349,20 @@ impl ColourMatch {
         let saturation =
             Self::closest(FilterInput::Saturated, SATURATIONS.iter().copied(), &coarse)
                 .unwrap_or(1.0);
-        let coarse_curve =
-            Self::closest(FilterInput::Curved, CURVES.iter().copied(), &coarse).unwrap_or(0.0);
-        let (step, first, last) = (CURVES[1] - CURVES[0], CURVES[0], CURVES[CURVES.len() - 1]);
-        let refined = (-CURVE_REFINE..=CURVE_REFINE)
-            .map(|i| coarse_curve + step * i as f32 / (2 * CURVE_REFINE) as f32)
-            .filter(|k| (first..=last).contains(k));
-        let curve = Self::closest(FilterInput::Curved, refined, &coarse).unwrap_or(coarse_curve);
-        let coarse_sigmoid =
-            Self::closest(FilterInput::Sigmoid, SIGMOIDS.map(f32::from), &coarse).unwrap_or(5.0);
-        let sigmoid = Self::closest(
-            FilterInput::Sigmoid,
-            [-0.5, -0.25, 0.0, 0.25, 0.5]
-                .map(|d| coarse_sigmoid + d)
-                .into_iter(),
+        let curve = Self::closest_refined(
+            FilterInput::Curved,
+            &CURVES,
+            CURVE_REFINE,
+            CURVES[0]..=CURVES[CURVES.len() - 1],
             &coarse,
-        )
-        .unwrap_or(coarse_sigmoid);
+        );
+        let sigmoid = Self::closest_refined(
+            FilterInput::Sigmoid,
+            &SIGMOIDS,
+            SIGMOID_REFINE,
+            0.0..=f32::MAX,
+            &coarse,
+        );
         // Each other family is taken only when clearly closer than the best
         // so far.
         let (mut best, toned_misfit) = Self::fitted(FilterInput::Toned(gamma), &s);
@@ -392,6 +392,24 @@ impl ColourMatch {
             .map(|v| (v, Self::fitted(family(v), s).1.iter().sum::<f32>()))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|best| best.0)
+    }
+
+    /// The closest parameter of `family` on the evenly spaced `grid`, then
+    /// on `per_side` steps either side of it to half a grid step, kept
+    /// `within` a range.
+    fn closest_refined(
+        family: impl Fn(f32) -> FilterInput + Copy,
+        grid: &[f32],
+        per_side: i32,
+        within: std::ops::RangeInclusive<f32>,
+        s: &Samples,
+    ) -> f32 {
+        let coarse = Self::closest(family, grid.iter().copied(), s).unwrap_or_default();
+        let step = grid.get(1).zip(grid.first()).map_or(0.0, |(b, a)| b - a);
+        let refined = (-per_side..=per_side)
+            .map(|i| coarse + step * i as f32 / (2 * per_side) as f32)
+            .filter(|v| within.contains(v));
+        Self::closest(family, refined, s).unwrap_or(coarse)
     }
 
     /// Each channel's gain and offset on `input` over the sample, with its
@@ -1084,8 +1102,18 @@ fn local_extreme(plane: &Plane, reach: usize, pick: impl Fn(f32, f32) -> f32 + C
 /// fitted on the toned reference; a mask and a gain commute, and a gamma or
 /// curve nearly does over the small range of a halo.)
 struct Filters {
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the tests check what was fitted")
+    )]
     tones: Tones,
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the tests check what was fitted")
+    )]
     sharpening: Option<Sharpening>,
+    /// The reference filtered as the claim was.
+    filtered: Vec<Plane>,
 }
 
 impl Filters {
@@ -1104,32 +1132,33 @@ impl Filters {
     /// 34-39 s).
     fn fit(claim: &[Plane], claim_luma: &Plane, reference: &[Plane], inside: &[bool]) -> Self {
         let mut tones = Tones::fit(claim, claim_luma, reference, inside);
-        let mut sharpening: Option<Sharpening> = None;
+        let mut toned = tones.apply(reference);
+        // The sharpening kept, with the reference sharpened by it.
+        let mut sharpened: Option<(Sharpening, Vec<Plane>)> = None;
         for _ in 0..SHARPENING_ROUNDS {
-            let toned = luma_of(&tones.apply(reference));
-            let Some(next) = Sharpening::fit(claim_luma, &toned, inside) else {
+            let Some(next) = Sharpening::fit(claim_luma, &luma_of(&toned), inside) else {
                 break;
             };
-            if sharpening.as_ref().is_some_and(|kept| kept.settled(&next)) {
+            if sharpened
+                .as_ref()
+                .is_some_and(|(kept, _)| kept.settled(&next))
+            {
                 break;
             }
-            let mut sharpened = reference.to_vec();
-            next.apply(&mut sharpened);
-            tones = Tones::fit(claim, claim_luma, &sharpened, inside);
-            sharpening = Some(next);
+            let mut planes = reference.to_vec();
+            next.apply(&mut planes);
+            tones = Tones::fit(claim, claim_luma, &planes, inside);
+            toned = tones.apply(reference);
+            sharpened = Some((next, planes));
         }
-        Filters { tones, sharpening }
-    }
-
-    /// `reference` filtered as the claim was.
-    fn apply(&self, reference: &[Plane]) -> Vec<Plane> {
-        match &self.sharpening {
-            Some(sharpening) => {
-                let mut sharpened = reference.to_vec();
-                sharpening.apply(&mut sharpened);
-                self.tones.apply(&sharpened)
-            }
-            None => self.tones.apply(reference),
+        let (sharpening, filtered) = match sharpened {
+            Some((sharpening, planes)) => (Some(sharpening), tones.apply(&planes)),
+            None => (None, toned),
+        };
+        Filters {
+            tones,
+            sharpening,
+            filtered,
         }
     }
 }
@@ -1222,7 +1251,7 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
     // The match is fitted and applied on the sharp planes, then blurred: a
     // filter acts pixel by pixel, and blurring a clipped image is not
     // clipping a blurred one.
-    let matched = Filters::fit(claim, &claim_luma, &warped_sharp, &inside).apply(&warped_sharp);
+    let matched = Filters::fit(claim, &claim_luma, &warped_sharp, &inside).filtered;
     let matched_luma = luma_of(&matched);
     let fitted = colour_blurred(&matched, &matched_luma);
 

@@ -465,7 +465,7 @@ fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
 /// in memory). The Python package keeps its files the same way.
 pub struct Catalogue {
     pub references: Arc<References>,
-    pub paths: Vec<PathBuf>,
+    paths: Vec<PathBuf>,
     digests: Vec<Digest>,
     /// Catalogue indices of matched listings a page could not show.
     left_out: Mutex<BTreeSet<usize>>,
