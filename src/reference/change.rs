@@ -428,13 +428,13 @@ impl ColourMatch {
     }
 
     /// The reference's planes in the claim's colours.
-    fn apply(&self, reference: &[Plane]) -> Vec<Plane> {
+    fn apply(&self, reference: &[Plane], levels: Levels) -> Vec<Plane> {
         let mut out: Vec<Plane> = reference.iter().map(|p| Plane::new(p.w, p.h)).collect();
         for i in 0..reference[0].data.len() {
             let inputs = self.input.of([0, 1, 2].map(|k| reference[k].data[i]));
             for (c, plane) in out.iter_mut().enumerate() {
                 let (gain, offset) = self.rows[c];
-                plane.data[i] = (gain * inputs[c] + offset).clamp(0.0, 255.0);
+                plane.data[i] = levels.limit(gain * inputs[c] + offset);
             }
         }
         out
@@ -602,19 +602,19 @@ impl Vignette {
                 .all(|(a, b)| (a - b).abs() < VIGNETTE_CONVERGED)
     }
 
-    fn apply(&self, planes: &mut [Plane]) {
-        self.scale(planes, |g| g);
+    fn apply(&self, planes: &mut [Plane], levels: Levels) {
+        self.scale(planes, |g| g, levels);
     }
 
     fn apply_inverse(&self, planes: &mut [Plane]) {
-        self.scale(planes, |g| 1.0 / g.max(0.1));
+        self.scale(planes, |g| 1.0 / g.max(0.1), Levels::Clipped);
     }
 
-    fn scale(&self, planes: &mut [Plane], factor: impl Fn(f32) -> f32) {
+    fn scale(&self, planes: &mut [Plane], factor: impl Fn(f32) -> f32, levels: Levels) {
         for plane in planes {
             for (i, v) in plane.data.iter_mut().enumerate() {
                 let g = factor(self.gain(self.t(i % self.w, i / self.w)));
-                *v = (*v * g).clamp(0.0, 255.0);
+                *v = levels.limit(*v * g);
             }
         }
     }
@@ -828,11 +828,17 @@ impl Sharpening {
     }
 
     /// Sharpen each plane as the claim was, clipped to 8 bits.
+    #[cfg(test)]
     fn apply(&self, planes: &mut [Plane]) {
-        for plane in planes {
-            let soft = plane.blurred(self.sigma);
+        let soft: Vec<Plane> = planes.iter().map(|p| p.blurred(self.sigma)).collect();
+        self.apply_blurred(planes, &soft, Levels::Clipped);
+    }
+
+    /// [`Sharpening::apply`] with each plane's blur at this radius given.
+    fn apply_blurred(&self, planes: &mut [Plane], soft: &[Plane], levels: Levels) {
+        for (plane, soft) in planes.iter_mut().zip(soft) {
             for (v, s) in plane.data.iter_mut().zip(&soft.data) {
-                *v = (*v + self.amount * (*v - s)).clamp(0.0, 255.0);
+                *v = levels.limit(*v + self.amount * (*v - s));
             }
         }
     }
@@ -1114,6 +1120,8 @@ struct Filters {
     sharpening: Option<Sharpening>,
     /// The reference filtered as the claim was.
     filtered: Vec<Plane>,
+    /// The same before any clipping to 8 bits.
+    unclipped: Vec<Plane>,
 }
 
 impl Filters {
@@ -1132,9 +1140,12 @@ impl Filters {
     /// 34-39 s).
     fn fit(claim: &[Plane], claim_luma: &Plane, reference: &[Plane], inside: &[bool]) -> Self {
         let mut tones = Tones::fit(claim, claim_luma, reference, inside);
-        let mut toned = tones.apply(reference);
+        let mut toned = tones.apply(reference, Levels::Clipped);
         // The sharpening kept, with the reference sharpened by it.
         let mut sharpened: Option<(Sharpening, Vec<Plane>)> = None;
+        // The reference blurred at each radius fitted: the rounds mostly
+        // return the same radius with another amount.
+        let mut blurred: Vec<(f32, Vec<Plane>)> = Vec::new();
         for _ in 0..SHARPENING_ROUNDS {
             let Some(next) = Sharpening::fit(claim_luma, &luma_of(&toned), inside) else {
                 break;
@@ -1145,20 +1156,61 @@ impl Filters {
             {
                 break;
             }
+            if !blurred.iter().any(|(sigma, _)| *sigma == next.sigma) {
+                let planes = reference.iter().map(|p| p.blurred(next.sigma)).collect();
+                blurred.push((next.sigma, planes));
+            }
+            let soft = blurred_for(&blurred, &next);
             let mut planes = reference.to_vec();
-            next.apply(&mut planes);
+            next.apply_blurred(&mut planes, soft, Levels::Clipped);
             tones = Tones::fit(claim, claim_luma, &planes, inside);
-            toned = tones.apply(reference);
+            toned = tones.apply(reference, Levels::Clipped);
             sharpened = Some((next, planes));
         }
-        let (sharpening, filtered) = match sharpened {
-            Some((sharpening, planes)) => (Some(sharpening), tones.apply(&planes)),
-            None => (None, toned),
-        };
-        Filters {
-            tones,
-            sharpening,
-            filtered,
+        match sharpened {
+            Some((sharpening, planes)) => {
+                let mut unclipped = reference.to_vec();
+                let soft = blurred_for(&blurred, &sharpening);
+                sharpening.apply_blurred(&mut unclipped, soft, Levels::Unclipped);
+                Filters {
+                    filtered: tones.apply(&planes, Levels::Clipped),
+                    unclipped: tones.apply(&unclipped, Levels::Unclipped),
+                    tones,
+                    sharpening: Some(sharpening),
+                }
+            }
+            None => Filters {
+                filtered: toned,
+                unclipped: tones.apply(reference, Levels::Unclipped),
+                tones,
+                sharpening: None,
+            },
+        }
+    }
+}
+
+/// The reference blurred at `sharpening`'s radius, from the blurs made
+/// (empty if it was not made: nothing is sharpened then).
+fn blurred_for<'a>(blurred: &'a [(f32, Vec<Plane>)], sharpening: &Sharpening) -> &'a [Plane] {
+    blurred
+        .iter()
+        .find(|(sigma, _)| *sigma == sharpening.sigma)
+        .map_or(&[], |(_, planes)| planes.as_slice())
+}
+
+/// Whether a filter's output is clipped to 8 bits, as a claim's pixels
+/// are, or left unclipped to see how far the filter pushed them.
+#[derive(Clone, Copy)]
+enum Levels {
+    Clipped,
+    Unclipped,
+}
+
+impl Levels {
+    fn limit(self, v: f32) -> f32 {
+        match self {
+            Levels::Clipped => v.clamp(0.0, 255.0),
+            Levels::Unclipped => v,
         }
     }
 }
@@ -1177,8 +1229,11 @@ impl Tones {
         let mut colours = ColourMatch::fit(claim, reference, inside);
         let mut vignette: Option<Vignette> = None;
         for _ in 0..VIGNETTE_ROUNDS {
-            let Some(next) = Vignette::fit(claim_luma, &luma_of(&colours.apply(reference)), inside)
-            else {
+            let Some(next) = Vignette::fit(
+                claim_luma,
+                &luma_of(&colours.apply(reference, Levels::Clipped)),
+                inside,
+            ) else {
                 break;
             };
             let settled = vignette.is_some_and(|kept| kept.settled(&next));
@@ -1194,12 +1249,56 @@ impl Tones {
     }
 
     /// `reference` in the claim's tones.
-    fn apply(&self, reference: &[Plane]) -> Vec<Plane> {
-        let mut toned = self.colours.apply(reference);
+    fn apply(&self, reference: &[Plane], levels: Levels) -> Vec<Plane> {
+        let mut toned = self.colours.apply(reference, levels);
         if let Some(vignette) = &self.vignette {
-            vignette.apply(&mut toned);
+            vignette.apply(&mut toned, levels);
         }
         toned
+    }
+}
+
+/// How far below (`below`) or above (`above`) its clipped prediction a
+/// claim pixel may lie where a filter clipped the claim's levels. The claim
+/// was filtered and clipped at its own resolution and then shrunk to this
+/// scale; the prediction is clipped after the shrinking. Clipping is
+/// concave at 255 (convex at 0), so the mean of clipped values lies below
+/// (above) the clipped mean (Jensen's inequality): a brightened or
+/// sharpened texture that straddles 255 reads darker in the claim than
+/// predicted. Values spread over `[m, M]` with a mean at the limit `l` give
+/// the largest gap, `(l - m)(M - l) / (M - m)`; `m` and `M` are the unclipped
+/// prediction's extremes over 3x3 pixels, and the gap is blurred as the
+/// compared planes are. Where every value clips, or none, the slack is 0, so a
+/// change painted inside a blown-out area is still seen.
+struct ClipSlack {
+    below: Plane,
+    above: Plane,
+}
+
+impl ClipSlack {
+    fn of(unclipped: &Plane) -> Self {
+        let lows = local_extreme(unclipped, 1, f32::min);
+        let highs = local_extreme(unclipped, 1, f32::max);
+        let gaps = |limit: f32| Plane {
+            w: unclipped.w,
+            h: unclipped.h,
+            data: lows
+                .iter()
+                .zip(&highs)
+                .map(|(&m, &big)| {
+                    if m < limit && big > limit {
+                        (limit - m) * (big - limit) / (big - m)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
+        };
+        let (below, above) = (gaps(255.0), gaps(0.0));
+        ClipSlack {
+            below: below.blurred(1.0),
+            above: above.blurred(1.0),
+        }
     }
 }
 
@@ -1251,7 +1350,9 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
     // The match is fitted and applied on the sharp planes, then blurred: a
     // filter acts pixel by pixel, and blurring a clipped image is not
     // clipping a blurred one.
-    let matched = Filters::fit(claim, &claim_luma, &warped_sharp, &inside).filtered;
+    let filters = Filters::fit(claim, &claim_luma, &warped_sharp, &inside);
+    let slack: Vec<ClipSlack> = filters.unclipped.iter().map(ClipSlack::of).collect();
+    let matched = filters.filtered;
     let matched_luma = luma_of(&matched);
     let fitted = colour_blurred(&matched, &matched_luma);
 
@@ -1274,6 +1375,7 @@ pub(crate) fn change_map(claim: &[Plane; 3], reference: &[Plane; 3], affine: &Af
                     }
                 }
                 let v = claim_b[c].data[i];
+                let (lo, hi) = (lo - slack[c].below.data[i], hi + slack[c].above.data[i]);
                 let e = if v < lo {
                     lo - v
                 } else if v > hi {
@@ -1411,7 +1513,7 @@ mod tests {
     /// predicted level finite and within 0..=255, and the largest error.
     fn largest_error(claim: &[Plane], reference: &[Plane]) -> f32 {
         let inside = vec![true; claim[0].data.len()];
-        let matched = ColourMatch::fit(claim, reference, &inside).apply(reference);
+        let matched = ColourMatch::fit(claim, reference, &inside).apply(reference, Levels::Clipped);
         let mut worst = 0.0f32;
         for (m, c) in matched.iter().zip(claim) {
             for (&p, &y) in m.data.iter().zip(&c.data) {
@@ -1487,7 +1589,7 @@ mod tests {
                 h,
             };
             let mut claim = reference.clone();
-            truth.apply(&mut claim);
+            truth.apply(&mut claim, Levels::Clipped);
             for y in 90..115 {
                 for x in 5..40 {
                     for (c, plane) in claim.iter_mut().enumerate() {
@@ -1779,6 +1881,70 @@ mod tests {
             blob.x0 <= 62 && blob.x1 >= 98 && blob.y0 <= 102 && blob.y1 >= 128,
             "{blob:?}"
         );
+    }
+
+    /// A contrast raised and clipped at twice the compared scale, as a
+    /// claim is filtered at its own size and shrunk: its textures that
+    /// straddle a clip read darker (brighter) than the prediction, which
+    /// is clipped after the shrink. Without the slack this plane gives
+    /// false regions; a patch painted where the claim is blown out
+    /// everywhere is still found.
+    #[test]
+    fn clipping_before_the_shrink_is_not_read_as_change() {
+        let (w, h) = (300, 200);
+        // Mid-grey shading with a textured bright disc, and a brighter
+        // flat one, on a fine texture.
+        let fine = |x: f32, y: f32, c: usize| {
+            let texture = (0.8 * (x * 2.1).sin() * (y * 1.9).cos()
+                + 0.2 * (0.45 * x + 0.3 * y).sin())
+                * (1.0 - 0.2 * c as f32);
+            let inside = |cx: f32, cy: f32| (x - cx).hypot(y - cy) < 40.0;
+            let level = if inside(120.0, 150.0) {
+                207.0 + 80.0 * texture
+            } else if inside(300.0, 150.0) {
+                250.0
+            } else {
+                110.0 + 0.1 * x + 30.0 * texture
+            };
+            level.clamp(0.0, 255.0)
+        };
+        let contrast = |v: f32| (128.0 + 1.6 * (v - 128.0)).clamp(0.0, 255.0);
+        // Each pixel the mean of 2x2 pixels of the fine scale.
+        let shrunk = |f: &dyn Fn(f32, f32, usize) -> f32| -> [Plane; 3] {
+            std::array::from_fn(|c| Plane {
+                w,
+                h,
+                data: (0..w * h)
+                    .map(|i| {
+                        let (x, y) = ((2 * (i % w)) as f32, (2 * (i / w)) as f32);
+                        let at = |dx: f32, dy: f32| f(x + dx, y + dy, c);
+                        (at(0.0, 0.0) + at(1.0, 0.0) + at(0.0, 1.0) + at(1.0, 1.0)) / 4.0
+                    })
+                    .collect(),
+            })
+        };
+        let reference = shrunk(&fine);
+        let mut claim = shrunk(&|x, y, c| contrast(fine(x, y, c)));
+        let identity = Affine::scaling(1.0, 1.0);
+        let map = change_map(&claim, &reference, &identity);
+        assert!(map.blobs.is_empty(), "{:?}", map.blobs);
+
+        // Blown out in every channel: the flat disc.
+        let (px, py) = (144, 69);
+        assert!(
+            (py..py + 12)
+                .all(|y| (px..px + 12).all(|x| claim.iter().all(|p| p.data[y * w + x] == 255.0))),
+            "the patch is not on a blown-out area"
+        );
+        for plane in &mut claim {
+            for y in py..py + 12 {
+                for x in px..px + 12 {
+                    plane.data[y * w + x] = 200.0;
+                }
+            }
+        }
+        let map = change_map(&claim, &reference, &identity);
+        assert_eq!(map.blobs.len(), 1, "{:?}", map.blobs);
     }
 
     /// The separable min and max equal the brute-force ones over the
