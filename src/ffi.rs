@@ -371,31 +371,24 @@ impl trueshot_report {
     /// Render the review page (the same page as `trueshot report`).
     fn render_page(&self) -> Option<CString> {
         let page = &self.page;
-        let image = match &page.photo {
+        // Raw pixels were kept shrunk to the page's size: the page is told
+        // the analysed size, in whose frame the heatmap and the regions lie.
+        let (image, analysed_size) = match &page.photo {
             PagePhoto::Encoded(bytes) => {
                 let format = crate::decode::sniff(bytes).ok()?;
-                crate::decode::decode(bytes, format, &page.limits).ok()?
+                (
+                    crate::decode::decode(bytes, format, &page.limits).ok()?,
+                    None,
+                )
             }
             PagePhoto::Pixels {
                 image,
                 width,
                 height,
-            } => {
-                // The page places the heatmap and the region boxes in the
-                // image's own pixel frame, so give it the analysed size; it
-                // shrinks the photo back to `PAGE_SIDE` when encoding.
-                let image = if image.dimensions() == (*width, *height) {
-                    image.clone()
-                } else {
-                    image::imageops::resize(
-                        image,
-                        *width,
-                        *height,
-                        image::imageops::FilterType::Nearest,
-                    )
-                };
-                DynamicImage::ImageRgb8(image)
-            }
+            } => (
+                DynamicImage::ImageRgb8(image.clone()),
+                Some((*width, *height)),
+            ),
         };
         // Under the limits it was indexed with: a listing admitted by raised
         // limits (over 100 MP) must not vanish from the page.
@@ -406,6 +399,9 @@ impl trueshot_report {
         let mut options = html::HtmlOptions::default()
             .with_max_side(PAGE_SIDE)
             .with_operating_point(page.point, page.limits.review_rate);
+        if let Some((width, height)) = analysed_size {
+            options = options.with_analysed_size(width, height);
+        }
         if let Some(title) = &page.title {
             options = options.with_title(title.clone());
         }

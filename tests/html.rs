@@ -183,6 +183,42 @@ fn large_photos_are_downscaled_to_keep_pages_small() {
     assert!(small.len() < page.len());
 }
 
+/// A page made from a smaller copy of the analysed pixels, given their
+/// size, places the photo, the heatmap and the boxes as the page made from
+/// the pixels themselves; without the size the boxes land elsewhere.
+#[test]
+fn a_smaller_copy_with_the_analysed_size_gives_the_same_places() {
+    let image = gradient(1200, 800);
+    let report = edited_report(&image);
+    let small = image.thumbnail(300, 200);
+    // The photo's tag, the overlay's and the boxes', less the embedded
+    // pictures (the copy is resampled otherwise).
+    let places = |page: &str| -> Vec<String> {
+        page.split('<')
+            .filter(|tag| {
+                tag.starts_with(r#"img class="photo""#)
+                    || tag.starts_with(r#"img class="overlay""#)
+                    || tag.starts_with(r#"a class="box"#)
+            })
+            .map(|tag| match tag.split_once(r#" src=""#) {
+                Some((head, rest)) => {
+                    head.to_owned() + rest.split_once('"').map_or("", |(_, tail)| tail)
+                }
+                None => tag.to_owned(),
+            })
+            .collect()
+    };
+    let full = places(&render_html(&report, &image, &HtmlOptions::default()));
+    assert!(full.iter().any(|t| t.contains("overlay")), "{full:?}");
+    assert!(full.iter().any(|t| t.contains("box")), "{full:?}");
+    let options = HtmlOptions::default().with_analysed_size(1200, 800);
+    assert_eq!(places(&render_html(&report, &small, &options)), full);
+    assert_ne!(
+        places(&render_html(&report, &small, &HtmlOptions::default())),
+        full
+    );
+}
+
 /// A TIFF-structured EXIF block (little endian) with Make, Model and
 /// Software set to `value`.
 fn exif_with(value: &str) -> Vec<u8> {

@@ -87,6 +87,12 @@ pub struct HtmlOptions<'a> {
     pub review_rate: Option<f32>,
     /// Language the page opens in. Default: English.
     pub lang: Lang,
+    /// Width and height of the pixels that were analysed, when the image
+    /// given to [`render_html`] is a smaller copy of them (a thumbnail kept
+    /// for the page, so the full-size pixels need not be kept or scaled up
+    /// again): the heatmap and the regions are placed in this frame.
+    /// Default: `None`, the image's own size.
+    pub analysed_size: Option<(u32, u32)>,
 }
 
 impl Default for HtmlOptions<'_> {
@@ -98,6 +104,7 @@ impl Default for HtmlOptions<'_> {
             max_false_alarm: None,
             review_rate: None,
             lang: Lang::En,
+            analysed_size: None,
         }
     }
 }
@@ -158,6 +165,14 @@ impl<'a> HtmlOptions<'a> {
     #[must_use]
     pub fn with_lang(mut self, lang: Lang) -> Self {
         self.lang = lang;
+        self
+    }
+
+    /// Give the size of the analysed pixels when the image passed to
+    /// [`render_html`] is a smaller copy of them.
+    #[must_use]
+    pub fn with_analysed_size(mut self, width: u32, height: u32) -> Self {
+        self.analysed_size = Some((width, height));
         self
     }
 

@@ -19,7 +19,9 @@ const MAX_FIELD_CHARS: usize = 2000;
 /// Render the self-contained review page of one analysed photo.
 ///
 /// `image` must be the pixels that were analysed (the decoded file, EXIF
-/// orientation not applied), so that the heatmap and the regions line up. It
+/// orientation not applied), so that the heatmap and the regions line up,
+/// or a smaller copy of them with their size given by
+/// [`HtmlOptions::with_analysed_size`]. It
 /// is embedded as a JPEG downscaled to `options.max_side`; the heatmap is
 /// embedded as a PNG overlay. Every string from the report is HTML-escaped.
 /// The output is deterministic: the same inputs give the same bytes.
@@ -36,7 +38,7 @@ const MAX_FIELD_CHARS: usize = 2000;
 #[must_use]
 pub fn render_html(report: &Report, image: &DynamicImage, options: &HtmlOptions<'_>) -> String {
     let side = options.side();
-    let (width, height) = image.dimensions();
+    let (width, height) = options.analysed_size.unwrap_or(image.dimensions());
     let title = options.title.as_deref().unwrap_or("Claim photo");
     let mut page = String::with_capacity(256 * 1024);
     let vt = verdict_text(report.verdict);
@@ -88,12 +90,12 @@ pub fn render_html(report: &Report, image: &DynamicImage, options: &HtmlOptions<
     // Encoded once, shown in the main figure and beside the listing photo.
     let claim_uri = jpeg_data_uri(image, side, PHOTO_QUALITY);
     page.push_str(r#"<div class="layout">"#);
-    photo_figure(&mut page, report, image, claim_uri.as_deref(), &boxes, side);
+    let claim = (claim_uri.as_deref(), (width, height));
+    photo_figure(&mut page, report, claim, &boxes, side);
     findings_section(&mut page, report);
     page.push_str("</div>\n");
 
     if let Some(reference) = &report.reference {
-        let claim = (claim_uri.as_deref(), (width, height));
         reference_section(&mut page, report, reference, options, claim, side);
     }
     provenance_section(&mut page, &report.provenance);
@@ -211,15 +213,15 @@ fn push_photo(page: &mut String, uri: Option<&str>, (width, height): (u32, u32))
     }
 }
 
+/// The claim photo (`claim`: its embedded JPEG and the analysed size) with
+/// the heatmap overlay and the numbered region boxes.
 fn photo_figure(
     page: &mut String,
     report: &Report,
-    image: &DynamicImage,
-    claim_uri: Option<&str>,
+    (claim_uri, (width, height)): (Option<&str>, (u32, u32)),
     boxes: &[(usize, Region)],
     side: u32,
 ) {
-    let (width, height) = image.dimensions();
     page.push_str(r#"<figure class="photo-figure" aria-labelledby="photo-caption">"#);
     let overlay = report
         .heatmap
