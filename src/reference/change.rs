@@ -1619,6 +1619,17 @@ mod tests {
         worst
     }
 
+    /// The map has one changed region, and it covers the box
+    /// `[x0, y0, x1, y1]`.
+    fn assert_one_region_covering(map: &ChangeMap, [x0, y0, x1, y1]: [usize; 4]) {
+        assert_eq!(map.blobs.len(), 1, "{:?}", map.blobs);
+        let blob = map.blobs[0];
+        assert!(
+            blob.x0 <= x0 && blob.x1 >= x1 && blob.y0 <= y0 && blob.y1 >= y1,
+            "{blob:?}"
+        );
+    }
+
     /// ImageMagick's sigmoidal contrast about mid-grey, written out here
     /// independently of [`sigmoid_curve`].
     fn sigmoidal(v: f32, gain: f32) -> f32 {
@@ -1718,12 +1729,7 @@ mod tests {
             }
         }
         let map = change_map(&claim, &reference, &identity);
-        assert_eq!(map.blobs.len(), 1, "{:?}", map.blobs);
-        let blob = map.blobs[0];
-        assert!(
-            blob.x0 <= 100 && blob.x1 >= 114 && blob.y0 <= 50 && blob.y1 >= 70,
-            "{blob:?}"
-        );
+        assert_one_region_covering(&map, [100, 50, 114, 70]);
     }
 
     /// A vignette is recovered from a claim whose corners it darkened,
@@ -2029,12 +2035,7 @@ mod tests {
             }
         }
         let map = change_map(&claim, &reference, &identity);
-        assert_eq!(map.blobs.len(), 1, "{:?}", map.blobs);
-        let blob = map.blobs[0];
-        assert!(
-            blob.x0 <= 62 && blob.x1 >= 98 && blob.y0 <= 102 && blob.y1 >= 128,
-            "{blob:?}"
-        );
+        assert_one_region_covering(&map, [62, 102, 98, 128]);
     }
 
     /// A contrast raised and clipped at twice the compared scale, as a
@@ -2098,7 +2099,7 @@ mod tests {
             }
         }
         let map = change_map(&claim, &reference, &identity);
-        assert_eq!(map.blobs.len(), 1, "{:?}", map.blobs);
+        assert_one_region_covering(&map, [px, py, px + 12, py + 12]);
     }
 
     /// The separable min and max equal the brute-force ones over the
