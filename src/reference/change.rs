@@ -219,14 +219,15 @@ enum FilterInput {
 /// histogram (histogram matching, Gonzalez & Woods, "Digital Image
 /// Processing", 3.3.2): each level goes to the claim's level of the same
 /// rank. It stands for the filters no formula here describes, a different
-/// monotone curve per channel, such as an editor's "equalize" (its curve is
-/// the image's own histogram): of 20 dev details equalised, 15 of the 16
-/// copies found derived were called `edited` without it, 3 with it. Unlike a curve
-/// fitted level by level, it is fixed by the ranks, not by which claim
-/// levels sit at which reference levels: damage over the only bright
-/// object does not move the top of the curve to its colour, it moves the
-/// object's pixels down the claim's ranks, and they stay a change. Damage
-/// still shifts every rank by at most its share of the pixels.
+/// monotone curve per channel, such as an editor's "equalize" (its curve
+/// is the image's own histogram): of 20 dev details equalised, 15 of the
+/// 16 copies found derived were called `edited` without it, 3 with it.
+/// Unlike a curve fitted level by level, it is fixed by the ranks, not by
+/// which claim levels sit at which reference levels: damage over the only
+/// bright object does not move the top of the curve to its colour, it
+/// moves the object's pixels down the claim's ranks, and they stay a
+/// change. Damage still shifts every rank by at most its share of the
+/// pixels.
 struct Matching {
     /// Per channel, the claim level of each integer reference level.
     curves: [[f32; 256]; 3],
@@ -1379,10 +1380,10 @@ impl ClipSlack {
                 .zip(&highs)
                 .zip(&unclipped.data)
                 .map(|((&low, &high), &centre)| {
-                    let m = centre - FINE_SPREAD * (centre - low);
-                    let big = centre + FINE_SPREAD * (high - centre);
-                    if m < limit && big > limit {
-                        (limit - m) * (big - limit) / (big - m)
+                    let low = centre - FINE_SPREAD * (centre - low);
+                    let high = centre + FINE_SPREAD * (high - centre);
+                    if low < limit && high > limit {
+                        (limit - low) * (high - limit) / (high - low)
                     } else {
                         0.0
                     }
