@@ -299,7 +299,7 @@ struct PageSource {
 enum PagePhoto {
     Encoded(Vec<u8>),
     Pixels {
-        image: RgbImage,
+        image: DynamicImage,
         width: u32,
         height: u32,
     },
@@ -322,7 +322,7 @@ impl PagePhoto {
             image
         };
         PagePhoto::Pixels {
-            image,
+            image: DynamicImage::ImageRgb8(image),
             width,
             height,
         }
@@ -373,22 +373,18 @@ impl trueshot_report {
         let page = &self.page;
         // Raw pixels were kept shrunk to the page's size: the page is told
         // the analysed size, in whose frame the heatmap and the regions lie.
+        let decoded;
         let (image, analysed_size) = match &page.photo {
             PagePhoto::Encoded(bytes) => {
                 let format = crate::decode::sniff(bytes).ok()?;
-                (
-                    crate::decode::decode(bytes, format, &page.limits).ok()?,
-                    None,
-                )
+                decoded = crate::decode::decode(bytes, format, &page.limits).ok()?;
+                (&decoded, None)
             }
             PagePhoto::Pixels {
                 image,
                 width,
                 height,
-            } => (
-                DynamicImage::ImageRgb8(image.clone()),
-                Some((*width, *height)),
-            ),
+            } => (image, Some((*width, *height))),
         };
         // Under the limits it was indexed with: a listing admitted by raised
         // limits (over 100 MP) must not vanish from the page.
@@ -408,7 +404,7 @@ impl trueshot_report {
         if let Some(listing) = &listing {
             options = options.with_reference_image(listing);
         }
-        Some(c_string(&html::render_html(&self.report, &image, &options)))
+        Some(c_string(&html::render_html(&self.report, image, &options)))
     }
 }
 
