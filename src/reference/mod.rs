@@ -28,7 +28,8 @@
 //!    angle cannot be aligned at the pixel level by one similarity transform,
 //!    and its fine structure decorrelates.
 //! 4. **Change map** ([`change`]): at a long side of 512 px, after matching
-//!    exposure and colour.
+//!    exposure and colour; thin lines (hairline cracks) also at up to
+//!    1024 px when both photos are that fine.
 //! 5. **Partial copies** ([`References::partial_copy`]): a claim not derived
 //!    from any listing may still hold a listing's product, cut out and put
 //!    into a new scene; the copied part is reported for review.
@@ -867,7 +868,7 @@ impl References {
                 )
             }
         };
-        let mut comparison = self.conclude(&claim, best.cloned(), placement);
+        let mut comparison = self.conclude(&claim, &rgb, best.cloned(), placement);
         // A listing matched as a whole (an index named) holds no part of
         // the claim that the whole-frame match has not weighed already.
         let matched_whole = comparison.matched.index.is_some();
@@ -981,7 +982,13 @@ impl References {
         )
     }
 
-    fn conclude(&self, claim: &Claim, best: Option<Candidate>, placement: Placement) -> Comparison {
+    fn conclude(
+        &self,
+        claim: &Claim,
+        original: &RgbView<'_>,
+        best: Option<Candidate>,
+        placement: Placement,
+    ) -> Comparison {
         let Some(best) = best else {
             return no_match(0.0);
         };
@@ -996,7 +1003,26 @@ impl References {
         let claim_cmp = claim_small.as_ref().unwrap_or(&claim.hi);
         let claim_planes = [0, 1, 2].map(|c| Plane::channel(claim_cmp, c));
         let ref_planes = [0, 1, 2].map(|c| Plane::channel(ref_hi, c));
-        let map = change::change_map(&claim_planes, &ref_planes, &affine_cmp);
+        let finer = finer_pair(
+            &claim.hi,
+            original,
+            entry,
+            &best,
+            &affine_hi,
+            claim_cmp.dimensions(),
+        )
+        .map(|(claim, reference, affine)| {
+            let planes = |rgb: &RgbImage| [0, 1, 2].map(|c| Plane::channel(rgb, c));
+            (planes(&claim), planes(&reference), affine)
+        });
+        let finer = finer
+            .as_ref()
+            .map(|(claim, reference, affine)| change::Finer {
+                claim,
+                reference,
+                affine: *affine,
+            });
+        let map = change::change_map(&claim_planes, &ref_planes, &affine_cmp, finer.as_ref());
 
         // The transform in original pixels (reference → claim).
         let claim_to_orig = per_axis_scaling(
@@ -1251,6 +1277,63 @@ fn at_change_scale(
     }
     let (small, down) = downscaled(&claim.hi, upsampling);
     (Some(small), affine_hi, down.compose(&affine_hi))
+}
+
+/// Long side of the claim for the thin-line search at a finer scale
+/// ([`change::Finer`]): the reference's detail copy is no finer.
+const FINER: u32 = DETAIL;
+/// The finer scale is searched only when it is at least this much finer
+/// than the compared one.
+const FINER_MIN_GAIN: f32 = 1.25;
+
+/// The claim (from its `original` pixels; `claim_hi` at the working
+/// scale) and the whole reference at up to
+/// [`FINER`] px, and the map between them (reference → claim), for the
+/// thin-line search; `None` for a window view, a reference kept without a
+/// detail copy, or when the pair is not [`FINER_MIN_GAIN`] finer than the
+/// claim `compared` at the working scale. `affine_hi` maps the view's `hi`
+/// onto the claim's `hi`.
+fn finer_pair(
+    claim_hi: &RgbImage,
+    original: &RgbView<'_>,
+    entry: &Entry,
+    candidate: &Candidate,
+    affine_hi: &Affine,
+    compared: (u32, u32),
+) -> Option<(RgbImage, RgbImage, Affine)> {
+    if !candidate.view.is_whole() {
+        return None;
+    }
+    let detail = entry.detail.as_ref()?;
+    let (cw, ch) = original.dimensions();
+    if (cw.max(ch) as f32) < FINER_MIN_GAIN * compared.0.max(compared.1) as f32 {
+        return None;
+    }
+    let reference = if candidate.mirrored {
+        image::imageops::flip_horizontal(detail)
+    } else {
+        detail.clone()
+    };
+    let claim = shrink(original, FINER);
+    let (hw, hh) = candidate.view.hi.dimensions();
+    let (fw, fh) = claim.dimensions();
+    let affine = per_axis_scaling((fw as usize, fh as usize), claim_hi.dimensions())
+        .compose(affine_hi)
+        .compose(&per_axis_scaling(
+            (hw as usize, hh as usize),
+            reference.dimensions(),
+        ));
+    // As at the working scale, the claim is never compared with an
+    // upsampled reference.
+    let (claim, affine) = if affine.scale() > MAX_UPSAMPLING {
+        let (small, down) = downscaled(&claim, affine.scale());
+        (small, down.compose(&affine))
+    } else {
+        (claim, affine)
+    };
+    let long = claim.width().max(claim.height()) as f32;
+    (long >= FINER_MIN_GAIN * compared.0.max(compared.1) as f32)
+        .then_some((claim, reference, affine))
 }
 
 /// The candidate's registration as the map of its view's `hi` onto the
