@@ -25,7 +25,7 @@ use image::{GrayImage, Luma};
 use imageproc::distance_transform::Norm;
 use imageproc::region_labelling::{connected_components, Connectivity};
 
-use super::plane::{warp, Affine, Plane};
+use super::plane::{warp_all, Affine, Plane};
 use crate::detectors::residual::{median_and_spread, median_in_place};
 
 /// Smallest difference, in 8-bit levels, ever called a change: re-encoding
@@ -1485,15 +1485,7 @@ impl Overlay {
         if w < 8 || h < 8 {
             return None;
         }
-        let mut valid = vec![false; w * h];
-        let mut warped: Vec<Plane> = Vec::with_capacity(3);
-        for (c, plane) in reference.iter().enumerate() {
-            let (p, v) = warp(plane, &inv, w, h);
-            if c == 0 {
-                valid = v;
-            }
-            warped.push(p);
-        }
+        let (warped, valid) = warp_all(reference, &inv, w, h);
         let valid = GrayImage::from_fn(w as u32, h as u32, |x, y| {
             Luma([if valid[y as usize * w + x as usize] {
                 255

@@ -53,18 +53,7 @@ impl Plane {
     /// (half a pixel of border is clamped so the edge pixels are usable).
     #[inline]
     pub fn sample(&self, x: f32, y: f32) -> Option<f32> {
-        let (fx, fy) = (x - 0.5, y - 0.5);
-        if !(fx > -0.5 && fy > -0.5 && fx < self.w as f32 - 0.5 && fy < self.h as f32 - 0.5) {
-            return None;
-        }
-        let fx = fx.clamp(0.0, (self.w - 1) as f32);
-        let fy = fy.clamp(0.0, (self.h - 1) as f32);
-        let (x0, y0) = (fx as usize, fy as usize);
-        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
-        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-        let top = self.get(x0, y0) + (self.get(x1, y0) - self.get(x0, y0)) * ax;
-        let bottom = self.get(x0, y1) + (self.get(x1, y1) - self.get(x0, y1)) * ax;
-        Some(top + (bottom - top) * ay)
+        Bilinear::at(self.w, self.h, x, y).map(|at| at.sample(self))
     }
 
     /// Gaussian blur (imageproc's separable kernel).
@@ -223,20 +212,137 @@ impl Affine {
     }
 }
 
+/// Where a bilinear sample of a `w x h` plane reads, and with what weights.
+#[derive(Clone, Copy)]
+struct Bilinear {
+    top_left: usize,
+    /// Offsets of the right and lower neighbours (0 on the last column and
+    /// row, which are clamped).
+    right: usize,
+    down: usize,
+    ax: f32,
+    ay: f32,
+}
+
+impl Bilinear {
+    /// At continuous coordinates; `None` outside the plane (half a pixel of
+    /// border is clamped so the edge pixels are usable).
+    #[inline]
+    fn at(w: usize, h: usize, x: f32, y: f32) -> Option<Self> {
+        let (fx, fy) = (x - 0.5, y - 0.5);
+        if !(fx > -0.5 && fy > -0.5 && fx < w as f32 - 0.5 && fy < h as f32 - 0.5) {
+            return None;
+        }
+        let fx = fx.clamp(0.0, (w - 1) as f32);
+        let fy = fy.clamp(0.0, (h - 1) as f32);
+        let (x0, y0) = (fx as usize, fy as usize);
+        Some(Bilinear {
+            top_left: y0 * w + x0,
+            right: usize::from(x0 + 1 < w),
+            down: if y0 + 1 < h { w } else { 0 },
+            ax: fx - x0 as f32,
+            ay: fy - y0 as f32,
+        })
+    }
+
+    #[inline]
+    fn sample(self, plane: &Plane) -> f32 {
+        let d = &plane.data;
+        let (i, j) = (self.top_left, self.top_left + self.down);
+        let top = d[i] + (d[i + self.right] - d[i]) * self.ax;
+        let bottom = d[j] + (d[j + self.right] - d[j]) * self.ax;
+        top + (bottom - top) * self.ay
+    }
+}
+
 /// Warp `src` into a `w x h` frame: `out(p) = src(inv(p))`, where `inv`
 /// maps output coordinates to source coordinates. Also returns the validity
 /// mask (1 where the source covers the output pixel).
 pub(crate) fn warp(src: &Plane, inv: &Affine, w: usize, h: usize) -> (Plane, Vec<bool>) {
-    let mut out = Plane::new(w, h);
+    let (mut planes, valid) = warp_all(std::slice::from_ref(src), inv, w, h);
+    (planes.pop().unwrap_or_else(|| Plane::new(w, h)), valid)
+}
+
+/// [`warp`] of planes of one size together: each sample's position and
+/// weights are worked out once for all of them.
+pub(crate) fn warp_all(src: &[Plane], inv: &Affine, w: usize, h: usize) -> (Vec<Plane>, Vec<bool>) {
+    let mut out: Vec<Plane> = src.iter().map(|_| Plane::new(w, h)).collect();
     let mut valid = vec![false; w * h];
+    let Some(first) = src.first() else {
+        return (out, valid);
+    };
+    let (sw, sh) = (first.w, first.h);
+    if src
+        .iter()
+        .any(|p| p.w != sw || p.h != sh || p.data.len() != sw * sh)
+    {
+        return (out, valid);
+    }
     for y in 0..h {
         for x in 0..w {
             let (sx, sy) = inv.apply(x as f32 + 0.5, y as f32 + 0.5);
-            if let Some(v) = src.sample(sx, sy) {
-                out.data[y * w + x] = v;
+            if let Some(at) = Bilinear::at(sw, sh, sx, sy) {
+                for (plane, source) in out.iter_mut().zip(src) {
+                    plane.data[y * w + x] = at.sample(source);
+                }
                 valid[y * w + x] = true;
             }
         }
     }
     (out, valid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bilinear interpolation written out on its own: the four pixel
+    /// centres around the point, clamped to the plane.
+    fn bilinear(plane: &Plane, x: f32, y: f32) -> f32 {
+        let fx = (x - 0.5).clamp(0.0, (plane.w - 1) as f32);
+        let fy = (y - 0.5).clamp(0.0, (plane.h - 1) as f32);
+        let (x0, y0) = (fx.floor(), fy.floor());
+        let (ax, ay) = (fx - x0, fy - y0);
+        let at = |x: f32, y: f32| {
+            let (x, y) = ((x as usize).min(plane.w - 1), (y as usize).min(plane.h - 1));
+            plane.data[y * plane.w + x]
+        };
+        (1.0 - ay) * ((1.0 - ax) * at(x0, y0) + ax * at(x0 + 1.0, y0))
+            + ay * ((1.0 - ax) * at(x0, y0 + 1.0) + ax * at(x0 + 1.0, y0 + 1.0))
+    }
+
+    /// Planes warped together are each sampled bilinearly where the
+    /// source covers the output (half a pixel of border included), as one
+    /// plane warped alone is.
+    #[test]
+    fn planes_warped_together_are_each_sampled_bilinearly() {
+        let (w, h) = (37, 23);
+        let planes: Vec<Plane> = (0..3)
+            .map(|c| Plane {
+                w,
+                h,
+                data: (0..w * h)
+                    .map(|i| ((i % w) * (c + 2) + (i / w) * (i / w) * (3 - c)) as f32 % 97.0)
+                    .collect(),
+            })
+            .collect();
+        let inv = Affine::similarity(0.8, 0.3, 2.0, -1.5);
+        let (warped, valid) = warp_all(&planes, &inv, 40, 30);
+        let mut covered = 0;
+        for (i, &is_valid) in valid.iter().enumerate() {
+            let (sx, sy) = inv.apply((i % 40) as f32 + 0.5, (i / 40) as f32 + 0.5);
+            let inside = sx > 0.0 && sy > 0.0 && sx < w as f32 && sy < h as f32;
+            assert_eq!(is_valid, inside, "pixel {i} at ({sx}, {sy})");
+            if inside {
+                covered += 1;
+                for (plane, source) in warped.iter().zip(&planes) {
+                    let expected = bilinear(source, sx, sy);
+                    assert!((plane.data[i] - expected).abs() < 1e-3, "{i}: {expected}");
+                }
+            }
+        }
+        assert!(covered > 300, "{covered}");
+        let (alone, _) = warp(&planes[1], &inv, 40, 30);
+        assert_eq!(alone.data, warped[1].data);
+    }
 }
