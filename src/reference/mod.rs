@@ -1283,16 +1283,15 @@ fn at_change_scale(
 /// ([`change::Finer`]): the reference's detail copy is no finer.
 const FINER: u32 = DETAIL;
 /// The finer scale is searched only when it is at least this much finer
-/// than the compared one.
+/// than the compared one: a 640-px claim (a listing's usual size) is.
 const FINER_MIN_GAIN: f32 = 1.25;
 
-/// The claim (from its `original` pixels; `claim_hi` at the working
-/// scale) and the whole reference at up to
-/// [`FINER`] px, and the map between them (reference → claim), for the
-/// thin-line search; `None` for a window view, a reference kept without a
-/// detail copy, or when the pair is not [`FINER_MIN_GAIN`] finer than the
-/// claim `compared` at the working scale. `affine_hi` maps the view's `hi`
-/// onto the claim's `hi`.
+/// The claim (from its `original` pixels; `claim_hi` at the working scale)
+/// and the whole reference at up to [`FINER`] px, and the map between them
+/// (reference → claim), for the thin-line search; `None` for a window view,
+/// a reference kept without a detail copy, or when the pair is not
+/// [`FINER_MIN_GAIN`] times finer than the claim `compared` at the working
+/// scale. `affine_hi` maps the view's `hi` onto the claim's `hi`.
 fn finer_pair(
     claim_hi: &RgbImage,
     original: &RgbView<'_>,
