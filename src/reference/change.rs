@@ -1481,7 +1481,7 @@ impl ClipSlack {
 /// the thin-line detector alone: a crack 1 px wide on an 800-px claim is
 /// 0.64 px wide at 512 px, its contrast diluted below what the detector
 /// can tell from JPEG noise (of 20 dev listings with such a crack painted
-/// dark, 7 were called `edited` at the working scale alone, 14 with this).
+/// dark, 7 were called `edited` at the working scale alone, 13 with this).
 pub(crate) struct Finer<'a> {
     pub claim: &'a [Plane; 3],
     pub reference: &'a [Plane; 3],
