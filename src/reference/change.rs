@@ -1482,9 +1482,9 @@ impl ClipSlack {
 /// 0.64 px wide at 512 px, its contrast diluted below what the detector
 /// can tell from JPEG noise (of 20 dev listings with such a crack painted
 /// dark, 7 were called `edited` at the working scale alone, 13 with this).
-pub(crate) struct Finer<'a> {
-    pub claim: &'a [Plane; 3],
-    pub reference: &'a [Plane; 3],
+pub(crate) struct Finer {
+    pub claim: [Plane; 3],
+    pub reference: [Plane; 3],
     /// Reference → claim, at this scale.
     pub affine: Affine,
 }
@@ -1530,10 +1530,10 @@ impl Overlay {
 /// pixel by pixel), each working-scale pixel of `w x h` given the strongest
 /// response among the finer pixels it covers. A sharpening is fitted again
 /// at this scale: its halos are finer here, and would read as lines.
-fn finer_lines(finer: &Finer<'_>, w: usize, h: usize, tones: &Tones) -> Option<Vec<f32>> {
+fn finer_lines(finer: &Finer, w: usize, h: usize, tones: &Tones) -> Option<Vec<f32>> {
     let (fw, fh) = (finer.claim[0].w, finer.claim[0].h);
-    let overlay = Overlay::of(finer.reference, &finer.affine, fw, fh)?;
-    let claim_luma = luma_of(finer.claim);
+    let overlay = Overlay::of(&finer.reference, &finer.affine, fw, fh)?;
+    let claim_luma = luma_of(&finer.claim);
     let tones = tones.resized(fw, fh);
     let toned = tones.apply(&overlay.warped, Levels::Clipped);
     let predicted = match Sharpening::fit(&claim_luma, &luma_of(&toned), &overlay.inside) {
@@ -1570,7 +1570,7 @@ pub(crate) fn change_map(
     claim: &[Plane; 3],
     reference: &[Plane; 3],
     affine: &Affine,
-    finer: Option<&Finer<'_>>,
+    finer: Option<&Finer>,
 ) -> ChangeMap {
     let (w, h) = (claim[0].w, claim[0].h);
     let Some(Overlay {
@@ -2011,8 +2011,8 @@ mod tests {
             let working_only = change_map(&claim_working, &reference_working, &identity, None);
             assert!(working_only.blobs.is_empty(), "{:?}", working_only.blobs);
             let finer = Finer {
-                claim: &claim_fine,
-                reference: &reference_fine,
+                claim: claim_fine,
+                reference: reference_fine.clone(),
                 affine: identity,
             };
             let map = change_map(&claim_working, &reference_working, &identity, Some(&finer));

@@ -1001,8 +1001,8 @@ impl References {
         let ref_hi = &best.view.hi;
         let (claim_small, affine_hi, affine_cmp) = at_change_scale(claim, &best, MAX_UPSAMPLING);
         let claim_cmp = claim_small.as_ref().unwrap_or(&claim.hi);
-        let claim_planes = [0, 1, 2].map(|c| Plane::channel(claim_cmp, c));
-        let ref_planes = [0, 1, 2].map(|c| Plane::channel(ref_hi, c));
+        let claim_planes = Plane::channels(claim_cmp);
+        let ref_planes = Plane::channels(ref_hi);
         let finer = finer_pair(
             &claim.hi,
             original,
@@ -1010,18 +1010,7 @@ impl References {
             &best,
             &affine_hi,
             claim_cmp.dimensions(),
-        )
-        .map(|(claim, reference, affine)| {
-            let planes = |rgb: &RgbImage| [0, 1, 2].map(|c| Plane::channel(rgb, c));
-            (planes(&claim), planes(&reference), affine)
-        });
-        let finer = finer
-            .as_ref()
-            .map(|(claim, reference, affine)| change::Finer {
-                claim,
-                reference,
-                affine: *affine,
-            });
+        );
         let map = change::change_map(&claim_planes, &ref_planes, &affine_cmp, finer.as_ref());
 
         // The transform in original pixels (reference → claim).
@@ -1299,20 +1288,16 @@ fn finer_pair(
     candidate: &Candidate,
     affine_hi: &Affine,
     compared: (u32, u32),
-) -> Option<(RgbImage, RgbImage, Affine)> {
+) -> Option<change::Finer> {
     if !candidate.view.is_whole() {
         return None;
     }
     let detail = entry.detail.as_ref()?;
     let (cw, ch) = original.dimensions();
-    if (cw.max(ch) as f32) < FINER_MIN_GAIN * compared.0.max(compared.1) as f32 {
+    let least = FINER_MIN_GAIN * compared.0.max(compared.1) as f32;
+    if (cw.max(ch) as f32) < least {
         return None;
     }
-    let reference = if candidate.mirrored {
-        image::imageops::flip_horizontal(detail)
-    } else {
-        detail.clone()
-    };
     let claim = shrink(original, FINER);
     let (hw, hh) = candidate.view.hi.dimensions();
     let (fw, fh) = claim.dimensions();
@@ -1320,7 +1305,7 @@ fn finer_pair(
         .compose(affine_hi)
         .compose(&per_axis_scaling(
             (hw as usize, hh as usize),
-            reference.dimensions(),
+            detail.dimensions(),
         ));
     // As at the working scale, the claim is never compared with an
     // upsampled reference.
@@ -1330,9 +1315,19 @@ fn finer_pair(
     } else {
         (claim, affine)
     };
-    let long = claim.width().max(claim.height()) as f32;
-    (long >= FINER_MIN_GAIN * compared.0.max(compared.1) as f32)
-        .then_some((claim, reference, affine))
+    if (claim.width().max(claim.height()) as f32) < least {
+        return None;
+    }
+    let reference = if candidate.mirrored {
+        Plane::channels(&image::imageops::flip_horizontal(detail))
+    } else {
+        Plane::channels(detail)
+    };
+    Some(change::Finer {
+        claim: Plane::channels(&claim),
+        reference,
+        affine,
+    })
 }
 
 /// The candidate's registration as the map of its view's `hi` onto the

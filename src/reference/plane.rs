@@ -44,6 +44,11 @@ impl Plane {
         }
     }
 
+    /// The three colour channels of `rgb`.
+    pub fn channels(rgb: &RgbImage) -> [Self; 3] {
+        [0, 1, 2].map(|c| Plane::channel(rgb, c))
+    }
+
     #[inline]
     pub fn get(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.w + x]
