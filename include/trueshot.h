@@ -171,9 +171,10 @@ typedef struct {
 } trueshot_region;
 
 /**
- * A similarity transform from the reference (listing) photo to the claim:
- * mirror horizontally (when `mirrored`), scale, rotate clockwise by
- * `rotation_deg` about the origin, then translate by (`dx`, `dy`) pixels.
+ * The transform from the reference (listing) photo to the claim: mirror
+ * horizontally (when `mirrored`), scale x by `scale * sqrt(aspect)` and y
+ * by `scale / sqrt(aspect)`, rotate clockwise by `rotation_deg` about the
+ * origin, then translate by (`dx`, `dy`) pixels.
  */
 typedef struct {
   /**
@@ -196,6 +197,12 @@ typedef struct {
    * Whether the reference was mirrored left-right first.
    */
   bool mirrored;
+  /**
+   * The x scale over the y scale: 1 when both axes were scaled alike
+   * (tools resizing to sizes rounded to multiples of 8 or 64 stretch
+   * one axis by a few percent).
+   */
+  float aspect;
 } trueshot_transform;
 
 /**

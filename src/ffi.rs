@@ -117,9 +117,10 @@ pub struct trueshot_region {
     pub height: u32,
 }
 
-/// A similarity transform from the reference (listing) photo to the claim:
-/// mirror horizontally (when `mirrored`), scale, rotate clockwise by
-/// `rotation_deg` about the origin, then translate by (`dx`, `dy`) pixels.
+/// The transform from the reference (listing) photo to the claim: mirror
+/// horizontally (when `mirrored`), scale x by `scale * sqrt(aspect)` and y
+/// by `scale / sqrt(aspect)`, rotate clockwise by `rotation_deg` about the
+/// origin, then translate by (`dx`, `dy`) pixels.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct trueshot_transform {
@@ -133,6 +134,10 @@ pub struct trueshot_transform {
     pub dy: f32,
     /// Whether the reference was mirrored left-right first.
     pub mirrored: bool,
+    /// The x scale over the y scale: 1 when both axes were scaled alike
+    /// (tools resizing to sizes rounded to multiples of 8 or 64 stretch
+    /// one axis by a few percent).
+    pub aspect: f32,
 }
 
 /// How the claim relates to the reference photos of its config (see
@@ -1444,6 +1449,7 @@ pub unsafe extern "C" fn trueshot_report_reference(
             dx: t.dx,
             dy: t.dy,
             mirrored: t.mirrored,
+            aspect: t.aspect,
         });
         *match_out = trueshot_reference_match {
             derived: m.derived,

@@ -578,8 +578,11 @@ pub struct ReferenceMatch {
     pub changed_fraction: f32,
 }
 
-/// A similarity transform (reference → claim).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+/// The map from the reference to the claim: mirror horizontally (when
+/// `mirrored`), scale the x axis by `scale * sqrt(aspect)` and the y axis
+/// by `scale / sqrt(aspect)`, rotate clockwise on screen by `rotation_deg`
+/// about the origin, then translate by (`dx`, `dy`) claim pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct Transform {
     pub scale: f32,
@@ -587,6 +590,29 @@ pub struct Transform {
     pub dx: f32,
     pub dy: f32,
     pub mirrored: bool,
+    /// The x scale over the y scale: 1 when both axes were scaled alike.
+    /// Tools, AI editors among them, resize to sizes rounded to multiples
+    /// of 8 or 64, which stretches one axis by a few percent. Reports
+    /// written before this field read as 1.
+    #[serde(default = "unit_aspect")]
+    pub aspect: f32,
+}
+
+impl Default for Transform {
+    fn default() -> Self {
+        Transform {
+            scale: 1.0,
+            rotation_deg: 0.0,
+            dx: 0.0,
+            dy: 0.0,
+            mirrored: false,
+            aspect: 1.0,
+        }
+    }
+}
+
+fn unit_aspect() -> f32 {
+    1.0
 }
 
 /// Everything an analysis found. Serialises to the JSON record of the CLI.

@@ -191,6 +191,7 @@ fn pages_render_in_headless_chromium() {
         dx: 12.0,
         dy: -8.0,
         mirrored: false,
+        ..Transform::default()
     });
     report.reference = Some(reference);
     report.findings.push(

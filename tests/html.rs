@@ -366,6 +366,7 @@ fn reference_match_is_shown_with_the_listing_photo_aligned() {
         dx: 3.0,
         dy: -1.0,
         mirrored: false,
+        ..Transform::default()
     });
     report.reference = Some(reference);
 

@@ -595,6 +595,44 @@ fn a_thin_crack_is_compared_with_the_finest_copy_of_its_listing() {
     }
 }
 
+/// The listing resized to another frame shape, as tools do that round a
+/// size to a multiple of 8 or 64: one axis stretched by a few percent.
+fn stretched(sx: f32, sy: f32) -> RgbImage {
+    let src = listing(1);
+    let (w, h) = src.dimensions();
+    let nw = (w as f32 * sx).round() as u32;
+    let nh = (h as f32 * sy).round() as u32;
+    image::imageops::resize(&src, nw, nh, image::imageops::FilterType::CatmullRom)
+}
+
+/// Before the registration took an aspect, such copies lay pixels off the
+/// listing at their edges: unedited ones read as changed all over, painted
+/// ones as changed far beyond the paint.
+#[test]
+fn a_copy_stretched_in_one_axis_is_registered_with_its_aspect() {
+    for (sx, sy) in [(0.6, 0.63), (0.64, 0.6)] {
+        let claim = stretched(sx, sy);
+        let report = analyzer(catalogue())
+            .analyze_bytes(&jpeg(&claim, 85))
+            .expect("analysis");
+        let m = report.reference.clone().expect("reference");
+        assert!(m.derived && m.changed_fraction < 0.002, "{m:?}");
+        assert_ne!(report.verdict(), Verdict::Edited, "{m:?}");
+        let t = m.transform.expect("transform");
+        assert!((t.aspect - sx / sy).abs() < 0.01, "{t:?}");
+        assert!((t.scale - (sx * sy).sqrt()).abs() < 0.01, "{t:?}");
+
+        let mut painted = claim;
+        let mask = paint_damage(&mut painted);
+        let report = analyzer(catalogue())
+            .analyze_bytes(&jpeg(&painted, 85))
+            .expect("analysis");
+        assert_eq!(report.verdict(), Verdict::Edited);
+        let score = f1(&report, &mask);
+        assert!(score >= 0.6, "F1 {score} at {sx} x {sy}");
+    }
+}
+
 #[test]
 fn mirrored_copy_is_derived() {
     let claim = image::imageops::flip_horizontal(&laundered());
@@ -1080,7 +1118,7 @@ fn a_listing_product_put_into_a_new_scene_is_sent_to_review() {
     // claim as a whole is not derived from the listing; its copied part
     // must still reach a reviewer, with its place, and never flag alone
     // (a buyer's collage of the listing and their own photo looks alike).
-    let (refs, scene) = product_in_new_scene_is_found(false);
+    let (refs, scene) = product_in_new_scene_is_found(false, 1.0);
 
     // The scene alone holds nothing of the listing.
     let report = analyzer(refs)
@@ -1099,14 +1137,23 @@ fn a_listing_product_put_into_a_new_scene_is_sent_to_review() {
 #[test]
 fn a_mirrored_listing_product_in_a_new_scene_is_sent_to_review() {
     // Flipping is the cheapest way to defeat a matcher.
-    product_in_new_scene_is_found(true);
+    product_in_new_scene_is_found(true, 1.0);
+}
+
+#[test]
+fn a_listing_product_in_a_new_scene_of_another_frame_shape_is_sent_to_review() {
+    // AI tools work at sizes rounded to multiples of 8 or 64: the whole
+    // picture, kept product included, is stretched in one axis.
+    product_in_new_scene_is_found(false, 1.05);
+    product_in_new_scene_is_found(false, 0.95);
 }
 
 /// A textured product on a studio backdrop (the listing), pasted unchanged
 /// (or mirrored) into a different scene, JPEG q90: the claim is not derived,
 /// a partial copy boxes the product (IoU ≥ 0.5), the verdict is
-/// inconclusive. Returns the catalogue and the scene without the product.
-fn product_in_new_scene_is_found(mirrored: bool) -> (References, RgbImage) {
+/// inconclusive. The claim is then stretched to `stretch` times its height.
+/// Returns the catalogue and the scene without the product.
+fn product_in_new_scene_is_found(mirrored: bool, stretch: f32) -> (References, RgbImage) {
     let (w, h) = (800u32, 600u32);
     let product = (
         (0.3 * w as f32) as u32,
@@ -1130,6 +1177,19 @@ fn product_in_new_scene_is_found(mirrored: bool) -> (References, RgbImage) {
         cut = image::imageops::flip_horizontal(&cut);
     }
     image::imageops::replace(&mut claim, &cut, i64::from(product.0), i64::from(product.1));
+    let stretched_h = (h as f32 * stretch).round() as u32;
+    let claim = image::imageops::resize(
+        &claim,
+        w,
+        stretched_h,
+        image::imageops::FilterType::CatmullRom,
+    );
+    let product = (
+        product.0,
+        (product.1 as f32 * stretch).round() as u32,
+        product.2,
+        (product.3 as f32 * stretch).round() as u32,
+    );
     let mut refs = References::new();
     refs.push_image(
         &DynamicImage::ImageRgb8(listing),

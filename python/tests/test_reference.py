@@ -35,6 +35,7 @@ def test_damaged_copy_is_derived_and_edited(listing_png: str) -> None:
     assert match["path"] == listing_png
     assert match["changed_fraction"] > 0.01, match
     assert match["transform"]["scale"] == pytest.approx(0.6, abs=0.03)
+    assert match["transform"]["aspect"] == pytest.approx(1.0, abs=0.01)
     assert report.verdict == "edited", report
     assert any(f.code.startswith("reference.") for f in report.findings)
 

@@ -542,6 +542,15 @@ fn transform_text(t: &Transform) -> String {
     } else {
         String::new()
     };
+    // Shown when one axis was stretched by half a percent or more.
+    let stretched = if (t.aspect - 1.0).abs() >= 0.005 {
+        bi(
+            &format!(", width stretched {:.3}x against height", t.aspect),
+            &format!("，宽度相对高度拉伸 {:.3} 倍", t.aspect),
+        )
+    } else {
+        String::new()
+    };
     bi(
         &format!(
             "scale {:.3}, rotation {:.1}°, shift ({:.0}, {:.0}) px",
@@ -551,7 +560,8 @@ fn transform_text(t: &Transform) -> String {
             "缩放 {:.3}，旋转 {:.1}°，平移 ({:.0}, {:.0}) 像素",
             t.scale, t.rotation_deg, t.dx, t.dy
         ),
-    ) + &mirrored
+    ) + &stretched
+        + &mirrored
 }
 
 /// Warp the listing photo into the claim's frame at display scale `k`, so the
@@ -570,6 +580,8 @@ fn align_reference(
     let valid = t.scale.is_finite()
         && t.scale > 1e-3
         && t.rotation_deg.is_finite()
+        && t.aspect.is_finite()
+        && t.aspect > 1e-3
         && t.dx.is_finite()
         && t.dy.is_finite();
     if !valid {
@@ -598,7 +610,7 @@ fn align_reference(
     let projection = Projection::scale(k, k)
         * Projection::translate(t.dx, t.dy)
         * Projection::rotate(t.rotation_deg.to_radians())
-        * Projection::scale(t.scale, t.scale)
+        * Projection::scale(t.scale * t.aspect.sqrt(), t.scale / t.aspect.sqrt())
         * mirror
         * Projection::scale(1.0 / f, 1.0 / f);
     let mut aligned = image::RgbImage::new(out.0, out.1);
@@ -815,6 +827,7 @@ mod tests {
             dx,
             dy,
             mirrored,
+            aspect: 1.0,
         }
     }
 
@@ -830,6 +843,16 @@ mod tests {
             (transform(1.0, 90.0, 50.0, 0.0, false), 1.0, (40, 20)),
             // Mirrored about the vertical axis of a 100-wide photo.
             (transform(1.0, 0.0, 0.0, 0.0, true), 1.0, (80, 10)),
+            // Width stretched 4x against height at a mean scale of 1:
+            // x scaled by 2, y by 0.5.
+            (
+                Transform {
+                    aspect: 4.0,
+                    ..transform(1.0, 0.0, 0.0, 0.0, false)
+                },
+                1.0,
+                (40, 5),
+            ),
         ];
         for (t, k, expected) in cases {
             let out = align_reference(&listing, &t, k, (100, 80), 1600).expect("aligned");
@@ -848,6 +871,10 @@ mod tests {
             transform(0.0, 0.0, 0.0, 0.0, false),
             transform(f32::NAN, 0.0, 0.0, 0.0, false),
             transform(1.0, f32::INFINITY, 0.0, 0.0, false),
+            Transform {
+                aspect: 0.0,
+                ..transform(1.0, 0.0, 0.0, 0.0, false)
+            },
         ] {
             assert!(align_reference(&listing, &t, 1.0, (10, 10), 1600).is_none());
         }

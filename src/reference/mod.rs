@@ -142,6 +142,18 @@ const COPIED_BLOCK: f32 = 0.8;
 /// blocks, show the same picture (see [`References::partial_copy`]).
 const PARTIAL_MIN_BLOCKS: usize = 12;
 const PARTIAL_MIN_SHARE: f32 = 0.08;
+/// A registration with one axis stretched against the other replaces the
+/// similarity when its block similarity's misfit (1 - similarity) is at
+/// most this share of the similarity's. Measured (session 35): copies
+/// stretched by 2-10%, plain or painted, keep a few percent of it; detail
+/// crops whose tones were equalised, where the stretch drifted by 1-3%
+/// without being there, nearly all.
+const ASPECT_MISFIT_SHARE: f32 = 0.5;
+/// Frames whose shapes (height over width) differ by more than this share
+/// are also laid over each other stretched, in the search for a copied
+/// part: more than rounding a side of a working plane (≥ 128 px) to whole
+/// pixels gives.
+const FRAME_SHAPE_TOLERANCE: f32 = 0.01;
 /// Fine similarity ([`fine_similarity`]: texture and noise, away from
 /// changed regions and straight edges) from which a match is a copy. A copy
 /// keeps the listing's fine texture and noise: on the development corpus,
@@ -696,19 +708,32 @@ impl References {
                 // Both, even when the window aligns well: taking it alone
                 // whenever its NCC reached 0.9 lost 2 of 100 dev crops.
                 let spectral = spectral();
-                if near.ncc > spectral.ncc {
+                if near.best_ncc > spectral.best_ncc {
                     near
                 } else {
                     spectral
                 }
             }
         };
-        let (similarity, overlap) = similarity(&claim.lo_band, &band(&view.lo), &reg.affine);
+        let view_band = band(&view.lo);
+        let (mut affine, (mut similarity, mut overlap)) = (
+            reg.affine,
+            self::similarity(&claim.lo_band, &view_band, &reg.affine),
+        );
+        // A stretch is believed when it explains most of what the
+        // similarity left unexplained in the median textured block, which
+        // paint over a part of the picture does not move.
+        if let Some(stretched) = reg.stretched {
+            let (s, o) = self::similarity(&claim.lo_band, &view_band, &stretched);
+            if 1.0 - s <= ASPECT_MISFIT_SHARE * (1.0 - similarity) {
+                (affine, similarity, overlap) = (stretched, s, o);
+            }
+        }
         Some(Candidate {
             index,
             mirrored,
             view,
-            affine: reg.affine,
+            affine,
             similarity,
             overlap,
         })
@@ -924,18 +949,26 @@ impl References {
                 // The frames laid over each other: editing tools keep the
                 // frame or resize it; Fourier-Mellin would read the scale
                 // from the whole spectrum, which the new content dominates.
-                let frame_scale = claim.lo.w as f32 / entry.lo.w.max(1) as f32;
-                let overlay = register::Overlay::new(
-                    (claim.lo.w, claim.lo.h),
-                    &entry.lo,
-                    frame_scale,
-                    0.0,
-                    plans,
-                );
+                // A frame of another shape was either cut (the widths
+                // scale alike) or stretched to it (each axis scales to
+                // fit: tools that round sizes to multiples of 8 or 64).
+                let sx = claim.lo.w as f32 / entry.lo.w.max(1) as f32;
+                let sy = claim.lo.h as f32 / entry.lo.h.max(1) as f32;
+                let mut frames = vec![Affine::scaling(sx, sx)];
+                if (sy / sx - 1.0).abs() > FRAME_SHAPE_TOLERANCE {
+                    frames.push(Affine::scaling(sx, sy));
+                }
                 let listing_band = band(&entry.lo);
-                views
+                let overlays: Vec<register::Overlay> = frames
+                    .into_iter()
+                    .map(|frame| {
+                        register::Overlay::new((claim.lo.w, claim.lo.h), &entry.lo, frame, plans)
+                    })
+                    .collect();
+                overlays
                     .iter()
-                    .filter_map(|&(mirrored, spectrum, claim_band)| {
+                    .flat_map(|overlay| views.iter().map(move |view| (overlay, view)))
+                    .filter_map(|(overlay, &(mirrored, spectrum, claim_band))| {
                         let (affine, _) = overlay.shift(spectrum, plans);
                         let (copied, textured, mut rect) =
                             copied_part(claim_band, &listing_band, &affine)?;
@@ -945,7 +978,8 @@ impl References {
                         }
                         Some((copied, textured, rect, index, mirrored))
                     })
-                    // The listing as it is, unless mirrored matches more.
+                    // The frame cut and the listing as it is, unless
+                    // stretched or mirrored matches more.
                     .reduce(|best, next| if next.0 > best.0 { next } else { best })
             })
             .collect::<Vec<_>>()
@@ -1027,6 +1061,7 @@ impl References {
         let full = claim_to_orig.compose(&affine_hi.compose(&orig_to_ref));
         let transform = Transform {
             scale: full.scale(),
+            aspect: full.aspect(),
             rotation_deg: full.m[2].atan2(full.m[0]).to_degrees(),
             // With a mirror, the map acts on the mirrored reference
             // (x → width - x): the origin lands at the claim's `t` after

@@ -211,6 +211,21 @@ impl Affine {
         }
     }
 
+    /// The x scale over the y scale (1 for a similarity): the linear part
+    /// factored as a rotation after an upper-triangular matrix
+    /// `[sx k; 0 sy]`, whose small shear `k` a report leaves out. Both
+    /// scales are taken positive (a mirror is reported apart).
+    pub fn aspect(&self) -> f32 {
+        let det = (self.m[0] * self.m[3] - self.m[1] * self.m[2]).abs();
+        let sx = self.m[0].hypot(self.m[2]);
+        let aspect = sx * sx / det;
+        if aspect.is_finite() && aspect > 0.0 {
+            aspect
+        } else {
+            1.0
+        }
+    }
+
     /// The mean scale factor, `sqrt(|det|)`.
     pub fn scale(&self) -> f32 {
         (self.m[0] * self.m[3] - self.m[1] * self.m[2]).abs().sqrt()

@@ -570,6 +570,7 @@ int main(int argc, char **argv) {
         assert(m.derived && m.has_index && m.index == 1);
         assert(m.changed_fraction > 0.01f && m.changed_fraction < 0.5f);
         assert(m.has_transform && fabsf(m.transform.scale - 1.0f) < 0.03f && !m.transform.mirrored);
+        assert(fabsf(m.transform.aspect - 1.0f) < 0.01f);
         assert(fabsf(m.transform.dx + 40.0f) < 3.0f && fabsf(m.transform.dy + 30.0f) < 3.0f);
         assert(strcmp(trueshot_report_reference_name(doctored), listing_path) == 0);
         assert(trueshot_report_verdict(doctored) == TRUESHOT_VERDICT_EDITED);

@@ -113,6 +113,7 @@ def result_schema(*, heatmaps: bool = False) -> StructType:
                                 T.StructField("dx", T.FloatType()),
                                 T.StructField("dy", T.FloatType()),
                                 T.StructField("mirrored", T.BooleanType()),
+                                T.StructField("aspect", T.FloatType()),
                             ]
                         ),
                     ),
