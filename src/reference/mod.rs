@@ -893,7 +893,7 @@ impl References {
                 )
             }
         };
-        let mut comparison = self.conclude(&claim, &rgb, best.cloned(), placement);
+        let mut comparison = self.conclude(&claim, &rgb, best.cloned(), placement, deadline);
         // A listing matched as a whole (an index named) holds no part of
         // the claim that the whole-frame match has not weighed already.
         let matched_whole = comparison.matched.index.is_some();
@@ -1022,6 +1022,7 @@ impl References {
         original: &RgbView<'_>,
         best: Option<Candidate>,
         placement: Placement,
+        deadline: &Deadline,
     ) -> Comparison {
         let Some(best) = best else {
             return no_match(0.0);
@@ -1037,14 +1038,21 @@ impl References {
         let claim_cmp = claim_small.as_ref().unwrap_or(&claim.hi);
         let claim_planes = Plane::channels(claim_cmp);
         let ref_planes = Plane::channels(ref_hi);
-        let finer = finer_pair(
-            &claim.hi,
-            original,
-            entry,
-            &best,
-            &affine_hi,
-            claim_cmp.dimensions(),
-        );
+        // The finer thin-line pass is a step of its own (up to a few
+        // hundred ms on a large copy): past the deadline the map stays at
+        // the working scale, and the cut is reported.
+        let finer = if deadline.expired() {
+            None
+        } else {
+            finer_pair(
+                &claim.hi,
+                original,
+                entry,
+                &best,
+                &affine_hi,
+                claim_cmp.dimensions(),
+            )
+        };
         let map = change::change_map(&claim_planes, &ref_planes, &affine_cmp, finer.as_ref());
 
         // The transform in original pixels (reference → claim).
@@ -1802,5 +1810,59 @@ mod tests {
                 assert_eq!(found, Some(5));
             }
         }
+    }
+
+    /// A copy at twice the compared scale gets the finer thin-line pass
+    /// ([`finer_pair`]); once the deadline has passed it is skipped, and
+    /// the cut is recorded, so the report lists the comparison as cut
+    /// short.
+    #[test]
+    fn the_finer_pass_is_skipped_past_the_deadline() {
+        let listing = image::imageops::resize(
+            &photo(3, false),
+            1280,
+            960,
+            image::imageops::FilterType::CatmullRom,
+        );
+        let mut refs = References::new();
+        refs.push_image(&DynamicImage::ImageRgb8(listing.clone()), None);
+        let Some(view) = RgbView::from_raw(1280, 960, listing.as_raw().as_slice()) else {
+            panic!("view")
+        };
+        let plans = FftPlans::default();
+        let claim = prepare(&view, &plans);
+        let Some(entry) = refs.entries.first() else {
+            panic!("no entry")
+        };
+        let whole = [0, 0, entry.lo.w, entry.lo.h];
+        let Some(best) = refs.verify(&claim, (0, false, whole), Alignment::Spectral, &plans) else {
+            panic!("not verified")
+        };
+        assert!(best.is_derived());
+        let (small, affine_hi, _) = at_change_scale(&claim, &best, MAX_UPSAMPLING);
+        let compared = small.as_ref().unwrap_or(&claim.hi).dimensions();
+        assert!(finer_pair(&claim.hi, &view, entry, &best, &affine_hi, compared).is_some());
+
+        let open = Deadline::none();
+        let full = refs.conclude(
+            &claim,
+            &view,
+            Some(best.clone()),
+            Placement::whole(1280, 960),
+            &open,
+        );
+        assert!(!open.was_cut());
+        let past = Deadline::new(std::time::Instant::now(), 1);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let comparison = refs.conclude(
+            &claim,
+            &view,
+            Some(best),
+            Placement::whole(1280, 960),
+            &past,
+        );
+        assert!(past.was_cut());
+        // What the working scale says stands.
+        assert_eq!(comparison.matched, full.matched);
     }
 }
