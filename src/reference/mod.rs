@@ -716,19 +716,18 @@ impl References {
             }
         };
         let view_band = band(&view.lo);
-        let (mut affine, (mut similarity, mut overlap)) = (
-            reg.affine,
-            self::similarity(&claim.lo_band, &view_band, &reg.affine),
-        );
+        let measured = |affine: Affine| (affine, similarity(&claim.lo_band, &view_band, &affine));
+        let similar = measured(reg.affine);
         // A stretch is believed when it explains most of what the
         // similarity left unexplained in the median textured block, which
         // paint over a part of the picture does not move.
-        if let Some(stretched) = reg.stretched {
-            let (s, o) = self::similarity(&claim.lo_band, &view_band, &stretched);
-            if 1.0 - s <= ASPECT_MISFIT_SHARE * (1.0 - similarity) {
-                (affine, similarity, overlap) = (stretched, s, o);
+        let misfit = |(_, (s, _)): &(Affine, (f32, f32))| 1.0 - s;
+        let (affine, (similarity, overlap)) = match reg.stretched.map(measured) {
+            Some(stretched) if misfit(&stretched) <= ASPECT_MISFIT_SHARE * misfit(&similar) => {
+                stretched
             }
-        }
+            _ => similar,
+        };
         Some(Candidate {
             index,
             mirrored,

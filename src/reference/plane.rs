@@ -195,6 +195,17 @@ impl Affine {
         }
     }
 
+    /// The linear map `m`, shifted so that it takes the point `from` to
+    /// `to`.
+    pub fn placing(m: [f32; 4], from: (f32, f32), to: (f32, f32)) -> Self {
+        let linear = Affine { m, t: [0.0, 0.0] };
+        let (mx, my) = linear.apply(from.0, from.1);
+        Affine {
+            m,
+            t: [to.0 - mx, to.1 - my],
+        }
+    }
+
     /// Per-axis scaling `x -> (sx x, sy y)`.
     pub fn scaling(sx: f32, sy: f32) -> Self {
         Affine {

@@ -253,12 +253,7 @@ impl Overlay {
     ) -> Self {
         let rc = (reference.w as f32 / 2.0, reference.h as f32 / 2.0);
         let cc = (width as f32 / 2.0, height as f32 / 2.0);
-        let m = linear.m;
-        let (mx, my) = Affine { m, t: [0.0, 0.0] }.apply(rc.0, rc.1);
-        let base = Affine {
-            m,
-            t: [cc.0 - mx, cc.1 - my],
-        };
+        let base = Affine::placing(linear.m, rc, cc);
         let Some(inv) = base.inverse() else {
             return Overlay {
                 base,
@@ -355,9 +350,8 @@ fn objective(claim: &Plane, reference: &Plane, affine: &Affine) -> f32 {
 /// one axis by a few percent, and a similarity leaves such a copy
 /// misaligned by pixels at its edges.
 fn refine(claim: &Plane, reference: &Plane, start: Affine) -> Registration {
-    let [a, b, c, d] = start.m;
-    let (sx, sy) = (a.hypot(c).max(1e-3), b.hypot(d).max(1e-3));
-    let theta = c.atan2(a);
+    let theta = start.m[2].atan2(start.m[0]);
+    let start_aspect = start.aspect();
     // Parameters: ln(scale), theta, the claim position of the reference
     // centre (so that scale and angle steps do not also move the image),
     // and ln(sx / sy).
@@ -366,16 +360,10 @@ fn refine(claim: &Plane, reference: &Plane, start: Affine) -> Registration {
     let build = |p: &[f32; 5]| {
         let (sn, cs) = p[1].sin_cos();
         let (sx, sy) = ((p[0] + p[4] / 2.0).exp(), (p[0] - p[4] / 2.0).exp());
-        let m = [cs * sx, -sn * sy, sn * sx, cs * sy];
-        let linear = Affine { m, t: [0.0, 0.0] };
-        let (mx, my) = linear.apply(rc.0, rc.1);
-        Affine {
-            m,
-            t: [p[2] - mx, p[3] - my],
-        }
+        Affine::placing([cs * sx, -sn * sy, sn * sx, cs * sy], rc, (p[2], p[3]))
     };
     let objective_at = |p: &[f32; 5]| objective(claim, reference, &build(p));
-    let start = [(sx * sy).sqrt().ln(), theta, centre.0, centre.1, 0.0];
+    let start = [start.scale().max(1e-3).ln(), theta, centre.0, centre.1, 0.0];
     let (similar, ncc) = pattern_search(start, [0.01, 0.004, 1.0, 1.0, 0.0], objective_at);
     // A stretch is looked for only where the similarity already lays the
     // pictures over each other: most registrations are of listings the
@@ -392,7 +380,7 @@ fn refine(claim: &Plane, reference: &Plane, start: Affine) -> Registration {
     // step of 4%, so that a 10% stretch is reached from a similarity that
     // compromised between the axes.
     let mut from = similar;
-    from[4] = (sx / sy).ln();
+    from[4] = start_aspect.ln();
     let (stretched, stretched_ncc) =
         pattern_search(from, [0.01, 0.004, 1.0, 1.0, 0.04], objective_at);
     Registration {
