@@ -310,7 +310,6 @@ impl Analyzer {
             caveat,
             content,
         };
-        let offset = content.map_or((0, 0), |r| (r.x, r.y));
 
         let t = Instant::now();
         let prov = provenance::analyze(source.meta, width, height);
@@ -344,6 +343,28 @@ impl Analyzer {
             jpeg_quality: facts.jpeg_quality,
             fft: &self.fft,
         };
+        let whole = Region {
+            x: 0,
+            y: 0,
+            width,
+            height,
+        };
+        let analysed_region = content.unwrap_or(whole);
+        // Copy-move pairs pixels with pixels, and margins neither hold nor
+        // fake a pair (flat blocks are not matched): it reads the whole
+        // frame, so that a part of the photo the margin rule left out (past
+        // a band of crushed shadows or clipped sky, as decoration) is still
+        // compared with the rest. Its own planes are computed only then.
+        let whole_planes = (content.is_some() && self.config.runs_copy_move(width, height))
+            .then(|| planes(rgb, width as usize, height as usize));
+        let whole_ctx = whole_planes.as_ref().map(|(luma, residual)| PixelContext {
+            rgb,
+            luma,
+            residual,
+            width,
+            height,
+            ..ctx
+        });
 
         let pixel_detectors: &[(DetectorKind, PixelDetector)] = &[
             (DetectorKind::NoiseResidual, noise_residual::run),
@@ -357,6 +378,10 @@ impl Analyzer {
         let mut maps = Vec::new();
         let mut incomplete = Vec::new();
         for &(kind, run) in pixel_detectors {
+            let (ctx, region, focus) = match &whole_ctx {
+                Some(whole_ctx) if kind == DetectorKind::CopyMove => (whole_ctx, whole, content),
+                _ => (&ctx, analysed_region, None),
+            };
             if kind == DetectorKind::CopyMove && !self.config.runs_copy_move(ctx.width, ctx.height)
             {
                 continue;
@@ -366,7 +391,10 @@ impl Analyzer {
                 continue;
             }
             let t = Instant::now();
-            let mut out = run(&ctx);
+            let mut out = match focus {
+                Some(_) => copy_move::run_within(ctx, focus),
+                None => run(ctx),
+            };
             out.unflag_unboxed();
             timings.insert(kind.to_string(), ms_since(t));
             // A value that is not finite is left out, so that the fusion
@@ -379,12 +407,12 @@ impl Analyzer {
             );
             findings.extend(out.findings.into_iter().map(|mut f| {
                 if let Some(r) = &mut f.region {
-                    r.x += offset.0;
-                    r.y += offset.1;
+                    r.x += region.x;
+                    r.y += region.y;
                 }
                 f
             }));
-            maps.extend(out.map);
+            maps.extend(out.map.map(|map| (map, region)));
         }
 
         // Reference comparison (issue 7): its findings join the others and
@@ -421,7 +449,7 @@ impl Analyzer {
                 .then_with(|| a.code.cmp(&b.code))
         });
         let mut heatmap = self.config.heatmap.then(|| {
-            let mut fused = fuse_maps(&maps, width, height, content);
+            let mut fused = fuse_maps(&maps, width, height);
             // Holes that several boxes enclose together may lie in none.
             let boxes: Vec<Region> = findings.iter().filter_map(|f| f.region).collect();
             fused.unflag_outside(&boxes);
@@ -562,32 +590,33 @@ fn luma_row(rgb: &[u8], weights: &[[f32; 256]; 3], out: &mut [f32]) {
 }
 
 /// The fused heatmap of a `width` x `height` image: the per-cell maximum of
-/// the detectors' maps, resampled to the finest cell size among them. The
-/// maps cover `content` (the whole image when `None`); cells outside it are 0.
+/// the detectors' maps, resampled to the finest cell size among them. Each
+/// map covers its region of the image; cells outside every region are 0.
 /// Holes that flagged cells enclose are flagged too ([`Heatmap::fill_enclosed`]).
-fn fuse_maps(maps: &[Heatmap], width: u32, height: u32, content: Option<Region>) -> Heatmap {
-    let content = content.unwrap_or(Region {
-        x: 0,
-        y: 0,
-        width,
-        height,
-    });
-    let finest = maps.iter().map(|m| m.cell).min().unwrap_or(DEFAULT_CELL);
-    // The detector maps start at the content's origin (on the 8x8 grid):
+fn fuse_maps(maps: &[(Heatmap, Region)], width: u32, height: u32) -> Heatmap {
+    let finest = maps
+        .iter()
+        .map(|(m, _)| m.cell)
+        .min()
+        .unwrap_or(DEFAULT_CELL);
+    // The detector maps start at their region's origin (on the 8x8 grid):
     // the fused cells must line up with theirs, or each would take the
     // value of a detector cell half a cell away (16-px cells behind a
     // margin of 8, 24, ... pixels).
-    let cell = gcd(gcd(finest, content.x), content.y);
+    let cell = maps
+        .iter()
+        .fold(finest, |cell, (_, r)| gcd(gcd(cell, r.x), r.y));
     let mut fused = Heatmap::zeros(width, height, cell);
     let gw = fused.grid_width;
     for (i, v) in fused.values.iter_mut().enumerate() {
         let (x, y) = crate::report::cell_centre(i, gw, cell, (width, height));
-        let (Some(cx), Some(cy)) = (x.checked_sub(content.x), y.checked_sub(content.y)) else {
-            continue;
-        };
-        if cx < content.width && cy < content.height {
-            *v = maps.iter().map(|m| m.at(cx, cy)).fold(0.0, f32::max);
-        }
+        *v = maps
+            .iter()
+            .filter_map(|(map, r)| {
+                let (cx, cy) = (x.checked_sub(r.x)?, y.checked_sub(r.y)?);
+                (cx < r.width && cy < r.height).then(|| map.at(cx, cy))
+            })
+            .fold(0.0, f32::max);
     }
     fused.fill_enclosed();
     fused
@@ -649,7 +678,7 @@ mod tests {
         };
         let mut map = Heatmap::zeros(64, 32, 16);
         map.values[1] = 1.0; // content x 16..32, y 0..16
-        let fused = fuse_maps(&[map], 72, 32, Some(content));
+        let fused = fuse_maps(&[(map, content)], 72, 32);
         for x in 0..72 {
             let expected = if (24..40).contains(&x) { 1.0 } else { 0.0 };
             assert_eq!(fused.at(x, 4), expected, "x {x}");

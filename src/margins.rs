@@ -5,9 +5,12 @@
 //! demosaicing) nor a generator's, but the pixel statistics count it: on
 //! the development corpus's genuine photos, shown in a phone screenshot
 //! (bars above and below, status text), one photo's score rose from 0.20
-//! to 0.99 and 7 of 86 went past 0.9. The pixel detectors therefore
-//! read only the region inside such margins; the heatmap is zero outside it
-//! and the report says which region was analysed.
+//! to 0.99 and 7 of 86 went past 0.9. The statistical pixel detectors
+//! therefore read only the region inside such margins, and the report says
+//! which region was analysed. Copy-move, which pairs pixels with pixels and
+//! counts nothing flat, reads the whole frame (content this rule takes for
+//! decoration can be part of the photo) and keeps the pairs with a place
+//! in the region.
 //!
 //! A row (column) is flat when at least [`FLAT_SHARE`] of its pixels lie
 //! within [`TOLERANCE`] levels of the colour at one of its ends: a synthetic

@@ -128,6 +128,17 @@ impl Region {
     pub fn contains(&self, x: u32, y: u32) -> bool {
         x >= self.x && y >= self.y && x - self.x < self.width && y - self.y < self.height
     }
+
+    /// Whether the two rectangles share at least one pixel.
+    #[must_use]
+    pub fn overlaps(&self, other: &Region) -> bool {
+        let apart = |a: u32, a_len: u32, b: u32, b_len: u32| {
+            u64::from(a) + u64::from(a_len) <= u64::from(b)
+                || u64::from(b) + u64::from(b_len) <= u64::from(a)
+        };
+        !apart(self.x, self.width, other.x, other.width)
+            && !apart(self.y, self.height, other.y, other.height)
+    }
 }
 
 /// One piece of evidence.

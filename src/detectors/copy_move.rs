@@ -173,16 +173,32 @@ struct Pair {
 /// Run the detector.
 #[must_use]
 pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
+    run_within(ctx, None)
+}
+
+/// Run the detector, keeping only the pairs with a place overlapping
+/// `focus` (`None`: all). The analyser gives copy-move the whole frame and,
+/// as the focus, the content inside uniform margins: a pair with both
+/// places in the margins is rendered interface text (the repeated letters
+/// of a screenshot's toolbar), not a clone.
+#[must_use]
+pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutput {
     let mut out = DetectorOutput::empty(DetectorKind::CopyMove);
     let (w, h) = (ctx.width as usize, ctx.height as usize);
     let mut map = Heatmap::zeros(ctx.width, ctx.height, CELL as u32);
-    let (pairs, best_votes) = if ctx.luma.len() == w * h && ctx.residual.len() == w * h {
+    let (mut pairs, best_votes) = if ctx.luma.len() == w * h && ctx.residual.len() == w * h {
         detect(ctx.luma, ctx.residual, w, h)
     } else {
         (Vec::new(), 0)
     };
 
     let gw = map.grid_width as usize;
+    if let Some(focus) = focus {
+        pairs.retain(|p| {
+            let (source, copy) = boxes(p, w, h, gw);
+            source.overlaps(&focus) || copy.overlaps(&focus)
+        });
+    }
     let total_cells = map.values.len().max(1);
     let mut marked = 0usize;
     for p in &pairs {
