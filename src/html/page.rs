@@ -865,6 +865,38 @@ mod tests {
     }
 
     #[test]
+    fn the_transform_text_names_a_stretch_and_a_mirror_only_when_there() {
+        let plain = transform_text(&transform(1.25, -3.0, 12.0, 7.0, false));
+        assert!(
+            plain.contains("scale 1.250, rotation -3.0°, shift (12, 7) px"),
+            "{plain}"
+        );
+        assert!(
+            !plain.contains("stretched") && !plain.contains("mirrored"),
+            "{plain}"
+        );
+        // A stretch under half a percent is rounding, not worth a word.
+        let slight = Transform {
+            aspect: 1.004,
+            ..transform(1.0, 0.0, 0.0, 0.0, false)
+        };
+        assert!(!transform_text(&slight).contains("stretched"));
+        let stretched = Transform {
+            aspect: 1.05,
+            ..transform(1.0, 0.0, 0.0, 0.0, true)
+        };
+        let text = transform_text(&stretched);
+        assert!(
+            text.contains("width stretched 1.050x against height"),
+            "{text}"
+        );
+        assert!(
+            text.contains("拉伸 1.050 倍") && text.contains("mirrored"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn alignment_refuses_degenerate_transforms() {
         let listing = dot(10, 10, 1, 1);
         for t in [
