@@ -1535,3 +1535,33 @@ fn a_sharpened_copy_is_derived_not_edited() {
         assert_ne!(report.verdict(), Verdict::Edited, "{case}");
     }
 }
+
+/// The listing's layout kept and its fine detail redrawn (the detail finer
+/// than 3 px taken from another picture), as an AI tool that regenerates
+/// every pixel leaves it: the claim lines up with the listing, though not
+/// closely enough for a copy, and goes to a reviewer with the listing
+/// named (an unrelated photo does not: `unrelated_image_is_not_derived`).
+#[test]
+fn a_listing_redrawn_in_every_pixel_is_sent_to_review() {
+    let (layout, detail) = (listing(1), listing(9));
+    let (layout_low, detail_low) = (
+        image::imageops::blur(&layout, 3.0),
+        image::imageops::blur(&detail, 3.0),
+    );
+    let claim = RgbImage::from_fn(W, H, |x, y| {
+        let (low, fine, fine_low) = (
+            layout_low.get_pixel(x, y),
+            detail.get_pixel(x, y),
+            detail_low.get_pixel(x, y),
+        );
+        Rgb([0, 1, 2].map(|c| {
+            let v = f32::from(low[c]) + f32::from(fine[c]) - f32::from(fine_low[c]);
+            v.clamp(0.0, 255.0) as u8
+        }))
+    });
+    let report = against_listing(&layout, &claim, 90);
+    let m = report.reference.as_ref().expect("reference");
+    assert!((0.4..0.7).contains(&m.similarity), "{m:?}");
+    let finding = reviewed_as_same_scene(&report);
+    assert!(finding.message.contains("AI tool"), "{}", finding.message);
+}

@@ -125,6 +125,14 @@ enum Alignment {
 const TURNED_MIN_START: f32 = 0.45;
 /// Similarity at and above which the claim is derived from the reference.
 const DERIVED_SIMILARITY: f32 = 0.7;
+/// Similarity from which a claim that is not derived still lines up with a
+/// listing as the same picture: the listing redrawn by an AI tool (every
+/// pixel regenerated through an autoencoder or a diffusion model: 0.46
+/// and 0.68 on the development corpus's round trips and restyles that fall
+/// short of [`DERIVED_SIMILARITY`]) or the same scene photographed again.
+/// It is then treated as a match in outline only ([`same_scene_only`]).
+/// Unrelated dev photos reach at most 0.22.
+const SAME_SCENE_SIMILARITY: f32 = 0.4;
 /// The similarity is the median block correlation over the claim's
 /// textured blocks, or the upper quartile less this, whichever is higher:
 /// damage painted over most of what is textured in a studio photo must not
@@ -334,6 +342,12 @@ impl Candidate {
     /// Whether the registration says the claim is derived from this view.
     fn is_derived(&self) -> bool {
         self.similarity >= DERIVED_SIMILARITY && self.overlap >= MIN_OVERLAP
+    }
+
+    /// Whether the claim lines up with this view as the same picture, if
+    /// not necessarily as a copy ([`SAME_SCENE_SIMILARITY`]).
+    fn is_same_scene(&self) -> bool {
+        self.similarity >= SAME_SCENE_SIMILARITY && self.overlap >= MIN_OVERLAP
     }
 }
 
@@ -1026,7 +1040,7 @@ impl References {
         let Some(best) = best else {
             return no_match(0.0);
         };
-        if !best.is_derived() {
+        if !best.is_same_scene() {
             return no_match(best.similarity);
         }
         let Some(entry) = self.entries.get(best.index) else {
@@ -1118,7 +1132,7 @@ impl References {
         // Measured where the claim is unchanged: damage painted over much
         // of a copy must not hide that the rest keeps the listing's detail.
         let fine = fine_similarity(claim, &best, Some(&map), 1.0);
-        if fine.is_none_or(|f| f < FINE_CONFIRMED) {
+        if !best.is_derived() || fine.is_none_or(|f| f < FINE_CONFIRMED) {
             return same_scene_only(matched, fine, &label, union.map(|u| (u, boxes)));
         }
         let mut findings = Vec::new();
@@ -1197,14 +1211,15 @@ impl References {
     }
 }
 
-/// A listing the claim matches at the registration scale but not in its
-/// fine detail ([`FINE_CONFIRMED`]): a new photo of the same product from
-/// the same spot shares the listing's outline and layout, not its texture
-/// and noise, and so does a copy degraded beyond comparison. Neither is
-/// called a copy: the match is not `derived`, its differences (`changes`:
-/// the regions' union and their boxes) send the claim to a reviewer as
-/// local evidence, never flag it, and no change map is drawn (the match
-/// keeps its `changed_fraction`).
+/// A listing the claim matches at the registration scale but not closely
+/// enough for a copy ([`SAME_SCENE_SIMILARITY`]) or not in its fine detail
+/// ([`FINE_CONFIRMED`]): a new photo of the same product from the same
+/// spot shares the listing's outline and layout, not its texture and
+/// noise, and so does a copy redrawn by an AI tool or degraded beyond
+/// comparison. Neither is called a copy: the match is not `derived`, its
+/// differences (`changes`: the regions' union and their boxes) send the
+/// claim to a reviewer as local evidence, never flag it, and no change map
+/// is drawn (the match keeps its `changed_fraction`).
 fn same_scene_only(
     matched: ReferenceMatch,
     fine: Option<f32>,
@@ -1213,6 +1228,10 @@ fn same_scene_only(
 ) -> Comparison {
     let similarity = matched.similarity;
     let (detail, detail_zh) = match fine {
+        _ if similarity < DERIVED_SIMILARITY => (
+            format!("not closely enough for a copy (a copy reaches {DERIVED_SIMILARITY:.2})"),
+            format!("相似程度不足以认定为副本（副本可达 {DERIVED_SIMILARITY:.2}）"),
+        ),
         Some(f) => (
             format!("not in its fine detail (fine similarity {f:.2})"),
             format!("细节不一致（细节相似度 {f:.2}）"),
@@ -1223,10 +1242,10 @@ fn same_scene_only(
         ),
     };
     let en = format!(
-        "This photo shows the same scene as the merchant's reference photo {label} in outline (similarity {similarity:.2}), but {detail}: it may be a new photo of the same product taken from the same spot, or a copy whose fine detail is too faint or too degraded to compare, so it is not treated as a copy."
+        "This photo shows the same scene as the merchant's reference photo {label} in outline (similarity {similarity:.2}), but {detail}: it may be a new photo of the same product taken from the same spot, or a copy redrawn by an AI tool (which regenerates every pixel) or too faint or degraded to compare, so it is not treated as a copy."
     );
     let zh = format!(
-        "这张图片在轮廓上与商家商品图 {label} 是同一画面（相似度 {similarity:.2}），但{detail_zh}：可能是在同一位置对同一商品新拍的照片，也可能是细节太弱或损坏到无法比对的副本，因此不认定为副本。"
+        "这张图片在轮廓上与商家商品图 {label} 是同一画面（相似度 {similarity:.2}），但{detail_zh}：可能是在同一位置对同一商品新拍的照片，也可能是被 AI 工具重绘（每个像素都重新生成）或细节太弱、损坏到无法比对的副本，因此不认定为副本。"
     );
     let finding = match changes {
         Some((union, boxes)) => Finding::new(
