@@ -5,9 +5,11 @@ wall time and peak memory (GNU time). Not part of CI: it reads a corpus.
 
 usage: scripts/hostile-scan.py CORPUS_DIR TRUESHOT_BINARY [N_FILES]
 """
+import atexit
 import json
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -43,6 +45,7 @@ def main():
         sources += [os.path.join(root, f) for f in names if f.lower().endswith((".jpg", ".jpeg", ".png", ".webp"))]
     sources.sort()
     out = tempfile.mkdtemp(prefix="hostile-")
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     paths = []
     for i in range(n):
         data = bytearray(open(rng.choice(sources), "rb").read())

@@ -17,7 +17,7 @@ and the counts.
 
 usage: reference_ai_edits_eval.py CORPUS_DIR TRUESHOT_BIN
 """
-import collections, csv, hashlib, json, os, subprocess, sys, tempfile
+import atexit, collections, csv, hashlib, json, os, shutil, subprocess, sys, tempfile
 import numpy as np
 from PIL import Image
 
@@ -43,7 +43,9 @@ def expected(r):
 
 
 refs = tempfile.mkdtemp(prefix="ref-ai-edits-")
+atexit.register(shutil.rmtree, refs, ignore_errors=True)
 heat = tempfile.mkdtemp(prefix="ref-ai-edits-heat-")
+atexit.register(shutil.rmtree, heat, ignore_errors=True)
 for r in befores:
     os.symlink(os.path.abspath(os.path.join(corpus, r["file"])), os.path.join(refs, os.path.basename(r["file"])))
 args = [cli, "scan", "--format", "jsonl", "--reference-dir", refs, "--heatmap-dir", heat]

@@ -12,7 +12,7 @@ from another photo than its own.
 
 usage: reference_edits_eval.py CORPUS_DIR TRUESHOT_BIN
 """
-import collections, csv, json, os, re, subprocess, sys, tempfile
+import atexit, collections, csv, json, os, re, shutil, subprocess, sys, tempfile
 import numpy as np
 from PIL import Image
 
@@ -21,10 +21,12 @@ rows = list(csv.DictReader(open(os.path.join(corpus, "labels.csv"))))
 by_name = {os.path.basename(r["file"]): r["file"] for r in rows}
 edits = [r for r in rows if r["set"] == "edits"]
 refs = tempfile.mkdtemp(prefix="ref-edits-")
+atexit.register(shutil.rmtree, refs, ignore_errors=True)
 for src in sorted({r["source"] for r in edits}):
     if src in by_name:
         os.symlink(os.path.abspath(os.path.join(corpus, by_name[src])), os.path.join(refs, src))
 heat = tempfile.mkdtemp(prefix="ref-edits-heat-")
+atexit.register(shutil.rmtree, heat, ignore_errors=True)
 
 
 def scan(files, heatmaps):

@@ -10,7 +10,7 @@ Nothing is written into the repository; the corpus is only read.
 
 usage: reference_eval.py CORPUS_DIR TRUESHOT_BIN [N_LISTINGS]
 """
-import csv, json, os, random, subprocess, sys, tempfile
+import atexit, csv, json, os, random, shutil, subprocess, sys, tempfile
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -22,6 +22,7 @@ rows = [r for r in csv.DictReader(open(os.path.join(corpus, "labels.csv")))
 rng.shuffle(rows)
 listings, others = rows[:n], rows[n:n + n]
 tmp = tempfile.mkdtemp(prefix="ref-eval-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 ldir, cdir, hdir = (os.path.join(tmp, d) for d in ("listings", "claims", "heat"))
 for d in (ldir, cdir, hdir):
     os.makedirs(d)

@@ -15,7 +15,7 @@ Nothing is written into the repository; the corpus is only read.
 
 usage: reference_filters_eval.py CORPUS_DIR TRUESHOT_BIN
 """
-import collections, csv, json, os, subprocess, sys, tempfile
+import atexit, collections, csv, json, os, shutil, subprocess, sys, tempfile
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
@@ -24,6 +24,7 @@ rows = [r for r in csv.DictReader(open(os.path.join(corpus, "labels.csv")))
         if r["label"] == "real" and r["set"] == "asfound"]
 rows = rows[::max(1, len(rows) // 12)][:12]
 tmp = tempfile.mkdtemp(prefix="ref-filters-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 ldir, cdir, hdir = (os.path.join(tmp, d) for d in ("listings", "claims", "heat"))
 for d in (ldir, cdir, hdir):
     os.makedirs(d)
