@@ -5,7 +5,6 @@ wall time and peak memory (GNU time). Not part of CI: it reads a corpus.
 
 usage: scripts/hostile-scan.py CORPUS_DIR TRUESHOT_BINARY [N_FILES]
 """
-import atexit
 import json
 import os
 import random
@@ -45,7 +44,6 @@ def main():
         sources += [os.path.join(root, f) for f in names if f.lower().endswith((".jpg", ".jpeg", ".png", ".webp"))]
     sources.sort()
     out = tempfile.mkdtemp(prefix="hostile-")
-    atexit.register(shutil.rmtree, out, ignore_errors=True)
     paths = []
     for i in range(n):
         data = bytearray(open(rng.choice(sources), "rb").read())
@@ -65,6 +63,10 @@ def main():
     cmd = ["/usr/bin/time", "-v", binary, "scan", "--format", "jsonl", *paths]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     records = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+    if proc.returncode == 0 and len(records) == len(paths):
+        shutil.rmtree(out, ignore_errors=True)
+    else:
+        print(f"inputs kept in {out}", file=sys.stderr)
     errors = sum(1 for r in records if r.get("error"))
     stats = {l.split(":")[0].strip(): l.split(":", 1)[1].strip() for l in proc.stderr.splitlines() if ":" in l}
     print(json.dumps({

@@ -350,11 +350,13 @@ impl Analyzer {
             height,
         };
         let analysed_region = content.unwrap_or(whole);
-        // Copy-move pairs pixels with pixels, and margins neither hold nor
-        // fake a pair (flat blocks are not matched): it reads the whole
-        // frame, so that a part of the photo the margin rule left out (past
-        // a band of crushed shadows or clipped sky, as decoration) is still
-        // compared with the rest. Its own planes are computed only then.
+        // Copy-move pairs pixels with pixels and skips flat blocks, so the
+        // margins do not distort it: it reads the whole frame (when its size
+        // limit allows), so that a part of the photo the margin rule left
+        // out (past a band of crushed shadows or clipped sky, as decoration)
+        // is still compared with the rest, and counts only pairs with a
+        // place in the content (repeated interface letters or icons in the
+        // bars also match). Its own planes are computed only then.
         let whole_planes = (content.is_some() && self.config.runs_copy_move(width, height))
             .then(|| planes(rgb, width as usize, height as usize));
         let whole_ctx = whole_planes.as_ref().map(|(luma, residual)| PixelContext {
@@ -391,9 +393,10 @@ impl Analyzer {
                 continue;
             }
             let t = Instant::now();
-            let mut out = match focus {
-                Some(_) => copy_move::run_within(ctx, focus),
-                None => run(ctx),
+            let mut out = if kind == DetectorKind::CopyMove {
+                copy_move::run_within(ctx, focus)
+            } else {
+                run(ctx)
             };
             out.unflag_unboxed();
             timings.insert(kind.to_string(), ms_since(t));

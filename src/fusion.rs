@@ -71,8 +71,9 @@ const CAMERA_DISCOUNT: f32 = 0.5;
 /// photo reaches 0.45 on the first, while 9 of 61 added-damage edits reach
 /// 0.66-0.98; the second is found on 9 of 11 copy-moves and on none of 252
 /// genuine photos and 5,336 honestly processed copies. A listing the claim
-/// matches in outline but not in fine detail, with differences, is a doctored
-/// copy or a new photo of the same product from the same spot
+/// matches in outline but not closely enough for a copy or not in fine
+/// detail, with differences, is a doctored or AI-redrawn copy or a new
+/// photo of the same product from the same spot
 /// (`reference.same_scene_changed`), for a reviewer to tell apart, as a
 /// copied part of a listing is (`reference.partial_copy`). The noise-inconsistency regions
 /// (`local_consistency`, `noise_residual`) fire on 12-24% of genuine photos

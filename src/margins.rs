@@ -8,9 +8,9 @@
 //! to 0.99 and 7 of 86 went past 0.9. The statistical pixel detectors
 //! therefore read only the region inside such margins, and the report says
 //! which region was analysed. Copy-move, which pairs pixels with pixels and
-//! counts nothing flat, reads the whole frame (content this rule takes for
-//! decoration can be part of the photo) and keeps the pairs with a place
-//! in the region.
+//! counts nothing flat, reads the whole frame when its size limit allows
+//! (content this rule takes for decoration can be part of the photo) and
+//! counts only the pairs with a place in the region.
 //!
 //! A row (column) is flat when at least [`FLAT_SHARE`] of its pixels lie
 //! within [`TOLERANCE`] levels of the colour at one of its ends: a synthetic

@@ -129,9 +129,13 @@ impl Region {
         x >= self.x && y >= self.y && x - self.x < self.width && y - self.y < self.height
     }
 
-    /// Whether the two rectangles share at least one pixel.
+    /// Whether the two rectangles share at least one pixel (an empty one
+    /// shares none).
     #[must_use]
     pub fn overlaps(&self, other: &Region) -> bool {
+        if self.width == 0 || self.height == 0 || other.width == 0 || other.height == 0 {
+            return false;
+        }
         let apart = |a: u32, a_len: u32, b: u32, b_len: u32| {
             u64::from(a) + u64::from(a_len) <= u64::from(b)
                 || u64::from(b) + u64::from(b_len) <= u64::from(a)
@@ -225,7 +229,9 @@ pub struct ImageFacts {
     pub caveat: Option<PixelCaveat>,
     /// The region the pixel detectors read, when uniform margins around it
     /// (screenshot bars, a frame, letterboxing) were left out; `None` when
-    /// they read the whole image.
+    /// they read the whole image. Copy-move compares the whole frame when
+    /// its size limit allows, and keeps the pairs with a place in this
+    /// region.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub content: Option<Region>,
 }
@@ -720,6 +726,24 @@ pub fn clamp01(v: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_overlap_only_when_they_share_a_pixel() {
+        let r = |x, y, width, height| Region {
+            x,
+            y,
+            width,
+            height,
+        };
+        let a = r(10, 10, 20, 20);
+        assert!(a.overlaps(&r(29, 29, 5, 5)) && r(29, 29, 5, 5).overlaps(&a));
+        assert!(a.overlaps(&r(0, 0, 100, 100)));
+        // Touching edges share no pixel.
+        assert!(!a.overlaps(&r(30, 10, 5, 5)) && !a.overlaps(&r(10, 0, 5, 10)));
+        // An empty rectangle shares none, even inside another.
+        assert!(!a.overlaps(&r(15, 15, 0, 4)) && !r(15, 15, 4, 0).overlaps(&a));
+        assert!(!r(u32::MAX - 1, 0, 1, 1).overlaps(&a));
+    }
 
     #[test]
     fn heatmaps_read_back_are_checked_and_bad_ones_never_panic() {

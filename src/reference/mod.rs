@@ -1131,7 +1131,11 @@ impl References {
         };
         // Measured where the claim is unchanged: damage painted over much
         // of a copy must not hide that the rest keeps the listing's detail.
-        let fine = fine_similarity(claim, &best, Some(&map), 1.0);
+        // Measured only for a copy: a match short of one is in outline only.
+        let fine = best
+            .is_derived()
+            .then(|| fine_similarity(claim, &best, Some(&map), 1.0))
+            .flatten();
         if !best.is_derived() || fine.is_none_or(|f| f < FINE_CONFIRMED) {
             return same_scene_only(matched, fine, &label, union.map(|u| (u, boxes)));
         }
