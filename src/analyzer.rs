@@ -356,17 +356,8 @@ impl Analyzer {
         // out (past a band of crushed shadows or clipped sky, as decoration)
         // is still compared with the rest, and counts only pairs with a
         // place in the content (repeated interface letters or icons in the
-        // bars also match). Its own planes are computed only then.
-        let whole_planes = (content.is_some() && self.config.runs_copy_move(width, height))
-            .then(|| planes(rgb, width as usize, height as usize));
-        let whole_ctx = whole_planes.as_ref().map(|(luma, residual)| PixelContext {
-            rgb,
-            luma,
-            residual,
-            width,
-            height,
-            ..ctx
-        });
+        // bars also match). It then computes its own planes.
+        let copy_move_whole = content.is_some() && self.config.runs_copy_move(width, height);
 
         let pixel_detectors: &[(DetectorKind, PixelDetector)] = &[
             (DetectorKind::NoiseResidual, noise_residual::run),
@@ -380,11 +371,11 @@ impl Analyzer {
         let mut maps = Vec::new();
         let mut incomplete = Vec::new();
         for &(kind, run) in pixel_detectors {
-            let (ctx, region, focus) = match &whole_ctx {
-                Some(whole_ctx) if kind == DetectorKind::CopyMove => (whole_ctx, whole, content),
-                _ => (&ctx, analysed_region, None),
-            };
-            if kind == DetectorKind::CopyMove && !self.config.runs_copy_move(ctx.width, ctx.height)
+            let whole_frame = kind == DetectorKind::CopyMove && copy_move_whole;
+            let region = if whole_frame { whole } else { analysed_region };
+            if kind == DetectorKind::CopyMove
+                && !whole_frame
+                && !self.config.runs_copy_move(ctx.width, ctx.height)
             {
                 continue;
             }
@@ -393,10 +384,19 @@ impl Analyzer {
                 continue;
             }
             let t = Instant::now();
-            let mut out = if kind == DetectorKind::CopyMove {
-                copy_move::run_within(ctx, focus)
+            let mut out = if whole_frame {
+                let (luma, residual) = planes(rgb, width as usize, height as usize);
+                let whole_ctx = PixelContext {
+                    rgb,
+                    luma: &luma,
+                    residual: &residual,
+                    width,
+                    height,
+                    ..ctx
+                };
+                copy_move::run_within(&whole_ctx, content)
             } else {
-                run(ctx)
+                run(&ctx)
             };
             out.unflag_unboxed();
             timings.insert(kind.to_string(), ms_since(t));

@@ -457,26 +457,32 @@ fn detect(luma: &[f32], res: &[f32], w: usize, h: usize, focus: Region) -> (Vec<
     // A pair votes only when one of its blocks lies in the focus: repeated
     // icons or letters in a screenshot's bars would otherwise take the
     // candidates the photo's own copy needs (`MAX_CANDIDATES`).
-    let in_focus = |(bx, by): (usize, usize)| {
-        let side = (BLOCK * k) as u32;
-        let block = Region {
-            x: (bx * k) as u32,
-            y: (by * k) as u32,
-            width: side,
-            height: side,
-        };
-        block.overlaps(&focus)
-    };
+    let side = (BLOCK * k) as u32;
+    let in_focus: Vec<bool> = keyed
+        .iter()
+        .map(|&(_, b, _)| {
+            let (bx, by) = unpack(b);
+            let block = Region {
+                x: (bx * k) as u32,
+                y: (by * k) as u32,
+                width: side,
+                height: side,
+            };
+            block.overlaps(&focus)
+        })
+        .collect();
     let mut votes: Vec<(i32, i32, u32)> = Vec::new();
     for (i, &(_, a, ga)) in keyed.iter().enumerate() {
         let (ax, ay) = unpack(a);
-        let a_in_focus = in_focus((ax, ay));
         let next = i + 1..(i + 1 + NEIGHBOURS).min(keyed.len());
-        for (&(_, b, gb), mb) in keyed[next.clone()].iter().zip(&described[next]) {
+        for ((&(_, b, gb), mb), &b_in_focus) in keyed[next.clone()]
+            .iter()
+            .zip(&described[next.clone()])
+            .zip(&in_focus[next])
+        {
             let (bx, by) = unpack(b);
             let (dx, dy) = (bx as i32 - ax as i32, by as i32 - ay as i32);
-            if ((dx * dx + dy * dy) as f32) < min_shift * min_shift
-                || !(a_in_focus || in_focus((bx, by)))
+            if ((dx * dx + dy * dy) as f32) < min_shift * min_shift || !(in_focus[i] || b_in_focus)
             {
                 continue;
             }
