@@ -219,6 +219,143 @@ fn a_smaller_copy_with_the_analysed_size_gives_the_same_places() {
     );
 }
 
+/// The picture of the first `data:` URI in `html`.
+fn picture_in(html: &str) -> DynamicImage {
+    use base64::Engine as _;
+    let b64 = html
+        .split_once(";base64,")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(data, _)| data)
+        .expect("data URI");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    image::load_from_memory(&bytes).expect("picture")
+}
+
+/// The first `<img class="{class}" src="data:...">` tag in a page, and its
+/// picture.
+fn embedded(page: &str, class: &str) -> (DynamicImage, String) {
+    let tag = page
+        .split('<')
+        .find(|t| t.starts_with(&format!(r#"img class="{class}" src="data:"#)))
+        .expect("embedded image");
+    (picture_in(tag), tag.to_owned())
+}
+
+/// `left`, `top`, `width` and `height` of a tag's inline style, as fractions.
+fn placed(tag: &str) -> [f64; 4] {
+    ["left:", "top:", "width:", "height:"].map(|key| {
+        let at = tag
+            .find(key)
+            .map(|i| i + key.len())
+            .unwrap_or_else(|| panic!("{key} in {tag}"));
+        let value = &tag[at..];
+        let end = value.find('%').expect("percent");
+        value[..end].parse::<f64>().expect("number") / 100.0
+    })
+}
+
+/// Bounding box, in fractions of the picture's sides, of its pixels that
+/// pass `keep`.
+fn share_box(picture: &DynamicImage, keep: impl Fn(image::Rgba<u8>) -> bool) -> [f64; 4] {
+    let rgba = picture.to_rgba8();
+    let (w, h) = (f64::from(rgba.width()), f64::from(rgba.height()));
+    let lit: Vec<(u32, u32)> = rgba
+        .enumerate_pixels()
+        .filter(|(_, _, p)| keep(**p))
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    assert!(!lit.is_empty(), "nothing lit");
+    let x0 = f64::from(lit.iter().map(|p| p.0).min().unwrap_or(0));
+    let y0 = f64::from(lit.iter().map(|p| p.1).min().unwrap_or(0));
+    let x1 = f64::from(lit.iter().map(|p| p.0).max().unwrap_or(0)) + 1.0;
+    let y1 = f64::from(lit.iter().map(|p| p.1).max().unwrap_or(0)) + 1.0;
+    [x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h]
+}
+
+/// A phone photo stored sideways (EXIF orientation 6) is shown upright:
+/// under each of the eight orientations the photo, the heatmap overlay and
+/// the region box are turned alike, so the box and the overlay still lie on
+/// the green square the finding is about; the photo's size attributes are
+/// the upright ones, and the page says it turned the photo.
+#[test]
+fn the_page_shows_the_photo_upright_with_its_marks() {
+    let (w, h) = (160u32, 96u32);
+    // A green square at (32, 16) to (64, 48), off the centre on both axes.
+    let square = |x: u32, y: u32| (32..64).contains(&x) && (16..48).contains(&y);
+    let image = DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+        if square(x, y) {
+            Rgb([0, 220, 0])
+        } else {
+            Rgb([60, 60, 60])
+        }
+    }));
+    let mut report = edited_report(&image);
+    report.findings[0].region = Some(Region {
+        x: 32,
+        y: 16,
+        width: 32,
+        height: 32,
+    });
+    let mut map = Heatmap::zeros(w, h, 16);
+    let gw = map.grid_width as usize;
+    for (i, value) in map.values.iter_mut().enumerate() {
+        let (x, y) = ((i % gw) as u32 * 16, (i / gw) as u32 * 16);
+        *value = if square(x, y) { 0.9 } else { 0.0 };
+    }
+    report.heatmap = Some(map);
+    let green = |p: image::Rgba<u8>| p.0[1] > 150 && p.0[0] < 100;
+    for orientation in 1..=8u16 {
+        report.provenance.orientation = Some(orientation);
+        let page = render_html(&report, &image, &HtmlOptions::default());
+        let (photo, tag) = embedded(&page, "photo");
+        let quarter = orientation >= 5;
+        let shown = if quarter { (h, w) } else { (w, h) };
+        assert_eq!(photo.width(), shown.0, "orientation {orientation}");
+        assert!(
+            tag.contains(&format!(r#"width="{}" height="{}""#, shown.0, shown.1)),
+            "orientation {orientation}: {tag}"
+        );
+        let square_at = share_box(&photo, green);
+        let box_tag = page
+            .split('<')
+            .find(|t| t.starts_with(r#"a class="box"#))
+            .expect("box");
+        let box_at = placed(box_tag);
+        for (a, b) in square_at.iter().zip(box_at) {
+            assert!(
+                (a - b).abs() < 0.02,
+                "orientation {orientation}: square {square_at:?}, box {box_at:?}"
+            );
+        }
+        // The overlay's opaque cells, placed on the page as its style says.
+        let (overlay, tag) = embedded(&page, "overlay");
+        let [ol, ot, ow, oh] = placed(&tag);
+        let hot = share_box(&overlay, |p| p.0[3] > 100);
+        let hot_at = [ol + hot[0] * ow, ot + hot[1] * oh, hot[2] * ow, hot[3] * oh];
+        for (a, b) in square_at.iter().zip(hot_at) {
+            assert!(
+                (a - b).abs() < 0.02,
+                "orientation {orientation}: square {square_at:?}, overlay {hot_at:?}"
+            );
+        }
+        assert_eq!(
+            page.contains("as the EXIF orientation asks"),
+            orientation != 1,
+            "orientation {orientation}"
+        );
+        // The index's thumbnail is upright too.
+        let entry = IndexEntry::new("claim.jpg", None, &report, Some(&image));
+        let thumbnail = picture_in(&render_index(&[entry]));
+        assert_eq!(
+            share_box(&thumbnail, green).map(|v| (v * 10.0).round()),
+            square_at.map(|v| (v * 10.0).round()),
+            "orientation {orientation}"
+        );
+    }
+}
+
 /// A TIFF-structured EXIF block (little endian) with Make, Model and
 /// Software set to `value`.
 fn exif_with(value: &str) -> Vec<u8> {

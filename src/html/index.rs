@@ -8,8 +8,8 @@ use image::DynamicImage;
 
 use super::assets::{content_security_policy, CSS, SCRIPT, SCRIPT_SHA256};
 use super::{
-    bi, encode_href, escape_capped, jpeg_data_uri, verdict_icon, verdict_text, THUMBNAIL_QUALITY,
-    THUMBNAIL_SIDE,
+    bi, encode_href, escape_capped, jpeg_data_uri, verdict_icon, verdict_text, Upright,
+    THUMBNAIL_QUALITY, THUMBNAIL_SIDE,
 };
 use crate::report::{clamp01, Class, Verdict};
 use crate::Report;
@@ -37,7 +37,8 @@ pub struct IndexEntry {
 
 impl IndexEntry {
     /// An entry for an analysed photo. `image`, when given, becomes a
-    /// thumbnail (long side [`THUMBNAIL_SIDE`]).
+    /// thumbnail (long side [`THUMBNAIL_SIDE`]), upright as the report's EXIF
+    /// orientation asks.
     #[must_use]
     pub fn new(
         name: impl Into<String>,
@@ -59,7 +60,9 @@ impl IndexEntry {
             score: Some(clamp01(report.score)),
             summary,
             error: None,
-            thumbnail: image.and_then(|i| jpeg_data_uri(i, THUMBNAIL_SIDE, THUMBNAIL_QUALITY)),
+            thumbnail: image.and_then(|i| {
+                jpeg_data_uri(i, THUMBNAIL_SIDE, THUMBNAIL_QUALITY, Upright::of(report))
+            }),
         }
     }
 

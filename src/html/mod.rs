@@ -19,6 +19,7 @@ mod page;
 use std::io::Cursor;
 
 use base64::Engine as _;
+use image::metadata::Orientation;
 use image::{DynamicImage, GenericImageView};
 
 use crate::report::{clamp01, Heatmap, Verdict};
@@ -325,16 +326,86 @@ const PHOTO_QUALITY: u8 = 85;
 /// JPEG quality of index thumbnails, which only help to recognise a photo.
 const THUMBNAIL_QUALITY: u8 = 70;
 
+/// How a page shows the stored pixels: turned as the EXIF orientation (tag
+/// 0x0112, Exif 2.32 / TIFF 6.0) asks, so that a reviewer sees the photo as
+/// the camera held it. The analysis, the heatmap and the regions stay in the
+/// stored frame (turning the pixels would move the JPEG 8x8 grid the
+/// detectors read); only what the page draws is turned, all of it alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Upright(Orientation);
+
+impl Upright {
+    /// The orientation the report's metadata gives; none (or one outside
+    /// 1-8) leaves the pixels as stored.
+    fn of(report: &Report) -> Self {
+        let orientation = report
+            .provenance
+            .orientation
+            .and_then(|o| u8::try_from(o).ok())
+            .and_then(Orientation::from_exif)
+            .unwrap_or(Orientation::NoTransforms);
+        Upright(orientation)
+    }
+
+    const STORED: Upright = Upright(Orientation::NoTransforms);
+
+    /// Whether the upright frame is the stored one turned a quarter.
+    fn swaps_sides(self) -> bool {
+        matches!(
+            self.0,
+            Orientation::Rotate90
+                | Orientation::Rotate270
+                | Orientation::Rotate90FlipH
+                | Orientation::Rotate270FlipH
+        )
+    }
+
+    /// Width and height of the upright frame.
+    fn size(self, (w, h): (u32, u32)) -> (u32, u32) {
+        if self.swaps_sides() {
+            (h, w)
+        } else {
+            (w, h)
+        }
+    }
+
+    fn image(self, mut image: DynamicImage) -> DynamicImage {
+        image.apply_orientation(self.0);
+        image
+    }
+
+    /// The rectangle `(x, y, width, height)`, in fractions of the stored
+    /// frame's sides, in fractions of the upright frame's sides.
+    fn rect(self, (x, y, w, h): (f64, f64, f64, f64)) -> (f64, f64, f64, f64) {
+        match self.0 {
+            Orientation::NoTransforms => (x, y, w, h),
+            Orientation::FlipHorizontal => (1.0 - x - w, y, w, h),
+            Orientation::Rotate180 => (1.0 - x - w, 1.0 - y - h, w, h),
+            Orientation::FlipVertical => (x, 1.0 - y - h, w, h),
+            Orientation::Rotate90 => (1.0 - y - h, x, h, w),
+            Orientation::Rotate270 => (y, 1.0 - x - w, h, w),
+            Orientation::Rotate90FlipH => (y, x, h, w),
+            Orientation::Rotate270FlipH => (1.0 - y - h, 1.0 - x - w, h, w),
+        }
+    }
+}
+
 /// A `data:` URI of the image as JPEG, downscaled so its long side is at most
-/// `max_side`. Alpha is dropped: photos have none to show.
-fn jpeg_data_uri(image: &DynamicImage, max_side: u32, quality: u8) -> Option<String> {
+/// `max_side`, then turned upright. Alpha is dropped: photos have none to
+/// show.
+fn jpeg_data_uri(
+    image: &DynamicImage,
+    max_side: u32,
+    quality: u8,
+    upright: Upright,
+) -> Option<String> {
     let (w, h) = image.dimensions();
     let small = if w.max(h) > max_side {
         image.resize(max_side, max_side, image::imageops::FilterType::Triangle)
     } else {
         image.clone()
     };
-    let rgb = small.to_rgb8();
+    let rgb = upright.image(small).to_rgb8();
     let mut bytes = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
         .encode_image(&rgb)
@@ -358,9 +429,14 @@ fn data_uri(mime: &str, bytes: &[u8]) -> String {
 /// The heatmap as a translucent RGBA overlay at cell resolution (the browser
 /// smooths it when scaling). Colour ramps from yellow to red and opacity
 /// grows with the value; cells under 0.1 are transparent so the photo stays
-/// visible. Returns the URI and the share of the image width and height the
-/// grid covers (the last row and column of cells overhang the image).
-fn heatmap_overlay(map: &Heatmap, max_side: u32) -> Option<(String, f64, f64)> {
+/// visible. Returns the URI, turned upright, and where it lies in the
+/// upright frame, in fractions of its sides (the last row and column of
+/// cells overhang the image: on the left or at the top once turned).
+fn heatmap_overlay(
+    map: &Heatmap,
+    max_side: u32,
+    upright: Upright,
+) -> Option<(String, (f64, f64, f64, f64))> {
     // Nothing would be visible: no overlay and no slider to confuse a reviewer.
     if map.width == 0 || map.height == 0 || map.values.is_empty() || map.max() < 0.1 {
         return None;
@@ -391,7 +467,9 @@ fn heatmap_overlay(map: &Heatmap, max_side: u32) -> Option<(String, f64, f64)> {
     }
     let cover_w = f64::from(gw) * f64::from(map.cell) / f64::from(map.width);
     let cover_h = f64::from(gh) * f64::from(map.cell) / f64::from(map.height);
-    Some((png_data_uri(&img)?, cover_w, cover_h))
+    let img = upright.image(DynamicImage::ImageRgba8(img)).into_rgba8();
+    let place = upright.rect((0.0, 0.0, cover_w, cover_h));
+    Some((png_data_uri(&img)?, place))
 }
 
 /// `12.5` → `"12.5"`: a percentage for CSS, finite and short.
@@ -449,20 +527,79 @@ mod tests {
     fn overlay_covers_the_overhanging_grid() {
         let mut map = Heatmap::zeros(100, 50, 16);
         assert!(
-            heatmap_overlay(&map, 1600).is_none(),
+            heatmap_overlay(&map, 1600, Upright::STORED).is_none(),
             "empty map, no overlay"
         );
         map.values[0] = 1.0;
-        let (uri, cw, ch) = heatmap_overlay(&map, 1600).expect("overlay");
+        let (uri, (x, y, cw, ch)) = heatmap_overlay(&map, 1600, Upright::STORED).expect("overlay");
         assert!(uri.starts_with("data:image/png;base64,"));
+        assert_eq!((x, y), (0.0, 0.0));
         assert!((cw - 112.0 / 100.0).abs() < 1e-9);
         assert!((ch - 64.0 / 50.0).abs() < 1e-9);
+        // Turned half a turn, the overhang lies on the left and at the top.
+        let (_, (x, y, _, _)) =
+            heatmap_overlay(&map, 1600, Upright(Orientation::Rotate180)).expect("overlay");
+        assert!((x + 0.12).abs() < 1e-9 && (y + 0.28).abs() < 1e-9);
+    }
+
+    /// Bounding box `(x, y, width, height)` of the pixels brighter than 128.
+    fn bright_box(image: &DynamicImage) -> (u32, u32, u32, u32) {
+        let luma = image.to_luma8();
+        let lit: Vec<(u32, u32)> = luma
+            .enumerate_pixels()
+            .filter(|(_, _, p)| p.0[0] > 128)
+            .map(|(x, y, _)| (x, y))
+            .collect();
+        let x0 = lit.iter().map(|p| p.0).min().expect("lit");
+        let y0 = lit.iter().map(|p| p.1).min().expect("lit");
+        let x1 = lit.iter().map(|p| p.0).max().expect("lit");
+        let y1 = lit.iter().map(|p| p.1).max().expect("lit");
+        (x0, y0, x1 - x0 + 1, y1 - y0 + 1)
+    }
+
+    #[test]
+    fn upright_rectangles_follow_the_turned_pixels() {
+        // A lit 4x3 block at (5, 7) of a 40x24 frame, under each of the
+        // eight EXIF orientations: the turned rectangle is where the turned
+        // pixels are.
+        let (w, h) = (40u32, 24u32);
+        let stored = DynamicImage::ImageLuma8(image::GrayImage::from_fn(w, h, |x, y| {
+            image::Luma([if (5..9).contains(&x) && (7..10).contains(&y) {
+                255
+            } else {
+                0
+            }])
+        }));
+        let mut turned_sizes = Vec::new();
+        for exif in 1..=8u8 {
+            let upright = Upright(Orientation::from_exif(exif).expect("orientation"));
+            let turned = upright.image(stored.clone());
+            let (tw, th) = upright.size((w, h));
+            assert_eq!(turned.dimensions(), (tw, th), "orientation {exif}");
+            turned_sizes.push((tw, th));
+            let (x, y, rw, rh) = upright.rect((
+                5.0 / f64::from(w),
+                7.0 / f64::from(h),
+                4.0 / f64::from(w),
+                3.0 / f64::from(h),
+            ));
+            let expected = (
+                (x * f64::from(tw)).round() as u32,
+                (y * f64::from(th)).round() as u32,
+                (rw * f64::from(tw)).round() as u32,
+                (rh * f64::from(th)).round() as u32,
+            );
+            assert_eq!(bright_box(&turned), expected, "orientation {exif}");
+        }
+        // Orientations 5-8 are quarter turns.
+        assert_eq!(turned_sizes[4..], [(h, w); 4]);
+        assert_eq!(turned_sizes[..4], [(w, h); 4]);
     }
 
     #[test]
     fn embedded_photo_is_downscaled() {
         let img = DynamicImage::ImageRgb8(image::RgbImage::new(400, 100));
-        let uri = jpeg_data_uri(&img, 200, PHOTO_QUALITY).expect("jpeg");
+        let uri = jpeg_data_uri(&img, 200, PHOTO_QUALITY, Upright::STORED).expect("jpeg");
         let b64 = uri.strip_prefix("data:image/jpeg;base64,").expect("prefix");
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64)

@@ -2,13 +2,14 @@
 
 use std::fmt::Write as _;
 
+use image::metadata::Orientation;
 use image::{DynamicImage, GenericImageView};
 use imageproc::geometric_transformations::{warp_into, Interpolation, Projection};
 
 use super::assets::{content_security_policy, CSS, SCRIPT, SCRIPT_SHA256};
 use super::{
     bi, escape_capped, heatmap_overlay, jpeg_data_uri, pct, verdict_icon, verdict_text,
-    HtmlOptions, PHOTO_QUALITY,
+    HtmlOptions, Upright, PHOTO_QUALITY,
 };
 use crate::report::{clamp01, Class, DetectorKind, Finding, Provenance, Region, Transform};
 use crate::{ReferenceMatch, Report};
@@ -23,7 +24,9 @@ const MAX_FIELD_CHARS: usize = 2000;
 /// or a smaller copy of them with their size given by
 /// [`HtmlOptions::with_analysed_size`]. It
 /// is embedded as a JPEG downscaled to `options.max_side`; the heatmap is
-/// embedded as a PNG overlay. Every string from the report is HTML-escaped.
+/// embedded as a PNG overlay. The page shows the photo upright, turned as
+/// the report's EXIF orientation asks, with its heatmap and regions turned
+/// alike. Every string from the report is HTML-escaped.
 /// The output is deterministic: the same inputs give the same bytes.
 ///
 /// ```
@@ -88,18 +91,23 @@ pub fn render_html(report: &Report, image: &DynamicImage, options: &HtmlOptions<
         .collect();
 
     // Encoded once, shown in the main figure and beside the listing photo.
-    let claim_uri = jpeg_data_uri(image, side, PHOTO_QUALITY);
+    let upright = Upright::of(report);
+    let claim_uri = jpeg_data_uri(image, side, PHOTO_QUALITY, upright);
     page.push_str(r#"<div class="layout">"#);
-    let claim = (claim_uri.as_deref(), (width, height));
-    photo_figure(&mut page, report, claim, &boxes, side);
+    let claim = ClaimView {
+        uri: claim_uri.as_deref(),
+        stored: (width, height),
+        upright,
+    };
+    photo_figure(&mut page, report, &claim, &boxes, side);
     findings_section(&mut page, report);
     page.push_str("</div>\n");
 
     if let Some(reference) = &report.reference {
-        reference_section(&mut page, report, reference, options, claim, side);
+        reference_section(&mut page, report, reference, options, &claim, side);
     }
     provenance_section(&mut page, &report.provenance);
-    facts_section(&mut page, report);
+    facts_section(&mut page, report, upright);
 
     let _ = write!(
         page,
@@ -193,8 +201,17 @@ fn percent_text(rate: f32) -> String {
     }
 }
 
-/// The claim photo; `width` and `height` give the browser its aspect ratio
-/// before the data is decoded.
+/// The claim photo as the page shows it.
+struct ClaimView<'a> {
+    /// Its embedded JPEG, turned upright.
+    uri: Option<&'a str>,
+    /// The analysed frame, where the heatmap and the regions lie.
+    stored: (u32, u32),
+    upright: Upright,
+}
+
+/// The claim photo; `width` and `height` (of the frame as shown) give the
+/// browser its aspect ratio before the data is decoded.
 fn push_photo(page: &mut String, uri: Option<&str>, (width, height): (u32, u32)) {
     match uri {
         Some(uri) => {
@@ -213,21 +230,21 @@ fn push_photo(page: &mut String, uri: Option<&str>, (width, height): (u32, u32))
     }
 }
 
-/// The claim photo (`claim`: its embedded JPEG and the analysed size) with
-/// the heatmap overlay and the numbered region boxes.
+/// The claim photo with the heatmap overlay and the numbered region boxes.
 fn photo_figure(
     page: &mut String,
     report: &Report,
-    (claim_uri, (width, height)): (Option<&str>, (u32, u32)),
+    claim: &ClaimView<'_>,
     boxes: &[(usize, Region)],
     side: u32,
 ) {
     page.push_str(r#"<figure class="photo-figure" aria-labelledby="photo-caption">"#);
+    let (width, height) = claim.stored;
     let overlay = report
         .heatmap
         .as_ref()
         .filter(|m| m.width == width && m.height == height)
-        .and_then(|m| heatmap_overlay(m, side));
+        .and_then(|m| heatmap_overlay(m, side, claim.upright));
     if overlay.is_some() {
         let _ = write!(
             page,
@@ -236,17 +253,19 @@ fn photo_figure(
         );
     }
     page.push_str(r#"<div class="stage">"#);
-    push_photo(page, claim_uri, (width, height));
-    if let Some((uri, cw, ch)) = &overlay {
+    push_photo(page, claim.uri, claim.upright.size(claim.stored));
+    if let Some((uri, (x, y, w, h))) = &overlay {
         let _ = write!(
             page,
-            r#"<img class="overlay" src="{uri}" alt="" aria-hidden="true" style="width:{w}%;height:{h}%">"#,
-            w = pct(*cw),
-            h = pct(*ch),
+            r#"<img class="overlay" src="{uri}" alt="" aria-hidden="true" style="left:{l}%;top:{t}%;width:{w}%;height:{h}%">"#,
+            l = pct(*x),
+            t = pct(*y),
+            w = pct(*w),
+            h = pct(*h),
         );
     }
     for (number, region) in boxes {
-        push_box(page, *number, region, (width, height), "");
+        push_box(page, *number, region, claim, "");
     }
     page.push_str("</div>");
     let flagged_map = report.heatmap.as_ref().is_some_and(|m| m.max() >= 0.5);
@@ -270,19 +289,27 @@ fn photo_figure(
 /// A numbered box over a region, as a link to its finding (so it is
 /// reachable from the keyboard). Positions are percentages of the image, so
 /// the box follows the photo at any display size.
-fn push_box(page: &mut String, number: usize, region: &Region, size: (u32, u32), class: &str) {
-    let (w, h) = (f64::from(size.0.max(1)), f64::from(size.1.max(1)));
+/// A numbered box over a photo shown in the claim's frame (`claim`: the
+/// stored frame the region lies in, and how the page turns it).
+fn push_box(page: &mut String, number: usize, region: &Region, claim: &ClaimView<'_>, class: &str) {
+    let (w, h) = (
+        f64::from(claim.stored.0.max(1)),
+        f64::from(claim.stored.1.max(1)),
+    );
     let x0 = f64::from(region.x).min(w);
     let y0 = f64::from(region.y).min(h);
     let x1 = (f64::from(region.x) + f64::from(region.width)).min(w);
     let y1 = (f64::from(region.y) + f64::from(region.height)).min(h);
+    let (l, t, bw, bh) = claim
+        .upright
+        .rect((x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h));
     let _ = write!(
         page,
         r##"<a class="box {class}" href="#finding-{number}" style="left:{l}%;top:{t}%;width:{bw}%;height:{bh}%" aria-label="Region {number} / 区域 {number}"><span aria-hidden="true">{number}</span></a>"##,
-        l = pct(x0 / w),
-        t = pct(y0 / h),
-        bw = pct((x1 - x0) / w),
-        bh = pct((y1 - y0) / h),
+        l = pct(l),
+        t = pct(t),
+        bw = pct(bw),
+        bh = pct(bh),
     );
 }
 
@@ -410,9 +437,10 @@ fn reference_section(
     report: &Report,
     reference: &ReferenceMatch,
     options: &HtmlOptions<'_>,
-    (claim_uri, size): (Option<&str>, (u32, u32)),
+    claim: &ClaimView<'_>,
     side: u32,
 ) {
+    let size = claim.stored;
     let _ = write!(
         page,
         r#"<section class="reference" aria-labelledby="reference-title"><h2 id="reference-title">{}</h2><table><tbody>"#,
@@ -474,9 +502,15 @@ fn reference_section(
             .transform
             .and_then(|t| align_reference(listing, &t, k as f32, (out_w, out_h), side));
         let is_aligned = aligned.is_some();
+        // Aligned, the listing lies in the claim's frame and turns with it.
         let left = match aligned {
-            Some(img) => jpeg_data_uri(&DynamicImage::ImageRgb8(img), side, PHOTO_QUALITY),
-            None => jpeg_data_uri(listing, side, PHOTO_QUALITY),
+            Some(img) => jpeg_data_uri(
+                &DynamicImage::ImageRgb8(img),
+                side,
+                PHOTO_QUALITY,
+                claim.upright,
+            ),
+            None => jpeg_data_uri(listing, side, PHOTO_QUALITY, Upright::STORED),
         };
         let (left_title, left_dims) = if is_aligned {
             (
@@ -484,7 +518,7 @@ fn reference_section(
                     "Listing photo, aligned to the claim",
                     "商品原图（已与索赔照片对齐）",
                 ),
-                (out_w, out_h),
+                claim.upright.size((out_w, out_h)),
             )
         } else {
             (
@@ -508,7 +542,7 @@ fn reference_section(
         }
         if is_aligned {
             for (n, r) in &ref_findings {
-                push_box(page, *n, r, size, "ref");
+                push_box(page, *n, r, claim, "ref");
             }
         }
         let _ = write!(
@@ -516,9 +550,9 @@ fn reference_section(
             r#"</div></div><div><h3>{}</h3><div class="stage">"#,
             bi("Claim photo", "索赔照片")
         );
-        push_photo(page, claim_uri, size);
+        push_photo(page, claim.uri, claim.upright.size(size));
         for (n, r) in &ref_findings {
-            push_box(page, *n, r, size, "ref");
+            push_box(page, *n, r, claim, "ref");
         }
         let _ = write!(
             page,
@@ -737,7 +771,7 @@ fn provenance_section(page: &mut String, p: &Provenance) {
     page.push_str("</tbody></table></section>\n");
 }
 
-fn facts_section(page: &mut String, report: &Report) {
+fn facts_section(page: &mut String, report: &Report, upright: Upright) {
     let f = &report.image;
     let _ = write!(
         page,
@@ -781,7 +815,34 @@ fn facts_section(page: &mut String, report: &Report) {
             },
         )),
     );
+    row(page, ("Shown", "显示方向"), upright_text(upright));
     page.push_str("</tbody></table></section>\n");
+}
+
+/// How the page turned the stored pixels, when it did.
+fn upright_text(upright: Upright) -> Option<String> {
+    let (en, zh) = match upright.0 {
+        Orientation::NoTransforms => return None,
+        Orientation::FlipHorizontal => ("mirrored left to right", "左右镜像"),
+        Orientation::Rotate180 => ("turned 180°", "旋转 180°"),
+        Orientation::FlipVertical => ("mirrored top to bottom", "上下镜像"),
+        Orientation::Rotate90 => ("turned 90° clockwise", "顺时针旋转 90°"),
+        Orientation::Rotate270 => ("turned 90° anticlockwise", "逆时针旋转 90°"),
+        Orientation::Rotate90FlipH => (
+            "turned 90° clockwise and mirrored left to right",
+            "顺时针旋转 90° 并左右镜像",
+        ),
+        Orientation::Rotate270FlipH => (
+            "turned 90° anticlockwise and mirrored left to right",
+            "逆时针旋转 90° 并左右镜像",
+        ),
+    };
+    Some(bi(
+        &format!(
+            "upright, as the EXIF orientation asks: the stored pixels are {en} on this page; sizes and positions in the findings refer to the stored pixels"
+        ),
+        &format!("按 EXIF 方向标记正向显示：本页将存储的像素{zh}；证据中的尺寸和位置均以存储的像素为准"),
+    ))
 }
 
 #[cfg(test)]
