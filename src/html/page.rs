@@ -576,8 +576,9 @@ fn transform_text(t: &Transform) -> String {
     } else {
         String::new()
     };
-    // Shown when one axis was stretched by half a percent or more.
-    let stretched = if (t.aspect - 1.0).abs() >= 0.005 {
+    // Shown when one axis was stretched by half a percent or more, judged
+    // in thousandths as printed (1.005 in f32 is 1.00499...).
+    let stretched = if ((f64::from(t.aspect) - 1.0).abs() * 1000.0).round() >= 5.0 {
         bi(
             &format!(", width stretched {:.3}x against height", t.aspect),
             &format!("，宽度相对高度拉伸 {:.3} 倍", t.aspect),
@@ -942,6 +943,17 @@ mod tests {
             ..transform(1.0, 0.0, 0.0, 0.0, false)
         };
         assert!(!transform_text(&slight).contains("stretched"));
+        // Half a percent exactly, in either direction, is named.
+        for aspect in [1.005, 0.995] {
+            let edge = Transform {
+                aspect,
+                ..transform(1.0, 0.0, 0.0, 0.0, false)
+            };
+            assert!(
+                transform_text(&edge).contains(&format!("stretched {aspect:.3}x")),
+                "{aspect}"
+            );
+        }
         let stretched = Transform {
             aspect: 1.05,
             ..transform(1.0, 0.0, 0.0, 0.0, true)
