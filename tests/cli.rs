@@ -1214,13 +1214,17 @@ fn a_closed_output_is_a_usage_error_for_every_command() {
         ],
     ];
     for args in commands {
-        let mut child = trueshot()
+        // The reader leaves before the command starts: a socket whose other
+        // end is already closed (dropping a pipe's reader after the spawn
+        // raced a fast command, which could write its figures first).
+        let (reader, writer) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+        drop(reader);
+        let child = trueshot()
             .args(&args)
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(std::os::fd::OwnedFd::from(writer)))
             .stderr(Stdio::piped())
             .spawn()
             .expect("run");
-        drop(child.stdout.take()); // the reader leaves at once
         let out = child.wait_with_output().expect("wait");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
