@@ -278,21 +278,21 @@ pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutp
         let score = pair_score(p);
         let back = (-p.d.0, -p.d.1);
         match test.and_then(|t| t.copy_is_shifted().map(|shifted| (t, shifted))) {
-            Some((t, true)) => {
+            Some((t, shifted)) => {
+                let (copy, source, d) = if shifted {
+                    (dst, src, p.d)
+                } else {
+                    (src, dst, back)
+                };
                 out.findings
-                    .push(copied_region(p, score, (dst, src), p.d, t));
-                out.findings.push(copy_source((src, dst), t));
-            }
-            Some((t, false)) => {
-                out.findings
-                    .push(copied_region(p, score, (src, dst), back, t));
-                out.findings.push(copy_source((dst, src), t));
+                    .push(duplicated_region(p, score, (copy, source), d, Some(t)));
+                out.findings.push(copy_source((source, copy), t));
             }
             None => {
                 out.findings
-                    .push(duplicated_region(p, score, dst, src, p.d));
+                    .push(duplicated_region(p, score, (dst, src), p.d, None));
                 out.findings
-                    .push(duplicated_region(p, score, src, dst, back));
+                    .push(duplicated_region(p, score, (src, dst), back, None));
             }
         }
     }
@@ -301,55 +301,47 @@ pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutp
 }
 
 /// The finding boxing one place of a verified pair, `here`, whose pixels
-/// repeat at `there` (`here` moved by `d`).
-fn duplicated_region(p: &Pair, score: f32, here: Region, there: Region, d: (i64, i64)) -> Finding {
-    let (dx, dy) = d;
-    let (n, votes, sharpness, corr) = (p.cells.len(), p.votes, p.sharpness, p.corr);
-    let (w, h) = (here.width, here.height);
-    Finding::new(
-        DetectorKind::CopyMove,
-        "copy_move.duplicated_region",
-        score,
-        Class::Edited,
-        format!(
-            "A region of {w}x{h} px at ({}, {}) holds the same pixels, noise included, as the region at ({}, {}) (shift {dx}, {dy} px; {n} cells, {votes} block votes; pixel difference {sharpness:.2} of the smallest one pixel off, residual correlation {corr:.2}): one of the two was copied over the other.",
-            here.x, here.y, there.x, there.y
-        ),
-        format!(
-            "位于 ({}, {}) 的 {w}x{h} 像素区域与 ({}, {}) 处的区域像素相同，连噪声也相同（位移 {dx}, {dy} 像素；{n} 个单元，{votes} 个块投票；像素差为偏移一像素时最小差的 {sharpness:.2}，残差相关 {corr:.2}）：其中一处是从另一处复制过去的。",
-            here.x, here.y, there.x, there.y
-        ),
-    )
-    .with_region(here)
-}
-
-/// The finding boxing the copy of a pair whose edge test named it: `copy`
-/// holds the pixels of `source` moved by `d`.
-fn copied_region(
+/// repeat at `there` (`here` moved by `d`). With `named`, the edge test
+/// that named `here` the copy; without, the pair is open.
+fn duplicated_region(
     p: &Pair,
     score: f32,
-    (copy, source): (Region, Region),
+    (here, there): (Region, Region),
     (dx, dy): (i64, i64),
-    test: EdgeTest,
+    named: Option<EdgeTest>,
 ) -> Finding {
-    let (n, votes, sharpness) = (p.cells.len(), p.votes, p.sharpness);
-    let (w, h) = (copy.width, copy.height);
-    let (z, points) = (test.z.abs(), test.votes);
+    let (n, votes, sharpness, corr) = (p.cells.len(), p.votes, p.sharpness, p.corr);
+    let (w, h) = (here.width, here.height);
+    let same = format!(
+        "A region of {w}x{h} px at ({}, {}) holds the same pixels, noise included, as the region at ({}, {}) (shift {dx}, {dy} px; {n} cells, {votes} block votes; pixel difference {sharpness:.2} of the smallest one pixel off, residual correlation {corr:.2})",
+        here.x, here.y, there.x, there.y
+    );
+    let same_zh = format!(
+        "位于 ({}, {}) 的 {w}x{h} 像素区域与 ({}, {}) 处的区域像素相同，连噪声也相同（位移 {dx}, {dy} 像素；{n} 个单元，{votes} 个块投票；像素差为偏移一像素时最小差的 {sharpness:.2}，残差相关 {corr:.2}）",
+        here.x, here.y, there.x, there.y
+    );
+    let (message, message_zh) = match named {
+        None => (
+            format!("{same}: one of the two was copied over the other."),
+            format!("{same_zh}：其中一处是从另一处复制过去的。"),
+        ),
+        Some(test) => {
+            let (z, points) = (test.z.abs(), test.votes);
+            (
+                format!("{same}, and is the copy by the edge test: along the edge of the shared pixels it breaks with its surroundings where the other continues them (z = {z:.1} over {points} points)."),
+                format!("{same_zh}；边缘检验判定此处为副本：沿共同像素的边缘，此处与周围断开，而另一处与周围连续（z = {z:.1}，{points} 个点）。"),
+            )
+        }
+    };
     Finding::new(
         DetectorKind::CopyMove,
         "copy_move.duplicated_region",
         score,
         Class::Edited,
-        format!(
-            "A region of {w}x{h} px at ({}, {}) holds the same pixels, noise included, as the region at ({}, {}) (shift {dx}, {dy} px; {n} cells, {votes} block votes; pixel difference {sharpness:.2} of the smallest one pixel off), and is the copy by the edge test: along the edge of the shared pixels it breaks with its surroundings where the other continues them (z = {z:.1} over {points} points).",
-            copy.x, copy.y, source.x, source.y
-        ),
-        format!(
-            "位于 ({}, {}) 的 {w}x{h} 像素区域与 ({}, {}) 处的区域像素相同，连噪声也相同（位移 {dx}, {dy} 像素；{n} 个单元，{votes} 个块投票；像素差为偏移一像素时最小差的 {sharpness:.2}）；边缘检验判定此处为副本：沿共同像素的边缘，此处与周围断开，而另一处与周围连续（z = {z:.1}，{points} 个点）。",
-            copy.x, copy.y, source.x, source.y
-        ),
+        message,
+        message_zh,
     )
-    .with_region(copy)
+    .with_region(here)
 }
 
 /// The finding boxing the source of a pair whose copy the edge test named:
