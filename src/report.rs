@@ -277,7 +277,8 @@ pub struct Provenance {
     /// EXIF DateTimeOriginal.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub datetime_original: Option<String>,
-    /// EXIF Orientation (1..=8), reported but not applied to the pixels.
+    /// EXIF Orientation (1..=8), reported but not applied to the pixels the
+    /// analysis reads; the review page shows the photo turned by it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub orientation: Option<u16>,
     /// EXIF PixelXDimension x PixelYDimension.

@@ -441,9 +441,8 @@ fn a_copied_patch_is_sent_to_review() {
     let off = analyze_bytes(&bytes, &config).expect("analysis");
     let on = analyze_bytes(&bytes, &Config::default()).expect("analysis");
     // Both places are boxed. The copy's edge breaks the texture around it
-    // where the source's continues: when the edge test names the copy, the
-    // copy is flagged in the heatmap and its source only shown; when it
-    // cannot tell, both are flagged. It never names the source.
+    // where the source's continues: the edge test names the copy, which is
+    // flagged in the heatmap, and its source is only shown.
     let found: Vec<_> = on
         .findings
         .iter()
@@ -455,14 +454,18 @@ fn a_copied_patch_is_sent_to_review() {
         let overlap_y = (r.y + r.height).min(place.1 + side) as i64 - r.y.max(place.1) as i64;
         overlap_x > 32 && overlap_y > 32
     };
-    let named = found[0].message.contains("is the copy by the edge test");
-    if named {
-        assert!(
-            found[0].region.is_some_and(|r| overlaps(&r, to)),
-            "{:?}",
-            found[0]
-        );
-    }
+    assert!(!found.is_empty(), "{:?}", on.findings);
+    // This copy's surroundings differ from its source's: it is named.
+    assert!(
+        found[0].message.contains("is the copy by the edge test"),
+        "{:?}",
+        found[0]
+    );
+    assert!(
+        found[0].region.is_some_and(|r| overlaps(&r, to)),
+        "{:?}",
+        found[0]
+    );
     let heatmap = on.heatmap.as_ref().expect("heatmap");
     for place in [from, to] {
         assert!(
@@ -475,7 +478,7 @@ fn a_copied_patch_is_sent_to_review() {
             .collect();
         let flagged = cells.iter().filter(|&&v| v >= 0.5).count();
         let shown = cells.iter().filter(|&&v| v >= 0.3).count();
-        if named && place == from {
+        if place == from {
             assert!(
                 flagged == 0 && shown * 2 > cells.len(),
                 "{place:?} {cells:?}"

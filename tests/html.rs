@@ -219,6 +219,36 @@ fn a_smaller_copy_with_the_analysed_size_gives_the_same_places() {
     );
 }
 
+/// A note that names a region (a copy's source) is boxed apart from the
+/// evidence: dotted grey, not as a flagged region.
+#[test]
+fn a_note_with_a_region_is_boxed_as_a_note() {
+    let image = gradient(128, 96);
+    let mut report = edited_report(&image);
+    report.findings.push(
+        Finding::new(
+            DetectorKind::CopyMove,
+            "copy_move.duplicated_region",
+            0.0,
+            Class::None,
+            "The source of the copy.".into(),
+            "副本的来源。".into(),
+        )
+        .with_region(Region {
+            x: 8,
+            y: 8,
+            width: 16,
+            height: 16,
+        }),
+    );
+    let page = render_html(&report, &image, &HtmlOptions::default());
+    let number = report.findings.len();
+    let tag = |class: &str| format!(r##"<a class="box {class}" href="#finding-{number}""##);
+    assert!(page.contains(&tag("note")), "{page}");
+    assert_eq!(page.matches(r#"<a class="box note""#).count(), 1);
+    assert!(page.contains(r##"<a class="box " href="#finding-1""##));
+}
+
 /// The picture of the first `data:` URI in `html`.
 fn picture_in(html: &str) -> DynamicImage {
     use base64::Engine as _;
@@ -281,7 +311,9 @@ fn share_box(picture: &DynamicImage, keep: impl Fn(image::Rgba<u8>) -> bool) -> 
 /// the upright ones, and the page says it turned the photo.
 #[test]
 fn the_page_shows_the_photo_upright_with_its_marks() {
-    let (w, h) = (160u32, 96u32);
+    // Not a multiple of the 16-px heatmap cell: the last cells overhang,
+    // on the left or at the top once turned.
+    let (w, h) = (152u32, 88u32);
     // A green square at (32, 16) to (64, 48), off the centre on both axes.
     let square = |x: u32, y: u32| (32..64).contains(&x) && (16..48).contains(&y);
     let image = DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {

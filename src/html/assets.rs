@@ -68,6 +68,7 @@ figure{margin:0 0 16px}
 .box{position:absolute;border:3px solid #fff;outline:2px dashed #b3261e;outline-offset:-5px;box-shadow:0 0 0 2px rgba(0,0,0,.55);text-decoration:none;line-height:1}
 .box span{position:absolute;left:-3px;top:-3px;transform:translateY(-100%);background:#b3261e;color:#fff;font:700 13px/1 system-ui,sans-serif;padding:3px 6px;border-radius:4px 4px 4px 0;min-width:22px;text-align:center}
 .box.ref span{background:#1a5fd0}.box.ref{outline-color:#1a5fd0}
+.box.note{outline:2px dotted #555;border-color:#ddd}.box.note span{background:#555}
 figcaption{margin-top:10px;font-size:.9rem;color:var(--muted);line-height:1.45}
 .slider{display:flex;gap:8px;align-items:center;font-size:.9rem}
 .slider input{width:160px}

@@ -82,12 +82,16 @@ pub fn render_html(report: &Report, image: &DynamicImage, options: &HtmlOptions<
 
     verdict_section(&mut page, report, options);
 
-    // Numbered regions: a finding's number is its place in the list.
-    let boxes: Vec<(usize, Region)> = report
+    // Numbered regions: a finding's number is its place in the list; a
+    // note's region (a copy's source) is drawn apart from evidence.
+    let boxes: Vec<(usize, Region, &str)> = report
         .findings
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| f.region.map(|r| (i + 1, r)))
+        .filter_map(|(i, f)| {
+            let class = if f.class == Class::None { "note" } else { "" };
+            f.region.map(|r| (i + 1, r, class))
+        })
         .collect();
 
     // Encoded once, shown in the main figure and beside the listing photo.
@@ -235,7 +239,7 @@ fn photo_figure(
     page: &mut String,
     report: &Report,
     claim: &ClaimView<'_>,
-    boxes: &[(usize, Region)],
+    boxes: &[(usize, Region, &str)],
     side: u32,
 ) {
     page.push_str(r#"<figure class="photo-figure" aria-labelledby="photo-caption">"#);
@@ -264,8 +268,8 @@ fn photo_figure(
             h = pct(*h),
         );
     }
-    for (number, region) in boxes {
-        push_box(page, *number, region, claim, "");
+    for (number, region, class) in boxes {
+        push_box(page, *number, region, claim, class);
     }
     page.push_str("</div>");
     let flagged_map = report.heatmap.as_ref().is_some_and(|m| m.max() >= 0.5);
@@ -276,8 +280,8 @@ fn photo_figure(
         )
     } else {
         bi(
-            r#"The overlay marks where traces were found: <span class="legend" aria-hidden="true"></span> yellow = weak, red = strong. Numbered boxes are the flagged regions; the numbers match the findings list."#,
-            r#"叠加层标出发现痕迹的位置：<span class="legend" aria-hidden="true"></span> 黄色 = 弱，红色 = 强。带编号的方框为被标记的区域，编号与证据列表对应。"#,
+            r#"The overlay marks where traces were found: <span class="legend" aria-hidden="true"></span> yellow = weak, red = strong. Numbered boxes are the regions the findings name (grey dotted: a note, such as where a copy came from); the numbers match the findings list."#,
+            r#"叠加层标出发现痕迹的位置：<span class="legend" aria-hidden="true"></span> 黄色 = 弱，红色 = 强。带编号的方框为证据所指的区域（灰色点线：说明，例如副本的来源）；编号与证据列表对应。"#,
         )
     };
     let _ = write!(
@@ -286,11 +290,11 @@ fn photo_figure(
     );
 }
 
-/// A numbered box over a region, as a link to its finding (so it is
-/// reachable from the keyboard). Positions are percentages of the image, so
-/// the box follows the photo at any display size.
-/// A numbered box over a photo shown in the claim's frame (`claim`: the
-/// stored frame the region lies in, and how the page turns it).
+/// A numbered box over a region of a photo shown in the claim's frame
+/// (`claim`: the stored frame the region lies in, and how the page turns
+/// it), as a link to its finding (so it is reachable from the keyboard).
+/// Positions are percentages of the shown frame, so the box follows the
+/// photo at any display size.
 fn push_box(page: &mut String, number: usize, region: &Region, claim: &ClaimView<'_>, class: &str) {
     let (w, h) = (
         f64::from(claim.stored.0.max(1)),

@@ -161,11 +161,12 @@ const NEIGHBOURHOOD: [(i64, i64); 8] = [
     (-1, -1),
 ];
 
-/// One verified duplicated pair.
+/// One verified duplicated pair: a first place and the second, the first
+/// moved by `d` (either may be the copy; [`edge`] may tell which).
 struct Pair {
-    /// Shift in original pixels from source to copy.
+    /// Shift in original pixels from the first place to the second.
     d: (i64, i64),
-    /// Source cells (indices into the cell grid).
+    /// The first place's verified cells (indices into the cell grid).
     cells: Vec<usize>,
     /// Mean residual correlation over the matched cells.
     corr: f32,
@@ -174,8 +175,9 @@ struct Pair {
     sharpness: f32,
     /// Votes of its shift vector.
     votes: usize,
-    /// Source cells shown in the map and boxed: `cells` and the cells
-    /// around them whose pixels equal their copy's ([`copied_extent`]).
+    /// The first place's cells shown in the map and boxed: `cells` and the
+    /// cells around them whose pixels equal the second place's
+    /// ([`copied_extent`]).
     extent: Vec<usize>,
 }
 
@@ -221,18 +223,23 @@ pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutp
         w,
         h,
     };
-    let edges: Vec<Option<EdgeTest>> = pairs
+    // Per pair, the edge test when it named the copy, and whether the copy
+    // is the second place.
+    let named: Vec<Option<(EdgeTest, bool)>> = pairs
         .iter()
-        .map(|p| edge::edge_test(ctx.rgb, &luma, &p.extent, p.d))
+        .map(|p| {
+            let test = edge::edge_test(ctx.rgb, &luma, boxes(p, w, h, gw).0, p.d)?;
+            test.copy_is_shifted().map(|second| (test, second))
+        })
         .collect();
     let total_cells = map.values.len().max(1);
     let mut marked = 0usize;
-    for (p, test) in pairs.iter().zip(&edges) {
+    for (p, named) in pairs.iter().zip(&named) {
         let v = 0.5 + 0.5 * sharpness_strength(p);
         // The copy at `v`; its source, once told apart, only shown.
-        let (own, shifted) = match test.and_then(|t| t.copy_is_shifted()) {
-            Some(true) => (SOURCE_MARK, v),
-            Some(false) => (v, SOURCE_MARK),
+        let (own, shifted) = match named {
+            Some((_, true)) => (SOURCE_MARK, v),
+            Some((_, false)) => (v, SOURCE_MARK),
             None => (v, v),
         };
         for &c in &p.extent {
@@ -268,18 +275,17 @@ pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutp
     ]);
     // Both places are boxed: the copy first, with the pair's score, and its
     // source as a note when the edge test told them apart; else both with
-    // the pair's score.
-    // Session 30 measured the step across the edge pixel by pixel: it
-    // picked the source with confidence where the source lay in busier
-    // texture than the copy's surroundings; the windowed colour and
-    // texture contrast of [`edge`] does not depend on how busy either is.
-    for (p, test) in pairs.iter().zip(&edges).take(3) {
+    // the pair's score. Session 30 compared the step across the edge pixel
+    // by pixel: it took a source in busier texture than the copy's
+    // surroundings for the copy; [`edge`] compares each place's outside
+    // with the shared inside, in colour and in texture, within a window.
+    for (p, named) in pairs.iter().zip(&named).take(3) {
         let (src, dst) = boxes(p, w, h, gw);
         let score = pair_score(p);
         let back = (-p.d.0, -p.d.1);
-        match test.and_then(|t| t.copy_is_shifted().map(|shifted| (t, shifted))) {
-            Some((t, shifted)) => {
-                let (copy, source, d) = if shifted {
+        match *named {
+            Some((t, second)) => {
+                let (copy, source, d) = if second {
                     (dst, src, p.d)
                 } else {
                     (src, dst, back)
@@ -301,7 +307,7 @@ pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutp
 }
 
 /// The finding boxing one place of a verified pair, `here`, whose pixels
-/// repeat at `there` (`here` moved by `d`). With `named`, the edge test
+/// repeat at `there` (`here` is `there` moved by `d`). With `named`, the edge test
 /// that named `here` the copy; without, the pair is open.
 fn duplicated_region(
     p: &Pair,
@@ -1446,12 +1452,16 @@ mod tests {
             let first = &out.findings[0];
             let named = first.message.contains("is the copy by the edge test");
             assert!(named || quality.is_some(), "{first:?}");
+            let near = |r: Option<Region>, (x, y): (u32, u32)| {
+                r.is_some_and(|r| r.x.abs_diff(x) < 8 && r.y.abs_diff(y) < 8)
+            };
             if named {
+                assert!(near(first.region, to), "{quality:?}: {first:?}");
+                // The source: a note with no score, boxed where it is.
+                let second = &out.findings[1];
                 assert!(
-                    first
-                        .region
-                        .is_some_and(|r| r.x.abs_diff(to.0) < 8 && r.y.abs_diff(to.1) < 8),
-                    "{quality:?}: {first:?}"
+                    second.class == Class::None && second.score == 0.0 && near(second.region, from),
+                    "{quality:?}: {second:?}"
                 );
             }
             let source_lowest = if named { SOURCE_MARK } else { 0.5 };
@@ -1548,6 +1558,47 @@ mod tests {
             .filter(|&(x, y)| !near(x, y, from) && !near(x, y, to) && map.at(x, y) >= 0.5)
             .count();
         assert!(outside < 1000, "{outside} px flagged around the copy");
+    }
+
+    /// A copy in an even noise field: the surroundings of both places look
+    /// alike, the edge test leaves the pair open, and both places are
+    /// flagged and scored alike.
+    #[test]
+    fn a_pair_the_edge_cannot_tell_keeps_both_places() {
+        let (from, to, side) = ((40u32, 48u32), (203u32, 117u32), 64u32);
+        // Noise blurred by a 3x3 box: texture at the scale of a few pixels,
+        // the same everywhere.
+        let (w, h) = (320usize, 256usize);
+        let mut s = 29u64;
+        let field: Vec<f32> = (0..w * h).map(|_| 60.0 * noise(&mut s)).collect();
+        let mut img = RgbImage::from_fn(w as u32, h as u32, |x, y| {
+            let (x, y) = (x as usize, y as usize);
+            let mut sum = 0.0;
+            for yy in y.saturating_sub(1)..(y + 2).min(h) {
+                for xx in x.saturating_sub(1)..(x + 2).min(w) {
+                    sum += field[yy * w + xx];
+                }
+            }
+            let v = (128.0 + sum / 9.0).round().clamp(0.0, 255.0) as u8;
+            image::Rgb([v, v, v])
+        });
+        copy_region(&mut img, from, to, side);
+        let out = run_on(&img);
+        let found: Vec<&Finding> = out
+            .findings
+            .iter()
+            .filter(|f| f.code == "copy_move.duplicated_region")
+            .collect();
+        assert_eq!(found.len(), 2, "{:?}", out.features);
+        for f in &found {
+            assert!(f.message.contains("one of the two was copied"), "{f:?}");
+            assert!(f.class == Class::Edited && f.score >= 0.5, "{f:?}");
+        }
+        let map = out.map.expect("map");
+        for (x, y) in [from, to] {
+            let v = region_values(&map, x, y, side);
+            assert!(v.iter().all(|&v| v >= 0.5), "({x},{y}) {v:?}");
+        }
     }
 
     #[test]
