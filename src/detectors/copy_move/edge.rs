@@ -104,8 +104,10 @@ pub(super) fn edge_test(
         return None;
     }
     let (bw, bh) = (bx1 - bx0, by1 - by0);
-    let at = |x: usize, y: usize, place: bool| -> usize {
-        if place {
+    // Pixel index of box position `(x, y)` at the first place, or moved by
+    // `d` to the second.
+    let at = |x: usize, y: usize, second: bool| -> usize {
+        if second {
             ((y as i64 + dy) as usize) * w + (x as i64 + dx) as usize
         } else {
             y * w + x
@@ -147,9 +149,9 @@ pub(super) fn edge_test(
                 continue;
             }
             taken[slot] = true;
-            let window = |place: bool| {
+            let window = |second: bool| {
                 contrast(rgb, &shared, bw, (x, y), |wx, wy| {
-                    at(bx0 + wx, by0 + wy, place)
+                    at(bx0 + wx, by0 + wy, second)
                 })
             };
             let (Some(own), Some(shifted)) = (window(false), window(true)) else {
