@@ -554,6 +554,33 @@ fn reference_match_is_shown_with_the_listing_photo_aligned() {
     // last finding) is boxed on both panels and on the main photo.
     let n = report.findings.len();
     assert_eq!(page.matches(&format!("href=\"#finding-{n}\"")).count(), 3);
+
+    // A claim stored sideways (EXIF orientation 6): the aligned listing
+    // turns with the claim, and the changed region's three boxes land
+    // where the turned region lies.
+    report.provenance.orientation = Some(6);
+    let page = render_html(&report, &claim, &options);
+    let tag = page
+        .split('<')
+        .find(|t| t.starts_with(r#"img class="photo""#) && t.contains("The listing photo"))
+        .expect("listing photo");
+    let listing_shown = picture_in(tag);
+    assert_eq!((listing_shown.width(), listing_shown.height()), (160, 240));
+    assert!(tag.contains(r#"width="160" height="240""#), "{tag}");
+    // (10, 10) 40x30 of 240x160, turned a quarter clockwise: left = 1 -
+    // (10 + 30) / 160, top = 10 / 240, width 30 / 160, height 40 / 240.
+    let places: Vec<[f64; 4]> = page
+        .split('<')
+        .filter(|t| t.contains(&format!("href=\"#finding-{n}\"")))
+        .map(placed)
+        .collect();
+    assert_eq!(places.len(), 3);
+    for place in places {
+        let expected = [0.75, 10.0 / 240.0, 0.1875, 40.0 / 240.0];
+        for (a, b) in place.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-4, "{place:?}");
+        }
+    }
 }
 
 #[test]
