@@ -121,12 +121,11 @@ pub(super) fn edge_test(
             (luma.pixels[at(x, y, false)] - luma.pixels[at(x, y, true)]).abs()
         })
         .collect();
-    let mut inner: Vec<f32> = (0..bw * bh)
-        .filter(|i| {
-            let (x, y) = (bx0 + i % bw, by0 + i / bw);
-            (x0..x1).contains(&x) && (y0..y1).contains(&y)
-        })
-        .map(|i| diff[i])
+    // The place itself, within the box read (columns clamped to the box).
+    let (ix0, ix1) = (x0.clamp(bx0, bx1) - bx0, x1.clamp(bx0, bx1) - bx0);
+    let mut inner: Vec<f32> = (y0.max(by0)..y1.min(by1))
+        .flat_map(|y| &diff[(y - by0) * bw..][ix0..ix1.max(ix0)])
+        .copied()
         .collect();
     if inner.is_empty() {
         return None;

@@ -205,18 +205,23 @@ pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutp
         width: ctx.width,
         height: ctx.height,
     };
-    let (mut pairs, best_votes) = if ctx.luma.len() == w * h && ctx.residual.len() == w * h {
+    let (pairs, best_votes) = if ctx.luma.len() == w * h && ctx.residual.len() == w * h {
         detect(ctx.luma, ctx.residual, w, h, focus.unwrap_or(whole))
     } else {
         (Vec::new(), 0)
     };
 
     let gw = map.grid_width as usize;
+    // Each pair with the boxes of its two places, computed once.
+    let mut pairs: Vec<(Pair, (Region, Region))> = pairs
+        .into_iter()
+        .map(|p| {
+            let places = boxes(&p, w, h, gw);
+            (p, places)
+        })
+        .collect();
     if let Some(focus) = focus {
-        pairs.retain(|p| {
-            let (source, copy) = boxes(p, w, h, gw);
-            source.overlaps(&focus) || copy.overlaps(&focus)
-        });
+        pairs.retain(|(_, (first, second))| first.overlaps(&focus) || second.overlaps(&focus));
     }
     let luma = Luma {
         pixels: ctx.luma,
@@ -227,14 +232,14 @@ pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutp
     // is the second place.
     let named: Vec<Option<(EdgeTest, bool)>> = pairs
         .iter()
-        .map(|p| {
-            let test = edge::edge_test(ctx.rgb, &luma, boxes(p, w, h, gw).0, p.d)?;
+        .map(|(p, (first, _))| {
+            let test = edge::edge_test(ctx.rgb, &luma, *first, p.d)?;
             test.copy_is_shifted().map(|second| (test, second))
         })
         .collect();
     let total_cells = map.values.len().max(1);
     let mut marked = 0usize;
-    for (p, named) in pairs.iter().zip(&named) {
+    for ((p, _), named) in pairs.iter().zip(&named) {
         let v = 0.5 + 0.5 * sharpness_strength(p);
         // The copy at `v`; its source, once told apart, only shown.
         let (own, shifted) = match named {
@@ -265,8 +270,11 @@ pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutp
         }
     }
     let matched_share = marked as f32 / total_cells as f32;
-    let score = pairs.iter().map(pair_score).fold(0.0f32, f32::max);
-    let best_corr = pairs.iter().map(|p| p.corr).fold(0.0f32, f32::max);
+    let score = pairs
+        .iter()
+        .map(|(p, _)| pair_score(p))
+        .fold(0.0f32, f32::max);
+    let best_corr = pairs.iter().map(|(p, _)| p.corr).fold(0.0f32, f32::max);
     out.features.extend([
         ("copy_move.matched_share", matched_share),
         ("copy_move.best_votes", best_votes as f32),
@@ -279,8 +287,8 @@ pub fn run_within(ctx: &PixelContext<'_>, focus: Option<Region>) -> DetectorOutp
     // by pixel: it took a source in busier texture than the copy's
     // surroundings for the copy; [`edge`] compares each place's outside
     // with the shared inside, in colour and in texture, within a window.
-    for (p, named) in pairs.iter().zip(&named).take(3) {
-        let (src, dst) = boxes(p, w, h, gw);
+    for ((p, (src, dst)), named) in pairs.iter().zip(&named).take(3) {
+        let (src, dst) = (*src, *dst);
         let score = pair_score(p);
         let back = (-p.d.0, -p.d.1);
         match *named {
