@@ -24,6 +24,8 @@ use crate::{fusion, Config, Error};
 
 /// A pixel detector's entry point.
 type PixelDetector = fn(&PixelContext<'_>) -> DetectorOutput;
+/// One detector's run, ready to be timed against the deadline.
+type DetectorStep<'a> = Box<dyn Fn() -> DetectorOutput + 'a>;
 
 /// Side of a heatmap cell in pixels when no detector provides a map.
 const DEFAULT_CELL: u32 = 16;
@@ -350,6 +352,26 @@ impl Analyzer {
             height,
         };
         let analysed_region = content.unwrap_or(whole);
+
+        // Each step is one detector and the region of the image its output
+        // covers. The statistical detectors read the content inside the
+        // margins.
+        let statistical: &[(DetectorKind, PixelDetector)] = &[
+            (DetectorKind::NoiseResidual, noise_residual::run),
+            (DetectorKind::Spectrum, spectrum::run),
+            (DetectorKind::Cfa, cfa::run),
+            (DetectorKind::Jpeg, jpeg::run),
+            (DetectorKind::TextureStats, texture_stats::run),
+            (DetectorKind::LocalConsistency, local_consistency::run),
+        ];
+        let ctx = &ctx;
+        let mut steps: Vec<(DetectorKind, Region, DetectorStep<'_>)> = statistical
+            .iter()
+            .map(|&(kind, run)| {
+                let step: DetectorStep<'_> = Box::new(move || run(ctx));
+                (kind, analysed_region, step)
+            })
+            .collect();
         // Copy-move pairs pixels with pixels and skips flat blocks, so the
         // margins do not distort it: it reads the whole frame (when its size
         // limit allows), so that a part of the photo the margin rule left
@@ -357,34 +379,8 @@ impl Analyzer {
         // is still compared with the rest, and counts only pairs with a
         // place in the content (repeated interface letters or icons in the
         // bars also match). It then computes its own planes.
-        let copy_move_whole = content.is_some() && self.config.runs_copy_move(width, height);
-
-        let pixel_detectors: &[(DetectorKind, PixelDetector)] = &[
-            (DetectorKind::NoiseResidual, noise_residual::run),
-            (DetectorKind::Spectrum, spectrum::run),
-            (DetectorKind::Cfa, cfa::run),
-            (DetectorKind::Jpeg, jpeg::run),
-            (DetectorKind::TextureStats, texture_stats::run),
-            (DetectorKind::LocalConsistency, local_consistency::run),
-            (DetectorKind::CopyMove, copy_move::run),
-        ];
-        let mut maps = Vec::new();
-        let mut incomplete = Vec::new();
-        for &(kind, run) in pixel_detectors {
-            let whole_frame = kind == DetectorKind::CopyMove && copy_move_whole;
-            let region = if whole_frame { whole } else { analysed_region };
-            if kind == DetectorKind::CopyMove
-                && !whole_frame
-                && !self.config.runs_copy_move(ctx.width, ctx.height)
-            {
-                continue;
-            }
-            if deadline.expired() {
-                incomplete.push(kind);
-                continue;
-            }
-            let t = Instant::now();
-            let mut out = if whole_frame {
+        if content.is_some() && self.config.runs_copy_move(width, height) {
+            let step: DetectorStep<'_> = Box::new(move || {
                 let (luma, residual) = planes(rgb, width as usize, height as usize);
                 let whole_ctx = PixelContext {
                     rgb,
@@ -392,12 +388,25 @@ impl Analyzer {
                     residual: &residual,
                     width,
                     height,
-                    ..ctx
+                    ..*ctx
                 };
                 copy_move::run_within(&whole_ctx, content)
-            } else {
-                run(&ctx)
-            };
+            });
+            steps.push((DetectorKind::CopyMove, whole, step));
+        } else if self.config.runs_copy_move(ctx.width, ctx.height) {
+            let step: DetectorStep<'_> = Box::new(move || copy_move::run(ctx));
+            steps.push((DetectorKind::CopyMove, analysed_region, step));
+        }
+
+        let mut maps = Vec::new();
+        let mut incomplete = Vec::new();
+        for (kind, region, run) in steps {
+            if deadline.expired() {
+                incomplete.push(kind);
+                continue;
+            }
+            let t = Instant::now();
+            let mut out = run();
             out.unflag_unboxed();
             timings.insert(kind.to_string(), ms_since(t));
             // A value that is not finite is left out, so that the fusion
