@@ -368,6 +368,15 @@ pub fn open(path: &std::path::Path, config: &Config) -> Result<DynamicImage, Err
     decode(&bytes, sniff(&bytes)?, config)
 }
 
+/// The EXIF orientation (1-8, TIFF tag 0x0112) the file asks a viewer to
+/// apply, if it names one. The analysis keeps the stored pixels; review
+/// pages turn what they show by it.
+#[must_use]
+pub fn exif_orientation(bytes: &[u8]) -> Option<u16> {
+    let exif = crate::metadata::extract(bytes, sniff(bytes).ok()?).exif?;
+    crate::detectors::provenance::orientation(&exif)
+}
+
 /// Refuse images without pixels and images over `Config::max_pixels`.
 ///
 /// # Errors

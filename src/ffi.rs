@@ -407,7 +407,13 @@ impl trueshot_report {
             options = options.with_title(title.clone());
         }
         if let Some(listing) = &listing {
-            options = options.with_reference_image(listing);
+            let orientation = page
+                .listing
+                .as_deref()
+                .and_then(crate::decode::exif_orientation);
+            options = options
+                .with_reference_image(listing)
+                .with_reference_orientation(orientation);
         }
         Some(c_string(&html::render_html(&self.report, image, &options)))
     }

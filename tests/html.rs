@@ -583,6 +583,81 @@ fn reference_match_is_shown_with_the_listing_photo_aligned() {
     }
 }
 
+/// A JPEG of `image` whose EXIF asks for `orientation` (tag 0x0112).
+fn jpeg_with_orientation(image: &DynamicImage, orientation: u16) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("encode");
+    // A TIFF header and one IFD with one SHORT entry, little endian.
+    let mut tiff = b"II*\0".to_vec();
+    tiff.extend(8u32.to_le_bytes());
+    tiff.extend(1u16.to_le_bytes());
+    tiff.extend(0x0112u16.to_le_bytes());
+    tiff.extend(3u16.to_le_bytes());
+    tiff.extend(1u32.to_le_bytes());
+    tiff.extend(orientation.to_le_bytes());
+    tiff.extend([0, 0]);
+    tiff.extend(0u32.to_le_bytes());
+    let payload: Vec<u8> = b"Exif\0\0".iter().copied().chain(tiff).collect();
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend(((payload.len() + 2) as u16).to_be_bytes());
+    app1.extend(payload);
+    // Right after SOI.
+    jpeg.splice(2..2, app1);
+    jpeg
+}
+
+/// A listing shown unaligned (no transform was estimated, as for an honest
+/// buyer's own photo) is turned upright by its own file's orientation, not
+/// by the claim's.
+#[test]
+fn an_unaligned_listing_is_shown_upright_by_its_own_orientation() {
+    let claim = gradient(240, 160);
+    let bytes = jpeg_with_orientation(&gradient(240, 160), 6);
+    let orientation = trueshot::decode::exif_orientation(&bytes);
+    assert_eq!(orientation, Some(6));
+    let listing = image::load_from_memory(&bytes).expect("decode");
+    assert_eq!((listing.width(), listing.height()), (240, 160));
+    let mut report = edited_report(&claim);
+    report.reference = Some(ReferenceMatch::default());
+    for (listing_orientation, claim_orientation, upright) in [
+        (None, None, false),
+        (orientation, None, true),
+        (None, Some(6), false),
+        (orientation, Some(8), true),
+    ] {
+        report.provenance.orientation = claim_orientation;
+        let options = HtmlOptions::default()
+            .with_reference_image(&listing)
+            .with_reference_orientation(listing_orientation);
+        let page = render_html(&report, &claim, &options);
+        assert!(page.contains("not aligned"));
+        let tag = page
+            .split('<')
+            .find(|t| t.starts_with(r#"img class="photo""#) && t.contains("The listing photo"))
+            .expect("listing photo");
+        let shown = picture_in(tag).to_rgb8();
+        let (w, h) = if upright { (160, 240) } else { (240, 160) };
+        assert_eq!(shown.dimensions(), (w, h), "{listing_orientation:?}");
+        assert!(
+            tag.contains(&format!(r#"width="{w}" height="{h}""#)),
+            "{tag}"
+        );
+        // Turned a quarter clockwise, the stored left column (red 0) is the
+        // top row, its bottom end (green 255) on the left.
+        let top_left = shown.get_pixel(2, 2);
+        if upright {
+            assert!(top_left[0] < 30 && top_left[1] > 225, "{top_left:?}");
+        } else {
+            assert!(top_left[0] < 30 && top_left[1] < 30, "{top_left:?}");
+        }
+    }
+}
+
 #[test]
 fn index_sorts_by_score_and_offers_filters() {
     let image = gradient(64, 64);

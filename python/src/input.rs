@@ -63,9 +63,19 @@ impl Kept {
     /// The kept image decoded under `config`'s limits. A file is read again
     /// and must still hold the bytes that were analysed.
     pub fn decode(&self, config: &trueshot::Config) -> Result<DynamicImage, KeptError> {
-        let decode = |bytes: &[u8]| -> Result<DynamicImage, trueshot::Error> {
+        self.decode_with_orientation(config).map(|(image, _)| image)
+    }
+
+    /// [`Kept::decode`], with the EXIF orientation of the file the image was
+    /// decoded from (`None` for pixels).
+    pub fn decode_with_orientation(
+        &self,
+        config: &trueshot::Config,
+    ) -> Result<(DynamicImage, Option<u16>), KeptError> {
+        let decode = |bytes: &[u8]| -> Result<(DynamicImage, Option<u16>), trueshot::Error> {
             let format = trueshot::decode::sniff(bytes)?;
-            trueshot::decode::decode(bytes, format, config)
+            let image = trueshot::decode::decode(bytes, format, config)?;
+            Ok((image, trueshot::decode::exif_orientation(bytes)))
         };
         match self {
             Kept::Path {
@@ -80,7 +90,7 @@ impl Kept {
                 Ok(decode(&bytes)?)
             }
             Kept::Input(Input::Bytes(bytes)) => Ok(decode(bytes)?),
-            Kept::Input(Input::Pixels(image)) => Ok(image.as_ref().clone()),
+            Kept::Input(Input::Pixels(image)) => Ok((image.as_ref().clone(), None)),
             Kept::Input(Input::Path(path)) => Ok(decode(&read_file(path, config)?)?),
             Kept::Unpickled => Err(KeptError::Unpickled),
         }

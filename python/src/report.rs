@@ -456,7 +456,7 @@ impl PyReport {
             // The catalogue read and decoded the references under its own
             // config's limits (`References::with_limits`); so again here.
             let listing = listing
-                .map(|(source, limits)| source.decode(limits))
+                .map(|(source, limits)| source.decode_with_orientation(limits))
                 .transpose()?;
             let mut options = trueshot::HtmlOptions::default()
                 .with_lang(lang)
@@ -472,8 +472,10 @@ impl PyReport {
             if let Some(title) = title {
                 options = options.with_title(title);
             }
-            if let Some(listing) = listing.as_ref() {
-                options = options.with_reference_image(listing);
+            if let Some((listing, orientation)) = listing.as_ref() {
+                options = options
+                    .with_reference_image(listing)
+                    .with_reference_orientation(*orientation);
             }
             Ok(trueshot::render_html(&self.inner, &image, &options))
         });

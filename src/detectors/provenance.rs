@@ -275,6 +275,21 @@ fn classify_source_type(term: &str) -> Option<(Class, f32)> {
     }
 }
 
+/// The orientation tag of raw EXIF (TIFF) data, for a page that shows a
+/// photo it does not analyse (a listing).
+pub(crate) fn orientation(data: &[u8]) -> Option<u16> {
+    let exif = exif::Reader::new().read_raw(data.to_vec()).ok()?;
+    orientation_of(&exif)
+}
+
+fn orientation_of(exif: &exif::Exif) -> Option<u16> {
+    let value = exif
+        .get_field(exif::Tag::Orientation, exif::In::PRIMARY)?
+        .value
+        .get_uint(0)?;
+    u16::try_from(value).ok()
+}
+
 fn read_exif(data: &[u8], p: &mut Provenance, texts: &mut Vec<(String, String)>) {
     use exif::{In, Tag, Value};
     let Ok(exif) = exif::Reader::new().read_raw(data.to_vec()) else {
@@ -299,7 +314,7 @@ fn read_exif(data: &[u8], p: &mut Provenance, texts: &mut Vec<(String, String)>)
     p.camera_model = text(Tag::Model);
     p.software = text(Tag::Software);
     p.datetime_original = text(Tag::DateTimeOriginal);
-    p.orientation = number(Tag::Orientation).and_then(|o| u16::try_from(o).ok());
+    p.orientation = orientation_of(&exif);
     if let (Some(w), Some(h)) = (number(Tag::PixelXDimension), number(Tag::PixelYDimension)) {
         p.exif_dimensions = Some((w, h));
     }

@@ -74,6 +74,11 @@ pub struct HtmlOptions<'a> {
     /// it beside the claim, warped into the claim's frame by the estimated
     /// transform, with the changed regions marked on both. Default: `None`.
     pub reference_image: Option<&'a DynamicImage>,
+    /// The EXIF orientation of the reference photo's file
+    /// ([`crate::decode::exif_orientation`]). Aligned, the listing turns
+    /// with the claim; not aligned, it is turned by its own orientation.
+    /// Default: `None` (shown as stored).
+    pub reference_orientation: Option<u16>,
     /// Long side of the embedded photos in pixels, 64..=8192. Default: `1600`.
     pub max_side: u32,
     /// The false-alarm rate the thresholds were chosen for: the operating
@@ -101,6 +106,7 @@ impl Default for HtmlOptions<'_> {
         HtmlOptions {
             title: None,
             reference_image: None,
+            reference_orientation: None,
             max_side: DEFAULT_MAX_SIDE,
             max_false_alarm: None,
             review_rate: None,
@@ -122,6 +128,14 @@ impl<'a> HtmlOptions<'a> {
     #[must_use]
     pub fn with_reference_image(mut self, image: &'a DynamicImage) -> Self {
         self.reference_image = Some(image);
+        self
+    }
+
+    /// Pass the EXIF orientation of the reference photo's file, so that a
+    /// listing shown unaligned is shown upright.
+    #[must_use]
+    pub fn with_reference_orientation(mut self, orientation: Option<u16>) -> Self {
+        self.reference_orientation = orientation;
         self
     }
 
@@ -335,16 +349,18 @@ const THUMBNAIL_QUALITY: u8 = 70;
 struct Upright(Orientation);
 
 impl Upright {
-    /// The orientation the report's metadata gives; none (or one outside
-    /// 1-8) leaves the pixels as stored.
+    /// The orientation the report's metadata gives.
     fn of(report: &Report) -> Self {
-        let orientation = report
-            .provenance
-            .orientation
+        Upright::from_exif(report.provenance.orientation)
+    }
+
+    /// The orientation an EXIF value asks for; none (or one outside 1-8)
+    /// leaves the pixels as stored.
+    fn from_exif(orientation: Option<u16>) -> Self {
+        orientation
             .and_then(|o| u8::try_from(o).ok())
             .and_then(Orientation::from_exif)
-            .unwrap_or(Orientation::NoTransforms);
-        Upright(orientation)
+            .map_or(Upright::STORED, Upright)
     }
 
     const STORED: Upright = Upright(Orientation::NoTransforms);

@@ -506,7 +506,9 @@ fn reference_section(
             .transform
             .and_then(|t| align_reference(listing, &t, k as f32, (out_w, out_h), side));
         let is_aligned = aligned.is_some();
-        // Aligned, the listing lies in the claim's frame and turns with it.
+        // Aligned, the listing lies in the claim's frame and turns with it;
+        // otherwise it turns by its own file's orientation.
+        let listing_upright = Upright::from_exif(options.reference_orientation);
         let left = match aligned {
             Some(img) => jpeg_data_uri(
                 &DynamicImage::ImageRgb8(img),
@@ -514,7 +516,7 @@ fn reference_section(
                 PHOTO_QUALITY,
                 claim.upright,
             ),
-            None => jpeg_data_uri(listing, side, PHOTO_QUALITY, Upright::STORED),
+            None => jpeg_data_uri(listing, side, PHOTO_QUALITY, listing_upright),
         };
         let (left_title, left_dims) = if is_aligned {
             (
@@ -530,7 +532,7 @@ fn reference_section(
                     "Listing photo (not aligned: no transform was estimated)",
                     "商品原图（未对齐：没有估计出变换）",
                 ),
-                listing.dimensions(),
+                listing_upright.size(listing.dimensions()),
             )
         };
         let _ = write!(

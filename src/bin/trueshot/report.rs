@@ -76,7 +76,9 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
         .with_operating_point(analyzer.operating_point(), analyzer.config().review_rate)
         .with_lang(lang);
     if let Some(listing) = &listing {
-        options = options.with_reference_image(listing);
+        options = options
+            .with_reference_image(&listing.image)
+            .with_reference_orientation(listing.orientation);
     }
     let page = trueshot::render_html(&report, &image, &options);
     if args.output.as_os_str() == "-" {
@@ -133,7 +135,9 @@ pub fn write_scan_page(
         .with_title(name.clone())
         .with_operating_point(analyzer.operating_point(), config.review_rate);
     if let Some(listing) = &listing {
-        options = options.with_reference_image(listing);
+        options = options
+            .with_reference_image(&listing.image)
+            .with_reference_orientation(listing.orientation);
     }
     let page = trueshot::render_html(report, &image, &options);
     let file = output_name(path, ".html");

@@ -457,6 +457,13 @@ fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
     }
 }
 
+/// A matched listing photo read again for a page, with its file's EXIF
+/// orientation (the page turns it upright when it shows it unaligned).
+pub struct Listing {
+    pub image: DynamicImage,
+    pub orientation: Option<u16>,
+}
+
 /// The merchant's reference photos: indexed once and shared by all workers,
 /// with their paths in catalogue order, so a page can show the one a claim
 /// matched (`ReferenceMatch::index`), and a digest of the bytes indexed, so
@@ -528,7 +535,7 @@ impl Catalogue {
     /// file read again; `None` when it matched none, or when the file no
     /// longer holds the bytes indexed (then noted for
     /// [`Catalogue::warn_left_out`]).
-    pub fn matched_image(&self, report: &Report, config: &Config) -> Option<DynamicImage> {
+    pub fn matched_image(&self, report: &Report, config: &Config) -> Option<Listing> {
         let index = report.reference.as_ref()?.index?;
         let image = self.read_unchanged(index, config);
         if image.is_none() {
@@ -540,12 +547,15 @@ impl Catalogue {
         image
     }
 
-    fn read_unchanged(&self, index: usize, config: &Config) -> Option<DynamicImage> {
+    fn read_unchanged(&self, index: usize, config: &Config) -> Option<Listing> {
         let bytes = decode::read_file(self.paths.get(index)?, config.max_file_bytes).ok()?;
         if self.digests.get(index) != Some(&digest(&bytes)) {
             return None;
         }
-        decode::decode(&bytes, decode::sniff(&bytes).ok()?, config).ok()
+        Some(Listing {
+            image: decode::decode(&bytes, decode::sniff(&bytes).ok()?, config).ok()?,
+            orientation: decode::exif_orientation(&bytes),
+        })
     }
 
     /// Say on standard error which matched listings pages left out, once
@@ -990,7 +1000,7 @@ mod tests {
         let shown = catalogue
             .matched_image(&report, &config)
             .expect("the listing");
-        assert_eq!(shown.to_rgb8(), listing(0).to_rgb8());
+        assert_eq!(shown.image.to_rgb8(), listing(0).to_rgb8());
         let left_out = || catalogue.left_out.lock().expect("lock").clone();
         assert!(left_out().is_empty());
         listing(1).save(&path).expect("save");
