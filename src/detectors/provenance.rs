@@ -666,8 +666,10 @@ fn generator_text_chunk(texts: &[(String, String)]) -> Option<(String, String)> 
     None
 }
 
-/// AI generators, as (lower-case needle, display name). Needles of four
-/// letters or fewer must match a whole word.
+/// AI generators, as (lower-case needle, display name). Needles match
+/// whole words ([`name_in`]). Names that are also ordinary words or other
+/// products' names ("imagen" is Spanish for image; Gemini Photos is a
+/// photo cleaner) are matched only with their maker's name or a version.
 const AI_GENERATORS: &[(&str, &str)] = &[
     ("dall-e", "DALL-E"),
     ("dall·e", "DALL-E"),
@@ -703,8 +705,12 @@ const AI_GENERATORS: &[(&str, &str)] = &[
     ("comfyui", "ComfyUI"),
     ("invokeai", "InvokeAI"),
     ("automatic1111", "AUTOMATIC1111"),
-    ("imagen", "Google Imagen"),
-    ("gemini", "Google Gemini"),
+    ("google imagen", "Google Imagen"),
+    ("imagen 3", "Google Imagen"),
+    ("imagen 4", "Google Imagen"),
+    ("google gemini", "Google Gemini"),
+    ("gemini-2", "Google Gemini"),
+    ("made with google ai", "Google AI"),
     ("bing image creator", "Bing Image Creator"),
     (
         "image creator from microsoft designer",
@@ -759,15 +765,21 @@ const EDITORS: &[(&str, &str)] = &[
     ("remini", "Remini"),
 ];
 
-/// The first entry of `names` that `text` mentions.
+/// The first entry of `names` that `text` mentions. A Latin needle must
+/// stand as words of its own: no letter or digit before it and no letter
+/// after it (a version may follow: "FLUX.1", "SDXL1.0"), so that "Canva"
+/// is not read in "Skia Canvas" nor "Kling" in "Sparkling". Chinese
+/// needles match anywhere: the script has no spaces between words.
 fn name_in(text: &str, names: &[(&str, &'static str)]) -> Option<&'static str> {
     let lower = text.to_lowercase();
     names.iter().find_map(|&(needle, display)| {
-        let short = needle.is_ascii() && needle.len() <= 4;
-        let hit = if short {
-            lower
-                .split(|c: char| !c.is_alphanumeric() && c != '-')
-                .any(|word| word == needle)
+        let hit = if needle.is_ascii() {
+            lower.match_indices(needle).any(|(at, _)| {
+                let before = lower[..at].chars().next_back();
+                let after = lower[at + needle.len()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphabetic)
+            })
         } else {
             lower.contains(needle)
         };
@@ -868,6 +880,37 @@ mod tests {
         assert_eq!(name_in("gpt-image-1", AI_GENERATORS), Some("GPT Image"));
         assert_eq!(name_in("GIMP 2.10", EDITORS), Some("GIMP"));
         assert_eq!(name_in("Canon EOS firmware 1.0", EDITORS), None);
+    }
+
+    #[test]
+    fn names_inside_other_words_or_products_are_not_generators() {
+        for honest in [
+            "Imagenomic Portraiture 4",
+            "Windows Visor de imagenes",
+            "Editor de imagen 2.1",
+            "Gemini Photos 2.1",
+            "Gemini 2: The Duplicate Finder",
+            "Sparkling Photo Editor",
+            "Kolorscape 3",
+        ] {
+            assert_eq!(name_in(honest, AI_GENERATORS), None, "{honest}");
+        }
+        assert_eq!(name_in("Skia Canvas export", EDITORS), None);
+        assert_eq!(name_in("Canva", EDITORS), Some("Canva"));
+        assert_eq!(
+            name_in("Google Imagen 3", AI_GENERATORS),
+            Some("Google Imagen")
+        );
+        assert_eq!(
+            name_in("Imagen 4 Ultra", AI_GENERATORS),
+            Some("Google Imagen")
+        );
+        assert_eq!(name_in("SDXL1.0", AI_GENERATORS), Some("SDXL"));
+        assert_eq!(
+            name_in("Made with Google AI", AI_GENERATORS),
+            Some("Google AI")
+        );
+        assert_eq!(name_in("可灵AI", AI_GENERATORS), Some("可灵/Kling"));
     }
 
     #[test]
