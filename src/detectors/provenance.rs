@@ -622,10 +622,9 @@ fn generator_text_chunk(texts: &[(String, String)]) -> Option<(String, String)> 
     };
     let looks_like_a1111 =
         |v: &str| v.contains("Steps:") && (v.contains("Sampler:") || v.contains("CFG scale:"));
-    if let Some(v) = get("parameters") {
-        return Some(("Stable Diffusion WebUI (AUTOMATIC1111)".into(), v.into()));
-    }
+    let json_with = |v: &str, key: &str| v.trim_start().starts_with('{') && v.contains(key);
     for key in [
+        "parameters",
         "UserComment",
         "ImageDescription",
         "comment",
@@ -636,22 +635,26 @@ fn generator_text_chunk(texts: &[(String, String)]) -> Option<(String, String)> 
             return Some(("Stable Diffusion WebUI (AUTOMATIC1111)".into(), v.into()));
         }
     }
-    for key in ["prompt", "workflow"] {
-        if let Some(v) = get(key).filter(|v| v.trim_start().starts_with('{')) {
-            return Some(("ComfyUI".into(), v.into()));
-        }
+    if let Some(v) = get("parameters").filter(|v| json_with(v, "Fooocus")) {
+        return Some(("Fooocus".into(), v.into()));
     }
-    for key in [
-        "invokeai_metadata",
-        "invokeai_graph",
-        "sd-metadata",
-        "Dream",
-    ] {
-        if let Some(v) = get(key) {
+    // ComfyUI's API graph names each node's class; its workflow lists nodes.
+    if let Some(v) = get("prompt").filter(|v| json_with(v, "\"class_type\"")) {
+        return Some(("ComfyUI".into(), v.into()));
+    }
+    if let Some(v) = get("workflow").filter(|v| json_with(v, "\"nodes\"")) {
+        return Some(("ComfyUI".into(), v.into()));
+    }
+    for key in ["invokeai_metadata", "invokeai_graph", "sd-metadata"] {
+        if let Some(v) = get(key).filter(|v| json_with(v, "\"")) {
             return Some(("InvokeAI".into(), v.into()));
         }
     }
-    if let Some(v) = get("sui_image_params") {
+    // InvokeAI's old "Dream" command line: `"prompt" -s 50 -S 42 ...`.
+    if let Some(v) = get("Dream").filter(|v| v.contains(" -S") && v.contains(" -s")) {
+        return Some(("InvokeAI".into(), v.into()));
+    }
+    if let Some(v) = get("sui_image_params").filter(|v| json_with(v, "\"")) {
         return Some(("SwarmUI".into(), v.into()));
     }
     if get("Software").is_some_and(|s| s.contains("NovelAI")) {
@@ -660,10 +663,25 @@ fn generator_text_chunk(texts: &[(String, String)]) -> Option<(String, String)> 
             get("Comment").or(get("Description")).unwrap_or("").into(),
         ));
     }
-    if let Some(v) = get("Description").filter(|v| v.contains("Job ID:")) {
+    // Midjourney's Description ends with "Job ID: " and the job's UUID.
+    if let Some(v) = get("Description").filter(|v| {
+        v.split("Job ID:")
+            .skip(1)
+            .any(|after| is_uuid(after.trim_start().get(..36).unwrap_or("")))
+    }) {
         return Some(("Midjourney".into(), v.into()));
     }
     None
+}
+
+/// A UUID in its 8-4-4-4-12 hexadecimal form.
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// AI generators, as (lower-case needle, display name). Needles match
@@ -928,6 +946,44 @@ mod tests {
         // A caption that only mentions a prompt is not a generator's chunk.
         assert_eq!(tool(chunk("prompt", "holiday photo")), None);
         assert_eq!(tool(chunk("Title", "Steps: 20, Sampler: Euler")), None);
+        assert_eq!(
+            tool(chunk(
+                "parameters",
+                "a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7"
+            )),
+            Some("Stable Diffusion WebUI (AUTOMATIC1111)".into())
+        );
+        assert_eq!(
+            tool(chunk("Dream", "\"a red bike\" -s 50 -S 1234 -W 512 -H 512")),
+            Some("InvokeAI".into())
+        );
+        assert_eq!(
+            tool(chunk(
+                "Description",
+                "a castle --ar 3:2 Job ID: 2f3a0c64-1b2c-4d5e-8f90-0123456789ab"
+            )),
+            Some("Midjourney".into())
+        );
+    }
+
+    /// Keys alone are not a generator's signature: ordinary apps write
+    /// "parameters", "Dream" or a "Job ID" of their own.
+    #[test]
+    fn ordinary_text_under_generator_keys_names_no_generator() {
+        let chunk = |k: &str, v: &str| generator_text_chunk(&[(k.to_string(), v.to_string())]);
+        for (key, value) in [
+            ("parameters", "exposure=+0.3"),
+            ("Dream", "1"),
+            ("sd-metadata", "none"),
+            ("invokeai_metadata", ""),
+            ("workflow", "{\"step\": \"crop\"}"),
+            (
+                "Description",
+                "Site photo. Job ID: 2024-0117, kitchen tap replaced",
+            ),
+        ] {
+            assert_eq!(chunk(key, value), None, "{key}={value}");
+        }
     }
 
     #[test]
