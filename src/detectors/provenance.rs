@@ -393,20 +393,35 @@ fn last_segment(uri: &str) -> &str {
         .unwrap_or(uri)
 }
 
+/// Most values [`xmp_values`] returns: its callers read the first or 32.
+const MAX_XMP_VALUES: usize = 64;
+
 /// Values of every property with local name `name` in an XMP packet, in
 /// attribute form (`ns:Name="v"`), element form (`<ns:Name>v</ns:Name>`,
 /// tags inside stripped) or resource form (`<ns:Name rdf:resource="v"/>`).
 /// Lenient on purpose: real packets are often not well-formed XML.
+///
+/// Linear in the packet: each search resumes where the last one ended (a
+/// value's end, a closing tag found once for all the openings before it),
+/// and an element with no closing tag has no value. A packet of unclosed
+/// openings (`x:History >` repeated) once made every opening copy the rest
+/// of the packet.
 #[must_use]
 pub fn xmp_values(xmp: &str, name: &str) -> Vec<String> {
     let needle = format!(":{name}");
+    let close = format!("{needle}>");
+    let mut next_close = NextMatch::new(&close);
+    let mut next_gt = NextMatch::new(">");
+    let (mut next_dquote, mut next_squote) = (NextMatch::new("\""), NextMatch::new("'"));
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(found) = xmp[from..].find(&needle) {
+    while out.len() < MAX_XMP_VALUES {
+        let Some(found) = xmp[from..].find(&needle) else {
+            break;
+        };
         let at = from + found;
         from = at + needle.len();
-        let rest = &xmp[from..];
-        let Some(next) = rest.chars().next() else {
+        let Some(next) = xmp[from..].chars().next() else {
             break;
         };
         // The character before must belong to a prefix, and not close a tag.
@@ -415,39 +430,81 @@ pub fn xmp_values(xmp: &str, name: &str) -> Vec<String> {
         {
             continue;
         }
-        let value = if next == '=' {
-            let rest = rest[1..].trim_start();
-            let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
-            quote.and_then(|q| rest[1..].find(q).map(|end| rest[1..1 + end].to_string()))
+        // The value's text, and where the search goes on after it.
+        let value: Option<(&str, usize)> = if next == '=' {
+            let start = from + 1 + (xmp[from + 1..].len() - xmp[from + 1..].trim_start().len());
+            match xmp[start..].chars().next() {
+                Some(q @ ('"' | '\'')) => {
+                    let quotes = if q == '"' {
+                        &mut next_dquote
+                    } else {
+                        &mut next_squote
+                    };
+                    quotes
+                        .find(xmp, start + 1)
+                        .map(|end| (&xmp[start + 1..end], end + 1))
+                }
+                _ => None,
+            }
         } else if next == '>' || next.is_whitespace() || next == '/' {
-            let tag_end = rest.find('>').unwrap_or(rest.len());
-            let open_tag = &rest[..tag_end];
+            let tag_end = next_gt.find(xmp, from).unwrap_or(xmp.len());
+            let open_tag = &xmp[from..tag_end];
             if let Some(r) = open_tag.find("resource=") {
                 let v = &open_tag[r + 9..];
                 let q = v.chars().next().unwrap_or('"');
                 v.get(1..)
-                    .and_then(|v| v.find(q).map(|e| v[..e].to_string()))
-            } else if open_tag.ends_with('/') {
+                    .and_then(|v| v.find(q).map(|e| (&v[..e], tag_end)))
+            } else if open_tag.ends_with('/') || tag_end == xmp.len() {
                 None
             } else {
-                let body = rest.get(tag_end + 1..).unwrap_or("");
-                let close = body.find(&format!("{needle}>")).unwrap_or(body.len());
-                let inner = body[..close]
-                    .rsplit_once("</")
-                    .map_or(&body[..close], |(a, _)| a);
-                Some(strip_tags(inner))
+                next_close.find(xmp, tag_end + 1).map(|end| {
+                    let body = &xmp[tag_end + 1..end];
+                    let inner = body.rsplit_once("</").map_or(body, |(a, _)| a);
+                    (inner, end + close.len())
+                })
             }
         } else {
             None
         };
-        if let Some(v) = value {
-            let v = html_unescape(v.trim());
-            if !v.is_empty() {
-                out.push(v);
-            }
+        let Some((text, resume)) = value else {
+            continue;
+        };
+        from = resume.max(from);
+        let v = html_unescape(strip_tags(text).trim());
+        if !v.is_empty() {
+            out.push(v);
         }
     }
     out
+}
+
+/// The next occurrence of a pattern at or after a position, for searches
+/// whose start only moves forward: found once, it is reused until passed,
+/// and once absent it is not searched for again.
+struct NextMatch<'p> {
+    pattern: &'p str,
+    /// `None`: not searched yet; `Some(None)`: none after the last search.
+    cached: Option<Option<usize>>,
+}
+
+impl<'p> NextMatch<'p> {
+    fn new(pattern: &'p str) -> Self {
+        NextMatch {
+            pattern,
+            cached: None,
+        }
+    }
+
+    fn find(&mut self, text: &str, from: usize) -> Option<usize> {
+        match self.cached {
+            Some(Some(at)) if at >= from => return Some(at),
+            Some(None) => return None,
+            _ => {}
+        }
+        let at = text.get(from..)?.find(self.pattern).map(|i| from + i);
+        self.cached = Some(at);
+        at
+    }
 }
 
 fn strip_tags(s: &str) -> String {
@@ -837,6 +894,26 @@ mod tests {
 
     /// A file's text in a finding's sentence is quoted and short: a model
     /// name that goes on to speak for trueshot is cut (a review).
+    /// Openings without their own closing tag do not each copy the rest of
+    /// the packet (that once took 700 MB for a 128 KiB packet).
+    #[test]
+    fn unclosed_elements_cost_no_more_than_the_packet() {
+        let unclosed = "<x:History >".repeat(5_000);
+        assert!(xmp_values(&unclosed, "History").is_empty());
+        let closed_once = format!("{unclosed}edited</x:History>");
+        let values = xmp_values(&closed_once, "History");
+        assert_eq!(values.len(), 1);
+        assert!(values[0].ends_with("edited"));
+        let total: usize = values.iter().map(String::len).sum();
+        assert!(total <= closed_once.len());
+        // Unclosed quotes and tags alike.
+        let attributes = "x:CreatorTool=\"a ".repeat(5_000);
+        let values = xmp_values(&attributes, "CreatorTool");
+        assert!(values.len() <= MAX_XMP_VALUES);
+        assert!(values.iter().map(String::len).sum::<usize>() <= attributes.len());
+        assert!(xmp_values(&"<x:CreatorTool ".repeat(5_000), "CreatorTool").is_empty());
+    }
+
     #[test]
     fn a_files_text_is_quoted_and_cut_in_sentences() {
         assert_eq!(quoted(" Canon EOS 5D "), "“Canon EOS 5D”");
