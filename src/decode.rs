@@ -123,7 +123,7 @@ pub fn declared_dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), E
             (bytes.get(12..16)? == b"IHDR").then_some(())?;
             Some((be32(16)?, be32(20)?))
         })(),
-        Format::Gif => (|| Some((le16(6)?, le16(8)?)))(),
+        Format::Gif => gif_dimensions(bytes),
         Format::Bmp => (|| {
             let header_size = le32(14)?;
             if header_size == 12 {
@@ -179,6 +179,51 @@ fn jpeg_has_end_after_scan(bytes: &[u8]) -> bool {
         .find(|&(marker, _)| marker == 0xDA)
         .map(|(_, payload)| payload.as_ptr() as usize - bytes.as_ptr() as usize);
     scan.is_some_and(|at| bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
+/// The logical screen of a GIF, widened to hold its first frame: a frame
+/// may overflow the screen, and the decoder allocates the frame's own size
+/// (an 8000x8000 frame behind a 1x1 screen took 317 MB while the admission
+/// counted 1 pixel). Walks the blocks to the first image descriptor (GIF89a
+/// specification, sections 18-23).
+fn gif_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let le16 = |at: usize| -> Option<u32> {
+        Some(u32::from(u16::from_le_bytes(
+            bytes.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let screen = (le16(6)?, le16(8)?);
+    let first_frame = || -> Option<(u32, u32)> {
+        let packed = *bytes.get(10)?;
+        let mut at = 13;
+        if packed & 0x80 != 0 {
+            at += 3 << ((packed & 7) + 1);
+        }
+        loop {
+            match *bytes.get(at)? {
+                // An extension: its label, then data sub-blocks until an empty one.
+                0x21 => {
+                    at += 2;
+                    loop {
+                        let size = usize::from(*bytes.get(at)?);
+                        at += 1 + size;
+                        if size == 0 {
+                            break;
+                        }
+                    }
+                }
+                // The image descriptor: left, top, width, height.
+                0x2C => {
+                    let (left, top) = (le16(at + 1)?, le16(at + 3)?);
+                    return Some((left + le16(at + 5)?, top + le16(at + 7)?));
+                }
+                // The trailer (no frame) or anything else.
+                _ => return None,
+            }
+        }
+    };
+    // A file cut before its first frame keeps the screen's size.
+    Some(first_frame().map_or(screen, |(w, h)| (screen.0.max(w), screen.1.max(h))))
 }
 
 /// Width and height from the first VP8 / VP8L / VP8X chunk.
@@ -402,6 +447,49 @@ pub fn check_pixels(width: u32, height: u32, config: &Config) -> Result<(), Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A GIF whose only frame (40x30, with a comment extension before it)
+    /// overflows a logical screen patched to 1x1 is admitted and checked at
+    /// the frame's size, so a pixel limit refuses it before decoding.
+    #[test]
+    fn a_gif_frame_larger_than_its_screen_counts_at_its_size() {
+        let frame = image::RgbaImage::from_pixel(40, 30, image::Rgba([200, 10, 10, 255]));
+        let mut gif = Vec::new();
+        image::DynamicImage::ImageRgba8(frame)
+            .write_to(&mut Cursor::new(&mut gif), ImageFormat::Gif)
+            .expect("encode");
+        assert_eq!(
+            declared_dimensions(&gif, Format::Gif).expect("dims"),
+            (40, 30)
+        );
+        gif[6..10].copy_from_slice(&[1, 0, 1, 0]);
+        // A comment extension right before the frame (after any colour table).
+        let packed = gif[10];
+        let table = if packed & 0x80 != 0 {
+            3 << ((packed & 7) + 1)
+        } else {
+            0
+        };
+        let at = 13 + table;
+        gif.splice(at..at, [0x21, 0xFE, 3, b'a', b'b', b'c', 0]);
+        assert_eq!(
+            declared_dimensions(&gif, Format::Gif).expect("dims"),
+            (40, 30)
+        );
+        let config = Config {
+            max_pixels: 1_000,
+            ..Config::default()
+        };
+        assert!(matches!(
+            decode(&gif, Format::Gif, &config),
+            Err(Error::TooLarge { .. })
+        ));
+        // Cut before the frame: the screen's size.
+        assert_eq!(
+            declared_dimensions(&gif[..at], Format::Gif).expect("dims"),
+            (1, 1)
+        );
+    }
 
     /// A valid 4x4 grey TIFF with 32-bit float samples (SampleFormat 3),
     /// which the decoder does not read.
