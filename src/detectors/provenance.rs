@@ -278,8 +278,19 @@ fn classify_source_type(term: &str) -> Option<(Class, f32)> {
 /// The orientation tag of raw EXIF (TIFF) data, for a page that shows a
 /// photo it does not analyse (a listing).
 pub(crate) fn orientation(data: &[u8]) -> Option<u16> {
-    let exif = exif::Reader::new().read_raw(data.to_vec()).ok()?;
-    orientation_of(&exif)
+    orientation_of(&parse_exif(data)?)
+}
+
+/// Raw EXIF (TIFF) data parsed, keeping the fields that parse when others
+/// do not: real cameras and phones write a truncated field or a bad
+/// next-IFD pointer now and then (kamadak-exif issues 31 and 34), and the
+/// strict reader then drops the camera's make and model with them.
+fn parse_exif(data: &[u8]) -> Option<exif::Exif> {
+    exif::Reader::new()
+        .continue_on_error(true)
+        .read_raw(data.to_vec())
+        .or_else(|e| e.distill_partial_result(|_| ()))
+        .ok()
 }
 
 fn orientation_of(exif: &exif::Exif) -> Option<u16> {
@@ -292,7 +303,7 @@ fn orientation_of(exif: &exif::Exif) -> Option<u16> {
 
 fn read_exif(data: &[u8], p: &mut Provenance, texts: &mut Vec<(String, String)>) {
     use exif::{In, Tag, Value};
-    let Ok(exif) = exif::Reader::new().read_raw(data.to_vec()) else {
+    let Some(exif) = parse_exif(data) else {
         return;
     };
     let text = |tag: Tag| -> Option<String> {
@@ -912,6 +923,52 @@ mod tests {
         assert!(values.len() <= MAX_XMP_VALUES);
         assert!(values.iter().map(String::len).sum::<usize>() <= attributes.len());
         assert!(xmp_values(&"<x:CreatorTool ".repeat(5_000), "CreatorTool").is_empty());
+    }
+
+    /// Little-endian TIFF data with IFD0 at 8 holding `entries` (tag, type,
+    /// count, value), longer values after the IFD.
+    fn tiff(entries: &[(u16, u16, u32, &[u8])]) -> Vec<u8> {
+        let mut out = b"II*\0".to_vec();
+        out.extend(8u32.to_le_bytes());
+        out.extend((entries.len() as u16).to_le_bytes());
+        let mut values = Vec::new();
+        let values_at = 8 + 2 + 12 * entries.len() + 4;
+        for &(tag, kind, count, data) in entries {
+            out.extend(tag.to_le_bytes());
+            out.extend(kind.to_le_bytes());
+            out.extend(count.to_le_bytes());
+            if data.len() <= 4 {
+                let mut inline = data.to_vec();
+                inline.resize(4, 0);
+                out.extend(inline);
+            } else {
+                out.extend(((values_at + values.len()) as u32).to_le_bytes());
+                values.extend_from_slice(data);
+            }
+        }
+        out.extend(0u32.to_le_bytes());
+        out.extend(values);
+        out
+    }
+
+    /// One broken field (a maker note whose offset points past the data)
+    /// does not drop the camera's make and model.
+    #[test]
+    fn exif_fields_that_parse_are_kept_beside_a_broken_one() {
+        let mut data = tiff(&[
+            (0x010F, 2, 6, b"Canon\0"),
+            (0x0110, 2, 14, b"Canon EOS R6\0\0"),
+            (0x0112, 3, 1, &[6, 0]),
+            (0x927C, 7, 4000, &[0; 8]),
+        ]);
+        let maker_note = 8 + 2 + 12 * 3;
+        data[maker_note + 8..maker_note + 12].copy_from_slice(&60_000u32.to_le_bytes());
+        let mut meta = RawMetadata::default();
+        meta.exif = Some(data.clone());
+        let p = analyze(&meta, 64, 64).provenance;
+        assert_eq!(p.camera_make.as_deref(), Some("Canon"));
+        assert_eq!(p.camera_model.as_deref(), Some("Canon EOS R6"));
+        assert_eq!(orientation(&data), Some(6));
     }
 
     #[test]
