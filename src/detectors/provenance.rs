@@ -406,8 +406,8 @@ fn decode_user_comment(bytes: &[u8]) -> String {
 }
 
 fn read_xmp(xmp: &str, p: &mut Provenance) {
-    if let Some(v) = xmp_values(xmp, "DigitalSourceType").into_iter().next() {
-        p.digital_source_type = Some(escape_untrusted(last_segment(&v), MAX_FIELD_CHARS));
+    for v in xmp_values(xmp, "DigitalSourceType") {
+        keep_stronger_source_type(p, last_segment(&v));
     }
     if let Some(v) = xmp_values(xmp, "CreatorTool").into_iter().next() {
         p.creator_tool = Some(escape_untrusted(&v, MAX_FIELD_CHARS));
@@ -426,6 +426,20 @@ fn read_xmp(xmp: &str, p: &mut Provenance) {
         if let Some(v) = xmp_values(xmp, "AIGC").into_iter().next() {
             p.aigc_label = parse_aigc_label(&v);
         }
+    }
+}
+
+/// Keep `term` as the digital source type if it declares more than the
+/// one kept (AI generation over a composite over anything else): a file
+/// may carry several XMP packets and C2PA manifests, and a later, weaker
+/// declaration must not hide a stronger one.
+fn keep_stronger_source_type(p: &mut Provenance, term: &str) {
+    let rank = |t: &str| {
+        classify_source_type(t).map_or(0, |(c, _)| if c == Class::AiGenerated { 2 } else { 1 })
+    };
+    let current = p.digital_source_type.as_deref().map_or(-1, rank);
+    if rank(term) > current {
+        p.digital_source_type = Some(escape_untrusted(term, MAX_FIELD_CHARS));
     }
 }
 
@@ -679,15 +693,7 @@ fn read_c2pa(jumbf: &[u8], p: &mut Provenance) {
         let start = from + at;
         from = start + 17;
         if let Some(v) = cbor_text_after(&jumbf[start..], b"digitalSourceType") {
-            let term = last_segment(&v).to_string();
-            let rank = |t: &str| {
-                classify_source_type(t)
-                    .map_or(0, |(c, _)| if c == Class::AiGenerated { 2 } else { 1 })
-            };
-            let current = p.digital_source_type.as_deref().map_or(0, rank);
-            if rank(&term) > current || p.digital_source_type.is_none() {
-                p.digital_source_type = Some(escape_untrusted(&term, MAX_FIELD_CHARS));
-            }
+            keep_stronger_source_type(p, last_segment(&v));
         }
     }
 }
@@ -1070,6 +1076,25 @@ mod tests {
             assert!(note.message.contains("not one the standard defines"));
         }
         assert!(finding("\"Label\":\"0\",").message.contains("“0”"));
+    }
+
+    /// A later packet's weaker source type does not hide an earlier
+    /// declaration of AI generation.
+    #[test]
+    fn the_strongest_digital_source_type_of_all_packets_is_kept() {
+        let packet = |term: &str| {
+            format!("<x:Description Iptc4xmpExt:DigitalSourceType=\"http://cv.iptc.org/newscodes/digitalsourcetype/{term}\"/>")
+        };
+        let mut meta = RawMetadata::default();
+        meta.xmp = vec![packet("trainedAlgorithmicMedia"), packet("digitalCapture")];
+        let p = analyze(&meta, 64, 64).provenance;
+        assert_eq!(
+            p.digital_source_type.as_deref(),
+            Some("trainedAlgorithmicMedia")
+        );
+        meta.xmp = vec![packet("digitalCapture"), packet("composite")];
+        let p = analyze(&meta, 64, 64).provenance;
+        assert_eq!(p.digital_source_type.as_deref(), Some("composite"));
     }
 
     #[test]
