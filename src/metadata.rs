@@ -85,7 +85,9 @@ pub fn extract(bytes: &[u8], format: Format) -> RawMetadata {
         Format::Jpeg => walk_jpeg(bytes, &mut meta),
         Format::Png => walk_png(bytes, &mut meta),
         Format::Webp => walk_webp(bytes, &mut meta),
-        Format::Tiff => meta.exif = Some(bytes[..bytes.len().min(MAX_TEXT_BYTES * 16)].to_vec()),
+        // The whole file (bounded by `Config::max_file_bytes`): writers
+        // often put the IFD after the strips, at the end of a large file.
+        Format::Tiff => meta.exif = Some(bytes.to_vec()),
         Format::Bmp | Format::Gif => {}
     }
     meta
@@ -205,10 +207,14 @@ fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
     let mut pos = 8;
     let mut blocks = 0;
     while pos + 8 <= bytes.len() && blocks < MAX_BLOCKS {
-        blocks += 1;
         let len = u32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]])
             as usize;
         let kind = &bytes[pos + 4..pos + 8];
+        // Image data is skipped in O(1) and not counted: a large image is
+        // thousands of IDAT chunks, and text may follow them.
+        if !matches!(kind, b"IDAT" | b"fdAT") {
+            blocks += 1;
+        }
         let start = pos + 8;
         let Some(end) = start.checked_add(len).filter(|&e| e <= bytes.len()) else {
             return;
@@ -327,5 +333,45 @@ fn inflate_limited(data: &[u8]) -> Option<String> {
 fn push_c2pa(meta: &mut RawMetadata, data: &[u8]) {
     if meta.c2pa.len() < MAX_C2PA_BYTES {
         meta.c2pa.extend_from_slice(data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PNG chunk (the walk does not check CRCs; they are left 0).
+    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut out = (data.len() as u32).to_be_bytes().to_vec();
+        out.extend(kind);
+        out.extend(data);
+        out.extend([0; 4]);
+        out
+    }
+
+    /// Text after thousands of image data chunks (a large image) is read.
+    #[test]
+    fn png_text_after_many_image_chunks_is_kept() {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(chunk(b"IHDR", &[0; 13]));
+        for _ in 0..(MAX_BLOCKS + 10) {
+            png.extend(chunk(b"IDAT", &[0; 8]));
+        }
+        png.extend(chunk(b"tEXt", b"parameters\0a cat, Steps: 20"));
+        png.extend(chunk(b"IEND", &[]));
+        let meta = extract(&png, Format::Png);
+        assert_eq!(meta.text.len(), 1);
+    }
+
+    /// A TIFF's EXIF is the whole file, so an IFD written after 16 MiB of
+    /// strips is still read.
+    #[test]
+    fn a_tiff_keeps_its_ifd_at_the_end_of_a_large_file() {
+        let mut tiff = vec![0u8; 17 << 20];
+        tiff[..4].copy_from_slice(b"II*\0");
+        let ifd = tiff.len() - 64;
+        tiff[4..8].copy_from_slice(&(ifd as u32).to_le_bytes());
+        let meta = extract(&tiff, Format::Tiff);
+        assert_eq!(meta.exif.map(|e| e.len()), Some(tiff.len()));
     }
 }
