@@ -731,6 +731,20 @@ const HELD_BACK: &str = "fusion.held_back";
 /// The code of the finding that says a camera original's score was lowered.
 const CAMERA_PROVENANCE: &str = "fusion.camera_provenance";
 
+/// A report's score before the camera original's discount ([`CAMERA_DISCOUNT`]):
+/// the score of the pixels and the other evidence alone. The discount
+/// applies under the authentic threshold in use, so rankings on the
+/// reported score (an AUC) move with the operating point and include the
+/// metadata; `trueshot eval` reports the AUC of this score beside it.
+#[must_use]
+pub fn score_before_camera_discount(report: &crate::Report) -> f32 {
+    if report.findings.iter().any(|f| f.code == CAMERA_PROVENANCE) {
+        clamp01(report.score / CAMERA_DISCOUNT)
+    } else {
+        report.score
+    }
+}
+
 /// The finding that says why a flag from pixel evidence was held back.
 fn held_back(caveat: PixelCaveat) -> Finding {
     let (en, zh) = match caveat {
@@ -1505,6 +1519,22 @@ mod tests {
         );
         assert_eq!(authentic.verdict, Verdict::Authentic);
         assert!(authentic.findings.is_empty());
+    }
+
+    #[test]
+    fn the_score_before_the_camera_discount_undoes_it() {
+        let image = image::DynamicImage::new_rgb8(64, 64);
+        let mut report = crate::analyze_image(&image, &crate::Config::default()).expect("report");
+        report.score = 0.2;
+        report.findings.retain(|f| f.code != CAMERA_PROVENANCE);
+        assert_eq!(score_before_camera_discount(&report), 0.2);
+        report.findings.push(finding(
+            DetectorKind::Fusion,
+            CAMERA_PROVENANCE,
+            0.0,
+            Class::None,
+        ));
+        assert!((score_before_camera_discount(&report) - 0.2 / CAMERA_DISCOUNT).abs() < 1e-6);
     }
 
     #[test]

@@ -70,6 +70,10 @@ pub struct SetFigures {
     pub n_positive: usize,
     pub errors: usize,
     pub auc: Option<f32>,
+    /// The AUC of the scores before the camera original's discount
+    /// (`fusion::score_before_camera_discount`): without the metadata's
+    /// ordering, and the same at every operating point.
+    pub auc_before_camera_discount: Option<f32>,
     pub tpr_at_fpr_1: Option<f32>,
     pub tpr_at_fpr_5: Option<f32>,
     pub false_alarm_rate: Option<f32>,
@@ -230,6 +234,12 @@ pub fn figures(
                     .collect()
             };
             let (neg, pos) = (scores(false, None), scores(true, None));
+            let undiscounted = |pos: bool| -> Vec<f32> {
+                ok.iter()
+                    .filter(|(r, _)| r.is_positive() == pos)
+                    .map(|(_, rep)| trueshot::fusion::score_before_camera_discount(rep))
+                    .collect()
+            };
             let kinds: BTreeSet<&str> = ok
                 .iter()
                 .filter(|(r, _)| r.is_positive())
@@ -303,6 +313,7 @@ pub fn figures(
                 n_positive: pos.len(),
                 errors: in_set.len() - ok.len(),
                 auc: auc(&neg, &pos),
+                auc_before_camera_discount: auc(&undiscounted(false), &undiscounted(true)),
                 tpr_at_fpr_1: tpr_at_fpr(&neg, &pos, 0.01),
                 tpr_at_fpr_5: tpr_at_fpr(&neg, &pos, 0.05),
                 false_alarm_rate: rate(
@@ -348,15 +359,16 @@ fn fmt(v: Option<f32>) -> String {
 
 fn markdown(figures: &[SetFigures]) -> String {
     let mut out = String::from(
-        "| set | real | positive | AUC | TPR@1% | TPR@5% | false alarms | detected | genuine reviewed | positives reviewed | ms/image |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| set | real | positive | AUC | AUC before camera discount | TPR@1% | TPR@5% | false alarms | detected | genuine reviewed | positives reviewed | ms/image |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for f in figures {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |\n",
             f.set,
             f.n_real,
             f.n_positive,
             fmt(f.auc),
+            fmt(f.auc_before_camera_discount),
             fmt(f.tpr_at_fpr_1),
             fmt(f.tpr_at_fpr_5),
             fmt(f.false_alarm_rate),
@@ -397,8 +409,8 @@ fn human(figures: &[SetFigures], variant: &str) -> String {
     let mut out = format!("variant: {variant}\n");
     for f in figures {
         out.push_str(&format!(
-            "\n{}: {} real, {} positive, {} errors\n  AUC {}  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  reviewed: genuine {} positive {}  {:.0} ms/image\n",
-            f.set, f.n_real, f.n_positive, f.errors, fmt(f.auc), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
+            "\n{}: {} real, {} positive, {} errors\n  AUC {} (before the camera discount {})  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  reviewed: genuine {} positive {}  {:.0} ms/image\n",
+            f.set, f.n_real, f.n_positive, f.errors, fmt(f.auc), fmt(f.auc_before_camera_discount), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
             fmt(f.false_alarm_rate), fmt(f.detection_rate), fmt(f.real_reviewed), fmt(f.positive_reviewed), f.mean_ms_per_image
         ));
         for k in &f.kinds {
