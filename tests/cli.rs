@@ -1057,6 +1057,30 @@ fn calibrate_groups_edits_with_their_source_photo() {
     assert_exit(&out, 0);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("only 5 source groups"), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    // All AI images from one source group: the fold holding it trains no
+    // ai_generated head, and calibrate says so.
+    let one_source: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.replace(
+                "a1.png,ai_generated,generated,s,,,",
+                "a1.png,ai_generated,generated,s,,a0.png,",
+            )
+        })
+        .collect();
+    let labels = labels_file(
+        &dir,
+        &one_source.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let out = calibrate_fast(&labels, &dir.join("model.json"), &["--folds", "100"]);
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("has no ai_generated or no real photo"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -177,6 +177,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
             .map(|(s, _, _)| rows[s.row].group.as_str()),
         k,
     );
+    warn_of_one_class_folds(&all, &folds, k);
     let data = if let Some(spec) = &args.features {
         let names = feature_list(spec)?;
         let columns = names
@@ -537,6 +538,42 @@ fn fused(model: &Model, report: &Report, findings: &[Finding]) -> Scored {
         caveat,
     );
     (fused.score, fused.verdict.is_flagged())
+}
+
+/// Say which folds leave a class out of their training split: the held-out
+/// fold's head is then not fitted, and its photos are scored by the
+/// detectors' findings alone, on another scale than the other folds, so
+/// the out-of-fold figures mix two scorers (a class from one source group
+/// does this to the fold holding that group).
+fn warn_of_one_class_folds(data: &Data<'_>, folds: &BTreeMap<String, usize>, k: usize) {
+    for positive in ["ai_generated", "edited"] {
+        let has = |label: &str| {
+            data.samples
+                .iter()
+                .any(|(s, _, _)| data.rows[s.row].label == label)
+        };
+        if !has(positive) {
+            continue;
+        }
+        let lacking: Vec<usize> = (0..k)
+            .filter(|&fold| {
+                let trains = |label: &str| {
+                    data.samples.iter().any(|(s, _, _)| {
+                        let row = &data.rows[s.row];
+                        row.label == label && folds.get(&row.group).copied().unwrap_or(0) != fold
+                    })
+                };
+                !(trains(positive) && trains("real"))
+            })
+            .collect();
+        if !lacking.is_empty() {
+            eprintln!(
+                "calibrate: warning: the training split of fold(s) {lacking:?} has no {positive} or no real photo: \
+                 those folds' {positive} scores come from the findings alone, so the out-of-fold figures \
+                 mix two scorers; give that class photos from more source groups"
+            );
+        }
+    }
 }
 
 /// Out-of-fold fused scores: each fold scored by heads fitted on the
