@@ -70,15 +70,20 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
 /// for found files; derived files (laundered copies, edits and their
 /// controls) join the group of the root their `source` chain leads to
 /// (its repository, or the root file itself when its `source` is empty).
-/// A `source` names a row by its path or, failing that, its file name; one
-/// outside the labels is a group of its own. (Chains are a few rows long:
-/// each row walks its own.)
+/// A `source` (trimmed, `\\` read as `/`) names a row by its path or,
+/// failing that, its file name when only one row has that name; one
+/// outside the labels, or a name two rows share, is a group of its own.
+/// A row path wins over the `repo:path` form, so a path with a colon still
+/// finds its row. (Chains are a few rows long: each row walks its own.)
 fn resolve_groups(rows: &mut [Row]) {
     let mut by_path: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, Option<usize>> = BTreeMap::new();
     for (i, row) in rows.iter().enumerate() {
         by_path.entry(row.file.as_str()).or_insert(i);
-        by_name.entry(basename(&row.file)).or_insert(i);
+        by_name
+            .entry(basename(&row.file))
+            .and_modify(|at| *at = None)
+            .or_insert(Some(i));
     }
     let group_of = |start: usize| -> String {
         let mut walked: Vec<usize> = Vec::new();
@@ -95,19 +100,20 @@ fn resolve_groups(rows: &mut [Row]) {
                     .to_string();
             }
             walked.push(current);
-            let source = rows[current].source.as_str();
+            let source = rows[current].source.trim().replace('\\', "/");
             if source.is_empty() {
                 return rows[current].file.clone();
+            }
+            if let Some(&next) = by_path.get(source.as_str()) {
+                current = next;
+                continue;
             }
             if let Some((repo, _)) = source.split_once(':') {
                 return repo.to_string();
             }
-            match by_path
-                .get(source)
-                .or_else(|| by_name.get(basename(source)))
-            {
-                Some(&next) => current = next,
-                None => return source.to_string(),
+            match by_name.get(basename(&source)) {
+                Some(&Some(next)) => current = next,
+                _ => return source,
             }
         }
     };
@@ -407,6 +413,25 @@ mod tests {
             .collect();
         resolve_groups(&mut rows);
         rows.into_iter().map(|r| r.group).collect()
+    }
+
+    /// Sources written loosely still find their row; a file name two rows
+    /// share names neither (a group of its own, not the first row's).
+    #[test]
+    fn loose_sources_resolve_and_shared_names_do_not_guess() {
+        assert_eq!(
+            grouped(&[
+                ("real/x.jpg", "o/r:x.jpg"),
+                ("e1.jpg", "real/x.jpg "),
+                ("e2.jpg", "real\\x.jpg"),
+                ("real/y:1.jpg", "p/q:y.jpg"),
+                ("e3.jpg", "real/y:1.jpg"),
+                ("a/IMG_1.jpg", "a/a:1"),
+                ("b/IMG_1.jpg", "b/b:1"),
+                ("e4.jpg", "IMG_1.jpg"),
+            ]),
+            ["o/r", "o/r", "o/r", "p/q", "p/q", "a/a", "b/b", "IMG_1.jpg"]
+        );
     }
 
     #[test]
