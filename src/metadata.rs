@@ -317,9 +317,16 @@ fn latin1(bytes: &[u8]) -> String {
 
 /// Text of a block: UTF-8 when valid, else Latin-1; capped.
 fn text_of(bytes: &[u8]) -> String {
+    let cut = bytes.len() > MAX_TEXT_BYTES;
     let bytes = &bytes[..bytes.len().min(MAX_TEXT_BYTES)];
     match std::str::from_utf8(bytes) {
         Ok(s) => s.trim_end_matches('\0').to_string(),
+        // The cut fell inside a character of UTF-8 text (a long Chinese
+        // prompt): keep the whole characters, not a Latin-1 reading of all.
+        Err(e) if cut && e.error_len().is_none() => {
+            let whole = &bytes[..e.valid_up_to()];
+            std::str::from_utf8(whole).unwrap_or_default().to_string()
+        }
         Err(_) => latin1(bytes),
     }
 }
@@ -347,6 +354,20 @@ mod tests {
         out.extend(data);
         out.extend([0; 4]);
         out
+    }
+
+    /// UTF-8 text cut at the size limit inside a character keeps its
+    /// whole characters (it was read as Latin-1 throughout).
+    #[test]
+    fn utf8_text_cut_inside_a_character_stays_utf8() {
+        let text = "提示".repeat(MAX_TEXT_BYTES / 6 + 1) + "x";
+        let bytes = text.as_bytes();
+        assert!(bytes.len() > MAX_TEXT_BYTES && !text.is_char_boundary(MAX_TEXT_BYTES));
+        let read = text_of(bytes);
+        assert!(read.starts_with("提示提示"));
+        assert!(read.len() <= MAX_TEXT_BYTES && read.len() > MAX_TEXT_BYTES - 4);
+        // Bytes that are not UTF-8 before the cut are still Latin-1.
+        assert_eq!(text_of(&[0x41, 0xE9, 0x42]), "AéB");
     }
 
     /// Text after thousands of image data chunks (a large image) is read.
