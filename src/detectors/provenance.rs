@@ -678,7 +678,9 @@ fn json_field(text: &str, key: &str) -> Option<String> {
 }
 
 fn read_c2pa(jumbf: &[u8], p: &mut Provenance) {
-    p.c2pa_present = find(jumbf, b"c2pa").is_some() || find(jumbf, b"jumb").is_some();
+    // A manifest store is the JUMBF box labelled "c2pa" (C2PA 2.1, 11.1);
+    // other JUMBF content (JPEG XT, JPEG 360) is not one.
+    p.c2pa_present = find(jumbf, b"c2pa").is_some();
     // claim_generator (C2PA 1.x) or claim_generator_info[].name (2.x).
     p.c2pa_claim_generator = cbor_text_after(jumbf, b"claim_generator")
         .or_else(|| {
@@ -1205,6 +1207,15 @@ mod tests {
         ] {
             assert_eq!(chunk(key, value), None, "{key}={value}");
         }
+    }
+
+    #[test]
+    fn only_a_c2pa_labelled_store_is_a_manifest() {
+        let mut p = Provenance::default();
+        read_c2pa(b"\0\0\0\x20jumb\0\0\0\x18jumdjpeg360", &mut p);
+        assert!(!p.c2pa_present);
+        read_c2pa(b"\0\0\0\x20jumb\0\0\0\x18jumdc2pa\0", &mut p);
+        assert!(p.c2pa_present);
     }
 
     #[test]
