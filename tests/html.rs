@@ -611,9 +611,9 @@ fn jpeg_with_orientation(image: &DynamicImage, orientation: u16) -> Vec<u8> {
     jpeg
 }
 
-/// A listing shown unaligned (no transform was estimated, as for an honest
-/// buyer's own photo) is turned upright by its own file's orientation, not
-/// by the claim's.
+/// A listing shown unaligned (a report without a transform, or one the
+/// page cannot draw the listing by) is turned upright by its own file's
+/// orientation, not by the claim's.
 #[test]
 fn an_unaligned_listing_is_shown_upright_by_its_own_orientation() {
     let claim = gradient(240, 160);

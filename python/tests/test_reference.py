@@ -122,24 +122,6 @@ def test_to_html_shows_the_listing() -> None:
     assert page.count("data:image/jpeg") > plain.count("data:image/jpeg")
 
 
-def test_to_html_shows_an_unaligned_listing_upright(tmp_path: pathlib.Path) -> None:
-    # A listing stored sideways (EXIF orientation 6), against an unrelated
-    # claim: no transform, so the listing is shown by its own orientation.
-    path = tmp_path / "sideways.jpg"
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    Image.fromarray(listing(2)).save(path, format="JPEG", quality=90, exif=exif)
-    report = trueshot.analyze(claim(listing(1), damage=False), reference=str(path))
-    match = report.reference
-    assert match is not None
-    assert match["index"] == 0 and match["derived"] is False, match
-    page = report.to_html()
-    assert "not aligned" in page
-    tag = next(t for t in page.split("<")
-               if t.startswith('img class="photo"') and "The listing photo" in t)
-    assert 'width="480" height="640"' in tag
-
-
 # A prebuilt catalogue: `trueshot.References`.
 
 
