@@ -12,6 +12,8 @@ use crate::decode::Format;
 const MAX_TEXT_BYTES: usize = 1 << 20;
 /// Blocks visited per file before the walk stops.
 const MAX_BLOCKS: usize = 4096;
+/// Bytes of a TIFF kept as its EXIF (the IFDs may sit at the end).
+const MAX_TIFF_EXIF_BYTES: usize = 64 << 20;
 /// C2PA bytes kept per file.
 const MAX_C2PA_BYTES: usize = 8 << 20;
 /// XMP and text bytes kept per file, all blocks together: a crafted file
@@ -85,9 +87,10 @@ pub fn extract(bytes: &[u8], format: Format) -> RawMetadata {
         Format::Jpeg => walk_jpeg(bytes, &mut meta),
         Format::Png => walk_png(bytes, &mut meta),
         Format::Webp => walk_webp(bytes, &mut meta),
-        // The whole file (bounded by `Config::max_file_bytes`): writers
-        // often put the IFD after the strips, at the end of a large file.
-        Format::Tiff => meta.exif = Some(bytes.to_vec()),
+        // Writers often put the IFD after the strips, at the end of the
+        // file: up to 64 MiB are kept (16 MiB cut a 17 MiB file's IFD off),
+        // so the copy and its parse stay within a bounded extra memory.
+        Format::Tiff => meta.exif = Some(bytes[..bytes.len().min(MAX_TIFF_EXIF_BYTES)].to_vec()),
         Format::Bmp | Format::Gif => {}
     }
     meta
@@ -384,8 +387,8 @@ mod tests {
         assert_eq!(meta.text.len(), 1);
     }
 
-    /// A TIFF's EXIF is the whole file, so an IFD written after 16 MiB of
-    /// strips is still read.
+    /// A TIFF's EXIF keeps up to 64 MiB of it, so an IFD written after
+    /// 16 MiB of strips is still read.
     #[test]
     fn a_tiff_keeps_its_ifd_at_the_end_of_a_large_file() {
         let mut tiff = vec![0u8; 17 << 20];

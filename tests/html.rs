@@ -422,7 +422,10 @@ fn malicious_png() -> Vec<u8> {
     {
         let mut encoder = png::Encoder::with_info(&mut bytes, info).expect("encoder");
         encoder
-            .add_text_chunk("parameters".into(), format!("{PAYLOAD} Steps: 20, Sampler: Euler"))
+            .add_text_chunk(
+                "parameters".into(),
+                format!("{PAYLOAD} Steps: 20, Sampler: Euler"),
+            )
             .expect("tEXt");
         encoder
             .add_itxt_chunk("Description".into(), PAYLOAD.into())

@@ -406,7 +406,10 @@ fn decode_user_comment(bytes: &[u8]) -> String {
 }
 
 fn read_xmp(xmp: &str, p: &mut Provenance) {
-    for v in xmp_values(xmp, "DigitalSourceType") {
+    // The packet's first (top-level) declaration: a later one in the same
+    // packet may describe an ingredient (an AI layer inside a photo is a
+    // composite, not a generated image).
+    if let Some(v) = xmp_values(xmp, "DigitalSourceType").into_iter().next() {
         keep_stronger_source_type(p, last_segment(&v));
     }
     if let Some(v) = xmp_values(xmp, "CreatorTool").into_iter().next() {
@@ -470,6 +473,8 @@ pub fn xmp_values(xmp: &str, name: &str) -> Vec<String> {
     let close = format!("{needle}>");
     let mut next_close = NextMatch::new(&close);
     let mut next_gt = NextMatch::new(">");
+    const RESOURCE: &str = "resource=";
+    let mut next_resource = NextMatch::new(RESOURCE);
     let (mut next_dquote, mut next_squote) = (NextMatch::new("\""), NextMatch::new("'"));
     let mut out = Vec::new();
     let mut from = 0;
@@ -506,13 +511,20 @@ pub fn xmp_values(xmp: &str, name: &str) -> Vec<String> {
             }
         } else if next == '>' || next.is_whitespace() || next == '/' {
             let tag_end = next_gt.find(xmp, from).unwrap_or(xmp.len());
-            let open_tag = &xmp[from..tag_end];
-            if let Some(r) = open_tag.find("resource=") {
-                let v = &open_tag[r + 9..];
-                let q = v.chars().next().unwrap_or('"');
-                v.get(1..)
-                    .and_then(|v| v.find(q).map(|e| (&v[..e], tag_end)))
-            } else if open_tag.ends_with('/') || tag_end == xmp.len() {
+            if tag_end == xmp.len() {
+                None
+            } else if let Some(r) = next_resource.find(xmp, from).filter(|&r| r < tag_end) {
+                let start = r + RESOURCE.len();
+                let quotes = match xmp[start..].chars().next() {
+                    Some('"') => Some(&mut next_dquote),
+                    Some('\'') => Some(&mut next_squote),
+                    _ => None,
+                };
+                quotes
+                    .and_then(|q| q.find(xmp, start + 1))
+                    .filter(|&end| end < tag_end)
+                    .map(|end| (&xmp[start + 1..end], tag_end))
+            } else if xmp[..tag_end].ends_with('/') {
                 None
             } else {
                 next_close.find(xmp, tag_end + 1).map(|end| {
@@ -744,6 +756,15 @@ fn generator_text_chunk(texts: &[(String, String)]) -> Option<(String, String)> 
             return Some(("Stable Diffusion WebUI (AUTOMATIC1111)".into(), v.into()));
         }
     }
+    // SwarmUI writes its JSON under "parameters" (PNG) or UserComment
+    // (JPEG), with the root key sui_image_params.
+    for key in ["parameters", "UserComment", "sui_image_params"] {
+        if let Some(v) = get(key).filter(|v| {
+            json_with(v, "sui_image_params") || (key == "sui_image_params" && json_with(v, "\""))
+        }) {
+            return Some(("SwarmUI".into(), v.into()));
+        }
+    }
     if let Some(v) = get("parameters").filter(|v| json_with(v, "Fooocus")) {
         return Some(("Fooocus".into(), v.into()));
     }
@@ -762,9 +783,6 @@ fn generator_text_chunk(texts: &[(String, String)]) -> Option<(String, String)> 
     // InvokeAI's old "Dream" command line: `"prompt" -s 50 -S 42 ...`.
     if let Some(v) = get("Dream").filter(|v| v.contains(" -S") && v.contains(" -s")) {
         return Some(("InvokeAI".into(), v.into()));
-    }
-    if let Some(v) = get("sui_image_params").filter(|v| json_with(v, "\"")) {
-        return Some(("SwarmUI".into(), v.into()));
     }
     if get("Software").is_some_and(|s| s.contains("NovelAI")) {
         return Some((
@@ -793,10 +811,10 @@ fn is_uuid(text: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// AI generators, as (lower-case needle, display name). Needles match
-/// whole words ([`name_in`]). Names that are also ordinary words or other
-/// products' names ("imagen" is Spanish for image; Gemini Photos is a
-/// photo cleaner) are matched only with their maker's name or a version.
+/// AI generators, as (lower-case needle, display name), matched by
+/// [`name_in`]. Names that are also ordinary words or other products'
+/// names ("imagen" is Spanish for image; Gemini Photos is a photo cleaner)
+/// are matched only with their maker's name or as a model identifier.
 const AI_GENERATORS: &[(&str, &str)] = &[
     ("dall-e", "DALL-E"),
     ("dall·e", "DALL-E"),
@@ -825,6 +843,7 @@ const AI_GENERATORS: &[(&str, &str)] = &[
     ("wanx", "通义万相/Wanx"),
     ("万相", "通义万相/Wanx"),
     ("kling", "Kling"),
+    ("klingai", "Kling"),
     ("可灵", "可灵/Kling"),
     ("meitu ai", "Meitu AI"),
     ("美图ai", "Meitu AI"),
@@ -833,10 +852,14 @@ const AI_GENERATORS: &[(&str, &str)] = &[
     ("invokeai", "InvokeAI"),
     ("automatic1111", "AUTOMATIC1111"),
     ("google imagen", "Google Imagen"),
-    ("imagen 3", "Google Imagen"),
-    ("imagen 4", "Google Imagen"),
+    ("imagen-2", "Google Imagen"),
+    ("imagen-3", "Google Imagen"),
+    ("imagen-4", "Google Imagen"),
     ("google gemini", "Google Gemini"),
     ("gemini-2", "Google Gemini"),
+    ("gemini-3", "Google Gemini"),
+    ("gemini 2.5 flash image", "Google Gemini"),
+    ("nano banana", "Google Gemini"),
     ("made with google ai", "Google AI"),
     ("bing image creator", "Bing Image Creator"),
     (
@@ -871,6 +894,7 @@ const EDITORS: &[(&str, &str)] = &[
     ("lightroom", "Adobe Lightroom"),
     ("snapseed", "Snapseed"),
     ("meitu", "Meitu"),
+    ("meituxiuxiu", "Meitu"),
     ("美图", "美图/Meitu"),
     ("picsart", "PicsArt"),
     ("affinity photo", "Affinity Photo"),
@@ -884,6 +908,7 @@ const EDITORS: &[(&str, &str)] = &[
     ("paintshop", "PaintShop Pro"),
     ("photopea", "Photopea"),
     ("luminar", "Luminar"),
+    ("luminarai", "Luminar"),
     ("iopaint", "IOPaint"),
     ("lama cleaner", "Lama Cleaner"),
     ("photoroom", "PhotoRoom"),
@@ -892,20 +917,32 @@ const EDITORS: &[(&str, &str)] = &[
     ("remini", "Remini"),
 ];
 
-/// The first entry of `names` that `text` mentions. A Latin needle must
-/// stand as words of its own: no letter or digit before it and no letter
-/// after it (a version may follow: "FLUX.1", "SDXL1.0"), so that "Canva"
-/// is not read in "Skia Canvas" nor "Kling" in "Sparkling". Chinese
-/// needles match anywhere: the script has no spaces between words.
+/// Needles that are, or start, ordinary words or other products' names:
+/// they must stand as words of their own ([`name_in`]). Every needle of
+/// four letters or fewer is one too.
+const WHOLE_WORD_NEEDLES: &[&str] = &[
+    "canva", "kling", "kolors", "firefly", "recraft", "fotor", "luminar", "remini", "meitu",
+    "seedream", "imagen-2", "imagen-3", "imagen-4", "gemini-2", "gemini-3",
+];
+
+/// The first entry of `names` that `text` mentions. Distinctive names match
+/// anywhere, joined to other words too ("RuinedFooocus", "MidjourneyV6",
+/// "使用Midjourney生成"). The ambiguous ones ([`WHOLE_WORD_NEEDLES`]) need
+/// no Latin letter or digit before them and no Latin letter after (a
+/// version may follow: "FLUX.1", "SDXL1.0"), so that "Canva" is not read in
+/// "Skia Canvas" nor "Kling" in "Sparkling"; Chinese characters around them
+/// count as word breaks.
 fn name_in(text: &str, names: &[(&str, &'static str)]) -> Option<&'static str> {
     let lower = text.to_lowercase();
     names.iter().find_map(|&(needle, display)| {
-        let hit = if needle.is_ascii() {
+        let whole_word =
+            needle.is_ascii() && (needle.len() <= 4 || WHOLE_WORD_NEEDLES.contains(&needle));
+        let hit = if whole_word {
             lower.match_indices(needle).any(|(at, _)| {
                 let before = lower[..at].chars().next_back();
                 let after = lower[at + needle.len()..].chars().next();
-                !before.is_some_and(char::is_alphanumeric)
-                    && !after.is_some_and(char::is_alphabetic)
+                !before.is_some_and(|c| c.is_ascii_alphanumeric())
+                    && !after.is_some_and(|c| c.is_ascii_alphabetic())
             })
         } else {
             lower.contains(needle)
@@ -964,6 +1001,24 @@ mod tests {
         assert!(values.len() <= MAX_XMP_VALUES);
         assert!(values.iter().map(String::len).sum::<usize>() <= attributes.len());
         assert!(xmp_values(&"<x:CreatorTool ".repeat(5_000), "CreatorTool").is_empty());
+        // A megabyte of openings that share one far '>' (or none) is read
+        // in linear time: each opening once scanned its whole tag for a
+        // resource attribute (10 s for this packet in a PNG).
+        for packet in [
+            "a:History ".repeat(100_000) + ">",
+            "<a:CreatorTool x=\"1\"".repeat(50_000),
+            "a:History rdf:resource=\"".repeat(50_000) + ">",
+        ] {
+            let start = std::time::Instant::now();
+            let values = xmp_values(&packet, "History");
+            let _ = xmp_values(&packet, "CreatorTool");
+            assert!(values.len() <= MAX_XMP_VALUES);
+            assert!(start.elapsed().as_secs_f32() < 2.0, "{:?}", start.elapsed());
+        }
+        // Text after a closing tag is not another value of it (a keyword
+        // "firefly" after the history once named an AI generator).
+        let xmp = "<x:History>edited</x:History><dc:subject>firefly</dc:subject>";
+        assert_eq!(xmp_values(xmp, "History"), vec!["edited"]);
     }
 
     /// Little-endian TIFF data with IFD0 at 8 holding `entries` (tag, type,
@@ -1129,6 +1184,9 @@ mod tests {
             "Imagenomic Portraiture 4",
             "Windows Visor de imagenes",
             "Editor de imagen 2.1",
+            "Editor de imagen 3.2",
+            "Visor de imagen 4",
+            "Tamaño de imagen 300 ppp",
             "Gemini Photos 2.1",
             "Gemini 2: The Duplicate Finder",
             "Sparkling Photo Editor",
@@ -1142,10 +1200,33 @@ mod tests {
             name_in("Google Imagen 3", AI_GENERATORS),
             Some("Google Imagen")
         );
-        assert_eq!(
-            name_in("Imagen 4 Ultra", AI_GENERATORS),
-            Some("Google Imagen")
-        );
+        for generated in [
+            "imagen-3.0-generate-002",
+            "imagen-4.0-generate-001",
+            "gemini-3-pro-image-preview",
+            "Gemini 2.5 Flash Image",
+            "KlingAI",
+            "HunyuanDiT",
+            "StableDiffusionXLPipeline",
+            "NovelAIDiffusion",
+            "MidjourneyV6",
+            "RuinedFooocus",
+            "StableSwarmUI",
+            "使用Midjourney生成",
+            "由DALL-E生成",
+            "DALL·E 3",
+            "FLUX.1-dev",
+        ] {
+            assert!(name_in(generated, AI_GENERATORS).is_some(), "{generated}");
+        }
+        for edited in [
+            "MeituXiuXiu",
+            "LuminarAI",
+            "PhotoshopExpress",
+            "使用Photoshop编辑",
+        ] {
+            assert!(name_in(edited, EDITORS).is_some(), "{edited}");
+        }
         assert_eq!(name_in("SDXL1.0", AI_GENERATORS), Some("SDXL"));
         assert_eq!(
             name_in("Made with Google AI", AI_GENERATORS),
@@ -1159,7 +1240,10 @@ mod tests {
         let chunk = |k: &str, v: &str| generator_text_chunk(&[(k.to_string(), v.to_string())]);
         let tool = |c: Option<(String, String)>| c.map(|(t, _)| t);
         assert_eq!(
-            tool(chunk("sui_image_params", "{\"prompt\": \"a cat\"}")),
+            tool(chunk(
+                "parameters",
+                "{\"sui_image_params\": {\"prompt\": \"a cat\", \"steps\": 20}}"
+            )),
             Some("SwarmUI".into())
         );
         assert_eq!(

@@ -76,14 +76,12 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
 /// A row path wins over the `repo:path` form, so a path with a colon still
 /// finds its row. (Chains are a few rows long: each row walks its own.)
 fn resolve_groups(rows: &mut [Row]) {
+    let paths: Vec<String> = rows.iter().map(|r| r.file.replace('\\', "/")).collect();
     let mut by_path: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut by_name: BTreeMap<&str, Option<usize>> = BTreeMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        by_path.entry(row.file.as_str()).or_insert(i);
-        by_name
-            .entry(basename(&row.file))
-            .and_modify(|at| *at = None)
-            .or_insert(Some(i));
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, path) in paths.iter().enumerate() {
+        by_path.entry(path.as_str()).or_insert(i);
+        by_name.entry(basename(path)).or_default().push(i);
     }
     let group_of = |start: usize| -> String {
         let mut walked: Vec<usize> = Vec::new();
@@ -111,8 +109,14 @@ fn resolve_groups(rows: &mut [Row]) {
             if let Some((repo, _)) = source.split_once(':') {
                 return repo.to_string();
             }
-            match by_name.get(basename(&source)) {
-                Some(&Some(next)) => current = next,
+            // The name's rows other than this one (an edit often keeps its
+            // photo's file name in another folder): one is the source.
+            let others: Vec<usize> = by_name
+                .get(basename(&source))
+                .map(|rows| rows.iter().copied().filter(|&i| i != current).collect())
+                .unwrap_or_default();
+            match others[..] {
+                [next] => current = next,
                 _ => return source,
             }
         }
@@ -429,8 +433,25 @@ mod tests {
                 ("a/IMG_1.jpg", "a/a:1"),
                 ("b/IMG_1.jpg", "b/b:1"),
                 ("e4.jpg", "IMG_1.jpg"),
+                ("real\\z.jpg", "s/t:z.jpg"),
+                ("e5.jpg", "real\\z.jpg"),
+                ("real/IMG_9.jpg", "u/v:9"),
+                ("edited/IMG_9.jpg", "IMG_9.jpg"),
             ]),
-            ["o/r", "o/r", "o/r", "p/q", "p/q", "a/a", "b/b", "IMG_1.jpg"]
+            [
+                "o/r",
+                "o/r",
+                "o/r",
+                "p/q",
+                "p/q",
+                "a/a",
+                "b/b",
+                "IMG_1.jpg",
+                "s/t",
+                "s/t",
+                "u/v",
+                "u/v"
+            ]
         );
     }
 
