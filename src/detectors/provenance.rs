@@ -555,6 +555,8 @@ struct NextMatch<'p> {
     pattern: &'p str,
     /// `None`: not searched yet; `Some(None)`: none after the last search.
     cached: Option<Option<usize>>,
+    /// The last start asked for: starts may only move forward.
+    last_from: usize,
 }
 
 impl<'p> NextMatch<'p> {
@@ -562,10 +564,13 @@ impl<'p> NextMatch<'p> {
         NextMatch {
             pattern,
             cached: None,
+            last_from: 0,
         }
     }
 
     fn find(&mut self, text: &str, from: usize) -> Option<usize> {
+        debug_assert!(from >= self.last_from, "NextMatch searched backwards");
+        self.last_from = from;
         match self.cached {
             Some(Some(at)) if at >= from => return Some(at),
             Some(None) => return None,
