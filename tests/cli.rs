@@ -186,6 +186,11 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     };
     let figures = eval_with(&model, &[]);
     assert!(figures.to_string().contains("asfound"), "{figures}");
+    // Every set gives its AUC before the camera discount, and the fusion's
+    // own notes are not listed as a detector.
+    let text = figures.to_string();
+    assert!(text.contains("\"auc_before_camera_discount\""), "{text}");
+    assert!(!text.contains("\"fusion\":"), "{text}");
     // The model keeps its genuine photos' out-of-fold scores, ascending, so
     // a review rate can be asked of it; eval reports the review shares.
     let genuine = fitted["genuine_scores"].as_array().expect("genuine scores");

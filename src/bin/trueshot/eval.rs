@@ -287,9 +287,14 @@ pub fn figures(
                     }
                 })
                 .collect();
+            // Fusion's findings are the model's own verdict notes, not a
+            // detector (its "AUC" was the fused score cut at the authentic
+            // threshold). Detectors that give only features (texture_stats)
+            // have no findings and so no row.
             let detectors: BTreeSet<DetectorKind> = ok
                 .iter()
                 .flat_map(|(_, rep)| rep.findings.iter().map(|f| f.detector))
+                .filter(|&kind| kind != DetectorKind::Fusion)
                 .collect();
             let detector_auc = detectors
                 .into_iter()
