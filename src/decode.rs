@@ -100,17 +100,20 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, Error> {
     ))
 }
 
+/// The little-endian 16-bit value at `at`, if the bytes reach it.
+fn le16_at(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from(u16::from_le_bytes(
+        bytes.get(at..at + 2)?.try_into().ok()?,
+    )))
+}
+
 /// The dimensions the header declares, read without decoding pixels.
 ///
 /// # Errors
 /// `Error::Decode` when the header is truncated or malformed.
 pub fn declared_dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), Error> {
     let truncated = || Error::Decode(format!("truncated or malformed {} header", format.name()));
-    let le16 = |at: usize| -> Option<u32> {
-        Some(u32::from(u16::from_le_bytes(
-            bytes.get(at..at + 2)?.try_into().ok()?,
-        )))
-    };
+    let le16 = |at: usize| le16_at(bytes, at);
     let be32 = |at: usize| -> Option<u32> {
         Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
     };
@@ -187,11 +190,7 @@ fn jpeg_has_end_after_scan(bytes: &[u8]) -> bool {
 /// counted 1 pixel). Walks the blocks to the first image descriptor (GIF89a
 /// specification, sections 18-23).
 fn gif_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    let le16 = |at: usize| -> Option<u32> {
-        Some(u32::from(u16::from_le_bytes(
-            bytes.get(at..at + 2)?.try_into().ok()?,
-        )))
-    };
+    let le16 = |at: usize| le16_at(bytes, at);
     let screen = (le16(6)?, le16(8)?);
     let first_frame = || -> Option<(u32, u32)> {
         let packed = *bytes.get(10)?;

@@ -107,7 +107,7 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
             // A value the standard does not define declares nothing: a
             // note for the reviewer, quoting what the file says.
             None => {
-                let value = label.label.as_deref().map_or_else(
+                let (value, value_zh) = label.label.as_deref().map_or_else(
                     || ("no Label value".to_string(), "没有Label值".to_string()),
                     |v| {
                         (
@@ -122,12 +122,10 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
                     0.0,
                     Class::None,
                     format!(
-                        "An implicit AIGC label (GB 45438-2025) is present with {}, which is not one the standard defines (1, 2 or 3), so it declares nothing (producer: {producer}).",
-                        value.0
+                        "An implicit AIGC label (GB 45438-2025) is present with {value}, which is not one the standard defines (1, 2 or 3), so it declares nothing (producer: {producer})."
                     ),
                     format!(
-                        "存在 GB 45438-2025 隐式标识，但其{}不是标准定义的取值（1、2 或 3），因此不构成声明（生成者：{producer}）。",
-                        value.1
+                        "存在 GB 45438-2025 隐式标识，但其{value_zh}不是标准定义的取值（1、2 或 3），因此不构成声明（生成者：{producer}）。"
                     ),
                 )
             }
@@ -475,7 +473,16 @@ pub fn xmp_values(xmp: &str, name: &str) -> Vec<String> {
     let mut next_gt = NextMatch::new(">");
     const RESOURCE: &str = "resource=";
     let mut next_resource = NextMatch::new(RESOURCE);
-    let (mut next_dquote, mut next_squote) = (NextMatch::new("\""), NextMatch::new("'"));
+    // The closing quote of a value, found by the quote that opened it.
+    let mut quotes = [NextMatch::new("\""), NextMatch::new("'")];
+    let mut closing_quote = |opening: Option<char>, from: usize| {
+        let quote = match opening? {
+            '"' => &mut quotes[0],
+            '\'' => &mut quotes[1],
+            _ => return None,
+        };
+        quote.find(xmp, from)
+    };
     let mut out = Vec::new();
     let mut from = 0;
     while out.len() < MAX_XMP_VALUES {
@@ -495,33 +502,16 @@ pub fn xmp_values(xmp: &str, name: &str) -> Vec<String> {
         }
         // The value's text, and where the search goes on after it.
         let value: Option<(&str, usize)> = if next == '=' {
-            let start = from + 1 + (xmp[from + 1..].len() - xmp[from + 1..].trim_start().len());
-            match xmp[start..].chars().next() {
-                Some(q @ ('"' | '\'')) => {
-                    let quotes = if q == '"' {
-                        &mut next_dquote
-                    } else {
-                        &mut next_squote
-                    };
-                    quotes
-                        .find(xmp, start + 1)
-                        .map(|end| (&xmp[start + 1..end], end + 1))
-                }
-                _ => None,
-            }
+            let start = xmp.len() - xmp[from + 1..].trim_start().len();
+            closing_quote(xmp[start..].chars().next(), start + 1)
+                .map(|end| (&xmp[start + 1..end], end + 1))
         } else if next == '>' || next.is_whitespace() || next == '/' {
             let tag_end = next_gt.find(xmp, from).unwrap_or(xmp.len());
             if tag_end == xmp.len() {
                 None
             } else if let Some(r) = next_resource.find(xmp, from).filter(|&r| r < tag_end) {
                 let start = r + RESOURCE.len();
-                let quotes = match xmp[start..].chars().next() {
-                    Some('"') => Some(&mut next_dquote),
-                    Some('\'') => Some(&mut next_squote),
-                    _ => None,
-                };
-                quotes
-                    .and_then(|q| q.find(xmp, start + 1))
+                closing_quote(xmp[start..].chars().next(), start + 1)
                     .filter(|&end| end < tag_end)
                     .map(|end| (&xmp[start + 1..end], tag_end))
             } else if xmp[..tag_end].ends_with('/') {

@@ -546,25 +546,31 @@ fn fused(model: &Model, report: &Report, findings: &[Finding]) -> Scored {
 /// the out-of-fold figures mix two scorers (a class from one source group
 /// does this to the fold holding that group).
 fn warn_of_one_class_folds(data: &Data<'_>, folds: &BTreeMap<String, usize>, k: usize) {
+    // Per label, its photos in each fold; a fold's training split holds
+    // the label's total less the fold's own.
+    let mut counts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (s, _, _) in &data.samples {
+        let row = &data.rows[s.row];
+        let fold = folds
+            .get(&row.group)
+            .copied()
+            .unwrap_or(0)
+            .min(k.saturating_sub(1));
+        counts
+            .entry(row.label.as_str())
+            .or_insert_with(|| vec![0; k])[fold] += 1;
+    }
+    let trains = |label: &str, fold: usize| {
+        counts
+            .get(label)
+            .is_some_and(|c| c.iter().sum::<usize>() > c[fold])
+    };
     for positive in ["ai_generated", "edited"] {
-        let has = |label: &str| {
-            data.samples
-                .iter()
-                .any(|(s, _, _)| data.rows[s.row].label == label)
-        };
-        if !has(positive) {
+        if !counts.contains_key(positive) {
             continue;
         }
         let lacking: Vec<usize> = (0..k)
-            .filter(|&fold| {
-                let trains = |label: &str| {
-                    data.samples.iter().any(|(s, _, _)| {
-                        let row = &data.rows[s.row];
-                        row.label == label && folds.get(&row.group).copied().unwrap_or(0) != fold
-                    })
-                };
-                !(trains(positive) && trains("real"))
-            })
+            .filter(|&fold| !(trains(positive, fold) && trains("real", fold)))
             .collect();
         if !lacking.is_empty() {
             eprintln!(
