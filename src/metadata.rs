@@ -148,6 +148,7 @@ pub fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
 
 fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
     const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+    let mut extended_xmp = Vec::new();
     for (marker, payload) in jpeg_segments(bytes) {
         match marker {
             0xE1 if payload.starts_with(b"Exif\0\0") && meta.exif.is_none() => {
@@ -155,6 +156,9 @@ fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
             }
             0xE1 if payload.starts_with(XMP_ID) => {
                 meta.push_xmp(text_of(&payload[XMP_ID.len()..]));
+            }
+            0xE1 if payload.starts_with(EXTENDED_XMP_ID) => {
+                extended_xmp.extend(ExtendedXmpChunk::parse(payload));
             }
             // APP11 JUMBF (ISO 19566-5): "JP", box instance (2), sequence (4), then box data.
             // Continuation segments repeat the 8-byte LBox/TBox header; we keep it,
@@ -170,6 +174,67 @@ fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
             _ => {}
         }
     }
+    if let Some(packet) = reassemble_extended_xmp(&meta.xmp, &extended_xmp) {
+        meta.push_xmp(packet);
+    }
+}
+
+/// Signature of a JPEG Extended XMP segment (XMP Specification Part 3,
+/// 2016, 1.1.3.1): a packet too large for one 64 KiB APP1 is split into
+/// chunks, each with the packet's GUID, its full length and its offset.
+const EXTENDED_XMP_ID: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
+
+/// One chunk of an Extended XMP packet.
+struct ExtendedXmpChunk<'a> {
+    guid: &'a [u8],
+    full_length: usize,
+    offset: usize,
+    data: &'a [u8],
+}
+
+impl<'a> ExtendedXmpChunk<'a> {
+    fn parse(payload: &'a [u8]) -> Option<Self> {
+        let rest = payload.get(EXTENDED_XMP_ID.len()..)?;
+        let be32 = |at: usize| -> Option<usize> {
+            let b = rest.get(at..at + 4)?;
+            Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        };
+        Some(Self {
+            guid: rest.get(..32)?,
+            full_length: be32(32)?,
+            offset: be32(36)?,
+            data: rest.get(40..)?,
+        })
+    }
+}
+
+/// The Extended XMP packet that the main packet names by its GUID
+/// (`xmpNote:HasExtendedXMP`), put together from its chunks. Chunks of
+/// any other GUID are ignored, as the specification asks. The packet is
+/// cut at the per-block text limit; a missing chunk leaves zero bytes.
+fn reassemble_extended_xmp(main: &[String], chunks: &[ExtendedXmpChunk]) -> Option<String> {
+    if chunks.is_empty() {
+        return None;
+    }
+    let guid = main.iter().find_map(|xmp| {
+        crate::detectors::provenance::xmp_values(xmp, "HasExtendedXMP")
+            .into_iter()
+            .next()
+    })?;
+    let guid = guid.trim().as_bytes();
+    let mut packet: Vec<u8> = Vec::new();
+    for chunk in chunks.iter().filter(|c| c.guid == guid) {
+        // One byte over the limit lets `text_of` know the text was cut.
+        let length = chunk.full_length.min(MAX_TEXT_BYTES + 1);
+        if packet.len() < length {
+            packet.resize(length, 0);
+        }
+        if chunk.offset < length {
+            let end = chunk.offset.saturating_add(chunk.data.len()).min(length);
+            packet[chunk.offset..end].copy_from_slice(&chunk.data[..end - chunk.offset]);
+        }
+    }
+    (!packet.is_empty()).then(|| text_of(&packet))
 }
 
 fn parse_dqt(mut payload: &[u8], tables: &mut Vec<QuantTable>) {
@@ -334,10 +399,16 @@ fn text_of(bytes: &[u8]) -> String {
     }
 }
 
+/// Inflate compressed text, keeping its first `MAX_TEXT_BYTES` when it is
+/// longer (a long prompt is cut like uncompressed text, not dropped).
 fn inflate_limited(data: &[u8]) -> Option<String> {
-    miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, MAX_TEXT_BYTES)
-        .ok()
-        .map(|v| text_of(&v))
+    use miniz_oxide::inflate::{decompress_to_vec_zlib_with_limit, TINFLStatus};
+    // One byte over the limit lets `text_of` know the text was cut.
+    match decompress_to_vec_zlib_with_limit(data, MAX_TEXT_BYTES + 1) {
+        Ok(v) => Some(text_of(&v)),
+        Err(e) if e.status == TINFLStatus::HasMoreOutput => Some(text_of(&e.output)),
+        Err(_) => None,
+    }
 }
 
 fn push_c2pa(meta: &mut RawMetadata, data: &[u8]) {
@@ -385,6 +456,92 @@ mod tests {
         png.extend(chunk(b"IEND", &[]));
         let meta = extract(&png, Format::Png);
         assert_eq!(meta.text.len(), 1);
+    }
+
+    /// A JPEG of the given APP1 payloads (no image data: only the walk runs).
+    fn jpeg_with_app1(payloads: &[Vec<u8>]) -> Vec<u8> {
+        let mut jpeg = vec![0xFF, 0xD8];
+        for p in payloads {
+            jpeg.extend([0xFF, 0xE1]);
+            jpeg.extend(((p.len() + 2) as u16).to_be_bytes());
+            jpeg.extend(p);
+        }
+        jpeg.extend([0xFF, 0xD9]);
+        jpeg
+    }
+
+    fn extended_chunk(guid: &[u8; 32], full: &[u8], range: std::ops::Range<usize>) -> Vec<u8> {
+        let mut p = EXTENDED_XMP_ID.to_vec();
+        p.extend(guid);
+        p.extend((full.len() as u32).to_be_bytes());
+        p.extend((range.start as u32).to_be_bytes());
+        p.extend(&full[range]);
+        p
+    }
+
+    /// An Extended XMP packet split over two segments, written out of
+    /// order, is put together when the main packet names its GUID; chunks
+    /// of another GUID, or with no main packet naming them, are not read.
+    #[test]
+    fn extended_xmp_named_by_the_main_packet_is_reassembled() {
+        let guid = b"0123456789ABCDEF0123456789ABCDEF";
+        let stale = b"FEDCBA9876543210FEDCBA9876543210";
+        let main = b"http://ns.adobe.com/xap/1.0/\0<rdf:Description xmpNote:HasExtendedXMP=\"0123456789ABCDEF0123456789ABCDEF\"/>".to_vec();
+        let extended =
+            br#"<rdf:Description><TC260:AIGC>{"Label":"1"}</TC260:AIGC></rdf:Description>"#;
+        let half = extended.len() / 2;
+        let chunks = [
+            extended_chunk(guid, extended, half..extended.len()),
+            extended_chunk(guid, extended, 0..half),
+            extended_chunk(stale, b"<stale/>", 0..8),
+        ];
+        let meta = extract(
+            &jpeg_with_app1(&[
+                main.clone(),
+                chunks[0].clone(),
+                chunks[1].clone(),
+                chunks[2].clone(),
+            ]),
+            Format::Jpeg,
+        );
+        assert_eq!(meta.xmp.len(), 2);
+        assert_eq!(meta.xmp[1].as_bytes(), extended);
+
+        let unnamed = extract(&jpeg_with_app1(&chunks), Format::Jpeg);
+        assert!(unnamed.xmp.is_empty());
+    }
+
+    /// A forged full length of 4 GiB allocates no more than the text limit.
+    #[test]
+    fn extended_xmp_length_is_bounded() {
+        let guid = b"0123456789ABCDEF0123456789ABCDEF";
+        let main = b"http://ns.adobe.com/xap/1.0/\0<x xmpNote:HasExtendedXMP=\"0123456789ABCDEF0123456789ABCDEF\"/>".to_vec();
+        let mut chunk = extended_chunk(guid, b"<a/>", 0..4);
+        let at = EXTENDED_XMP_ID.len() + 32;
+        chunk[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        let meta = extract(&jpeg_with_app1(&[main, chunk]), Format::Jpeg);
+        assert_eq!(meta.xmp.len(), 2);
+        assert!(meta.xmp[1].starts_with("<a/>") && meta.xmp[1].len() <= MAX_TEXT_BYTES);
+    }
+
+    /// Compressed text longer than the limit keeps its first part, like
+    /// uncompressed text; it was dropped whole.
+    #[test]
+    fn long_compressed_text_is_cut_not_dropped() {
+        let prompt = "a cat, Steps: 20, Sampler: Euler, ".repeat(MAX_TEXT_BYTES / 20);
+        let mut data = b"parameters\0\0".to_vec();
+        data.extend(miniz_oxide::deflate::compress_to_vec_zlib(
+            prompt.as_bytes(),
+            6,
+        ));
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(chunk(b"IHDR", &[0; 13]));
+        png.extend(chunk(b"zTXt", &data));
+        png.extend(chunk(b"IEND", &[]));
+        let meta = extract(&png, Format::Png);
+        assert_eq!(meta.text.len(), 1);
+        assert_eq!(meta.text[0].1.len(), MAX_TEXT_BYTES);
+        assert!(prompt.starts_with(&meta.text[0].1));
     }
 
     /// A TIFF's EXIF keeps up to 64 MiB of it, so an IFD written after
