@@ -116,11 +116,12 @@ fn all_good_exits_0_and_usage_error_exits_2() {
 }
 
 /// A tiny labelled corpus: camera-like JPEGs against flat-shaded PNGs, from
-/// four source repositories so that cross-validation has groups to split.
+/// four source repositories, each with both classes, so that
+/// cross-validation has groups to split and every training split both.
 fn tiny_corpus(dir: &std::path::Path) -> std::path::PathBuf {
     let mut labels = String::from("file,label,kind,set,mask,source,generator\n");
     for i in 0..16u64 {
-        let repo = format!("owner/repo{}", i % 4);
+        let repo = format!("owner/repo{}", (i / 2) % 4);
         if i % 2 == 0 {
             let name = format!("real_{i}.jpg");
             std::fs::write(dir.join(&name), jpeg(&camera_like(160, 120, i), 90)).expect("write");
@@ -414,6 +415,53 @@ fn labels_file(dir: &std::path::Path, rows: &[&str]) -> std::path::PathBuf {
     let path = dir.join("labels.csv");
     std::fs::write(&path, text).expect("labels");
     path
+}
+
+/// `--nested` scores every sample once more, each outer fold by a model
+/// whose features were selected (and penalty and thresholds chosen) on the
+/// other folds alone; on this separable corpus it still separates.
+#[test]
+fn calibrate_nested_scores_every_sample_by_a_model_tuned_without_it() {
+    let dir = temp_dir("calibrate-nested");
+    let labels = tiny_corpus(&dir);
+    let model = dir.join("model.json");
+    let out = trueshot()
+        .args([
+            "calibrate",
+            "--variants",
+            "",
+            "--folds",
+            "2",
+            "--max-features",
+            "2",
+        ])
+        .arg("--nested")
+        .arg(&labels)
+        .arg("-o")
+        .arg(&model)
+        .output()
+        .expect("run calibrate");
+    assert_exit(&out, 0);
+    let fitted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&model).expect("model")).expect("json");
+    let cv = &fitted["cross_validation"];
+    let count = |figures: &serde_json::Value, key: &str| figures[0][key].as_u64().expect("count");
+    let (plain, nested) = (&cv["out_of_fold"], &cv["nested_out_of_fold"]);
+    assert_eq!(count(nested, "n_real"), 8, "{cv}");
+    assert_eq!(count(nested, "n_positive"), 8, "{cv}");
+    assert_eq!(count(plain, "n_real"), count(nested, "n_real"));
+    let auc = nested[0]["auc"].as_f64().expect("nested AUC");
+    assert!(auc >= 0.75, "{cv}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nested fold 2/2"), "{stderr}");
+    // Without the flag, no nested figures (they cost `folds` fits more).
+    let plain_model = dir.join("plain.json");
+    assert_exit(&calibrate_fast(&labels, &plain_model, &["--folds", "2"]), 0);
+    let fitted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plain_model).expect("model")).expect("json");
+    assert!(fitted["cross_validation"]
+        .get("nested_out_of_fold")
+        .is_none());
 }
 
 /// `calibrate` with the fast settings of the tests above.
