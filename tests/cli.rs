@@ -464,6 +464,38 @@ fn calibrate_nested_scores_every_sample_by_a_model_tuned_without_it() {
         .is_none());
 }
 
+/// Without --features or --max-features, calibrate refits the built-in
+/// model's features (a fresh selection did not generalise on the
+/// development corpus); --max-features selects afresh.
+#[test]
+fn calibrate_refits_the_builtin_features_by_default() {
+    let dir = temp_dir("calibrate-default");
+    let labels = tiny_corpus(&dir);
+    let fit = |extra: &[&str]| -> serde_json::Value {
+        let model = dir.join("model.json");
+        let out = trueshot()
+            .args(["calibrate", "--variants", "", "--folds", "2"])
+            .args(extra)
+            .arg(&labels)
+            .arg("-o")
+            .arg(&model)
+            .output()
+            .expect("run calibrate");
+        assert_exit(&out, 0);
+        serde_json::from_slice(&std::fs::read(&model).expect("model")).expect("json")
+    };
+    let builtin: serde_json::Value =
+        serde_json::from_str(include_str!("../models/default.json")).expect("built-in model");
+    let default = fit(&[]);
+    assert_eq!(default["features"], builtin["features"]);
+    assert!(default["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("the built-in model's")));
+    let selected = fit(&["--max-features", "1"]);
+    assert_eq!(selected["features"].as_array().map(Vec::len), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `calibrate` with the fast settings of the tests above.
 fn calibrate_fast(
     labels: &std::path::Path,

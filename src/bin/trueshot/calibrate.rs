@@ -63,14 +63,18 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     pub threads: Option<usize>,
-    /// Keep at most this many features, chosen by greedy forward selection
-    /// on the out-of-fold AUC (0 keeps them all). A compact model overfits
-    /// less: the corpus has only a few hundred images per class.
-    #[arg(long, default_value_t = 12)]
-    pub max_features: usize,
+    /// Select the features afresh: keep at most this many, chosen by greedy
+    /// forward selection on the out-of-fold AUC (0 keeps them all). Without
+    /// it (or --features) the built-in model's features are refitted: on the
+    /// development corpus a fresh selection did not generalise (nested
+    /// cross-validation, README), so select only with many labelled images
+    /// and check the result with --nested.
+    #[arg(long, value_name = "N")]
+    pub max_features: Option<usize>,
     /// Fit exactly these features (comma-separated names, or a model JSON
-    /// whose features to reuse) instead of selecting them: refits an earlier
-    /// model's feature set on new data, so its figures can be compared.
+    /// whose features to reuse) instead of the built-in model's: refits an
+    /// earlier model's feature set on new data, so its figures can be
+    /// compared.
     #[arg(long, value_name = "NAMES|MODEL.json", conflicts_with = "max_features")]
     pub features: Option<String>,
     /// Keep the analysed samples in this JSONL file and reuse them when it
@@ -79,8 +83,8 @@ pub struct CalibrateArgs {
     /// refused: remove it to analyse again.
     #[arg(long, value_name = "JSONL")]
     pub samples: Option<PathBuf>,
-    /// The heads' kind: `logistic` (logistic regression over the features
-    /// forward selection keeps, see --max-features) or `boosted`
+    /// The heads' kind: `logistic` (logistic regression over the built-in
+    /// model's features, or those of --features or --max-features) or `boosted`
     /// (gradient-boosted trees over every usable feature). On the
     /// development corpus boosted heads lose under grouped cross-validation
     /// (laundered AUC 0.75 against 0.84): a few hundred images per class are
@@ -232,13 +236,13 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
             started.elapsed().as_secs_f32()
         );
         model.cross_validation["nested_out_of_fold"] = figures(&all, &nested);
+        model.cross_validation["nested_fold_mean_auc"] = fold_mean_auc(&all, &nested, &folds, k);
     }
-    let chosen_how = if args.features.is_some() {
-        "given by --features"
-    } else if args.heads == HeadKind::Boosted || args.max_features == 0 {
-        "all usable"
-    } else {
-        "chosen by forward selection"
+    let chosen_how = match (&args.features, args.heads, args.max_features) {
+        (Some(_), _, _) => "given by --features",
+        (None, HeadKind::Boosted, _) | (None, _, Some(0)) => "all usable",
+        (None, _, Some(_)) => "chosen by forward selection",
+        (None, _, None) => "the built-in model's",
     };
     let heads = match args.heads {
         HeadKind::Boosted => "gradient-boosted tree heads (200 trees of depth 3 each)",
@@ -289,23 +293,24 @@ fn tune<'a>(
     args: &CalibrateArgs,
     verbose: bool,
 ) -> Result<Tuned<'a>, String> {
-    let data = if let Some(spec) = &args.features {
-        let names = feature_list(spec)?;
+    let named = |names: Vec<String>, whose: &str| -> Result<Data<'a>, String> {
         let columns = names
             .iter()
             .map(|n| {
                 all.features
                     .iter()
                     .position(|f| f == n)
-                    .ok_or_else(|| format!("--features: no usable feature named {n}"))
+                    .ok_or_else(|| format!("{whose}: no usable feature named {n}"))
             })
             .collect::<Result<Vec<usize>, String>>()?;
-        restrict(all, &columns)
-    } else if args.max_features == 0 || args.heads == HeadKind::Boosted {
-        restrict(all, &(0..all.features.len()).collect::<Vec<_>>())
-    } else {
-        let chosen = select_features(all, folds, k, args.max_features, verbose);
-        restrict(all, &chosen)
+        Ok(restrict(all, &columns))
+    };
+    let every = || restrict(all, &(0..all.features.len()).collect::<Vec<_>>());
+    let data = match (&args.features, args.heads, args.max_features) {
+        (Some(spec), _, _) => named(feature_list(spec)?, "--features")?,
+        (None, HeadKind::Boosted, _) | (None, _, Some(0)) => every(),
+        (None, _, Some(max)) => restrict(all, &select_features(all, folds, k, max, verbose)),
+        (None, _, None) => named(Model::builtin().features, "the built-in model")?,
     };
     let uncalibrated = Model::uncalibrated().operating_points;
     let mut best: Option<(f64, f32, Vec<Scored>)> = None;
@@ -395,6 +400,47 @@ fn nested_out_of_fold(
         );
     }
     Ok(nested)
+}
+
+/// Per (set, variant), the mean over folds of each fold's own AUC (folds
+/// lacking a class in that cell left out), next to the pooled AUC of
+/// [`figures`]: each outer fold of nested cross-validation has its own
+/// model, whose scores need not share a scale with the others'.
+fn fold_mean_auc(
+    data: &Data<'_>,
+    scored: &[Scored],
+    folds: &BTreeMap<String, usize>,
+    k: usize,
+) -> serde_json::Value {
+    let mut per_cell: BTreeMap<(String, String), Vec<f32>> = BTreeMap::new();
+    for fold in 0..k {
+        let in_fold = |i: usize| {
+            let (s, _, _) = &data.samples[i];
+            folds.get(&data.rows[s.row].group).copied().unwrap_or(0) == fold
+        };
+        let sub = subset(data, in_fold);
+        let sub_scored: Vec<Scored> = (0..scored.len())
+            .filter(|&i| in_fold(i))
+            .map(|i| scored[i])
+            .collect();
+        for (cell, (neg, pos)) in cells(&sub, &sub_scored) {
+            if let Some(a) = auc(&scores(&neg), &scores(&pos)) {
+                per_cell.entry(cell).or_default().push(a);
+            }
+        }
+    }
+    let rows: Vec<serde_json::Value> = per_cell
+        .into_iter()
+        .map(|((set, variant), aucs)| {
+            json!({
+                "set": set,
+                "variant": variant,
+                "folds": aucs.len(),
+                "mean_auc": aucs.iter().sum::<f32>() / aucs.len() as f32,
+            })
+        })
+        .collect();
+    json!(rows)
 }
 
 /// The samples `keep` admits (by index), with all the feature columns.
