@@ -101,6 +101,8 @@ const MAX_TREES: usize = 10_000;
 /// Most genuine-photo score quantiles a model keeps ([`Model::genuine_scores`]):
 /// a review rate resolves to 0.1%.
 pub const MAX_GENUINE_QUANTILES: usize = 1001;
+/// Most training-file fingerprints a model keeps ([`Model::training_files`]).
+pub const MAX_TRAINING_FILES: usize = 10_000_000;
 /// The detectors whose measurements a model may use; they name their
 /// features `detector.measure` by [`DetectorKind::as_str`].
 const FEATURE_DETECTORS: [DetectorKind; 8] = [
@@ -214,6 +216,12 @@ pub struct Model {
     /// Cross-validated figures recorded when the model was fitted.
     #[serde(default)]
     pub cross_validation: serde_json::Value,
+    /// Fingerprints (64-bit FNV-1a of the bytes, hex) of the files the
+    /// model was fitted on, so that `trueshot eval` can say which of the
+    /// files it measures the model has seen: figures on those are
+    /// in-sample. Empty in models written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub training_files: Vec<String>,
 }
 
 impl Default for Model {
@@ -247,6 +255,7 @@ impl Model {
             }],
             genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
+            training_files: Vec::new(),
         }
     }
 
@@ -346,6 +355,13 @@ impl Model {
                  0 < authentic <= flag <= 1"
                     .into(),
             ));
+        }
+        if self.training_files.len() > MAX_TRAINING_FILES
+            || self.training_files.iter().any(|f| f.len() > 64)
+        {
+            return Err(Error::InvalidConfig(format!(
+                "model training_files must be at most {MAX_TRAINING_FILES} fingerprints of at most 64 characters"
+            )));
         }
         let scores = &self.genuine_scores;
         if scores.len() > MAX_GENUINE_QUANTILES
@@ -1255,6 +1271,7 @@ mod tests {
             operating_points,
             genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
+            training_files: Vec::new(),
         }
     }
 

@@ -187,6 +187,34 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     };
     let figures = eval_with(&model, &[]);
     assert!(figures.to_string().contains("asfound"), "{figures}");
+    // The model keeps its training files' fingerprints, and eval on them
+    // says its figures are in-sample; the built-in model has not seen them.
+    assert_eq!(
+        fitted["training_files"].as_array().map(Vec::len),
+        Some(16),
+        "{fitted}"
+    );
+    assert_eq!(figures["files_in_training"], 16);
+    let warned = trueshot()
+        .args(["eval", "--model"])
+        .arg(&model)
+        .arg(&labels)
+        .output()
+        .expect("run eval");
+    let stderr = String::from_utf8_lossy(&warned.stderr);
+    assert!(
+        stderr.contains("fitted on 16 of these 16 files"),
+        "{stderr}"
+    );
+    let builtin = trueshot()
+        .args(["eval", "--format", "json"])
+        .arg(&labels)
+        .output()
+        .expect("run eval");
+    assert_exit(&builtin, 0);
+    let unseen: serde_json::Value = serde_json::from_slice(&builtin.stdout).expect("json");
+    assert_eq!(unseen["files_in_training"], 0);
+    assert!(!String::from_utf8_lossy(&builtin.stderr).contains("in-sample"));
     // Every set gives its AUC before the camera discount, and the fusion's
     // own notes are not listed as a detector.
     let text = figures.to_string();
@@ -1192,6 +1220,16 @@ fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
     assert_exit(&calibrate(""), 0);
     assert!(cache.exists());
     // The cache is reused as it is.
+    assert_exit(&calibrate(""), 0);
+    // A file rewritten since the cache was made: its cached samples are stale.
+    let first = dir.join("real_0.jpg");
+    let original = std::fs::read(&first).expect("read");
+    std::fs::write(&first, jpeg(&camera_like(160, 120, 77), 90)).expect("write");
+    let out = calibrate("");
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("real_0.jpg changed since"), "{stderr}");
+    std::fs::write(&first, original).expect("write");
     assert_exit(&calibrate(""), 0);
     // A variant the cache was not made with.
     let out = calibrate("jpeg:80");

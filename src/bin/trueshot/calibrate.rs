@@ -79,8 +79,8 @@ pub struct CalibrateArgs {
     pub features: Option<String>,
     /// Keep the analysed samples in this JSONL file and reuse them when it
     /// exists (for refitting without analysing the corpus again). A cache
-    /// that does not hold exactly these rows under these variants is
-    /// refused: remove it to analyse again.
+    /// that does not hold exactly these rows under these variants, or
+    /// whose files changed since, is refused: remove it to analyse again.
     #[arg(long, value_name = "JSONL")]
     pub samples: Option<PathBuf>,
     /// The heads' kind: `logistic` (logistic regression over the built-in
@@ -142,7 +142,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
     let samples = match args.samples.as_deref().filter(|p| p.exists()) {
         Some(path) => {
             let names: Vec<&str> = variants.iter().map(|(name, _)| name.as_str()).collect();
-            dataset::load_samples(path, &rows, &names)?
+            dataset::load_samples(path, &base, &rows, &names, analyzer.config().max_file_bytes)?
         }
         None => {
             let samples = pool.install(|| dataset::analyse(&analyzer, &base, &rows, &variants));
@@ -210,6 +210,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         operating_points,
         genuine_scores: fusion::genuine_quantiles(&real_oof),
         cross_validation: serde_json::Value::Null,
+        training_files: dataset::fingerprints_of(data.samples.iter().map(|(s, _, _)| *s)),
     };
     let in_sample: Vec<Scored> = data
         .samples
@@ -386,6 +387,7 @@ fn nested_out_of_fold(
             operating_points: tuned.operating_points,
             genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
+            training_files: Vec::new(),
         };
         for (i, (_, report, findings)) in all.samples.iter().enumerate() {
             if fold_of[i] == fold {
@@ -777,6 +779,7 @@ fn out_of_fold(
             operating_points: points.to_vec(),
             genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
+            training_files: Vec::new(),
         };
         for (i, (_, report, findings)) in data.samples.iter().enumerate() {
             if fold_of[i] == fold {

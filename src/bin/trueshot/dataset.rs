@@ -1,7 +1,7 @@
 //! A labelled corpus in the format of ../shared/corpus/README.md, and the
 //! analysis of every row (optionally perturbed), shared by `eval` and `calibrate`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -136,6 +136,31 @@ pub struct Sample {
     pub row: usize,
     pub variant: String,
     pub report: Result<Report, String>,
+    /// [`fingerprint`] of the row's file as read (before any perturbation);
+    /// `None` when it could not be read, or in a cache written before
+    /// fingerprints were kept.
+    pub fingerprint: Option<String>,
+}
+
+/// The fingerprints of these samples' files, sorted, each once.
+pub fn fingerprints_of<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> Vec<String> {
+    let unique: BTreeSet<&str> = samples
+        .into_iter()
+        .filter_map(|s| s.fingerprint.as_deref())
+        .collect();
+    unique.into_iter().map(String::from).collect()
+}
+
+/// A file's fingerprint: the 64-bit FNV-1a hash of its bytes, in hex. It
+/// tells files apart (was this file in the training set, did it change
+/// since it was cached); it authenticates nothing.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = bytes
+        .iter()
+        .fold(OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    format!("{hash:016x}")
 }
 
 /// Analyse every row under every variant (each a list of perturbation steps;
@@ -157,8 +182,10 @@ pub fn analyse(
             let (name, steps) = &variants[v];
             // Bounded like every other read: a row naming /dev/zero or a
             // huge file is that row's error, not an exhausted memory.
-            let report = trueshot::decode::read_file(&path, analyzer.config().max_file_bytes)
-                .map_err(|e| e.to_string())
+            let read = trueshot::decode::read_file(&path, analyzer.config().max_file_bytes)
+                .map_err(|e| e.to_string());
+            let fingerprint = read.as_ref().ok().map(|bytes| fingerprint(bytes));
+            let report = read
                 .and_then(|bytes| {
                     let seed = seed_of(&rows[r].file, name);
                     perturb::apply(&bytes, steps, seed, analyzer.config())
@@ -170,6 +197,7 @@ pub fn analyse(
                 row: r,
                 variant: name.clone(),
                 report,
+                fingerprint,
             }
         })
         .collect();
@@ -302,21 +330,22 @@ fn pillow_nearest(src: u32, dst: u32) -> Vec<usize> {
         .collect()
 }
 
-/// Write samples as JSON lines (`row`, `variant`, `report` or `error`).
+/// Write samples as JSON lines (`row`, `file`, `fingerprint`, `variant`,
+/// `report` or `error`).
 pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(), String> {
     let mut text = String::new();
     for s in samples {
-        // The row's file too, so that a cache made from another labels
-        // file is recognised when read back.
+        // The row's file and its fingerprint too, so that a cache made from
+        // another labels file, or before a file changed, is recognised when
+        // read back.
         let file = rows.get(s.row).map_or("", |r| r.file.as_str());
-        let line = match &s.report {
-            Ok(r) => {
-                serde_json::json!({"row": s.row, "file": file, "variant": s.variant, "report": r})
-            }
-            Err(e) => {
-                serde_json::json!({"row": s.row, "file": file, "variant": s.variant, "error": e})
-            }
-        };
+        let mut line = serde_json::json!({
+            "row": s.row, "file": file, "fingerprint": s.fingerprint, "variant": s.variant,
+        });
+        match &s.report {
+            Ok(r) => line["report"] = serde_json::json!(r),
+            Err(e) => line["error"] = serde_json::json!(e),
+        }
         text.push_str(&line.to_string());
         text.push('\n');
     }
@@ -327,13 +356,21 @@ pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(),
 /// `variants`; a cache made from another labels file or other variants is
 /// an error, not a silent mix, and so is one that lacks a sample of some
 /// row under some variant (made with fewer variants, or before rows were
-/// added): it is named, and the cache must be removed to analyse again.
-pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<Sample>, String> {
+/// added), or one whose fingerprint of a file no longer matches the file
+/// under `base` (read within `max_bytes`; it changed since): it is named,
+/// and the cache must be removed to analyse again.
+pub fn load_samples(
+    path: &Path,
+    base: &Path,
+    rows: &[Row],
+    variants: &[&str],
+    max_bytes: u64,
+) -> Result<Vec<Sample>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let stale = |why: String| {
         format!(
-            "the samples cache {} was not made from these labels and variants ({why}); \
+            "the samples cache {} does not match these labels, variants and files ({why}); \
              remove it to analyse again",
             path.display()
         )
@@ -367,9 +404,23 @@ pub fn load_samples(path: &Path, rows: &[Row], variants: &[&str]) -> Result<Vec<
                 row,
                 variant,
                 report,
+                fingerprint: v["fingerprint"].as_str().map(String::from),
             })
         })
         .collect::<Result<Vec<Sample>, String>>()?;
+    // Each cached file once, as it is now (a file that cannot be read now
+    // fails its samples' analysis anyway when the cache is removed).
+    let cached: BTreeMap<usize, &str> = samples
+        .iter()
+        .filter_map(|s| Some((s.row, s.fingerprint.as_deref()?)))
+        .collect();
+    let changed = cached.into_par_iter().find_first(|&(row, cached)| {
+        trueshot::decode::read_file(&base.join(&rows[row].file), max_bytes)
+            .is_ok_and(|bytes| fingerprint(&bytes) != cached)
+    });
+    if let Some((row, _)) = changed {
+        return Err(stale(format!("{} changed since", rows[row].file)));
+    }
     // Every row under every variant, once: a pair missing from the cache
     // would otherwise be left out of the fit without a word.
     let mut counts: BTreeMap<(usize, &str), usize> = BTreeMap::new();

@@ -123,6 +123,13 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
     let samples =
         pool.install(|| dataset::analyse(&analyzer, &base, &rows, &[(variant.clone(), steps)]));
     dataset::report_failures("eval", &rows, &samples);
+    let (seen, files) = seen_in_training(&samples, analyzer.model());
+    if seen > 0 {
+        eprintln!(
+            "eval: warning: the model was fitted on {seen} of these {files} files: figures on them \
+             are in-sample and flatter it; for unseen data see `trueshot calibrate --nested`"
+        );
+    }
     let figures = figures(&rows, &samples, &base, geometry_kept, analyzer.config());
     let text = match args.format {
         EvalFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
@@ -131,6 +138,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
             "max_false_alarm": args.max_false_alarm,
             "review_rate": args.review_rate,
             "operating_point": analyzer.operating_point(),
+            "files_in_training": seen,
             "sets": figures,
         }))
         .map_err(|e| e.to_string())?,
@@ -150,6 +158,19 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// How many of the samples' distinct files the model was fitted on (by
+/// the fingerprints it keeps; none for a model written before it kept
+/// them), and how many distinct files were read.
+fn seen_in_training(samples: &[Sample], model: &trueshot::fusion::Model) -> (usize, usize) {
+    let training: BTreeSet<&str> = model.training_files.iter().map(String::as_str).collect();
+    let files = dataset::fingerprints_of(samples);
+    let seen = files
+        .iter()
+        .filter(|f| training.contains(f.as_str()))
+        .count();
+    (seen, files.len())
 }
 
 /// Refuse a `--roc` path that cannot be written before analysing, not after.
