@@ -196,6 +196,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         operating_points,
         real_oof,
     } = tune(&all, &folds, k, args, true)?;
+    warn_of_unkept_rates(&operating_points, &real_oof);
 
     // The reported out-of-fold figures fuse with the final operating points,
     // as the shipped model does (the camera-provenance rule reads the
@@ -333,19 +334,53 @@ fn tune<'a>(
         .filter(|((s, _, _), _)| !data.rows[s.row].is_positive())
         .map(|(_, &(score, _))| score)
         .collect();
-    let operating_points = RATES
-        .iter()
-        .map(|&r| OperatingPoint {
-            max_false_alarm: r,
-            ..threshold_for(&real_oof, r * SAFETY_FACTOR)
-        })
-        .collect();
+    let operating_points = operating_points_for(&real_oof);
     Ok(Tuned {
         data,
         l2,
         operating_points,
         real_oof,
     })
+}
+
+/// An operating point per stored rate, set on genuine photos' scores
+/// with the safety margin.
+fn operating_points_for(real_scores: &[f32]) -> Vec<OperatingPoint> {
+    RATES
+        .iter()
+        .map(|&r| OperatingPoint {
+            max_false_alarm: r,
+            ..threshold_for(real_scores, r * SAFETY_FACTOR)
+        })
+        .collect()
+}
+
+/// Say which operating points let more genuine photos reach their flag
+/// threshold than their rate allows: when genuine photos score 1.0 (a
+/// saturated head), no threshold in [0, 1] keeps them out.
+fn warn_of_unkept_rates(points: &[OperatingPoint], real_oof: &[f32]) {
+    for (p, reaching) in unkept_rates(points, real_oof) {
+        eprintln!(
+            "calibrate: warning: at the {} false-alarm point, {reaching} of {} genuine photos \
+             reach the flag threshold {} out-of-fold: the rate is not kept",
+            p.max_false_alarm,
+            real_oof.len(),
+            p.flag
+        );
+    }
+}
+
+/// The points whose flag threshold more than their rate of `real_oof`
+/// reach, with how many reach it.
+fn unkept_rates<'p>(
+    points: &'p [OperatingPoint],
+    real_oof: &[f32],
+) -> Vec<(&'p OperatingPoint, usize)> {
+    points
+        .iter()
+        .map(|p| (p, real_oof.iter().filter(|&&s| s >= p.flag).count()))
+        .filter(|&(p, reaching)| reaching as f32 > p.max_false_alarm * real_oof.len() as f32)
+        .collect()
 }
 
 /// Nested cross-validation: each outer fold is scored by a model tuned
@@ -859,4 +894,29 @@ fn today() -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Genuine photos scoring 1.0 cannot be kept under a flag threshold
+    /// of at most 1.0: the points whose rate they exceed are named.
+    #[test]
+    fn saturated_genuine_scores_leave_rates_unkept() {
+        let mut real: Vec<f32> = (0..97).map(|i| i as f32 / 200.0).collect();
+        real.extend([1.0; 3]);
+        let points = operating_points_for(&real);
+        let unkept: Vec<f32> = unkept_rates(&points, &real)
+            .iter()
+            .map(|(p, reaching)| {
+                assert_eq!(*reaching, 3);
+                p.max_false_alarm
+            })
+            .collect();
+        assert_eq!(unkept, vec![0.005, 0.01, 0.02]);
+        // Without the saturated scores every rate is kept.
+        let spread: Vec<f32> = (0..100).map(|i| i as f32 / 200.0).collect();
+        assert!(unkept_rates(&operating_points_for(&spread), &spread).is_empty());
+    }
 }
