@@ -220,6 +220,12 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     let text = figures.to_string();
     assert!(text.contains("\"auc_before_camera_discount\""), "{text}");
     assert!(!text.contains("\"fusion\":"), "{text}");
+    // Each of the model's features has its own AUC, feature-only
+    // detectors (texture_stats) included.
+    let feature_auc = &figures["sets"][0]["feature_auc"];
+    for name in features.split(',') {
+        assert!(feature_auc[name].is_number(), "{feature_auc}");
+    }
     // The model keeps its genuine photos' out-of-fold scores, ascending, so
     // a review rate can be asked of it; eval reports the review shares.
     let genuine = fitted["genuine_scores"].as_array().expect("genuine scores");

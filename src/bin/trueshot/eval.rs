@@ -84,6 +84,10 @@ pub struct SetFigures {
     pub positive_reviewed: Option<f32>,
     pub kinds: Vec<KindFigures>,
     pub detector_auc: BTreeMap<String, Option<f32>>,
+    /// Per feature of the model, the AUC of its raw value (photos without
+    /// it left out): below 0.5, the feature falls as the class rises. It
+    /// covers the detectors that give features only (texture_stats).
+    pub feature_auc: BTreeMap<String, Option<f32>>,
     pub mean_ms_per_image: f32,
 }
 
@@ -130,7 +134,14 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
              are in-sample and flatter it; for unseen data see `trueshot calibrate --nested`"
         );
     }
-    let figures = figures(&rows, &samples, &base, geometry_kept, analyzer.config());
+    let figures = figures(
+        &rows,
+        &samples,
+        &base,
+        geometry_kept,
+        analyzer.config(),
+        &analyzer.model().features,
+    );
     let text = match args.format {
         EvalFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
             "labels": args.labels.to_string_lossy(),
@@ -235,6 +246,7 @@ pub fn figures(
     base: &Path,
     with_masks: bool,
     config: &Config,
+    model_features: &[String],
 ) -> Vec<SetFigures> {
     let sets: BTreeSet<&str> = rows.iter().map(|r| r.set.as_str()).collect();
     sets.into_iter()
@@ -329,6 +341,19 @@ pub fn figures(
                     (kind.to_string(), auc(&of(false), &of(true)))
                 })
                 .collect();
+            let feature_auc = model_features
+                .iter()
+                .map(|name| {
+                    let of = |p: bool| -> Vec<f32> {
+                        ok.iter()
+                            .filter(|(r, _)| r.is_positive() == p)
+                            .filter_map(|(_, rep)| rep.features.get(name).copied())
+                            .filter(|v| v.is_finite())
+                            .collect()
+                    };
+                    (name.clone(), auc(&of(false), &of(true)))
+                })
+                .collect();
             let total_ms: f64 = ok
                 .iter()
                 .filter_map(|(_, rep)| rep.timings_ms.get("total"))
@@ -364,6 +389,7 @@ pub fn figures(
                 ),
                 kinds,
                 detector_auc,
+                feature_auc,
                 mean_ms_per_image: if ok.is_empty() {
                     0.0
                 } else {
@@ -457,6 +483,14 @@ fn human(figures: &[SetFigures], variant: &str) -> String {
             .map(|(d, a)| format!("{d} {}", fmt(*a)))
             .collect();
         out.push_str(&format!("  detector AUC: {}\n", det.join(", ")));
+        let features: Vec<String> = f
+            .feature_auc
+            .iter()
+            .map(|(name, a)| format!("{name} {}", fmt(*a)))
+            .collect();
+        if !features.is_empty() {
+            out.push_str(&format!("  model feature AUC: {}\n", features.join(", ")));
+        }
     }
     out
 }
