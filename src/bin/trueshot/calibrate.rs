@@ -392,11 +392,7 @@ fn nested_out_of_fold(
     k: usize,
     args: &CalibrateArgs,
 ) -> Result<Vec<Scored>, String> {
-    let fold_of: Vec<usize> = all
-        .samples
-        .iter()
-        .map(|(s, _, _)| folds.get(&all.rows[s.row].group).copied().unwrap_or(0))
-        .collect();
+    let fold_of = fold_of(all, folds);
     let mut nested = vec![(0.0f32, false); all.samples.len()];
     for fold in 0..k {
         let outer_train = subset(all, |i| fold_of[i] != fold);
@@ -450,14 +446,11 @@ fn fold_mean_auc(
     k: usize,
 ) -> serde_json::Value {
     let mut per_cell: BTreeMap<(String, String), Vec<f32>> = BTreeMap::new();
+    let fold_of = fold_of(data, folds);
     for fold in 0..k {
-        let in_fold = |i: usize| {
-            let (s, _, _) = &data.samples[i];
-            folds.get(&data.rows[s.row].group).copied().unwrap_or(0) == fold
-        };
-        let sub = subset(data, in_fold);
+        let sub = subset(data, |i| fold_of[i] == fold);
         let sub_scored: Vec<Scored> = (0..scored.len())
-            .filter(|&i| in_fold(i))
+            .filter(|&i| fold_of[i] == fold)
             .map(|i| scored[i])
             .collect();
         for (cell, (neg, pos)) in cells(&sub, &sub_scored) {
@@ -478,6 +471,14 @@ fn fold_mean_auc(
         })
         .collect();
     json!(rows)
+}
+
+/// Each sample's fold, by its source group.
+fn fold_of(data: &Data<'_>, folds: &BTreeMap<String, usize>) -> Vec<usize> {
+    data.samples
+        .iter()
+        .map(|(s, _, _)| folds.get(&data.rows[s.row].group).copied().unwrap_or(0))
+        .collect()
 }
 
 /// The samples `keep` admits (by index), with all the feature columns.
@@ -797,11 +798,7 @@ fn out_of_fold(
     kind: HeadKind,
     points: &[OperatingPoint],
 ) -> Vec<Scored> {
-    let fold_of: Vec<usize> = data
-        .samples
-        .iter()
-        .map(|(s, _, _)| folds.get(&data.rows[s.row].group).copied().unwrap_or(0))
-        .collect();
+    let fold_of = fold_of(data, folds);
     let mut oof = vec![(0.0f32, false); data.samples.len()];
     for fold in 0..k {
         let train: Vec<bool> = fold_of.iter().map(|&f| f != fold).collect();

@@ -329,29 +329,29 @@ pub fn figures(
                 .flat_map(|(_, rep)| rep.findings.iter().map(|f| f.detector))
                 .filter(|&kind| kind != DetectorKind::Fusion)
                 .collect();
+            // The AUC of a value per report, left out where it has none.
+            let auc_of = |value: &dyn Fn(&Report) -> Option<f32>| {
+                let of = |p: bool| -> Vec<f32> {
+                    ok.iter()
+                        .filter(|(r, _)| r.is_positive() == p)
+                        .filter_map(|(_, rep)| value(rep))
+                        .collect()
+                };
+                auc(&of(false), &of(true))
+            };
             let detector_auc = detectors
                 .into_iter()
                 .map(|kind| {
-                    let of = |p: bool| -> Vec<f32> {
-                        ok.iter()
-                            .filter(|(r, _)| r.is_positive() == p)
-                            .map(|(_, rep)| detector_score(rep, kind))
-                            .collect()
-                    };
-                    (kind.to_string(), auc(&of(false), &of(true)))
+                    let score = |rep: &Report| Some(detector_score(rep, kind));
+                    (kind.to_string(), auc_of(&score))
                 })
                 .collect();
             let feature_auc = model_features
                 .iter()
                 .map(|name| {
-                    let of = |p: bool| -> Vec<f32> {
-                        ok.iter()
-                            .filter(|(r, _)| r.is_positive() == p)
-                            .filter_map(|(_, rep)| rep.features.get(name).copied())
-                            .filter(|v| v.is_finite())
-                            .collect()
-                    };
-                    (name.clone(), auc(&of(false), &of(true)))
+                    let value =
+                        |rep: &Report| rep.features.get(name).copied().filter(|v| v.is_finite());
+                    (name.clone(), auc_of(&value))
                 })
                 .collect();
             let total_ms: f64 = ok
