@@ -410,15 +410,14 @@ fn nested_out_of_fold(
         let tuned = tune(&outer_train, &inner_folds, inner_k, args, false)?;
         let train = vec![true; tuned.data.samples.len()];
         let (ai, edited) = fit_heads(&tuned.data, &train, tuned.l2, args.heads);
+        // A fold's model: heads and points only (no description, genuine
+        // scores, figures or fingerprints).
         let model = Model {
-            description: String::new(),
             features: tuned.data.features.clone(),
             ai_generated: ai,
             edited,
             operating_points: tuned.operating_points,
-            genuine_scores: Vec::new(),
-            cross_validation: serde_json::Value::Null,
-            training_files: Vec::new(),
+            ..Model::uncalibrated()
         };
         for (i, (_, report, findings)) in all.samples.iter().enumerate() {
             if fold_of[i] == fold {
@@ -803,15 +802,14 @@ fn out_of_fold(
     for fold in 0..k {
         let train: Vec<bool> = fold_of.iter().map(|&f| f != fold).collect();
         let (ai, edited) = fit_heads(data, &train, l2, kind);
+        // A fold's model: heads and points only (no description, genuine
+        // scores, figures or fingerprints).
         let model = Model {
-            description: String::new(),
             features: data.features.clone(),
             ai_generated: ai,
             edited,
             operating_points: points.to_vec(),
-            genuine_scores: Vec::new(),
-            cross_validation: serde_json::Value::Null,
-            training_files: Vec::new(),
+            ..Model::uncalibrated()
         };
         for (i, (_, report, findings)) in data.samples.iter().enumerate() {
             if fold_of[i] == fold {
