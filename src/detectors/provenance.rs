@@ -62,9 +62,11 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
     for xmp in &meta.xmp {
         read_xmp(xmp, p);
     }
-    if !meta.c2pa.is_empty() {
-        read_c2pa(&meta.c2pa, p);
-    }
+    let c2pa_generators = if meta.c2pa.is_empty() {
+        Vec::new()
+    } else {
+        read_c2pa(&meta.c2pa, p)
+    };
     for (key, value) in &texts {
         if key.eq_ignore_ascii_case("AIGC") && p.aigc_label.is_none() {
             p.aigc_label = parse_aigc_label(value);
@@ -190,10 +192,13 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
         ));
     }
     // 2. Software names.
-    let software_fields: Vec<String> = [&p.software, &p.creator_tool, &p.c2pa_claim_generator]
+    // Every manifest's generator counts, not only the active one's: an AI
+    // tool named by an ingredient made the content a later editor signed.
+    let software_fields: Vec<String> = [&p.software, &p.creator_tool]
         .into_iter()
         .flatten()
         .cloned()
+        .chain(c2pa_generators)
         .chain(p.edit_history.iter().cloned())
         .chain(
             texts
@@ -684,17 +689,17 @@ fn json_field(text: &str, key: &str) -> Option<String> {
     }
 }
 
-fn read_c2pa(jumbf: &[u8], p: &mut Provenance) {
+/// Reads the manifest store into `p` and returns every manifest's claim
+/// generator in store order (ingredients' first, the active one last).
+fn read_c2pa(jumbf: &[u8], p: &mut Provenance) -> Vec<String> {
     // A manifest store is the JUMBF box labelled "c2pa" (C2PA 2.1, 11.1);
     // other JUMBF content (JPEG XT, JPEG 360) is not one.
     p.c2pa_present = find(jumbf, b"c2pa").is_some();
-    // claim_generator (C2PA 1.x) or claim_generator_info[].name (2.x).
-    p.c2pa_claim_generator = cbor_text_after(jumbf, b"claim_generator")
-        .or_else(|| {
-            let at = find(jumbf, b"claim_generator_info")?;
-            cbor_text_after(&jumbf[at..], b"name")
-        })
-        .map(|s| escape_untrusted(&s, MAX_FIELD_CHARS));
+    let generators = claim_generators(jumbf);
+    // The active manifest is the last in the store (C2PA 2.1, 11.1.4); the
+    // ones before it belong to ingredients (the camera or tool an edited
+    // image came from).
+    p.c2pa_claim_generator = generators.last().cloned();
     // digitalSourceType may sit in the actions of any nested manifest; the
     // strongest one wins.
     let mut from = 0;
@@ -705,6 +710,36 @@ fn read_c2pa(jumbf: &[u8], p: &mut Provenance) {
             keep_stronger_source_type(p, last_segment(&v));
         }
     }
+    generators
+}
+
+/// Each claim's generator: claim_generator (C2PA 1.x) or the first name in
+/// claim_generator_info (2.x), escaped, at most `MAX_GENERATORS` of them.
+fn claim_generators(jumbf: &[u8]) -> Vec<String> {
+    const KEY: &[u8] = b"claim_generator";
+    const INFO: &[u8] = b"_info";
+    /// Bytes after claim_generator_info searched for its first name.
+    const INFO_WINDOW: usize = 1024;
+    const MAX_GENERATORS: usize = 64;
+    let mut generators = Vec::new();
+    let mut from = 0;
+    while let Some(at) = find(&jumbf[from..], KEY) {
+        let start = from + at;
+        from = start + KEY.len();
+        let found = if jumbf[from..].starts_with(INFO) {
+            let window = &jumbf[from..jumbf.len().min(from + INFO_WINDOW)];
+            cbor_text_after(window, b"name")
+        } else {
+            cbor_text_after(&jumbf[start..], KEY)
+        };
+        if let Some(name) = found {
+            if generators.len() == MAX_GENERATORS {
+                generators.remove(0);
+            }
+            generators.push(escape_untrusted(&name, MAX_FIELD_CHARS));
+        }
+    }
+    generators
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -1295,6 +1330,56 @@ mod tests {
         assert!(!p.c2pa_present);
         read_c2pa(b"\0\0\0\x20jumb\0\0\0\x18jumdc2pa\0", &mut p);
         assert!(p.c2pa_present);
+    }
+
+    /// A CBOR text string with its one-byte head.
+    fn cbor_text(text: &str) -> Vec<u8> {
+        let mut out = vec![0x60 + u8::try_from(text.len()).expect("short text")];
+        out.extend(text.as_bytes());
+        out
+    }
+
+    /// A store holds its ingredients' manifests first and the active one
+    /// last: the generator shown is the active one's, but an AI tool named
+    /// by an ingredient still counts (Firefly content signed by an editor).
+    #[test]
+    fn every_manifests_generator_counts_and_the_active_one_is_shown() {
+        let mut store = b"\0\0\0\x20jumb\0\0\0\x18jumdc2pa\0".to_vec();
+        store.extend(b"claim_generator");
+        store.extend(cbor_text("Adobe Firefly 3"));
+        store.extend(b"claim_generator_info\x81\xa2dname");
+        store.extend(cbor_text("Adobe Photoshop 25.0"));
+        let mut meta = RawMetadata::default();
+        meta.c2pa = store.clone();
+        let out = analyze(&meta, 64, 64);
+        assert_eq!(
+            out.provenance.c2pa_claim_generator.as_deref(),
+            Some("Adobe Photoshop 25.0")
+        );
+        let named = |code: &str| out.findings.iter().any(|f| f.code == code);
+        assert!(named("provenance.generator_software"), "{:?}", out.findings);
+        assert!(named("provenance.editor_software"), "{:?}", out.findings);
+
+        // A 1.x claim after a 2.x one is the active one.
+        store.extend(b"claim_generator");
+        store.extend(cbor_text("Photo Tool/2.0"));
+        let mut p = Provenance::default();
+        assert_eq!(read_c2pa(&store, &mut p).len(), 3);
+        assert_eq!(p.c2pa_claim_generator.as_deref(), Some("Photo Tool/2.0"));
+
+        // A camera's own manifest names no generator.
+        let mut camera = b"\0\0\0\x20jumb\0\0\0\x18jumdc2pa\0".to_vec();
+        camera.extend(b"claim_generator");
+        camera.extend(cbor_text("Leica M11 firmware 2.1"));
+        meta.c2pa = camera;
+        let out = analyze(&meta, 64, 64);
+        assert!(
+            !out.findings
+                .iter()
+                .any(|f| f.code == "provenance.generator_software"),
+            "{:?}",
+            out.findings
+        );
     }
 
     #[test]
