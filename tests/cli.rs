@@ -488,6 +488,21 @@ fn calibrate_nested_scores_every_sample_by_a_model_tuned_without_it() {
     assert!(auc >= 0.75, "{cv}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nested fold 2/2"), "{stderr}");
+    // Features selected within each fold are part of what is nested...
+    assert_eq!(cv["nested_features_fixed"], false, "{cv}");
+    assert!(!stderr.contains("features are fixed"), "{stderr}");
+    // ...fixed ones are not, and the model and stderr say so.
+    let fixed = dir.join("fixed.json");
+    let out = calibrate_fast(&labels, &fixed, &["--folds", "2", "--nested"]);
+    assert_exit(&out, 0);
+    let fitted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&fixed).expect("model")).expect("json");
+    assert_eq!(fitted["cross_validation"]["nested_features_fixed"], true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("features are fixed (--features)"),
+        "{stderr}"
+    );
     // Without the flag, no nested figures (they cost `folds` fits more).
     let plain_model = dir.join("plain.json");
     assert_exit(&calibrate_fast(&labels, &plain_model, &["--folds", "2"]), 0);
@@ -1236,6 +1251,24 @@ fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("real_0.jpg changed since"), "{stderr}");
     std::fs::write(&first, original).expect("write");
+    assert_exit(&calibrate(""), 0);
+    // A cache written before fingerprints were kept: refused, since the
+    // model could not name its training files.
+    let kept = std::fs::read_to_string(&cache).expect("read cache");
+    let without: String = kept
+        .lines()
+        .map(|line| {
+            let mut v: serde_json::Value = serde_json::from_str(line).expect("json line");
+            v.as_object_mut().expect("object").remove("fingerprint");
+            v.to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(&cache, without).expect("write cache");
+    let out = calibrate("");
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("predates them"), "{stderr}");
+    std::fs::write(&cache, kept).expect("write cache");
     assert_exit(&calibrate(""), 0);
     // A variant the cache was not made with.
     let out = calibrate("jpeg:80");

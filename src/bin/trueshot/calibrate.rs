@@ -92,11 +92,13 @@ pub struct CalibrateArgs {
     #[arg(long, value_enum, default_value_t = HeadKind::Logistic)]
     pub heads: HeadKind,
     /// Also measure the whole recipe by nested cross-validation (Varma &
-    /// Simon 2006): each outer fold is scored by a model whose features,
-    /// penalty and operating points were all chosen on the other folds
-    /// alone. The plain out-of-fold figures choose them on the same scores
-    /// they report, which flatters them; the nested ones do not. About
-    /// `folds` times the cost of the fit.
+    /// Simon 2006): each outer fold is scored by a model whose penalty,
+    /// operating points and (with --max-features or boosted heads) features
+    /// were chosen on the other folds alone. The plain out-of-fold figures
+    /// choose them on the same scores they report, which flatters them.
+    /// Fixed features (the built-in model's, or --features) are not
+    /// chosen per fold: if they were chosen on this data, the nested
+    /// figures flatter them too. About `folds` times the cost of the fit.
     #[arg(long)]
     pub nested: bool,
 }
@@ -118,6 +120,16 @@ struct Data<'a> {
 }
 
 pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
+    // Everything parallel (analysis, the cache check, feature selection)
+    // runs on --threads workers.
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| e.to_string())?
+        .install(|| calibrate(args))
+}
+
+fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.heatmap = false;
     let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
@@ -134,10 +146,6 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
             perturb::parse(spec).map_err(|e| e.to_string())?,
         ));
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     let samples = match args.samples.as_deref().filter(|p| p.exists()) {
         Some(path) => {
@@ -145,7 +153,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
             dataset::load_samples(path, &base, &rows, &names, analyzer.config().max_file_bytes)?
         }
         None => {
-            let samples = pool.install(|| dataset::analyse(&analyzer, &base, &rows, &variants));
+            let samples = dataset::analyse(&analyzer, &base, &rows, &variants);
             if let Some(path) = &args.samples {
                 dataset::save_samples(path, &samples, &rows)?;
             }
@@ -189,7 +197,7 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
             .map(|(s, _, _)| rows[s.row].group.as_str()),
         k,
     );
-    warn_of_one_class_folds(&all, &folds, k);
+    warn_of_one_class_folds(&all, &folds, k, "");
     let Tuned {
         data,
         l2,
@@ -231,6 +239,14 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
         "in_sample": figures(&data, &in_sample),
     });
     if args.nested {
+        if features_fixed(args) {
+            eprintln!(
+                "calibrate: --nested: the features are fixed ({}), not chosen within each outer fold: \
+                 if they were chosen on this data, the nested figures still flatter them",
+                if args.features.is_some() { "--features" } else { "the built-in model's" }
+            );
+        }
+        model.cross_validation["nested_features_fixed"] = json!(features_fixed(args));
         let started = std::time::Instant::now();
         let nested = nested_out_of_fold(&all, &folds, k, args)?;
         eprintln!(
@@ -272,6 +288,12 @@ pub fn run(args: &CalibrateArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Whether the recipe takes its features as given (--features, or the
+/// built-in model's) rather than choosing them from the data.
+fn features_fixed(args: &CalibrateArgs) -> bool {
+    args.features.is_some() || (args.heads == HeadKind::Logistic && args.max_features.is_none())
 }
 
 /// What the recipe chooses from data: the feature columns (kept in
@@ -407,6 +429,12 @@ fn nested_out_of_fold(
             ));
         }
         let inner_folds = assign_folds(groups, inner_k);
+        warn_of_one_class_folds(
+            &outer_train,
+            &inner_folds,
+            inner_k,
+            &format!("outer fold {fold}'s inner "),
+        );
         let tuned = tune(&outer_train, &inner_folds, inner_k, args, false)?;
         let train = vec![true; tuned.data.samples.len()];
         let (ai, edited) = fit_heads(&tuned.data, &train, tuned.l2, args.heads);
@@ -749,8 +777,30 @@ fn fused(model: &Model, report: &Report, findings: &[Finding]) -> Scored {
 /// fold's head is then not fitted, and its photos are scored by the
 /// detectors' findings alone, on another scale than the other folds, so
 /// the out-of-fold figures mix two scorers (a class from one source group
-/// does this to the fold holding that group).
-fn warn_of_one_class_folds(data: &Data<'_>, folds: &BTreeMap<String, usize>, k: usize) {
+/// does this to the fold holding that group). `whose` names the folds
+/// (the outer ones, or an outer fold's inner ones).
+fn warn_of_one_class_folds(
+    data: &Data<'_>,
+    folds: &BTreeMap<String, usize>,
+    k: usize,
+    whose: &str,
+) {
+    for (positive, lacking) in one_class_folds(data, folds, k) {
+        eprintln!(
+            "calibrate: warning: the training split of {whose}fold(s) {lacking:?} has no {positive} or no real photo: \
+             those folds' {positive} scores come from the findings alone, so the out-of-fold figures \
+             mix two scorers; give that class photos from more source groups"
+        );
+    }
+}
+
+/// Per positive class present in `data`, the folds whose training split
+/// (the other folds) lacks that class or genuine photos.
+fn one_class_folds(
+    data: &Data<'_>,
+    folds: &BTreeMap<String, usize>,
+    k: usize,
+) -> Vec<(&'static str, Vec<usize>)> {
     // Per label, its photos in each fold; a fold's training split holds
     // the label's total less the fold's own.
     let mut counts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -770,21 +820,17 @@ fn warn_of_one_class_folds(data: &Data<'_>, folds: &BTreeMap<String, usize>, k: 
             .get(label)
             .is_some_and(|c| c.iter().sum::<usize>() > c[fold])
     };
-    for positive in ["ai_generated", "edited"] {
-        if !counts.contains_key(positive) {
-            continue;
-        }
-        let lacking: Vec<usize> = (0..k)
-            .filter(|&fold| !(trains(positive, fold) && trains("real", fold)))
-            .collect();
-        if !lacking.is_empty() {
-            eprintln!(
-                "calibrate: warning: the training split of fold(s) {lacking:?} has no {positive} or no real photo: \
-                 those folds' {positive} scores come from the findings alone, so the out-of-fold figures \
-                 mix two scorers; give that class photos from more source groups"
-            );
-        }
-    }
+    ["ai_generated", "edited"]
+        .into_iter()
+        .filter(|positive| counts.contains_key(positive))
+        .map(|positive| {
+            let lacking: Vec<usize> = (0..k)
+                .filter(|&fold| !(trains(positive, fold) && trains("real", fold)))
+                .collect();
+            (positive, lacking)
+        })
+        .filter(|(_, lacking)| !lacking.is_empty())
+        .collect()
 }
 
 /// Out-of-fold fused scores: each fold scored by heads fitted on the
@@ -913,5 +959,89 @@ mod tests {
         // Without the saturated scores every rate is kept.
         let spread: Vec<f32> = (0..100).map(|i| i as f32 / 200.0).collect();
         assert!(unkept_rates(&operating_points_for(&spread), &spread).is_empty());
+    }
+
+    /// A recipe run on data whose held-out fold reverses the relation the
+    /// other folds show: an honest nested model, fitted without that
+    /// fold, ranks it backwards (AUC near 0); one that saw the fold while
+    /// tuning or fitting would rank it right, since it outweighs the rest.
+    #[test]
+    fn nested_models_never_see_their_outer_fold() {
+        let analyzer = Analyzer::new(Config::default()).expect("analyzer");
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 4) as u8, 128])
+        }))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encode");
+        let template = analyzer.analyze_bytes(&png).expect("analysis");
+        // Group g0 (fold 0, 60 + 60 photos): edits score high on x; the
+        // four small groups (folds 1-4, 10 + 10 each): edits score low.
+        let mut rows = Vec::new();
+        let mut xs = Vec::new();
+        for (group, n, edits_high) in [
+            ("g0", 60, true),
+            ("g1", 10, false),
+            ("g2", 10, false),
+            ("g3", 10, false),
+            ("g4", 10, false),
+        ] {
+            for i in 0..2 * n {
+                let edited = i % 2 == 1;
+                let jitter = i as f32 * 0.01;
+                let high = edited == edits_high;
+                xs.push(if high { 1.0 + jitter } else { -1.0 - jitter });
+                rows.push(Row {
+                    file: format!("{group}_{i}.png"),
+                    label: if edited { "edited" } else { "real" }.into(),
+                    kind: "test".into(),
+                    set: "edits".into(),
+                    mask: String::new(),
+                    source: String::new(),
+                    group: group.into(),
+                });
+            }
+        }
+        let samples: Vec<Sample> = xs
+            .iter()
+            .enumerate()
+            .map(|(row, &x)| {
+                let mut report = template.clone();
+                report.features = BTreeMap::from([("x".to_string(), x)]);
+                report.findings.clear();
+                Sample {
+                    row,
+                    variant: "as-found".into(),
+                    report: Ok(report),
+                    fingerprint: None,
+                }
+            })
+            .collect();
+        let all = prepare(&rows, &samples);
+        let folds = assign_folds(rows.iter().map(|r| r.group.as_str()), 5);
+        assert_eq!(folds["g0"], 0);
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            args: CalibrateArgs,
+        }
+        let Command { args } = clap::Parser::try_parse_from([
+            "calibrate",
+            "labels.csv",
+            "-o",
+            "m.json",
+            "--features",
+            "x",
+        ])
+        .expect("arguments");
+        let nested = nested_out_of_fold(&all, &folds, 5, &args).expect("nested");
+        let fold_0 = |edited: bool| -> Vec<f32> {
+            (0..rows.len())
+                .filter(|&i| rows[i].group == "g0" && rows[i].is_positive() == edited)
+                .map(|i| nested[i].0)
+                .collect()
+        };
+        let held_out = auc(&fold_0(false), &fold_0(true)).expect("both classes");
+        assert!(held_out < 0.25, "fold 0 AUC {held_out}: its model saw it");
     }
 }

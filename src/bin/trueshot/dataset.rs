@@ -357,7 +357,8 @@ pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(),
 /// an error, not a silent mix, and so is one that lacks a sample of some
 /// row under some variant (made with fewer variants, or before rows were
 /// added), or one whose fingerprint of a file no longer matches the file
-/// under `base` (read within `max_bytes`; it changed since): it is named,
+/// under `base` (read within `max_bytes`; it changed since), or one
+/// written before fingerprints were kept: it is named,
 /// and the cache must be removed to analyse again.
 pub fn load_samples(
     path: &Path,
@@ -400,11 +401,20 @@ pub fn load_samples(
                 Some(r) => serde_json::from_value::<Report>(r.clone()).map_err(|e| e.to_string()),
                 None => Err(v["error"].as_str().unwrap_or("error").to_string()),
             };
+            let fingerprint = v["fingerprint"].as_str().map(String::from);
+            // A file that was analysed was read, so it has a fingerprint
+            // unless an older trueshot wrote the cache: a model fitted on
+            // it could not say which files it was trained on.
+            if report.is_ok() && fingerprint.is_none() {
+                return Err(stale(format!(
+                    "row {row} has no fingerprint: the cache predates them"
+                )));
+            }
             Ok(Sample {
                 row,
                 variant,
                 report,
-                fingerprint: v["fingerprint"].as_str().map(String::from),
+                fingerprint,
             })
         })
         .collect::<Result<Vec<Sample>, String>>()?;
