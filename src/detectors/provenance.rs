@@ -714,7 +714,8 @@ fn read_c2pa(jumbf: &[u8], p: &mut Provenance) -> Vec<String> {
 }
 
 /// Each claim's generator: claim_generator (C2PA 1.x) or the first name in
-/// claim_generator_info (2.x), escaped, at most `MAX_GENERATORS` of them.
+/// claim_generator_info (2.x), escaped; at most `MAX_GENERATORS` of them,
+/// the first ones and the last.
 fn claim_generators(jumbf: &[u8]) -> Vec<String> {
     const KEY: &[u8] = b"claim_generator";
     const INFO: &[u8] = b"_info";
@@ -733,8 +734,10 @@ fn claim_generators(jumbf: &[u8]) -> Vec<String> {
             cbor_text_after(&jumbf[start..], KEY)
         };
         if let Some(name) = found {
+            // Past the cap, the last slot follows the store to its end:
+            // the first claims and the active one are kept.
             if generators.len() == MAX_GENERATORS {
-                generators.remove(0);
+                generators.pop();
             }
             generators.push(escape_untrusted(&name, MAX_FIELD_CHARS));
         }
@@ -1366,6 +1369,17 @@ mod tests {
         let mut p = Provenance::default();
         assert_eq!(read_c2pa(&store, &mut p).len(), 3);
         assert_eq!(p.c2pa_claim_generator.as_deref(), Some("Photo Tool/2.0"));
+
+        // Past the cap, the first claims and the active one are kept.
+        let mut many = store.clone();
+        for i in 0..100 {
+            many.extend(b"claim_generator");
+            many.extend(cbor_text(&format!("Tool {i}")));
+        }
+        let generators = read_c2pa(&many, &mut p);
+        assert_eq!(generators.len(), 64);
+        assert_eq!(generators[0], "Adobe Firefly 3");
+        assert_eq!(p.c2pa_claim_generator.as_deref(), Some("Tool 99"));
 
         // A camera's own manifest names no generator.
         let mut camera = b"\0\0\0\x20jumb\0\0\0\x18jumdc2pa\0".to_vec();
