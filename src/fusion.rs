@@ -206,8 +206,8 @@ pub struct Model {
     pub edited: Option<Head>,
     /// Operating points, one per target false-alarm rate.
     pub operating_points: Vec<OperatingPoint>,
-    /// The out-of-fold scores of the genuine photos the operating points
-    /// were chosen on, as at most [`MAX_GENUINE_QUANTILES`] evenly spaced
+    /// The out-of-fold scores of the genuine photos, fused at the model's
+    /// own operating points, as at most [`MAX_GENUINE_QUANTILES`] evenly spaced
     /// quantiles, ascending: what lets [`Model::operating_point_for`] set
     /// the authentic threshold for a review rate. Empty in models written
     /// before it existed.

@@ -40,6 +40,8 @@ const DESCRIPTORS: &[&str] = &[
 const SAFETY_FACTOR: f32 = 0.25;
 /// L2 penalties tried by cross-validation.
 const PENALTIES: [f64; 4] = [0.3, 1.0, 3.0, 10.0];
+/// Most rounds of setting the operating points on the scores they give.
+const SETTLE_ROUNDS: usize = 5;
 
 #[derive(Args, Debug)]
 pub struct CalibrateArgs {
@@ -202,14 +204,14 @@ fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, String> {
         data,
         l2,
         operating_points,
-        real_oof,
     } = tune(&all, &folds, k, args, true)?;
-    warn_of_unkept_rates(&operating_points, &real_oof);
 
     // The reported out-of-fold figures fuse with the final operating points,
     // as the shipped model does (the camera-provenance rule reads the
-    // authentic threshold).
+    // authentic threshold); so do the genuine scores a review rate reads.
     let oof = out_of_fold(&data, &folds, k, l2, args.heads, &operating_points);
+    let real_oof = genuine_scores(&data, &oof);
+    warn_of_unkept_rates(&operating_points, &real_oof);
     let (ai, edited) = fit_heads(&data, &vec![true; data.samples.len()], l2, args.heads);
     let mut model = Model {
         description: String::new(),
@@ -302,8 +304,6 @@ struct Tuned<'a> {
     data: Data<'a>,
     l2: f64,
     operating_points: Vec<OperatingPoint>,
-    /// Out-of-fold scores of the genuine photos the points were set on.
-    real_oof: Vec<f32>,
 }
 
 /// Choose the features (given by `--features`, all, or by forward
@@ -349,20 +349,42 @@ fn tune<'a>(
         }
     }
     let (l2, _, oof) = best.ok_or("no penalty evaluated")?;
-    let real_oof: Vec<f32> = data
-        .samples
-        .iter()
-        .zip(&oof)
-        .filter(|((s, _, _), _)| !data.rows[s.row].is_positive())
-        .map(|(_, &(score, _))| score)
-        .collect();
-    let operating_points = operating_points_for(&real_oof);
+    // The fused scores depend on the points they are set on (the
+    // camera-provenance rule reads the authentic threshold): set them again
+    // on the scores they give until they settle, so that the points and
+    // the genuine scores a review rate reads agree.
+    let mut operating_points = operating_points_for(&genuine_scores(&data, &oof));
+    for round in 1..=SETTLE_ROUNDS {
+        let oof = out_of_fold(&data, folds, k, l2, args.heads, &operating_points);
+        let settled = operating_points_for(&genuine_scores(&data, &oof));
+        if settled == operating_points {
+            if verbose {
+                eprintln!("calibrate: operating points settled after {round} round(s)");
+            }
+            break;
+        }
+        if round == SETTLE_ROUNDS && verbose {
+            eprintln!(
+                "calibrate: warning: the operating points did not settle in {SETTLE_ROUNDS} rounds"
+            );
+        }
+        operating_points = settled;
+    }
     Ok(Tuned {
         data,
         l2,
         operating_points,
-        real_oof,
     })
+}
+
+/// The scores of the genuine photos among `scored`.
+fn genuine_scores(data: &Data<'_>, scored: &[Scored]) -> Vec<f32> {
+    data.samples
+        .iter()
+        .zip(scored)
+        .filter(|((s, _, _), _)| !data.rows[s.row].is_positive())
+        .map(|(_, &(score, _))| score)
+        .collect()
 }
 
 /// An operating point per stored rate, set on genuine photos' scores
