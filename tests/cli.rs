@@ -1240,16 +1240,21 @@ fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
     };
     assert_exit(&calibrate(""), 0);
     assert!(cache.exists());
+    // Refused (exit 2), with stderr naming every one of `needles`.
+    let refused = |variants: &str, needles: &[&str]| {
+        let out = calibrate(variants);
+        assert_exit(&out, 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(needles.iter().all(|n| stderr.contains(n)), "{stderr}");
+    };
+
     // The cache is reused as it is.
     assert_exit(&calibrate(""), 0);
     // A file rewritten since the cache was made: its cached samples are stale.
     let first = dir.join("real_0.jpg");
     let original = std::fs::read(&first).expect("read");
     std::fs::write(&first, jpeg(&camera_like(160, 120, 77), 90)).expect("write");
-    let out = calibrate("");
-    assert_exit(&out, 2);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("real_0.jpg changed since"), "{stderr}");
+    refused("", &["real_0.jpg changed since"]);
     std::fs::write(&first, original).expect("write");
     assert_exit(&calibrate(""), 0);
     // A cache written before fingerprints were kept: refused, since the
@@ -1264,29 +1269,17 @@ fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
         })
         .collect();
     std::fs::write(&cache, without).expect("write cache");
-    let out = calibrate("");
-    assert_exit(&out, 2);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("predates them"), "{stderr}");
+    refused("", &["predates them"]);
     std::fs::write(&cache, kept).expect("write cache");
     assert_exit(&calibrate(""), 0);
     // A variant the cache was not made with.
-    let out = calibrate("jpeg:80");
-    assert_exit(&out, 2);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("cache.jsonl") && stderr.contains("(jpeg:80)"),
-        "{stderr}"
-    );
+    refused("jpeg:80", &["cache.jsonl", "(jpeg:80)"]);
     // A row added to the labels since.
     let mut text = std::fs::read_to_string(&labels).expect("labels");
     std::fs::write(dir.join("late.jpg"), jpeg(&camera_like(160, 120, 99), 90)).expect("write");
     text += "late.jpg,real,camera,asfound,,owner/repo9:late.jpg,\n";
     std::fs::write(&labels, text).expect("labels");
-    let out = calibrate("");
-    assert_exit(&out, 2);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("late.jpg (as-found)"), "{stderr}");
+    refused("", &["late.jpg (as-found)"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
