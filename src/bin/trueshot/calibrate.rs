@@ -200,16 +200,15 @@ fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, String> {
         k,
     );
     warn_of_one_class_folds(&all, &folds, k, "");
+    // The reported out-of-fold figures fuse with the final operating points,
+    // as the shipped model does (the camera-provenance rule reads the
+    // authentic threshold); so do the genuine scores a review rate reads.
     let Tuned {
         data,
         l2,
         operating_points,
+        oof,
     } = tune(&all, &folds, k, args, true)?;
-
-    // The reported out-of-fold figures fuse with the final operating points,
-    // as the shipped model does (the camera-provenance rule reads the
-    // authentic threshold); so do the genuine scores a review rate reads.
-    let oof = out_of_fold(&data, &folds, k, l2, args.heads, &operating_points);
     let real_oof = genuine_scores(&data, &oof);
     warn_of_unkept_rates(&operating_points, &real_oof);
     let (ai, edited) = fit_heads(&data, &vec![true; data.samples.len()], l2, args.heads);
@@ -304,6 +303,8 @@ struct Tuned<'a> {
     data: Data<'a>,
     l2: f64,
     operating_points: Vec<OperatingPoint>,
+    /// Out-of-fold scores fused at `operating_points`.
+    oof: Vec<Scored>,
 }
 
 /// Choose the features (given by `--features`, all, or by forward
@@ -354,26 +355,32 @@ fn tune<'a>(
     // on the scores they give until they settle, so that the points and
     // the genuine scores a review rate reads agree.
     let mut operating_points = operating_points_for(&genuine_scores(&data, &oof));
-    for round in 1..=SETTLE_ROUNDS {
+    let mut round = 0;
+    let oof = loop {
+        round += 1;
         let oof = out_of_fold(&data, folds, k, l2, args.heads, &operating_points);
         let settled = operating_points_for(&genuine_scores(&data, &oof));
         if settled == operating_points {
             if verbose {
                 eprintln!("calibrate: operating points settled after {round} round(s)");
             }
-            break;
-        }
-        if round == SETTLE_ROUNDS && verbose {
-            eprintln!(
-                "calibrate: warning: the operating points did not settle in {SETTLE_ROUNDS} rounds"
-            );
+            break oof;
         }
         operating_points = settled;
-    }
+        if round == SETTLE_ROUNDS {
+            if verbose {
+                eprintln!(
+                    "calibrate: warning: the operating points did not settle in {SETTLE_ROUNDS} rounds"
+                );
+            }
+            break out_of_fold(&data, folds, k, l2, args.heads, &operating_points);
+        }
+    };
     Ok(Tuned {
         data,
         l2,
         operating_points,
+        oof,
     })
 }
 
