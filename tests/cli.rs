@@ -1257,20 +1257,35 @@ fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
     refused("", &["real_0.jpg changed since"]);
     std::fs::write(&first, original).expect("write");
     assert_exit(&calibrate(""), 0);
+    // The cache with every line changed by `edit`.
+    let kept = std::fs::read_to_string(&cache).expect("read cache");
+    let rewrite = |edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let text: String = kept
+            .lines()
+            .map(|line| {
+                let mut v: serde_json::Value = serde_json::from_str(line).expect("json line");
+                edit(v.as_object_mut().expect("object"));
+                v.to_string() + "\n"
+            })
+            .collect();
+        std::fs::write(&cache, text).expect("write cache");
+    };
     // A cache written before fingerprints were kept: refused, since the
     // model could not name its training files.
-    let kept = std::fs::read_to_string(&cache).expect("read cache");
-    let without: String = kept
-        .lines()
-        .map(|line| {
-            let mut v: serde_json::Value = serde_json::from_str(line).expect("json line");
-            v.as_object_mut().expect("object").remove("fingerprint");
-            v.to_string() + "\n"
-        })
-        .collect();
-    std::fs::write(&cache, without).expect("write cache");
+    rewrite(&|v| {
+        v.remove("fingerprint");
+    });
     refused("", &["predates them"]);
-    std::fs::write(&cache, kept).expect("write cache");
+    // Analysed by another version, whose detectors may measure otherwise.
+    rewrite(&|v| {
+        v.insert("trueshot".into(), "0.0.1".into());
+    });
+    refused("", &["analysed by trueshot 0.0.1, this is"]);
+    rewrite(&|v| {
+        v.remove("trueshot");
+    });
+    refused("", &["names no trueshot version"]);
+    std::fs::write(&cache, &kept).expect("write cache");
     assert_exit(&calibrate(""), 0);
     // A variant the cache was not made with.
     refused("jpeg:80", &["cache.jsonl", "(jpeg:80)"]);

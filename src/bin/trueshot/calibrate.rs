@@ -81,8 +81,9 @@ pub struct CalibrateArgs {
     pub features: Option<String>,
     /// Keep the analysed samples in this JSONL file and reuse them when it
     /// exists (for refitting without analysing the corpus again). A cache
-    /// that does not hold exactly these rows under these variants, or
-    /// whose files changed since, is refused: remove it to analyse again.
+    /// that does not hold exactly these rows under these variants, whose
+    /// files changed since, or that another trueshot version analysed, is
+    /// refused: remove it to analyse again.
     #[arg(long, value_name = "JSONL")]
     pub samples: Option<PathBuf>,
     /// The heads' kind: `logistic` (logistic regression over the built-in

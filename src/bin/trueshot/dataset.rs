@@ -330,17 +330,23 @@ fn pillow_nearest(src: u32, dst: u32) -> Vec<usize> {
         .collect()
 }
 
-/// Write samples as JSON lines (`row`, `file`, `fingerprint`, `variant`,
+/// The version of trueshot that analyses samples (the binary and the
+/// library are one package).
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Write samples as JSON lines (`row`, `file`, `fingerprint`, `variant`, `trueshot`,
 /// `report` or `error`).
 pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(), String> {
     let mut text = String::new();
     for s in samples {
         // The row's file and its fingerprint too, so that a cache made from
         // another labels file, or before a file changed, is recognised when
-        // read back.
+        // read back; and the version that analysed it, since another
+        // version's detectors give other features.
         let file = rows.get(s.row).map_or("", |r| r.file.as_str());
         let mut line = serde_json::json!({
             "row": s.row, "file": file, "fingerprint": s.fingerprint, "variant": s.variant,
+            "trueshot": VERSION,
         });
         match &s.report {
             Ok(r) => line["report"] = serde_json::json!(r),
@@ -358,7 +364,7 @@ pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(),
 /// row under some variant (made with fewer variants, or before rows were
 /// added), or one whose fingerprint of a file no longer matches the file
 /// under `base` (read within `max_bytes`; it changed since), or one
-/// written before fingerprints were kept: it is named,
+/// written before fingerprints were kept or by another trueshot version: it is named,
 /// and the cache must be removed to analyse again.
 pub fn load_samples(
     path: &Path,
@@ -392,6 +398,22 @@ pub fn load_samples(
                     )));
                 }
                 Some(_) => {}
+            }
+            // Features of another version's detectors would be fitted as
+            // if this version had measured them.
+            match v["trueshot"].as_str() {
+                Some(version) if version == VERSION => {}
+                Some(version) => {
+                    return Err(stale(format!(
+                        "row {row} was analysed by trueshot {version}, this is {}",
+                        VERSION
+                    )));
+                }
+                None => {
+                    return Err(stale(format!(
+                        "row {row} names no trueshot version: the cache predates them"
+                    )));
+                }
             }
             let variant = v["variant"].as_str().unwrap_or("").to_string();
             if !variants.contains(&variant.as_str()) {
