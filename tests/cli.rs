@@ -602,6 +602,35 @@ fn calibrate_without_usable_data_writes_no_model() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A `--features` list naming no feature, or one feature twice, is refused
+/// before anything is analysed, and no model is written.
+#[test]
+fn calibrate_refuses_empty_and_repeated_feature_lists() {
+    let dir = temp_dir("calibrate-feature-lists");
+    let labels = tiny_corpus(&dir);
+    let model = dir.join("model.json");
+    for (features, needle) in [
+        (" , ", "names no feature"),
+        (
+            "spectrum.grid_peak,texture_stats.d1_1_1,spectrum.grid_peak",
+            "spectrum.grid_peak twice",
+        ),
+    ] {
+        let out = trueshot()
+            .args(["calibrate", "--variants", "", "--features", features])
+            .arg(&labels)
+            .arg("-o")
+            .arg(&model)
+            .output()
+            .expect("run calibrate");
+        assert_exit(&out, 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{stderr}");
+        assert!(!model.exists());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Labels without rows, or with a label outside the format, are errors.
 #[test]
 fn eval_refuses_empty_labels_and_unknown_labels() {
@@ -1255,6 +1284,9 @@ fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
     let original = std::fs::read(&first).expect("read");
     std::fs::write(&first, jpeg(&camera_like(160, 120, 77), 90)).expect("write");
     refused("", &["real_0.jpg changed since"]);
+    // A file gone since: its cached samples would be fitted as if it were there.
+    std::fs::remove_file(&first).expect("remove");
+    refused("", &["real_0.jpg cannot be read now"]);
     std::fs::write(&first, original).expect("write");
     assert_exit(&calibrate(""), 0);
     // The cache with every line changed by `edit`.

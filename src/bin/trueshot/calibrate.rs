@@ -136,6 +136,10 @@ fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.heatmap = false;
     let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
+    // A malformed list is said before the corpus is analysed.
+    if let Some(spec) = &args.features {
+        feature_list(spec)?;
+    }
     let (base, rows) = dataset::read_labels(&args.labels)?;
     let mut variants: Vec<(String, Vec<Perturbation>)> = vec![("as-found".into(), Vec::new())];
     for spec in args
@@ -201,6 +205,14 @@ fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, String> {
         k,
     );
     warn_of_one_class_folds(&all, &folds, k, "");
+    // Said before the fit rather than after it.
+    if let Some(why) = args
+        .nested
+        .then(|| nested_blocker(&all, &folds, k))
+        .flatten()
+    {
+        return Err(why);
+    }
     // The reported out-of-fold figures fuse with the final operating points,
     // as the shipped model does (the camera-provenance rule reads the
     // authentic threshold); so do the genuine scores a review rate reads.
@@ -336,7 +348,27 @@ fn tune<'a>(
         (Some(spec), _, _) => named(feature_list(spec)?, "--features")?,
         (None, HeadKind::Boosted, _) | (None, _, Some(0)) => every(),
         (None, _, Some(max)) => restrict(all, &select_features(all, folds, k, max, verbose)),
-        (None, _, None) => named(Model::builtin().features, "the built-in model")?,
+        (None, _, None) => {
+            // Some features exist only for some inputs (the JPEG ones for
+            // JPEG files): a corpus without such inputs is fitted without
+            // them, as the model reads a missing feature as its mean.
+            let (present, missing): (Vec<String>, Vec<String>) = Model::builtin()
+                .features
+                .into_iter()
+                .partition(|n| all.features.contains(n));
+            if present.is_empty() {
+                return Err("no feature of the built-in model is measured on any usable sample;                             choose features with --features or --max-features"
+                    .into());
+            }
+            if verbose && !missing.is_empty() {
+                eprintln!(
+                    "calibrate: warning: the built-in model's {} measured on no usable sample                      (JPEG features need JPEG inputs): fitted without {}",
+                    if missing.len() == 1 { "feature is" } else { "features are" },
+                    missing.join(", ")
+                );
+            }
+            named(present, "the built-in model")?
+        }
     };
     let uncalibrated = Model::uncalibrated().operating_points;
     let mut best: Option<(f64, f32, Vec<Scored>)> = None;
@@ -369,11 +401,10 @@ fn tune<'a>(
         }
         operating_points = settled;
         if round == SETTLE_ROUNDS {
-            if verbose {
-                eprintln!(
-                    "calibrate: warning: the operating points did not settle in {SETTLE_ROUNDS} rounds"
-                );
-            }
+            // Said also for an outer fold of --nested (not verbose).
+            eprintln!(
+                "calibrate: warning: the operating points did not settle in {SETTLE_ROUNDS} rounds"
+            );
             break out_of_fold(&data, folds, k, l2, args.heads, &operating_points);
         }
     };
@@ -454,9 +485,7 @@ fn nested_out_of_fold(
             .map(|(s, _, _)| all.rows[s.row].group.as_str());
         let inner_k = k.min(groups.clone().collect::<BTreeSet<_>>().len());
         if inner_k < 2 {
-            return Err(format!(
-                "nested cross-validation: outer fold {fold} leaves fewer than 2 source groups to tune on"
-            ));
+            return Err(too_few_to_nest(fold));
         }
         let inner_folds = assign_folds(groups, inner_k);
         warn_of_one_class_folds(
@@ -490,6 +519,28 @@ fn nested_out_of_fold(
         );
     }
     Ok(nested)
+}
+
+/// Why nested cross-validation cannot run: the first outer fold whose
+/// training split holds fewer than 2 source groups to tune on.
+fn nested_blocker(all: &Data<'_>, folds: &BTreeMap<String, usize>, k: usize) -> Option<String> {
+    let fold_of = fold_of(all, folds);
+    (0..k).find_map(|fold| {
+        let groups: BTreeSet<&str> = all
+            .samples
+            .iter()
+            .zip(&fold_of)
+            .filter(|&(_, &f)| f != fold)
+            .map(|((s, _, _), _)| all.rows[s.row].group.as_str())
+            .collect();
+        (groups.len() < 2).then(|| too_few_to_nest(fold))
+    })
+}
+
+fn too_few_to_nest(fold: usize) -> String {
+    format!(
+        "nested cross-validation: outer fold {fold} leaves fewer than 2 source groups to tune on"
+    )
 }
 
 /// Per (set, variant), the mean over folds of each fold's own AUC (folds
@@ -622,12 +673,20 @@ fn feature_list(spec: &str) -> Result<Vec<String>, String> {
         let model = Model::load(std::path::Path::new(spec)).map_err(|e| e.to_string())?;
         return Ok(model.features);
     }
-    Ok(spec
+    let names: Vec<String> = spec
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(String::from)
-        .collect())
+        .collect();
+    if names.is_empty() {
+        return Err("--features names no feature".into());
+    }
+    let mut seen = BTreeSet::new();
+    if let Some(twice) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(format!("--features names {twice} twice"));
+    }
+    Ok(names)
 }
 
 /// The same data with only the feature columns `columns`.
@@ -997,14 +1056,7 @@ mod tests {
     /// tuning or fitting would rank it right, since it outweighs the rest.
     #[test]
     fn nested_models_never_see_their_outer_fold() {
-        let analyzer = Analyzer::new(Config::default()).expect("analyzer");
-        let mut png = Vec::new();
-        image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 64, |x, y| {
-            image::Rgb([(x * 4) as u8, (y * 4) as u8, 128])
-        }))
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .expect("encode");
-        let template = analyzer.analyze_bytes(&png).expect("analysis");
+        let template = template_report();
         // Group g0 (fold 0, 60 + 60 photos): edits score high on x; the
         // four small groups (folds 1-4, 10 + 10 each): edits score low.
         let mut rows = Vec::new();
@@ -1050,20 +1102,7 @@ mod tests {
         let all = prepare(&rows, &samples);
         let folds = assign_folds(rows.iter().map(|r| r.group.as_str()), 5);
         assert_eq!(folds["g0"], 0);
-        #[derive(clap::Parser)]
-        struct Command {
-            #[command(flatten)]
-            args: CalibrateArgs,
-        }
-        let Command { args } = clap::Parser::try_parse_from([
-            "calibrate",
-            "labels.csv",
-            "-o",
-            "m.json",
-            "--features",
-            "x",
-        ])
-        .expect("arguments");
+        let args = args_of(&["--features", "x"]);
         let nested = nested_out_of_fold(&all, &folds, 5, &args).expect("nested");
         let fold_0 = |edited: bool| -> Vec<f32> {
             (0..rows.len())
@@ -1073,5 +1112,83 @@ mod tests {
         };
         let held_out = auc(&fold_0(false), &fold_0(true)).expect("both classes");
         assert!(held_out < 0.25, "fold 0 AUC {held_out}: its model saw it");
+    }
+
+    /// A report of a small PNG, whose features and findings tests replace.
+    fn template_report() -> Report {
+        let analyzer = Analyzer::new(Config::default()).expect("analyzer");
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 4) as u8, 128])
+        }))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encode");
+        analyzer.analyze_bytes(&png).expect("analysis")
+    }
+
+    /// `calibrate labels.csv -o m.json` with `extra` arguments.
+    fn args_of(extra: &[&str]) -> CalibrateArgs {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            args: CalibrateArgs,
+        }
+        let base = ["calibrate", "labels.csv", "-o", "m.json"];
+        let Command { args } =
+            clap::Parser::try_parse_from(base.iter().chain(extra)).expect("arguments");
+        args
+    }
+
+    /// The built-in model's features are refitted without those no sample
+    /// measures (JPEG features on a corpus without JPEGs); with none of
+    /// them measured, the recipe asks for features.
+    #[test]
+    fn builtin_features_missing_from_the_corpus_are_left_out() {
+        let template = template_report();
+        let builtin = Model::builtin().features;
+        let missing = "jpeg.flagged_share";
+        assert!(builtin.iter().any(|f| f == missing));
+        let fit = |names: &[String]| {
+            let rows: Vec<Row> = (0..40)
+                .map(|i| Row {
+                    file: format!("{i}.png"),
+                    label: if i % 2 == 1 { "edited" } else { "real" }.into(),
+                    kind: "test".into(),
+                    set: "edits".into(),
+                    mask: String::new(),
+                    source: String::new(),
+                    group: format!("g{}", i % 5),
+                })
+                .collect();
+            let samples: Vec<Sample> = (0..rows.len())
+                .map(|row| {
+                    let mut report = template.clone();
+                    report.features = names
+                        .iter()
+                        .enumerate()
+                        .map(|(j, n)| {
+                            (
+                                n.clone(),
+                                ((row * 7 + j * 3) % 11) as f32 + (row % 2) as f32,
+                            )
+                        })
+                        .collect();
+                    report.findings.clear();
+                    Sample {
+                        row,
+                        variant: "as-found".into(),
+                        report: Ok(report),
+                        fingerprint: None,
+                    }
+                })
+                .collect();
+            let all = prepare(&rows, &samples);
+            let folds = assign_folds(rows.iter().map(|r| r.group.as_str()), 5);
+            tune(&all, &folds, 5, &args_of(&[]), false).map(|t| t.data.features)
+        };
+        let measured: Vec<String> = builtin.iter().filter(|f| *f != missing).cloned().collect();
+        assert_eq!(fit(&measured).expect("fitted"), measured);
+        let error = fit(&["other.feature".to_string()]).expect_err("no built-in feature");
+        assert!(error.contains("--features or --max-features"), "{error}");
     }
 }

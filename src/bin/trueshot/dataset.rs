@@ -355,7 +355,14 @@ pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(),
         text.push_str(&line.to_string());
         text.push('\n');
     }
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    // Written aside and renamed, so that a run stopped while writing
+    // leaves no partial cache behind.
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Read samples written by [`save_samples`] for these `rows` and
@@ -384,17 +391,23 @@ pub fn load_samples(
     };
     let samples = text
         .lines()
-        .map(|line| {
-            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-            let row = v["row"].as_u64().ok_or("sample without row")? as usize;
+        .enumerate()
+        .map(|(n, line)| {
+            // A cache cut short (a run stopped while writing it) or edited.
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| stale(format!("line {} is not a sample: {e}", n + 1)))?;
+            let row = v["row"]
+                .as_u64()
+                .and_then(|r| usize::try_from(r).ok())
+                .ok_or_else(|| stale(format!("line {} names no row", n + 1)))?;
             let file = v["file"].as_str();
             match rows.get(row) {
                 None => return Err(stale(format!("row {row} of {} rows", rows.len()))),
                 Some(r) if file.is_some_and(|f| f != r.file) => {
                     return Err(stale(format!(
                         "row {row} is {}, not {}",
-                        r.file,
-                        file.unwrap_or("")
+                        escape_untrusted(&r.file, 4096),
+                        escape_untrusted(file.unwrap_or(""), 4096)
                     )));
                 }
                 Some(_) => {}
@@ -440,18 +453,26 @@ pub fn load_samples(
             })
         })
         .collect::<Result<Vec<Sample>, String>>()?;
-    // Each cached file once, as it is now (a file that cannot be read now
-    // fails its samples' analysis anyway when the cache is removed).
-    let cached: BTreeMap<usize, &str> = samples
+    // Each cached file once, as it is now: read then (a fingerprint) and
+    // the same now, or unreadable then and still unreadable.
+    let cached: BTreeMap<usize, Option<&str>> = samples
         .iter()
-        .filter_map(|s| Some((s.row, s.fingerprint.as_deref()?)))
+        .map(|s| (s.row, s.fingerprint.as_deref()))
         .collect();
-    let changed = cached.into_par_iter().find_first(|&(row, cached)| {
-        trueshot::decode::read_file(&base.join(&rows[row].file), max_bytes)
-            .is_ok_and(|bytes| fingerprint(&bytes) != cached)
+    let changed = cached.into_par_iter().find_map_first(|(row, cached)| {
+        let now = trueshot::decode::read_file(&base.join(&rows[row].file), max_bytes).ok();
+        let file = escape_untrusted(&rows[row].file, 4096);
+        match (cached, now) {
+            (Some(cached), Some(bytes)) => {
+                (fingerprint(&bytes) != cached).then(|| format!("{file} changed since"))
+            }
+            (Some(_), None) => Some(format!("{file} cannot be read now")),
+            (None, Some(_)) => Some(format!("{file} could not be read then and can now")),
+            (None, None) => None,
+        }
     });
-    if let Some((row, _)) = changed {
-        return Err(stale(format!("{} changed since", rows[row].file)));
+    if let Some(why) = changed {
+        return Err(stale(why));
     }
     // Every row under every variant, once: a pair missing from the cache
     // would otherwise be left out of the fit without a word.
@@ -462,13 +483,13 @@ pub fn load_samples(
     if let Some(((row, variant), _)) = counts.iter().find(|(_, &n)| n > 1) {
         return Err(stale(format!(
             "{} ({variant}) is there twice",
-            rows[*row].file
+            escape_untrusted(&rows[*row].file, 4096)
         )));
     }
     let missing: Vec<String> = (0..rows.len())
         .flat_map(|row| variants.iter().map(move |&variant| (row, variant)))
         .filter(|pair| !counts.contains_key(pair))
-        .map(|(row, variant)| format!("{} ({variant})", rows[row].file))
+        .map(|(row, variant)| format!("{} ({variant})", escape_untrusted(&rows[row].file, 4096)))
         .collect();
     if let Some(first) = missing.first() {
         let more = match missing.len() {
