@@ -1087,17 +1087,7 @@ mod tests {
         let samples: Vec<Sample> = xs
             .iter()
             .enumerate()
-            .map(|(row, &x)| {
-                let mut report = template.clone();
-                report.features = BTreeMap::from([("x".to_string(), x)]);
-                report.findings.clear();
-                Sample {
-                    row,
-                    variant: "as-found".into(),
-                    report: Ok(report),
-                    fingerprint: None,
-                }
-            })
+            .map(|(row, &x)| sample_of(&template, row, BTreeMap::from([("x".to_string(), x)])))
             .collect();
         let all = prepare(&rows, &samples);
         let folds = assign_folds(rows.iter().map(|r| r.group.as_str()), 5);
@@ -1124,6 +1114,19 @@ mod tests {
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .expect("encode");
         analyzer.analyze_bytes(&png).expect("analysis")
+    }
+
+    /// Row `row`'s sample as found: `template` with these features and no findings.
+    fn sample_of(template: &Report, row: usize, features: BTreeMap<String, f32>) -> Sample {
+        let mut report = template.clone();
+        report.features = features;
+        report.findings.clear();
+        Sample {
+            row,
+            variant: "as-found".into(),
+            report: Ok(report),
+            fingerprint: None,
+        }
     }
 
     /// `calibrate labels.csv -o m.json` with `extra` arguments.
@@ -1162,8 +1165,7 @@ mod tests {
                 .collect();
             let samples: Vec<Sample> = (0..rows.len())
                 .map(|row| {
-                    let mut report = template.clone();
-                    report.features = names
+                    let features = names
                         .iter()
                         .enumerate()
                         .map(|(j, n)| {
@@ -1173,13 +1175,7 @@ mod tests {
                             )
                         })
                         .collect();
-                    report.findings.clear();
-                    Sample {
-                        row,
-                        variant: "as-found".into(),
-                        report: Ok(report),
-                        fingerprint: None,
-                    }
+                    sample_of(&template, row, features)
                 })
                 .collect();
             let all = prepare(&rows, &samples);
