@@ -602,22 +602,37 @@ fn calibrate_without_usable_data_writes_no_model() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A `--features` list naming no feature, or one feature twice, is refused
-/// before anything is analysed, and no model is written.
+/// A `--features` list naming no feature, or one feature twice, and
+/// `--max-features` with boosted heads (which use every feature) are
+/// refused before anything is analysed, and no model is written.
 #[test]
-fn calibrate_refuses_empty_and_repeated_feature_lists() {
+fn calibrate_refuses_bad_feature_arguments() {
     let dir = temp_dir("calibrate-feature-lists");
     let labels = tiny_corpus(&dir);
     let model = dir.join("model.json");
-    for (features, needle) in [
-        (" , ", "names no feature"),
+    for (arguments, needle) in [
+        (["--features", " , "], "names no feature"),
         (
-            "spectrum.grid_peak,texture_stats.d1_1_1,spectrum.grid_peak",
+            [
+                "--features",
+                "spectrum.grid_peak,texture_stats.d1_1_1,spectrum.grid_peak",
+            ],
             "spectrum.grid_peak twice",
         ),
+        (
+            ["--heads", "boosted"],
+            "boosted heads use every usable feature",
+        ),
     ] {
+        let boosted = arguments[0] == "--heads";
         let out = trueshot()
-            .args(["calibrate", "--variants", "", "--features", features])
+            .args(["calibrate", "--variants", ""])
+            .args(arguments)
+            .args(if boosted {
+                &["--max-features", "2"][..]
+            } else {
+                &[][..]
+            })
             .arg(&labels)
             .arg("-o")
             .arg(&model)

@@ -140,6 +140,13 @@ fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, String> {
     if let Some(spec) = &args.features {
         feature_list(spec)?;
     }
+    if args.heads == HeadKind::Boosted && args.max_features.is_some() {
+        return Err(
+            "--max-features selects features for logistic heads; boosted heads \
+                    use every usable feature (or those of --features)"
+                .into(),
+        );
+    }
     let (base, rows) = dataset::read_labels(&args.labels)?;
     let mut variants: Vec<(String, Vec<Perturbation>)> = vec![("as-found".into(), Vec::new())];
     for spec in args
@@ -874,10 +881,16 @@ fn warn_of_one_class_folds(
     k: usize,
     whose: &str,
 ) {
+    // Inner folds' scores only tune their outer fold's penalty and points.
+    let mixed = if whose.is_empty() {
+        "the out-of-fold figures"
+    } else {
+        "the scores the outer fold's penalty and operating points are tuned on"
+    };
     for (positive, lacking) in one_class_folds(data, folds, k) {
         eprintln!(
             "calibrate: warning: the training split of {whose}fold(s) {lacking:?} has no {positive} or no real photo: \
-             those folds' {positive} scores come from the findings alone, so the out-of-fold figures \
+             those folds' {positive} scores come from the findings alone, so {mixed} \
              mix two scorers; give that class photos from more source groups"
         );
     }

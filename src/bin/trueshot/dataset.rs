@@ -76,7 +76,16 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
 /// A row path wins over the `repo:path` form, so a path with a colon still
 /// finds its row. (Chains are a few rows long: each row walks its own.)
 fn resolve_groups(rows: &mut [Row]) {
-    let paths: Vec<String> = rows.iter().map(|r| r.file.replace('\\', "/")).collect();
+    // One spelling per path: `/` for `\\`, and no leading `./`.
+    let normal = |path: &str| -> String {
+        let path = path.trim().replace('\\', "/");
+        let mut rest = path.as_str();
+        while let Some(inner) = rest.strip_prefix("./") {
+            rest = inner;
+        }
+        rest.to_string()
+    };
+    let paths: Vec<String> = rows.iter().map(|r| normal(&r.file)).collect();
     let mut by_path: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, path) in paths.iter().enumerate() {
@@ -98,7 +107,7 @@ fn resolve_groups(rows: &mut [Row]) {
                     .to_string();
             }
             walked.push(current);
-            let source = rows[current].source.trim().replace('\\', "/");
+            let source = normal(&rows[current].source);
             if source.is_empty() {
                 return rows[current].file.clone();
             }
@@ -541,6 +550,10 @@ mod tests {
                 ("e5.jpg", "real\\z.jpg"),
                 ("real/IMG_9.jpg", "u/v:9"),
                 ("edited/IMG_9.jpg", "IMG_9.jpg"),
+                ("./photos/a.jpg", "w/x:a"),
+                ("other/a.jpg", "y/z:a"),
+                ("e6.jpg", "./photos/a.jpg"),
+                ("e7.jpg", "photos/a.jpg"),
             ]),
             [
                 "o/r",
@@ -554,7 +567,11 @@ mod tests {
                 "s/t",
                 "s/t",
                 "u/v",
-                "u/v"
+                "u/v",
+                "w/x",
+                "y/z",
+                "w/x",
+                "w/x"
             ]
         );
     }
