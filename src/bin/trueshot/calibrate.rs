@@ -364,13 +364,21 @@ fn tune<'a>(
                 .into_iter()
                 .partition(|n| all.features.contains(n));
             if present.is_empty() {
-                return Err("no feature of the built-in model is measured on any usable sample;                             choose features with --features or --max-features"
-                    .into());
+                return Err(
+                    "no feature of the built-in model is measured on any usable sample; \
+                     choose features with --features or --max-features"
+                        .into(),
+                );
             }
             if verbose && !missing.is_empty() {
                 eprintln!(
-                    "calibrate: warning: the built-in model's {} measured on no usable sample                      (JPEG features need JPEG inputs): fitted without {}",
-                    if missing.len() == 1 { "feature is" } else { "features are" },
+                    "calibrate: warning: the built-in model's {} measured on no usable sample \
+                     (JPEG features need JPEG inputs): fitted without {}",
+                    if missing.len() == 1 {
+                        "feature is"
+                    } else {
+                        "features are"
+                    },
                     missing.join(", ")
                 );
             }
@@ -482,6 +490,9 @@ fn nested_out_of_fold(
     k: usize,
     args: &CalibrateArgs,
 ) -> Result<Vec<Scored>, String> {
+    if let Some(why) = nested_blocker(all, folds, k) {
+        return Err(why);
+    }
     let fold_of = fold_of(all, folds);
     let mut nested = vec![(0.0f32, false); all.samples.len()];
     for fold in 0..k {
@@ -491,9 +502,6 @@ fn nested_out_of_fold(
             .iter()
             .map(|(s, _, _)| all.rows[s.row].group.as_str());
         let inner_k = k.min(groups.clone().collect::<BTreeSet<_>>().len());
-        if inner_k < 2 {
-            return Err(too_few_to_nest(fold));
-        }
         let inner_folds = assign_folds(groups, inner_k);
         warn_of_one_class_folds(
             &outer_train,
@@ -540,14 +548,12 @@ fn nested_blocker(all: &Data<'_>, folds: &BTreeMap<String, usize>, k: usize) -> 
             .filter(|&(_, &f)| f != fold)
             .map(|((s, _, _), _)| all.rows[s.row].group.as_str())
             .collect();
-        (groups.len() < 2).then(|| too_few_to_nest(fold))
+        (groups.len() < 2).then(|| {
+            format!(
+                "nested cross-validation: outer fold {fold} leaves fewer than 2 source groups to tune on"
+            )
+        })
     })
-}
-
-fn too_few_to_nest(fold: usize) -> String {
-    format!(
-        "nested cross-validation: outer fold {fold} leaves fewer than 2 source groups to tune on"
-    )
 }
 
 /// Per (set, variant), the mean over folds of each fold's own AUC (folds

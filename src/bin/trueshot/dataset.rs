@@ -76,7 +76,7 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
 /// A row path wins over the `repo:path` form, so a path with a colon still
 /// finds its row. (Chains are a few rows long: each row walks its own.)
 fn resolve_groups(rows: &mut [Row]) {
-    // One spelling per path: `/` for `\\`, and no leading `./`.
+    // One spelling per path: `/` for `\`, and no leading `./`.
     let normal = |path: &str| -> String {
         let path = path.trim().replace('\\', "/");
         let mut rest = path.as_str();
