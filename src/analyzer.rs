@@ -398,7 +398,7 @@ impl Analyzer {
             steps.push((DetectorKind::CopyMove, analysed_region, step));
         }
 
-        let mut maps = Vec::new();
+        let mut outputs = Vec::new();
         let mut incomplete = Vec::new();
         for (kind, region, run) in steps {
             if deadline.expired() {
@@ -409,6 +409,12 @@ impl Analyzer {
             let mut out = run();
             out.unflag_unboxed();
             timings.insert(kind.to_string(), ms_since(t));
+            outputs.push((region, out));
+        }
+        confirm_noise_regions(&mut outputs);
+
+        let mut maps = Vec::new();
+        for (region, out) in outputs {
             // A value that is not finite is left out, so that the fusion
             // reads it as missing (the training mean), not as a measured 0.
             features.extend(
@@ -494,6 +500,27 @@ impl Analyzer {
             timings_ms: timings,
         })
     }
+}
+
+/// The noise model's regions stay marked only where another detector's map
+/// confirms them ([`noise_residual::keep_corroborated_regions`]).
+fn confirm_noise_regions(outputs: &mut [(Region, DetectorOutput)]) {
+    let Some(at) = outputs
+        .iter()
+        .position(|(_, out)| out.kind == DetectorKind::NoiseResidual)
+    else {
+        return;
+    };
+    let (before, rest) = outputs.split_at_mut(at);
+    let Some(((origin, noise), after)) = rest.split_first_mut() else {
+        return;
+    };
+    let others: Vec<(&Heatmap, Region)> = before
+        .iter()
+        .chain(after.iter())
+        .filter_map(|(region, out)| out.map.as_ref().map(|map| (map, *region)))
+        .collect();
+    noise_residual::keep_corroborated_regions(noise, *origin, &others);
 }
 
 /// Most distinct colours of a palette image (GIF, PNG-8).

@@ -4,6 +4,7 @@ use trueshot::detectors::residual::laplacian_residual;
 use trueshot::detectors::{
     cfa, local_consistency, noise_residual, spectrum, DetectorOutput, FftPlans, PixelContext,
 };
+use trueshot::{Heatmap, Region};
 
 /// Deterministic generator (PCG-style LCG) with Gaussian samples.
 struct Rng(u64);
@@ -64,8 +65,7 @@ fn grey(w: u32, h: u32, mut f: impl FnMut(u32, u32) -> f32) -> image::RgbImage {
 /// σ² = 0.08·μ + 1 (Poissonian-Gaussian), a 64x64 patch without noise at
 /// (64, 64) (smoothed/inpainted) and a 64x64 patch with 4x the noise at
 /// (256, 192) (spliced from a noisier camera).
-#[test]
-fn noise_map_flags_smoothed_and_noisier_patches_only() {
+fn two_patch_scene() -> image::RgbImage {
     let (w, h) = (384u32, 320u32);
     let mut rng = Rng(7);
     let clean = |x: u32, y: u32| (x, y) >= (64, 64) && x < 128 && (64..128).contains(&y);
@@ -86,7 +86,13 @@ fn noise_map_flags_smoothed_and_noisier_patches_only() {
             };
         }
     }
-    let rgb = grey(w, h, |x, y| values[(y * w + x) as usize]);
+    grey(w, h, |x, y| values[(y * w + x) as usize])
+}
+
+#[test]
+fn noise_map_flags_smoothed_and_noisier_patches_only() {
+    let rgb = two_patch_scene();
+    let (w, h) = rgb.dimensions();
     let out = run(&rgb, noise_residual::run);
     let map = out.map.clone().expect("noise map");
     assert_eq!((map.width, map.height), (w, h));
@@ -112,6 +118,75 @@ fn noise_map_flags_smoothed_and_noisier_patches_only() {
     assert_eq!(noisy_hits, 4, "noisier patch");
     assert!(feature(&out, "noise_residual.score") >= 0.5);
     assert!(out.findings.iter().any(|f| f.region.is_some()));
+}
+
+/// The two patches of [`two_patch_scene`], with another detector's map
+/// (8-px cells, placed 64 px right and down of the noise map's origin, as a
+/// map of the whole frame is when the noise map covers the content inside
+/// margins) flagging a cell inside the smoothed patch only: the smoothed
+/// patch stays marked, the noisier one is unmarked and said so.
+#[test]
+fn noise_regions_stay_marked_only_where_another_map_confirms_them() {
+    let rgb = two_patch_scene();
+    let (w, h) = rgb.dimensions();
+    let mut out = run(&rgb, noise_residual::run);
+    let regions = |out: &DetectorOutput| {
+        out.findings
+            .iter()
+            .filter(|f| f.code == "noise_residual.region")
+            .count()
+    };
+    assert_eq!(regions(&out), 2);
+    let origin = Region {
+        x: 64,
+        y: 64,
+        width: w,
+        height: h,
+    };
+    let mut other = Heatmap::zeros(w + 64, h + 64, 8);
+    // The cell of pixels (160..168, 160..168) of the frame: (96, 96) of the
+    // noise map, inside the smoothed patch.
+    let at = (160 / 8) * other.grid_width as usize + 160 / 8;
+    other.values[at] = 0.9;
+    let frame = Region {
+        x: 0,
+        y: 0,
+        width: w + 64,
+        height: h + 64,
+    };
+    noise_residual::keep_corroborated_regions(&mut out, origin, &[(&other, frame)]);
+    assert_eq!(regions(&out), 1);
+    let kept = out
+        .findings
+        .iter()
+        .find_map(|f| f.region.filter(|_| f.code == "noise_residual.region"))
+        .expect("a kept region");
+    assert!(
+        kept.contains(96, 96) && !kept.contains(288, 224),
+        "{kept:?}"
+    );
+    let map = out.map.clone().expect("noise map");
+    assert!(map.at(96, 96) >= 0.5);
+    assert!(map.at(288, 224) < 0.5);
+    let summary = out
+        .findings
+        .iter()
+        .find(|f| f.code == "noise_residual.inconsistent")
+        .expect("summary finding");
+    assert!(
+        summary
+            .message
+            .contains("1 region that no other detector confirms is not marked"),
+        "{}",
+        summary.message
+    );
+
+    // Without any other flagged cell nothing stays marked.
+    let mut alone = run(&rgb, noise_residual::run);
+    other.values[at] = 0.49;
+    noise_residual::keep_corroborated_regions(&mut alone, origin, &[(&other, frame)]);
+    assert_eq!(regions(&alone), 0);
+    assert!(alone.map.expect("noise map").max() < 0.5);
 }
 
 /// The same camera-like scene with five small smoothed patches spread over
