@@ -12,7 +12,7 @@ use crate::buffer::Buffer;
 use crate::deadline::Deadline;
 use crate::decode::{self, Format};
 use crate::detectors::{
-    cfa, copy_move, jpeg, local_consistency, noise_residual, provenance, residual, spectrum,
+    self, cfa, copy_move, jpeg, local_consistency, noise_residual, provenance, residual, spectrum,
     texture_stats, DetectorOutput, FftPlans, PixelContext,
 };
 use crate::error::contain_panic;
@@ -411,7 +411,8 @@ impl Analyzer {
             timings.insert(kind.to_string(), ms_since(t));
             outputs.push((region, out));
         }
-        confirm_noise_regions(&mut outputs);
+        // Noise-statistics regions need a second trace to stay marked.
+        detectors::confirm_regions(&mut outputs);
 
         let mut maps = Vec::new();
         for (region, out) in outputs {
@@ -500,27 +501,6 @@ impl Analyzer {
             timings_ms: timings,
         })
     }
-}
-
-/// The noise model's regions stay marked only where another detector's map
-/// confirms them ([`noise_residual::keep_corroborated_regions`]).
-fn confirm_noise_regions(outputs: &mut [(Region, DetectorOutput)]) {
-    let Some(at) = outputs
-        .iter()
-        .position(|(_, out)| out.kind == DetectorKind::NoiseResidual)
-    else {
-        return;
-    };
-    let (before, rest) = outputs.split_at_mut(at);
-    let Some(((origin, noise), after)) = rest.split_first_mut() else {
-        return;
-    };
-    let others: Vec<(&Heatmap, Region)> = before
-        .iter()
-        .chain(after.iter())
-        .filter_map(|(region, out)| out.map.as_ref().map(|map| (map, *region)))
-        .collect();
-    noise_residual::keep_corroborated_regions(noise, *origin, &others);
 }
 
 /// Most distinct colours of a palette image (GIF, PNG-8).

@@ -2,9 +2,9 @@
 
 use trueshot::detectors::residual::laplacian_residual;
 use trueshot::detectors::{
-    cfa, local_consistency, noise_residual, spectrum, DetectorOutput, FftPlans, PixelContext,
+    self, cfa, local_consistency, noise_residual, spectrum, DetectorOutput, FftPlans, PixelContext,
 };
-use trueshot::{Heatmap, Region};
+use trueshot::{Class, DetectorKind, Finding, Heatmap, Region};
 
 /// Deterministic generator (PCG-style LCG) with Gaussian samples.
 struct Rng(u64);
@@ -121,72 +121,88 @@ fn noise_map_flags_smoothed_and_noisier_patches_only() {
 }
 
 /// The two patches of [`two_patch_scene`], with another detector's map
-/// (8-px cells, placed 64 px right and down of the noise map's origin, as a
-/// map of the whole frame is when the noise map covers the content inside
-/// margins) flagging a cell inside the smoothed patch only: the smoothed
-/// patch stays marked, the noisier one is unmarked and said so.
+/// (8-px cells, over the whole frame while the noise map covers the
+/// content from (64, 64), as inside margins) flagging one boxed cell inside
+/// the smoothed patch only: the smoothed patch stays marked, the noisier
+/// one is described but not marked.
 #[test]
 fn noise_regions_stay_marked_only_where_another_map_confirms_them() {
     let rgb = two_patch_scene();
     let (w, h) = rgb.dimensions();
-    let mut out = run(&rgb, noise_residual::run);
-    let regions = |out: &DetectorOutput| {
-        out.findings
-            .iter()
-            .filter(|f| f.code == "noise_residual.region")
-            .count()
+    let with_other_map = |level: f32| {
+        let noise = run(&rgb, noise_residual::run);
+        assert_eq!(regions(&noise).len(), 2);
+        let mut other = DetectorOutput::empty(DetectorKind::Jpeg);
+        let mut map = Heatmap::zeros(w + 64, h + 64, 8);
+        // Pixels (160..168, 160..168) of the frame: (96, 96) of the noise
+        // map, inside the smoothed patch.
+        map.values[(160 / 8) * map.grid_width as usize + 160 / 8] = level;
+        other.map = Some(map);
+        let cell = Region {
+            x: 160,
+            y: 160,
+            width: 8,
+            height: 8,
+        };
+        other.findings.push(
+            Finding::new(
+                DetectorKind::Jpeg,
+                "jpeg.local_single_compression",
+                0.5,
+                Class::Edited,
+                String::new(),
+                String::new(),
+            )
+            .with_region(cell),
+        );
+        let content = Region {
+            x: 64,
+            y: 64,
+            width: w,
+            height: h,
+        };
+        let frame = Region {
+            x: 0,
+            y: 0,
+            width: w + 64,
+            height: h + 64,
+        };
+        let mut outputs = vec![(content, noise), (frame, other)];
+        detectors::confirm_regions(&mut outputs);
+        outputs.swap_remove(0).1
     };
-    assert_eq!(regions(&out), 2);
-    let origin = Region {
-        x: 64,
-        y: 64,
-        width: w,
-        height: h,
-    };
-    let mut other = Heatmap::zeros(w + 64, h + 64, 8);
-    // The cell of pixels (160..168, 160..168) of the frame: (96, 96) of the
-    // noise map, inside the smoothed patch.
-    let at = (160 / 8) * other.grid_width as usize + 160 / 8;
-    other.values[at] = 0.9;
-    let frame = Region {
-        x: 0,
-        y: 0,
-        width: w + 64,
-        height: h + 64,
-    };
-    noise_residual::keep_corroborated_regions(&mut out, origin, &[(&other, frame)]);
-    assert_eq!(regions(&out), 1);
-    let kept = out
-        .findings
-        .iter()
-        .find_map(|f| f.region.filter(|_| f.code == "noise_residual.region"))
-        .expect("a kept region");
+
+    let out = with_other_map(0.9);
+    let kept = regions(&out);
+    assert_eq!(kept.len(), 1);
     assert!(
-        kept.contains(96, 96) && !kept.contains(288, 224),
+        kept[0].contains(96, 96) && !kept[0].contains(288, 224),
         "{kept:?}"
     );
     let map = out.map.clone().expect("noise map");
     assert!(map.at(96, 96) >= 0.5);
     assert!(map.at(288, 224) < 0.5);
-    let summary = out
+    let unmarked: Vec<&Finding> = out
         .findings
         .iter()
-        .find(|f| f.code == "noise_residual.inconsistent")
-        .expect("summary finding");
-    assert!(
-        summary
-            .message
-            .contains("1 region that no other detector confirms is not marked"),
-        "{}",
-        summary.message
-    );
+        .filter(|f| f.code == "noise_residual.region" && f.region.is_none())
+        .collect();
+    assert_eq!(unmarked.len(), 1);
+    assert!(unmarked[0].message.contains("Not marked"));
 
     // Without any other flagged cell nothing stays marked.
-    let mut alone = run(&rgb, noise_residual::run);
-    other.values[at] = 0.49;
-    noise_residual::keep_corroborated_regions(&mut alone, origin, &[(&other, frame)]);
-    assert_eq!(regions(&alone), 0);
+    let alone = with_other_map(0.49);
+    assert!(regions(&alone).is_empty());
     assert!(alone.map.expect("noise map").max() < 0.5);
+}
+
+/// The boxes of the noise-model regions of `out`.
+fn regions(out: &DetectorOutput) -> Vec<Region> {
+    out.findings
+        .iter()
+        .filter(|f| f.code == "noise_residual.region")
+        .filter_map(|f| f.region)
+        .collect()
 }
 
 /// The same camera-like scene with five small smoothed patches spread over

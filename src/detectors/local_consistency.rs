@@ -55,6 +55,10 @@ const MAX_REGION_SHARE: f32 = 0.25;
 /// edit (all clusters drawn: 202 of the 252).
 const CLUSTER_MAP_MIN: f32 = 2.5;
 
+/// Code of the findings that mark the largest region off the image's own
+/// noise laws.
+pub(crate) const REGION_CODE: &str = "local_consistency.region";
+
 /// Run the detector.
 #[must_use]
 pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
@@ -207,7 +211,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
         out.findings.push(
             Finding::new(
                 DetectorKind::LocalConsistency,
-                "local_consistency.region",
+                REGION_CODE,
                 s,
                 Class::Edited,
                 format!(

@@ -21,8 +21,8 @@
 //! factor ≥ 2 in σ (too clean or too noisy), in at most
 //! [`MAX_REGIONS`] separate regions: more mean the model does not describe
 //! this photo, and the map stays under 0.5 (the score is unchanged).
-//! In the pipeline a region then stays marked only where another detector
-//! flags cells in it too ([`keep_corroborated_regions`]).
+//! In the pipeline a region then stays marked only where another trace
+//! confirms it ([`super::confirm_regions`]).
 //! The image-level score is the mean of the strongest 1% of cells (at least
 //! 4), so a single odd block cannot raise it.
 
@@ -33,7 +33,7 @@ use super::residual::{
     BlockGrid, LAPLACIAN_NOISE_GAIN, RIM_LEVEL,
 };
 use super::{DetectorOutput, PixelContext};
-use crate::report::{cell_centre, Class, DetectorKind, Finding, Heatmap, Region};
+use crate::report::{Class, DetectorKind, Finding};
 
 /// Most separate flagged regions the map shows. Lens shading, vignetting
 /// and areas JPEG flattened put blocks off the model all over some genuine
@@ -46,9 +46,7 @@ use crate::report::{cell_centre, Class, DetectorKind, Finding, Heatmap, Region};
 /// smoothed and a noisier patch).
 const MAX_REGIONS: usize = 2;
 /// Code of the findings that mark a region off the noise model.
-const REGION_CODE: &str = "noise_residual.region";
-/// Code of the image-level finding that describes the fit and its regions.
-const SUMMARY_CODE: &str = "noise_residual.inconsistent";
+pub(crate) const REGION_CODE: &str = "noise_residual.region";
 /// Block side in pixels: 1024 samples give a MAD with ~3% standard error.
 const BLOCK: usize = 32;
 /// Block step: half a block, so that each 16 px cell is seen by 4 blocks.
@@ -182,7 +180,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     };
     out.findings.push(Finding::new(
         DetectorKind::NoiseResidual,
-        SUMMARY_CODE,
+        "noise_residual.inconsistent",
         score,
         Class::Edited,
         format!(
@@ -217,66 +215,6 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     }
     out.map = Some(map);
     out
-}
-
-/// Keeps marked only the noise-model regions that another detector's map
-/// flags too, after the pipeline has run them all: `origin` is where this
-/// detector's map lies in the image, `others` the other detectors' maps
-/// (already reduced to their boxed regions) and where each lies.
-///
-/// Why: the noise model alone marks regions on genuine photos (lens
-/// shading, JPEG-flattened sky and shadows) about as often as on edits.
-/// On the development corpus its regions were the only marks on 20 of 172
-/// genuine photos (as found and laundered), and its uncorroborated regions
-/// on edits lay mostly off the edit: with this rule the edits' mean
-/// localisation F1 stayed 0.474 and the genuine photos with any flagged
-/// cell went from 56 to 36 (README, Measured). A region that another,
-/// independent trace confirms (a single-compression area, a local
-/// inconsistency, a copy) keeps its full extent.
-pub fn keep_corroborated_regions(
-    out: &mut DetectorOutput,
-    origin: Region,
-    others: &[(&Heatmap, Region)],
-) {
-    let Some(map) = &out.map else {
-        return;
-    };
-    // Whether some flagged cell of another map has its centre on a flagged
-    // cell of this map inside `region` (this map's coordinates).
-    let confirmed = |region: &Region| {
-        others.iter().any(|(other, at)| {
-            let size = (other.width, other.height);
-            other.values.iter().enumerate().any(|(i, &v)| {
-                let (cx, cy) = cell_centre(i, other.grid_width, other.cell, size);
-                let here = (at.x.saturating_add(cx))
-                    .checked_sub(origin.x)
-                    .zip(at.y.saturating_add(cy).checked_sub(origin.y));
-                v >= 0.5 && here.is_some_and(|(x, y)| region.contains(x, y) && map.at(x, y) >= 0.5)
-            })
-        })
-    };
-    let marked = out.findings.len();
-    out.findings
-        .retain(|f| f.code != REGION_CODE || f.region.as_ref().is_some_and(confirmed));
-    let unconfirmed = marked - out.findings.len();
-    if unconfirmed == 0 {
-        return;
-    }
-    if let Some(summary) = out.findings.iter_mut().find(|f| f.code == SUMMARY_CODE) {
-        let noun = if unconfirmed == 1 {
-            "region"
-        } else {
-            "regions"
-        };
-        summary.message.push_str(&format!(
-            " {unconfirmed} {noun} that no other detector confirms {} not marked.",
-            if unconfirmed == 1 { "is" } else { "are" }
-        ));
-        summary.message_zh.push_str(&format!(
-            "其中 {unconfirmed} 个区域没有其他检测器佐证，不予标出。"
-        ));
-    }
-    out.unflag_unboxed();
 }
 
 /// Mean, σ and validity of every block, in grid order.
