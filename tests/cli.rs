@@ -258,9 +258,20 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     assert!((point(&own, "authentic") - 0.95).abs() < 1e-6, "{own}");
     assert!((point(&wide, "authentic") - 0.4001).abs() < 1e-6, "{wide}");
     let figures = wide;
+    let in_unit = |v: &serde_json::Value| v.as_f64().is_some_and(|v| (0.0..=1.0).contains(&v));
     for set in figures["sets"].as_array().expect("sets") {
         assert!(set["real_reviewed"].is_number(), "{set}");
         assert!(set["kinds"][0]["reviewed"].is_number(), "{set}");
+        // What the heatmaps mark on genuine photos.
+        assert!(in_unit(&set["real_marked"]), "{set}");
+        assert!(in_unit(&set["real_marked_area"]), "{set}");
+    }
+    // A perturbation that moves the pixels leaves the heatmaps out, and
+    // with them the marks: no figure rather than a zero.
+    let moved = eval_with(&spread_model, &["--perturb", "crop:0.9"]);
+    for set in moved["sets"].as_array().expect("sets") {
+        assert!(set["real_marked"].is_null(), "{set}");
+        assert!(set["real_marked_area"].is_null(), "{set}");
     }
 
     // Boosted heads: the model file carries trees, and analysis loads it.

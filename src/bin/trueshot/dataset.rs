@@ -296,7 +296,7 @@ pub fn localisation_f1(
         for (x, &hx) in (0..mw).zip(&columns) {
             let flagged = values
                 .get(hy * w as usize + hx)
-                .is_some_and(|&v| (v * 255.0).round() >= 128.0);
+                .is_some_and(|&v| is_flagged(v));
             let truth = mask.get_pixel(x, y).0[0] > 127;
             match (flagged, truth) {
                 (true, true) => tp += 1,
@@ -312,6 +312,25 @@ pub fn localisation_f1(
     } else {
         (2 * tp) as f32 / denom as f32
     }))
+}
+
+/// The share of the image a report's heatmap flags, counted on the pixels
+/// of the PNG `scan --heatmap-dir` writes (≥ 128 of 255); `None` without a
+/// heatmap. A reviewer sees this much of an image marked.
+pub fn flagged_share(report: &Report) -> Option<f32> {
+    let map = report.heatmap.as_ref()?;
+    let values = map.upscaled();
+    let flagged = values.iter().filter(|&&v| is_flagged(v)).count();
+    Some(if values.is_empty() {
+        0.0
+    } else {
+        flagged as f32 / values.len() as f32
+    })
+}
+
+/// Whether a heatmap value is flagged in the written PNG (≥ 128 of 255).
+fn is_flagged(v: f32) -> bool {
+    (v * 255.0).round() >= 128.0
 }
 
 /// The source index of each of `dst` samples of `src`, as Pillow's
@@ -637,6 +656,11 @@ mod tests {
         let f1 = localisation_f1(&report, &path, &config);
         let _ = std::fs::remove_file(&path);
         assert_eq!(f1, Ok(Some(1.0)));
+        // One of its six 1-px cells: a sixth of the image is marked.
+        let share = flagged_share(&report).expect("a heatmap");
+        assert!((share - 1.0 / 6.0).abs() < 1e-6, "{share}");
+        report.heatmap = None;
+        assert_eq!(flagged_share(&report), None);
     }
 
     #[test]

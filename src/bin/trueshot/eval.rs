@@ -82,6 +82,12 @@ pub struct SetFigures {
     /// flagged or sent to review (the review load and what it catches).
     pub real_reviewed: Option<f32>,
     pub positive_reviewed: Option<f32>,
+    /// Share of genuine photos whose heatmap flags any pixel, and the mean
+    /// share of their pixels it flags: what a reviewer sees marked on
+    /// honest photos whatever their verdict (none without heatmaps, under a
+    /// perturbation that moves the pixels).
+    pub real_marked: Option<f32>,
+    pub real_marked_area: Option<f32>,
     pub kinds: Vec<KindFigures>,
     pub detector_auc: BTreeMap<String, Option<f32>>,
     /// Per feature of the model, the AUC of its raw value (photos without
@@ -354,6 +360,11 @@ pub fn figures(
                     (name.clone(), auc_of(&value))
                 })
                 .collect();
+            let marked: Vec<f32> = ok
+                .iter()
+                .filter(|(r, _)| !r.is_positive())
+                .filter_map(|(_, rep)| dataset::flagged_share(rep))
+                .collect();
             let total_ms: f64 = ok
                 .iter()
                 .filter_map(|(_, rep)| rep.timings_ms.get("total"))
@@ -387,6 +398,9 @@ pub fn figures(
                         .filter(|(r, _)| r.is_positive())
                         .map(|(_, rep)| reviewed(rep)),
                 ),
+                real_marked: rate(marked.iter().map(|&share| share > 0.0)),
+                real_marked_area: (!marked.is_empty())
+                    .then(|| marked.iter().sum::<f32>() / marked.len() as f32),
                 kinds,
                 detector_auc,
                 feature_auc,
@@ -411,11 +425,11 @@ fn fmt(v: Option<f32>) -> String {
 
 fn markdown(figures: &[SetFigures]) -> String {
     let mut out = String::from(
-        "| set | real | positive | AUC | AUC before camera discount | TPR@1% | TPR@5% | false alarms | detected | genuine reviewed | positives reviewed | ms/image |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| set | real | positive | AUC | AUC before camera discount | TPR@1% | TPR@5% | false alarms | detected | genuine reviewed | positives reviewed | genuine marked (area) | ms/image |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for f in figures {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.0} |\n",
             f.set,
             f.n_real,
             f.n_positive,
@@ -427,6 +441,8 @@ fn markdown(figures: &[SetFigures]) -> String {
             fmt(f.detection_rate),
             fmt(f.real_reviewed),
             fmt(f.positive_reviewed),
+            fmt(f.real_marked),
+            fmt(f.real_marked_area),
             f.mean_ms_per_image
         ));
     }
@@ -461,9 +477,10 @@ fn human(figures: &[SetFigures], variant: &str) -> String {
     let mut out = format!("variant: {variant}\n");
     for f in figures {
         out.push_str(&format!(
-            "\n{}: {} real, {} positive, {} errors\n  AUC {} (before the camera discount {})  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  reviewed: genuine {} positive {}  {:.0} ms/image\n",
+            "\n{}: {} real, {} positive, {} errors\n  AUC {} (before the camera discount {})  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  reviewed: genuine {} positive {}  genuine marked {} (area {})  {:.0} ms/image\n",
             f.set, f.n_real, f.n_positive, f.errors, fmt(f.auc), fmt(f.auc_before_camera_discount), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
-            fmt(f.false_alarm_rate), fmt(f.detection_rate), fmt(f.real_reviewed), fmt(f.positive_reviewed), f.mean_ms_per_image
+            fmt(f.false_alarm_rate), fmt(f.detection_rate), fmt(f.real_reviewed), fmt(f.positive_reviewed),
+            fmt(f.real_marked), fmt(f.real_marked_area), f.mean_ms_per_image
         ));
         for k in &f.kinds {
             out.push_str(&format!(
