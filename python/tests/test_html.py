@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import pathlib
+import re
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 import trueshot
-from conftest import make_pixels, png_bytes
+from conftest import claim, listing, make_pixels, png_bytes
 
 WORDS = {
     "authentic": "Authentic",
@@ -90,3 +92,64 @@ def test_heatmap_png() -> None:
         assert decoded.mode == "L" and decoded.size == (70, 50)
     no_map = trueshot.analyze(make_pixels(50, 70, 3), config=trueshot.Config(heatmap=False))
     assert no_map.heatmap_png() is None
+
+
+PHOTO_TAG = re.compile(
+    r'<img class="photo" src="data:image/jpeg;base64,([^"]+)" width="(\d+)" height="(\d+)" alt="([^"/]*) /'
+)
+
+
+def shown_photos(page: str) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
+    """Per embedded photo (by the English part of its alt text): the size
+    its tag gives and the size of the JPEG embedded."""
+    shown = {}
+    for data, width, height, alt in PHOTO_TAG.findall(page):
+        with Image.open(io.BytesIO(base64.b64decode(data))) as picture:
+            shown[alt] = ((int(width), int(height)), picture.size)
+    return shown
+
+
+def with_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """The JPEG re-saved with an EXIF orientation tag (as a phone stores a
+    photo taken upright: the sensor's landscape pixels, and a tag saying
+    to turn them)."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(jpeg)) as decoded:
+        decoded.save(out, format="JPEG", quality=95, exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["path", "bytes"])
+def test_a_sideways_photo_is_shown_upright(kind: str, tmp_path: pathlib.Path) -> None:
+    # Stored 96 wide and 64 high; EXIF orientation 6 turns it a quarter.
+    stored = io.BytesIO()
+    Image.fromarray(make_pixels(64, 96, 3)).save(stored, format="JPEG", quality=92)
+    data = with_orientation(stored.getvalue(), 6)
+    path = tmp_path / "sideways.jpg"
+    path.write_bytes(data)
+    image: Any = str(path) if kind == "path" else data
+    report = trueshot.analyze(image)
+    assert report.provenance["orientation"] == 6
+    page = report.to_html()
+    assert shown_photos(page)["The claim photo"] == ((64, 96), (64, 96))
+    assert "as the EXIF orientation asks" in page
+    # Pixels carry no orientation: an array is shown as it is given.
+    as_array = trueshot.analyze(make_pixels(64, 96, 3)).to_html()
+    assert shown_photos(as_array)["The claim photo"] == ((96, 64), (96, 64))
+    assert "as the EXIF orientation asks" not in as_array
+
+
+def test_a_listing_aligned_to_a_sideways_claim_turns_with_it() -> None:
+    # The claim is a doctored copy of the listing (landscape), stored with
+    # orientation 6: the page shows both upright, the listing in the
+    # claim's frame.
+    source = listing(1)
+    report = trueshot.analyze(with_orientation(claim(source, damage=True), 6), reference=source)
+    assert report.reference is not None and report.reference["derived"] is True
+    shown = shown_photos(report.to_html())
+    (claim_tag, claim_size) = shown["The claim photo"]
+    (listing_tag, listing_size) = shown["The listing photo"]
+    assert claim_tag == claim_size and claim_size[0] < claim_size[1], shown
+    assert listing_tag == listing_size and listing_size[0] < listing_size[1], shown
