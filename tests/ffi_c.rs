@@ -8,6 +8,8 @@
 //! pass, so `cargo test` still works on a machine without C tools.
 //! `TRUESHOT_NO_VALGRIND=1` skips the valgrind run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -124,6 +126,20 @@ fn compile(compiler: &str, flags: &[&str], source: &Path, out: &Path, link: Link
 
 const C_FLAGS: &[&str] = &["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-pthread"];
 
+/// The fixtures `tests/c/test_api.c` reads from the directory it is given:
+/// `sideways.jpg`, 96x64 stored pixels whose EXIF orientation (6) turns
+/// them upright to 64x96.
+fn c_test_fixtures(dir: &Path) {
+    let stored = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(96, 64, |x, y| {
+        image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x ^ y) * 5) as u8])
+    }));
+    std::fs::write(
+        dir.join("sideways.jpg"),
+        common::jpeg_with_orientation(&stored, 6),
+    )
+    .unwrap();
+}
+
 #[test]
 fn c_test_against_shared_library() {
     let Some(cc) = cc() else {
@@ -131,6 +147,7 @@ fn c_test_against_shared_library() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
+    c_test_fixtures(dir.path());
     let exe = dir.path().join("test_api_shared");
     compile(
         &cc,
@@ -162,6 +179,7 @@ fn c_test_against_static_library() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
+    c_test_fixtures(dir.path());
     let exe = dir.path().join("test_api_static");
     compile(
         &cc,

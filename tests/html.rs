@@ -1,6 +1,9 @@
 //! The HTML review page and index: structure, self-containment, escaping of
 //! hostile metadata, determinism. Inputs are built in code.
 
+mod common;
+
+use common::jpeg_with_orientation;
 use image::{DynamicImage, Rgb, RgbImage};
 use trueshot::{
     analyze_bytes, analyze_image, render_html, render_index, Class, Config, DetectorKind, Finding,
@@ -584,34 +587,6 @@ fn reference_match_is_shown_with_the_listing_photo_aligned() {
             assert!((a - b).abs() < 1e-4, "{place:?}");
         }
     }
-}
-
-/// A JPEG of `image` whose EXIF asks for `orientation` (tag 0x0112).
-fn jpeg_with_orientation(image: &DynamicImage, orientation: u16) -> Vec<u8> {
-    let mut jpeg = Vec::new();
-    image
-        .write_to(
-            &mut std::io::Cursor::new(&mut jpeg),
-            image::ImageFormat::Jpeg,
-        )
-        .expect("encode");
-    // A TIFF header and one IFD with one SHORT entry, little endian.
-    let mut tiff = b"II*\0".to_vec();
-    tiff.extend(8u32.to_le_bytes());
-    tiff.extend(1u16.to_le_bytes());
-    tiff.extend(0x0112u16.to_le_bytes());
-    tiff.extend(3u16.to_le_bytes());
-    tiff.extend(1u32.to_le_bytes());
-    tiff.extend(orientation.to_le_bytes());
-    tiff.extend([0, 0]);
-    tiff.extend(0u32.to_le_bytes());
-    let payload: Vec<u8> = b"Exif\0\0".iter().copied().chain(tiff).collect();
-    let mut app1 = vec![0xFF, 0xE1];
-    app1.extend(((payload.len() + 2) as u16).to_be_bytes());
-    app1.extend(payload);
-    // Right after SOI.
-    jpeg.splice(2..2, app1);
-    jpeg
 }
 
 /// A listing shown unaligned (a report without a transform, or one the

@@ -522,6 +522,23 @@ int main(int argc, char **argv) {
     assert(trueshot_report_html(raw) != NULL);
     assert(trueshot_report_html(NULL) == NULL);
 
+    /* A photo stored sideways is shown upright: sideways.jpg (written by
+     * tests/ffi_c.rs) holds 96x64 pixels and EXIF orientation 6. */
+    {
+        char sideways[1024];
+        snprintf(sideways, sizeof sideways, "%s/sideways.jpg", tmpdir);
+        trueshot_report *turned = NULL;
+        assert(trueshot_analyze_file(config, sideways, &turned) == TRUESHOT_STATUS_OK);
+        const char *tpage = trueshot_report_html(turned);
+        assert(tpage && strstr(tpage, "as the EXIF orientation asks"));
+        const char *tag = strstr(tpage, "<img class=\"photo\"");
+        assert(tag);
+        const char *end = strchr(tag, '>');
+        const char *upright = strstr(tag, "width=\"64\" height=\"96\"");
+        assert(end && upright && upright < end);
+        trueshot_report_free(turned);
+    }
+
     /* References: a listing photo and a doctored crop of it (two dark
      * patches painted on) are derived and EDITED. */
     {
