@@ -1339,6 +1339,15 @@ fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
         v.insert("trueshot".into(), "0.0.1".into());
     });
     refused("", &["analysed by trueshot 0.0.1, this is"]);
+    // The same version built from other sources (another build's detectors).
+    let other_build = format!("{}+0000000000000000", env!("CARGO_PKG_VERSION"));
+    rewrite(&|v| {
+        v.insert("trueshot".into(), other_build.clone().into());
+    });
+    refused(
+        "",
+        &[&format!("analysed by trueshot {other_build}, this is")],
+    );
     rewrite(&|v| {
         v.remove("trueshot");
     });

@@ -82,7 +82,7 @@ pub struct CalibrateArgs {
     /// Keep the analysed samples in this JSONL file and reuse them when it
     /// exists (for refitting without analysing the corpus again). A cache
     /// that does not hold exactly these rows under these variants, whose
-    /// files changed since, or that another trueshot version analysed, is
+    /// files changed since, or that another trueshot build analysed, is
     /// refused: remove it to analyse again.
     #[arg(long, value_name = "JSONL")]
     pub samples: Option<PathBuf>,

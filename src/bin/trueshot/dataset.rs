@@ -358,9 +358,11 @@ fn pillow_nearest(src: u32, dst: u32) -> Vec<usize> {
         .collect()
 }
 
-/// The version of trueshot that analyses samples (the binary and the
-/// library are one package).
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The build of trueshot that analyses samples (the binary and the
+/// library are one package): its version and a fingerprint of its sources
+/// (build.rs), so that two builds of one version with other detectors are
+/// told apart.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("TRUESHOT_SOURCE_HASH"));
 
 /// Write samples as JSON lines (`row`, `file`, `fingerprint`, `variant`, `trueshot`,
 /// `report` or `error`).
@@ -399,7 +401,7 @@ pub fn save_samples(path: &Path, samples: &[Sample], rows: &[Row]) -> Result<(),
 /// row under some variant (made with fewer variants, or before rows were
 /// added), or one whose fingerprint of a file no longer matches the file
 /// under `base` (read within `max_bytes`; it changed since), or one
-/// written before fingerprints were kept or by another trueshot version: it is named,
+/// written before fingerprints were kept or by another trueshot build: it is named,
 /// and the cache must be removed to analyse again.
 pub fn load_samples(
     path: &Path,
@@ -440,8 +442,8 @@ pub fn load_samples(
                 }
                 Some(_) => {}
             }
-            // Features of another version's detectors would be fitted as
-            // if this version had measured them.
+            // Features of another build's detectors would be fitted as
+            // if this build had measured them.
             match v["trueshot"].as_str() {
                 Some(version) if version == VERSION => {}
                 Some(version) => {
