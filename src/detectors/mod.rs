@@ -101,9 +101,9 @@ const NEEDS_CONFIRMATION: &[&str] = &[noise_residual::REGION_CODE, local_consist
 /// Takes the box off every region finding in [`NEEDS_CONFIRMATION`] that
 /// no other trace confirms, saying so in its message, and unflags its
 /// cells; its evidence (score, message) stays. A region is confirmed when
-/// a flagged cell of another detector's map, or one in the box of another
-/// kind of region of its own detector, has its centre on one of its
-/// flagged cells. `outputs` are the pipeline's outputs with where each map
+/// a flagged cell of another detector's map, or one in the box of a region
+/// of its own detector that stands on its own, has its centre on one of
+/// its flagged cells. `outputs` are the pipeline's outputs with where each map
 /// lies in the image, already reduced to their boxes
 /// ([`DetectorOutput::unflag_unboxed`]); all are judged on the maps as
 /// they are, so the two noise statistics can confirm each other.
@@ -120,19 +120,18 @@ pub fn confirm_regions(outputs: &mut [(Region, DetectorOutput)]) {
                 .zip(y.checked_sub(origin.y))
                 .filter(|&(x, y)| region.contains(x, y) && map.at(x, y) >= 0.5)
         };
+        let needs_confirmation = |f: &Finding| NEEDS_CONFIRMATION.contains(&f.code.as_str());
+        // This detector's regions that stand on their own.
+        let own_other_kinds: Vec<Region> = out
+            .findings
+            .iter()
+            .filter(|f| !needs_confirmation(f))
+            .filter_map(|f| f.region)
+            .collect();
         for (j, finding) in out.findings.iter().enumerate() {
-            let Some(region) = finding
-                .region
-                .filter(|_| NEEDS_CONFIRMATION.contains(&finding.code.as_str()))
-            else {
+            let Some(region) = finding.region.filter(|_| needs_confirmation(finding)) else {
                 continue;
             };
-            let own_other_kinds: Vec<Region> = out
-                .findings
-                .iter()
-                .filter(|f| f.code != finding.code)
-                .filter_map(|f| f.region)
-                .collect();
             let confirmed = outputs.iter().enumerate().any(|(k, (at, other))| {
                 let Some(other_map) = &other.map else {
                     return false;

@@ -199,15 +199,9 @@ pub fn exif_block(ascii: &[(u16, &str)], exif_dims: Option<(u32, u32)>) -> Vec<u
     out
 }
 
-/// A JPEG of `image` whose EXIF asks for `orientation` (tag 0x0112).
+/// A JPEG of `image` (quality 75) whose EXIF asks for `orientation` (tag
+/// 0x0112).
 pub fn jpeg_with_orientation(image: &image::DynamicImage, orientation: u16) -> Vec<u8> {
-    let mut jpeg = Vec::new();
-    image
-        .write_to(
-            &mut std::io::Cursor::new(&mut jpeg),
-            image::ImageFormat::Jpeg,
-        )
-        .expect("encode");
     // A TIFF header and one IFD with one SHORT entry, little endian.
     let mut tiff = b"II*\0".to_vec();
     tiff.extend(8u32.to_le_bytes());
@@ -218,13 +212,7 @@ pub fn jpeg_with_orientation(image: &image::DynamicImage, orientation: u16) -> V
     tiff.extend(orientation.to_le_bytes());
     tiff.extend([0, 0]);
     tiff.extend(0u32.to_le_bytes());
-    let payload: Vec<u8> = b"Exif\0\0".iter().copied().chain(tiff).collect();
-    let mut app1 = vec![0xFF, 0xE1];
-    app1.extend(((payload.len() + 2) as u16).to_be_bytes());
-    app1.extend(payload);
-    // Right after SOI.
-    jpeg.splice(2..2, app1);
-    jpeg
+    jpeg_with_segment(&jpeg(&image.to_rgb8(), 75), 0xE1, &exif_app1(&tiff))
 }
 
 /// An EXIF APP1 payload.
