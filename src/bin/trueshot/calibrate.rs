@@ -77,8 +77,9 @@ pub struct CalibrateArgs {
     /// whose features to reuse) instead of the built-in model's: refits an
     /// earlier model's feature set on new data, so its figures can be
     /// compared.
-    #[arg(long, value_name = "NAMES|MODEL.json", conflicts_with = "max_features")]
-    pub features: Option<String>,
+    #[arg(long, value_name = "NAMES|MODEL.json", conflicts_with = "max_features",
+          value_parser = feature_list)]
+    pub features: Option<FeatureNames>,
     /// Keep the analysed samples in this JSONL file and reuse them when it
     /// exists (for refitting without analysing the corpus again). A cache
     /// that does not hold exactly these rows under these variants, whose
@@ -136,10 +137,6 @@ fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, String> {
     let mut config = Config::default();
     config.heatmap = false;
     let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
-    // A malformed list is said before the corpus is analysed.
-    if let Some(spec) = &args.features {
-        feature_list(spec)?;
-    }
     if args.heads == HeadKind::Boosted && args.max_features.is_some() {
         return Err(
             "--max-features selects features for logistic heads; boosted heads \
@@ -352,7 +349,7 @@ fn tune<'a>(
     };
     let every = || restrict(all, &(0..all.features.len()).collect::<Vec<_>>());
     let data = match (&args.features, args.heads, args.max_features) {
-        (Some(spec), _, _) => named(feature_list(spec)?, "--features")?,
+        (Some(FeatureNames(names)), _, _) => named(names.clone(), "--features")?,
         (None, HeadKind::Boosted, _) | (None, _, Some(0)) => every(),
         (None, _, Some(max)) => restrict(all, &select_features(all, folds, k, max, verbose)),
         (None, _, None) => {
@@ -681,10 +678,16 @@ fn check_usable(data: &Data<'_>) -> Result<(), String> {
 
 /// The names in `--features`: a model file's feature list, or names
 /// separated by commas.
-fn feature_list(spec: &str) -> Result<Vec<String>, String> {
+/// The features `--features` names, read once when the arguments are
+/// parsed, so a malformed list (or model file) is said before the corpus is
+/// analysed.
+#[derive(Clone, Debug)]
+pub struct FeatureNames(Vec<String>);
+
+fn feature_list(spec: &str) -> Result<FeatureNames, String> {
     if spec.ends_with(".json") {
         let model = Model::load(std::path::Path::new(spec)).map_err(|e| e.to_string())?;
-        return Ok(model.features);
+        return Ok(FeatureNames(model.features));
     }
     let names: Vec<String> = spec
         .split(',')
@@ -699,7 +702,7 @@ fn feature_list(spec: &str) -> Result<Vec<String>, String> {
     if let Some(twice) = names.iter().find(|n| !seen.insert(n.as_str())) {
         return Err(format!("--features names {twice} twice"));
     }
-    Ok(names)
+    Ok(FeatureNames(names))
 }
 
 /// The same data with only the feature columns `columns`.
