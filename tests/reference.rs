@@ -6,21 +6,8 @@
 use image::{DynamicImage, Luma, Rgb, RgbImage};
 use trueshot::{Analyzer, Config, References, Report, Verdict};
 
-/// SplitMix64: a fixed, seedable generator so every run builds the same images.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
+mod common;
+use common::Rng;
 
 fn hash2(x: i64, y: i64, seed: u64) -> f32 {
     let mut r = Rng(seed

@@ -14,20 +14,10 @@ use std::sync::Arc;
 use image::{Rgb, RgbImage};
 use trueshot::{Analyzer, Config, Error, Report};
 
+mod common;
+use common::Rng;
+
 const THREADS: usize = 8;
-
-/// SplitMix64, so every run builds the same inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// A photo-like image: gradient, texture and noise that differ by `seed`.
 fn photo(w: u32, h: u32, seed: u64) -> RgbImage {

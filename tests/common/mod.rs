@@ -6,6 +6,25 @@
 use image::{ImageEncoder, RgbImage};
 use trueshot::Finding;
 
+/// SplitMix64: a fixed, seedable generator so every run builds the same
+/// inputs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), 24 bits.
+    pub fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
 /// The first finding with `code`; panics (failing the test) when there is
 /// none.
 pub fn finding<'a>(findings: &'a [Finding], code: &str) -> &'a Finding {
