@@ -178,10 +178,10 @@ pub struct trueshot_config {
     // The reference catalogue the analyser compares claims with, shared
     // (not copied) by the analyser; empty means no comparison.
     references: Arc<References>,
-    // The encoded bytes of each reference, in catalogue order, so that a
+    // Each reference as it was given, in catalogue order, so that a
     // report's HTML page can show the matched listing photo. Shared with
     // the reports that matched them, which may outlive the config.
-    reference_sources: Vec<Arc<[u8]>>,
+    reference_sources: Vec<ListingSource>,
 }
 
 impl trueshot_config {
@@ -247,7 +247,10 @@ impl trueshot_config {
         let pushed = pushed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         match pushed {
             Ok(()) => {
-                self.reference_sources.push(bytes.into());
+                self.reference_sources.push(ListingSource {
+                    bytes: bytes.into(),
+                    limits: Arc::new(limits),
+                });
                 trueshot_status::Ok
             }
             Err(e) => set_last_error(&e),
@@ -284,8 +287,9 @@ pub struct trueshot_report {
     // pixel, which callers that never read the map should not pay.
     heatmap: OnceLock<Vec<f32>>,
     page: PageSource,
-    // Rendered on first request (`None` if the kept photo no longer decodes).
-    html: OnceLock<Option<CString>>,
+    // Rendered on first request (the error if the kept photo no longer
+    // decodes, given again with every NULL).
+    html: OnceLock<Result<CString, Error>>,
 }
 
 /// What a report keeps to render its HTML page later. Encoded inputs are
@@ -298,7 +302,17 @@ struct PageSource {
     limits: Config,
     // The thresholds the report was decided at, quoted on its page.
     point: OperatingPoint,
-    listing: Option<Arc<[u8]>>,
+    listing: Option<ListingSource>,
+}
+
+/// A reference photo's encoded bytes and the limits it was indexed under,
+/// which decode it again for a page: a listing admitted by raised limits
+/// (over 100 MP), or before the config's limits were lowered, must not
+/// vanish from the page.
+#[derive(Clone)]
+struct ListingSource {
+    bytes: Arc<[u8]>,
+    limits: Arc<Config>,
 }
 
 enum PagePhoto {
@@ -374,15 +388,15 @@ impl trueshot_report {
     }
 
     /// Render the review page (the same page as `trueshot report`).
-    fn render_page(&self) -> Option<CString> {
+    fn render_page(&self) -> Result<CString, Error> {
         let page = &self.page;
         // Raw pixels were kept shrunk to the page's size: the page is told
         // the analysed size, in whose frame the heatmap and the regions lie.
         let decoded;
         let (image, analysed_size) = match &page.photo {
             PagePhoto::Encoded(bytes) => {
-                let format = crate::decode::sniff(bytes).ok()?;
-                decoded = crate::decode::decode(bytes, format, &page.limits).ok()?;
+                let format = crate::decode::sniff(bytes)?;
+                decoded = crate::decode::decode(bytes, format, &page.limits)?;
                 (&decoded, None)
             }
             PagePhoto::Pixels {
@@ -391,11 +405,9 @@ impl trueshot_report {
                 height,
             } => (image, Some((*width, *height))),
         };
-        // Under the limits it was indexed with: a listing admitted by raised
-        // limits (over 100 MP) must not vanish from the page.
-        let listing = page.listing.as_deref().and_then(|bytes| {
-            let format = crate::decode::sniff(bytes).ok()?;
-            crate::decode::decode(bytes, format, &page.limits).ok()
+        let listing = page.listing.as_ref().and_then(|source| {
+            let format = crate::decode::sniff(&source.bytes).ok()?;
+            crate::decode::decode(&source.bytes, format, &source.limits).ok()
         });
         let mut options = html::HtmlOptions::default()
             .with_max_side(PAGE_SIDE)
@@ -409,13 +421,13 @@ impl trueshot_report {
         if let Some(listing) = &listing {
             let orientation = page
                 .listing
-                .as_deref()
-                .and_then(crate::decode::exif_orientation);
+                .as_ref()
+                .and_then(|source| crate::decode::exif_orientation(&source.bytes));
             options = options
                 .with_reference_image(listing)
                 .with_reference_orientation(orientation);
         }
-        Some(c_string(&html::render_html(&self.report, image, &options)))
+        Ok(c_string(&html::render_html(&self.report, image, &options)))
     }
 }
 
@@ -892,9 +904,8 @@ pub unsafe extern "C" fn trueshot_config_add_reference_file(
 ) -> trueshot_status {
     ffi_boundary! {
         let config = try_mut!(config);
-        let path = try_ref!(path);
-        // SAFETY: `path` is non-NULL and the caller promises NUL termination.
-        let path = match path_from_c(unsafe { CStr::from_ptr(path) }) {
+        // SAFETY: the caller promises `path` is NULL or NUL-terminated.
+        let path = match unsafe { required_path(path) } {
             Ok(path) => path,
             Err(status) => return status,
         };
@@ -968,6 +979,21 @@ pub unsafe extern "C" fn trueshot_config_reference_count(config: *const trueshot
     }
 }
 
+/// The path a C caller passed, which must not be NULL (`NULL_ARGUMENT`
+/// with the last error set). The string is read through the raw pointer:
+/// a reference to its first `c_char` would not cover the bytes after it.
+///
+/// # Safety
+/// `path` NULL or NUL-terminated.
+unsafe fn required_path(path: *const c_char) -> Result<PathBuf, trueshot_status> {
+    if path.is_null() {
+        set_last_error_null("path");
+        return Err(trueshot_status::NullArgument);
+    }
+    // SAFETY: `path` is non-NULL and the caller promises NUL termination.
+    path_from_c(unsafe { CStr::from_ptr(path) })
+}
+
 fn path_from_c(path: &CStr) -> Result<PathBuf, trueshot_status> {
     #[cfg(unix)]
     {
@@ -1001,9 +1027,8 @@ pub unsafe extern "C" fn trueshot_analyze_file(
 ) -> trueshot_status {
     ffi_boundary! {
         let report_out = try_mut!(report_out);
-        let path = try_ref!(path);
-        // SAFETY: `path` is non-NULL and the caller promises NUL termination.
-        let path = match path_from_c(unsafe { CStr::from_ptr(path) }) {
+        // SAFETY: the caller promises `path` is NULL or NUL-terminated.
+        let path = match unsafe { required_path(path) } {
             Ok(path) => path,
             Err(status) => return status,
         };
@@ -1492,7 +1517,8 @@ pub unsafe extern "C" fn trueshot_report_reference_name(
 /// by the report and valid until it is freed. Built on the first call (which
 /// decodes the kept photo again, so it takes about as long as decoding) and
 /// kept; safe to call from several threads. Every string taken from the file
-/// is HTML-escaped. NULL for a NULL report or if the page cannot be made.
+/// is HTML-escaped. NULL for a NULL report or if the page cannot be made
+/// (`trueshot_last_error_message` says why).
 ///
 /// # Safety
 /// `report` NULL or live.
@@ -1500,11 +1526,13 @@ pub unsafe extern "C" fn trueshot_report_reference_name(
 pub unsafe extern "C" fn trueshot_report_html(report: *const trueshot_report) -> *const c_char {
     ffi_boundary! {
         let report = try_ref!(report);
-        report
-            .html
-            .get_or_init(|| report.render_page())
-            .as_ref()
-            .map_or(std::ptr::null(), |page| page.as_ptr())
+        match report.html.get_or_init(|| report.render_page()) {
+            Ok(page) => page.as_ptr(),
+            Err(e) => {
+                set_last_error(e);
+                std::ptr::null()
+            }
+        }
     }
 }
 

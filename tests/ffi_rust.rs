@@ -683,6 +683,53 @@ fn references_make_a_doctored_crop_derived_and_edited() {
     }
 }
 
+/// A listing indexed under raised limits stays on the page of a claim
+/// analysed after the limits were lowered below its size: it is decoded
+/// again under the limits it was indexed with.
+#[test]
+fn a_listing_keeps_the_limits_it_was_indexed_under() {
+    let listing = listing_scene(480, 360);
+    let listing_png = encode_png(&listing);
+    let claim = doctored_crop(&listing);
+    // SAFETY (test): every pointer is live.
+    unsafe {
+        let config = trueshot_config_new();
+        assert_eq!(
+            trueshot_config_set_max_pixels(config, 200_000),
+            trueshot_status::Ok
+        );
+        assert_eq!(
+            trueshot_config_add_reference_bytes(
+                config,
+                listing_png.as_ptr(),
+                listing_png.len(),
+                c"listing.png".as_ptr()
+            ),
+            trueshot_status::Ok
+        );
+        // 480 x 360 = 172,800 pixels: over the new limit; the 400 x 300
+        // claim is under it.
+        assert_eq!(
+            trueshot_config_set_max_pixels(config, 150_000),
+            trueshot_status::Ok
+        );
+        let mut report = ptr::null_mut();
+        assert_eq!(
+            trueshot_analyze_bytes(config, claim.as_ptr(), claim.len(), &mut report),
+            trueshot_status::Ok
+        );
+        let mut m = trueshot_reference_match::default();
+        assert!(
+            trueshot_report_reference(report, &mut m) && m.derived,
+            "{m:?}"
+        );
+        let page = text(trueshot_report_html(report));
+        assert!(page.contains("Listing photo, aligned to the claim"));
+        trueshot_report_free(report);
+        trueshot_config_free(config);
+    }
+}
+
 /// What a crafted upload might hide in a PNG text chunk.
 const PAYLOAD: &str = "<script>alert('x')</script><img src=x onerror=alert(1)>";
 

@@ -265,6 +265,16 @@ impl PyConfig {
             .is_ok_and(|o| o.get().inner == self.inner)
     }
 
+    /// Consistent with `__eq__` (a `Config` is immutable), so a config can
+    /// key a dict or an `lru_cache`: equal settings print the same `repr`
+    /// (the floats are finite and validated, never -0.0 or NaN).
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.__repr__().hash(&mut hasher);
+        hasher.finish()
+    }
+
     fn __repr__(&self) -> String {
         let c = &self.inner;
         let model = c.model_path.as_ref().map_or_else(

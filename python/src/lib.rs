@@ -33,9 +33,13 @@ use crate::input::{Input, Kept};
 use crate::reference::{Catalogue, Listings, PyReferences};
 use crate::report::{PyFinding, PyReport, Shared};
 
+/// Build the analyser for one call with the GIL released: a model file is
+/// read and parsed, and `threads` starts a pool, while other Python threads
+/// run on.
 fn analyzer(py: Python<'_>, config: Option<&PyConfig>) -> PyResult<trueshot::Analyzer> {
     let config = config.map(|c| c.inner.clone()).unwrap_or_default();
-    trueshot::Analyzer::new(config).map_err(|e| to_pyerr(py, e))
+    py.detach(|| trueshot::Analyzer::new(config))
+        .map_err(|e| to_pyerr(py, e))
 }
 
 /// Attach the `reference` argument to `analyzer`: a prebuilt `References`

@@ -508,6 +508,16 @@ impl PyReport {
         Ok((rebuild, (self.inner.to_json(), heatmap)))
     }
 
+    /// A report is immutable, so a copy is the report itself, which keeps
+    /// its image for `to_html` (a copy made through `__reduce__` would not).
+    fn __copy__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __deepcopy__<'py>(slf: PyRef<'py, Self>, _memo: &Bound<'py, PyAny>) -> PyRef<'py, Self> {
+        slf
+    }
+
     /// Inverse of `__reduce__`. A classmethod, so that pickle stores it as
     /// `getattr(trueshot.Report, "_from_pickle")`, found by the class's name.
     #[classmethod]

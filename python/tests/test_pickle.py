@@ -63,6 +63,13 @@ def test_an_unpickled_report_says_it_cannot_draw_its_page() -> None:
         round_trip(report).to_html()
 
 
+def test_a_copied_report_is_the_report_and_draws_its_page() -> None:
+    report = trueshot.analyze(png_bytes(make_pixels(48, 64, 3)))
+    assert copy.copy(report) is report
+    assert copy.deepcopy(report) is report
+    assert copy.deepcopy([report])[0].to_html() == report.to_html()
+
+
 def test_finding_round_trips() -> None:
     report = trueshot.analyze(claim(listing(1), damage=True), reference=listing(1))
     assert report.findings
@@ -159,6 +166,14 @@ def test_config_round_trips(config: trueshot.Config) -> None:
     assert type(back) is trueshot.Config
     assert back == config and repr(back) == repr(config)
     assert copy.deepcopy(config) == config
+
+
+@pytest.mark.parametrize("config", sample_configs())
+def test_equal_configs_hash_alike(config: trueshot.Config) -> None:
+    twin = round_trip(config)
+    assert hash(twin) == hash(config)
+    assert {config: "cached"}[twin] == "cached"
+    assert len({config, twin, trueshot.Config()}) == (1 if config == trueshot.Config() else 2)
 
 
 def test_config_pickle_carries_every_setting() -> None:
