@@ -667,6 +667,70 @@ fn turned_and_flipped_painted_copies_are_derived_and_edited() {
     }
 }
 
+/// A small textured product on a plain backdrop, with light sensor noise:
+/// most of the frame is flat, so a wrong alignment can pass the coarse
+/// registration test there.
+fn small_product(w: u32, h: u32, at: [f32; 4], noise_seed: u64) -> RgbImage {
+    let mut rng = Rng(noise_seed);
+    let [left, top, right, bottom] = at;
+    RgbImage::from_fn(w, h, |x, y| {
+        let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
+        let noise = (rng.unit() - 0.5) * 8.0;
+        let rgb = if (left..right).contains(&u) && (top..bottom).contains(&v) {
+            let c = 120.0 + 50.0 * (u * 90.0).sin() * (v * 60.0).cos() + noise;
+            [c, 0.8 * c, 0.6 * c]
+        } else {
+            [232.0 + noise; 3]
+        };
+        Rgb(rgb.map(|c| c.round().clamp(0.0, 255.0) as u8))
+    })
+}
+
+/// A turned, unchanged copy of a mostly plain listing is traced to it, with
+/// its turn, even when an earlier, upright search found a wrong alignment
+/// that passed the coarse test (a review's case): only a copy that keeps
+/// the listing's fine detail ends the search.
+#[test]
+fn turned_copies_of_a_plain_listing_are_traced_to_it() {
+    let (w, h) = (800u32, 600u32);
+    let listing = small_product(w, h, [0.08, 0.1, 0.32, 0.38], 11);
+    let decoy = small_product(w, h, [0.6, 0.55, 0.85, 0.85], 12);
+    type Turn = fn(&RgbImage) -> RgbImage;
+    let cases: [(&str, Turn); 2] = [
+        ("quarter turn", |i| image::imageops::rotate90(i)),
+        ("upside down", |i| image::imageops::flip_vertical(i)),
+    ];
+    for (name, turn) in cases {
+        let mut refs = References::new();
+        refs.push_image(
+            &DynamicImage::ImageRgb8(listing.clone()),
+            Some("listing.jpg".into()),
+        );
+        refs.push_image(
+            &DynamicImage::ImageRgb8(decoy.clone()),
+            Some("decoy.jpg".into()),
+        );
+        let report = analyzer(refs)
+            .analyze_bytes(&jpeg(&turn(&listing), 90))
+            .expect("analysis");
+        let m = report.reference.clone().expect("reference");
+        assert!(m.derived && m.index == Some(0), "{name}: {m:?}");
+        let t = m.transform.expect("transform");
+        assert!(
+            (t.rotation_deg.abs() - 90.0).abs() < 1.0 || (t.rotation_deg.abs() - 180.0).abs() < 1.0,
+            "{name}: {t:?}"
+        );
+        assert!((t.aspect - 1.0).abs() < 0.02, "{name}: {t:?}");
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.code == "reference.derived_unchanged"),
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn unrelated_image_is_not_derived() {
     let claim = listing(9);

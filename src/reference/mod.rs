@@ -406,13 +406,15 @@ impl View {
             image::imageops::crop_imm(stored, cx0, cy0, cw, ch).to_image()
         };
         let lo = Plane::luma(&shrink(&hi, LO));
-        // The window in the view's `lo` pixels.
-        let k = lo.w as f32 / hi.width().max(1) as f32;
+        // The window in the view's `lo` pixels (each axis by its own
+        // ratio: the shrink rounds each side to whole pixels).
+        let kx = lo.w as f32 / hi.width().max(1) as f32;
+        let ky = lo.h as f32 / hi.height().max(1) as f32;
         let window = [
-            (x0 as f32 * fx - cx0 as f32) * k,
-            (y0 as f32 * fy - cy0 as f32) * k,
-            (x1 as f32 * fx - cx0 as f32) * k,
-            (y1 as f32 * fy - cy0 as f32) * k,
+            (x0 as f32 * fx - cx0 as f32) * kx,
+            (y0 as f32 * fy - cy0 as f32) * ky,
+            (x1 as f32 * fx - cx0 as f32) * kx,
+            (y1 as f32 * fy - cy0 as f32) * ky,
         ];
         View {
             lo,
@@ -517,7 +519,9 @@ impl References {
             signature,
         });
         // A larger catalogue goes through the hash index, whose views are
-        // whole frames: the detail copies would only hold memory.
+        // whole frames, so the detail copies (up to 3 MB each) go: the
+        // finer thin-line pass, which reads them too, is then left out
+        // (thin lines at 512 px only; README, Reference comparison).
         if self.entries.len() > WINDOW_SEARCH_MAX {
             for entry in &mut self.entries {
                 entry.detail = None;
@@ -838,75 +842,73 @@ impl References {
         let mut verified = verify_all(&shortlist, Alignment::Spectral);
         // A copy with a part blacked out or painted over can rank behind
         // unrelated photos by hash and by thumbnail correlation; its
-        // signature still ranks it first. Tried only when no shortlisted
-        // reference is the source, so a found copy costs no more.
+        // signature still ranks it first. A copy turned by a quarter or
+        // half turn, or flipped upside down, hashes and correlates with
+        // nothing upright. Both searches run only when no candidate is the
+        // source, so a found copy costs no more. `searched` says which of
+        // the two ran; `anyway` runs the turned one even after a candidate
+        // passed the registration's test.
+        let mut searched = [false; 2];
+        let search_further =
+            |verified: &mut Vec<Candidate>, searched: &mut [bool; 2], anyway: bool| {
+                if !searched[0] {
+                    searched[0] = true;
+                    if let Some(candidate) = self.signature_candidate(&claim, verified) {
+                        // Whole frame on whole frame: the signature matched the
+                        // frames cell by cell, so the pattern search from there
+                        // suffices.
+                        verified.extend(verify_all(&[candidate], Alignment::Window));
+                    }
+                }
+                // The claim's turned hashes shortlist the listings it may have
+                // been turned from (any catalogue size: a hash comparison costs
+                // nanoseconds), and Fourier-Mellin registration, which recovers
+                // any rotation, aligns them; an alignment that does not start
+                // close is dropped unrefined.
+                if !searched[1] && (anyway || !verified.iter().any(Candidate::is_derived)) {
+                    searched[1] = true;
+                    let turned = self.hashed_candidates(
+                        &claim.hashes_turned,
+                        TURNED_MAX_HASH_DISTANCE,
+                        verified,
+                    );
+                    verified.extend(verify_all(&turned, Alignment::Turned));
+                }
+            };
         if !verified.iter().any(Candidate::is_derived) {
-            if let Some(candidate) = self.signature_candidate(&claim, &verified) {
-                // Whole frame on whole frame: the signature matched the
-                // frames cell by cell, so the pattern search from there
-                // suffices.
-                verified.extend(verify_all(&[candidate], Alignment::Window));
+            search_further(&mut verified, &mut searched, false);
+        }
+        let mut comparison = self.conclude(
+            &claim,
+            &rgb,
+            choose_best(&claim, &verified).cloned(),
+            placement,
+            deadline,
+        );
+        // A candidate can pass the registration's test without being the
+        // source: on a mostly plain frame a wrong alignment's upper quartile
+        // can reach it, and `conclude` then finds no fine detail in common.
+        // The searches it stopped may still find the source (a review: an
+        // unchanged copy turned by a quarter turn was reported as the same
+        // scene, matched to a stretched mirror image of its listing). Their
+        // answer is taken only if it is a copy.
+        if !comparison.matched.derived && searched != [true; 2] && !deadline.expired() {
+            let tried = verified.len();
+            search_further(&mut verified, &mut searched, true);
+            let new_ones: Vec<Candidate> = verified.split_off(tried);
+            if !new_ones.is_empty() {
+                let retry = self.conclude(
+                    &claim,
+                    &rgb,
+                    choose_best(&claim, &new_ones).cloned(),
+                    placement,
+                    deadline,
+                );
+                if retry.matched.derived {
+                    comparison = retry;
+                }
             }
         }
-        // A copy turned by a quarter or half turn, or flipped upside down,
-        // hashes and correlates with nothing upright. The claim's turned
-        // hashes shortlist the listings it may have been turned from (any
-        // catalogue size: a hash comparison costs nanoseconds), and
-        // Fourier-Mellin registration, which recovers any rotation, aligns
-        // them; an alignment that does not start close is dropped
-        // unrefined.
-        if !verified.iter().any(Candidate::is_derived) {
-            let turned =
-                self.hashed_candidates(&claim.hashes_turned, TURNED_MAX_HASH_DISTANCE, &verified);
-            verified.extend(verify_all(&turned, Alignment::Turned));
-        }
-        // A reference the claim is derived from beats any that is not (a
-        // detail crop lying inside the claim registers well but covers too
-        // little of it). Of several, the one that also matches its fine
-        // texture (one too plain to measure ranks by its registration
-        // similarity: it must not lose to a wrong listing's faint chance
-        // correlation), compared at the coarsest of their resolutions: at
-        // its own, a thumbnail of the listing looks smoother, so closer,
-        // than the listing itself, and the change map at the thumbnail's
-        // scale misses a thin crack. Of one photo stored at several sizes,
-        // the finest then wins the tie ([`FINE_TIE`]).
-        let derived: Vec<&Candidate> = verified.iter().filter(|c| c.is_derived()).collect();
-        let best = match derived.as_slice() {
-            [] => first_best(verified.iter().map(|c| (c.similarity, c))),
-            [only] => Some(*only),
-            several => {
-                let upsampling = |c: &Candidate| view_to_claim_hi(&claim, c).scale();
-                let fine_at = |c: &Candidate, scale: f32| {
-                    fine_similarity(&claim, c, None, scale)
-                        .filter(|f| f.is_finite())
-                        .unwrap_or(c.similarity)
-                };
-                // Those far behind at their own scale are other photos (a
-                // second camera at the same spot: 0.65-0.84 against the
-                // source's 0.99, a review's Zwinger copies); a common scale
-                // coarse enough for a thumbnail would bring them close.
-                let own: Vec<f32> = several.iter().map(|c| fine_at(c, 1.0)).collect();
-                let lead = own.iter().copied().fold(f32::MIN, f32::max);
-                let several: Vec<&Candidate> = several
-                    .iter()
-                    .zip(&own)
-                    .filter(|(_, &f)| f >= lead - FINE_SHORTLIST)
-                    .map(|(c, _)| *c)
-                    .collect();
-                let common = several.iter().map(|c| upsampling(c)).fold(1.0f32, f32::max);
-                let fine: Vec<f32> = several.iter().map(|c| fine_at(c, common)).collect();
-                let top = fine.iter().copied().fold(f32::MIN, f32::max);
-                // The finest view among those within FINE_TIE of the best.
-                first_best(
-                    several
-                        .iter()
-                        .zip(&fine)
-                        .filter(|(_, &f)| f >= top - FINE_TIE)
-                        .map(|(c, _)| (-upsampling(c), *c)),
-                )
-            }
-        };
-        let mut comparison = self.conclude(&claim, &rgb, best.cloned(), placement, deadline);
         // A listing matched as a whole (an index named) holds no part of
         // the claim that the whole-frame match has not weighed already.
         let matched_whole = comparison.matched.index.is_some();
@@ -1407,6 +1409,64 @@ fn view_to_claim_hi(claim: &Claim, candidate: &Candidate) -> Affine {
     claim_up.compose(&candidate.affine.compose(&ref_down))
 }
 
+/// The candidate a claim is matched to. A reference the claim is derived
+/// from beats any that is not (a detail crop lying inside the claim
+/// registers well but covers too little of it). Of several, the one that
+/// also matches its fine texture (one too plain to measure ranks by its
+/// registration similarity: it must not lose to a wrong listing's faint
+/// chance correlation), compared at the coarsest of their resolutions: at
+/// its own, a thumbnail of the listing looks smoother, so closer, than the
+/// listing itself, and the change map at the thumbnail's scale misses a
+/// thin crack. Of one photo stored at several sizes, the finest then wins
+/// the tie ([`FINE_TIE`]).
+fn choose_best<'c>(claim: &Claim, verified: &'c [Candidate]) -> Option<&'c Candidate> {
+    let derived: Vec<&Candidate> = verified.iter().filter(|c| c.is_derived()).collect();
+    match derived.as_slice() {
+        // None is a copy: one that lines up as the same scene (enough
+        // overlap) beats a higher similarity over too small an overlap,
+        // which `conclude` would call no match.
+        [] => first_best(
+            verified
+                .iter()
+                .filter(|c| c.is_same_scene())
+                .map(|c| (c.similarity, c)),
+        )
+        .or_else(|| first_best(verified.iter().map(|c| (c.similarity, c)))),
+        [only] => Some(*only),
+        several => {
+            let upsampling = |c: &Candidate| view_to_claim_hi(claim, c).scale();
+            let fine_at = |c: &Candidate, scale: f32| {
+                fine_similarity(claim, c, None, scale)
+                    .filter(|f| f.is_finite())
+                    .unwrap_or(c.similarity)
+            };
+            // Those far behind at their own scale are other photos (a
+            // second camera at the same spot: 0.65-0.84 against the
+            // source's 0.99, a review's Zwinger copies); a common scale
+            // coarse enough for a thumbnail would bring them close.
+            let own: Vec<f32> = several.iter().map(|c| fine_at(c, 1.0)).collect();
+            let lead = own.iter().copied().fold(f32::MIN, f32::max);
+            let several: Vec<&Candidate> = several
+                .iter()
+                .zip(&own)
+                .filter(|(_, &f)| f >= lead - FINE_SHORTLIST)
+                .map(|(c, _)| *c)
+                .collect();
+            let common = several.iter().map(|c| upsampling(c)).fold(1.0f32, f32::max);
+            let fine: Vec<f32> = several.iter().map(|c| fine_at(c, common)).collect();
+            let top = fine.iter().copied().fold(f32::MIN, f32::max);
+            // The finest view among those within FINE_TIE of the best.
+            first_best(
+                several
+                    .iter()
+                    .zip(&fine)
+                    .filter(|(_, &f)| f >= top - FINE_TIE)
+                    .map(|(c, _)| (-upsampling(c), *c)),
+            )
+        }
+    }
+}
+
 /// The item of the highest key, the first of equal ones.
 fn first_best<'a, T>(items: impl Iterator<Item = (f32, &'a T)>) -> Option<&'a T> {
     items
@@ -1441,9 +1501,11 @@ fn downscaled(image: &RgbImage, factor: f32) -> (RgbImage, Affine) {
 /// Only blocks of texture, noise or corners count, not straight edges
 /// ([`MAX_FINE_COHERENCE`]), nor, with a change map (`changed`), blocks
 /// that hold changed pixels; `None` under [`MIN_FINE_BLOCKS`]. Compared
-/// at the view's resolution, or at `upsampling` times coarser than the
-/// claim's stored copy when that is coarser still (both are then
-/// downscaled), so that several candidates compare at one scale.
+/// in the claim's frame at the coarser of the two resolutions (a finer
+/// claim is shrunk to the view's scale; a finer view's band is warped onto
+/// the claim's frame), or at `upsampling` times coarser than the claim's
+/// stored copy when that is coarser still (both are then downscaled), so
+/// that several candidates compare at one scale.
 fn fine_similarity(
     claim: &Claim,
     candidate: &Candidate,
@@ -1584,9 +1646,6 @@ fn prepare(rgb: &RgbView<'_>, plans: &FftPlans) -> Claim {
     }
 }
 
-/// Difference of Gaussians: the band the similarity looks at (periods of
-/// roughly 4 to 12 px at 256 px), which JPEG at quality 70 keeps and a change
-/// of viewpoint moves.
 /// The largest group of blocks of the claim's band that show the listing's
 /// band laid over it by `affine`: `(blocks, textured blocks, box in the
 /// working plane)`, when it is large enough to report.
@@ -1605,6 +1664,9 @@ fn copied_part(
     enough.then(|| (group.len(), textured, cells_box(&blocks, &group)))
 }
 
+/// Difference of Gaussians: the band the similarity looks at (periods of
+/// roughly 4 to 12 px at 256 px), which JPEG at quality 70 keeps and a change
+/// of viewpoint moves.
 fn band(p: &Plane) -> Plane {
     let fine = p.blurred(0.7);
     let coarse = p.blurred(2.0);
@@ -1813,6 +1875,49 @@ mod tests {
         let view = RgbView::from_raw(claim.width(), claim.height(), claim.as_raw().as_slice())?;
         let claim = prepare(&view, &FftPlans::default());
         refs.signature_candidate(&claim, &[]).map(|c| c.1)
+    }
+
+    /// A candidate with the given registration figures (its view and
+    /// transform are placeholders: choosing among non-copies reads only
+    /// these).
+    fn registered(index: usize, similarity: f32, overlap: f32) -> Candidate {
+        Candidate {
+            index,
+            mirrored: false,
+            view: View {
+                hi: RgbImage::new(8, 8),
+                lo: Plane::new(8, 8),
+                origin: (0, 0),
+                source: (8, 8),
+                window: [0.0, 0.0, 8.0, 8.0],
+            },
+            affine: Affine::scaling(1.0, 1.0),
+            similarity,
+            overlap,
+        }
+    }
+
+    #[test]
+    fn without_a_copy_the_same_scene_beats_a_higher_similarity_over_too_little() {
+        let photo = photo(1, false);
+        let view = RgbView::from_raw(photo.width(), photo.height(), photo.as_raw().as_slice())
+            .expect("view");
+        let claim = prepare(&view, &FftPlans::default());
+        let small_overlap = registered(0, 0.65, MIN_OVERLAP * 0.5);
+        let same_scene = registered(1, 0.5, MIN_OVERLAP + 0.1);
+        let unrelated = registered(2, 0.2, 1.0);
+        assert!(!small_overlap.is_same_scene() && same_scene.is_same_scene());
+        assert!(!same_scene.is_derived());
+        let list = [small_overlap, same_scene, unrelated];
+        assert_eq!(choose_best(&claim, &list).map(|c| c.index), Some(1));
+        // With no same-scene candidate, the highest similarity (for the
+        // "best similarity" a no-match reports).
+        assert_eq!(choose_best(&claim, &list[..1]).map(|c| c.index), Some(0));
+        assert_eq!(
+            choose_best(&claim, &[registered(2, 0.2, 1.0), registered(0, 0.65, 0.1)])
+                .map(|c| c.index),
+            Some(0)
+        );
     }
 
     #[test]
