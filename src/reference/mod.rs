@@ -331,6 +331,9 @@ struct Claim {
 struct Candidate {
     index: usize,
     mirrored: bool,
+    /// How it was registered: a `Window` refinement starts from the
+    /// identity and cannot recover a turn.
+    alignment: Alignment,
     view: View,
     /// View working frame → claim working frame.
     affine: Affine,
@@ -607,7 +610,7 @@ impl References {
         }
         let entry = &self.entries[index];
         let whole = [0, 0, entry.lo.w, entry.lo.h];
-        (!tried_whole(tried, index, mirrored)).then_some((
+        (!tried_whole(tried, index, mirrored, false)).then_some((
             (best * 1000.0) as u32,
             index,
             mirrored,
@@ -627,7 +630,8 @@ impl References {
     /// `(distance, index, mirrored, whole frame)`, closest first, once per
     /// reference and mirroring (the registration finds a turn itself), at
     /// most [`SHORTLIST`], leaving out those `tried` already against their
-    /// whole frame in the same mirroring.
+    /// whole frame in the same mirroring by a registration that recovers a
+    /// turn.
     fn hashed_candidates(
         &self,
         hashes: &[(Hash, bool)],
@@ -646,7 +650,7 @@ impl References {
                     (d.unwrap_or(64), i, mirrored, whole)
                 })
             })
-            .filter(|&(d, i, m, _)| d <= max_distance && !tried_whole(tried, i, m))
+            .filter(|&(d, i, m, _)| d <= max_distance && !tried_whole(tried, i, m, true))
             .collect();
         all.sort_unstable();
         let mut seen = std::collections::BTreeSet::new();
@@ -749,6 +753,7 @@ impl References {
         Some(Candidate {
             index,
             mirrored,
+            alignment,
             view,
             affine,
             similarity,
@@ -1591,11 +1596,14 @@ fn block_coherence(plane: &Plane, gw: usize, gh: usize) -> Vec<f32> {
 }
 
 /// Whether reference `index` (mirrored or not) was registered against its
-/// whole frame among `tried`.
-fn tried_whole(tried: &[Candidate], index: usize, mirrored: bool) -> bool {
-    tried
-        .iter()
-        .any(|c| (c.index, c.mirrored) == (index, mirrored) && c.view.is_whole())
+/// whole frame among `tried`; with `turn_found`, only by a registration
+/// that recovers a turn (Fourier-Mellin), not by a `Window` refinement.
+fn tried_whole(tried: &[Candidate], index: usize, mirrored: bool, turn_found: bool) -> bool {
+    tried.iter().any(|c| {
+        (c.index, c.mirrored) == (index, mirrored)
+            && c.view.is_whole()
+            && !(turn_found && c.alignment == Alignment::Window)
+    })
 }
 
 fn no_match(similarity: f32) -> Comparison {
@@ -1884,6 +1892,7 @@ mod tests {
         Candidate {
             index,
             mirrored: false,
+            alignment: Alignment::Spectral,
             view: View {
                 hi: RgbImage::new(8, 8),
                 lo: Plane::new(8, 8),
