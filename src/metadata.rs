@@ -77,6 +77,17 @@ impl RawMetadata {
             self.text.push((key, value));
         }
     }
+
+    /// A PNG text chunk: XMP under its registered keyword whichever of the
+    /// three chunk types holds it (Pillow writes Latin-1 text as tEXt), any
+    /// other keyword as text.
+    fn push_png_text(&mut self, key: String, value: String) {
+        if key == "XML:com.adobe.xmp" {
+            self.push_xmp(value);
+        } else {
+            self.push_text(key, value);
+        }
+    }
 }
 
 /// Collect the metadata blocks of a file of a known format.
@@ -291,24 +302,20 @@ fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
         match kind {
             b"tEXt" => {
                 if let Some((key, value)) = split_key(data) {
-                    meta.push_text(key, text_of(value));
+                    meta.push_png_text(key, text_of(value));
                 }
             }
             b"zTXt" => {
                 if let Some((key, rest)) = split_key(data) {
                     // One compression-method byte (0 = zlib), then the stream.
                     if let Some(value) = rest.get(1..).and_then(inflate_limited) {
-                        meta.push_text(key, value);
+                        meta.push_png_text(key, value);
                     }
                 }
             }
             b"iTXt" => {
                 if let Some((key, value)) = parse_itxt(data) {
-                    if key == "XML:com.adobe.xmp" {
-                        meta.push_xmp(value);
-                    } else {
-                        meta.push_text(key, value);
-                    }
+                    meta.push_png_text(key, value);
                 }
             }
             b"eXIf" if meta.exif.is_none() => meta.exif = Some(data.to_vec()),
@@ -456,6 +463,33 @@ mod tests {
         png.extend(chunk(b"IEND", &[]));
         let meta = extract(&png, Format::Png);
         assert_eq!(meta.text.len(), 1);
+    }
+
+    /// XMP is XMP under its keyword in any of the three text chunk types
+    /// (Pillow writes Latin-1 text as tEXt).
+    #[test]
+    fn png_xmp_is_read_from_every_text_chunk_type() {
+        let packet = "<x:xmpmeta><Iptc4xmpExt:DigitalSourceType>trained</Iptc4xmpExt:DigitalSourceType></x:xmpmeta>";
+        let key = b"XML:com.adobe.xmp\0";
+        let deflated = miniz_oxide::deflate::compress_to_vec_zlib(packet.as_bytes(), 6);
+        let chunks: [(&[u8; 4], Vec<u8>); 3] = [
+            (b"tEXt", [&key[..], packet.as_bytes()].concat()),
+            (b"zTXt", [&key[..], &[0], &deflated].concat()),
+            (
+                b"iTXt",
+                [&key[..], &[0, 0, 0, 0], packet.as_bytes()].concat(),
+            ),
+        ];
+        for (kind, data) in chunks {
+            let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+            png.extend(chunk(b"IHDR", &[0; 13]));
+            png.extend(chunk(kind, &data));
+            png.extend(chunk(b"tEXt", b"Software\0GIMP"));
+            png.extend(chunk(b"IEND", &[]));
+            let meta = extract(&png, Format::Png);
+            assert_eq!(meta.xmp, vec![packet.to_string()], "{kind:?}");
+            assert_eq!(meta.text.len(), 1, "{kind:?}");
+        }
     }
 
     /// A JPEG of the given APP1 payloads (no image data: only the walk runs).

@@ -322,11 +322,93 @@ pub(crate) fn orientation(data: &[u8]) -> Option<u16> {
 /// next-IFD pointer now and then (kamadak-exif issues 31 and 34), and the
 /// strict reader then drops the camera's make and model with them.
 fn parse_exif(data: &[u8]) -> Option<exif::Exif> {
+    if exif_parse_bytes(data) > MAX_EXIF_PARSE_BYTES {
+        return None;
+    }
     exif::Reader::new()
         .continue_on_error(true)
         .read_raw(data.to_vec())
         .or_else(|e| e.distill_partial_result(|_| ()))
         .ok()
+}
+
+/// Most memory an EXIF block may take to parse. Real blocks need a few
+/// hundred kilobytes at most; a hostile one makes many entries point at one
+/// block of NUL bytes, and the parser splits each ASCII value at its NULs
+/// into a vector per piece (about 120 bytes of memory per file byte in a
+/// review's test, 491 MB for a 4 MB PNG), which no panic guard can catch.
+const MAX_EXIF_PARSE_BYTES: u64 = 16 << 20;
+
+/// Byte order, the 32-bit and the 16-bit reader of a TIFF block.
+type TiffReader = (fn([u8; 4]) -> u32, fn([u8; 2]) -> u16);
+
+/// An upper bound of the memory kamadak-exif allocates for the values of
+/// `tiff` (a TIFF header and its IFDs): every entry of the IFD chain (at
+/// most 8 IFDs) and of the Exif, GPS and interoperability IFDs it points to,
+/// at its element size, ASCII at the 24-byte vector each NUL may start plus
+/// the byte itself. Values out of the block count as nothing (the parser
+/// skips them). `u64::MAX` when the header is not TIFF.
+fn exif_parse_bytes(tiff: &[u8]) -> u64 {
+    let reader: TiffReader = match tiff.get(..4) {
+        Some(b"II*\0") => (u32::from_le_bytes, u16::from_le_bytes),
+        Some(b"MM\0*") => (u32::from_be_bytes, u16::from_be_bytes),
+        _ => return u64::MAX,
+    };
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(reader.0(tiff.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        Some(reader.1(tiff.get(at..at.checked_add(2)?)?.try_into().ok()?))
+    };
+    // (IFD offset, follows the next-IFD link), visited once each.
+    let mut queue: Vec<(usize, bool)> = u32_at(4).map(|o| (o as usize, true)).into_iter().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total = 0u64;
+    let mut chain = 0;
+    while let Some((ifd, follow)) = queue.pop() {
+        if !seen.insert(ifd) || seen.len() > 64 {
+            continue;
+        }
+        let Some(count) = u16_at(ifd) else { continue };
+        for k in 0..usize::from(count) {
+            let entry = ifd + 2 + 12 * k;
+            let (Some(tag), Some(kind), Some(n)) =
+                (u16_at(entry), u16_at(entry + 2), u32_at(entry + 4))
+            else {
+                break;
+            };
+            // Bytes per element in the file, and in memory once parsed.
+            let (size, memory): (u64, u64) = match kind {
+                1 | 6 | 7 => (1, 1),
+                2 => (1, 25),
+                3 | 8 => (2, 2),
+                4 | 9 | 11 | 13 => (4, 4),
+                5 | 10 | 12 => (8, 8),
+                _ => (0, 0),
+            };
+            let stored = u64::from(n) * size;
+            let inline = stored <= 4;
+            let in_block = inline
+                || u32_at(entry + 8).is_some_and(|at| u64::from(at) + stored <= tiff.len() as u64);
+            if in_block {
+                total = total.saturating_add(u64::from(n) * memory);
+            }
+            // Exif, GPS and interoperability IFD pointers.
+            if matches!(tag, 0x8769 | 0x8825 | 0xA005) {
+                if let Some(at) = u32_at(entry + 8) {
+                    queue.push((at as usize, false));
+                }
+            }
+        }
+        if follow && chain < 8 {
+            chain += 1;
+            let next = u32_at(ifd + 2 + 12 * usize::from(count)).unwrap_or(0);
+            if next != 0 {
+                queue.push((next as usize, true));
+            }
+        }
+    }
+    total
 }
 
 fn orientation_of(exif: &exif::Exif) -> Option<u16> {
@@ -408,12 +490,21 @@ fn decode_user_comment(bytes: &[u8]) -> String {
     }
 }
 
-fn read_xmp(xmp: &str, p: &mut Provenance) {
-    // The packet's first (top-level) declaration: a later one in the same
-    // packet may describe an ingredient (an AI layer inside a photo is a
-    // composite, not a generated image).
+fn read_xmp(packet: &str, p: &mut Provenance) {
+    // What the packet says of this image, apart from what it records of
+    // the files placed in it (an AI layer inside a photo makes a
+    // composite, not a generated image; its history is not this file's).
+    let (own, placed) = split_ingredients(packet);
+    let xmp = own.as_str();
+    // The first declaration left: a later one may still describe a part.
     if let Some(v) = xmp_values(xmp, "DigitalSourceType").into_iter().next() {
         keep_stronger_source_type(p, last_segment(&v));
+    }
+    let placed_ai = xmp_values(&placed, "DigitalSourceType").iter().any(|v| {
+        classify_source_type(last_segment(v)).is_some_and(|(c, _)| c == Class::AiGenerated)
+    });
+    if placed_ai {
+        keep_stronger_source_type(p, "compositeWithTrainedAlgorithmicMedia");
     }
     if let Some(v) = xmp_values(xmp, "CreatorTool").into_iter().next() {
         p.creator_tool = Some(escape_untrusted(&v, MAX_FIELD_CHARS));
@@ -433,6 +524,74 @@ fn read_xmp(xmp: &str, p: &mut Provenance) {
             p.aigc_label = parse_aigc_label(&v);
         }
     }
+}
+
+/// Elements of an XMP packet that describe other files: the packets of
+/// placed files Photoshop copies into `xmpMM:Pantry`, the
+/// `xmpMM:Ingredients` list and the `xmpMM:DerivedFrom` reference (XMP
+/// Specification Part 2, xmpMM namespace).
+const INGREDIENT_ELEMENTS: [&str; 3] = ["xmpMM:Pantry", "xmpMM:Ingredients", "xmpMM:DerivedFrom"];
+
+/// The packet without its [`INGREDIENT_ELEMENTS`] (nested ones included),
+/// and what was cut out.
+fn split_ingredients(xmp: &str) -> (String, String) {
+    let mut own = xmp.to_string();
+    let mut placed = String::new();
+    for name in INGREDIENT_ELEMENTS {
+        let open = format!("<{name}");
+        let close = format!("</{name}>");
+        let mut from = 0;
+        // Bounded: each pass removes an element or stops.
+        while let Some(at) = own
+            .get(from..)
+            .and_then(|rest| rest.find(&open))
+            .map(|i| from + i)
+        {
+            let after = at + open.len();
+            // The name must end here (not `xmpMM:PantryX`).
+            if !own[after..].starts_with(|c: char| c == '>' || c == '/' || c.is_whitespace()) {
+                from = after;
+                continue;
+            }
+            let Some(tag_end) = own[after..].find('>').map(|i| after + i + 1) else {
+                break;
+            };
+            let end = if own[..tag_end].ends_with("/>") {
+                tag_end
+            } else {
+                element_end(&own, tag_end, &open, &close)
+            };
+            placed.push_str(&own[at..end]);
+            own.replace_range(at..end, "");
+            from = at;
+        }
+    }
+    (own, placed)
+}
+
+/// Where the element whose opening tag ends at `from` closes: after the
+/// `close` that matches it, counting nested `open`s; the end of `text` when
+/// it is not closed.
+fn element_end(text: &str, from: usize, open: &str, close: &str) -> usize {
+    let mut depth = 1usize;
+    let mut at = from;
+    while depth > 0 {
+        let next_open = text[at..].find(open).map(|i| at + i);
+        let Some(next_close) = text[at..].find(close).map(|i| at + i) else {
+            return text.len();
+        };
+        match next_open {
+            Some(o) if o < next_close => {
+                depth += 1;
+                at = o + open.len();
+            }
+            _ => {
+                depth -= 1;
+                at = next_close + close.len();
+            }
+        }
+    }
+    at
 }
 
 /// Keep `term` as the digital source type if it declares more than the
@@ -1080,6 +1239,39 @@ mod tests {
         out
     }
 
+    /// EXIF whose entries all point at one block of NUL bytes (each ASCII
+    /// value would be split into a vector per NUL) is not parsed; a real
+    /// camera block is, and its estimate is small.
+    #[test]
+    fn exif_too_costly_to_parse_is_skipped() {
+        let camera = tiff(&[
+            (0x010F, 2, 6, b"Canon\0"),
+            (0x0110, 2, 14, b"Canon EOS R6\0\0"),
+            (0x0131, 2, 9, b"Firmware\0"),
+        ]);
+        assert!(exif_parse_bytes(&camera) < 1024);
+        assert!(parse_exif(&camera).is_some());
+
+        let nuls = 1usize << 20;
+        let empty: &[u8] = b"";
+        let mut hostile = tiff(&[(0x010F, 2, 0, empty); 5]);
+        let block = hostile.len() as u32;
+        for k in 0..5 {
+            let entry = 8 + 2 + 12 * k;
+            hostile[entry + 4..entry + 8].copy_from_slice(&(nuls as u32).to_le_bytes());
+            hostile[entry + 8..entry + 12].copy_from_slice(&block.to_le_bytes());
+        }
+        hostile.resize(hostile.len() + nuls, 0);
+        assert!(exif_parse_bytes(&hostile) > MAX_EXIF_PARSE_BYTES);
+        assert!(parse_exif(&hostile).is_none());
+        // The Exif sub-IFD counts too, and a loop of IFDs ends.
+        let mut looped = tiff(&[(0x8769, 4, 1, &8u32.to_le_bytes())]);
+        let next = 8 + 2 + 12;
+        looped[next..next + 4].copy_from_slice(&8u32.to_le_bytes());
+        assert!(exif_parse_bytes(&looped) < 64);
+        assert_eq!(exif_parse_bytes(b"not tiff"), u64::MAX);
+    }
+
     /// One broken field (a maker note whose offset points past the data)
     /// does not drop the camera's make and model.
     #[test]
@@ -1185,6 +1377,53 @@ mod tests {
         meta.xmp = vec![packet("digitalCapture"), packet("composite")];
         let p = analyze(&meta, 64, 64).provenance;
         assert_eq!(p.digital_source_type.as_deref(), Some("composite"));
+    }
+
+    /// A photo with a placed AI-generated file (Photoshop copies the
+    /// placed file's XMP into `xmpMM:Pantry`) is a composite, not a
+    /// generated image, and the placed file's history is not its own.
+    #[test]
+    fn a_placed_files_declarations_make_a_composite() {
+        let placed = "<xmpMM:Pantry><rdf:Bag><rdf:li><rdf:Description \
+            Iptc4xmpExt:DigitalSourceType=\"http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia\" \
+            xmp:CreatorTool=\"Midjourney\"><xmpMM:History><rdf:Seq><rdf:li stEvt:softwareAgent=\"Midjourney v6\"/>\
+            </rdf:Seq></xmpMM:History><xmpMM:Pantry><rdf:Bag/></xmpMM:Pantry>\
+            <TC260:AIGC>{\"Label\":\"1\",\"ContentProducer\":\"x\"}</TC260:AIGC>\
+            </rdf:Description></rdf:li></rdf:Bag></xmpMM:Pantry>";
+        let packet = format!(
+            "<x:xmpmeta xmlns:TC260=\"http://www.tc260.org.cn/\"><rdf:Description xmp:CreatorTool=\"Adobe Photoshop 25.0\">\
+             {placed}<xmpMM:DerivedFrom stRef:documentID=\"x\"/></rdf:Description></x:xmpmeta>"
+        );
+        let mut meta = RawMetadata::default();
+        meta.xmp = vec![packet.clone()];
+        let p = analyze(&meta, 64, 64).provenance;
+        assert_eq!(
+            p.digital_source_type.as_deref(),
+            Some("compositeWithTrainedAlgorithmicMedia")
+        );
+        assert_eq!(p.creator_tool.as_deref(), Some("Adobe Photoshop 25.0"));
+        assert!(p.edit_history.is_empty(), "{:?}", p.edit_history);
+        assert!(p.aigc_label.is_none());
+        let (own, cut) = split_ingredients(&packet);
+        assert!(
+            !own.contains("Pantry") && !own.contains("DerivedFrom"),
+            "{own}"
+        );
+        assert!(
+            cut.contains("Midjourney v6") && cut.ends_with("/>"),
+            "{cut}"
+        );
+        // The image's own declaration still counts in full.
+        let own_ai = packet.replace(
+            "<rdf:Description xmp:CreatorTool",
+            "<rdf:Description Iptc4xmpExt:DigitalSourceType=\"trainedAlgorithmicMedia\" xmp:CreatorTool",
+        );
+        meta.xmp = vec![own_ai];
+        let p = analyze(&meta, 64, 64).provenance;
+        assert_eq!(
+            p.digital_source_type.as_deref(),
+            Some("trainedAlgorithmicMedia")
+        );
     }
 
     #[test]
