@@ -68,8 +68,20 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
         read_c2pa(&meta.c2pa, p)
     };
     for (key, value) in &texts {
-        if key.eq_ignore_ascii_case("AIGC") && p.aigc_label.is_none() {
+        if p.aigc_label.is_some() {
+            break;
+        }
+        if key.eq_ignore_ascii_case("AIGC") {
             p.aigc_label = parse_aigc_label(value);
+        } else if value.contains("Label")
+            && (value.contains("ContentProducer") || value.contains("ProduceID"))
+        {
+            // Writers without an `AIGC` key put the label's JSON in another
+            // text field (EXIF UserComment, a JPEG comment). It counts there
+            // only whole: a label and who produced the content.
+            p.aigc_label = parse_aigc_label(value).filter(|l| {
+                l.label.is_some() && (l.content_producer.is_some() || l.produce_id.is_some())
+            });
         }
     }
 
@@ -810,7 +822,17 @@ pub fn html_unescape(s: &str) -> String {
 #[must_use]
 pub fn parse_aigc_label(raw: &str) -> Option<AigcLabel> {
     let text = html_unescape(raw);
-    let field = |key: &str| json_field(&text, key).map(|v| escape_untrusted(&v, MAX_FIELD_CHARS));
+    parse_label_json(&text).or_else(|| {
+        // The JSON written with its quotes escaped (`{\"Label\":\"1\"}`, as
+        // printed in a string), or a label stringified inside another JSON.
+        text.contains("\\\"")
+            .then(|| parse_label_json(&text.replace("\\\"", "\"")))
+            .flatten()
+    })
+}
+
+fn parse_label_json(text: &str) -> Option<AigcLabel> {
+    let field = |key: &str| json_field(text, key).map(|v| escape_untrusted(&v, MAX_FIELD_CHARS));
     let label = AigcLabel {
         label: field("Label"),
         content_producer: field("ContentProducer"),
@@ -1131,9 +1153,13 @@ fn name_in(text: &str, names: &[(&str, &'static str)]) -> Option<&'static str> {
             needle.is_ascii() && (needle.len() <= 4 || WHOLE_WORD_NEEDLES.contains(&needle));
         let hit = if whole_word {
             lower.match_indices(needle).any(|(at, _)| {
-                let before = lower[..at].chars().next_back();
+                let head = &lower[..at];
+                let before = head.chars().next_back();
                 let after = lower[at + needle.len()..].chars().next();
-                !before.is_some_and(|c| c.is_ascii_alphanumeric())
+                // A line break or tab escaped when the field was read
+                // (`escape_untrusted`) is a break too.
+                let escaped_break = ["\\n", "\\r", "\\t"].iter().any(|e| head.ends_with(e));
+                (escaped_break || !before.is_some_and(|c| c.is_ascii_alphanumeric()))
                     && !after.is_some_and(|c| c.is_ascii_alphabetic())
             })
         } else {
@@ -1426,6 +1452,41 @@ mod tests {
         );
     }
 
+    /// The label's JSON in another text field counts when it is whole (a
+    /// label and its producer); a bare "Label" in a comment does not.
+    #[test]
+    fn an_aigc_label_in_another_text_field_counts_when_whole() {
+        let label_of = |key: &str, value: &str| {
+            let mut meta = RawMetadata::default();
+            meta.text = vec![(key.to_string(), value.to_string())];
+            analyze(&meta, 64, 64).provenance.aigc_label
+        };
+        let whole = r#"{"AIGC":{"Label":"1","ContentProducer":"001191110108MA01KP2T5U00000","ProduceID":"p1"}}"#;
+        for key in ["UserComment", "comment", "ImageDescription"] {
+            let label = label_of(key, whole).expect("label");
+            assert_eq!(label.label.as_deref(), Some("1"), "{key}");
+        }
+        assert!(label_of("comment", r#"{"Label":"holiday","Camera":"x"}"#).is_none());
+        assert!(label_of(
+            "comment",
+            r#"{"ContentProducer":"x","ProduceID":"y"} Label"#
+        )
+        .is_none());
+        // Quotes escaped, as the JSON is printed inside a string.
+        let escaped = r#"{\"Label\":\"1\",\"ContentProducer\":\"x\"}"#;
+        assert_eq!(
+            label_of("AIGC", escaped).and_then(|l| l.label).as_deref(),
+            Some("1")
+        );
+        let stringified = r#"{"AIGC":"{\"Label\":\"2\",\"ProduceID\":\"y\"}"}"#;
+        assert_eq!(
+            label_of("AIGC", stringified)
+                .and_then(|l| l.label)
+                .as_deref(),
+            Some("2")
+        );
+    }
+
     #[test]
     fn aigc_label_escaped_and_nested() {
         let raw = "{&quot;AIGC&quot;:{&quot;Label&quot;:&quot;1&quot;,&quot;ContentProducer&quot;:&quot;001191110108MA01KP2T5U00000&quot;,&quot;ProduceID&quot;:&quot;abc&quot;}}";
@@ -1440,6 +1501,11 @@ mod tests {
     #[test]
     fn short_names_need_whole_words() {
         assert_eq!(name_in("FLUX.1 [dev]", AI_GENERATORS), Some("FLUX"));
+        // After a line break escaped when the field was read.
+        let escaped = escape_untrusted("made with\nflux", MAX_FIELD_CHARS);
+        assert_eq!(name_in(&escaped, AI_GENERATORS), Some("FLUX"));
+        assert_eq!(name_in("made with\\nflux", AI_GENERATORS), Some("FLUX"));
+        assert_eq!(name_in("reflux", AI_GENERATORS), None);
         assert_eq!(name_in("Influx Photo Studio", AI_GENERATORS), None);
         assert_eq!(
             name_in("stable-diffusion-xl-base-1.0", AI_GENERATORS),
