@@ -881,15 +881,36 @@ fn read_c2pa(jumbf: &[u8], p: &mut Provenance) -> Vec<String> {
     // ones before it belong to ingredients (the camera or tool an edited
     // image came from).
     p.c2pa_claim_generator = generators.last().cloned();
-    // digitalSourceType may sit in the actions of any nested manifest; the
-    // strongest one wins.
+    // digitalSourceType may sit in the actions of any manifest. The active
+    // manifest's own declaration speaks for the image (an editor that
+    // declares a composite of an AI ingredient made a composite); the
+    // ingredients' count when it declares none (an AI image an editor
+    // signed later is still generated). Each manifest's description box
+    // has the type "c2ma" (C2PA 2.1, 11.1.2), so the last one starts the
+    // active manifest; without it every declaration counts as the active
+    // one's. The strongest of the chosen ones wins.
+    let active_from = rfind(jumbf, b"c2ma").unwrap_or(0);
+    let (mut active, mut ingredients) = (Vec::new(), Vec::new());
     let mut from = 0;
     while let Some(at) = find(&jumbf[from..], b"digitalSourceType") {
         let start = from + at;
         from = start + 17;
         if let Some(v) = cbor_text_after(&jumbf[start..], b"digitalSourceType") {
-            keep_stronger_source_type(p, last_segment(&v));
+            let term = last_segment(&v).to_string();
+            if start >= active_from {
+                active.push(term);
+            } else {
+                ingredients.push(term);
+            }
         }
+    }
+    let declared = if active.is_empty() {
+        ingredients
+    } else {
+        active
+    };
+    for term in &declared {
+        keep_stronger_source_type(p, term);
     }
     generators
 }
@@ -928,6 +949,10 @@ fn claim_generators(jumbf: &[u8]) -> Vec<String> {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// The CBOR text string (major type 3, RFC 8949) that follows the key `key`.
@@ -1384,6 +1409,51 @@ mod tests {
             assert!(note.message.contains("not one the standard defines"));
         }
         assert!(finding("\"Label\":\"0\",").message.contains("“0”"));
+    }
+
+    /// A manifest store skeleton: for each manifest, a description box of
+    /// type "c2ma" and the digital source type its actions declare (CBOR
+    /// text after the key).
+    fn c2pa_store(declared: &[Option<&str>]) -> Vec<u8> {
+        let mut jumbf = b"jumbjumdc2pa".to_vec();
+        for term in declared {
+            jumbf.extend_from_slice(b"jumbjumdc2ma\x00\x11\x00\x10");
+            if let Some(term) = term {
+                let url = format!("http://cv.iptc.org/newscodes/digitalsourcetype/{term}");
+                jumbf.extend_from_slice(b"digitalSourceType");
+                jumbf.push(0x78);
+                jumbf.push(url.len() as u8);
+                jumbf.extend_from_slice(url.as_bytes());
+            }
+        }
+        jumbf
+    }
+
+    /// The active (last) manifest's declaration speaks for the image; an
+    /// ingredient's counts when the active manifest declares nothing.
+    #[test]
+    fn the_active_c2pa_manifest_declares_for_the_image() {
+        let source_type = |declared: &[Option<&str>]| {
+            let mut meta = RawMetadata::default();
+            meta.c2pa = c2pa_store(declared);
+            analyze(&meta, 64, 64).provenance.digital_source_type
+        };
+        assert_eq!(
+            source_type(&[
+                Some("trainedAlgorithmicMedia"),
+                Some("compositeWithTrainedAlgorithmicMedia")
+            ])
+            .as_deref(),
+            Some("compositeWithTrainedAlgorithmicMedia")
+        );
+        assert_eq!(
+            source_type(&[Some("trainedAlgorithmicMedia"), None]).as_deref(),
+            Some("trainedAlgorithmicMedia")
+        );
+        assert_eq!(
+            source_type(&[Some("digitalCapture"), Some("trainedAlgorithmicMedia")]).as_deref(),
+            Some("trainedAlgorithmicMedia")
+        );
     }
 
     /// A later packet's weaker source type does not hide an earlier
