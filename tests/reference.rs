@@ -211,15 +211,15 @@ fn against_listing(listing: &RgbImage, claim: &RgbImage, quality: u8) -> Report 
 }
 
 fn catalogue() -> References {
+    named_references(&[(&listing(5), "other.jpg"), (&listing(1), "listing.jpg")])
+}
+
+/// A catalogue of `photos`, each under its name, in this order.
+fn named_references(photos: &[(&RgbImage, &str)]) -> References {
     let mut refs = References::new();
-    refs.push_image(
-        &DynamicImage::ImageRgb8(listing(5)),
-        Some("other.jpg".into()),
-    );
-    refs.push_image(
-        &DynamicImage::ImageRgb8(listing(1)),
-        Some("listing.jpg".into()),
-    );
+    for &(photo, name) in photos {
+        refs.push_image(&DynamicImage::ImageRgb8(photo.clone()), Some(name.into()));
+    }
     refs
 }
 
@@ -507,16 +507,10 @@ fn a_detail_is_traced_to_its_own_photo_not_to_another_from_the_same_spot() {
         ),
         0.8,
     );
-    let mut refs = References::new();
-    refs.push_image(
-        &DynamicImage::ImageRgb8(first.clone()),
-        Some("first.jpg".into()),
-    );
-    refs.push_image(
-        &DynamicImage::ImageRgb8(second.clone()),
-        Some("second.jpg".into()),
-    );
-    let analyzer = analyzer(refs);
+    let analyzer = analyzer(named_references(&[
+        (&first, "first.jpg"),
+        (&second, "second.jpg"),
+    ]));
     for (source, name) in [(&first, "first.jpg"), (&second, "second.jpg")] {
         for (x0, y0) in [(200, 150), (800, 450)] {
             let claim = image::imageops::crop_imm(source, x0, y0, 640, 640).to_image();
@@ -671,19 +665,13 @@ fn turned_and_flipped_painted_copies_are_derived_and_edited() {
 /// most of the frame is flat, so a wrong alignment can pass the coarse
 /// registration test there.
 fn small_product(w: u32, h: u32, at: [f32; 4], noise_seed: u64) -> RgbImage {
-    let mut rng = Rng(noise_seed);
-    let [left, top, right, bottom] = at;
-    RgbImage::from_fn(w, h, |x, y| {
-        let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
-        let noise = (rng.unit() - 0.5) * 8.0;
-        let rgb = if (left..right).contains(&u) && (top..bottom).contains(&v) {
-            let c = 120.0 + 50.0 * (u * 90.0).sin() * (v * 60.0).cos() + noise;
-            [c, 0.8 * c, 0.6 * c]
-        } else {
-            [232.0 + noise; 3]
-        };
-        Rgb(rgb.map(|c| c.round().clamp(0.0, 255.0) as u8))
-    })
+    product_shot(
+        (w, h),
+        at,
+        noise_seed,
+        |u, v| 120.0 + 50.0 * (u * 90.0).sin() * (v * 60.0).cos(),
+        |_, _| 232.0,
+    )
 }
 
 /// A turned, unchanged copy of a mostly plain listing is traced to it, with
@@ -701,15 +689,7 @@ fn turned_copies_of_a_plain_listing_are_traced_to_it() {
         ("upside down", |i| image::imageops::flip_vertical(i)),
     ];
     for (name, turn) in cases {
-        let mut refs = References::new();
-        refs.push_image(
-            &DynamicImage::ImageRgb8(listing.clone()),
-            Some("listing.jpg".into()),
-        );
-        refs.push_image(
-            &DynamicImage::ImageRgb8(decoy.clone()),
-            Some("decoy.jpg".into()),
-        );
+        let refs = named_references(&[(&listing, "listing.jpg"), (&decoy, "decoy.jpg")]);
         let report = analyzer(refs)
             .analyze_bytes(&jpeg(&turn(&listing), 90))
             .expect("analysis");
@@ -1370,17 +1350,36 @@ fn a_copy_with_a_part_blacked_out_is_traced_in_small_and_large_catalogues() {
 /// backdrop, with sensor-like noise drawn from `noise_seed`: two shots of
 /// it differ only in framing and noise.
 fn plain_product(w: u32, h: u32, product: [f32; 4], noise_seed: u64) -> RgbImage {
+    let [_, top, _, bottom] = product;
+    product_shot(
+        (w, h),
+        product,
+        noise_seed,
+        |_, v| 150.0 - 40.0 * (v - top) / (bottom - top),
+        |u, v| 235.0 - 20.0 * ((u - 0.5).powi(2) + (v - 0.8).powi(2)).sqrt(),
+    )
+}
+
+/// A product at `product` (`[left, top, right, bottom]`, fractions of the
+/// frame) whose luma is `surface(u, v)`, tinted, on a grey `backdrop(u, v)`,
+/// plus noise drawn from `noise_seed`.
+fn product_shot(
+    (w, h): (u32, u32),
+    product: [f32; 4],
+    noise_seed: u64,
+    surface: impl Fn(f32, f32) -> f32,
+    backdrop: impl Fn(f32, f32) -> f32,
+) -> RgbImage {
     let mut rng = Rng(noise_seed);
     let [left, top, right, bottom] = product;
     RgbImage::from_fn(w, h, |x, y| {
         let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
         let noise = (rng.unit() - 0.5) * 8.0;
         let rgb = if (left..right).contains(&u) && (top..bottom).contains(&v) {
-            let c = 150.0 - 40.0 * (v - top) / (bottom - top) + noise;
+            let c = surface(u, v) + noise;
             [c, 0.8 * c, 0.6 * c]
         } else {
-            let c = 235.0 - 20.0 * ((u - 0.5).powi(2) + (v - 0.8).powi(2)).sqrt() + noise;
-            [c; 3]
+            [backdrop(u, v) + noise; 3]
         };
         Rgb(rgb.map(|c| c.round().clamp(0.0, 255.0) as u8))
     })
