@@ -378,7 +378,8 @@ fn exif_parse_bytes(tiff: &[u8]) -> u64 {
     let mut total = 0u64;
     let mut chain = 0;
     while let Some((ifd, follow)) = queue.pop() {
-        if !seen.insert(ifd) || seen.len() > 64 {
+        // Out of the block (and so no offset arithmetic can overflow).
+        if ifd >= tiff.len() || !seen.insert(ifd) || seen.len() > 64 {
             continue;
         }
         let Some(count) = u16_at(ifd) else { continue };
