@@ -853,11 +853,16 @@ impl References {
         // source, so a found copy costs no more. `searched` says which of
         // the two ran; `anyway` runs the turned one even after a candidate
         // passed the registration's test.
-        let mut searched = [false; 2];
+        #[derive(Default)]
+        struct Searched {
+            signature: bool,
+            turned: bool,
+        }
+        let mut searched = Searched::default();
         let search_further =
-            |verified: &mut Vec<Candidate>, searched: &mut [bool; 2], anyway: bool| {
-                if !searched[0] {
-                    searched[0] = true;
+            |verified: &mut Vec<Candidate>, searched: &mut Searched, anyway: bool| {
+                if !searched.signature {
+                    searched.signature = true;
                     if let Some(candidate) = self.signature_candidate(&claim, verified) {
                         // Whole frame on whole frame: the signature matched the
                         // frames cell by cell, so the pattern search from there
@@ -870,8 +875,8 @@ impl References {
                 // nanoseconds), and Fourier-Mellin registration, which recovers
                 // any rotation, aligns them; an alignment that does not start
                 // close is dropped unrefined.
-                if !searched[1] && (anyway || !verified.iter().any(Candidate::is_derived)) {
-                    searched[1] = true;
+                if !searched.turned && (anyway || !verified.iter().any(Candidate::is_derived)) {
+                    searched.turned = true;
                     let turned = self.hashed_candidates(
                         &claim.hashes_turned,
                         TURNED_MAX_HASH_DISTANCE,
@@ -897,7 +902,8 @@ impl References {
         // unchanged copy turned by a quarter turn was reported as the same
         // scene, matched to a stretched mirror image of its listing). Their
         // answer is taken only if it is a copy.
-        if !comparison.matched.derived && searched != [true; 2] && !deadline.expired() {
+        let skipped = !(searched.signature && searched.turned);
+        if !comparison.matched.derived && skipped && !deadline.expired() {
             let tried = verified.len();
             search_further(&mut verified, &mut searched, true);
             let new_ones: Vec<Candidate> = verified.split_off(tried);
