@@ -594,6 +594,15 @@ pub struct Fused {
 }
 
 impl Fused {
+    /// The score before the camera original's discount. The discount
+    /// applies only under the authentic threshold in use, so a verdict
+    /// compares this score with the thresholds at any operating point:
+    /// `trueshot calibrate` sets them on it.
+    #[must_use]
+    pub fn score_before_camera_discount(&self) -> f32 {
+        undiscounted(self.score, &self.findings)
+    }
+
     /// The verdict's last rules, in order: a listing photo the claim is
     /// derived from decides ([`Fused::apply_reference`]); then an analysis
     /// the time budget cut short cannot be authentic
@@ -754,10 +763,16 @@ const CAMERA_PROVENANCE: &str = "fusion.camera_provenance";
 /// metadata; `trueshot eval` reports the AUC of this score beside it.
 #[must_use]
 pub fn score_before_camera_discount(report: &crate::Report) -> f32 {
-    if report.findings.iter().any(|f| f.code == CAMERA_PROVENANCE) {
-        clamp01(report.score / CAMERA_DISCOUNT)
+    undiscounted(report.score, &report.findings)
+}
+
+/// `score` before the camera original's discount, if `findings` say it
+/// was applied.
+fn undiscounted(score: f32, findings: &[Finding]) -> f32 {
+    if findings.iter().any(|f| f.code == CAMERA_PROVENANCE) {
+        clamp01(score / CAMERA_DISCOUNT)
     } else {
-        report.score
+        score
     }
 }
 

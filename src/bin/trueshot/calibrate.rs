@@ -428,13 +428,17 @@ fn tune<'a>(
     })
 }
 
-/// The scores of the genuine photos among `scored`.
+/// The scores of the genuine photos among `scored`, before the camera
+/// original's discount: the 1% point's discount never lowers a score past
+/// its own authentic threshold, but it would lower one past another
+/// point's, where the discount does not apply, and send more genuine
+/// photos to review there than the point's rate allows.
 fn genuine_scores(data: &Data<'_>, scored: &[Scored]) -> Vec<f32> {
     data.samples
         .iter()
         .zip(scored)
         .filter(|((s, _, _), _)| !data.rows[s.row].is_positive())
-        .map(|(_, &(score, _))| score)
+        .map(|(_, scored)| scored.before_discount)
         .collect()
 }
 
@@ -491,7 +495,7 @@ fn nested_out_of_fold(
         return Err(why);
     }
     let fold_of = fold_of(all, folds);
-    let mut nested = vec![(0.0f32, false); all.samples.len()];
+    let mut nested = vec![Scored::default(); all.samples.len()];
     for fold in 0..k {
         let outer_train = subset(all, |i| fold_of[i] != fold);
         let groups = outer_train
@@ -859,9 +863,19 @@ fn expand(head: &Head, columns: &[usize], n: usize) -> Head {
     full
 }
 
-/// A sample's fused score and whether its verdict at 1% is flagged (the
-/// verdict also holds back small images, which a score threshold does not).
-type Scored = (f32, bool);
+/// A sample fused at the 1% point.
+#[derive(Debug, Clone, Copy, Default)]
+struct Scored {
+    /// The reported score (what the AUCs rank).
+    score: f32,
+    /// The score before the camera original's discount, which the 1%
+    /// point applies under its own authentic threshold only: what every
+    /// point's thresholds and a review rate are set on.
+    before_discount: f32,
+    /// Whether the verdict is flagged (it also holds back small images,
+    /// which a score threshold does not).
+    flagged: bool,
+}
 
 fn fused(model: &Model, report: &Report, findings: &[Finding]) -> Scored {
     // Samples saved before caveats were recorded still hold back small images.
@@ -875,7 +889,11 @@ fn fused(model: &Model, report: &Report, findings: &[Finding]) -> Scored {
         model.operating_point(0.01),
         caveat,
     );
-    (fused.score, fused.verdict.is_flagged())
+    Scored {
+        score: fused.score,
+        before_discount: fused.score_before_camera_discount(),
+        flagged: fused.verdict.is_flagged(),
+    }
 }
 
 /// Say which folds leave a class out of their training split: the held-out
@@ -955,7 +973,7 @@ fn out_of_fold(
     points: &[OperatingPoint],
 ) -> Vec<Scored> {
     let fold_of = fold_of(data, folds);
-    let mut oof = vec![(0.0f32, false); data.samples.len()];
+    let mut oof = vec![Scored::default(); data.samples.len()];
     for fold in 0..k {
         let train: Vec<bool> = fold_of.iter().map(|&f| f != fold).collect();
         let (ai, edited) = fit_heads(data, &train, l2, kind);
@@ -988,7 +1006,7 @@ fn mean_auc(data: &Data<'_>, scored: &[Scored]) -> f32 {
 }
 
 fn scores(scored: &[Scored]) -> Vec<f32> {
-    scored.iter().map(|s| s.0).collect()
+    scored.iter().map(|s| s.score).collect()
 }
 
 type Cells = BTreeMap<(String, String), (Vec<Scored>, Vec<Scored>)>;
@@ -1009,13 +1027,16 @@ fn cells(data: &Data<'_>, scored: &[Scored]) -> Cells {
     cells
 }
 
-/// Per (set, variant): AUC, and the verdicts' false-alarm and detection rates.
+/// Per (set, variant): AUC, and the verdicts' false-alarm and detection
+/// rates (null without genuine photos or without positives).
 fn figures(data: &Data<'_>, scored: &[Scored]) -> serde_json::Value {
     let rows: Vec<serde_json::Value> = cells(data, scored)
         .into_iter()
         .map(|((set, variant), (neg, pos))| {
-            let share =
-                |v: &[Scored]| v.iter().filter(|s| s.1).count() as f32 / v.len().max(1) as f32;
+            let share = |v: &[Scored]| {
+                (!v.is_empty())
+                    .then(|| v.iter().filter(|s| s.flagged).count() as f32 / v.len() as f32)
+            };
             json!({
                 "set": set,
                 "variant": variant,
@@ -1119,11 +1140,96 @@ mod tests {
         let fold_0 = |edited: bool| -> Vec<f32> {
             (0..rows.len())
                 .filter(|&i| rows[i].group == "g0" && rows[i].is_positive() == edited)
-                .map(|i| nested[i].0)
+                .map(|i| nested[i].score)
                 .collect()
         };
         let held_out = auc(&fold_0(false), &fold_0(true)).expect("both classes");
         assert!(held_out < 0.25, "fold 0 AUC {held_out}: its model saw it");
+    }
+
+    /// Genuine camera originals, whose scores the 1% point halves under
+    /// its authentic threshold: at every stored point, no more of them are
+    /// sent to review (or flagged) out-of-fold, fused at that point, than
+    /// the point's rate allows. Set on the discounted scores, the 10%
+    /// point's authentic threshold fell among undiscounted ones and sent
+    /// about half of them to review.
+    #[test]
+    fn every_point_keeps_its_rate_on_camera_originals() {
+        use trueshot::{Class, Verdict};
+        let template = template_report();
+        let camera = Finding::new(
+            DetectorKind::Provenance,
+            "provenance.camera",
+            0.0,
+            Class::None,
+            "EXIF names the camera.".into(),
+            "EXIF 记录了相机。".into(),
+        );
+        let mut rows = Vec::new();
+        let mut samples = Vec::new();
+        for i in 0..400 {
+            let edited = i % 2 == 1;
+            // Genuine photos spread over [-2, 2], edits over [0, 4]: the
+            // heads give genuine photos every score from low to high.
+            let x = (i / 2) as f32 / 200.0 * 4.0 - 2.0 + if edited { 2.0 } else { 0.0 };
+            rows.push(Row {
+                file: format!("{i}.jpg"),
+                label: if edited { "edited" } else { "real" }.into(),
+                kind: "test".into(),
+                set: "edits".into(),
+                mask: String::new(),
+                source: String::new(),
+                group: format!("g{}", i % 5),
+            });
+            let mut sample = sample_of(&template, i, BTreeMap::from([("x".to_string(), x)]));
+            if let (false, Ok(report)) = (edited, sample.report.as_mut()) {
+                report.findings.push(camera.clone());
+            }
+            samples.push(sample);
+        }
+        let all = prepare(&rows, &samples);
+        let folds = assign_folds(rows.iter().map(|r| r.group.as_str()), 5);
+        let tuned = tune(&all, &folds, 5, &args_of(&["--features", "x"]), false).expect("tuned");
+        let discounted = tuned
+            .oof
+            .iter()
+            .filter(|s| s.before_discount > s.score)
+            .count();
+        assert!(
+            discounted > 100,
+            "only {discounted} camera originals discounted"
+        );
+        let fold_of = fold_of(&tuned.data, &folds);
+        for point in &tuned.operating_points {
+            let (mut genuine, mut reviewed, mut flagged) = (0, 0, 0);
+            for fold in 0..5 {
+                let train: Vec<bool> = fold_of.iter().map(|&f| f != fold).collect();
+                let (ai, edited) = fit_heads(&tuned.data, &train, tuned.l2, HeadKind::Logistic);
+                let model = Model {
+                    features: tuned.data.features.clone(),
+                    ai_generated: ai,
+                    edited,
+                    operating_points: tuned.operating_points.clone(),
+                    ..Model::uncalibrated()
+                };
+                for (i, (sample, report, findings)) in tuned.data.samples.iter().enumerate() {
+                    if fold_of[i] != fold || rows[sample.row].is_positive() {
+                        continue;
+                    }
+                    let verdict = model.fuse(&report.features, findings, *point, None).verdict;
+                    genuine += 1;
+                    reviewed += usize::from(verdict != Verdict::Authentic);
+                    flagged += usize::from(verdict.is_flagged());
+                }
+            }
+            let allowed = |rate: f32| (rate.min(0.5) * genuine as f32).floor() as usize;
+            let rate = point.max_false_alarm * SAFETY_FACTOR;
+            assert!(
+                reviewed <= allowed(rate * 10.0) && flagged <= allowed(rate),
+                "at {}: {reviewed} reviewed and {flagged} flagged of {genuine}",
+                point.max_false_alarm
+            );
+        }
     }
 
     /// A report of a small PNG, whose features and findings tests replace.

@@ -72,7 +72,9 @@ pub struct SetFigures {
     pub auc: Option<f32>,
     /// The AUC of the scores before the camera original's discount
     /// (`fusion::score_before_camera_discount`): without the metadata's
-    /// ordering, and the same at every operating point.
+    /// ordering. It moves with the operating point only through evidence
+    /// scored on the point's bands (declarations, local evidence), not
+    /// through the discount.
     pub auc_before_camera_discount: Option<f32>,
     pub tpr_at_fpr_1: Option<f32>,
     pub tpr_at_fpr_5: Option<f32>,
