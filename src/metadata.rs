@@ -160,6 +160,7 @@ pub fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
 fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
     const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
     let mut extended_xmp = Vec::new();
+    let mut jumbf = Vec::new();
     for (marker, payload) in jpeg_segments(bytes) {
         match marker {
             0xE1 if payload.starts_with(b"Exif\0\0") && meta.exif.is_none() => {
@@ -171,11 +172,12 @@ fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
             0xE1 if payload.starts_with(EXTENDED_XMP_ID) => {
                 extended_xmp.extend(ExtendedXmpChunk::parse(payload));
             }
-            // APP11 JUMBF (ISO 19566-5): "JP", box instance (2), sequence (4), then box data.
-            // Continuation segments repeat the 8-byte LBox/TBox header; we keep it,
-            // which is harmless for the byte scans done on this buffer.
+            // APP11 JUMBF (ISO/IEC 19566-5, carried as in ISO/IEC 18477-3):
+            // "JP", box instance (2), packet sequence (4), then the box.
             0xEB if payload.starts_with(b"JP") && payload.len() > 8 => {
-                push_c2pa(meta, &payload[8..]);
+                let instance = u16::from_be_bytes([payload[2], payload[3]]);
+                let sequence = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]);
+                jumbf.push((instance, sequence, &payload[8..]));
             }
             0xFE => meta.push_text("comment".into(), text_of(payload)),
             0xDB => parse_dqt(payload, &mut meta.quant_tables),
@@ -187,6 +189,31 @@ fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
     }
     if let Some(packet) = reassemble_extended_xmp(&meta.xmp, &extended_xmp) {
         meta.push_xmp(packet);
+    }
+    push_jumbf(meta, jumbf);
+}
+
+/// APP11 segments' JUMBF, as (box instance, packet sequence, box bytes),
+/// put back together: a box larger than one segment continues in segments
+/// of the same instance, each repeating the box header (LBox, TBox and,
+/// when LBox is 1, XLBox), which is dropped so that a name cut by a
+/// segment boundary reads whole again.
+fn push_jumbf(meta: &mut RawMetadata, mut segments: Vec<(u16, u32, &[u8])>) {
+    segments.sort_by_key(|&(instance, sequence, _)| (instance, sequence));
+    let mut previous = None;
+    for (instance, _, data) in segments {
+        let header = if data.starts_with(&[0, 0, 0, 1]) {
+            16
+        } else {
+            8
+        };
+        let data = if previous == Some(instance) {
+            data.get(header..).unwrap_or_default()
+        } else {
+            data
+        };
+        previous = Some(instance);
+        push_c2pa(meta, data);
     }
 }
 
@@ -346,20 +373,7 @@ fn parse_itxt(data: &[u8]) -> Option<(String, String)> {
 }
 
 fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
-    let mut pos = 12;
-    let mut blocks = 0;
-    while pos + 8 <= bytes.len() && blocks < MAX_BLOCKS {
-        blocks += 1;
-        let kind = &bytes[pos..pos + 4];
-        let len = u32::from_le_bytes([
-            bytes[pos + 4],
-            bytes[pos + 5],
-            bytes[pos + 6],
-            bytes[pos + 7],
-        ]) as usize;
-        let start = pos + 8;
-        let end = start.saturating_add(len).min(bytes.len());
-        let data = &bytes[start..end];
+    for (kind, data) in riff_chunks(bytes.get(12..).unwrap_or_default()) {
         match kind {
             b"EXIF" if meta.exif.is_none() => {
                 // Some writers keep the JPEG-style "Exif\0\0" prefix.
@@ -371,11 +385,35 @@ fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
                 push_c2pa(meta, data);
             }
             b"VP8 " => meta.lossy_webp = true,
+            // An animation frame (WebP container specification, "ANMF"):
+            // a 16-byte frame header, then the frame's own chunks.
+            b"ANMF" => {
+                let frame = riff_chunks(data.get(16..).unwrap_or_default());
+                meta.lossy_webp |= frame.into_iter().any(|(kind, _)| kind == b"VP8 ");
+            }
             _ => {}
         }
+    }
+}
+
+/// The chunks of a RIFF body, as (FourCC, data): at most [`MAX_BLOCKS`],
+/// data cut at the end of `bytes`.
+fn riff_chunks(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut pos = 0usize;
+    let mut blocks = 0;
+    std::iter::from_fn(move || {
+        let header = bytes.get(pos..pos.checked_add(8)?)?;
+        blocks += 1;
+        if blocks > MAX_BLOCKS {
+            return None;
+        }
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let start = pos + 8;
+        let end = start.saturating_add(len).min(bytes.len());
         // Chunks are padded to an even size.
         pos = start.saturating_add(len).saturating_add(len & 1);
-    }
+        Some((&header[..4], &bytes[start..end]))
+    })
 }
 
 fn split_key(data: &[u8]) -> Option<(String, &[u8])> {
@@ -494,14 +532,113 @@ mod tests {
 
     /// A JPEG of the given APP1 payloads (no image data: only the walk runs).
     fn jpeg_with_app1(payloads: &[Vec<u8>]) -> Vec<u8> {
+        jpeg_with(0xE1, payloads)
+    }
+
+    /// A JPEG of the given payloads of one marker segment kind.
+    fn jpeg_with(marker: u8, payloads: &[Vec<u8>]) -> Vec<u8> {
         let mut jpeg = vec![0xFF, 0xD8];
         for p in payloads {
-            jpeg.extend([0xFF, 0xE1]);
+            jpeg.extend([0xFF, marker]);
             jpeg.extend(((p.len() + 2) as u16).to_be_bytes());
             jpeg.extend(p);
         }
         jpeg.extend([0xFF, 0xD9]);
         jpeg
+    }
+
+    /// A lossy frame makes an animated WebP lossy (its chunks sit inside
+    /// the frame's, behind a padded alpha chunk); lossless frames do not.
+    #[test]
+    fn an_animation_of_lossy_frames_is_a_lossy_webp() {
+        let riff_chunk = |kind: &[u8; 4], data: &[u8]| {
+            let mut out = kind.to_vec();
+            out.extend((data.len() as u32).to_le_bytes());
+            out.extend(data);
+            if data.len() % 2 == 1 {
+                out.push(0);
+            }
+            out
+        };
+        let webp = |frame_kind: &[u8; 4]| {
+            let frame = [
+                vec![0u8; 16],
+                riff_chunk(b"ALPH", &[0; 3]),
+                riff_chunk(frame_kind, &[0; 10]),
+            ]
+            .concat();
+            let body = [
+                b"WEBP".to_vec(),
+                riff_chunk(b"VP8X", &[0; 10]),
+                riff_chunk(b"ANIM", &[0; 6]),
+                riff_chunk(b"ANMF", &frame),
+            ]
+            .concat();
+            [
+                b"RIFF".to_vec(),
+                (body.len() as u32).to_le_bytes().to_vec(),
+                body,
+            ]
+            .concat()
+        };
+        assert!(extract(&webp(b"VP8 "), Format::Webp).lossy_webp);
+        assert!(!extract(&webp(b"VP8L"), Format::Webp).lossy_webp);
+    }
+
+    /// A JUMBF box split over APP11 segments, written out of order, each
+    /// continuation repeating the box header, reads as the box itself: a
+    /// name cut at the boundary is whole again. Another instance's box
+    /// stays apart.
+    #[test]
+    fn a_jumbf_box_over_several_segments_is_put_back_together() {
+        let content = b"jumdc2pa claim_generator DALL-E digitalSourceType";
+        for (lbox, header) in [
+            (
+                None,
+                [&(8 + content.len() as u32).to_be_bytes()[..], b"jumb"].concat(),
+            ),
+            (
+                Some(1u32),
+                [
+                    &1u32.to_be_bytes()[..],
+                    b"jumb",
+                    &(16 + content.len() as u64).to_be_bytes(),
+                ]
+                .concat(),
+            ),
+        ] {
+            let segment = |instance: u16, sequence: u32, part: &[u8]| {
+                [
+                    b"JP".as_slice(),
+                    &instance.to_be_bytes(),
+                    &sequence.to_be_bytes(),
+                    &header,
+                    part,
+                ]
+                .concat()
+            };
+            let cut = 29; // inside "DALL-E"
+            let other = [
+                b"JP".as_slice(),
+                &2u16.to_be_bytes(),
+                &1u32.to_be_bytes(),
+                b"\0\0\0\x0cjumbxyzw",
+            ]
+            .concat();
+            let meta = extract(
+                &jpeg_with(
+                    0xEB,
+                    &[
+                        segment(1, 2, &content[cut..]),
+                        other.clone(),
+                        segment(1, 1, &content[..cut]),
+                    ],
+                ),
+                Format::Jpeg,
+            );
+            let whole = [&header[..], content, &other[8..]].concat();
+            assert_eq!(meta.c2pa, whole, "{lbox:?}");
+        }
     }
 
     fn extended_chunk(guid: &[u8; 32], full: &[u8], range: std::ops::Range<usize>) -> Vec<u8> {
