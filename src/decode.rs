@@ -174,14 +174,29 @@ fn jpeg_sof_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     })
 }
 
+/// The bytes from the first start-of-scan on: the scans and what follows.
+fn jpeg_scans(bytes: &[u8]) -> Option<&[u8]> {
+    // Walk the segments so that a thumbnail's SOS/EOI inside APP1 is skipped.
+    crate::metadata::jpeg_segments(bytes)
+        .find(|&(marker, _)| marker == 0xDA)
+        .map(|(_, payload)| &bytes[payload.as_ptr() as usize - bytes.as_ptr() as usize..])
+}
+
 /// Whether an EOI marker follows the first start-of-scan. Inside entropy-coded
 /// data 0xFF is always stuffed (ITU T.81 F.1.2.3), so FF D9 there is the marker.
 fn jpeg_has_end_after_scan(bytes: &[u8]) -> bool {
-    // Walk the segments so that a thumbnail's SOS/EOI inside APP1 is skipped.
-    let scan = crate::metadata::jpeg_segments(bytes)
-        .find(|&(marker, _)| marker == 0xDA)
-        .map(|(_, payload)| payload.as_ptr() as usize - bytes.as_ptr() as usize);
-    scan.is_some_and(|at| bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]))
+    jpeg_scans(bytes).is_some_and(|scans| scans.windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
+/// Whether the scans are long enough for the declared size: every 8 x 8
+/// block of the first component codes at least its DC difference, one bit
+/// or more (T.81 F.1.2.1), so a frame needs at least a bit per block even
+/// with that component subsampled 4 x 4; here a bit per 16 blocks. A file
+/// of a few hundred bytes declaring 100 megapixels would otherwise be
+/// decoded, filled in, in seconds and a gigabyte (a review).
+fn jpeg_scans_can_cover(bytes: &[u8], width: u32, height: u32) -> bool {
+    let blocks = u64::from(width).div_ceil(8) * u64::from(height).div_ceil(8);
+    jpeg_scans(bytes).is_some_and(|scans| scans.len() as u64 * 8 >= blocks / 16)
 }
 
 /// The logical screen of a GIF, widened to hold its first frame: a frame
@@ -263,7 +278,12 @@ fn webp_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 /// pixels; `Decode` when the data is corrupt.
 pub fn decode(bytes: &[u8], format: Format, config: &Config) -> Result<DynamicImage, Error> {
     let decoder = checked_decoder(bytes, format, config)?;
-    guarded(config, || DynamicImage::from_decoder(decoder))
+    let image = guarded(config, || DynamicImage::from_decoder(decoder))?;
+    if format == Format::Jpeg {
+        let row_bytes = image.width() as usize * usize::from(image.color().bytes_per_pixel());
+        check_jpeg_complete(bytes, image.as_bytes(), row_bytes)?;
+    }
+    Ok(image)
 }
 
 /// Decoded 8-bit RGB pixels: `width * height` pixels of 3 bytes, row-major.
@@ -301,11 +321,63 @@ pub(crate) fn decode_rgb(
         let image = guarded(config, || DynamicImage::from_decoder(decoder))?;
         Buffer::from(image.into_rgb8().into_raw())
     };
+    if format == Format::Jpeg {
+        check_jpeg_complete(bytes, &data, width as usize * 3)?;
+    }
     Ok(RgbPixels {
         data,
         width,
         height,
     })
+}
+
+/// Refuse a JPEG whose bottom the decoder made up. The image crate runs
+/// zune-jpeg leniently: a scan that runs out of bytes is filled with grey
+/// (128 in every channel, a zero DCT block) and one that breaks off on bad
+/// data leaves the rest of the buffer at 0, both without an error (a
+/// review: a photo with bytes flipped in its scan was analysed). At least
+/// a row of 8 x 8 blocks so filled is checked again with the strict
+/// decoder, which a photo's own flat bottom (a black bar) passes and a
+/// broken scan does not. Not caught: a scan cut short and followed by an
+/// end marker, which both decoders read on as zero bits (README, Limits).
+fn check_jpeg_complete(bytes: &[u8], pixels: &[u8], row_bytes: usize) -> Result<(), Error> {
+    if uniform_bottom_rows(pixels, row_bytes) < 8 || strictly_decodes(bytes) {
+        return Ok(());
+    }
+    Err(Error::Decode(
+        "truncated or corrupt JPEG: the decoder could not read the scan data to the end of \
+         the image and filled the rest"
+            .into(),
+    ))
+}
+
+/// Rows at the bottom of `pixels` whose every byte is 0, or every byte 128.
+fn uniform_bottom_rows(pixels: &[u8], row_bytes: usize) -> usize {
+    match pixels.last() {
+        Some(&value @ (0 | 128)) if row_bytes > 0 => pixels
+            .rchunks_exact(row_bytes)
+            .take_while(|row| row.iter().all(|&b| b == value))
+            .count(),
+        _ => 0,
+    }
+}
+
+/// Whether zune-jpeg decodes `bytes` in strict mode, which fails on a scan
+/// that ends early or holds a stray marker instead of filling in.
+fn strictly_decodes(bytes: &[u8]) -> bool {
+    let options = zune_core::options::DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(usize::MAX)
+        .set_max_height(usize::MAX);
+    std::panic::catch_unwind(|| {
+        zune_jpeg::JpegDecoder::new_with_options(
+            zune_core::bytestream::ZCursor::new(bytes),
+            options,
+        )
+        .decode()
+        .is_ok()
+    })
+    .unwrap_or(false)
 }
 
 /// The image crate's decoder for `bytes`, after the declared size passed
@@ -324,6 +396,11 @@ fn checked_decoder<'a>(
         return Err(Error::Decode(
             "truncated JPEG: no end-of-image marker after the scan data".into(),
         ));
+    }
+    if format == Format::Jpeg && !jpeg_scans_can_cover(bytes, width, height) {
+        return Err(Error::Decode(format!(
+            "truncated JPEG: too little scan data for {width} x {height} pixels"
+        )));
     }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(width.max(1));
@@ -446,6 +523,64 @@ pub fn check_pixels(width: u32, height: u32, config: &Config) -> Result<(), Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A noisy 128 x 96 JPEG at quality 90, and where its scan data starts.
+    fn noisy_jpeg() -> (Vec<u8>, usize) {
+        let mut state = 7u32;
+        let image = image::RgbImage::from_fn(128, 96, |x, y| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let n = (state >> 24) as u8 / 4;
+            image::Rgb([(x as u8).wrapping_add(n), (y as u8).wrapping_add(n), n])
+        });
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&image)
+            .expect("encode");
+        let scan = jpeg.len() - jpeg_scans(&jpeg).expect("a scan").len();
+        (jpeg, scan)
+    }
+
+    /// Scan data that breaks off on bad codes (all-ones, which no Huffman
+    /// code is) leaves the decoder's buffer unwritten: refused, where the
+    /// intact file decodes.
+    #[test]
+    fn a_jpeg_whose_scan_breaks_off_is_refused() {
+        let config = Config::default();
+        let (mut jpeg, scan) = noisy_jpeg();
+        assert!(decode(&jpeg, Format::Jpeg, &config).is_ok());
+        assert!(decode_rgb(&jpeg, Format::Jpeg, &config).is_ok());
+        let end = jpeg.len() - 2; // the end marker stays
+        let from = scan + (end - scan) / 3;
+        for (i, b) in jpeg[from..end].iter_mut().enumerate() {
+            *b = if i % 2 == 0 { 0xFF } else { 0x00 };
+        }
+        for result in [
+            decode(&jpeg, Format::Jpeg, &config).map(|_| ()),
+            decode_rgb(&jpeg, Format::Jpeg, &config).map(|_| ()),
+        ] {
+            assert!(
+                matches!(&result, Err(Error::Decode(m)) if m.contains("corrupt")),
+                "{result:?}"
+            );
+        }
+    }
+
+    /// A frame declaring far more pixels than its scan data could code is
+    /// refused before any decoding.
+    #[test]
+    fn a_jpeg_declaring_more_pixels_than_its_scan_can_code_is_refused() {
+        let (mut jpeg, _) = noisy_jpeg();
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline frame");
+        jpeg[sof + 5..sof + 9].copy_from_slice(&[0x27, 0x10, 0x27, 0x10]); // 10000 x 10000
+        let result = decode_rgb(&jpeg, Format::Jpeg, &Config::default()).map(|_| ());
+        assert!(
+            matches!(&result, Err(Error::Decode(m)) if m.contains("too little scan data")),
+            "{result:?}"
+        );
+    }
 
     /// A GIF whose only frame (40x30, with a comment extension before it)
     /// overflows a logical screen patched to 1x1 is admitted and checked at

@@ -778,24 +778,7 @@ fn undiscounted(score: f32, findings: &[Finding]) -> f32 {
 
 /// The finding that says why a flag from pixel evidence was held back.
 fn held_back(caveat: PixelCaveat) -> Finding {
-    let (en, zh) = match caveat {
-        PixelCaveat::Small => (
-            "fewer than 256 x 256 pixels, too few for the pixel statistics",
-            "像素少于 256 x 256，不足以支撑像素统计",
-        ),
-        PixelCaveat::Palette => (
-            "at most 256 colours (a palette image, e.g. GIF or a PNG compressor): colour quantisation and dithering replace the camera's noise",
-            "颜色不超过 256 种（调色板图像，如 GIF 或 PNG 压缩工具的输出）：颜色量化和抖动取代了相机噪声",
-        ),
-        PixelCaveat::LossyWebp => (
-            "a lossy WebP, whose coding traces the model was not fitted on",
-            "有损 WebP 编码，模型未在其编码痕迹上拟合",
-        ),
-        PixelCaveat::Smooth => (
-            "mostly without measurable noise or texture (a blurred background, a flat backdrop or heavy denoising), which reads like a generated image",
-            "画面大部分没有可测的噪声或纹理（背景虚化、纯色背景或强降噪），看起来像生成图像",
-        ),
-    };
+    let (en, zh) = caveat.description();
     Finding::new(
         DetectorKind::Fusion,
         HELD_BACK,

@@ -395,7 +395,7 @@ fn heatmap_files_are_whole_named_safely_and_failures_reported() {
     let long = format!("{}.png", "图".repeat(83)); // 251 bytes: a legal name
     std::fs::write(dir.join(&long), png(&camera_like(160, 120, 3))).expect("write");
     std::fs::write(dir.join("a.png"), png(&camera_like(160, 120, 4))).expect("write");
-    let scan = |maps: &str| {
+    let scan = |maps: &str, code: i32| {
         let out = trueshot()
             .args([
                 "scan",
@@ -410,13 +410,13 @@ fn heatmap_files_are_whole_named_safely_and_failures_reported() {
             .current_dir(&dir)
             .output()
             .expect("run");
-        assert_exit(&out, 0);
+        assert_exit(&out, code);
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
             .collect::<Vec<_>>()
     };
-    let records = scan("maps");
+    let records = scan("maps", 0);
     assert_eq!(records.len(), 3);
     for r in &records {
         let file = r["heatmap"].as_str().expect("heatmap written");
@@ -436,7 +436,8 @@ fn heatmap_files_are_whole_named_safely_and_failures_reported() {
         .to_string();
     std::fs::remove_file(dir.join(&taken)).expect("remove");
     std::fs::create_dir(dir.join(&taken)).expect("dir");
-    let records = scan("maps");
+    // An output that could not be written fails the scan (exit 1).
+    let records = scan("maps", 1);
     let a = records
         .iter()
         .find(|r| r["path"] == "a.png")
@@ -1495,5 +1496,77 @@ fn a_closed_output_is_a_usage_error_for_every_command() {
         );
         assert!(!stderr.contains("a bug in trueshot"), "{args:?}: {stderr}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An analysed file whose review page cannot be written keeps its verdict:
+/// its record says why the page is missing (`page_error`), its card in the
+/// index shows the verdict with the reason, and the scan exits 1.
+#[test]
+fn a_page_that_cannot_be_written_is_said_and_fails_the_scan() {
+    let dir = temp_dir("page-error");
+    let photo = dir.join("claim.png");
+    std::fs::write(&photo, png(&camera_like(96, 64, 3))).expect("write");
+    let pages = dir.join("pages");
+    let scan = || {
+        trueshot()
+            .args(["scan", "--format", "jsonl", "--html-dir"])
+            .arg(&pages)
+            .arg(&photo)
+            .output()
+            .expect("run")
+    };
+    let out = scan();
+    assert_exit(&out, 0);
+    let page = std::fs::read_dir(&pages)
+        .expect("pages")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n != "index.html"))
+        .expect("the claim's page");
+    // A directory in the page's place: the rename onto it fails.
+    std::fs::remove_file(&page).expect("remove");
+    std::fs::create_dir(&page).expect("directory");
+    let out = scan();
+    assert_exit(&out, 1);
+    let record: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("one record");
+    assert!(record["error"].is_null(), "{record}");
+    assert!(record["verdict"].is_string(), "{record}");
+    assert!(
+        record["page_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot write")),
+        "{record}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("page_error"));
+    let index = std::fs::read_to_string(pages.join("index.html")).expect("index");
+    let verdict = record["verdict"].as_str().expect("verdict");
+    assert!(
+        index.contains(&format!("data-verdict=\"{verdict}\"")),
+        "{index}"
+    );
+    assert!(index.contains("cannot write"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `report -o` naming the claim photo (by another spelling of its path)
+/// is refused, and the photo is left as it was.
+#[test]
+fn a_report_never_writes_over_the_claim_photo() {
+    let dir = temp_dir("report-over-input");
+    let photo = dir.join("claim.png");
+    let bytes = png(&camera_like(64, 48, 4));
+    std::fs::write(&photo, &bytes).expect("write");
+    let out = trueshot()
+        .arg("report")
+        .arg(&photo)
+        .arg("-o")
+        .arg(dir.join(".").join("claim.png"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the input photo"));
+    assert_eq!(std::fs::read(&photo).expect("read"), bytes);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -663,3 +663,107 @@ fn index_sorts_by_score_and_offers_filters() {
     reversed.reverse();
     assert_eq!(render_index(&reversed), index);
 }
+
+/// The `<li>` of finding `number` in `page`.
+fn finding_item(page: &str, number: usize) -> &str {
+    let start = page
+        .find(&format!(r#"<li id="finding-{number}">"#))
+        .expect("finding");
+    let end = page[start..].find("</li>").expect("end of finding");
+    &page[start..start + end]
+}
+
+/// A deciding code stars the findings that point to a class, not a note
+/// with the same code (a copy's source); a test that found nothing
+/// (strength 0) is tagged as information, not as pointing to editing.
+#[test]
+fn only_findings_that_point_somewhere_are_starred_and_tagged() {
+    let image = gradient(128, 96);
+    let mut report = edited_report(&image);
+    let finding = |code: &str, score: f32, class: Class| {
+        Finding::new(
+            DetectorKind::CopyMove,
+            code,
+            score,
+            class,
+            "A finding.".into(),
+            "一个发现。".into(),
+        )
+    };
+    report.findings.truncate(1);
+    report.findings.extend([
+        finding("copy_move.duplicated_region", 0.8, Class::Edited),
+        finding("copy_move.duplicated_region", 0.0, Class::None),
+        finding("cfa.local_absence", 0.0, Class::Edited),
+    ]);
+    report.deciding.push("copy_move.duplicated_region".into());
+    let page = render_html(&report, &image, &HtmlOptions::default());
+    let starred = |n: usize| finding_item(&page, n).contains("decided the verdict");
+    assert!(starred(1) && starred(2));
+    assert!(!starred(3) && !starred(4));
+    assert_eq!(page.matches("decided the verdict").count(), 2);
+    let zero = finding_item(&page, 4);
+    assert!(
+        zero.contains("c-none") && !zero.contains("Points to editing"),
+        "{zero}"
+    );
+    assert!(!zero.contains("strength"), "{zero}");
+}
+
+/// The printed score and thresholds compare as the numbers do: a score
+/// just under a threshold is not printed equal to it, and a threshold
+/// under 1 is not printed as 1.
+#[test]
+fn printed_scores_and_thresholds_keep_their_order() {
+    let image = gradient(64, 64);
+    let mut report = analyze_image(&image, &Config::default()).expect("analysis");
+    let cases = [
+        (
+            0.926,
+            0.92756,
+            0.99284,
+            "<strong>0.926</strong>",
+            "below 0.928",
+        ),
+        (
+            0.990,
+            0.92756,
+            0.99284,
+            "<strong>0.990</strong>",
+            "0.993 or more",
+        ),
+        (
+            0.5,
+            0.95674,
+            0.99866,
+            "<strong>0.500</strong>",
+            "0.999 or more",
+        ),
+        (0.3, 0.92756, 0.99284, "<strong>0.30</strong>", "below 0.93"),
+    ];
+    for (score, authentic, flag, shown, threshold) in cases {
+        report.score = score;
+        report.authentic_threshold = authentic;
+        report.flag_threshold = flag;
+        let page = render_html(&report, &image, &HtmlOptions::default());
+        assert!(
+            page.contains(shown) && page.contains(threshold),
+            "{score}: {shown}, {threshold}"
+        );
+    }
+}
+
+/// A caveat of the report (here: a small image) is said in the verdict box.
+#[test]
+fn the_verdict_box_says_the_limits_of_a_small_image() {
+    let image = gradient(64, 64);
+    let report = analyze_image(&image, &Config::default()).expect("analysis");
+    assert_eq!(report.image.caveat, Some(trueshot::PixelCaveat::Small));
+    let page = render_html(&report, &image, &HtmlOptions::default());
+    assert!(page.contains("Limits: the image is fewer than 256 x 256 pixels"));
+    let large = gradient(320, 240);
+    let mut report = analyze_image(&large, &Config::default()).expect("analysis");
+    report.image.caveat = None;
+    let page = render_html(&report, &large, &HtmlOptions::default());
+    assert!(!page.contains("Limits:"));
+}

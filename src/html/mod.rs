@@ -217,8 +217,9 @@ pub fn render_html_from_bytes(
 ///
 /// `& < > " '` become character references, so the text can neither open a
 /// tag nor leave an attribute. C0/C1 control characters (except tab and
-/// newline) and bidirectional overrides, which can disguise text, become
-/// U+FFFD.
+/// newline), bidirectional overrides and isolates, and the direction marks
+/// (U+200E, U+200F, U+061C), which can disguise text or reorder the
+/// digits around it, become U+FFFD.
 #[must_use]
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
@@ -231,7 +232,14 @@ pub fn escape_html(text: &str) -> String {
             '\'' => out.push_str("&#39;"),
             '\t' | '\n' => out.push(ch),
             c if c.is_control()
-                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+                || matches!(
+                    c,
+                    '\u{202a}'..='\u{202e}'
+                        | '\u{2066}'..='\u{2069}'
+                        | '\u{200e}'
+                        | '\u{200f}'
+                        | '\u{061c}'
+                ) =>
             {
                 out.push('\u{fffd}');
             }
@@ -286,8 +294,8 @@ fn verdict_text(verdict: Verdict) -> VerdictText {
         Verdict::Authentic => VerdictText {
             word: ("Authentic", "真实"),
             sentence: (
-                "No sign of AI generation or editing was found.",
-                "未发现 AI 生成或编辑的迹象。",
+                "No evidence strong enough to send the photo to review was found.",
+                "未发现足以送交人工复核的证据。",
             ),
         },
         Verdict::Inconclusive => VerdictText {
@@ -511,6 +519,10 @@ mod tests {
         assert_eq!(
             escape_html("a\u{0}b\u{202e}c\u{85}"),
             "a\u{fffd}b\u{fffd}c\u{fffd}"
+        );
+        assert_eq!(
+            escape_html("1\u{200f}2\u{200e}3\u{61c}4\u{2067}"),
+            "1\u{fffd}2\u{fffd}3\u{fffd}4\u{fffd}"
         );
         assert_eq!(escape_html("tab\tline\n"), "tab\tline\n");
         assert_eq!(escape_html("中文 ok"), "中文 ok");

@@ -135,6 +135,7 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
     let score = clamp01(report.score);
     let flag = clamp01(report.flag_threshold);
     let authentic = clamp01(report.authentic_threshold).min(flag);
+    let d = decimals(score, authentic, flag);
     let rate = quoted_rate(options.max_false_alarm, |p| {
         (
             format!("; the flag threshold is set for at most {p} false alarms on genuine photos"),
@@ -156,17 +157,27 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
 <p class="sentence">{sentence} {score_text}</p>
 <div class="meter" style="--a:{a}%;--f:{f}%" aria-hidden="true"><span class="mark" style="left:{s}%"></span></div>
 <div class="scale" aria-hidden="true"><span>0 {low}</span><span>1 {high}</span></div>
-<p class="point">{point}</p>
+<p class="point">{point}</p>{limits}
 </div>
 </section>
 "#,
+        limits = report.image.caveat.map_or(String::new(), |caveat| {
+            let (en, zh) = caveat.description();
+            format!(
+                "\n<p class=\"point\">{}</p>",
+                bi(
+                    &format!("Limits: the image is {en}. Pixel evidence alone cannot flag it, and pixel tests that find nothing say less than usual."),
+                    &format!("局限：该图像{zh}。仅凭像素证据不能判为可疑；像素检测未发现问题时，其说服力也低于通常。"),
+                )
+            )
+        }),
         v = report.verdict.as_str(),
         icon = verdict_icon(report.verdict),
         word = bi(vt.word.0, vt.word.1),
         sentence = bi(vt.sentence.0, vt.sentence.1),
         score_text = bi(
-            &format!("Suspicion score: <strong>{score:.2}</strong> (0 = no evidence, 1 = certain)."),
-            &format!("可疑分数：<strong>{score:.2}</strong>（0 = 无证据，1 = 确定）。"),
+            &format!("Suspicion score: <strong>{score:.d$}</strong> (0 = no evidence, 1 = certain)."),
+            &format!("可疑分数：<strong>{score:.d$}</strong>（0 = 无证据，1 = 确定）。"),
         ),
         a = pct(f64::from(authentic)),
         f = pct(f64::from(flag)),
@@ -175,15 +186,34 @@ fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>
         high = bi("flagged", "可疑"),
         point = bi(
             &format!(
-                "Operating point: a score of {flag:.2} or more is flagged; below {authentic:.2} is authentic; in between is inconclusive{}{}.",
+                "Operating point: a score of {flag:.d$} or more is flagged; below {authentic:.d$} is authentic; in between is inconclusive{}{}.",
                 rate.0, review.0
             ),
             &format!(
-                "判定标准：分数 ≥ {flag:.2} 判为可疑；低于 {authentic:.2} 判为真实；介于两者之间为无法确定{}{}。",
+                "判定标准：分数 ≥ {flag:.d$} 判为可疑；低于 {authentic:.d$} 判为真实；介于两者之间为无法确定{}{}。",
                 rate.1, review.1
             ),
         ),
     );
+}
+
+/// Decimals that print the score and the thresholds as they compare: two,
+/// or more where two would print a score equal to a threshold it is under,
+/// two different thresholds alike, or a threshold under 1 as 1.
+fn decimals(score: f32, authentic: f32, flag: f32) -> usize {
+    let agrees = |d: usize| {
+        let shown = |v: f32| {
+            format!("{v:.d$}")
+                .parse::<f64>()
+                .unwrap_or_else(|_| f64::from(v))
+        };
+        let same_order = |a: f32, b: f32| (a < b) == (shown(a) < shown(b));
+        same_order(score, flag)
+            && same_order(score, authentic)
+            && same_order(authentic, flag)
+            && same_order(flag, 1.0)
+    };
+    (2..6).find(|&d| agrees(d)).unwrap_or(6)
 }
 
 /// The operating point's clause for a rate, in English and Chinese, with
@@ -332,13 +362,9 @@ fn findings_section(page: &mut String, report: &Report) {
         );
     } else {
         page.push_str(r#"<ol class="findings">"#);
-        for (i, finding) in report.findings.iter().enumerate() {
-            push_finding(
-                page,
-                i + 1,
-                finding,
-                report.deciding.contains(&finding.code),
-            );
+        let deciding = deciding_findings(report);
+        for (i, (finding, deciding)) in report.findings.iter().zip(deciding).enumerate() {
+            push_finding(page, i + 1, finding, deciding);
         }
         page.push_str("</ol>");
     }
@@ -356,8 +382,38 @@ fn findings_section(page: &mut String, report: &Report) {
     page.push_str("</section>\n");
 }
 
+/// Which findings decided the verdict: those with a deciding code that
+/// point to a class (a copy-move's source is a note with its copy's code),
+/// or the first with that code when none does (`fusion.incomplete`).
+fn deciding_findings(report: &Report) -> Vec<bool> {
+    let mut marked = vec![false; report.findings.len()];
+    for code in &report.deciding {
+        let with_code = || {
+            report
+                .findings
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| &f.code == code)
+        };
+        let mut pointing = with_code()
+            .filter(|(_, f)| f.class != Class::None)
+            .peekable();
+        if pointing.peek().is_none() {
+            if let Some((i, _)) = with_code().next() {
+                marked[i] = true;
+            }
+        }
+        for (i, _) in pointing {
+            marked[i] = true;
+        }
+    }
+    marked
+}
+
 fn push_finding(page: &mut String, number: usize, f: &Finding, deciding: bool) {
-    let (class_key, class_en, class_zh) = match f.class {
+    // A test that ran and found nothing (strength 0) points nowhere.
+    let class = if f.score > 0.0 { f.class } else { Class::None };
+    let (class_key, class_en, class_zh) = match class {
         Class::AiGenerated => ("ai_generated", "Points to AI generation", "指向 AI 生成"),
         Class::Edited => ("edited", "Points to editing", "指向编辑"),
         Class::None => ("none", "Information", "信息"),
@@ -380,7 +436,7 @@ fn push_finding(page: &mut String, number: usize, f: &Finding, deciding: bool) {
             bi("decided the verdict", "决定了结论")
         );
     }
-    if f.class != Class::None || f.score > 0.0 {
+    if f.score > 0.0 {
         let s = clamp01(f.score);
         let _ = write!(
             page,

@@ -54,6 +54,13 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
+    if let Some(input) = overwritten_input(args) {
+        return Err(format!(
+            "-o {} is the input photo {}: the page would replace the evidence",
+            args.output.display(),
+            input.display()
+        ));
+    }
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
     config.review_rate = args.review_rate;
@@ -92,6 +99,16 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The claim or reference photo that `-o` names, if any (the same file by
+/// its canonical path).
+fn overwritten_input(args: &ReportArgs) -> Option<&Path> {
+    let output = std::fs::canonicalize(&args.output).ok()?;
+    std::iter::once(&args.image)
+        .chain(&args.reference)
+        .find(|input| std::fs::canonicalize(input).is_ok_and(|p| p == output))
+        .map(PathBuf::as_path)
+}
+
 /// Analyse a file and keep its decoded pixels for the page: the bytes are
 /// read once and decoded under the analyser's limits.
 fn analyze_with_image(analyzer: &Analyzer, path: &Path) -> Result<(Report, DynamicImage), Error> {
@@ -105,10 +122,20 @@ fn display_name(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// For `scan --html-dir`: write the page of one scanned file into `dir` and
-/// return its index entry and the page file ([`WrittenFile`]). The photo
-/// shown is decoded from `bytes`, the ones analysed. A file that failed
-/// gets an entry without a page.
+/// A scanned file's review page, from [`write_scan_page`].
+pub struct ScanPage {
+    /// Its card in the index.
+    pub entry: IndexEntry,
+    /// The page file, when written.
+    pub file: Option<WrittenFile>,
+    /// Why an analysed file has no page (its card keeps the verdict).
+    pub error: Option<String>,
+}
+
+/// For `scan --html-dir`: write the page of one scanned file into `dir`.
+/// The photo shown is decoded from `bytes`, the ones analysed. A file that
+/// failed gets a card without a page; an analysed file whose page cannot be
+/// made keeps its verdict on its card, which says why the page is missing.
 pub fn write_scan_page(
     dir: &Path,
     path: &Path,
@@ -116,19 +143,34 @@ pub fn write_scan_page(
     bytes: Option<&[u8]>,
     analyzer: &Analyzer,
     catalogue: &Catalogue,
-) -> (IndexEntry, Option<WrittenFile>) {
+) -> ScanPage {
     let config = analyzer.config();
     let name = display_name(path);
     let report = match result {
         Ok(report) => report,
-        Err(error) => return (IndexEntry::failed(name, error), None),
+        Err(error) => {
+            return ScanPage {
+                entry: IndexEntry::failed(name, error),
+                file: None,
+                error: None,
+            }
+        }
+    };
+    let missing = |image: Option<&DynamicImage>, error: String| {
+        let mut entry = IndexEntry::new(name.clone(), None, report, image);
+        entry.error = Some(error.clone());
+        ScanPage {
+            entry,
+            file: None,
+            error: Some(error),
+        }
     };
     let decoded = bytes
         .ok_or_else(|| Error::Decode("the analysed bytes were not kept".into()))
         .and_then(|b| decode::decode(b, decode::sniff(b)?, config));
     let image = match decoded {
         Ok(image) => image,
-        Err(error) => return (IndexEntry::failed(name, error), None),
+        Err(error) => return missing(None, format!("no review page: {error}")),
     };
     let listing = catalogue.matched_image(report, config);
     let mut options = HtmlOptions::default()
@@ -145,12 +187,15 @@ pub fn write_scan_page(
         Ok(written) => {
             // Removed again if making the index entry's thumbnail panics.
             let written = WrittenFile::new(written);
-            let entry = IndexEntry::new(name, Some(file), report, Some(&image));
-            (entry, Some(written))
+            ScanPage {
+                entry: IndexEntry::new(name, Some(file), report, Some(&image)),
+                file: Some(written),
+                error: None,
+            }
         }
-        Err(e) => (
-            IndexEntry::failed(name, format!("cannot write the page: {e}")),
-            None,
+        Err(e) => missing(
+            Some(&image),
+            format!("cannot write {}: {e}", dir.join(&file).display()),
         ),
     }
 }
@@ -190,9 +235,9 @@ mod tests {
         let analyzer = Analyzer::new(Config::default()).expect("analyser");
         let catalogue = Catalogue::load(&[], &[], analyzer.config()).expect("no references");
         let report = analyzer.analyze_bytes(&analysed);
-        let (_, page) =
-            write_scan_page(&dir, &path, &report, Some(&analysed), &analyzer, &catalogue);
-        let page = page.expect("a page");
+        let page = write_scan_page(&dir, &path, &report, Some(&analysed), &analyzer, &catalogue)
+            .file
+            .expect("a page");
         let html = std::fs::read_to_string(dir.join(output_name(&path, ".html"))).expect("read");
         drop(page);
         assert!(html.contains(r#"width="50" height="20""#));

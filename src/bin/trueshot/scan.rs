@@ -177,23 +177,34 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     // files would otherwise hold every record).
     let kept = Mutex::new(Vec::new());
     let failed = AtomicUsize::new(0);
+    // Analysed files whose heatmap or review page could not be written.
+    let unwritten = AtomicUsize::new(0);
     // Once the reader of the records has gone, no more files are taken:
     // a queue feeding the scan must not be drained into a closed pipe.
     let output_closed = AtomicBool::new(false);
     // One file's outputs: its heatmap file, record, review page and text.
     let outputs = |path: &Path, result: &Result<Report, Error>, bytes: Option<&[u8]>| {
         // The files are kept only once every step has finished (WrittenFile).
-        let (record, heatmap_file) = to_record(path, result, args.heatmap_dir.as_deref());
-        let (page, page_file) = args
+        let (mut record, heatmap_file) = to_record(path, result, args.heatmap_dir.as_deref());
+        let page = args
             .html_dir
             .as_ref()
-            .map(|dir| report::write_scan_page(dir, path, result, bytes, &analyzer, &catalogue))
-            .unzip();
+            .map(|dir| report::write_scan_page(dir, path, result, bytes, &analyzer, &catalogue));
+        let (page, page_file) = match page {
+            Some(report::ScanPage { entry, file, error }) => {
+                if let (Some(error), Some(obj)) = (error, record.as_object_mut()) {
+                    // The analysis stands; the missing page is said, not hidden.
+                    obj.insert("page_error".into(), json!(error));
+                }
+                (Some(entry), file)
+            }
+            None => (None, None),
+        };
         Outputs {
             record,
             page,
             text: (args.format == OutputFormat::Human).then(|| human(path, result, color)),
-            _written: [heatmap_file, page_file.flatten()],
+            _written: [heatmap_file, page_file],
         }
     };
     // The review page shows the analysed bytes, kept for it.
@@ -205,6 +216,8 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         } = made;
         if file_failed {
             failed.fetch_add(1, Ordering::Relaxed);
+        } else if record.get("heatmap_error").is_some() || record.get("page_error").is_some() {
+            unwritten.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(entry) = page {
             pages
@@ -305,7 +318,15 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     if output_closed.into_inner() {
         return Err("standard output was closed: the scan stopped taking files".into());
     }
-    Ok(if failed.into_inner() == 0 {
+    let unwritten = unwritten.into_inner();
+    if unwritten > 0 {
+        // One line at the end: a line per file would break the progress bar.
+        eprintln!(
+            "trueshot: {unwritten} analysed file(s) lack a heatmap or review page that could \
+             not be written (`heatmap_error`, `page_error` in their records)"
+        );
+    }
+    Ok(if failed.into_inner() == 0 && unwritten == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -744,7 +765,13 @@ pub fn write_output(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Pat
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let temporary = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let target = dir.join(name);
-    std::fs::write(&temporary, bytes)
+    // A new file only: a link planted under the temporary name in a
+    // shared directory is not followed.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(bytes))
         .and_then(|()| std::fs::rename(&temporary, &target))
         .inspect_err(|_| {
             let _ = std::fs::remove_file(&temporary);
