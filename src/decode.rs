@@ -402,6 +402,16 @@ fn checked_decoder<'a>(
             "truncated JPEG: too little scan data for {width} x {height} pixels"
         )));
     }
+    if format == Format::Jpeg {
+        if let Some((coded, total)) = crate::jpeg_entropy::coded_mcus(bytes) {
+            if coded < total {
+                return Err(Error::Decode(format!(
+                    "truncated JPEG: its scan data codes {coded} of the {total} blocks \
+                     (minimum coded units) its frame declares"
+                )));
+            }
+        }
+    }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(width.max(1));
     limits.max_image_height = Some(height.max(1));
@@ -563,6 +573,23 @@ mod tests {
                 "{result:?}"
             );
         }
+    }
+
+    /// A scan cut short and given an end marker again, which the decoder
+    /// reads on as zero bits, is refused; the intact file is walked whole.
+    #[test]
+    fn a_jpeg_cut_short_with_a_new_end_marker_is_refused() {
+        let config = Config::default();
+        let (jpeg, scan) = noisy_jpeg();
+        let walked = crate::jpeg_entropy::coded_mcus(&jpeg).expect("a baseline scan");
+        assert_eq!(walked.0, walked.1);
+        let cut = scan + (jpeg.len() - scan) * 4 / 5;
+        let short = [&jpeg[..cut], &[0xFF, 0xD9]].concat();
+        let result = decode_rgb(&short, Format::Jpeg, &config).map(|_| ());
+        assert!(
+            matches!(&result, Err(Error::Decode(m)) if m.contains("codes")),
+            "{result:?}"
+        );
     }
 
     /// A frame declaring far more pixels than its scan data could code is

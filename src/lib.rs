@@ -14,6 +14,7 @@ mod error;
 pub mod ffi;
 pub mod fusion;
 pub mod html;
+mod jpeg_entropy;
 mod margins;
 pub mod metadata;
 pub mod perturb;
