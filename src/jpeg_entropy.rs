@@ -53,9 +53,6 @@ struct Huffman {
     offset: [i32; 17],
     values: Vec<u8>,
     fast: [u16; 1 << FAST_BITS],
-    /// For an AC table: codes whose extra bits fit in [`FAST_BITS`] too,
-    /// as the bits taken (low 5) and the value (high byte); 0 otherwise.
-    fast_ac: [u16; 1 << FAST_BITS],
 }
 
 impl Huffman {
@@ -87,21 +84,11 @@ impl Huffman {
             }
             code <<= 1;
         }
-        let mut fast_ac = [0u16; 1 << FAST_BITS];
-        for (bits, slot) in fast_ac.iter_mut().enumerate() {
-            let entry = fast[bits];
-            let (value, length) = (entry & 0xFF, u32::from(entry >> 8));
-            let taken = length + u32::from(value & 15);
-            if entry != 0 && taken <= FAST_BITS {
-                *slot = (value << 8) | taken as u16;
-            }
-        }
         Huffman {
             max_code,
             offset,
             values: values.to_vec(),
             fast,
-            fast_ac,
         }
     }
 
@@ -293,18 +280,6 @@ impl Bits<'_> {
         }
     }
 
-    /// An AC code and its extra bits at once, when both are short: the
-    /// value (run and size), having taken them.
-    fn fast_ac(&mut self, table: &Huffman) -> Option<u8> {
-        let entry = table.fast_ac[(self.peek() >> (16 - FAST_BITS)) as usize];
-        let taken = u32::from(entry & 31);
-        if entry == 0 || taken > self.count {
-            return None;
-        }
-        self.count -= taken;
-        Some((entry >> 8) as u8)
-    }
-
     /// Decode one Huffman value (T.81 F.2.2.3); `Err` on a code no table
     /// holds, `Ok(None)` when the data ran out first.
     fn decode(&mut self, table: &Huffman) -> Result<Option<u8>, ()> {
@@ -363,17 +338,6 @@ fn walk(data: &[u8], scan: &Scan<'_>, total: u64, restart_interval: u64) -> Opti
             }
             let mut k = 1;
             while k < 64 {
-                if let Some(rs) = bits.fast_ac(ac) {
-                    let (run, size) = (u32::from(rs >> 4), rs & 15);
-                    if size != 0 {
-                        k += run + 1;
-                    } else if run == 15 {
-                        k += 16;
-                    } else {
-                        break; // end of block
-                    }
-                    continue;
-                }
                 let Ok(rs) = bits.decode(ac) else {
                     return None;
                 };
