@@ -188,7 +188,7 @@ impl Analyzer {
             });
         }
         let format = decode::sniff(bytes)?;
-        let decoded = decode::decode_rgb(bytes, format, &self.config)?;
+        let decoded = self.in_pool(|| decode::decode_rgb(bytes, format, &self.config))?;
         let decode_ms = ms_since(start);
         let meta_start = Instant::now();
         let meta = metadata::extract(bytes, format);
@@ -257,9 +257,14 @@ impl Analyzer {
         // analyser's pool when it has one. Results do not depend on the
         // number of threads: each loop writes disjoint outputs and reduces
         // in a fixed order.
+        self.in_pool(|| self.analyze_pixels(pixels, source, deadline))
+    }
+
+    /// Run `op` in the analyser's pool when it has one.
+    fn in_pool<T: Send>(&self, op: impl FnOnce() -> T + Send) -> T {
         match &self.pool {
-            Some(pool) => pool.install(|| self.analyze_pixels(pixels, source, deadline)),
-            None => self.analyze_pixels(pixels, source, deadline),
+            Some(pool) => pool.install(op),
+            None => op(),
         }
     }
 
