@@ -147,7 +147,7 @@ pub fn declared_dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), E
                 // A valid TIFF of a kind the decoder does not read (float
                 // samples, some compressions) is not a corrupt file.
                 Err(image::ImageError::Unsupported(e)) => {
-                    return Err(Error::Unsupported(format!("TIFF: {e}")));
+                    return Err(Error::Unsupported(format!("TIFF: {}", decoder_message(&e))));
                 }
                 Err(_) => None,
             }
@@ -161,6 +161,37 @@ pub fn declared_dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), E
         )));
     }
     Ok((w, h))
+}
+
+/// Refuse, as unsupported rather than corrupt, the JPEG coding processes
+/// the decoder does not read (ITU T.81 B.1.1.3, Table B.1): lossless and
+/// hierarchical frames, arithmetic coding, and 12-bit samples (a valid
+/// medical or scientific file is not a broken one).
+fn check_jpeg_frame_kind(bytes: &[u8]) -> Result<(), Error> {
+    let frame = crate::metadata::jpeg_segments(bytes).find_map(|(marker, seg)| {
+        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        is_sof.then(|| (marker, seg.first().copied()))
+    });
+    let Some((marker, precision)) = frame else {
+        return Ok(());
+    };
+    let process = match marker {
+        0xC3 | 0xC7 | 0xCB | 0xCF => Some("lossless"),
+        0xC5 | 0xC6 | 0xCD | 0xCE => Some("hierarchical"),
+        0xC9 | 0xCA => Some("arithmetic-coded"),
+        _ => None,
+    };
+    if let Some(process) = process {
+        return Err(Error::Unsupported(format!(
+            "JPEG: {process} coding (frame marker 0xFF{marker:02X}) is not read"
+        )));
+    }
+    match precision {
+        Some(bits) if bits != 8 => Err(Error::Unsupported(format!(
+            "JPEG: {bits}-bit samples are not read (8-bit only)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Width and height from the first SOF marker (ITU T.81 B.2.2).
@@ -421,6 +452,9 @@ fn checked_decoder<'a>(
 ) -> Result<impl ImageDecoder + 'a, Error> {
     let (width, height) = declared_dimensions(bytes, format)?;
     check_pixels(width, height, config)?;
+    if format == Format::Jpeg {
+        check_jpeg_frame_kind(bytes)?;
+    }
     if format == Format::Jpeg && !jpeg_has_end_after_scan(bytes) {
         // The JPEG decoder fills a truncated scan with grey and succeeds;
         // analysing invented pixels would be wrong, so refuse the file.
@@ -457,14 +491,25 @@ fn guarded<T>(config: &Config, step: impl FnOnce() -> image::ImageResult<T>) -> 
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
         Ok(Ok(value)) => Ok(value),
         // A valid image too large for the limit, not a corrupt one.
+        // The decoders' messages may quote the file (a chunk name, a tag):
+        // escaped, as every untrusted string in an error.
         Ok(Err(image::ImageError::Limits(e))) => Err(Error::MemoryLimit {
             limit: config.max_decoded_bytes,
-            detail: e.to_string(),
+            detail: decoder_message(&e),
         }),
-        Ok(Err(e)) => Err(Error::Decode(e.to_string())),
+        Ok(Err(image::ImageError::Unsupported(e))) => Err(Error::Unsupported(decoder_message(&e))),
+        Ok(Err(e)) => Err(Error::Decode(decoder_message(&e))),
         Err(_) => Err(Error::Decode("the decoder failed on malformed data".into())),
     }
 }
+
+/// A decoder's error message, escaped and bounded.
+fn decoder_message(error: &dyn std::fmt::Display) -> String {
+    crate::error::escape_untrusted(&error.to_string(), DECODER_MESSAGE_CHARS)
+}
+
+/// Longest decoder message kept in an error.
+const DECODER_MESSAGE_CHARS: usize = 300;
 
 /// Read an image file of at most `max_bytes` bytes.
 ///
@@ -610,6 +655,56 @@ mod tests {
         assert!(
             matches!(&result, Err(Error::Decode(m)) if m.contains("codes")),
             "{result:?}"
+        );
+    }
+
+    /// Valid JPEGs of a coding process the decoder does not read are
+    /// unsupported, not corrupt: arithmetic coding, lossless and
+    /// hierarchical frames, 12-bit samples.
+    #[test]
+    fn jpeg_processes_the_decoder_does_not_read_are_unsupported() {
+        let (jpeg, _) = noisy_jpeg();
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline frame");
+        let patched = |at: usize, value: u8| {
+            let mut file = jpeg.clone();
+            file[at] = value;
+            decode_rgb(&file, Format::Jpeg, &Config::default()).map(|_| ())
+        };
+        for (marker, process) in [
+            (0xC9, "arithmetic"),
+            (0xC3, "lossless"),
+            (0xC5, "hierarchical"),
+        ] {
+            let result = patched(sof + 1, marker);
+            assert!(
+                matches!(&result, Err(Error::Unsupported(m)) if m.contains(process)),
+                "{marker:02X}: {result:?}"
+            );
+        }
+        // The precision byte follows the marker and the segment length.
+        let result = patched(sof + 4, 12);
+        assert!(
+            matches!(&result, Err(Error::Unsupported(m)) if m.contains("12-bit")),
+            "{result:?}"
+        );
+        assert!(
+            patched(sof + 1, 0xC1).is_ok(),
+            "extended sequential is read"
+        );
+    }
+
+    /// A decoder's message is escaped before it reaches an error.
+    #[test]
+    fn decoder_messages_are_escaped_and_bounded() {
+        let message = decoder_message(&format!("bad chunk \u{1b}[31m{}", "x".repeat(1000)));
+        assert!(!message.contains('\u{1b}'), "{message}");
+        // The bound counts the message's characters, before escaping.
+        assert!(
+            message.chars().count() < DECODER_MESSAGE_CHARS + 10,
+            "{message}"
         );
     }
 

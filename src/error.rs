@@ -136,7 +136,7 @@ pub(crate) fn escape_untrusted_lines(text: &str, max_chars: usize) -> String {
 }
 
 fn escape_control(text: &str, max_chars: usize, keep_lines: bool) -> String {
-    let mut out = String::with_capacity(text.len().min(max_chars * 2));
+    let mut out = String::with_capacity(text.len().min(max_chars.saturating_mul(2)));
     for (count, ch) in text.chars().enumerate() {
         if count >= max_chars {
             out.push('…');
