@@ -328,14 +328,21 @@ impl Analyzer {
             .map(|(k, v)| (k.to_string(), v))
             .collect();
 
-        // Shared pixel planes, computed once for every pixel detector.
-        let t = Instant::now();
-        let (luma, residual) = planes(
-            analysed.rgb,
-            analysed.width as usize,
-            analysed.height as usize,
-        );
-        timings.insert("planes".into(), ms_since(t));
+        // Shared pixel planes, computed once for every pixel detector; not
+        // when the budget ran out in the decode already (a large file),
+        // since every detector will be skipped.
+        let (luma, residual) = if deadline.expired() {
+            (Buffer::zeroed(0), Buffer::zeroed(0))
+        } else {
+            let t = Instant::now();
+            let planes = planes(
+                analysed.rgb,
+                analysed.width as usize,
+                analysed.height as usize,
+            );
+            timings.insert("planes".into(), ms_since(t));
+            planes
+        };
         if facts.caveat.is_none() && is_mostly_smooth(&residual, analysed.width as usize) {
             facts.caveat = Some(PixelCaveat::Smooth);
         }

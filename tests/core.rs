@@ -685,4 +685,14 @@ fn an_analysis_cut_short_by_the_time_budget_is_not_authentic() {
     assert_eq!(cut.verdict, Verdict::Inconclusive);
     assert_eq!(cut.deciding, vec!["fusion.incomplete".to_string()]);
     assert!(codes(&cut).contains(&"fusion.incomplete"));
+    // Past the budget after the decode, the pixel planes are not computed
+    // either: no work is started for detectors that will be skipped.
+    assert!(full.timings_ms.contains_key("planes"));
+    if cut.timings_ms["decode"] >= 1.0 {
+        assert!(
+            !cut.timings_ms.contains_key("planes"),
+            "{:?}",
+            cut.timings_ms
+        );
+    }
 }

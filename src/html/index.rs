@@ -94,6 +94,9 @@ const FILTERS: [Option<Verdict>; 5] = [
     None,
 ];
 
+/// Most memory [`render_index`] reserves before writing.
+const MAX_RESERVED_BYTES: usize = 64 << 20;
+
 /// Render the self-contained index of a batch: a card per entry, sorted by
 /// score (most suspicious first, failures last, then by name), with a
 /// thumbnail, the verdict in words and with an icon, and checkboxes that
@@ -118,7 +121,15 @@ pub fn render_index(entries: &[IndexEntry]) -> String {
         .filter(|e| e.verdict.is_some_and(Verdict::is_flagged))
         .count();
 
-    let mut page = String::with_capacity(64 * 1024 + entries.len() * 24 * 1024);
+    // About 24 KB a card (its thumbnail); the reservation is capped, since a
+    // scan of a million files would otherwise ask for 24 GB up front.
+    let mut page = String::with_capacity(
+        entries
+            .len()
+            .saturating_mul(24 * 1024)
+            .saturating_add(64 * 1024)
+            .min(MAX_RESERVED_BYTES),
+    );
     let _ = write!(
         page,
         r#"<!DOCTYPE html>
