@@ -40,13 +40,18 @@ pub use report::{
 
 /// Analyse an image file.
 ///
+/// Each call builds an [`Analyzer`] (checks the config, loads the model,
+/// starts a worker pool when `config.threads` is set): a service analysing
+/// many images builds one `Analyzer` and reuses it.
+///
 /// # Errors
 /// See [`Analyzer::analyze_path`].
 pub fn analyze_path(path: impl AsRef<Path>, config: &Config) -> Result<Report, Error> {
     Analyzer::new(config.clone())?.analyze_path(path.as_ref())
 }
 
-/// Analyse an encoded image held in memory.
+/// Analyse an encoded image held in memory. Builds an [`Analyzer`] per
+/// call, as [`analyze_path`].
 ///
 /// # Errors
 /// See [`Analyzer::analyze_bytes`].
@@ -54,7 +59,8 @@ pub fn analyze_bytes(bytes: &[u8], config: &Config) -> Result<Report, Error> {
     Analyzer::new(config.clone())?.analyze_bytes(bytes)
 }
 
-/// Analyse decoded pixels (no file metadata).
+/// Analyse decoded pixels (no file metadata). Builds an [`Analyzer`] per
+/// call, as [`analyze_path`].
 ///
 /// ```
 /// # fn main() -> Result<(), trueshot::Error> {
