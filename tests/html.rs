@@ -164,6 +164,14 @@ fn page_opens_in_chinese_when_asked() {
     let page = render_html(&report, &image, &options);
     assert!(page.contains("<html lang=\"zh-Hans\" class=\"show-zh\">"));
     assert!(page.contains(r#"data-lang="zh" aria-pressed="true""#));
+    let word = match report.verdict {
+        Verdict::Authentic => "真实",
+        Verdict::Inconclusive => "无法确定",
+        Verdict::Edited => "已编辑",
+        _ => "AI 生成",
+    };
+    let title = page.split("<title>").nth(1).unwrap_or_default();
+    assert!(title.starts_with(word), "{title}");
 }
 
 #[test]
@@ -250,6 +258,40 @@ fn a_note_with_a_region_is_boxed_as_a_note() {
     assert!(page.contains(&tag("note")), "{page}");
     assert_eq!(page.matches(r#"<a class="box note""#).count(), 1);
     assert!(page.contains(r##"<a class="box " href="#finding-1""##));
+}
+
+/// A box at the top of the photo carries its number inside, where the
+/// photo's frame does not clip it; a box lower down carries it above.
+#[test]
+fn a_box_at_the_top_carries_its_number_inside() {
+    let image = gradient(128, 96);
+    let mut report = edited_report(&image);
+    let boxed = |y: u32| {
+        Finding::new(
+            DetectorKind::CopyMove,
+            "copy_move.duplicated_region",
+            0.0,
+            Class::None,
+            "The source of the copy.".into(),
+            "副本的来源。".into(),
+        )
+        .with_region(Region {
+            x: 8,
+            y,
+            width: 16,
+            height: 16,
+        })
+    };
+    report.findings.push(boxed(0));
+    report.findings.push(boxed(40));
+    let page = render_html(&report, &image, &HtmlOptions::default());
+    let n = report.findings.len();
+    let tag = |class: &str, number: usize| {
+        format!(r##"<a class="box {class}" href="#finding-{number}""##)
+    };
+    assert!(page.contains(&tag("note in", n - 1)), "{page}");
+    assert!(page.contains(&tag("note", n)), "{page}");
+    assert!(page.contains(".box.in span{"));
 }
 
 /// The picture of the first `data:` URI in `html`.

@@ -63,10 +63,11 @@ h2{font-size:1.05rem;margin:0 0 10px}
 @media (max-width:900px){.layout{grid-template-columns:1fr}}
 figure{margin:0 0 16px}
 .stage{position:relative;display:inline-block;max-width:100%;line-height:0;overflow:hidden;border-radius:6px;background:#222}
-.stage img.photo{display:block;max-width:100%;height:auto}
+.stage img.photo{display:block;max-width:100%;max-height:85vh;width:auto;height:auto}
 .stage img.overlay{position:absolute;left:0;top:0;pointer-events:none;opacity:.6}
 .box{position:absolute;border:3px solid #fff;outline:2px dashed #b3261e;outline-offset:-5px;box-shadow:0 0 0 2px rgba(0,0,0,.55);text-decoration:none;line-height:1}
 .box span{position:absolute;left:-3px;top:-3px;transform:translateY(-100%);background:#b3261e;color:#fff;font:700 13px/1 system-ui,sans-serif;padding:3px 6px;border-radius:4px 4px 4px 0;min-width:22px;text-align:center}
+.box.in span{transform:none;left:0;top:0;border-radius:0 0 4px 0}
 .box.ref span{background:#1a5fd0}.box.ref{outline-color:#1a5fd0}
 .box.note{outline:2px dotted #555;border-color:#ddd}.box.note span{background:#555}
 figcaption{margin-top:10px;font-size:.9rem;color:var(--muted);line-height:1.45}

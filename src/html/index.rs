@@ -139,7 +139,7 @@ pub fn render_index(entries: &[IndexEntry]) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{csp}">
 <meta name="referrer" content="no-referrer">
-<title>trueshot – {n} photos</title>
+<title>trueshot – {n} photos / {n} 张照片</title>
 <style>{CSS}</style>
 </head>
 <body>

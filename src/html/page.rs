@@ -73,7 +73,12 @@ pub fn render_html(report: &Report, image: &DynamicImage, options: &HtmlOptions<
         lang_attr = options.lang.attr(),
         lang_class = options.lang.class(),
         csp = content_security_policy(SCRIPT_SHA256),
-        word = vt.word.0,
+        // The title is not switched by the language buttons: it is in the
+        // language the page opens in.
+        word = match options.lang {
+            super::Lang::En => vt.word.0,
+            super::Lang::Zh => vt.word.1,
+        },
         title = escape_capped(title, 300),
         brand = bi("trueshot review page", "trueshot 审核页面"),
         en_pressed = options.lang == super::Lang::En,
@@ -320,6 +325,11 @@ fn photo_figure(
     );
 }
 
+/// Share of the shown photo's height, from its top, within which a box's
+/// number goes inside the box: about the number's 19 px on a photo shown
+/// 300 px high.
+const NUMBER_INSIDE_BELOW: f64 = 0.07;
+
 /// A numbered box over a region of a photo shown in the claim's frame
 /// (`claim`: the stored frame the region lies in, and how the page turns
 /// it), as a link to its finding (so it is reachable from the keyboard).
@@ -337,6 +347,13 @@ fn push_box(page: &mut String, number: usize, region: &Region, claim: &ClaimView
     let (l, t, bw, bh) = claim
         .upright
         .rect((x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h));
+    // The number sits above its box, where the photo's frame would clip it
+    // for a box at the top: that one carries it inside.
+    let class = if t < NUMBER_INSIDE_BELOW {
+        format!("{class} in").trim_start().to_string()
+    } else {
+        class.to_string()
+    };
     let _ = write!(
         page,
         r##"<a class="box {class}" href="#finding-{number}" style="left:{l}%;top:{t}%;width:{bw}%;height:{bh}%" aria-label="Region {number} / 区域 {number}"><span aria-hidden="true">{number}</span></a>"##,
