@@ -115,8 +115,9 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let flagged_cells: usize = regions.iter().map(|r| r.1).sum();
     let flagged_share = flagged_cells as f32 / map.values.len().max(1) as f32;
     let largest = regions.first().map_or(0, |r| r.1) as f32 / map.values.len().max(1) as f32;
-    // Local: a missing-trace region (0.3% .. 40% of the image) in an image
-    // whose trace is reliable.
+    // Local: a missing-trace region (≥ 4 cells, full weight from 2% of the
+    // image; none when flagged cells cover over 40%) in an image whose trace
+    // is reliable.
     let edited = if compressed || flagged_share > 0.4 {
         0.0
     } else {

@@ -44,9 +44,10 @@ const T: i32 = 2;
 const LEVELS: usize = (2 * T + 1) as usize;
 const TRIPLES: usize = LEVELS * LEVELS * LEVELS;
 /// Triples the same up to reversal and sign ((a, b, c), (c, b, a),
-/// (-a, -b, -c), (-c, -b, -a)) share a bin, as in SPAM (Pevný, Bas &
-/// Fridrich 2010): 39 bins instead of 125, the same information for an
-/// isotropic, sign-symmetric noise, and a steadier histogram per tile.
+/// (-a, -b, -c), (-c, -b, -a)) share a bin, as in the rich models'
+/// symmetrisation (Fridrich & Kodovský 2012): 39 bins instead of 125, the
+/// same information for an isotropic, sign-symmetric noise, and a steadier
+/// histogram per tile.
 const ORBITS: usize = 39;
 /// Histogram length per tile: row orbits, then column orbits.
 const DIM: usize = 2 * ORBITS;
@@ -65,23 +66,24 @@ const AXIS_SAMPLE: usize = 512;
 /// over a web-sized photo's, and the number must mean the same at any size
 /// (at full size, genuine camera originals scored higher than AI images).
 const MAX_SIDE: usize = 1024;
-/// Fewer tiles than this along either side: no statistic.
+/// A side shorter than this many tile sides (plus the 5 px a residual
+/// triple reaches): no statistic.
 const MIN_TILES: usize = 3;
 /// A tile with at least this share of clipped pixels (at a level outside
-/// [`CLIP_LOW`]..=[`CLIP_HIGH`] and equal to their right and lower
-/// neighbours: blown highlights, crushed shadows, a white backdrop) is left
-/// out: a tile partly on a clipped area differs from every other tile by
-/// that alone, and a row of them along its edge made an outlier cluster (a
-/// review: a clipped disc over a corner of a synthetic photo raised the
-/// feature from 0.15 to 20-88). Clean but unclipped tiles stay: a smoothed
-/// or painted region is what the feature is for (leaving out every tile
-/// with 10% of pixels equal to their neighbours cost the edits' out-of-fold
-/// AUC 0.01-0.03).
+/// [`CLIP_LOW`]..=[`CLIP_HIGH`] and equal to the two pixels to their right
+/// and the one below: blown highlights, crushed shadows, a white backdrop)
+/// is left out: a tile partly on a clipped area differs from every other
+/// tile by that alone, and a row of them along its edge made an outlier
+/// cluster (a review: a clipped disc over a corner of a synthetic photo
+/// raised the feature from 0.15 to 20-88). Clean but unclipped tiles stay:
+/// a smoothed or painted region is what the feature is for (leaving out
+/// every tile with 10% of pixels equal to their neighbours cost the edits'
+/// out-of-fold AUC 0.01-0.03).
 const CLIPPED_SHARE: f32 = 0.1;
 /// Luma levels outside this range are clipped.
 const CLIP_LOW: f32 = 5.0;
 const CLIP_HIGH: f32 = 250.0;
-/// Fewer measured (not flat) tiles than this: no statistic.
+/// Fewer measured (not clipped) tiles than this: no statistic.
 const MIN_MEASURED: usize = 16;
 /// Floors of the robust spreads, for frames where most measured tiles are
 /// alike: a projection's (Hellinger units) and a distance's (z units).

@@ -30,7 +30,9 @@ pub struct PixelContext<'a> {
     /// Luminance (ITU-R BT.601 weights) as f32 in 0..=255, row-major.
     pub luma: &'a [f32],
     /// The shared noise residual of `luma` ([`residual::laplacian_residual`]),
-    /// computed once and read by the noise, spectrum and CFA detectors.
+    /// computed once and read by the noise, spectrum, texture,
+    /// local-consistency and copy-move detectors (CFA filters its green
+    /// channel itself).
     pub residual: &'a [f32],
     /// Image width.
     pub width: u32,
@@ -216,8 +218,6 @@ impl FftPlans {
     }
 }
 
-/// Run a pixel detector on decoded RGB pixels the way the analyser does for
-/// an image with no file behind it (no format, no JPEG tables). For tests.
 /// Uniform noise in [-0.5, 0.5) from a xorshift sequence, for the
 /// detectors' tests (the same seed gives the same images everywhere).
 #[cfg(test)]
@@ -228,6 +228,8 @@ pub(crate) fn test_noise(seed: &mut u64) -> f32 {
     (*seed % 10_000) as f32 / 10_000.0 - 0.5
 }
 
+/// Run a pixel detector on decoded RGB pixels the way the analyser does for
+/// an image with no file behind it (no format, no JPEG tables). For tests.
 #[cfg(test)]
 pub(crate) fn run_on_pixels(
     img: &image::RgbImage,

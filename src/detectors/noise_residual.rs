@@ -47,16 +47,16 @@ use crate::report::{Class, DetectorKind, Finding};
 const MAX_REGIONS: usize = 2;
 /// Code of the findings that mark a region off the noise model.
 pub(crate) const REGION_CODE: &str = "noise_residual.region";
-/// Block side in pixels: 1024 samples give a MAD with ~3% standard error.
+/// Block side in pixels: 1024 samples give a mean |r| with ~3% standard error.
 const BLOCK: usize = 32;
 /// Block step: half a block, so that each 16 px cell is seen by 4 blocks.
 const STRIDE: usize = 16;
-/// Blocks with more than this share of clipped pixels (≤ 3 or ≥ 252) are
+/// Blocks with more than this share of clipped pixels (< 3 or ≥ 252) are
 /// skipped: clipping removes noise.
 const MAX_CLIPPED: f32 = 0.02;
 /// Texture guard. On pure noise the mean of `|∂x L| + |∂y L|` (central
 /// differences) is `2 · 2/sqrt(π) · σ ≈ 2.26 σ`; texture and edges raise it far above the
-/// residual's σ. A block is textured, and skipped, when that median exceeds
+/// residual's σ. A block is textured, and skipped, when that mean exceeds
 /// `TEXTURE_RATIO · σ + TEXTURE_FLOOR` (the floor lets smooth shading of
 /// ~1 level per pixel through).
 const TEXTURE_RATIO: f32 = 3.5;
@@ -90,7 +90,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let valid_share = valid.len() as f32 / stats.len() as f32;
     out.features
         .push(("noise_residual.valid_share", valid_share));
-    // Fewer than 16 informative blocks (a 96x96 area) cannot support a fit.
+    // Fewer than 16 informative blocks (an 80x80 area) cannot support a fit.
     if valid.len() < 16 {
         out.features.push(("noise_residual.score", 0.0));
         return out;

@@ -5,8 +5,8 @@
 //! manifest stores (C2PA 2.1, JUMBF ISO 19566-5; byte-level scan of the CBOR
 //! claims, signatures not validated), the implicit label of GB 45438-2025
 //! (《人工智能生成合成内容标识办法》配套国家标准), and the text chunks that
-//! image generators write (AUTOMATIC1111, ComfyUI, InvokeAI, NovelAI,
-//! Midjourney, SwarmUI).
+//! image generators write (AUTOMATIC1111, ComfyUI, Fooocus, InvokeAI,
+//! NovelAI, Midjourney, SwarmUI).
 //!
 //! Weights: a label that declares AI generation is decisive (0.99); a
 //! declared composite is moderate evidence (0.5, inconclusive on its own).
@@ -355,11 +355,12 @@ const MAX_EXIF_PARSE_BYTES: u64 = 16 << 20;
 type TiffReader = (fn([u8; 4]) -> u32, fn([u8; 2]) -> u16);
 
 /// An upper bound of the memory kamadak-exif allocates for the values of
-/// `tiff` (a TIFF header and its IFDs): every entry of the IFD chain (at
-/// most 8 IFDs) and of the Exif, GPS and interoperability IFDs it points to,
-/// at its element size, ASCII at the 24-byte vector each NUL may start plus
-/// the byte itself. Values out of the block count as nothing (the parser
-/// skips them). `u64::MAX` when the header is not TIFF.
+/// `tiff` (a TIFF header and its IFDs): every entry of the IFD chain (the
+/// parser reads at most 8 IFDs; up to 9 are counted) and of the Exif, GPS
+/// and interoperability IFDs it points to, at its element size, ASCII at
+/// the 24-byte vector each NUL may start plus the byte itself. Values out
+/// of the block count as nothing (the parser skips them). `u64::MAX` when
+/// the header is not TIFF.
 fn exif_parse_bytes(tiff: &[u8]) -> u64 {
     let reader: TiffReader = match tiff.get(..4) {
         Some(b"II*\0") => (u32::from_le_bytes, u16::from_le_bytes),
@@ -1225,8 +1226,6 @@ mod tests {
         assert!(xmp_values(xmp, "Missing").is_empty());
     }
 
-    /// A file's text in a finding's sentence is quoted and short: a model
-    /// name that goes on to speak for trueshot is cut (a review).
     /// Openings without their own closing tag do not each copy the rest of
     /// the packet (that once took 700 MB for a 128 KiB packet).
     #[test]
@@ -1344,6 +1343,8 @@ mod tests {
         assert_eq!(orientation(&data), Some(6));
     }
 
+    /// A file's text in a finding's sentence is quoted and short: a model
+    /// name that goes on to speak for trueshot is cut (a review).
     #[test]
     fn a_files_text_is_quoted_and_cut_in_sentences() {
         assert_eq!(quoted(" Canon EOS 5D "), "“Canon EOS 5D”");

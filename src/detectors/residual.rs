@@ -1,8 +1,10 @@
 //! The shared noise residual and the block helpers of the pixel detectors.
 //!
-//! The residual is computed once per image (by the analyser, into
-//! [`crate::detectors::PixelContext::residual`]) and read by the noise,
-//! spectrum and CFA detectors.
+//! The residual of the luma is computed once per image (by the analyser,
+//! into [`crate::detectors::PixelContext::residual`]) and read by the
+//! noise, spectrum, texture, local-consistency and copy-move detectors; the
+//! CFA detector applies the same filter to the green channel
+//! ([`laplacian_row`]).
 //!
 //! # Which filter
 //! `r = x - (N + S + E + W) / 4`, the 4-neighbour Laplacian high-pass. We

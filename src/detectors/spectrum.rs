@@ -21,8 +21,9 @@
 //! spectra are averaged (Welch 1967). A bin's peak strength is its log
 //! power minus the mean log power of the 9x9 ring around it (inner 3x3
 //! excluded, so the Hann main lobe does not mask the peak), in robust
-//! z-units of the whole spectrum. The JPEG 8x8 grid puts peaks on multiples
-//! of `N/8`; those bins (±1) are measured apart, since every JPEG has them.
+//! z-units of the spectrum outside its lowest band (`|f| < N/16` on both
+//! axes). The JPEG 8x8 grid puts peaks on multiples of `N/8`; those bins
+//! (±1) are measured apart, since every JPEG has them.
 //! Up-sampling by 2/4/8 puts peaks on the same bins, so it is measured as the
 //! excess of the `N/2` (and `N/4`) harmonics over the odd JPEG harmonics
 //! `N/8, 3N/8`, which a JPEG grid raises as much and up-sampling does not.

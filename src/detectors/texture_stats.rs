@@ -19,13 +19,14 @@
 //!   using alternating projections", IEEE TIP 11(9)); a generator decodes
 //!   colour through its own network (a VAE in latent diffusion) and a
 //!   painted edit adds colour without sensor noise. We report the R–G and
-//!   B–G correlations and the chroma-to-luma residual ratio.
-//! - **Noise level across scales.** The residual σ of smooth blocks at full
-//!   resolution and after 2x2 binning. White sensor noise halves; the
-//!   spatially correlated noise of demosaicing, resampling and generation
-//!   does not (Pyatykh, Hesser & Zheng 2013, "Image noise level estimation by
-//!   principal component analysis", IEEE TIP 22(2), on noise that is not
-//!   white across scales).
+//!   B–G correlations and the chroma-to-green residual ratio.
+//! - **Noise level across scales.** The residual level of the smoothest
+//!   blocks (10th percentile) at full resolution, and the median ratio of
+//!   each block's level after 2x2 binning to its level before. White
+//!   sensor noise halves; the spatially correlated noise of demosaicing,
+//!   resampling and generation does not (Pyatykh, Hesser & Zheng 2013,
+//!   "Image noise level estimation by principal component analysis", IEEE
+//!   TIP 22(2), on noise that is not white across scales).
 //! - **Shape and cleanliness.** Kurtosis of the residual and the share of
 //!   near-zero residual samples: generated and inpainted areas are too clean.
 //!
@@ -41,7 +42,7 @@ use super::{DetectorOutput, PixelContext};
 use crate::report::DetectorKind;
 
 /// Truncation of the quantised residual (values are clamped to ±T), as in
-/// SPAM's second-order model with T = 2: larger T adds sparse cells.
+/// the rich models' T = 2 (SPAM used 3 and 4): larger T adds sparse cells.
 const T: i32 = 2;
 /// Side of the co-occurrence table.
 const SIDE: usize = (2 * T + 1) as usize;
@@ -530,7 +531,7 @@ mod tests {
 
     /// The 9 orbits of a 5x5 pair table under `(a, b) → (-a, -b)` and
     /// `(a, b) → (b, a)`, named by their canonical member. Symmetrising keeps
-    /// the features stable (Pevný et al. 2010, §3) and divides their number.
+    /// the features stable (Fridrich & Kodovský 2012) and divides their number.
     const ORBITS: [(i32, i32); 9] = [
         (0, 0),
         (0, 1),

@@ -1349,7 +1349,7 @@ fn copied_extent(luma: &Luma<'_>, cells: &[usize], d: (i64, i64)) -> Vec<usize> 
 
 /// Whether cell `c` equals its copy at `d`: the RMS difference is within
 /// `tolerance` and under [`EXTENT_CONTRAST`] times the smallest difference
-/// at the shift moved by two cells (16 px) in any direction, which must be
+/// at the shift moved by two cells (16 px) along either axis, which must be
 /// at least [`MIN_OFF_DIFFERENCE`]. A smooth or evenly noisy surface (a
 /// painted panel, a casing) differs from itself as much at any shift, so
 /// the place next to a copy is not taken for it; a plain area shows no

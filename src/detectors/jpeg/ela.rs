@@ -77,7 +77,8 @@ fn steps(table: &[u16; 64]) -> Steps {
 
 /// Blocks in an image from which the texture-class medians are taken from
 /// a sample of one block in [`SAMPLE_STEP`]² rather than from all (about
-/// 0.26 Mpx): 16,000 and more sampled blocks give stable medians.
+/// 0.26 Mpx): 256 and more sampled blocks (16,384 pixels) give stable
+/// medians.
 const SAMPLE_FROM: usize = 4096;
 /// Sampling step, in blocks across and down.
 const SAMPLE_STEP: usize = 4;

@@ -30,7 +30,7 @@ pub struct GridAnalysis {
     pub phase: (u8, u8),
     /// Global z-score of the grid, the weaker axis (under ~4 = no grid).
     pub strength: f32,
-    /// Blocks across and down of the per-block maps.
+    /// Blocks across of the per-block maps.
     pub bw: usize,
     /// Blocks down.
     pub bh: usize,

@@ -44,7 +44,7 @@ const LLR_SLOPE: f32 = 3.0;
 /// Fewest doubly compressed frequencies for the image to count as doubly
 /// compressed (one frequency alone can be a misfit of the histogram).
 const MIN_MODELS: usize = 2;
-/// Smallest flagged region, in blocks (16 blocks = 1024 pixels).
+/// Smallest flagged region, in blocks (6 blocks = 384 pixels).
 const MIN_REGION_BLOCKS: usize = 6;
 /// A flagged area above this share of the image is not a local edit: the
 /// whole image has one history and the model does not fit it. Global
@@ -71,11 +71,12 @@ const LATTICE_MAX_CLIPPED: usize = 1;
 /// Run the JPEG detector.
 ///
 /// Features (`jpeg.*`): `applicable` (1 = JPEG file, 0.5 = non-JPEG pixels
-/// with a visible JPEG grid, 0 = neither), `quality` (IJG-equivalent, 0 when
-/// unknown), `standard_table` (1 = IJG-scaled tables), `double_compression`
-/// (share of studied DCT frequencies with a previous quantisation),
-/// `dq_gain` (nats per coefficient), `single_share` (share of blocks flagged
-/// as singly compressed), `grid_strength`, `grid_misaligned_share`,
+/// with a visible JPEG grid or quantisation lattice, 0 = neither),
+/// `quality` (IJG-equivalent, 0 when unknown), `standard_table` (1 =
+/// IJG-scaled tables), `double_compression` (share of studied DCT
+/// frequencies with a previous quantisation), `dq_gain` (nats per
+/// coefficient), `single_share` (share of blocks flagged as singly
+/// compressed), `grid_strength`, `grid_misaligned_share`,
 /// `ela_outlier_share`, `lattice_steps` (for pixels without their JPEG
 /// file: share of the 15 low AC frequencies that keep a quantisation lattice).
 ///
