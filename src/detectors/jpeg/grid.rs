@@ -1,8 +1,8 @@
 //! Block-artifact grid: where the 8x8 JPEG grid lies, globally and locally.
 //!
 //! Method: after Li, Yuan & Yu, "Passive detection of doctored JPEG image via
-//! block artifact grid extraction", Signal Processing 89(9), 2009, and the
-//! grid-phase test of Lin et al. 2009. A JPEG block boundary is a column (or
+//! block artifact grid extraction", Signal Processing 89(9), 2009. A JPEG
+//! block boundary is a column (or
 //! row) where the luminance jumps more than at its neighbours. We measure,
 //! for each of the 8 horizontal and 8 vertical phases (64 offsets in all),
 //! the mean excess jump in local windows; a window whose strongest phase
@@ -28,7 +28,9 @@ pub struct GridAnalysis {
     /// Global phase (x, y) of the block boundaries: `x % 8 == phase` is the
     /// last column of a block. A JPEG decoded at its own grid gives (7, 7).
     pub phase: (u8, u8),
-    /// Global z-score of the grid, the weaker axis (under ~4 = no grid).
+    /// Global z-score of the grid, the weaker axis: noise alone rarely
+    /// passes 4; the JPEG detector counts a grid from 8
+    /// (`MIN_GRID_STRENGTH`).
     pub strength: f32,
     /// Blocks across of the per-block maps.
     pub bw: usize,
