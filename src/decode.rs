@@ -367,30 +367,52 @@ pub(crate) fn decode_rgb(
     })
 }
 
-/// Run `decode` and, for a JPEG, walk its scan data beside it
-/// ([`jpeg_entropy::coded_mcus`]): the walk needs only the bytes and takes
+/// Run `decode` and, for a JPEG, check its scans beside it
+/// ([`jpeg_scan_shortfall`]): the walk needs only the bytes and takes
 /// about a third of the decode's time, which it no longer adds to a
 /// one-shot analysis. A decode error comes first (it includes the size
-/// limits); then a scan that codes fewer blocks than the frame declares,
-/// which the decoder read on as zero bits (a file cut short and given a
-/// new end marker), is refused.
-///
-/// [`jpeg_entropy::coded_mcus`]: crate::jpeg_entropy::coded_mcus
+/// limits); then scans that code less than the frame declares, which the
+/// decoder read on as zero bits (a file cut short and given a new end
+/// marker), are refused.
 fn beside_scan_walk<T: Send>(
     bytes: &[u8],
     format: Format,
     decode: impl FnOnce() -> Result<T, Error> + Send,
 ) -> Result<T, Error> {
-    let walk = || (format == Format::Jpeg).then(|| crate::jpeg_entropy::coded_mcus(bytes));
-    let (walked, decoded) = rayon::join(walk, decode);
+    let walk = || {
+        (format == Format::Jpeg)
+            .then(|| jpeg_scan_shortfall(bytes))
+            .flatten()
+    };
+    let (shortfall, decoded) = rayon::join(walk, decode);
     let decoded = decoded?;
-    match walked.flatten() {
-        Some((coded, total)) if coded < total => Err(Error::Decode(format!(
-            "truncated JPEG: its scan data codes {coded} of the {total} blocks \
-             (minimum coded units) its frame declares"
-        ))),
-        _ => Ok(decoded),
+    match shortfall {
+        Some(message) => Err(Error::Decode(message)),
+        None => Ok(decoded),
     }
+}
+
+/// What a JPEG's scans leave uncoded that its frame declares, in words:
+/// blocks of a sequential scan ([`jpeg_entropy::coded_mcus`]), or the last
+/// bits of a progressive file's coefficients
+/// ([`jpeg_entropy::progressive_scans_complete`]).
+///
+/// [`jpeg_entropy::coded_mcus`]: crate::jpeg_entropy::coded_mcus
+/// [`jpeg_entropy::progressive_scans_complete`]: crate::jpeg_entropy::progressive_scans_complete
+fn jpeg_scan_shortfall(bytes: &[u8]) -> Option<String> {
+    if let Some((coded, total)) = crate::jpeg_entropy::coded_mcus(bytes) {
+        return (coded < total).then(|| {
+            format!(
+                "truncated JPEG: its scan data codes {coded} of the {total} blocks \
+                 (minimum coded units) its frame declares"
+            )
+        });
+    }
+    (crate::jpeg_entropy::progressive_scans_complete(bytes) == Some(false)).then(|| {
+        "truncated progressive JPEG: its scans end before every coefficient is coded in \
+         full (a file cut short and given a new end marker)"
+            .to_string()
+    })
 }
 
 /// Refuse a JPEG whose bottom the decoder made up. The image crate runs
@@ -601,16 +623,19 @@ mod tests {
     use super::*;
 
     /// A noisy 128 x 96 JPEG at quality 90, and where its scan data starts.
-    fn noisy_jpeg() -> (Vec<u8>, usize) {
+    fn noisy_image() -> image::RgbImage {
         let mut state = 7u32;
-        let image = image::RgbImage::from_fn(128, 96, |x, y| {
+        image::RgbImage::from_fn(128, 96, |x, y| {
             state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             let n = (state >> 24) as u8 / 4;
             image::Rgb([(x as u8).wrapping_add(n), (y as u8).wrapping_add(n), n])
-        });
+        })
+    }
+
+    fn noisy_jpeg() -> (Vec<u8>, usize) {
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
-            .encode_image(&image)
+            .encode_image(&noisy_image())
             .expect("encode");
         let scan = jpeg.len() - jpeg_scans(&jpeg).expect("a scan").len();
         (jpeg, scan)
@@ -705,6 +730,45 @@ mod tests {
         assert!(
             message.chars().count() < DECODER_MESSAGE_CHARS + 10,
             "{message}"
+        );
+    }
+
+    /// A progressive JPEG that lost its last scan to a cut (and was given an
+    /// end marker again) is refused, with or without restart markers; the
+    /// whole file is read.
+    #[test]
+    fn a_progressive_jpeg_missing_its_last_scan_is_refused() {
+        let image = noisy_image();
+        for restart in [0, 3] {
+            let mut jpeg = Vec::new();
+            let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, 90);
+            encoder.set_progressive(true);
+            encoder.set_restart_interval(restart);
+            encoder
+                .encode(image.as_raw(), 128, 96, jpeg_encoder::ColorType::Rgb)
+                .expect("encode");
+            assert_eq!(
+                crate::jpeg_entropy::progressive_scans_complete(&jpeg),
+                Some(true),
+                "restart {restart}"
+            );
+            assert!(decode_rgb(&jpeg, Format::Jpeg, &Config::default()).is_ok());
+            let last_scan = jpeg
+                .windows(2)
+                .rposition(|w| w == [0xFF, 0xDA])
+                .expect("scans");
+            let cut = [&jpeg[..last_scan], &[0xFF, 0xD9]].concat();
+            let result = decode_rgb(&cut, Format::Jpeg, &Config::default()).map(|_| ());
+            assert!(
+                matches!(&result, Err(Error::Decode(m)) if m.contains("progressive")),
+                "restart {restart}: {result:?}"
+            );
+        }
+        // A baseline file is not judged by its progressive scans.
+        let (baseline, _) = noisy_jpeg();
+        assert_eq!(
+            crate::jpeg_entropy::progressive_scans_complete(&baseline),
+            None
         );
     }
 

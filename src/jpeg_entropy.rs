@@ -6,7 +6,9 @@
 //! then read as the photo. Walking the Huffman codes of the scan (ITU T.81
 //! F.2.2, without the inverse DCT) counts the MCUs the data codes before it
 //! runs out. Only a baseline or extended sequential Huffman frame coded in
-//! one scan is walked; other files get no answer.
+//! one scan is walked; other files get no answer. A progressive file is
+//! checked by its scan headers instead: whether its scans bring every
+//! coefficient to its last bit.
 
 use crate::metadata::jpeg_segments;
 
@@ -364,4 +366,97 @@ fn walk(data: &[u8], scan: &Scan<'_>, total: u64, restart_interval: u64) -> Opti
         }
     }
     Some(total)
+}
+
+/// Whether a progressive JPEG's scans code every coefficient of every
+/// component down to its last bit: `None` when the file is not a
+/// progressive Huffman JPEG or its headers are malformed.
+///
+/// A progressive file sends each band of coefficients in scans of
+/// decreasing bit position (T.81 G.1.1.1); the encoders in use (libjpeg's
+/// scripts, mozjpeg, Photoshop) end every coefficient at bit 0. Cut short
+/// and given a new end marker, the file loses its last scans, which the
+/// decoder reads as zeros: the photo loses its fine detail, and with it the
+/// traces the pixel tests read, without an error. The standard allows an
+/// encoder to leave bits out (libjpeg's own check asks only for some DC),
+/// so such a rare file is refused too.
+pub(crate) fn progressive_scans_complete(bytes: &[u8]) -> Option<bool> {
+    let mut ids: Option<Vec<u8>> = None;
+    let mut finished: Vec<u64> = Vec::new();
+    for (marker, payload) in segments_across_scans(bytes) {
+        match marker {
+            0xC2 => {
+                let frame = Frame::parse(payload)?;
+                finished = vec![0; frame.components.len()];
+                ids = Some(frame.components.iter().map(|c| c.id).collect());
+            }
+            0xC0 | 0xC1 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
+            0xDA => {
+                let ids = ids.as_ref()?;
+                let n = usize::from(*payload.first()?);
+                let (ss, se, al) = match payload.get(1 + 2 * n..4 + 2 * n)? {
+                    &[ss, se, a] => (u32::from(ss), u32::from(se), a & 15),
+                    _ => return None,
+                };
+                if ss > se || se > 63 {
+                    return None;
+                }
+                if al == 0 {
+                    // Bits ss..=se of the 64 coefficients in zig-zag order.
+                    let band = (u64::MAX >> (63 - se)) & (u64::MAX << ss);
+                    for i in 0..n {
+                        let id = *payload.get(1 + 2 * i)?;
+                        let at = ids.iter().position(|&c| c == id)?;
+                        finished[at] |= band;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    ids?;
+    Some(finished.iter().all(|&bits| bits == u64::MAX))
+}
+
+/// Every marker segment of a JPEG, as (marker, payload), the scans' too:
+/// after a start of scan its entropy-coded data is skipped to the next
+/// marker (in that data 0xFF is followed only by a stuffed 0x00 or a
+/// restart marker, T.81 B.1.1.5 and F.1.2.3). Fill bytes and stray bytes
+/// are skipped as in [`jpeg_segments`]; linear in the file's length.
+fn segments_across_scans(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut pos = 2usize;
+    let mut skip_data = false;
+    std::iter::from_fn(move || loop {
+        if skip_data {
+            let next = bytes
+                .get(pos..)?
+                .windows(2)
+                .position(|w| w[0] == 0xFF && !matches!(w[1], 0x00 | 0xFF | 0xD0..=0xD7))?;
+            pos += next;
+            skip_data = false;
+        }
+        let (&first, &marker) = (bytes.get(pos)?, bytes.get(pos + 1)?);
+        if first != 0xFF {
+            skip_data = true;
+            continue;
+        }
+        match marker {
+            0xFF => pos += 1,
+            0xD9 => return None,
+            0x01 | 0xD0..=0xD8 => pos += 2,
+            _ => {
+                let len = usize::from(u16::from_be_bytes([
+                    *bytes.get(pos + 2)?,
+                    *bytes.get(pos + 3)?,
+                ]));
+                if len < 2 {
+                    return None;
+                }
+                let payload = bytes.get(pos + 4..(pos + 2 + len).min(bytes.len()))?;
+                pos += 2 + len;
+                skip_data = marker == 0xDA;
+                return Some((marker, payload));
+            }
+        }
+    })
 }
