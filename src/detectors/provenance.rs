@@ -425,12 +425,16 @@ fn exif_parse_bytes(tiff: &[u8]) -> u64 {
     total
 }
 
+/// The EXIF orientation, when it is one of the eight TIFF 6.0 defines:
+/// other values (0 from some cameras, junk) mean nothing and are dropped.
 fn orientation_of(exif: &exif::Exif) -> Option<u16> {
     let value = exif
         .get_field(exif::Tag::Orientation, exif::In::PRIMARY)?
         .value
         .get_uint(0)?;
-    u16::try_from(value).ok()
+    u16::try_from(value)
+        .ok()
+        .filter(|value| (1..=8).contains(value))
 }
 
 fn read_exif(data: &[u8], p: &mut Provenance, texts: &mut Vec<(String, String)>) {
@@ -1341,6 +1345,28 @@ mod tests {
         assert_eq!(p.camera_make.as_deref(), Some("Canon"));
         assert_eq!(p.camera_model.as_deref(), Some("Canon EOS R6"));
         assert_eq!(orientation(&data), Some(6));
+    }
+
+    /// Orientation values outside the eight TIFF defines are not reported.
+    #[test]
+    fn an_orientation_outside_one_to_eight_is_dropped() {
+        for (value, kept) in [
+            (0u8, None),
+            (1, Some(1)),
+            (8, Some(8)),
+            (9, None),
+            (255, None),
+        ] {
+            let data = tiff(&[(0x0112, 3, 1, &[value, 0])]);
+            assert_eq!(orientation(&data), kept, "{value}");
+            let mut meta = RawMetadata::default();
+            meta.exif = Some(data);
+            assert_eq!(
+                analyze(&meta, 64, 64).provenance.orientation,
+                kept,
+                "{value}"
+            );
+        }
     }
 
     /// A file's text in a finding's sentence is quoted and short: a model
