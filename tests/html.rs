@@ -236,22 +236,7 @@ fn a_smaller_copy_with_the_analysed_size_gives_the_same_places() {
 fn a_note_with_a_region_is_boxed_as_a_note() {
     let image = gradient(128, 96);
     let mut report = edited_report(&image);
-    report.findings.push(
-        Finding::new(
-            DetectorKind::CopyMove,
-            "copy_move.duplicated_region",
-            0.0,
-            Class::None,
-            "The source of the copy.".into(),
-            "副本的来源。".into(),
-        )
-        .with_region(Region {
-            x: 8,
-            y: 8,
-            width: 16,
-            height: 16,
-        }),
-    );
+    report.findings.push(copy_source_note(8));
     let page = render_html(&report, &image, &HtmlOptions::default());
     let number = report.findings.len();
     let tag = |class: &str| format!(r##"<a class="box {class}" href="#finding-{number}""##);
@@ -266,24 +251,8 @@ fn a_note_with_a_region_is_boxed_as_a_note() {
 fn a_box_at_the_top_carries_its_number_inside() {
     let image = gradient(128, 96);
     let mut report = edited_report(&image);
-    let boxed = |y: u32| {
-        Finding::new(
-            DetectorKind::CopyMove,
-            "copy_move.duplicated_region",
-            0.0,
-            Class::None,
-            "The source of the copy.".into(),
-            "副本的来源。".into(),
-        )
-        .with_region(Region {
-            x: 8,
-            y,
-            width: 16,
-            height: 16,
-        })
-    };
-    report.findings.push(boxed(0));
-    report.findings.push(boxed(40));
+    report.findings.push(copy_source_note(0));
+    report.findings.push(copy_source_note(40));
     let page = render_html(&report, &image, &HtmlOptions::default());
     let n = report.findings.len();
     let tag = |class: &str, number: usize| {
@@ -292,6 +261,24 @@ fn a_box_at_the_top_carries_its_number_inside() {
     assert!(page.contains(&tag("note in", n - 1)), "{page}");
     assert!(page.contains(&tag("note", n)), "{page}");
     assert!(page.contains(".box.in span{"));
+}
+
+/// A note naming the 16 x 16 source of a copy at (8, `y`).
+fn copy_source_note(y: u32) -> Finding {
+    Finding::new(
+        DetectorKind::CopyMove,
+        "copy_move.duplicated_region",
+        0.0,
+        Class::None,
+        "The source of the copy.".into(),
+        "副本的来源。".into(),
+    )
+    .with_region(Region {
+        x: 8,
+        y,
+        width: 16,
+        height: 16,
+    })
 }
 
 /// The picture of the first `data:` URI in `html`.
