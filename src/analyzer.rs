@@ -425,6 +425,7 @@ impl Analyzer {
         }
         // Noise-statistics regions need a second trace to stay marked.
         detectors::confirm_regions(&mut outputs);
+        detectors::explain_period_two_by_demosaicing(&mut outputs);
 
         let mut maps = Vec::new();
         for (region, out) in outputs {

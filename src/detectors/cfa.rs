@@ -44,6 +44,9 @@ const STRIDE: usize = 16;
 /// pattern (its energy sits at the highest DCT frequencies, quantised
 /// hardest), so the test cannot speak.
 pub const MIN_QUALITY: u8 = 90;
+/// z-score of the image-wide trace from which the image counts as
+/// demosaiced (below 3 it counts as absent).
+pub const PRESENT_Z: f32 = 10.0;
 
 /// Run the detector.
 #[must_use]
@@ -129,7 +132,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let high_quality = quality.is_none_or(|q| q >= 95);
     let big = (w * h) >= 1_000_000;
     let generated = if high_quality && big {
-        0.3 * (1.0 - ramp(z, 3.0, 10.0))
+        0.3 * (1.0 - ramp(z, 3.0, PRESENT_Z))
     } else {
         0.0
     };

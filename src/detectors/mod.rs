@@ -88,6 +88,61 @@ impl DetectorOutput {
     }
 }
 
+/// Sets aside the spectrum's up-sampling evidence in a demosaiced image.
+/// A camera's colour filter array interpolation makes the residual's
+/// variance periodic with period 2 (Popescu & Farid, IEEE TSP 53(10),
+/// 2005), which puts the same `N/2` peaks in the residual spectrum as
+/// up-sampling by 2: on the development corpus the up-sampling score fired
+/// (excess ≥ 8σ) on 10 camera photos, each with the CFA trace at z ≥ 31,
+/// and on no generated image. Where the CFA
+/// test finds it (z ≥ [`cfa::PRESENT_Z`]), the periodic-peak finding
+/// scores 0 and says why, `spectrum.score` is 0, and the spectrum map is
+/// bounded as for a score of 0. A generated image up-sampled by 2 that
+/// also passes the CFA test loses this evidence; the fusion model does not
+/// read it.
+pub fn explain_period_two_by_demosaicing(outputs: &mut [(Region, DetectorOutput)]) {
+    let cfa_z = outputs
+        .iter()
+        .filter(|(_, out)| out.kind == DetectorKind::Cfa)
+        .flat_map(|(_, out)| &out.features)
+        .find(|(name, _)| *name == "cfa.z")
+        .map(|&(_, z)| z);
+    let Some(z) = cfa_z.filter(|&z| z >= cfa::PRESENT_Z) else {
+        return;
+    };
+    for (_, out) in outputs
+        .iter_mut()
+        .filter(|(_, out)| out.kind == DetectorKind::Spectrum)
+    {
+        let mut set_aside = false;
+        for finding in &mut out.findings {
+            if finding.code == spectrum::PERIODIC_PEAK && finding.score > 0.0 {
+                finding.score = 0.0;
+                finding.message.push_str(&format!(
+                    " Not counted: the demosaicing trace the CFA test found ({z:.0}σ) makes the same N/2 peaks."
+                ));
+                finding.message_zh.push_str(&format!(
+                    "不计入：CFA 检测发现的去马赛克痕迹（{z:.0}σ）会产生相同的 N/2 峰。"
+                ));
+                set_aside = true;
+            }
+        }
+        if !set_aside {
+            continue;
+        }
+        for (name, value) in &mut out.features {
+            if *name == "spectrum.score" {
+                *value = 0.0;
+            }
+        }
+        if let Some(map) = &mut out.map {
+            for v in &mut map.values {
+                *v = v.min(spectrum::MAP_HEADROOM);
+            }
+        }
+    }
+}
+
 /// Region findings of the two noise statistics, which alone mark genuine
 /// photos about as often as edits (lens shading, JPEG-flattened sky and
 /// shadows, defocus): they stay marked only where another trace confirms
@@ -260,6 +315,49 @@ pub(crate) fn run_on_pixels(
 mod tests {
     use super::*;
     use crate::report::Class;
+
+    /// The spectrum's up-sampling evidence is set aside where the CFA test
+    /// found a demosaicing trace, and kept where it did not.
+    #[test]
+    fn a_period_two_peak_in_a_demosaiced_image_is_not_counted() {
+        let whole = Region {
+            x: 0,
+            y: 0,
+            width: 64,
+            height: 64,
+        };
+        let outputs = |cfa_z: f32| {
+            let mut cfa = DetectorOutput::empty(DetectorKind::Cfa);
+            cfa.features.push(("cfa.z", cfa_z));
+            let mut spectrum = DetectorOutput::empty(DetectorKind::Spectrum);
+            spectrum.features.push(("spectrum.score", 0.4));
+            spectrum.findings.push(Finding::new(
+                DetectorKind::Spectrum,
+                spectrum::PERIODIC_PEAK,
+                0.4,
+                Class::AiGenerated,
+                "Peak.".into(),
+                "峰。".into(),
+            ));
+            let mut map = Heatmap::zeros(64, 64, 32);
+            map.values.fill(0.6);
+            spectrum.map = Some(map);
+            let mut outputs = vec![(whole, spectrum), (whole, cfa)];
+            explain_period_two_by_demosaicing(&mut outputs);
+            outputs.swap_remove(0).1
+        };
+        let demosaiced = outputs(cfa::PRESENT_Z + 1.0);
+        assert_eq!(demosaiced.findings[0].score, 0.0);
+        assert!(demosaiced.findings[0].message.contains("demosaicing"));
+        assert_eq!(demosaiced.features, vec![("spectrum.score", 0.0)]);
+        let map = demosaiced.map.expect("map");
+        assert!(map.values.iter().all(|&v| v <= spectrum::MAP_HEADROOM));
+
+        let plain = outputs(cfa::PRESENT_Z - 1.0);
+        assert_eq!(plain.findings[0].score, 0.4);
+        assert_eq!(plain.features, vec![("spectrum.score", 0.4)]);
+        assert!(plain.map.expect("map").values.iter().all(|&v| v == 0.6));
+    }
 
     #[test]
     fn flagged_cells_outside_every_finding_box_are_unflagged() {

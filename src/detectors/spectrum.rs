@@ -30,6 +30,9 @@
 //!
 //! Only the up-sampling excess raises the score; off-grid peaks (resampling)
 //! are features and evidence text, since downscaled genuine photos have them.
+//! A camera's demosaicing makes the same `N/2` peaks: where the CFA test
+//! finds its trace, the pipeline sets the score aside
+//! ([`super::explain_period_two_by_demosaicing`]).
 //!
 //! Map: one cell per tile, the tile's own peak strength at the image's
 //! strongest peak frequencies, bounded by the image-level score so a tile
@@ -45,6 +48,12 @@ use super::residual::{median_and_spread, ramp};
 use super::{DetectorOutput, FftPlans, PixelContext};
 use crate::buffer::Buffer;
 use crate::report::{Class, DetectorKind, Finding, Heatmap};
+
+/// Code of the detector's finding.
+pub const PERIODIC_PEAK: &str = "spectrum.periodic_peak";
+/// Highest map value a tile gets when the image-level score is 0 (the map
+/// is bounded by the score plus this).
+pub const MAP_HEADROOM: f32 = 0.2;
 
 /// Largest tile side.
 const TILE: usize = 256;
@@ -305,7 +314,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
                 / targets.len() as f32;
             tile_max = tile_max.max(strength);
             if let Some(cell) = map.values.get_mut(ty * gw + tx) {
-                *cell = ramp(strength, 1.0, 4.0).min(score + 0.2);
+                *cell = ramp(strength, 1.0, 4.0).min(score + MAP_HEADROOM);
             }
         }
     }
@@ -330,7 +339,7 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     ]);
     out.findings.push(Finding::new(
         DetectorKind::Spectrum,
-        "spectrum.periodic_peak",
+        PERIODIC_PEAK,
         score,
         Class::AiGenerated,
         format!(
