@@ -168,22 +168,27 @@ pub fn declared_dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), E
 /// hierarchical frames, arithmetic coding, and 12-bit samples (a valid
 /// medical or scientific file is not a broken one).
 fn check_jpeg_frame_kind(bytes: &[u8]) -> Result<(), Error> {
+    // A hierarchical file opens with a DHP segment (T.81 B.3.2) and may
+    // code its first frame with an ordinary SOF; JPEG-LS (ITU T.87) has its
+    // own SOF55.
     let frame = crate::metadata::jpeg_segments(bytes).find_map(|(marker, seg)| {
-        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        let is_sof =
+            matches!(marker, 0xC0..=0xCF | 0xDE | 0xF7) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
         is_sof.then(|| (marker, seg.first().copied()))
     });
     let Some((marker, precision)) = frame else {
         return Ok(());
     };
     let process = match marker {
-        0xC3 | 0xC7 | 0xCB | 0xCF => Some("lossless"),
-        0xC5 | 0xC6 | 0xCD | 0xCE => Some("hierarchical"),
-        0xC9 | 0xCA => Some("arithmetic-coded"),
+        0xC3 | 0xC7 | 0xCB | 0xCF => Some("lossless coding"),
+        0xC5 | 0xC6 | 0xCD | 0xCE | 0xDE => Some("hierarchical coding"),
+        0xC9 | 0xCA => Some("arithmetic coding"),
+        0xF7 => Some("JPEG-LS"),
         _ => None,
     };
     if let Some(process) = process {
         return Err(Error::Unsupported(format!(
-            "JPEG: {process} coding (frame marker 0xFF{marker:02X}) is not read"
+            "JPEG: {process} (marker 0xFF{marker:02X}) is not read"
         )));
     }
     match precision {
@@ -308,11 +313,16 @@ fn webp_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 /// `TooLarge` before any allocation when the header declares too many
 /// pixels; `Decode` when the data is corrupt.
 pub fn decode(bytes: &[u8], format: Format, config: &Config) -> Result<DynamicImage, Error> {
-    let image = beside_scan_walk(bytes, format, || {
-        let decoder = checked_decoder(bytes, format, config)?;
-        guarded(config, || DynamicImage::from_decoder(decoder))
-    })?;
+    let declared = checked_header(bytes, format, config)?;
+    // One step after the other: the callers (pages, references,
+    // perturbations) run outside an analyser's pool, where a join would
+    // take rayon's global pool whatever `Config::threads` says.
+    let decoder = limited_decoder(bytes, format, config, declared)?;
+    let image = guarded(config, || DynamicImage::from_decoder(decoder))?;
     if format == Format::Jpeg {
+        if let Some(message) = jpeg_scan_shortfall(bytes) {
+            return Err(Error::Decode(message));
+        }
         let row_bytes = image.width() as usize * usize::from(image.color().bytes_per_pixel());
         check_jpeg_complete(bytes, image.as_bytes(), row_bytes)?;
     }
@@ -338,8 +348,9 @@ pub(crate) fn decode_rgb(
     format: Format,
     config: &Config,
 ) -> Result<RgbPixels, Error> {
+    let declared = checked_header(bytes, format, config)?;
     let (data, width, height) = beside_scan_walk(bytes, format, || {
-        let decoder = checked_decoder(bytes, format, config)?;
+        let decoder = limited_decoder(bytes, format, config, declared)?;
         let (width, height) = decoder.dimensions();
         let data = if decoder.color_type() == image::ColorType::Rgb8 {
             // As the image crate's own path: more than `isize::MAX` bytes is
@@ -370,21 +381,19 @@ pub(crate) fn decode_rgb(
 /// Run `decode` and, for a JPEG, check its scans beside it
 /// ([`jpeg_scan_shortfall`]): the walk needs only the bytes and takes
 /// about a third of the decode's time, which it no longer adds to a
-/// one-shot analysis. A decode error comes first (it includes the size
-/// limits); then scans that code less than the frame declares, which the
-/// decoder read on as zero bits (a file cut short and given a new end
-/// marker), are refused.
+/// one-shot analysis in the analyser's pool. A decode error comes first;
+/// then scans that code less than the frame declares, which the decoder
+/// read on as zero bits (a file cut short and given a new end marker), are
+/// refused. The header's checks (size limits, coding process) ran before.
 fn beside_scan_walk<T: Send>(
     bytes: &[u8],
     format: Format,
     decode: impl FnOnce() -> Result<T, Error> + Send,
 ) -> Result<T, Error> {
-    let walk = || {
-        (format == Format::Jpeg)
-            .then(|| jpeg_scan_shortfall(bytes))
-            .flatten()
-    };
-    let (shortfall, decoded) = rayon::join(walk, decode);
+    if format != Format::Jpeg {
+        return decode();
+    }
+    let (shortfall, decoded) = rayon::join(|| jpeg_scan_shortfall(bytes), decode);
     let decoded = decoded?;
     match shortfall {
         Some(message) => Err(Error::Decode(message)),
@@ -464,19 +473,16 @@ fn strictly_decodes(bytes: &[u8]) -> bool {
     .unwrap_or(false)
 }
 
-/// The image crate's decoder for `bytes`, after the declared size passed
-/// the limits and with those limits set (the decoder refuses to allocate
-/// past `Config::max_decoded_bytes`).
-fn checked_decoder<'a>(
-    bytes: &'a [u8],
-    format: Format,
-    config: &Config,
-) -> Result<impl ImageDecoder + 'a, Error> {
-    let (width, height) = declared_dimensions(bytes, format)?;
-    check_pixels(width, height, config)?;
+/// The header's checks, before any pixel is decoded: a JPEG coding process
+/// the decoder reads, the declared size within the limits, and for a JPEG
+/// an end marker after scan data long enough for that size. Returns the
+/// declared width and height.
+fn checked_header(bytes: &[u8], format: Format, config: &Config) -> Result<(u32, u32), Error> {
     if format == Format::Jpeg {
         check_jpeg_frame_kind(bytes)?;
     }
+    let (width, height) = declared_dimensions(bytes, format)?;
+    check_pixels(width, height, config)?;
     if format == Format::Jpeg && !jpeg_has_end_after_scan(bytes) {
         // The JPEG decoder fills a truncated scan with grey and succeeds;
         // analysing invented pixels would be wrong, so refuse the file.
@@ -489,6 +495,18 @@ fn checked_decoder<'a>(
             "truncated JPEG: too little scan data for {width} x {height} pixels"
         )));
     }
+    Ok((width, height))
+}
+
+/// The image crate's decoder for `bytes`, whose header passed
+/// [`checked_header`] with the size `declared`, with the limits set (the
+/// decoder refuses to allocate past `Config::max_decoded_bytes`).
+fn limited_decoder<'a>(
+    bytes: &'a [u8],
+    format: Format,
+    config: &Config,
+    (width, height): (u32, u32),
+) -> Result<impl ImageDecoder + 'a, Error> {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(width.max(1));
     limits.max_image_height = Some(height.max(1));
@@ -702,6 +720,8 @@ mod tests {
             (0xC9, "arithmetic"),
             (0xC3, "lossless"),
             (0xC5, "hierarchical"),
+            (0xDE, "hierarchical"),
+            (0xF7, "JPEG-LS"),
         ] {
             let result = patched(sof + 1, marker);
             assert!(

@@ -383,6 +383,10 @@ fn walk(data: &[u8], scan: &Scan<'_>, total: u64, restart_interval: u64) -> Opti
 pub(crate) fn progressive_scans_complete(bytes: &[u8]) -> Option<bool> {
     let mut ids: Option<Vec<u8>> = None;
     let mut finished: Vec<u64> = Vec::new();
+    // A file of more scans than any encoder writes is not judged (libjpeg-
+    // turbo's djpeg refuses past 500 by default): thousands of hostile scan
+    // headers would otherwise cost time for nothing.
+    let mut scans = 0usize;
     for (marker, payload) in segments_across_scans(bytes) {
         match marker {
             0xC2 => {
@@ -393,12 +397,20 @@ pub(crate) fn progressive_scans_complete(bytes: &[u8]) -> Option<bool> {
             0xC0 | 0xC1 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
             0xDA => {
                 let ids = ids.as_ref()?;
+                scans += 1;
                 let n = usize::from(*payload.first()?);
                 let (ss, se, al) = match payload.get(1 + 2 * n..4 + 2 * n)? {
                     &[ss, se, a] => (u32::from(ss), u32::from(se), a & 15),
                     _ => return None,
                 };
-                if ss > se || se > 63 {
+                // A scan codes 1 to 4 components, an AC band only one
+                // (T.81 B.2.3, G.1.1.1).
+                if scans > MAX_PROGRESSIVE_SCANS
+                    || !(1..=4).contains(&n)
+                    || (ss > 0 && n != 1)
+                    || ss > se
+                    || se > 63
+                {
                     return None;
                 }
                 if al == 0 {
@@ -417,6 +429,9 @@ pub(crate) fn progressive_scans_complete(bytes: &[u8]) -> Option<bool> {
     ids?;
     Some(finished.iter().all(|&bits| bits == u64::MAX))
 }
+
+/// Most scans [`progressive_scans_complete`] reads.
+const MAX_PROGRESSIVE_SCANS: usize = 1000;
 
 /// Every marker segment of a JPEG, as (marker, payload), the scans' too:
 /// after a start of scan its entropy-coded data is skipped to the next

@@ -225,6 +225,8 @@ pub struct ImageFacts {
     /// if it does not: the verdict from pixel evidence is then at most
     /// `inconclusive`. One caveat is named, the first that applies in the
     /// order small, lossy WebP, palette, smooth (all have the same effect).
+    /// Smooth is not looked for when the time budget ran out before the
+    /// pixel tests (every detector then is in `incomplete`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub caveat: Option<PixelCaveat>,
     /// The region the pixel detectors read, when uniform margins around it

@@ -261,6 +261,16 @@ fn a_box_at_the_top_carries_its_number_inside() {
     assert!(page.contains(&tag("note in", n - 1)), "{page}");
     assert!(page.contains(&tag("note", n)), "{page}");
     assert!(page.contains(".box.in span{"));
+
+    // A wide photo is shown low: 12 px down of 96 is already too close.
+    let wide = gradient(512, 96);
+    let mut report = edited_report(&wide);
+    report.findings.push(copy_source_note(12));
+    let page = render_html(&report, &wide, &HtmlOptions::default());
+    assert!(
+        page.contains(&tag("note in", report.findings.len())),
+        "{page}"
+    );
 }
 
 /// A note naming the 16 x 16 source of a copy at (8, `y`).

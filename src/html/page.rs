@@ -327,7 +327,8 @@ fn photo_figure(
 
 /// Share of the shown photo's height, from its top, within which a box's
 /// number goes inside the box: about the number's 19 px on a photo shown
-/// 300 px high.
+/// 300 px high (a 2:1 photo in a 600 px column; a wider one gets a
+/// proportionally higher band, up to half the photo).
 const NUMBER_INSIDE_BELOW: f64 = 0.07;
 
 /// A numbered box over a region of a photo shown in the claim's frame
@@ -348,8 +349,13 @@ fn push_box(page: &mut String, number: usize, region: &Region, claim: &ClaimView
         .upright
         .rect((x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h));
     // The number sits above its box, where the photo's frame would clip it
-    // for a box at the top: that one carries it inside.
-    let class = if t < NUMBER_INSIDE_BELOW {
+    // for a box at the top: that one carries it inside. The band is the
+    // number's height over the photo's shown height, which a wide photo
+    // makes small: the column is about 600 px wide.
+    let (shown_w, shown_h) = claim.upright.size(claim.stored);
+    let aspect = f64::from(shown_w.max(1)) / f64::from(shown_h.max(1));
+    let inside_below = (NUMBER_INSIDE_BELOW * aspect / 2.0).clamp(NUMBER_INSIDE_BELOW, 0.5);
+    let class = if t < inside_below {
         format!("{class} in").trim_start().to_string()
     } else {
         class.to_string()
