@@ -604,9 +604,9 @@ impl Fused {
     }
 
     /// The verdict's last rules, in order: a listing photo the claim is
-    /// derived from decides ([`Fused::apply_reference`]); then an analysis
+    /// derived from decides (`Fused::apply_reference`); then an analysis
     /// the time budget cut short cannot be authentic
-    /// ([`Fused::hold_incomplete`]), unless the claim derives from a listing
+    /// (`Fused::hold_incomplete`), unless the claim derives from a listing
     /// and every listing was compared: a claim derived unchanged is cleared
     /// by the listing whatever pixel detectors were skipped, but not when
     /// listings were left uncompared (`skipped` holds
@@ -756,7 +756,7 @@ const HELD_BACK: &str = "fusion.held_back";
 /// The code of the finding that says a camera original's score was lowered.
 const CAMERA_PROVENANCE: &str = "fusion.camera_provenance";
 
-/// A report's score before the camera original's discount ([`CAMERA_DISCOUNT`]):
+/// A report's score before the camera original's discount (`CAMERA_DISCOUNT`):
 /// the score of the pixels and the other evidence alone. The discount
 /// applies under the authentic threshold in use, so rankings on the
 /// reported score (an AUC) move with the operating point and include the

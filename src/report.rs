@@ -478,7 +478,7 @@ impl Heatmap {
     /// as enclosed when no path of unflagged cells, moving up, down, left or
     /// right, leads from it to the border of the map. Boxes of several
     /// findings can enclose a hole that lies in none of them: the analysis
-    /// unflags such cells afterwards ([`Heatmap::unflag_outside`]).
+    /// unflags such cells afterwards (`Heatmap::unflag_outside`).
     pub fn fill_enclosed(&mut self) {
         let (gw, gh) = (self.grid_width as usize, self.grid_height as usize);
         let open = |v: f32| v < 0.5;

@@ -27,8 +27,8 @@
 //! the same principle with Splicebuster's richer tile descriptor, the
 //! co-occurrences of the residual, for the fusion model's `edited` head.
 //! Its cluster of outlying tiles joins the map, boxed, when it is at least
-//! [`CLUSTER_MAP_MIN`] strong and its tiles' box covers at most
-//! [`MAX_REGION_SHARE`] of the image.
+//! `CLUSTER_MAP_MIN` strong and its tiles' box covers at most
+//! `MAX_REGION_SHARE` of the image.
 
 use rayon::prelude::*;
 

@@ -1,7 +1,7 @@
 //! The detectors, one per module, and what they share.
 //!
 //! Each pixel detector is a function `run(&PixelContext) -> DetectorOutput`;
-//! the pipeline in [`crate::analyzer`] calls them in a fixed order.
+//! the pipeline in `crate::analyzer` calls them in a fixed order.
 
 pub mod cfa;
 mod cooccurrence;
@@ -155,7 +155,7 @@ pub fn explain_period_two_by_demosaicing(outputs: &mut [(Region, DetectorOutput)
 /// too cost F1 0.477 → 0.429.
 const NEEDS_CONFIRMATION: &[&str] = &[noise_residual::REGION_CODE, local_consistency::REGION_CODE];
 
-/// Takes the box off every region finding in [`NEEDS_CONFIRMATION`] that
+/// Takes the box off every region finding in `NEEDS_CONFIRMATION` that
 /// no other trace confirms, saying so in its message, and unflags its
 /// cells; its evidence (score, message) stays. A region is confirmed when
 /// a flagged cell of another detector's map, or one in the box of a region

@@ -12,14 +12,14 @@
 //! Per 32x32 block (stride 16) we estimate the noise σ robustly as
 //! `sqrt(π/2) · mean|r| / 1.118` on the shared Laplacian residual `r` (see
 //! [`super::residual`]), skip blocks that carry no
-//! noise information (clipped, or textured: see [`TEXTURE_RATIO`]), fit the
+//! noise information (clipped, or textured: see `TEXTURE_RATIO`), fit the
 //! model to the per-brightness-bin medians, and map each block's deviation
 //! `d = ln(σ_block / σ_model(μ_block))` from the fit in robust z-units.
 //!
 //! Map value (cells of 16 px): ≥ 0.5 when a block's deviation is both ≥ 5
 //! robust standard deviations from the image's typical deviation and a
 //! factor ≥ 2 in σ (too clean or too noisy), in at most
-//! [`MAX_REGIONS`] separate regions: more mean the model does not describe
+//! `MAX_REGIONS` separate regions: more mean the model does not describe
 //! this photo, and the map stays under 0.5 (the score is unchanged).
 //! In the pipeline a region then stays marked only where another trace
 //! confirms it ([`super::confirm_regions`]).

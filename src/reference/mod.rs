@@ -4,21 +4,21 @@
 //! The commonest refund fraud takes the merchant's own listing photo, paints
 //! damage on it and submits it. Against the listing, the doctoring is plain:
 //!
-//! 1. **Index** ([`hash`]): each reference gets perceptual DCT hashes over its
+//! 1. **Index** (`hash`): each reference gets perceptual DCT hashes over its
 //!    whole frame and over crop windows, once. A claim is hashed (as is and
 //!    mirrored) and the closest few references by Hamming distance are
 //!    shortlisted, so a catalogue of thousands costs microseconds. A small
-//!    catalogue (up to [`WINDOW_SEARCH_MAX`] references, the listing photos
+//!    catalogue (up to `WINDOW_SEARCH_MAX` references, the listing photos
 //!    of one product) is searched instead over windows of the claim's shape
 //!    down to 30% of the reference by thumbnail correlation, so that a
 //!    detail cut out of a large listing photo is found too; such a claim is
 //!    registered against the matched window and a margin, cut from a
-//!    [`DETAIL`]-px copy of the reference, not against the whole reference.
+//!    `DETAIL`-px copy of the reference, not against the whole reference.
 //!    When none of these is the source, the reference nearest by an
-//!    occlusion-robust [`Signature`] is registered too: a copy with a part
+//!    occlusion-robust `Signature` is registered too: a copy with a part
 //!    blacked out or painted over moves its hash and thumbnail correlation,
 //!    not most of its thumbnail's cells.
-//! 2. **Registration** ([`register`]): Fourier-Mellin phase correlation
+//! 2. **Registration** (`register`): Fourier-Mellin phase correlation
 //!    (Reddy & Chatterji 1996) for scale and rotation, phase correlation for
 //!    translation, then an NCC pattern search, at a long side of 256 px.
 //! 3. **Similarity**: the median, over textured 16x16 blocks, of the NCC of
@@ -27,10 +27,10 @@
 //!    with painted damage; another photo of the same object from another
 //!    angle cannot be aligned at the pixel level by one similarity transform,
 //!    and its fine structure decorrelates.
-//! 4. **Change map** ([`change`]): at a long side of 512 px, after matching
+//! 4. **Change map** (`change`): at a long side of 512 px, after matching
 //!    exposure and colour; thin lines (hairline cracks) also at up to
 //!    1024 px when both photos are that fine.
-//! 5. **Partial copies** ([`References::partial_copy`]): a claim not derived
+//! 5. **Partial copies** (`References::partial_copy`): a claim not derived
 //!    from any listing may still hold a listing's product, cut out and put
 //!    into a new scene; the copied part is reported for review.
 

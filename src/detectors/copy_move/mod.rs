@@ -16,7 +16,7 @@
 //! 2. Blocks are sorted lexicographically by 8 quantised low-sequency
 //!    Walsh–Hadamard coefficients of those means; each block is compared with
 //!    its next few neighbours in sort order, and near-identical pairs at
-//!    least [`MIN_SHIFT`] pixels apart vote for their shift vector.
+//!    least `MIN_SHIFT` pixels apart vote for their shift vector.
 //! 3. The shift vectors with most votes are refined to the exact pixel shift
 //!    (residual correlation, then the pixel difference) and verified at full
 //!    resolution: a region of 8x8 cells grows where the Laplacian noise
@@ -43,7 +43,7 @@
 //!
 //! Map (cells of 8 px): the copy of a verified pair at `0.5 + 0.5 ·
 //! strength of the pixel match`, holes it encloses at 0.5, and its source
-//! at [`SOURCE_MARK`], shown but not flagged; when the edge test ([`edge`])
+//! at `SOURCE_MARK`, shown but not flagged; when the edge test (`edge`)
 //! cannot tell which place is the copy, both places as a copy. Everything
 //! else 0. A pair's cells are its verified cells and the cells around them
 //! whose pixels equal the copy's (smooth parts and edges, which
