@@ -1500,6 +1500,10 @@ mod tests {
                 PixelCaveat::Smooth,
                 "the image is mostly without measurable noise",
             ),
+            (
+                PixelCaveat::Replicated,
+                "the image is enlarged by repeating pixels",
+            ),
         ] {
             let held = model.fuse(&features, &[], model.operating_point(0.01), Some(caveat));
             assert_eq!(held.verdict, Verdict::Inconclusive, "{caveat:?}");

@@ -224,7 +224,8 @@ pub struct ImageFacts {
     /// Why the pixel model's operating point does not hold for this image,
     /// if it does not: the verdict from pixel evidence is then at most
     /// `inconclusive`. One caveat is named, the first that applies in the
-    /// order small, lossy WebP, palette, smooth (all have the same effect).
+    /// order small, lossy WebP, palette, replicated, smooth (all have the
+    /// same effect).
     /// Smooth is not looked for when the time budget ran out before the
     /// pixel tests (every detector then is in `incomplete`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -260,6 +261,10 @@ pub enum PixelCaveat {
     /// denoising. What is left to measure is too little and too unlike the
     /// photos the thresholds were set on; blur reads as generated.
     Smooth,
+    /// Enlarged by repeating each pixel 2, 3 or 4 times (nearest-neighbour
+    /// up-scaling: a zoomed screenshot): the neighbouring pixels the model
+    /// reads repeat each other, which no camera or generator output does.
+    Replicated,
 }
 
 impl PixelCaveat {
@@ -283,6 +288,10 @@ impl PixelCaveat {
             PixelCaveat::Smooth => (
                 "mostly without measurable noise or texture (a blurred background, a flat backdrop or heavy denoising), which reads like a generated image",
                 "画面大部分没有可测的噪声或纹理（背景虚化、纯色背景或强降噪），看起来像生成图像",
+            ),
+            PixelCaveat::Replicated => (
+                "enlarged by repeating pixels (nearest-neighbour up-scaling, as in a zoomed screenshot), so neighbouring pixels repeat each other",
+                "经重复像素放大（最近邻放大，如放大后的截图），相邻像素互相重复",
             ),
         }
     }

@@ -696,3 +696,17 @@ fn an_analysis_cut_short_by_the_time_budget_is_not_authentic() {
         );
     }
 }
+
+/// A photo enlarged 2x by repeating pixels (a zoomed screenshot) carries
+/// the `replicated` caveat, so its pixels alone cannot flag it; the photo
+/// itself does not.
+#[test]
+fn a_photo_enlarged_by_repeating_pixels_has_a_caveat() {
+    let photo = camera_like(400, 300, 5);
+    let enlarged = image::imageops::resize(&photo, 800, 600, image::imageops::FilterType::Nearest);
+    let report = analyze_image(&enlarged.into(), &Config::default()).expect("analysis");
+    assert_eq!(report.image.caveat, Some(trueshot::PixelCaveat::Replicated));
+    assert!(!report.verdict.is_flagged(), "{:?}", report.verdict);
+    let plain = analyze_image(&photo.into(), &Config::default()).expect("analysis");
+    assert_ne!(plain.image.caveat, Some(trueshot::PixelCaveat::Replicated));
+}

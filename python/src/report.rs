@@ -325,8 +325,8 @@ impl PyReport {
     }
 
     /// Facts about the input: format, width, height, file_bytes, jpeg_quality,
-    /// caveat ("small", "palette", "lossy_webp", "smooth") when pixel evidence alone
-    /// cannot flag the image, and content (x, y, width, height) when the pixel
+    /// caveat ("small", "palette", "lossy_webp", "replicated", "smooth") when
+    /// pixel evidence alone cannot flag the image, and content (x, y, width, height) when the pixel
     /// detectors read only the region inside uniform margins (copy-move
     /// compares the whole frame and keeps pairs with a place inside).
     #[getter]
