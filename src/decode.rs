@@ -571,15 +571,12 @@ pub fn read_file(path: &std::path::Path, max_bytes: u64) -> Result<Vec<u8>, Erro
     // blocks on a pipe.
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
-        let kind = if meta.is_dir() {
-            "a directory"
+        let error = if meta.is_dir() {
+            std::io::Error::new(std::io::ErrorKind::IsADirectory, "a directory")
         } else {
-            "not a regular file"
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")
         };
-        return Err(Error::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, kind),
-        ));
+        return Err(Error::io(path, error));
     }
     if meta.len() > max_bytes {
         return Err(too_large(meta.len()));

@@ -40,7 +40,7 @@ def test_missing_file(tmp_path: pathlib.Path) -> None:
 
 
 def test_directory_is_an_os_error(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(OSError) as info:
+    with pytest.raises(IsADirectoryError) as info:
         trueshot.analyze(tmp_path)
     assert getattr(info.value, "code") == "io"
 
