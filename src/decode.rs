@@ -172,9 +172,8 @@ fn check_jpeg_frame_kind(bytes: &[u8]) -> Result<(), Error> {
     // code its first frame with an ordinary SOF; JPEG-LS (ITU T.87) has its
     // own SOF55.
     let frame = crate::metadata::jpeg_segments(bytes).find_map(|(marker, seg)| {
-        let is_sof =
-            matches!(marker, 0xC0..=0xCF | 0xDE | 0xF7) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        is_sof.then(|| (marker, seg.first().copied()))
+        let is_frame = crate::metadata::is_sof(marker) || matches!(marker, 0xDE | 0xF7);
+        is_frame.then(|| (marker, seg.first().copied()))
     });
     let Some((marker, precision)) = frame else {
         return Ok(());
@@ -202,8 +201,7 @@ fn check_jpeg_frame_kind(bytes: &[u8]) -> Result<(), Error> {
 /// Width and height from the first SOF marker (ITU T.81 B.2.2).
 fn jpeg_sof_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     crate::metadata::jpeg_segments(bytes).find_map(|(marker, seg)| {
-        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        let seg = seg.get(0..5).filter(|_| is_sof)?;
+        let seg = seg.get(0..5).filter(|_| crate::metadata::is_sof(marker))?;
         let h = u32::from(u16::from_be_bytes([seg[1], seg[2]]));
         let w = u32::from(u16::from_be_bytes([seg[3], seg[4]]));
         Some((w, h))

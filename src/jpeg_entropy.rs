@@ -10,7 +10,7 @@
 //! checked by its scan headers instead: whether its scans bring every
 //! coefficient to its last bit.
 
-use crate::metadata::jpeg_segments;
+use crate::metadata::{is_sof, jpeg_segments, jpeg_segments_across_scans};
 
 /// The MCUs a sequential JPEG's scan codes in full, and the MCUs its frame
 /// declares: `None` when the file is not walked (progressive, arithmetic or
@@ -24,7 +24,7 @@ pub(crate) fn coded_mcus(bytes: &[u8]) -> Option<(u64, u64)> {
         match marker {
             0xC0 | 0xC1 => frame = Some(Frame::parse(payload)?),
             // Progressive, lossless, hierarchical or arithmetic coding.
-            0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
+            marker if is_sof(marker) => return None,
             0xC4 => read_tables(payload, &mut tables)?,
             0xDD => {
                 restart_interval =
@@ -387,14 +387,15 @@ pub(crate) fn progressive_scans_complete(bytes: &[u8]) -> Option<bool> {
     // turbo's djpeg refuses past 500 by default): thousands of hostile scan
     // headers would otherwise cost time for nothing.
     let mut scans = 0usize;
-    for (marker, payload) in segments_across_scans(bytes) {
+    for (marker, payload) in jpeg_segments_across_scans(bytes) {
         match marker {
             0xC2 => {
                 let frame = Frame::parse(payload)?;
                 finished = vec![0; frame.components.len()];
                 ids = Some(frame.components.iter().map(|c| c.id).collect());
             }
-            0xC0 | 0xC1 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
+            // Any other frame: not progressive Huffman coding.
+            marker if is_sof(marker) => return None,
             0xDA => {
                 let ids = ids.as_ref()?;
                 scans += 1;
@@ -432,46 +433,3 @@ pub(crate) fn progressive_scans_complete(bytes: &[u8]) -> Option<bool> {
 
 /// Most scans [`progressive_scans_complete`] reads.
 const MAX_PROGRESSIVE_SCANS: usize = 1000;
-
-/// Every marker segment of a JPEG, as (marker, payload), the scans' too:
-/// after a start of scan its entropy-coded data is skipped to the next
-/// marker (in that data 0xFF is followed only by a stuffed 0x00 or a
-/// restart marker, T.81 B.1.1.5 and F.1.2.3). Fill bytes and stray bytes
-/// are skipped as in [`jpeg_segments`]; linear in the file's length.
-fn segments_across_scans(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
-    let mut pos = 2usize;
-    let mut skip_data = false;
-    std::iter::from_fn(move || loop {
-        if skip_data {
-            let next = bytes
-                .get(pos..)?
-                .windows(2)
-                .position(|w| w[0] == 0xFF && !matches!(w[1], 0x00 | 0xFF | 0xD0..=0xD7))?;
-            pos += next;
-            skip_data = false;
-        }
-        let (&first, &marker) = (bytes.get(pos)?, bytes.get(pos + 1)?);
-        if first != 0xFF {
-            skip_data = true;
-            continue;
-        }
-        match marker {
-            0xFF => pos += 1,
-            0xD9 => return None,
-            0x01 | 0xD0..=0xD8 => pos += 2,
-            _ => {
-                let len = usize::from(u16::from_be_bytes([
-                    *bytes.get(pos + 2)?,
-                    *bytes.get(pos + 3)?,
-                ]));
-                if len < 2 {
-                    return None;
-                }
-                let payload = bytes.get(pos + 4..(pos + 2 + len).min(bytes.len()))?;
-                pos += 2 + len;
-                skip_data = marker == 0xDA;
-                return Some((marker, payload));
-            }
-        }
-    })
-}

@@ -120,6 +120,24 @@ pub const ZIGZAG: [usize; 64] = [
 /// Like libjpeg, stray bytes between segments are skipped (some writers get
 /// a segment length wrong by a few bytes) rather than ending the walk.
 pub fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    marker_segments(bytes, false)
+}
+
+/// [`jpeg_segments`] on past the first scan: every scan's header, and the
+/// segments between scans, with each scan's entropy-coded data skipped to
+/// the next marker (in that data 0xFF is followed only by a stuffed 0x00 or
+/// a restart marker, T.81 B.1.1.5 and F.1.2.3).
+pub(crate) fn jpeg_segments_across_scans(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    marker_segments(bytes, true)
+}
+
+/// Whether `marker` starts a frame (SOF0-SOF15; C4, C8 and CC are DHT, JPG
+/// and DAC, T.81 Table B.1).
+pub(crate) fn is_sof(marker: u8) -> bool {
+    matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC)
+}
+
+fn marker_segments(bytes: &[u8], across_scans: bool) -> impl Iterator<Item = (u8, &[u8])> {
     let mut pos = 2;
     let mut count = 0;
     std::iter::from_fn(move || loop {
@@ -128,10 +146,11 @@ pub fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
             return None;
         }
         if bytes[pos] != 0xFF || bytes[pos + 1] == 0x00 || bytes[pos + 1] == 0xFF {
-            // Resynchronise on the next marker.
+            // Resynchronise on the next marker; restart markers belong to
+            // scan data, which is skipped in one step.
             let next = bytes[pos + 1..]
                 .windows(2)
-                .position(|w| w[0] == 0xFF && w[1] != 0x00 && w[1] != 0xFF)?;
+                .position(|w| w[0] == 0xFF && !matches!(w[1], 0x00 | 0xFF | 0xD0..=0xD7))?;
             pos += 1 + next;
             continue;
         }
@@ -150,7 +169,7 @@ pub fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
         let end = (pos + 2 + len).min(bytes.len());
         let payload = &bytes[pos + 4..end];
         pos += 2 + len;
-        if marker == 0xDA {
+        if marker == 0xDA && !across_scans {
             pos = bytes.len(); // metadata precedes the first scan
         }
         return Some((marker, payload));
@@ -181,7 +200,7 @@ fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
             }
             0xFE => meta.push_text("comment".into(), text_of(payload)),
             0xDB => parse_dqt(payload, &mut meta.quant_tables),
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+            marker if is_sof(marker) => {
                 meta.jpeg_frame = parse_sof(marker - 0xC0, payload);
             }
             _ => {}
