@@ -1570,3 +1570,29 @@ fn a_report_never_writes_over_the_claim_photo() {
     assert_eq!(std::fs::read(&photo).expect("read"), bytes);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A file given twice (here directly and through its directory) is
+/// analysed twice into one page, and the index shows it once.
+#[test]
+fn scan_index_shows_a_file_given_twice_once() {
+    let dir = temp_dir("twice");
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).expect("dir");
+    let file = photos.join("a.jpg");
+    std::fs::write(&file, jpeg(&camera_like(320, 240, 3), 90)).expect("write");
+    std::fs::write(photos.join("b.jpg"), jpeg(&camera_like(320, 240, 4), 90)).expect("write");
+    let pages = dir.join("pages");
+    let out = trueshot()
+        .args(["scan", "--format", "jsonl", "--html-dir"])
+        .arg(&pages)
+        .arg(&photos)
+        .arg(&file)
+        .output()
+        .expect("run scan");
+    assert_exit(&out, 0);
+    // Both analyses are reported...
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    // ... and the index has one card per distinct file.
+    let index = std::fs::read_to_string(pages.join("index.html")).expect("index");
+    assert_eq!(index.matches(r#"<li class="card"#).count(), 2);
+}

@@ -201,9 +201,14 @@ pub fn write_scan_page(
 }
 
 /// Write `index.html` of a batch into `dir`.
-pub fn write_scan_index(dir: &Path, entries: &[IndexEntry]) -> Result<(), String> {
+///
+/// A file given twice (`scan dir dir/a.jpg`) was analysed twice into the
+/// same page: it gets one card.
+pub fn write_scan_index(dir: &Path, mut entries: Vec<IndexEntry>) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    entries.retain(|e| seen.insert((e.name.clone(), e.href.clone())));
     let file = dir.join("index.html");
-    std::fs::write(&file, trueshot::render_index(entries))
+    std::fs::write(&file, trueshot::render_index(&entries))
         .map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
 

@@ -302,7 +302,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
         catalogue.warn_left_out();
         // `render_index` sorts, so the completion order does not matter.
         let pages = pages.into_inner().unwrap_or_else(|p| p.into_inner());
-        report::write_scan_index(dir, &pages)?;
+        report::write_scan_index(dir, pages)?;
     }
     if args.format == OutputFormat::Json {
         let mut records = kept.into_inner().unwrap_or_else(PoisonError::into_inner);
