@@ -423,7 +423,9 @@ impl PyReport {
         py: Python<'_>,
         title: Option<String>,
         lang: &str,
-        max_side: u32,
+        // Signed, so that a negative side is the ValueError below rather
+        // than the OverflowError of the conversion to an unsigned type.
+        max_side: i64,
     ) -> PyResult<String> {
         let lang = match lang {
             "en" => trueshot::html::Lang::En,
@@ -435,11 +437,14 @@ impl PyReport {
                 )))
             }
         };
-        if !(64..=8192).contains(&max_side) {
-            return Err(PyValueError::new_err(format!(
-                "to_html: max_side must be in 64..=8192, got {max_side}"
-            )));
-        }
+        let max_side = u32::try_from(max_side)
+            .ok()
+            .filter(|side| (64..=8192).contains(side))
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "to_html: max_side must be in 64..=8192, got {max_side}"
+                ))
+            })?;
         let config = &self.shared.config;
         let catalogue = self.shared.references.as_deref();
         let listing = self

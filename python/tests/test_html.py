@@ -82,6 +82,8 @@ def test_bad_options() -> None:
         report.to_html(lang="fr")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_side"):
         report.to_html(max_side=10)
+    with pytest.raises(ValueError, match="max_side"):
+        report.to_html(max_side=-1)
 
 
 def test_heatmap_png() -> None:
