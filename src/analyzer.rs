@@ -134,9 +134,14 @@ impl Analyzer {
     /// Pass an `Arc<References>` to share one catalogue between analysers.
     #[must_use]
     pub fn with_references(mut self, references: impl Into<Arc<References>>) -> Self {
-        let references = references.into();
-        self.references = (!references.is_empty()).then_some(references);
+        self.set_references(references.into());
         self
+    }
+
+    /// [`Analyzer::with_references`] in place, for the C ABI's config,
+    /// which owns its analyser.
+    pub(crate) fn set_references(&mut self, references: Arc<References>) {
+        self.references = (!references.is_empty()).then_some(references);
     }
 
     /// The validated configuration.

@@ -233,7 +233,7 @@ impl trueshot_config {
         // so that the catalogue grows in place. Copying it for every listing
         // made building a catalogue quadratic in its size (each listing
         // holds up to 4 MB).
-        self.share_references(Arc::new(References::new()));
+        self.analyzer.set_references(Arc::new(References::new()));
         let limits = self.analyzer.config().clone();
         let references = Arc::make_mut(&mut self.references);
         references.set_limits(&limits);
@@ -243,7 +243,7 @@ impl trueshot_config {
         let pushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             references.push_bytes(&bytes, name)
         }));
-        self.share_references(Arc::clone(&self.references));
+        self.analyzer.set_references(Arc::clone(&self.references));
         let pushed = pushed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         match pushed {
             Ok(()) => {
@@ -259,19 +259,7 @@ impl trueshot_config {
 
     fn set_references(&mut self, references: References) {
         self.references = Arc::new(references);
-        self.share_references(Arc::clone(&self.references));
-    }
-
-    /// Give the analyser `references` to compare claims with.
-    fn share_references(&mut self, references: Arc<References>) {
-        // `with_references` consumes the analyser; a default one stands in for
-        // the moment. Rebuilding from the config instead would reload the
-        // model file, which could fail (or differ) if it changed on disk.
-        let placeholder = Analyzer::new(Config::default());
-        if let Ok(placeholder) = placeholder {
-            let analyzer = std::mem::replace(&mut self.analyzer, placeholder);
-            self.analyzer = analyzer.with_references(references);
-        }
+        self.analyzer.set_references(Arc::clone(&self.references));
     }
 }
 
