@@ -9,7 +9,7 @@ use clap::Args;
 use rayon::prelude::*;
 use serde_json::json;
 use trueshot::fusion::{
-    self, auc, fit_boosted_head, fit_head, threshold_for, Head, Model, OperatingPoint,
+    self, auc, auc_interval, fit_boosted_head, fit_head, threshold_for, Head, Model, OperatingPoint,
 };
 use trueshot::perturb::{self, Perturbation};
 use trueshot::{Analyzer, Config, DetectorKind, Finding, Report};
@@ -1043,6 +1043,7 @@ fn figures(data: &Data<'_>, scored: &[Scored]) -> serde_json::Value {
                 "n_real": neg.len(),
                 "n_positive": pos.len(),
                 "auc": auc(&scores(&neg), &scores(&pos)),
+                "auc_ci95": auc_interval(&scores(&neg), &scores(&pos)).map(|(low, high)| [low, high]),
                 "false_alarm_rate": share(&neg),
                 "detection_rate": share(&pos),
             })

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use trueshot::fusion::auc;
+use trueshot::fusion::{auc, auc_interval, Z_95};
 use trueshot::{escape_untrusted, Analyzer, Config, DetectorKind, Report, Verdict};
 
 use crate::dataset::{self, Row, Sample};
@@ -56,6 +56,8 @@ pub struct KindFigures {
     pub kind: String,
     pub n: usize,
     pub auc: Option<f32>,
+    /// 95% confidence interval of `auc` (DeLong; `fusion::auc_interval`).
+    pub auc_ci95: Option<[f32; 2]>,
     pub detection_rate: Option<f32>,
     /// Share not called authentic: flagged or sent to review.
     pub reviewed: Option<f32>,
@@ -70,6 +72,9 @@ pub struct SetFigures {
     pub n_positive: usize,
     pub errors: usize,
     pub auc: Option<f32>,
+    /// 95% confidence interval of `auc` (DeLong; `fusion::auc_interval`):
+    /// how far another sample of the same size could put it.
+    pub auc_ci95: Option<[f32; 2]>,
     /// The AUC of the scores before the camera original's discount
     /// (`fusion::score_before_camera_discount`): without the metadata's
     /// ordering. It moves with the operating point only through evidence
@@ -79,6 +84,9 @@ pub struct SetFigures {
     pub tpr_at_fpr_1: Option<f32>,
     pub tpr_at_fpr_5: Option<f32>,
     pub false_alarm_rate: Option<f32>,
+    /// 95% confidence interval of `false_alarm_rate` (Wilson): none of 86
+    /// genuine photos flagged still allows a rate up to 4.3%.
+    pub false_alarm_rate_ci95: Option<[f32; 2]>,
     pub detection_rate: Option<f32>,
     /// Shares of genuine photos and of positives not called authentic:
     /// flagged or sent to review (the review load and what it catches).
@@ -234,8 +242,36 @@ pub fn tpr_at_fpr(negatives: &[f32], positives: &[f32], fpr: f32) -> Option<f32>
 }
 
 fn rate(flags: impl Iterator<Item = bool>) -> Option<f32> {
-    let (n, k) = flags.fold((0usize, 0usize), |(n, k), f| (n + 1, k + usize::from(f)));
+    let (n, k) = counts(flags);
     (n > 0).then(|| k as f32 / n as f32)
+}
+
+/// (all, true) of `flags`.
+fn counts(flags: impl Iterator<Item = bool>) -> (usize, usize) {
+    flags.fold((0usize, 0usize), |(n, k), f| (n + 1, k + usize::from(f)))
+}
+
+/// Two-sided 95% Wilson score interval of the rate of `flags` (Wilson,
+/// "Probable inference, the law of succession, and statistical
+/// inference", JASA 22(158), 1927): unlike the plain normal interval it
+/// stays informative at 0 hits, where the false-alarm rates sit.
+fn rate_interval(flags: impl Iterator<Item = bool>) -> Option<[f32; 2]> {
+    let (n, k) = counts(flags);
+    if n == 0 {
+        return None;
+    }
+    let (n, p) = (n as f64, k as f64 / n as f64);
+    let z2 = Z_95 * Z_95;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z_95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Some([
+        (centre - half).max(0.0) as f32,
+        (centre + half).min(1.0) as f32,
+    ])
+}
+
+fn interval(bounds: Option<(f32, f32)>) -> Option<[f32; 2]> {
+    bounds.map(|(low, high)| [low, high])
 }
 
 /// A detector's image-level score: its strongest finding.
@@ -318,6 +354,7 @@ pub fn figures(
                         kind: kind.to_string(),
                         n: of_kind.len(),
                         auc: auc(&neg, &scores(true, Some(kind))),
+                        auc_ci95: interval(auc_interval(&neg, &scores(true, Some(kind)))),
                         detection_rate: rate(
                             of_kind.iter().map(|(_, rep)| rep.verdict.is_flagged()),
                         ),
@@ -371,20 +408,23 @@ pub fn figures(
                 .iter()
                 .filter_map(|(_, rep)| rep.timings_ms.get("total"))
                 .sum();
+            let real_flagged = || {
+                ok.iter()
+                    .filter(|(r, _)| !r.is_positive())
+                    .map(|(_, rep)| rep.verdict.is_flagged())
+            };
             SetFigures {
                 set: set.to_string(),
                 n_real: neg.len(),
                 n_positive: pos.len(),
                 errors: in_set.len() - ok.len(),
                 auc: auc(&neg, &pos),
+                auc_ci95: interval(auc_interval(&neg, &pos)),
                 auc_before_camera_discount: auc(&undiscounted(false), &undiscounted(true)),
                 tpr_at_fpr_1: tpr_at_fpr(&neg, &pos, 0.01),
                 tpr_at_fpr_5: tpr_at_fpr(&neg, &pos, 0.05),
-                false_alarm_rate: rate(
-                    ok.iter()
-                        .filter(|(r, _)| !r.is_positive())
-                        .map(|(_, rep)| rep.verdict.is_flagged()),
-                ),
+                false_alarm_rate: rate(real_flagged()),
+                false_alarm_rate_ci95: rate_interval(real_flagged()),
                 detection_rate: rate(
                     ok.iter()
                         .filter(|(r, _)| r.is_positive())
@@ -425,9 +465,17 @@ fn fmt(v: Option<f32>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
 }
 
+/// `v` and its 95% interval, "0.955 (0.925-0.985)".
+fn fmt_ci(v: Option<f32>, ci: Option<[f32; 2]>) -> String {
+    match ci {
+        Some([low, high]) => format!("{} ({low:.3}-{high:.3})", fmt(v)),
+        None => fmt(v),
+    }
+}
+
 fn markdown(figures: &[SetFigures]) -> String {
     let mut out = String::from(
-        "| set | real | positive | AUC | AUC before camera discount | TPR@1% | TPR@5% | false alarms | detected | genuine reviewed | positives reviewed | genuine marked (area) | ms/image |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| set | real | positive | AUC (95% CI) | AUC before camera discount | TPR@1% | TPR@5% | false alarms (95% CI) | detected | genuine reviewed | positives reviewed | genuine marked (area) | ms/image |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for f in figures {
         out.push_str(&format!(
@@ -435,11 +483,11 @@ fn markdown(figures: &[SetFigures]) -> String {
             f.set,
             f.n_real,
             f.n_positive,
-            fmt(f.auc),
+            fmt_ci(f.auc, f.auc_ci95),
             fmt(f.auc_before_camera_discount),
             fmt(f.tpr_at_fpr_1),
             fmt(f.tpr_at_fpr_5),
-            fmt(f.false_alarm_rate),
+            fmt_ci(f.false_alarm_rate, f.false_alarm_rate_ci95),
             fmt(f.detection_rate),
             fmt(f.real_reviewed),
             fmt(f.positive_reviewed),
@@ -449,7 +497,7 @@ fn markdown(figures: &[SetFigures]) -> String {
         ));
     }
     out.push_str(
-        "\n| set | kind | n | AUC | detected | reviewed | localisation F1 (n) |\n|---|---|---|---|---|---|---|\n",
+        "\n| set | kind | n | AUC (95% CI) | detected | reviewed | localisation F1 (n) |\n|---|---|---|---|---|---|---|\n",
     );
     for f in figures {
         for k in &f.kinds {
@@ -458,7 +506,7 @@ fn markdown(figures: &[SetFigures]) -> String {
                 f.set,
                 k.kind,
                 k.n,
-                fmt(k.auc),
+                fmt_ci(k.auc, k.auc_ci95),
                 fmt(k.detection_rate),
                 fmt(k.reviewed),
                 fmt(k.localisation_f1),
@@ -480,8 +528,8 @@ fn human(figures: &[SetFigures], variant: &str) -> String {
     for f in figures {
         out.push_str(&format!(
             "\n{}: {} real, {} positive, {} errors\n  AUC {} (before the camera discount {})  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  reviewed: genuine {} positive {}  genuine marked {} (area {})  {:.0} ms/image\n",
-            f.set, f.n_real, f.n_positive, f.errors, fmt(f.auc), fmt(f.auc_before_camera_discount), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
-            fmt(f.false_alarm_rate), fmt(f.detection_rate), fmt(f.real_reviewed), fmt(f.positive_reviewed),
+            f.set, f.n_real, f.n_positive, f.errors, fmt_ci(f.auc, f.auc_ci95), fmt(f.auc_before_camera_discount), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
+            fmt_ci(f.false_alarm_rate, f.false_alarm_rate_ci95), fmt(f.detection_rate), fmt(f.real_reviewed), fmt(f.positive_reviewed),
             fmt(f.real_marked), fmt(f.real_marked_area), f.mean_ms_per_image
         ));
         for k in &f.kinds {
@@ -489,7 +537,7 @@ fn human(figures: &[SetFigures], variant: &str) -> String {
                 "  {:<12} n={:<4} AUC {}  detected {}  reviewed {}  loc F1 {} (n={})\n",
                 k.kind,
                 k.n,
-                fmt(k.auc),
+                fmt_ci(k.auc, k.auc_ci95),
                 fmt(k.detection_rate),
                 fmt(k.reviewed),
                 fmt(k.localisation_f1),
@@ -595,4 +643,24 @@ fn roc_points(pairs: &[(bool, f32)]) -> Vec<(f32, f32)> {
     }
     points.push((1.0, 1.0));
     points
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wilson's interval at known values: none of 86 flagged still allows
+    /// 4.28% (z² / (n + z²)), and 5 of 10 gives 0.237-0.763.
+    #[test]
+    fn rate_intervals_follow_wilson() {
+        let [low, high] = rate_interval((0..86).map(|_| false)).expect("interval");
+        assert_eq!(low, 0.0);
+        assert!((high - 0.042_76).abs() < 1e-4, "{high}");
+        let [low, high] = rate_interval((0..10).map(|i| i < 5)).expect("interval");
+        assert!(
+            (low - 0.2366).abs() < 1e-3 && (high - 0.7634).abs() < 1e-3,
+            "{low} {high}"
+        );
+        assert_eq!(rate_interval(std::iter::empty()), None);
+    }
 }
