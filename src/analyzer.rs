@@ -571,21 +571,33 @@ fn is_pixel_replicated(luma: &[f32], width: usize, height: usize) -> bool {
     if luma.len() != width * height || width < 16 || height < 16 {
         return false;
     }
+    let (across, down) = (
+        phase_sums(luma, width, height, true),
+        phase_sums(luma, width, height, false),
+    );
     (2..=4).any(|k| {
-        replication_ratio(luma, width, height, k, true) < REPLICATED_RATIO
-            && replication_ratio(luma, width, height, k, false) < REPLICATED_RATIO
+        replication_ratio(&across, k) < REPLICATED_RATIO
+            && replication_ratio(&down, k) < REPLICATED_RATIO
     })
 }
 
-/// For period `k` along rows (`across`) or columns: the mean of the
-/// per-phase sums of |neighbour differences| other than the largest, over
-/// the largest. Every fourth row (or column) is read.
-fn replication_ratio(luma: &[f32], width: usize, height: usize, k: usize, across: bool) -> f32 {
-    let mut sums = [0.0f64; 4];
+/// Phases [`phase_sums`] keeps: a multiple of every period tested (2, 3, 4).
+const PHASES: usize = 12;
+
+/// The sums of |neighbour differences| along rows (`across`) or columns,
+/// per phase `x mod PHASES` (or `y`): one pass serves every period.
+/// Every fourth row (or column) is read.
+fn phase_sums(luma: &[f32], width: usize, height: usize, across: bool) -> [f64; PHASES] {
+    let mut sums = [0.0f64; PHASES];
     if across {
         for row in luma.chunks_exact(width).step_by(4) {
-            for (x, pair) in row.windows(2).enumerate() {
-                sums[x % k] += f64::from((pair[1] - pair[0]).abs());
+            for (phase, sum) in sums.iter_mut().enumerate() {
+                *sum += row
+                    .windows(2)
+                    .skip(phase)
+                    .step_by(PHASES)
+                    .map(|pair| f64::from((pair[1] - pair[0]).abs()))
+                    .sum::<f64>();
             }
         }
     } else {
@@ -600,8 +612,18 @@ fn replication_ratio(luma: &[f32], width: usize, height: usize, k: usize, across
                 .step_by(4)
                 .map(|(a, b)| (b - a).abs())
                 .sum();
-            sums[y % k] += f64::from(d);
+            sums[y % PHASES] += f64::from(d);
         }
+    }
+    sums
+}
+
+/// For period `k` (dividing [`PHASES`]): the mean of the per-phase sums
+/// other than the largest, over the largest.
+fn replication_ratio(phase_sums: &[f64; PHASES], k: usize) -> f32 {
+    let mut sums = [0.0f64; PHASES];
+    for (phase, &sum) in phase_sums.iter().enumerate() {
+        sums[phase % k] += sum;
     }
     let sums = &sums[..k];
     let largest = sums.iter().copied().fold(0.0, f64::max);
