@@ -1146,7 +1146,7 @@ pub fn auc(negatives: &[f32], positives: &[f32]) -> Option<f32> {
 /// approximation says nothing). It treats images as independent: near
 /// duplicates (crops of one photo) make it too narrow.
 #[must_use]
-pub fn auc_interval(negatives: &[f32], positives: &[f32]) -> Option<(f32, f32)> {
+pub fn auc_interval(negatives: &[f32], positives: &[f32]) -> Option<[f32; 2]> {
     let (m, n) = (positives.len(), negatives.len());
     if m < 2 || n < 2 {
         return None;
@@ -1173,7 +1173,7 @@ pub fn auc_interval(negatives: &[f32], positives: &[f32]) -> Option<(f32, f32)> 
     let se = (variance(&of_positives) / m as f64 + variance(&of_negatives) / n as f64).sqrt();
     (se > 0.0).then(|| {
         let half = Z_95 * se;
-        ((area - half).max(0.0) as f32, (area + half).min(1.0) as f32)
+        [(area - half).max(0.0) as f32, (area + half).min(1.0) as f32]
     })
 }
 
@@ -1192,7 +1192,7 @@ mod tests {
     fn the_auc_interval_follows_delong() {
         let (negatives, positives) = ([0.1, 0.4, 0.7], [0.2, 0.6, 0.8]);
         assert!((auc(&negatives, &positives).expect("auc") - 2.0 / 3.0).abs() < 1e-6);
-        let (low, high) = auc_interval(&negatives, &positives).expect("interval");
+        let [low, high] = auc_interval(&negatives, &positives).expect("interval");
         let half = Z_95 * (2.0f64 / 27.0).sqrt();
         assert!((f64::from(low) - (2.0 / 3.0 - half)).abs() < 1e-5, "{low}");
         assert_eq!(high, 1.0, "cut at 1");
@@ -1202,7 +1202,7 @@ mod tests {
         // More images narrow it.
         let many_neg: Vec<f32> = (0..30).map(|i| [0.1, 0.4, 0.7][i % 3]).collect();
         let many_pos: Vec<f32> = (0..30).map(|i| [0.2, 0.6, 0.8][i % 3]).collect();
-        let (low_many, _) = auc_interval(&many_neg, &many_pos).expect("interval");
+        let [low_many, _] = auc_interval(&many_neg, &many_pos).expect("interval");
         assert!(low_many > low + 0.1, "{low_many} vs {low}");
     }
 

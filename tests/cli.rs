@@ -226,6 +226,25 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     for name in features.split(',') {
         assert!(feature_auc[name].is_number(), "{feature_auc}");
     }
+    // Every set's AUC and false-alarm rate come with their 95% intervals,
+    // which hold them (an AUC of 1 has none: its variance is 0).
+    for set in figures["sets"].as_array().expect("sets") {
+        let bracket = |value: &str, interval: &str| {
+            let v = set[value].as_f64().expect("figure");
+            match set[interval]
+                .as_array()
+                .map(|b| (b[0].as_f64(), b[1].as_f64()))
+            {
+                Some((Some(low), Some(high))) => {
+                    assert!(0.0 <= low && low <= v && v <= high && high <= 1.0, "{set}");
+                }
+                _ => assert!(set[interval].is_null() && v == 1.0, "{set}"),
+            }
+        };
+        bracket("auc", "auc_ci95");
+        bracket("false_alarm_rate", "false_alarm_rate_ci95");
+        assert!(set["false_alarm_rate_ci95"].is_array(), "{set}");
+    }
     // The model keeps its genuine photos' out-of-fold scores, ascending, so
     // a review rate can be asked of it; eval reports the review shares.
     let genuine = fitted["genuine_scores"].as_array().expect("genuine scores");

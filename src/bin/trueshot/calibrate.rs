@@ -1043,7 +1043,7 @@ fn figures(data: &Data<'_>, scored: &[Scored]) -> serde_json::Value {
                 "n_real": neg.len(),
                 "n_positive": pos.len(),
                 "auc": auc(&scores(&neg), &scores(&pos)),
-                "auc_ci95": auc_interval(&scores(&neg), &scores(&pos)).map(|(low, high)| [low, high]),
+                "auc_ci95": auc_interval(&scores(&neg), &scores(&pos)),
                 "false_alarm_rate": share(&neg),
                 "detection_rate": share(&pos),
             })

@@ -270,10 +270,6 @@ fn rate_interval(flags: impl Iterator<Item = bool>) -> Option<[f32; 2]> {
     ])
 }
 
-fn interval(bounds: Option<(f32, f32)>) -> Option<[f32; 2]> {
-    bounds.map(|(low, high)| [low, high])
-}
-
 /// A detector's image-level score: its strongest finding.
 fn detector_score(report: &Report, kind: DetectorKind) -> f32 {
     report
@@ -354,7 +350,7 @@ pub fn figures(
                         kind: kind.to_string(),
                         n: of_kind.len(),
                         auc: auc(&neg, &scores(true, Some(kind))),
-                        auc_ci95: interval(auc_interval(&neg, &scores(true, Some(kind)))),
+                        auc_ci95: auc_interval(&neg, &scores(true, Some(kind))),
                         detection_rate: rate(
                             of_kind.iter().map(|(_, rep)| rep.verdict.is_flagged()),
                         ),
@@ -419,7 +415,7 @@ pub fn figures(
                 n_positive: pos.len(),
                 errors: in_set.len() - ok.len(),
                 auc: auc(&neg, &pos),
-                auc_ci95: interval(auc_interval(&neg, &pos)),
+                auc_ci95: auc_interval(&neg, &pos),
                 auc_before_camera_discount: auc(&undiscounted(false), &undiscounted(true)),
                 tpr_at_fpr_1: tpr_at_fpr(&neg, &pos, 0.01),
                 tpr_at_fpr_5: tpr_at_fpr(&neg, &pos, 0.05),
