@@ -520,10 +520,10 @@ fn markdown(figures: &[SetFigures]) -> String {
 }
 
 fn human(figures: &[SetFigures], variant: &str) -> String {
-    let mut out = format!("variant: {variant}\n");
+    let mut out = format!("variant: {variant}  (in parentheses: 95% confidence intervals)\n");
     for f in figures {
         out.push_str(&format!(
-            "\n{}: {} real, {} positive, {} errors\n  AUC {} (before the camera discount {})  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  reviewed: genuine {} positive {}  genuine marked {} (area {})  {:.0} ms/image\n",
+            "\n{}: {} real, {} positive, {} errors\n  AUC {}, before the camera discount {}  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  reviewed: genuine {} positive {}  genuine marked {} (area {})  {:.0} ms/image\n",
             f.set, f.n_real, f.n_positive, f.errors, fmt_ci(f.auc, f.auc_ci95), fmt(f.auc_before_camera_discount), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
             fmt_ci(f.false_alarm_rate, f.false_alarm_rate_ci95), fmt(f.detection_rate), fmt(f.real_reviewed), fmt(f.positive_reviewed),
             fmt(f.real_marked), fmt(f.real_marked_area), f.mean_ms_per_image
