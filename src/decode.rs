@@ -315,12 +315,11 @@ pub fn decode(bytes: &[u8], format: Format, config: &Config) -> Result<DynamicIm
     // One step after the other: the callers (pages, references,
     // perturbations) run outside an analyser's pool, where a join would
     // take rayon's global pool whatever `Config::threads` says.
-    let decoder = limited_decoder(bytes, format, config, declared)?;
-    let image = guarded(config, || DynamicImage::from_decoder(decoder))?;
+    let image = with_scan_check(bytes, format, false, || {
+        let decoder = limited_decoder(bytes, format, config, declared)?;
+        guarded(config, || DynamicImage::from_decoder(decoder))
+    })?;
     if format == Format::Jpeg {
-        if let Some(message) = jpeg_scan_shortfall(bytes) {
-            return Err(Error::Decode(message));
-        }
         let row_bytes = image.width() as usize * usize::from(image.color().bytes_per_pixel());
         check_jpeg_complete(bytes, image.as_bytes(), row_bytes)?;
     }
@@ -347,7 +346,7 @@ pub(crate) fn decode_rgb(
     config: &Config,
 ) -> Result<RgbPixels, Error> {
     let declared = checked_header(bytes, format, config)?;
-    let (data, width, height) = beside_scan_walk(bytes, format, || {
+    let (data, width, height) = with_scan_check(bytes, format, true, || {
         let decoder = limited_decoder(bytes, format, config, declared)?;
         let (width, height) = decoder.dimensions();
         let data = if decoder.color_type() == image::ColorType::Rgb8 {
@@ -376,22 +375,35 @@ pub(crate) fn decode_rgb(
     })
 }
 
-/// Run `decode` and, for a JPEG, check its scans beside it
-/// ([`jpeg_scan_shortfall`]): the walk needs only the bytes and takes
-/// about a third of the decode's time, which it no longer adds to a
-/// one-shot analysis in the analyser's pool. A decode error comes first;
-/// then scans that code less than the frame declares, which the decoder
-/// read on as zero bits (a file cut short and given a new end marker), are
-/// refused. The header's checks (size limits, coding process) ran before.
-fn beside_scan_walk<T: Send>(
+/// Run `decode` and, for a JPEG, check its scans ([`jpeg_scan_shortfall`]):
+/// `beside` it in the current rayon pool (the walk needs only the bytes and
+/// takes about a third of the decode's time, which it then does not add to
+/// a one-shot analysis in the analyser's pool), or after it. A decode error
+/// comes first; then scans that code less than the frame declares, which
+/// the decoder read on as zero bits (a file cut short and given a new end
+/// marker), are refused. The header's checks (size limits, coding process)
+/// ran before.
+fn with_scan_check<T: Send>(
     bytes: &[u8],
     format: Format,
+    beside: bool,
     decode: impl FnOnce() -> Result<T, Error> + Send,
 ) -> Result<T, Error> {
     if format != Format::Jpeg {
         return decode();
     }
-    let (shortfall, decoded) = rayon::join(|| jpeg_scan_shortfall(bytes), decode);
+    let (shortfall, decoded) = if beside {
+        rayon::join(|| jpeg_scan_shortfall(bytes), decode)
+    } else {
+        let decoded = decode();
+        (
+            decoded
+                .is_ok()
+                .then(|| jpeg_scan_shortfall(bytes))
+                .flatten(),
+            decoded,
+        )
+    };
     let decoded = decoded?;
     match shortfall {
         Some(message) => Err(Error::Decode(message)),
