@@ -17,8 +17,10 @@ It prints ms per megapixel per method and the ratios: trueshot / Pillow,
 """
 
 import argparse
+import atexit
 import glob
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -107,6 +109,7 @@ def main():
         found.sort(key=lambda f: (-Image.open(f).size[0] * Image.open(f).size[1], f))
         photos += found[:n]
     tmp = tempfile.mkdtemp(prefix="trueshot-peers-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     if args.make_12mp:
         p = os.path.join(tmp, "generated_12mp.jpg")
         make_12mp(p)

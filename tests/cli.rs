@@ -20,16 +20,18 @@ fn assert_exit(out: &std::process::Output, code: i32) {
     );
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("trueshot-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A fresh directory, removed when the test ends, whether it passed or not.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("trueshot-cli-{name}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 #[test]
 fn bad_files_get_error_records_and_exit_1() {
-    let dir = temp_dir("mixed");
+    let scratch = temp_dir("mixed");
+    let dir = scratch.path();
     let good = jpeg(&camera_like(120, 90, 1), 90);
     std::fs::write(dir.join("good.jpg"), &good).expect("write");
     std::fs::write(dir.join("empty.jpg"), b"").expect("write");
@@ -83,7 +85,8 @@ fn bad_files_get_error_records_and_exit_1() {
 
 #[test]
 fn all_good_exits_0_and_usage_error_exits_2() {
-    let dir = temp_dir("good");
+    let scratch = temp_dir("good");
+    let dir = scratch.path();
     let file = dir.join("a.png");
     std::fs::write(&file, png(&camera_like(64, 64, 3))).expect("write");
     let ok = trueshot()
@@ -142,7 +145,8 @@ fn tiny_corpus(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn calibrate_with_given_features_then_eval_with_that_model() {
-    let dir = temp_dir("calibrate");
+    let scratch = temp_dir("calibrate");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     let model = dir.join("model.json");
     let features = "texture_stats.d1_1_1,spectrum.grid_peak";
@@ -340,7 +344,8 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
 /// listing with a painted patch is `edited`.
 #[test]
 fn review_pages_compare_with_the_reference_and_show_it() {
-    let dir = temp_dir("pages");
+    let scratch = temp_dir("pages");
+    let dir = scratch.path();
     // Detail everywhere (a mosaic of tiles over camera-like noise), as on a
     // product photo: the match is read on textured blocks.
     let mut listing = camera_like(480, 360, 11);
@@ -402,7 +407,6 @@ fn review_pages_compare_with_the_reference_and_show_it() {
         .expect("a page");
     let html = std::fs::read_to_string(page).expect("page");
     assert!(html.contains("Listing photo, aligned to the claim"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Heatmaps: a path given twice gets one whole file, a long non-ASCII name
@@ -410,7 +414,8 @@ fn review_pages_compare_with_the_reference_and_show_it() {
 /// record (`heatmap_error`) instead of silently missing.
 #[test]
 fn heatmap_files_are_whole_named_safely_and_failures_reported() {
-    let dir = temp_dir("heatmaps");
+    let scratch = temp_dir("heatmaps");
+    let dir = scratch.path();
     let long = format!("{}.png", "图".repeat(83)); // 251 bytes: a legal name
     std::fs::write(dir.join(&long), png(&camera_like(160, 120, 3))).expect("write");
     std::fs::write(dir.join("a.png"), png(&camera_like(160, 120, 4))).expect("write");
@@ -467,7 +472,6 @@ fn heatmap_files_are_whole_named_safely_and_failures_reported() {
         "{a}"
     );
     assert!(a["error"].is_null());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Write `labels.csv` (header plus `rows`) into `dir` and return its path.
@@ -487,7 +491,8 @@ fn labels_file(dir: &std::path::Path, rows: &[&str]) -> std::path::PathBuf {
 /// other folds alone; on this separable corpus it still separates.
 #[test]
 fn calibrate_nested_scores_every_sample_by_a_model_tuned_without_it() {
-    let dir = temp_dir("calibrate-nested");
+    let scratch = temp_dir("calibrate-nested");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     let model = dir.join("model.json");
     let out = trueshot()
@@ -549,7 +554,8 @@ fn calibrate_nested_scores_every_sample_by_a_model_tuned_without_it() {
 /// development corpus); --max-features selects afresh.
 #[test]
 fn calibrate_refits_the_builtin_features_by_default() {
-    let dir = temp_dir("calibrate-default");
+    let scratch = temp_dir("calibrate-default");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     let fit = |extra: &[&str]| -> serde_json::Value {
         let model = dir.join("model.json");
@@ -573,7 +579,6 @@ fn calibrate_refits_the_builtin_features_by_default() {
         .is_some_and(|d| d.contains("the built-in model's")));
     let selected = fit(&["--max-features", "1"]);
     assert_eq!(selected["features"].as_array().map(Vec::len), Some(1));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `calibrate` with the fast settings of the tests above.
@@ -597,7 +602,8 @@ fn calibrate_fast(
 /// says which files failed, and no model is written.
 #[test]
 fn calibrate_without_usable_data_writes_no_model() {
-    let dir = temp_dir("calibrate-unusable");
+    let scratch = temp_dir("calibrate-unusable");
+    let dir = scratch.path();
     let model = dir.join("model.json");
     let labels = labels_file(
         &dir,
@@ -630,7 +636,6 @@ fn calibrate_without_usable_data_writes_no_model() {
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ai_generated or edited"));
     assert!(!model.exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A `--features` list naming no feature, or one feature twice, and
@@ -638,7 +643,8 @@ fn calibrate_without_usable_data_writes_no_model() {
 /// refused before anything is analysed, and no model is written.
 #[test]
 fn calibrate_refuses_bad_feature_arguments() {
-    let dir = temp_dir("calibrate-feature-lists");
+    let scratch = temp_dir("calibrate-feature-lists");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     let model = dir.join("model.json");
     for (arguments, needle) in [
@@ -674,13 +680,13 @@ fn calibrate_refuses_bad_feature_arguments() {
         assert!(stderr.contains(needle), "{stderr}");
         assert!(!model.exists());
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Labels without rows, or with a label outside the format, are errors.
 #[test]
 fn eval_refuses_empty_labels_and_unknown_labels() {
-    let dir = temp_dir("eval-labels");
+    let scratch = temp_dir("eval-labels");
+    let dir = scratch.path();
     std::fs::write(dir.join("a.jpg"), jpeg(&camera_like(160, 120, 1), 90)).expect("write");
     let eval = |labels: &std::path::Path| {
         trueshot()
@@ -702,14 +708,14 @@ fn eval_refuses_empty_labels_and_unknown_labels() {
         stderr.contains("unknown label") && stderr.contains("Real"),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// More folds than source groups are reduced (with a note); out-of-range
 /// fold counts are usage errors, not a panic.
 #[test]
 fn calibrate_folds_are_bounded() {
-    let dir = temp_dir("folds");
+    let scratch = temp_dir("folds");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     let model = dir.join("model.json");
     let out = calibrate_fast(&labels, &model, &["--folds", "1000"]);
@@ -723,14 +729,14 @@ fn calibrate_folds_are_bounded() {
         assert_exit(&out, 2);
         assert!(String::from_utf8_lossy(&out.stderr).contains("--folds"));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A `--roc` path that cannot be written is refused before analysing; a
 /// write that fails late still leaves the figures on stdout.
 #[test]
 fn eval_checks_the_roc_path_first_and_prints_figures_before_drawing() {
-    let dir = temp_dir("roc");
+    let scratch = temp_dir("roc");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     let eval = |roc: &std::path::Path| {
         trueshot()
@@ -754,14 +760,14 @@ fn eval_checks_the_roc_path_first_and_prints_figures_before_drawing() {
     let out = eval(&taken);
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stdout).contains("asfound"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An empty perturbation list or step is an error, in `eval --perturb` and
 /// in `calibrate --variants` (where `""` still means no extra variants).
 #[test]
 fn empty_perturbation_specs_are_errors() {
-    let dir = temp_dir("perturb");
+    let scratch = temp_dir("perturb");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     for spec in ["", ",", "jpeg:80,", "jpeg:70.5-70.9"] {
         let out = trueshot()
@@ -778,14 +784,14 @@ fn empty_perturbation_specs_are_errors() {
         &["--variants", "gif;jpeg:80,"],
     );
     assert_exit(&out, 2);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Corpus reads are bounded like every other read, and a mask that is not
 /// an image is a warning, not a silently smaller localisation figure.
 #[test]
 fn eval_bounds_reads_and_warns_about_bad_masks() {
-    let dir = temp_dir("eval-masks");
+    let scratch = temp_dir("eval-masks");
+    let dir = scratch.path();
     std::fs::write(dir.join("notes.txt"), b"not an image").expect("write");
     let mut rows = Vec::new();
     for i in 0..2u64 {
@@ -818,7 +824,6 @@ fn eval_bounds_reads_and_warns_about_bad_masks() {
     if cfg!(target_os = "linux") {
         assert!(stderr.contains("/dev/zero"), "{stderr}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The README's quickstart shows what `trueshot scan examples/images`
@@ -858,7 +863,8 @@ fn readme_quickstart_sample_matches_the_command() {
 /// skips the detectors, which the record lists, and clears nothing.
 #[test]
 fn scan_takes_a_time_budget() {
-    let dir = temp_dir("budget");
+    let scratch = temp_dir("budget");
+    let dir = scratch.path();
     let file = dir.join("a.jpg");
     std::fs::write(&file, jpeg(&camera_like(1600, 1200, 21), 92)).expect("write");
     let record = |budget: &str| {
@@ -884,7 +890,8 @@ fn scan_takes_a_time_budget() {
 /// `scan --review-rate` moves the authentic threshold only, and is checked.
 #[test]
 fn scan_takes_a_review_rate() {
-    let dir = temp_dir("review");
+    let scratch = temp_dir("review");
+    let dir = scratch.path();
     let file = dir.join("a.jpg");
     std::fs::write(&file, jpeg(&camera_like(160, 120, 22), 90)).expect("write");
     let run = |extra: &[&str]| {
@@ -964,7 +971,8 @@ fn scan_takes_a_review_rate() {
 /// text back had moved some by one unit in the last place.
 #[test]
 fn scan_records_hold_the_reports_floats_exactly() {
-    let dir = temp_dir("floats");
+    let scratch = temp_dir("floats");
+    let dir = scratch.path();
     let file = dir.join("a.jpg");
     let bytes = jpeg(&camera_like(640, 480, 7), 90);
     std::fs::write(&file, &bytes).expect("write");
@@ -997,7 +1005,8 @@ fn scan_records_hold_the_reports_floats_exactly() {
 /// pages are written under the budget too.
 #[test]
 fn a_memory_budget_changes_no_record() {
-    let dir = temp_dir("memory");
+    let scratch = temp_dir("memory");
+    let dir = scratch.path();
     for (i, size) in [(640, 480), (300, 200), (900, 700)].into_iter().enumerate() {
         let photo = camera_like(size.0, size.1, 30 + i as u64);
         std::fs::write(dir.join(format!("{i}.jpg")), jpeg(&photo, 90)).expect("write");
@@ -1063,7 +1072,8 @@ fn scan_fed_by_stdin(threads: &str) -> std::process::Child {
 #[test]
 fn files_from_stdin_are_analysed_as_they_arrive() {
     use std::io::{BufRead, Write};
-    let dir = temp_dir("stream");
+    let scratch = temp_dir("stream");
+    let dir = scratch.path();
     let first = dir.join("first.jpg");
     let second = dir.join("second.jpg");
     std::fs::write(&first, jpeg(&camera_like(160, 120, 41), 90)).expect("write");
@@ -1113,7 +1123,8 @@ fn files_from_stdin_are_analysed_as_they_arrive() {
 #[test]
 fn files_from_stops_when_the_output_is_closed() {
     use std::io::{BufRead, Write};
-    let dir = temp_dir("closed-output");
+    let scratch = temp_dir("closed-output");
+    let dir = scratch.path();
     let photo = dir.join("photo.jpg");
     std::fs::write(&photo, jpeg(&camera_like(160, 120, 61), 90)).expect("write");
     let mut child = scan_fed_by_stdin("1");
@@ -1144,7 +1155,8 @@ fn files_from_stops_when_the_output_is_closed() {
 /// that cannot be opened is a usage error.
 #[test]
 fn files_from_a_null_separated_list_beside_paths() {
-    let dir = temp_dir("null-list");
+    let scratch = temp_dir("null-list");
+    let dir = scratch.path();
     let given = dir.join("given.jpg");
     let spaced = dir.join("a name with spaces.jpg");
     let broken_line = dir.join("two\nlines.jpg");
@@ -1190,7 +1202,8 @@ fn files_from_a_null_separated_list_beside_paths() {
 /// list as without one.
 #[test]
 fn files_from_an_empty_list_is_not_an_error() {
-    let dir = temp_dir("empty-list");
+    let scratch = temp_dir("empty-list");
+    let dir = scratch.path();
     let list = dir.join("list");
     std::fs::write(&list, "\n\r\n").expect("write");
     let out = trueshot()
@@ -1239,7 +1252,8 @@ fn files_from_an_empty_list_is_not_an_error() {
 /// edits and 2 generated images are 5 groups, not 8.
 #[test]
 fn calibrate_groups_edits_with_their_source_photo() {
-    let dir = temp_dir("groups");
+    let scratch = temp_dir("groups");
+    let dir = scratch.path();
     let mut rows = Vec::new();
     for i in 0..3u64 {
         std::fs::write(
@@ -1290,7 +1304,6 @@ fn calibrate_groups_edits_with_their_source_photo() {
         stderr.contains("has no ai_generated or no real photo"),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A samples cache that lacks some (row, variant) pairs, because it was
@@ -1298,7 +1311,8 @@ fn calibrate_groups_edits_with_their_source_photo() {
 /// what is missing, not used as if it were complete.
 #[test]
 fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
-    let dir = temp_dir("samples-cache");
+    let scratch = temp_dir("samples-cache");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     let cache = dir.join("cache.jsonl");
     let calibrate = |variants: &str| {
@@ -1382,14 +1396,14 @@ fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
     text += "late.jpg,real,camera,asfound,,owner/repo9:late.jpg,\n";
     std::fs::write(&labels, text).expect("labels");
     refused("", &["late.jpg (as-found)"]);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `eval` exits 1 when some sample failed (as `scan` does when some file
 /// failed), after printing the figures of the others; 0 when none failed.
 #[test]
 fn eval_exits_1_when_samples_fail() {
-    let dir = temp_dir("eval-status");
+    let scratch = temp_dir("eval-status");
+    let dir = scratch.path();
     std::fs::write(dir.join("r.jpg"), jpeg(&camera_like(160, 120, 1), 90)).expect("write");
     std::fs::write(dir.join("e.png"), png(&camera_like(160, 120, 2))).expect("write");
     let eval = |rows: &[&str]| {
@@ -1415,7 +1429,6 @@ fn eval_exits_1_when_samples_fail() {
         assert_eq!(figures["sets"][0]["errors"], missing, "{figures}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("gone.png"));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Links back up the tree are followed once: one repeated the photo 40
@@ -1424,7 +1437,8 @@ fn eval_exits_1_when_samples_fail() {
 #[cfg(unix)]
 #[test]
 fn a_directory_link_back_up_the_tree_is_walked_once() {
-    let dir = temp_dir("link-loop");
+    let scratch = temp_dir("link-loop");
+    let dir = scratch.path();
     let sub = dir.join("tree").join("sub");
     std::fs::create_dir_all(&sub).expect("dir");
     std::fs::write(sub.join("x.png"), png(&camera_like(64, 64, 3))).expect("write");
@@ -1438,7 +1452,6 @@ fn a_directory_link_back_up_the_tree_is_walked_once() {
     assert_exit(&out, 0);
     let records = String::from_utf8_lossy(&out.stdout).lines().count();
     assert_eq!(records, 1, "{}", String::from_utf8_lossy(&out.stdout));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `calibrate` as `eval`: a sample that fails makes the exit status 1 (so a
@@ -1446,7 +1459,8 @@ fn a_directory_link_back_up_the_tree_is_walked_once() {
 /// the model is still written from the others.
 #[test]
 fn calibrate_exits_1_when_samples_fail() {
-    let dir = temp_dir("calibrate-status");
+    let scratch = temp_dir("calibrate-status");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     let model = dir.join("model.json");
     assert_exit(&calibrate_fast(&labels, &model, &[]), 0);
@@ -1458,7 +1472,6 @@ fn calibrate_exits_1_when_samples_fail() {
     assert_exit(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("gone.jpg"));
     assert!(model.exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A reader that leaves before the figures (`| head`) is a usage error with
@@ -1467,7 +1480,8 @@ fn calibrate_exits_1_when_samples_fail() {
 #[test]
 fn a_closed_output_is_a_usage_error_for_every_command() {
     use std::process::Stdio;
-    let dir = temp_dir("closed-pipe");
+    let scratch = temp_dir("closed-pipe");
+    let dir = scratch.path();
     let labels = tiny_corpus(&dir);
     let photo = dir.join("real_0.jpg");
     let commands: [Vec<std::ffi::OsString>; 3] = [
@@ -1515,7 +1529,6 @@ fn a_closed_output_is_a_usage_error_for_every_command() {
         );
         assert!(!stderr.contains("a bug in trueshot"), "{args:?}: {stderr}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An analysed file whose review page cannot be written keeps its verdict:
@@ -1523,7 +1536,8 @@ fn a_closed_output_is_a_usage_error_for_every_command() {
 /// index shows the verdict with the reason, and the scan exits 1.
 #[test]
 fn a_page_that_cannot_be_written_is_said_and_fails_the_scan() {
-    let dir = temp_dir("page-error");
+    let scratch = temp_dir("page-error");
+    let dir = scratch.path();
     let photo = dir.join("claim.png");
     std::fs::write(&photo, png(&camera_like(96, 64, 3))).expect("write");
     let pages = dir.join("pages");
@@ -1566,14 +1580,14 @@ fn a_page_that_cannot_be_written_is_said_and_fails_the_scan() {
         "{index}"
     );
     assert!(index.contains("cannot write"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `report -o` naming the claim photo (by another spelling of its path)
 /// is refused, and the photo is left as it was.
 #[test]
 fn a_report_never_writes_over_the_claim_photo() {
-    let dir = temp_dir("report-over-input");
+    let scratch = temp_dir("report-over-input");
+    let dir = scratch.path();
     let photo = dir.join("claim.png");
     let bytes = png(&camera_like(64, 48, 4));
     std::fs::write(&photo, &bytes).expect("write");
@@ -1587,14 +1601,14 @@ fn a_report_never_writes_over_the_claim_photo() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is the input photo"));
     assert_eq!(std::fs::read(&photo).expect("read"), bytes);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A file given twice (here directly and through its directory) is
 /// analysed twice into one page, and the index shows it once.
 #[test]
 fn scan_index_shows_a_file_given_twice_once() {
-    let dir = temp_dir("twice");
+    let scratch = temp_dir("twice");
+    let dir = scratch.path();
     let photos = dir.join("photos");
     std::fs::create_dir_all(&photos).expect("dir");
     let file = photos.join("a.jpg");
