@@ -47,7 +47,7 @@ fn bad_files_get_error_records_and_exit_1() {
     let out = trueshot()
         .args(["scan", "--format", "jsonl", "--heatmap-dir"])
         .arg(&heat)
-        .arg(&dir)
+        .arg(dir)
         .output()
         .expect("run");
     assert_exit(&out, 1);
@@ -147,7 +147,7 @@ fn tiny_corpus(dir: &std::path::Path) -> std::path::PathBuf {
 fn calibrate_with_given_features_then_eval_with_that_model() {
     let scratch = temp_dir("calibrate");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     let model = dir.join("model.json");
     let features = "texture_stats.d1_1_1,spectrum.grid_peak";
     let calibrate_with = |features: &str, output: &std::path::Path, extra: &[&str]| {
@@ -368,7 +368,7 @@ fn review_pages_compare_with_the_reference_and_show_it() {
     let out = trueshot()
         .args(["report", "claim.jpg", "--reference", "listing.jpg", "-o"])
         .arg(&page)
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .expect("run");
     assert_exit(&out, 0);
@@ -392,7 +392,7 @@ fn review_pages_compare_with_the_reference_and_show_it() {
         ])
         .arg(&pages)
         .arg("claim.jpg")
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .expect("run");
     assert_exit(&out, 0);
@@ -431,7 +431,7 @@ fn heatmap_files_are_whole_named_safely_and_failures_reported() {
                 "a.png",
             ])
             .arg(&long)
-            .current_dir(&dir)
+            .current_dir(dir)
             .output()
             .expect("run");
         assert_exit(&out, code);
@@ -493,7 +493,7 @@ fn labels_file(dir: &std::path::Path, rows: &[&str]) -> std::path::PathBuf {
 fn calibrate_nested_scores_every_sample_by_a_model_tuned_without_it() {
     let scratch = temp_dir("calibrate-nested");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     let model = dir.join("model.json");
     let out = trueshot()
         .args([
@@ -556,7 +556,7 @@ fn calibrate_nested_scores_every_sample_by_a_model_tuned_without_it() {
 fn calibrate_refits_the_builtin_features_by_default() {
     let scratch = temp_dir("calibrate-default");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     let fit = |extra: &[&str]| -> serde_json::Value {
         let model = dir.join("model.json");
         let out = trueshot()
@@ -606,7 +606,7 @@ fn calibrate_without_usable_data_writes_no_model() {
     let dir = scratch.path();
     let model = dir.join("model.json");
     let labels = labels_file(
-        &dir,
+        dir,
         &[
             "nope.jpg,real,camera,s1,,a,",
             "gone.png,edited,splice,s1,,b,",
@@ -631,7 +631,7 @@ fn calibrate_without_usable_data_writes_no_model() {
     let rows: Vec<String> = (0..4)
         .map(|i| format!("real_{i}.jpg,real,camera,s1,,owner/repo{i}:x,"))
         .collect();
-    let labels = labels_file(&dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let labels = labels_file(dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
     let out = calibrate_fast(&labels, &model, &[]);
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ai_generated or edited"));
@@ -645,7 +645,7 @@ fn calibrate_without_usable_data_writes_no_model() {
 fn calibrate_refuses_bad_feature_arguments() {
     let scratch = temp_dir("calibrate-feature-lists");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     let model = dir.join("model.json");
     for (arguments, needle) in [
         (["--features", " , "], "names no feature"),
@@ -695,13 +695,13 @@ fn eval_refuses_empty_labels_and_unknown_labels() {
             .output()
             .expect("run eval")
     };
-    let out = eval(&labels_file(&dir, &[]));
+    let out = eval(&labels_file(dir, &[]));
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no rows"));
     let empty = dir.join("empty.csv");
     std::fs::write(&empty, "").expect("write");
     assert_exit(&eval(&empty), 2);
-    let out = eval(&labels_file(&dir, &["a.jpg,Real,camera,s1,,a,"]));
+    let out = eval(&labels_file(dir, &["a.jpg,Real,camera,s1,,a,"]));
     assert_exit(&out, 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -716,7 +716,7 @@ fn eval_refuses_empty_labels_and_unknown_labels() {
 fn calibrate_folds_are_bounded() {
     let scratch = temp_dir("folds");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     let model = dir.join("model.json");
     let out = calibrate_fast(&labels, &model, &["--folds", "1000"]);
     assert_exit(&out, 0);
@@ -737,7 +737,7 @@ fn calibrate_folds_are_bounded() {
 fn eval_checks_the_roc_path_first_and_prints_figures_before_drawing() {
     let scratch = temp_dir("roc");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     let eval = |roc: &std::path::Path| {
         trueshot()
             .arg("eval")
@@ -768,7 +768,7 @@ fn eval_checks_the_roc_path_first_and_prints_figures_before_drawing() {
 fn empty_perturbation_specs_are_errors() {
     let scratch = temp_dir("perturb");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     for spec in ["", ",", "jpeg:80,", "jpeg:70.5-70.9"] {
         let out = trueshot()
             .args(["eval", "--perturb", spec])
@@ -811,7 +811,7 @@ fn eval_bounds_reads_and_warns_about_bad_masks() {
     if cfg!(target_os = "linux") {
         rows.push("/dev/zero,real,camera,s1,,z,".into());
     }
-    let labels = labels_file(&dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let labels = labels_file(dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
     let out = trueshot()
         .arg("eval")
         .arg(&labels)
@@ -1017,7 +1017,7 @@ fn a_memory_budget_changes_no_record() {
         let out = trueshot()
             .args(["scan", "--format", "json", "--threads", "2"])
             .args(extra)
-            .arg(&dir)
+            .arg(dir)
             .arg(&missing)
             .output()
             .expect("run");
@@ -1047,7 +1047,7 @@ fn a_memory_budget_changes_no_record() {
     assert!(pages.join("index.html").is_file());
     let refused = trueshot()
         .args(["scan", "--max-memory-mb", "0"])
-        .arg(&dir)
+        .arg(dir)
         .output()
         .expect("run");
     assert_exit(&refused, 2);
@@ -1275,7 +1275,7 @@ fn calibrate_groups_edits_with_their_source_photo() {
         std::fs::write(dir.join(format!("a{i}.png")), png(&flat)).expect("write");
         rows.push(format!("a{i}.png,ai_generated,generated,s,,,"));
     }
-    let labels = labels_file(&dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let labels = labels_file(dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
     let out = calibrate_fast(&labels, &dir.join("model.json"), &["--folds", "100"]);
     assert_exit(&out, 0);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1294,7 +1294,7 @@ fn calibrate_groups_edits_with_their_source_photo() {
         })
         .collect();
     let labels = labels_file(
-        &dir,
+        dir,
         &one_source.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     let out = calibrate_fast(&labels, &dir.join("model.json"), &["--folds", "100"]);
@@ -1313,7 +1313,7 @@ fn calibrate_groups_edits_with_their_source_photo() {
 fn calibrate_refuses_a_samples_cache_that_lacks_samples() {
     let scratch = temp_dir("samples-cache");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     let cache = dir.join("cache.jsonl");
     let calibrate = |variants: &str| {
         trueshot()
@@ -1409,7 +1409,7 @@ fn eval_exits_1_when_samples_fail() {
     let eval = |rows: &[&str]| {
         trueshot()
             .args(["eval", "--format", "json"])
-            .arg(labels_file(&dir, rows))
+            .arg(labels_file(dir, rows))
             .output()
             .expect("run eval")
     };
@@ -1461,7 +1461,7 @@ fn a_directory_link_back_up_the_tree_is_walked_once() {
 fn calibrate_exits_1_when_samples_fail() {
     let scratch = temp_dir("calibrate-status");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     let model = dir.join("model.json");
     assert_exit(&calibrate_fast(&labels, &model, &[]), 0);
     std::fs::remove_file(&model).expect("remove");
@@ -1482,7 +1482,7 @@ fn a_closed_output_is_a_usage_error_for_every_command() {
     use std::process::Stdio;
     let scratch = temp_dir("closed-pipe");
     let dir = scratch.path();
-    let labels = tiny_corpus(&dir);
+    let labels = tiny_corpus(dir);
     let photo = dir.join("real_0.jpg");
     let commands: [Vec<std::ffi::OsString>; 3] = [
         vec![

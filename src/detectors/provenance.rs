@@ -32,6 +32,10 @@ const DECLARED_COMPOSITE: f32 = 0.5;
 const DIMENSION_MISMATCH: f32 = 0.15;
 /// Longest untrusted string kept in the report.
 const MAX_FIELD_CHARS: usize = 300;
+/// Longest part of a software field searched for generator and editor
+/// names. Longer than [`MAX_FIELD_CHARS`]: a name after the part the report
+/// keeps is still found; bounded, so a huge field costs little.
+const MAX_SEARCHED_CHARS: usize = 4096;
 /// Most characters of a file's own text quoted in a finding's sentence.
 /// The provenance table shows the whole field; a sentence quoting 300
 /// characters of the fraudster's text ("... checked: genuine, ignore the
@@ -55,18 +59,28 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
     let mut out = ProvenanceResult::default();
     let p = &mut out.provenance;
     let mut texts: Vec<(String, String)> = meta.text.clone();
+    // The software fields as the file has them (up to MAX_SEARCHED_CHARS),
+    // searched for tool names: the report keeps them escaped and shorter.
+    let mut software_fields: Vec<String> = Vec::new();
 
     if let Some(exif) = &meta.exif {
-        read_exif(exif, p, &mut texts);
+        read_exif(exif, p, &mut texts, &mut software_fields);
     }
     for xmp in &meta.xmp {
-        read_xmp(xmp, p);
+        read_xmp(xmp, p, &mut software_fields);
     }
-    let c2pa_generators = if meta.c2pa.is_empty() {
-        Vec::new()
-    } else {
-        read_c2pa(&meta.c2pa, p)
-    };
+    if !meta.c2pa.is_empty() {
+        // Every manifest's generator counts, not only the active one's: an
+        // AI tool named by an ingredient made the content a later editor
+        // signed.
+        software_fields.extend(read_c2pa(&meta.c2pa, p));
+    }
+    software_fields.extend(
+        texts
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "Software" | "software" | "Source"))
+            .map(|(_, v)| searched(v)),
+    );
     for (key, value) in &texts {
         if p.aigc_label.is_some() {
             break;
@@ -204,21 +218,6 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
         ));
     }
     // 2. Software names.
-    // Every manifest's generator counts, not only the active one's: an AI
-    // tool named by an ingredient made the content a later editor signed.
-    let software_fields: Vec<String> = [&p.software, &p.creator_tool]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .chain(c2pa_generators)
-        .chain(p.edit_history.iter().cloned())
-        .chain(
-            texts
-                .iter()
-                .filter(|(k, _)| matches!(k.as_str(), "Software" | "software" | "Source"))
-                .map(|(_, v)| v.clone()),
-        )
-        .collect();
     let named_generator = software_fields
         .iter()
         .find_map(|s| name_in(s, AI_GENERATORS));
@@ -437,12 +436,17 @@ fn orientation_of(exif: &exif::Exif) -> Option<u16> {
         .filter(|value| (1..=8).contains(value))
 }
 
-fn read_exif(data: &[u8], p: &mut Provenance, texts: &mut Vec<(String, String)>) {
+fn read_exif(
+    data: &[u8],
+    p: &mut Provenance,
+    texts: &mut Vec<(String, String)>,
+    software_fields: &mut Vec<String>,
+) {
     use exif::{In, Tag, Value};
     let Some(exif) = parse_exif(data) else {
         return;
     };
-    let text = |tag: Tag| -> Option<String> {
+    let raw_text = |tag: Tag| -> Option<String> {
         let field = exif.get_field(tag, In::PRIMARY)?;
         match &field.value {
             Value::Ascii(parts) => {
@@ -451,15 +455,19 @@ fn read_exif(data: &[u8], p: &mut Provenance, texts: &mut Vec<(String, String)>)
                     .trim()
                     .trim_end_matches('\0')
                     .to_string();
-                (!s.is_empty()).then(|| escape_untrusted(&s, MAX_FIELD_CHARS))
+                (!s.is_empty()).then_some(s)
             }
             _ => None,
         }
     };
+    let text = |tag: Tag| raw_text(tag).map(|s| escape_untrusted(&s, MAX_FIELD_CHARS));
     let number = |tag: Tag| -> Option<u32> { exif.get_field(tag, In::PRIMARY)?.value.get_uint(0) };
     p.camera_make = text(Tag::Make);
     p.camera_model = text(Tag::Model);
-    p.software = text(Tag::Software);
+    if let Some(software) = raw_text(Tag::Software) {
+        software_fields.push(searched(&software));
+        p.software = Some(escape_untrusted(&software, MAX_FIELD_CHARS));
+    }
     p.datetime_original = text(Tag::DateTimeOriginal);
     p.orientation = orientation_of(&exif);
     if let (Some(w), Some(h)) = (number(Tag::PixelXDimension), number(Tag::PixelYDimension)) {
@@ -508,7 +516,7 @@ fn decode_user_comment(bytes: &[u8]) -> String {
     }
 }
 
-fn read_xmp(packet: &str, p: &mut Provenance) {
+fn read_xmp(packet: &str, p: &mut Provenance, software_fields: &mut Vec<String>) {
     // What the packet says of this image, apart from what it records of
     // the files placed in it (an AI layer inside a photo makes a
     // composite, not a generated image; its history is not this file's).
@@ -525,6 +533,7 @@ fn read_xmp(packet: &str, p: &mut Provenance) {
         keep_stronger_source_type(p, "compositeWithTrainedAlgorithmicMedia");
     }
     if let Some(v) = xmp_values(xmp, "CreatorTool").into_iter().next() {
+        software_fields.push(searched(&v));
         p.creator_tool = Some(escape_untrusted(&v, MAX_FIELD_CHARS));
     }
     for agent in xmp_values(xmp, "softwareAgent")
@@ -532,6 +541,7 @@ fn read_xmp(packet: &str, p: &mut Provenance) {
         .chain(xmp_values(xmp, "History"))
         .take(32)
     {
+        software_fields.push(searched(&agent));
         let agent = escape_untrusted(&agent, MAX_FIELD_CHARS);
         if !p.edit_history.contains(&agent) {
             p.edit_history.push(agent);
@@ -876,6 +886,12 @@ fn json_field(text: &str, key: &str) -> Option<String> {
     }
 }
 
+/// The first [`MAX_SEARCHED_CHARS`] characters of a file's software field,
+/// unescaped: searched for tool names, never shown.
+fn searched(field: &str) -> String {
+    field.chars().take(MAX_SEARCHED_CHARS).collect()
+}
+
 /// Reads the manifest store into `p` and returns every manifest's claim
 /// generator in store order (ingredients' first, the active one last).
 fn read_c2pa(jumbf: &[u8], p: &mut Provenance) -> Vec<String> {
@@ -886,7 +902,9 @@ fn read_c2pa(jumbf: &[u8], p: &mut Provenance) -> Vec<String> {
     // The active manifest is the last in the store (C2PA 2.1, 11.1.4); the
     // ones before it belong to ingredients (the camera or tool an edited
     // image came from).
-    p.c2pa_claim_generator = generators.last().cloned();
+    p.c2pa_claim_generator = generators
+        .last()
+        .map(|g| escape_untrusted(g, MAX_FIELD_CHARS));
     // digitalSourceType may sit in the actions of any manifest. The active
     // manifest's own declaration speaks for the image (an editor that
     // declares a composite of an AI ingredient made a composite); the
@@ -922,8 +940,8 @@ fn read_c2pa(jumbf: &[u8], p: &mut Provenance) -> Vec<String> {
 }
 
 /// Each claim's generator: claim_generator (C2PA 1.x) or the first name in
-/// claim_generator_info (2.x), escaped; at most `MAX_GENERATORS` of them,
-/// the first ones and the last.
+/// claim_generator_info (2.x), unescaped (see [`searched`]); at most
+/// `MAX_GENERATORS` of them, the first ones and the last.
 fn claim_generators(jumbf: &[u8]) -> Vec<String> {
     const KEY: &[u8] = b"claim_generator";
     const INFO: &[u8] = b"_info";
@@ -947,7 +965,7 @@ fn claim_generators(jumbf: &[u8]) -> Vec<String> {
             if generators.len() == MAX_GENERATORS {
                 generators.pop();
             }
-            generators.push(escape_untrusted(&name, MAX_FIELD_CHARS));
+            generators.push(searched(&name));
         }
     }
     generators
@@ -1345,6 +1363,50 @@ mod tests {
         assert_eq!(p.camera_make.as_deref(), Some("Canon"));
         assert_eq!(p.camera_model.as_deref(), Some("Canon EOS R6"));
         assert_eq!(orientation(&data), Some(6));
+    }
+
+    /// A tool named after the part of a field the report keeps (300
+    /// characters) is still found, in EXIF Software, XMP CreatorTool and
+    /// history; the report keeps the field cut.
+    #[test]
+    fn a_tool_named_late_in_a_long_field_is_found() {
+        let long = format!("{} Midjourney v6\0", "batch export; ".repeat(40));
+        assert!(long.chars().count() > MAX_FIELD_CHARS + 200);
+        let mut meta = RawMetadata::default();
+        meta.exif = Some(tiff(&[(0x0131, 2, long.len() as u32, long.as_bytes())]));
+        let result = analyze(&meta, 64, 64);
+        assert_eq!(result.provenance.generator.as_deref(), Some("Midjourney"));
+        assert!(result
+            .provenance
+            .software
+            .as_deref()
+            .is_some_and(|s| s.ends_with('…') && !s.contains("Midjourney")));
+        assert!(result
+            .findings
+            .iter()
+            .any(|f| f.code == "provenance.generator_software"));
+
+        let padding = "a ".repeat(400);
+        for packet in [
+            format!("<rdf:Description xmp:CreatorTool=\"{padding}GIMP 2.10\"/>"),
+            format!("<rdf:li stEvt:softwareAgent=\"{padding}GIMP 2.10\"/>"),
+        ] {
+            let mut meta = RawMetadata::default();
+            meta.xmp = vec![packet.clone()];
+            let result = analyze(&meta, 64, 64);
+            assert!(
+                result
+                    .findings
+                    .iter()
+                    .any(|f| f.code == "provenance.editor_software"),
+                "{packet}"
+            );
+        }
+        // Past the searched part, a name is not looked for.
+        let beyond = format!("{}Midjourney", "x ".repeat(MAX_SEARCHED_CHARS));
+        let mut meta = RawMetadata::default();
+        meta.exif = Some(tiff(&[(0x0131, 2, beyond.len() as u32, beyond.as_bytes())]));
+        assert!(analyze(&meta, 64, 64).provenance.generator.is_none());
     }
 
     /// Orientation values outside the eight TIFF defines are not reported.
