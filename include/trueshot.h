@@ -586,9 +586,10 @@ trueshot_verdict trueshot_report_verdict(const trueshot_report *report);
 
 /**
  * The full report as UTF-8 JSON, NUL-terminated, in the same schema as
- * `trueshot scan --format json` (the heatmap cells are left out; read them
- * with `trueshot_report_heatmap_data`). Owned by the report. NULL for a
- * NULL report.
+ * the records of `trueshot scan --format json`, without the fields that
+ * belong to a scan's files (`path`, `error`, `heatmap`); the heatmap cells
+ * are left out too (read them with `trueshot_report_heatmap_data`). Owned
+ * by the report. NULL for a NULL report.
  *
  * # Safety
  * `report` NULL or live.

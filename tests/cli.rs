@@ -339,6 +339,38 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("samples cache"));
 }
 
+/// A `--reference-dir` without any image file (a listing volume that did
+/// not mount) is a usage error for `scan` and `report`, as a missing one is:
+/// matching against nothing would clear every doctored copy.
+#[test]
+fn an_empty_reference_directory_is_a_usage_error() {
+    let scratch = temp_dir("empty-references");
+    let dir = scratch.path();
+    std::fs::create_dir_all(dir.join("listings/sub")).expect("dirs");
+    std::fs::write(dir.join("listings/notes.txt"), b"no photo").expect("write");
+    let photo = jpeg(&camera_like(120, 90, 3), 90);
+    std::fs::write(dir.join("claim.jpg"), &photo).expect("write");
+    std::fs::write(dir.join("listing.jpg"), &photo).expect("write");
+    for command in ["scan", "report"] {
+        let mut run = trueshot();
+        run.current_dir(dir)
+            .args([command, "claim.jpg", "--reference", "listing.jpg"]);
+        run.args(["--reference-dir", "listings"]);
+        if command == "report" {
+            run.args(["-o", "claim.html"]);
+        }
+        let out = run.output().expect("run");
+        assert_exit(&out, 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("holds no image file"),
+            "{command}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{command}");
+        assert!(!dir.join("claim.html").exists());
+    }
+}
+
 /// `report --reference` and `scan --reference --html-dir` compare the claim
 /// with the listing photo and show that photo, aligned, on the page: a
 /// listing with a painted patch is `edited`.
@@ -596,6 +628,41 @@ fn calibrate_fast(
         .arg(model)
         .output()
         .expect("run calibrate")
+}
+
+/// An output `calibrate` cannot write (`-o`, `--samples`) is refused before
+/// the analysis, which takes hours on a large corpus, not after it.
+#[test]
+fn calibrate_checks_its_outputs_before_analysing() {
+    let scratch = temp_dir("calibrate-outputs");
+    let dir = scratch.path();
+    std::fs::write(dir.join("a.jpg"), jpeg(&camera_like(160, 120, 1), 90)).expect("write");
+    let labels = labels_file(dir, &["a.jpg,real,camera,s1,,a,"]);
+    let model = dir.join("model.json");
+    for (flag, extra, output) in [
+        ("-o", vec![], dir.join("missing/model.json")),
+        ("-o", vec![], dir.to_path_buf()),
+        (
+            "--samples",
+            vec!["--samples", "missing/s.jsonl"],
+            model.clone(),
+        ),
+    ] {
+        let out = trueshot()
+            .current_dir(dir)
+            .args(["calibrate", "--variants", ""])
+            .args(&extra)
+            .arg(&labels)
+            .arg("-o")
+            .arg(&output)
+            .output()
+            .expect("run calibrate");
+        assert_exit(&out, 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{stderr}");
+        assert!(!stderr.contains("analysed"), "{stderr}");
+    }
+    assert!(!model.exists());
 }
 
 /// No usable samples, or no genuine or no positive ones, is an error that

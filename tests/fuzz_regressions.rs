@@ -76,6 +76,45 @@ fn analyze_bytes_inputs_give_a_report_or_a_coded_error() {
     );
 }
 
+/// As `fuzz/fuzz_targets/decode.rs`: sniffing, the header's size and
+/// decoding with the JPEG scan checks. A decoded image never holds more
+/// pixels than its header declared (the limits are enforced on the header).
+#[test]
+fn decode_inputs_never_exceed_their_declared_size() {
+    let mut config = Config::default();
+    config.max_pixels = 1 << 18;
+    let (mut decoded, mut refused) = (0, 0);
+    for (path, bytes) in inputs("decode") {
+        let Ok(format) = trueshot::decode::sniff(&bytes) else {
+            refused += 1;
+            continue;
+        };
+        let declared = trueshot::decode::declared_dimensions(&bytes, format);
+        match trueshot::decode::decode(&bytes, format, &config) {
+            Ok(image) => {
+                decoded += 1;
+                let (w, h) = declared.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(
+                    u64::from(image.width()) * u64::from(image.height())
+                        <= u64::from(w) * u64::from(h),
+                    "{}: {}x{} decoded, {w}x{h} declared",
+                    path.display(),
+                    image.width(),
+                    image.height()
+                );
+            }
+            Err(e) => {
+                refused += 1;
+                assert!(!e.code().is_empty(), "{}", path.display());
+            }
+        }
+    }
+    assert!(
+        decoded > 0 && refused > 0,
+        "{decoded} decoded, {refused} refused"
+    );
+}
+
 /// As `fuzz/fuzz_targets/metadata.rs`: every container walker on every input.
 #[test]
 fn metadata_inputs_parse_in_every_format() {

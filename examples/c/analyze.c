@@ -21,9 +21,10 @@ int main(int argc, char **argv) {
     trueshot_status status = trueshot_analyze_file(config, argv[1], &report);
     trueshot_config_free(config);
     if (status != TRUESHOT_STATUS_OK) {
-        char message[512];
+        char message[512]; /* it names the kind of failure itself */
         trueshot_last_error_message(message, sizeof message);
-        fprintf(stderr, "%s: %s: %s\n", argv[1], trueshot_status_str(status), message);
+        fprintf(stderr, "%s: %s\n", argv[1],
+                message[0] ? message : trueshot_status_str(status));
         return 1;
     }
     printf("verdict: %s\nscore: %.3f\n", trueshot_verdict_str(trueshot_report_verdict(report)),

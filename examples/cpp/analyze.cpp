@@ -36,7 +36,10 @@ int main(int argc, char **argv) {
     trueshot_report *raw = nullptr;
     trueshot_status status = trueshot_analyze_file(config.get(), argv[1], &raw);
     if (status != TRUESHOT_STATUS_OK) {
-        std::fprintf(stderr, "%s: %s\n", trueshot_status_str(status), last_error().c_str());
+        // The message names the kind of failure itself.
+        const std::string message = last_error();
+        std::fprintf(stderr, "%s\n",
+                     message.empty() ? trueshot_status_str(status) : message.c_str());
         return 1;
     }
     Report report(raw);

@@ -3,7 +3,7 @@
 
 use pyo3::exceptions::{
     PyException, PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError,
-    PyValueError,
+    PyRuntimeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -34,33 +34,61 @@ pyo3::create_exception!(
     "The image or file exceeds `Config.max_pixels` or `Config.max_file_bytes`."
 );
 
-/// `InvalidConfigError(TrueshotError, ValueError)`. `create_exception!` takes
-/// one base only, so the class is made with `type(name, bases, dict)` once.
+/// `InvalidConfigError(TrueshotError, ValueError)` and
+/// `InputChangedError(TrueshotError, RuntimeError)`. `create_exception!`
+/// takes one base only, so these classes are made with
+/// `type(name, bases, dict)`, once each.
 static INVALID_CONFIG: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static INPUT_CHANGED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// The class `name(TrueshotError, base)` kept in `cell`.
+fn dual_class<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+    base: Bound<'py, PyType>,
+    doc: &str,
+) -> PyResult<&'py Bound<'py, PyType>> {
+    cell.get_or_try_init(py, || {
+        let bases = PyTuple::new(py, [py.get_type::<TrueshotError>(), base])?;
+        let dict = PyDict::new(py);
+        dict.set_item("__module__", "trueshot")?;
+        dict.set_item("__doc__", doc)?;
+        let class = py.get_type::<PyType>().call1((name, bases, dict))?;
+        Ok::<_, PyErr>(class.cast_into::<PyType>()?.unbind())
+    })
+    .map(|class| class.bind(py))
+}
 
 /// The `InvalidConfigError` class.
 pub fn invalid_config_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    INVALID_CONFIG
-        .get_or_try_init(py, || {
-            let bases = PyTuple::new(
-                py,
-                [
-                    py.get_type::<TrueshotError>().into_any(),
-                    py.get_type::<PyValueError>().into_any(),
-                ],
-            )?;
-            let dict = PyDict::new(py);
-            dict.set_item("__module__", "trueshot")?;
-            dict.set_item(
-                "__doc__",
-                "A Config value is out of range, or a model file is unusable. Also a ValueError.",
-            )?;
-            let class = py
-                .get_type::<PyType>()
-                .call1(("InvalidConfigError", bases, dict))?;
-            Ok::<_, PyErr>(class.cast_into::<PyType>()?.unbind())
-        })
-        .map(|class| class.bind(py))
+    dual_class(
+        py,
+        &INVALID_CONFIG,
+        "InvalidConfigError",
+        py.get_type::<PyValueError>(),
+        "A Config value is out of range, or a model file is unusable. Also a ValueError.",
+    )
+}
+
+/// The `InputChangedError` class.
+pub fn input_changed_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    dual_class(
+        py,
+        &INPUT_CHANGED,
+        "InputChangedError",
+        py.get_type::<PyRuntimeError>(),
+        "A file analysed by path changed before Report.to_html read it again. \
+         Also a RuntimeError.",
+    )
+}
+
+/// An `InputChangedError` with `message`, tagged with the code `changed`.
+pub fn input_changed(py: Python<'_>, message: String) -> PyErr {
+    match input_changed_type(py) {
+        Ok(class) => tagged(py, PyErr::from_type(class.clone(), message), "changed"),
+        Err(err) => err,
+    }
 }
 
 /// An `InvalidConfigError` with `message`, tagged with the code `invalid_config`.
@@ -94,7 +122,9 @@ pub fn to_pyerr(py: Python<'_>, error: trueshot::Error) -> PyErr {
                 None => text,
             };
             let args = (
-                source.raw_os_error().unwrap_or(0),
+                source
+                    .raw_os_error()
+                    .unwrap_or_else(|| posix_errno(source.kind())),
                 strerror,
                 path.to_string_lossy().into_owned(),
             );
@@ -116,6 +146,19 @@ pub fn to_pyerr(py: Python<'_>, error: trueshot::Error) -> PyErr {
         _ => TrueshotError::new_err(message),
     };
     tagged(py, err, code)
+}
+
+/// The POSIX errno of the kinds the core raises without an OS error (a path
+/// that is a directory is refused before it is opened), so that `.errno`
+/// says what `open()` would: EISDIR, ENOENT and EACCES have these numbers
+/// on Linux and macOS, and in Python's `errno` on Windows.
+fn posix_errno(kind: std::io::ErrorKind) -> i32 {
+    match kind {
+        std::io::ErrorKind::NotFound => 2,
+        std::io::ErrorKind::PermissionDenied => 13,
+        std::io::ErrorKind::IsADirectory => 21,
+        _ => 0,
+    }
 }
 
 /// Set `code` on the exception instance. Failing to set it must not hide the

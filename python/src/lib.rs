@@ -26,8 +26,8 @@ use trueshot::{Analyzer, MemoryBudget};
 use crate::budget::PyMemoryBudget;
 use crate::config::PyConfig;
 use crate::error::{
-    invalid_config, invalid_config_type, to_pyerr, DecodeError, ImageTooLargeError, TrueshotError,
-    UnsupportedFormatError,
+    input_changed_type, invalid_config, invalid_config_type, to_pyerr, DecodeError,
+    ImageTooLargeError, TrueshotError, UnsupportedFormatError,
 };
 use crate::input::{Input, Kept};
 use crate::reference::{Catalogue, Listings, PyReferences};
@@ -403,5 +403,6 @@ fn _trueshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("ImageTooLargeError", py.get_type::<ImageTooLargeError>())?;
     m.add("InvalidConfigError", invalid_config_type(py)?)?;
+    m.add("InputChangedError", input_changed_type(py)?)?;
     Ok(())
 }

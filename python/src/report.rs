@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 
-use crate::error::to_pyerr;
+use crate::error::{input_changed, to_pyerr};
 use crate::input::{Kept, KeptError};
 use crate::reference::Listings;
 
@@ -247,10 +247,10 @@ impl PyReport {
 fn kept_error(py: Python<'_>, error: KeptError) -> PyErr {
     match error {
         KeptError::Core(e) => to_pyerr(py, e),
-        KeptError::Changed(path) => PyRuntimeError::new_err(format!(
-            "to_html: {} changed since it was analysed",
-            path.display()
-        )),
+        KeptError::Changed(path) => input_changed(
+            py,
+            format!("to_html: {} changed since it was analysed", path.display()),
+        ),
         KeptError::Unpickled => PyRuntimeError::new_err(
             "to_html: an unpickled report does not carry its image; \
              call to_html in the process that analysed it",

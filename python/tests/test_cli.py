@@ -183,9 +183,13 @@ def test_scan_refuses_an_unreadable_reference(tmp_path: pathlib.Path) -> None:
     photo.write_bytes(png_bytes(make_pixels(20, 20, 3)))
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    # A listing volume that did not mount: an empty catalogue directory.
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("no photo")
     for args in (["--reference", str(tmp_path / "missing.jpg")],
                  ["--reference", str(broken)],
-                 ["--reference-dir", str(photo)]):
+                 ["--reference-dir", str(photo)],
+                 ["--reference", str(photo), "--reference-dir", str(tmp_path / "empty")]):
         result = run("scan", "--format", "jsonl", *args, str(photo))
         assert result.returncode == 2, (args, result.stderr)
         assert result.stdout == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pathlib
@@ -23,11 +24,13 @@ def test_hierarchy() -> None:
         trueshot.UnsupportedFormatError,
         trueshot.ImageTooLargeError,
         trueshot.InvalidConfigError,
+        trueshot.InputChangedError,
     ):
         assert issubclass(cls, trueshot.TrueshotError)
         assert cls.__module__ == "trueshot"
     assert issubclass(trueshot.TrueshotError, Exception)
     assert issubclass(trueshot.InvalidConfigError, ValueError)
+    assert issubclass(trueshot.InputChangedError, RuntimeError)
 
 
 def test_missing_file(tmp_path: pathlib.Path) -> None:
@@ -43,6 +46,9 @@ def test_directory_is_an_os_error(tmp_path: pathlib.Path) -> None:
     with pytest.raises(IsADirectoryError) as info:
         trueshot.analyze(tmp_path)
     assert getattr(info.value, "code") == "io"
+    # The errno open() gives, though the path is refused before any open.
+    assert info.value.errno == errno.EISDIR
+    assert info.value.filename == str(tmp_path)
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")

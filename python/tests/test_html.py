@@ -69,8 +69,12 @@ def test_changed_or_missing_file(tmp_path: pathlib.Path) -> None:
     path.write_bytes(png_bytes(make_pixels(64, 80, 3)))
     report = trueshot.analyze(path)
     path.write_bytes(png_bytes(make_pixels(64, 80, 3, seed=8)))
-    with pytest.raises(RuntimeError, match="changed since it was analysed"):
+    with pytest.raises(trueshot.InputChangedError, match="changed since it was analysed") as info:
         report.to_html()
+    # Caught as a trueshot error and, as before, as a RuntimeError.
+    assert isinstance(info.value, trueshot.TrueshotError)
+    assert isinstance(info.value, RuntimeError)
+    assert getattr(info.value, "code") == "changed"
     path.unlink()
     with pytest.raises(FileNotFoundError):
         report.to_html()

@@ -137,7 +137,12 @@ def load_references(files: list[str], dirs: list[str], config: Config) -> Refere
     for directory in dirs:
         if not os.path.isdir(directory):
             raise ValueError(f"--reference-dir {directory} is not a directory")
+        before = len(paths)
         _walk(directory, paths)
+        # An empty catalogue directory (a listing volume that did not
+        # mount) would clear every doctored copy without a word.
+        if len(paths) == before:
+            raise ValueError(f"--reference-dir {directory} holds no image file")
     if not paths:
         return None
     try:

@@ -14,6 +14,7 @@ __all__ = [
     "DecodeError",
     "Finding",
     "ImageTooLargeError",
+    "InputChangedError",
     "InvalidConfigError",
     "MemoryBudget",
     "References",
@@ -54,6 +55,9 @@ class ImageTooLargeError(TrueshotError):
 
 class InvalidConfigError(TrueshotError, ValueError):
     """A Config value is out of range, or a model file is unusable."""
+
+class InputChangedError(TrueshotError, RuntimeError):
+    """A file analysed by path changed before ``Report.to_html`` read it again."""
 
 @final
 class Config:

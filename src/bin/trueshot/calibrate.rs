@@ -144,6 +144,12 @@ fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, String> {
                 .into(),
         );
     }
+    // The model is written after the analysis, which takes hours on a
+    // large corpus: a path that cannot be written is refused first.
+    crate::check_output_path("-o", &args.output)?;
+    if let Some(path) = args.samples.as_deref().filter(|p| !p.exists()) {
+        crate::check_output_path("--samples", path)?;
+    }
     let (base, rows) = dataset::read_labels(&args.labels)?;
     let mut variants: Vec<(String, Vec<Perturbation>)> = vec![("as-found".into(), Vec::new())];
     for spec in args

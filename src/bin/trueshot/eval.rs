@@ -211,18 +211,7 @@ fn check_roc_path(path: &Path) -> Result<(), String> {
             path.display()
         ));
     }
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        return Err(format!(
-            "--roc {}: there is no directory {}",
-            path.display(),
-            parent.display()
-        ));
-    }
-    Ok(())
+    crate::check_output_path("--roc", path)
 }
 
 /// True-positive rate at a false-positive rate, counted as score.py does.

@@ -51,6 +51,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Refuse an output file that cannot be written (no such directory, or a
+/// directory in its place) before the work that makes it, not after.
+pub fn check_output_path(flag: &str, path: &std::path::Path) -> Result<(), String> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        return Err(format!(
+            "{flag} {}: there is no directory {}",
+            path.display(),
+            parent.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!("{flag} {}: it is a directory", path.display()));
+    }
+    Ok(())
+}
+
 /// Print `text` and a newline on standard output. A reader that has gone
 /// (`| head`) is a usage error with its message, exit 2, as in `scan
 /// --format jsonl`; `println!` would panic and report a bug.

@@ -525,7 +525,16 @@ impl Catalogue {
                     dir.display()
                 ));
             }
+            let before = paths.len();
             walk(dir, &mut paths);
+            // An empty catalogue directory (a listing volume that did not
+            // mount) would clear every doctored copy without a word.
+            if paths.len() == before {
+                return Err(format!(
+                    "--reference-dir {} holds no image file",
+                    dir.display()
+                ));
+            }
         }
         let mut references = References::new().with_limits(config);
         let mut digests = Vec::with_capacity(paths.len());
