@@ -153,7 +153,11 @@ pub fn run(ctx: &PixelContext<'_>) -> DetectorOutput {
     let clean_p99 = quantile_in_place(&mut zn, 0.99);
     let mut zc: Vec<f32> = z_chroma.iter().map(|z| z.abs()).collect();
     let chroma_p99 = quantile_in_place(&mut zc, 0.99);
-    let region_share = keep.map_or(0.0, |r| r.1 as f32 / total_cells as f32);
+    // Through u32 (a region has far fewer cells): converting a usize to f32
+    // branches on its top bit, and the optimiser may run that conversion
+    // before it knows whether there is a region, which valgrind reports as
+    // a jump on an uninitialised value.
+    let region_share = keep.map_or(0.0, |r| r.1 as u32 as f32 / total_cells as f32);
     let region_strength = keep.map_or(0.0, |(r, _)| {
         let (x0, y0) = ((r.x / cell) as usize, (r.y / cell) as usize);
         let (x1, y1) = (
