@@ -138,6 +138,11 @@ fn c_test_fixtures(dir: &Path) {
         common::jpeg_with_orientation(&stored, 6),
     )
     .unwrap();
+    std::fs::write(
+        dir.join("photo.jpg"),
+        common::jpeg(&common::camera_like(640, 480, 5), 90),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -220,14 +225,19 @@ fn c_example_builds_and_runs() {
     let png = sample_png(dir.path());
     let out = run(Command::new(&exe).arg(&png));
     assert!(out.contains("verdict:"), "{out}");
-    // A missing file is reported, with the status name, and a nonzero exit.
+    // A missing file is reported, by the library's message, and a nonzero
+    // exit.
     let missing = Command::new(&exe)
         .arg(dir.path().join("missing.png"))
         .env("LD_LIBRARY_PATH", lib_dir())
         .output()
         .unwrap();
     assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("file not found"));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("could not read") && stderr.contains("missing.png"),
+        "{stderr}"
+    );
 }
 
 #[test]

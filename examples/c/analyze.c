@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
     trueshot_status status = trueshot_analyze_file(config, argv[1], &report);
     trueshot_config_free(config);
     if (status != TRUESHOT_STATUS_OK) {
-        char message[512]; /* it names the kind of failure itself */
+        char message[512]; /* says what failed and why */
         trueshot_last_error_message(message, sizeof message);
         fprintf(stderr, "%s: %s\n", argv[1],
                 message[0] ? message : trueshot_status_str(status));

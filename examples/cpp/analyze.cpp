@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
     trueshot_report *raw = nullptr;
     trueshot_status status = trueshot_analyze_file(config.get(), argv[1], &raw);
     if (status != TRUESHOT_STATUS_OK) {
-        // The message names the kind of failure itself.
+        // The message says what failed and why.
         const std::string message = last_error();
         std::fprintf(stderr, "%s\n",
                      message.empty() ? trueshot_status_str(status) : message.c_str());

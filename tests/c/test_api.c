@@ -539,6 +539,19 @@ int main(int argc, char **argv) {
         trueshot_report_free(turned);
     }
 
+    /* A camera-like 640x480 photo (photo.jpg, written by tests/ffi_c.rs):
+     * every pixel detector runs at a real size, under valgrind in CI. */
+    {
+        char photo[1024];
+        snprintf(photo, sizeof photo, "%s/photo.jpg", tmpdir);
+        trueshot_report *full = NULL;
+        assert(trueshot_analyze_file(NULL, photo, &full) == TRUESHOT_STATUS_OK);
+        float score = trueshot_report_score(full);
+        assert(score >= 0.0f && score <= 1.0f);
+        assert(trueshot_report_finding_count(full) > 0);
+        trueshot_report_free(full);
+    }
+
     /* References: a listing photo and a doctored crop of it (two dark
      * patches painted on) are derived and EDITED. */
     {
