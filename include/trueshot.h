@@ -312,7 +312,10 @@ void trueshot_config_free(trueshot_config *config);
 
 /**
  * Set the operating point: the largest acceptable false-alarm rate on
- * genuine photos, in (0, 0.5]. The verdict's thresholds are chosen for it.
+ * genuine photos, in (0, 0.5]. The verdict's thresholds are those of the
+ * model's loosest operating point at or under it (the built-in model's:
+ * 0.5%, 1%, 2%, 5%, 10%); a rate under the strictest point gets that
+ * point, whose thresholds the report carries and its page quotes.
  * Default: 0.01 (1%). Out of range (or NaN): `TRUESHOT_STATUS_INVALID_ARGUMENT`
  * and the config is unchanged.
  *

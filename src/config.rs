@@ -21,7 +21,10 @@ pub struct Config {
     /// Compute the localisation heatmap. Default: `true`.
     pub heatmap: bool,
     /// Target false-alarm rate on genuine photos, in (0, 0.5]. The flagging
-    /// thresholds of the verdict are chosen for it. Default: `0.01` (1%).
+    /// thresholds of the verdict are those of the model's loosest operating
+    /// point at or under it (the built-in model's: 0.5%, 1%, 2%, 5%, 10%);
+    /// a rate under the strictest point gets that point, whose thresholds
+    /// the report carries and its page quotes. Default: `0.01` (1%).
     pub max_false_alarm: f32,
     /// Share of genuine photos, in (0, 1), that may score at or above the
     /// authentic threshold (be sent to review or flagged): sets that

@@ -23,6 +23,12 @@ mod report;
 
 use std::path::Path;
 
+/// The image crate, whose `DynamicImage` the API takes: re-exported so
+/// that callers use the very version trueshot was built with.
+pub use image;
+/// The rayon crate, whose `ThreadPool` [`MemoryBudget::run_admitted`] takes.
+pub use rayon;
+
 pub use admission::{
     declared_pixels, estimated_peak_bytes, estimated_peak_bytes_for_pixels, MemoryBudget,
     PEAK_BYTES_PER_PIXEL,

@@ -107,8 +107,20 @@ pub fn invalid_config(py: Python<'_>, message: String) -> PyErr {
 /// Python class; `Error::code()` is attached as the `code` attribute, the
 /// same string as in the CLI's JSON records.
 pub fn to_pyerr(py: Python<'_>, error: trueshot::Error) -> PyErr {
-    let code = error.code();
     let message = error.to_string();
+    to_pyerr_with(py, error, message)
+}
+
+/// [`to_pyerr`] for an input other than the one analysed (a listing
+/// photo): the message starts with `what`; an `OSError` names the file in
+/// its `filename` already.
+pub fn to_pyerr_about(py: Python<'_>, error: trueshot::Error, what: &str) -> PyErr {
+    let message = format!("{what}: {error}");
+    to_pyerr_with(py, error, message)
+}
+
+fn to_pyerr_with(py: Python<'_>, error: trueshot::Error, message: String) -> PyErr {
+    let code = error.code();
     let err = match &error {
         trueshot::Error::Io { path, source } => {
             // OSError(errno, strerror, filename) fills `.errno` and `.filename`

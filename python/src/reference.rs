@@ -12,7 +12,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::config::PyConfig;
-use crate::error::to_pyerr;
+use crate::error::to_pyerr_about;
 use crate::input::{self, Input, Kept};
 use crate::interruptible;
 use crate::report::quoted;
@@ -54,16 +54,26 @@ impl Catalogue {
     ) -> PyResult<Catalogue> {
         let inputs = input::extract_many(function, images, config)?;
         // Interruptible: a merchant's catalogue can take minutes to index.
-        let built = interruptible(py, |stop| -> Result<_, trueshot::Error> {
+        let built = interruptible(py, |stop| -> Result<_, (usize, trueshot::Error)> {
             let mut index = trueshot::References::new().with_limits(config);
             let sources = inputs
                 .iter()
+                .enumerate()
                 .take_while(|_| !stop.load(Ordering::Relaxed))
-                .map(|input| input.push_to(&mut index, config))
+                .map(|(i, input)| input.push_to(&mut index, config).map_err(|e| (i, e)))
                 .collect::<Result<Vec<Kept>, _>>()?;
             Ok((index, sources))
         })?;
-        let (index, sources) = built.map_err(|e| to_pyerr(py, e))?;
+        // Say which listing failed: the error would otherwise read as the
+        // claim's own (a broken listing is not a broken claim).
+        let (index, sources) = built.map_err(|(i, e)| {
+            let what = match &inputs[i] {
+                Input::Path(path) => format!("reference {}", quoted(&path.display().to_string())),
+                Input::Bytes(bytes) => format!("reference #{i} (<{} bytes>)", bytes.len()),
+                Input::Pixels(_) => format!("reference #{i}"),
+            };
+            to_pyerr_about(py, e, &what)
+        })?;
         Ok(Catalogue {
             index: Arc::new(index),
             listings: Arc::new(Listings {

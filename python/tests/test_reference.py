@@ -209,8 +209,12 @@ def test_references_raise_at_construction(tmp_path: pathlib.Path) -> None:
     with pytest.raises(trueshot.DecodeError) as corrupt:
         trueshot.References(str(broken))
     assert getattr(corrupt.value, "code") == "decode"
-    with pytest.raises(trueshot.UnsupportedFormatError):
-        trueshot.References(b"not an image at all")
+    # The message names the listing: a broken listing is not a broken claim.
+    assert str(corrupt.value).startswith(f"reference '{broken}': could not decode image")
+    with pytest.raises(trueshot.UnsupportedFormatError, match=r"^reference #1 \(<19 bytes>\)"):
+        trueshot.References([listing(1), b"not an image at all"])
+    with pytest.raises(trueshot.DecodeError, match="reference '.*broken.jpg'"):
+        trueshot.analyze(listing(1), reference=[str(broken)])
     with pytest.raises(TypeError, match="References: expected a path"):
         trueshot.References([1.5])  # type: ignore[list-item]
     with pytest.raises(TypeError):

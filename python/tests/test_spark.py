@@ -270,13 +270,18 @@ def test_reference_column(spark: SparkSession, folder: pathlib.Path) -> None:
         (other, str(listing_path)),
         (claim, None),
         (claim, "/nonexistent/listing.png"),
+        (claim, str(folder.parent / "broken_listing.jpg")),
     ]
+    (folder.parent / "broken_listing.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     df = spark.createDataFrame(data, "content binary, listing string")
     rows = scan_dataframe(df, content_col="content", reference_col="listing").collect()
     for (image, reference), row in zip(data, rows):
         assert actual(row) == expected(image, reference, heatmap=False), reference
     assert rows[0]["reference"] is not None and rows[2]["reference"] is None
     assert rows[3]["error"]["code"] == "not_found"
+    # A broken listing's row says it was the listing, not the claim.
+    assert rows[4]["error"]["code"] == "decode"
+    assert rows[4]["error"]["message"].startswith("reference '"), rows[4]["error"]
 
 
 def test_arguments_are_checked_on_the_driver(spark: SparkSession) -> None:

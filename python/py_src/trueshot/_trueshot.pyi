@@ -84,7 +84,10 @@ class Config:
         two). review_rate, in (0, 1), is the share of genuine photos that may be
         sent to review or flagged: it sets the authentic threshold from the
         model's out-of-fold scores of genuine photos (None keeps the model's own,
-        2.5% at the default max_false_alarm). Raises InvalidConfigError for a
+        2.5% at the default max_false_alarm). max_false_alarm gets the model's
+        loosest operating point at or under it (built-in: 0.5%, 1%, 2%, 5%,
+        10%), the strictest for a smaller rate; reports carry its thresholds.
+        Raises InvalidConfigError for a
         value out of range or a model file that cannot be loaded (the file is
         loaded here) or has no genuine scores for a review_rate."""
     @property

@@ -59,8 +59,9 @@ _CONFIG_FIELDS = (
 )
 
 #: Rows analysed per call into Rust. 64 keeps a batch of 12-megapixel JPEGs
-#: (a few MB encoded, ~36 MB decoded per image in flight) well under a GB per
-#: worker while leaving the per-call overhead negligible.
+#: (a few MB encoded per row, kept by the reports, plus one analysis of about
+#: 15 bytes per pixel in flight per thread) well under a GB per task while
+#: leaving the per-call overhead negligible.
 DEFAULT_BATCH_SIZE = 64
 
 
