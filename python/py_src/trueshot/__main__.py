@@ -147,25 +147,13 @@ def load_references(files: list[str], dirs: list[str], config: Config) -> Refere
         return None
     try:
         return References(paths, config=config)
-    except (OSError, TrueshotError) as error:
-        # An OSError names its file; a decode error does not.
-        path = getattr(error, "filename", None) or _first_unreadable(paths, config)
-        # errno 0 for "a directory": show only the reason.
-        reason = (error.strerror if isinstance(error, OSError) else None) or error
-        named = f" {path}" if path else ""  # none fails alone: it changed meanwhile
-        raise ValueError(f"cannot load reference{named}: {reason}") from error
-
-
-def _first_unreadable(paths: list[str], config: Config) -> str | None:
-    """The first reference that fails alone: the one that failed the
-    catalogue, whose error (a decode error) does not name it. Run only on the
-    way to exit status 2."""
-    for path in paths:
-        try:
-            References(path, config=config)
-        except (OSError, TrueshotError):
-            return path
-    return None
+    except OSError as error:
+        # An OSError names its file; its strerror is the reason alone.
+        named = f" {error.filename}" if error.filename else ""
+        raise ValueError(f"cannot load reference{named}: {error.strerror or error}") from error
+    except TrueshotError as error:
+        # Its message names the listing: "reference 'x.jpg': ...".
+        raise ValueError(f"cannot load {error}") from error
 
 
 def path_text(path: str) -> str:
