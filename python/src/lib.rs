@@ -111,7 +111,8 @@ fn analyze(
 /// error of the first failing image (by position) is raised, unless
 /// `return_exceptions=True`, which puts each exception in its place in the list.
 /// `reference` (one image, a list, or a `References`) is compared with every
-/// image. `max_memory_mb` admits images while their estimated peak memory
+/// image; a listing that cannot be read raises its error (naming it) for
+/// the whole batch, `return_exceptions` or not. `max_memory_mb` admits images while their estimated peak memory
 /// (the file plus about 15 bytes per pixel) fits in that many megabytes:
 /// files are read one by one on the calling thread, small images run side
 /// by side, a large one waits for room, one over the whole budget runs
