@@ -814,19 +814,25 @@ fn eval_checks_the_roc_path_first_and_prints_figures_before_drawing() {
             .output()
             .expect("run eval")
     };
-    for roc in [dir.join("no/such/dir/roc.png"), dir.join("roc.jpg")] {
+    // A directory where the file should go is refused first too.
+    let taken = dir.join("taken.png");
+    std::fs::create_dir(&taken).expect("dir");
+    for roc in [dir.join("no/such/dir/roc.png"), dir.join("roc.jpg"), taken] {
         let out = eval(&roc);
         assert_exit(&out, 2);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with("trueshot: --roc"), "{stderr}");
         assert!(out.stdout.is_empty());
     }
-    // A directory where the file should go: found only when writing.
-    let taken = dir.join("taken.png");
-    std::fs::create_dir(&taken).expect("dir");
-    let out = eval(&taken);
-    assert_exit(&out, 2);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("asfound"));
+    // A link into a directory that does not exist: found only when writing.
+    #[cfg(unix)]
+    {
+        let dangling = dir.join("dangling.png");
+        std::os::unix::fs::symlink(dir.join("gone/roc.png"), &dangling).expect("link");
+        let out = eval(&dangling);
+        assert_exit(&out, 2);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("asfound"));
+    }
 }
 
 /// An empty perturbation list or step is an error, in `eval --perturb` and
