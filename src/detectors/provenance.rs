@@ -464,10 +464,7 @@ fn read_exif(
     let number = |tag: Tag| -> Option<u32> { exif.get_field(tag, In::PRIMARY)?.value.get_uint(0) };
     p.camera_make = text(Tag::Make);
     p.camera_model = text(Tag::Model);
-    if let Some(software) = raw_text(Tag::Software) {
-        software_fields.push(searched(&software));
-        p.software = Some(escape_untrusted(&software, MAX_FIELD_CHARS));
-    }
+    p.software = raw_text(Tag::Software).map(|s| software_field(&s, software_fields));
     p.datetime_original = text(Tag::DateTimeOriginal);
     p.orientation = orientation_of(&exif);
     if let (Some(w), Some(h)) = (number(Tag::PixelXDimension), number(Tag::PixelYDimension)) {
@@ -533,16 +530,14 @@ fn read_xmp(packet: &str, p: &mut Provenance, software_fields: &mut Vec<String>)
         keep_stronger_source_type(p, "compositeWithTrainedAlgorithmicMedia");
     }
     if let Some(v) = xmp_values(xmp, "CreatorTool").into_iter().next() {
-        software_fields.push(searched(&v));
-        p.creator_tool = Some(escape_untrusted(&v, MAX_FIELD_CHARS));
+        p.creator_tool = Some(software_field(&v, software_fields));
     }
     for agent in xmp_values(xmp, "softwareAgent")
         .into_iter()
         .chain(xmp_values(xmp, "History"))
         .take(32)
     {
-        software_fields.push(searched(&agent));
-        let agent = escape_untrusted(&agent, MAX_FIELD_CHARS);
+        let agent = software_field(&agent, software_fields);
         if !p.edit_history.contains(&agent) {
             p.edit_history.push(agent);
         }
@@ -890,6 +885,13 @@ fn json_field(text: &str, key: &str) -> Option<String> {
 /// unescaped: searched for tool names, never shown.
 fn searched(field: &str) -> String {
     field.chars().take(MAX_SEARCHED_CHARS).collect()
+}
+
+/// A software field read from the file: kept in `fields` to be searched
+/// ([`searched`]), and returned escaped and cut for the report.
+fn software_field(raw: &str, fields: &mut Vec<String>) -> String {
+    fields.push(searched(raw));
+    escape_untrusted(raw, MAX_FIELD_CHARS)
 }
 
 /// Reads the manifest store into `p` and returns every manifest's claim
