@@ -14,9 +14,11 @@
  *   Pointers returned by accessors (strings, the heatmap) are borrowed from
  *   the object and stay valid until it is freed; never free them.
  * - Every pointer is checked: NULL where one is required gives
- *   TRUESHOT_STATUS_NULL_ARGUMENT (or NULL / 0 / -1.0 / false for functions
- *   that do not return a status). A panic inside the library is caught and
- *   reported as TRUESHOT_STATUS_PANIC; it never unwinds into C.
+ *   TRUESHOT_STATUS_NULL_ARGUMENT (and a last error message). Functions that
+ *   do not return a status give NULL / 0 / -1.0 / false instead and leave
+ *   the last error message as it was, so reading a NULL report's verdict
+ *   does not erase why the analysis failed. A panic inside the library is
+ *   caught and reported as TRUESHOT_STATUS_PANIC; it never unwinds into C.
  * - Threads: every function may be called from many threads at once. One
  *   config may be shared by concurrent analyses, but must not be changed by
  *   a setter while in use. Reports are immutable.
@@ -276,8 +278,9 @@ const char *trueshot_verdict_str(int32_t verdict);
  * Returns the full length of the message in bytes, without the NUL, so a
  * return value `>= len` means it was truncated; 0 means this thread has had
  * no failure. `buf` may be NULL (or `len` 0) to only ask for the length.
- * Each failing call on a thread replaces that thread's message; successful
- * calls leave it as it was.
+ * Each call on a thread that returns a failing status replaces that
+ * thread's message; successful calls, and functions without a status
+ * given a NULL object, leave it as it was.
  *
  * # Safety
  * When `buf` is not NULL it must point to `len` writable bytes.
@@ -719,8 +722,12 @@ const float *trueshot_report_heatmap_data(const trueshot_report *report);
 
 /**
  * The comparison with the config's reference photos: writes `*match_out`
- * and returns `true` when the config had references; returns `false` and
- * leaves `*match_out` alone when it had none or a pointer is NULL.
+ * and returns `true` when the config had references and the comparison
+ * established something; returns `false` and leaves `*match_out` alone
+ * when it had none, when the time budget cut the comparison before any
+ * listing matched (`trueshot_report_incomplete_count` counts it, the
+ * report's JSON lists `reference` under `incomplete`, and the verdict is
+ * not `authentic`), or when a pointer is NULL.
  *
  * # Safety
  * `report` NULL or live; `match_out` NULL or writable.

@@ -482,6 +482,7 @@ impl Analyzer {
             comparison.as_ref().map(|c| &c.matched),
             &findings,
             &incomplete,
+            (analysed.width, analysed.height),
         );
         findings.extend(fused.findings.iter().cloned());
         findings.sort_by(|a, b| {

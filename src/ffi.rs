@@ -577,8 +577,9 @@ pub extern "C" fn trueshot_verdict_str(verdict: i32) -> *const c_char {
 /// Returns the full length of the message in bytes, without the NUL, so a
 /// return value `>= len` means it was truncated; 0 means this thread has had
 /// no failure. `buf` may be NULL (or `len` 0) to only ask for the length.
-/// Each failing call on a thread replaces that thread's message; successful
-/// calls leave it as it was.
+/// Each call on a thread that returns a failing status replaces that
+/// thread's message; successful calls, and functions without a status
+/// given a NULL object, leave it as it was.
 ///
 /// # Safety
 /// When `buf` is not NULL it must point to `len` writable bytes.
@@ -1450,8 +1451,12 @@ pub unsafe extern "C" fn trueshot_report_heatmap_data(
 }
 
 /// The comparison with the config's reference photos: writes `*match_out`
-/// and returns `true` when the config had references; returns `false` and
-/// leaves `*match_out` alone when it had none or a pointer is NULL.
+/// and returns `true` when the config had references and the comparison
+/// established something; returns `false` and leaves `*match_out` alone
+/// when it had none, when the time budget cut the comparison before any
+/// listing matched (`trueshot_report_incomplete_count` counts it, the
+/// report's JSON lists `reference` under `incomplete`, and the verdict is
+/// not `authentic`), or when a pointer is NULL.
 ///
 /// # Safety
 /// `report` NULL or live; `match_out` NULL or writable.

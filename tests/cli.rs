@@ -81,6 +81,26 @@ fn bad_files_get_error_records_and_exit_1() {
     assert_eq!(code_of("empty.jpg").as_deref(), Some("decode"));
     assert_eq!(code_of("truncated.jpg").as_deref(), Some("decode"));
     assert_eq!(code_of("random.png").as_deref(), Some("unsupported_format"));
+
+    // The heatmap directory lies in the scanned one: a second run leaves
+    // the first run's heatmaps out, and the directory named alone is read.
+    assert_eq!(std::fs::read_dir(&heat).expect("heatmaps").count(), 1);
+    let again = trueshot()
+        .args(["scan", "--format", "jsonl", "--heatmap-dir"])
+        .arg(&heat)
+        .arg(dir)
+        .output()
+        .expect("run");
+    assert_exit(&again, 1);
+    assert_eq!(String::from_utf8_lossy(&again.stdout).lines().count(), 5);
+    let alone = trueshot()
+        .args(["scan", "--format", "jsonl", "--heatmap-dir"])
+        .arg(&heat)
+        .arg(&heat)
+        .output()
+        .expect("run");
+    assert_exit(&alone, 0);
+    assert_eq!(String::from_utf8_lossy(&alone.stdout).lines().count(), 1);
 }
 
 #[test]
@@ -1656,7 +1676,7 @@ fn a_page_that_cannot_be_written_is_said_and_fails_the_scan() {
 }
 
 /// `report -o` naming the claim photo (by another spelling of its path)
-/// is refused, and the photo is left as it was.
+/// or a listing photo is refused, and the photo is left as it was.
 #[test]
 fn a_report_never_writes_over_the_claim_photo() {
     let scratch = temp_dir("report-over-input");
@@ -1674,6 +1694,25 @@ fn a_report_never_writes_over_the_claim_photo() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is the input photo"));
     assert_eq!(std::fs::read(&photo).expect("read"), bytes);
+
+    // Nor over a listing photo found under --reference-dir.
+    let listings = dir.join("listings");
+    std::fs::create_dir_all(&listings).expect("dir");
+    let listing = listings.join("listing.png");
+    let listing_bytes = png(&camera_like(64, 48, 5));
+    std::fs::write(&listing, &listing_bytes).expect("write");
+    let out = trueshot()
+        .arg("report")
+        .arg(&photo)
+        .arg("--reference-dir")
+        .arg(&listings)
+        .arg("-o")
+        .arg(&listing)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the input photo"));
+    assert_eq!(std::fs::read(&listing).expect("read"), listing_bytes);
 }
 
 /// A file given twice (here directly and through its directory) is
@@ -1696,8 +1735,17 @@ fn scan_index_shows_a_file_given_twice_once() {
         .output()
         .expect("run scan");
     assert_exit(&out, 0);
-    // Both analyses are reported...
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    // Both analyses are reported, each with its page...
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 3);
+    for line in stdout.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).expect("record");
+        let page = record["page"].as_str().expect("page path");
+        assert!(std::path::Path::new(page).starts_with(&pages), "{page}");
+        assert!(std::fs::read_to_string(page)
+            .expect("page")
+            .contains("<html"));
+    }
     // ... and the index has one card per distinct file.
     let index = std::fs::read_to_string(pages.join("index.html")).expect("index");
     assert_eq!(index.matches(r#"<li class="card"#).count(), 2);

@@ -710,3 +710,26 @@ fn a_photo_enlarged_by_repeating_pixels_has_a_caveat() {
     let plain = analyze_image(&photo.into(), &Config::default()).expect("analysis");
     assert_ne!(plain.image.caveat, Some(trueshot::PixelCaveat::Replicated));
 }
+
+/// An image under 64 px on a side, or a photo whose content inside uniform
+/// margins is, is too small to examine: never `authentic`.
+#[test]
+fn an_image_too_small_to_examine_is_not_cleared() {
+    let tiny =
+        analyze_bytes(&jpeg(&camera_like(40, 40, 5), 90), &Config::default()).expect("analysis");
+    assert_eq!(tiny.verdict, Verdict::Inconclusive, "{:?}", tiny.findings);
+    assert_eq!(tiny.deciding, ["fusion.too_small"]);
+
+    let mut framed = image::RgbImage::from_pixel(256, 256, image::Rgb([250, 250, 250]));
+    image::imageops::replace(&mut framed, &camera_like(48, 200, 6), 104, 28);
+    let report = analyze_image(&framed.into(), &Config::default()).expect("analysis");
+    let content = report.image.content.expect("margins found");
+    // The content's origin is put on the 8x8 grid (y 28 -> 24).
+    assert_eq!((content.width, content.height), (48, 204));
+    assert!(codes(&report).contains(&"fusion.too_small"));
+    assert_ne!(report.verdict, Verdict::Authentic);
+
+    let examined =
+        analyze_bytes(&jpeg(&camera_like(64, 64, 5), 90), &Config::default()).expect("analysis");
+    assert!(!codes(&examined).contains(&"fusion.too_small"));
+}

@@ -388,10 +388,19 @@ fn spare_memory_is_set_process_wide_and_analysis_goes_on() {
     assert_eq!(trueshot_set_spare_memory(256), trueshot_status::Ok);
 }
 
+/// The accessors of a NULL report (one an analysis failed to make) return
+/// "nothing" and keep the failure's message for the caller to read after.
 #[test]
 fn null_report_accessors_return_nothing() {
     // SAFETY (test): NULL is allowed everywhere here.
     unsafe {
+        let mut out = sentinel();
+        assert_eq!(
+            trueshot_analyze_file(ptr::null(), c"/nonexistent/claim.jpg".as_ptr(), &mut out),
+            trueshot_status::NotFound
+        );
+        let cause = last_error();
+        assert!(cause.contains("claim.jpg"), "{cause}");
         let r = ptr::null();
         assert_eq!(trueshot_report_score(r), -1.0);
         assert_eq!(trueshot_report_verdict(r), trueshot_verdict::Unknown);
@@ -413,7 +422,9 @@ fn null_report_accessors_return_nothing() {
         assert_eq!(trueshot_report_heatmap_width(r), 0);
         assert_eq!(trueshot_report_heatmap_height(r), 0);
         assert!(trueshot_report_heatmap_data(r).is_null());
+        assert_eq!(trueshot_config_reference_count(ptr::null()), 0);
         trueshot_report_free(ptr::null_mut());
+        assert_eq!(last_error(), cause);
     }
 }
 

@@ -13,20 +13,24 @@ use std::ffi::c_char;
 use super::{trueshot_class, trueshot_status, trueshot_verdict};
 
 /// What an entry point returns when its body panicked or a required pointer
-/// was NULL. Status-returning functions say which; the others return a value
-/// the documentation names as "nothing" (NULL, 0, -1.0, `false`).
+/// was NULL. Status-returning functions say which, and a NULL argument is a
+/// failure that replaces the thread's last error message. The others return
+/// a value the documentation names as "nothing" (NULL, 0, -1.0, `false`)
+/// and leave the message as it was: reading the verdict of a report that
+/// failed to be made (NULL) must not erase why it failed.
 pub(crate) trait FfiDefault {
     /// The value returned after a caught panic.
     fn on_panic() -> Self;
-    /// The value returned when a required pointer argument is NULL.
-    fn on_null() -> Self;
+    /// The value returned when the pointer argument `argument` is NULL.
+    fn on_null(argument: &str) -> Self;
 }
 
 impl FfiDefault for trueshot_status {
     fn on_panic() -> Self {
         trueshot_status::Panic
     }
-    fn on_null() -> Self {
+    fn on_null(argument: &str) -> Self {
+        super::set_last_error_null(argument);
         trueshot_status::NullArgument
     }
 }
@@ -36,7 +40,7 @@ macro_rules! same_default {
     ($($ty:ty => $value:expr),* $(,)?) => {
         $(impl FfiDefault for $ty {
             fn on_panic() -> Self { $value }
-            fn on_null() -> Self { $value }
+            fn on_null(_argument: &str) -> Self { $value }
         })*
     };
 }
@@ -74,7 +78,8 @@ macro_rules! ffi_boundary {
 }
 
 /// Borrow `*const T` / `*mut T` as `&T`, or return the "NULL argument" value
-/// from the enclosing closure (and record which argument it was).
+/// from the enclosing closure ([`FfiDefault::on_null`]: a status records
+/// which argument it was).
 macro_rules! try_ref {
     ($ptr:ident) => {{
         // SAFETY: the caller promises (see each function's `# Safety`) that a
@@ -82,10 +87,7 @@ macro_rules! try_ref {
         // by this library and not yet freed; NULL is handled by `as_ref`.
         match unsafe { $ptr.as_ref() } {
             Some(value) => value,
-            None => {
-                $crate::ffi::set_last_error_null(stringify!($ptr));
-                return $crate::ffi::panic::FfiDefault::on_null();
-            }
+            None => return $crate::ffi::panic::FfiDefault::on_null(stringify!($ptr)),
         }
     }};
 }
@@ -97,10 +99,7 @@ macro_rules! try_mut {
         // object of the right type that no other thread uses during the call.
         match unsafe { $ptr.as_mut() } {
             Some(value) => value,
-            None => {
-                $crate::ffi::set_last_error_null(stringify!($ptr));
-                return $crate::ffi::panic::FfiDefault::on_null();
-            }
+            None => return $crate::ffi::panic::FfiDefault::on_null(stringify!($ptr)),
         }
     }};
 }

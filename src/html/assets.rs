@@ -75,14 +75,14 @@ figcaption{margin-top:10px;font-size:.9rem;color:var(--muted);line-height:1.45}
 .slider input{width:160px}
 .legend{display:inline-block;width:90px;height:10px;border-radius:5px;background:linear-gradient(90deg,rgba(255,214,0,.35),rgba(255,140,0,.8),rgba(210,0,0,.95));vertical-align:middle;margin:0 4px}
 ol.findings{list-style:none;margin:0;padding:0}
-ol.findings li{border-top:1px solid var(--line);padding:10px 0;display:grid;grid-template-columns:34px 1fr;gap:4px 10px;break-inside:avoid}
+ol.findings li{border-top:1px solid var(--line);padding:10px 0;display:grid;grid-template-columns:34px minmax(0,1fr);gap:4px 10px;break-inside:avoid}
 ol.findings li:first-child{border-top:0}
 .num{width:28px;height:28px;border-radius:50%;background:var(--line);color:var(--ink);font-weight:700;display:flex;align-items:center;justify-content:center;font-size:.85rem}
 .num.boxed{background:#b3261e;color:#fff}
 .tag{display:inline-block;font-size:.75rem;font-weight:600;padding:1px 8px;border-radius:10px;margin-right:6px;border:1px solid currentColor}
 .tag.c-ai_generated{color:var(--ai)}.tag.c-edited{color:var(--edit)}.tag.c-none{color:var(--muted)}
-.msg{margin:2px 0}
-.meta{color:var(--muted);font-size:.8rem}
+.msg{margin:2px 0;overflow-wrap:anywhere}
+.meta{color:var(--muted);font-size:.8rem;overflow-wrap:anywhere}
 .bar{display:inline-block;width:70px;height:8px;border-radius:4px;background:var(--line);vertical-align:middle;margin-right:6px;overflow:hidden}
 .bar i{display:block;height:100%;background:var(--ink)}
 table{border-collapse:collapse;width:100%;font-size:.92rem}

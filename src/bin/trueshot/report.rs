@@ -54,19 +54,19 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
-    if let Some(input) = overwritten_input(args) {
-        return Err(format!(
-            "-o {} is the input photo {}: the page would replace the evidence",
-            args.output.display(),
-            input.display()
-        ));
-    }
     let mut config = Config::default();
     config.max_false_alarm = args.max_false_alarm;
     config.review_rate = args.review_rate;
     config.model_path.clone_from(&args.model);
     config.heatmap = true;
     let catalogue = Catalogue::load(&args.reference, &args.reference_dir, &config)?;
+    if let Some(input) = overwritten_input(&args.output, &args.image, catalogue.paths()) {
+        return Err(format!(
+            "-o {} is the input photo {}: the page would replace the evidence",
+            args.output.display(),
+            input.display()
+        ));
+    }
     let analyzer = Analyzer::new(config)
         .map_err(|e| e.to_string())?
         .with_references(Arc::clone(&catalogue.references));
@@ -99,14 +99,18 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The claim or reference photo that `-o` names, if any (the same file by
-/// its canonical path).
-fn overwritten_input(args: &ReportArgs) -> Option<&Path> {
-    let output = std::fs::canonicalize(&args.output).ok()?;
-    std::iter::once(&args.image)
-        .chain(&args.reference)
+/// The claim or reference photo (given by `--reference` or found under
+/// `--reference-dir`) that `output` names, if any (the same file by its
+/// canonical path).
+fn overwritten_input<'a>(
+    output: &Path,
+    claim: &'a Path,
+    references: &'a [PathBuf],
+) -> Option<&'a Path> {
+    let output = std::fs::canonicalize(output).ok()?;
+    std::iter::once(claim)
+        .chain(references.iter().map(PathBuf::as_path))
         .find(|input| std::fs::canonicalize(input).is_ok_and(|p| p == output))
-        .map(PathBuf::as_path)
 }
 
 /// Analyse a file and keep its decoded pixels for the page: the bytes are

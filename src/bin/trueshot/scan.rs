@@ -136,7 +136,11 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot create HTML directory {}: {e}", dir.display()))?;
     }
     let pages = Mutex::new(Vec::new());
-    let files = collect_files(&args.paths);
+    let outputs: Vec<&Path> = [&args.heatmap_dir, &args.html_dir]
+        .into_iter()
+        .filter_map(Option::as_deref)
+        .collect();
+    let files = collect_files(&args.paths, &outputs);
     if files.is_empty() && !args.paths.is_empty() {
         // Only directories were given, and they hold no image: a wrong path
         // more likely than a batch with nothing to do (also beside a list).
@@ -192,9 +196,13 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
             .map(|dir| report::write_scan_page(dir, path, result, bytes, &analyzer, &catalogue));
         let (page, page_file) = match page {
             Some(report::ScanPage { entry, file, error }) => {
-                if let (Some(error), Some(obj)) = (error, record.as_object_mut()) {
-                    // The analysis stands; the missing page is said, not hidden.
-                    obj.insert("page_error".into(), json!(error));
+                if let Some(obj) = record.as_object_mut() {
+                    let page = file.as_ref().map(|f| f.path().to_string_lossy());
+                    obj.insert("page".into(), json!(page));
+                    if let Some(error) = error {
+                        // The analysis stands; the missing page is said, not hidden.
+                        obj.insert("page_error".into(), json!(error));
+                    }
                 }
                 (Some(entry), file)
             }
@@ -352,6 +360,10 @@ pub struct WrittenFile(PathBuf);
 impl WrittenFile {
     pub fn new(path: PathBuf) -> Self {
         WrittenFile(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
     }
 }
 
@@ -561,6 +573,11 @@ impl Catalogue {
         })
     }
 
+    /// The indexed reference photos' paths, in catalogue order.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
     /// The reference photo `report` matched, decoded for its page from the
     /// file read again; `None` when it matched none, or when the file no
     /// longer holds the bytes indexed (then noted for
@@ -616,11 +633,20 @@ fn emit(stdout: &Mutex<std::io::Stdout>, progress: &ProgressBar, text: &str) -> 
 
 /// Files given directly are always analysed; directories contribute files
 /// with image extensions, recursively, in sorted order.
-fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+/// The files named in `paths`, and the image files under the directories
+/// among them, except under the scan's own `outputs` directories (heatmaps,
+/// pages): `scan uploads --heatmap-dir uploads/heatmaps` run twice would
+/// otherwise analyse the first run's heatmaps as claims. An output
+/// directory named in `paths` itself is read.
+fn collect_files(paths: &[PathBuf], outputs: &[&Path]) -> Vec<PathBuf> {
+    let outputs: Vec<PathBuf> = outputs
+        .iter()
+        .filter_map(|dir| std::fs::canonicalize(dir).ok())
+        .collect();
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            walk(path, &mut files);
+            walk_skipping(path, &mut files, &outputs);
         } else {
             files.push(path.clone());
         }
@@ -633,7 +659,17 @@ fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
 /// up the tree (`sub/up -> ..`) would otherwise repeat it until the path is
 /// too long, and two such links make the walk exponential.
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-    walk_once(dir, files, &mut HashSet::new());
+    walk_skipping(dir, files, &[]);
+}
+
+/// [`walk`], leaving out the directories under `dir` whose canonical paths
+/// are in `skip`.
+fn walk_skipping(dir: &Path, files: &mut Vec<PathBuf>, skip: &[PathBuf]) {
+    let mut seen: HashSet<PathBuf> = skip.iter().cloned().collect();
+    if let Ok(real) = std::fs::canonicalize(dir) {
+        seen.remove(&real);
+    }
+    walk_once(dir, files, &mut seen);
 }
 
 fn walk_once(dir: &Path, files: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) {
