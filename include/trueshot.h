@@ -174,7 +174,8 @@ typedef struct {
 
 /**
  * The transform from the reference (listing) photo to the claim: mirror
- * horizontally (when `mirrored`), scale x by `scale * sqrt(aspect)` and y
+ * left-right within the listing's frame (when `mirrored`; a mirror alone
+ * has `dx` 0), scale x by `scale * sqrt(aspect)` and y
  * by `scale / sqrt(aspect)`, rotate clockwise by `rotation_deg` about the
  * origin, then translate by (`dx`, `dy`) pixels.
  */

@@ -633,8 +633,9 @@ pub struct ReferenceMatch {
     pub changed_fraction: f32,
 }
 
-/// The map from the reference to the claim: mirror horizontally (when
-/// `mirrored`), scale the x axis by `scale * sqrt(aspect)` and the y axis
+/// The map from the reference to the claim: mirror left-right within the
+/// reference's frame (when `mirrored`; a mirror alone has `dx` 0), scale
+/// the x axis by `scale * sqrt(aspect)` and the y axis
 /// by `scale / sqrt(aspect)`, rotate clockwise on screen by `rotation_deg`
 /// about the origin, then translate by (`dx`, `dy`) claim pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

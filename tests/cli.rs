@@ -855,6 +855,35 @@ fn eval_checks_the_roc_path_first_and_prints_figures_before_drawing() {
     }
 }
 
+/// Set and kind names come from the labels file: printed escaped, so that
+/// a name cannot send control sequences to the terminal or break a
+/// Markdown table.
+#[test]
+fn eval_prints_set_and_kind_names_escaped() {
+    let scratch = temp_dir("names");
+    let dir = scratch.path();
+    let labels = tiny_corpus(dir);
+    let text = std::fs::read_to_string(&labels).expect("labels");
+    let text = text
+        .replace(",asfound,", ",as|found\u{1b}[2J,")
+        .replace(",generated,", ",gen|erated\u{7},");
+    std::fs::write(&labels, text).expect("labels");
+    for format in ["human", "markdown"] {
+        let out = trueshot()
+            .args(["eval", "--format", format])
+            .arg(&labels)
+            .output()
+            .expect("run eval");
+        assert_exit(&out, 0);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout}");
+        if format == "markdown" {
+            assert!(stdout.contains("| as\\|found"), "{stdout}");
+            assert!(stdout.contains("| gen\\|erated"), "{stdout}");
+        }
+    }
+}
+
 /// An empty perturbation list or step is an error, in `eval --perturb` and
 /// in `calibrate --variants` (where `""` still means no extra variants).
 #[test]
@@ -1287,6 +1316,32 @@ fn files_from_a_null_separated_list_beside_paths() {
         .output()
         .expect("run");
     assert_exit(&out, 2);
+}
+
+/// A list saved by a Windows editor: a byte-order mark before the first
+/// path and `\r\n` line ends. Both listed files are analysed.
+#[test]
+fn files_from_a_list_with_a_byte_order_mark() {
+    let scratch = temp_dir("bom-list");
+    let dir = scratch.path();
+    let files = [dir.join("a.jpg"), dir.join("b.jpg")];
+    for (i, path) in files.iter().enumerate() {
+        std::fs::write(path, jpeg(&camera_like(120, 90, 60 + i as u64), 90)).expect("write");
+    }
+    let list = dir.join("list.txt");
+    let text = format!(
+        "\u{feff}{}\r\n{}\r\n",
+        files[0].display(),
+        files[1].display()
+    );
+    std::fs::write(&list, text).expect("write");
+    let out = trueshot()
+        .args(["scan", "--format", "jsonl", "--files-from"])
+        .arg(&list)
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
 }
 
 /// An empty list is a queue with nothing to do, not an error: no record and

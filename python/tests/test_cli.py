@@ -70,6 +70,19 @@ def test_scan_jsonl(tmp_path: pathlib.Path) -> None:
     assert broken["error"]["code"] == "decode" and broken["error"]["message"]
 
 
+def test_scan_leaves_out_its_own_heatmap_directory(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a.png").write_bytes(png_bytes(make_pixels(40, 60, 3)))
+    heatmaps = tmp_path / "heatmaps"
+    for _ in range(2):  # the second run would read the first run's heatmap
+        result = run("scan", "--format", "jsonl", "--heatmap-dir", str(heatmaps), str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        names = [pathlib.Path(json.loads(r)["path"]).name for r in result.stdout.splitlines()]
+        assert names == ["a.png"]
+    assert len(list(heatmaps.iterdir())) == 1
+    alone = run("scan", "--format", "jsonl", "--heatmap-dir", str(heatmaps), str(heatmaps))
+    assert alone.returncode == 0 and len(alone.stdout.splitlines()) == 1, alone.stderr
+
+
 def test_scan_all_ok_and_usage_error(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "a.png"
     path.write_bytes(png_bytes(make_pixels(20, 20, 3)))
@@ -276,8 +289,9 @@ def test_scan_names_the_reference_that_cannot_be_read(tmp_path: pathlib.Path) ->
 
 
 def test_scan_files_from_a_list_file(tmp_path: pathlib.Path) -> None:
-    # `\r\n` line ends, empty lines and no final line end; a missing file and
-    # a directory (not searched) are error records like any failing file.
+    # A byte-order mark (a Windows editor's), `\r\n` line ends, empty lines
+    # and no final line end; a missing file and a directory (not searched)
+    # are error records like any failing file.
     first, last = tmp_path / "first.png", tmp_path / "last.png"
     first.write_bytes(png_bytes(make_pixels(20, 30, 3, seed=1)))
     last.write_bytes(png_bytes(make_pixels(20, 30, 3, seed=2)))
@@ -286,7 +300,7 @@ def test_scan_files_from_a_list_file(tmp_path: pathlib.Path) -> None:
     (folder / "inside.png").write_bytes(png_bytes(make_pixels(20, 30, 3, seed=3)))
     missing = tmp_path / "missing.png"
     listing_file = tmp_path / "list.txt"
-    listing_file.write_bytes(f"{first}\r\n\r\n\n{missing}\n{folder}\r\n{last}".encode())
+    listing_file.write_bytes(f"\ufeff{first}\r\n\r\n\n{missing}\n{folder}\r\n{last}".encode())
 
     result = run("scan", "--format", "json", "--files-from", str(listing_file))
     assert result.returncode == 1, result.stderr  # the missing file failed

@@ -36,13 +36,16 @@ IMAGE_EXTENSIONS = frozenset(
 BATCH = 64
 
 
-def collect_files(paths: list[str]) -> list[str]:
+def collect_files(paths: list[str], outputs: Iterable[str] = ()) -> list[str]:
     """Files given directly are always analysed; directories contribute files
-    with image extensions, recursively, in sorted order."""
+    with image extensions, recursively, in sorted order, except under the
+    scan's own ``outputs`` directories (a second run would analyse the first
+    run's heatmaps), unless one is named itself (as in the Rust CLI)."""
+    skipped = {os.path.realpath(d) for d in outputs if os.path.isdir(d)}
     files: list[str] = []
     for path in paths:
         if os.path.isdir(path):
-            _walk(path, files)
+            _walk(path, files, skipped - {os.path.realpath(path)})
         else:
             files.append(path)
     return files
@@ -69,6 +72,9 @@ def _walk(directory: str, files: list[str], seen: set[str] | None = None) -> Non
             files.append(entry)
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 class PathList:
     """The list of ``--files-from``, read as the scan goes (as in the Rust CLI):
     a queue can feed one long-running scan, its records coming out while the
@@ -87,9 +93,11 @@ class PathList:
     def groups(self) -> Iterator[list[str]]:
         """The listed paths, in order, in groups as they arrive: what one read
         returns (a block of a file, what a pipe holds). Empty entries are
-        skipped, and so is the ``\\r`` of a line ended by ``\\r\\n``. A read
-        error ends the list; it is kept in ``error``."""
+        skipped, and so are the ``\\r`` of a line ended by ``\\r\\n`` and a
+        UTF-8 byte-order mark before the first (Windows editors write one). A
+        read error ends the list; it is kept in ``error``."""
         rest = b""
+        started = False
         try:
             while True:
                 try:
@@ -97,7 +105,15 @@ class PathList:
                 except OSError as error:
                     self.error = f"cannot read --files-from {self.name}: {error.strerror or error}"
                     return
-                entries = (rest + chunk).split(self.separator)
+                data = rest + chunk
+                if not started:
+                    if len(data) < len(UTF8_BOM) and chunk:
+                        rest = data  # a pipe may deliver the mark in parts
+                        continue
+                    started = True
+                    if data.startswith(UTF8_BOM):
+                        data = data[len(UTF8_BOM):]
+                entries = data.split(self.separator)
                 rest = entries.pop() if chunk else b""
                 if self.separator == b"\n":
                     entries = [e[:-1] if e.endswith(b"\r") else e for e in entries]
@@ -369,7 +385,7 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
     references = load_references(args.reference, args.reference_dir, config)
     if args.heatmap_dir is not None:
         os.makedirs(args.heatmap_dir, exist_ok=True)
-    files = collect_files(args.paths)
+    files = collect_files(args.paths, [args.heatmap_dir] if args.heatmap_dir is not None else [])
     if not files and args.paths:
         # Only directories were given, and they hold no image: a wrong path
         # more likely than a batch with nothing to do, also beside a list (as

@@ -458,6 +458,20 @@ fn fmt_ci(v: Option<f32>, ci: Option<[f32; 2]>) -> String {
     }
 }
 
+/// Most characters of a set or kind name printed.
+const SHOWN_NAME_CHARS: usize = 200;
+
+/// A set or kind name from the labels file as printed: escaped, so that a
+/// crafted name cannot send control sequences to a terminal.
+fn shown(name: &str) -> String {
+    escape_untrusted(name, SHOWN_NAME_CHARS)
+}
+
+/// [`shown`] in a Markdown table cell, its pipes escaped.
+fn cell(name: &str) -> String {
+    shown(name).replace('|', "\\|")
+}
+
 fn markdown(figures: &[SetFigures]) -> String {
     let mut out = String::from(
         "| set | real | positive | AUC (95% CI) | AUC before camera discount | TPR@1% | TPR@5% | false alarms (95% CI) | detected | genuine reviewed | positives reviewed | genuine marked (area) | ms/image |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
@@ -465,7 +479,7 @@ fn markdown(figures: &[SetFigures]) -> String {
     for f in figures {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.0} |\n",
-            f.set,
+            cell(&f.set),
             f.n_real,
             f.n_positive,
             fmt_ci(f.auc, f.auc_ci95),
@@ -488,8 +502,8 @@ fn markdown(figures: &[SetFigures]) -> String {
         for k in &f.kinds {
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} ({}) |\n",
-                f.set,
-                k.kind,
+                cell(&f.set),
+                cell(&k.kind),
                 k.n,
                 fmt_ci(k.auc, k.auc_ci95),
                 fmt(k.detection_rate),
@@ -502,7 +516,7 @@ fn markdown(figures: &[SetFigures]) -> String {
     out.push_str("\n| set | detector | AUC |\n|---|---|---|\n");
     for f in figures {
         for (d, a) in &f.detector_auc {
-            out.push_str(&format!("| {} | {} | {} |\n", f.set, d, fmt(*a)));
+            out.push_str(&format!("| {} | {} | {} |\n", cell(&f.set), d, fmt(*a)));
         }
     }
     out
@@ -513,14 +527,14 @@ fn human(figures: &[SetFigures], variant: &str) -> String {
     for f in figures {
         out.push_str(&format!(
             "\n{}: {} real, {} positive, {} errors\n  AUC {}, before the camera discount {}  TPR@1% {}  TPR@5% {}  false alarms {}  detected {}  reviewed: genuine {} positive {}  genuine marked {} (area {})  {:.0} ms/image\n",
-            f.set, f.n_real, f.n_positive, f.errors, fmt_ci(f.auc, f.auc_ci95), fmt(f.auc_before_camera_discount), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
+            shown(&f.set), f.n_real, f.n_positive, f.errors, fmt_ci(f.auc, f.auc_ci95), fmt(f.auc_before_camera_discount), fmt(f.tpr_at_fpr_1), fmt(f.tpr_at_fpr_5),
             fmt_ci(f.false_alarm_rate, f.false_alarm_rate_ci95), fmt(f.detection_rate), fmt(f.real_reviewed), fmt(f.positive_reviewed),
             fmt(f.real_marked), fmt(f.real_marked_area), f.mean_ms_per_image
         ));
         for k in &f.kinds {
             out.push_str(&format!(
                 "  {:<12} n={:<4} AUC {}  detected {}  reviewed {}  loc F1 {} (n={})\n",
-                k.kind,
+                shown(&k.kind),
                 k.n,
                 fmt_ci(k.auc, k.auc_ci95),
                 fmt(k.detection_rate),

@@ -418,6 +418,8 @@ struct PathList {
     reader: RefCell<Box<dyn std::io::BufRead>>,
     separator: u8,
     error: RefCell<Option<String>>,
+    /// Whether an entry was read (only the first may start with a BOM).
+    started: std::cell::Cell<bool>,
 }
 
 impl PathList {
@@ -434,12 +436,14 @@ impl PathList {
             reader: RefCell::new(reader),
             separator,
             error: RefCell::new(None),
+            started: std::cell::Cell::new(false),
         })
     }
 
-    /// The listed paths, in order. Empty entries are skipped, and so is the
-    /// `\r` of a line ended by `\r\n`. A read error ends the list; it is
-    /// returned by [`PathList::error`].
+    /// The listed paths, in order. Empty entries are skipped, and so are
+    /// the `\r` of a line ended by `\r\n` and a UTF-8 byte-order mark
+    /// before the first (Windows editors write one). A read error ends the
+    /// list; it is returned by [`PathList::error`].
     fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
         std::iter::from_fn(move || loop {
             let mut entry = Vec::new();
@@ -450,6 +454,9 @@ impl PathList {
             match read {
                 Ok(0) => return None,
                 Ok(_) => {
+                    if !self.started.replace(true) && entry.starts_with(UTF8_BOM) {
+                        entry.drain(..UTF8_BOM.len());
+                    }
                     if entry.last() == Some(&self.separator) {
                         entry.pop();
                     }
@@ -475,6 +482,9 @@ impl PathList {
         self.error.into_inner()
     }
 }
+
+/// The UTF-8 byte-order mark.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// A listed path: its bytes as they are on Unix, where a file name need not
 /// be UTF-8; elsewhere read as UTF-8 (invalid bytes replaced).
