@@ -223,12 +223,34 @@ impl Analyzer {
     /// `TooLarge` over `Config::max_pixels`, `Internal` if the analysis
     /// panicked (a bug; the panic does not propagate).
     pub fn analyze_image(&self, image: &DynamicImage) -> Result<Report, Error> {
-        contain_panic(|| self.analyze_decoded_image(image))
+        self.analyze_image_with_metadata(image, &RawMetadata::default())
     }
 
-    fn analyze_decoded_image(&self, image: &DynamicImage) -> Result<Report, Error> {
+    /// [`Analyzer::analyze_image`] with the metadata the image's file held,
+    /// kept apart from its pixels by the decoder (Pillow's `Image.info`):
+    /// EXIF, XMP and text entries (built with [`RawMetadata::with_exif`] and
+    /// its siblings) are read for provenance as in the file. JPEG tables in
+    /// `metadata` are not used: the JPEG tests read decoded pixels as such.
+    pub fn analyze_image_with_metadata(
+        &self,
+        image: &DynamicImage,
+        metadata: &RawMetadata,
+    ) -> Result<Report, Error> {
+        contain_panic(|| self.analyze_decoded_image(image, metadata))
+    }
+
+    fn analyze_decoded_image(
+        &self,
+        image: &DynamicImage,
+        metadata: &RawMetadata,
+    ) -> Result<Report, Error> {
         let start = Instant::now();
-        let meta = RawMetadata::default();
+        // Without the file, its JPEG tables would not describe the grid or
+        // the history of these pixels (a caller may have resized them).
+        let mut meta = metadata.clone();
+        meta.quant_tables.clear();
+        meta.jpeg_frame = None;
+        meta.lossy_webp = false;
         let source = Source {
             format: None,
             meta: &meta,

@@ -90,6 +90,41 @@ impl RawMetadata {
     }
 }
 
+impl RawMetadata {
+    /// Add a file's EXIF block, as TIFF bytes (a leading `Exif\0\0`, as
+    /// JPEG's APP1 and Pillow's `Image.info["exif"]` carry it, is dropped),
+    /// for metadata that came apart from its file: see
+    /// [`crate::Analyzer::analyze_image_with_metadata`]. A second block is
+    /// ignored, as in a file.
+    #[must_use]
+    pub fn with_exif(mut self, exif: &[u8]) -> Self {
+        let tiff = exif.strip_prefix(b"Exif\0\0").unwrap_or(exif);
+        if self.exif.is_none() {
+            self.exif = Some(tiff[..tiff.len().min(MAX_TIFF_EXIF_BYTES)].to_vec());
+        }
+        self
+    }
+
+    /// Add an XMP packet (UTF-8, else Latin-1), capped as a file's are.
+    #[must_use]
+    pub fn with_xmp(mut self, packet: &[u8]) -> Self {
+        self.push_xmp(text_of(packet));
+        self
+    }
+
+    /// Add a text entry (a PNG text chunk, `comment` for a JPEG comment),
+    /// capped as a file's are; the XMP keyword of PNG text is taken as XMP.
+    #[must_use]
+    pub fn with_text(mut self, key: &str, value: &[u8]) -> Self {
+        let key: String = key.chars().take(MAX_KEY_CHARS).collect();
+        self.push_png_text(key, text_of(value));
+        self
+    }
+}
+
+/// Characters kept of a text entry's key (a PNG keyword has at most 79).
+const MAX_KEY_CHARS: usize = 79;
+
 /// Collect the metadata blocks of a file of a known format.
 #[must_use]
 pub fn extract(bytes: &[u8], format: Format) -> RawMetadata {
@@ -699,6 +734,29 @@ mod tests {
 
         let unnamed = extract(&jpeg_with_app1(&chunks), Format::Jpeg);
         assert!(unnamed.xmp.is_empty());
+    }
+
+    /// Metadata given apart from a file is capped as a file's is: each
+    /// text to [`MAX_TEXT_BYTES`], keys to a PNG keyword's length, all text
+    /// to [`MAX_KEPT_TEXT_BYTES`]; the first EXIF block stands.
+    #[test]
+    fn metadata_given_apart_is_capped_as_a_files() {
+        let long = vec![b'a'; MAX_TEXT_BYTES + 10];
+        let meta = RawMetadata::default()
+            .with_exif(b"Exif\0\0II*\0")
+            .with_exif(b"MM\0*")
+            .with_text(&"k".repeat(100), &long)
+            .with_xmp(&long);
+        assert_eq!(meta.exif.as_deref(), Some(b"II*\0".as_slice()));
+        assert_eq!(meta.text[0].0.len(), MAX_KEY_CHARS);
+        assert_eq!(meta.text[0].1.len(), MAX_TEXT_BYTES);
+        assert_eq!(meta.xmp[0].len(), MAX_TEXT_BYTES);
+        let mut many = RawMetadata::default();
+        for _ in 0..(MAX_KEPT_TEXT_BYTES / MAX_TEXT_BYTES + 5) {
+            many = many.with_text("parameters", &long);
+        }
+        assert!(many.kept_text_bytes <= MAX_KEPT_TEXT_BYTES + MAX_TEXT_BYTES + MAX_KEY_CHARS);
+        assert!(many.text.len() < MAX_KEPT_TEXT_BYTES / MAX_TEXT_BYTES + 5);
     }
 
     /// A forged full length of 4 GiB allocates no more than the text limit.

@@ -733,3 +733,50 @@ fn an_image_too_small_to_examine_is_not_cleared() {
         analyze_bytes(&jpeg(&camera_like(64, 64, 5), 90), &Config::default()).expect("analysis");
     assert!(!codes(&examined).contains(&"fusion.too_small"));
 }
+
+/// Metadata a decoder kept apart from the pixels (Pillow's `Image.info`)
+/// counts as the file's: an AIGC label in a text entry, generator
+/// parameters, XMP and EXIF (with or without APP1's `Exif\0\0`) give the
+/// findings the file gives; the pixels alone give none of them.
+#[test]
+fn metadata_kept_apart_from_the_pixels_is_read() {
+    use trueshot::metadata::RawMetadata;
+    let pixels = image::DynamicImage::ImageRgb8(camera_like(64, 64, 8));
+    let analyzer = trueshot::Analyzer::new(Config::default()).expect("analyzer");
+    let label = br#"{"Label":"1","ContentProducer":"001191110108MA01","ProduceID":"x1"}"#;
+    let labelled = RawMetadata::default().with_text("AIGC", label);
+    let report = analyzer
+        .analyze_image_with_metadata(&pixels, &labelled)
+        .expect("analysis");
+    assert_eq!(report.verdict, Verdict::AiGenerated);
+    assert!(codes(&report).contains(&"provenance.aigc_label"));
+    let bare = analyzer.analyze_image(&pixels).expect("analysis");
+    assert!(!codes(&bare).contains(&"provenance.aigc_label"));
+
+    let parameters =
+        RawMetadata::default().with_text("parameters", b"a cat\nSteps: 20, CFG scale: 7");
+    let report = analyzer
+        .analyze_image_with_metadata(&pixels, &parameters)
+        .expect("analysis");
+    assert!(codes(&report).contains(&"provenance.generator_parameters"));
+
+    let xmp = br#"<rdf:Description Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"/>"#;
+    for metadata in [
+        RawMetadata::default().with_xmp(xmp),
+        RawMetadata::default().with_text("XML:com.adobe.xmp", xmp),
+    ] {
+        let report = analyzer
+            .analyze_image_with_metadata(&pixels, &metadata)
+            .expect("analysis");
+        assert!(codes(&report).contains(&"provenance.digital_source_type"));
+    }
+
+    let tiff = exif_block(&[(0x010F, "Canon"), (0x0110, "Canon EOS 5D")], None);
+    for exif in [tiff.clone(), [b"Exif\0\0".as_slice(), &tiff].concat()] {
+        let metadata = RawMetadata::default().with_exif(&exif);
+        let report = analyzer
+            .analyze_image_with_metadata(&pixels, &metadata)
+            .expect("analysis");
+        assert_eq!(report.provenance.camera_make.as_deref(), Some("Canon"));
+    }
+}

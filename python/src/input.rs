@@ -9,7 +9,8 @@ use image::DynamicImage;
 use numpy::{PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
+use trueshot::metadata::RawMetadata;
 
 /// One image, owned by Rust. Bytes and pixels sit behind `Arc`s so that a
 /// report can keep them for `Report.to_html` without a copy.
@@ -19,8 +20,9 @@ pub enum Input {
     Path(PathBuf),
     /// An encoded file held in memory (metadata and pixels).
     Bytes(Arc<[u8]>),
-    /// Decoded pixels (no file metadata).
-    Pixels(Arc<DynamicImage>),
+    /// Decoded pixels, with the metadata the decoder kept apart from them
+    /// (a PIL image's `info`; none for an array).
+    Pixels(Arc<DynamicImage>, Arc<RawMetadata>),
 }
 
 /// What a report keeps of its input to draw the review page later. A file is
@@ -90,7 +92,7 @@ impl Kept {
                 Ok(decode(&bytes)?)
             }
             Kept::Input(Input::Bytes(bytes)) => Ok(decode(bytes)?),
-            Kept::Input(Input::Pixels(image)) => Ok((image.as_ref().clone(), None)),
+            Kept::Input(Input::Pixels(image, _)) => Ok((image.as_ref().clone(), None)),
             Kept::Input(Input::Path(path)) => Ok(decode(&read_file(path, config)?)?),
             Kept::Unpickled => Err(KeptError::Unpickled),
         }
@@ -120,8 +122,8 @@ pub enum Loaded<'a> {
     File(&'a Path, Vec<u8>),
     /// An encoded file given in memory.
     Bytes(&'a Arc<[u8]>),
-    /// Decoded pixels.
-    Pixels(&'a Arc<DynamicImage>),
+    /// Decoded pixels and their metadata.
+    Pixels(&'a Arc<DynamicImage>, &'a Arc<RawMetadata>),
 }
 
 impl Input {
@@ -140,7 +142,7 @@ impl Input {
         Ok(match self {
             Input::Path(path) => Loaded::File(path, read_file(path, config)?),
             Input::Bytes(bytes) => Loaded::Bytes(bytes),
-            Input::Pixels(image) => Loaded::Pixels(image),
+            Input::Pixels(image, metadata) => Loaded::Pixels(image, metadata),
         })
     }
 }
@@ -152,7 +154,7 @@ impl Loaded<'_> {
         match self {
             Loaded::File(_, bytes) => trueshot::estimated_peak_bytes(bytes, config),
             Loaded::Bytes(bytes) => trueshot::estimated_peak_bytes(bytes, config),
-            Loaded::Pixels(image) => {
+            Loaded::Pixels(image, _) => {
                 trueshot::estimated_peak_bytes_for_pixels(image.width(), image.height())
             }
         }
@@ -180,9 +182,9 @@ impl Loaded<'_> {
                 analyzer.analyze_bytes(bytes)?,
                 Kept::Input(Input::Bytes(Arc::clone(bytes))),
             )),
-            Loaded::Pixels(image) => Ok((
-                analyzer.analyze_image(image)?,
-                Kept::Input(Input::Pixels(Arc::clone(image))),
+            Loaded::Pixels(image, metadata) => Ok((
+                analyzer.analyze_image_with_metadata(image, metadata)?,
+                Kept::Input(Input::Pixels(Arc::clone(image), Arc::clone(metadata))),
             )),
         }
     }
@@ -215,7 +217,7 @@ impl Input {
                 references.push_bytes(bytes, None)?;
                 Ok(Kept::Input(self.clone()))
             }
-            Input::Pixels(image) => {
+            Input::Pixels(image, _) => {
                 references.push_image(image, None);
                 Ok(Kept::Input(self.clone()))
             }
@@ -302,6 +304,55 @@ fn is_pil_image(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 /// clamped. Other modes ("P", "CMYK", "LA", "1"...) are converted to RGB by
 /// Pillow's own rules.
 fn from_pil(function: &str, obj: &Bound<'_, PyAny>, config: &trueshot::Config) -> PyResult<Input> {
+    let metadata = Arc::new(pil_metadata(obj));
+    match pil_pixels(function, obj, config)? {
+        Input::Pixels(image, _) => Ok(Input::Pixels(image, metadata)),
+        other => Ok(other),
+    }
+}
+
+/// The metadata Pillow read from the image's file (`Image.info`), which the
+/// analysis reads as in the file: EXIF (`exif`), XMP (`xmp`, or PNG text
+/// under `XML:com.adobe.xmp`), a JPEG or GIF comment (`comment`) and PNG
+/// text entries (any other key with a text value: generator parameters, an
+/// AIGC label). Other entries (`dpi`, `icc_profile`, ...) are not read, and
+/// Pillow keeps no C2PA manifest.
+fn pil_metadata(obj: &Bound<'_, PyAny>) -> RawMetadata {
+    let mut metadata = RawMetadata::default();
+    let Some(info) = obj
+        .getattr("info")
+        .ok()
+        .and_then(|info| info.cast_into::<PyDict>().ok())
+    else {
+        return metadata;
+    };
+    for (key, value) in info.iter() {
+        let Ok(key) = key.extract::<String>() else {
+            continue;
+        };
+        let text = value
+            .cast::<PyString>()
+            .ok()
+            .map(|s| s.to_string_lossy().into_owned());
+        let bytes = value.cast::<PyBytes>().ok().map(|b| b.as_bytes().to_vec());
+        metadata = match (key.as_str(), text, bytes) {
+            ("exif", _, Some(bytes)) => metadata.with_exif(&bytes),
+            ("xmp", Some(text), _) => metadata.with_xmp(text.as_bytes()),
+            ("xmp", _, Some(bytes)) => metadata.with_xmp(&bytes),
+            ("comment", _, Some(bytes)) => metadata.with_text("comment", &bytes),
+            (_, Some(text), _) => metadata.with_text(&key, text.as_bytes()),
+            _ => metadata,
+        };
+    }
+    metadata
+}
+
+/// The pixels of a PIL image (see [`from_pil`]).
+fn pil_pixels(
+    function: &str,
+    obj: &Bound<'_, PyAny>,
+    config: &trueshot::Config,
+) -> PyResult<Input> {
     let py = obj.py();
     let numpy = py.import("numpy")?;
     // Refuse an image over the pixel limit before Pillow converts or numpy
@@ -346,11 +397,14 @@ fn from_pil(function: &str, obj: &Bound<'_, PyAny>, config: &trueshot::Config) -
         let grey = py.detach(|| data.iter().map(|&v| float_to_u8(v)).collect());
         image::GrayImage::from_raw(width, height, grey).map(DynamicImage::ImageLuma8)
     };
-    image.map(|i| Input::Pixels(Arc::new(i))).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "{function}: the image's size does not match its pixels"
-        ))
-    })
+    let metadata = Arc::new(RawMetadata::default());
+    image
+        .map(|i| Input::Pixels(Arc::new(i), metadata))
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "{function}: the image's size does not match its pixels"
+            ))
+        })
 }
 
 /// A float sample as the image crate converts one to 8 bits (its
@@ -439,9 +493,12 @@ fn from_array(
         3 => image::RgbImage::from_raw(width, height, data).map(DynamicImage::ImageRgb8),
         _ => image::RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8),
     };
-    image.map(|i| Input::Pixels(Arc::new(i))).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "{function}: the array's size does not match its shape"
-        ))
-    })
+    let metadata = Arc::new(RawMetadata::default());
+    image
+        .map(|i| Input::Pixels(Arc::new(i), metadata))
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "{function}: the array's size does not match its shape"
+            ))
+        })
 }

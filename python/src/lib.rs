@@ -78,7 +78,9 @@ fn with_references(
 /// `image` is a path (str or os.PathLike), the bytes of an encoded file, a
 /// numpy uint8 array of shape (H, W), (H, W, 3) or (H, W, 4), or a PIL
 /// image. Paths and bytes also give the file's metadata to the provenance
-/// detector; arrays and PIL images carry pixels only. 16-bit PIL images
+/// detector; a PIL image gives what Pillow kept of it in `info` (EXIF, XMP,
+/// PNG text, a comment; no C2PA, no JPEG tables); arrays carry pixels
+/// only. 16-bit PIL images
 /// ("I;16"...) and "I" (read as 16-bit) are brought to 8 bits as a 16-bit
 /// PNG file is; "F" is read as 0.0 = black to 1.0 = white.
 ///

@@ -70,7 +70,7 @@ impl Catalogue {
             let what = match &inputs[i] {
                 Input::Path(path) => format!("reference {}", quoted(&path.display().to_string())),
                 Input::Bytes(bytes) => format!("reference #{i} (<{} bytes>)", bytes.len()),
-                Input::Pixels(_) => format!("reference #{i}"),
+                Input::Pixels(..) => format!("reference #{i}"),
             };
             to_pyerr_about(py, e, &what)
         })?;
@@ -88,7 +88,7 @@ impl Catalogue {
         match source {
             Kept::Path { path, .. } => quoted(&path.display().to_string()),
             Kept::Input(Input::Bytes(bytes)) => format!("<{} bytes>", bytes.len()),
-            Kept::Input(Input::Pixels(image)) => {
+            Kept::Input(Input::Pixels(image, _)) => {
                 format!("<{}x{} pixels>", image.width(), image.height())
             }
             // Not made by `Input::push_to`; described anyway rather than panicking.

@@ -153,3 +153,33 @@ def test_jpeg_bytes_and_path_agree(tmp_path: pathlib.Path) -> None:
     assert summary(by_path) == summary(by_bytes)
     assert by_path.image["format"] == "jpeg"
     assert by_path.image["jpeg_quality"] is not None
+
+
+def test_a_pil_image_brings_the_metadata_pillow_read() -> None:
+    # An AIGC label and generator parameters in PNG text, EXIF with a camera:
+    # a PIL image opened from the file gives the file's findings, its pixels
+    # alone (an array) do not.
+    import io
+
+    from PIL import PngImagePlugin
+
+    pixels = make_pixels(300, 400, 3)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("AIGC", '{"Label":"1","ContentProducer":"001191110108MA01","ProduceID":"x1"}')
+    info.add_text("parameters", "a cracked vase\nSteps: 20, Sampler: Euler a, CFG scale: 7")
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", pnginfo=info, exif=exif)
+    encoded = buffer.getvalue()
+
+    from_file = trueshot.analyze(encoded)
+    opened = Image.open(io.BytesIO(encoded))
+    for image in (opened, opened.convert("RGB")):
+        report = trueshot.analyze(image)
+        assert report.verdict == from_file.verdict == "ai_generated"
+        codes = {f.code for f in report.findings}
+        assert {"provenance.aigc_label", "provenance.generator_parameters"} <= codes
+        assert report.to_dict()["provenance"]["camera_make"] == "Canon"
+    bare = trueshot.analyze(np.asarray(opened))
+    assert "provenance.aigc_label" not in {f.code for f in bare.findings}

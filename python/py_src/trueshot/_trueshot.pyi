@@ -30,7 +30,8 @@ __all__ = [
 __version__: Final[str]
 
 class _PILImage(Protocol):
-    """What trueshot needs from a PIL image (Pillow itself is optional)."""
+    """What trueshot needs from a PIL image (Pillow itself is optional); its
+    ``info`` dict, when it has one, gives the file's metadata Pillow kept."""
 
     @property
     def mode(self) -> str: ...
