@@ -374,6 +374,17 @@ trueshot_status trueshot_config_thresholds(const trueshot_config *config,
 trueshot_status trueshot_config_set_max_pixels(trueshot_config *config, uint64_t max_pixels);
 
 /**
+ * Refuse to decode an image whose pixels would take more than `max_bytes`
+ * of memory (`TRUESHOT_STATUS_TOO_LARGE`): the bound of the decoder, and of
+ * each reference photo indexed after it is set. At least 65 536. Default:
+ * 1 073 741 824 (1 GiB).
+ *
+ * # Safety
+ * As for `trueshot_config_set_max_false_alarm`.
+ */
+trueshot_status trueshot_config_set_max_decoded_bytes(trueshot_config *config, uint64_t max_bytes);
+
+/**
  * Refuse files and buffers larger than `max_bytes` unread
  * (`TRUESHOT_STATUS_TOO_LARGE`). Must be positive. Default: 268 435 456 (256 MiB).
  *

@@ -748,6 +748,23 @@ pub unsafe extern "C" fn trueshot_config_set_max_pixels(
     }
 }
 
+/// Refuse to decode an image whose pixels would take more than `max_bytes`
+/// of memory (`TRUESHOT_STATUS_TOO_LARGE`): the bound of the decoder, and of
+/// each reference photo indexed after it is set. At least 65 536. Default:
+/// 1 073 741 824 (1 GiB).
+///
+/// # Safety
+/// As for `trueshot_config_set_max_false_alarm`.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_set_max_decoded_bytes(
+    config: *mut trueshot_config,
+    max_bytes: u64,
+) -> trueshot_status {
+    ffi_boundary! {
+        try_mut!(config).update(|c| c.max_decoded_bytes = max_bytes)
+    }
+}
+
 /// Refuse files and buffers larger than `max_bytes` unread
 /// (`TRUESHOT_STATUS_TOO_LARGE`). Must be positive. Default: 268 435 456 (256 MiB).
 ///

@@ -165,6 +165,42 @@ fn config_setters_validate() {
     }
 }
 
+/// The decoder's memory bound can be set from C: under 64 KiB is refused,
+/// and an image whose pixels need more than the bound is too large.
+#[test]
+fn the_decoded_memory_bound_is_set_from_c() {
+    // SAFETY (test): the config is live until freed; buffers are sized as passed.
+    unsafe {
+        let config = trueshot_config_new();
+        assert_eq!(
+            trueshot_config_set_max_decoded_bytes(config, 65_535),
+            trueshot_status::InvalidArgument
+        );
+        let png = png_bytes(200, 200); // 120,000 bytes of RGB
+        let mut report = sentinel();
+        assert_eq!(
+            trueshot_analyze_bytes(config, png.as_ptr(), png.len(), &mut report),
+            trueshot_status::Ok
+        );
+        trueshot_report_free(report);
+        assert_eq!(
+            trueshot_config_set_max_decoded_bytes(config, 65_536),
+            trueshot_status::Ok
+        );
+        let mut report = sentinel();
+        assert_eq!(
+            trueshot_analyze_bytes(config, png.as_ptr(), png.len(), &mut report),
+            trueshot_status::TooLarge
+        );
+        assert_eq!(report, sentinel());
+        assert_eq!(
+            trueshot_config_set_max_decoded_bytes(ptr::null_mut(), 1 << 20),
+            trueshot_status::NullArgument
+        );
+        trueshot_config_free(config);
+    }
+}
+
 /// A review rate set through the C ABI reaches the analysis, survives the
 /// other setters, and a model file that cannot honour it is refused with
 /// the config left as it was.
