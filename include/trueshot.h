@@ -764,8 +764,8 @@ const char *trueshot_report_reference_name(const trueshot_report *report);
  * by the report and valid until it is freed. Built on the first call (which
  * decodes the kept photo again, so it takes about as long as decoding) and
  * kept; safe to call from several threads. Every string taken from the file
- * is HTML-escaped. NULL for a NULL report or if the page cannot be made
- * (`trueshot_last_error_message` says why).
+ * is HTML-escaped. NULL for a NULL report, or if the page cannot be made
+ * (then `trueshot_last_error_message` says why).
  *
  * # Safety
  * `report` NULL or live.

@@ -1532,8 +1532,8 @@ pub unsafe extern "C" fn trueshot_report_reference_name(
 /// by the report and valid until it is freed. Built on the first call (which
 /// decodes the kept photo again, so it takes about as long as decoding) and
 /// kept; safe to call from several threads. Every string taken from the file
-/// is HTML-escaped. NULL for a NULL report or if the page cannot be made
-/// (`trueshot_last_error_message` says why).
+/// is HTML-escaped. NULL for a NULL report, or if the page cannot be made
+/// (then `trueshot_last_error_message` says why).
 ///
 /// # Safety
 /// `report` NULL or live.
