@@ -745,14 +745,12 @@ impl Fused {
     /// An `authentic` verdict becomes `inconclusive` with a finding naming
     /// what was skipped; a flag found before the cut stands.
     fn hold_incomplete(&mut self, skipped: &[DetectorKind]) {
-        if skipped.is_empty() || self.verdict != Verdict::Authentic {
+        if skipped.is_empty() {
             return;
         }
         let names: Vec<String> = skipped.iter().map(ToString::to_string).collect();
         let names = names.join(", ");
-        self.verdict = Verdict::Inconclusive;
-        self.deciding = vec!["fusion.incomplete".into()];
-        self.findings.push(Finding::new(
+        self.hold_authentic(Finding::new(
             DetectorKind::Fusion,
             "fusion.incomplete",
             0.0,
@@ -770,12 +768,10 @@ impl Fused {
     /// analysis, an `authentic` verdict becomes `inconclusive`; a flag
     /// stands.
     fn hold_unexamined(&mut self, (width, height): (u32, u32)) {
-        if width.min(height) >= MIN_SIDE_TO_CLEAR || self.verdict != Verdict::Authentic {
+        if width.min(height) >= MIN_SIDE_TO_CLEAR {
             return;
         }
-        self.verdict = Verdict::Inconclusive;
-        self.deciding = vec!["fusion.too_small".into()];
-        self.findings.push(Finding::new(
+        self.hold_authentic(Finding::new(
             DetectorKind::Fusion,
             "fusion.too_small",
             0.0,
@@ -783,6 +779,17 @@ impl Fused {
             format!("The image content is {width}x{height} pixels (uniform margins left out): too few for the pixel tests, which read blocks of 32 px and need several of them. It cannot be cleared, so the verdict is inconclusive."),
             format!("图像内容（不含均匀边框）仅 {width}x{height} 像素，像素检测需要多个 32 像素的图块，像素不足无法检测。无法认定照片真实，因此结论为“无法确定”。"),
         ));
+    }
+
+    /// An `authentic` verdict becomes `inconclusive`, decided by `why`;
+    /// any other verdict stands.
+    fn hold_authentic(&mut self, why: Finding) {
+        if self.verdict != Verdict::Authentic {
+            return;
+        }
+        self.verdict = Verdict::Inconclusive;
+        self.deciding = vec![why.code.clone()];
+        self.findings.push(why);
     }
 }
 

@@ -43,13 +43,16 @@ fn bad_files_get_error_records_and_exit_1() {
     std::fs::write(dir.join("bomb.png"), &bomb).expect("write");
     std::fs::write(dir.join("notes.txt"), b"not an image").expect("write");
     let heat = dir.join("heat");
+    let scan = |input: &std::path::Path| {
+        trueshot()
+            .args(["scan", "--format", "jsonl", "--heatmap-dir"])
+            .arg(&heat)
+            .arg(input)
+            .output()
+            .expect("run")
+    };
 
-    let out = trueshot()
-        .args(["scan", "--format", "jsonl", "--heatmap-dir"])
-        .arg(&heat)
-        .arg(dir)
-        .output()
-        .expect("run");
+    let out = scan(dir);
     assert_exit(&out, 1);
     let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -85,20 +88,10 @@ fn bad_files_get_error_records_and_exit_1() {
     // The heatmap directory lies in the scanned one: a second run leaves
     // the first run's heatmaps out, and the directory named alone is read.
     assert_eq!(std::fs::read_dir(&heat).expect("heatmaps").count(), 1);
-    let again = trueshot()
-        .args(["scan", "--format", "jsonl", "--heatmap-dir"])
-        .arg(&heat)
-        .arg(dir)
-        .output()
-        .expect("run");
+    let again = scan(dir);
     assert_exit(&again, 1);
     assert_eq!(String::from_utf8_lossy(&again.stdout).lines().count(), 5);
-    let alone = trueshot()
-        .args(["scan", "--format", "jsonl", "--heatmap-dir"])
-        .arg(&heat)
-        .arg(&heat)
-        .output()
-        .expect("run");
+    let alone = scan(&heat);
     assert_exit(&alone, 0);
     assert_eq!(String::from_utf8_lossy(&alone.stdout).lines().count(), 1);
 }

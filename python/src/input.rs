@@ -397,14 +397,20 @@ fn pil_pixels(
         let grey = py.detach(|| data.iter().map(|&v| float_to_u8(v)).collect());
         image::GrayImage::from_raw(width, height, grey).map(DynamicImage::ImageLuma8)
     };
+    bare_pixels(
+        image,
+        function,
+        "the image's size does not match its pixels",
+    )
+}
+
+/// Decoded pixels without metadata, or `mismatch` as the error of a buffer
+/// whose length does not match its size.
+fn bare_pixels(image: Option<DynamicImage>, function: &str, mismatch: &str) -> PyResult<Input> {
     let metadata = Arc::new(RawMetadata::default());
     image
         .map(|i| Input::Pixels(Arc::new(i), metadata))
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "{function}: the image's size does not match its pixels"
-            ))
-        })
+        .ok_or_else(|| PyValueError::new_err(format!("{function}: {mismatch}")))
 }
 
 /// A float sample as the image crate converts one to 8 bits (its
@@ -493,12 +499,5 @@ fn from_array(
         3 => image::RgbImage::from_raw(width, height, data).map(DynamicImage::ImageRgb8),
         _ => image::RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8),
     };
-    let metadata = Arc::new(RawMetadata::default());
-    image
-        .map(|i| Input::Pixels(Arc::new(i), metadata))
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "{function}: the array's size does not match its shape"
-            ))
-        })
+    bare_pixels(image, function, "the array's size does not match its shape")
 }
