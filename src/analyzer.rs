@@ -39,7 +39,7 @@ const DEFAULT_CELL: u32 = 16;
 pub struct Analyzer {
     config: Config,
     fft: FftPlans,
-    model: fusion::Model,
+    model: Arc<fusion::Model>,
     /// The verdict's thresholds: the model's for `Config::max_false_alarm`
     /// and `Config::review_rate`.
     point: fusion::OperatingPoint,
@@ -64,12 +64,12 @@ struct Pixels<'a> {
 /// loaded from the same file) and the thresholds it resolves to.
 pub(crate) fn model_and_point(
     config: &Config,
-    kept: Option<&fusion::Model>,
-) -> Result<(fusion::Model, fusion::OperatingPoint), Error> {
+    kept: Option<&Arc<fusion::Model>>,
+) -> Result<(Arc<fusion::Model>, fusion::OperatingPoint), Error> {
     let model = match (kept, &config.model_path) {
-        (Some(model), _) => model.clone(),
-        (None, Some(path)) => fusion::Model::load(path)?,
-        (None, None) => fusion::Model::builtin(),
+        (Some(model), _) => Arc::clone(model),
+        (None, Some(path)) => Arc::new(fusion::Model::load(path)?),
+        (None, None) => Arc::new(fusion::Model::builtin()),
     };
     let point = model.operating_point_for(config.max_false_alarm, config.review_rate)?;
     Ok((model, point))
@@ -88,8 +88,23 @@ impl Analyzer {
     /// # Errors
     /// [`Error::InvalidConfig`] when a value is out of range.
     pub fn new(config: Config) -> Result<Self, Error> {
+        Self::build(config, None)
+    }
+
+    /// An analyser that uses `model`, loaded once (with
+    /// [`fusion::Model::load`]) for many analysers, instead of reading
+    /// `config.model_path`: a model file replaced or removed later does not
+    /// reach them.
+    ///
+    /// # Errors
+    /// As [`Analyzer::new`] (a review rate the model cannot honour).
+    pub fn with_model(config: Config, model: Arc<fusion::Model>) -> Result<Self, Error> {
+        Self::build(config, Some(&model))
+    }
+
+    fn build(config: Config, model: Option<&Arc<fusion::Model>>) -> Result<Self, Error> {
         config.validate()?;
-        let (model, point) = model_and_point(&config, None)?;
+        let (model, point) = model_and_point(&config, model)?;
         let pool = worker_pool(config.threads)?;
         Ok(Analyzer {
             config,

@@ -109,8 +109,10 @@ const MAX_TREES: usize = 10_000;
 /// Most genuine-photo score quantiles a model keeps ([`Model::genuine_scores`]):
 /// a review rate resolves to 0.1%.
 pub const MAX_GENUINE_QUANTILES: usize = 1001;
-/// Most training-file fingerprints a model keeps ([`Model::training_files`]).
-pub const MAX_TRAINING_FILES: usize = 10_000_000;
+/// Most training-file fingerprints a model keeps ([`Model::training_files`]):
+/// with them the model file stays under the 64 MiB it may take (about 24 bytes
+/// each as `trueshot calibrate` writes them).
+pub const MAX_TRAINING_FILES: usize = 2_000_000;
 /// The detectors whose measurements a model may use; they name their
 /// features `detector.measure` by [`DetectorKind::as_str`].
 const FEATURE_DETECTORS: [DetectorKind; 8] = [
@@ -123,6 +125,18 @@ const FEATURE_DETECTORS: [DetectorKind; 8] = [
     DetectorKind::Spectrum,
     DetectorKind::TextureStats,
 ];
+
+/// Whether `name` names a detector's feature (`detector.measure`, of a
+/// detector that gives model features). A misspelt name would silently
+/// weigh nothing (features an image lacks count as the training mean); the
+/// measure itself cannot be checked without running every detector, its
+/// detector can.
+#[must_use]
+pub fn is_feature_name(name: &str) -> bool {
+    name.split_once('.').is_some_and(|(detector, measure)| {
+        FEATURE_DETECTORS.iter().any(|k| k.as_str() == detector) && !measure.is_empty()
+    })
+}
 
 /// Standardised features are clipped to this many standard deviations.
 const Z_CLIP: f32 = 5.0;
@@ -248,11 +262,12 @@ impl Model {
             .unwrap_or_else(Model::uncalibrated)
     }
 
-    /// No heads: each class score is the strongest finding of that class.
+    /// No heads: each class score comes from metadata declarations and
+    /// local evidence alone, placed as with a fitted model.
     #[must_use]
     pub fn uncalibrated() -> Self {
         Model {
-            description: "uncalibrated: strongest finding per class".into(),
+            description: "uncalibrated: metadata declarations and local evidence only".into(),
             features: Vec::new(),
             ai_generated: None,
             edited: None,
@@ -294,13 +309,7 @@ impl Model {
         let n = self.features.len();
         let mut names = std::collections::BTreeSet::new();
         for name in &self.features {
-            // A misspelt name would silently weigh nothing (features an image
-            // lacks count as the training mean); the measure itself cannot be
-            // checked without running every detector, its detector can.
-            let known = name.split_once('.').is_some_and(|(detector, measure)| {
-                FEATURE_DETECTORS.iter().any(|k| k.as_str() == detector) && !measure.is_empty()
-            });
-            if !known {
+            if !is_feature_name(name) {
                 return Err(Error::InvalidConfig(format!(
                     "model feature {name:?} is not a detector's feature (detector.measure)"
                 )));
@@ -443,6 +452,7 @@ impl Model {
             .find(|p| p.max_false_alarm <= max_false_alarm + 1e-6)
             .or(points.first())
             .copied()
+            .map(with_review_band)
             .unwrap_or(OperatingPoint {
                 max_false_alarm,
                 flag: 0.9,
@@ -483,9 +493,6 @@ impl Model {
         let x = self.vector(features);
         let mut model_findings = Vec::new();
         let mut class_score = |head: &Option<Head>, class: Class| -> f32 {
-            let Some(head) = head else {
-                return strongest(findings, class, |_| true);
-            };
             let declared = on_scale(
                 strongest(findings, class, |f| f.detector == DetectorKind::Provenance),
                 placing,
@@ -494,6 +501,13 @@ impl Model {
                 local_level(strongest(findings, class, is_local_evidence), placing)
             } else {
                 0.0
+            };
+            // Without a head for this class (a model fitted on labels of
+            // one class only) the pixels give no evidence for it, and the
+            // fixed-level evidence keeps its fixed place: a declaration
+            // flags, a local region is sent to review, never flagged.
+            let Some(head) = head else {
+                return declared.max(local);
             };
             let p = head.predict(&x);
             if p >= point.authentic {
@@ -1100,11 +1114,23 @@ pub(crate) fn solve(a: &mut [f64], b: &mut [f64], d: usize) -> Option<Vec<f64>> 
 pub fn threshold_for(real_scores: &[f32], rate: f32) -> OperatingPoint {
     let s = sorted_finite(real_scores);
     let flag = score_reached_by(&s, rate).max(0.5);
-    let authentic = score_reached_by(&s, (rate * 10.0).min(0.5)).min(flag);
-    OperatingPoint {
+    let authentic = score_reached_by(&s, (rate * 10.0).min(0.5));
+    with_review_band(OperatingPoint {
         max_false_alarm: rate,
         flag,
         authentic,
+    })
+}
+
+/// `point` with a band for review: where the authentic threshold reaches
+/// the flag threshold (tied top scores, or too few genuine photos for the
+/// rates), the flag stays and the authentic threshold comes just under it,
+/// so that evidence placed in the band (a declared composite, a local JPEG
+/// region) is sent to review instead of cleared for want of one.
+fn with_review_band(point: OperatingPoint) -> OperatingPoint {
+    OperatingPoint {
+        authentic: point.authentic.min(just_under(point.flag)),
+        ..point
     }
 }
 
@@ -1122,8 +1148,10 @@ fn score_reached_by(sorted: &[f32], rate: f32) -> f32 {
     if sorted.is_empty() {
         return 0.5;
     }
-    // Number of genuine photos allowed at or above the threshold.
-    let allowed = (rate * sorted.len() as f32).floor() as usize;
+    // Number of genuine photos allowed at or above the threshold; in f64
+    // with a margin, so that a whole share (0.025 of 40) is not lost to
+    // the f32 rounding of the rate.
+    let allowed = (f64::from(rate) * sorted.len() as f64 + 1e-6).floor() as usize;
     let idx = sorted.len().saturating_sub(allowed + 1);
     (sorted[idx] + 1e-4).min(1.0)
 }
@@ -1812,6 +1840,47 @@ mod tests {
         assert_eq!(other.verdict, Verdict::Authentic);
     }
 
+    /// A model fitted on one class only (no head for the other) keeps the
+    /// fixed places: a local region of the missing class is sent to review,
+    /// never flagged or cleared, and a declaration still flags.
+    #[test]
+    fn a_missing_head_keeps_the_fixed_places_of_evidence() {
+        let mut ai_only = one_feature_model(1.0, vec![POINT]);
+        ai_only.edited = None;
+        let mut edits_only = one_feature_model(1.0, vec![POINT]);
+        edits_only.edited = edits_only.ai_generated.take();
+        let features = BTreeMap::from([("texture_stats.x".to_string(), -3.0f32)]);
+        let region = [finding(
+            DetectorKind::Jpeg,
+            "jpeg.local_single_compression",
+            0.98,
+            Class::Edited,
+        )];
+        let declared = [finding(
+            DetectorKind::Provenance,
+            "provenance.generator_parameters",
+            0.99,
+            Class::AiGenerated,
+        )];
+        for model in [&ai_only, &edits_only, &Model::uncalibrated()] {
+            let point = model.operating_point(0.01);
+            let reviewed = model.fuse(&features, &region, point, None);
+            assert_eq!(
+                reviewed.verdict,
+                Verdict::Inconclusive,
+                "{}",
+                model.description
+            );
+            let flagged = model.fuse(&features, &declared, point, None);
+            assert_eq!(
+                flagged.verdict,
+                Verdict::AiGenerated,
+                "{}",
+                model.description
+            );
+        }
+    }
+
     #[test]
     fn logistic_fit_separates_a_separable_feature() {
         let rows: Vec<Vec<f32>> = (0..200)
@@ -1832,6 +1901,37 @@ mod tests {
         let alarms = real.iter().filter(|&&s| s >= point.flag).count();
         assert!(alarms <= 2, "{alarms} {point:?}");
         assert!(point.authentic <= point.flag);
+    }
+
+    /// A whole share of the genuine photos is allowed despite the f32
+    /// rate (0.025 of 40 is one photo), and tied or too few genuine scores
+    /// still leave a band for review, in a fitted point and in a stored one.
+    #[test]
+    fn thresholds_keep_whole_shares_and_a_review_band() {
+        let real: Vec<f32> = (0..40).map(|i| i as f32 / 100.0 + 0.5).collect();
+        let point = threshold_for(&real, 0.025);
+        assert_eq!(real.iter().filter(|&&s| s >= point.flag).count(), 1);
+
+        let tied = vec![0.97f32; 30];
+        let point = threshold_for(&tied, 0.01);
+        assert!(point.authentic < point.flag, "{point:?}");
+        let mut model = one_feature_model(1.0, vec![POINT]);
+        model.operating_points = vec![OperatingPoint {
+            max_false_alarm: 0.01,
+            flag: 0.95,
+            authentic: 0.95,
+        }];
+        let stored = model.operating_point(0.01);
+        assert!(stored.authentic < stored.flag && stored.flag == 0.95);
+        let region = [finding(
+            DetectorKind::Jpeg,
+            "jpeg.local_single_compression",
+            0.98,
+            Class::Edited,
+        )];
+        let features = BTreeMap::from([("texture_stats.x".to_string(), -3.0f32)]);
+        let fused = model.fuse(&features, &region, stored, None);
+        assert_eq!(fused.verdict, Verdict::Inconclusive);
     }
 
     #[test]

@@ -718,7 +718,8 @@ fn calibrate_without_usable_data_writes_no_model() {
     assert!(!model.exists());
 }
 
-/// A `--features` list naming no feature, or one feature twice, and
+/// A `--features` list naming no feature, one feature twice or a feature of
+/// no detector, and
 /// `--max-features` with boosted heads (which use every feature) are
 /// refused before anything is analysed, and no model is written.
 #[test]
@@ -735,6 +736,10 @@ fn calibrate_refuses_bad_feature_arguments() {
                 "spectrum.grid_peak,texture_stats.d1_1_1,spectrum.grid_peak",
             ],
             "spectrum.grid_peak twice",
+        ),
+        (
+            ["--features", "spectrum.grid_peak,nosuch.x"],
+            "nosuch.x, which is not a detector's feature",
         ),
         (
             ["--heads", "boosted"],
@@ -760,6 +765,33 @@ fn calibrate_refuses_bad_feature_arguments() {
         assert!(stderr.contains(needle), "{stderr}");
         assert!(!model.exists());
     }
+}
+
+/// Genuine photos and positives in different sets leave nothing to measure
+/// the model on (a set is one comparison): refused before the analysis.
+#[test]
+fn calibrate_refuses_sets_without_both_classes() {
+    let scratch = temp_dir("calibrate-unpaired");
+    let dir = scratch.path();
+    let labels = tiny_corpus(dir);
+    let text = std::fs::read_to_string(&labels).expect("labels");
+    let text = text
+        .replace(",real,camera,asfound,", ",real,camera,photos,")
+        .replace(",generated,asfound,", ",generated,fakes,");
+    std::fs::write(&labels, text).expect("labels");
+    let model = dir.join("model.json");
+    let out = trueshot()
+        .args(["calibrate", "--variants", ""])
+        .arg(&labels)
+        .arg("-o")
+        .arg(&model)
+        .output()
+        .expect("run calibrate");
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no set holds both"), "{stderr}");
+    assert!(!stderr.contains("analysed"), "{stderr}");
+    assert!(!model.exists());
 }
 
 /// Labels without rows, or with a label outside the format, are errors.
@@ -1421,7 +1453,15 @@ fn calibrate_groups_edits_with_their_source_photo() {
     assert_exit(&out, 0);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("only 5 source groups"), "{stderr}");
-    assert!(!stderr.contains("warning"), "{stderr}");
+    // No warning about the folds (only that 3 genuine photos are too few
+    // for the stored rates).
+    assert!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("warning"))
+            .all(|l| l.contains("genuine samples are too few")),
+        "{stderr}"
+    );
 
     // All AI images from one source group: the fold holding it trains no
     // ai_generated head, and calibrate says so.

@@ -1,10 +1,13 @@
 //! `trueshot.Config`: the core `Config`, validated once when it is built.
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
+
+use trueshot::fusion::{Model, OperatingPoint};
 
 use crate::error::invalid_config;
 
@@ -16,6 +19,16 @@ use crate::error::invalid_config;
 #[derive(Clone)]
 pub struct PyConfig {
     pub inner: trueshot::Config,
+    /// The fusion model, loaded once when the Config is made: every
+    /// analysis with this Config uses it, and a model file replaced or
+    /// removed later does not reach them.
+    pub model: Arc<Model>,
+}
+
+/// The built-in model, parsed once per process.
+pub fn builtin_model() -> Arc<Model> {
+    static BUILTIN: OnceLock<Arc<Model>> = OnceLock::new();
+    Arc::clone(BUILTIN.get_or_init(|| Arc::new(Model::builtin())))
 }
 
 /// A Python int that must fit the field's unsigned type. Any int is taken
@@ -42,17 +55,28 @@ fn unsigned<T: TryFrom<i128>>(name: &str, value: &Bound<'_, PyAny>) -> PyResult<
     }
 }
 
-/// The verdict's thresholds `config` resolves to, as each analysis resolves
-/// them: its model (a model file is read again, as each analysis reads it),
-/// its false-alarm rate and its review rate. Also called when a Config is
-/// built, as the C setters check, so that a value out of range, a missing or
-/// malformed model file, or a review rate the model cannot honour fails
-/// where it is named rather than at the first analysis.
-fn operating_point(
-    py: Python<'_>,
-    config: &trueshot::Config,
-) -> PyResult<trueshot::fusion::OperatingPoint> {
-    py.detach(|| config.operating_point())
+/// Check `config` and load its model (the file at `model_path`, else the
+/// built-in one) with the GIL released, as the C setters check: a value out
+/// of range, a missing or malformed model file, or a review rate the model
+/// cannot honour fails where it is named rather than at the first analysis.
+fn load_model(py: Python<'_>, config: &trueshot::Config) -> PyResult<Arc<Model>> {
+    py.detach(|| -> Result<Arc<Model>, trueshot::Error> {
+        config.validate()?;
+        let model = match &config.model_path {
+            Some(path) => Arc::new(Model::load(path)?),
+            None => builtin_model(),
+        };
+        model.operating_point_for(config.max_false_alarm, config.review_rate)?;
+        Ok(model)
+    })
+    .map_err(|e| crate::error::to_pyerr(py, e))
+}
+
+/// The verdict's thresholds `config` resolves to with its loaded model.
+fn operating_point(py: Python<'_>, config: &PyConfig) -> PyResult<OperatingPoint> {
+    config
+        .model
+        .operating_point_for(config.inner.max_false_alarm, config.inner.review_rate)
         .map_err(|e| crate::error::to_pyerr(py, e))
 }
 
@@ -131,8 +155,8 @@ impl PyConfig {
             }
             (None, None) => {}
         }
-        operating_point(py, &inner)?;
-        Ok(PyConfig { inner })
+        let model = load_model(py, &inner)?;
+        Ok(PyConfig { inner, model })
     }
 
     /// Images whose header declares more pixels than this are refused.
@@ -175,24 +199,25 @@ impl PyConfig {
 
     /// The flag threshold this config resolves to: scores at or above it
     /// are flagged (`Report.flag_threshold` of its analyses). Set by the
-    /// model and `max_false_alarm`. A model file is read again, as each
-    /// analysis reads it: InvalidConfigError if it can no longer be loaded.
+    /// model (a model file is read once, when the Config is made) and
+    /// `max_false_alarm`.
     #[getter]
     fn flag_threshold(&self, py: Python<'_>) -> PyResult<f32> {
-        Ok(operating_point(py, &self.inner)?.flag)
+        Ok(operating_point(py, self)?.flag)
     }
 
     /// The authentic threshold this config resolves to: scores under it
     /// are authentic, scores from it up to the flag threshold go to review
     /// (`Report.authentic_threshold`). Set by the model, `max_false_alarm`
-    /// and `review_rate`; a model file is read again, as for
-    /// `flag_threshold`.
+    /// and `review_rate`.
     #[getter]
     fn authentic_threshold(&self, py: Python<'_>) -> PyResult<f32> {
-        Ok(operating_point(py, &self.inner)?.authentic)
+        Ok(operating_point(py, self)?.authentic)
     }
 
-    /// A fusion model file to use instead of the built-in one, or None.
+    /// A fusion model file to use instead of the built-in one, or None. It
+    /// was read when the Config was made; to pick up a refitted file, make a
+    /// new Config.
     #[getter]
     fn model_path(&self) -> Option<PathBuf> {
         self.inner.model_path.clone()

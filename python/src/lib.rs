@@ -33,12 +33,15 @@ use crate::input::{Input, Kept};
 use crate::reference::{Catalogue, Listings, PyReferences};
 use crate::report::{PyFinding, PyReport, Shared};
 
-/// Build the analyser for one call with the GIL released: a model file is
-/// read and parsed, and `threads` starts a pool, while other Python threads
-/// run on.
+/// Build the analyser for one call with the GIL released (`threads` starts
+/// a pool) while other Python threads run on. The model is the Config's,
+/// loaded when it was made.
 fn analyzer(py: Python<'_>, config: Option<&PyConfig>) -> PyResult<trueshot::Analyzer> {
-    let config = config.map(|c| c.inner.clone()).unwrap_or_default();
-    py.detach(|| trueshot::Analyzer::new(config))
+    let (settings, model) = match config {
+        Some(c) => (c.inner.clone(), Arc::clone(&c.model)),
+        None => (trueshot::Config::default(), config::builtin_model()),
+    };
+    py.detach(|| trueshot::Analyzer::with_model(settings, model))
         .map_err(|e| to_pyerr(py, e))
 }
 

@@ -172,6 +172,26 @@ def test_model_file_is_loaded_by_config(tmp_path: pathlib.Path) -> None:
     assert 0.0 <= trueshot.analyze(make_pixels(32, 32, 3), config=config).score <= 1.0
 
 
+def test_a_config_reads_its_model_file_once(tmp_path: pathlib.Path) -> None:
+    # A model file replaced or removed after the Config was made (a
+    # redeployment) does not reach its analyses: they keep the model read.
+    shipped = pathlib.Path(__file__).resolve().parents[2] / "models" / "default.json"
+    model = tmp_path / "model.json"
+    model.write_bytes(shipped.read_bytes())
+    config = trueshot.Config(model_path=model)
+    pixels = make_pixels(300, 400, 3)
+    before = trueshot.analyze(pixels, config=config)
+    flag = config.flag_threshold
+    model.write_text("{")
+    after = trueshot.analyze(pixels, config=config)
+    model.unlink()
+    gone = trueshot.analyze(pixels, config=config)
+    assert before.score == after.score == gone.score
+    assert config.flag_threshold == flag
+    with pytest.raises(trueshot.InvalidConfigError):
+        trueshot.Config(model_path=model)
+
+
 def test_config_is_keyword_only() -> None:
     with pytest.raises(TypeError):
         trueshot.Config(1000)  # type: ignore[call-arg]

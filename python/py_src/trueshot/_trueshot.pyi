@@ -107,14 +107,13 @@ class Config:
     def flag_threshold(self) -> float:
         """Scores at or above it are flagged (Report.flag_threshold of this
         config's analyses): set by the model and max_false_alarm. A model
-        file is read again, as each analysis reads it; InvalidConfigError if
-        it can no longer be loaded."""
+        file is read once, when the Config is made; every analysis with it
+        uses that model (make a new Config to pick up a refitted file)."""
     @property
     def authentic_threshold(self) -> float:
         """Scores under it are authentic; from it up to flag_threshold they
         go to review (Report.authentic_threshold): set by the model,
-        max_false_alarm and review_rate. Reads a model file as
-        flag_threshold does."""
+        max_false_alarm and review_rate."""
     @property
     def model_path(self) -> Union[pathlib.Path, None]: ...
     @property
