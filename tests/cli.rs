@@ -156,6 +156,17 @@ fn tiny_corpus(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// [`tiny_corpus`] with each `(from, to)` replaced in its labels.
+fn tiny_corpus_with(dir: &std::path::Path, replacements: &[(&str, &str)]) -> std::path::PathBuf {
+    let labels = tiny_corpus(dir);
+    let text = std::fs::read_to_string(&labels).expect("labels");
+    let text = replacements
+        .iter()
+        .fold(text, |text, (from, to)| text.replace(from, to));
+    std::fs::write(&labels, text).expect("labels");
+    labels
+}
+
 #[test]
 fn calibrate_with_given_features_then_eval_with_that_model() {
     let scratch = temp_dir("calibrate");
@@ -773,12 +784,13 @@ fn calibrate_refuses_bad_feature_arguments() {
 fn calibrate_refuses_sets_without_both_classes() {
     let scratch = temp_dir("calibrate-unpaired");
     let dir = scratch.path();
-    let labels = tiny_corpus(dir);
-    let text = std::fs::read_to_string(&labels).expect("labels");
-    let text = text
-        .replace(",real,camera,asfound,", ",real,camera,photos,")
-        .replace(",generated,asfound,", ",generated,fakes,");
-    std::fs::write(&labels, text).expect("labels");
+    let labels = tiny_corpus_with(
+        dir,
+        &[
+            (",real,camera,asfound,", ",real,camera,photos,"),
+            (",generated,asfound,", ",generated,fakes,"),
+        ],
+    );
     let model = dir.join("model.json");
     let out = trueshot()
         .args(["calibrate", "--variants", ""])
@@ -887,12 +899,13 @@ fn eval_checks_the_roc_path_first_and_prints_figures_before_drawing() {
 fn eval_prints_set_and_kind_names_escaped() {
     let scratch = temp_dir("names");
     let dir = scratch.path();
-    let labels = tiny_corpus(dir);
-    let text = std::fs::read_to_string(&labels).expect("labels");
-    let text = text
-        .replace(",asfound,", ",as|found\u{1b}[2J,")
-        .replace(",generated,", ",gen|erated\u{7},");
-    std::fs::write(&labels, text).expect("labels");
+    let labels = tiny_corpus_with(
+        dir,
+        &[
+            (",asfound,", ",as|found\u{1b}[2J,"),
+            (",generated,", ",gen|erated\u{7},"),
+        ],
+    );
     for format in ["human", "markdown"] {
         let out = trueshot()
             .args(["eval", "--format", format])
