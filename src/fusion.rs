@@ -138,6 +138,11 @@ pub fn is_feature_name(name: &str) -> bool {
     })
 }
 
+/// This build of trueshot: its version and a fingerprint of the library's
+/// sources and built-in model (`build.rs`), so that two builds of one
+/// version whose detectors differ are told apart.
+pub const BUILD: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("TRUESHOT_SOURCE_HASH"));
+
 /// Standardised features are clipped to this many standard deviations.
 const Z_CLIP: f32 = 5.0;
 
@@ -244,6 +249,11 @@ pub struct Model {
     /// in-sample. Empty in models written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub training_files: Vec<String>,
+    /// The trueshot build that fitted the model ([`BUILD`]): its features
+    /// are that build's measurements, which another build's detectors may
+    /// make otherwise. `None` in models written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted_by: Option<String>,
 }
 
 impl Default for Model {
@@ -279,7 +289,17 @@ impl Model {
             genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
             training_files: Vec::new(),
+            fitted_by: None,
         }
+    }
+
+    /// The build that fitted this model, when that is known and is not
+    /// this one ([`BUILD`]): its scores may then differ from the fit's (a
+    /// platform that upgraded trueshot should refit, or check the model
+    /// with `trueshot eval`).
+    #[must_use]
+    pub fn fitted_by_another_build(&self) -> Option<&str> {
+        self.fitted_by.as_deref().filter(|&build| build != BUILD)
     }
 
     /// Load a model file written by `trueshot calibrate`.
@@ -1454,6 +1474,7 @@ mod tests {
             genuine_scores: Vec::new(),
             cross_validation: serde_json::Value::Null,
             training_files: Vec::new(),
+            fitted_by: None,
         }
     }
 

@@ -234,6 +234,29 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         stderr.contains("fitted on 16 of these 16 files"),
         "{stderr}"
     );
+    // The model records the build that fitted it: this one, so no warning;
+    // from another build, every command that loads it says so.
+    assert!(fitted["fitted_by"]
+        .as_str()
+        .is_some_and(|b| b.contains('+')));
+    assert!(!stderr.contains("fitted by trueshot"), "{stderr}");
+    let mut other = fitted.clone();
+    other["fitted_by"] = serde_json::json!("0.0.1+0000000000000000");
+    let older = dir.join("older.json");
+    std::fs::write(&older, other.to_string()).expect("model");
+    let out = trueshot()
+        .args(["scan", "--format", "jsonl", "--model"])
+        .arg(&older)
+        .arg(dir.join("real_0.jpg"))
+        .output()
+        .expect("run scan");
+    assert_exit(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the model was fitted by trueshot 0.0.1+0000000000000000"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let builtin = trueshot()
         .args(["eval", "--format", "json"])
         .arg(&labels)

@@ -246,6 +246,7 @@ fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, String> {
         genuine_scores: fusion::genuine_quantiles(&real_oof),
         cross_validation: serde_json::Value::Null,
         training_files: training_files(&data),
+        fitted_by: Some(fusion::BUILD.into()),
     };
     let in_sample: Vec<Scored> = data
         .samples

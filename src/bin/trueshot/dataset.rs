@@ -362,7 +362,7 @@ fn pillow_nearest(src: u32, dst: u32) -> Vec<usize> {
 /// library are one package): its version and a fingerprint of its sources
 /// (build.rs), so that two builds of one version with other detectors are
 /// told apart.
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("TRUESHOT_SOURCE_HASH"));
+const VERSION: &str = trueshot::fusion::BUILD;
 
 /// Write samples as JSON lines (`row`, `file`, `fingerprint`, `variant`, `trueshot`,
 /// `report` or `error`).

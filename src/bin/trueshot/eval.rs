@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use trueshot::fusion::{auc, auc_interval, Z_95};
-use trueshot::{escape_untrusted, Analyzer, Config, DetectorKind, Report, Verdict};
+use trueshot::{escape_untrusted, Config, DetectorKind, Report, Verdict};
 
 use crate::dataset::{self, Row, Sample};
 
@@ -133,7 +133,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
         )
     });
     config.heatmap = geometry_kept;
-    let analyzer = Analyzer::new(config).map_err(|e| e.to_string())?;
+    let analyzer = crate::analyzer_for(config)?;
     let (base, rows) = dataset::read_labels(&args.labels)?;
     let variant = args.perturb.clone().unwrap_or_else(|| "as-found".into());
     let pool = rayon::ThreadPoolBuilder::new()

@@ -51,6 +51,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// The analyser for `config`, saying on standard error when its model was
+/// fitted by another build of trueshot (whose detectors may measure
+/// otherwise, so its scores may differ from the fit's).
+pub fn analyzer_for(config: trueshot::Config) -> Result<trueshot::Analyzer, String> {
+    let analyzer = trueshot::Analyzer::new(config).map_err(|e| e.to_string())?;
+    if let Some(other) = analyzer.model().fitted_by_another_build() {
+        eprintln!(
+            "trueshot: warning: the model was fitted by trueshot {}; this is {}: its scores \
+             may differ from the fit's; refit it, or check it with `trueshot eval`",
+            trueshot::escape_untrusted(other, 80),
+            trueshot::fusion::BUILD
+        );
+    }
+    Ok(analyzer)
+}
+
 /// Refuse an output file that cannot be written (no such directory, or a
 /// directory in its place) before the work that makes it, not after.
 pub fn check_output_path(flag: &str, path: &std::path::Path) -> Result<(), String> {

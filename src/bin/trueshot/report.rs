@@ -67,9 +67,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, String> {
             input.display()
         ));
     }
-    let analyzer = Analyzer::new(config)
-        .map_err(|e| e.to_string())?
-        .with_references(Arc::clone(&catalogue.references));
+    let analyzer = crate::analyzer_for(config)?.with_references(Arc::clone(&catalogue.references));
     let (report, image) = analyze_with_image(&analyzer, &args.image)
         .map_err(|e| format!("{}: {e}", args.image.display()))?;
     let listing = catalogue.matched_image(&report, analyzer.config());

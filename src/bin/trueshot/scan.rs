@@ -124,9 +124,7 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, String> {
     config.heatmap =
         args.heatmap_dir.is_some() || args.html_dir.is_some() || args.format == OutputFormat::Human;
     let catalogue = Catalogue::load(&args.reference, &args.reference_dir, &config)?;
-    let analyzer = Analyzer::new(config)
-        .map_err(|e| e.to_string())?
-        .with_references(Arc::clone(&catalogue.references));
+    let analyzer = crate::analyzer_for(config)?.with_references(Arc::clone(&catalogue.references));
     if let Some(dir) = &args.heatmap_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create heatmap directory {}: {e}", dir.display()))?;
