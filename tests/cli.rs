@@ -244,12 +244,15 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
     other["fitted_by"] = serde_json::json!("0.0.1+0000000000000000");
     let older = dir.join("older.json");
     std::fs::write(&older, other.to_string()).expect("model");
-    let out = trueshot()
-        .args(["scan", "--format", "jsonl", "--model"])
-        .arg(&older)
-        .arg(dir.join("real_0.jpg"))
-        .output()
-        .expect("run scan");
+    let scan_with = |model: &std::path::Path| {
+        trueshot()
+            .args(["scan", "--format", "jsonl", "--model"])
+            .arg(model)
+            .arg(dir.join("real_0.jpg"))
+            .output()
+            .expect("run scan")
+    };
+    let out = scan_with(&older);
     assert_exit(&out, 0);
     assert!(
         String::from_utf8_lossy(&out.stderr)
@@ -352,13 +355,7 @@ fn calibrate_with_given_features_then_eval_with_that_model() {
         serde_json::from_slice(&std::fs::read(&boosted).expect("model")).expect("json");
     assert!(fitted["ai_generated"]["trees"].is_array(), "{fitted}");
     assert_eq!(fitted["cross_validation"]["heads"], "boosted");
-    let scan = trueshot()
-        .args(["scan", "--format", "jsonl", "--model"])
-        .arg(&boosted)
-        .arg(dir.join("real_0.jpg"))
-        .output()
-        .expect("run scan");
-    assert_exit(&scan, 0);
+    assert_exit(&scan_with(&boosted), 0);
 
     // A samples cache is reused by the same labels, and refused (an error,
     // no panic) by labels it was not made from.

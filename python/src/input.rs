@@ -243,7 +243,8 @@ pub fn extract(
         return Ok(Input::Path(obj.extract::<PathBuf>()?));
     }
     if let Ok(array) = obj.cast::<PyUntypedArray>() {
-        return from_array(function, array, config);
+        let image = array_image(function, array, config)?;
+        return Ok(Input::Pixels(Arc::new(image), Arc::default()));
     }
     if is_pil_image(obj)? {
         // Duck-typed so Pillow stays optional.
@@ -304,11 +305,8 @@ fn is_pil_image(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 /// clamped. Other modes ("P", "CMYK", "LA", "1"...) are converted to RGB by
 /// Pillow's own rules.
 fn from_pil(function: &str, obj: &Bound<'_, PyAny>, config: &trueshot::Config) -> PyResult<Input> {
-    let metadata = Arc::new(pil_metadata(obj));
-    match pil_pixels(function, obj, config)? {
-        Input::Pixels(image, _) => Ok(Input::Pixels(image, metadata)),
-        other => Ok(other),
-    }
+    let image = pil_image(function, obj, config)?;
+    Ok(Input::Pixels(Arc::new(image), Arc::new(pil_metadata(obj))))
 }
 
 /// The metadata Pillow read from the image's file (`Image.info`), which the
@@ -348,11 +346,11 @@ fn pil_metadata(obj: &Bound<'_, PyAny>) -> RawMetadata {
 }
 
 /// The pixels of a PIL image (see [`from_pil`]).
-fn pil_pixels(
+fn pil_image(
     function: &str,
     obj: &Bound<'_, PyAny>,
     config: &trueshot::Config,
-) -> PyResult<Input> {
+) -> PyResult<DynamicImage> {
     let py = obj.py();
     let numpy = py.import("numpy")?;
     // Refuse an image over the pixel limit before Pillow converts or numpy
@@ -374,7 +372,7 @@ fn pil_pixels(
         };
         let array = numpy.call_method1("asarray", (image,))?;
         let array = array.cast::<PyUntypedArray>().map_err(PyErr::from)?;
-        return from_array(function, array, config);
+        return array_image(function, array, config);
     }
     let array = numpy.call_method1("asarray", (obj,))?;
     let array = array.cast::<PyUntypedArray>().map_err(PyErr::from)?;
@@ -397,20 +395,17 @@ fn pil_pixels(
         let grey = py.detach(|| data.iter().map(|&v| float_to_u8(v)).collect());
         image::GrayImage::from_raw(width, height, grey).map(DynamicImage::ImageLuma8)
     };
-    bare_pixels(
+    sized(
         image,
         function,
         "the image's size does not match its pixels",
     )
 }
 
-/// Decoded pixels without metadata, or `mismatch` as the error of a buffer
-/// whose length does not match its size.
-fn bare_pixels(image: Option<DynamicImage>, function: &str, mismatch: &str) -> PyResult<Input> {
-    let metadata = Arc::new(RawMetadata::default());
-    image
-        .map(|i| Input::Pixels(Arc::new(i), metadata))
-        .ok_or_else(|| PyValueError::new_err(format!("{function}: {mismatch}")))
+/// The image a buffer made, or `mismatch` as the error of a buffer whose
+/// length does not match its size.
+fn sized(image: Option<DynamicImage>, function: &str, mismatch: &str) -> PyResult<DynamicImage> {
+    image.ok_or_else(|| PyValueError::new_err(format!("{function}: {mismatch}")))
 }
 
 /// A float sample as the image crate converts one to 8 bits (its
@@ -479,11 +474,11 @@ fn contiguous<T: numpy::Element + Copy>(array: &Bound<'_, PyAny>) -> PyResult<Ve
 }
 
 /// A numpy `uint8` array of shape (H, W), (H, W, 3) or (H, W, 4), any strides.
-fn from_array(
+fn array_image(
     function: &str,
     array: &Bound<'_, PyUntypedArray>,
     config: &trueshot::Config,
-) -> PyResult<Input> {
+) -> PyResult<DynamicImage> {
     let py = array.py();
     let dtype = array.dtype();
     if !dtype.is_equiv_to(&numpy::dtype::<u8>(py)) {
@@ -499,5 +494,5 @@ fn from_array(
         3 => image::RgbImage::from_raw(width, height, data).map(DynamicImage::ImageRgb8),
         _ => image::RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8),
     };
-    bare_pixels(image, function, "the array's size does not match its shape")
+    sized(image, function, "the array's size does not match its shape")
 }
