@@ -456,6 +456,20 @@ trueshot_status trueshot_config_set_time_budget_ms(trueshot_config *config, uint
 trueshot_status trueshot_config_set_model_file(trueshot_config *config, const char *path);
 
 /**
+ * Why the config's model may not score as it was fitted to, or NULL when
+ * there is nothing to say (and for a NULL `config`): a NUL-terminated
+ * English line naming the build of trueshot that fitted the model file,
+ * when that is not this build (a platform that upgraded trueshot should
+ * refit the model, or check it with `trueshot eval`). The model still
+ * loads and is used. Owned by `config`; valid until the model changes or
+ * the config is freed.
+ *
+ * # Safety
+ * `config` NULL or live.
+ */
+const char *trueshot_config_model_warning(const trueshot_config *config);
+
+/**
  * Add a reference (listing) photo from the image file at `path`
  * (NUL-terminated; bytes as the operating system takes them). Every later
  * analysis with this config compares the claim with all references: the

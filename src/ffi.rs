@@ -183,14 +183,34 @@ pub struct trueshot_config {
     // report's HTML page can show the matched listing photo. Shared with
     // the reports that matched them, which may outlive the config.
     reference_sources: Vec<ListingSource>,
+    // What `trueshot_config_model_warning` returns: set when the model is
+    // loaded, so the pointer stays valid until the model changes.
+    model_warning: Option<CString>,
 }
 
 impl trueshot_config {
     fn with_analyzer(analyzer: Analyzer) -> Self {
-        trueshot_config {
+        let mut config = trueshot_config {
             analyzer,
             references: Arc::new(References::new()),
             reference_sources: Vec::new(),
+            model_warning: None,
+        };
+        config.note_model_warning();
+        config
+    }
+
+    /// Keep the analyser's model's warning, if any, as a C string (replaced
+    /// only when its text changes).
+    fn note_model_warning(&mut self) {
+        // The build names in it are escaped, so it holds no NUL.
+        let warning = self
+            .analyzer
+            .model()
+            .another_build_warning()
+            .and_then(|w| CString::new(w).ok());
+        if warning != self.model_warning {
+            self.model_warning = warning;
         }
     }
 
@@ -210,6 +230,7 @@ impl trueshot_config {
         match built {
             Ok(analyzer) => {
                 self.analyzer = analyzer;
+                self.note_model_warning();
                 trueshot_status::Ok
             }
             Err(e) => set_last_error(&e),
@@ -889,6 +910,28 @@ pub unsafe extern "C" fn trueshot_config_set_model_file(
             Ok(_) => {}
         }
         config.set_model(Some(path))
+    }
+}
+
+/// Why the config's model may not score as it was fitted to, or NULL when
+/// there is nothing to say (and for a NULL `config`): a NUL-terminated
+/// English line naming the build of trueshot that fitted the model file,
+/// when that is not this build (a platform that upgraded trueshot should
+/// refit the model, or check it with `trueshot eval`). The model still
+/// loads and is used. Owned by `config`; valid until the model changes or
+/// the config is freed.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn trueshot_config_model_warning(
+    config: *const trueshot_config,
+) -> *const c_char {
+    ffi_boundary! {
+        try_ref!(config)
+            .model_warning
+            .as_ref()
+            .map_or(std::ptr::null(), |w| w.as_ptr())
     }
 }
 

@@ -302,6 +302,21 @@ impl Model {
         self.fitted_by.as_deref().filter(|&build| build != BUILD)
     }
 
+    /// What to tell the operator when the model was fitted by another
+    /// build ([`Model::fitted_by_another_build`]), in one line; `None`
+    /// otherwise. The CLI prints it, Python raises it as a `UserWarning`,
+    /// C reads it with `trueshot_config_model_warning`.
+    #[must_use]
+    pub fn another_build_warning(&self) -> Option<String> {
+        self.fitted_by_another_build().map(|other| {
+            format!(
+                "the model was fitted by trueshot {}; this is {BUILD}: its scores may differ \
+                 from the fit's; refit it, or check it with `trueshot eval`",
+                crate::escape_untrusted(other, 80)
+            )
+        })
+    }
+
     /// Load a model file written by `trueshot calibrate`.
     ///
     /// # Errors
@@ -960,12 +975,13 @@ fn verdict(
     if verdict == Verdict::Authentic {
         return (verdict, Vec::new());
     }
-    let deciding = model_findings
-        .iter()
-        .chain(findings)
-        .filter(|f| f.class == class && level(f, placing) >= point.authentic)
-        .map(|f| f.code.clone())
-        .collect();
+    // A code is named once, however many regions it marked.
+    let mut deciding: Vec<String> = Vec::new();
+    for f in model_findings.iter().chain(findings) {
+        if f.class == class && level(f, placing) >= point.authentic && !deciding.contains(&f.code) {
+            deciding.push(f.code.clone());
+        }
+    }
     (verdict, deciding)
 }
 
@@ -1856,6 +1872,10 @@ mod tests {
             assert_eq!(fused.deciding, vec!["jpeg.local_single_compression"]);
             last = fused.score;
         }
+        // Two regions of one test are named once.
+        let two = region("jpeg.local_single_compression", 0.8);
+        let fused = fuse(&[two.clone(), two]);
+        assert_eq!(fused.deciding, vec!["jpeg.local_single_compression"]);
         // Other region findings stay with the model.
         let other = fuse(&[region("local_consistency.region", 1.0)]);
         assert_eq!(other.verdict, Verdict::Authentic);

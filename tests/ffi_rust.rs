@@ -904,7 +904,8 @@ fn model_file_must_be_a_regular_valid_model() {
 
 /// The model file is read when it is set, and only then: a later, unrelated
 /// setter neither fails because the file went away nor picks up a file
-/// changed in between; setting the file again does.
+/// changed in between; setting the file again does. A model another build
+/// fitted loads with a warning the caller can read.
 #[test]
 fn model_file_is_read_once_by_its_own_setter() {
     let dir = tempfile::tempdir().unwrap();
@@ -917,6 +918,7 @@ fn model_file_is_read_once_by_its_own_setter() {
     for head in ["ai_generated", "edited"] {
         changed[head]["bias"] = serde_json::json!(12.0);
     }
+    changed["fitted_by"] = serde_json::json!("0.0.1+0000000000000000");
     let path_c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
     let png = png_bytes(64, 48);
     // SAFETY (test): live pointers.
@@ -932,10 +934,16 @@ fn model_file_is_read_once_by_its_own_setter() {
             trueshot_report_free(report);
             s
         };
+        let warning = || {
+            let w = trueshot_config_model_warning(config);
+            (!w.is_null()).then(|| text(w))
+        };
+        assert_eq!(warning(), None, "the built-in model");
         assert_eq!(
             trueshot_config_set_model_file(config, path_c.as_ptr()),
             trueshot_status::Ok
         );
+        assert_eq!(warning(), None, "a model that names no build");
         let before = score(config);
         std::fs::write(&path, changed.to_string()).unwrap();
         assert_eq!(
@@ -957,6 +965,24 @@ fn model_file_is_read_once_by_its_own_setter() {
             score(config) > 0.99,
             "the file set again is the changed one"
         );
+        let said = warning().expect("a warning");
+        assert!(
+            said.contains("fitted by trueshot 0.0.1+0000000000000000; this is "),
+            "{said}"
+        );
+        // The pointer lasts until the model changes.
+        let kept = trueshot_config_model_warning(config);
+        assert_eq!(
+            trueshot_config_set_time_budget_ms(config, 5_000),
+            trueshot_status::Ok
+        );
+        assert_eq!(trueshot_config_model_warning(config), kept);
+        assert_eq!(
+            trueshot_config_set_model_file(config, ptr::null()),
+            trueshot_status::Ok
+        );
+        assert_eq!(warning(), None, "back to the built-in model");
+        assert!(trueshot_config_model_warning(ptr::null()).is_null());
         trueshot_config_free(config);
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUserWarning};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -60,16 +60,25 @@ fn unsigned<T: TryFrom<i128>>(name: &str, value: &Bound<'_, PyAny>) -> PyResult<
 /// of range, a missing or malformed model file, or a review rate the model
 /// cannot honour fails where it is named rather than at the first analysis.
 fn load_model(py: Python<'_>, config: &trueshot::Config) -> PyResult<Arc<Model>> {
-    py.detach(|| -> Result<Arc<Model>, trueshot::Error> {
-        config.validate()?;
-        let model = match &config.model_path {
-            Some(path) => Arc::new(Model::load(path)?),
-            None => builtin_model(),
-        };
-        model.operating_point_for(config.max_false_alarm, config.review_rate)?;
-        Ok(model)
-    })
-    .map_err(|e| crate::error::to_pyerr(py, e))
+    let model = py
+        .detach(|| -> Result<Arc<Model>, trueshot::Error> {
+            config.validate()?;
+            let model = match &config.model_path {
+                Some(path) => Arc::new(Model::load(path)?),
+                None => builtin_model(),
+            };
+            model.operating_point_for(config.max_false_alarm, config.review_rate)?;
+            Ok(model)
+        })
+        .map_err(|e| crate::error::to_pyerr(py, e))?;
+    // A model fitted by another build still loads, as in the CLI, but its
+    // scores may differ from the fit's: say so once, where it is loaded.
+    // (The build names in it are escaped, so it holds no NUL.)
+    let warning = model.another_build_warning();
+    if let Some(message) = warning.and_then(|w| std::ffi::CString::new(w).ok()) {
+        PyErr::warn(py, py.get_type::<PyUserWarning>().as_any(), &message, 2)?;
+    }
+    Ok(model)
 }
 
 /// The verdict's thresholds `config` resolves to with its loaded model.
@@ -216,8 +225,9 @@ impl PyConfig {
     }
 
     /// A fusion model file to use instead of the built-in one, or None. It
-    /// was read when the Config was made; to pick up a refitted file, make a
-    /// new Config.
+    /// was read when the Config was made (with a `UserWarning` when another
+    /// build of trueshot fitted it); to pick up a refitted file, make a new
+    /// Config.
     #[getter]
     fn model_path(&self) -> Option<PathBuf> {
         self.inner.model_path.clone()

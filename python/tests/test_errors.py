@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import struct
+import warnings
 import zlib
 from typing import Any
 
@@ -317,6 +318,24 @@ def test_a_review_rate_lowers_only_the_authentic_threshold(tmp_path: pathlib.Pat
     trueshot.Config(model_path=old)
     with pytest.raises(trueshot.InvalidConfigError, match="review_rate"):
         trueshot.Config(model_path=old, review_rate=0.1)
+
+
+def test_a_model_from_another_build_is_warned_of_once(tmp_path: pathlib.Path) -> None:
+    # The shipped model names no build: it loads silently.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trueshot.Config(model_path=MODEL)
+    model = json.loads(MODEL.read_text())
+    model["fitted_by"] = "0.0.1+0000000000000000"
+    other = tmp_path / "other-build.json"
+    other.write_text(json.dumps(model))
+    with pytest.warns(UserWarning, match=r"fitted by trueshot 0\.0\.1\+0+; this is") as caught:
+        config = trueshot.Config(model_path=other)
+    assert len(caught) == 1
+    # The loaded model is used as it is, without warning again.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trueshot.analyze(np.zeros((64, 64, 3), dtype=np.uint8), config=config)
 
 
 @pytest.mark.parametrize("single", ["photo.jpg", b"\xff\xd8\xff", np.zeros((4, 4, 3), dtype=np.uint8),

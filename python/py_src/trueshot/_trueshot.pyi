@@ -90,7 +90,9 @@ class Config:
         10%), the strictest for a smaller rate; reports carry its thresholds.
         Raises InvalidConfigError for a
         value out of range or a model file that cannot be loaded (the file is
-        loaded here) or has no genuine scores for a review_rate."""
+        loaded here) or has no genuine scores for a review_rate. Warns
+        (UserWarning) when the model file was fitted by another build of
+        trueshot, whose scores may differ from the fit's."""
     @property
     def max_pixels(self) -> int: ...
     @property

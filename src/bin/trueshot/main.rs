@@ -56,13 +56,8 @@ fn main() -> ExitCode {
 /// otherwise, so its scores may differ from the fit's).
 pub fn analyzer_for(config: trueshot::Config) -> Result<trueshot::Analyzer, String> {
     let analyzer = trueshot::Analyzer::new(config).map_err(|e| e.to_string())?;
-    if let Some(other) = analyzer.model().fitted_by_another_build() {
-        eprintln!(
-            "trueshot: warning: the model was fitted by trueshot {}; this is {}: its scores \
-             may differ from the fit's; refit it, or check it with `trueshot eval`",
-            trueshot::escape_untrusted(other, 80),
-            trueshot::fusion::BUILD
-        );
+    if let Some(warning) = analyzer.model().another_build_warning() {
+        eprintln!("trueshot: warning: {warning}");
     }
     Ok(analyzer)
 }
