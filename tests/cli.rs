@@ -852,6 +852,31 @@ fn eval_refuses_empty_labels_and_unknown_labels() {
         stderr.contains("unknown label") && stderr.contains("Real"),
         "{stderr}"
     );
+    // A file is one class, counted once per set; it may take part in
+    // several sets (a leading ./ spells the same path).
+    std::fs::write(dir.join("b.jpg"), jpeg(&camera_like(160, 120, 2), 90)).expect("write");
+    let pair = ["a.jpg,real,camera,s1,,a,", "b.jpg,edited,splice,s1,,b,"];
+    let rows = |extra: &str| labels_file(dir, &[pair[0], pair[1], extra]);
+    let out = eval(&rows("./a.jpg,real,camera,s2,,a,"));
+    assert_exit(&out, 0);
+    for (extra, says) in [
+        (
+            "./a.jpg,real,resaved,s1,,a,",
+            "listed twice in set \"s1\" (also on line 2)",
+        ),
+        (
+            "b.jpg,real,camera,s2,,b,",
+            "labelled real here but edited on line 3",
+        ),
+    ] {
+        let out = eval(&rows(extra));
+        assert_exit(&out, 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("line 4") && stderr.contains(says),
+            "{stderr}"
+        );
+    }
 }
 
 /// More folds than source groups are reduced (with a note); out-of-range

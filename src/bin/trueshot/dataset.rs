@@ -34,9 +34,10 @@ impl Row {
 /// The labels of the corpus format; anything else is a typo, not a class.
 const LABELS: [&str; 3] = ["real", "ai_generated", "edited"];
 
-/// Read labels.csv; paths are relative to its folder. A file without rows
-/// or with an unknown label is an error: figures or a model from it would
-/// be meaningless.
+/// Read labels.csv; paths are relative to its folder. A file without rows,
+/// with an unknown label, or with a path given two labels or listed twice
+/// in one set is an error: figures or a model from it would be
+/// meaningless. (A path may be in several sets, with one label.)
 pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut reader =
@@ -44,18 +45,42 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
     let not_labels = |e: csv::Error| format!("{} is not in the labels format: {e}", path.display());
     let headers = reader.headers().map_err(not_labels)?.clone();
     let mut rows: Vec<Row> = Vec::new();
+    // Each file's first row (label, set, line): a file may take part in
+    // several comparisons, but as one class, and once in each.
+    let mut seen: BTreeMap<String, Vec<(String, String, u64)>> = BTreeMap::new();
     for record in reader.records() {
         let record = record.map_err(not_labels)?;
         let row: Row = record.deserialize(Some(&headers)).map_err(not_labels)?;
-        if !LABELS.contains(&row.label.as_str()) {
-            return Err(format!(
-                "{} line {} ({}): unknown label {:?}; labels are real, ai_generated, edited",
+        let line = record.position().map_or(0, csv::Position::line);
+        let at = |what: String| {
+            format!(
+                "{} line {line} ({}): {what}",
                 path.display(),
-                record.position().map_or(0, csv::Position::line),
-                trueshot::escape_untrusted(&row.file, 200),
+                trueshot::escape_untrusted(&row.file, 200)
+            )
+        };
+        if !LABELS.contains(&row.label.as_str()) {
+            return Err(at(format!(
+                "unknown label {:?}; labels are real, ai_generated, edited",
                 trueshot::escape_untrusted(&row.label, 40),
-            ));
+            )));
         }
+        let earlier = seen.entry(normal_path(&row.file)).or_default();
+        for (label, set, first) in earlier.iter() {
+            if *label != row.label {
+                return Err(at(format!(
+                    "labelled {} here but {label} on line {first}",
+                    row.label
+                )));
+            }
+            if *set == row.set {
+                return Err(at(format!(
+                    "listed twice in set {:?} (also on line {first}): it would count twice",
+                    trueshot::escape_untrusted(set, 40)
+                )));
+            }
+        }
+        earlier.push((row.label.clone(), row.set.clone(), line));
         rows.push(row);
     }
     if rows.is_empty() {
@@ -76,16 +101,7 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
 /// A row path wins over the `repo:path` form, so a path with a colon still
 /// finds its row. (Chains are a few rows long: each row walks its own.)
 fn resolve_groups(rows: &mut [Row]) {
-    // One spelling per path: `/` for `\`, and no leading `./`.
-    let normal = |path: &str| -> String {
-        let path = path.trim().replace('\\', "/");
-        let mut rest = path.as_str();
-        while let Some(inner) = rest.strip_prefix("./") {
-            rest = inner;
-        }
-        rest.to_string()
-    };
-    let paths: Vec<String> = rows.iter().map(|r| normal(&r.file)).collect();
+    let paths: Vec<String> = rows.iter().map(|r| normal_path(&r.file)).collect();
     let mut by_path: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, path) in paths.iter().enumerate() {
@@ -107,7 +123,7 @@ fn resolve_groups(rows: &mut [Row]) {
                     .to_string();
             }
             walked.push(current);
-            let source = normal(&rows[current].source);
+            let source = normal_path(&rows[current].source);
             if source.is_empty() {
                 return rows[current].file.clone();
             }
@@ -134,6 +150,16 @@ fn resolve_groups(rows: &mut [Row]) {
     for (row, group) in rows.iter_mut().zip(groups) {
         row.group = group;
     }
+}
+
+/// One spelling per path of labels.csv: `/` for `\`, and no leading `./`.
+fn normal_path(path: &str) -> String {
+    let path = path.trim().replace('\\', "/");
+    let mut rest = path.as_str();
+    while let Some(inner) = rest.strip_prefix("./") {
+        rest = inner;
+    }
+    rest.to_string()
 }
 
 fn basename(path: &str) -> &str {
