@@ -21,6 +21,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::detectors::provenance::ANIMATED;
 use crate::report::{
     clamp01, Class, DetectorKind, Finding, PixelCaveat, ReferenceMatch, Scores, Verdict,
 };
@@ -671,7 +672,9 @@ impl Fused {
     /// original. Likewise an image whose pixels were too few to examine
     /// (`examined`, the width and height the pixel tests read, under
     /// [`MIN_SIDE_TO_CLEAR`] on a side) cannot be authentic
-    /// (`Fused::hold_unexamined`).
+    /// (`Fused::hold_unexamined`). Nor can an animation (a finding
+    /// [`ANIMATED`]), listing or not: the one image analysed may not be
+    /// what a viewer is shown.
     pub fn settle(
         &mut self,
         reference: Option<&ReferenceMatch>,
@@ -687,6 +690,11 @@ impl Fused {
         if !cleared_by_listing {
             self.hold_incomplete(skipped);
             self.hold_unexamined(examined);
+        }
+        // The listing was compared with the one image analysed, not with
+        // the frames a viewer is shown.
+        if findings.iter().any(|f| f.code == ANIMATED) {
+            self.hold(ANIMATED);
         }
     }
 
@@ -830,15 +838,23 @@ impl Fused {
         ));
     }
 
-    /// An `authentic` verdict becomes `inconclusive`, decided by `why`;
-    /// any other verdict stands.
+    /// An `authentic` verdict becomes `inconclusive`, decided by `why`,
+    /// which the fusion adds to the findings; any other verdict stands.
     fn hold_authentic(&mut self, why: Finding) {
+        if self.hold(&why.code) {
+            self.findings.push(why);
+        }
+    }
+
+    /// An `authentic` verdict becomes `inconclusive`, decided by the
+    /// finding `code`; whether it did (any other verdict stands).
+    fn hold(&mut self, code: &str) -> bool {
         if self.verdict != Verdict::Authentic {
-            return;
+            return false;
         }
         self.verdict = Verdict::Inconclusive;
-        self.deciding = vec![why.code.clone()];
-        self.findings.push(why);
+        self.deciding = vec![code.to_string()];
+        true
     }
 }
 
@@ -1390,6 +1406,44 @@ mod tests {
         let mut flagged = model.fuse(&BTreeMap::new(), &declared, point, None);
         assert!(flagged.verdict.is_flagged());
         flagged.settle(None, &declared, &[], (8, 8));
+        assert!(flagged.verdict.is_flagged());
+    }
+
+    /// An animation is never cleared, not even by a listing it derives
+    /// from unchanged (the listing was compared with one frame); a flag
+    /// stands.
+    #[test]
+    fn an_animation_is_not_cleared() {
+        let model = Model::builtin();
+        let point = model.operating_point(0.01);
+        let animated = [finding(
+            DetectorKind::Provenance,
+            ANIMATED,
+            0.0,
+            Class::None,
+        )];
+        for listing in [None, Some(derived_unchanged())] {
+            let mut still = model.fuse(&BTreeMap::new(), &[], point, None);
+            still.settle(listing.as_ref(), &[], &[], PHOTO);
+            assert_eq!(still.verdict, Verdict::Authentic);
+            let mut fused = model.fuse(&BTreeMap::new(), &animated, point, None);
+            fused.settle(listing.as_ref(), &animated, &[], PHOTO);
+            assert_eq!(fused.verdict, Verdict::Inconclusive, "{listing:?}");
+            assert_eq!(fused.deciding, vec![ANIMATED]);
+            // The provenance finding says why; the fusion adds none.
+            assert!(fused.findings.iter().all(|f| f.code != ANIMATED));
+        }
+        let declared = [
+            animated[0].clone(),
+            finding(
+                DetectorKind::Provenance,
+                "provenance.aigc_label",
+                0.99,
+                Class::AiGenerated,
+            ),
+        ];
+        let mut flagged = model.fuse(&BTreeMap::new(), &declared, point, None);
+        flagged.settle(None, &declared, &[], PHOTO);
         assert!(flagged.verdict.is_flagged());
     }
 

@@ -1,6 +1,7 @@
-//! Walk the container of a JPEG, PNG, WebP or TIFF file and collect the raw
-//! metadata blocks: EXIF, XMP packets, C2PA JUMBF, text chunks, and the JPEG
-//! quantisation tables. Parsing their contents is left to the detectors.
+//! Walk the container of a JPEG, PNG, WebP, TIFF or GIF file and collect the
+//! raw metadata blocks: EXIF, XMP packets, C2PA JUMBF, text chunks, the JPEG
+//! quantisation tables, and whether the file is an animation. Parsing their
+//! contents is left to the detectors.
 //!
 //! Every walk is bounded: lengths are checked against the buffer, the number
 //! of blocks and the bytes kept are capped, and compressed text is inflated
@@ -14,6 +15,9 @@ const MAX_TEXT_BYTES: usize = 1 << 20;
 const MAX_BLOCKS: usize = 4096;
 /// Bytes of a TIFF kept as its EXIF (the IFDs may sit at the end).
 const MAX_TIFF_EXIF_BYTES: usize = 64 << 20;
+/// Sub-blocks of a GIF extension kept (up to 255 bytes each): a comment
+/// up to the text limit.
+const MAX_GIF_SUB_BLOCKS: usize = MAX_TEXT_BYTES / 255 + 1;
 /// C2PA bytes kept per file.
 const MAX_C2PA_BYTES: usize = 8 << 20;
 /// XMP and text bytes kept per file, all blocks together: a crafted file
@@ -55,6 +59,11 @@ pub struct RawMetadata {
     pub jpeg_frame: Option<JpegFrame>,
     /// A WebP file whose image is a lossy VP8 bitstream (a `VP8 ` chunk).
     pub lossy_webp: bool,
+    /// For an animation, the frames the container declares (an APNG's
+    /// `acTL`, a WebP's `ANMF` chunks, a GIF's images): the analysis reads
+    /// one image (the first frame, or an APNG's default image) while a
+    /// viewer is shown the animation. `None` for a still image.
+    pub animation_frames: Option<u32>,
     /// Bytes of XMP and text kept so far.
     kept_text_bytes: usize,
 }
@@ -137,7 +146,8 @@ pub fn extract(bytes: &[u8], format: Format) -> RawMetadata {
         // file: up to 64 MiB are kept (16 MiB cut a 17 MiB file's IFD off),
         // so the copy and its parse stay within a bounded extra memory.
         Format::Tiff => meta.exif = Some(bytes[..bytes.len().min(MAX_TIFF_EXIF_BYTES)].to_vec()),
-        Format::Bmp | Format::Gif => {}
+        Format::Gif => walk_gif(bytes, &mut meta),
+        Format::Bmp => {}
     }
     meta
 }
@@ -366,6 +376,11 @@ fn parse_sof(sof: u8, payload: &[u8]) -> Option<JpegFrame> {
 fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
     let mut pos = 8;
     let mut blocks = 0;
+    // APNG (W3C PNG 3rd edition): `acTL` declares the frames; a `fcTL`
+    // before the first IDAT makes the default image the first frame.
+    let mut declared_frames: Option<u32> = None;
+    let mut default_is_a_frame = false;
+    let mut seen_idat = false;
     while pos + 8 <= bytes.len() && blocks < MAX_BLOCKS {
         let len = u32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]])
             as usize;
@@ -377,10 +392,17 @@ fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
         }
         let start = pos + 8;
         let Some(end) = start.checked_add(len).filter(|&e| e <= bytes.len()) else {
-            return;
+            break;
         };
         let data = &bytes[start..end];
         match kind {
+            b"acTL" => {
+                declared_frames = data
+                    .get(..4)
+                    .map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]));
+            }
+            b"fcTL" if !seen_idat => default_is_a_frame = true,
+            b"IDAT" => seen_idat = true,
             b"tEXt" => {
                 if let Some((key, value)) = split_key(data) {
                     meta.push_png_text(key, text_of(value));
@@ -403,11 +425,14 @@ fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
             b"caBX" => {
                 push_c2pa(meta, data);
             }
-            b"IEND" => return,
+            b"IEND" => break,
             _ => {}
         }
         pos = end + 4; // skip CRC
     }
+    // One frame that is the default image is a still picture; a default
+    // image outside the animation is never shown by a viewer that plays it.
+    meta.animation_frames = declared_frames.filter(|&frames| frames > 1 || !default_is_a_frame);
 }
 
 fn parse_itxt(data: &[u8]) -> Option<(String, String)> {
@@ -427,6 +452,7 @@ fn parse_itxt(data: &[u8]) -> Option<(String, String)> {
 }
 
 fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
+    let mut frames = 0u32;
     for (kind, data) in riff_chunks(bytes.get(12..).unwrap_or_default()) {
         match kind {
             b"EXIF" if meta.exif.is_none() => {
@@ -444,14 +470,99 @@ fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
             b"ANMF" => {
                 let frame = riff_chunks(data.get(16..).unwrap_or_default());
                 meta.lossy_webp |= frame.into_iter().any(|(kind, _)| kind == b"VP8 ");
+                frames += 1;
             }
             _ => {}
         }
     }
+    meta.animation_frames = Some(frames).filter(|&n| n > 1);
 }
 
 /// The chunks of a RIFF body, as (FourCC, data): at most [`MAX_BLOCKS`],
 /// data cut at the end of `bytes`.
+/// A GIF (GIF89a specification): comment extensions as `comment` text, the
+/// XMP application extension as XMP, and the number of images (frames).
+fn walk_gif(bytes: &[u8], meta: &mut RawMetadata) {
+    // Header (6 bytes), logical screen descriptor (7), global colour table.
+    let Some(&packed) = bytes.get(10) else {
+        return;
+    };
+    let mut pos = 13 + colour_table_bytes(packed);
+    let mut images = 0u32;
+    let mut blocks = 0;
+    while blocks < MAX_BLOCKS {
+        blocks += 1;
+        match bytes.get(pos) {
+            Some(0x2C) => {
+                // Image descriptor (9 bytes), local colour table, LZW code
+                // size, then the data sub-blocks.
+                let Some(&packed) = bytes.get(pos + 9) else {
+                    break;
+                };
+                images = images.saturating_add(1);
+                let data = pos + 10 + colour_table_bytes(packed) + 1;
+                let Some((_, end)) = gif_sub_blocks(bytes, data, 0) else {
+                    break;
+                };
+                pos = end;
+            }
+            Some(0x21) => {
+                let label = bytes.get(pos + 1).copied();
+                let Some((data, end)) = gif_sub_blocks(bytes, pos + 2, MAX_GIF_SUB_BLOCKS) else {
+                    break;
+                };
+                match label {
+                    Some(0xFE) => {
+                        let comment: Vec<u8> =
+                            data.iter().flat_map(|b| b.iter().copied()).collect();
+                        meta.push_text("comment".into(), text_of(&comment));
+                    }
+                    // XMP: the 11-byte application identifier, then the
+                    // packet's raw bytes (its sub-block lengths are the
+                    // packet's own bytes), then a "magic trailer" of bytes
+                    // 0x01, 0xFF, 0xFE, ..., 0x00 that no XMP text holds.
+                    Some(0xFF) if data.first().is_some_and(|id| *id == b"XMP DataXMP") => {
+                        let raw = &bytes[pos + 3 + 11..end];
+                        let packet = raw.split(|&b| b == 0x01).next().unwrap_or_default();
+                        meta.push_xmp(text_of(packet));
+                    }
+                    _ => {}
+                }
+                pos = end;
+            }
+            _ => break, // the trailer (0x3B), or bytes that are no block
+        }
+    }
+    meta.animation_frames = Some(images).filter(|&n| n > 1);
+}
+
+/// Bytes of the colour table a GIF descriptor's packed field declares.
+fn colour_table_bytes(packed: u8) -> usize {
+    if packed & 0x80 == 0 {
+        0
+    } else {
+        3 << ((packed & 7) + 1)
+    }
+}
+
+/// The first `keep` data sub-blocks of a GIF block starting at `pos` (each
+/// a length byte and that many bytes, ended by a 0 length), and the
+/// position after them all; `None` when the file ends first.
+fn gif_sub_blocks(bytes: &[u8], mut pos: usize, keep: usize) -> Option<(Vec<&[u8]>, usize)> {
+    let mut blocks = Vec::new();
+    loop {
+        let len = usize::from(*bytes.get(pos)?);
+        if len == 0 {
+            return Some((blocks, pos + 1));
+        }
+        let block = bytes.get(pos + 1..pos + 1 + len)?;
+        if blocks.len() < keep {
+            blocks.push(block);
+        }
+        pos += 1 + len;
+    }
+}
+
 fn riff_chunks(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     let mut pos = 0usize;
     let mut blocks = 0;
@@ -637,6 +748,88 @@ mod tests {
         };
         assert!(extract(&webp(b"VP8 "), Format::Webp).lossy_webp);
         assert!(!extract(&webp(b"VP8L"), Format::Webp).lossy_webp);
+        // One frame is a still picture; two are an animation.
+        assert_eq!(extract(&webp(b"VP8 "), Format::Webp).animation_frames, None);
+        let mut two = webp(b"VP8L");
+        let frame = two[two.len() - 54..].to_vec(); // 8 + 16 + 12 + 18 bytes
+        assert_eq!(&frame[..4], b"ANMF");
+        two.extend(frame);
+        assert_eq!(extract(&two, Format::Webp).animation_frames, Some(2));
+    }
+
+    /// An APNG is an animation unless its one frame is the default image
+    /// (a `fcTL` before the image data); a default image outside the
+    /// animation is never shown, so one such frame counts.
+    #[test]
+    fn an_apng_is_an_animation_unless_its_one_frame_is_the_image() {
+        let png = |frames: u32, frame_first: bool| {
+            let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+            png.extend(chunk(b"IHDR", &[0; 13]));
+            png.extend(chunk(
+                b"acTL",
+                &[&frames.to_be_bytes()[..], &[0; 4]].concat(),
+            ));
+            if frame_first {
+                png.extend(chunk(b"fcTL", &[0; 26]));
+            }
+            png.extend(chunk(b"IDAT", &[0; 8]));
+            for _ in u32::from(frame_first)..frames {
+                png.extend(chunk(b"fcTL", &[0; 26]));
+                png.extend(chunk(b"fdAT", &[0; 8]));
+            }
+            png.extend(chunk(b"IEND", &[]));
+            extract(&png, Format::Png).animation_frames
+        };
+        assert_eq!(png(1, true), None);
+        assert_eq!(png(1, false), Some(1));
+        assert_eq!(png(2, true), Some(2));
+        assert_eq!(png(3, false), Some(3));
+    }
+
+    /// A GIF's comment extension is text, its XMP application extension
+    /// (raw packet, then the magic trailer) is XMP, and two images are an
+    /// animation; a cut file keeps what came before the cut.
+    #[test]
+    fn a_gif_gives_its_comment_xmp_and_frames() {
+        let packet = "<x:xmpmeta>trainedAlgorithmicMedia</x:xmpmeta>";
+        let image = [
+            &[0x2C][..],
+            &[0; 8],
+            &[0x80], // a local colour table of 2 entries
+            &[0; 6],
+            &[2, 3, 1, 2, 3, 0], // LZW code size, one sub-block, end
+        ]
+        .concat();
+        let mut gif = b"GIF89a".to_vec();
+        gif.extend([1, 0, 1, 0, 0x81, 0, 0]); // 1x1, a global table of 4
+        gif.extend([0; 12]);
+        gif.extend([0x21, 0xFE, 5]);
+        gif.extend(b"hello");
+        gif.extend([3]);
+        gif.extend(b" AI");
+        gif.push(0);
+        gif.extend(&image);
+        gif.extend([0x21, 0xFF, 11]);
+        gif.extend(b"XMP DataXMP");
+        gif.extend(packet.as_bytes());
+        gif.push(1);
+        gif.extend((0..=255u8).rev());
+        gif.push(0);
+        let still = [&gif[..], &[0x3B]].concat();
+        let meta = extract(&still, Format::Gif);
+        assert_eq!(
+            meta.text,
+            vec![("comment".to_string(), "hello AI".to_string())]
+        );
+        assert_eq!(meta.xmp, vec![packet.to_string()]);
+        assert_eq!(meta.animation_frames, None);
+        gif.extend(&image);
+        gif.push(0x3B);
+        assert_eq!(extract(&gif, Format::Gif).animation_frames, Some(2));
+        for cut in 0..gif.len() {
+            let meta = extract(&gif[..cut], Format::Gif);
+            assert!(meta.text.len() <= 1 && meta.xmp.len() <= 1);
+        }
     }
 
     /// A JUMBF box split over APP11 segments, written out of order, each

@@ -734,6 +734,44 @@ fn an_image_too_small_to_examine_is_not_cleared() {
     assert!(!codes(&examined).contains(&"fusion.too_small"));
 }
 
+/// An animation is analysed by one image of it, but a viewer sees the
+/// frames: it is never cleared, and says why. A still picture of the same
+/// pixels is cleared; one animated GIF frame is a still picture.
+#[test]
+fn an_animation_is_not_cleared() {
+    let photo = camera_like(128, 128, 3);
+    let still = analyze_bytes(&png(&photo), &Config::default()).expect("analysis");
+    assert_eq!(still.verdict, Verdict::Authentic, "{:?}", still.findings);
+    // An APNG whose default image is outside its one-frame animation: a
+    // player shows the frame, never the image analysed.
+    let apng = png_with_chunks(
+        &png(&photo),
+        &[png_chunk(b"acTL", &[0, 0, 0, 1, 0, 0, 0, 0])],
+    );
+    let animated = analyze_bytes(&apng, &Config::default()).expect("analysis");
+    assert_eq!(animated.verdict, Verdict::Inconclusive);
+    assert_eq!(animated.deciding, ["provenance.animated"]);
+    assert_eq!(animated.score.to_bits(), still.score.to_bits());
+
+    let gif =
+        |frames: &[image::RgbImage]| {
+            let mut bytes = Vec::new();
+            let mut encoder = image::codecs::gif::GifEncoder::new(&mut bytes);
+            encoder
+                .encode_frames(frames.iter().map(|f| {
+                    image::Frame::new(image::DynamicImage::ImageRgb8(f.clone()).into_rgba8())
+                }))
+                .expect("gif");
+            drop(encoder);
+            analyze_bytes(&bytes, &Config::default()).expect("analysis")
+        };
+    let one = gif(std::slice::from_ref(&photo));
+    assert!(!codes(&one).contains(&"provenance.animated"));
+    let two = gif(&[photo, camera_like(128, 128, 4)]);
+    assert!(codes(&two).contains(&"provenance.animated"));
+    assert_ne!(two.verdict, Verdict::Authentic);
+}
+
 /// Metadata a decoder kept apart from the pixels (Pillow's `Image.info`)
 /// counts as the file's: an AIGC label in a text entry, generator
 /// parameters, XMP and EXIF (with or without APP1's `Exif\0\0`) give the

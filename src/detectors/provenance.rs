@@ -42,6 +42,10 @@ const MAX_SEARCHED_CHARS: usize = 4096;
 /// flags below") would read as trueshot's own words (a review).
 const QUOTED_CHARS: usize = 64;
 
+/// The code of the finding that names an animated file, whose verdict is
+/// never `authentic` ([`crate::fusion::Fused::settle`]).
+pub const ANIMATED: &str = "provenance.animated";
+
 /// What the provenance detector returns.
 #[derive(Debug, Clone, Default)]
 pub struct ProvenanceResult {
@@ -287,6 +291,18 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
             Class::None,
             format!("EXIF capture time: {dt}."),
             format!("EXIF 拍摄时间：{dt}。"),
+        ));
+    }
+
+    // 4. An animation: the pixels analysed are one image of it.
+    if let Some(frames) = meta.animation_frames {
+        findings.push(Finding::new(
+            kind,
+            ANIMATED,
+            0.0,
+            Class::None,
+            format!("The file is an animation ({frames} {}). Only one image of it was analysed (the first frame, or a PNG's default image, which a player may never show), while a viewer may be shown other frames, so it cannot be cleared.", if frames == 1 { "frame" } else { "frames" }),
+            format!("该文件是动画（{frames} 帧）。仅分析了其中一幅图像（第一帧，或 PNG 的默认图像，播放器可能从不显示它），而查看者可能看到其他帧，因此无法认定为真实。"),
         ));
     }
 

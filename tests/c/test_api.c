@@ -372,6 +372,9 @@ int main(int argc, char **argv) {
     assert(trueshot_config_set_model_file(config, "/nonexistent/trueshot-model.json") == TRUESHOT_STATUS_NOT_FOUND);
     assert(strstr(err(), "trueshot-model.json"));
     assert(trueshot_config_set_model_file(config, NULL) == TRUESHOT_STATUS_OK);
+    /* The built-in model names no other build: nothing to warn of. */
+    assert(trueshot_config_model_warning(config) == NULL);
+    assert(trueshot_config_model_warning(NULL) == NULL);
     /* A directory, and a file that is not a model: refused, with a reason. */
     assert(trueshot_config_set_model_file(config, tmpdir) == TRUESHOT_STATUS_INVALID_ARGUMENT);
     assert(strstr(err(), "not a regular file"));
