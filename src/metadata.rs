@@ -10,7 +10,7 @@
 use crate::decode::Format;
 
 /// Text kept per block, in bytes; generator prompts are rarely longer.
-const MAX_TEXT_BYTES: usize = 1 << 20;
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
 /// Blocks visited per file before the walk stops.
 const MAX_BLOCKS: usize = 4096;
 /// Bytes of a TIFF kept as its EXIF (the IFDs may sit at the end).
@@ -104,13 +104,23 @@ impl RawMetadata {
     /// JPEG's APP1 and Pillow's `Image.info["exif"]` carry it, is dropped),
     /// for metadata that came apart from its file: see
     /// [`crate::Analyzer::analyze_image_with_metadata`]. A second block is
-    /// ignored, as in a file.
+    /// ignored, as in a file; an empty one is no block.
     #[must_use]
     pub fn with_exif(mut self, exif: &[u8]) -> Self {
         let tiff = exif.strip_prefix(b"Exif\0\0").unwrap_or(exif);
-        if self.exif.is_none() {
+        if self.exif.is_none() && !tiff.is_empty() {
             self.exif = Some(tiff[..tiff.len().min(MAX_TIFF_EXIF_BYTES)].to_vec());
         }
+        self
+    }
+
+    /// Say that the image is one of an animation of `frames` frames (as
+    /// Pillow's `n_frames` of an animated image), so that it is not cleared
+    /// ([`crate::detectors::provenance::ANIMATED`]); 0 or 1 frame is no
+    /// animation.
+    #[must_use]
+    pub fn with_animation_frames(mut self, frames: u32) -> Self {
+        self.animation_frames = Some(frames).filter(|&n| n > 1);
         self
     }
 
@@ -950,6 +960,17 @@ mod tests {
         }
         assert!(many.kept_text_bytes <= MAX_KEPT_TEXT_BYTES + MAX_TEXT_BYTES + MAX_KEY_CHARS);
         assert!(many.text.len() < MAX_KEPT_TEXT_BYTES / MAX_TEXT_BYTES + 5);
+        // An empty block is none: the next one is read.
+        let after_empty = RawMetadata::default()
+            .with_exif(b"Exif\0\0")
+            .with_exif(b"MM\0*");
+        assert_eq!(after_empty.exif.as_deref(), Some(b"MM\0*".as_slice()));
+        let frames = |n| {
+            RawMetadata::default()
+                .with_animation_frames(n)
+                .animation_frames
+        };
+        assert_eq!((frames(0), frames(1), frames(3)), (None, None, Some(3)));
     }
 
     /// A forged full length of 4 GiB allocates no more than the text limit.

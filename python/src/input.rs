@@ -314,9 +314,20 @@ fn from_pil(function: &str, obj: &Bound<'_, PyAny>, config: &trueshot::Config) -
 /// under `XML:com.adobe.xmp`), a JPEG or GIF comment (`comment`) and PNG
 /// text entries (any other key with a text value: generator parameters, an
 /// AIGC label). Other entries (`dpi`, `icc_profile`, ...) are not read, and
-/// Pillow keeps no C2PA manifest.
+/// Pillow keeps no C2PA manifest. An animated image (`is_animated`, as
+/// Pillow opens an APNG, GIF or WebP animation) is one frame of
+/// `n_frames`, and is never cleared. Bytes are read in place and text is
+/// cut before it is copied, so a huge entry costs no more than the caps.
 fn pil_metadata(obj: &Bound<'_, PyAny>) -> RawMetadata {
     let mut metadata = RawMetadata::default();
+    let animated = obj
+        .getattr("is_animated")
+        .and_then(|a| a.extract::<bool>())
+        .unwrap_or(false);
+    if animated {
+        let frames = obj.getattr("n_frames").and_then(|n| n.extract::<u32>());
+        metadata = metadata.with_animation_frames(frames.unwrap_or(2).max(2));
+    }
     let Some(info) = obj
         .getattr("info")
         .ok()
@@ -328,21 +339,40 @@ fn pil_metadata(obj: &Bound<'_, PyAny>) -> RawMetadata {
         let Ok(key) = key.extract::<String>() else {
             continue;
         };
-        let text = value
-            .cast::<PyString>()
-            .ok()
-            .map(|s| s.to_string_lossy().into_owned());
-        let bytes = value.cast::<PyBytes>().ok().map(|b| b.as_bytes().to_vec());
-        metadata = match (key.as_str(), text, bytes) {
-            ("exif", _, Some(bytes)) => metadata.with_exif(&bytes),
-            ("xmp", Some(text), _) => metadata.with_xmp(text.as_bytes()),
-            ("xmp", _, Some(bytes)) => metadata.with_xmp(&bytes),
-            ("comment", _, Some(bytes)) => metadata.with_text("comment", &bytes),
-            (_, Some(text), _) => metadata.with_text(&key, text.as_bytes()),
-            _ => metadata,
-        };
+        if let Ok(bytes) = value.cast::<PyBytes>() {
+            let bytes = bytes.as_bytes();
+            metadata = match key.as_str() {
+                "exif" => metadata.with_exif(bytes),
+                "xmp" => metadata.with_xmp(bytes),
+                "comment" => metadata.with_text("comment", bytes),
+                _ => metadata,
+            };
+        } else if let Ok(text) = value.cast::<PyString>() {
+            let Some(text) = capped_text(text) else {
+                continue;
+            };
+            metadata = match key.as_str() {
+                "xmp" => metadata.with_xmp(text.as_bytes()),
+                _ => metadata.with_text(&key, text.as_bytes()),
+            };
+        }
     }
     metadata
+}
+
+/// A Python string cut to one character past the metadata text cap before
+/// it is copied out of Python (`None` if it cannot be read).
+fn capped_text(text: &Bound<'_, PyString>) -> Option<String> {
+    let cap = trueshot::metadata::MAX_TEXT_BYTES + 1;
+    let short = match text.len() {
+        Ok(chars) if chars > cap => text
+            .get_item(pyo3::types::PySlice::new(text.py(), 0, cap as isize, 1))
+            .ok()?
+            .cast_into::<PyString>()
+            .ok()?,
+        _ => text.clone(),
+    };
+    Some(short.to_string_lossy().into_owned())
 }
 
 /// The pixels of a PIL image (see [`from_pil`]).

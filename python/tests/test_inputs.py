@@ -155,6 +155,28 @@ def test_jpeg_bytes_and_path_agree(tmp_path: pathlib.Path) -> None:
     assert by_path.image["jpeg_quality"] is not None
 
 
+def test_an_animation_is_never_cleared() -> None:
+    # An APNG whose default image (what is analysed) is not one of its
+    # frames (what a browser shows), and a WebP and a GIF animation: held
+    # for review whether given as bytes or as the PIL image Pillow opens.
+    import io
+
+    still = Image.fromarray(make_pixels(256, 256, 3))
+    other = still.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    buffer = io.BytesIO()
+    still.save(buffer, format="PNG")
+    plain = trueshot.analyze(buffer.getvalue())
+    assert plain.verdict == "authentic"
+    assert "provenance.animated" not in {f.code for f in plain.findings}
+    for fmt, options in [("PNG", {"default_image": True}), ("WEBP", {"lossless": True}), ("GIF", {})]:
+        buffer = io.BytesIO()
+        still.save(buffer, format=fmt, save_all=True, append_images=[other], **options)
+        for image in (buffer.getvalue(), Image.open(io.BytesIO(buffer.getvalue()))):
+            report = trueshot.analyze(image)
+            assert "provenance.animated" in {f.code for f in report.findings}, fmt
+            assert report.verdict != "authentic", fmt
+
+
 def test_a_pil_image_brings_the_metadata_pillow_read() -> None:
     # An AIGC label and generator parameters in PNG text, EXIF with a camera:
     # a PIL image opened from the file gives the file's findings, its pixels
