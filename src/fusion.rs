@@ -809,7 +809,7 @@ impl Fused {
         let names = names.join(", ");
         self.hold_authentic(Finding::new(
             DetectorKind::Fusion,
-            "fusion.incomplete",
+            INCOMPLETE,
             0.0,
             Class::None,
             format!("The time budget ran out before these tests ran or finished: {names}. Without them the photo cannot be cleared, so the verdict is inconclusive."),
@@ -830,7 +830,7 @@ impl Fused {
         }
         self.hold_authentic(Finding::new(
             DetectorKind::Fusion,
-            "fusion.too_small",
+            TOO_SMALL,
             0.0,
             Class::None,
             format!("The image content is {width}x{height} pixels (uniform margins left out): too few for the pixel tests, which read blocks of 32 px and need several of them. It cannot be cleared, so the verdict is inconclusive."),
@@ -856,6 +856,24 @@ impl Fused {
         self.deciding = vec![code.to_string()];
         true
     }
+}
+
+/// The finding of an analysis the time budget cut short.
+const INCOMPLETE: &str = "fusion.incomplete";
+
+/// The finding of an image too small to examine.
+const TOO_SMALL: &str = "fusion.too_small";
+
+/// Whether a report's verdict is `inconclusive` only because the image
+/// could not be examined fully (a cut analysis, too few pixels, an
+/// animation): no evidence sent it to review, and nothing cleared it.
+#[must_use]
+pub fn held_unexamined(report: &crate::Report) -> bool {
+    report.verdict == Verdict::Inconclusive
+        && report
+            .deciding
+            .iter()
+            .any(|code| [INCOMPLETE, TOO_SMALL, ANIMATED].contains(&code.as_str()))
 }
 
 /// The code of [`held_back`]'s finding.

@@ -806,3 +806,52 @@ fn the_verdict_box_says_the_limits_of_a_small_image() {
     let page = render_html(&report, &large, &HtmlOptions::default());
     assert!(!page.contains("Limits:"));
 }
+
+/// An image that could not be examined fully is not said to show "signs":
+/// the verdict box says why it was not cleared.
+#[test]
+fn a_verdict_held_for_want_of_examination_says_so() {
+    let signs = "Some signs were found";
+    let tiny = gradient(40, 40);
+    let held = analyze_image(&tiny, &Config::default()).expect("analysis");
+    assert_eq!(held.deciding, ["fusion.too_small"]);
+    let page = render_html(&held, &tiny, &HtmlOptions::default());
+    assert!(page.contains("could not be examined fully"));
+    assert!(!page.contains(signs));
+    // Inconclusive on evidence keeps its sentence.
+    let mut reviewed = held.clone();
+    reviewed.deciding = vec!["jpeg.local_single_compression".into()];
+    let page = render_html(&reviewed, &tiny, &HtmlOptions::default());
+    assert!(page.contains(signs) && !page.contains("could not be examined fully"));
+}
+
+/// A long path as the title keeps its end, the file's name; the index
+/// splits folders at `/` (and at `\` only where that separates folders).
+#[test]
+fn long_and_odd_names_keep_the_file_name() {
+    let image = gradient(64, 64);
+    let report = analyze_image(&image, &Config::default()).expect("analysis");
+    let path = format!("{}/claim_12345.jpg", "deep_folder_name/".repeat(30));
+    let page = render_html(
+        &report,
+        &image,
+        &HtmlOptions::default().with_title(path.clone()),
+    );
+    assert!(page.contains("…"), "the title was cut");
+    assert!(page.contains("claim_12345.jpg</h1>"));
+    let index = render_index(&[IndexEntry::new(
+        r"uploads/back\slash.jpg",
+        None,
+        &report,
+        None,
+    )]);
+    let name = if cfg!(windows) {
+        "slash.jpg"
+    } else {
+        r"back\slash.jpg"
+    };
+    assert!(
+        index.contains(&format!(r#"<p class="name">{name}</p>"#)),
+        "{index}"
+    );
+}

@@ -220,7 +220,9 @@ def test_heatmap_names_are_the_rust_cli_names() -> None:
     assert heatmap_name("a/" + "x" * 300 + ".png").startswith("x" * 80 + ".")
     # Rust's Path::file_stem: a name ending with a dot loses it, `..` has none.
     assert heatmap_name("foo.") == "foo.dd1252790c25863b.heatmap.png"
-    assert heatmap_name("a/..") == ".7346f2827ec5e001.heatmap.png"
+    # Never a hidden file, nor one that reads as an option.
+    assert heatmap_name("a/..") == "_.7346f2827ec5e001.heatmap.png"
+    assert heatmap_name("-x.jpg") == "_x.bf8d879194d223d5.heatmap.png"
     if os.name != "nt":
         # Names that are not UTF-8 (as os.fsdecode gives them): the stem of
         # the text with each invalid sequence as one U+FFFD, as Rust's

@@ -8,8 +8,8 @@ use image::DynamicImage;
 
 use super::assets::{content_security_policy, CSS, SCRIPT, SCRIPT_SHA256};
 use super::{
-    bi, encode_href, escape_capped, jpeg_data_uri, verdict_icon, verdict_text, Upright,
-    THUMBNAIL_QUALITY, THUMBNAIL_SIDE,
+    bi, encode_href, escape_capped, escape_tail_capped, jpeg_data_uri, verdict_icon, verdict_text,
+    Upright, THUMBNAIL_QUALITY, THUMBNAIL_SIDE,
 };
 use crate::report::{clamp01, Class, Verdict};
 use crate::Report;
@@ -256,8 +256,12 @@ fn push_card(page: &mut String, entry: &IndexEntry) {
         }
     }
     // The file name stands out; its folder, often long and shared by the
-    // whole batch, is shown small above it.
-    let (folder, file) = match entry.name.rfind(['/', '\\']) {
+    // whole batch, is shown small above it (its end, if long). A backslash
+    // separates folders only where the system says so (Windows).
+    let (folder, file) = match entry
+        .name
+        .rfind(|c: char| c == '/' || std::path::is_separator(c))
+    {
         Some(at) => entry.name.split_at(at + 1),
         None => ("", entry.name.as_str()),
     };
@@ -265,7 +269,7 @@ fn push_card(page: &mut String, entry: &IndexEntry) {
         let _ = write!(
             page,
             r#"<p class="folder">{}</p>"#,
-            escape_capped(folder, 200)
+            escape_tail_capped(folder, 200)
         );
     }
     let _ = write!(page, r#"<p class="name">{}</p>"#, escape_capped(file, 200));

@@ -258,6 +258,14 @@ fn escape_capped(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// As [`escape_capped`], keeping the end: a path's end names its file.
+fn escape_tail_capped(text: &str, max_chars: usize) -> String {
+    match text.char_indices().rev().nth(max_chars.saturating_sub(1)) {
+        Some((cut, _)) if cut > 0 => format!("…{}", escape_html(&text[cut..])),
+        _ => escape_html(text),
+    }
+}
+
 /// Percent-encode a relative link. Only unreserved characters and `/` stay,
 /// so a crafted name can neither leave the attribute nor become a
 /// `javascript:` URL (the colon is encoded). A leading `/` gets `.` before

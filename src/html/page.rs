@@ -8,8 +8,8 @@ use imageproc::geometric_transformations::{warp_into, Interpolation, Projection}
 
 use super::assets::{content_security_policy, CSS, SCRIPT, SCRIPT_SHA256};
 use super::{
-    bi, escape_capped, heatmap_overlay, jpeg_data_uri, pct, verdict_icon, verdict_text,
-    HtmlOptions, Upright, PHOTO_QUALITY,
+    bi, escape_capped, escape_tail_capped, heatmap_overlay, jpeg_data_uri, pct, verdict_icon,
+    verdict_text, HtmlOptions, Upright, PHOTO_QUALITY,
 };
 use crate::report::{clamp01, Class, DetectorKind, Finding, Provenance, Region, Transform};
 use crate::{ReferenceMatch, Report};
@@ -79,7 +79,8 @@ pub fn render_html(report: &Report, image: &DynamicImage, options: &HtmlOptions<
             super::Lang::En => vt.word.0,
             super::Lang::Zh => vt.word.1,
         },
-        title = escape_capped(title, 300),
+        // A long path keeps its end, which names the file.
+        title = escape_tail_capped(title, 300),
         brand = bi("trueshot review page", "trueshot 审核页面"),
         en_pressed = options.lang == super::Lang::En,
         zh_pressed = options.lang == super::Lang::Zh,
@@ -136,7 +137,13 @@ pub fn render_html(report: &Report, image: &DynamicImage, options: &HtmlOptions<
 }
 
 fn verdict_section(page: &mut String, report: &Report, options: &HtmlOptions<'_>) {
-    let vt = verdict_text(report.verdict);
+    let mut vt = verdict_text(report.verdict);
+    if crate::fusion::held_unexamined(report) {
+        vt.sentence = (
+            "The photo could not be examined fully (why is said below), so it is not cleared; this alone is no sign of editing.",
+            "无法完整检查这张照片（原因见下文），因此未认定为真实；这本身并不表示照片被编辑过。",
+        );
+    }
     let score = clamp01(report.score);
     let flag = clamp01(report.flag_threshold);
     let authentic = clamp01(report.authentic_threshold).min(flag);

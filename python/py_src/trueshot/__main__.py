@@ -211,6 +211,9 @@ def heatmap_name(path: str) -> str:
         h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     stem = "".join(c if c.isascii() and c.isalnum() or c in "-_" else "_"
                    for c in _file_stem(text))[:80]
+    # Not a hidden file, nor one that reads as an option to shell tools.
+    if not stem or stem.startswith("-"):
+        stem = "_" + stem[1:]
     return f"{stem}.{h:016x}.heatmap.png"
 
 

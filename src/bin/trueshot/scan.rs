@@ -778,7 +778,7 @@ pub fn output_name(path: &Path, suffix: &str) -> String {
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
         });
-    let stem: String = path
+    let mut stem: String = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -792,6 +792,11 @@ pub fn output_name(path: &Path, suffix: &str) -> String {
         })
         .take(80)
         .collect();
+    // Not a hidden file (an empty stem), nor one that reads as an option
+    // to the shell tools a reviewer runs on the folder (`-x`).
+    if stem.is_empty() || stem.starts_with('-') {
+        stem.replace_range(..stem.len().min(1), "_");
+    }
     format!("{stem}.{hash:016x}{suffix}")
 }
 
@@ -1030,7 +1035,8 @@ mod tests {
             "claim_____.0f5e0986e051761e.heatmap.png"
         );
         assert_eq!(name("foo."), "foo.dd1252790c25863b.heatmap.png");
-        assert_eq!(name("a/.."), ".7346f2827ec5e001.heatmap.png");
+        assert_eq!(name("a/.."), "_.7346f2827ec5e001.heatmap.png");
+        assert_eq!(name("-x.jpg"), "_x.bf8d879194d223d5.heatmap.png");
         #[cfg(unix)]
         {
             use std::os::unix::ffi::OsStrExt;
