@@ -604,7 +604,7 @@ fn latin1(bytes: &[u8]) -> String {
 }
 
 /// Text of a block: UTF-8 when valid, else Latin-1; capped.
-fn text_of(bytes: &[u8]) -> String {
+pub(crate) fn text_of(bytes: &[u8]) -> String {
     let cut = bytes.len() > MAX_TEXT_BYTES;
     let bytes = &bytes[..bytes.len().min(MAX_TEXT_BYTES)];
     match std::str::from_utf8(bytes) {

@@ -314,7 +314,8 @@ fn from_pil(function: &str, obj: &Bound<'_, PyAny>, config: &trueshot::Config) -
 /// under `XML:com.adobe.xmp`), a JPEG or GIF comment (`comment`) and PNG
 /// text entries (any other key with a text value: generator parameters, an
 /// AIGC label). Other entries (`dpi`, `icc_profile`, ...) are not read, and
-/// Pillow keeps no C2PA manifest. An animated image (`is_animated`, as
+/// Pillow keeps no C2PA manifest. Without `exif` in `info` (Pillow keeps
+/// a TIFF's tags apart), `getexif()` gives the EXIF. An animated image (`is_animated`, as
 /// Pillow opens an APNG, GIF or WebP animation) is one frame of
 /// `n_frames`, and is never cleared. Bytes are read in place and text is
 /// cut before it is copied, so a huge entry costs no more than the caps.
@@ -355,6 +356,16 @@ fn pil_metadata(obj: &Bound<'_, PyAny>) -> RawMetadata {
                 "xmp" => metadata.with_xmp(text.as_bytes()),
                 _ => metadata.with_text(&key, text.as_bytes()),
             };
+        }
+    }
+    if metadata.exif.is_none() {
+        // Pillow keeps a TIFF's tags (camera, software, XMP in tag 700)
+        // out of `info`; `getexif()` has them.
+        let exif = obj
+            .call_method0("getexif")
+            .and_then(|exif| exif.call_method0("tobytes"));
+        if let Ok(Ok(bytes)) = exif.as_ref().map(|b| b.cast::<PyBytes>()) {
+            metadata = metadata.with_exif(bytes.as_bytes());
         }
     }
     metadata

@@ -177,6 +177,21 @@ def test_an_animation_is_never_cleared() -> None:
             assert report.verdict != "authentic", fmt
 
 
+def test_a_tiff_gives_its_tags_as_a_file_and_as_a_pil_image(tmp_path: pathlib.Path) -> None:
+    # Pillow keeps a TIFF's tags out of Image.info: the camera and the XMP
+    # of tag 700 are read from the PIL image as from the file.
+    xmp = (b'<rdf:Description Iptc4xmpExt:DigitalSourceType='
+           b'"http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"/>')
+    path = tmp_path / "claim.tif"
+    Image.fromarray(make_pixels(128, 128, 3)).save(path, tiffinfo={271: "Canon", 700: xmp})
+    for image in (path, Image.open(path)):
+        report = trueshot.analyze(image)
+        provenance = report.to_dict()["provenance"]
+        assert provenance["camera_make"] == "Canon", image
+        assert provenance["digital_source_type"] == "trainedAlgorithmicMedia", image
+        assert report.verdict == "ai_generated", image
+
+
 def test_a_pil_image_brings_the_metadata_pillow_read() -> None:
     # An AIGC label and generator parameters in PNG text, EXIF with a camera:
     # a PIL image opened from the file gives the file's findings, its pixels

@@ -67,10 +67,11 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
     // searched for tool names: the report keeps them escaped and shorter.
     let mut software_fields: Vec<String> = Vec::new();
 
+    let mut exif_xmp = None;
     if let Some(exif) = &meta.exif {
-        read_exif(exif, p, &mut texts, &mut software_fields);
+        exif_xmp = read_exif(exif, p, &mut texts, &mut software_fields);
     }
-    for xmp in &meta.xmp {
+    for xmp in meta.xmp.iter().chain(&exif_xmp) {
         read_xmp(xmp, p, &mut software_fields);
     }
     if !meta.c2pa.is_empty() {
@@ -452,16 +453,17 @@ fn orientation_of(exif: &exif::Exif) -> Option<u16> {
         .filter(|value| (1..=8).contains(value))
 }
 
+/// Read the camera facts and text fields of an EXIF block into `p` and
+/// `texts`; the XMP packet its first IFD holds (tag 700, as a TIFF file
+/// keeps its XMP), if any.
 fn read_exif(
     data: &[u8],
     p: &mut Provenance,
     texts: &mut Vec<(String, String)>,
     software_fields: &mut Vec<String>,
-) {
-    use exif::{In, Tag, Value};
-    let Some(exif) = parse_exif(data) else {
-        return;
-    };
+) -> Option<String> {
+    use exif::{Context, In, Tag, Value};
+    let exif = parse_exif(data)?;
     let raw_text = |tag: Tag| -> Option<String> {
         let field = exif.get_field(tag, In::PRIMARY)?;
         match &field.value {
@@ -496,6 +498,11 @@ fn read_exif(
         if let Some(v) = text(tag) {
             texts.push((tag.to_string(), v));
         }
+    }
+    // TIFF/EP and the XMP specification (part 3, 1.2.2): XMP in tag 700.
+    match &exif.get_field(Tag(Context::Tiff, 700), In::PRIMARY)?.value {
+        Value::Byte(bytes) | Value::Undefined(bytes, _) => Some(crate::metadata::text_of(bytes)),
+        _ => None,
     }
 }
 
@@ -1328,6 +1335,26 @@ mod tests {
         out.extend(0u32.to_le_bytes());
         out.extend(values);
         out
+    }
+
+    /// A TIFF keeps its XMP in tag 700 of its first IFD (BYTE, or
+    /// UNDEFINED as some writers have it): read as an XMP packet is.
+    #[test]
+    fn xmp_in_a_tiff_tag_is_read() {
+        let packet = br#"<rdf:Description Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"/>"#;
+        for kind in [1, 7] {
+            let meta = RawMetadata::default().with_exif(&tiff(&[
+                (0x010F, 2, 6, b"Canon\0"),
+                (700, kind, packet.len() as u32, packet),
+            ]));
+            let out = analyze(&meta, 64, 64);
+            assert_eq!(
+                out.provenance.digital_source_type.as_deref(),
+                Some("trainedAlgorithmicMedia"),
+                "type {kind}"
+            );
+            assert_eq!(out.provenance.camera_make.as_deref(), Some("Canon"));
+        }
     }
 
     /// EXIF whose entries all point at one block of NUL bytes (each ASCII
