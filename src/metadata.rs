@@ -88,15 +88,53 @@ impl RawMetadata {
     }
 
     /// A PNG text chunk: XMP under its registered keyword whichever of the
-    /// three chunk types holds it (Pillow writes Latin-1 text as tEXt), any
+    /// three chunk types holds it (Pillow writes Latin-1 text as tEXt),
+    /// ImageMagick's hex-coded EXIF and XMP profiles as EXIF and XMP, any
     /// other keyword as text.
     fn push_png_text(&mut self, key: String, value: String) {
         if key == "XML:com.adobe.xmp" {
             self.push_xmp(value);
-        } else {
-            self.push_text(key, value);
+            return;
+        }
+        match key.strip_prefix("Raw profile type ") {
+            Some("exif" | "APP1") if self.exif.is_none() => {
+                if let Some(exif) = raw_profile(&value) {
+                    // Some writers repeat APP1's header (Pillow reads that).
+                    let once = exif.strip_prefix(b"Exif\0\0").unwrap_or(&exif);
+                    self.set_exif(once);
+                }
+            }
+            Some("xmp") => {
+                if let Some(xmp) = raw_profile(&value) {
+                    self.push_xmp(text_of(&xmp));
+                }
+            }
+            _ => self.push_text(key, value),
         }
     }
+}
+
+/// The bytes of an ImageMagick "Raw profile type" text: a line with the
+/// profile's name, a line with its length in bytes, then that many bytes in
+/// hexadecimal over lines of 72 digits.
+fn raw_profile(text: &str) -> Option<Vec<u8>> {
+    let mut lines = text.trim_start().splitn(3, '\n');
+    let _name = lines.next()?;
+    let length: usize = lines.next()?.trim().parse().ok()?;
+    let digits = lines.next()?.bytes().filter(|b| !b.is_ascii_whitespace());
+    let mut bytes = Vec::with_capacity(length.min(text.len() / 2));
+    let mut high = None;
+    for digit in digits {
+        let value = char::from(digit).to_digit(16)? as u8;
+        match high.take() {
+            None => high = Some(value),
+            Some(h) => bytes.push(h << 4 | value),
+        }
+        if bytes.len() == length {
+            break;
+        }
+    }
+    (bytes.len() == length && length > 0).then_some(bytes)
 }
 
 impl RawMetadata {
@@ -107,11 +145,17 @@ impl RawMetadata {
     /// ignored, as in a file; an empty one is no block.
     #[must_use]
     pub fn with_exif(mut self, exif: &[u8]) -> Self {
+        self.set_exif(exif);
+        self
+    }
+
+    /// Keep `exif` (without a leading `Exif\0\0`) as the EXIF block, unless
+    /// there is one already or it is empty.
+    fn set_exif(&mut self, exif: &[u8]) {
         let tiff = exif.strip_prefix(b"Exif\0\0").unwrap_or(exif);
         if self.exif.is_none() && !tiff.is_empty() {
             self.exif = Some(tiff[..tiff.len().min(MAX_TIFF_EXIF_BYTES)].to_vec());
         }
-        self
     }
 
     /// Say that the image is one of an animation of `frames` frames (as
@@ -703,6 +747,51 @@ mod tests {
             assert_eq!(meta.xmp, vec![packet.to_string()], "{kind:?}");
             assert_eq!(meta.text.len(), 1, "{kind:?}");
         }
+    }
+
+    /// ImageMagick's hex-coded profiles in PNG text are EXIF and XMP; a
+    /// profile whose digits fall short of its length is dropped.
+    #[test]
+    fn png_raw_profiles_are_exif_and_xmp() {
+        let hex = |bytes: &[u8]| -> String {
+            let digits: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let lines: Vec<&str> = digits
+                .as_bytes()
+                .chunks(72)
+                .map(|c| std::str::from_utf8(c).unwrap_or_default())
+                .collect();
+            lines.join("\n")
+        };
+        let profile =
+            |name: &str, bytes: &[u8]| format!("\n{name}\n{:8}\n{}\n", bytes.len(), hex(bytes));
+        let tiff = b"II*\0\x08\0\0\0\0\0\0\0\0\0".repeat(3);
+        let exif = [&b"Exif\0\0"[..], &tiff].concat();
+        let packet = "<x:xmpmeta>trainedAlgorithmicMedia</x:xmpmeta>";
+        let png = |chunks: &[(&str, String)]| {
+            let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+            png.extend(chunk(b"IHDR", &[0; 13]));
+            for (key, value) in chunks {
+                png.extend(chunk(
+                    b"tEXt",
+                    &[key.as_bytes(), b"\0", value.as_bytes()].concat(),
+                ));
+            }
+            png.extend(chunk(b"IEND", &[]));
+            extract(&png, Format::Png)
+        };
+        let meta = png(&[
+            ("Raw profile type exif", profile("exif", &exif)),
+            ("Raw profile type xmp", profile("xmp", packet.as_bytes())),
+        ]);
+        assert_eq!(meta.exif.as_deref(), Some(tiff.as_slice()));
+        assert_eq!(meta.xmp, vec![packet.to_string()]);
+        assert!(meta.text.is_empty());
+        let mut short = profile("exif", &exif);
+        short.truncate(short.len() - 4);
+        assert_eq!(png(&[("Raw profile type APP1", short)]).exif, None);
+        let doubled = [&b"Exif\0\0"[..], &exif].concat();
+        let text = png(&[("Raw profile type APP1", profile("APP1", &doubled))]);
+        assert_eq!(text.exif.as_deref(), Some(tiff.as_slice()));
     }
 
     /// A JPEG of the given APP1 payloads (no image data: only the walk runs).
