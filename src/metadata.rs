@@ -97,7 +97,7 @@ impl RawMetadata {
             return;
         }
         match key.strip_prefix("Raw profile type ") {
-            Some("exif" | "APP1") if self.exif.is_none() => {
+            Some("exif" | "APP1") => {
                 if let Some(exif) = raw_profile(&value) {
                     // Some writers repeat APP1's header (Pillow reads that).
                     let once = exif.strip_prefix(b"Exif\0\0").unwrap_or(&exif);
@@ -486,7 +486,9 @@ fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
     }
     // One frame that is the default image is a still picture; a default
     // image outside the animation is never shown by a viewer that plays it.
-    meta.animation_frames = declared_frames.filter(|&frames| frames > 1 || !default_is_a_frame);
+    // (No frames at all is no animation.)
+    meta.animation_frames =
+        declared_frames.filter(|&frames| frames > 1 || (frames == 1 && !default_is_a_frame));
 }
 
 fn parse_itxt(data: &[u8]) -> Option<(String, String)> {
@@ -532,8 +534,6 @@ fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
     meta.animation_frames = Some(frames).filter(|&n| n > 1);
 }
 
-/// The chunks of a RIFF body, as (FourCC, data): at most [`MAX_BLOCKS`],
-/// data cut at the end of `bytes`.
 /// A GIF (GIF89a specification): comment extensions as `comment` text, the
 /// XMP application extension as XMP, and the number of images (frames).
 fn walk_gif(bytes: &[u8], meta: &mut RawMetadata) {
@@ -617,6 +617,8 @@ fn gif_sub_blocks(bytes: &[u8], mut pos: usize, keep: usize) -> Option<(Vec<&[u8
     }
 }
 
+/// The chunks of a RIFF body, as (FourCC, data): at most [`MAX_BLOCKS`],
+/// data cut at the end of `bytes`.
 fn riff_chunks(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     let mut pos = 0usize;
     let mut blocks = 0;
@@ -879,6 +881,7 @@ mod tests {
             png.extend(chunk(b"IEND", &[]));
             extract(&png, Format::Png).animation_frames
         };
+        assert_eq!(png(0, false), None);
         assert_eq!(png(1, true), None);
         assert_eq!(png(1, false), Some(1));
         assert_eq!(png(2, true), Some(2));
