@@ -18,6 +18,8 @@ const MAX_TIFF_EXIF_BYTES: usize = 64 << 20;
 /// Sub-blocks of a GIF extension kept (up to 255 bytes each): a comment
 /// up to the text limit.
 const MAX_GIF_SUB_BLOCKS: usize = MAX_TEXT_BYTES / 255 + 1;
+/// The namespace that opens an APP1 segment holding XMP (XMP part 3, 1.1.3).
+const XMP_APP1_HEADER: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 /// C2PA bytes kept per file.
 const MAX_C2PA_BYTES: usize = 8 << 20;
 /// XMP and text bytes kept per file, all blocks together: a crafted file
@@ -60,9 +62,10 @@ pub struct RawMetadata {
     /// A WebP file whose image is a lossy VP8 bitstream (a `VP8 ` chunk).
     pub lossy_webp: bool,
     /// For an animation, the frames the container declares (an APNG's
-    /// `acTL`, a WebP's `ANMF` chunks, a GIF's images): the analysis reads
-    /// one image (the first frame, or an APNG's default image) while a
-    /// viewer is shown the animation. `None` for a still image.
+    /// `acTL`, a WebP's `ANMF` chunks, a GIF's images; 0 when they could
+    /// not be counted): the analysis reads one image (the first frame, or
+    /// an APNG's default image) while a viewer is shown the animation.
+    /// `None` for a still image.
     pub animation_frames: Option<u32>,
     /// Bytes of XMP and text kept so far.
     kept_text_bytes: usize,
@@ -98,9 +101,16 @@ impl RawMetadata {
         }
         match key.strip_prefix("Raw profile type ") {
             Some("exif" | "APP1") => {
-                if let Some(exif) = raw_profile(&value) {
+                let Some(app1) = raw_profile(&value) else {
+                    return;
+                };
+                // An APP1 profile is EXIF or, under its namespace header,
+                // XMP (as a JPEG's APP1 segments are).
+                if let Some(xmp) = app1.strip_prefix(XMP_APP1_HEADER) {
+                    self.push_xmp(text_of(xmp));
+                } else {
                     // Some writers repeat APP1's header (Pillow reads that).
-                    let once = exif.strip_prefix(b"Exif\0\0").unwrap_or(&exif);
+                    let once = app1.strip_prefix(b"Exif\0\0").unwrap_or(&app1);
                     self.set_exif(once);
                 }
             }
@@ -158,13 +168,17 @@ impl RawMetadata {
         }
     }
 
-    /// Say that the image is one of an animation of `frames` frames (as
-    /// Pillow's `n_frames` of an animated image), so that it is not cleared
-    /// ([`crate::detectors::provenance::ANIMATED`]); 0 or 1 frame is no
-    /// animation.
+    /// Say that the image is one frame of an animation, of `frames` frames
+    /// (as Pillow's `n_frames`), or of frames that could not be counted
+    /// (`None`), so that it is not cleared
+    /// ([`crate::detectors::provenance::ANIMATED`]). One frame or none is
+    /// a still picture.
     #[must_use]
-    pub fn with_animation_frames(mut self, frames: u32) -> Self {
-        self.animation_frames = Some(frames).filter(|&n| n > 1);
+    pub fn with_animation(mut self, frames: Option<u32>) -> Self {
+        self.animation_frames = match frames {
+            Some(n) => Some(n).filter(|&n| n > 1),
+            None => Some(0),
+        };
         self
     }
 
@@ -276,7 +290,6 @@ fn marker_segments(bytes: &[u8], across_scans: bool) -> impl Iterator<Item = (u8
 }
 
 fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
-    const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
     let mut extended_xmp = Vec::new();
     let mut jumbf = Vec::new();
     for (marker, payload) in jpeg_segments(bytes) {
@@ -284,10 +297,10 @@ fn walk_jpeg(bytes: &[u8], meta: &mut RawMetadata) {
             0xE1 if payload.starts_with(b"Exif\0\0") && meta.exif.is_none() => {
                 meta.exif = Some(payload[6..].to_vec());
             }
-            0xE1 if payload.starts_with(XMP_ID) => {
-                meta.push_xmp(text_of(&payload[XMP_ID.len()..]));
+            0xE1 if payload.starts_with(XMP_APP1_HEADER) => {
+                meta.push_xmp(text_of(&payload[XMP_APP1_HEADER.len()..]));
             }
-            0xE1 if payload.starts_with(EXTENDED_XMP_ID) => {
+            0xE1 if payload.starts_with(EXTENDED_XMP_APP1_HEADER) => {
                 extended_xmp.extend(ExtendedXmpChunk::parse(payload));
             }
             // APP11 JUMBF (ISO/IEC 19566-5, carried as in ISO/IEC 18477-3):
@@ -338,7 +351,7 @@ fn push_jumbf(meta: &mut RawMetadata, mut segments: Vec<(u16, u32, &[u8])>) {
 /// Signature of a JPEG Extended XMP segment (XMP Specification Part 3,
 /// 2016, 1.1.3.1): a packet too large for one 64 KiB APP1 is split into
 /// chunks, each with the packet's GUID, its full length and its offset.
-const EXTENDED_XMP_ID: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
+const EXTENDED_XMP_APP1_HEADER: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
 
 /// One chunk of an Extended XMP packet.
 struct ExtendedXmpChunk<'a> {
@@ -350,7 +363,7 @@ struct ExtendedXmpChunk<'a> {
 
 impl<'a> ExtendedXmpChunk<'a> {
     fn parse(payload: &'a [u8]) -> Option<Self> {
-        let rest = payload.get(EXTENDED_XMP_ID.len()..)?;
+        let rest = payload.get(EXTENDED_XMP_APP1_HEADER.len()..)?;
         let be32 = |at: usize| -> Option<usize> {
             let b = rest.get(at..at + 4)?;
             Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
@@ -430,12 +443,14 @@ fn parse_sof(sof: u8, payload: &[u8]) -> Option<JpegFrame> {
 fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
     let mut pos = 8;
     let mut blocks = 0;
-    // APNG (W3C PNG 3rd edition): `acTL` declares the frames; a `fcTL`
-    // before the first IDAT makes the default image the first frame.
+    // APNG (W3C PNG 3rd edition): the first valid `acTL` before the image
+    // data declares the frames (as libpng's APNG patch and browsers read
+    // it: 8 bytes, at least one frame); a `fcTL` before the first IDAT
+    // makes the default image the first frame.
     let mut declared_frames: Option<u32> = None;
     let mut default_is_a_frame = false;
     let mut seen_idat = false;
-    while pos + 8 <= bytes.len() && blocks < MAX_BLOCKS {
+    while pos + 8 <= bytes.len() {
         let len = u32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]])
             as usize;
         let kind = &bytes[pos + 4..pos + 8];
@@ -444,19 +459,26 @@ fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
         if !matches!(kind, b"IDAT" | b"fdAT") {
             blocks += 1;
         }
+        // Past the block cap metadata is no longer read, but the walk goes
+        // on (chunk headers only) to the image data, before which an
+        // animation must be declared: padding cannot hide one.
+        let collecting = blocks <= MAX_BLOCKS;
+        if !collecting && seen_idat {
+            break;
+        }
         let start = pos + 8;
         let Some(end) = start.checked_add(len).filter(|&e| e <= bytes.len()) else {
             break;
         };
         let data = &bytes[start..end];
         match kind {
-            b"acTL" => {
-                declared_frames = data
-                    .get(..4)
-                    .map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]));
+            b"acTL" if !seen_idat && declared_frames.is_none() && data.len() == 8 => {
+                let frames = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                declared_frames = Some(frames).filter(|&n| n > 0);
             }
             b"fcTL" if !seen_idat => default_is_a_frame = true,
             b"IDAT" => seen_idat = true,
+            _ if !collecting => {}
             b"tEXt" => {
                 if let Some((key, value)) = split_key(data) {
                     meta.push_png_text(key, text_of(value));
@@ -486,9 +508,7 @@ fn walk_png(bytes: &[u8], meta: &mut RawMetadata) {
     }
     // One frame that is the default image is a still picture; a default
     // image outside the animation is never shown by a viewer that plays it.
-    // (No frames at all is no animation.)
-    meta.animation_frames =
-        declared_frames.filter(|&frames| frames > 1 || (frames == 1 && !default_is_a_frame));
+    meta.animation_frames = declared_frames.filter(|&frames| frames > 1 || !default_is_a_frame);
 }
 
 fn parse_itxt(data: &[u8]) -> Option<(String, String)> {
@@ -509,8 +529,21 @@ fn parse_itxt(data: &[u8]) -> Option<(String, String)> {
 
 fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
     let mut frames = 0u32;
-    for (kind, data) in riff_chunks(bytes.get(12..).unwrap_or_default()) {
+    // Every chunk is walked for the frames (headers only, so padding cannot
+    // hide an animation); metadata is read from the first MAX_BLOCKS.
+    let chunks = riff_chunks(bytes.get(12..).unwrap_or_default(), usize::MAX);
+    for (index, (kind, data)) in chunks.enumerate() {
+        let collecting = index < MAX_BLOCKS;
         match kind {
+            // An animation frame (WebP container specification, "ANMF"):
+            // a 16-byte frame header, then the frame's own chunks.
+            b"ANMF" => {
+                let frame = riff_chunks(data.get(16..).unwrap_or_default(), MAX_BLOCKS);
+                meta.lossy_webp |= frame.into_iter().any(|(kind, _)| kind == b"VP8 ");
+                frames = frames.saturating_add(1);
+            }
+            b"VP8 " => meta.lossy_webp = true,
+            _ if !collecting => {}
             b"EXIF" if meta.exif.is_none() => {
                 // Some writers keep the JPEG-style "Exif\0\0" prefix.
                 let data = data.strip_prefix(b"Exif\0\0").unwrap_or(data);
@@ -519,14 +552,6 @@ fn walk_webp(bytes: &[u8], meta: &mut RawMetadata) {
             b"XMP " => meta.push_xmp(text_of(data)),
             b"C2PA" => {
                 push_c2pa(meta, data);
-            }
-            b"VP8 " => meta.lossy_webp = true,
-            // An animation frame (WebP container specification, "ANMF"):
-            // a 16-byte frame header, then the frame's own chunks.
-            b"ANMF" => {
-                let frame = riff_chunks(data.get(16..).unwrap_or_default());
-                meta.lossy_webp |= frame.into_iter().any(|(kind, _)| kind == b"VP8 ");
-                frames += 1;
             }
             _ => {}
         }
@@ -544,8 +569,14 @@ fn walk_gif(bytes: &[u8], meta: &mut RawMetadata) {
     let mut pos = 13 + colour_table_bytes(packed);
     let mut images = 0u32;
     let mut blocks = 0;
-    while blocks < MAX_BLOCKS {
+    loop {
+        // Past the block cap only images are counted (sub-block headers
+        // only, so padding cannot hide a second frame), until a second.
         blocks += 1;
+        let collecting = blocks <= MAX_BLOCKS;
+        if !collecting && images > 1 {
+            break;
+        }
         match bytes.get(pos) {
             Some(0x2C) => {
                 // Image descriptor (9 bytes), local colour table, LZW code
@@ -561,8 +592,9 @@ fn walk_gif(bytes: &[u8], meta: &mut RawMetadata) {
                 pos = end;
             }
             Some(0x21) => {
-                let label = bytes.get(pos + 1).copied();
-                let Some((data, end)) = gif_sub_blocks(bytes, pos + 2, MAX_GIF_SUB_BLOCKS) else {
+                let label = bytes.get(pos + 1).copied().filter(|_| collecting);
+                let keep = if collecting { MAX_GIF_SUB_BLOCKS } else { 0 };
+                let Some((data, end)) = gif_sub_blocks(bytes, pos + 2, keep) else {
                     break;
                 };
                 match label {
@@ -617,15 +649,15 @@ fn gif_sub_blocks(bytes: &[u8], mut pos: usize, keep: usize) -> Option<(Vec<&[u8
     }
 }
 
-/// The chunks of a RIFF body, as (FourCC, data): at most [`MAX_BLOCKS`],
+/// The chunks of a RIFF body, as (FourCC, data): at most `max_blocks`,
 /// data cut at the end of `bytes`.
-fn riff_chunks(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+fn riff_chunks(bytes: &[u8], max_blocks: usize) -> impl Iterator<Item = (&[u8], &[u8])> {
     let mut pos = 0usize;
-    let mut blocks = 0;
+    let mut blocks = 0usize;
     std::iter::from_fn(move || {
         let header = bytes.get(pos..pos.checked_add(8)?)?;
         blocks += 1;
-        if blocks > MAX_BLOCKS {
+        if blocks > max_blocks {
             return None;
         }
         let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
@@ -791,6 +823,14 @@ mod tests {
         let mut short = profile("exif", &exif);
         short.truncate(short.len() - 4);
         assert_eq!(png(&[("Raw profile type APP1", short)]).exif, None);
+        // An APP1 profile may hold XMP, under its namespace.
+        let app1_xmp = [XMP_APP1_HEADER, packet.as_bytes()].concat();
+        let meta = png(&[
+            ("Raw profile type APP1", profile("APP1", &app1_xmp)),
+            ("Raw profile type exif", profile("exif", &exif)),
+        ]);
+        assert_eq!(meta.xmp, vec![packet.to_string()]);
+        assert_eq!(meta.exif.as_deref(), Some(tiff.as_slice()));
         let doubled = [&b"Exif\0\0"[..], &exif].concat();
         let text = png(&[("Raw profile type APP1", profile("APP1", &doubled))]);
         assert_eq!(text.exif.as_deref(), Some(tiff.as_slice()));
@@ -854,8 +894,17 @@ mod tests {
         let mut two = webp(b"VP8L");
         let frame = two[two.len() - 54..].to_vec(); // 8 + 16 + 12 + 18 bytes
         assert_eq!(&frame[..4], b"ANMF");
-        two.extend(frame);
+        two.extend(&frame);
         assert_eq!(extract(&two, Format::Webp).animation_frames, Some(2));
+        // Chunks past the metadata cap still count their frames.
+        let mut padded = webp(b"VP8L");
+        let one = padded.split_off(padded.len() - 54);
+        for _ in 0..MAX_BLOCKS + 10 {
+            padded.extend(riff_chunk(b"juNk", &[]));
+        }
+        padded.extend(one);
+        padded.extend(frame);
+        assert_eq!(extract(&padded, Format::Webp).animation_frames, Some(2));
     }
 
     /// An APNG is an animation unless its one frame is the default image
@@ -886,6 +935,41 @@ mod tests {
         assert_eq!(png(1, false), Some(1));
         assert_eq!(png(2, true), Some(2));
         assert_eq!(png(3, false), Some(3));
+
+        // The first valid acTL before the image data counts, as decoders
+        // read it; padding before it does not hide it.
+        let frames = |chunks: &[Vec<u8>]| {
+            let png = [b"\x89PNG\r\n\x1a\n".to_vec(), chunks.concat()].concat();
+            extract(&png, Format::Png).animation_frames
+        };
+        let actl = |n: u32| chunk(b"acTL", &[&n.to_be_bytes()[..], &[0; 4]].concat());
+        let (ihdr, idat, iend) = (
+            chunk(b"IHDR", &[0; 13]),
+            chunk(b"IDAT", &[0; 8]),
+            chunk(b"IEND", &[]),
+        );
+        let fctl = chunk(b"fcTL", &[0; 26]);
+        let two = |extra: Vec<u8>| {
+            frames(&[
+                ihdr.clone(),
+                actl(2),
+                extra,
+                fctl.clone(),
+                idat.clone(),
+                fctl.clone(),
+                chunk(b"fdAT", &[0; 8]),
+                iend.clone(),
+            ])
+        };
+        assert_eq!(two(chunk(b"acTL", &[])), Some(2));
+        assert_eq!(two(actl(1)), Some(2));
+        assert_eq!(two(Vec::new()), Some(2));
+        assert_eq!(
+            frames(&[ihdr.clone(), idat.clone(), actl(2), iend.clone()]),
+            None
+        );
+        let junk = chunk(b"juNk", &[]).repeat(MAX_BLOCKS + 10);
+        assert_eq!(frames(&[ihdr, junk, actl(3), idat, iend]), Some(3));
     }
 
     /// A GIF's comment extension is text, its XMP application extension
@@ -925,6 +1009,14 @@ mod tests {
         );
         assert_eq!(meta.xmp, vec![packet.to_string()]);
         assert_eq!(meta.animation_frames, None);
+        let padded = [
+            &gif[..],
+            &[0x21, 0xFE, 0].repeat(MAX_BLOCKS + 10),
+            &image,
+            &[0x3B],
+        ]
+        .concat();
+        assert_eq!(extract(&padded, Format::Gif).animation_frames, Some(2));
         gif.extend(&image);
         gif.push(0x3B);
         assert_eq!(extract(&gif, Format::Gif).animation_frames, Some(2));
@@ -991,7 +1083,7 @@ mod tests {
     }
 
     fn extended_chunk(guid: &[u8; 32], full: &[u8], range: std::ops::Range<usize>) -> Vec<u8> {
-        let mut p = EXTENDED_XMP_ID.to_vec();
+        let mut p = EXTENDED_XMP_APP1_HEADER.to_vec();
         p.extend(guid);
         p.extend((full.len() as u32).to_be_bytes());
         p.extend((range.start as u32).to_be_bytes());
@@ -1057,12 +1149,9 @@ mod tests {
             .with_exif(b"Exif\0\0")
             .with_exif(b"MM\0*");
         assert_eq!(after_empty.exif.as_deref(), Some(b"MM\0*".as_slice()));
-        let frames = |n| {
-            RawMetadata::default()
-                .with_animation_frames(n)
-                .animation_frames
-        };
-        assert_eq!((frames(0), frames(1), frames(3)), (None, None, Some(3)));
+        let frames = |n| RawMetadata::default().with_animation(n).animation_frames;
+        assert_eq!((frames(Some(0)), frames(Some(1))), (None, None));
+        assert_eq!((frames(Some(3)), frames(None)), (Some(3), Some(0)));
     }
 
     /// A forged full length of 4 GiB allocates no more than the text limit.
@@ -1071,7 +1160,7 @@ mod tests {
         let guid = b"0123456789ABCDEF0123456789ABCDEF";
         let main = b"http://ns.adobe.com/xap/1.0/\0<x xmpNote:HasExtendedXMP=\"0123456789ABCDEF0123456789ABCDEF\"/>".to_vec();
         let mut chunk = extended_chunk(guid, b"<a/>", 0..4);
-        let at = EXTENDED_XMP_ID.len() + 32;
+        let at = EXTENDED_XMP_APP1_HEADER.len() + 32;
         chunk[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
         let meta = extract(&jpeg_with_app1(&[main, chunk]), Format::Jpeg);
         assert_eq!(meta.xmp.len(), 2);

@@ -76,7 +76,7 @@ fn load_model(py: Python<'_>, config: &trueshot::Config) -> PyResult<Arc<Model>>
     // (The build names in it are escaped, so it holds no NUL.)
     let warning = model.another_build_warning();
     if let Some(message) = warning.and_then(|w| std::ffi::CString::new(w).ok()) {
-        PyErr::warn(py, py.get_type::<PyUserWarning>().as_any(), &message, 2)?;
+        PyErr::warn(py, py.get_type::<PyUserWarning>().as_any(), &message, 1)?;
     }
     Ok(model)
 }

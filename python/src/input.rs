@@ -315,19 +315,29 @@ fn from_pil(function: &str, obj: &Bound<'_, PyAny>, config: &trueshot::Config) -
 /// text entries (any other key with a text value: generator parameters, an
 /// AIGC label). Other entries (`dpi`, `icc_profile`, ...) are not read, and
 /// Pillow keeps no C2PA manifest. Without `exif` in `info` (Pillow keeps
-/// a TIFF's tags apart), `getexif()` gives the EXIF. An animated image (`is_animated`, as
-/// Pillow opens an APNG, GIF or WebP animation) is one frame of
-/// `n_frames`, and is never cleared. Bytes are read in place and text is
-/// cut before it is copied, so a huge entry costs no more than the caps.
+/// a TIFF's tags apart), `getexif()` gives the EXIF. An animated GIF, PNG
+/// or WebP as Pillow opened it (`is_animated`) is one frame of `n_frames`,
+/// and is never cleared. Bytes are read in place and text is cut before it
+/// is copied, so a huge entry costs no more than the caps.
 fn pil_metadata(obj: &Bound<'_, PyAny>) -> RawMetadata {
     let mut metadata = RawMetadata::default();
-    let animated = obj
-        .getattr("is_animated")
-        .and_then(|a| a.extract::<bool>())
-        .unwrap_or(false);
-    if animated {
-        let frames = obj.getattr("n_frames").and_then(|n| n.extract::<u32>());
-        metadata = metadata.with_animation_frames(frames.unwrap_or(2).max(2));
+    // Only formats that animate: Pillow also calls a JPEG with a
+    // multi-picture preview (MPO) and a multi-page TIFF "animated".
+    let format = obj
+        .getattr("format")
+        .and_then(|f| f.extract::<String>())
+        .unwrap_or_default();
+    if matches!(format.as_str(), "GIF" | "PNG" | "WEBP") {
+        // Asking a GIF seeks its file (and loads frame 0 again); a closed
+        // file cannot answer, and is held as an animation not counted.
+        match obj.getattr("is_animated").and_then(|a| a.extract::<bool>()) {
+            Ok(false) => {}
+            Ok(true) => {
+                let frames = obj.getattr("n_frames").and_then(|n| n.extract::<u32>());
+                metadata = metadata.with_animation(frames.ok().or(Some(2)));
+            }
+            Err(_) => metadata = metadata.with_animation(None),
+        }
     }
     let Some(info) = obj
         .getattr("info")

@@ -155,7 +155,7 @@ def test_jpeg_bytes_and_path_agree(tmp_path: pathlib.Path) -> None:
     assert by_path.image["jpeg_quality"] is not None
 
 
-def test_an_animation_is_never_cleared() -> None:
+def test_an_animation_is_never_cleared(tmp_path: pathlib.Path) -> None:
     # An APNG whose default image (what is analysed) is not one of its
     # frames (what a browser shows), and a WebP and a GIF animation: held
     # for review whether given as bytes or as the PIL image Pillow opens.
@@ -175,6 +175,27 @@ def test_an_animation_is_never_cleared() -> None:
             report = trueshot.analyze(image)
             assert "provenance.animated" in {f.code for f in report.findings}, fmt
             assert report.verdict != "authentic", fmt
+    # A GIF whose file was closed cannot say how many frames it has: held.
+    path = tmp_path / "animated.gif"
+    still.save(path, save_all=True, append_images=[other])
+    with Image.open(path) as opened:
+        opened.load()
+    closed = trueshot.analyze(opened)
+    said = [f.message for f in closed.findings if f.code == "provenance.animated"]
+    assert said and "not counted" in said[0]
+    # Pillow calls a JPEG with a multi-picture preview (MPO) and a two-page
+    # TIFF "animated": neither animates, and neither is held for it.
+    for fmt in ("MPO", "TIFF"):
+        path = tmp_path / f"two.{fmt.lower()}"
+        # Fresh images: Pillow's MPO writer leaves settings on the frames
+        # it wrote that its TIFF writer then trips over.
+        first = Image.fromarray(np.asarray(still))
+        first.save(path, format=fmt, save_all=True,
+                   append_images=[first.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
+        with Image.open(path) as opened:
+            assert getattr(opened, "is_animated"), fmt
+            report = trueshot.analyze(opened)
+        assert "provenance.animated" not in {f.code for f in report.findings}, fmt
 
 
 def test_a_tiff_gives_its_tags_as_a_file_and_as_a_pil_image(tmp_path: pathlib.Path) -> None:

@@ -302,8 +302,15 @@ pub fn analyze(meta: &RawMetadata, width: u32, height: u32) -> ProvenanceResult 
             ANIMATED,
             0.0,
             Class::None,
-            format!("The file is an animation ({frames} {}). Only one image of it was analysed (the first frame, or a PNG's default image, which a player may never show), while a viewer may be shown other frames, so it cannot be cleared.", if frames == 1 { "frame" } else { "frames" }),
-            format!("该文件是动画（{frames} 帧）。仅分析了其中一幅图像（第一帧，或 PNG 的默认图像，播放器可能从不显示它），而查看者可能看到其他帧，因此无法认定为真实。"),
+            format!("The file is an animation ({}). Only one image of it was analysed (the first frame, or a PNG's default image, which a player may never show), while a viewer may be shown other frames, so it cannot be cleared.", match frames {
+                0 => "its frames were not counted".to_string(),
+                1 => "1 frame".to_string(),
+                n => format!("{n} frames"),
+            }),
+            format!("该文件是动画（{}）。仅分析了其中一幅图像（第一帧，或 PNG 的默认图像，播放器可能从不显示它），而查看者可能看到其他帧，因此无法认定为真实。", match frames {
+                0 => "帧数未能统计".to_string(),
+                n => format!("{n} 帧"),
+            }),
         ));
     }
 
@@ -502,6 +509,7 @@ fn read_exif(
     // TIFF/EP and the XMP specification (part 3, 1.2.2): XMP in tag 700.
     match &exif.get_field(Tag(Context::Tiff, 700), In::PRIMARY)?.value {
         Value::Byte(bytes) | Value::Undefined(bytes, _) => Some(crate::metadata::text_of(bytes)),
+        Value::Ascii(parts) => Some(crate::metadata::text_of(&parts.concat())),
         _ => None,
     }
 }
@@ -1337,12 +1345,12 @@ mod tests {
         out
     }
 
-    /// A TIFF keeps its XMP in tag 700 of its first IFD (BYTE, or
+    /// A TIFF keeps its XMP in tag 700 of its first IFD (BYTE, or ASCII or
     /// UNDEFINED as some writers have it): read as an XMP packet is.
     #[test]
     fn xmp_in_a_tiff_tag_is_read() {
         let packet = br#"<rdf:Description Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"/>"#;
-        for kind in [1, 7] {
+        for kind in [1, 2, 7] {
             let meta = RawMetadata::default().with_exif(&tiff(&[
                 (0x010F, 2, 6, b"Canon\0"),
                 (700, kind, packet.len() as u32, packet),
