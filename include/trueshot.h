@@ -377,7 +377,8 @@ trueshot_status trueshot_config_set_max_pixels(trueshot_config *config, uint64_t
  * Refuse to decode an image whose pixels would take more than `max_bytes`
  * of memory (`TRUESHOT_STATUS_TOO_LARGE`): the bound of the decoder, and of
  * each reference photo indexed after it is set. At least 65 536. Default:
- * 1 073 741 824 (1 GiB).
+ * 1 073 741 824 (1 GiB). Pixels given decoded (`trueshot_analyze_rgb8`)
+ * are bounded by `max_pixels` only: the caller holds them already.
  *
  * # Safety
  * As for `trueshot_config_set_max_false_alarm`.
@@ -764,6 +765,9 @@ bool trueshot_report_reference(const trueshot_report *report, trueshot_reference
  * The name of the best-matching reference photo (its path, or the name
  * given to `trueshot_config_add_reference_bytes`), UTF-8, owned by the
  * report. NULL when there is no match, it has no name, or `report` is NULL.
+ * As every untrusted name a report repeats, it is capped at 120 characters
+ * and control characters are escaped (`\n`, `\u{1}`); invalid UTF-8
+ * reads as U+FFFD.
  *
  * # Safety
  * `report` NULL or live.

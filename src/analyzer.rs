@@ -80,6 +80,9 @@ struct Source<'a> {
     format: Option<Format>,
     meta: &'a RawMetadata,
     file_bytes: Option<u64>,
+    /// The share of pixels that were not fully opaque
+    /// ([`decode::transparent_share`]).
+    transparent: f32,
 }
 
 impl Analyzer {
@@ -217,6 +220,7 @@ impl Analyzer {
             format: Some(format),
             meta: &meta,
             file_bytes: Some(len),
+            transparent: decoded.transparent,
         };
         let pixels = Pixels {
             rgb: &decoded.data,
@@ -270,6 +274,7 @@ impl Analyzer {
             format: None,
             meta: &meta,
             file_bytes: None,
+            transparent: decode::transparent_share(image),
         };
         let (width, height) = (image.width(), image.height());
         decode::check_pixels(width, height, &self.config)?;
@@ -302,8 +307,13 @@ impl Analyzer {
         self.in_pool(|| self.analyze_pixels(pixels, source, deadline))
     }
 
-    /// Run `op` in the analyser's pool when it has one.
+    /// Run `op` in the analyser's pool when it has one; in a forked child,
+    /// whose inherited pools lost their threads, in a pool of its own
+    /// ([`crate::in_live_pool`]).
     fn in_pool<T: Send>(&self, op: impl FnOnce() -> T + Send) -> T {
+        if let Some(pool) = crate::workers::forked_pool() {
+            return pool.install(op);
+        }
         match &self.pool {
             Some(pool) => pool.install(op),
             None => op(),
@@ -364,6 +374,9 @@ impl Analyzer {
         let prov = provenance::analyze(source.meta, width, height);
         timings.insert(DetectorKind::Provenance.to_string(), ms_since(t));
         let mut findings = prov.findings;
+        if source.transparent > 0.0 {
+            findings.push(fusion::transparent(source.transparent));
+        }
         let mut features: BTreeMap<String, f32> = prov
             .features
             .into_iter()
@@ -570,7 +583,7 @@ const PALETTE_COLOURS: usize = 256;
 /// palette image. Grey photos are excluded, since 256 grey levels are the
 /// whole 8-bit range, not a quantisation. Stops at the first colour over the
 /// limit, which in a photo comes within its first rows.
-fn is_palette(rgb: &[u8]) -> bool {
+pub(crate) fn is_palette(rgb: &[u8]) -> bool {
     // One bit per 24-bit colour: 2 MB, of which a photo touches a few pages.
     let mut seen = vec![0u64; 1 << 18];
     let mut colours = 0;

@@ -15,8 +15,8 @@ pub struct Config {
     /// Inputs larger than this many bytes are refused unread.
     /// Default: `256 MiB`.
     pub max_file_bytes: u64,
-    /// Upper bound on memory the decoder may allocate, in bytes.
-    /// Default: `1 GiB`.
+    /// Upper bound on memory the decoder may allocate, in bytes (pixels
+    /// given decoded are bounded by `max_pixels` only). Default: `1 GiB`.
     pub max_decoded_bytes: u64,
     /// Compute the localisation heatmap. Default: `true`.
     pub heatmap: bool,

@@ -331,6 +331,33 @@ pub(crate) struct RgbPixels {
     pub data: Buffer<u8>,
     pub width: u32,
     pub height: u32,
+    /// [`transparent_share`] of the decoded image, before its alpha was
+    /// dropped.
+    pub transparent: f32,
+}
+
+/// The share of pixels that are not fully opaque (alpha under its maximum);
+/// 0 for an image without alpha. The analysis reads the colour under the
+/// alpha, which a viewer shows blended with a background the analysis does
+/// not know (a review: a copy of a listing with a hole cut into it was
+/// cleared as the listing unchanged).
+pub(crate) fn transparent_share(image: &DynamicImage) -> f32 {
+    fn share(mut translucent: impl Iterator<Item = bool>, total: u64) -> f32 {
+        if total == 0 {
+            return 0.0;
+        }
+        let n = translucent.by_ref().filter(|&t| t).count();
+        (n as f64 / total as f64) as f32
+    }
+    let total = u64::from(image.width()) * u64::from(image.height());
+    match image {
+        DynamicImage::ImageLumaA8(i) => share(i.pixels().map(|p| p.0[1] < u8::MAX), total),
+        DynamicImage::ImageRgba8(i) => share(i.pixels().map(|p| p.0[3] < u8::MAX), total),
+        DynamicImage::ImageLumaA16(i) => share(i.pixels().map(|p| p.0[1] < u16::MAX), total),
+        DynamicImage::ImageRgba16(i) => share(i.pixels().map(|p| p.0[3] < u16::MAX), total),
+        DynamicImage::ImageRgba32F(i) => share(i.pixels().map(|p| p.0[3] < 1.0), total),
+        _ => 0.0,
+    }
 }
 
 /// [`decode`] to 8-bit RGB. Images the decoder gives as 8-bit RGB (most
@@ -346,7 +373,7 @@ pub(crate) fn decode_rgb(
     config: &Config,
 ) -> Result<RgbPixels, Error> {
     let declared = checked_header(bytes, format, config)?;
-    let (data, width, height) = with_scan_check(bytes, format, true, || {
+    let (data, width, height, transparent) = with_scan_check(bytes, format, true, || {
         let decoder = limited_decoder(bytes, format, config, declared)?;
         let (width, height) = decoder.dimensions();
         let data = if decoder.color_type() == image::ColorType::Rgb8 {
@@ -358,12 +385,13 @@ pub(crate) fn decode_rgb(
                 .ok_or_else(|| Error::Decode("the image does not fit in memory".into()))?;
             let mut data = Buffer::zeroed(len);
             guarded(config, || decoder.read_image(&mut data))?;
-            data
+            (data, 0.0)
         } else {
             let image = guarded(config, || DynamicImage::from_decoder(decoder))?;
-            Buffer::from(image.into_rgb8().into_raw())
+            let transparent = transparent_share(&image);
+            (Buffer::from(image.into_rgb8().into_raw()), transparent)
         };
-        Ok((data, width, height))
+        Ok((data.0, width, height, data.1))
     })?;
     if format == Format::Jpeg {
         check_jpeg_complete(bytes, &data, width as usize * 3)?;
@@ -372,6 +400,7 @@ pub(crate) fn decode_rgb(
         data,
         width,
         height,
+        transparent,
     })
 }
 

@@ -772,7 +772,8 @@ pub unsafe extern "C" fn trueshot_config_set_max_pixels(
 /// Refuse to decode an image whose pixels would take more than `max_bytes`
 /// of memory (`TRUESHOT_STATUS_TOO_LARGE`): the bound of the decoder, and of
 /// each reference photo indexed after it is set. At least 65 536. Default:
-/// 1 073 741 824 (1 GiB).
+/// 1 073 741 824 (1 GiB). Pixels given decoded (`trueshot_analyze_rgb8`)
+/// are bounded by `max_pixels` only: the caller holds them already.
 ///
 /// # Safety
 /// As for `trueshot_config_set_max_false_alarm`.
@@ -908,6 +909,11 @@ pub unsafe extern "C" fn trueshot_config_set_model_file(
                 ));
             }
             Ok(_) => {}
+        }
+        // A file that exists but cannot be opened (no permission) is an
+        // I/O failure, as the header says, not a malformed model.
+        if let Err(e) = std::fs::File::open(&path) {
+            return set_last_error(&Error::Io { path, source: e });
         }
         config.set_model(Some(path))
     }
@@ -1556,6 +1562,9 @@ pub unsafe extern "C" fn trueshot_report_reference(
 /// The name of the best-matching reference photo (its path, or the name
 /// given to `trueshot_config_add_reference_bytes`), UTF-8, owned by the
 /// report. NULL when there is no match, it has no name, or `report` is NULL.
+/// As every untrusted name a report repeats, it is capped at 120 characters
+/// and control characters are escaped (`\n`, `\u{1}`); invalid UTF-8
+/// reads as U+FFFD.
 ///
 /// # Safety
 /// `report` NULL or live.

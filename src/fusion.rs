@@ -673,7 +673,8 @@ impl Fused {
     /// (`examined`, the width and height the pixel tests read, under
     /// [`MIN_SIDE_TO_CLEAR`] on a side) cannot be authentic
     /// (`Fused::hold_unexamined`). Nor can an animation (a finding
-    /// [`ANIMATED`]), listing or not: the one image analysed may not be
+    /// [`ANIMATED`]) or an image with transparent pixels (a finding
+    /// [`transparent`]), listing or not: the one image analysed may not be
     /// what a viewer is shown.
     pub fn settle(
         &mut self,
@@ -696,13 +697,19 @@ impl Fused {
         if findings.iter().any(|f| f.code == ANIMATED) {
             self.hold(ANIMATED);
         }
+        // Nor with the picture a viewer is shown where pixels are
+        // transparent: that depends on the background.
+        if findings.iter().any(|f| f.code == TRANSPARENT) {
+            self.hold(TRANSPARENT);
+        }
     }
 
     /// The reference rule (issue 7): a claim derived from a listing photo
-    /// with changed regions is `edited`, whatever the other detectors say;
-    /// a derived claim without changes is the merchant's own photo, so no
-    /// editing evidence counts and the verdict is decided again without it
-    /// (never `edited`).
+    /// with changed regions is `edited`, whatever the other detectors say
+    /// (unless the claim or the listing has at most 256 colours: then it
+    /// is at least `inconclusive`); a derived claim without changes is the
+    /// merchant's own photo, so no editing evidence counts and the verdict
+    /// is decided again without it (never `edited`).
     fn apply_reference(&mut self, reference: &ReferenceMatch, findings: &[Finding]) {
         if !reference.derived {
             return;
@@ -717,17 +724,32 @@ impl Fused {
                 .fold(0.0, f32::max);
             self.scores.edited = self.scores.edited.max(strongest);
             self.score = self.scores.ai_generated.max(self.scores.edited);
+            let mut codes: Vec<String> = Vec::new();
+            for f in findings.iter().filter(from_reference) {
+                if !codes.contains(&f.code) {
+                    codes.push(f.code.clone());
+                }
+            }
+            if reference.palette {
+                // Colour reduction moves colours as paint does (a review:
+                // unchanged GIF copies of 9 of 12 listings were `edited`):
+                // the changed regions go to a reviewer; a flag the other
+                // evidence reached stands.
+                if self.verdict == Verdict::Authentic {
+                    self.verdict = Verdict::Inconclusive;
+                    self.deciding = codes;
+                }
+                // The score is the listing's now, not a discounted one.
+                self.findings.retain(|f| f.code != CAMERA_PROVENANCE);
+                self.findings.push(palette_copy_held());
+                return;
+            }
             self.verdict = Verdict::Edited;
             // A listing's changed regions are no pixel evidence: no hold;
             // and the score is the listing's, not a discounted one.
             self.findings
                 .retain(|f| f.code != HELD_BACK && f.code != CAMERA_PROVENANCE);
-            self.deciding = Vec::new();
-            for f in findings.iter().filter(from_reference) {
-                if !self.deciding.contains(&f.code) {
-                    self.deciding.push(f.code.clone());
-                }
-            }
+            self.deciding = codes;
             return;
         }
         self.scores.edited = 0.0;
@@ -864,6 +886,30 @@ const INCOMPLETE: &str = "fusion.incomplete";
 /// The finding of an image too small to examine.
 const TOO_SMALL: &str = "fusion.too_small";
 
+/// The finding of an image with pixels that are not fully opaque.
+const TRANSPARENT: &str = "fusion.transparent";
+
+/// The finding that `share` of the pixels are not fully opaque: what a
+/// viewer sees there is their colour blended with a background the
+/// analysis does not know, so the photo is not cleared (a flag stands).
+#[must_use]
+pub fn transparent(share: f32) -> Finding {
+    let (pct, pct_zh) = if share * 100.0 < 0.1 {
+        ("under 0.1".to_string(), "不到 0.1".to_string())
+    } else {
+        let pct = format!("{:.1}", share * 100.0);
+        (pct.clone(), pct)
+    };
+    Finding::new(
+        DetectorKind::Fusion,
+        TRANSPARENT,
+        0.0,
+        Class::None,
+        format!("{pct}% of the pixels are transparent or translucent: what a viewer sees there depends on the background the image is shown on, while the analysis reads the colour stored under the transparency. A camera photo has no transparency; the photo cannot be cleared, so the verdict is at least inconclusive."),
+        format!("{pct_zh}% 的像素是透明或半透明的：观看者看到的内容取决于显示时的背景，而分析读取的是透明区域下存储的颜色。相机照片没有透明度；无法认定照片真实，因此结论至少为“无法确定”。"),
+    )
+}
+
 /// Whether a report's verdict is `inconclusive` only because the image
 /// could not be examined fully (a cut analysis, too few pixels, an
 /// animation): no evidence sent it to review, and nothing cleared it.
@@ -873,7 +919,7 @@ pub fn held_unexamined(report: &crate::Report) -> bool {
         && report
             .deciding
             .iter()
-            .any(|code| [INCOMPLETE, TOO_SMALL, ANIMATED].contains(&code.as_str()))
+            .any(|code| [INCOMPLETE, TOO_SMALL, ANIMATED, TRANSPARENT].contains(&code.as_str()))
 }
 
 /// The code of [`held_back`]'s finding.
@@ -912,6 +958,19 @@ fn held_back(caveat: PixelCaveat) -> Finding {
         Class::None,
         format!("The pixel evidence reaches the flag threshold, but the image is {en}; its false-alarm rate on genuine photos of this kind is not known to be low, so the verdict is held at inconclusive for a reviewer."),
         format!("像素证据达到了判定阈值，但该图像{zh}；此类真实照片的误报率未知或偏高，因此结论保留为“无法确定”，交由人工复核。"),
+    )
+}
+
+/// The finding that says why a copy of a listing with changed regions was
+/// not flagged: the claim or the listing has at most 256 colours.
+fn palette_copy_held() -> Finding {
+    Finding::new(
+        DetectorKind::Fusion,
+        HELD_BACK,
+        0.0,
+        Class::None,
+        "This photo is a copy of a reference photo with changed regions, but one of the two is stored with at most 256 colours (a GIF or a PNG-8): reducing the colours moves them as paint does, so the changed regions are held for a reviewer, not flagged.".to_string(),
+        "这张图片是商家商品图的副本且有改动区域，但两者之一最多只有 256 种颜色（GIF 或 PNG-8）：减色处理会像涂改一样改变颜色，因此改动区域交由人工复核，不直接判定。".to_string(),
     )
 }
 
@@ -1431,38 +1490,39 @@ mod tests {
     /// from unchanged (the listing was compared with one frame); a flag
     /// stands.
     #[test]
-    fn an_animation_is_not_cleared() {
+    fn an_animation_or_transparency_is_not_cleared() {
         let model = Model::builtin();
         let point = model.operating_point(0.01);
-        let animated = [finding(
-            DetectorKind::Provenance,
-            ANIMATED,
-            0.0,
-            Class::None,
-        )];
-        for listing in [None, Some(derived_unchanged())] {
-            let mut still = model.fuse(&BTreeMap::new(), &[], point, None);
-            still.settle(listing.as_ref(), &[], &[], PHOTO);
-            assert_eq!(still.verdict, Verdict::Authentic);
-            let mut fused = model.fuse(&BTreeMap::new(), &animated, point, None);
-            fused.settle(listing.as_ref(), &animated, &[], PHOTO);
-            assert_eq!(fused.verdict, Verdict::Inconclusive, "{listing:?}");
-            assert_eq!(fused.deciding, vec![ANIMATED]);
-            // The provenance finding says why; the fusion adds none.
-            assert!(fused.findings.iter().all(|f| f.code != ANIMATED));
+        let animated = finding(DetectorKind::Provenance, ANIMATED, 0.0, Class::None);
+        for unseen in [animated, transparent(0.0001)] {
+            let code = unseen.code.clone();
+            let shown = [unseen];
+            for listing in [None, Some(derived_unchanged())] {
+                let mut still = model.fuse(&BTreeMap::new(), &[], point, None);
+                still.settle(listing.as_ref(), &[], &[], PHOTO);
+                assert_eq!(still.verdict, Verdict::Authentic);
+                let mut fused = model.fuse(&BTreeMap::new(), &shown, point, None);
+                fused.settle(listing.as_ref(), &shown, &[], PHOTO);
+                assert_eq!(fused.verdict, Verdict::Inconclusive, "{code} {listing:?}");
+                assert_eq!(fused.deciding, vec![code.clone()]);
+                // The finding given says why; the fusion adds none.
+                assert!(fused.findings.iter().all(|f| f.code != code));
+            }
+            let declared = [
+                shown[0].clone(),
+                finding(
+                    DetectorKind::Provenance,
+                    "provenance.aigc_label",
+                    0.99,
+                    Class::AiGenerated,
+                ),
+            ];
+            let mut flagged = model.fuse(&BTreeMap::new(), &declared, point, None);
+            flagged.settle(None, &declared, &[], PHOTO);
+            assert!(flagged.verdict.is_flagged(), "{code}");
         }
-        let declared = [
-            animated[0].clone(),
-            finding(
-                DetectorKind::Provenance,
-                "provenance.aigc_label",
-                0.99,
-                Class::AiGenerated,
-            ),
-        ];
-        let mut flagged = model.fuse(&BTreeMap::new(), &declared, point, None);
-        flagged.settle(None, &declared, &[], PHOTO);
-        assert!(flagged.verdict.is_flagged());
+        assert!(transparent(0.0001).message.starts_with("under 0.1% "));
+        assert!(transparent(0.25).message.starts_with("25.0% "));
     }
 
     #[test]
@@ -1773,6 +1833,44 @@ mod tests {
         edited.settle(Some(&changed), &[], &[], PHOTO);
         assert_eq!(edited.verdict, Verdict::Edited);
         assert!(edited.findings.iter().all(|f| f.code != HELD_BACK));
+    }
+
+    /// Colour reduction moves colours as paint does: a copy whose claim or
+    /// listing has at most 256 colours is sent to review by its changed
+    /// regions, not flagged, and a flag the other evidence reached stands.
+    #[test]
+    fn a_changed_palette_copy_is_reviewed_not_flagged() {
+        let model = one_feature_model(5.0, Model::uncalibrated().operating_points);
+        let point = model.operating_point(0.01);
+        let region = finding(
+            DetectorKind::Reference,
+            "reference.changed_region",
+            0.9,
+            Class::Edited,
+        );
+        let palette_copy = ReferenceMatch {
+            changed_fraction: 0.05,
+            palette: true,
+            ..derived_unchanged()
+        };
+        let settled = |x: f32, matched: &ReferenceMatch| {
+            let features = BTreeMap::from([("texture_stats.x".to_string(), x)]);
+            let mut fused = model.fuse(&features, std::slice::from_ref(&region), point, None);
+            fused.settle(Some(matched), std::slice::from_ref(&region), &[], PHOTO);
+            fused
+        };
+        let held = settled(-3.0, &palette_copy);
+        assert_eq!(held.verdict, Verdict::Inconclusive);
+        assert_eq!(held.deciding, vec!["reference.changed_region".to_string()]);
+        assert!(held.findings.iter().any(|f| f.code == HELD_BACK));
+        assert!(held.score >= 0.9);
+        let flagged = settled(3.0, &palette_copy);
+        assert_eq!(flagged.verdict, Verdict::AiGenerated);
+        let full_colour = ReferenceMatch {
+            palette: false,
+            ..palette_copy
+        };
+        assert_eq!(settled(-3.0, &full_colour).verdict, Verdict::Edited);
     }
 
     #[test]

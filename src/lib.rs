@@ -20,6 +20,7 @@ pub mod metadata;
 pub mod perturb;
 pub mod reference;
 mod report;
+mod workers;
 
 use std::path::Path;
 
@@ -43,6 +44,7 @@ pub use report::{
     clamp01, AigcLabel, Class, DetectorKind, Finding, Heatmap, ImageFacts, PixelCaveat, Provenance,
     ReferenceMatch, Region, Report, Scores, Transform, Verdict,
 };
+pub use workers::in_live_pool;
 
 /// Analyse an image file.
 ///

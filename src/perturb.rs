@@ -96,7 +96,9 @@ fn parse_step(step: &str) -> Result<Perturbation, Error> {
             .ok()
             .filter(|&n| n >= 16)
             .map(Perturbation::Resize)
-            .ok_or_else(|| invalid("resize needs a whole number of pixels, at least 16")),
+            .ok_or_else(|| {
+                invalid("resize needs a whole number of pixels, at least 16 and at most 4294967295")
+            }),
         "crop" => range(or_default("0.8-1.0"), 0.1f32, 1.0)
             .map(|(min, max)| Perturbation::Crop { min, max })
             .ok_or_else(|| invalid("crop must keep a fraction 0.1-1.0, or a range min-max")),

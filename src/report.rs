@@ -631,6 +631,12 @@ pub struct ReferenceMatch {
     /// a claim that matches it in outline only, `reference.same_scene_changed`;
     /// only a derived claim's differences make it `edited`).
     pub changed_fraction: f32,
+    /// Whether the claim has at most 256 colours (a GIF, a PNG-8), or the
+    /// matched reference is a file stored with a palette (a GIF, an indexed
+    /// PNG). Colour reduction moves colours as paint does, so a derived
+    /// claim's changed regions then send it to review, not to `edited`.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub palette: bool,
 }
 
 /// The map from the reference to the claim: mirror left-right within the

@@ -745,7 +745,21 @@ fn calibrate_without_usable_data_writes_no_model() {
     let labels = labels_file(dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
     let out = calibrate_fast(&labels, &model, &[]);
     assert_exit(&out, 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ai_generated or edited"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Said from the labels, before any file is analysed.
+    assert!(
+        stderr.contains("no ai_generated or edited rows") && !stderr.contains("analysed"),
+        "{stderr}"
+    );
+    assert!(!model.exists());
+    let rows: Vec<String> = (0..4)
+        .map(|i| format!("real_{i}.jpg,edited,splice,s1,,owner/repo{i}:x,"))
+        .collect();
+    let labels = labels_file(dir, &rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = calibrate_fast(&labels, &model, &[]);
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no genuine (real) rows"), "{stderr}");
     assert!(!model.exists());
 }
 
@@ -855,21 +869,36 @@ fn eval_refuses_empty_labels_and_unknown_labels() {
     // A file is one class, counted once per set; it may take part in
     // several sets (a leading ./ spells the same path).
     std::fs::write(dir.join("b.jpg"), jpeg(&camera_like(160, 120, 2), 90)).expect("write");
+    std::fs::create_dir(dir.join("sub")).expect("mkdir");
     let pair = ["a.jpg,real,camera,s1,,a,", "b.jpg,edited,splice,s1,,b,"];
     let rows = |extra: &str| labels_file(dir, &[pair[0], pair[1], extra]);
     let out = eval(&rows("./a.jpg,real,camera,s2,,a,"));
     assert_exit(&out, 0);
+    // However the path is spelt, it is the same file.
+    let absolute = dir.join("a.jpg").to_string_lossy().into_owned();
     for (extra, says) in [
         (
-            "./a.jpg,real,resaved,s1,,a,",
+            "./a.jpg,real,resaved,s1,,a,".to_string(),
             "listed twice in set \"s1\" (also on line 2)",
         ),
         (
-            "b.jpg,real,camera,s2,,b,",
+            "sub/.//../a.jpg,real,resaved,s1,,a,".to_string(),
+            "listed twice in set \"s1\" (also on line 2)",
+        ),
+        (
+            format!("{absolute},real,resaved,s1,,a,"),
+            "listed twice in set \"s1\" (also on line 2)",
+        ),
+        (
+            "b.jpg,real,camera,s2,,b,".to_string(),
+            "labelled real here but edited on line 3",
+        ),
+        (
+            "./sub/../b.jpg,real,camera,s2,,b,".to_string(),
             "labelled real here but edited on line 3",
         ),
     ] {
-        let out = eval(&rows(extra));
+        let out = eval(&rows(&extra));
         assert_exit(&out, 2);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

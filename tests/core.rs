@@ -772,6 +772,51 @@ fn an_animation_is_not_cleared() {
     assert_ne!(two.verdict, Verdict::Authentic);
 }
 
+/// Pixels that are not fully opaque are shown blended with a background the
+/// analysis does not know (a copy of a listing with a hole cut into it was
+/// cleared as the listing): such an image is not cleared, from its file or
+/// as decoded pixels; the same picture with opaque alpha is.
+#[test]
+fn transparent_pixels_are_not_cleared() {
+    let photo = camera_like(128, 128, 3);
+    let encoded = |image: &image::DynamicImage| {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        image
+            .write_to(&mut bytes, image::ImageFormat::Png)
+            .expect("png");
+        bytes.into_inner()
+    };
+    let opaque = image::DynamicImage::ImageRgb8(photo).into_rgba8();
+    let mut holed = opaque.clone();
+    holed.get_pixel_mut(5, 5).0[3] = 0;
+    let analyzer = trueshot::Analyzer::new(Config::default()).expect("analyzer");
+    let cleared = analyzer
+        .analyze_bytes(&encoded(&opaque.clone().into()))
+        .expect("analysis");
+    assert_eq!(
+        cleared.verdict,
+        Verdict::Authentic,
+        "{:?}",
+        cleared.findings
+    );
+    assert!(!codes(&cleared).contains(&"fusion.transparent"));
+    let holed = image::DynamicImage::ImageRgba8(holed);
+    for report in [
+        analyzer.analyze_bytes(&encoded(&holed)).expect("analysis"),
+        analyzer.analyze_image(&holed).expect("analysis"),
+    ] {
+        assert_eq!(report.verdict, Verdict::Inconclusive);
+        assert_eq!(report.deciding, ["fusion.transparent"]);
+        assert_eq!(report.score.to_bits(), cleared.score.to_bits());
+    }
+    let mut translucent = image::DynamicImage::ImageRgba8(opaque).into_rgba16();
+    translucent.get_pixel_mut(0, 0).0[3] = u16::MAX - 1;
+    let report = analyzer
+        .analyze_image(&translucent.into())
+        .expect("analysis");
+    assert_eq!(report.deciding, ["fusion.transparent"]);
+}
+
 /// Metadata a decoder kept apart from the pixels (Pillow's `Image.info`)
 /// counts as the file's: an AIGC label in a text entry, generator
 /// parameters, XMP and EXIF (with or without APP1's `Exif\0\0`) give the

@@ -719,10 +719,109 @@ fn unrelated_image_is_not_derived() {
         .expect("analysis");
     let m = report.reference.clone().expect("reference");
     assert!(!m.derived, "{m:?}");
+    let no_match = |report: &Report| {
+        report
+            .findings()
+            .iter()
+            .find(|f| f.code == "reference.no_match")
+            .map(|f| f.message.clone())
+            .expect("reference.no_match")
+    };
+    assert!(!no_match(&report).contains("detail"));
+    // Past 64 listings details are not looked for, and the finding says so.
+    let other = listing(5);
+    let many = named_references(&vec![(&other, "other.jpg"); 65]);
+    let report = analyzer(many)
+        .analyze_bytes(&jpeg(&claim, 85))
+        .expect("analysis");
+    assert!(
+        no_match(&report).contains("With more than 64 reference photos (65 here)"),
+        "{}",
+        no_match(&report)
+    );
+}
+
+/// A GIF of `image` (the image crate's NeuQuant: 256 colours).
+fn gif(image: &RgbImage) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut encoder = image::codecs::gif::GifEncoder::new(&mut bytes);
+    encoder
+        .encode_frame(image::Frame::new(
+            DynamicImage::ImageRgb8(image.clone()).into_rgba8(),
+        ))
+        .expect("gif");
+    drop(encoder);
+    bytes
+}
+
+/// Colour reduction moves colours as paint does: a copy of the listing as
+/// a GIF, or a copy of a listing stored as a GIF, is at most sent to review
+/// by its changed regions, never `edited`; the painted copy of a listing of
+/// full colour still is.
+#[test]
+fn a_palette_copy_is_reviewed_not_flagged() {
+    let photo = listing(1);
+    let as_gif = analyzer(catalogue())
+        .analyze_bytes(&gif(&photo))
+        .expect("analysis");
+    let m = as_gif.reference.clone().expect("reference");
+    assert!(m.derived && m.palette, "{m:?}");
+    assert_ne!(as_gif.verdict(), Verdict::Edited);
+    let mut painted = photo.clone();
+    paint_damage(&mut painted);
+    let mut refs = References::new();
+    refs.push_bytes(&gif(&photo), Some("listing.gif".into()))
+        .expect("reference");
+    let report = analyzer(refs)
+        .analyze_bytes(&jpeg(&painted, 90))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(m.derived && m.palette && m.changed_fraction > 0.0, "{m:?}");
+    assert_eq!(report.verdict(), Verdict::Inconclusive);
     assert!(report
         .findings()
         .iter()
-        .any(|f| f.code == "reference.no_match"));
+        .any(|f| f.code == "fusion.held_back"));
+    let full_colour = against_listing(&photo, &painted, 90);
+    assert!(!full_colour.reference.clone().expect("reference").palette);
+    assert_eq!(full_colour.verdict(), Verdict::Edited);
+}
+
+/// An animated listing is indexed by its first image, and a claim that
+/// matches no listing is told so.
+#[test]
+fn an_animated_listing_is_named_when_nothing_matches() {
+    let frames = [listing(5), listing(6)];
+    let mut gif = Vec::new();
+    let mut encoder = image::codecs::gif::GifEncoder::new(&mut gif);
+    encoder
+        .encode_frames(
+            frames
+                .iter()
+                .map(|f| image::Frame::new(DynamicImage::ImageRgb8(f.clone()).into_rgba8())),
+        )
+        .expect("gif");
+    drop(encoder);
+    let mut refs = References::new();
+    refs.push_bytes(&gif, Some("moving.gif".into()))
+        .expect("reference");
+    refs.push_image(
+        &DynamicImage::ImageRgb8(listing(7)),
+        Some("still.jpg".into()),
+    );
+    let report = analyzer(refs)
+        .analyze_bytes(&jpeg(&listing(9), 85))
+        .expect("analysis");
+    let said = report
+        .findings()
+        .iter()
+        .find(|f| f.code == "reference.no_match")
+        .map(|f| f.message.clone())
+        .expect("reference.no_match");
+    assert!(
+        said.contains("1 of the reference photos are animations (moving.gif)"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -333,8 +333,10 @@ fn pil_metadata(obj: &Bound<'_, PyAny>) -> RawMetadata {
         match obj.getattr("is_animated").and_then(|a| a.extract::<bool>()) {
             Ok(false) => {}
             Ok(true) => {
+                // Animated whatever the count: one that cannot be read
+                // is "not counted", never a made-up number.
                 let frames = obj.getattr("n_frames").and_then(|n| n.extract::<u32>());
-                metadata = metadata.with_animation(frames.ok().or(Some(2)));
+                metadata = metadata.with_animation(frames.ok().filter(|&n| n > 1));
             }
             Err(_) => metadata = metadata.with_animation(None),
         }

@@ -198,7 +198,11 @@ fn analyze_many<'py>(
 
     let results = interruptible(py, |stop| -> Result<Vec<_>, rayon::ThreadPoolBuildError> {
         if threads == 0 && budget.is_none() {
-            return Ok(analyze_all(&inputs, &analyzer, stop));
+            // The global pool, unless this process was forked from one
+            // that used it (multiprocessing): its threads are gone.
+            return Ok(trueshot::in_live_pool(|| {
+                analyze_all(&inputs, &analyzer, stop)
+            }));
         }
         // With a budget the pool is always this call's own, so the thread
         // that waits for room is never one of its workers (a caller on a

@@ -183,6 +183,20 @@ def test_an_animation_is_never_cleared(tmp_path: pathlib.Path) -> None:
     closed = trueshot.analyze(opened)
     said = [f.message for f in closed.findings if f.code == "provenance.animated"]
     assert said and "not counted" in said[0]
+    # An animation whose frames cannot be counted is held as not counted,
+    # not given a made-up count.
+    from PIL import GifImagePlugin
+
+    class Uncountable(GifImagePlugin.GifImageFile):
+        @property
+        def n_frames(self) -> int:
+            raise OSError("cannot count")
+
+    with Image.open(path) as opened:
+        opened.__class__ = Uncountable
+        uncounted = trueshot.analyze(opened)
+    said = [f.message for f in uncounted.findings if f.code == "provenance.animated"]
+    assert said and "not counted" in said[0]
     # Pillow calls a JPEG with a multi-picture preview (MPO) and a two-page
     # TIFF "animated": neither animates, and neither is held for it.
     for fmt in ("MPO", "TIFF"):

@@ -141,7 +141,7 @@ def test_results_come_back_from_a_process_pool(tmp_path: pathlib.Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
     paths = [str(good), str(broken)]
-    # "spawn": a forked child would inherit rayon's pool without its threads.
+    # "spawn" (macOS, Windows): what is handed over travels pickled.
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         results = pool.submit(trueshot.analyze_many, paths, return_exceptions=True).result()
@@ -198,7 +198,7 @@ def test_a_partial_with_a_config_runs_in_a_process_pool() -> None:
     config = trueshot.Config(heatmap=False, max_false_alarm=0.05, copy_move=False)
     analyze = functools.partial(trueshot.analyze, config=config)
     image = png_bytes(make_pixels(48, 64, 3))
-    # "spawn": a forked child would inherit rayon's pool without its threads.
+    # "spawn" (macOS, Windows): what is handed over travels pickled.
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         [pooled] = pool.map(analyze, [image])
@@ -206,6 +206,29 @@ def test_a_partial_with_a_config_runs_in_a_process_pool() -> None:
     assert {**pooled.to_dict(), "timings_ms": None} == {**here.to_dict(), "timings_ms": None}
     assert pooled.heatmap is None  # the child used the settings given
     assert "copy_move" not in pooled.timings_ms
+
+
+def analyze_many_of(image: bytes) -> list[trueshot.Report]:
+    return trueshot.analyze_many([image, image])
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork")
+# Python 3.12+ warns of forking a process with threads: that is the case.
+@pytest.mark.filterwarnings("ignore:This process:DeprecationWarning")
+def test_a_forked_child_analyses_after_its_parent_did() -> None:
+    # Linux's default start method before Python 3.14, and pre-fork servers:
+    # the child inherits rayon's pools without their threads, and must not
+    # wait on them forever. The parent analyses first, so its pools exist.
+    image = png_bytes(make_pixels(96, 128, 3))
+    here = trueshot.analyze(image)
+    trueshot.analyze_many([image])
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        pooled = pool.submit(trueshot.analyze, image).result(timeout=120)
+        many = pool.submit(analyze_many_of, image).result(timeout=120)
+    same = {**here.to_dict(), "timings_ms": None}
+    assert {**pooled.to_dict(), "timings_ms": None} == same
+    assert [{**r.to_dict(), "timings_ms": None} for r in many] == [same, same]
 
 
 def test_references_refuse_to_pickle_and_copy_as_themselves() -> None:

@@ -82,7 +82,10 @@ def expected(image: Any, reference: Any = None, *, heatmap: bool = True) -> dict
         "verdict": report.verdict,
         "scores": report.scores,
         "findings": [(f.code, f.score, f.message, f.message_zh) for f in report.findings],
-        "reference": f32(report.reference),
+        # `palette` is left out of the JSON when false; Spark says false.
+        "reference": None
+        if report.reference is None
+        else f32({"palette": False, **report.reference}),
         "incomplete": report.incomplete,
         "heatmap_png": report.heatmap_png() if heatmap else None,
         "error": None,
@@ -301,6 +304,11 @@ def test_arguments_are_checked_on_the_driver(spark: SparkSession) -> None:
     clash = spark.createDataFrame([("a.jpg", 1.0)], "file string, Score double")
     with pytest.raises(ValueError, match="already has"):
         scan_dataframe(clash, path_col="file")
+    # A repeated name (a select that aliases twice) cannot be mapped at all.
+    twice = spark.createDataFrame([("a.jpg", "b.jpg")], "file string, other string")
+    twice = twice.select("file", twice["other"].alias("File"))
+    with pytest.raises(ValueError, match="repeats the column names"):
+        scan_dataframe(twice, path_col="file")
     # Paths given as content, or bytes as paths: the column's type says so.
     with pytest.raises(ValueError, match="expected binary"):
         scan_dataframe(df, content_col="file")

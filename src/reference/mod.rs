@@ -227,6 +227,13 @@ struct Entry {
     hashes: Vec<Hash>,
     /// Occlusion-robust whole-frame signature of `lo`.
     signature: Signature,
+    /// Stored with a palette ([`ReferenceMatch::palette`]): a GIF or an
+    /// indexed PNG. Known for files only: synthetic pictures of few colours
+    /// (renders with one grain for all channels) are no colour reduction.
+    palette: bool,
+    /// An animation (APNG, animated WebP or GIF) of which only the first
+    /// image (an APNG's default image) is indexed.
+    animated: bool,
 }
 
 /// Windows covering at least this share of the reference's area are
@@ -490,7 +497,14 @@ impl References {
         }
         let format = crate::decode::sniff(bytes)?;
         let image = crate::decode::decode(bytes, format, config)?;
+        let indexed = self.entries.len();
         self.push_image(&image, name);
+        if let Some(entry) = self.entries.get_mut(indexed) {
+            entry.animated = crate::metadata::extract(bytes, format)
+                .animation_frames
+                .is_some();
+            entry.palette = stored_with_palette(bytes, format);
+        }
         Ok(())
     }
 
@@ -520,6 +534,8 @@ impl References {
             lo,
             hashes,
             signature,
+            palette: false,
+            animated: false,
         });
         // A larger catalogue goes through the hash index, whose views are
         // whole frames, so the detail copies (up to 3 MB each) go: the
@@ -811,6 +827,56 @@ impl References {
             comparison
                 .findings
                 .retain(|f| f.code != "reference.no_match");
+        }
+        // A large catalogue is searched by whole-frame hashes only (a
+        // review: a detail cut out of a listing was found among 50
+        // listings and not among 65, without a word), and an animated
+        // listing by its first image.
+        let animated: Vec<String> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.animated)
+            .map(|(i, e)| {
+                e.name
+                    .as_deref()
+                    .map_or_else(|| format!("#{i}"), |n| escape_untrusted(n, 120))
+            })
+            .collect();
+        if !animated.is_empty() {
+            let shown = animated
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let more = if animated.len() > 5 { ", ..." } else { "" };
+            for f in &mut comparison.findings {
+                if f.code == "reference.no_match" {
+                    f.message.push_str(&format!(
+                        " {} of the reference photos are animations ({shown}{more}): only their first image was compared.",
+                        animated.len()
+                    ));
+                    f.message_zh.push_str(&format!(
+                        "其中 {} 张商家商品图是动图（{shown}{more}）：只比较了其第一帧。",
+                        animated.len()
+                    ));
+                }
+            }
+        }
+        if self.entries.len() > WINDOW_SEARCH_MAX {
+            for f in &mut comparison.findings {
+                if f.code == "reference.no_match" {
+                    f.message.push_str(&format!(
+                        " With more than {WINDOW_SEARCH_MAX} reference photos ({} here), a photo that is a detail cut out of one is not looked for: compare with one product's listings to find such details.",
+                        self.entries.len()
+                    ));
+                    f.message_zh.push_str(&format!(
+                        "商家商品图超过 {WINDOW_SEARCH_MAX} 张（此处 {} 张）时，不查找从商品图中裁出的局部：只与同一商品的商品图比较才能发现这类局部截图。",
+                        self.entries.len()
+                    ));
+                }
+            }
         }
         Some(comparison)
     }
@@ -1141,6 +1207,7 @@ impl References {
             path: name,
             transform: Some(transform),
             changed_fraction: if changed { map.changed_fraction } else { 0.0 },
+            palette: entry.palette || crate::analyzer::is_palette(original.as_raw()),
         };
         // Measured where the claim is unchanged: damage painted over much
         // of a copy must not hide that the rest keeps the listing's detail.
@@ -1604,6 +1671,18 @@ fn block_coherence(plane: &Plane, gw: usize, gh: usize) -> Vec<f32> {
 /// Whether reference `index` (mirrored or not) was registered against its
 /// whole frame among `tried`; with `turn_found`, only by a registration
 /// that recovers a turn (Fourier-Mellin), not by a `Window` refinement.
+/// Whether an image file stores its pixels through a palette: a GIF, or a
+/// PNG of colour type 3 (PNG specification, 11.2.2 IHDR).
+fn stored_with_palette(bytes: &[u8], format: crate::decode::Format) -> bool {
+    match format {
+        crate::decode::Format::Gif => true,
+        crate::decode::Format::Png => {
+            bytes.get(12..16) == Some(b"IHDR") && bytes.get(25) == Some(&3)
+        }
+        _ => false,
+    }
+}
+
 fn tried_whole(tried: &[Candidate], index: usize, mirrored: bool, turn_found: bool) -> bool {
     tried.iter().any(|c| {
         (c.index, c.mirrored) == (index, mirrored)

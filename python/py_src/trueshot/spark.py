@@ -119,6 +119,7 @@ def result_schema(*, heatmaps: bool = False) -> StructType:
                         ),
                     ),
                     T.StructField("changed_fraction", T.FloatType()),
+                    T.StructField("palette", T.BooleanType()),
                 ]
             ),
         ),
@@ -212,6 +213,14 @@ def scan_dataframe(
     clash = [c for c in OUTPUT_COLUMNS if c in taken]
     if clash:
         raise ValueError(f"scan_dataframe: the DataFrame already has columns {clash}")
+    # Spark cannot map a DataFrame that repeats a column name (its error,
+    # AMBIGUOUS_REFERENCE, would come from deep inside mapInArrow).
+    repeated = sorted({c for c in columns if [d.lower() for d in columns].count(c.lower()) > 1})
+    if repeated:
+        raise ValueError(
+            f"scan_dataframe: the DataFrame repeats the column names {repeated}; "
+            "rename or drop the copies first"
+        )
 
     from pyspark.sql import types as T
 
@@ -411,6 +420,7 @@ def _row(result: Any, heatmaps: bool) -> dict[str, Any]:
             "path": reference.get("path"),
             "transform": reference.get("transform"),
             "changed_fraction": reference["changed_fraction"],
+            "palette": reference.get("palette", False),
         },
         "incomplete": result.incomplete,
         "error": None,
@@ -527,7 +537,7 @@ def _scan_batches(
     max_memory_mb: Optional[int] = None,
 ) -> Iterator[Any]:
     """The scan of one partition (``pyarrow.RecordBatch`` in and out); ``image_col`` and ``reference_col`` are
-    column positions (a DataFrame may repeat a name)."""
+    column positions."""
     import pyarrow as pa
 
     from ._trueshot import References

@@ -481,8 +481,23 @@ fn warn_of_unkept_rates(points: &[OperatingPoint], real_oof: &[f32]) {
 /// The figures that choose the penalty and the features are read per set,
 /// whose genuine rows are the negatives of its positives (the labels
 /// format's `set`: one comparison): labels where no set holds both would
-/// give a model chosen on no figure at all.
+/// give a model chosen on no figure at all. Said from the labels alone,
+/// before hours of analysis; that the files can be read is checked after.
 fn refuse_unpaired_sets(rows: &[dataset::Row]) -> Result<(), String> {
+    if rows.iter().all(|r| r.is_positive()) {
+        return Err(
+            "no genuine (real) rows: the operating points are chosen on genuine photos; \
+                    no model written"
+                .into(),
+        );
+    }
+    if rows.iter().all(|r| !r.is_positive()) {
+        return Err(
+            "no ai_generated or edited rows: there is nothing to fit a head on; \
+                    no model written"
+                .into(),
+        );
+    }
     let with_genuine: BTreeSet<&str> = rows
         .iter()
         .filter(|r| !r.is_positive())
@@ -491,8 +506,7 @@ fn refuse_unpaired_sets(rows: &[dataset::Row]) -> Result<(), String> {
     let paired = rows
         .iter()
         .any(|r| r.is_positive() && with_genuine.contains(r.set.as_str()));
-    if paired || rows.iter().all(|r| r.is_positive()) || rows.iter().all(|r| !r.is_positive()) {
-        // The one-class cases have their own errors, after the analysis.
+    if paired {
         return Ok(());
     }
     Err(
@@ -1350,6 +1364,7 @@ mod tests {
             variant: "as-found".into(),
             report: Ok(report),
             fingerprint: None,
+            marks: super::dataset::Marks::default(),
         }
     }
 

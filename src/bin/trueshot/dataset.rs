@@ -2,7 +2,7 @@
 //! analysis of every row (optionally perturbed), shared by `eval` and `calibrate`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -47,7 +47,7 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
     let mut rows: Vec<Row> = Vec::new();
     // Each file's first row (label, set, line): a file may take part in
     // several comparisons, but as one class, and once in each.
-    let mut seen: BTreeMap<String, Vec<(String, String, u64)>> = BTreeMap::new();
+    let mut seen: BTreeMap<PathBuf, Vec<(String, String, u64)>> = BTreeMap::new();
     for record in reader.records() {
         let record = record.map_err(not_labels)?;
         let row: Row = record.deserialize(Some(&headers)).map_err(not_labels)?;
@@ -65,7 +65,7 @@ pub fn read_labels(path: &Path) -> Result<(PathBuf, Vec<Row>), String> {
                 trueshot::escape_untrusted(&row.label, 40),
             )));
         }
-        let earlier = seen.entry(normal_path(&row.file)).or_default();
+        let earlier = seen.entry(file_key(&base, &row.file)).or_default();
         for (label, set, first) in earlier.iter() {
             if *label != row.label {
                 return Err(at(format!(
@@ -162,6 +162,32 @@ fn normal_path(path: &str) -> String {
     rest.to_string()
 }
 
+/// One name per file a labels row names, however it is spelt (`a//b`,
+/// `a/./b`, `x/../a/b`, absolute or relative, through a link): the file's
+/// resolved path when it exists, else its path with `.`, `..` and repeated
+/// separators resolved as written.
+fn file_key(base: &Path, file: &str) -> PathBuf {
+    let path = base.join(normal_path(file));
+    std::fs::canonicalize(&path).unwrap_or_else(|_| {
+        let mut resolved = PathBuf::new();
+        for part in path.components() {
+            match part {
+                Component::CurDir => {}
+                Component::ParentDir
+                    if resolved
+                        .components()
+                        .next_back()
+                        .is_some_and(|c| matches!(c, Component::Normal(_))) =>
+                {
+                    resolved.pop();
+                }
+                other => resolved.push(other),
+            }
+        }
+        resolved
+    })
+}
+
 fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -170,11 +196,49 @@ fn basename(path: &str) -> &str {
 pub struct Sample {
     pub row: usize,
     pub variant: String,
+    /// The report, without its heatmap: what eval reads of the heatmap is
+    /// measured as each sample is analysed ([`Marks`]), so that memory does
+    /// not grow with maps (a few MB each for a phone photo) row by row.
     pub report: Result<Report, String>,
     /// [`fingerprint`] of the row's file as read (before any perturbation);
     /// `None` when it could not be read, or in a cache written before
     /// fingerprints were kept.
     pub fingerprint: Option<String>,
+    pub marks: Marks,
+}
+
+/// What the heatmap marks, measured when the sample was analysed with one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marks {
+    /// [`flagged_share`]: `None` without a heatmap.
+    pub flagged_share: Option<f32>,
+    /// [`localisation_f1`] against the row's mask: `Ok(None)` without a
+    /// mask or a heatmap, `Err` when the mask could not be read.
+    pub localisation_f1: Result<Option<f32>, String>,
+}
+
+impl Default for Marks {
+    fn default() -> Self {
+        Marks {
+            flagged_share: None,
+            localisation_f1: Ok(None),
+        }
+    }
+}
+
+impl Marks {
+    /// Measure what `report`'s heatmap marks, then drop the heatmap.
+    fn take(report: &mut Report, mask: Option<&Path>, config: &Config) -> Self {
+        let marks = Marks {
+            flagged_share: flagged_share(report),
+            localisation_f1: match mask {
+                Some(mask) if report.heatmap.is_some() => localisation_f1(report, mask, config),
+                _ => Ok(None),
+            },
+        };
+        report.heatmap = None;
+        marks
+    }
 }
 
 /// The fingerprints of these samples' files, sorted, each once.
@@ -220,19 +284,27 @@ pub fn analyse(
             let read = trueshot::decode::read_file(&path, analyzer.config().max_file_bytes)
                 .map_err(|e| e.to_string());
             let fingerprint = read.as_ref().ok().map(|bytes| fingerprint(bytes));
-            let report = read
+            let mut report = read
                 .and_then(|bytes| {
                     let seed = seed_of(&rows[r].file, name);
                     perturb::apply(&bytes, steps, seed, analyzer.config())
                         .map_err(|e| e.to_string())
                 })
                 .and_then(|bytes| analyzer.analyze_bytes(&bytes).map_err(|e| e.to_string()));
+            let mask = Some(&rows[r].mask)
+                .filter(|m| !m.is_empty())
+                .map(|m| base.join(m));
+            let marks = report.as_mut().map_or_else(
+                |_| Marks::default(),
+                |rep| Marks::take(rep, mask.as_deref(), analyzer.config()),
+            );
             progress.inc(1);
             Sample {
                 row: r,
                 variant: name.clone(),
                 report,
                 fingerprint,
+                marks,
             }
         })
         .collect();
@@ -506,6 +578,7 @@ pub fn load_samples(
                 variant,
                 report,
                 fingerprint,
+                marks: Marks::default(),
             })
         })
         .collect::<Result<Vec<Sample>, String>>()?;

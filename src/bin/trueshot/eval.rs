@@ -150,14 +150,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, String> {
              are in-sample and flatter it; for unseen data see `trueshot calibrate --nested`"
         );
     }
-    let figures = figures(
-        &rows,
-        &samples,
-        &base,
-        geometry_kept,
-        analyzer.config(),
-        &analyzer.model().features,
-    );
+    let figures = figures(&rows, &samples, &analyzer.model().features);
     let text = match args.format {
         EvalFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
             "labels": args.labels.to_string_lossy(),
@@ -269,22 +262,26 @@ fn detector_score(report: &Report, kind: DetectorKind) -> f32 {
         .fold(0.0, f32::max)
 }
 
-pub fn figures(
-    rows: &[Row],
-    samples: &[Sample],
-    base: &Path,
-    with_masks: bool,
-    config: &Config,
-    model_features: &[String],
-) -> Vec<SetFigures> {
-    let sets: BTreeSet<&str> = rows.iter().map(|r| r.set.as_str()).collect();
-    sets.into_iter()
-        .map(|set| {
-            let in_set: Vec<(&Row, &Sample)> = samples
-                .iter()
-                .map(|s| (&rows[s.row], s))
-                .filter(|(r, _)| r.set == set)
-                .collect();
+/// The samples of each set (every set a row names), in sample order:
+/// grouped once, so that a labels file of many small sets is not read
+/// once per set.
+fn by_set<'a>(
+    rows: &'a [Row],
+    samples: &'a [Sample],
+) -> BTreeMap<&'a str, Vec<(&'a Row, &'a Sample)>> {
+    let mut sets: BTreeMap<&str, Vec<(&Row, &Sample)>> =
+        rows.iter().map(|r| (r.set.as_str(), Vec::new())).collect();
+    for s in samples {
+        let row = &rows[s.row];
+        sets.entry(row.set.as_str()).or_default().push((row, s));
+    }
+    sets
+}
+
+pub fn figures(rows: &[Row], samples: &[Sample], model_features: &[String]) -> Vec<SetFigures> {
+    by_set(rows, samples)
+        .into_iter()
+        .map(|(set, in_set)| {
             let ok: Vec<(&Row, &Report)> = in_set
                 .iter()
                 .filter_map(|(r, s)| s.report.as_ref().ok().map(|rep| (*r, rep)))
@@ -314,27 +311,23 @@ pub fn figures(
                         .iter()
                         .filter(|(r, _)| r.is_positive() && r.kind == kind)
                         .collect();
-                    let f1s: Vec<f32> = if with_masks {
-                        of_kind
-                            .iter()
-                            .filter(|(r, _)| !r.mask.is_empty())
-                            .filter_map(|(r, rep)| {
-                                let mask = base.join(&r.mask);
-                                // A broken mask costs only its own F1, but is said.
-                                dataset::localisation_f1(rep, &mask, config).unwrap_or_else(|e| {
-                                    eprintln!(
-                                        "eval: warning: mask {} of {} left out: {}",
-                                        escape_untrusted(&r.mask, 4096),
-                                        escape_untrusted(&r.file, 4096),
-                                        escape_untrusted(&e, 4096)
-                                    );
-                                    None
-                                })
+                    // Measured as each sample was analysed (`Marks`).
+                    let f1s: Vec<f32> = in_set
+                        .iter()
+                        .filter(|(r, s)| s.report.is_ok() && r.is_positive() && r.kind == kind)
+                        .filter_map(|(r, s)| {
+                            // A broken mask costs only its own F1, but is said.
+                            s.marks.localisation_f1.clone().unwrap_or_else(|e| {
+                                eprintln!(
+                                    "eval: warning: mask {} of {} left out: {}",
+                                    escape_untrusted(&r.mask, 4096),
+                                    escape_untrusted(&r.file, 4096),
+                                    escape_untrusted(&e, 4096)
+                                );
+                                None
                             })
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
+                        })
+                        .collect();
                     KindFigures {
                         kind: kind.to_string(),
                         n: of_kind.len(),
@@ -384,10 +377,10 @@ pub fn figures(
                     (name.clone(), auc_of(&value))
                 })
                 .collect();
-            let marked: Vec<f32> = ok
+            let marked: Vec<f32> = in_set
                 .iter()
-                .filter(|(r, _)| !r.is_positive())
-                .filter_map(|(_, rep)| dataset::flagged_share(rep))
+                .filter(|(r, s)| !r.is_positive() && s.report.is_ok())
+                .filter_map(|(_, s)| s.marks.flagged_share)
                 .collect();
             let total_ms: f64 = ok
                 .iter()
@@ -575,7 +568,6 @@ fn draw_roc(path: &Path, rows: &[Row], samples: &[Sample]) -> Result<(), String>
         RGBColor(140, 86, 75),
     ];
     let mut buffer = vec![255u8; (SIZE * SIZE * 3) as usize];
-    let sets: BTreeSet<&str> = rows.iter().map(|r| r.set.as_str()).collect();
     {
         let root = BitMapBackend::with_buffer(&mut buffer, (SIZE, SIZE)).into_drawing_area();
         let area = root.margin(20, 20, 20, 20);
@@ -598,22 +590,21 @@ fn draw_roc(path: &Path, rows: &[Row], samples: &[Sample]) -> Result<(), String>
                 RGBColor(160, 160, 160),
             ))
             .map_err(|e| e.to_string())?;
-        for (i, set) in sets.iter().enumerate() {
-            let pairs: Vec<(bool, f32)> = samples
+        for (i, (set, in_set)) in by_set(rows, samples).into_iter().enumerate() {
+            let pairs: Vec<(bool, f32)> = in_set
                 .iter()
-                .filter(|s| rows[s.row].set == *set)
-                .filter_map(|s| {
-                    s.report
-                        .as_ref()
-                        .ok()
-                        .map(|r| (rows[s.row].is_positive(), r.score))
-                })
+                .filter_map(|(row, s)| s.report.as_ref().ok().map(|r| (row.is_positive(), r.score)))
                 .collect();
             let color = palette[i % palette.len()];
             chart
                 .draw_series(LineSeries::new(roc_points(&pairs), color.stroke_width(3)))
                 .map_err(|e| e.to_string())?;
-            eprintln!("roc: {set} drawn in rgb{:?}", (color.0, color.1, color.2));
+            // The labels file's set name, shown as text.
+            eprintln!(
+                "roc: {} drawn in rgb{:?}",
+                escape_untrusted(set, 200),
+                (color.0, color.1, color.2)
+            );
         }
         root.present().map_err(|e| e.to_string())?;
     }
