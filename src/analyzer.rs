@@ -49,7 +49,9 @@ pub struct Analyzer {
     /// runs the per-image parallel work in the caller's rayon pool (the
     /// global one, or the pool a batch driver `install`ed, which is how the
     /// CLI's `--threads` bounds both file-level and in-image parallelism).
-    pool: Option<Arc<rayon::ThreadPool>>,
+    /// With the process that made it: a pool made before a fork has no
+    /// threads in the child.
+    pool: Option<(u32, Arc<rayon::ThreadPool>)>,
 }
 
 /// Decoded 8-bit RGB: `width * height` pixels of 3 bytes, row-major.
@@ -307,14 +309,25 @@ impl Analyzer {
         self.in_pool(|| self.analyze_pixels(pixels, source, deadline))
     }
 
-    /// Run `op` in the analyser's pool when it has one; in a forked child,
-    /// whose inherited pools lost their threads, in a pool of its own
+    /// Run `op` in the analyser's pool when it has one, else in the
+    /// caller's; in a process forked after the analyser made its pool, or
+    /// after the caller's pool ran trueshot, whose threads did not survive
+    /// the fork, in a pool of the child's own of as many threads
     /// ([`crate::in_live_pool`]).
     fn in_pool<T: Send>(&self, op: impl FnOnce() -> T + Send) -> T {
-        if let Some(pool) = crate::workers::forked_pool() {
-            return pool.install(op);
-        }
+        // Asked first, so that the first process to analyse is recorded
+        // whichever pool it uses.
+        let forked = crate::workers::is_forked();
+        let pid = std::process::id();
         match &self.pool {
+            Some((made_in, pool)) if *made_in == pid => return pool.install(op),
+            Some(_) => {}
+            // A worker of a pool: one made in this process, since threads
+            // do not survive a fork (unless it forked from a worker).
+            None if rayon::current_thread_index().is_some() || !forked => return op(),
+            None => {}
+        }
+        match crate::workers::forked_pool(self.config.threads) {
             Some(pool) => pool.install(op),
             None => op(),
         }
@@ -807,7 +820,7 @@ fn gcd(a: u32, b: u32) -> u32 {
 
 /// The analyser's own pool of `threads` workers; `None` for 0 (the caller's
 /// pool).
-fn worker_pool(threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>, Error> {
+fn worker_pool(threads: usize) -> Result<Option<(u32, Arc<rayon::ThreadPool>)>, Error> {
     if threads == 0 {
         return Ok(None);
     }
@@ -815,7 +828,7 @@ fn worker_pool(threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>, Error> 
         .num_threads(threads)
         .thread_name(|i| format!("trueshot-{i}"))
         .build()
-        .map(|pool| Some(Arc::new(pool)))
+        .map(|pool| Some((std::process::id(), Arc::new(pool))))
         .map_err(|e| Error::InvalidConfig(format!("cannot start {threads} threads: {e}")))
 }
 

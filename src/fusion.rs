@@ -706,8 +706,9 @@ impl Fused {
 
     /// The reference rule (issue 7): a claim derived from a listing photo
     /// with changed regions is `edited`, whatever the other detectors say
-    /// (unless the claim or the listing has at most 256 colours: then it
-    /// is at least `inconclusive`); a derived claim without changes is the
+    /// (unless the claim or the listing has at most 256 colours: then it is
+    /// judged as a copy without changes, and is at least `inconclusive`); a
+    /// derived claim without changes is the
     /// merchant's own photo, so no editing evidence counts and the verdict
     /// is decided again without it (never `edited`).
     fn apply_reference(&mut self, reference: &ReferenceMatch, findings: &[Finding]) {
@@ -716,34 +717,20 @@ impl Fused {
         }
         let from_reference =
             |f: &&Finding| f.detector == DetectorKind::Reference && f.class == Class::Edited;
-        if reference.changed_fraction > 0.0 {
-            let strongest = findings
-                .iter()
-                .filter(from_reference)
-                .map(|f| f.score)
-                .fold(0.0, f32::max);
+        let strongest = findings
+            .iter()
+            .filter(from_reference)
+            .map(|f| f.score)
+            .fold(0.0, f32::max);
+        let mut codes: Vec<String> = Vec::new();
+        for f in findings.iter().filter(from_reference) {
+            if !codes.contains(&f.code) {
+                codes.push(f.code.clone());
+            }
+        }
+        if reference.changed_fraction > 0.0 && !reference.palette {
             self.scores.edited = self.scores.edited.max(strongest);
             self.score = self.scores.ai_generated.max(self.scores.edited);
-            let mut codes: Vec<String> = Vec::new();
-            for f in findings.iter().filter(from_reference) {
-                if !codes.contains(&f.code) {
-                    codes.push(f.code.clone());
-                }
-            }
-            if reference.palette {
-                // Colour reduction moves colours as paint does (a review:
-                // unchanged GIF copies of 9 of 12 listings were `edited`):
-                // the changed regions go to a reviewer; a flag the other
-                // evidence reached stands.
-                if self.verdict == Verdict::Authentic {
-                    self.verdict = Verdict::Inconclusive;
-                    self.deciding = codes;
-                }
-                // The score is the listing's now, not a discounted one.
-                self.findings.retain(|f| f.code != CAMERA_PROVENANCE);
-                self.findings.push(palette_copy_held());
-                return;
-            }
             self.verdict = Verdict::Edited;
             // A listing's changed regions are no pixel evidence: no hold;
             // and the score is the listing's, not a discounted one.
@@ -767,6 +754,21 @@ impl Fused {
         // authentic gets the camera discount a photo without a listing gets.
         self.hold_for_caveat(&rest);
         self.discount_camera_original(&rest);
+        if reference.changed_fraction > 0.0 {
+            // A palette copy (`reference.palette`): colour reduction moves
+            // colours as paint does (a review: unchanged GIF copies of 9 of
+            // 12 listings were `edited`), so it is judged as a copy without
+            // changes, and its changed regions go to a reviewer.
+            self.scores.edited = strongest;
+            self.score = self.scores.ai_generated.max(self.scores.edited);
+            // The score is the listing's now, not a discounted one.
+            self.findings.retain(|f| f.code != CAMERA_PROVENANCE);
+            if self.verdict == Verdict::Authentic {
+                self.verdict = Verdict::Inconclusive;
+                self.deciding = codes;
+            }
+            self.findings.push(palette_copy_held());
+        }
     }
 
     /// With a caveat, pixel evidence alone cannot flag: a flagged verdict
@@ -1866,6 +1868,23 @@ mod tests {
         assert!(held.score >= 0.9);
         let flagged = settled(3.0, &palette_copy);
         assert_eq!(flagged.verdict, Verdict::AiGenerated);
+        // The pixels' editing evidence is the listing's copy, as for a copy
+        // without changes: it does not flag a palette copy.
+        let edits = edits_model(5.0, Model::uncalibrated().operating_points);
+        let features = BTreeMap::from([("texture_stats.x".to_string(), 3.0f32)]);
+        let mut edited = edits.fuse(&features, std::slice::from_ref(&region), point, None);
+        assert_eq!(edited.verdict, Verdict::Edited);
+        edited.settle(
+            Some(&palette_copy),
+            std::slice::from_ref(&region),
+            &[],
+            PHOTO,
+        );
+        assert_eq!(edited.verdict, Verdict::Inconclusive);
+        assert_eq!(
+            edited.deciding,
+            vec!["reference.changed_region".to_string()]
+        );
         let full_colour = ReferenceMatch {
             palette: false,
             ..palette_copy

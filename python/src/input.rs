@@ -296,7 +296,9 @@ fn is_pil_image(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 }
 
 /// A PIL image. Modes numpy can take as they are ("RGB", "RGBA", "L") keep
-/// their pixels bit for bit. 16-bit ("I;16", "I;16B"...) and 32-bit integer
+/// their pixels bit for bit; modes with alpha ("LA", "PA", "RGBa") and
+/// images with a transparent palette entry or colour key become RGBA, so
+/// that their transparency is measured. 16-bit ("I;16", "I;16B"...) and 32-bit integer
 /// ("I") greyscale become 16-bit greyscale, which the core brings to 8 bits
 /// as it does a 16-bit PNG file (round(v * 255 / 65535), "I" clamped to
 /// 0..=65535 first), so the image and its file give the same report; Pillow's
@@ -418,7 +420,17 @@ fn pil_image(
     let mode: String = obj.getattr("mode")?.extract()?;
     let deep = mode == "I" || mode.starts_with("I;16");
     if !(deep || mode == "F") {
-        let image = if matches!(mode.as_str(), "RGB" | "RGBA" | "L") {
+        // Alpha is kept to be measured (`fusion.transparent`): modes with
+        // an alpha band, and a palette or colour key (`transparency`).
+        let keyed = obj
+            .getattr("info")
+            .ok()
+            .and_then(|info| info.cast_into::<PyDict>().ok())
+            .is_some_and(|info| info.contains("transparency").unwrap_or(false));
+        let translucent = matches!(mode.as_str(), "LA" | "La" | "PA" | "RGBa") || keyed;
+        let image = if translucent && mode != "RGBA" {
+            obj.call_method1("convert", ("RGBA",))?
+        } else if matches!(mode.as_str(), "RGB" | "RGBA" | "L") {
             obj.clone()
         } else {
             obj.call_method1("convert", ("RGB",))?

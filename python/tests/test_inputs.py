@@ -212,6 +212,37 @@ def test_an_animation_is_never_cleared(tmp_path: pathlib.Path) -> None:
         assert "provenance.animated" not in {f.code for f in report.findings}, fmt
 
 
+def test_transparency_is_never_cleared_from_a_file_or_a_pil_image(tmp_path: pathlib.Path) -> None:
+    # What a viewer sees where pixels are transparent depends on the
+    # background: a hole cut into a photo is held for review, whether the
+    # image comes as a file or as the PIL image Pillow opens, in any mode
+    # that carries alpha or a transparent palette entry.
+    import io
+
+    photo = Image.fromarray(make_pixels(256, 256, 3))
+    plain = trueshot.analyze(photo)
+    assert plain.verdict == "authentic"
+    holed = photo.convert("RGBA")
+    holed.paste((0, 0, 0, 0), (10, 10, 60, 60))
+    cases = {
+        "RGBA": holed,
+        "LA": holed.convert("LA"),
+        "PA": holed.convert("PA"),
+        "RGBa": holed.convert("RGBa"),
+    }
+    palette = io.BytesIO()
+    holed.convert("P", palette=Image.Palette.ADAPTIVE).save(palette, format="PNG", transparency=0)
+    with Image.open(io.BytesIO(palette.getvalue())) as opened:
+        opened.load()
+        assert opened.mode == "P" and "transparency" in opened.info
+        cases["P"] = opened.copy()
+    for mode, image in cases.items():
+        report = trueshot.analyze(image)
+        assert "fusion.transparent" in {f.code for f in report.findings}, mode
+        assert report.verdict != "authentic", mode
+    assert "fusion.transparent" in {f.code for f in trueshot.analyze(palette.getvalue()).findings}
+
+
 def test_a_tiff_gives_its_tags_as_a_file_and_as_a_pil_image(tmp_path: pathlib.Path) -> None:
     # Pillow keeps a TIFF's tags out of Image.info: the camera and the XMP
     # of tag 700 are read from the PIL image as from the file.

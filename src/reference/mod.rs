@@ -1668,9 +1668,6 @@ fn block_coherence(plane: &Plane, gw: usize, gh: usize) -> Vec<f32> {
     out
 }
 
-/// Whether reference `index` (mirrored or not) was registered against its
-/// whole frame among `tried`; with `turn_found`, only by a registration
-/// that recovers a turn (Fourier-Mellin), not by a `Window` refinement.
 /// Whether an image file stores its pixels through a palette: a GIF, or a
 /// PNG of colour type 3 (PNG specification, 11.2.2 IHDR).
 fn stored_with_palette(bytes: &[u8], format: crate::decode::Format) -> bool {
@@ -1683,6 +1680,9 @@ fn stored_with_palette(bytes: &[u8], format: crate::decode::Format) -> bool {
     }
 }
 
+/// Whether reference `index` (mirrored or not) was registered against its
+/// whole frame among `tried`; with `turn_found`, only by a registration
+/// that recovers a turn (Fourier-Mellin), not by a `Window` refinement.
 fn tried_whole(tried: &[Candidate], index: usize, mirrored: bool, turn_found: bool) -> bool {
     tried.iter().any(|c| {
         (c.index, c.mirrored) == (index, mirrored)
