@@ -342,12 +342,11 @@ pub(crate) struct RgbPixels {
 /// not know (a review: a copy of a listing with a hole cut into it was
 /// cleared as the listing unchanged).
 pub(crate) fn transparent_share(image: &DynamicImage) -> f32 {
-    fn share(mut translucent: impl Iterator<Item = bool>, total: u64) -> f32 {
+    fn share(translucent: impl Iterator<Item = bool>, total: u64) -> f32 {
         if total == 0 {
             return 0.0;
         }
-        let n = translucent.by_ref().filter(|&t| t).count();
-        (n as f64 / total as f64) as f32
+        (translucent.filter(|&t| t).count() as f64 / total as f64) as f32
     }
     let total = u64::from(image.width()) * u64::from(image.height());
     match image {

@@ -828,57 +828,54 @@ impl References {
                 .findings
                 .retain(|f| f.code != "reference.no_match");
         }
-        // A large catalogue is searched by whole-frame hashes only (a
-        // review: a detail cut out of a listing was found among 50
-        // listings and not among 65, without a word), and an animated
-        // listing by its first image.
-        let animated: Vec<String> = self
+        if let Some(f) = comparison
+            .findings
+            .iter_mut()
+            .find(|f| f.code == "reference.no_match")
+        {
+            let (en, zh) = self.unsearched();
+            f.message.push_str(&en);
+            f.message_zh.push_str(&zh);
+        }
+        Some(comparison)
+    }
+
+    /// What "no match" leaves unsearched, in English and Chinese (empty
+    /// when nothing): a large catalogue is searched by whole-frame hashes
+    /// only (a review: a detail cut out of a listing was found among 50
+    /// listings and not among 65, without a word), and an animated listing
+    /// by its first image.
+    fn unsearched(&self) -> (String, String) {
+        let (mut en, mut zh) = (String::new(), String::new());
+        let animated: Vec<(usize, &Entry)> = self
             .entries
             .iter()
             .enumerate()
             .filter(|(_, e)| e.animated)
-            .map(|(i, e)| {
-                e.name
-                    .as_deref()
-                    .map_or_else(|| format!("#{i}"), |n| escape_untrusted(n, 120))
-            })
             .collect();
         if !animated.is_empty() {
-            let shown = animated
+            let mut shown: Vec<String> = animated
                 .iter()
                 .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            let more = if animated.len() > 5 { ", ..." } else { "" };
-            for f in &mut comparison.findings {
-                if f.code == "reference.no_match" {
-                    f.message.push_str(&format!(
-                        " {} of the reference photos are animations ({shown}{more}): only their first image was compared.",
-                        animated.len()
-                    ));
-                    f.message_zh.push_str(&format!(
-                        "其中 {} 张商家商品图是动图（{shown}{more}）：只比较了其第一帧。",
-                        animated.len()
-                    ));
-                }
+                .map(|(i, e)| {
+                    e.name
+                        .as_deref()
+                        .map_or_else(|| format!("#{i}"), |n| escape_untrusted(n, 120))
+                })
+                .collect();
+            if animated.len() > 5 {
+                shown.push("...".into());
             }
+            let (n, shown) = (animated.len(), shown.join(", "));
+            en += &format!(" {n} of the reference photos are animations ({shown}): only their first image was compared.");
+            zh += &format!("其中 {n} 张商家商品图是动图（{shown}）：只比较了其第一帧。");
         }
-        if self.entries.len() > WINDOW_SEARCH_MAX {
-            for f in &mut comparison.findings {
-                if f.code == "reference.no_match" {
-                    f.message.push_str(&format!(
-                        " With more than {WINDOW_SEARCH_MAX} reference photos ({} here), a photo that is a detail cut out of one is not looked for: compare with one product's listings to find such details.",
-                        self.entries.len()
-                    ));
-                    f.message_zh.push_str(&format!(
-                        "商家商品图超过 {WINDOW_SEARCH_MAX} 张（此处 {} 张）时，不查找从商品图中裁出的局部：只与同一商品的商品图比较才能发现这类局部截图。",
-                        self.entries.len()
-                    ));
-                }
-            }
+        let n = self.entries.len();
+        if n > WINDOW_SEARCH_MAX {
+            en += &format!(" With more than {WINDOW_SEARCH_MAX} reference photos ({n} here), a photo that is a detail cut out of one is not looked for: compare with one product's listings to find such details.");
+            zh += &format!("商家商品图超过 {WINDOW_SEARCH_MAX} 张（此处 {n} 张）时，不查找从商品图中裁出的局部：只与同一商品的商品图比较才能发现这类局部截图。");
         }
-        Some(comparison)
+        (en, zh)
     }
 
     /// Compare the claim `rgb` (`placement.size` pixels), reporting regions,
