@@ -4,7 +4,7 @@
 //! and the same scene rendered from another viewpoint.
 
 use image::{DynamicImage, Luma, Rgb, RgbImage};
-use trueshot::{Analyzer, Config, References, Report, Verdict};
+use trueshot::{Analyzer, Config, References, Region, Report, Verdict};
 
 mod common;
 use common::Rng;
@@ -1166,6 +1166,15 @@ fn a_listing_shown_in_a_screenshot_is_traced_and_its_damage_placed() {
     let report = analyzer(catalogue())
         .analyze_bytes(&png(&shot))
         .expect("analysis");
+    assert_listing_placed(&report, 1080.0 / 640.0, (0.0, 700.0), 3.0);
+    assert_eq!(report.verdict(), Verdict::Edited);
+    let score = f1(&report, &mask);
+    assert!(score >= 0.5, "F1 {score}");
+}
+
+/// The report says the claim is derived from `listing.jpg`, scaled by
+/// `scale` (within 0.03) and placed at `at` (within `tolerance` pixels).
+fn assert_listing_placed(report: &Report, scale: f32, at: (f32, f32), tolerance: f32) {
     let m = report.reference.clone().expect("reference");
     assert!(
         m.derived && m.path.as_deref() == Some("listing.jpg"),
@@ -1173,12 +1182,11 @@ fn a_listing_shown_in_a_screenshot_is_traced_and_its_damage_placed() {
     );
     let t = m.transform.expect("transform");
     assert!(
-        (t.scale - 1080.0 / 640.0).abs() < 0.03 && t.dx.abs() < 3.0 && (t.dy - 700.0).abs() < 3.0,
+        (t.scale - scale).abs() < 0.03
+            && (t.dx - at.0).abs() < tolerance
+            && (t.dy - at.1).abs() < tolerance,
         "{t:?}"
     );
-    assert_eq!(report.verdict(), Verdict::Edited);
-    let score = f1(&report, &mask);
-    assert!(score >= 0.5, "F1 {score}");
 }
 
 fn png(img: &RgbImage) -> Vec<u8> {
@@ -1713,4 +1721,125 @@ fn a_listing_redrawn_in_every_pixel_is_sent_to_review() {
     assert!((0.4..0.7).contains(&m.similarity), "{m:?}");
     let finding = reviewed_as_same_scene(&report);
     assert!(finding.message.contains("AI tool"), "{}", finding.message);
+}
+
+/// `claim` with `tile` pasted at `(x, y)`, and the mask of `tile_mask`
+/// moved there.
+fn pasted(
+    claim: &mut RgbImage,
+    mask: &mut [bool],
+    tile: &RgbImage,
+    tile_mask: &[bool],
+    at: (u32, u32),
+) {
+    image::imageops::replace(claim, tile, i64::from(at.0), i64::from(at.1));
+    let (w, tw) = (claim.width(), tile.width());
+    for (i, &m) in tile_mask.iter().enumerate() {
+        let (x, y) = (at.0 + i as u32 % tw, at.1 + i as u32 / tw);
+        if m && x < w && y < claim.height() {
+            mask[(y * w + x) as usize] = true;
+        }
+    }
+}
+
+#[test]
+fn a_listing_in_a_collage_is_found_and_its_damage_placed() {
+    // "Ordered / received": a photo of another scene on the left, the
+    // listing shrunk and painted on the right, over a page that is not a
+    // flat margin. Neither the window search (the claim inside a listing)
+    // nor the frame-on-frame search sees the listing there.
+    let (w, h) = (1280u32, 560u32);
+    let background = Scene::new(31).render(w, h, |x, y| (x / w as f32, y / h as f32), 1.0, 7);
+    let left =
+        image::imageops::resize(&listing(9), 600, 450, image::imageops::FilterType::Triangle);
+    let mut right =
+        image::imageops::resize(&listing(1), 600, 450, image::imageops::FilterType::Triangle);
+    let unchanged = right.clone();
+    let damage = paint_damage(&mut right);
+    let mut claim = background.clone();
+    let mut mask = vec![false; (w * h) as usize];
+    pasted(&mut claim, &mut mask, &left, &[], (20, 50));
+    pasted(&mut claim, &mut mask, &right, &damage, (650, 60));
+    let report = analyzer(catalogue())
+        .analyze_bytes(&jpeg(&claim, 90))
+        .expect("analysis");
+    assert_listing_placed(&report, 600.0 / 640.0, (650.0, 60.0), 4.0);
+    assert_eq!(report.verdict(), Verdict::Edited);
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.code == "reference.embedded_copy"));
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.code == "reference.changed_region")
+    {
+        let r = f.region.expect("region");
+        assert!(
+            r.x >= 640 && r.y >= 50 && r.x + r.width <= 1260 && r.y + r.height <= 520,
+            "{r:?}"
+        );
+    }
+    let score = f1(&report, &mask);
+    assert!(score >= 0.5, "F1 {score}");
+
+    // The same collage with the listing unchanged: it is named, and the
+    // claim is not called a copy of it (the rest is the buyer's own).
+    let mut honest = background;
+    let mut none = vec![false; (w * h) as usize];
+    pasted(&mut honest, &mut none, &left, &[], (20, 50));
+    pasted(&mut honest, &mut none, &unchanged, &[], (650, 60));
+    let report = analyzer(catalogue())
+        .analyze_bytes(&jpeg(&honest, 90))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(!m.derived && m.changed_fraction == 0.0, "{m:?}");
+    assert_eq!(m.path.as_deref(), Some("listing.jpg"));
+    let shown = report
+        .findings
+        .iter()
+        .find(|f| f.code == "reference.embedded_copy")
+        .expect("embedded copy named");
+    let r = shown.region.expect("region");
+    assert!(r.x.abs_diff(650) < 40 && r.y.abs_diff(60) < 40, "{r:?}");
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.code != "reference.changed_region"));
+}
+
+#[test]
+fn a_painted_copy_in_a_grid_of_unchanged_copies_is_found() {
+    // A 2x2 grid of the listing at its own size, one cell painted on: the
+    // unchanged cells match as well or better, and must not hide it.
+    let (w, h) = (2 * W, 2 * H);
+    let mut grid = RgbImage::new(w, h);
+    let mut mask = vec![false; (w * h) as usize];
+    let mut painted = listing(1);
+    let damage = paint_damage(&mut painted);
+    for (cell, at) in [(0, 0), (W, 0), (0, H), (W, H)].into_iter().enumerate() {
+        if cell == 2 {
+            pasted(&mut grid, &mut mask, &painted, &damage, at);
+        } else {
+            pasted(&mut grid, &mut mask, &listing(1), &[], at);
+        }
+    }
+    let report = analyzer(catalogue())
+        .analyze_bytes(&jpeg(&grid, 92))
+        .expect("analysis");
+    let m = report.reference.clone().expect("reference");
+    assert!(m.derived && m.changed_fraction > 0.0, "{m:?}");
+    assert_eq!(report.verdict(), Verdict::Edited);
+    let regions: Vec<Region> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "reference.changed_region")
+        .filter_map(|f| f.region)
+        .collect();
+    assert!(!regions.is_empty());
+    for r in regions {
+        assert!(r.x + r.width <= W + 8 && r.y + 8 >= H, "{r:?}");
+    }
+    let score = f1(&report, &mask);
+    assert!(score >= 0.5, "F1 {score}");
 }

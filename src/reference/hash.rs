@@ -166,7 +166,7 @@ const REFINED: usize = 3;
 const RANKED: usize = 24;
 /// Windows overlapping a better one by more than this share of their union
 /// are in the same place.
-const SAME_PLACE: f32 = 0.5;
+pub(crate) const SAME_PLACE: f32 = 0.5;
 /// Most correlation evaluations of one refinement.
 const MAX_REFINE_STEPS: usize = 80;
 
@@ -269,8 +269,29 @@ pub(crate) fn best_windows<const N: usize>(
     plane: &Plane,
     claims: [&ClaimThumbs; N],
 ) -> [(f32, [usize; 4]); N] {
+    matching_windows(plane, claims, REFINED, f32::MIN).map(|windows| {
+        windows.into_iter().fold(
+            (f32::MIN, [0; 4]),
+            |best, r| if r.0 > best.0 { r } else { best },
+        )
+    })
+}
+
+/// For each of `claims`, up to `places` windows of `plane` in distinct
+/// places, refined as in [`best_windows`], most correlated first (ties:
+/// the place ranked first): a picture shown several times in a grid is
+/// found in each of its cells. Only windows whose coarse correlation
+/// reaches `min_coarse` are refined (the refinement costs more than the
+/// ranking).
+#[must_use]
+pub(crate) fn matching_windows<const N: usize>(
+    plane: &Plane,
+    claims: [&ClaimThumbs; N],
+    places: usize,
+    min_coarse: f32,
+) -> [Vec<(f32, [usize; 4])>; N] {
     if plane.w == 0 || plane.h == 0 || N == 0 {
-        return [(f32::MIN, [0; 4]); N];
+        return std::array::from_fn(|_| Vec::new());
     }
     let ii = Integral::new(plane);
     let whole = [0, 0, plane.w, plane.h];
@@ -286,14 +307,16 @@ pub(crate) fn best_windows<const N: usize>(
         }
     }
     std::array::from_fn(|k| {
-        best[k]
-            .distinct()
+        let mut refined: Vec<(f32, [usize; 4])> = best[k]
+            .distinct(places)
             .into_iter()
+            .filter(|&(r, _)| r >= min_coarse)
+            .map(|(_, start)| start)
             .map(|start| refine(&ii, (plane.w, plane.h), start, &claims[k].fine))
-            .fold(
-                (f32::MIN, [0; 4]),
-                |best, r| if r.0 > best.0 { r } else { best },
-            )
+            .collect();
+        // Stable: equal correlations keep the order they were ranked in.
+        refined.sort_by(|a, b| b.0.total_cmp(&a.0));
+        refined
     })
 }
 
@@ -394,16 +417,16 @@ impl Best {
         self.0.truncate(RANKED);
     }
 
-    /// The best [`REFINED`] windows in distinct places (greedy
-    /// non-maximum suppression).
-    fn distinct(&self) -> Vec<[usize; 4]> {
-        let mut out: Vec<[usize; 4]> = Vec::with_capacity(REFINED);
-        for &(_, rect) in &self.0 {
-            if out.len() == REFINED {
+    /// The best `places` windows in distinct places (greedy non-maximum
+    /// suppression).
+    fn distinct(&self, places: usize) -> Vec<(f32, [usize; 4])> {
+        let mut out: Vec<(f32, [usize; 4])> = Vec::with_capacity(places);
+        for &(r, rect) in &self.0 {
+            if out.len() == places {
                 break;
             }
-            if out.iter().all(|kept| overlap(kept, &rect) <= SAME_PLACE) {
-                out.push(rect);
+            if out.iter().all(|kept| overlap(&kept.1, &rect) <= SAME_PLACE) {
+                out.push((r, rect));
             }
         }
         out
@@ -411,7 +434,7 @@ impl Best {
 }
 
 /// Intersection over union of two windows.
-fn overlap(a: &[usize; 4], b: &[usize; 4]) -> f32 {
+pub(crate) fn overlap(a: &[usize; 4], b: &[usize; 4]) -> f32 {
     let area = |r: &[usize; 4]| (r[2] - r[0]) * (r[3] - r[1]);
     let iw = a[2].min(b[2]).saturating_sub(a[0].max(b[0]));
     let ih = a[3].min(b[3]).saturating_sub(a[1].max(b[1]));
@@ -705,8 +728,8 @@ mod tests {
         best.offer(0.92, [10, 14, 110, 114]);
         assert_eq!(best.0[0], (0.95, [14, 10, 114, 110]));
         assert_eq!(
-            best.distinct(),
-            vec![[14, 10, 114, 110], [150, 60, 250, 160]]
+            best.distinct(REFINED),
+            vec![(0.95, [14, 10, 114, 110]), (0.8, [150, 60, 250, 160])]
         );
         assert_eq!(overlap(&[0, 0, 10, 10], &[0, 0, 10, 10]), 1.0);
         assert_eq!(overlap(&[0, 0, 10, 10], &[10, 0, 20, 10]), 0.0);

@@ -254,6 +254,34 @@ const MIN_VIEW: u32 = LO;
 /// the claim's fine texture, which would read as change.
 const MAX_UPSAMPLING: f32 = 1.5;
 
+/// Windows of the claim looked at for a listing shown inside it (a
+/// collage, a grid, a screenshot with a page around the photo, a photo
+/// pasted into another): at most this many, the most correlated first,
+/// so that a doctored copy beside unchanged ones in a 2x2 grid is reached.
+const EMBEDDED_PLACES: usize = 4;
+/// Least thumbnail correlation (32x32, refined) of a claim window with a
+/// whole listing for the window to be compared with it.
+const EMBEDDED_MIN_CORRELATION: f32 = 0.8;
+/// Least coarse (16x16) correlation of a window for it to be refined.
+const EMBEDDED_MIN_COARSE: f32 = 0.75;
+/// Least similarity ([`similarity`]) of such a window with the listing
+/// registered near it for the window to be cut out and compared: that of
+/// a claim lining up as the same scene. Measured (session 51): windows of
+/// 25 dev photos that match none of 61 listings reach at most 0.38 (94
+/// windows), the shown listing in 120 collages, grids and pasted copies
+/// of `scripts/reference_collage_eval.py` 0.59 or more.
+const EMBEDDED_MIN_SIMILARITY: f32 = SAME_SCENE_SIMILARITY;
+/// Margin cut around such a window, as a share of its side on each side:
+/// the refined window can be a few percent off the pasted picture's edges,
+/// and what lies outside the listing's footprint is not compared.
+const EMBEDDED_MARGIN: f32 = 0.04;
+/// A listing by its index, and whether it is mirrored.
+type Listing = (usize, bool);
+
+/// Inset of a listing's footprint, as a share of its sides, when the claim
+/// is cut to it: the registration is good to about a pixel at 256 px.
+const FOOTPRINT_INSET: f32 = 0.005;
+
 /// The part of a reference a claim is registered against: the whole of it,
 /// or a window with a margin (mirrored first if the claim is).
 #[derive(Debug, Clone)]
@@ -797,7 +825,19 @@ impl References {
         if width == 0 || height == 0 || rgb.len() < width as usize * height as usize * 3 {
             return None;
         }
-        let whole = self.compare_placed(rgb, Placement::whole(width, height), plans, deadline)?;
+        if self.entries.is_empty() {
+            return None;
+        }
+        if deadline.expired() {
+            // Nothing was compared: no "no match" either.
+            let mut nothing = no_match(0.0);
+            nothing.findings.clear();
+            return Some(nothing);
+        }
+        let frame = RgbView::from_raw(width, height, rgb)?;
+        let claim = prepare(&frame, plans);
+        let placement = Placement::whole(width, height);
+        let whole = self.compare_claim(&claim, &frame, placement, plans, deadline);
         let mut comparison = match content.filter(|_| !whole.matched.derived) {
             None => whole,
             Some(region) => {
@@ -823,6 +863,11 @@ impl References {
                 }
             }
         };
+        if !comparison.matched.derived {
+            if let Some(shown) = self.embedded_copy(&claim, &frame, plans, deadline) {
+                comparison = shown;
+            }
+        }
         if deadline.was_cut() {
             comparison
                 .findings
@@ -894,16 +939,28 @@ impl References {
             return Some(no_match(0.0));
         }
         let (width, height) = placement.size;
-        let rgb = image::ImageBuffer::<image::Rgb<u8>, &[u8]>::from_raw(width, height, rgb)?;
+        let rgb = RgbView::from_raw(width, height, rgb)?;
         let claim = prepare(&rgb, plans);
-        let shortlist = self.shortlist(&claim, deadline);
+        Some(self.compare_claim(&claim, &rgb, placement, plans, deadline))
+    }
+
+    /// [`Self::compare_placed`] for a claim prepared already.
+    fn compare_claim(
+        &self,
+        claim: &Claim,
+        rgb: &RgbView<'_>,
+        placement: Placement,
+        plans: &FftPlans,
+        deadline: &Deadline,
+    ) -> Comparison {
+        let shortlist = self.shortlist(claim, deadline);
         // Candidates are verified in parallel and reduced in shortlist order,
         // so the result does not depend on scheduling (without a deadline).
         let verify_all = |list: &[(u32, usize, bool, [usize; 4])], alignment: Alignment| {
             list.par_iter()
                 .filter(|_| !deadline.expired())
                 .filter_map(|&(_, i, m, window)| {
-                    self.verify(&claim, (i, m, window), alignment, plans)
+                    self.verify(claim, (i, m, window), alignment, plans)
                 })
                 .collect::<Vec<Candidate>>()
         };
@@ -926,7 +983,7 @@ impl References {
             |verified: &mut Vec<Candidate>, searched: &mut Searched, anyway: bool| {
                 if !searched.signature {
                     searched.signature = true;
-                    if let Some(candidate) = self.signature_candidate(&claim, verified) {
+                    if let Some(candidate) = self.signature_candidate(claim, verified) {
                         // Whole frame on whole frame: the signature matched the
                         // frames cell by cell, so the pattern search from there
                         // suffices.
@@ -952,9 +1009,9 @@ impl References {
             search_further(&mut verified, &mut searched, false);
         }
         let mut comparison = self.conclude(
-            &claim,
-            &rgb,
-            choose_best(&claim, &verified).cloned(),
+            claim,
+            rgb,
+            choose_best(claim, &verified).cloned(),
             placement,
             deadline,
         );
@@ -972,9 +1029,9 @@ impl References {
             let new_ones: Vec<Candidate> = verified.split_off(tried);
             if !new_ones.is_empty() {
                 let retry = self.conclude(
-                    &claim,
-                    &rgb,
-                    choose_best(&claim, &new_ones).cloned(),
+                    claim,
+                    rgb,
+                    choose_best(claim, &new_ones).cloned(),
                     placement,
                     deadline,
                 );
@@ -987,7 +1044,7 @@ impl References {
         // the claim that the whole-frame match has not weighed already.
         let matched_whole = comparison.matched.index.is_some();
         if !matched_whole && self.entries.len() <= WINDOW_SEARCH_MAX {
-            if let Some(partial) = self.partial_copy(&claim, plans, placement, deadline) {
+            if let Some(partial) = self.partial_copy(claim, plans, placement, deadline) {
                 // It says what matches and what does not; "no match" would
                 // contradict it.
                 comparison
@@ -996,7 +1053,237 @@ impl References {
                 comparison.findings.push(partial);
             }
         }
-        Some(comparison)
+        comparison
+    }
+
+    /// A listing shown whole inside the claim, smaller than its frame: a
+    /// collage or a grid of photos, a screenshot of the product page (with
+    /// a page around the photo, not flat margins), a photo pasted into
+    /// another. The frame-on-frame searches cannot see it: the window
+    /// search looks for the claim inside a listing, and the copied-part
+    /// search lays the frames over each other at the scale of their sides.
+    /// So the roles are turned round: each listing's thumbnail (as is and
+    /// mirrored) is looked for among the windows of its own shape in the
+    /// claim, at the sizes the window search uses, and the most correlated
+    /// windows are cut out (with a margin) and compared with that listing.
+    ///
+    /// A copy found there with changes is a doctored copy of the listing:
+    /// the claim is `derived` and its changed regions are placed in the
+    /// claim's frame. An unchanged copy is only part of the picture (a
+    /// buyer's "ordered / received" collage): it is named, and the rest of
+    /// the claim is judged on its own (`derived` stays false).
+    fn embedded_copy(
+        &self,
+        claim: &Claim,
+        frame: &RgbView<'_>,
+        plans: &FftPlans,
+        deadline: &Deadline,
+    ) -> Option<Comparison> {
+        if self.entries.len() > WINDOW_SEARCH_MAX || deadline.expired() {
+            return None;
+        }
+        let (lw, lh) = (claim.lo.w.max(1), claim.lo.h.max(1));
+        let (fx, fy) = (
+            claim.width as f32 / lw as f32,
+            claim.height as f32 / lh as f32,
+        );
+        // Smaller than the frame (the whole-frame search saw the rest),
+        // and large enough to trust (see `MIN_VIEW`).
+        let placed = |[x0, y0, x1, y1]: [usize; 4]| {
+            let area = ((x1 - x0) * (y1 - y0)) as f32 / (lw * lh) as f32;
+            let side = ((x1 - x0) as f32 * fx).max((y1 - y0) as f32 * fy);
+            area < WHOLE_FRAME_AREA && side >= MIN_VIEW as f32
+        };
+        let mut found: Vec<(f32, usize, bool, [usize; 4])> = self
+            .entries
+            .par_iter()
+            .enumerate()
+            .filter(|_| !deadline.expired())
+            .flat_map_iter(|(i, e)| {
+                let upright = hash::ClaimThumbs::new(&e.lo);
+                let mirrored = hash::ClaimThumbs::new(&e.lo.flipped());
+                let [a, b] = hash::matching_windows(
+                    &claim.lo,
+                    [&upright, &mirrored],
+                    EMBEDDED_PLACES,
+                    EMBEDDED_MIN_COARSE,
+                );
+                let a = a.into_iter().map(move |(r, w)| (r, i, false, w));
+                a.chain(b.into_iter().map(move |(r, w)| (r, i, true, w)))
+            })
+            .filter(|&(r, _, _, w)| r >= EMBEDDED_MIN_CORRELATION && placed(w))
+            .collect();
+        found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        found.truncate(EMBEDDED_PLACES * SHORTLIST);
+        // A window that lines up with a listing in its thumbnail only (a
+        // sky over a roof matches many photos at 32x32) does not keep the
+        // listing's band-passed detail once the listing, shrunk to the
+        // window, is registered near it. Cheaper than cutting the window
+        // out and registering it from scratch, which only those that pass
+        // get.
+        let found: Vec<(f32, usize, bool, [usize; 4])> = found
+            .into_par_iter()
+            .filter(|&(_, index, mirrored, [x0, y0, x1, y1])| {
+                let Some(entry) = self.entries.get(index) else {
+                    return false;
+                };
+                // The listing at the window's size, so that the band the
+                // similarity reads holds the same detail in both.
+                let (ww, wh) = ((x1 - x0) as u32, (y1 - y0) as u32);
+                let small = image::imageops::resize(
+                    &entry.hi,
+                    ww.max(8),
+                    wh.max(8),
+                    image::imageops::FilterType::Triangle,
+                );
+                let small = if mirrored {
+                    image::imageops::flip_horizontal(&small)
+                } else {
+                    small
+                };
+                let listing = Plane::luma(&small);
+                let guess = Affine::translation(x0 as f32, y0 as f32);
+                let near = register::register_near(&claim.lo, &listing, guess);
+                similarity(&claim.lo_band, &band(&listing), &near.affine).0
+                    >= EMBEDDED_MIN_SIMILARITY
+            })
+            .collect();
+        // Places: the best windows in distinct places, each with every
+        // listing (and mirroring) found there. Two listings of one spot
+        // (a photo and its HDR twin) both match a place, and only the
+        // comparison of their fine detail tells which one is shown.
+        let mut places: Vec<([usize; 4], Vec<Listing>)> = Vec::new();
+        for &(_, index, mirrored, rect) in &found {
+            let listing = (index, mirrored);
+            match places
+                .iter()
+                .position(|(at, _)| hash::overlap(at, &rect) > hash::SAME_PLACE)
+            {
+                Some(k) => {
+                    let listings = &mut places[k].1;
+                    if !listings.contains(&listing) && listings.len() < SHORTLIST {
+                        listings.push(listing);
+                    }
+                }
+                None if places.len() < EMBEDDED_PLACES => places.push((rect, vec![listing])),
+                None => {}
+            }
+        }
+        let compared: Vec<(Region, Comparison)> = places
+            .par_iter()
+            .filter(|_| !deadline.expired())
+            .filter_map(|([x0, y0, x1, y1], listings)| {
+                let (x0, y0, x1, y1) = (*x0, *y0, *x1, *y1);
+                let (mx, my) = (
+                    EMBEDDED_MARGIN * (x1 - x0) as f32,
+                    EMBEDDED_MARGIN * (y1 - y0) as f32,
+                );
+                let left = ((x0 as f32 - mx) * fx).max(0.0) as u32;
+                let top = ((y0 as f32 - my) * fy).max(0.0) as u32;
+                let right = (((x1 as f32 + mx) * fx).ceil() as u32).min(claim.width);
+                let bottom = (((y1 as f32 + my) * fy).ceil() as u32).min(claim.height);
+                let region = Region {
+                    x: left,
+                    y: top,
+                    width: right.checked_sub(left)?.max(1),
+                    height: bottom.checked_sub(top)?.max(1),
+                };
+                self.embedded_at(frame, region, listings, plans, deadline, true)
+            })
+            .collect();
+        // A doctored copy beside unchanged ones is still a doctored copy.
+        let (region, mut shown) = compared
+            .iter()
+            .find(|(_, c)| c.matched.changed_fraction > 0.0)
+            .or(compared.first())
+            .cloned()?;
+        let label = shown
+            .matched
+            .path
+            .clone()
+            .or_else(|| shown.matched.index.map(|i| format!("#{i}")))
+            .unwrap_or_default();
+        let (x, y, w, h) = (region.x, region.y, region.width, region.height);
+        let share = (w as f32 * h as f32) / (claim.width as f32 * claim.height as f32).max(1.0);
+        if shown.matched.changed_fraction > 0.0 {
+            // The share of the claim's whole frame.
+            shown.matched.changed_fraction *= share.min(1.0);
+            shown.findings.insert(
+                0,
+                Finding::new(
+                    DetectorKind::Reference,
+                    "reference.embedded_copy",
+                    0.0,
+                    Class::None,
+                    format!("The merchant's reference photo {label} is shown inside this photo at ({x}, {y}, {w}x{h}), as in a collage, a screenshot or a picture pasted into another; that part was compared with it."),
+                    format!("商家商品图 {label} 出现在这张图片中的 ({x}, {y}, {w}x{h})，如拼图、截图或贴入另一张图片；已将该部分与商品图比较。"),
+                )
+                .with_region(region),
+            );
+            return Some(shown);
+        }
+        shown.matched.derived = false;
+        shown.map = None;
+        shown.findings = vec![Finding::new(
+            DetectorKind::Reference,
+            "reference.embedded_copy",
+            0.0,
+            Class::None,
+            format!("The merchant's reference photo {label} is shown unchanged inside this photo at ({x}, {y}, {w}x{h}), as in a collage, a screenshot or a picture pasted into another. The rest of the photo is not from it and is judged on its own."),
+            format!("商家商品图 {label} 未经改动地出现在这张图片中的 ({x}, {y}, {w}x{h})，如拼图、截图或贴入另一张图片。图片其余部分并非来自该商品图，单独判断。"),
+        )
+        .with_region(region)];
+        Some(shown)
+    }
+
+    /// Compare the part `region` of the claim's `frame` with `listings`
+    /// (each whole, as is or mirrored; [`choose_best`] picks among them),
+    /// as [`Self::embedded_copy`] does: the part and its comparison when
+    /// it is derived. With `cut_again`, the part is cut once more to the
+    /// listing's footprint found by the registration, a few pixels inside
+    /// it, and compared again: the margin around the window holds the
+    /// picture's neighbours (a grid's next cell, the page), which a
+    /// registration a pixel off reads as a change along the edge.
+    fn embedded_at(
+        &self,
+        frame: &RgbView<'_>,
+        region: Region,
+        listings: &[Listing],
+        plans: &FftPlans,
+        deadline: &Deadline,
+        cut_again: bool,
+    ) -> Option<(Region, Comparison)> {
+        let pixels = crate::margins::crop(frame.as_raw(), frame.width(), region);
+        let inner = RgbView::from_raw(region.width, region.height, pixels.as_slice())?;
+        let claim = prepare(&inner, plans);
+        let verified: Vec<Candidate> = listings
+            .iter()
+            .filter_map(|&(index, mirrored)| {
+                let entry = self.entries.get(index)?;
+                let whole = [0, 0, entry.lo.w, entry.lo.h];
+                self.verify(&claim, (index, mirrored, whole), Alignment::Spectral, plans)
+            })
+            .collect();
+        // `conclude` calls no candidate short of a copy derived.
+        let best = choose_best(&claim, &verified)
+            .filter(|c| c.is_derived())?
+            .clone();
+        if cut_again {
+            let exact = footprint(&best, &claim, region);
+            if let Some(found) = exact.filter(|&exact| exact != region).and_then(|exact| {
+                let listing = [(best.index, best.mirrored)];
+                self.embedded_at(frame, exact, &listing, plans, deadline, false)
+            }) {
+                return Some(found);
+            }
+        }
+        let placement = Placement {
+            origin: (region.x, region.y),
+            size: (region.width, region.height),
+            frame: (frame.width(), frame.height()),
+        };
+        let c = self.conclude(&claim, &inner, Some(best), placement, deadline);
+        c.matched.derived.then_some((region, c))
     }
 
     /// A part of the claim copied from a reference while the rest is not: a
@@ -1381,6 +1668,45 @@ fn in_claim_frame(
         width: right.saturating_sub(left).max(1),
         height: bottom.saturating_sub(top).max(1),
     }
+}
+
+/// The footprint of a registered listing in the claim part `region` (of
+/// which `claim` was prepared), as a region of the claim's frame, inset by
+/// [`FOOTPRINT_INSET`] of its sides and at least 2 px; `None` when
+/// nothing of it is left.
+fn footprint(candidate: &Candidate, claim: &Claim, region: Region) -> Option<Region> {
+    let (w, h) = (candidate.view.lo.w as f32, candidate.view.lo.h as f32);
+    let corners =
+        [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)].map(|(x, y)| candidate.affine.apply(x, y));
+    let (kx, ky) = (
+        region.width as f32 / claim.lo.w.max(1) as f32,
+        region.height as f32 / claim.lo.h.max(1) as f32,
+    );
+    let xs = corners.map(|c| c.0 * kx);
+    let ys = corners.map(|c| c.1 * ky);
+    let (x0, x1) = (
+        xs.iter().copied().fold(f32::MAX, f32::min),
+        xs.iter().copied().fold(f32::MIN, f32::max),
+    );
+    let (y0, y1) = (
+        ys.iter().copied().fold(f32::MAX, f32::min),
+        ys.iter().copied().fold(f32::MIN, f32::max),
+    );
+    let inset_x = (FOOTPRINT_INSET * (x1 - x0)).max(2.0);
+    let inset_y = (FOOTPRINT_INSET * (y1 - y0)).max(2.0);
+    let left = (x0 + inset_x).ceil().max(0.0);
+    let top = (y0 + inset_y).ceil().max(0.0);
+    let right = (x1 - inset_x).floor().min(region.width as f32);
+    let bottom = (y1 - inset_y).floor().min(region.height as f32);
+    if !(right - left >= 16.0 && bottom - top >= 16.0) {
+        return None;
+    }
+    Some(Region {
+        x: region.x + left as u32,
+        y: region.y + top as u32,
+        width: (right - left) as u32,
+        height: (bottom - top) as u32,
+    })
 }
 
 /// The map `a` → `b` of two frames scaled per axis, from their sizes.
