@@ -133,7 +133,9 @@ fn normalised<const S: usize>(thumb: &[[f32; S]; S]) -> Thumb {
 }
 
 /// A claim's normalised whole-frame thumbnails, coarse and fine, and its
-/// shape (width / height), which the windows it is searched in keep.
+/// shape (width / height), which the windows it is searched in keep (a
+/// listing's too, when the listing is looked for inside a claim).
+#[derive(Clone)]
 pub(crate) struct ClaimThumbs {
     coarse: Thumb,
     fine: Thumb,

@@ -227,6 +227,9 @@ struct Entry {
     hashes: Vec<Hash>,
     /// Occlusion-robust whole-frame signature of `lo`.
     signature: Signature,
+    /// Thumbnails of `lo`, as is and mirrored, looked for inside a claim
+    /// ([`References::embedded_copy`]).
+    thumbs: [hash::ClaimThumbs; 2],
     /// Stored with a palette ([`ReferenceMatch::palette`]): a GIF or an
     /// indexed PNG. Known for files only: synthetic pictures of few colours
     /// (renders with one grain for all channels) are no colour reduction.
@@ -301,9 +304,9 @@ struct View {
 
 /// An indexed catalogue of reference (listing) photos.
 ///
-/// Each reference keeps about 0.8 MB (a 512-px RGB copy, a 256-px luma plane
-/// and 49 hashes), and while the catalogue holds at most 64 (searched window
-/// by window) up to 3 MB more, a 1024-px RGB copy for the views of details. `References` is `Send + Sync`; share it between analysers
+/// Each reference keeps about 0.8 MB (a 512-px RGB copy, a 256-px luma
+/// plane, 49 hashes and its thumbnails, as is and mirrored, about 11 KB),
+/// and while the catalogue holds at most 64 (searched window by window) up to 3 MB more, a 1024-px RGB copy for the views of details. `References` is `Send + Sync`; share it between analysers
 /// through [`Analyzer::with_references`](crate::Analyzer::with_references)
 /// (which takes an `Arc`, so one catalogue serves every worker).
 ///
@@ -553,6 +556,10 @@ impl References {
         let lo = Plane::luma(&shrink(&hi, LO));
         let hashes = hash::windows(&lo);
         let signature = Signature::new(&lo);
+        let thumbs = [
+            hash::ClaimThumbs::new(&lo),
+            hash::ClaimThumbs::new(&lo.flipped()),
+        ];
         self.entries.push(Entry {
             name,
             width: image.width(),
@@ -562,6 +569,7 @@ impl References {
             lo,
             hashes,
             signature,
+            thumbs,
             palette: false,
             animated: false,
         });
@@ -842,11 +850,7 @@ impl References {
             None => whole,
             Some(region) => {
                 let inner = crate::margins::crop(rgb, width, region);
-                let placement = Placement {
-                    origin: (region.x, region.y),
-                    size: (region.width, region.height),
-                    frame: (width, height),
-                };
+                let placement = Placement::within(region, (width, height));
                 // The inside of the margins decides when it is derived, or
                 // when it matches a listing in outline or holds a copied
                 // part of one and the whole does neither.
@@ -1100,11 +1104,10 @@ impl References {
             .enumerate()
             .filter(|_| !deadline.expired())
             .flat_map_iter(|(i, e)| {
-                let upright = hash::ClaimThumbs::new(&e.lo);
-                let mirrored = hash::ClaimThumbs::new(&e.lo.flipped());
+                let [upright, mirrored] = &e.thumbs;
                 let [a, b] = hash::matching_windows(
                     &claim.lo,
-                    [&upright, &mirrored],
+                    [upright, mirrored],
                     EMBEDDED_PLACES,
                     EMBEDDED_MIN_COARSE,
                 );
@@ -1277,11 +1280,7 @@ impl References {
                 return Some(found);
             }
         }
-        let placement = Placement {
-            origin: (region.x, region.y),
-            size: (region.width, region.height),
-            frame: (frame.width(), frame.height()),
-        };
+        let placement = Placement::within(region, frame.dimensions());
         let c = self.conclude(&claim, &inner, Some(best), placement, deadline);
         c.matched.derived.then_some((region, c))
     }
@@ -2233,6 +2232,15 @@ struct Placement {
 }
 
 impl Placement {
+    /// The pixels of `region` of a `frame`.
+    fn within(region: Region, frame: (u32, u32)) -> Self {
+        Placement {
+            origin: (region.x, region.y),
+            size: (region.width, region.height),
+            frame,
+        }
+    }
+
     fn whole(width: u32, height: u32) -> Self {
         Placement {
             origin: (0, 0),
